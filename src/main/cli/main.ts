@@ -1,0 +1,19 @@
+// Entry of the `cleft` command line. Each command family lives in ./commands and registers itself
+// here; commands call the same services as the app (src/main/api, src/native), never the UI.
+import { Command } from 'commander';
+import { registerCommands } from './commands/index';
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name('cleft')
+    .description('CLEFT Studio: vision-language models on your own mammograms, offline.')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError();
+  registerCommands(program);
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    console.error(`cleft: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  }
+}
