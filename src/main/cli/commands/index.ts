@@ -1,7 +1,10 @@
 // One line per command family. A new family: add a file beside this one exporting
 // `register(program)` and list it here.
 import type { Command } from 'commander';
+import * as jobs from './jobs';
+import * as serve from './serve';
 
 export function registerCommands(program: Command): void {
-  void program;
+  serve.register(program);
+  jobs.register(program);
 }

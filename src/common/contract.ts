@@ -1,0 +1,104 @@
+// The contract between the UI and the back end: every method with its input and output schema and
+// every event with its payload schema. Electron IPC (src/preload) and the local web host
+// (src/main/server) carry exactly these; the back end validates every payload against them.
+import { z } from 'zod';
+import { Job, JobSpec, JobStatus } from './jobs';
+
+export const AppInfo = z.object({
+  name: z.string(),
+  version: z.string(),
+  dataDir: z.string(),
+  platform: z.string(),
+  nodeVersion: z.string(),
+  electronVersion: z.string().nullable(),
+  /** 'electron' for the desktop app, 'web' for the local web host. */
+  host: z.enum(['electron', 'web']),
+  schemaVersion: z.number().int(),
+});
+export type AppInfo = z.infer<typeof AppInfo>;
+
+export const LibraryStats = z.object({
+  patients: z.number().int().nonnegative(),
+  studies: z.number().int().nonnegative(),
+  series: z.number().int().nonnegative(),
+  instances: z.number().int().nonnegative(),
+  labels: z.number().int().nonnegative(),
+  predictions: z.number().int().nonnegative(),
+  models: z.number().int().nonnegative(),
+});
+export type LibraryStats = z.infer<typeof LibraryStats>;
+
+export const Settings = z.object({
+  /** 'auto' tries CUDA then falls back to CPU; 'cpu' or 'cuda:N' are explicit. */
+  executionProvider: z.string().regex(/^(auto|cpu|cuda:\d+)$/, "use 'auto', 'cpu' or 'cuda:N'"),
+  /** Engine threads; 0 means one per core. */
+  threads: z.number().int().min(0).max(256),
+  /** Default name stored with labels. */
+  annotator: z.string().max(100),
+});
+export type Settings = z.infer<typeof Settings>;
+
+const Empty = z.object({}).strict();
+const ById = z.object({ id: z.number().int().positive() }).strict();
+
+export const methods = {
+  'app.info': { input: Empty, output: AppInfo },
+  'library.stats': { input: Empty, output: LibraryStats },
+  'jobs.list': {
+    input: z.object({ status: JobStatus.optional(), limit: z.number().int().min(1).max(1000).default(100) }).strict(),
+    output: z.array(Job),
+  },
+  'jobs.get': { input: ById, output: Job },
+  'jobs.start': { input: JobSpec, output: Job },
+  'jobs.cancel': { input: ById, output: Job },
+  'jobs.resume': { input: ById, output: Job },
+  'settings.get': { input: Empty, output: Settings },
+  'settings.update': { input: Settings.partial().strict(), output: Settings },
+  /** A native folder picker; only the desktop app has one (the web host answers `unsupported`). */
+  'dialog.openFolder': {
+    input: z.object({ title: z.string().max(200).optional() }).strict(),
+    output: z.object({ path: z.string().nullable() }),
+  },
+} as const;
+
+export const events = {
+  'job.updated': Job,
+} as const;
+
+export type Methods = typeof methods;
+export type MethodName = keyof Methods;
+export type MethodInput<M extends MethodName> = z.input<Methods[M]['input']>;
+export type MethodParsedInput<M extends MethodName> = z.output<Methods[M]['input']>;
+export type MethodOutput<M extends MethodName> = z.output<Methods[M]['output']>;
+export type EventName = keyof typeof events;
+export type EventPayload<E extends EventName> = z.output<(typeof events)[E]>;
+
+export const METHOD_NAMES = Object.keys(methods) as MethodName[];
+export const EVENT_NAMES = Object.keys(events) as EventName[];
+
+export function isMethodName(name: unknown): name is MethodName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(methods, name);
+}
+export function isEventName(name: unknown): name is EventName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(events, name);
+}
+
+/**
+ * What the renderer talks to. `window.cleft` in Electron and the HTTP/WebSocket client in a browser
+ * both implement it, so UI code never knows which transport it uses.
+ */
+export interface CleftClient {
+  readonly transport: 'ipc' | 'http';
+  invoke<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>>;
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+}
+
+/** The raw bridge preload exposes: envelopes in and out, no classes (contextBridge copies data). */
+export interface CleftBridge {
+  invoke(method: string, input: unknown): Promise<unknown>;
+  on(listener: (event: string, payload: unknown) => void): () => void;
+}
+
+/** IPC channel names, shared by main and preload. */
+export const IPC_INVOKE = 'cleft:invoke';
+export const IPC_EVENT = 'cleft:event';

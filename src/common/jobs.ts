@@ -1,0 +1,44 @@
+// Job records as the UI sees them. Jobs are rows in SQLite; the back end streams `job.updated`
+// events as they progress.
+import { z } from 'zod';
+
+export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
+export type JobStatus = z.infer<typeof JobStatus>;
+
+/** Job kinds and their parameters. Each kind's worker implementation lives in src/main/jobs/kinds. */
+export const HashFolderParams = z.object({
+  folder: z.string().min(1, 'folder is required'),
+});
+export type HashFolderParams = z.infer<typeof HashFolderParams>;
+
+export const JobSpec = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('hash-folder'), params: HashFolderParams }),
+]);
+export type JobSpec = z.infer<typeof JobSpec>;
+export type JobKind = JobSpec['kind'];
+
+export const JobProgress = z.object({
+  /** 0..1 */
+  fraction: z.number().min(0).max(1),
+  message: z.string(),
+  /** Seconds left at the current rate; null until a rate is known. */
+  etaSeconds: z.number().nonnegative().nullable(),
+});
+export type JobProgress = z.infer<typeof JobProgress>;
+
+export const Job = z.object({
+  id: z.number().int().positive(),
+  kind: z.string(),
+  status: JobStatus,
+  params: z.unknown(),
+  progress: JobProgress,
+  result: z.unknown().nullable(),
+  error: z.string().nullable(),
+  checkpointPath: z.string().nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+});
+export type Job = z.infer<typeof Job>;
+
+export const ACTIVE_STATUSES: readonly JobStatus[] = ['queued', 'running'];

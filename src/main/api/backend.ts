@@ -1,0 +1,50 @@
+// The back end as one object: database, job queue, events and the handlers that implement the
+// contract. The Electron main process, the web host and the tests all build it the same way.
+import fs from 'node:fs';
+import path from 'node:path';
+import { DB_FILE_NAME, openDatabase, type Db } from '../db/database';
+import { JobQueue } from '../jobs/job-queue';
+import type { WorkerLauncher } from '../jobs/protocol';
+import { EventBus } from './event-bus';
+import { createHandlers, type Handlers } from './handlers';
+
+export interface BackendOptions {
+  dataDir: string;
+  launchWorker: WorkerLauncher;
+  host: 'electron' | 'web';
+  version: string;
+  electronVersion?: string | null;
+  /** Native folder picker; absent where there is no desktop (web host, CLI). */
+  openFolderDialog?: (title?: string) => Promise<string | null>;
+}
+
+export interface Backend {
+  db: Db;
+  events: EventBus;
+  jobs: JobQueue;
+  handlers: Handlers;
+  options: BackendOptions;
+  close(): void;
+}
+
+export function createBackend(options: BackendOptions): Backend {
+  fs.mkdirSync(options.dataDir, { recursive: true });
+  const db = openDatabase(path.join(options.dataDir, DB_FILE_NAME));
+  const events = new EventBus();
+  const jobs = new JobQueue({ db, dataDir: options.dataDir, launch: options.launchWorker, events });
+  const backend: Backend = {
+    db,
+    events,
+    jobs,
+    options,
+    handlers: undefined as unknown as Handlers,
+    close() {
+      jobs.close();
+      db.close();
+    },
+  };
+  backend.handlers = createHandlers(backend);
+  const { interrupted } = jobs.start();
+  if (interrupted.length > 0) console.warn(`jobs interrupted by the last shutdown: ${interrupted.join(', ')} (resume them from the Jobs panel)`);
+  return backend;
+}

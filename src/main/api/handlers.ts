@@ -1,0 +1,45 @@
+// The implementation of every contract method. Inputs arrive already validated (see dispatch.ts);
+// handlers return plain data or throw CleftError.
+import os from 'node:os';
+import type { MethodName, MethodOutput, MethodParsedInput } from '../../common/contract';
+import { CleftError } from '../../common/errors';
+import { schemaVersion } from '../db/database';
+import { LibraryRepo } from '../db/library-repo';
+import { SettingsRepo } from '../db/settings-repo';
+import type { Backend } from './backend';
+
+export type Handlers = {
+  [M in MethodName]: (input: MethodParsedInput<M>) => MethodOutput<M> | Promise<MethodOutput<M>>;
+};
+
+export function createHandlers(backend: Backend): Handlers {
+  const { db, jobs, options } = backend;
+  const library = new LibraryRepo(db);
+  const settings = new SettingsRepo(db);
+  return {
+    'app.info': () => ({
+      name: 'CLEFT Studio',
+      version: options.version,
+      dataDir: options.dataDir,
+      platform: `${os.platform()} ${os.arch()}`,
+      nodeVersion: process.versions.node,
+      electronVersion: options.electronVersion ?? null,
+      host: options.host,
+      schemaVersion: schemaVersion(db),
+    }),
+    'library.stats': () => library.stats(),
+    'jobs.list': (input) => jobs.list({ limit: input.limit, ...(input.status ? { status: input.status } : {}) }),
+    'jobs.get': ({ id }) => jobs.get(id),
+    'jobs.start': (spec) => jobs.enqueue(spec),
+    'jobs.cancel': ({ id }) => jobs.cancel(id),
+    'jobs.resume': ({ id }) => jobs.resume(id),
+    'settings.get': () => settings.get(),
+    'settings.update': (patch) => settings.update(patch),
+    'dialog.openFolder': async ({ title }) => {
+      if (!options.openFolderDialog) {
+        throw new CleftError('unsupported', 'The folder picker exists only in the desktop app; type or paste the folder path instead.');
+      }
+      return { path: await options.openFolderDialog(title) };
+    },
+  };
+}

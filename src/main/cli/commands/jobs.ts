@@ -1,0 +1,87 @@
+// `cleft jobs ...`: run and inspect jobs from the terminal, through the same queue as the app.
+import type { Command } from 'commander';
+import { createBackend, type Backend } from '../../api/backend';
+import { resolveDataDir } from '../../data-dir';
+import { launchThreadWorker } from '../../jobs/thread-launcher';
+import { APP_VERSION } from '../../version';
+import { jobProgressLine, ProgressPrinter } from '../progress-bar';
+import type { Job, JobSpec } from '../../../common/jobs';
+
+function openBackend(dataDirFlag?: string): Backend {
+  return createBackend({ dataDir: resolveDataDir(dataDirFlag), launchWorker: launchThreadWorker, host: 'web', version: APP_VERSION });
+}
+
+/** Runs a job to completion with a progress bar; Ctrl-C cancels it cleanly. */
+export async function runJobInTerminal(backend: Backend, start: () => Job): Promise<Job> {
+  const printer = new ProgressPrinter();
+  const job = start();
+  const unsubscribe = backend.events.subscribe((event, payload) => {
+    const j = payload as Job;
+    if (event === 'job.updated' && j.id === job.id && j.status === 'running') printer.update(jobProgressLine(j));
+  });
+  const onSigint = (): void => {
+    printer.done('Cancelling…');
+    backend.jobs.cancel(job.id);
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    const final = await backend.jobs.waitFor(job.id);
+    printer.done();
+    return final;
+  } finally {
+    process.off('SIGINT', onSigint);
+    unsubscribe();
+  }
+}
+
+function report(job: Job): void {
+  if (job.status === 'done') console.log(JSON.stringify(job.result, null, 2));
+  else {
+    console.error(`job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}`);
+    process.exitCode = job.status === 'cancelled' ? 130 : 1;
+  }
+}
+
+export function register(program: Command): void {
+  const jobs = program.command('jobs').description('Run and inspect background jobs');
+  jobs
+    .command('list')
+    .description('List recent jobs')
+    .option('--data-dir <dir>', 'library folder')
+    .option('--json', 'print JSON')
+    .action((opts: { dataDir?: string; json?: boolean }) => {
+      const backend = openBackend(opts.dataDir);
+      try {
+        const list = backend.jobs.list({ limit: 50 });
+        if (opts.json) console.log(JSON.stringify(list, null, 2));
+        else for (const j of list) console.log(`${String(j.id).padStart(5)}  ${j.status.padEnd(11)} ${j.kind.padEnd(14)} ${(j.progress.fraction * 100).toFixed(0).padStart(3)}%  ${j.progress.message}`);
+      } finally {
+        backend.close();
+      }
+    });
+  jobs
+    .command('hash-folder <folder>')
+    .description('Hash every file under a folder (sha256) as a resumable job')
+    .option('--data-dir <dir>', 'library folder')
+    .action(async (folder: string, opts: { dataDir?: string }) => {
+      const backend = openBackend(opts.dataDir);
+      try {
+        const spec: JobSpec = { kind: 'hash-folder', params: { folder } };
+        report(await runJobInTerminal(backend, () => backend.jobs.enqueue(spec)));
+      } finally {
+        backend.close();
+      }
+    });
+  jobs
+    .command('resume <id>')
+    .description('Resume an interrupted, failed or cancelled job from its last checkpoint')
+    .option('--data-dir <dir>', 'library folder')
+    .action(async (id: string, opts: { dataDir?: string }) => {
+      const backend = openBackend(opts.dataDir);
+      try {
+        report(await runJobInTerminal(backend, () => backend.jobs.resume(Number.parseInt(id, 10))));
+      } finally {
+        backend.close();
+      }
+    });
+}

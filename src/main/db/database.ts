@@ -1,0 +1,56 @@
+// Opening the library database: WAL for concurrent readers while a job writes, foreign keys on,
+// a busy timeout so a second process waits instead of failing, and migrations at start.
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { migrations, LATEST_SCHEMA_VERSION, type Migration } from './migrations';
+
+export type Db = Database.Database;
+
+export const DB_FILE_NAME = 'library.sqlite';
+
+export interface OpenOptions {
+  /** Stop migrating at this version (tests use it to build databases as older releases left them). */
+  targetVersion?: number;
+  readonly?: boolean;
+}
+
+export function openDatabase(file: string, options: OpenOptions = {}): Db {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file, { readonly: options.readonly ?? false });
+  try {
+    db.pragma('busy_timeout = 5000');
+    if (!options.readonly) db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('synchronous = NORMAL');
+    if (!options.readonly) migrate(db, options.targetVersion ?? LATEST_SCHEMA_VERSION);
+    return db;
+  } catch (err) {
+    db.close();
+    throw new Error(`Cannot open the library database ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/** Applies every migration newer than the database, each in its own transaction. */
+export function migrate(db: Db, targetVersion: number = LATEST_SCHEMA_VERSION, all: readonly Migration[] = migrations): number[] {
+  const current = schemaVersion(db);
+  if (current > LATEST_SCHEMA_VERSION) {
+    throw new Error(
+      `the database is at schema version ${current}, newer than this CLEFT Studio (${LATEST_SCHEMA_VERSION}); update the app`,
+    );
+  }
+  const applied: number[] = [];
+  for (const m of all) {
+    if (m.version <= current || m.version > targetVersion) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+    applied.push(m.version);
+  }
+  return applied;
+}

@@ -1,0 +1,185 @@
+// Versioned schema migrations. The database's `user_version` is the number of migrations applied;
+// at start every newer migration runs inside one transaction each. Never edit a shipped migration:
+// add a new one, so databases created by older versions upgrade in place.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'library, tasks, labels, models, jobs, predictions, embeddings',
+    sql: `
+      CREATE TABLE patients (
+        id INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL,
+        patient_name TEXT,
+        birth_date TEXT,
+        sex TEXT,
+        UNIQUE (patient_id)
+      );
+      CREATE TABLE studies (
+        id INTEGER PRIMARY KEY,
+        patient_ref INTEGER NOT NULL REFERENCES patients(id) ON DELETE CASCADE,
+        study_uid TEXT NOT NULL UNIQUE,
+        study_date TEXT,
+        study_time TEXT,
+        accession TEXT,
+        description TEXT
+      );
+      CREATE INDEX studies_patient ON studies(patient_ref);
+      CREATE TABLE series (
+        id INTEGER PRIMARY KEY,
+        study_ref INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+        series_uid TEXT NOT NULL UNIQUE,
+        modality TEXT,
+        series_number INTEGER,
+        description TEXT
+      );
+      CREATE INDEX series_study ON series(study_ref);
+      CREATE TABLE instances (
+        id INTEGER PRIMARY KEY,
+        series_ref INTEGER NOT NULL REFERENCES series(id) ON DELETE CASCADE,
+        sop_instance_uid TEXT NOT NULL UNIQUE,
+        sop_class_uid TEXT,
+        file_path TEXT NOT NULL,
+        file_size INTEGER NOT NULL,
+        file_mtime_ms INTEGER NOT NULL,
+        transfer_syntax_uid TEXT,
+        modality TEXT,
+        presentation_intent TEXT,
+        manufacturer TEXT,
+        manufacturer_model TEXT,
+        laterality TEXT,
+        view_position TEXT,
+        rows INTEGER,
+        columns INTEGER,
+        bits_allocated INTEGER,
+        bits_stored INTEGER,
+        pixel_representation INTEGER,
+        photometric TEXT,
+        number_of_frames INTEGER,
+        pixel_spacing TEXT,
+        instance_number INTEGER,
+        indexed_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE INDEX instances_series ON instances(series_ref);
+      CREATE UNIQUE INDEX instances_path ON instances(file_path);
+
+      CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        description TEXT,
+        -- JSON: [{ "name": "A", "prompts": ["This is ..."] }, ...]
+        classes_json TEXT NOT NULL,
+        builtin INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE TABLE labels (
+        id INTEGER PRIMARY KEY,
+        task_ref INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        scope TEXT NOT NULL CHECK (scope IN ('image', 'breast', 'exam')),
+        study_ref INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+        instance_ref INTEGER REFERENCES instances(id) ON DELETE CASCADE,
+        laterality TEXT CHECK (laterality IN ('L', 'R') OR laterality IS NULL),
+        class_name TEXT NOT NULL,
+        annotator TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE INDEX labels_study ON labels(study_ref, task_ref);
+
+      CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL, -- 'bundle' | 'hf-text' | 'hf-image' | 'peft-adapter'
+        path TEXT NOT NULL,
+        manifest_json TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE TABLE prompt_sets (
+        id INTEGER PRIMARY KEY,
+        model_ref INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        task_ref INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL, -- 'templates' | 'learned'
+        path TEXT,
+        sha256 TEXT NOT NULL,
+        metrics_json TEXT,
+        active INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+
+      CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled', 'interrupted')),
+        params_json TEXT NOT NULL,
+        progress REAL NOT NULL DEFAULT 0,
+        message TEXT NOT NULL DEFAULT '',
+        result_json TEXT,
+        error TEXT,
+        checkpoint_path TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        started_at TEXT,
+        finished_at TEXT
+      );
+      CREATE INDEX jobs_status ON jobs(status);
+
+      CREATE TABLE predictions (
+        id INTEGER PRIMARY KEY,
+        job_ref INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+        task_ref INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        model_ref INTEGER REFERENCES models(id) ON DELETE SET NULL,
+        prompt_set_ref INTEGER REFERENCES prompt_sets(id) ON DELETE SET NULL,
+        scope TEXT NOT NULL CHECK (scope IN ('image', 'breast', 'exam')),
+        study_ref INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+        instance_ref INTEGER REFERENCES instances(id) ON DELETE CASCADE,
+        laterality TEXT,
+        probabilities_json TEXT NOT NULL,
+        predicted_class TEXT NOT NULL,
+        -- hashes of model, adapters, prompt set, preprocessing, selection and the provider that ran
+        run_record_json TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE INDEX predictions_study ON predictions(study_ref, task_ref);
+
+      CREATE TABLE embeddings (
+        id INTEGER PRIMARY KEY,
+        model_sha256 TEXT NOT NULL,
+        instance_ref INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+        preprocess_sha256 TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        vector BLOB NOT NULL, -- float32 little endian
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        UNIQUE (model_sha256, instance_ref, preprocess_sha256)
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: 'settings and import problems',
+    sql: `
+      CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value_json TEXT NOT NULL
+      );
+      -- Files an import skipped or refused, with the reason, so researchers can see what was left out.
+      CREATE TABLE import_problems (
+        id INTEGER PRIMARY KEY,
+        job_ref INTEGER REFERENCES jobs(id) ON DELETE CASCADE,
+        file_path TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE INDEX import_problems_job ON import_problems(job_ref);
+      -- Label lookups by task across the library (progress counts on the Labels page).
+      CREATE INDEX labels_task ON labels(task_ref, scope);
+    `,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;

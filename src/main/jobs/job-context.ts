@@ -1,0 +1,49 @@
+// What a job implementation gets to work with, and the contract it keeps: report progress, check
+// `signal` often, save checkpoints it can resume from, return a JSON-able result.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface JobContext<P> {
+  params: P;
+  jobDir: string;
+  /** State saved by `saveCheckpoint` before an interruption, or null on a fresh start. */
+  checkpoint: unknown;
+  signal: AbortSignal;
+  progress(fraction: number, message: string): void;
+  /** Persists `state` atomically; a resumed run receives it as `checkpoint`. */
+  saveCheckpoint(state: unknown): void;
+}
+
+export type JobRunner<P> = (ctx: JobContext<P>) => Promise<unknown>;
+
+export class JobCancelled extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'JobCancelled';
+  }
+}
+
+export function throwIfCancelled(signal: AbortSignal): void {
+  if (signal.aborted) throw new JobCancelled();
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.json';
+
+/** Write-then-rename so a kill mid-write leaves the previous checkpoint intact. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeFileSync(fd, data); // loops until every byte is written
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+export function readCheckpoint(jobDir: string): unknown {
+  const file = path.join(jobDir, CHECKPOINT_FILE);
+  if (!fs.existsSync(file)) return null;
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+}

@@ -1,0 +1,11 @@
+// Every job kind the worker can run. A new kind: add its params schema to src/common/jobs.ts and
+// its runner here.
+import type { JobKind, JobSpec } from '../../../common/jobs';
+import type { JobRunner } from '../job-context';
+import { hashFolder } from './hash-folder';
+
+type RunnerFor<K extends JobKind> = JobRunner<Extract<JobSpec, { kind: K }>['params']>;
+
+export const jobRunners: { [K in JobKind]: RunnerFor<K> } = {
+  'hash-folder': hashFolder,
+};

@@ -1,0 +1,42 @@
+// The worker side: receives one job, runs it, reports. The same code runs in a worker thread and
+// in an Electron utility process; only the port differs.
+import fs from 'node:fs';
+import path from 'node:path';
+import { JobSpec } from '../../common/jobs';
+import { CHECKPOINT_FILE, JobCancelled, writeFileAtomic, type JobContext } from './job-context';
+import { jobRunners } from './kinds/index';
+import type { FromWorker, StartJob, WorkerPort } from './protocol';
+
+export function serveJobs(port: WorkerPort): void {
+  const abort = new AbortController();
+  port.onMessage((message) => {
+    if (message.type === 'cancel') abort.abort();
+    else if (message.type === 'start') void runJob(message.job, port, abort.signal);
+  });
+}
+
+async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSignal): Promise<void> {
+  const send = (m: FromWorker): void => port.post(m);
+  try {
+    const spec = JobSpec.parse({ kind: job.kind, params: job.params });
+    fs.mkdirSync(job.jobDir, { recursive: true });
+    const ctx: JobContext<typeof spec.params> = {
+      params: spec.params,
+      jobDir: job.jobDir,
+      checkpoint: job.checkpoint,
+      signal,
+      progress: (fraction, message) => send({ type: 'progress', fraction: Math.min(1, Math.max(0, fraction)), message }),
+      saveCheckpoint: (state) => {
+        const file = path.join(job.jobDir, CHECKPOINT_FILE);
+        writeFileAtomic(file, JSON.stringify(state));
+        send({ type: 'checkpoint', path: file });
+      },
+    };
+    const runner = jobRunners[spec.kind];
+    const result = await runner(ctx);
+    send({ type: 'done', result: result ?? null });
+  } catch (err) {
+    if (err instanceof JobCancelled || signal.aborted) send({ type: 'cancelled' });
+    else send({ type: 'failed', error: err instanceof Error ? err.message : String(err) });
+  }
+}
