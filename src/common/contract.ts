@@ -61,8 +61,16 @@ export const methods = {
   },
 } as const;
 
+/** Commands from the desktop shell (app menu, second launch) that the UI carries out. */
+export const UiCommand = z.discriminatedUnion('command', [
+  z.object({ command: z.literal('navigate'), page: z.enum(['library', 'viewer', 'labels', 'predictions', 'training', 'models', 'settings']) }),
+  z.object({ command: z.literal('import-folder'), path: z.string() }),
+]);
+export type UiCommand = z.infer<typeof UiCommand>;
+
 export const events = {
   'job.updated': Job,
+  'ui.command': UiCommand,
 } as const;
 
 export type Methods = typeof methods;
@@ -92,13 +100,3 @@ export interface CleftClient {
   invoke<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>>;
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
 }
-
-/** The raw bridge preload exposes: envelopes in and out, no classes (contextBridge copies data). */
-export interface CleftBridge {
-  invoke(method: string, input: unknown): Promise<unknown>;
-  on(listener: (event: string, payload: unknown) => void): () => void;
-}
-
-/** IPC channel names, shared by main and preload. */
-export const IPC_INVOKE = 'cleft:invoke';
-export const IPC_EVENT = 'cleft:event';

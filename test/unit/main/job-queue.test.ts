@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createBackend, type Backend } from '../../../src/main/api/backend';
+import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import type { Job } from '../../../src/common/jobs';
+import { expectedFolderDigest, makeFileTree, removeTmpDirs, tmpDir } from '../../helpers/tmp';
+
+const open: Backend[] = [];
+function backendAt(dataDir: string): Backend {
+  const b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+  open.push(b);
+  return b;
+}
+afterEach(() => {
+  for (const b of open.splice(0)) b.close();
+});
+afterAll(removeTmpDirs);
+
+function collect(backend: Backend, id: number): Job[] {
+  const seen: Job[] = [];
+  backend.events.subscribe((event, payload) => {
+    if (event === 'job.updated' && (payload as Job).id === id) seen.push(payload as Job);
+  });
+  return seen;
+}
+
+function until(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const timer = setInterval(() => {
+      if (predicate()) {
+        clearInterval(timer);
+        resolve();
+      } else if (Date.now() - started > timeoutMs) {
+        clearInterval(timer);
+        reject(new Error('condition not met in time'));
+      }
+    }, 10);
+  });
+}
+
+describe('job queue with worker threads', () => {
+  it('runs hash-folder in a worker, streams progress with an ETA, stores the result', async () => {
+    const folder = makeFileTree(320, 1024 * 1024);
+    const backend = backendAt(tmpDir());
+    const job = backend.jobs.enqueue({ kind: 'hash-folder', params: { folder } });
+    const events = collect(backend, job.id);
+    const final = await backend.jobs.waitFor(job.id);
+    expect(final.status).toBe('done');
+    expect(final.result).toMatchObject(expectedFolderDigest(folder));
+    expect(final.progress.fraction).toBe(1);
+    const running = events.filter((e) => e.status === 'running');
+    expect(running.length).toBeGreaterThan(1);
+    const fractions = running.map((e) => e.progress.fraction);
+    expect([...fractions].sort((a, b) => a - b)).toEqual(fractions); // monotone
+    expect(running.some((e) => e.progress.etaSeconds !== null && e.progress.etaSeconds >= 0)).toBe(true);
+    expect(events.at(-1)?.status).toBe('done');
+    // The result survives in SQLite.
+    expect(backend.jobs.get(job.id).result).toEqual(final.result);
+  });
+
+  it('reports a failure with the reason and keeps the queue going', async () => {
+    const backend = backendAt(tmpDir());
+    const bad = backend.jobs.enqueue({ kind: 'hash-folder', params: { folder: '/definitely/not/here' } });
+    const good = backend.jobs.enqueue({ kind: 'hash-folder', params: { folder: makeFileTree(3, 10) } });
+    const failed = await backend.jobs.waitFor(bad.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toBe('/definitely/not/here is not a folder');
+    expect((await backend.jobs.waitFor(good.id)).status).toBe('done');
+  });
+
+  it('cancels a running job and a queued one', async () => {
+    const folder = makeFileTree(400, 512 * 1024);
+    const backend = backendAt(tmpDir());
+    const first = backend.jobs.enqueue({ kind: 'hash-folder', params: { folder } });
+    const second = backend.jobs.enqueue({ kind: 'hash-folder', params: { folder } });
+    expect(backend.jobs.cancel(second.id).status).toBe('cancelled');
+    await until(() => backend.jobs.get(first.id).progress.fraction > 0);
+    backend.jobs.cancel(first.id);
+    const final = await backend.jobs.waitFor(first.id);
+    expect(final.status).toBe('cancelled');
+    expect(final.progress.fraction).toBeLessThan(1);
+    expect(() => backend.jobs.cancel(first.id)).toThrow(/only queued, running or interrupted/);
+  });
+
+  it('marks a job cut off by a shutdown as interrupted and resumes it to the same result', async () => {
+    const folder = makeFileTree(300, 512 * 1024);
+    const dataDir = tmpDir();
+    const first = backendAt(dataDir);
+    const job = first.jobs.enqueue({ kind: 'hash-folder', params: { folder } });
+    await until(() => first.jobs.get(job.id).checkpointPath !== null);
+    first.close(); // workers die, the row stays 'running'
+
+    const second = backendAt(dataDir);
+    const interrupted = second.jobs.get(job.id);
+    expect(interrupted.status).toBe('interrupted');
+    expect(interrupted.progress.fraction).toBeGreaterThan(0);
+    expect(interrupted.progress.fraction).toBeLessThan(1);
+    second.jobs.resume(job.id);
+    const final = await second.jobs.waitFor(job.id);
+    expect(final.status).toBe('done');
+    expect(final.result).toMatchObject(expectedFolderDigest(folder));
+    expect(() => second.jobs.resume(job.id)).toThrow(/only interrupted, failed or cancelled/);
+  });
+
+  it('survives kill -9 of the whole process mid-job and resumes from the checkpoint', async () => {
+    const folder = makeFileTree(300, 512 * 1024);
+    const dataDir = tmpDir();
+    const cli = path.resolve(__dirname, '../../../bin/cleft.mjs');
+    const child = spawn(process.execPath, [cli, 'jobs', 'hash-folder', folder, '--data-dir', dataDir], { stdio: 'ignore' });
+    const checkpoint = path.join(dataDir, 'jobs', '1', 'checkpoint.json');
+    await until(() => fs.existsSync(checkpoint), 30_000);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+
+    const backend = backendAt(dataDir);
+    const cut = backend.jobs.get(1);
+    expect(cut.status).toBe('interrupted');
+    const saved = JSON.parse(fs.readFileSync(checkpoint, 'utf8')) as { done: unknown[] };
+    expect(saved.done.length).toBeGreaterThan(0);
+    expect(saved.done.length).toBeLessThan(300);
+    backend.jobs.resume(1);
+    const final = await backend.jobs.waitFor(1);
+    expect(final.status).toBe('done');
+    expect(final.result).toMatchObject(expectedFolderDigest(folder));
+  });
+});
