@@ -1,0 +1,42 @@
+// Lint rules. Beyond the recommended sets, the layering is enforced here: the renderer never
+// imports Node or Electron, and the engine (src/native) never imports Electron or the app.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import svelte from 'eslint-plugin-svelte';
+import globals from 'globals';
+
+export default tseslint.config(
+  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'bench/out/**', 'test/fixtures/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  ...svelte.configs['flat/recommended'],
+  {
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['**/*.svelte', '**/*.svelte.ts'],
+    languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] } },
+  },
+  {
+    files: ['src/renderer/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['node:*', 'electron', '**/main/**', '**/native/**'] }],
+    },
+  },
+  {
+    files: ['src/native/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['electron', '**/main/**', '**/renderer/**'] }],
+    },
+  },
+  {
+    files: ['src/common/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['node:*', 'electron', '**/main/**', '**/renderer/**', '**/native/**'] }],
+    },
+  },
+);
