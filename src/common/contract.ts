@@ -63,7 +63,10 @@ export const methods = {
 
 /** Commands from the desktop shell (app menu, second launch) that the UI carries out. */
 export const UiCommand = z.discriminatedUnion('command', [
-  z.object({ command: z.literal('navigate'), page: z.enum(['library', 'viewer', 'labels', 'predictions', 'training', 'models', 'settings']) }),
+  z.object({
+    command: z.literal('navigate'),
+    page: z.enum(['library', 'viewer', 'labels', 'predictions', 'training', 'models', 'settings']),
+  }),
   z.object({ command: z.literal('import-folder'), path: z.string() }),
 ]);
 export type UiCommand = z.infer<typeof UiCommand>;

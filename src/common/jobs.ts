@@ -11,9 +11,7 @@ export const HashFolderParams = z.object({
 });
 export type HashFolderParams = z.infer<typeof HashFolderParams>;
 
-export const JobSpec = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('hash-folder'), params: HashFolderParams }),
-]);
+export const JobSpec = z.discriminatedUnion('kind', [z.object({ kind: z.literal('hash-folder'), params: HashFolderParams })]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobKind = JobSpec['kind'];
 

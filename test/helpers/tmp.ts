@@ -42,7 +42,9 @@ export function expectedFolderDigest(root: string): { digest: string; files: num
       else if (e.isFile()) {
         const data = fs.readFileSync(abs);
         bytes += data.length;
-        lines.push(`${crypto.createHash('sha256').update(data).digest('hex')}  ${data.length}  ${path.relative(root, abs).split(path.sep).join('/')}`);
+        lines.push(
+          `${crypto.createHash('sha256').update(data).digest('hex')}  ${data.length}  ${path.relative(root, abs).split(path.sep).join('/')}`,
+        );
       }
     }
   };
@@ -52,5 +54,12 @@ export function expectedFolderDigest(root: string): { digest: string; files: num
     const pb = b.split('  ')[2]!;
     return pa < pb ? -1 : pa > pb ? 1 : 0;
   });
-  return { digest: crypto.createHash('sha256').update(lines.map((l) => `${l}\n`).join('')).digest('hex'), files: lines.length, bytes };
+  return {
+    digest: crypto
+      .createHash('sha256')
+      .update(lines.map((l) => `${l}\n`).join(''))
+      .digest('hex'),
+    files: lines.length,
+    bytes,
+  };
 }

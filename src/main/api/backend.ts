@@ -45,6 +45,7 @@ export function createBackend(options: BackendOptions): Backend {
   };
   backend.handlers = createHandlers(backend);
   const { interrupted } = jobs.start();
-  if (interrupted.length > 0) console.warn(`jobs interrupted by the last shutdown: ${interrupted.join(', ')} (resume them from the Jobs panel)`);
+  if (interrupted.length > 0)
+    console.warn(`jobs interrupted by the last shutdown: ${interrupted.join(', ')} (resume them from the Jobs panel)`);
   return backend;
 }

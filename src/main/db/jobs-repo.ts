@@ -88,7 +88,9 @@ export class JobsRepo {
   markInterrupted(): number[] {
     const rows = this.db.prepare(`SELECT id FROM jobs WHERE status = 'running'`).all() as { id: number }[];
     this.db
-      .prepare(`UPDATE jobs SET status = 'interrupted', message = 'Interrupted: the app stopped while this job ran. Resume to continue.' WHERE status = 'running'`)
+      .prepare(
+        `UPDATE jobs SET status = 'interrupted', message = 'Interrupted: the app stopped while this job ran. Resume to continue.' WHERE status = 'running'`,
+      )
       .run();
     return rows.map((r) => r.id);
   }

@@ -64,7 +64,8 @@ function start(): void {
     ipcMain.handle(IPC_INVOKE, (event, method: unknown, input: unknown) => {
       // Only our own page may call the back end.
       const url = event.senderFrame?.url ?? '';
-      if (!isAppUrl(url, devServerUrl)) return { ok: false, error: { code: 'unauthorized', message: 'caller is not the CLEFT Studio window' } };
+      if (!isAppUrl(url, devServerUrl))
+        return { ok: false, error: { code: 'unauthorized', message: 'caller is not the CLEFT Studio window' } };
       return dispatch(b.handlers, method, input);
     });
     b.events.subscribe((name, payload) => {
@@ -80,7 +81,10 @@ function start(): void {
 
 function createWindow(stateFile: string): void {
   const saved = loadWindowState(stateFile);
-  const bounds = visibleBounds(saved, screen.getAllDisplays().map((d) => d.workArea));
+  const bounds = visibleBounds(
+    saved,
+    screen.getAllDisplays().map((d) => d.workArea),
+  );
   const win = new BrowserWindow({
     ...(bounds ?? DEFAULT_SIZE),
     minWidth: 960,

@@ -23,7 +23,10 @@ export function hardenSession(devServerUrl: string | undefined): void {
   // Nothing in the app talks to the network; refuse anything that tries (patient data stays here).
   ses.webRequest.onBeforeRequest((details, callback) => {
     const allowed =
-      isAppUrl(details.url, devServerUrl) || details.url.startsWith('devtools://') || details.url.startsWith('data:') || details.url.startsWith('blob:');
+      isAppUrl(details.url, devServerUrl) ||
+      details.url.startsWith('devtools://') ||
+      details.url.startsWith('data:') ||
+      details.url.startsWith('blob:');
     const devSocket = devServerUrl !== undefined && details.url.startsWith(devServerUrl.replace(/^http/, 'ws'));
     callback({ cancel: !(allowed || devSocket) });
   });

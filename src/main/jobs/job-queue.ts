@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CleftError } from '../../common/errors';
-import { Job, type JobSpec } from '../../common/jobs';
+import type { Job } from '../../common/jobs';
+import { type JobSpec } from '../../common/jobs';
 import type { EventBus } from '../api/event-bus';
 import type { Db } from '../db/database';
 import { JobsRepo } from '../db/jobs-repo';
@@ -168,7 +169,11 @@ export class JobQueue {
     channel.onExit((code, reason) => {
       if (run.settled) return;
       if (run.cancelRequested) this.complete(job.id, run, 'cancelled', { message: 'Cancelled' });
-      else this.complete(job.id, run, 'failed', { error: `worker stopped unexpectedly (exit ${code}${reason ? `: ${reason}` : ''})`, message: 'Failed' });
+      else
+        this.complete(job.id, run, 'failed', {
+          error: `worker stopped unexpectedly (exit ${code}${reason ? `: ${reason}` : ''})`,
+          message: 'Failed',
+        });
     });
     channel.post({ type: 'start', job: { id: job.id, kind: job.kind, params: job.params, jobDir, checkpoint } });
     this.flush(job.id, run, true);
@@ -205,7 +210,12 @@ export class JobQueue {
     this.options.events.emit('job.updated', this.get(id));
   }
 
-  private complete(id: number, run: Running, status: 'done' | 'failed' | 'cancelled', fields: { result?: unknown; error?: string; message: string }): void {
+  private complete(
+    id: number,
+    run: Running,
+    status: 'done' | 'failed' | 'cancelled',
+    fields: { result?: unknown; error?: string; message: string },
+  ): void {
     run.settled = true;
     clearTimeout(run.cancelTimer);
     this.repo.setProgress(id, run.fraction, run.message);

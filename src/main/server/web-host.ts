@@ -98,10 +98,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
     const ok =
-      url.pathname === '/events' &&
-      hostAllowed(req, port) &&
-      originAllowed(req, port) &&
-      tokensEqual(token, url.searchParams.get('token'));
+      url.pathname === '/events' && hostAllowed(req, port) && originAllowed(req, port) && tokensEqual(token, url.searchParams.get('token'));
     if (!ok) {
       socket.write('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
       socket.destroy();

@@ -43,7 +43,12 @@ describe('dispatch validates every payload against the contract', () => {
   it('passes CleftErrors through and maps other throws to internal', async () => {
     const missing = await dispatch(backend.handlers, 'jobs.get', { id: 999 });
     expect(missing).toEqual({ ok: false, error: { code: 'not_found', message: 'no job with id 999' } });
-    const broken = { ...backend.handlers, 'library.stats': () => { throw new Error('disk on fire'); } };
+    const broken = {
+      ...backend.handlers,
+      'library.stats': () => {
+        throw new Error('disk on fire');
+      },
+    };
     const res = await dispatch(broken, 'library.stats', {});
     expect(res).toEqual({ ok: false, error: { code: 'internal', message: 'disk on fire' } });
   });

@@ -6,7 +6,19 @@ import { LATEST_SCHEMA_VERSION, migrations } from '../../../src/main/db/migratio
 import { tmpDir } from '../../helpers/tmp';
 
 const TABLES = [
-  'patients', 'studies', 'series', 'instances', 'tasks', 'labels', 'models', 'prompt_sets', 'jobs', 'predictions', 'embeddings', 'settings', 'import_problems',
+  'patients',
+  'studies',
+  'series',
+  'instances',
+  'tasks',
+  'labels',
+  'models',
+  'prompt_sets',
+  'jobs',
+  'predictions',
+  'embeddings',
+  'settings',
+  'import_problems',
 ];
 
 function tables(db: Database.Database): string[] {

@@ -28,7 +28,9 @@ afterAll(async () => {
 });
 
 /** Raw request so the Host header can be forged (fetch does not allow it). */
-function raw(options: http.RequestOptions & { body?: string }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function raw(
+  options: http.RequestOptions & { body?: string },
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: host.port, ...options }, (res) => {
       let body = '';
@@ -57,11 +59,17 @@ describe('local web host', () => {
 
   it('serves the contract to a caller with the token', async () => {
     const res = await api('library.stats', {});
-    expect(res).toEqual({ status: 200, body: { ok: true, value: { patients: 0, studies: 0, series: 0, instances: 0, labels: 0, predictions: 0, models: 0 } } });
+    expect(res).toEqual({
+      status: 200,
+      body: { ok: true, value: { patients: 0, studies: 0, series: 0, instances: 0, labels: 0, predictions: 0, models: 0 } },
+    });
   });
 
   it('refuses API calls without the token or with a wrong one', async () => {
-    expect(await api('library.stats', {}, null)).toEqual({ status: 401, body: { ok: false, error: { code: 'unauthorized', message: 'missing or wrong access token' } } });
+    expect(await api('library.stats', {}, null)).toEqual({
+      status: 401,
+      body: { ok: false, error: { code: 'unauthorized', message: 'missing or wrong access token' } },
+    });
     expect((await api('library.stats', {}, 'x'.repeat(32))).status).toBe(401);
   });
 
@@ -69,7 +77,12 @@ describe('local web host', () => {
     const bad = await api('jobs.get', { id: 'one' });
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ ok: false, error: { code: 'invalid_input', issues: [{ path: 'id' }] } });
-    const notJson = await raw({ path: '/api/app.info', method: 'POST', headers: { 'x-cleft-token': host.token, host: `127.0.0.1:${host.port}` }, body: '{nope' });
+    const notJson = await raw({
+      path: '/api/app.info',
+      method: 'POST',
+      headers: { 'x-cleft-token': host.token, host: `127.0.0.1:${host.port}` },
+      body: '{nope',
+    });
     expect(notJson.status).toBe(400);
     expect(JSON.parse(notJson.body)).toEqual({ ok: false, error: { code: 'invalid_input', message: 'request body is not valid JSON' } });
     expect((await api('no.such.method', {})).status).toBe(404);

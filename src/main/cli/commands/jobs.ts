@@ -54,7 +54,11 @@ export function register(program: Command): void {
       try {
         const list = backend.jobs.list({ limit: 50 });
         if (opts.json) console.log(JSON.stringify(list, null, 2));
-        else for (const j of list) console.log(`${String(j.id).padStart(5)}  ${j.status.padEnd(11)} ${j.kind.padEnd(14)} ${(j.progress.fraction * 100).toFixed(0).padStart(3)}%  ${j.progress.message}`);
+        else
+          for (const j of list)
+            console.log(
+              `${String(j.id).padStart(5)}  ${j.status.padEnd(11)} ${j.kind.padEnd(14)} ${(j.progress.fraction * 100).toFixed(0).padStart(3)}%  ${j.progress.message}`,
+            );
       } finally {
         backend.close();
       }

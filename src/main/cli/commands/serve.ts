@@ -24,7 +24,8 @@ export function register(program: Command): void {
     .action(async (opts: { port: number; dataDir?: string; renderer: string }) => {
       const dataDir = resolveDataDir(opts.dataDir);
       const staticDir = fs.existsSync(path.join(opts.renderer, 'index.html')) ? path.resolve(opts.renderer) : null;
-      if (!staticDir) console.error(`cleft serve: no built UI in ${opts.renderer}; serving the API only (run \`npm run serve\` to build and serve).`);
+      if (!staticDir)
+        console.error(`cleft serve: no built UI in ${opts.renderer}; serving the API only (run \`npm run serve\` to build and serve).`);
       const backend = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: APP_VERSION });
       const host = await startWebHost({ backend, staticDir, port: opts.port });
       console.log(`CLEFT Studio is serving the library in ${dataDir}`);
