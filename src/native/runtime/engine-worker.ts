@@ -1,0 +1,168 @@
+// EngineWorker: the host side of an engine worker. Every ORT call (model load, run) is synchronous
+// native work that blocks its thread for as long as it computes, so the engine lives in a worker and
+// callers get promises. This module must not load ORT itself.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { EngineError, type EngineOp, type EngineOps, type EngineRequest, type EngineResponse, type SessionInfo } from './protocol';
+import type { ProviderChoice, ResolvedProvider } from './providers';
+import type { ModelSource, SessionCacheStats } from './session-cache';
+import type { EngineSessionOptions } from './session-options';
+import { disableOrtTelemetry } from './telemetry';
+import { transferListOf, type WireFeeds, type WireTensor } from './tensors';
+import { workerThreadHostTransport, type HostTransport } from './transport';
+
+export interface EngineWorkerStartOptions {
+  /**
+   * The worker entry module. Default: engine-worker-entry beside this file, `.ts` when running from
+   * sources (then tsx is registered inside the worker first) and `.js` in a bundle. A bundler that
+   * moves files (electron-vite: `import entry from './engine-worker-entry?modulePath'`) passes it here.
+   */
+  entry?: URL | string;
+  /** Extra Node flags for the worker. */
+  execArgv?: string[];
+  name?: string;
+}
+
+export interface RunOptions {
+  /** Output names to compute (default: all). */
+  fetches?: string[];
+  /**
+   * Move the input buffers to the worker instead of copying them. Faster for large batches, but the
+   * caller's typed arrays become detached (length 0) afterwards.
+   */
+  transferInputs?: boolean;
+}
+
+type Transport = HostTransport<EngineRequest, EngineResponse>;
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+/** The default entry: engine-worker-entry.ts beside this file from sources, .js in a bundle. */
+export function defaultWorkerEntry(): URL {
+  const here = import.meta.url;
+  const fromSources = isTypeScript(new URL(here).pathname);
+  return new URL(`./engine-worker-entry.${fromSources ? 'ts' : 'js'}`, here);
+}
+
+function isTypeScript(file: string): boolean {
+  return /\.[cm]?ts$/.test(file);
+}
+
+/**
+ * How to start a worker on a .ts entry. Measured on Node 20.20 with tsx 4.23:
+ * `new Worker(tsUrl, { execArgv: ['--import', 'tsx'] })` fails with ERR_UNKNOWN_FILE_EXTENSION
+ * (the flag registers no hooks for the worker's modules, not even for later dynamic imports), and a
+ * worker does not inherit the parent's hooks. What works: a small eval'd bootstrap that calls tsx's
+ * `register()` API inside the worker and then imports the entry. tsx is resolved here, against this
+ * package, so it is found whatever the user's cwd is.
+ */
+function tsBootstrap(entry: URL): string {
+  const tsxApi = tsxEsmApiUrl();
+  return (
+    `import(${JSON.stringify(tsxApi)})` +
+    `.then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })` +
+    // Rethrow asynchronously so the failure reaches the host as the worker's 'error' event.
+    `.catch((e) => { setImmediate(() => { throw e; }); });`
+  );
+}
+
+/**
+ * The ESM build of tsx's API. `require.resolve('tsx/esm/api')` would give the CJS build (require
+ * condition), which fails when imported from an eval'd worker; `import.meta.resolve` is not
+ * available in every host (test runners), so read the package's export map.
+ */
+function tsxEsmApiUrl(): string {
+  const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
+  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as {
+    exports?: Record<string, { import?: { default?: string } } | string>;
+  };
+  const api = pkg.exports?.['./esm/api'];
+  const rel = typeof api === 'object' ? api.import?.default : undefined;
+  if (!rel) throw new Error('Cannot find the ESM entry of tsx/esm/api; is tsx installed?');
+  return pathToFileURL(path.join(path.dirname(pkgPath), rel)).href;
+}
+
+export class EngineWorker {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private failure: Error | undefined;
+
+  constructor(private readonly transport: Transport) {
+    transport.onMessage((res) => this.settle(res));
+    transport.onFailure((err) => this.fail(err));
+  }
+
+  /** Spawns a worker_threads engine worker. */
+  static start(options: EngineWorkerStartOptions = {}): EngineWorker {
+    // Native code in the worker reads the *process* environment, which only the main thread can set.
+    disableOrtTelemetry();
+    const given = options.entry ?? defaultWorkerEntry();
+    const entry = given instanceof URL ? given : pathToFileURL(given);
+    const common = { execArgv: options.execArgv ?? [], name: options.name ?? 'cleft-engine' };
+    const worker = isTypeScript(entry.pathname) ? new Worker(tsBootstrap(entry), { ...common, eval: true }) : new Worker(entry, common);
+    return new EngineWorker(workerThreadHostTransport(worker));
+  }
+
+  resolveProvider(choice: ProviderChoice): Promise<ResolvedProvider> {
+    return this.call('resolveProvider', { choice });
+  }
+
+  /** Loads a model (or returns the cached session for the same artifact and options). */
+  createSession(source: ModelSource, options: EngineSessionOptions = {}): Promise<SessionInfo> {
+    return this.call('createSession', { source, options });
+  }
+
+  run(key: string, feeds: WireFeeds, options: RunOptions = {}): Promise<Record<string, WireTensor>> {
+    const transfer = options.transferInputs === true ? transferListOf(Object.values(feeds)) : [];
+    const args: EngineOps['run']['args'] = options.fetches ? { key, feeds, fetches: options.fetches } : { key, feeds };
+    return this.call('run', args, transfer);
+  }
+
+  releaseSession(key: string): Promise<boolean> {
+    return this.call('releaseSession', { key });
+  }
+
+  stats(): Promise<SessionCacheStats & { ortVersion: string }> {
+    return this.call('stats', {});
+  }
+
+  /** Stops the worker; sessions die with it. Pending calls are rejected. */
+  async close(): Promise<void> {
+    this.fail(new Error('Engine worker closed'));
+    await this.transport.close();
+  }
+
+  private call<K extends EngineOp>(op: K, args: EngineOps[K]['args'], transfer: ArrayBuffer[] = []): Promise<EngineOps[K]['result']> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      try {
+        this.transport.send({ id, op, args } as EngineRequest, transfer);
+      } catch (err) {
+        this.pending.delete(id);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  private settle(res: EngineResponse): void {
+    const p = this.pending.get(res.id);
+    if (!p) return;
+    this.pending.delete(res.id);
+    if (res.ok) p.resolve(res.result);
+    else p.reject(new EngineError(res.error.name, res.error.message, res.error.stack));
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}
