@@ -865,7 +865,7 @@ export function writeSafetensors(
 }
 
 /** Writes chunks to `file` atomically (tmp + fsync + rename + directory fsync). */
-export function writeFileAtomic(file: string, chunks: readonly Uint8Array[], doFsync = true): void {
+export function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>, doFsync = true): void {
   const dir = path.dirname(path.resolve(file));
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.tmp`);
   const fd = fs.openSync(tmp, 'wx', 0o644);
@@ -921,4 +921,50 @@ export function rewriteSafetensors(
 
 export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
+}
+
+export interface StreamTensorSpec {
+  name: string;
+  dtype: Dtype;
+  shape: readonly number[];
+}
+
+/**
+ * Writes a safetensors file whose tensors are produced one at a time (`produce(name)` is called in
+ * file order), so converting a multi-GB model never holds more than one tensor in memory. Atomic.
+ */
+export function writeSafetensorsStreaming(
+  file: string,
+  specs: readonly StreamTensorSpec[],
+  produce: (name: string) => ArrayBufferView,
+  metadata?: Record<string, string> | null,
+  options: WriteOptions = {},
+): void {
+  const st: HeaderStyle = { ...SAFETENSORS_STYLE, ...options.style };
+  let ordered = [...specs];
+  if (st.order === 'safetensors') {
+    const byName = new Map(specs.map((s) => [s.name, s]));
+    ordered = safetensorsOrder(specs).map((n) => byName.get(n)!);
+  }
+  let off = 0;
+  const entries = ordered.map((s) => {
+    if (!isDtype(s.dtype)) throw new Error(`writeSafetensors: tensor "${s.name}": unknown dtype "${String(s.dtype)}"`);
+    const len = numel(s.shape) * DTYPE_SIZE[s.dtype];
+    const e = { name: s.name, dtype: s.dtype, shape: s.shape, begin: off, end: off + len };
+    off += len;
+    return e;
+  });
+  const headerJson = encodeHeader(entries, metadata ?? null, st);
+  const head = new Uint8Array(8 + headerJson.length);
+  new DataView(head.buffer).setBigUint64(0, BigInt(headerJson.length), true);
+  head.set(headerJson, 8);
+  const specByName = new Map(ordered.map((s) => [s.name, s]));
+  function* chunks(): Generator<Uint8Array> {
+    yield head;
+    for (const e of entries) {
+      const bytes = checkInput(e.name, { ...specByName.get(e.name)!, data: produce(e.name) });
+      yield bytes;
+    }
+  }
+  writeFileAtomic(file, chunks(), options.fsync ?? true);
 }
