@@ -103,6 +103,8 @@ function createWindow(stateFile: string): void {
       webviewTag: false,
       spellcheck: false,
       navigateOnDragDrop: false,
+      // Middle-click would open links in new windows; there are none to open.
+      disableBlinkFeatures: 'Auxclick',
     },
   });
   mainWindow = win;
