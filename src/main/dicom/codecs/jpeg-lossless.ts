@@ -1,0 +1,25 @@
+// JPEG lossless (process 14, any predictor incl. SV1) via jpeg-lossless-decoder-js (pure JS).
+import { Decoder } from 'jpeg-lossless-decoder-js';
+import type { CodecOptions, CodecOutput } from './types';
+
+export function decodeJpegLossless(bytes: Uint8Array, opts: CodecOptions = {}): CodecOutput {
+  // The decoder reads its own copy; slice so a fragment view into the file does not leak the rest.
+  const buf = new Uint8Array(bytes).buffer; // a copy: Buffer#slice would share the whole file
+  const dec = new Decoder();
+  // Ask for 2 bytes per sample when the header says 16-bit storage even if the stream precision is
+  // <= 8, so e.g. 8-bit-precision data in a 16-bit dataset keeps its width.
+  const numBytes = opts.bitsAllocated && opts.bitsAllocated > 8 ? 2 : undefined;
+  let out: Uint8Array | Uint16Array;
+  try {
+    out = dec.decode(buf, 0, buf.byteLength, numBytes);
+  } catch (err) {
+    throw new Error(`JPEG lossless decode failed: ${(err as Error).message ?? String(err)}`);
+  }
+  if (!out || !dec.xDim || !dec.yDim) throw new Error('JPEG lossless decode failed: no frame in stream');
+  const components = dec.numComp || 1;
+  if (components > 1 && out instanceof Uint16Array) {
+    // The decoder only interleaves 8-bit colour correctly; refuse rather than return scrambled data.
+    throw new Error(`JPEG lossless with ${components} components above 8 bits is not supported by the decoder`);
+  }
+  return { data: out, width: dec.xDim, height: dec.yDim, components, planar: false, rgb: false, reduction: 0 };
+}

@@ -1,0 +1,182 @@
+// Opening a DICOM file for its pixels, and decoding frames in any supported transfer syntax.
+import fs from 'node:fs/promises';
+import type { DataSet } from 'dicom-parser';
+import { decodeHtj2k, decodeJ2k } from './codecs/j2k';
+import { decodeJpegDct } from './codecs/jpeg';
+import { decodeJpegLossless } from './codecs/jpeg-lossless';
+import { decodeJpegLs } from './codecs/jpegls';
+import { decodeRle } from './codecs/rle';
+import type { CodecOutput } from './codecs/types';
+import { DicomError, asDicomError } from './errors';
+import { groupFragments, encapsulatedFrame, type FragmentRef } from './frames';
+import { type DicomHeader, headerFromDataset } from './header';
+import { PIXEL_DATA_TAG, parseDataset } from './parse';
+import { type DecodedFrame, type PixelLayout, normalise, readNativeFrame } from './pixels';
+import { type TransferSyntaxInfo, transferSyntaxInfo } from './transfer-syntax';
+
+export type { DecodedFrame } from './pixels';
+
+export interface DicomImage {
+  file: string;
+  header: DicomHeader;
+  dataSet: DataSet;
+  transferSyntax: TransferSyntaxInfo;
+  layout: PixelLayout;
+  /** Fragment groups per frame (encapsulated syntaxes only), computed once per file. */
+  frameFragments?: FragmentRef[][];
+}
+
+export interface DecodeOptions {
+  /**
+   * JPEG 2000 / HTJ2K only: decode at 1/2^level of the full size (clamped to the codestream's
+   * decomposition levels). Other syntaxes decode at full size and report reduction 0.
+   */
+  level?: number;
+}
+
+const VALID_BITS = new Set([1, 8, 16, 32]);
+
+/** Validates the pixel module so codecs never see nonsense geometry from a corrupt header. */
+function layoutOf(h: DicomHeader, file: string): PixelLayout {
+  const rows = h.rows ?? 0;
+  const columns = h.columns ?? 0;
+  if (!h.hasPixelData) throw new DicomError(file, 'no_pixels', 'no Pixel Data element');
+  if (rows < 1 || columns < 1) throw new DicomError(file, 'corrupt', `invalid image size ${rows}x${columns}`);
+  const bitsAllocated = h.bitsAllocated ?? 0;
+  if (!VALID_BITS.has(bitsAllocated) && !h.floatPixelData) throw new DicomError(file, 'unsupported', `BitsAllocated ${bitsAllocated} is not supported`);
+  const bitsStored = h.bitsStored && h.bitsStored <= bitsAllocated ? h.bitsStored : bitsAllocated;
+  const spp = h.samplesPerPixel;
+  if (spp !== 1 && spp !== 3) throw new DicomError(file, 'unsupported', `SamplesPerPixel ${spp} is not supported`);
+  if (rows * columns * spp > 2 ** 28) throw new DicomError(file, 'corrupt', `implausible image size ${rows}x${columns}x${spp}`);
+  return {
+    rows,
+    columns,
+    samplesPerPixel: spp,
+    bitsAllocated,
+    bitsStored,
+    highBit: h.highBit ?? bitsStored - 1,
+    pixelRepresentation: h.pixelRepresentation === 1 ? 1 : 0,
+    photometricInterpretation: (h.photometricInterpretation ?? (spp === 3 ? 'RGB' : 'MONOCHROME2')).toUpperCase(),
+    planarConfiguration: h.planarConfiguration ?? 0,
+  };
+}
+
+/** Parses a whole file held in memory; throws DicomError naming `file`. */
+export function openDicomBytes(bytes: Uint8Array, file = '<buffer>'): DicomImage {
+  const ds = parseDataset(bytes, file);
+  let header: DicomHeader;
+  try {
+    header = headerFromDataset(ds);
+  } catch (err) {
+    throw asDicomError(file, err);
+  }
+  const transferSyntax = transferSyntaxInfo(header.transferSyntaxUID);
+  if (!transferSyntax) throw new DicomError(file, 'unsupported', `transfer syntax ${header.transferSyntaxUID} is not supported`);
+  const layout = layoutOf(header, file);
+  const img: DicomImage = { file, header, dataSet: ds, transferSyntax, layout };
+  if (transferSyntax.encapsulated) {
+    const el = ds.elements[PIXEL_DATA_TAG];
+    if (!el?.encapsulatedPixelData) throw new DicomError(file, 'corrupt', `transfer syntax ${transferSyntax.name} but the pixel data is not encapsulated`);
+    try {
+      img.frameFragments = groupFragments(ds, el, header.numberOfFrames, file, transferSyntax.codec);
+    } catch (err) {
+      throw asDicomError(file, err);
+    }
+  }
+  return img;
+}
+
+export async function openDicomFile(file: string): Promise<DicomImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (err) {
+    throw new DicomError(file, 'io', `cannot read: ${(err as Error).message}`);
+  }
+  return openDicomBytes(bytes, file);
+}
+
+function floatFrame(img: DicomImage, index: number): DecodedFrame {
+  const ds = img.dataSet;
+  const el = ds.elements.x7fe00008 ?? ds.elements.x7fe00009;
+  if (!el) throw new DicomError(img.file, 'no_pixels', 'no pixel data');
+  const double = el.tag === 'x7fe00009';
+  const bps = double ? 8 : 4;
+  const { rows, columns, samplesPerPixel } = img.layout;
+  const n = rows * columns * samplesPerPixel;
+  const start = el.dataOffset + index * n * bps;
+  if (start + n * bps > ds.byteArray.length) throw new DicomError(img.file, 'truncated', `truncated: frame ${index} of float pixel data`);
+  const dv = new DataView(ds.byteArray.buffer, ds.byteArray.byteOffset + start, n * bps);
+  const le = !img.transferSyntax.bigEndian;
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = double ? dv.getFloat64(i * 8, le) : dv.getFloat32(i * 4, le);
+  return { rows, columns, samples: samplesPerPixel, data, photometric: img.layout.photometricInterpretation, reduction: 0 };
+}
+
+async function runCodec(img: DicomImage, bytes: Uint8Array, opts: DecodeOptions): Promise<CodecOutput> {
+  const l = img.layout;
+  const codecOpts = {
+    level: opts.level ?? 0,
+    rows: l.rows,
+    columns: l.columns,
+    samplesPerPixel: l.samplesPerPixel,
+    bitsAllocated: l.bitsAllocated,
+    pixelRepresentation: l.pixelRepresentation,
+  };
+  switch (img.transferSyntax.codec) {
+    case 'rle':
+      return decodeRle(bytes, l);
+    case 'jpeg-dct':
+      return decodeJpegDct(bytes, codecOpts);
+    case 'jpeg-lossless':
+      return decodeJpegLossless(bytes, codecOpts);
+    case 'jpeg-ls':
+      return decodeJpegLs(bytes, codecOpts);
+    case 'j2k':
+      return decodeJ2k(bytes, codecOpts);
+    case 'htj2k':
+      return decodeHtj2k(bytes, codecOpts);
+    case 'native':
+      throw new Error('native pixel data has no codec');
+  }
+}
+
+/** Decodes frame `index` (0-based) to stored values. */
+export async function decodeFrame(img: DicomImage, index = 0, opts: DecodeOptions = {}): Promise<DecodedFrame> {
+  const { file, header, layout: l } = img;
+  if (!Number.isInteger(index) || index < 0 || index >= header.numberOfFrames) {
+    throw new DicomError(file, 'invalid_frame', `frame ${index} out of range (file has ${header.numberOfFrames})`);
+  }
+  try {
+    if (header.floatPixelData) return floatFrame(img, index);
+    const ds = img.dataSet;
+    const el = ds.elements[PIXEL_DATA_TAG]!;
+    let out: CodecOutput;
+    if (!img.transferSyntax.encapsulated) {
+      if (el.length === 0xffffffff) throw new Error('native transfer syntax but the pixel data is encapsulated');
+      const end = Math.min(el.dataOffset + el.length, ds.byteArray.length);
+      const bytes = ds.byteArray.subarray(el.dataOffset, end);
+      const swap8 = img.transferSyntax.bigEndian && el.vr === 'OW' && l.bitsAllocated === 8;
+      out = readNativeFrame(bytes, l, index, img.transferSyntax.bigEndian, swap8);
+    } else {
+      const bytes = encapsulatedFrame(ds, img.frameFragments!, index);
+      out = await runCodec(img, bytes, opts);
+      const expectW = Math.ceil(l.columns / 2 ** out.reduction);
+      const expectH = Math.ceil(l.rows / 2 ** out.reduction);
+      if (out.width !== expectW || out.height !== expectH) {
+        throw new Error(`codestream is ${out.width}x${out.height}, header says ${expectW}x${expectH}`);
+      }
+      if (out.components !== l.samplesPerPixel) throw new Error(`codestream has ${out.components} components, header says ${l.samplesPerPixel}`);
+    }
+    return normalise(out, l, { applyHighBit: !img.transferSyntax.encapsulated });
+  } catch (err) {
+    throw asDicomError(file, err);
+  }
+}
+
+/** Decodes every frame (multi-frame images), in order. */
+export async function decodeAllFrames(img: DicomImage, opts: DecodeOptions = {}): Promise<DecodedFrame[]> {
+  const out: DecodedFrame[] = [];
+  for (let i = 0; i < img.header.numberOfFrames; i++) out.push(await decodeFrame(img, i, opts));
+  return out;
+}

@@ -1,0 +1,160 @@
+// From raw samples to stored pixel values: native frame extraction (endianness, bit packing,
+// planar configuration, 4:2:2), BitsStored/HighBit masking with sign extension by the header's
+// PixelRepresentation (which wins over what a codestream claims: encoders that write signed data as
+// an unsigned codestream, or the reverse, are common), and YBR to RGB.
+import type { CodecOutput, SampleArray } from './codecs/types';
+
+export interface PixelLayout {
+  rows: number;
+  columns: number;
+  samplesPerPixel: number;
+  bitsAllocated: number;
+  bitsStored: number;
+  highBit: number;
+  pixelRepresentation: number;
+  photometricInterpretation: string;
+  planarConfiguration: number;
+}
+
+export interface DecodedFrame {
+  rows: number;
+  columns: number;
+  samples: number;
+  /** Stored values, pixel-interleaved (RGBRGB...). Int32 for integer pixel data, Float32 for float. */
+  data: Int32Array | Float32Array;
+  /** Photometric interpretation of `data`: "RGB" after any YBR conversion, else the header's. */
+  photometric: string;
+  /** The image was decoded at 1/2^reduction of its full size (JPEG 2000 sub-resolution). */
+  reduction: number;
+}
+
+/** Bytes one native frame occupies (bit-packed for BitsAllocated 1; 4:2:2 stores 2 samples/pixel). */
+export function nativeFrameBits(l: PixelLayout): number {
+  const perPixel = l.photometricInterpretation === 'YBR_FULL_422' && l.samplesPerPixel === 3 ? 2 : l.samplesPerPixel;
+  return l.rows * l.columns * perPixel * l.bitsAllocated;
+}
+
+/**
+ * Reads one native frame into an interleaved sample array. `bigEndian` applies to 16/32-bit words;
+ * `swap8` handles 8-bit samples stored as OW in big endian (bytes swapped within each word).
+ */
+export function readNativeFrame(bytes: Uint8Array, l: PixelLayout, frame: number, bigEndian: boolean, swap8: boolean): CodecOutput {
+  const frameBits = nativeFrameBits(l);
+  const n = frameBits / l.bitsAllocated;
+  const startBit = frame * frameBits;
+  if (Math.ceil((startBit + frameBits) / 8) > bytes.length) {
+    throw new Error(`truncated: frame ${frame} needs ${Math.ceil((startBit + frameBits) / 8)} bytes of pixel data, have ${bytes.length}`);
+  }
+  let data: SampleArray;
+  if (l.bitsAllocated === 1) {
+    const out = new Uint8Array(n);
+    // Bit-packed, least significant bit first, frames may start mid-byte.
+    for (let i = 0; i < n; i++) {
+      const b = startBit + i;
+      out[i] = (bytes[b >> 3]! >> (b & 7)) & 1;
+    }
+    data = out;
+  } else if (l.bitsAllocated === 8) {
+    const start = startBit / 8;
+    if (swap8) {
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) out[i] = bytes[start + (i ^ 1)]!;
+      data = out;
+    } else data = new Uint8Array(bytes.subarray(start, start + n));
+  } else if (l.bitsAllocated === 16 || l.bitsAllocated === 32) {
+    const start = startBit / 8;
+    const bps = l.bitsAllocated / 8;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset + start, n * bps);
+    if (bps === 2) {
+      const out = new Uint16Array(n);
+      if (!bigEndian && (bytes.byteOffset + start) % 2 === 0) out.set(new Uint16Array(bytes.buffer, bytes.byteOffset + start, n));
+      else for (let i = 0; i < n; i++) out[i] = dv.getUint16(2 * i, !bigEndian);
+      data = out;
+    } else {
+      const out = new Uint32Array(n);
+      for (let i = 0; i < n; i++) out[i] = dv.getUint32(4 * i, !bigEndian);
+      data = out;
+    }
+  } else {
+    throw new Error(`BitsAllocated ${l.bitsAllocated} is not supported`);
+  }
+  if (l.photometricInterpretation === 'YBR_FULL_422' && l.samplesPerPixel === 3) {
+    // Y1 Y2 Cb Cr per pixel pair: give each pixel its own Cb/Cr.
+    const full = new Uint32Array(l.rows * l.columns * 3);
+    for (let p = 0, s = 0; s + 3 < n; p += 2, s += 4) {
+      const cb = data[s + 2]!;
+      const cr = data[s + 3]!;
+      full[p * 3] = data[s]!;
+      full[p * 3 + 1] = cb;
+      full[p * 3 + 2] = cr;
+      if (p + 1 < l.rows * l.columns) {
+        full[p * 3 + 3] = data[s + 1]!;
+        full[p * 3 + 4] = cb;
+        full[p * 3 + 5] = cr;
+      }
+    }
+    return { data: full, width: l.columns, height: l.rows, components: 3, planar: false, rgb: false, reduction: 0 };
+  }
+  return { data, width: l.columns, height: l.rows, components: l.samplesPerPixel, planar: l.samplesPerPixel > 1 && l.planarConfiguration === 1, rgb: false, reduction: 0 };
+}
+
+export interface NormaliseOptions {
+  /** Native data: honour HighBit (shift the stored bits down). Compressed data has HighBit = BitsStored-1. */
+  applyHighBit: boolean;
+}
+
+/** Masks to BitsStored, sign-extends per PixelRepresentation, interleaves planes, converts YBR. */
+export function normalise(out: CodecOutput, l: PixelLayout, opts: NormaliseOptions): DecodedFrame {
+  const n = out.width * out.height * out.components;
+  const src = out.data;
+  if (src.length < n) throw new Error(`decoder returned ${src.length} samples, expected ${n}`);
+  const bitsStored = Math.min(Math.max(l.bitsStored, 1), 32);
+  const shift = opts.applyHighBit && l.highBit + 1 >= bitsStored && l.highBit < l.bitsAllocated ? l.highBit + 1 - bitsStored : 0;
+  const signed = l.pixelRepresentation === 1;
+  const dst = new Int32Array(n);
+  if (bitsStored >= 32) {
+    for (let i = 0; i < n; i++) dst[i] = src[i]! | 0;
+  } else {
+    const mask = 2 ** bitsStored - 1;
+    const signBit = 2 ** (bitsStored - 1);
+    const wrap = 2 ** bitsStored;
+    for (let i = 0; i < n; i++) {
+      let v = (src[i]! >>> shift) & mask;
+      // `>>> shift` on a negative (signed codec output) is fine: masking keeps the stored bits.
+      if (signed && v & signBit) v -= wrap;
+      dst[i] = v;
+    }
+  }
+  let data = dst;
+  const c = out.components;
+  if (out.planar && c > 1) {
+    const plane = out.width * out.height;
+    const inter = new Int32Array(n);
+    for (let k = 0; k < c; k++) for (let p = 0; p < plane; p++) inter[p * c + k] = dst[k * plane + p]!;
+    data = inter;
+  }
+  let photometric = l.photometricInterpretation;
+  if (c === 3) {
+    if (out.rgb || photometric === 'YBR_RCT' || photometric === 'YBR_ICT') photometric = 'RGB';
+    else if (photometric === 'YBR_FULL' || photometric === 'YBR_FULL_422' || photometric === 'YBR_PARTIAL_420') {
+      ybrToRgb(data, bitsStored);
+      photometric = 'RGB';
+    }
+  }
+  return { rows: out.height, columns: out.width, samples: c, data, photometric, reduction: out.reduction };
+}
+
+/** In-place YCbCr (full range, PS3.3 C.7.6.3.1.2) to RGB. */
+export function ybrToRgb(d: Int32Array, bits: number): void {
+  const max = 2 ** Math.min(bits, 16) - 1;
+  const half = (max + 1) / 2;
+  const clamp = (v: number): number => (v < 0 ? 0 : v > max ? max : Math.round(v));
+  for (let i = 0; i + 2 < d.length; i += 3) {
+    const y = d[i]!;
+    const cb = d[i + 1]! - half;
+    const cr = d[i + 2]! - half;
+    d[i] = clamp(y + 1.402 * cr);
+    d[i + 1] = clamp(y - 0.344136 * cb - 0.714136 * cr);
+    d[i + 2] = clamp(y + 1.772 * cb);
+  }
+}
