@@ -1,10 +1,12 @@
 // One line per command family. A new family: add a file beside this one exporting
 // `register(program)` and list it here.
 import type { Command } from 'commander';
+import * as doctor from './doctor';
 import * as jobs from './jobs';
 import * as serve from './serve';
 
 export function registerCommands(program: Command): void {
   serve.register(program);
   jobs.register(program);
+  doctor.register(program);
 }
