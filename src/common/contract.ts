@@ -2,7 +2,7 @@
 // every event with its payload schema. Electron IPC (src/preload) and the local web host
 // (src/main/server) carry exactly these; the back end validates every payload against them.
 import { z } from 'zod';
-import { Job, JobSpec, JobStatus } from './jobs';
+import { ImportParams, Job, JobSpec, JobStatus } from './jobs';
 
 export const AppInfo = z.object({
   name: z.string(),
@@ -38,12 +38,87 @@ export const Settings = z.object({
 });
 export type Settings = z.infer<typeof Settings>;
 
+export const StudyFilter = z
+  .object({
+    /** Matches patient ID or name, accession or description (case-insensitive substring). */
+    text: z.string().max(200).optional(),
+    modality: z.string().max(16).optional(),
+    laterality: z.enum(['L', 'R']).optional(),
+    view: z.string().max(16).optional(),
+    presentationIntent: z.enum(['FOR PRESENTATION', 'FOR PROCESSING']).optional(),
+    labelled: z.boolean().optional(),
+  })
+  .strict();
+export type StudyFilter = z.infer<typeof StudyFilter>;
+
+export const StudySummary = z.object({
+  id: z.number().int(),
+  studyUid: z.string(),
+  patientId: z.string(),
+  patientName: z.string().nullable(),
+  studyDate: z.string().nullable(),
+  accession: z.string().nullable(),
+  description: z.string().nullable(),
+  modalities: z.array(z.string()),
+  /** Views present, as laterality + view position: "RCC", "LMLO", ... */
+  views: z.array(z.string()),
+  images: z.number().int(),
+  forProcessing: z.number().int(),
+  labels: z.number().int(),
+  predictions: z.number().int(),
+});
+export type StudySummary = z.infer<typeof StudySummary>;
+
+export const InstanceSummary = z.object({
+  id: z.number().int(),
+  sopInstanceUid: z.string(),
+  seriesUid: z.string(),
+  filePath: z.string(),
+  modality: z.string().nullable(),
+  laterality: z.string().nullable(),
+  viewPosition: z.string().nullable(),
+  rows: z.number().int().nullable(),
+  columns: z.number().int().nullable(),
+  bitsStored: z.number().int().nullable(),
+  photometric: z.string().nullable(),
+  numberOfFrames: z.number().int().nullable(),
+  transferSyntaxUid: z.string().nullable(),
+  presentationIntent: z.string().nullable(),
+  manufacturer: z.string().nullable(),
+});
+export type InstanceSummary = z.infer<typeof InstanceSummary>;
+
+export const ImportProblem = z.object({
+  id: z.number().int(),
+  jobId: z.number().int().nullable(),
+  filePath: z.string(),
+  reason: z.string(),
+  createdAt: z.string(),
+});
+export type ImportProblem = z.infer<typeof ImportProblem>;
+
+const Page = { limit: z.number().int().min(1).max(1000).default(200), offset: z.number().int().min(0).default(0) };
+
 const Empty = z.object({}).strict();
 const ById = z.object({ id: z.number().int().positive() }).strict();
 
 export const methods = {
   'app.info': { input: Empty, output: AppInfo },
   'library.stats': { input: Empty, output: LibraryStats },
+  /** Starts an import job over files, folders or DICOMDIRs. */
+  'library.import': { input: ImportParams.strict(), output: Job },
+  'library.studies': {
+    input: z.object({ filter: StudyFilter.default({}), ...Page }).strict(),
+    output: z.object({ total: z.number().int(), rows: z.array(StudySummary) }),
+  },
+  'library.study': {
+    input: ById,
+    output: z.object({ study: StudySummary, instances: z.array(InstanceSummary) }),
+  },
+  'library.problems': {
+    input: z.object({ jobId: z.number().int().positive().optional(), ...Page }).strict(),
+    output: z.object({ total: z.number().int(), rows: z.array(ImportProblem) }),
+  },
   'jobs.list': {
     input: z.object({ status: JobStatus.optional(), limit: z.number().int().min(1).max(1000).default(100) }).strict(),
     output: z.array(Job),

@@ -11,7 +11,16 @@ export const HashFolderParams = z.object({
 });
 export type HashFolderParams = z.infer<typeof HashFolderParams>;
 
-export const JobSpec = z.discriminatedUnion('kind', [z.object({ kind: z.literal('hash-folder'), params: HashFolderParams })]);
+export const ImportParams = z.object({
+  /** Files, folders or DICOMDIR files; folders are searched recursively. */
+  paths: z.array(z.string().min(1)).min(1, 'choose at least one file or folder'),
+});
+export type ImportParams = z.infer<typeof ImportParams>;
+
+export const JobSpec = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('hash-folder'), params: HashFolderParams }),
+  z.object({ kind: z.literal('import'), params: ImportParams }),
+]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobKind = JobSpec['kind'];
 

@@ -28,6 +28,14 @@ export function createHandlers(backend: Backend): Handlers {
       schemaVersion: schemaVersion(db),
     }),
     'library.stats': () => library.stats(),
+    'library.import': (params) => jobs.enqueue({ kind: 'import', params }),
+    'library.studies': ({ filter, limit, offset }) => library.studies(filter, limit, offset),
+    'library.study': ({ id }) => {
+      const found = library.study(id);
+      if (!found) throw new CleftError('not_found', `no study with id ${id}`);
+      return found;
+    },
+    'library.problems': ({ jobId, limit, offset }) => library.problems(jobId, limit, offset),
     'jobs.list': (input) => jobs.list({ limit: input.limit, ...(input.status ? { status: input.status } : {}) }),
     'jobs.get': ({ id }) => jobs.get(id),
     'jobs.start': (spec) => jobs.enqueue(spec),

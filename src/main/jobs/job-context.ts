@@ -4,8 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export interface JobContext<P> {
+  jobId: number;
   params: P;
   jobDir: string;
+  /** The library folder; jobs that write to the library open its database from here. */
+  dataDir: string;
   /** State saved by `saveCheckpoint` before an interruption, or null on a fresh start. */
   checkpoint: unknown;
   signal: AbortSignal;

@@ -175,7 +175,10 @@ export class JobQueue {
           message: 'Failed',
         });
     });
-    channel.post({ type: 'start', job: { id: job.id, kind: job.kind, params: job.params, jobDir, checkpoint } });
+    channel.post({
+      type: 'start',
+      job: { id: job.id, kind: job.kind, params: job.params, jobDir, dataDir: this.options.dataDir, checkpoint },
+    });
     this.flush(job.id, run, true);
   }
 

@@ -9,6 +9,8 @@ export interface StartJob {
     params: unknown;
     /** Folder owned by this job for checkpoints and outputs. */
     jobDir: string;
+    /** The library folder (its database is `library.sqlite` there). */
+    dataDir: string;
     /** The state the job saved at its last checkpoint, when resuming. */
     checkpoint: unknown;
   };

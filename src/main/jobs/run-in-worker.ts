@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { JobSpec } from '../../common/jobs';
-import { CHECKPOINT_FILE, JobCancelled, writeFileAtomic, type JobContext } from './job-context';
+import { CHECKPOINT_FILE, JobCancelled, writeFileAtomic, type JobContext, type JobRunner } from './job-context';
 import { jobRunners } from './kinds/index';
 import type { FromWorker, StartJob, WorkerPort } from './protocol';
 
@@ -21,8 +21,10 @@ async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSigna
     const spec = JobSpec.parse({ kind: job.kind, params: job.params });
     fs.mkdirSync(job.jobDir, { recursive: true });
     const ctx: JobContext<typeof spec.params> = {
+      jobId: job.id,
       params: spec.params,
       jobDir: job.jobDir,
+      dataDir: job.dataDir,
       checkpoint: job.checkpoint,
       signal,
       progress: (fraction, message) => send({ type: 'progress', fraction: Math.min(1, Math.max(0, fraction)), message }),
@@ -32,7 +34,8 @@ async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSigna
         send({ type: 'checkpoint', path: file });
       },
     };
-    const runner = jobRunners[spec.kind];
+    // The spec was validated together with its kind, so the runner and params belong together.
+    const runner = jobRunners[spec.kind] as JobRunner<typeof spec.params>;
     const result = await runner(ctx);
     send({ type: 'done', result: result ?? null });
   } catch (err) {

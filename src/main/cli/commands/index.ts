@@ -2,11 +2,13 @@
 // `register(program)` and list it here.
 import type { Command } from 'commander';
 import * as doctor from './doctor';
+import * as importCmd from './import';
 import * as jobs from './jobs';
 import * as serve from './serve';
 
 export function registerCommands(program: Command): void {
   serve.register(program);
+  importCmd.register(program);
   jobs.register(program);
   doctor.register(program);
 }

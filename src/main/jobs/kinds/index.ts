@@ -3,9 +3,11 @@
 import type { JobKind, JobSpec } from '../../../common/jobs';
 import type { JobRunner } from '../job-context';
 import { hashFolder } from './hash-folder';
+import { importDicom } from './import-dicom';
 
 type RunnerFor<K extends JobKind> = JobRunner<Extract<JobSpec, { kind: K }>['params']>;
 
 export const jobRunners: { [K in JobKind]: RunnerFor<K> } = {
   'hash-folder': hashFolder,
+  import: importDicom,
 };

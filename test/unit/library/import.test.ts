@@ -1,0 +1,140 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createBackend, type Backend } from '../../../src/main/api/backend';
+import { dispatch } from '../../../src/main/api/dispatch';
+import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import type { ImportResult } from '../../../src/main/jobs/kinds/import-dicom';
+import { requireDump2dcm, writeFourViewExam, writeMgInstance } from '../../helpers/dcmtk';
+import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+
+const open: Backend[] = [];
+function backend(dataDir = tmpDir()): Backend {
+  const b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+  open.push(b);
+  return b;
+}
+afterEach(() => {
+  for (const b of open.splice(0)) b.close();
+});
+afterAll(removeTmpDirs);
+
+async function importPaths(b: Backend, paths: string[]): Promise<ImportResult> {
+  const job = b.jobs.enqueue({ kind: 'import', params: { paths } });
+  const final = await b.jobs.waitFor(job.id);
+  expect(final.error).toBeNull();
+  expect(final.status).toBe('done');
+  return final.result as ImportResult;
+}
+
+describe('DICOM import into the library', () => {
+  let source: string;
+  beforeAll(() => {
+    requireDump2dcm();
+    source = tmpDir('cleft-dicom-');
+    for (let n = 1; n <= 3; n++) writeFourViewExam(source, n);
+    fs.writeFileSync(path.join(source, 'notes.txt'), 'not an image');
+    // A truncated copy of a real instance with a different UID.
+    writeMgInstance(path.join(source, 'broken', 'cut.dcm'), {
+      sopInstanceUid: '1.2.3.999',
+      studyUid: '1.2.3.998',
+      seriesUid: '1.2.3.997',
+      patientId: 'PX',
+      rows: 64,
+      columns: 64,
+    });
+    const cut = path.join(source, 'broken', 'cut.dcm');
+    fs.truncateSync(cut, fs.statSync(cut).size - 3000);
+    // The same SOP instance twice, under another name.
+    fs.mkdirSync(path.join(source, 'copy'));
+    fs.copyFileSync(path.join(source, 'exam1', 'IM1'), path.join(source, 'copy', 'IM1-again'));
+  });
+
+  it('indexes patients, studies, series and instances and lists what it left out', async () => {
+    const b = backend();
+    const result = await importPaths(b, [source]);
+    expect(result).toMatchObject({
+      scanned: 15,
+      imported: 12,
+      updated: 0,
+      unchanged: 0,
+      duplicates: 1,
+      refused: 1,
+      skipped: 2,
+      studies: 3,
+    });
+    const stats = await dispatch(b.handlers, 'library.stats', {});
+    expect(stats).toMatchObject({ ok: true, value: { patients: 3, studies: 3, series: 3, instances: 12 } });
+
+    const problems = await dispatch(b.handlers, 'library.problems', {});
+    if (!problems.ok) throw new Error(problems.error.message);
+    const byFile = Object.fromEntries(problems.value.rows.map((p) => [path.relative(source, p.filePath), p.reason]));
+    // Files are indexed in path order, so the copy (copy/ < exam1/) is the one kept.
+    expect(Object.keys(byFile).sort()).toEqual(['broken/cut.dcm', 'exam1/IM1', 'notes.txt']);
+    expect(byFile['notes.txt']).toMatch(/^skipped: not a DICOM file/);
+    expect(byFile['broken/cut.dcm']).toMatch(/^refused: truncated/);
+    expect(byFile['exam1/IM1']).toBe(`skipped: duplicate of ${path.join(source, 'copy', 'IM1-again')} (same SOPInstanceUID)`);
+  });
+
+  it('lists studies with their views in reading order, filters and pages', async () => {
+    const b = backend();
+    await importPaths(b, [source]);
+    const all = await dispatch(b.handlers, 'library.studies', {});
+    if (!all.ok) throw new Error(all.error.message);
+    expect(all.value.total).toBe(3);
+    expect(all.value.rows.map((r) => r.accession)).toEqual(['A3', 'A2', 'A1']); // newest first
+    expect(all.value.rows[0]).toMatchObject({
+      patientId: 'P3',
+      views: ['RCC', 'LCC', 'RMLO', 'LMLO'],
+      images: 4,
+      modalities: ['MG'],
+      labels: 0,
+    });
+    const text = await dispatch(b.handlers, 'library.studies', { filter: { text: 'a2' } });
+    expect(text.ok && text.value.rows.map((r) => r.accession)).toEqual(['A2']);
+    const page = await dispatch(b.handlers, 'library.studies', { limit: 2, offset: 2 });
+    expect(page.ok && page.value).toMatchObject({ total: 3, rows: [{ accession: 'A1' }] });
+    const none = await dispatch(b.handlers, 'library.studies', { filter: { presentationIntent: 'FOR PROCESSING' } });
+    expect(none.ok && none.value.total).toBe(0);
+
+    const study = await dispatch(b.handlers, 'library.study', { id: all.value.rows[0]!.id });
+    if (!study.ok) throw new Error(study.error.message);
+    expect(study.value.instances.map((i) => `${i.laterality}${i.viewPosition}`)).toEqual(['RCC', 'LCC', 'RMLO', 'LMLO']);
+    expect(study.value.instances[0]).toMatchObject({
+      rows: 8,
+      columns: 8,
+      bitsStored: 12,
+      photometric: 'MONOCHROME2',
+      transferSyntaxUid: '1.2.840.10008.1.2.1',
+    });
+  });
+
+  it('re-import touches only changed files and never modifies the sources', async () => {
+    const b = backend();
+    await importPaths(b, [source]);
+    const before = fs.readFileSync(path.join(source, 'exam2', 'IM3'));
+    const again = await importPaths(b, [source]);
+    expect(again).toMatchObject({ imported: 0, updated: 0, unchanged: 12 });
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(path.join(source, 'exam2', 'IM3'), later, later);
+    const third = await importPaths(b, [source]);
+    expect(third).toMatchObject({ imported: 0, updated: 1, unchanged: 11 });
+    expect(fs.readFileSync(path.join(source, 'exam2', 'IM3'))).toEqual(before);
+  });
+
+  it('takes the library.import call over the contract and rejects an empty path list', async () => {
+    const b = backend();
+    const bad = await dispatch(b.handlers, 'library.import', { paths: [] });
+    expect(bad.ok || bad.error.code).toBe('invalid_input');
+    const started = await dispatch(b.handlers, 'library.import', { paths: [path.join(source, 'exam1')] });
+    if (!started.ok) throw new Error(started.error.message);
+    const final = await b.jobs.waitFor(started.value.id);
+    expect(final.result).toMatchObject({ imported: 4, studies: 1 });
+  });
+
+  it('reports a missing folder as a problem and goes on with the rest', async () => {
+    const b = backend();
+    const result = await importPaths(b, ['/no/such/folder', path.join(source, 'exam3')]);
+    expect(result).toMatchObject({ imported: 4, refused: 1 });
+  });
+});
