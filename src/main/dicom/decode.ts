@@ -43,7 +43,8 @@ function layoutOf(h: DicomHeader, file: string): PixelLayout {
   if (!h.hasPixelData) throw new DicomError(file, 'no_pixels', 'no Pixel Data element');
   if (rows < 1 || columns < 1) throw new DicomError(file, 'corrupt', `invalid image size ${rows}x${columns}`);
   const bitsAllocated = h.bitsAllocated ?? 0;
-  if (!VALID_BITS.has(bitsAllocated) && !h.floatPixelData) throw new DicomError(file, 'unsupported', `BitsAllocated ${bitsAllocated} is not supported`);
+  if (!VALID_BITS.has(bitsAllocated) && !h.floatPixelData)
+    throw new DicomError(file, 'unsupported', `BitsAllocated ${bitsAllocated} is not supported`);
   const bitsStored = h.bitsStored && h.bitsStored <= bitsAllocated ? h.bitsStored : bitsAllocated;
   const spp = h.samplesPerPixel;
   if (spp !== 1 && spp !== 3) throw new DicomError(file, 'unsupported', `SamplesPerPixel ${spp} is not supported`);
@@ -76,7 +77,8 @@ export function openDicomBytes(bytes: Uint8Array, file = '<buffer>'): DicomImage
   const img: DicomImage = { file, header, dataSet: ds, transferSyntax, layout };
   if (transferSyntax.encapsulated) {
     const el = ds.elements[PIXEL_DATA_TAG];
-    if (!el?.encapsulatedPixelData) throw new DicomError(file, 'corrupt', `transfer syntax ${transferSyntax.name} but the pixel data is not encapsulated`);
+    if (!el?.encapsulatedPixelData)
+      throw new DicomError(file, 'corrupt', `transfer syntax ${transferSyntax.name} but the pixel data is not encapsulated`);
     try {
       img.frameFragments = groupFragments(ds, el, header.numberOfFrames, file, transferSyntax.codec);
     } catch (err) {
@@ -166,7 +168,8 @@ export async function decodeFrame(img: DicomImage, index = 0, opts: DecodeOption
       if (out.width !== expectW || out.height !== expectH) {
         throw new Error(`codestream is ${out.width}x${out.height}, header says ${expectW}x${expectH}`);
       }
-      if (out.components !== l.samplesPerPixel) throw new Error(`codestream has ${out.components} components, header says ${l.samplesPerPixel}`);
+      if (out.components !== l.samplesPerPixel)
+        throw new Error(`codestream has ${out.components} components, header says ${l.samplesPerPixel}`);
     }
     return normalise(out, l, { applyHighBit: !img.transferSyntax.encapsulated });
   } catch (err) {

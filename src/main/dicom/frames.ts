@@ -14,7 +14,8 @@ function fragmentsOf(ds: DataSet, el: Element, file: string): FragmentRef[] {
   const frags = (el.fragments ?? []).map((f) => ({ position: f.position, length: f.length }));
   const len = ds.byteArray.length;
   for (const f of frags) {
-    if (f.position + f.length > len) throw new Error(`truncated: pixel data fragment ends at ${f.position + f.length}, file has ${len} bytes`);
+    if (f.position + f.length > len)
+      throw new Error(`truncated: pixel data fragment ends at ${f.position + f.length}, file has ${len} bytes`);
   }
   return frags;
 }

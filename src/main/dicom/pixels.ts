@@ -95,7 +95,15 @@ export function readNativeFrame(bytes: Uint8Array, l: PixelLayout, frame: number
     }
     return { data: full, width: l.columns, height: l.rows, components: 3, planar: false, rgb: false, reduction: 0 };
   }
-  return { data, width: l.columns, height: l.rows, components: l.samplesPerPixel, planar: l.samplesPerPixel > 1 && l.planarConfiguration === 1, rgb: false, reduction: 0 };
+  return {
+    data,
+    width: l.columns,
+    height: l.rows,
+    components: l.samplesPerPixel,
+    planar: l.samplesPerPixel > 1 && l.planarConfiguration === 1,
+    rgb: false,
+    reduction: 0,
+  };
 }
 
 export interface NormaliseOptions {

@@ -72,7 +72,9 @@ async function run(name: CodecName, ctor: 'J2KDecoder' | 'HTJ2KDecoder', cs: Uin
     return decodeWith(Ctor, cs, level);
   } catch (err) {
     resetCodec(name);
-    throw new Error(`${ctor === 'J2KDecoder' ? 'JPEG 2000' : 'HTJ2K'} decode failed: ${typeof err === 'number' ? `codec error ${err}` : (err as Error).message ?? String(err)}`);
+    throw new Error(
+      `${ctor === 'J2KDecoder' ? 'JPEG 2000' : 'HTJ2K'} decode failed: ${typeof err === 'number' ? `codec error ${err}` : ((err as Error).message ?? String(err))}`,
+    );
   }
 }
 

@@ -6,13 +6,14 @@
 import type { CodecOutput } from './types';
 
 const ZIGZAG = new Int32Array([
-  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29,
-  22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57,
+  50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ]);
 
 // COS[x*8+u] = C(u)/2 * cos((2x+1) u pi / 16)
 const COS = new Float64Array(64);
-for (let x = 0; x < 8; x++) for (let u = 0; u < 8; u++) COS[x * 8 + u] = (u === 0 ? Math.SQRT1_2 : 1) * 0.5 * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+for (let x = 0; x < 8; x++)
+  for (let u = 0; u < 8; u++) COS[x * 8 + u] = (u === 0 ? Math.SQRT1_2 : 1) * 0.5 * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
 
 interface Huffman {
   maxcode: Int32Array; // per length 1..16, -1 when none
@@ -102,7 +103,8 @@ class BitReader {
   reset(): void {
     this.bits = 0;
     this.nbits = 0;
-    while (this.pos + 1 < this.d.length && !(this.d[this.pos] === 0xff && this.d[this.pos + 1] !== 0 && this.d[this.pos + 1] !== 0xff)) this.pos++;
+    while (this.pos + 1 < this.d.length && !(this.d[this.pos] === 0xff && this.d[this.pos + 1] !== 0 && this.d[this.pos + 1] !== 0xff))
+      this.pos++;
   }
 }
 
@@ -192,7 +194,16 @@ export function decodeJpeg12(data: Uint8Array): CodecOutput {
         const comps: Component[] = [];
         for (let i = 0; i < nc; i++) {
           const b = seg + 6 + 3 * i;
-          comps.push({ id: data[b]!, h: data[b + 1]! >> 4 || 1, v: data[b + 1]! & 15 || 1, tq: data[b + 2]!, blocksPerLine: 0, blocksPerColumn: 0, pixels: new Float32Array(0), pred: 0 });
+          comps.push({
+            id: data[b]!,
+            h: data[b + 1]! >> 4 || 1,
+            v: data[b + 1]! & 15 || 1,
+            tq: data[b + 2]!,
+            blocksPerLine: 0,
+            blocksPerColumn: 0,
+            pixels: new Float32Array(0),
+            pred: 0,
+          });
         }
         const hmax = Math.max(...comps.map((c) => c.h));
         const vmax = Math.max(...comps.map((c) => c.v));
@@ -265,14 +276,7 @@ function idctInto(coef: Int32Array, q: Int32Array, c: Component, bx: number, by:
   }
 }
 
-function decodeScan(
-  data: Uint8Array,
-  start: number,
-  frame: FrameGeom,
-  scomps: Component[],
-  qt: Int32Array[],
-  restart: number,
-): number {
+function decodeScan(data: Uint8Array, start: number, frame: FrameGeom, scomps: Component[], qt: Int32Array[], restart: number): number {
   const r = new BitReader(data, start);
   const coef = new Int32Array(64);
   const shift = 1 << (frame.precision - 1);
@@ -283,7 +287,7 @@ function decodeScan(
     if (t > 16) throw new Error('JPEG: bad DC magnitude');
     c.pred += extend(r.receive(t), t);
     coef[0] = c.pred;
-    for (let k = 1; k < 64; ) {
+    for (let k = 1; k < 64;) {
       const rs = decodeHuff(r, c.ac!);
       const s = rs & 15;
       const run = rs >> 4;
@@ -305,9 +309,7 @@ function decodeScan(
   const single = scomps.length === 1;
   const c0 = scomps[0]!;
   // A single-component scan walks the component's own blocks (only those covering the image).
-  const total = single
-    ? Math.ceil(compWidth(frame, c0) / 8) * Math.ceil(compHeight(frame, c0) / 8)
-    : frame.mcusX * frame.mcusY;
+  const total = single ? Math.ceil(compWidth(frame, c0) / 8) * Math.ceil(compHeight(frame, c0) / 8) : frame.mcusX * frame.mcusY;
   const singleW = single ? Math.ceil(compWidth(frame, c0) / 8) : 0;
   for (let m = 0; m < total; m++) {
     if (restart && n === restart) {
@@ -337,10 +339,7 @@ function compHeight(f: FrameGeom, c: Component): number {
   return Math.ceil((f.height * c.v) / f.vmax);
 }
 
-function assemble(
-  frame: FrameGeom,
-  adobeTransform: number,
-): CodecOutput {
+function assemble(frame: FrameGeom, adobeTransform: number): CodecOutput {
   const { width, height, comps, precision } = frame;
   const max = (1 << precision) - 1;
   const nc = comps.length;

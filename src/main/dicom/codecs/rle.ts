@@ -40,7 +40,8 @@ export function decodeRle(bytes: Uint8Array, g: RleGeometry): CodecOutput {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const nSeg = dv.getUint32(0, true);
   const bytesPerSample = g.bitsAllocated / 8;
-  if (!Number.isInteger(bytesPerSample) || bytesPerSample < 1 || bytesPerSample > 4) throw new Error(`RLE with BitsAllocated ${g.bitsAllocated} is not supported`);
+  if (!Number.isInteger(bytesPerSample) || bytesPerSample < 1 || bytesPerSample > 4)
+    throw new Error(`RLE with BitsAllocated ${g.bitsAllocated} is not supported`);
   const expected = bytesPerSample * g.samplesPerPixel;
   if (nSeg !== expected) throw new Error(`RLE has ${nSeg} segments, expected ${expected}`);
   const offsets: number[] = [];
@@ -52,7 +53,8 @@ export function decodeRle(bytes: Uint8Array, g: RleGeometry): CodecOutput {
   for (let s = 0; s < nSeg; s++) {
     const start = offsets[s]!;
     const end = s + 1 < nSeg ? offsets[s + 1]! : bytes.length;
-    if (start < 64 || start > bytes.length || end < start || end > bytes.length) throw new Error(`RLE segment ${s} offset ${start} out of range`);
+    if (start < 64 || start > bytes.length || end < start || end > bytes.length)
+      throw new Error(`RLE segment ${s} offset ${start} out of range`);
     unpackBits(bytes, start, end, plane);
     // Segment order: sample 0 MSB..LSB, sample 1 MSB..LSB, ...
     const sample = Math.floor(s / bytesPerSample);

@@ -1,0 +1,153 @@
+// DICOM image -> model input tensor (3, size, size), following a PreprocessSpec.
+import { DicomError } from '../errors';
+import { type DecodedFrame, type DicomImage, decodeFrame, openDicomFile } from '../decode';
+import type { DicomHeader } from '../header';
+import { applyMinMax, applyModality, applyVoiLut, applyWindow, readLutSequence, windowOf } from './lut';
+import { type Box, type FloatImage, chestWallSideFromImage, crop, flipHorizontal, otsuBox, resize, resizeLongSideAndPad } from './geometry';
+import { type PreprocessSpec, PreprocessSpec as SpecSchema, type PreprocessSpecInput, specHash } from './spec';
+
+export type Stage = 'stored' | 'modality' | 'voi';
+
+export interface PreparedImage {
+  /** (3, size, size) float32, channel-major. */
+  pixelValues: Float32Array;
+  file: string;
+  sopInstanceUID: string | null;
+  breastSide: string | null;
+  viewPosition: string | null;
+  chestWall: 'left' | 'right';
+  chestWallSource: 'orientation' | 'laterality' | 'image';
+  flipped: boolean;
+  /** J2K wavelet levels skipped when decoding (0 = full resolution decode). */
+  decodeReduction: number;
+  /** Otsu crop box in the padded square, or null. */
+  crop: Box | null;
+  forProcessing: boolean;
+}
+
+export interface PreparedBatch {
+  /** (B, 3, size, size) float32. */
+  pixelValues: Float32Array;
+  shape: [number, number, number, number];
+  images: PreparedImage[];
+  spec: PreprocessSpec;
+  specHash: string;
+}
+
+/** Applies the intensity stages to a decoded frame: modality LUT, then VOI LUT to [0, 255]. */
+export function toStage(
+  img: DicomImage,
+  frame: DecodedFrame,
+  stage: Stage,
+  voiWindowIndex = 0,
+  voiPrefer: 'window' | 'lut' = 'window',
+): Float32Array | Int32Array {
+  if (stage === 'stored' || frame.samples !== 1) return frame.data;
+  const h = img.header;
+  const pr = img.layout.pixelRepresentation;
+  const modLut = h.hasModalityLutSequence ? readLutSequence(img.dataSet, 'x00283000', pr) : undefined;
+  const modality = applyModality(frame.data, h, modLut);
+  if (stage === 'modality') return modality;
+  const win = windowOf(h, voiWindowIndex);
+  const voiLut = h.hasVoiLutSequence ? readLutSequence(img.dataSet, 'x00283010', modLut ? 0 : pr) : undefined;
+  if (win && (voiPrefer === 'window' || !voiLut)) return applyWindow(modality, win);
+  if (voiLut) return applyVoiLut(modality, voiLut);
+  return applyMinMax(modality);
+}
+
+function scaleMax(frame: DecodedFrame): Float32Array {
+  let max = 0;
+  for (const v of frame.data) if (v > max) max = v;
+  const s = max > 0 ? 255 / max : 0;
+  const out = new Float32Array(frame.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = Math.max(0, frame.data[i]! * s);
+  return out;
+}
+
+/** Expected chest-wall edge from the header (PatientOrientation, else laterality by the usual hanging). */
+export function chestWallFromHeader(h: DicomHeader): { side: 'left' | 'right'; source: 'orientation' | 'laterality' } | undefined {
+  const rowDir = h.patientOrientation?.[0]?.toUpperCase();
+  // Moving right along a row towards posterior means the chest wall is on the right edge.
+  if (rowDir?.startsWith('P')) return { side: 'right', source: 'orientation' };
+  if (rowDir?.startsWith('A')) return { side: 'left', source: 'orientation' };
+  // Standard hanging: right breast nipple pointing left (chest wall right), left breast mirrored.
+  if (h.breastSide === 'R') return { side: 'right', source: 'laterality' };
+  if (h.breastSide === 'L') return { side: 'left', source: 'laterality' };
+  return undefined;
+}
+
+function autoLevel(img: DicomImage, spec: PreprocessSpec): number {
+  if (spec.decodeReduction === 'none') return 0;
+  const codec = img.transferSyntax.codec;
+  if (codec !== 'j2k' && codec !== 'htj2k') return 0;
+  const target = 2 * (spec.padLongSide ?? spec.size);
+  const long = Math.max(img.layout.rows, img.layout.columns);
+  return Math.max(0, Math.floor(Math.log2(long / target)));
+}
+
+export async function prepareImage(img: DicomImage, specInput: PreprocessSpecInput, frameIndex = 0): Promise<PreparedImage> {
+  const spec = SpecSchema.parse(specInput);
+  const h = img.header;
+  if (h.forProcessing && !spec.allowForProcessing) {
+    throw new DicomError(
+      img.file,
+      'for_processing',
+      'FOR PROCESSING image refused (raw detector data, not for display or models); pass allowForProcessing to use it anyway',
+    );
+  }
+  const level = autoLevel(img, spec);
+  const frame = await decodeFrame(img, frameIndex, { level });
+  const values =
+    spec.intensity === 'scale_max' ? scaleMax(frame) : Float32Array.from(toStage(img, frame, 'voi', spec.voiWindowIndex, spec.voiPrefer));
+  if (spec.invertMonochrome1 && frame.photometric === 'MONOCHROME1') for (let i = 0; i < values.length; i++) values[i] = 255 - values[i]!;
+  let im: FloatImage = { width: frame.columns, height: frame.rows, channels: frame.samples, data: values };
+  const fromHeader = chestWallFromHeader(h);
+  const chestWall = fromHeader?.side ?? chestWallSideFromImage(im);
+  let flipped = false;
+  if (spec.flip !== 'none') {
+    const want = spec.flip === 'chest-wall-left' ? 'left' : 'right';
+    if (want !== chestWall) {
+      im = flipHorizontal(im);
+      flipped = true;
+    }
+  }
+  if (spec.padLongSide !== null) im = resizeLongSideAndPad(im, spec.padLongSide);
+  let box: Box | null = null;
+  if (spec.otsuCrop) {
+    box = otsuBox(im);
+    im = crop(im, box);
+  }
+  im = resize(im, spec.size, spec.size);
+  const n = spec.size * spec.size;
+  const out = new Float32Array(3 * n);
+  for (let ch = 0; ch < 3; ch++) {
+    const src = im.channels === 1 ? 0 : ch;
+    const m = spec.mean[ch]!;
+    const s = spec.std[ch]!;
+    for (let p = 0; p < n; p++) out[ch * n + p] = (im.data[p * im.channels + src]! / 255 - m) / s;
+  }
+  return {
+    pixelValues: out,
+    file: img.file,
+    sopInstanceUID: h.sopInstanceUID,
+    breastSide: h.breastSide,
+    viewPosition: h.viewPosition,
+    chestWall: flipped ? (chestWall === 'left' ? 'right' : 'left') : chestWall,
+    chestWallSource: fromHeader?.source ?? 'image',
+    flipped,
+    decodeReduction: frame.reduction,
+    crop: box,
+    forProcessing: h.forProcessing,
+  };
+}
+
+/** Prepares several files into one (B, 3, size, size) batch. */
+export async function prepareFiles(files: string[], specInput: PreprocessSpecInput): Promise<PreparedBatch> {
+  const spec = SpecSchema.parse(specInput);
+  const images: PreparedImage[] = [];
+  for (const f of files) images.push(await prepareImage(await openDicomFile(f), spec));
+  const n = 3 * spec.size * spec.size;
+  const pixelValues = new Float32Array(images.length * n);
+  images.forEach((im, i) => pixelValues.set(im.pixelValues, i * n));
+  return { pixelValues, shape: [images.length, 3, spec.size, spec.size], images, spec, specHash: specHash(spec) };
+}
