@@ -1,6 +1,7 @@
 // Finds the files an import should look at: every regular file under the given folders (DICOM
 // files often have no extension), plus the files a DICOMDIR references. Symlinked folders are
 // followed once (a loop cannot trap the scan).
+import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { readDicomdir } from '../dicom/dicomdir';
@@ -46,7 +47,7 @@ export async function scanPaths(paths: string[], signal?: AbortSignal): Promise<
     }
     if (seenDirs.has(real)) return;
     seenDirs.add(real);
-    let entries: import('node:fs').Dirent[];
+    let entries: Dirent[];
     try {
       entries = await fs.readdir(dir, { withFileTypes: true });
     } catch (err) {
