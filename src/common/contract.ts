@@ -97,6 +97,70 @@ export const ImportProblem = z.object({
 });
 export type ImportProblem = z.infer<typeof ImportProblem>;
 
+export const LabelScope = z.enum(['image', 'breast', 'exam']);
+export type LabelScope = z.infer<typeof LabelScope>;
+
+export const TaskClass = z.object({
+  /** Short name stored with labels and predictions ("A", "4"). */
+  name: z.string().min(1).max(40),
+  /** What a person reads on the button ("Almost entirely fat"). */
+  label: z.string().min(1).max(120),
+  /** Zero-shot prompt templates; several are averaged after normalisation. */
+  prompts: z.array(z.string().min(1).max(1000)).min(1),
+});
+export type TaskClass = z.infer<typeof TaskClass>;
+
+export const TaskInput = z
+  .object({
+    name: z.string().min(1).max(120),
+    description: z.string().max(2000).default(''),
+    scope: LabelScope,
+    classes: z
+      .array(TaskClass)
+      .min(2, 'a task needs at least two classes')
+      .max(50)
+      .refine((cs) => new Set(cs.map((c) => c.name)).size === cs.length, 'class names must be unique'),
+  })
+  .strict();
+export type TaskInput = z.infer<typeof TaskInput>;
+
+export const Task = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  description: z.string(),
+  scope: LabelScope,
+  classes: z.array(TaskClass),
+  builtin: z.boolean(),
+});
+export type Task = z.infer<typeof Task>;
+
+export const LabelTarget = z
+  .object({
+    taskId: z.number().int().positive(),
+    studyId: z.number().int().positive(),
+    scope: LabelScope,
+    /** Required for scope 'image'. */
+    instanceId: z.number().int().positive().optional(),
+    /** Required for scope 'breast'. */
+    laterality: z.enum(['L', 'R']).optional(),
+  })
+  .strict()
+  .refine((t) => t.scope !== 'image' || t.instanceId !== undefined, { message: 'an image label needs instanceId', path: ['instanceId'] })
+  .refine((t) => t.scope !== 'breast' || t.laterality !== undefined, { message: 'a breast label needs laterality', path: ['laterality'] });
+
+export const Label = z.object({
+  id: z.number().int(),
+  taskId: z.number().int(),
+  studyId: z.number().int(),
+  scope: LabelScope,
+  instanceId: z.number().int().nullable(),
+  laterality: z.enum(['L', 'R']).nullable(),
+  className: z.string(),
+  annotator: z.string(),
+  createdAt: z.string(),
+});
+export type Label = z.infer<typeof Label>;
+
 const Page = { limit: z.number().int().min(1).max(1000).default(200), offset: z.number().int().min(0).default(0) };
 
 const Empty = z.object({}).strict();
@@ -118,6 +182,29 @@ export const methods = {
   'library.problems': {
     input: z.object({ jobId: z.number().int().positive().optional(), ...Page }).strict(),
     output: z.object({ total: z.number().int(), rows: z.array(ImportProblem) }),
+  },
+  'tasks.list': { input: Empty, output: z.array(Task) },
+  'tasks.create': { input: TaskInput, output: Task },
+  'tasks.delete': { input: ById, output: z.object({ deleted: z.number().int() }) },
+  'labels.forStudy': {
+    input: z.object({ studyId: z.number().int().positive(), taskId: z.number().int().positive() }).strict(),
+    output: z.array(Label),
+  },
+  /** Sets the label of one target (replacing any label there); returns what it replaced for undo. */
+  'labels.set': {
+    input: z.object({ target: LabelTarget, className: z.string().min(1).max(40) }).strict(),
+    output: z.object({ label: Label, replaced: Label.nullable() }),
+  },
+  /** Clears the label of one target; returns what it removed for undo. */
+  'labels.clear': { input: z.object({ target: LabelTarget }).strict(), output: z.object({ removed: Label.nullable() }) },
+  'labels.progress': {
+    input: z.object({ taskId: z.number().int().positive() }).strict(),
+    output: z.object({
+      studies: z.number().int(),
+      labelledStudies: z.number().int(),
+      labels: z.number().int(),
+      byClass: z.record(z.string(), z.number().int()),
+    }),
   },
   'jobs.list': {
     input: z.object({ status: JobStatus.optional(), limit: z.number().int().min(1).max(1000).default(100) }).strict(),

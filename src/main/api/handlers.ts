@@ -6,6 +6,8 @@ import { CleftError } from '../../common/errors';
 import { schemaVersion } from '../db/database';
 import { LibraryRepo } from '../db/library-repo';
 import { SettingsRepo } from '../db/settings-repo';
+import { LabelsRepo } from '../db/labels-repo';
+import { TasksRepo } from '../db/tasks-repo';
 import type { Backend } from './backend';
 
 export type Handlers = {
@@ -16,6 +18,9 @@ export function createHandlers(backend: Backend): Handlers {
   const { db, jobs, options } = backend;
   const library = new LibraryRepo(db);
   const settings = new SettingsRepo(db);
+  const tasks = new TasksRepo(db);
+  const labels = new LabelsRepo(db, tasks);
+  tasks.seedBuiltins();
   return {
     'app.info': () => ({
       name: 'CLEFT Studio',
@@ -36,6 +41,16 @@ export function createHandlers(backend: Backend): Handlers {
       return found;
     },
     'library.problems': ({ jobId, limit, offset }) => library.problems(jobId, limit, offset),
+    'tasks.list': () => tasks.list(),
+    'tasks.create': (input) => tasks.create(input),
+    'tasks.delete': ({ id }) => {
+      tasks.delete(id);
+      return { deleted: id };
+    },
+    'labels.forStudy': ({ studyId, taskId }) => labels.forStudy(studyId, taskId),
+    'labels.set': ({ target, className }) => labels.set(target, className, settings.get().annotator),
+    'labels.clear': ({ target }) => ({ removed: labels.clear(target) }),
+    'labels.progress': ({ taskId }) => labels.progress(taskId),
     'jobs.list': (input) => jobs.list({ limit: input.limit, ...(input.status ? { status: input.status } : {}) }),
     'jobs.get': ({ id }) => jobs.get(id),
     'jobs.start': (spec) => jobs.enqueue(spec),

@@ -73,8 +73,9 @@ export const migrations: readonly Migration[] = [
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
         description TEXT,
-        -- JSON: [{ "name": "A", "prompts": ["This is ..."] }, ...]
+        -- JSON: [{ "name": "A", "label": "Almost entirely fat", "prompts": ["This is ..."] }, ...]
         classes_json TEXT NOT NULL,
+        default_scope TEXT NOT NULL DEFAULT 'image' CHECK (default_scope IN ('image', 'breast', 'exam')),
         builtin INTEGER NOT NULL DEFAULT 0,
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
       );
