@@ -55,11 +55,15 @@ export function readHeads(file: string): Heads {
   const tp = t.get(TEXT_PROJECTION)!;
   const vp = t.get(VISUAL_PROJECTION)!;
   const ls = t.get(LOGIT_SCALE)!;
-  for (const [n, x] of [[TEXT_PROJECTION, tp], [VISUAL_PROJECTION, vp]] as const)
+  for (const [n, x] of [
+    [TEXT_PROJECTION, tp],
+    [VISUAL_PROJECTION, vp],
+  ] as const)
     if (x.shape.length !== 2) throw new ModelFormatError(abs, `must be 2-D [proj, hidden], got [${x.shape.join(', ')}]`, n);
   if (tp.shape[0] !== vp.shape[0])
     throw new ModelFormatError(abs, `projection dims differ: text ${tp.shape[0]} vs visual ${vp.shape[0]}`, VISUAL_PROJECTION);
-  if (ls.data.length !== 1 || ls.shape.length > 1) throw new ModelFormatError(abs, `must be a scalar, got [${ls.shape.join(', ')}]`, LOGIT_SCALE);
+  if (ls.data.length !== 1 || ls.shape.length > 1)
+    throw new ModelFormatError(abs, `must be a scalar, got [${ls.shape.join(', ')}]`, LOGIT_SCALE);
   const asF32 = (n: string, x: typeof tp) => {
     try {
       return toFloat32(x);
@@ -84,7 +88,11 @@ export function validateHeads(heads: Heads, textHidden: number, imageHidden: num
   if (heads.textDim !== textHidden)
     throw new ModelFormatError(file, `takes ${heads.textDim}-d text features but the text encoder gives ${textHidden}`, TEXT_PROJECTION);
   if (heads.imageDim !== imageHidden)
-    throw new ModelFormatError(file, `takes ${heads.imageDim}-d image features but the image encoder gives ${imageHidden}`, VISUAL_PROJECTION);
+    throw new ModelFormatError(
+      file,
+      `takes ${heads.imageDim}-d image features but the image encoder gives ${imageHidden}`,
+      VISUAL_PROJECTION,
+    );
 }
 
 export interface WriteHeadsOptions {
@@ -95,8 +103,10 @@ export interface WriteHeadsOptions {
 /** Writes heads as F32; an unmodified `readHeads` result is rewritten byte for byte. */
 export function writeHeads(file: string, heads: Heads, options: WriteHeadsOptions = {}): void {
   const { projDim, textDim, imageDim } = heads;
-  if (heads.textProjection.length !== projDim * textDim) throw new Error(`writeHeads: text_projection must have ${projDim}x${textDim} values`);
-  if (heads.visualProjection.length !== projDim * imageDim) throw new Error(`writeHeads: visual_projection must have ${projDim}x${imageDim} values`);
+  if (heads.textProjection.length !== projDim * textDim)
+    throw new Error(`writeHeads: text_projection must have ${projDim}x${textDim} values`);
+  if (heads.visualProjection.length !== projDim * imageDim)
+    throw new Error(`writeHeads: visual_projection must have ${projDim}x${imageDim} values`);
   const entries = {
     [TEXT_PROJECTION]: { dtype: 'F32' as const, shape: [projDim, textDim], data: heads.textProjection },
     [VISUAL_PROJECTION]: { dtype: 'F32' as const, shape: [projDim, imageDim], data: heads.visualProjection },

@@ -49,16 +49,7 @@ export class ModelFormatError extends Error {
 export type ModelFamily = 'gpt2' | 'vit' | 'dinov2' | 'dinov2_with_registers';
 
 /** Activations the model graphs are expected to implement (Hugging Face ACT2FN names). */
-export const SUPPORTED_ACTIVATIONS = [
-  'gelu',
-  'gelu_new',
-  'gelu_pytorch_tanh',
-  'gelu_fast',
-  'quick_gelu',
-  'relu',
-  'silu',
-  'swish',
-] as const;
+export const SUPPORTED_ACTIVATIONS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'quick_gelu', 'relu', 'silu', 'swish'] as const;
 export type Activation = (typeof SUPPORTED_ACTIVATIONS)[number];
 
 const activation = z.enum(SUPPORTED_ACTIVATIONS);
@@ -208,19 +199,14 @@ function zodProblem(e: z.ZodError): string {
 
 /** Detects the family from `model_type` (or `architectures`) and normalises the config. */
 export function parseModelConfig(raw: unknown, file = 'config.json'): ModelConfig {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw new ModelFormatError(file, 'config is not a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ModelFormatError(file, 'config is not a JSON object');
   const r = raw as Record<string, unknown>;
   const archs = Array.isArray(r.architectures) ? (r.architectures as unknown[]).map(String) : [];
   let family: ModelFamily | undefined;
   if (typeof r.model_type === 'string') {
     const mt = r.model_type;
     if (mt === 'gpt2' || mt === 'vit' || mt === 'dinov2' || mt === 'dinov2_with_registers') family = mt;
-    else
-      throw new ModelFormatError(
-        file,
-        `unsupported model_type "${mt}" (supported: gpt2, vit, dinov2, dinov2_with_registers)`,
-      );
+    else throw new ModelFormatError(file, `unsupported model_type "${mt}" (supported: gpt2, vit, dinov2, dinov2_with_registers)`);
   } else {
     family = archs.map((a) => ARCH_FAMILY[a]).find((f) => f !== undefined);
     if (!family)
@@ -237,8 +223,7 @@ export function parseModelConfig(raw: unknown, file = 'config.json'): ModelConfi
   switch (family) {
     case 'gpt2': {
       const c = parse(Gpt2Raw);
-      if (c.n_embd % c.n_head !== 0)
-        throw new ModelFormatError(file, `n_embd ${c.n_embd} is not divisible by n_head ${c.n_head}`);
+      if (c.n_embd % c.n_head !== 0) throw new ModelFormatError(file, `n_embd ${c.n_embd} is not divisible by n_head ${c.n_head}`);
       return {
         family,
         architectures: archs,
@@ -260,10 +245,7 @@ export function parseModelConfig(raw: unknown, file = 'config.json'): ModelConfi
     case 'vit': {
       const c = parse(VitRaw);
       if (c.hidden_size % c.num_attention_heads !== 0)
-        throw new ModelFormatError(
-          file,
-          `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`,
-        );
+        throw new ModelFormatError(file, `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
       const imageSize = toPair(c.image_size);
       const patchSize = toPair(c.patch_size);
       return {
@@ -286,10 +268,7 @@ export function parseModelConfig(raw: unknown, file = 'config.json'): ModelConfi
     case 'dinov2_with_registers': {
       const c = family === 'dinov2' ? parse(Dinov2Raw) : parse(Dinov2RegRaw);
       if (c.hidden_size % c.num_attention_heads !== 0)
-        throw new ModelFormatError(
-          file,
-          `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`,
-        );
+        throw new ModelFormatError(file, `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
       const imageSize = toPair(c.image_size);
       const patchSize = toPair(c.patch_size);
       let mlpHidden = Math.trunc(c.hidden_size * c.mlp_ratio);
@@ -499,8 +478,7 @@ export function openWeightIndex(dir: string): RawWeightIndex {
   const add = (file: string) => {
     const h = headerOrThrow(file);
     for (const e of h.tensors.values()) {
-      if (tensors.has(e.name))
-        throw new ModelFormatError(file, `tensor also present in ${tensors.get(e.name)!.file}`, e.name);
+      if (tensors.has(e.name)) throw new ModelFormatError(file, `tensor also present in ${tensors.get(e.name)!.file}`, e.name);
       tensors.set(e.name, {
         sourceName: e.name,
         file,
@@ -544,8 +522,7 @@ export function openWeightIndex(dir: string): RawWeightIndex {
   const others = fs.existsSync(abs) ? fs.readdirSync(abs).filter((f) => /\.(bin|pt|pth|ckpt|h5|msgpack)$/.test(f)) : [];
   throw new ModelFormatError(
     abs,
-    `no ${SINGLE_FILE} or ${INDEX_FILE}` +
-      (others.length ? ` (found ${others.join(', ')}: convert the weights to safetensors first)` : ''),
+    `no ${SINGLE_FILE} or ${INDEX_FILE}` + (others.length ? ` (found ${others.join(', ')}: convert the weights to safetensors first)` : ''),
   );
 }
 
@@ -618,11 +595,7 @@ export function loadHfFolder(dir: string, options: LoadOptions = {}): HfModel {
         throw new ModelFormatError(where, `missing tensor (expected shape [${e.shape.join(', ')}])`, prefix + e.name);
       }
       if (w.shape.length !== e.shape.length || w.shape.some((d, k) => d !== e.shape[k]))
-        throw new ModelFormatError(
-          w.file,
-          `wrong shape [${w.shape.join(', ')}], the config implies [${e.shape.join(', ')}]`,
-          w.sourceName,
-        );
+        throw new ModelFormatError(w.file, `wrong shape [${w.shape.join(', ')}], the config implies [${e.shape.join(', ')}]`, w.sourceName);
       if (!WEIGHT_DTYPES.includes(w.dtype))
         throw new ModelFormatError(w.file, `unsupported weight dtype ${w.dtype} (F32, F16 or BF16 expected)`, w.sourceName);
     }
@@ -669,8 +642,7 @@ export function readWeightF32(ref: WeightRef): Float32Array {
   const fd = fs.openSync(ref.file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
-    if (ref.byteOffset + ref.byteLength > size)
-      throw new ModelFormatError(ref.file, `file truncated (${size} bytes)`, ref.sourceName);
+    if (ref.byteOffset + ref.byteLength > size) throw new ModelFormatError(ref.file, `file truncated (${size} bytes)`, ref.sourceName);
     let done = 0;
     const u8 = new Uint8Array(ab);
     while (done < ref.byteLength) {
@@ -820,10 +792,11 @@ export function writeHfFolder(
     writeSafetensors(path.join(dir, fname), Object.fromEntries(ns.map((n) => [n, tensors[n]!])), metadata);
     for (const n of ns) weightMap[n] = fname;
   });
-  const sortedMap = Object.fromEntries(Object.keys(weightMap).sort().map((k) => [k, weightMap[k]!]));
-  const total = names.reduce((a, n) => a + size(n), 0);
-  fs.writeFileSync(
-    path.join(dir, INDEX_FILE),
-    JSON.stringify({ metadata: { total_size: total }, weight_map: sortedMap }, null, 2) + '\n',
+  const sortedMap = Object.fromEntries(
+    Object.keys(weightMap)
+      .sort()
+      .map((k) => [k, weightMap[k]!]),
   );
+  const total = names.reduce((a, n) => a + size(n), 0);
+  fs.writeFileSync(path.join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: total }, weight_map: sortedMap }, null, 2) + '\n');
 }

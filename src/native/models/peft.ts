@@ -173,7 +173,10 @@ export function isTargetModule(config: LoraConfig, module: string): boolean {
  * The dict PEFT (0.13+) writes for a LoraConfig with these values (keys as in PEFT; sorted on write).
  * Unknown extra keys can be passed through `extra`.
  */
-export function peftConfigDict(config: Partial<LoraConfig> & { r: number; loraAlpha: number; targetModules: string[] | string }, extra: Record<string, PyJson> = {}): { [k: string]: PyJson } {
+export function peftConfigDict(
+  config: Partial<LoraConfig> & { r: number; loraAlpha: number; targetModules: string[] | string },
+  extra: Record<string, PyJson> = {},
+): { [k: string]: PyJson } {
   const f = (x: number) => (Number.isInteger(x) ? new PyFloat(x) : x);
   return {
     alpha_pattern: config.alphaPattern ?? {},
@@ -229,7 +232,10 @@ export function readPeftAdapter(dir: string, options: ReadAdapterOptions = {}): 
   if (!fs.existsSync(cfgFile)) throw new ModelFormatError(cfgFile, 'missing adapter_config.json');
   if (!fs.existsSync(wFile)) {
     const bin = fs.existsSync(path.join(abs, 'adapter_model.bin'));
-    throw new ModelFormatError(wFile, `missing adapter_model.safetensors${bin ? ' (found adapter_model.bin: convert it to safetensors)' : ''}`);
+    throw new ModelFormatError(
+      wFile,
+      `missing adapter_model.safetensors${bin ? ' (found adapter_model.bin: convert it to safetensors)' : ''}`,
+    );
   }
   const configText = fs.readFileSync(cfgFile, 'utf8');
   let rawConfig: PyJson;
@@ -262,7 +268,8 @@ export function readPeftAdapter(dir: string, options: ReadAdapterOptions = {}): 
     }
     const { prefix, module } = splitModule(m[1]!, options.family);
     if (modulePrefix === null) modulePrefix = prefix;
-    else if (prefix !== modulePrefix) throw new ModelFormatError(wFile, `inconsistent module prefix ("${prefix}" vs "${modulePrefix}")`, key);
+    else if (prefix !== modulePrefix)
+      throw new ModelFormatError(wFile, `inconsistent module prefix ("${prefix}" vs "${modulePrefix}")`, key);
     if (t.shape.length !== 2) throw new ModelFormatError(wFile, `LoRA weights must be 2-D, got [${t.shape.join(', ')}]`, key);
     if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16' && t.dtype !== 'F64')
       throw new ModelFormatError(wFile, `unsupported dtype ${t.dtype}`, key);
@@ -330,15 +337,28 @@ export function validateAdapter(adapter: PeftAdapter, model: HfModel): AdapterCh
       `fan_in_fan_out is ${adapter.config.fanInFanOut} but ${model.config.family} modules are ${conv1d ? 'Conv1D' : 'Linear'}: using ${conv1d} (as PEFT does)`,
     );
   for (const m of adapter.modules.values()) {
-    const key = (k: 'lora_A' | 'lora_B') => adapter.source?.keys.get(`${m.module}.${k}`) ?? `${PEFT_KEY_PREFIX}${adapter.modulePrefix}${m.module}.${k}.weight`;
+    const key = (k: 'lora_A' | 'lora_B') =>
+      adapter.source?.keys.get(`${m.module}.${k}`) ?? `${PEFT_KEY_PREFIX}${adapter.modulePrefix}${m.module}.${k}.weight`;
     const w = model.weights.get(m.baseWeight);
     if (!w || w.shape.length !== 2)
-      throw new ModelFormatError(where, `targets "${m.module}", which is not a ${w ? '2-D ' : ''}weight of the base ${model.config.family} model (${model.dir})`, key('lora_A'));
+      throw new ModelFormatError(
+        where,
+        `targets "${m.module}", which is not a ${w ? '2-D ' : ''}weight of the base ${model.config.family} model (${model.dir})`,
+        key('lora_A'),
+      );
     const [inF, outF] = conv1d ? [w.shape[0]!, w.shape[1]!] : [w.shape[1]!, w.shape[0]!];
     if (m.A.shape[1] !== inF)
-      throw new ModelFormatError(where, `shape [${m.A.shape.join(', ')}] does not fit base weight ${m.baseWeight} [${w.shape.join(', ')}]: expected [${m.r}, ${inF}]`, key('lora_A'));
+      throw new ModelFormatError(
+        where,
+        `shape [${m.A.shape.join(', ')}] does not fit base weight ${m.baseWeight} [${w.shape.join(', ')}]: expected [${m.r}, ${inF}]`,
+        key('lora_A'),
+      );
     if (m.B.shape[0] !== outF)
-      throw new ModelFormatError(where, `shape [${m.B.shape.join(', ')}] does not fit base weight ${m.baseWeight} [${w.shape.join(', ')}]: expected [${outF}, ${m.r}]`, key('lora_B'));
+      throw new ModelFormatError(
+        where,
+        `shape [${m.B.shape.join(', ')}] does not fit base weight ${m.baseWeight} [${w.shape.join(', ')}]: expected [${outF}, ${m.r}]`,
+        key('lora_B'),
+      );
     fanInFanOut.set(m.module, conv1d);
   }
   const untouched: string[] = [];
@@ -375,12 +395,17 @@ export function writePeftAdapter(dir: string, adapter: PeftAdapter, options: Wri
   const src = adapter.source;
   const format = options.configFormat ?? src?.configFormat ?? PEFT_JSON_FORMAT;
   const text =
-    pyDumps(adapter.rawConfig, format.indent === undefined ? { sortKeys: format.sortKeys } : { indent: format.indent, sortKeys: format.sortKeys }) +
-    (format.trailingNewline ? '\n' : '');
+    pyDumps(
+      adapter.rawConfig,
+      format.indent === undefined ? { sortKeys: format.sortKeys } : { indent: format.indent, sortKeys: format.sortKeys },
+    ) + (format.trailingNewline ? '\n' : '');
   writeFileAtomic(path.join(dir, ADAPTER_CONFIG), [Buffer.from(text, 'utf8')]);
   const tensors = new Map<string, TensorInput>();
   for (const m of adapter.modules.values()) {
-    for (const [k, t] of [['lora_A', m.A], ['lora_B', m.B]] as const) {
+    for (const [k, t] of [
+      ['lora_A', m.A],
+      ['lora_B', m.B],
+    ] as const) {
       const key = src?.keys.get(`${m.module}.${k}`) ?? `${PEFT_KEY_PREFIX}${adapter.modulePrefix}${m.module}.${k}.weight`;
       tensors.set(key, t);
     }
@@ -399,7 +424,8 @@ export function createPeftAdapter(
   const rawConfig = peftConfigDict(config);
   const full = parseLoraConfig(rawConfig);
   const map = new Map<string, LoraModule>();
-  for (const m of modules) map.set(m.module, { module: m.module, baseWeight: `${m.module}.weight`, ...loraScaling(full, m.module), A: m.A, B: m.B });
+  for (const m of modules)
+    map.set(m.module, { module: m.module, baseWeight: `${m.module}.weight`, ...loraScaling(full, m.module), A: m.A, B: m.B });
   return { config: full, rawConfig, modules: map, modulePrefix, source: null };
 }
 

@@ -47,22 +47,7 @@ export const DTYPE_ORDER = [
 
 /** The dtypes this module reads and writes (sub-byte dtypes F4/F6 are not supported). */
 export type Dtype =
-  | 'BOOL'
-  | 'U8'
-  | 'I8'
-  | 'F8_E5M2'
-  | 'F8_E4M3'
-  | 'F8_E8M0'
-  | 'I16'
-  | 'U16'
-  | 'F16'
-  | 'BF16'
-  | 'I32'
-  | 'U32'
-  | 'F32'
-  | 'F64'
-  | 'I64'
-  | 'U64';
+  'BOOL' | 'U8' | 'I8' | 'F8_E5M2' | 'F8_E4M3' | 'F8_E8M0' | 'I16' | 'U16' | 'F16' | 'BF16' | 'I32' | 'U32' | 'F32' | 'F64' | 'I64' | 'U64';
 
 export const DTYPE_SIZE: Readonly<Record<Dtype, number>> = {
   BOOL: 1,
@@ -228,7 +213,7 @@ export function floatToHalf(v: number): number {
     const rem = mant & ((1 << shift) - 1);
     const halfway = 1 << (shift - 1);
     let r = halfMant;
-    if (rem > halfway || (rem === halfway && (halfMant & 1))) r++;
+    if (rem > halfway || (rem === halfway && halfMant & 1)) r++;
     return sign | r;
   }
   let r = (e << 10) | (mant >>> 13);
@@ -449,9 +434,7 @@ function compareBytes(a: string, b: string): number {
 
 /** Sort rule of the official writer: dtype descending (Rust enum order), then name by bytes. */
 export function safetensorsOrder(entries: readonly { name: string; dtype: string }[]): string[] {
-  return [...entries]
-    .sort((l, r) => dtypeRank(r.dtype) - dtypeRank(l.dtype) || compareBytes(l.name, r.name))
-    .map((e) => e.name);
+  return [...entries].sort((l, r) => dtypeRank(r.dtype) - dtypeRank(l.dtype) || compareBytes(l.name, r.name)).map((e) => e.name);
 }
 
 function encodeHeader(
@@ -580,23 +563,15 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
     if (!isDtype(dtype)) throw err(`unknown or unsupported dtype "${dtype}"`, name);
     if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0))
       throw err(`"shape" must be an array of non-negative integers, got ${JSON.stringify(plain(shape))}`, name);
-    if (
-      !Array.isArray(offs) ||
-      offs.length !== 2 ||
-      !offs.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)
-    )
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0))
       throw err(`"data_offsets" must be two non-negative integers, got ${JSON.stringify(plain(offs))}`, name);
-    for (const k of v.keys())
-      if (k !== 'dtype' && k !== 'shape' && k !== 'data_offsets') throw err(`unexpected field "${k}"`, name);
+    for (const k of v.keys()) if (k !== 'dtype' && k !== 'shape' && k !== 'data_offsets') throw err(`unexpected field "${k}"`, name);
     const [begin, end] = offs as [number, number];
     if (end < begin) throw err(`data_offsets out of order: [${begin}, ${end}]`, name);
     const numel = (shape as number[]).reduce((a, b) => a * b, 1);
     const expected = numel * DTYPE_SIZE[dtype];
     if (end - begin !== expected)
-      throw err(
-        `byte length ${end - begin} does not match shape [${(shape as number[]).join(', ')}] x ${dtype} (${expected} bytes)`,
-        name,
-      );
+      throw err(`byte length ${end - begin} does not match shape [${(shape as number[]).join(', ')}] x ${dtype} (${expected} bytes)`, name);
     tensors.set(name, {
       name,
       dtype,
@@ -609,21 +584,14 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
 
   // Offsets must tile the data section exactly: no overlap, no gap, nothing past the end.
   const dataLength = fileSize - dataStart;
-  const byBegin = [...tensors.values()].sort(
-    (a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1],
-  );
+  const byBegin = [...tensors.values()].sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]);
   let cursor = 0;
   let prev: TensorEntry | null = null;
   for (const t of byBegin) {
     const [b, e] = t.dataOffsets;
-    if (b < cursor)
-      throw err(`data_offsets [${b}, ${e}] overlap tensor "${prev!.name}" [${prev!.dataOffsets.join(', ')}]`, t.name);
+    if (b < cursor) throw err(`data_offsets [${b}, ${e}] overlap tensor "${prev!.name}" [${prev!.dataOffsets.join(', ')}]`, t.name);
     if (b > cursor) throw err(`data_offsets [${b}, ${e}] leave a gap after byte ${cursor} of the data section`, t.name);
-    if (e > dataLength)
-      throw err(
-        `data_offsets [${b}, ${e}] run past the end of the data (${dataLength} bytes): file truncated?`,
-        t.name,
-      );
+    if (e > dataLength) throw err(`data_offsets [${b}, ${e}] run past the end of the data (${dataLength} bytes): file truncated?`, t.name);
     cursor = e;
     prev = t;
   }
@@ -867,7 +835,10 @@ export function writeSafetensors(
 /** Writes chunks to `file` atomically (tmp + fsync + rename + directory fsync). */
 export function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>, doFsync = true): void {
   const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.tmp`);
+  const tmp = path.join(
+    dir,
+    `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.tmp`,
+  );
   const fd = fs.openSync(tmp, 'wx', 0o644);
   try {
     try {
@@ -906,11 +877,7 @@ export function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>, doFs
  * Rewrites a file's tensors with the same layout as the source (when the source's header style is
  * recognised), e.g. to check byte-identical round trips or to replace some tensors in place.
  */
-export function rewriteSafetensors(
-  source: string,
-  target: string,
-  replace: Record<string, TensorInput> = {},
-): void {
+export function rewriteSafetensors(source: string, target: string, replace: Record<string, TensorInput> = {}): void {
   const h = readSafetensorsHeader(source);
   const all = readTensors(h);
   const merged = new Map<string, TensorInput>();

@@ -131,7 +131,12 @@ export class Gpt2Tokenizer {
   }
 
   /** From vocab.json + merges.txt contents. */
-  static fromVocabMerges(vocab: Record<string, number>, merges: string | string[], config: Record<string, unknown> = {}, source = 'vocab.json'): Gpt2Tokenizer {
+  static fromVocabMerges(
+    vocab: Record<string, number>,
+    merges: string | string[],
+    config: Record<string, unknown> = {},
+    source = 'vocab.json',
+  ): Gpt2Tokenizer {
     const m = typeof merges === 'string' ? parseMergesTxt(merges) : merges;
     const eos = specialToken(config.eos_token) ?? GPT2_EOS;
     return Gpt2Tokenizer.fromTokenizerJson(gpt2TokenizerJson(vocab, m, eos), config, source);

@@ -41,12 +41,7 @@ function fixtureTensors(model: string): Record<string, TensorInput> {
 function fixtureConfig(model: string): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(path.join(REF, model, 'config.json'), 'utf8')) as Record<string, unknown>;
 }
-function makeFolder(
-  name: string,
-  config: Record<string, unknown>,
-  tensors: Record<string, TensorInput>,
-  maxShardBytes?: number,
-): string {
+function makeFolder(name: string, config: Record<string, unknown>, tensors: Record<string, TensorInput>, maxShardBytes?: number): string {
   const dir = path.join(tmp, name);
   writeHfFolder(dir, config, tensors, maxShardBytes ? { maxShardBytes } : {});
   return dir;
@@ -86,7 +81,15 @@ describe('configs', () => {
   });
   it('ViT and DINOv2 (with registers) defaults', () => {
     const v = parseModelConfig({ architectures: ['ViTModel'] }) as VitConfig;
-    expect(v).toMatchObject({ family: 'vit', layerNormEps: 1e-12, imageSize: [224, 224], patchSize: [16, 16], qkvBias: true, numPatches: 196, activation: 'gelu' });
+    expect(v).toMatchObject({
+      family: 'vit',
+      layerNormEps: 1e-12,
+      imageSize: [224, 224],
+      patchSize: [16, 16],
+      qkvBias: true,
+      numPatches: 196,
+      activation: 'gelu',
+    });
     const d = parseModelConfig({ model_type: 'dinov2' }) as Dinov2Config;
     expect(d).toMatchObject({ patchSize: [14, 14], layerNormEps: 1e-6, numRegisterTokens: 0, mlpHiddenSize: 3072, layerscaleValue: 1 });
     const r = parseModelConfig({ model_type: 'dinov2_with_registers' }) as Dinov2Config;
@@ -173,7 +176,11 @@ describe('refusing bad folders', () => {
   it('missing tensor', () => {
     const t = fixtureTensors('gpt2');
     delete t['h.1.ln_2.bias'];
-    const e = expectModelError(() => loadHfFolder(makeFolder('missing', fixtureConfig('gpt2'), t)), /missing tensor.*\[64\]/, 'h.1.ln_2.bias');
+    const e = expectModelError(
+      () => loadHfFolder(makeFolder('missing', fixtureConfig('gpt2'), t)),
+      /missing tensor.*\[64\]/,
+      'h.1.ln_2.bias',
+    );
     expect(e.file).toMatch(/missing\/model\.safetensors$/);
   });
   it('wrong shape (config disagrees with weights)', () => {
@@ -191,10 +198,17 @@ describe('refusing bad folders', () => {
     );
   });
   it('unsupported model_type', () => {
-    expectModelError(() => loadHfFolder(makeFolder('llama', { model_type: 'llama' }, fixtureTensors('gpt2'))), /unsupported model_type "llama"/);
+    expectModelError(
+      () => loadHfFolder(makeFolder('llama', { model_type: 'llama' }, fixtureTensors('gpt2'))),
+      /unsupported model_type "llama"/,
+    );
   });
   it('a config that claims the wrong family', () => {
-    expectModelError(() => loadHfFolder(makeFolder('claims', fixtureConfig('vit'), fixtureTensors('gpt2'))), /missing tensor.*really a vit/, 'embeddings.cls_token');
+    expectModelError(
+      () => loadHfFolder(makeFolder('claims', fixtureConfig('vit'), fixtureTensors('gpt2'))),
+      /missing tensor.*really a vit/,
+      'embeddings.cls_token',
+    );
   });
   it('truncated weights file', () => {
     const dir = makeFolder('trunc', fixtureConfig('gpt2'), fixtureTensors('gpt2'));

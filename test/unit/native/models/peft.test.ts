@@ -40,7 +40,14 @@ const randArr = (n: number, r: () => number) => Float32Array.from({ length: n },
 describe('PEFT adapters', () => {
   it('reads the GPT-2 adapter (Conv1D, fan_in_fan_out, r=4, alpha=8)', () => {
     const a = readPeftAdapter(path.join(REF, 'gpt2/adapter'));
-    expect(a.config).toMatchObject({ r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ['c_attn', 'c_proj'], fanInFanOut: true, useRslora: false });
+    expect(a.config).toMatchObject({
+      r: 4,
+      loraAlpha: 8,
+      loraDropout: 0,
+      targetModules: ['c_attn', 'c_proj'],
+      fanInFanOut: true,
+      useRslora: false,
+    });
     expect([...a.modules.keys()]).toEqual(['h.0.attn.c_attn', 'h.0.attn.c_proj', 'h.1.attn.c_attn', 'h.1.attn.c_proj']);
     const m = a.modules.get('h.0.attn.c_attn')!;
     expect(m.baseWeight).toBe('h.0.attn.c_attn.weight');
@@ -77,10 +84,26 @@ describe('PEFT adapters', () => {
   it('writes new adapters the way PEFT does (indent=2, sort_keys, floats, official safetensors layout)', () => {
     const r = rng(1);
     const a = createPeftAdapter(
-      { r: 8, loraAlpha: 32, loraDropout: 0.1, targetModules: ['c_attn'], fanInFanOut: true, baseModelNameOrPath: 'gpt2', taskType: 'FEATURE_EXTRACTION' },
+      {
+        r: 8,
+        loraAlpha: 32,
+        loraDropout: 0.1,
+        targetModules: ['c_attn'],
+        fanInFanOut: true,
+        baseModelNameOrPath: 'gpt2',
+        taskType: 'FEATURE_EXTRACTION',
+      },
       [
-        { module: 'h.0.attn.c_attn', A: { dtype: 'F32', shape: [8, 64], data: randArr(512, r) }, B: { dtype: 'F32', shape: [192, 8], data: randArr(1536, r) } },
-        { module: 'h.1.attn.c_attn', A: { dtype: 'F32', shape: [8, 64], data: randArr(512, r) }, B: { dtype: 'F32', shape: [192, 8], data: randArr(1536, r) } },
+        {
+          module: 'h.0.attn.c_attn',
+          A: { dtype: 'F32', shape: [8, 64], data: randArr(512, r) },
+          B: { dtype: 'F32', shape: [192, 8], data: randArr(1536, r) },
+        },
+        {
+          module: 'h.1.attn.c_attn',
+          A: { dtype: 'F32', shape: [8, 64], data: randArr(512, r) },
+          B: { dtype: 'F32', shape: [192, 8], data: randArr(1536, r) },
+        },
       ],
     );
     expect(a.modules.get('h.0.attn.c_attn')!.scale).toBe(4);
@@ -112,7 +135,13 @@ describe('PEFT adapters', () => {
   it('scaling: alpha/r, rslora alpha/sqrt(r), rank and alpha patterns', () => {
     const c = parseLoraConfig({ r: 16, lora_alpha: 32, target_modules: ['q'], use_rslora: true });
     expect(loraScaling(c, 'encoder.layer.0.attention.attention.query').scale).toBe(8);
-    const p = parseLoraConfig({ r: 8, lora_alpha: 16, target_modules: ['c_attn', 'c_proj'], rank_pattern: { 'h.1.attn.c_attn': 4 }, alpha_pattern: { c_proj: 4 } });
+    const p = parseLoraConfig({
+      r: 8,
+      lora_alpha: 16,
+      target_modules: ['c_attn', 'c_proj'],
+      rank_pattern: { 'h.1.attn.c_attn': 4 },
+      alpha_pattern: { c_proj: 4 },
+    });
     expect(loraScaling(p, 'h.1.attn.c_attn')).toEqual({ r: 4, alpha: 16, scale: 4 });
     expect(loraScaling(p, 'h.0.attn.c_attn')).toEqual({ r: 8, alpha: 16, scale: 2 });
     expect(loraScaling(p, 'h.0.mlp.c_proj')).toEqual({ r: 8, alpha: 4, scale: 0.5 });
@@ -179,7 +208,11 @@ describe('PEFT adapters', () => {
       const dir = mk('shape', null, (t) => {
         t['base_model.model.h.0.attn.c_attn.lora_B.weight'] = { dtype: 'F32', shape: [64, 4], data: new Float32Array(256) };
       });
-      expectErr(() => validateAdapter(readPeftAdapter(dir), gpt2()), /does not fit base weight h.0.attn.c_attn.weight \[64, 192\]: expected \[192, 4\]/, 'base_model.model.h.0.attn.c_attn.lora_B.weight');
+      expectErr(
+        () => validateAdapter(readPeftAdapter(dir), gpt2()),
+        /does not fit base weight h.0.attn.c_attn.weight \[64, 192\]: expected \[192, 4\]/,
+        'base_model.model.h.0.attn.c_attn.lora_B.weight',
+      );
     });
     it('module that is not in the base model', () => {
       const dir = mk('nomod', null, (t) => {
@@ -207,7 +240,7 @@ describe('PEFT adapters', () => {
 });
 
 describe('LoRA merge math', () => {
-  it('Linear: x W\'^T == x W^T + s (x A^T) B^T', () => {
+  it("Linear: x W'^T == x W^T + s (x A^T) B^T", () => {
     const r = rng(7);
     const [inF, outF, rank, s] = [5, 3, 2, 1.75];
     const W = randArr(outF * inF, r);
@@ -231,7 +264,7 @@ describe('LoRA merge math', () => {
       expect(merged).toBeCloseTo(base + s * lora, 5);
     }
   });
-  it('Conv1D (fan_in_fan_out): x W\' == x W + s (x A^T) B^T with W [in, out]', () => {
+  it("Conv1D (fan_in_fan_out): x W' == x W + s (x A^T) B^T with W [in, out]", () => {
     const r = rng(9);
     const [inF, outF, rank, s] = [4, 6, 3, 0.5];
     const W = randArr(inF * outF, r);
@@ -268,14 +301,26 @@ describe('LoRA merge math', () => {
     expect(diff).toBeGreaterThan(0); // the fixture adapter has non-zero B
     const zeroB = { ...m, B: { dtype: 'F32' as const, shape: m.B.shape, data: new Float32Array(m.B.data.length) } };
     expect(mergedWeight(zeroB, W, ref.shape, true)).toEqual(W);
-    expect(() => mergeLoraIntoWeight(W, new Float32Array(3), new Float32Array(3), 1, true, { r: 4, inFeatures: 64, outFeatures: 192 })).toThrow(/A has 3 values/);
+    expect(() =>
+      mergeLoraIntoWeight(W, new Float32Array(3), new Float32Array(3), 1, true, { r: 4, inFeatures: 64, outFeatures: 192 }),
+    ).toThrow(/A has 3 values/);
   });
 });
 
 describe('pyjson', () => {
   it('float repr and dumps match Python', () => {
-    expect([0.1, 1e-5, 1e-4, 1e16, 100, 2.5e-7, 1e15].map(pyFloatRepr)).toEqual(['0.1', '1e-05', '0.0001', '1e+16', '100.0', '2.5e-07', '1000000000000000.0']);
-    expect(pyDumps({ b: [1, new PyFloat(0)], a: 'é', c: {} }, { indent: 2, sortKeys: true })).toBe('{\n  "a": "\\u00e9",\n  "b": [\n    1,\n    0.0\n  ],\n  "c": {}\n}');
+    expect([0.1, 1e-5, 1e-4, 1e16, 100, 2.5e-7, 1e15].map(pyFloatRepr)).toEqual([
+      '0.1',
+      '1e-05',
+      '0.0001',
+      '1e+16',
+      '100.0',
+      '2.5e-07',
+      '1000000000000000.0',
+    ]);
+    expect(pyDumps({ b: [1, new PyFloat(0)], a: 'é', c: {} }, { indent: 2, sortKeys: true })).toBe(
+      '{\n  "a": "\\u00e9",\n  "b": [\n    1,\n    0.0\n  ],\n  "c": {}\n}',
+    );
     expect(pyDumps({ b: [], a: null })).toBe('{"b": [], "a": null}');
     const v = pyLoads('{"x": 1.0, "y": 2, "z": 1e-05}') as Record<string, unknown>;
     expect(v.x).toBeInstanceOf(PyFloat);

@@ -152,23 +152,23 @@ describe('safetensors round trips', () => {
 
   it('python json style escapes non-ASCII like json.dumps', () => {
     const bytes = safetensorsToBytes(
-      { 'é': { dtype: 'U8', shape: [1], data: new Uint8Array([1]) } },
+      { é: { dtype: 'U8', shape: [1], data: new Uint8Array([1]) } },
       { note: 'ü' },
       { order: 'insertion', json: 'python', metadata: 'last' },
     );
     const n = Number(Buffer.from(bytes).readBigUInt64LE(0));
-    expect(Buffer.from(bytes.subarray(8, 8 + n)).toString().trimEnd()).toBe(
-      '{"\\u00e9": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}, "__metadata__": {"note": "\\u00fc"}}',
-    );
+    expect(
+      Buffer.from(bytes.subarray(8, 8 + n))
+        .toString()
+        .trimEnd(),
+    ).toBe('{"\\u00e9": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}, "__metadata__": {"note": "\\u00fc"}}');
   });
 
   it('writes atomically (tmp + rename) and cleans up on failure', () => {
     const file = path.join(tmp, 'atomic.safetensors');
     writeSafetensors(file, { a: { dtype: 'F32', shape: [1], data: new Float32Array([1]) } });
     const before = fs.readFileSync(file);
-    expect(() =>
-      writeSafetensors(file, { a: { dtype: 'F32', shape: [2], data: new Float32Array([1]) } }),
-    ).toThrow(/needs 8/);
+    expect(() => writeSafetensors(file, { a: { dtype: 'F32', shape: [2], data: new Float32Array([1]) } })).toThrow(/needs 8/);
     expect(Buffer.compare(fs.readFileSync(file), before)).toBe(0);
     expect(() =>
       writeSafetensors(path.join(tmp, 'no-such-dir', 'x.safetensors'), {
@@ -213,35 +213,34 @@ describe('safetensors validation', () => {
       /duplicate key "a"/,
     ));
   it('unknown dtype', () =>
-    expectErr(rawFile('dt.st', '{"a":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}', 16), /unknown or unsupported dtype "F128"/, 'a'));
+    expectErr(
+      rawFile('dt.st', '{"a":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}', 16),
+      /unknown or unsupported dtype "F128"/,
+      'a',
+    ));
   it('byte length != numel * dtype size', () =>
-    expectErr(rawFile('len.st', '{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', 8), /byte length 8 does not match shape \[3\]/, 'a'));
+    expectErr(
+      rawFile('len.st', '{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', 8),
+      /byte length 8 does not match shape \[3\]/,
+      'a',
+    ));
   it('offsets out of order', () =>
     expectErr(rawFile('ord.st', '{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}', 8), /out of order/, 'a'));
   it('overlapping offsets', () =>
     expectErr(
-      rawFile(
-        'ovl.st',
-        '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}',
-        12,
-      ),
+      rawFile('ovl.st', '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}', 12),
       /overlap tensor "a"/,
       'b',
     ));
   it('gap between tensors', () =>
     expectErr(
-      rawFile(
-        'gap.st',
-        '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}',
-        12,
-      ),
+      rawFile('gap.st', '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}', 12),
       /gap/,
       'b',
     ));
   it('offsets out of range (truncated file)', () => expectErr(rawFile('trunc.st', ok, 6), /run past the end of the data.*truncated/, 'a'));
   it('trailing bytes', () => expectErr(rawFile('trail.st', ok, 12), /trailing bytes/));
-  it('bad shape', () =>
-    expectErr(rawFile('shape.st', '{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}}', 0), /shape/, 'a'));
+  it('bad shape', () => expectErr(rawFile('shape.st', '{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}}', 0), /shape/, 'a'));
   it('bad metadata', () =>
     expectErr(rawFile('meta.st', '{"__metadata__":{"x":1},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', 8), /__metadata__/));
   it('missing tensor on read', () => {
@@ -259,7 +258,12 @@ describe('safetensors validation', () => {
 describe('half precision', () => {
   it('bf16 -> f32 is exact and f32 -> bf16 rounds to nearest even', () => {
     expect(Array.from(bf16ToF32(new Uint16Array([0x3f80, 0xc000, 0x0000, 0x8000, 0x7f80, 0x3e80])))).toEqual([
-      1, -2, 0, -0, Infinity, 0.25,
+      1,
+      -2,
+      0,
+      -0,
+      Infinity,
+      0.25,
     ]);
     expect(Number.isNaN(bf16ToF32(new Uint16Array([0x7fc0]))[0])).toBe(true);
     // 1 + 2^-8 is exactly halfway between bf16 1 and 1+2^-7: ties to even -> 1
