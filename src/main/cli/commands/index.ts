@@ -1,6 +1,7 @@
 // One line per command family. A new family: add a file beside this one exporting
 // `register(program)` and list it here.
 import type { Command } from 'commander';
+import * as dicom from './dicom';
 import * as doctor from './doctor';
 import * as importCmd from './import';
 import * as jobs from './jobs';
@@ -11,4 +12,5 @@ export function registerCommands(program: Command): void {
   importCmd.register(program);
   jobs.register(program);
   doctor.register(program);
+  dicom.register(program);
 }

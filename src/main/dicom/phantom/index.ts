@@ -98,7 +98,8 @@ export async function generateExam(index: number, opts: PhantomOptions): Promise
   const syntaxes = opts.syntaxes?.length ? opts.syntaxes : (Object.keys(PHANTOM_SYNTAXES) as PhantomSyntax[]);
   const syntax = syntaxes[index % syntaxes.length]!;
   const tsUid = PHANTOM_SYNTAXES[syntax];
-  const rng = mulberry32((seed * 7919 + index * 104729) >>> 0);
+  // Hash seed and index: nearby mulberry32 seeds give correlated first draws.
+  const rng = mulberry32(createHash('sha256').update(`${seed}|${index}`).digest().readUInt32LE(0));
   const plan = planExam(rng);
   const patientID = `PHANTOM${String(seed).padStart(3, '0')}-${String(index + 1).padStart(4, '0')}`;
   const studyUID = uid('study', seed, index);
