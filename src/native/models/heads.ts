@@ -43,7 +43,7 @@ export function readHeads(file: string): Heads {
   try {
     h = readSafetensorsHeader(abs);
   } catch (e) {
-    if (e instanceof SafetensorsError) throw new ModelFormatError(e.file, e.message.slice(e.file.length + 2), e.tensor);
+    if (e instanceof SafetensorsError) throw new ModelFormatError(e.file, e.problem, e.tensor);
     throw e;
   }
   for (const n of [TEXT_PROJECTION, VISUAL_PROJECTION, LOGIT_SCALE])

@@ -464,7 +464,7 @@ function headerOrThrow(file: string) {
   try {
     return readSafetensorsHeader(file);
   } catch (e) {
-    if (e instanceof SafetensorsError) throw new ModelFormatError(e.file, e.message.slice(e.file.length + 2), e.tensor);
+    if (e instanceof SafetensorsError) throw new ModelFormatError(e.file, e.problem, e.tensor);
     throw e;
   }
 }

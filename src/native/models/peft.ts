@@ -252,7 +252,7 @@ export function readPeftAdapter(dir: string, options: ReadAdapterOptions = {}): 
   try {
     header = readSafetensorsHeader(wFile);
   } catch (e) {
-    if (e instanceof SafetensorsError) throw new ModelFormatError(e.file, e.message.slice(e.file.length + 2), e.tensor);
+    if (e instanceof SafetensorsError) throw new ModelFormatError(e.file, e.problem, e.tensor);
     throw e;
   }
   const tensors = readTensors(header);

@@ -244,10 +244,11 @@ export function toFloat32(t: Tensor): Float32Array {
 export class SafetensorsError extends Error {
   constructor(
     readonly file: string,
-    message: string,
+    /** The problem alone, without file and tensor. */
+    readonly problem: string,
     readonly tensor?: string,
   ) {
-    super(`${file}${tensor !== undefined ? `: tensor "${tensor}"` : ''}: ${message}`);
+    super(`${file}${tensor !== undefined ? `: tensor "${tensor}"` : ''}: ${problem}`);
     this.name = 'SafetensorsError';
   }
 }
@@ -424,17 +425,10 @@ function dtypeRank(d: string): number {
   return (DTYPE_ORDER as readonly string[]).indexOf(d);
 }
 
-function compareBytes(a: string, b: string): number {
-  // Rust String ordering is by UTF-8 bytes; for strings without astral/surrogate subtleties this
-  // equals code point order. Compare by code points to be exact.
-  const ab = Buffer.from(a, 'utf8');
-  const bb = Buffer.from(b, 'utf8');
-  return Buffer.compare(ab, bb);
-}
-
 /** Sort rule of the official writer: dtype descending (Rust enum order), then name by bytes. */
 export function safetensorsOrder(entries: readonly { name: string; dtype: string }[]): string[] {
-  return [...entries].sort((l, r) => dtypeRank(r.dtype) - dtypeRank(l.dtype) || compareBytes(l.name, r.name)).map((e) => e.name);
+  const keyed = entries.map((e) => ({ name: e.name, rank: dtypeRank(e.dtype), bytes: Buffer.from(e.name, 'utf8') }));
+  return keyed.sort((l, r) => r.rank - l.rank || Buffer.compare(l.bytes, r.bytes)).map((e) => e.name);
 }
 
 function encodeHeader(

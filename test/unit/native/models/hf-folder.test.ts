@@ -282,3 +282,20 @@ describe('F16 / BF16 weights', () => {
     expect(readSafetensorsHeader(f).tensors.size).toBe(1);
   });
 });
+
+describe('error messages', () => {
+  it('name the file and the tensor once', () => {
+    const dir = path.join(tmp, 'msg');
+    writeHfFolder(dir, fixtureConfig('gpt2'), fixtureTensors('gpt2'));
+    const f = path.join(dir, 'model.safetensors');
+    fs.truncateSync(f, fs.statSync(f).size - 4);
+    try {
+      loadHfFolder(dir);
+      throw new Error('expected an error');
+    } catch (e) {
+      expect((e as Error).message).toBe(
+        `${f}: tensor "wte.weight": data_offsets [416768, 672768] run past the end of the data (672764 bytes): file truncated?`,
+      );
+    }
+  });
+});
