@@ -103,7 +103,7 @@ export class EngineWorker {
     // Native code in the worker reads the *process* environment, which only the main thread can set.
     disableOrtTelemetry();
     const given = options.entry ?? defaultWorkerEntry();
-    const entry = given instanceof URL ? given : pathToFileURL(given);
+    const entry = given instanceof URL ? given : given.startsWith('file:') ? new URL(given) : pathToFileURL(given);
     const common = { execArgv: options.execArgv ?? [], name: options.name ?? 'cleft-engine' };
     const worker = isTypeScript(entry.pathname) ? new Worker(tsBootstrap(entry), { ...common, eval: true }) : new Worker(entry, common);
     return new EngineWorker(workerThreadHostTransport(worker));

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineWorker } from '../../../../src/native/runtime/engine-worker';
+import { fileURLToPath } from 'node:url';
+import { defaultWorkerEntry, EngineWorker } from '../../../../src/native/runtime/engine-worker';
 import { EngineError } from '../../../../src/native/runtime/protocol';
 import { f32, i64 } from '../../../../src/native/runtime/tensors';
 import { addConstModel, gatherAddModel, matmulModel } from './helpers/onnx-min';
@@ -74,6 +75,13 @@ describe('EngineWorker (worker_threads, entry run from TypeScript via tsx)', () 
     const out = await engine.run(info.key, { x: f32(moved, [1, 2]) }, { transferInputs: true });
     expect(moved.length).toBe(0);
     expect(Array.from(out.y!.data as Float32Array)).toEqual([2, 3]);
+  });
+
+  it('starts from an entry given as a file path too', async () => {
+    expect(defaultWorkerEntry().pathname).toMatch(/engine-worker-entry\.ts$/);
+    const w = EngineWorker.start({ entry: fileURLToPath(defaultWorkerEntry()) });
+    expect((await w.stats()).ortVersion).toBe('1.30.0');
+    await w.close();
   });
 
   it('reports the resolved provider and cache stats', async () => {
