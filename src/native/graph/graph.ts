@@ -1,0 +1,124 @@
+/**
+ * The graph: an append-only list of nodes. Node ids grow with creation order, which is therefore a
+ * topological order and the basis of deterministic emission.
+ */
+import { DTYPE_BYTES, encodeValues, type DType } from './dtype.js';
+import { canonicalDim, fmtShape, isStatic, ShapeError, type Dim, type Shape } from './shape.js';
+import type { ExternalLocation } from './onnx/proto.js';
+import type { OpDef, TensorType } from './op.js';
+import { Tensor } from './tensor.js';
+
+/** Where a frozen parameter's bytes live when it is emitted as an initializer. */
+export type ParamValue = { kind: 'inline'; bytes: Uint8Array } | ({ kind: 'external' } & ExternalLocation);
+
+export type LeafKind = 'input' | 'param' | 'constant';
+
+export interface LeafInfo {
+  kind: LeafKind;
+  name: string | undefined;
+  trainable: boolean;
+  /** Constants always have bytes; params may (initializer) or may not (fed as input). */
+  value: ParamValue | undefined;
+}
+
+export interface Node {
+  readonly id: number;
+  readonly op: OpDef<any> | null; // null for leaves
+  readonly inputs: readonly Tensor[];
+  readonly attrs: any;
+  readonly outputs: Tensor[];
+  readonly leaf: LeafInfo | undefined;
+}
+
+export interface ParamOptions {
+  dtype?: DType;
+  trainable?: boolean;
+  value?: ParamValue;
+}
+
+export class Graph {
+  readonly nodes: Node[] = [];
+  private readonly names = new Set<string>();
+
+  private addNode(op: OpDef<any> | null, inputs: Tensor[], attrs: unknown, types: TensorType[], leaf?: LeafInfo): Node {
+    const node: Node = { id: this.nodes.length, op, inputs, attrs, outputs: [], leaf };
+    types.forEach((t, i) => node.outputs.push(new Tensor(this, node, i, t.dtype, t.shape.map(canonicalDim))));
+    this.nodes.push(node);
+    return node;
+  }
+
+  private claim(name: string): void {
+    if (!/^[A-Za-z_][\w.:/-]*$/.test(name)) throw new Error(`invalid tensor name '${name}'`);
+    if (this.names.has(name)) throw new Error(`duplicate tensor name '${name}'`);
+    this.names.add(name);
+  }
+
+  /** A graph input fed at run time (the batch). Symbolic dims ('batch') may appear only in inputs. */
+  input(name: string, dtype: DType, shape: Shape): Tensor {
+    this.claim(name);
+    return this.addNode(null, [], {}, [{ dtype, shape: [...shape] }], {
+      kind: 'input',
+      name,
+      trainable: false,
+      value: undefined,
+    }).outputs[0]!;
+  }
+
+  /** A parameter with a static shape. Trainable ones are fed per step; frozen ones become initializers. */
+  param(name: string, shape: readonly number[], opts: ParamOptions = {}): Tensor {
+    this.claim(name);
+    const dtype = opts.dtype ?? 'float32';
+    if (!isStatic(shape)) throw new ShapeError(`param '${name}': shape must be static, got ${fmtShape(shape)}`);
+    if (opts.value?.kind === 'inline') checkBytes(`param '${name}'`, dtype, shape, opts.value.bytes.length);
+    if (opts.value?.kind === 'external') checkBytes(`param '${name}'`, dtype, shape, opts.value.length);
+    return this.addNode(null, [], {}, [{ dtype, shape: [...shape] }], {
+      kind: 'param',
+      name,
+      trainable: opts.trainable ?? false,
+      value: opts.value,
+    }).outputs[0]!;
+  }
+
+  /** A constant from JS values (row-major). */
+  constant(values: ArrayLike<number | bigint | boolean>, dtype: DType, shape: readonly number[], name?: string): Tensor {
+    if (name !== undefined) this.claim(name);
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (values.length !== n) throw new ShapeError(`constant: ${values.length} values for shape ${fmtShape(shape)}`);
+    return this.addNode(null, [], {}, [{ dtype, shape: [...shape] }], {
+      kind: 'constant',
+      name,
+      trainable: false,
+      value: { kind: 'inline', bytes: encodeValues(dtype, values) },
+    }).outputs[0]!;
+  }
+
+  scalar(value: number | bigint | boolean, dtype: DType): Tensor {
+    return this.constant([value], dtype, []);
+  }
+
+  /** Apply an op: infers output types now, so shape errors point at the model line that caused them. */
+  apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor[] {
+    for (const t of inputs) {
+      if (t.graph !== this) throw new Error(`${op.name}: input ${t} belongs to another graph`);
+    }
+    const types = op.infer(
+      inputs.map((t) => ({ dtype: t.dtype, shape: [...t.shape] })),
+      attrs,
+    );
+    return this.addNode(op, [...inputs], attrs, types).outputs;
+  }
+
+  /** All parameters, in creation order. */
+  params(filter?: { trainable?: boolean }): Tensor[] {
+    return this.nodes
+      .filter((n) => n.leaf?.kind === 'param' && (filter?.trainable === undefined || n.leaf.trainable === filter.trainable))
+      .map((n) => n.outputs[0]!);
+  }
+}
+
+function checkBytes(what: string, dtype: DType, shape: readonly number[], length: number): void {
+  const want = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+  if (want !== length) throw new ShapeError(`${what}: ${length} bytes given, ${dtype}${fmtShape(shape)} needs ${want}`);
+}
+
+export type { Dim };

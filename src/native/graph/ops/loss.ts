@@ -1,0 +1,21 @@
+/** Losses composed from primitive ops (their gradients come from the primitives' rules). */
+import { ShapeError, fmtShape, shapeEq } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { logSoftmax } from './softmax.js';
+import { gatherElements } from './indexing.js';
+import { unsqueeze } from './layout.js';
+import { reduceMean } from './reduce.js';
+
+/**
+ * Mean cross-entropy from logits [..., C] and int64 labels [...]: mean(logsumexp(z) - z[label]).
+ * The backward is softmax(z) - onehot(label) scaled by 1/N, produced by the LogSoftmax and
+ * GatherElements rules (a scatter-add of -1/N into the label positions).
+ */
+export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
+  if (labels.dtype !== 'int64') throw new ShapeError(`crossEntropy: labels must be int64, got ${labels.dtype}`);
+  if (!shapeEq(labels.shape, logits.shape.slice(0, -1))) {
+    throw new ShapeError(`crossEntropy: labels ${fmtShape(labels.shape)} must match logits ${fmtShape(logits.shape)} without the class axis`);
+  }
+  const picked = gatherElements(logSoftmax(logits, -1), unsqueeze(labels, -1), -1);
+  return reduceMean(picked).neg();
+}

@@ -1,0 +1,37 @@
+/** Softmax and LogSoftmax along one axis (opset 13 semantics). */
+import { defineOp } from '../op.js';
+import { attr } from '../onnx/proto.js';
+import { normAxis } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { requireFloat } from './util.js';
+import { reduceSum } from './reduce.js';
+import { exp } from './unary.js';
+
+const infer = (name: string) => ([x]: readonly { dtype: any; shape: any[] }[], a: { axis: number }) => {
+  requireFloat(name, x!);
+  normAxis(a.axis, x!.shape.length, name);
+  return [{ dtype: x!.dtype, shape: [...x!.shape] }];
+};
+
+export const Softmax = defineOp<{ axis: number }>({
+  name: 'Softmax',
+  infer: infer('Softmax'),
+  emit: (e, a) => e.node('Softmax', a.inputs, a.outputs, { axis: attr.int(a.attrs.axis) }),
+  // dx = y * (g - sum(g * y))
+  grad: ({ outputs: [y], grads: [g], attrs }) => [y!.mul(g!.sub(reduceSum(g!.mul(y!), attrs.axis, true)))],
+});
+
+export const LogSoftmax = defineOp<{ axis: number }>({
+  name: 'LogSoftmax',
+  infer: infer('LogSoftmax'),
+  emit: (e, a) => e.node('LogSoftmax', a.inputs, a.outputs, { axis: attr.int(a.attrs.axis) }),
+  // dx = g - softmax * sum(g)
+  grad: ({ outputs: [y], grads: [g], attrs }) => [g!.sub(exp(y!).mul(reduceSum(g!, attrs.axis, true)))],
+});
+
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return x.graph.apply(Softmax, [x], { axis })[0]!;
+}
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  return x.graph.apply(LogSoftmax, [x], { axis })[0]!;
+}
