@@ -4,13 +4,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import yaml from 'js-yaml';
+import { load as loadYaml } from 'js-yaml';
 
 const root = path.resolve(__dirname, '../../..');
 const require = createRequire(import.meta.url);
 
 describe('electron-builder configuration', () => {
-  const config = yaml.load(fs.readFileSync(path.join(root, 'electron-builder.yml'), 'utf8')) as Record<string, unknown>;
+  const config = loadYaml(fs.readFileSync(path.join(root, 'electron-builder.yml'), 'utf8')) as Record<string, unknown>;
 
   it('passes electron-builder schema validation', async () => {
     const { validateConfiguration } = require('app-builder-lib/out/util/config/config') as {
