@@ -143,8 +143,8 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): EmittedModel {
         const v = symbol(s);
         term = term ? binary('Mul', term, v) : v;
       }
-      const c = ctx.constant('int64', [1], [coef]);
-      term = term ? (coef === 1 ? term : binary('Mul', term, c)) : c;
+      if (!term) term = ctx.constant('int64', [1], [coef]);
+      else if (coef !== 1) term = binary('Mul', term, ctx.constant('int64', [1], [coef]));
       acc = acc ? binary('Add', acc, term) : term;
     }
     const out = acc ?? ctx.constant('int64', [1], [0]);
