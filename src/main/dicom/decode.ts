@@ -171,7 +171,10 @@ export async function decodeFrame(img: DicomImage, index = 0, opts: DecodeOption
       if (out.components !== l.samplesPerPixel)
         throw new Error(`codestream has ${out.components} components, header says ${l.samplesPerPixel}`);
     }
-    return normalise(out, l, { applyHighBit: !img.transferSyntax.encapsulated });
+    const codec = img.transferSyntax.codec;
+    const codecSigned = out.data instanceof Int16Array || out.data instanceof Int8Array;
+    const clamp = (codec === 'j2k' || codec === 'htj2k') && codecSigned === (l.pixelRepresentation === 1);
+    return normalise(out, l, { applyHighBit: !img.transferSyntax.encapsulated, clamp });
   } catch (err) {
     throw asDicomError(file, err);
   }

@@ -109,6 +109,12 @@ export function readNativeFrame(bytes: Uint8Array, l: PixelLayout, frame: number
 export interface NormaliseOptions {
   /** Native data: honour HighBit (shift the stored bits down). Compressed data has HighBit = BitsStored-1. */
   applyHighBit: boolean;
+  /**
+   * Clamp to the BitsStored range instead of masking. Right for lossy JPEG 2000 whose codestream
+   * signedness matches the header: ringing can overshoot the range, and masking would wrap a
+   * slightly-too-bright pixel to black. When signedness differs, masking reinterprets the bits.
+   */
+  clamp?: boolean;
 }
 
 /** Masks to BitsStored, sign-extends per PixelRepresentation, interleaves planes, converts YBR. */
@@ -120,7 +126,14 @@ export function normalise(out: CodecOutput, l: PixelLayout, opts: NormaliseOptio
   const shift = opts.applyHighBit && l.highBit + 1 >= bitsStored && l.highBit < l.bitsAllocated ? l.highBit + 1 - bitsStored : 0;
   const signed = l.pixelRepresentation === 1;
   const dst = new Int32Array(n);
-  if (bitsStored >= 32) {
+  if (opts.clamp && bitsStored < 32) {
+    const lo = signed ? -(2 ** (bitsStored - 1)) : 0;
+    const hi = signed ? 2 ** (bitsStored - 1) - 1 : 2 ** bitsStored - 1;
+    for (let i = 0; i < n; i++) {
+      const v = src[i]!;
+      dst[i] = v < lo ? lo : v > hi ? hi : v;
+    }
+  } else if (bitsStored >= 32) {
     for (let i = 0; i < n; i++) dst[i] = src[i]! | 0;
   } else {
     const mask = 2 ** bitsStored - 1;

@@ -4,7 +4,11 @@ import type { CodecOptions, CodecOutput } from './types';
 
 export function decodeJpegLossless(bytes: Uint8Array, opts: CodecOptions = {}): CodecOutput {
   // The decoder reads its own copy; slice so a fragment view into the file does not leak the rest.
-  const buf = new Uint8Array(bytes).buffer; // a copy: Buffer#slice would share the whole file
+  // A copy, with zero tail bytes so bit prefetch near the end reads zeros rather than undefined
+  // (Buffer#slice would share the whole file's memory).
+  const copy = new Uint8Array(bytes.length + 16);
+  copy.set(bytes);
+  const buf = copy.buffer;
   const dec = new Decoder();
   // Ask for 2 bytes per sample when the header says 16-bit storage even if the stream precision is
   // <= 8, so e.g. 8-bit-precision data in a 16-bit dataset keeps its width.
