@@ -88,21 +88,32 @@ export async function checkGradients(c: GradCase): Promise<GradReport> {
   });
   const rShape = concreteShape(out.shape, symbols);
   const rVals = Float64Array.from({ length: rShape.reduce((a, b) => a * b, 1) }, () => r.normal());
+  // Other float inputs the case did not feed get fixed random values (constant across FD evaluations).
+  const fixed: Record<string, ort.Tensor> = {};
+  const wrtNames = new Set(wrt.map((w) => w.node.leaf?.name));
+  for (const v of bwd.inputs) {
+    if (wrtNames.has(v.name) || v.name in extra || v.name === 'R__weights') continue;
+    if (v.dataType !== 1 && v.dataType !== 11) throw new Error(`harness: feed non-float input '${v.name}'`);
+    const shape = concreteShape(v.shape ?? [], symbols);
+    const vals = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal());
+    fixed[v.name] = floatTensor(v.dataType === 11 ? 'float64' : 'float32', vals, shape);
+  }
   const feedsFor = (vals: Float64Array[]) => {
-    const f: Record<string, ort.Tensor> = { ...extra, R__weights: floatTensor(dt, rVals, rShape) };
+    const f: Record<string, ort.Tensor> = { ...extra, ...fixed, R__weights: floatTensor(dt, rVals, rShape) };
     wrt.forEach((w, i) => (f[w.node.leaf!.name!] = floatTensor(dt, vals[i]!, concreteShape(w.shape, symbols))));
     return f;
   };
 
   const sf = await ort.InferenceSession.create(fwd.bytes);
   const sb = await ort.InferenceSession.create(bwd.bytes);
-  const res = await sb.run(feedsFor(values));
+  const pick = (names: string[], f: Record<string, ort.Tensor>) => Object.fromEntries(names.map((n) => [n, f[n]!]));
+  const res = await sb.run(pick([...sb.inputNames], feedsFor(values)));
   const analytic = wrt.map((_, i) => res[`grad_${i}`]!.data as Float64Array | Float32Array);
 
   const h = c.step ?? (dt === 'float64' ? 1e-6 : 1e-2);
   const atol = c.atol ?? (dt === 'float64' ? 1e-6 : 5e-3);
   const rtol = c.rtol ?? (dt === 'float64' ? 1e-5 : 5e-3);
-  const lossAt = async (vals: Float64Array[]) => Number((await sf.run(feedsFor(vals))).loss!.data[0]);
+  const lossAt = async (vals: Float64Array[]) => Number((await sf.run(pick([...sf.inputNames], feedsFor(vals)))).loss!.data[0]);
   const report: GradReport = { checked: 0, maxAbsErr: 0, worst: '', failures: [] };
   for (let i = 0; i < wrt.length; i++) {
     const n = values[i]!.length;
