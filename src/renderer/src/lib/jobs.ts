@@ -1,0 +1,82 @@
+// How a job reads in the UI: a title from its kind, a one-line subject from its parameters, and
+// its result in a few facts. Kinds the UI does not know yet still show honestly (raw kind name).
+import type { Job, JobStatus } from '../../../common/jobs';
+import { formatBytes, formatCount } from './format';
+
+export interface JobFact {
+  label: string;
+  value: string;
+  /** Long values (hashes, paths) are shown monospace and may be copied. */
+  mono?: boolean;
+}
+
+export interface JobDescription {
+  title: string;
+  subject: string | null;
+  facts: JobFact[];
+}
+
+const TITLES: Record<string, string> = {
+  'hash-folder': 'Verify folder',
+};
+
+export const FINAL_STATUSES: readonly JobStatus[] = ['done', 'failed', 'cancelled'];
+
+export const STATUS_LABELS: Record<JobStatus, string> = {
+  queued: 'Queued',
+  running: 'Running',
+  done: 'Done',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+  interrupted: 'Interrupted',
+};
+
+export function canCancel(job: Job): boolean {
+  return job.status === 'queued' || job.status === 'running' || job.status === 'interrupted';
+}
+
+export function canResume(job: Job): boolean {
+  return job.status === 'interrupted' || job.status === 'failed' || job.status === 'cancelled';
+}
+
+/** Jobs that belong in the "Running" group: they still need the user's attention or time. */
+export function isActive(job: Job): boolean {
+  return job.status === 'queued' || job.status === 'running' || job.status === 'interrupted';
+}
+
+function record(value: unknown): Record<string, unknown> | null {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+}
+
+function str(value: unknown): string | null {
+  return typeof value === 'string' && value.length > 0 ? value : null;
+}
+
+function num(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+export function describeJob(job: Job): JobDescription {
+  const params = record(job.params);
+  const result = record(job.result);
+  const title = TITLES[job.kind] ?? job.kind;
+  if (job.kind === 'hash-folder') {
+    const facts: JobFact[] = [];
+    if (result) {
+      const files = num(result.files);
+      const bytes = num(result.bytes);
+      const digest = str(result.digest);
+      const manifest = str(result.manifestPath);
+      if (files !== null) facts.push({ label: 'Files', value: `${formatCount(files, 'file')}${bytes !== null ? ` · ${formatBytes(bytes)}` : ''}` });
+      if (digest) facts.push({ label: 'SHA-256', value: digest, mono: true });
+      if (manifest) facts.push({ label: 'Manifest', value: manifest, mono: true });
+    }
+    return { title, subject: str(params?.folder), facts };
+  }
+  return { title, subject: null, facts: [] };
+}
+
+/** Newest first; stable for equal timestamps by id. */
+export function compareJobs(a: Job, b: Job): number {
+  return b.id - a.id;
+}

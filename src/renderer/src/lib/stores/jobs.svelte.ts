@@ -1,0 +1,69 @@
+// Jobs as the UI sees them: loaded with jobs.list whenever the event channel (re)opens, then kept
+// current by job.updated events. A list answer that raced with newer events never overwrites them.
+import type { Job, JobSpec } from '../../../../common/jobs';
+import type { RendererClient } from '../client';
+import { compareJobs, isActive } from '../jobs';
+
+const LIST_LIMIT = 50;
+
+export class JobsStore {
+  jobs = $state<Job[]>([]);
+  loaded = $state(false);
+  loadError = $state<string | null>(null);
+  readonly active = $derived(this.jobs.filter(isActive));
+  readonly recent = $derived(this.jobs.filter((j) => !isActive(j)));
+  readonly runningCount = $derived(this.jobs.filter((j) => j.status === 'running' || j.status === 'queued').length);
+
+  /** Job id -> sequence number of the last event applied. */
+  private readonly touched = new Map<number, number>();
+  private sequence = 0;
+
+  constructor(private readonly client: RendererClient) {
+    client.on('job.updated', (job) => this.upsert(job));
+  }
+
+  async refresh(): Promise<void> {
+    const startedAt = this.sequence;
+    try {
+      const list = await this.client.invoke('jobs.list', { limit: LIST_LIMIT });
+      const byId = new Map(this.jobs.map((j) => [j.id, j]));
+      for (const job of list) {
+        // An event newer than this request already told us more about this job.
+        if ((this.touched.get(job.id) ?? -1) > startedAt) continue;
+        byId.set(job.id, job);
+      }
+      this.jobs = [...byId.values()].sort(compareJobs).slice(0, LIST_LIMIT * 2);
+      this.loaded = true;
+      this.loadError = null;
+    } catch (err) {
+      this.loadError = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  upsert(job: Job): void {
+    this.touched.set(job.id, ++this.sequence);
+    const index = this.jobs.findIndex((j) => j.id === job.id);
+    if (index >= 0) this.jobs[index] = job;
+    else this.jobs = [job, ...this.jobs].sort(compareJobs);
+  }
+
+  async start(spec: JobSpec): Promise<Job> {
+    return this.applyAnswer(() => this.client.invoke('jobs.start', spec));
+  }
+
+  async cancel(id: number): Promise<void> {
+    await this.applyAnswer(() => this.client.invoke('jobs.cancel', { id }));
+  }
+
+  async resume(id: number): Promise<void> {
+    await this.applyAnswer(() => this.client.invoke('jobs.resume', { id }));
+  }
+
+  /** Applies a call's answer unless job.updated events about that job overtook it. */
+  private async applyAnswer(call: () => Promise<Job>): Promise<Job> {
+    const startedAt = this.sequence;
+    const job = await call();
+    if ((this.touched.get(job.id) ?? -1) <= startedAt) this.upsert(job);
+    return job;
+  }
+}

@@ -1,0 +1,55 @@
+// Shared pieces of the web e2e tests: the served app, a console watcher, and page facts.
+import { test as base, expect, type Page } from '@playwright/test';
+import fs from 'node:fs';
+import path from 'node:path';
+import { servedApp, type ServedApp } from '../server';
+
+export const PAGES = [
+  { id: 'library', title: 'Library', key: 'l', empty: 'No studies yet' },
+  { id: 'viewer', title: 'Viewer', key: 'v', empty: 'No study open' },
+  { id: 'labels', title: 'Labels', key: 'a', empty: 'No labels yet' },
+  { id: 'predictions', title: 'Predictions', key: 'p', empty: 'No predictions yet' },
+  { id: 'training', title: 'Training', key: 't', empty: 'Nothing to train yet' },
+  { id: 'models', title: 'Models', key: 'm', empty: 'No models yet' },
+  { id: 'settings', title: 'Settings', key: 's', empty: 'About this installation' },
+] as const;
+
+export const SCREENSHOT_DIR = path.resolve('test-results/screenshots');
+
+export const test = base.extend<{ served: ServedApp; consoleErrors: string[] }>({
+  served: async ({}, use) => {
+    await use(servedApp());
+  },
+  // Page errors and console errors (CSP violations show up here) collected for tests to assert on.
+  consoleErrors: [
+    async ({ page }, use) => {
+      const errors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+      await use(errors);
+    },
+    { auto: true },
+  ],
+});
+export { expect };
+
+/** Opens the printed address and waits for the shell. */
+export async function openApp(page: Page, served: ServedApp, hash = ''): Promise<void> {
+  await page.goto(`${served.url}${hash}`);
+  await expect(page.getByRole('navigation', { name: 'Pages' })).toBeVisible();
+  await expect(page.getByTestId('connection-status')).toContainText('Live');
+}
+
+export function navLink(page: Page, title: string) {
+  return page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: title, exact: true });
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  // Park the mouse so hover styles do not leak into the picture.
+  await page.mouse.move(1439, 899);
+  await page.waitForTimeout(250); // let hover transitions settle
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`) });
+}
