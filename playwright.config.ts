@@ -30,7 +30,14 @@ export default defineConfig({
         launchOptions: {
           // Debian's Chromium: Playwright's own browser download is not available offline.
           executablePath: process.env.CLEFT_CHROMIUM ?? '/usr/bin/chromium',
-          args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--disable-sync', '--no-first-run'],
+          args: [
+            '--no-sandbox',
+            '--disable-background-networking',
+            '--disable-gpu',
+            '--disable-component-update',
+            '--disable-sync',
+            '--no-first-run',
+          ],
         },
       },
     },

@@ -14,7 +14,8 @@ export interface ServedApp {
 export function servedApp(): ServedApp {
   const url = process.env[ENV_URL];
   const dataDir = process.env[ENV_DATA_DIR];
-  if (!url || !dataDir) throw new Error(`${ENV_URL} is not set: run the tests through playwright.config.ts (its globalSetup starts the host)`);
+  if (!url || !dataDir)
+    throw new Error(`${ENV_URL} is not set: run the tests through playwright.config.ts (its globalSetup starts the host)`);
   const parsed = new URL(url);
   const token = parsed.searchParams.get('token');
   if (!token) throw new Error(`the served URL has no token: ${url}`);

@@ -22,7 +22,10 @@ test('an API request without the token is refused with 401', async ({ request, s
   expect(bare.status()).toBe(401);
   expect(await bare.json()).toMatchObject({ ok: false, error: { code: 'unauthorized' } });
 
-  const wrong = await request.post(`${served.origin}/api/app.info`, { data: {}, headers: { 'X-Cleft-Token': 'x'.repeat(served.token.length) } });
+  const wrong = await request.post(`${served.origin}/api/app.info`, {
+    data: {},
+    headers: { 'X-Cleft-Token': 'x'.repeat(served.token.length) },
+  });
   expect(wrong.status()).toBe(401);
 
   const right = await request.post(`${served.origin}/api/app.info`, { data: {}, headers: { 'X-Cleft-Token': served.token } });

@@ -17,6 +17,7 @@ export const PAGES = [
 export const SCREENSHOT_DIR = path.resolve('test-results/screenshots');
 
 export const test = base.extend<{ served: ServedApp; consoleErrors: string[] }>({
+  // eslint-disable-next-line no-empty-pattern -- Playwright fixtures must destructure their dependencies
   served: async ({}, use) => {
     await use(servedApp());
   },

@@ -67,7 +67,8 @@ export function describeJob(job: Job): JobDescription {
       const bytes = num(result.bytes);
       const digest = str(result.digest);
       const manifest = str(result.manifestPath);
-      if (files !== null) facts.push({ label: 'Files', value: `${formatCount(files, 'file')}${bytes !== null ? ` · ${formatBytes(bytes)}` : ''}` });
+      if (files !== null)
+        facts.push({ label: 'Files', value: `${formatCount(files, 'file')}${bytes !== null ? ` · ${formatBytes(bytes)}` : ''}` });
       if (digest) facts.push({ label: 'SHA-256', value: digest, mono: true });
       if (manifest) facts.push({ label: 'Manifest', value: manifest, mono: true });
     }

@@ -72,7 +72,10 @@ export class HttpClient implements RendererClient {
 
   async invoke<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>> {
     if (!this.options.token) {
-      throw new CleftError('unauthorized', 'This page has no access token. Open the address printed by `cleft serve` (it ends in ?token=...).');
+      throw new CleftError(
+        'unauthorized',
+        'This page has no access token. Open the address printed by `cleft serve` (it ends in ?token=...).',
+      );
     }
     let response: Response;
     try {

@@ -14,7 +14,8 @@ export class JobsStore {
   readonly recent = $derived(this.jobs.filter((j) => !isActive(j)));
   readonly runningCount = $derived(this.jobs.filter((j) => j.status === 'running' || j.status === 'queued').length);
 
-  /** Job id -> sequence number of the last event applied. */
+  /** Job id -> sequence number of the last event applied. Bookkeeping only, never rendered. */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
   private readonly touched = new Map<number, number>();
   private sequence = 0;
 
@@ -26,6 +27,7 @@ export class JobsStore {
     const startedAt = this.sequence;
     try {
       const list = await this.client.invoke('jobs.list', { limit: LIST_LIMIT });
+      // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a local scratch map; the array assigned below is the state
       const byId = new Map(this.jobs.map((j) => [j.id, j]));
       for (const job of list) {
         // An event newer than this request already told us more about this job.

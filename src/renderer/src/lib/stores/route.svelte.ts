@@ -27,6 +27,7 @@ export class RouteStore {
   }
 
   private replace(page: PageId): void {
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a one-off computation, not state
     const url = new URL(this.win.location.href);
     url.hash = hrefFor(page);
     this.win.history.replaceState(this.win.history.state, '', url.href);

@@ -17,6 +17,7 @@ const MAX_TOASTS = 5;
 export class ToastStore {
   items = $state<Toast[]>([]);
   private nextId = 1;
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- timers are bookkeeping, never rendered
   private readonly timers = new Map<number, ReturnType<typeof setTimeout>>();
 
   error(message: string, detail: string | null = null): void {

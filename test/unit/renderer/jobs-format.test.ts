@@ -1,0 +1,73 @@
+// How jobs and numbers read in the UI.
+import { describe, expect, it } from 'vitest';
+import type { Job } from '../../../src/common/jobs';
+import { formatBytes, formatDuration, formatEta, formatPercent } from '../../../src/renderer/src/lib/format';
+import { canCancel, canResume, describeJob, isActive } from '../../../src/renderer/src/lib/jobs';
+
+const base: Job = {
+  id: 1,
+  kind: 'hash-folder',
+  status: 'done',
+  params: { folder: '/data/site-a' },
+  progress: { fraction: 1, message: 'Done', etaSeconds: null },
+  result: { folder: '/data/site-a', files: 1234, bytes: 5 * 1024 ** 3, digest: 'ab'.repeat(32), manifestPath: '/d/jobs/1/manifest.txt' },
+  error: null,
+  checkpointPath: null,
+  createdAt: '2025-01-01T00:00:00.000Z',
+  startedAt: '2025-01-01T00:00:00.000Z',
+  finishedAt: '2025-01-01T00:00:02.000Z',
+};
+
+describe('describeJob', () => {
+  it('describes a finished hash-folder job with its result', () => {
+    expect(describeJob(base)).toEqual({
+      title: 'Verify folder',
+      subject: '/data/site-a',
+      facts: [
+        { label: 'Files', value: '1,234 files · 5.0 GB' },
+        { label: 'SHA-256', value: 'ab'.repeat(32), mono: true },
+        { label: 'Manifest', value: '/d/jobs/1/manifest.txt', mono: true },
+      ],
+    });
+  });
+
+  it('tolerates missing or odd results and unknown kinds', () => {
+    expect(describeJob({ ...base, result: null }).facts).toEqual([]);
+    expect(describeJob({ ...base, result: { files: 'many' } }).facts).toEqual([]);
+    expect(describeJob({ ...base, kind: 'train-lora', params: 42 })).toEqual({ title: 'train-lora', subject: null, facts: [] });
+  });
+
+  it('offers cancel and resume only where the back end allows them', () => {
+    const s = (status: Job['status']) => ({ ...base, status });
+    expect(['queued', 'running', 'interrupted'].map((st) => canCancel(s(st as Job['status'])))).toEqual([true, true, true]);
+    expect(['done', 'failed', 'cancelled'].map((st) => canCancel(s(st as Job['status'])))).toEqual([false, false, false]);
+    expect(['interrupted', 'failed', 'cancelled'].map((st) => canResume(s(st as Job['status'])))).toEqual([true, true, true]);
+    expect(['queued', 'running', 'done'].map((st) => canResume(s(st as Job['status'])))).toEqual([false, false, false]);
+    expect(isActive(s('interrupted'))).toBe(true);
+    expect(isActive(s('done'))).toBe(false);
+  });
+});
+
+describe('format', () => {
+  it('bytes', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(1536)).toBe('1.5 KB');
+    expect(formatBytes(3 * 1024 ** 2)).toBe('3.0 MB');
+    expect(formatBytes(250 * 1024 ** 3)).toBe('250 GB');
+    expect(formatBytes(-1)).toBe('—');
+  });
+  it('eta', () => {
+    expect(formatEta(null)).toBeNull();
+    expect(formatEta(0.2)).toBe('almost done');
+    expect(formatEta(12.1)).toBe('13 s left');
+    expect(formatEta(150)).toBe('about 3 min left');
+    expect(formatEta(2 * 3600 + 600)).toBe('about 2 h 10 min left');
+  });
+  it('durations and percentages', () => {
+    expect(formatDuration(811)).toBe('811 ms');
+    expect(formatDuration(2500)).toBe('2.5 s');
+    expect(formatDuration(125_000)).toBe('2 min 5 s');
+    expect(formatPercent(0.456)).toBe('46%');
+    expect(formatPercent(2)).toBe('100%');
+  });
+});
