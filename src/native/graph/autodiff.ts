@@ -20,7 +20,8 @@ export function grad(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
   for (const w of wrt) {
     if (w.graph !== graph) throw new Error(`grad: ${w} belongs to another graph`);
     const leaf = w.node.leaf;
-    if (leaf?.kind === 'param' && !leaf.trainable) throw new Error(`grad: parameter '${leaf.name}' is frozen; make it trainable to differentiate it`);
+    if (leaf?.kind === 'param' && !leaf.trainable)
+      throw new Error(`grad: parameter '${leaf.name}' is frozen; make it trainable to differentiate it`);
     if (leaf?.kind === 'constant') throw new Error('grad: cannot differentiate with respect to a constant');
     if (!isFloat(w.dtype)) throw new Error(`grad: ${w} is not a float tensor`);
   }
@@ -62,7 +63,9 @@ export function grad(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
       const g = ins[i];
       if (!needs[i] || !g) return;
       if (!shapeEq(g.shape, input.shape) || g.dtype !== input.dtype) {
-        throw new Error(`grad rule of ${n.op!.name} gave ${g.dtype}${fmtShape(g.shape)} for input ${i} of type ${input.dtype}${fmtShape(input.shape)}`);
+        throw new Error(
+          `grad rule of ${n.op!.name} gave ${g.dtype}${fmtShape(g.shape)} for input ${i} of type ${input.dtype}${fmtShape(input.shape)}`,
+        );
       }
       push(input, g);
     });

@@ -21,6 +21,7 @@ export interface LeafInfo {
   value: ParamValue | undefined;
 }
 
+/* eslint-disable @typescript-eslint/no-explicit-any -- a node holds an op of any attribute type; op.ts types each op's attrs */
 export interface Node {
   readonly id: number;
   readonly op: OpDef<any> | null; // null for leaves
@@ -41,6 +42,7 @@ export class Graph {
   private readonly names = new Set<string>();
 
   private addNode(op: OpDef<any> | null, inputs: Tensor[], attrs: unknown, types: TensorType[], leaf?: LeafInfo): Node {
+    /* eslint-enable @typescript-eslint/no-explicit-any */
     const node: Node = { id: this.nodes.length, op, inputs, attrs, outputs: [], leaf };
     types.forEach((t, i) => node.outputs.push(new Tensor(this, node, i, t.dtype, t.shape.map(canonicalDim))));
     this.nodes.push(node);

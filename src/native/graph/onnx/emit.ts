@@ -84,7 +84,8 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): EmittedModel {
   for (const n of order) {
     if (n.leaf?.kind !== 'input') continue;
     n.outputs[0]!.shape.forEach((d, axis) => {
-      if (typeof d === 'string' && /^[A-Za-z_]\w*$/.test(d) && !dimSource.has(d)) dimSource.set(d, { input: names.get(key(n.outputs[0]!))!, axis });
+      if (typeof d === 'string' && /^[A-Za-z_]\w*$/.test(d) && !dimSource.has(d))
+        dimSource.set(d, { input: names.get(key(n.outputs[0]!))!, axis });
     });
   }
 
@@ -191,7 +192,13 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): EmittedModel {
     }
     const name = names.get(key(t))!;
     if (value.kind === 'inline') initializers.push({ name, dataType: ONNX_DTYPE[t.dtype], dims, raw: value.bytes });
-    else initializers.push({ name, dataType: ONNX_DTYPE[t.dtype], dims, external: { location: value.location, offset: value.offset, length: value.length } });
+    else
+      initializers.push({
+        name,
+        dataType: ONNX_DTYPE[t.dtype],
+        dims,
+        external: { location: value.location, offset: value.offset, length: value.length },
+      });
   }
 
   function emitOp(n: Node): void {

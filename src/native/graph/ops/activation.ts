@@ -28,7 +28,15 @@ export const Gelu = defineOp<{ approximate: GeluApprox }>({
       const x2 = x!.mul(x!);
       const t = tanh(x!.mul(x2.mul(GELU_C).add(1)).mul(SQRT_2_OVER_PI));
       const left = t.add(1).mul(0.5);
-      const right = x!.mul(0.5).mul(t.mul(t).neg().add(1)).mul(x2.mul(3 * GELU_C).add(1).mul(SQRT_2_OVER_PI));
+      const right = x!
+        .mul(0.5)
+        .mul(t.mul(t).neg().add(1))
+        .mul(
+          x2
+            .mul(3 * GELU_C)
+            .add(1)
+            .mul(SQRT_2_OVER_PI),
+        );
       return [g!.mul(left.add(right))];
     }
     // y = x Phi(x): dy/dx = Phi(x) + x phi(x)

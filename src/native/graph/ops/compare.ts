@@ -10,7 +10,15 @@ function comparison(name: string) {
     name,
     infer: (ins) => {
       sameDtype(name, ins);
-      return [{ dtype: 'bool', shape: broadcastShapes(name, ins.map((t) => t.shape)) }];
+      return [
+        {
+          dtype: 'bool',
+          shape: broadcastShapes(
+            name,
+            ins.map((t) => t.shape),
+          ),
+        },
+      ];
     },
     emit: passthrough(name),
   });
@@ -21,7 +29,18 @@ function logical(name: string, arity: number) {
     name,
     infer: (ins: readonly TensorType[]) => {
       if (ins.some((t) => t.dtype !== 'bool')) throw new ShapeError(`${name}: needs bool inputs (${describe(ins)})`);
-      return [{ dtype: 'bool', shape: arity === 1 ? [...ins[0]!.shape] : broadcastShapes(name, ins.map((t) => t.shape)) }];
+      return [
+        {
+          dtype: 'bool',
+          shape:
+            arity === 1
+              ? [...ins[0]!.shape]
+              : broadcastShapes(
+                  name,
+                  ins.map((t) => t.shape),
+                ),
+        },
+      ];
     },
     emit: passthrough(name),
   });
@@ -36,7 +55,10 @@ export const Not = logical('Not', 1);
 export const And = logical('And', 2);
 export const Or = logical('Or', 2);
 
-const cmp = (op: typeof Equal) => (a: Tensor, b: Tensor | number): Tensor => a.graph.apply(op, [a, lift(a, b)], {})[0]!;
+const cmp =
+  (op: typeof Equal) =>
+  (a: Tensor, b: Tensor | number): Tensor =>
+    a.graph.apply(op, [a, lift(a, b)], {})[0]!;
 export const equal = cmp(Equal);
 export const greater = cmp(Greater);
 export const less = cmp(Less);
@@ -56,11 +78,7 @@ export const Where = defineOp<NoAttrs>({
   emit: passthrough('Where'),
   grad: ({ inputs: [c, a, b], grads: [g], needs }) => {
     const zero = g!.graph.scalar(0, g!.dtype);
-    return [
-      null,
-      needs[1] ? sumTo(where(c!, g!, zero), a!.shape) : null,
-      needs[2] ? sumTo(where(c!, zero, g!), b!.shape) : null,
-    ];
+    return [null, needs[1] ? sumTo(where(c!, g!, zero), a!.shape) : null, needs[2] ? sumTo(where(c!, zero, g!), b!.shape) : null];
   },
 });
 

@@ -7,6 +7,7 @@ import { encodeValues, ONNX_DTYPE, type DType } from '../dtype.js';
 import { attr } from '../onnx/proto.js';
 import { isStatic, type Dim, type Shape } from '../shape.js';
 import type { Graph } from '../graph.js';
+import type { Tensor } from '../tensor.js';
 
 export const Fill = defineOp<{ shape: Dim[]; dtype: DType; value: number }>({
   name: 'Fill',
@@ -17,7 +18,7 @@ export const Fill = defineOp<{ shape: Dim[]; dtype: DType; value: number }>({
     }),
 });
 
-export function fill(g: Graph, shape: Shape, value: number, dtype: DType = 'float32'): import('../tensor.js').Tensor {
+export function fill(g: Graph, shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
   return g.apply(Fill, [], { shape: [...shape], dtype, value })[0]!;
 }
 
@@ -38,8 +39,12 @@ export const SizeOf = defineOp<{ dims: Dim[]; dtype: DType }>({
   },
 });
 
-export function sizeOf(g: Graph, dims: Shape, dtype: DType): import('../tensor.js').Tensor {
-  if (isStatic(dims)) return g.scalar(dims.reduce((x, y) => x * y, 1), dtype);
+export function sizeOf(g: Graph, dims: Shape, dtype: DType): Tensor {
+  if (isStatic(dims))
+    return g.scalar(
+      dims.reduce((x, y) => x * y, 1),
+      dtype,
+    );
   return g.apply(SizeOf, [], { dims: [...dims], dtype })[0]!;
 }
 
@@ -54,6 +59,6 @@ export const Arange = defineOp<{ n: Dim }>({
   },
 });
 
-export function arange(g: Graph, n: Dim): import('../tensor.js').Tensor {
+export function arange(g: Graph, n: Dim): Tensor {
   return g.apply(Arange, [], { n })[0]!;
 }

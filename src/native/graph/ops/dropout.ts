@@ -33,7 +33,7 @@ export function hashUniform(like: Tensor, seed: Tensor, salt: number): Tensor {
   if (seed.dtype !== 'int64' || seed.shape.length !== 0) throw new ShapeError('dropout: seed must be an int64 scalar tensor');
   const g = like.graph;
   const idx = reshape(arange(g, numel(like.shape)), like.shape);
-  const s = mix(mod(seed, P).add(g.scalar(BigInt(salt % P) * 7919n % BigInt(P), 'int64')));
+  const s = mix(mod(seed, P).add(g.scalar((BigInt(salt % P) * 7919n) % BigInt(P), 'int64')));
   const h = mix(bitwiseXor(mix(mod(idx, P)), s));
   return cast(h, 'float32').mul(1 / P);
 }

@@ -11,7 +11,15 @@ import { log } from './unary.js';
 function inferBinary(name: string) {
   return (ins: readonly TensorType[]): TensorType[] => {
     const dtype = sameDtype(name, ins);
-    return [{ dtype, shape: broadcastShapes(name, ins.map((t) => t.shape)) }];
+    return [
+      {
+        dtype,
+        shape: broadcastShapes(
+          name,
+          ins.map((t) => t.shape),
+        ),
+      },
+    ];
   };
 }
 
@@ -62,13 +70,18 @@ export const Pow = defineOp<NoAttrs>({
 
 /** Max/Min route the gradient to the selected operand; on ties it goes to `a`. */
 function selectGrad(pick: (a: Tensor, b: Tensor) => Tensor) {
-  return ({ inputs: [a, b], grads: [g], needs }: { inputs: readonly Tensor[]; grads: readonly (Tensor | null)[]; needs: readonly boolean[] }) => {
+  return ({
+    inputs: [a, b],
+    grads: [g],
+    needs,
+  }: {
+    inputs: readonly Tensor[];
+    grads: readonly (Tensor | null)[];
+    needs: readonly boolean[];
+  }) => {
     const takeA = pick(a!, b!);
     const zero = g!.graph.scalar(0, g!.dtype);
-    return [
-      needs[0] ? sumTo(where(takeA, g!, zero), a!.shape) : null,
-      needs[1] ? sumTo(where(takeA, zero, g!), b!.shape) : null,
-    ];
+    return [needs[0] ? sumTo(where(takeA, g!, zero), a!.shape) : null, needs[1] ? sumTo(where(takeA, zero, g!), b!.shape) : null];
   };
 }
 
@@ -105,7 +118,10 @@ export const BitwiseXor = defineOp<NoAttrs>({
   emit: passthrough('BitwiseXor'),
 });
 
-const bin = (op: typeof Add) => (a: Tensor, b: Tensor | number): Tensor => a.graph.apply(op, [a, lift(a, b)], {})[0]!;
+const bin =
+  (op: typeof Add) =>
+  (a: Tensor, b: Tensor | number): Tensor =>
+    a.graph.apply(op, [a, lift(a, b)], {})[0]!;
 export const add = bin(Add);
 export const sub = bin(Sub);
 export const mul = bin(Mul);

@@ -26,7 +26,12 @@ export const Gather = defineOp<{ axis: number }>({
     const zeros = (shape: Dim[]) => fill(data!.graph, shape, 0, data!.dtype);
     if (k === 0) return [scatterNDAdd(zeros([...data!.shape]), unsqueeze(idx!, -1), g!), null];
     // Bring the gathered axis to the front, scatter rows there, move it back.
-    const gPerm = [...Array(r).keys()].map((i) => k + i).concat([...Array(k).keys()], [...Array(g!.shape.length - k - r).keys()].map((i) => k + r + i));
+    const gPerm = [...Array(r).keys()]
+      .map((i) => k + i)
+      .concat(
+        [...Array(k).keys()],
+        [...Array(g!.shape.length - k - r).keys()].map((i) => k + r + i),
+      );
     const front = [data!.shape[k]!, ...data!.shape.slice(0, k), ...data!.shape.slice(k + 1)];
     const s = scatterNDAdd(zeros(front), unsqueeze(idx!, -1), transpose(g!, gPerm));
     const back = [...Array(data!.shape.length).keys()].map((i) => (i < k ? i + 1 : i === k ? 0 : i));
@@ -39,7 +44,8 @@ export const GatherElements = defineOp<{ axis: number }>({
   infer: ([data, idx], a) => {
     requireDtype('GatherElements', idx!, INDEX_TYPES, 'indices');
     normAxis(a.axis, data!.shape.length, 'GatherElements');
-    if (idx!.shape.length !== data!.shape.length) throw new ShapeError(`GatherElements: indices ${fmtShape(idx!.shape)} and data ${fmtShape(data!.shape)} need equal rank`);
+    if (idx!.shape.length !== data!.shape.length)
+      throw new ShapeError(`GatherElements: indices ${fmtShape(idx!.shape)} and data ${fmtShape(data!.shape)} need equal rank`);
     return [{ dtype: data!.dtype, shape: [...idx!.shape] }];
   },
   emit: (e, a) => e.node('GatherElements', a.inputs, a.outputs, { axis: attr.int(a.attrs.axis) }),
@@ -54,7 +60,10 @@ export const GatherND = defineOp<NoAttrs>({
   infer: ([data, idx]) => {
     requireDtype('GatherND', idx!, ['int64'], 'indices');
     const m = idx!.shape.at(-1);
-    if (typeof m !== 'number' || m > data!.shape.length) throw new ShapeError(`GatherND: last indices dim must be static and <= rank (data ${fmtShape(data!.shape)}, indices ${fmtShape(idx!.shape)})`);
+    if (typeof m !== 'number' || m > data!.shape.length)
+      throw new ShapeError(
+        `GatherND: last indices dim must be static and <= rank (data ${fmtShape(data!.shape)}, indices ${fmtShape(idx!.shape)})`,
+      );
     return [{ dtype: data!.dtype, shape: [...idx!.shape.slice(0, -1), ...data!.shape.slice(m)] }];
   },
   emit: passthrough('GatherND'),
@@ -83,7 +92,10 @@ export const ScatterElementsAdd = defineOp<{ axis: number }>({
     requireDtype('ScatterElements', idx!, INDEX_TYPES, 'indices');
     normAxis(a.axis, data!.shape.length, 'ScatterElements');
     const ok = idx!.shape.length === data!.shape.length && shapeEq(idx!.shape, upd!.shape) && upd!.dtype === data!.dtype;
-    if (!ok) throw new ShapeError(`ScatterElements: data ${fmtShape(data!.shape)}, indices ${fmtShape(idx!.shape)}, updates ${fmtShape(upd!.shape)} do not fit`);
+    if (!ok)
+      throw new ShapeError(
+        `ScatterElements: data ${fmtShape(data!.shape)}, indices ${fmtShape(idx!.shape)}, updates ${fmtShape(upd!.shape)} do not fit`,
+      );
     return [{ dtype: data!.dtype, shape: [...data!.shape] }];
   },
   emit: (e, a) => e.node('ScatterElements', a.inputs, a.outputs, { axis: attr.int(a.attrs.axis), reduction: attr.string('add') }),
@@ -106,4 +118,3 @@ export function scatterNDAdd(data: Tensor, indices: Tensor, updates: Tensor): Te
 export function scatterElementsAdd(data: Tensor, indices: Tensor, updates: Tensor, axis: number): Tensor {
   return data.graph.apply(ScatterElementsAdd, [data, indices, updates], { axis })[0]!;
 }
-

@@ -1,19 +1,7 @@
 /** Shape-only ops: Reshape, Transpose, Slice, Concat, Split, Expand, Unsqueeze, Squeeze, Identity, StopGradient. */
 import { defineOp, type EmitCtx } from '../op.js';
 import { attr } from '../onnx/proto.js';
-import {
-  broadcastShapes,
-  dimAdd,
-  dimDiv,
-  dimEq,
-  dimSub,
-  fmtShape,
-  normAxis,
-  numel,
-  ShapeError,
-  type Dim,
-  type Shape,
-} from '../shape.js';
+import { broadcastShapes, dimAdd, dimDiv, dimEq, dimSub, fmtShape, normAxis, numel, ShapeError, type Dim, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { passthrough, sameDtype, type NoAttrs } from './util.js';
 import { sumTo } from './reduce.js';
@@ -25,7 +13,7 @@ export const Reshape = defineOp<{ shape: Dim[] }>({
   infer: ([x], a) => {
     const holes = a.shape.filter((d) => d === -1).length;
     if (holes > 1) throw new ShapeError(`Reshape: at most one -1 in ${fmtShape(a.shape)}`);
-    if (a.shape.some((d) => typeof d === 'number' && d < -1 || d === 0)) throw new ShapeError(`Reshape: bad target ${fmtShape(a.shape)}`);
+    if (a.shape.some((d) => (typeof d === 'number' && d < -1) || d === 0)) throw new ShapeError(`Reshape: bad target ${fmtShape(a.shape)}`);
     const total = numel(x!.shape);
     let shape = [...a.shape];
     if (holes === 1) {
@@ -71,7 +59,8 @@ export const Transpose = defineOp<{ perm: number[] }>({
   infer: ([x], a) => {
     const r = x!.shape.length;
     const sorted = [...a.perm].sort((p, q) => p - q);
-    if (a.perm.length !== r || sorted.some((p, i) => p !== i)) throw new ShapeError(`Transpose: perm [${a.perm}] is not a permutation of rank ${r}`);
+    if (a.perm.length !== r || sorted.some((p, i) => p !== i))
+      throw new ShapeError(`Transpose: perm [${a.perm}] is not a permutation of rank ${r}`);
     return [{ dtype: x!.dtype, shape: a.perm.map((p) => x!.shape[p]!) }];
   },
   emit: (e, a) => e.node('Transpose', a.inputs, a.outputs, { perm: attr.ints(a.attrs.perm) }),
@@ -126,7 +115,13 @@ export const Slice = defineOp<SliceAttrs>({
   emit: (e, a) =>
     e.node(
       'Slice',
-      [a.inputs[0]!, e.dims(a.attrs.starts), e.dims(a.attrs.ends), e.constant('int64', [a.attrs.axes.length], a.attrs.axes), e.constant('int64', [a.attrs.steps.length], a.attrs.steps)],
+      [
+        a.inputs[0]!,
+        e.dims(a.attrs.starts),
+        e.dims(a.attrs.ends),
+        e.constant('int64', [a.attrs.axes.length], a.attrs.axes),
+        e.constant('int64', [a.attrs.steps.length], a.attrs.steps),
+      ],
       a.outputs,
     ),
   grad: ({ inputs: [x], grads: [g], attrs }) => {
@@ -149,7 +144,12 @@ export const PadZeros = defineOp<{ axes: number[]; pads: Dim[] }>({
   emit: (e, a) =>
     e.node('Pad', [a.inputs[0]!, e.dims(a.attrs.pads), '', e.constant('int64', [a.attrs.axes.length], a.attrs.axes)], a.outputs),
   grad: ({ inputs: [x], grads: [g], attrs }) => [
-    slice(g!, attrs.axes, attrs.pads.slice(0, attrs.axes.length), attrs.axes.map((k, i) => dimAdd(attrs.pads[i]!, x!.shape[k]!))),
+    slice(
+      g!,
+      attrs.axes,
+      attrs.pads.slice(0, attrs.axes.length),
+      attrs.axes.map((k, i) => dimAdd(attrs.pads[i]!, x!.shape[k]!)),
+    ),
   ],
 });
 
@@ -183,7 +183,11 @@ export const Concat = defineOp<{ axis: number }>({
   emit: (e, a) => e.node('Concat', a.inputs, a.outputs, { axis: attr.int(a.attrs.axis) }),
   grad: ({ inputs, grads: [g], attrs }) => {
     const k = normAxis(attrs.axis, g!.shape.length, 'Concat');
-    return split(g!, attrs.axis, inputs.map((t) => t.shape[k]!));
+    return split(
+      g!,
+      attrs.axis,
+      inputs.map((t) => t.shape[k]!),
+    );
   },
 });
 
@@ -197,7 +201,8 @@ export const Split = defineOp<{ axis: number; sizes: Dim[] }>({
   infer: ([x], a) => {
     const k = normAxis(a.axis, x!.shape.length, 'Split');
     const total = a.sizes.reduce<Dim>((s, d) => dimAdd(s, d), 0);
-    if (!dimEq(total, x!.shape[k]!)) throw new ShapeError(`Split: sizes [${a.sizes}] do not add up to dim ${x!.shape[k]} of ${fmtShape(x!.shape)}`);
+    if (!dimEq(total, x!.shape[k]!))
+      throw new ShapeError(`Split: sizes [${a.sizes}] do not add up to dim ${x!.shape[k]} of ${fmtShape(x!.shape)}`);
     return a.sizes.map((d) => {
       const shape = [...x!.shape];
       shape[k] = d;

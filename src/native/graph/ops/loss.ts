@@ -14,7 +14,9 @@ import { reduceMean } from './reduce.js';
 export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
   if (labels.dtype !== 'int64') throw new ShapeError(`crossEntropy: labels must be int64, got ${labels.dtype}`);
   if (!shapeEq(labels.shape, logits.shape.slice(0, -1))) {
-    throw new ShapeError(`crossEntropy: labels ${fmtShape(labels.shape)} must match logits ${fmtShape(logits.shape)} without the class axis`);
+    throw new ShapeError(
+      `crossEntropy: labels ${fmtShape(labels.shape)} must match logits ${fmtShape(logits.shape)} without the class axis`,
+    );
   }
   const picked = gatherElements(logSoftmax(logits, -1), unsqueeze(labels, -1), -1);
   return reduceMean(picked).neg();

@@ -12,7 +12,8 @@ export const Trilu = defineOp<{ upper: boolean; k: number }>({
     if (x!.shape.length < 2) throw new ShapeError('Trilu: needs rank >= 2');
     return [{ dtype: x!.dtype, shape: [...x!.shape] }];
   },
-  emit: (e, a) => e.node('Trilu', [a.inputs[0]!, e.constant('int64', [], [a.attrs.k])], a.outputs, { upper: attr.int(a.attrs.upper ? 1 : 0) }),
+  emit: (e, a) =>
+    e.node('Trilu', [a.inputs[0]!, e.constant('int64', [], [a.attrs.k])], a.outputs, { upper: attr.int(a.attrs.upper ? 1 : 0) }),
   // Trilu is a fixed 0/1 mask: its own adjoint.
   grad: ({ grads: [g], attrs }) => [trilu(g!, attrs.upper, attrs.k)],
 });

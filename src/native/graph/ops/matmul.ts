@@ -13,7 +13,8 @@ export const MatMul = defineOp<NoAttrs>({
     const dtype = sameDtype('MatMul', [a!, b!]);
     requireFloat('MatMul', a!);
     const desc = `(a: ${fmtShape(a!.shape)}, b: ${fmtShape(b!.shape)})`;
-    if (a!.shape.length < 2 || b!.shape.length < 2) throw new ShapeError(`MatMul: both operands need rank >= 2; unsqueeze vectors first ${desc}`);
+    if (a!.shape.length < 2 || b!.shape.length < 2)
+      throw new ShapeError(`MatMul: both operands need rank >= 2; unsqueeze vectors first ${desc}`);
     const k1 = a!.shape.at(-1)!;
     const k2 = b!.shape.at(-2)!;
     if (!dimEq(k1, k2)) throw new ShapeError(`MatMul: inner dims ${k1} and ${k2} differ ${desc}`);
@@ -53,13 +54,18 @@ export const Gemm = defineOp<GemmAttrs>({
   infer: ([a, b], t) => {
     const dtype = sameDtype('Gemm', [a!, b!]);
     requireFloat('Gemm', a!);
-    if (a!.shape.length !== 2 || b!.shape.length !== 2) throw new ShapeError(`Gemm: operands must be 2-D (a: ${fmtShape(a!.shape)}, b: ${fmtShape(b!.shape)})`);
+    if (a!.shape.length !== 2 || b!.shape.length !== 2)
+      throw new ShapeError(`Gemm: operands must be 2-D (a: ${fmtShape(a!.shape)}, b: ${fmtShape(b!.shape)})`);
     const [m, k1] = t.transA ? [a!.shape[1]!, a!.shape[0]!] : [a!.shape[0]!, a!.shape[1]!];
     const [k2, n] = t.transB ? [b!.shape[1]!, b!.shape[0]!] : [b!.shape[0]!, b!.shape[1]!];
-    if (!dimEq(k1, k2)) throw new ShapeError(`Gemm: inner dims ${k1} and ${k2} differ (a: ${fmtShape(a!.shape)}${t.transA ? 'ᵀ' : ''}, b: ${fmtShape(b!.shape)}${t.transB ? 'ᵀ' : ''})`);
+    if (!dimEq(k1, k2))
+      throw new ShapeError(
+        `Gemm: inner dims ${k1} and ${k2} differ (a: ${fmtShape(a!.shape)}${t.transA ? 'ᵀ' : ''}, b: ${fmtShape(b!.shape)}${t.transB ? 'ᵀ' : ''})`,
+      );
     return [{ dtype, shape: [m, n] }];
   },
-  emit: (e, a) => e.node('Gemm', a.inputs, a.outputs, { transA: attr.int(a.attrs.transA ? 1 : 0), transB: attr.int(a.attrs.transB ? 1 : 0) }),
+  emit: (e, a) =>
+    e.node('Gemm', a.inputs, a.outputs, { transA: attr.int(a.attrs.transA ? 1 : 0), transB: attr.int(a.attrs.transB ? 1 : 0) }),
   grad: ({ inputs: [a, b], grads: [g], needs, attrs: { transA, transB } }) => [
     // y = op(A) op(B); the four cases written as Gemms so no transpose is materialised.
     needs[0] ? (transA ? gemm(b!, g!, { transA: transB, transB: true }) : gemm(g!, b!, { transB: !transB })) : null,

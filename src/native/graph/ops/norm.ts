@@ -14,9 +14,13 @@ export const LayerNormalization = defineOp<{ axis: number; eps: number }>({
     requireFloat('LayerNormalization', x!);
     const k = normAxis(a.axis, x!.shape.length, 'LayerNormalization');
     const normalized = x!.shape.slice(k);
-    for (const [what, t] of [['scale', scale!], ['bias', bias!]] as const) {
+    for (const [what, t] of [
+      ['scale', scale!],
+      ['bias', bias!],
+    ] as const) {
       const b = broadcastShapes('LayerNormalization', [normalized, t.shape], ['normalized dims', what]);
-      if (!shapeEq(b, normalized)) throw new ShapeError(`LayerNormalization: ${what} ${fmtShape(t.shape)} does not fit normalized dims ${fmtShape(normalized)}`);
+      if (!shapeEq(b, normalized))
+        throw new ShapeError(`LayerNormalization: ${what} ${fmtShape(t.shape)} does not fit normalized dims ${fmtShape(normalized)}`);
     }
     // Outputs 1 and 2 are ONNX's optional Mean and InvStdDev (float32 with the default stash_type=1).
     const stats = [...x!.shape.slice(0, k), ...normalized.map(() => 1)];

@@ -113,4 +113,3 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
 export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => dimEq(d, b[i]!));
 }
-

@@ -1,5 +1,5 @@
 /** Softmax and LogSoftmax along one axis (opset 13 semantics). */
-import { defineOp } from '../op.js';
+import { defineOp, type TensorType } from '../op.js';
 import { attr } from '../onnx/proto.js';
 import { normAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -7,11 +7,13 @@ import { requireFloat } from './util.js';
 import { reduceSum } from './reduce.js';
 import { exp } from './unary.js';
 
-const infer = (name: string) => ([x]: readonly { dtype: any; shape: any[] }[], a: { axis: number }) => {
-  requireFloat(name, x!);
-  normAxis(a.axis, x!.shape.length, name);
-  return [{ dtype: x!.dtype, shape: [...x!.shape] }];
-};
+const infer =
+  (name: string) =>
+  ([x]: readonly TensorType[], a: { axis: number }): TensorType[] => {
+    requireFloat(name, x!);
+    normAxis(a.axis, x!.shape.length, name);
+    return [{ dtype: x!.dtype, shape: [...x!.shape] }];
+  };
 
 export const Softmax = defineOp<{ axis: number }>({
   name: 'Softmax',

@@ -30,7 +30,10 @@ export const Relu = unary('Relu', ({ inputs: [x], grads: [g] }) => [g!.mul(cast(
 // d erf(x)/dx = 2/sqrt(pi) exp(-x^2)
 export const Erf = unary('Erf', ({ inputs: [x], grads: [g] }) => [g!.mul(exp(x!.mul(x!).neg()).mul(2 / Math.sqrt(Math.PI)))]);
 
-const un = (op: OpDef<NoAttrs>) => (x: Tensor): Tensor => x.graph.apply(op, [x], {})[0]!;
+const un =
+  (op: OpDef<NoAttrs>) =>
+  (x: Tensor): Tensor =>
+    x.graph.apply(op, [x], {})[0]!;
 export const neg = un(Neg);
 export const abs = un(Abs);
 export const sign = un(Sign);

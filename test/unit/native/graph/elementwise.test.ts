@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkGradients, randShape, type FloatDType } from './harness.js';
-import { ops } from '../../../../src/native/graph/index.js';
+import { ops, type Tensor } from '../../../../src/native/graph/index.js';
 
 /** Broadcasting patterns: same shape, row, column, scalar, rank-extending. */
 const patterns: [string, (s: number[]) => [number[], number[]]][] = [
@@ -19,7 +19,7 @@ const binary = {
   pow: (a, b) => a.pow(b),
   maximum: (a, b) => a.maximum(b),
   minimum: (a, b) => a.minimum(b),
-} satisfies Record<string, (a: any, b: any) => any>;
+} satisfies Record<string, (a: Tensor, b: Tensor) => Tensor>;
 
 describe('binary elementwise gradients (float64, FD atol 1e-6 + rtol 1e-5)', () => {
   for (const [op, f] of Object.entries(binary)) {
@@ -43,7 +43,7 @@ describe('binary elementwise gradients (float64, FD atol 1e-6 + rtol 1e-5)', () 
   }
 });
 
-const unary: [string, (x: any) => any, FloatDType, 'any' | 'positive'][] = [
+const unary: [string, (x: Tensor) => Tensor, FloatDType, 'any' | 'positive'][] = [
   ['neg', (x) => x.neg(), 'float64', 'any'],
   ['abs', (x) => x.abs(), 'float64', 'any'],
   ['sqrt', (x) => x.sqrt(), 'float64', 'positive'],
@@ -64,7 +64,7 @@ describe('unary gradients', () => {
         dtype,
         seed: op.length,
         // keep |x| away from the kinks of abs/relu so central differences are valid
-        init: (r) => (domain === 'positive' ? r.uniform(0.3, 3) : (r.uniform(0.1, 2) * (r.uniform() < 0.5 ? -1 : 1))),
+        init: (r) => (domain === 'positive' ? r.uniform(0.3, 3) : r.uniform(0.1, 2) * (r.uniform() < 0.5 ? -1 : 1)),
         build: (g, r) => {
           const x = g.input('x', dtype, randShape(r, 2));
           return { wrt: [x], out: f(x) };

@@ -23,7 +23,9 @@ describe('ONNX emission', () => {
   it('is deterministic: the same graph built twice gives identical bytes', () => {
     const hash = () => {
       const { g, loss, gw } = mlp();
-      return createHash('sha256').update(emitOnnx(g, { outputs: { loss, grad_w: gw } }).bytes).digest('hex');
+      return createHash('sha256')
+        .update(emitOnnx(g, { outputs: { loss, grad_w: gw } }).bytes)
+        .digest('hex');
     };
     expect(hash()).toBe(hash());
   });
@@ -35,7 +37,10 @@ describe('ONNX emission', () => {
     const step = emitOnnx(g, { outputs: { loss, grad_w: gw } });
     const s = await ort.InferenceSession.create(step.bytes);
     expect([...s.inputNames]).toEqual(['x', 'w']);
-    const r = await s.run({ x: new ort.Tensor('float32', new Float32Array(8).fill(0.5), [2, 4]), w: new ort.Tensor('float32', new Float32Array(12).fill(0.1), [4, 3]) });
+    const r = await s.run({
+      x: new ort.Tensor('float32', new Float32Array(8).fill(0.5), [2, 4]),
+      w: new ort.Tensor('float32', new Float32Array(12).fill(0.1), [4, 3]),
+    });
     expect(r.grad_w!.dims).toEqual([4, 3]);
     expect(Number.isFinite(r.loss!.data[0] as number)).toBe(true);
     expect(() => emitOnnx(g, { outputs: { y: g.input('q', 'float32', ['nobody']).add(1) } })).not.toThrow();
@@ -77,7 +82,11 @@ describe('frozen weights as external data inside the model .safetensors', () => 
 
   it('F32 points into the file in place; BF16 is converted once into a side file; ORT loads both', async () => {
     const modelDir = path.join(dir, 'model');
-    const bound = bindSafetensorsWeights({ file: path.join(modelDir, 'model.safetensors'), modelDir, tensors: { 'h.0.w': 'float32', 'h.0.b': 'float32' } });
+    const bound = bindSafetensorsWeights({
+      file: path.join(modelDir, 'model.safetensors'),
+      modelDir,
+      tensors: { 'h.0.w': 'float32', 'h.0.b': 'float32' },
+    });
     const vw = bound.values.get('h.0.w')!;
     expect(vw).toMatchObject({ kind: 'external', location: 'model.safetensors', length: 48 });
     expect(bound.values.get('h.0.b')).toMatchObject({ kind: 'external', location: 'converted-weights.bin', offset: 0, length: 12 });
@@ -95,7 +104,9 @@ describe('frozen weights as external data inside the model .safetensors', () => 
   });
   it('refuses locations ORT would reject (outside the model directory)', () => {
     const modelDir = path.join(dir, 'model');
-    expect(() => bindSafetensorsWeights({ file: path.join(dir, 'outside', 'model.safetensors'), modelDir, tensors: { 'h.0.w': 'float32' } })).toThrow(/outside the model directory/);
+    expect(() =>
+      bindSafetensorsWeights({ file: path.join(dir, 'outside', 'model.safetensors'), modelDir, tensors: { 'h.0.w': 'float32' } }),
+    ).toThrow(/outside the model directory/);
   });
   it('ORT facts: rejects ../ locations and cannot load external data from bytes', async () => {
     const g = new Graph();
@@ -120,7 +131,10 @@ describe('frozen weights as external data inside the model .safetensors', () => 
     const file = path.join(modelDir, 'train_step.onnx');
     fs.writeFileSync(file, emitOnnx(g, { outputs: { loss, grad_lora_a: ga! } }).bytes);
     const s = await ort.InferenceSession.create(file);
-    const r = await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4, 1, 1, 1, 1]), [2, 4]), lora_a: new ort.Tensor('float32', new Float32Array(4), [4, 1]) });
+    const r = await s.run({
+      x: new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4, 1, 1, 1, 1]), [2, 4]),
+      lora_a: new ort.Tensor('float32', new Float32Array(4), [4, 1]),
+    });
     // x A [batch,1] broadcasts over the 3 output columns: d/dA = 3 * column sums of x
     expect(Array.from(r.grad_lora_a!.data as Float32Array)).toEqual([6, 9, 12, 15]);
   });

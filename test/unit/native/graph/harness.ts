@@ -38,7 +38,9 @@ export function concreteShape(shape: readonly Dim[], symbols: Record<string, num
 }
 
 export function floatTensor(dtype: FloatDType, values: ArrayLike<number>, dims: number[]): ort.Tensor {
-  return dtype === 'float64' ? new ort.Tensor('float64', Float64Array.from(values), dims) : new ort.Tensor('float32', Float32Array.from(values), dims);
+  return dtype === 'float64'
+    ? new ort.Tensor('float64', Float64Array.from(values), dims)
+    : new ort.Tensor('float32', Float32Array.from(values), dims);
 }
 
 export function int64Tensor(values: number[], dims: number[]): ort.Tensor {

@@ -4,12 +4,63 @@ import { Graph, ops } from '../../../../src/native/graph/index.js';
 
 describe('MatMul / Gemm gradients (float64, FD atol 1e-6 + rtol 1e-5)', () => {
   const cases: [string, (r: { int: (a: number, b: number) => number }) => [(number | string)[], (number | string)[]]][] = [
-    ['2-D x 2-D', (r) => { const [m, k, n] = [r.int(2, 4), r.int(2, 4), r.int(2, 4)]; return [[m, k], [k, n]]; }],
-    ['batched x weight (Gemm path)', (r) => { const [b, m, k, n] = [r.int(2, 3), r.int(2, 4), r.int(2, 4), r.int(2, 4)]; return [[b, m, k], [k, n]]; }],
-    ['batched x batched', (r) => { const [b, m, k, n] = [r.int(2, 3), r.int(2, 4), r.int(2, 4), r.int(2, 4)]; return [[b, m, k], [b, k, n]]; }],
-    ['broadcast batch dims', (r) => { const [b, h, m, k, n] = [r.int(2, 3), r.int(2, 3), r.int(2, 3), r.int(2, 3), r.int(2, 3)]; return [[b, 1, m, k], [h, k, n]]; }],
-    ['weight x batched', (r) => { const [b, m, k, n] = [r.int(2, 3), r.int(2, 4), r.int(2, 4), r.int(2, 4)]; return [[m, k], [b, k, n]]; }],
-    ['symbolic batch', () => [['batch', 'seq', 4], [4, 3]]],
+    [
+      '2-D x 2-D',
+      (r) => {
+        const [m, k, n] = [r.int(2, 4), r.int(2, 4), r.int(2, 4)];
+        return [
+          [m, k],
+          [k, n],
+        ];
+      },
+    ],
+    [
+      'batched x weight (Gemm path)',
+      (r) => {
+        const [b, m, k, n] = [r.int(2, 3), r.int(2, 4), r.int(2, 4), r.int(2, 4)];
+        return [
+          [b, m, k],
+          [k, n],
+        ];
+      },
+    ],
+    [
+      'batched x batched',
+      (r) => {
+        const [b, m, k, n] = [r.int(2, 3), r.int(2, 4), r.int(2, 4), r.int(2, 4)];
+        return [
+          [b, m, k],
+          [b, k, n],
+        ];
+      },
+    ],
+    [
+      'broadcast batch dims',
+      (r) => {
+        const [b, h, m, k, n] = [r.int(2, 3), r.int(2, 3), r.int(2, 3), r.int(2, 3), r.int(2, 3)];
+        return [
+          [b, 1, m, k],
+          [h, k, n],
+        ];
+      },
+    ],
+    [
+      'weight x batched',
+      (r) => {
+        const [b, m, k, n] = [r.int(2, 3), r.int(2, 4), r.int(2, 4), r.int(2, 4)];
+        return [
+          [m, k],
+          [b, k, n],
+        ];
+      },
+    ],
+    [
+      'symbolic batch',
+      () => [
+        ['batch', 'seq', 4],
+        [4, 3],
+      ],
+    ],
   ];
   for (const [name, shapes] of cases) {
     it(name, async () => {

@@ -5,13 +5,18 @@ const F64 = 'float64' as const;
 
 describe('reductions (float64, FD atol 1e-6 + rtol 1e-5)', () => {
   for (const op of ['sum', 'mean', 'amax'] as const) {
-    for (const [axes, keep] of [[undefined, false], [1, false], [[0, 2], true], [-1, true]] as const) {
+    for (const [axes, keep] of [
+      [undefined, false],
+      [1, false],
+      [[0, 2], true],
+      [-1, true],
+    ] as const) {
       it(`${op} axes=${JSON.stringify(axes)} keepdims=${keep}`, async () => {
         const rep = await checkGradients({
           dtype: F64,
           build: (g, r) => {
             const x = g.input('x', F64, randShape(r, 3));
-            return { wrt: [x], out: x[op](axes as any, keep) };
+            return { wrt: [x], out: x[op](axes as number | number[] | undefined, keep) };
           },
         });
         expect(rep.failures, rep.worst).toEqual([]);
@@ -34,11 +39,23 @@ describe('reductions (float64, FD atol 1e-6 + rtol 1e-5)', () => {
 describe('softmax family (float64)', () => {
   for (const axis of [-1, 1, 0]) {
     it(`softmax axis ${axis}`, async () => {
-      const rep = await checkGradients({ dtype: F64, build: (g, r) => { const x = g.input('x', F64, randShape(r, 3)); return { wrt: [x], out: x.softmax(axis) }; } });
+      const rep = await checkGradients({
+        dtype: F64,
+        build: (g, r) => {
+          const x = g.input('x', F64, randShape(r, 3));
+          return { wrt: [x], out: x.softmax(axis) };
+        },
+      });
       expect(rep.failures, rep.worst).toEqual([]);
     });
     it(`logSoftmax axis ${axis}`, async () => {
-      const rep = await checkGradients({ dtype: F64, build: (g, r) => { const x = g.input('x', F64, randShape(r, 3)); return { wrt: [x], out: x.logSoftmax(axis) }; } });
+      const rep = await checkGradients({
+        dtype: F64,
+        build: (g, r) => {
+          const x = g.input('x', F64, randShape(r, 3));
+          return { wrt: [x], out: x.logSoftmax(axis) };
+        },
+      });
       expect(rep.failures, rep.worst).toEqual([]);
     });
   }
@@ -88,15 +105,35 @@ describe('LayerNormalization', () => {
 
 describe('L2 normalise and GELU', () => {
   it('l2normalize (float64)', async () => {
-    const rep = await checkGradients({ dtype: F64, build: (g, r) => { const x = g.input('x', F64, randShape(r, 2)); return { wrt: [x], out: x.l2normalize(-1) }; } });
+    const rep = await checkGradients({
+      dtype: F64,
+      build: (g, r) => {
+        const x = g.input('x', F64, randShape(r, 2));
+        return { wrt: [x], out: x.l2normalize(-1) };
+      },
+    });
     expect(rep.failures, rep.worst).toEqual([]);
   });
   it('gelu tanh (float64)', async () => {
-    const rep = await checkGradients({ dtype: F64, init: (r) => r.uniform(-3, 3), build: (g, r) => { const x = g.input('x', F64, randShape(r, 2)); return { wrt: [x], out: x.gelu('tanh') }; } });
+    const rep = await checkGradients({
+      dtype: F64,
+      init: (r) => r.uniform(-3, 3),
+      build: (g, r) => {
+        const x = g.input('x', F64, randShape(r, 2));
+        return { wrt: [x], out: x.gelu('tanh') };
+      },
+    });
     expect(rep.failures, rep.worst).toEqual([]);
   });
   it('gelu exact erf (float32: ORT has no float64 Erf; FD step 1e-2, tol 5e-3)', async () => {
-    const rep = await checkGradients({ dtype: 'float32', init: (r) => r.uniform(-3, 3), build: (g, r) => { const x = g.input('x', 'float32', randShape(r, 2, 3, 5)); return { wrt: [x], out: x.gelu('none') }; } });
+    const rep = await checkGradients({
+      dtype: 'float32',
+      init: (r) => r.uniform(-3, 3),
+      build: (g, r) => {
+        const x = g.input('x', 'float32', randShape(r, 2, 3, 5));
+        return { wrt: [x], out: x.gelu('none') };
+      },
+    });
     expect(rep.failures, rep.worst).toEqual([]);
   });
 });

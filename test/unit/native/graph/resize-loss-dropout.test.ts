@@ -28,7 +28,10 @@ describe('bicubic resize (position-embedding interpolation)', () => {
     expect(maxErr).toBeLessThan(1e-5);
   });
   it('gradient, upsampling 4x4 -> 6x7 and downsampling 6x6 -> 4x3 (float32: ORT Resize has no float64 kernel; FD step 1e-2, tol 5e-3)', async () => {
-    for (const [ih, iw, oh, ow] of [[4, 4, 6, 7], [6, 6, 4, 3]] as const) {
+    for (const [ih, iw, oh, ow] of [
+      [4, 4, 6, 7],
+      [6, 6, 4, 3],
+    ] as const) {
       const rep = await checkGradients({
         dtype: 'float32',
         build: (g) => {
@@ -60,7 +63,9 @@ describe('cross-entropy and L2-normalised contrastive logits (float64)', () => {
     const y = g.input('y', 'int64', [2]);
     const s = await ort.InferenceSession.create(emitOnnx(g, { outputs: { loss: ops.crossEntropy(z, y) } }).bytes);
     const zv = [0.1, 2, -1, 3, 0.5, 0.2];
-    const loss = Number((await s.run({ z: new ort.Tensor('float64', Float64Array.from(zv), [2, 3]), y: int64Tensor([1, 0], [2]) })).loss!.data[0]);
+    const loss = Number(
+      (await s.run({ z: new ort.Tensor('float64', Float64Array.from(zv), [2, 3]), y: int64Tensor([1, 0], [2]) })).loss!.data[0],
+    );
     const lse = (a: number[]) => Math.log(a.reduce((p, v) => p + Math.exp(v), 0));
     expect(loss).toBeCloseTo((lse(zv.slice(0, 3)) - 2 + lse(zv.slice(3)) - 3) / 2, 12);
   });
@@ -88,7 +93,10 @@ describe('seeded dropout', () => {
     const s = g.input('seed', 'int64', []);
     const y = ops.dropout(x, 0.1, s, salt);
     const sess = await ort.InferenceSession.create(emitOnnx(g, { outputs: { y } }).bytes);
-    const feeds = { x: new ort.Tensor('float32', new Float32Array(shape[0]! * shape[1]!).fill(1), shape), seed: new ort.Tensor('int64', BigInt64Array.from([seed]), []) };
+    const feeds = {
+      x: new ort.Tensor('float32', new Float32Array(shape[0]! * shape[1]!).fill(1), shape),
+      seed: new ort.Tensor('int64', BigInt64Array.from([seed]), []),
+    };
     const a = (await sess.run(feeds)).y!.data as Float32Array;
     const b = (await sess.run(feeds)).y!.data as Float32Array;
     return { a, b };

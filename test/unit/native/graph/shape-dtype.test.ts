@@ -17,7 +17,12 @@ describe('symbolic dims', () => {
     expect(dimSub('seq+30', 30)).toBe('seq');
   });
   it('broadcasts symbols only against 1 or themselves', () => {
-    expect(broadcastShapes('Add', [['batch', 1, 4], [3, 1]])).toEqual(['batch', 3, 4]);
+    expect(
+      broadcastShapes('Add', [
+        ['batch', 1, 4],
+        [3, 1],
+      ]),
+    ).toEqual(['batch', 3, 4]);
     expect(() => broadcastShapes('Add', [['batch'], ['seq']])).toThrow('Add: cannot broadcast dims batch and seq (a: [batch], b: [seq])');
   });
   it('evaluates symbolic shapes at run time from the inputs (reshape needing two run-time dims)', async () => {
@@ -25,7 +30,13 @@ describe('symbolic dims', () => {
     const x = g.input('x', 'float32', ['batch', 'seq', 6]);
     const y = x.reshape(['batch*seq', 2, 3]).transpose([1, 0, 2]).reshape([2, 'batch', 'seq*3']);
     const s = await ort.InferenceSession.create(emitOnnx(g, { outputs: { y } }).bytes);
-    const r = await s.run({ x: new ort.Tensor('float32', Float32Array.from({ length: 2 * 5 * 6 }, (_, i) => i), [2, 5, 6]) });
+    const r = await s.run({
+      x: new ort.Tensor(
+        'float32',
+        Float32Array.from({ length: 2 * 5 * 6 }, (_, i) => i),
+        [2, 5, 6],
+      ),
+    });
     expect(r.y!.dims).toEqual([2, 2, 15]);
   });
 });
@@ -44,7 +55,13 @@ describe('float16', () => {
       const x = g.input('x', dtype, ['batch', 8]);
       const w = g.param('w', [8, 4], { dtype, trainable: true });
       const b = g.param('b', [4], { dtype, trainable: true });
-      const loss = x.matmul(w).add(b).gelu('tanh').layerNorm(g.constant([1, 1, 1, 1], dtype, [4]), g.constant([0, 0, 0, 0], dtype, [4])).mul(g.constant([1, -2, 0.5, 3], dtype, [4])).sum(); // weighted: a plain sum of a LayerNorm output is constant
+      const loss = x
+        .matmul(w)
+        .add(b)
+        .gelu('tanh')
+        .layerNorm(g.constant([1, 1, 1, 1], dtype, [4]), g.constant([0, 0, 0, 0], dtype, [4]))
+        .mul(g.constant([1, -2, 0.5, 3], dtype, [4]))
+        .sum(); // weighted: a plain sum of a LayerNorm output is constant
       const [gw, gb] = grad(loss, [w, b]);
       const s = await ort.InferenceSession.create(emitOnnx(g, { outputs: { gw: gw!, gb: gb! } }).bytes);
       const r = rng(3);
@@ -52,9 +69,12 @@ describe('float16', () => {
       const ws = Array.from({ length: 32 }, () => r.normal() * 0.5);
       const bs = [0.1, -0.2, 0.3, 0];
       const t = (v: number[], dims: number[]) =>
-        dtype === 'float32' ? new ort.Tensor('float32', Float32Array.from(v), dims) : new ort.Tensor('float16', Uint16Array.from(v.map(float32ToFloat16Bits)), dims);
+        dtype === 'float32'
+          ? new ort.Tensor('float32', Float32Array.from(v), dims)
+          : new ort.Tensor('float16', Uint16Array.from(v.map(float32ToFloat16Bits)), dims);
       const out = await s.run({ x: t(xs, [3, 8]), w: t(ws, [8, 4]), b: t(bs, [4]) });
-      const read = (v: ort.Tensor) => (dtype === 'float32' ? Array.from(v.data as Float32Array) : Array.from(v.data as Uint16Array).map(float16BitsToFloat32));
+      const read = (v: ort.Tensor) =>
+        dtype === 'float32' ? Array.from(v.data as Float32Array) : Array.from(v.data as Uint16Array).map(float16BitsToFloat32);
       return [...read(out.gw!), ...read(out.gb!)];
     };
     const [h, f] = [await run('float16'), await run('float32')];

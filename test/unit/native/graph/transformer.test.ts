@@ -5,9 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkGradients, int64Tensor } from './harness.js';
-import { Graph, ops, type Tensor } from '../../../../src/native/graph/index.js';
+import { ops, type Graph, type Tensor } from '../../../../src/native/graph/index.js';
 
-interface Config { vocab: number; ctx: number; dim: number; heads: number; layers: number }
+interface Config {
+  vocab: number;
+  ctx: number;
+  dim: number;
+  heads: number;
+  layers: number;
+}
 const DT = 'float64' as const;
 
 function gpt(g: Graph, c: Config, ids: Tensor) {
@@ -28,7 +34,10 @@ function gpt(g: Graph, c: Config, ids: Tensor) {
     x = x.add(y.matmul(p(`h${l}.proj.w`, [c.dim, c.dim])).add(p(`h${l}.proj.b`, [c.dim])));
     // MLP
     const m = x.layerNorm(p(`h${l}.ln2.w`, [c.dim]), p(`h${l}.ln2.b`, [c.dim]));
-    const fc = m.matmul(p(`h${l}.fc.w`, [c.dim, 4 * c.dim])).add(p(`h${l}.fc.b`, [4 * c.dim])).gelu('tanh');
+    const fc = m
+      .matmul(p(`h${l}.fc.w`, [c.dim, 4 * c.dim]))
+      .add(p(`h${l}.fc.b`, [4 * c.dim]))
+      .gelu('tanh');
     x = x.add(fc.matmul(p(`h${l}.mlp_proj.w`, [4 * c.dim, c.dim])).add(p(`h${l}.mlp_proj.b`, [c.dim])));
   }
 
