@@ -1,0 +1,376 @@
+// The model registry: the `models` table over folders the user brought. Importing detects what a
+// folder is (CLEFT bundle, Hugging Face GPT-2-family text model, ViT/DINOv2 image model, PEFT LoRA
+// adapter), refuses it with the file/tensor/problem when it is broken, optionally copies it under
+// <dataDir>/models/<sha-prefix>-<name>/ and records it with its identity (sha256).
+//
+// `manifest_json` holds a RegistryManifest (below): the files with their hashes as imported, the
+// architecture summary (so listing needs no disk access) and, for bundles, the bundle manifest.
+import fs from 'node:fs';
+import path from 'node:path';
+import { CleftError } from '../../common/errors';
+import type { Db } from '../db/database';
+import {
+  openBundle,
+  exportBundle,
+  hashFiles,
+  filesSha256,
+  type BundleManifest,
+  type FileHash,
+  type HashProgress,
+} from '../../native/models/bundle';
+import {
+  inspectModelFolder,
+  type ModelFolderKind,
+  type ModelInspection,
+  type ArchitectureSummary,
+  type AdapterSummary,
+  type BundleSummary,
+} from '../../native/models/inspect';
+
+export const MODELS_DIR = 'models';
+export type ModelKind = ModelFolderKind;
+
+export interface ModelSummary {
+  /** gpt2, vit, dinov2, dinov2_with_registers; for a bundle "gpt2 + vit"; for an adapter the adapted modality. */
+  family: string | null;
+  /** One line for lists: "GPT-2 12 layers, 768-d, 124.4M parameters". */
+  description: string;
+  parameters: number;
+  byteSize: number;
+  dtypes: string[];
+}
+
+/** What `models.manifest_json` holds. */
+export interface RegistryManifest {
+  formatVersion: 1;
+  kind: ModelKind;
+  /** The folder it was imported from. */
+  source: string;
+  /** Whether `path` is a copy under <dataDir>/models. */
+  copied: boolean;
+  files: Record<string, { size: number; sha256: string }>;
+  summary: ModelSummary;
+  architecture: ArchitectureSummary | null;
+  adapter: AdapterSummary | null;
+  bundle: BundleSummary | null;
+  /** The bundle's own manifest (cleft-bundle.json), for bundles. */
+  bundleManifest: BundleManifest | null;
+  warnings: string[];
+}
+
+export interface ModelRecord {
+  id: number;
+  name: string;
+  kind: ModelKind;
+  /** Absolute folder. */
+  path: string;
+  /** Identity: bundleSha256 for bundles, the sha256 of the file list otherwise. */
+  sha256: string;
+  createdAt: string;
+  /** The folder is the registry's own copy (deleting the model removes it). */
+  copied: boolean;
+  source: string;
+  summary: ModelSummary;
+}
+
+interface ModelRow {
+  id: number;
+  name: string;
+  kind: string;
+  path: string;
+  manifest_json: string;
+  sha256: string;
+  created_at: string;
+}
+
+const fmtCount = (n: number) =>
+  n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
+
+function describeArch(a: ArchitectureSummary): string {
+  const base = `${a.family} ${a.layers} layers, ${a.hiddenSize}-d, ${a.attentionHeads} heads`;
+  if (a.modality === 'text') return `${base}, vocab ${a.vocabSize}, ${a.positions} positions`;
+  const reg = a.registerTokens ? `, ${a.registerTokens} registers` : '';
+  return `${base}, ${a.imageSize![0]}x${a.imageSize![1]} patch ${a.patchSize![0]}${reg}`;
+}
+
+/** The one-line summary of an inspection. */
+export function summarize(i: ModelInspection): ModelSummary {
+  let family: string | null = i.family;
+  let description = '';
+  if (i.bundle) {
+    const b = i.bundle;
+    family = `${b.text.family} + ${b.image.family}`;
+    const ad = [b.textAdapter && 'text LoRA', b.imageAdapter && 'image LoRA'].filter(Boolean).join(', ');
+    description =
+      `bundle: ${b.text.family} ${b.text.layers}L/${b.text.hiddenSize}-d + ${b.image.family} ${b.image.layers}L/${b.image.hiddenSize}-d` +
+      `${ad ? ` with ${ad}` : ''}, proj ${b.heads.projDim}, ${b.imagePooling} pooling` +
+      (b.promptSets.length ? `, ${b.promptSets.length} prompt set(s)` : '');
+  } else if (i.architecture) description = describeArch(i.architecture);
+  else if (i.adapter) {
+    const a = i.adapter;
+    family = a.modality;
+    description = `LoRA r=${a.r} alpha=${a.alpha} on ${typeof a.targetModules === 'string' ? a.targetModules : a.targetModules.join(', ')} (${a.modules} modules${a.modality ? `, ${a.modality} encoder` : ''})`;
+  }
+  return {
+    family,
+    description: `${description}; ${fmtCount(i.parameters)} parameters`,
+    parameters: i.parameters,
+    byteSize: i.byteSize,
+    dtypes: i.dtypes,
+  };
+}
+
+function parseManifest(row: ModelRow): RegistryManifest {
+  return JSON.parse(row.manifest_json) as RegistryManifest;
+}
+
+function toRecord(row: ModelRow): ModelRecord {
+  const m = parseManifest(row);
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind as ModelKind,
+    path: row.path,
+    sha256: row.sha256,
+    createdAt: row.created_at,
+    copied: m.copied,
+    source: m.source,
+    summary: m.summary,
+  };
+}
+
+export function listModels(db: Db, filter: { kind?: ModelKind } = {}): ModelRecord[] {
+  const rows = (
+    filter.kind
+      ? db.prepare(`SELECT * FROM models WHERE kind = ? ORDER BY id`).all(filter.kind)
+      : db.prepare(`SELECT * FROM models ORDER BY id`).all()
+  ) as ModelRow[];
+  return rows.map(toRecord);
+}
+
+function getRow(db: Db, id: number): ModelRow {
+  const row = db.prepare(`SELECT * FROM models WHERE id = ?`).get(id) as ModelRow | undefined;
+  if (!row) throw new CleftError('not_found', `no model with id ${id}`);
+  return row;
+}
+
+export function getModel(db: Db, id: number): ModelRecord {
+  return toRecord(getRow(db, id));
+}
+
+/** The stored manifest (files with hashes as imported, summaries, the bundle manifest). */
+export function getModelManifest(db: Db, id: number): RegistryManifest {
+  return parseManifest(getRow(db, id));
+}
+
+function slug(name: string): string {
+  const s = name
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .slice(0, 60);
+  return s || 'model';
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+export interface ImportModelOptions {
+  /** Default: the bundle's name, else the folder's name. */
+  name?: string;
+  /** Copy into <dataDir>/models (true) or register the folder where it is (false). */
+  copy: boolean;
+  /** Base model folder to check a PEFT adapter against (default: its parent folder when that is a model). */
+  adapterBase?: string;
+  onProgress?: (p: HashProgress & { phase: 'hash' | 'copy' }) => void;
+}
+
+function refuse(source: string, problems: string[]): never {
+  throw new CleftError(
+    'invalid_input',
+    problems.length === 1 ? `cannot import ${source}: ${problems[0]}` : `cannot import ${source}:\n  ${problems.join('\n  ')}`,
+    problems.map((p) => ({ path: source, message: p })),
+  );
+}
+
+/**
+ * Validates and records a model folder; with `copy`, copies exactly the files that make up the
+ * model under <dataDir>/models/<sha256 prefix>-<name>/ and verifies the copy. Refuses broken folders
+ * (invalid_input, naming file, tensor and problem) and models already registered (conflict).
+ */
+export async function importModel(db: Db, dataDir: string, sourceDir: string, options: ImportModelOptions): Promise<ModelRecord> {
+  const source = path.resolve(sourceDir);
+  const progress = options.onProgress;
+  const inspection = await inspectModelFolder(source, {
+    hash: true,
+    ...(options.adapterBase ? { adapterBase: options.adapterBase } : {}),
+    ...(progress ? { onProgress: (p: HashProgress) => progress({ ...p, phase: 'hash' }) } : {}),
+  });
+  if (inspection.problems.length || !inspection.kind || !inspection.sha256)
+    refuse(source, inspection.problems.length ? inspection.problems : ['not a model folder']);
+  const kind = inspection.kind;
+  const sha256 = inspection.sha256;
+  const name = (options.name ?? inspection.bundle?.name ?? path.basename(source)).trim();
+  if (name.length === 0 || name.length > 120) throw new CleftError('invalid_input', `model name must be 1-120 characters, got "${name}"`);
+
+  const dup = db.prepare(`SELECT id, name FROM models WHERE sha256 = ? AND kind = ?`).get(sha256, kind) as
+    { id: number; name: string } | undefined;
+  if (dup)
+    throw new CleftError('conflict', `this ${kind} is already registered as #${dup.id} "${dup.name}" (same sha256 ${sha256.slice(0, 12)})`);
+  const sameName = db.prepare(`SELECT id FROM models WHERE name = ?`).get(name) as { id: number } | undefined;
+  if (sameName) throw new CleftError('conflict', `a model named "${name}" already exists (#${sameName.id}); choose another name`);
+
+  let target = source;
+  const modelsRoot = path.resolve(dataDir, MODELS_DIR);
+  if (options.copy) {
+    target = path.join(modelsRoot, `${sha256.slice(0, 12)}-${slug(name)}`);
+    if (fs.existsSync(target))
+      throw new CleftError('conflict', `${target} already exists (a copy left behind?): remove it or import under another name`);
+    fs.mkdirSync(modelsRoot, { recursive: true });
+    try {
+      await copyModelFolder(source, target, kind, inspection.files, progress);
+    } catch (e) {
+      fs.rmSync(target, { recursive: true, force: true });
+      throw e instanceof CleftError
+        ? e
+        : new CleftError('internal', `copying ${source} to ${target} failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  const manifest: RegistryManifest = {
+    formatVersion: 1,
+    kind,
+    source,
+    copied: options.copy,
+    files: Object.fromEntries(inspection.files.map((f) => [f.path, { size: f.size, sha256: f.sha256 }])),
+    summary: summarize(inspection),
+    architecture: inspection.architecture,
+    adapter: inspection.adapter,
+    bundle: inspection.bundle,
+    bundleManifest: kind === 'bundle' ? (await openBundle(target, { verify: 'sizes' })).manifest : null,
+    warnings: inspection.warnings,
+  };
+  try {
+    const info = db
+      .prepare(`INSERT INTO models (name, kind, path, manifest_json, sha256) VALUES (?, ?, ?, ?, ?)`)
+      .run(name, kind, target, JSON.stringify(manifest), sha256);
+    return getModel(db, Number(info.lastInsertRowid));
+  } catch (e) {
+    if (options.copy) fs.rmSync(target, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Copies a model's files into `target` (atomically: temp folder + rename) and checks the copy's hashes. */
+async function copyModelFolder(
+  source: string,
+  target: string,
+  kind: ModelKind,
+  files: readonly FileHash[],
+  progress: ImportModelOptions['onProgress'],
+): Promise<void> {
+  const onProgress = progress ? (p: HashProgress) => progress({ ...p, phase: 'copy' }) : undefined;
+  if (kind === 'bundle') {
+    await exportBundle(source, target, onProgress ? { onProgress } : {}); // copies and re-verifies in full
+    return;
+  }
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.partial-${process.pid}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  try {
+    for (const f of files) {
+      const dst = path.join(tmp, ...f.path.split('/'));
+      await fs.promises.mkdir(path.dirname(dst), { recursive: true });
+      await fs.promises.copyFile(path.join(source, ...f.path.split('/')), dst, fs.constants.COPYFILE_FICLONE);
+    }
+    const copied = await hashFiles(
+      tmp,
+      files.map((f) => f.path),
+      onProgress,
+    );
+    if (filesSha256(copied) !== filesSha256(files)) {
+      const bad = copied.filter((c, i) => c.sha256 !== files[i]!.sha256).map((c) => c.path);
+      throw new CleftError('internal', `the copy differs from ${source} (${bad.join(', ')}): was it modified during the import?`);
+    }
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export interface ModelDetails {
+  model: ModelRecord;
+  inspection: ModelInspection;
+}
+
+/**
+ * Re-inspects a registered model where it lives: architecture summary, parameters, dtypes, sizes,
+ * files with hashes, and problems, including files changed or missing since the import.
+ */
+export async function inspectModel(db: Db, id: number, options: { hash?: boolean } = {}): Promise<ModelDetails> {
+  const row = getRow(db, id);
+  const model = toRecord(row);
+  const stored = parseManifest(row);
+  const hash = options.hash ?? true;
+  const inspection = await inspectModelFolder(row.path, { hash });
+  if (!fs.existsSync(row.path)) return { model, inspection: { ...inspection, problems: [`${row.path}: the model folder is gone`] } };
+  if (inspection.kind && inspection.kind !== model.kind)
+    inspection.problems.push(`${row.path}: is now a ${inspection.kind}, it was imported as ${model.kind}`);
+  const now = new Map(inspection.files.map((f) => [f.path, f]));
+  for (const [rel, f] of Object.entries(stored.files)) {
+    const cur = now.get(rel);
+    const file = path.join(row.path, rel);
+    if (!cur) {
+      if (!inspection.problems.some((p) => p.includes(file))) inspection.problems.push(`${file}: missing (it was imported)`);
+    } else if (cur.size !== f.size) inspection.problems.push(`${file}: size ${cur.size} bytes, it was ${f.size} when imported`);
+    else if (hash && cur.sha256 && cur.sha256 !== f.sha256)
+      inspection.problems.push(`${file}: sha256 changed since the import (${cur.sha256}, was ${f.sha256})`);
+  }
+  if (hash && inspection.sha256 && inspection.sha256 !== row.sha256 && inspection.problems.length === 0)
+    inspection.problems.push(`${row.path}: identity changed since the import (${inspection.sha256}, recorded ${row.sha256})`);
+  return { model, inspection };
+}
+
+/**
+ * Removes a model from the registry; its folder is deleted only when it is the registry's own copy
+ * (inside <dataDir>/models). Prompt sets recorded for it go with it; predictions keep their
+ * model_sha256 and lose the link.
+ */
+export function deleteModel(db: Db, dataDir: string, id: number): { deleted: number; removedFolder: string | null } {
+  const row = getRow(db, id);
+  db.prepare(`DELETE FROM models WHERE id = ?`).run(id);
+  const modelsRoot = path.resolve(dataDir, MODELS_DIR);
+  const folder = path.resolve(row.path);
+  if (isInside(folder, modelsRoot) && fs.existsSync(folder)) {
+    const stillUsed = db.prepare(`SELECT 1 FROM models WHERE path = ?`).get(row.path);
+    if (!stillUsed) {
+      fs.rmSync(folder, { recursive: true, force: true });
+      return { deleted: id, removedFolder: folder };
+    }
+  }
+  return { deleted: id, removedFolder: null };
+}
+
+/**
+ * After a registered bundle changed (a prompt set added), records its new identity and manifest.
+ * Returns the updated record.
+ */
+export async function refreshBundleRecord(db: Db, id: number): Promise<ModelRecord> {
+  const row = getRow(db, id);
+  if (row.kind !== 'bundle') throw new CleftError('invalid_input', `model #${id} is a ${row.kind}, not a bundle`);
+  const inspection = await inspectModelFolder(row.path, { hash: true });
+  if (inspection.problems.length || !inspection.sha256) refuse(row.path, inspection.problems);
+  const old = parseManifest(row);
+  const manifest: RegistryManifest = {
+    ...old,
+    files: Object.fromEntries(inspection.files.map((f) => [f.path, { size: f.size, sha256: f.sha256 }])),
+    summary: summarize(inspection),
+    bundle: inspection.bundle,
+    bundleManifest: (await openBundle(row.path, { verify: 'sizes' })).manifest,
+    warnings: inspection.warnings,
+  };
+  db.prepare(`UPDATE models SET manifest_json = ?, sha256 = ? WHERE id = ?`).run(JSON.stringify(manifest), inspection.sha256, id);
+  return getModel(db, id);
+}
