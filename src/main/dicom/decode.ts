@@ -80,7 +80,7 @@ export function openDicomBytes(bytes: Uint8Array, file = '<buffer>'): DicomImage
     if (!el?.encapsulatedPixelData)
       throw new DicomError(file, 'corrupt', `transfer syntax ${transferSyntax.name} but the pixel data is not encapsulated`);
     try {
-      img.frameFragments = groupFragments(ds, el, header.numberOfFrames, file, transferSyntax.codec);
+      img.frameFragments = groupFragments(ds, el, header.numberOfFrames, transferSyntax.codec);
     } catch (err) {
       throw asDicomError(file, err);
     }

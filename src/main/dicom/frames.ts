@@ -10,7 +10,7 @@ export interface FragmentRef {
   length: number;
 }
 
-function fragmentsOf(ds: DataSet, el: Element, file: string): FragmentRef[] {
+function fragmentsOf(ds: DataSet, el: Element): FragmentRef[] {
   const frags = (el.fragments ?? []).map((f) => ({ position: f.position, length: f.length }));
   const len = ds.byteArray.length;
   for (const f of frags) {
@@ -50,8 +50,8 @@ function extendedOffsets(ds: DataSet): number[] | undefined {
 }
 
 /** Groups fragments into frames; returns one fragment list per frame. */
-export function groupFragments(ds: DataSet, el: Element, numberOfFrames: number, file: string, codec: string): FragmentRef[][] {
-  const frags = fragmentsOf(ds, el, file);
+export function groupFragments(ds: DataSet, el: Element, numberOfFrames: number, codec: string): FragmentRef[][] {
+  const frags = fragmentsOf(ds, el);
   const raw = el.fragments ?? [];
   if (frags.length === 0) throw new Error(`encapsulated pixel data has no fragments`);
   if (numberOfFrames <= 1) return [frags];

@@ -29,14 +29,27 @@ describe('phantoms', () => {
   });
 
   it('are valid MG files that GDCM decodes to the same values as we do', async () => {
-    const exams = await generatePhantoms({ outDir: path.join(root, 'v'), exams: 5, seed: 9, syntaxes: ['explicit-le', 'deflated', 'rle', 'jpeg-ls', 'j2k'] });
+    const exams = await generatePhantoms({
+      outDir: path.join(root, 'v'),
+      exams: 5,
+      seed: 9,
+      syntaxes: ['explicit-le', 'deflated', 'rle', 'jpeg-ls', 'j2k'],
+    });
     for (const e of exams) {
       expect(e.images.map((i) => i.view)).toEqual(['RCC', 'LCC', 'RMLO', 'LMLO']);
       expect(fs.readFileSync(path.join(e.dir, 'report.txt'), 'utf8')).toMatch(new RegExp(`ACR ${e.density}`));
       for (const im of e.images) expect(Math.abs(im.glandularFraction - DENSITY_FRACTION[e.density])).toBeLessThan(0.02);
       const f = e.images[0]!.file;
       const h = await readDicomHeader(f);
-      expect(h).toMatchObject({ modality: 'MG', sopClassUID: '1.2.840.10008.5.1.4.1.1.1.2', presentationIntentType: 'FOR PRESENTATION', imageLaterality: 'R', viewPosition: 'CC', bitsStored: 12, voiLutFunction: 'SIGMOID' });
+      expect(h).toMatchObject({
+        modality: 'MG',
+        sopClassUID: '1.2.840.10008.5.1.4.1.1.1.2',
+        presentationIntentType: 'FOR PRESENTATION',
+        imageLaterality: 'R',
+        viewPosition: 'CC',
+        bitsStored: 12,
+        voiLutFunction: 'SIGMOID',
+      });
       expect(h.windowCenter).toEqual([2000, 2400]);
       const raw = path.join(root, `${path.basename(e.dir)}-raw.dcm`);
       execFileSync('gdcmconv', ['--raw', f, raw]);
@@ -66,7 +79,13 @@ describe('CLI', () => {
     expect(cli('phantom', '--output', out, '--exams', '2', '--seed', '3', '--syntaxes', 'j2k,rle')).toMatch(/density/);
     const f = path.join(out, fs.readdirSync(out).sort()[0]!, 'LMLO.dcm');
     const info = JSON.parse(cli('dicom', 'info', f, '--json'));
-    expect(info).toMatchObject({ transferSyntaxUID: '1.2.840.10008.1.2.4.90', imageLaterality: 'L', viewPosition: 'MLO', rows: 512, columns: 416 });
+    expect(info).toMatchObject({
+      transferSyntaxUID: '1.2.840.10008.1.2.4.90',
+      imageLaterality: 'L',
+      viewPosition: 'MLO',
+      rows: 512,
+      columns: 416,
+    });
     const px = path.join(root, 'px.safetensors');
     cli('dicom', 'pixels', f, '--output', px);
     const t = readTensor(px, 'pixels');

@@ -82,7 +82,10 @@ describe('prepare', () => {
 
   it('flip puts every chest wall on the chosen side', async () => {
     const exams = await examsP;
-    const b = await prepareFiles(exams[1]!.images.map((i) => i.file), { ...PRESETS.cleft, flip: 'chest-wall-left' });
+    const b = await prepareFiles(
+      exams[1]!.images.map((i) => i.file),
+      { ...PRESETS.cleft, flip: 'chest-wall-left' },
+    );
     expect(b.images.map((i) => i.flipped)).toEqual([true, false, true, false]);
     expect(b.images.every((i) => i.chestWall === 'left')).toBe(true);
   });

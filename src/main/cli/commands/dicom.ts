@@ -28,15 +28,20 @@ async function pixelsCommand(file: string, opts: { output: string; frame?: numbe
   const isInt = values.every((v) => v instanceof Int32Array);
   const data = isInt ? new Int32Array(perFrame * decoded.length) : new Float32Array(perFrame * decoded.length);
   values.forEach((v, i) => data.set(v, i * perFrame));
-  const shape = first.samples === 1 ? [decoded.length, first.rows, first.columns] : [decoded.length, first.rows, first.columns, first.samples];
-  writeSafetensors(opts.output, { pixels: { dtype: isInt ? 'I32' : 'F32', shape, data } }, {
-    file: path.resolve(file),
-    stage: opts.stage,
-    frames: frames.join(','),
-    photometric: first.photometric,
-    transferSyntaxUID: img.header.transferSyntaxUID,
-    reduction: String(first.reduction),
-  });
+  const shape =
+    first.samples === 1 ? [decoded.length, first.rows, first.columns] : [decoded.length, first.rows, first.columns, first.samples];
+  writeSafetensors(
+    opts.output,
+    { pixels: { dtype: isInt ? 'I32' : 'F32', shape, data } },
+    {
+      file: path.resolve(file),
+      stage: opts.stage,
+      frames: frames.join(','),
+      photometric: first.photometric,
+      transferSyntaxUID: img.header.transferSyntaxUID,
+      reduction: String(first.reduction),
+    },
+  );
   console.log(`${opts.output}: pixels ${isInt ? 'int32' : 'float32'} [${shape.join(', ')}] (${opts.stage}, ${first.photometric})`);
 }
 
@@ -60,7 +65,11 @@ export function register(program: Command): void {
     .argument('<file>')
     .requiredOption('-o, --output <file>', 'output .safetensors')
     .option('--frame <n>', 'only this frame (0-based)', parseIntOpt('--frame'))
-    .addOption(new Option('--stage <stage>', 'stored values (int32), modality LUT or VOI LUT output (float32)').choices(['stored', 'modality', 'voi']).default('stored'))
+    .addOption(
+      new Option('--stage <stage>', 'stored values (int32), modality LUT or VOI LUT output (float32)')
+        .choices(['stored', 'modality', 'voi'])
+        .default('stored'),
+    )
     .option('--level <n>', 'JPEG 2000 only: decode at 1/2^n resolution', parseIntOpt('--level'))
     .action(pixelsCommand);
 
@@ -74,24 +83,35 @@ export function register(program: Command): void {
     .option('--size <n>', 'output side in pixels', parseIntOpt('--size'))
     .option('--full-decode', 'never decode JPEG 2000 at reduced resolution')
     .option('--allow-for-processing', 'accept FOR PROCESSING images')
-    .action(async (files: string[], opts: { output: string; preset: string; flip: string; size?: number; fullDecode?: boolean; allowForProcessing?: boolean }) => {
-      const spec = PreprocessSpec.parse({
-        ...presetSpec(opts.preset),
-        flip: opts.flip === 'none' ? 'none' : `chest-wall-${opts.flip}`,
-        ...(opts.size ? { size: opts.size } : {}),
-        ...(opts.fullDecode ? { decodeReduction: 'none' } : {}),
-        ...(opts.allowForProcessing ? { allowForProcessing: true } : {}),
-      });
-      const batch = await prepareFiles(files, spec);
-      writeSafetensors(opts.output, { pixel_values: { dtype: 'F32', shape: batch.shape, data: batch.pixelValues } }, {
-        preset: opts.preset,
-        spec: canonicalSpecJson(spec),
-        specHash: batch.specHash,
-        files: JSON.stringify(batch.images.map((i) => path.resolve(i.file))),
-        images: JSON.stringify(batch.images.map(({ pixelValues: _p, ...rest }) => rest)),
-      });
-      console.log(`${opts.output}: pixel_values float32 [${batch.shape.join(', ')}] preset ${opts.preset} spec ${batch.specHash.slice(0, 12)}`);
-    });
+    .action(
+      async (
+        files: string[],
+        opts: { output: string; preset: string; flip: string; size?: number; fullDecode?: boolean; allowForProcessing?: boolean },
+      ) => {
+        const spec = PreprocessSpec.parse({
+          ...presetSpec(opts.preset),
+          flip: opts.flip === 'none' ? 'none' : `chest-wall-${opts.flip}`,
+          ...(opts.size ? { size: opts.size } : {}),
+          ...(opts.fullDecode ? { decodeReduction: 'none' } : {}),
+          ...(opts.allowForProcessing ? { allowForProcessing: true } : {}),
+        });
+        const batch = await prepareFiles(files, spec);
+        writeSafetensors(
+          opts.output,
+          { pixel_values: { dtype: 'F32', shape: batch.shape, data: batch.pixelValues } },
+          {
+            preset: opts.preset,
+            spec: canonicalSpecJson(spec),
+            specHash: batch.specHash,
+            files: JSON.stringify(batch.images.map((i) => path.resolve(i.file))),
+            images: JSON.stringify(batch.images.map(({ pixelValues: _p, ...rest }) => rest)),
+          },
+        );
+        console.log(
+          `${opts.output}: pixel_values float32 [${batch.shape.join(', ')}] preset ${opts.preset} spec ${batch.specHash.slice(0, 12)}`,
+        );
+      },
+    );
 
   program
     .command('phantom')
@@ -104,12 +124,30 @@ export function register(program: Command): void {
     .addOption(new Option('--size <size>', 'image size').choices(Object.keys(PHANTOM_SIZES)).default('small'))
     .option('--syntaxes <list>', `comma-separated, cycled per exam: ${Object.keys(PHANTOM_SYNTAXES).join(', ')}`)
     .option('--monochrome1', 'write MONOCHROME1 (inverted) images')
-    .action(async (opts: { output?: string; out?: string; exams: number; seed: number; size: PhantomSize; syntaxes?: string; monochrome1?: boolean }) => {
-      const outDir = opts.output ?? opts.out;
-      if (!outDir) throw new Error('phantom: --output DIR is required');
-      const syntaxes = opts.syntaxes?.split(',').map((s) => s.trim()) ?? [];
-      for (const s of syntaxes) if (!(s in PHANTOM_SYNTAXES)) throw new Error(`unknown syntax "${s}" (known: ${Object.keys(PHANTOM_SYNTAXES).join(', ')})`);
-      const exams = await generatePhantoms({ outDir, exams: opts.exams, seed: opts.seed, size: opts.size, syntaxes: syntaxes as PhantomSyntax[], monochrome1: opts.monochrome1 });
-      for (const e of exams) console.log(`${e.dir}: density ${e.density}, ${e.findings.length} finding(s), ${e.images.length} images`);
-    });
+    .action(
+      async (opts: {
+        output?: string;
+        out?: string;
+        exams: number;
+        seed: number;
+        size: PhantomSize;
+        syntaxes?: string;
+        monochrome1?: boolean;
+      }) => {
+        const outDir = opts.output ?? opts.out;
+        if (!outDir) throw new Error('phantom: --output DIR is required');
+        const syntaxes = opts.syntaxes?.split(',').map((s) => s.trim()) ?? [];
+        for (const s of syntaxes)
+          if (!(s in PHANTOM_SYNTAXES)) throw new Error(`unknown syntax "${s}" (known: ${Object.keys(PHANTOM_SYNTAXES).join(', ')})`);
+        const exams = await generatePhantoms({
+          outDir,
+          exams: opts.exams,
+          seed: opts.seed,
+          size: opts.size,
+          syntaxes: syntaxes as PhantomSyntax[],
+          monochrome1: opts.monochrome1,
+        });
+        for (const e of exams) console.log(`${e.dir}: density ${e.density}, ${e.findings.length} finding(s), ${e.images.length} images`);
+      },
+    );
 }

@@ -28,7 +28,14 @@ async function wasmEncode(
   if (!Ctor) throw new Error(`${name} has no ${ctor}`);
   const e = new Ctor();
   try {
-    const buf = e.getDecodedBuffer({ width, height, bitsPerSample: bits, componentCount: 1, isSigned: false, isUsingColorTransform: false });
+    const buf = e.getDecodedBuffer({
+      width,
+      height,
+      bitsPerSample: bits,
+      componentCount: 1,
+      isSigned: false,
+      isUsingColorTransform: false,
+    });
     buf.set(new Uint8Array(px.buffer, px.byteOffset, px.byteLength));
     configure(e);
     e.encode();
@@ -40,7 +47,13 @@ async function wasmEncode(
 }
 
 /** Encodes one 16-bit-allocated monochrome frame (stored values < 2^bits) for `syntax`. */
-export async function encodeFrame(syntax: PhantomSyntax, px: Uint16Array, width: number, height: number, bits: number): Promise<Uint8Array> {
+export async function encodeFrame(
+  syntax: PhantomSyntax,
+  px: Uint16Array,
+  width: number,
+  height: number,
+  bits: number,
+): Promise<Uint8Array> {
   switch (syntax) {
     case 'rle':
       return encodeRle(px, { rows: height, columns: width, samplesPerPixel: 1, bitsAllocated: 16 });

@@ -5,7 +5,18 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SOP_CLASS } from '../header';
 import { type PhantomSyntax, PHANTOM_SYNTAXES, encodeFrame } from './encode';
-import { type BreastSpec, type CalcCluster, DENSITY_TEXT, type Density, type Mass, type Rng, type Side, type View, mulberry32, renderBreast } from './synth';
+import {
+  type BreastSpec,
+  type CalcCluster,
+  DENSITY_TEXT,
+  type Density,
+  type Mass,
+  type Rng,
+  type Side,
+  type View,
+  mulberry32,
+  renderBreast,
+} from './synth';
 import { type Element, writeDicom } from './writer';
 
 export { PHANTOM_SYNTAXES, type PhantomSyntax } from './encode';
@@ -74,8 +85,14 @@ function planExam(rng: Rng): { density: Density; masses: Map<Side, Mass[]>; calc
     ['L', []],
     ['R', []],
   ]);
-  if (rng() < 0.4) masses.get(pick(rng, ['L', 'R'] as const))!.push({ depth: 0.3 + 0.4 * rng(), height: 0.25 + 0.5 * rng(), radiusMm: 5 + 10 * rng(), spiculated: rng() < 0.5 });
-  if (rng() < 0.3) calcs.get(pick(rng, ['L', 'R'] as const))!.push({ depth: 0.3 + 0.4 * rng(), height: 0.25 + 0.5 * rng(), count: 5 + Math.floor(10 * rng()) });
+  if (rng() < 0.4)
+    masses
+      .get(pick(rng, ['L', 'R'] as const))!
+      .push({ depth: 0.3 + 0.4 * rng(), height: 0.25 + 0.5 * rng(), radiusMm: 5 + 10 * rng(), spiculated: rng() < 0.5 });
+  if (rng() < 0.3)
+    calcs
+      .get(pick(rng, ['L', 'R'] as const))!
+      .push({ depth: 0.3 + 0.4 * rng(), height: 0.25 + 0.5 * rng(), count: 5 + Math.floor(10 * rng()) });
   return { density, masses, calcs };
 }
 
@@ -164,28 +181,53 @@ export async function generateExam(index: number, opts: PhantomOptions): Promise
       syntax === 'explicit-le' || syntax === 'deflated'
         ? { native: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), vr: 'OW' as const }
         : { frames: [await encodeFrame(syntax, pixels, size.columns, size.rows, 12)] };
-    const bytes = writeDicom(ds, { transferSyntaxUID: tsUid, sopClassUID: SOP_CLASS.MgForPresentation, sopInstanceUID: sopUID, pixels: pixelsOpt });
+    const bytes = writeDicom(ds, {
+      transferSyntaxUID: tsUid,
+      sopClassUID: SOP_CLASS.MgForPresentation,
+      sopInstanceUID: sopUID,
+      pixels: pixelsOpt,
+    });
     const file = path.join(dir, `${side}${view}.dcm`);
     await fs.writeFile(file, bytes);
     images.push({ file, view: `${side}${view}`, sopInstanceUID: sopUID, transferSyntaxUID: tsUid, glandularFraction });
   }
   const findings: PhantomExam['findings'] = [];
   for (const side of ['R', 'L'] as const) {
-    for (const m of plan.masses.get(side)!) findings.push({ side, kind: 'mass', description: `${m.spiculated ? 'spiculated' : 'circumscribed oval'} mass, ${Math.round(2 * m.radiusMm)} mm` });
-    for (const c of plan.calcs.get(side)!) findings.push({ side, kind: 'calcifications', description: `grouped fine pleomorphic calcifications (${c.count})` });
+    for (const m of plan.masses.get(side)!)
+      findings.push({
+        side,
+        kind: 'mass',
+        description: `${m.spiculated ? 'spiculated' : 'circumscribed oval'} mass, ${Math.round(2 * m.radiusMm)} mm`,
+      });
+    for (const c of plan.calcs.get(side)!)
+      findings.push({ side, kind: 'calcifications', description: `grouped fine pleomorphic calcifications (${c.count})` });
   }
   const sideName = (s: Side): string => (s === 'R' ? 'right' : 'left');
   const report = [
     `BILATERAL SCREENING MAMMOGRAM (synthetic phantom), ${studyDate}`,
     `Views: RCC, LCC, RMLO, LMLO.`,
     `Breast composition: ACR ${plan.density}, the breasts are ${DENSITY_TEXT[plan.density]}.`,
-    findings.length ? `Findings: ${findings.map((f) => `${sideName(f.side)} breast: ${f.description}`).join('; ')}.` : 'Findings: no mass, suspicious calcification or architectural distortion.',
+    findings.length
+      ? `Findings: ${findings.map((f) => `${sideName(f.side)} breast: ${f.description}`).join('; ')}.`
+      : 'Findings: no mass, suspicious calcification or architectural distortion.',
     `Impression: ${findings.length ? 'BI-RADS 4, suspicious abnormality; biopsy should be considered.' : 'BI-RADS 1, negative.'}`,
     '',
   ].join('\n');
   await fs.writeFile(path.join(dir, 'report.txt'), report);
-  const exam: PhantomExam = { dir, patientID, studyInstanceUID: studyUID, accessionNumber: accession, density: plan.density, findings, report, images };
-  await fs.writeFile(path.join(dir, 'labels.json'), JSON.stringify({ ...exam, dir: undefined, images: images.map((i) => ({ ...i, file: path.basename(i.file) })) }, null, 2));
+  const exam: PhantomExam = {
+    dir,
+    patientID,
+    studyInstanceUID: studyUID,
+    accessionNumber: accession,
+    density: plan.density,
+    findings,
+    report,
+    images,
+  };
+  await fs.writeFile(
+    path.join(dir, 'labels.json'),
+    JSON.stringify({ ...exam, dir: undefined, images: images.map((i) => ({ ...i, file: path.basename(i.file) })) }, null, 2),
+  );
   return exam;
 }
 

@@ -4,7 +4,28 @@
 import zlib from 'node:zlib';
 import { TS } from '../transfer-syntax';
 
-export type Vr = 'AE' | 'AS' | 'CS' | 'DA' | 'DS' | 'DT' | 'IS' | 'LO' | 'LT' | 'PN' | 'SH' | 'ST' | 'TM' | 'UI' | 'UL' | 'US' | 'SS' | 'OB' | 'OW' | 'SQ' | 'UT';
+export type Vr =
+  | 'AE'
+  | 'AS'
+  | 'CS'
+  | 'DA'
+  | 'DS'
+  | 'DT'
+  | 'IS'
+  | 'LO'
+  | 'LT'
+  | 'PN'
+  | 'SH'
+  | 'ST'
+  | 'TM'
+  | 'UI'
+  | 'UL'
+  | 'US'
+  | 'SS'
+  | 'OB'
+  | 'OW'
+  | 'SQ'
+  | 'UT';
 
 export interface Element {
   tag: number; // (group << 16) | element
