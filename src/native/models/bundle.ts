@@ -538,20 +538,8 @@ export async function openBundle(dir: string, options: OpenBundleOptions = {}): 
     const present = tokenizerFilesIn(tokenizerDir);
     if (present.length === 0) fail(tokenizerDir, 'no tokenizer.json, and no vocab.json + merges.txt');
     mustBeListed('tokenizer', manifest.text.tokenizer, present);
-    if (options.checkTokenizer ?? true) {
-      let tok: Gpt2Tokenizer;
-      try {
-        tok = Gpt2Tokenizer.fromFolder(tokenizerDir);
-      } catch (e) {
-        throw asFormatError(e);
-      }
-      if (tok.eosTokenId >= textConfig.vocabSize)
-        fail(tokenizerDir, `the EOS token id ${tok.eosTokenId} is outside the text encoder's vocabulary (${textConfig.vocabSize})`);
-      if (tok.eosTokenId !== textConfig.eosTokenId)
-        warnings.push(
-          `${manifest.text.tokenizer}: EOS token id ${tok.eosTokenId} differs from the text config's eos_token_id ${textConfig.eosTokenId}`,
-        );
-    }
+    if (options.checkTokenizer ?? true)
+      warnings.push(...checkTokenizer(tokenizerDir, textConfig).map((w) => `${manifest.text.tokenizer}: ${w}`));
   } else warnings.push('no tokenizer: the bundle embeds token ids, not text');
 
   // 8. prompt sets
@@ -595,6 +583,24 @@ export async function openBundle(dir: string, options: OpenBundleOptions = {}): 
     verified: verify,
     warnings,
   };
+}
+
+/** Builds the tokenizer of `dir` and checks it fits the text encoder; returns warnings. */
+function checkTokenizer(dir: string, config: Gpt2Config): string[] {
+  let tok: Gpt2Tokenizer;
+  try {
+    tok = Gpt2Tokenizer.fromFolder(dir);
+  } catch (e) {
+    throw asFormatError(e);
+  }
+  if (tok.eosTokenId >= config.vocabSize)
+    fail(
+      dir,
+      `the tokenizer's EOS token id ${tok.eosTokenId} is outside the text encoder's vocabulary (vocab_size ${config.vocabSize}): not this model's tokenizer`,
+    );
+  return tok.eosTokenId !== config.eosTokenId
+    ? [`EOS token id ${tok.eosTokenId} differs from the text config's eos_token_id ${config.eosTokenId}`]
+    : [];
 }
 
 function checkPromptFile(file: string, p: { name: string; nCtx: number; dim: number }, textDim: number): void {
@@ -792,12 +798,12 @@ export async function createBundle(dir: string, parts: BundleParts, options: Cre
     const tdir = path.resolve(parts.tokenizer);
     const files = tokenizerFilesIn(tdir);
     if (files.length === 0) fail(tdir, 'no tokenizer.json, and no vocab.json + merges.txt');
-    check(() => void Gpt2Tokenizer.fromFolder(tdir));
+    checkTokenizer(tdir, textConfig);
     tokenizerSrc = { dir: tdir, files, into: BUNDLE_LAYOUT.tokenizer };
   } else if (parts.tokenizer === undefined) {
     const files = tokenizerFilesIn(textModel.dir);
     if (files.length) {
-      check(() => void Gpt2Tokenizer.fromFolder(textModel.dir));
+      checkTokenizer(textModel.dir, textConfig);
       tokenizerSrc = { dir: textModel.dir, files, into: BUNDLE_LAYOUT.text };
     }
   }

@@ -5,6 +5,7 @@ import * as dicom from './dicom';
 import * as doctor from './doctor';
 import * as importCmd from './import';
 import * as jobs from './jobs';
+import * as models from './models';
 import * as serve from './serve';
 
 export function registerCommands(program: Command): void {
@@ -13,4 +14,5 @@ export function registerCommands(program: Command): void {
   jobs.register(program);
   doctor.register(program);
   dicom.register(program);
+  models.register(program);
 }
