@@ -27,6 +27,7 @@ test('empty states say what to do first', async ({ page, served }) => {
   await expect(page.getByText('Import a folder of DICOM files', { exact: false })).toBeVisible();
   await expect(page.getByLabel('Folder of DICOM files')).toBeVisible();
   await expect(page.getByRole('button', { name: 'Verify folder (hash files)' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Import folder' })).toBeVisible();
   // No native picker over the web host: the path field alone, no Browse button that would fail.
   await expect(page.getByRole('button', { name: /Browse/ })).toHaveCount(0);
 

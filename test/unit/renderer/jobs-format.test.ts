@@ -31,6 +31,36 @@ describe('describeJob', () => {
     });
   });
 
+  it('describes an import with what was and was not taken', () => {
+    const imp: Job = {
+      ...base,
+      kind: 'import',
+      params: { paths: ['/data/a', '/data/b'] },
+      result: {
+        scanned: 20,
+        imported: 12,
+        updated: 1,
+        unchanged: 0,
+        duplicates: 2,
+        refused: 1,
+        skipped: 4,
+        studies: 3,
+        seconds: 1.234,
+        filesPerSecond: 10,
+      },
+    };
+    expect(describeJob(imp)).toEqual({
+      title: 'Import DICOM',
+      subject: '/data/a and 1 more',
+      facts: [
+        { label: 'Studies', value: '3 studies · 12 new images' },
+        { label: 'Also', value: '1 updated · 2 duplicates' },
+        { label: 'Not imported', value: '1 refused · 4 skipped' },
+        { label: 'Scanned', value: '20 files in 1.2 s' },
+      ],
+    });
+  });
+
   it('tolerates missing or odd results and unknown kinds', () => {
     expect(describeJob({ ...base, result: null }).facts).toEqual([]);
     expect(describeJob({ ...base, result: { files: 'many' } }).facts).toEqual([]);

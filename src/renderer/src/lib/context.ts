@@ -4,6 +4,7 @@ import type { RendererClient } from './client';
 import type { AppInfoStore } from './stores/app-info.svelte';
 import type { ConnectionStore } from './stores/connection.svelte';
 import type { JobsStore } from './stores/jobs.svelte';
+import type { LibraryStore } from './stores/library.svelte';
 import type { RouteStore } from './stores/route.svelte';
 import type { SettingsStore } from './stores/settings.svelte';
 import type { ToastStore } from './stores/toasts.svelte';
@@ -14,6 +15,7 @@ export interface AppContext {
   app: AppInfoStore;
   connection: ConnectionStore;
   jobs: JobsStore;
+  library: LibraryStore;
   route: RouteStore;
   settings: SettingsStore;
   toasts: ToastStore;

@@ -18,6 +18,7 @@ export interface JobDescription {
 
 const TITLES: Record<string, string> = {
   'hash-folder': 'Verify folder',
+  import: 'Import DICOM',
 };
 
 export const FINAL_STATUSES: readonly JobStatus[] = ['done', 'failed', 'cancelled'];
@@ -73,6 +74,27 @@ export function describeJob(job: Job): JobDescription {
       if (manifest) facts.push({ label: 'Manifest', value: manifest, mono: true });
     }
     return { title, subject: str(params?.folder), facts };
+  }
+  if (job.kind === 'import') {
+    const paths = Array.isArray(params?.paths) ? params.paths.filter((p): p is string => typeof p === 'string') : [];
+    const subject = paths.length === 0 ? null : paths.length === 1 ? paths[0]! : `${paths[0]} and ${paths.length - 1} more`;
+    const facts: JobFact[] = [];
+    if (result) {
+      const n = (key: string): number => num(result[key]) ?? 0;
+      facts.push({
+        label: 'Studies',
+        value: `${formatCount(n('studies'), 'study', 'studies')} · ${formatCount(n('imported'), 'new image')}`,
+      });
+      const other = [
+        n('updated') ? `${n('updated')} updated` : null,
+        n('unchanged') ? `${n('unchanged')} unchanged` : null,
+        n('duplicates') ? `${n('duplicates')} duplicate${n('duplicates') === 1 ? '' : 's'}` : null,
+      ].filter((x): x is string => x !== null);
+      if (other.length) facts.push({ label: 'Also', value: other.join(' · ') });
+      if (n('refused') || n('skipped')) facts.push({ label: 'Not imported', value: `${n('refused')} refused · ${n('skipped')} skipped` });
+      facts.push({ label: 'Scanned', value: `${formatCount(n('scanned'), 'file')} in ${n('seconds').toFixed(1)} s` });
+    }
+    return { title, subject, facts };
   }
   return { title, subject: null, facts: [] };
 }

@@ -50,19 +50,20 @@ export class JobsStore {
   }
 
   async start(spec: JobSpec): Promise<Job> {
-    return this.applyAnswer(() => this.client.invoke('jobs.start', spec));
+    return this.track(() => this.client.invoke('jobs.start', spec));
   }
 
   async cancel(id: number): Promise<void> {
-    await this.applyAnswer(() => this.client.invoke('jobs.cancel', { id }));
+    await this.track(() => this.client.invoke('jobs.cancel', { id }));
   }
 
   async resume(id: number): Promise<void> {
-    await this.applyAnswer(() => this.client.invoke('jobs.resume', { id }));
+    await this.track(() => this.client.invoke('jobs.resume', { id }));
   }
 
-  /** Applies a call's answer unless job.updated events about that job overtook it. */
-  private async applyAnswer(call: () => Promise<Job>): Promise<Job> {
+  /** Runs a call that answers with a job (jobs.*, library.import, ...) and shows that job, unless
+   * job.updated events about it overtook the answer. */
+  async track(call: () => Promise<Job>): Promise<Job> {
     const startedAt = this.sequence;
     const job = await call();
     if ((this.touched.get(job.id) ?? -1) <= startedAt) this.upsert(job);
