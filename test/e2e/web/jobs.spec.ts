@@ -57,3 +57,36 @@ test('an empty folder path is refused inline, before any job starts', async ({ p
   await expect(field).toHaveAttribute('aria-invalid', 'true');
   await expect(page.getByText('Enter the full path of a folder on this machine.')).toBeVisible();
 });
+
+test('a running job shows progress and ETA, and can be cancelled and resumed', async ({ page, served }) => {
+  // Sparse files: gigabytes to hash, no disk used, about a second each on a small machine.
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-e2e-sparse-'));
+  for (let i = 0; i < 8; i++) {
+    const fd = fs.openSync(path.join(folder, `part-${i}.bin`), 'w');
+    fs.ftruncateSync(fd, 256 * 1024 * 1024);
+    fs.closeSync(fd);
+  }
+  try {
+    await openApp(page, served, '#/library');
+    await page.getByLabel('Folder of DICOM files').fill(folder);
+    await page.getByRole('button', { name: 'Verify folder (hash files)' }).click();
+
+    const job = page.getByRole('region', { name: 'Jobs' }).locator('article[data-job-id]').filter({ hasText: folder }).first();
+    await expect(job).toHaveAttribute('data-status', 'running', { timeout: 30_000 });
+    await expect(job).toContainText(/Hashed [1-7] of 8 files/, { timeout: 30_000 });
+    await expect(job.getByRole('progressbar')).toHaveAttribute('aria-valuenow', /^[1-9]\d?$/);
+    await expect(job).toContainText(/left|almost done/);
+    await screenshot(page, 'jobs-running');
+
+    await job.getByRole('button', { name: 'Cancel' }).click();
+    await expect(job).toHaveAttribute('data-status', 'cancelled', { timeout: 15_000 });
+    await expect(job.getByRole('button', { name: 'Cancel' })).toHaveCount(0);
+
+    await job.getByRole('button', { name: 'Resume' }).click();
+    await expect(job).toHaveAttribute('data-status', /queued|running/);
+    await job.getByRole('button', { name: 'Cancel' }).click();
+    await expect(job).toHaveAttribute('data-status', 'cancelled', { timeout: 15_000 });
+  } finally {
+    fs.rmSync(folder, { recursive: true, force: true });
+  }
+});
