@@ -12,6 +12,7 @@ export default defineConfig({
         input: {
           index: resolve(__dirname, 'src/main/electron/main.ts'),
           'job-worker': resolve(__dirname, 'src/main/jobs/worker-entry.ts'),
+          'frame-worker': resolve(__dirname, 'src/main/imaging/frame-worker.ts'),
         },
       },
     },

@@ -7,6 +7,7 @@ import { JobQueue } from '../jobs/job-queue';
 import type { WorkerLauncher } from '../jobs/protocol';
 import { EventBus } from './event-bus';
 import { createHandlers, type Handlers } from './handlers';
+import { FrameService } from '../imaging/frame-service';
 
 export interface BackendOptions {
   dataDir: string;
@@ -23,6 +24,7 @@ export interface Backend {
   events: EventBus;
   jobs: JobQueue;
   handlers: Handlers;
+  frames: FrameService;
   options: BackendOptions;
   close(): void;
 }
@@ -38,7 +40,9 @@ export function createBackend(options: BackendOptions): Backend {
     jobs,
     options,
     handlers: undefined as unknown as Handlers,
+    frames: new FrameService(db),
     close() {
+      backend.frames.close();
       jobs.close();
       db.close();
     },

@@ -6,9 +6,10 @@ import { app, BrowserWindow, dialog, ipcMain, Menu, screen } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { UiCommand } from '../../common/contract';
-import { IPC_EVENT, IPC_INVOKE } from '../../common/ipc';
+import { IPC_BINARY, IPC_EVENT, IPC_INVOKE } from '../../common/ipc';
 import { createBackend, type Backend } from '../api/backend';
 import { dispatch } from '../api/dispatch';
+import { dispatchBinary } from '../api/dispatch-binary';
 import { resolveDataDir } from '../data-dir';
 import { APP_VERSION } from '../version';
 import { registerAppScheme, serveRenderer } from './app-protocol';
@@ -67,6 +68,13 @@ function start(): void {
       if (!isAppUrl(url, devServerUrl))
         return { ok: false, error: { code: 'unauthorized', message: 'caller is not the CLEFT Studio window' } };
       return dispatch(b.handlers, method, input);
+    });
+    ipcMain.handle(IPC_BINARY, async (event, method: unknown, input: unknown) => {
+      const url = event.senderFrame?.url ?? '';
+      if (!isAppUrl(url, devServerUrl))
+        return { ok: false, error: { code: 'unauthorized', message: 'caller is not the CLEFT Studio window' } };
+      const result = await dispatchBinary(b, method, input);
+      return result.ok ? result.bytes : result;
     });
     b.events.subscribe((name, payload) => {
       for (const win of BrowserWindow.getAllWindows()) win.webContents.send(IPC_EVENT, name, payload);

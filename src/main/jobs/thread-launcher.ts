@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
+import { workerEntry } from '../built-entry';
 import type { FromWorker, WorkerChannel, WorkerLauncher } from './protocol';
 
 /**
@@ -28,9 +29,7 @@ function tsxEsmApiUrl(): string {
 }
 
 export function jobWorkerEntry(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const ts = path.join(here, 'worker-entry.ts');
-  return fs.existsSync(ts) ? ts : path.join(here, 'job-worker.js');
+  return workerEntry(import.meta.url, 'worker-entry.ts', 'job-worker');
 }
 
 export const launchThreadWorker: WorkerLauncher = () => {

@@ -9,6 +9,7 @@ import { CONTENT_SECURITY_POLICY } from '../../common/csp';
 import type { ErrorCode, ErrorPayload } from '../../common/errors';
 import type { Backend } from '../api/backend';
 import { dispatch } from '../api/dispatch';
+import { dispatchBinary } from '../api/dispatch-binary';
 import { cookieToken, headerToken, hostAllowed, newToken, originAllowed, TOKEN_COOKIE, tokensEqual } from './auth';
 import { resolveStaticFile } from './static-files';
 
@@ -56,6 +57,26 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     setSecurityHeaders(res);
     if (!hostAllowed(req, port)) return sendError(res, { code: 'unauthorized', message: 'unexpected Host header' });
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+
+    if (url.pathname.startsWith('/binary/')) {
+      if (req.method !== 'POST') return sendError(res, { code: 'unsupported', message: 'use POST for API calls' }, 405);
+      if (!tokensEqual(token, headerToken(req))) return sendError(res, { code: 'unauthorized', message: 'missing or wrong access token' });
+      let input: unknown;
+      try {
+        input = await readJson(req);
+      } catch (err) {
+        return sendError(res, { code: 'invalid_input', message: (err as Error).message });
+      }
+      const result = await dispatchBinary(backend, decodeURIComponent(url.pathname.slice('/binary/'.length)), input);
+      if (!result.ok) return sendError(res, result.error);
+      res.writeHead(200, {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': result.bytes.byteLength,
+        'Cache-Control': 'no-store',
+      });
+      res.end(result.bytes);
+      return;
+    }
 
     if (url.pathname.startsWith('/api/')) {
       if (req.method !== 'POST') return sendError(res, { code: 'unsupported', message: 'use POST for API calls' }, 405);

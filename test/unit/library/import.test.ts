@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBackend, type Backend } from '../../../src/main/api/backend';
-import { dispatch } from '../../../src/main/api/dispatch';
+import { callApi } from '../../helpers/api';
 import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
 import type { ImportResult } from '../../../src/main/jobs/kinds/import-dicom';
 import { requireDump2dcm, writeFourViewExam, writeMgInstance } from '../../helpers/dcmtk';
@@ -63,12 +63,10 @@ describe('DICOM import into the library', () => {
       skipped: 2,
       studies: 3,
     });
-    const stats = await dispatch(b.handlers, 'library.stats', {});
-    expect(stats).toMatchObject({ ok: true, value: { patients: 3, studies: 3, series: 3, instances: 12 } });
+    expect(await callApi(b, 'library.stats', {})).toMatchObject({ patients: 3, studies: 3, series: 3, instances: 12 });
 
-    const problems = await dispatch(b.handlers, 'library.problems', {});
-    if (!problems.ok) throw new Error(problems.error.message);
-    const byFile = Object.fromEntries(problems.value.rows.map((p) => [path.relative(source, p.filePath), p.reason]));
+    const problems = await callApi(b, 'library.problems', {});
+    const byFile = Object.fromEntries(problems.rows.map((p) => [path.relative(source, p.filePath), p.reason]));
     // Files are indexed in path order, so the copy (copy/ < exam1/) is the one kept.
     expect(Object.keys(byFile).sort()).toEqual(['broken/cut.dcm', 'exam1/IM1', 'notes.txt']);
     expect(byFile['notes.txt']).toMatch(/^skipped: not a DICOM file/);
@@ -79,28 +77,26 @@ describe('DICOM import into the library', () => {
   it('lists studies with their views in reading order, filters and pages', async () => {
     const b = backend();
     await importPaths(b, [source]);
-    const all = await dispatch(b.handlers, 'library.studies', {});
-    if (!all.ok) throw new Error(all.error.message);
-    expect(all.value.total).toBe(3);
-    expect(all.value.rows.map((r) => r.accession)).toEqual(['A3', 'A2', 'A1']); // newest first
-    expect(all.value.rows[0]).toMatchObject({
+    const all = await callApi(b, 'library.studies', {});
+    expect(all.total).toBe(3);
+    expect(all.rows.map((r) => r.accession)).toEqual(['A3', 'A2', 'A1']); // newest first
+    expect(all.rows[0]).toMatchObject({
       patientId: 'P3',
       views: ['RCC', 'LCC', 'RMLO', 'LMLO'],
       images: 4,
       modalities: ['MG'],
       labels: 0,
     });
-    const text = await dispatch(b.handlers, 'library.studies', { filter: { text: 'a2' } });
-    expect(text.ok && text.value.rows.map((r) => r.accession)).toEqual(['A2']);
-    const page = await dispatch(b.handlers, 'library.studies', { limit: 2, offset: 2 });
-    expect(page.ok && page.value).toMatchObject({ total: 3, rows: [{ accession: 'A1' }] });
-    const none = await dispatch(b.handlers, 'library.studies', { filter: { presentationIntent: 'FOR PROCESSING' } });
-    expect(none.ok && none.value.total).toBe(0);
+    const text = await callApi(b, 'library.studies', { filter: { text: 'a2' } });
+    expect(text.rows.map((r) => r.accession)).toEqual(['A2']);
+    const page = await callApi(b, 'library.studies', { limit: 2, offset: 2 });
+    expect(page).toMatchObject({ total: 3, rows: [{ accession: 'A1' }] });
+    const none = await callApi(b, 'library.studies', { filter: { presentationIntent: 'FOR PROCESSING' } });
+    expect(none.total).toBe(0);
 
-    const study = await dispatch(b.handlers, 'library.study', { id: all.value.rows[0]!.id });
-    if (!study.ok) throw new Error(study.error.message);
-    expect(study.value.instances.map((i) => `${i.laterality}${i.viewPosition}`)).toEqual(['RCC', 'LCC', 'RMLO', 'LMLO']);
-    expect(study.value.instances[0]).toMatchObject({
+    const study = await callApi(b, 'library.study', { id: all.rows[0]!.id });
+    expect(study.instances.map((i) => `${i.laterality}${i.viewPosition}`)).toEqual(['RCC', 'LCC', 'RMLO', 'LMLO']);
+    expect(study.instances[0]).toMatchObject({
       rows: 8,
       columns: 8,
       bitsStored: 12,
@@ -124,11 +120,9 @@ describe('DICOM import into the library', () => {
 
   it('takes the library.import call over the contract and rejects an empty path list', async () => {
     const b = backend();
-    const bad = await dispatch(b.handlers, 'library.import', { paths: [] });
-    expect(bad.ok || bad.error.code).toBe('invalid_input');
-    const started = await dispatch(b.handlers, 'library.import', { paths: [path.join(source, 'exam1')] });
-    if (!started.ok) throw new Error(started.error.message);
-    const final = await b.jobs.waitFor(started.value.id);
+    await expect(callApi(b, 'library.import', { paths: [] })).rejects.toMatchObject({ code: 'invalid_input' });
+    const started = await callApi(b, 'library.import', { paths: [path.join(source, 'exam1')] });
+    const final = await b.jobs.waitFor(started.id);
     expect(final.result).toMatchObject({ imported: 4, studies: 1 });
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBackend, type Backend } from '../../../src/main/api/backend';
-import { dispatch } from '../../../src/main/api/dispatch';
+import { callApi } from '../../helpers/api';
 import type { MethodName, MethodInput, MethodOutput } from '../../../src/common/contract';
 import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
@@ -9,11 +9,7 @@ import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 let b: Backend;
 let source: string;
 
-async function call<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>> {
-  const res = await dispatch(b.handlers, method, input);
-  if (!res.ok) throw Object.assign(new Error(res.error.message), { code: res.error.code });
-  return res.value as MethodOutput<M>;
-}
+const call = <M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>> => callApi(b, method, input);
 
 beforeAll(() => {
   requireDump2dcm();
