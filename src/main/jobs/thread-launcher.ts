@@ -2,7 +2,7 @@
 // loads through tsx; from a bundle it loads the built worker file beside this one.
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import fs from 'node:fs';
 import { workerEntry } from '../built-entry';
