@@ -1,0 +1,45 @@
+/** Training: artifacts (forward / train_step / optimizer), the trainer loop, checkpoints. */
+export {
+  emitTrainingArtifacts,
+  loadManifest,
+  MANIFEST_FILE,
+  type ArtifactOptions,
+  type TrainingManifest,
+  type ArtifactFile,
+  type IoInfo,
+} from './artifacts.js';
+export { buildOptimizerGraph, resolveOptimizer, stateNames, type OptimizerConfig, type AdamWConfig, type SgdConfig } from './optimizer.js';
+export {
+  DROPOUT_SEED,
+  NO_DECAY_BIAS_AND_NORM,
+  layoutOf,
+  makeBuildContext,
+  type BuildContext,
+  type BuiltModel,
+  type TrainingSetup,
+  type ParamLayout,
+  type TrainableEntry,
+  type DecayExclusion,
+} from './setup.js';
+export { Trainer, type TrainerOptions, type TrainData, type StepInfo, type TrainResult } from './trainer.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  readCheckpointMeta,
+  CheckpointError,
+  CHECKPOINT_FILE,
+  type CheckpointMeta,
+  type CheckpointState,
+} from './checkpoint.js';
+export { inThreadRunner, engineWorkerRunner, type StepRunner, type SessionHandle } from './runner.js';
+export { learningRate, deriveSeed, epochPermutation, DataOrder, type LrSchedule } from './schedule.js';
+export { linear, geluTanh, Linear, GeluTanh } from './layers.js';
+export {
+  transformer,
+  baseParamShapes,
+  loraParamShapes,
+  initialValue,
+  inlineFrozen,
+  type TransformerConfig,
+  type ParamFactory,
+} from './transformer.js';

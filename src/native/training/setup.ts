@@ -1,0 +1,93 @@
+/**
+ * What a training setup is: a function that builds the model's loss graph from trainable and frozen
+ * parameters, called once for inference (`training: false`) and once for the train step. The
+ * trainable tensors are the graph's `trainable: true` params, in creation order; they are laid out in
+ * one flat float32 vector (the optimizer's view) with one offset per tensor.
+ */
+import { ops, type Graph, type Tensor } from '../graph/index.js';
+
+export interface BuildContext {
+  readonly graph: Graph;
+  /** false for forward.onnx (dropout off), true for train_step.onnx. */
+  readonly training: boolean;
+  /**
+   * Inverted dropout with a mask hashed from the per-step seed fed as `dropout_seed` (int64 scalar);
+   * identity when not training. Each call site gets its own salt, in call order.
+   */
+  dropout(x: Tensor, rate: number): Tensor;
+}
+
+export interface BuiltModel {
+  /** Scalar float loss (mean over the batch). */
+  loss: Tensor;
+  /** Inference outputs for forward.onnx (default: the loss). */
+  outputs?: Record<string, Tensor>;
+}
+
+export interface TrainingSetup {
+  /** Used in the manifest and in error messages. */
+  name: string;
+  build(ctx: BuildContext): BuiltModel;
+}
+
+export const DROPOUT_SEED = 'dropout_seed';
+
+export function makeBuildContext(graph: Graph, training: boolean): BuildContext & { usesSeed(): boolean } {
+  let seed: Tensor | null = null;
+  let salt = 0;
+  return {
+    graph,
+    training,
+    dropout(x, rate) {
+      const s = salt++;
+      if (!training || rate === 0) return x;
+      seed ??= graph.input(DROPOUT_SEED, 'int64', []);
+      return ops.dropout(x, rate, seed, s);
+    },
+    usesSeed: () => seed !== null,
+  };
+}
+
+export interface TrainableEntry {
+  name: string;
+  shape: number[];
+  /** Offset (in elements) in the flat vector. */
+  offset: number;
+  size: number;
+  /** Whether weight decay applies. */
+  decay: boolean;
+}
+
+export interface ParamLayout {
+  entries: TrainableEntry[];
+  /** Total number of trainable elements. */
+  total: number;
+}
+
+/** Weight-decay exclusion: names matching any pattern get no decay (strings match exactly or as a suffix after '.'). */
+export type DecayExclusion = readonly (string | RegExp)[];
+
+/** A common choice: biases and norm weights are not decayed. */
+export const NO_DECAY_BIAS_AND_NORM: DecayExclusion = [/(^|\.)(b|bias)$/, /(^|\.)(ln\w*|norm\w*|layernorm\w*)\.(w|weight|b|bias)$/i];
+
+export function excluded(name: string, patterns: DecayExclusion): boolean {
+  return patterns.some((p) => (typeof p === 'string' ? name === p || name.endsWith(`.${p}`) : p.test(name)));
+}
+
+export function layoutOf(trainables: readonly Tensor[], exclude: DecayExclusion = []): ParamLayout {
+  let offset = 0;
+  const entries = trainables.map((t) => {
+    const name = t.node.leaf?.name;
+    if (!name) throw new Error('trainable parameter without a name');
+    if (t.dtype !== 'float32') throw new Error(`trainable '${name}' is ${t.dtype}: the trainer keeps float32 tensors only`);
+    const shape = t.shape.map((d) => {
+      if (typeof d !== 'number') throw new Error(`trainable '${name}' has a symbolic dim`);
+      return d;
+    });
+    const size = shape.reduce((a, b) => a * b, 1);
+    const e = { name, shape, offset, size, decay: !excluded(name, exclude) };
+    offset += size;
+    return e;
+  });
+  return { entries, total: offset };
+}

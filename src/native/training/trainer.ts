@@ -1,0 +1,313 @@
+/**
+ * The training loop over the artifacts of one setup.
+ *
+ * State in JS: the flat trainable vector, the optimizer's state vectors (m/v or momentum), the step and
+ * the data position. Per update, only the batch and the trainable tensors (views into the flat vector,
+ * not copies, when running in-thread) go into train_step, and only the flat vectors go into the
+ * optimizer graph; frozen weights never leave ORT.
+ *
+ * Gradient accumulation: k micro-batches per update, their gradients summed in JS (a plain loop over
+ * Float32Arrays, measured faster than an extra Add session: see bench/RESULTS.md, "transformer") and
+ * scaled by 1/k, which equals the gradient of one batch k times larger with a mean loss.
+ *
+ * Determinism: data order is a seeded permutation per epoch, dropout seeds derive from (seed, step,
+ * micro-batch), the learning rate from the step. A checkpoint holds all of it, so a resumed run repeats
+ * an uninterrupted one bit for bit (test/unit/native/training/trainer.test.ts).
+ *
+ * Worker-safe: nothing here assumes the main thread; the default runner creates sessions in the
+ * current thread through the runtime's SessionCache (the job system runs this inside a worker).
+ */
+import * as path from 'node:path';
+import type { EngineSessionOptions } from '../runtime/session-options.js';
+import { f32, i64, type WireFeeds, type WireTensor } from '../runtime/tensors.js';
+import { loadManifest, type TrainingManifest } from './artifacts.js';
+import { CheckpointError, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint.js';
+import { stateNames } from './optimizer.js';
+import { inThreadRunner, type SessionHandle, type StepRunner } from './runner.js';
+import { DataOrder, deriveSeed, learningRate, type LrSchedule } from './schedule.js';
+import { DROPOUT_SEED, type TrainableEntry } from './setup.js';
+
+export interface TrainData {
+  /** Number of examples. */
+  readonly size: number;
+  /** Batch inputs (the manifest's `batchInputs`) for these example indices. */
+  batch(indices: readonly number[]): WireFeeds;
+}
+
+export interface StepInfo {
+  /** Updates done, including this one. */
+  step: number;
+  /** Mean loss over the micro-batches of this update. */
+  loss: number;
+  lr: number;
+  /** Global gradient L2 norm before clipping. */
+  gradNorm: number;
+  /** Micro-batches consumed so far. */
+  microBatches: number;
+  epoch: number;
+  ms: number;
+}
+
+export interface TrainerOptions {
+  artifactsDir: string;
+  data: TrainData;
+  /** Examples per micro-batch. */
+  batchSize: number;
+  /** Micro-batches per update (default 1). */
+  accumulation?: number;
+  /** Run seed: data order and dropout masks (default 0). */
+  seed?: number;
+  shuffle?: boolean;
+  schedule: LrSchedule;
+  /** Global-norm clipping threshold (default: none). */
+  maxGradNorm?: number;
+  /** Initial values of every trainable tensor (ignored when resuming). */
+  initialParams?: Record<string, Float32Array> | Map<string, Float32Array>;
+  /** Default: sessions in this thread. */
+  runner?: StepRunner;
+  /** Threads, provider, sharedWeights (set it when other sessions map the same weights). */
+  session?: EngineSessionOptions;
+  /** Called after every update. */
+  onStep?: (info: StepInfo) => void | Promise<void>;
+  checkpointDir?: string;
+  /** Save every this many updates (and when stopped by the signal). */
+  checkpointEvery?: number;
+}
+
+export interface TrainResult {
+  steps: number;
+  losses: number[];
+  stopped: 'done' | 'aborted';
+}
+
+export class Trainer {
+  private params: Float32Array;
+  private state: Record<string, Float32Array>;
+  private grads: Float32Array;
+  private stepCount = 0;
+  private micro = 0;
+  private readonly order: DataOrder;
+  private readonly accumulation: number;
+  private readonly seed: number;
+
+  private constructor(
+    readonly manifest: TrainingManifest,
+    private readonly opts: TrainerOptions,
+    private readonly runner: StepRunner,
+    private readonly sessions: { forward: SessionHandle; step: SessionHandle; optimizer: SessionHandle },
+  ) {
+    const n = manifest.layout.total;
+    this.params = new Float32Array(n);
+    this.grads = new Float32Array(n);
+    this.state = Object.fromEntries(stateNames(manifest.optimizer).map((k) => [k, new Float32Array(n)]));
+    this.accumulation = opts.accumulation ?? 1;
+    if (!Number.isInteger(this.accumulation) || this.accumulation < 1)
+      throw new Error(`accumulation must be a positive integer, got ${opts.accumulation}`);
+    this.seed = opts.seed ?? 0;
+    this.order = new DataOrder(opts.data.size, opts.batchSize, this.seed, opts.shuffle ?? true);
+  }
+
+  /** Loads the artifacts and sessions; starts from `initialParams` or, with `resumeFrom`, a checkpoint. */
+  static async create(opts: TrainerOptions & { resumeFrom?: string }): Promise<Trainer> {
+    const manifest = loadManifest(opts.artifactsDir);
+    const runner = opts.runner ?? inThreadRunner();
+    const load = (f: string) => runner.load(path.join(opts.artifactsDir, f), opts.session ?? {});
+    const sessions = {
+      forward: await load(manifest.files.forward.file),
+      step: await load(manifest.files.train_step.file),
+      optimizer: await load(manifest.files.optimizer.file),
+    };
+    const t = new Trainer(manifest, opts, runner, sessions);
+    if (opts.resumeFrom !== undefined) t.restore(opts.resumeFrom);
+    else t.initialise(opts.initialParams);
+    return t;
+  }
+
+  get step(): number {
+    return this.stepCount;
+  }
+
+  get microBatches(): number {
+    return this.micro;
+  }
+
+  get layout(): TrainableEntry[] {
+    return this.manifest.layout.entries;
+  }
+
+  /** A copy of one trainable tensor. */
+  param(name: string): Float32Array {
+    return this.view(this.params, this.entry(name)).slice();
+  }
+
+  /** Copies of all trainable tensors. */
+  paramsByName(): Map<string, Float32Array> {
+    return new Map(this.layout.map((e) => [e.name, this.view(this.params, e).slice()]));
+  }
+
+  private entry(name: string): TrainableEntry {
+    const e = this.layout.find((x) => x.name === name);
+    if (!e) throw new Error(`no trainable tensor '${name}' (have: ${this.layout.map((x) => x.name).join(', ')})`);
+    return e;
+  }
+
+  private view(v: Float32Array, e: TrainableEntry): Float32Array {
+    return v.subarray(e.offset, e.offset + e.size);
+  }
+
+  private initialise(init: TrainerOptions['initialParams']): void {
+    const get = (n: string) => (init instanceof Map ? init.get(n) : init?.[n]);
+    const missing: string[] = [];
+    for (const e of this.layout) {
+      const v = get(e.name);
+      if (!v) missing.push(e.name);
+      else if (v.length !== e.size)
+        throw new Error(`initial value of '${e.name}' has ${v.length} elements, shape [${e.shape}] needs ${e.size}`);
+      else this.params.set(v, e.offset);
+    }
+    if (missing.length) throw new Error(`no initial value for trainable tensor(s): ${missing.join(', ')}`);
+  }
+
+  private hyperparameters(): Record<string, unknown> {
+    return {
+      batchSize: this.opts.batchSize,
+      accumulation: this.accumulation,
+      shuffle: this.opts.shuffle ?? true,
+      dataSize: this.opts.data.size,
+      maxGradNorm: this.opts.maxGradNorm ?? null,
+      schedule: this.opts.schedule,
+    };
+  }
+
+  private restore(dir: string): void {
+    const { meta, state } = loadCheckpoint(dir, this.manifest.layout, stateNames(this.manifest.optimizer));
+    const problems: string[] = [];
+    if (meta.setup !== this.manifest.name) problems.push(`setup '${meta.setup}' vs '${this.manifest.name}'`);
+    if (meta.seed !== this.seed) problems.push(`seed ${meta.seed} vs ${this.seed}`);
+    const hp = this.hyperparameters();
+    for (const k of ['batchSize', 'accumulation', 'shuffle', 'dataSize'] as const)
+      if (meta.hyperparameters[k] !== hp[k]) problems.push(`${k} ${String(meta.hyperparameters[k])} vs ${String(hp[k])}`);
+    if (JSON.stringify(meta.optimizer) !== JSON.stringify(this.manifest.optimizer)) problems.push('optimizer settings differ');
+    for (const k of ['train_step', 'optimizer'] as const)
+      if (meta.artifacts[k] !== this.manifest.files[k].sha256) problems.push(`${k}.onnx changed since the checkpoint`);
+    if (problems.length) throw new CheckpointError(`${dir}: cannot resume exactly (checkpoint vs now): ${problems.join('; ')}`);
+    this.params = state.params;
+    this.state = state.state;
+    this.stepCount = meta.step;
+    this.micro = meta.microBatches;
+  }
+
+  /** Writes a checkpoint of the current state (atomically). */
+  saveCheckpoint(dir = this.opts.checkpointDir): CheckpointMeta {
+    if (!dir) throw new Error('saveCheckpoint: no directory given and no checkpointDir option');
+    return saveCheckpoint(
+      dir,
+      {
+        setup: this.manifest.name,
+        step: this.stepCount,
+        seed: this.seed,
+        microBatches: this.micro,
+        hyperparameters: this.hyperparameters(),
+        optimizer: this.manifest.optimizer,
+        artifacts: Object.fromEntries(Object.entries(this.manifest.files).map(([k, f]) => [k, f.sha256])),
+      },
+      this.manifest.layout,
+      { params: this.params, state: this.state },
+    );
+  }
+
+  private trainableFeeds(): WireFeeds {
+    const feeds: WireFeeds = {};
+    for (const e of this.layout) feeds[e.name] = f32(this.view(this.params, e), e.shape);
+    return feeds;
+  }
+
+  /** One update: k micro-batches through train_step, gradients summed, one optimizer run. */
+  async trainStep(): Promise<StepInfo> {
+    const t0 = performance.now();
+    const step = this.stepCount + 1;
+    const k = this.accumulation;
+    const startMicro = this.micro;
+    const g = this.grads;
+    let lossSum = 0;
+    try {
+      for (let j = 0; j < k; j++) {
+        const feeds: WireFeeds = { ...this.opts.data.batch(this.order.indices(this.micro)), ...this.trainableFeeds() };
+        if (this.manifest.dropoutSeed) feeds[DROPOUT_SEED] = i64(BigInt64Array.of(deriveSeed(this.seed, step, j)), []);
+        const out = await this.runner.run(this.sessions.step, feeds);
+        const loss = scalarOf(out.loss, 'loss');
+        if (!Number.isFinite(loss)) throw new Error(`step ${step}: loss is ${loss} (micro-batch ${j})`);
+        lossSum += loss;
+        for (const e of this.layout) {
+          const gi = out[`grad.${e.name}`]!.data as Float32Array;
+          if (j === 0) g.set(gi, e.offset);
+          else for (let i = 0, o = e.offset; i < e.size; i++, o++) g[o]! += gi[i]!;
+        }
+        this.micro++;
+      }
+      if (k > 1) {
+        const s = 1 / k;
+        for (let i = 0; i < g.length; i++) g[i]! *= s;
+      }
+      const lr = learningRate(this.opts.schedule, step);
+      const opt: WireFeeds = {
+        params: f32(this.params),
+        grads: f32(g),
+        step: i64(BigInt64Array.of(BigInt(step)), []),
+        lr: f32(Float32Array.of(lr), []),
+        max_norm: f32(Float32Array.of(this.opts.maxGradNorm ?? Infinity), []),
+      };
+      for (const [name, v] of Object.entries(this.state)) opt[name] = f32(v);
+      const res = await this.runner.run(this.sessions.optimizer, opt);
+      this.params = res.params_out!.data as Float32Array;
+      for (const name of Object.keys(this.state)) this.state[name] = res[`${name}_out`]!.data as Float32Array;
+      this.stepCount = step;
+      return {
+        step,
+        loss: lossSum / k,
+        lr,
+        gradNorm: scalarOf(res.grad_norm, 'grad_norm'),
+        microBatches: this.micro,
+        epoch: Math.floor(this.micro / this.order.perEpoch),
+        ms: performance.now() - t0,
+      };
+    } catch (e) {
+      this.micro = startMicro; // a failed update consumes no data
+      throw e;
+    }
+  }
+
+  /**
+   * Trains until `steps` updates are done in total (not additionally), checking `signal` between
+   * updates. Checkpoints every `checkpointEvery` updates and when aborted (if `checkpointDir` is set).
+   */
+  async train(steps: number, signal?: AbortSignal): Promise<TrainResult> {
+    const losses: number[] = [];
+    const every = this.opts.checkpointEvery ?? 0;
+    while (this.stepCount < steps) {
+      if (signal?.aborted) {
+        if (this.opts.checkpointDir) this.saveCheckpoint();
+        return { steps: this.stepCount, losses, stopped: 'aborted' };
+      }
+      const info = await this.trainStep();
+      losses.push(info.loss);
+      if (this.opts.checkpointDir && every > 0 && info.step % every === 0) this.saveCheckpoint();
+      await this.opts.onStep?.(info);
+    }
+    return { steps: this.stepCount, losses, stopped: 'done' };
+  }
+
+  /** Runs forward.onnx with the current trainable tensors. */
+  async forward(batch: WireFeeds): Promise<Record<string, WireTensor>> {
+    return this.runner.run(this.sessions.forward, { ...batch, ...this.trainableFeeds() });
+  }
+
+  async close(): Promise<void> {
+    for (const s of Object.values(this.sessions)) await this.runner.release(s);
+  }
+}
+
+function scalarOf(t: WireTensor | undefined, name: string): number {
+  if (!t || t.data.length !== 1) throw new Error(`expected a scalar output '${name}'`);
+  return Number(t.data[0]);
+}
