@@ -1,0 +1,415 @@
+/**
+ * Text and image embeddings from Hugging Face folders (+ optional PEFT adapter), computed by ONNX
+ * Runtime on graphs we emit.
+ *
+ * Artifacts on disk, under the caller's cache directory (e.g. `<dataDir>/cache/onnx/`):
+ *
+ *   <cacheDir>/<sha256 of the .onnx bytes>.onnx        the forward graph
+ *   <cacheDir>/weights/<file key>.safetensors          hard link to a model weight file (F32 data is
+ *                                                      used in place: external data at its offsets)
+ *   <cacheDir>/weights/<conversion key>.bin            F16/BF16 weights as F32 and LoRA-merged weights
+ *
+ * ORT only accepts external data inside the .onnx file's directory (no `..`, absolute paths or
+ * symlinks leading out), hence the hard links; a link that cannot be made (another file system) falls
+ * back to a copy, with a warning. File keys hash path, device, inode, size and mtime: a replaced model
+ * file gets a new key. The same model, adapter and input shape emit the same bytes, so the second build
+ * finds the .onnx (`cacheHit`) and ORT's session cache finds the session.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { emitOnnx, Graph, type ParamValue } from '../graph/index';
+import type { ModelSource } from '../runtime/session-cache';
+import type { EngineSessionOptions } from '../runtime/session-options';
+import type { ProviderChoice, ResolvedProvider } from '../runtime/providers';
+import type { SessionInfo } from '../runtime/protocol';
+import type { WireFeeds, WireTensor } from '../runtime/tensors';
+import { loadHfFolder, readWeightF32, ModelFormatError, type Gpt2Config, type HfModel } from './hf-folder';
+import { readPeftAdapter, validateAdapter, mergedWeight, ADAPTER_WEIGHTS, type PeftAdapter } from './peft';
+import { writeFileAtomic } from './safetensors';
+import { ParamStore, type WeightSource } from './encoders';
+import { gpt2Forward, gpt2TextEmbedding } from './gpt2';
+import { poolImage, visionForward, IMAGE_POOLINGS, type ImagePooling, type PosInterpolation, type VisionConfig } from './vit';
+
+// ---------------------------------------------------------------------------------------------
+// engine
+
+/** What embedding needs from an engine: `EngineWorker` fits, and so does `inProcessEngine()`. */
+export interface EmbedEngine {
+  resolveProvider(choice: ProviderChoice): Promise<ResolvedProvider>;
+  createSession(source: ModelSource, options: EngineSessionOptions): Promise<SessionInfo>;
+  run(key: string, feeds: WireFeeds): Promise<Record<string, WireTensor>>;
+}
+
+let defaultEngine: Promise<EmbedEngine> | null = null;
+
+/**
+ * ORT in this thread (the engine worker's handlers called directly): for code already running in a
+ * worker (jobs, CLI workers, tests). The UI thread must use an EngineWorker instead.
+ */
+export function inProcessEngine(): Promise<EmbedEngine> {
+  defaultEngine ??= import('../runtime/engine-server').then(({ createEngineHandlers }) => {
+    const h = createEngineHandlers();
+    return {
+      resolveProvider: (choice) => h.resolveProvider({ choice }),
+      createSession: (source, options) => h.createSession({ source, options }),
+      run: (key, feeds) => h.run({ key, feeds }),
+    };
+  });
+  return defaultEngine;
+}
+
+// ---------------------------------------------------------------------------------------------
+// options and results
+
+export interface EmbedCommonOptions {
+  /** Hugging Face model folder. */
+  modelDir: string;
+  /** PEFT LoRA adapter folder: merged into the weights (inference). */
+  adapterDir?: string;
+  /** Where .onnx files, weight links and converted weights go (e.g. `<dataDir>/cache/onnx`). */
+  cacheDir: string;
+  /** Intra-op threads (default: ORT's choice, the number of physical cores). */
+  threads?: number;
+  /** 'auto' | 'cpu' | 'cuda:N' (default 'cpu'). */
+  device?: ProviderChoice;
+  /** Rows per run (default 8). */
+  batchSize?: number;
+  /** Default: `inProcessEngine()`. */
+  engine?: EmbedEngine;
+  /** Set session.disable_prepacking=1 (several sessions sharing memory-mapped weights). */
+  sharedWeights?: boolean;
+  /** Non-fatal notes (adapter warnings, copy fallbacks, CPU fallback reason). Default: console.warn. */
+  onWarning?: (message: string) => void;
+}
+
+export interface EmbedTextOptions extends EmbedCommonOptions {
+  /** int64 [batch, seq], right padded. */
+  inputIds: BigInt64Array;
+  /** int64 [batch]: real tokens per row (including the EOS the tokenizer appends). */
+  lengths: BigInt64Array;
+  /** Also return last_hidden [batch, seq, d] (default true). */
+  lastHidden?: boolean;
+}
+
+export interface EmbedImagesOptions extends EmbedCommonOptions {
+  /** float32 [batch, channels, height, width], already normalised. */
+  pixelValues: Float32Array;
+  shape: readonly [number, number, number, number];
+  /** Default 'cls'. */
+  pool?: ImagePooling;
+  /** Also return last_hidden [batch, tokens, d] (default false). */
+  lastHidden?: boolean;
+  posInterpolation?: PosInterpolation;
+}
+
+export interface BuiltArtifact {
+  /** The .onnx file (external data next to it under weights/). */
+  path: string;
+  sha256: string;
+  /** The .onnx was already in the cache. */
+  cacheHit: boolean;
+  /** Converted/merged weights file, or null when every weight is used in place. */
+  convertedWeights: string | null;
+  inputs: string[];
+  outputs: string[];
+}
+
+export interface EmbedResult {
+  /** [batch, dim] */
+  embedding: Float32Array;
+  dim: number;
+  /** [batch, tokens, dim] when asked for. */
+  lastHidden?: Float32Array;
+  tokens?: number;
+  artifact: BuiltArtifact;
+  provider: ResolvedProvider;
+  /** Whether the engine reused a loaded session. */
+  sessionCacheHit: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// public API
+
+/** Text embeddings: GPT-2 state at lengths-1 (and last_hidden) for a right-padded batch. */
+export async function embedText(opts: EmbedTextOptions): Promise<EmbedResult> {
+  const batch = opts.lengths.length;
+  if (batch === 0) throw new Error('embedText: empty batch');
+  if (opts.inputIds.length % batch !== 0)
+    throw new Error(`embedText: input_ids has ${opts.inputIds.length} values, not a multiple of the batch (${batch})`);
+  const seq = opts.inputIds.length / batch;
+  const built = buildTextEncoder(opts);
+  const cfg = built.config;
+  for (let b = 0; b < batch; b++) {
+    const len = Number(opts.lengths[b]);
+    if (!(len >= 1 && len <= seq)) throw new Error(`embedText: lengths[${b}] = ${len} is outside 1..${seq}`);
+  }
+  if (seq > cfg.nPositions) throw new Error(`embedText: ${seq} tokens per row, the model has ${cfg.nPositions} positions`);
+  for (let i = 0; i < opts.inputIds.length; i++) {
+    const id = opts.inputIds[i]!;
+    if (id < 0n || id >= BigInt(cfg.vocabSize))
+      throw new Error(
+        `embedText: token id ${id} at row ${Math.floor(i / seq)}, column ${i % seq} is outside the vocabulary (${cfg.vocabSize})`,
+      );
+  }
+  const wantHidden = opts.lastHidden ?? true;
+  const d = cfg.nEmbd;
+  const run = await openSession(built.artifact, opts);
+  const embedding = new Float32Array(batch * d);
+  const lastHidden = wantHidden ? new Float32Array(batch * seq * d) : undefined;
+  const step = opts.batchSize ?? 8;
+  for (let b0 = 0; b0 < batch; b0 += step) {
+    const n = Math.min(step, batch - b0);
+    const out = await run.run({
+      input_ids: { type: 'int64', dims: [n, seq], data: opts.inputIds.slice(b0 * seq, (b0 + n) * seq) },
+      lengths: { type: 'int64', dims: [n], data: opts.lengths.slice(b0, b0 + n) },
+    });
+    embedding.set(out.embedding!.data as Float32Array, b0 * d);
+    if (lastHidden) lastHidden.set(out.last_hidden!.data as Float32Array, b0 * seq * d);
+  }
+  return { embedding, dim: d, ...(lastHidden ? { lastHidden, tokens: seq } : {}), ...run.info };
+}
+
+/** Image embeddings: ViT / DINOv2 pooled feature (`cls` or `prenorm-mean`). */
+export async function embedImages(opts: EmbedImagesOptions): Promise<EmbedResult> {
+  const [batch, c, h, w] = opts.shape;
+  if (opts.pixelValues.length !== batch * c * h * w)
+    throw new Error(
+      `embedImages: pixel_values has ${opts.pixelValues.length} values, shape [${opts.shape.join(', ')}] needs ${batch * c * h * w}`,
+    );
+  const built = buildImageEncoder({ ...opts, height: h, width: w, channels: c });
+  const d = built.config.hiddenSize;
+  const tokens = built.tokens;
+  const run = await openSession(built.artifact, opts);
+  const embedding = new Float32Array(batch * d);
+  const lastHidden = opts.lastHidden ? new Float32Array(batch * tokens * d) : undefined;
+  const step = opts.batchSize ?? 8;
+  const per = c * h * w;
+  for (let b0 = 0; b0 < batch; b0 += step) {
+    const n = Math.min(step, batch - b0);
+    const out = await run.run({
+      pixel_values: { type: 'float32', dims: [n, c, h, w], data: opts.pixelValues.slice(b0 * per, (b0 + n) * per) },
+    });
+    embedding.set(out.embedding!.data as Float32Array, b0 * d);
+    if (lastHidden) lastHidden.set(out.last_hidden!.data as Float32Array, b0 * tokens * d);
+  }
+  return { embedding, dim: d, ...(lastHidden ? { lastHidden, tokens } : {}), ...run.info };
+}
+
+async function openSession(artifact: BuiltArtifact, opts: EmbedCommonOptions) {
+  const engine = opts.engine ?? (await inProcessEngine());
+  const provider = await engine.resolveProvider(opts.device ?? 'cpu');
+  if (provider.name === 'cpu' && provider.fallbackReason && opts.device && opts.device !== 'cpu')
+    (opts.onWarning ?? console.warn)(`running on the CPU: ${provider.fallbackReason}`);
+  const options: EngineSessionOptions = { provider };
+  if (opts.threads !== undefined) options.intraOpNumThreads = opts.threads;
+  if (opts.sharedWeights) options.sharedWeights = true;
+  const session = await engine.createSession({ path: artifact.path }, options);
+  return {
+    info: { artifact, provider, sessionCacheHit: session.cacheHit },
+    run: (feeds: WireFeeds) => engine.run(session.key, feeds),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// building artifacts
+
+export interface BuildCommon {
+  modelDir: string;
+  adapterDir?: string;
+  cacheDir: string;
+  onWarning?: (message: string) => void;
+}
+
+/** Emits (or finds in the cache) the text encoder's forward graph: inputs input_ids, lengths. */
+export function buildTextEncoder(opts: BuildCommon & { lastHidden?: boolean }): { artifact: BuiltArtifact; config: Gpt2Config } {
+  const model = loadHfFolder(opts.modelDir);
+  if (model.config.family !== 'gpt2')
+    throw new ModelFormatError(model.configFile, `a text encoder must be a GPT-2 family model, this is ${model.config.family}`);
+  const cfg = model.config;
+  const weights = bindModelWeights(model, opts);
+  const g = new Graph();
+  const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
+  const lengths = g.input('lengths', 'int64', ['batch']);
+  const out = gpt2Forward(cfg, new ParamStore(g, weights.source), { inputIds: ids });
+  const outputs = { embedding: gpt2TextEmbedding(out, lengths), ...((opts.lastHidden ?? true) ? { last_hidden: out.lastHidden } : {}) };
+  return { artifact: writeArtifact(g, outputs, opts.cacheDir, weights.converted, 'text_encoder'), config: cfg };
+}
+
+/** Emits (or finds) the image encoder's forward graph for one input size: input pixel_values. */
+export function buildImageEncoder(
+  opts: BuildCommon & {
+    height: number;
+    width: number;
+    channels?: number;
+    pool?: ImagePooling;
+    lastHidden?: boolean;
+    posInterpolation?: PosInterpolation;
+  },
+): { artifact: BuiltArtifact; config: VisionConfig; tokens: number } {
+  const pool = opts.pool ?? 'cls';
+  if (!IMAGE_POOLINGS.includes(pool)) throw new Error(`unknown pooling "${String(pool)}" (cls or prenorm-mean)`);
+  const model = loadHfFolder(opts.modelDir);
+  if (model.config.family === 'gpt2')
+    throw new ModelFormatError(model.configFile, 'an image encoder must be a ViT, DINOv2 or DINOv2-with-registers model, this is gpt2');
+  const cfg = model.config;
+  const channels = opts.channels ?? cfg.numChannels;
+  if (channels !== cfg.numChannels) throw new Error(`pixel_values has ${channels} channels, the model expects ${cfg.numChannels}`);
+  const weights = bindModelWeights(model, opts);
+  const g = new Graph();
+  const px = g.input('pixel_values', 'float32', ['batch', channels, opts.height, opts.width]);
+  const vopts = opts.posInterpolation ? { posInterpolation: opts.posInterpolation } : {};
+  const out = visionForward(cfg, new ParamStore(g, weights.source), px, vopts);
+  const outputs = { embedding: poolImage(out, pool), ...(opts.lastHidden ? { last_hidden: out.lastHidden } : {}) };
+  const tokens = out.lastHidden.shape[1] as number;
+  return { artifact: writeArtifact(g, outputs, opts.cacheDir, weights.converted, 'image_encoder'), config: cfg, tokens };
+}
+
+function writeArtifact(
+  g: Graph,
+  outputs: Parameters<typeof emitOnnx>[1]['outputs'],
+  cacheDir: string,
+  converted: string | null,
+  name: string,
+): BuiltArtifact {
+  const emitted = emitOnnx(g, { outputs, name });
+  const sha256 = createHash('sha256').update(emitted.bytes).digest('hex');
+  const file = path.join(path.resolve(cacheDir), `${sha256}.onnx`);
+  const cacheHit = fs.existsSync(file) && fs.statSync(file).size === emitted.bytes.length;
+  if (!cacheHit) writeFileAtomic(file, [emitted.bytes]);
+  return {
+    path: file,
+    sha256,
+    cacheHit,
+    convertedWeights: converted,
+    inputs: emitted.inputs.map((i) => i.name),
+    outputs: emitted.outputs.map((o) => o.name),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// weights as external data
+
+export interface BoundModelWeights {
+  source: WeightSource;
+  /** The converted/merged weights file, or null. */
+  converted: string | null;
+  /** The adapter, when one was merged. */
+  adapter: PeftAdapter | null;
+}
+
+/**
+ * Points every weight of `model` at bytes ORT can map from `<cacheDir>`: F32 tensors in place (via a
+ * hard link of their file), others (F16, BF16, LoRA-merged) in one converted file, written once.
+ */
+export function bindModelWeights(model: HfModel, opts: BuildCommon): BoundModelWeights {
+  const warn = opts.onWarning ?? ((m: string) => console.warn(m));
+  const cacheDir = path.resolve(opts.cacheDir);
+  const weightsDir = path.join(cacheDir, 'weights');
+  fs.mkdirSync(weightsDir, { recursive: true });
+
+  let adapter: PeftAdapter | null = null;
+  const merge = new Map<string, { module: string; fanInFanOut: boolean }>();
+  if (opts.adapterDir) {
+    adapter = readPeftAdapter(opts.adapterDir, { family: model.config.family });
+    const check = validateAdapter(adapter, model);
+    for (const w of check.warnings) warn(`${opts.adapterDir}: ${w}`);
+    for (const m of adapter.modules.values()) merge.set(m.baseWeight, { module: m.module, fanInFanOut: check.fanInFanOut.get(m.module)! });
+  }
+
+  const links = new Map<string, string>();
+  const linkFor = (file: string): string => {
+    let loc = links.get(file);
+    if (!loc) {
+      loc = `weights/${linkWeightFile(file, weightsDir, warn)}`;
+      links.set(file, loc);
+    }
+    return loc;
+  };
+
+  const values = new Map<string, ParamValue>();
+  const toConvert = [...model.weights.values()].filter((w) => w.dtype !== 'F32' || merge.has(w.name));
+  for (const w of model.weights.values()) {
+    if (w.dtype === 'F32' && !merge.has(w.name))
+      values.set(w.name, { kind: 'external', location: linkFor(w.file), offset: w.byteOffset, length: w.byteLength });
+  }
+
+  let converted: string | null = null;
+  if (toConvert.length) {
+    const h = createHash('sha256');
+    for (const f of model.files) h.update(fileIdentity(f)).update('\0');
+    if (adapter?.source) h.update(fileIdentity(path.join(adapter.source.dir, ADAPTER_WEIGHTS))).update('\0');
+    for (const w of toConvert) h.update(`${w.name}:${w.dtype}:${w.byteOffset}:${w.shape.join('x')}\0`);
+    const name = `${h.digest('hex').slice(0, 32)}.bin`;
+    converted = path.join(weightsDir, name);
+    // layout: F32 tensors, each 64-byte aligned (memory-mapped)
+    let offset = 0;
+    const layout = toConvert.map((w) => {
+      offset = Math.ceil(offset / 64) * 64;
+      const length = w.shape.reduce((a, b) => a * b, 1) * 4;
+      const at = offset;
+      offset += length;
+      return { w, offset: at, length };
+    });
+    for (const l of layout) values.set(l.w.name, { kind: 'external', location: `weights/${name}`, offset: l.offset, length: l.length });
+    if (!(fs.existsSync(converted) && fs.statSync(converted).size === offset)) {
+      const m = merge;
+      const ad = adapter;
+      function* chunks(): Generator<Uint8Array> {
+        let pos = 0;
+        for (const l of layout) {
+          if (l.offset > pos) yield new Uint8Array(l.offset - pos);
+          let data = readWeightF32(l.w);
+          const mm = m.get(l.w.name);
+          if (mm && ad) data = mergedWeight(ad.modules.get(mm.module)!, data, l.w.shape, mm.fanInFanOut);
+          yield new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+          pos = l.offset + l.length;
+        }
+      }
+      writeFileAtomic(converted, chunks(), false);
+    }
+  }
+
+  const source: WeightSource = {
+    has: (n) => model.weights.has(n),
+    shape: (n) => [...model.weights.get(n)!.shape],
+    value: (n) => {
+      const v = values.get(n);
+      if (!v) throw new Error(`no bound value for weight ${n}`);
+      return v;
+    },
+  };
+  return { source, converted, adapter };
+}
+
+/** path, device, inode, size, mtime: changes when the file is replaced or rewritten. */
+function fileIdentity(file: string): string {
+  const real = fs.realpathSync(file);
+  const st = fs.statSync(real);
+  return `${real}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeMs}`;
+}
+
+/** Hard-links (or, across file systems, copies) a weight file into `weightsDir`; returns its name. */
+function linkWeightFile(file: string, weightsDir: string, warn: (m: string) => void): string {
+  const real = fs.realpathSync(file);
+  const st = fs.statSync(real);
+  const name = `${createHash('sha256').update(fileIdentity(real)).digest('hex').slice(0, 32)}${path.extname(real) || '.bin'}`;
+  const target = path.join(weightsDir, name);
+  if (fs.existsSync(target)) {
+    const t = fs.statSync(target);
+    if ((t.ino === st.ino && t.dev === st.dev) || t.size === st.size) return name;
+    fs.rmSync(target, { force: true });
+  }
+  const tmp = `${target}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+  try {
+    fs.linkSync(real, tmp);
+  } catch (e) {
+    warn(
+      `cannot hard-link ${real} into ${weightsDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): copying it ` +
+        `(${(st.size / 2 ** 20).toFixed(1)} MiB). Put the ONNX cache on the same file system as the models to avoid copies.`,
+    );
+    fs.copyFileSync(real, tmp, fs.constants.COPYFILE_FICLONE);
+  }
+  fs.renameSync(tmp, target);
+  return name;
+}

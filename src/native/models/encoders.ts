@@ -1,0 +1,140 @@
+/**
+ * What the model files (gpt2.ts, vit.ts) share: frozen weights as graph parameters (`ParamStore`),
+ * the two linear layer layouts of Hugging Face checkpoints (GPT-2 `Conv1D` [in, out] and `nn.Linear`
+ * [out, in]) with an optional LoRA branch, activations by their Hugging Face names, and multi-head
+ * attention. Model code reads `w.get('h.0.attn.c_attn.weight')` with canonical (unprefixed) names.
+ */
+import { ops, type Graph, type ParamValue, type Tensor } from '../graph/index';
+import type { Dim } from '../graph/shape';
+import type { Activation } from './hf-folder';
+import { loraBranch, type LoraHooks } from './lora';
+
+/** Where frozen weights come from: their shape, and their bytes (external data or inline). */
+export interface WeightSource {
+  has(name: string): boolean;
+  shape(name: string): number[];
+  value(name: string): ParamValue;
+}
+
+/**
+ * Frozen parameters of one encoder in one graph. Each canonical name becomes one `g.param` (created
+ * on first use, so a graph only holds the weights its outputs need), named `<prefix><name>`.
+ */
+export class ParamStore {
+  private readonly cache = new Map<string, Tensor>();
+  constructor(
+    readonly graph: Graph,
+    readonly source: WeightSource,
+    readonly prefix = '',
+  ) {}
+
+  has(name: string): boolean {
+    return this.source.has(name);
+  }
+
+  get(name: string): Tensor {
+    let t = this.cache.get(name);
+    if (!t) {
+      if (!this.source.has(name)) throw new Error(`model weight "${name}" is missing`);
+      t = this.graph.param(this.prefix + name, this.source.shape(name), { value: this.source.value(name) });
+      this.cache.set(name, t);
+    }
+    return t;
+  }
+}
+
+/** A weight source over in-memory float32 arrays (tests, small synthetic models). */
+export function inlineWeights(tensors: ReadonlyMap<string, { data: Float32Array; shape: number[] }>): WeightSource {
+  return {
+    has: (n) => tensors.has(n),
+    shape: (n) => [...tensors.get(n)!.shape],
+    value: (n) => {
+      const d = tensors.get(n)!.data;
+      return { kind: 'inline', bytes: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
+    },
+  };
+}
+
+/** Hugging Face ACT2FN by name. */
+export function activation(x: Tensor, name: Activation): Tensor {
+  switch (name) {
+    case 'gelu':
+      return x.gelu('none'); // exact, erf
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh':
+    case 'gelu_fast': // the same tanh formula with the constant written out
+      return x.gelu('tanh');
+    case 'quick_gelu':
+      return x.mul(x.mul(1.702).sigmoid());
+    case 'relu':
+      return x.relu();
+    case 'silu':
+    case 'swish':
+      return x.mul(x.sigmoid());
+  }
+}
+
+/**
+ * GPT-2 `Conv1D`: y = x @ W + b with W stored [in, out]. With LoRA on `module`:
+ * + scale * (dropout(x) @ Aᵀ) @ Bᵀ.
+ */
+export function conv1d(x: Tensor, w: ParamStore, module: string, lora?: LoraHooks): Tensor {
+  const y = x.matmul(w.get(`${module}.weight`)).add(w.get(`${module}.bias`));
+  return lora ? loraBranch(y, x, module, lora) : y;
+}
+
+/**
+ * `nn.Linear`: y = x @ Wᵀ + b with W stored [out, in]. Written as one Gemm(transB) over the rows so
+ * the frozen weight is used as stored (a Transpose of an initializer would be constant-folded by ORT
+ * into a second, resident copy of the weight).
+ */
+export function linear(x: Tensor, w: ParamStore, module: string, lora?: LoraHooks): Tensor {
+  const W = w.get(`${module}.weight`);
+  const [outF, inF] = W.shape as [number, number];
+  const lead = x.shape.slice(0, -1);
+  let y = ops.gemm(x.reshape([-1, inF]), W, { transB: true });
+  if (w.has(`${module}.bias`)) y = y.add(w.get(`${module}.bias`));
+  y = y.reshape([...lead, outF]);
+  return lora ? loraBranch(y, x, module, lora) : y;
+}
+
+/** The smallest float32, as Hugging Face fills masked attention scores (torch.finfo.min). */
+export const F32_MIN = -3.4028234663852886e38;
+
+/** [batch, seq, heads*hd] -> [batch, heads, seq, hd] */
+function splitHeads(x: Tensor, nHead: number): Tensor {
+  const [b, t, d] = x.shape as [Dim, Dim, number];
+  return x.reshape([b, t, nHead, d / nHead]).transpose([0, 2, 1, 3]);
+}
+
+export interface AttentionOptions {
+  /** Multiplies the scores (1/sqrt(head_dim) in every model here). */
+  scale: number;
+  /** Causal mask: key position <= query position (GPT-2). */
+  causal?: boolean;
+}
+
+/**
+ * softmax(q kᵀ * scale [+ causal mask]) v over `nHead` heads; q, k, v are [batch, seq, d], the result
+ * is [batch, seq, d] with the heads concatenated (as Hugging Face's eager attention).
+ */
+export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, nHead: number, opts: AttentionOptions): Tensor {
+  const [b, t, d] = q.shape as [Dim, Dim, number];
+  const qh = splitHeads(q, nHead); // [B, H, T, hd]
+  const kt = k.reshape([b, t, nHead, d / nHead]).transpose([0, 2, 3, 1]); // [B, H, hd, T]
+  const vh = splitHeads(v, nHead);
+  let scores = qh.matmul(kt).mul(opts.scale); // [B, H, T, T]
+  if (opts.causal) scores = ops.where(ops.causalMask(q.graph, t), scores, F32_MIN);
+  const ctx = scores.softmax(-1).matmul(vh); // [B, H, T, hd]
+  return ctx.transpose([0, 2, 1, 3]).reshape([b, t, d]);
+}
+
+/**
+ * Row `index[b]` of `x[b]` for every b: x [batch, seq, d], index int64 [batch] -> [batch, d].
+ * GatherElements, so the gradient flows back into x (the text embedding at the last real token).
+ */
+export function gatherRows(x: Tensor, index: Tensor): Tensor {
+  const [b, , d] = x.shape as [Dim, Dim, number];
+  const idx = index.reshape([b, 1, 1]).expand([b, 1, d]);
+  return x.gatherElements(idx, 1).reshape([b, d]);
+}

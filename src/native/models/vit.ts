@@ -1,0 +1,222 @@
+/**
+ * ViT, DINOv2 and DINOv2 with registers as Hugging Face's ViTModel / Dinov2Model /
+ * Dinov2WithRegistersModel compute them, as a graph:
+ *
+ *   patches = Conv2d(kernel = stride = patch)(pixels)      written as reshape + one Gemm
+ *   x = [CLS, patches] + position embeddings               interpolated when the grid differs
+ *   DINOv2 with registers: x = [CLS, registers, patches]   (registers get no position embedding)
+ *   per layer (pre-LN):
+ *     ViT:    x = x + attn(ln_before(x));  x = x + out(act(inter(ln_after(x))))
+ *     DINOv2: x = x + λ1 * attn(norm1(x)); x = x + λ2 * mlp(norm2(x))   (layer scale)
+ *   last_hidden = layernorm(x)
+ *
+ * Pooling: `cls` = last_hidden[:, 0]; `prenorm-mean` = mean over all tokens (CLS, registers, patches)
+ * of x before the final layer norm (CLEFT's pooled feature).
+ *
+ * Position-embedding interpolation (the checkpoint's grid -> this input's grid), per family exactly as
+ * transformers does it today:
+ * - ViT and DINOv2: F.interpolate(bicubic, size=(h, w), align_corners=False): cubic a = -0.75,
+ *   half-pixel source coordinates with scale in/out, edge pixels repeated.
+ * - DINOv2 with registers: the same call with antialias=True, which in torch is the PIL-style
+ *   separable filter: cubic a = -0.5, support 2·max(scale, 1), weights renormalised, no clamping.
+ * - `legacy-dinov2` (transformers < 4.45 and the original DINO/DINOv2 code): scale_factor =
+ *   ((h + 0.1) / h0, (w + 0.1) / w0), which torch uses for the source coordinates too.
+ * The interpolation is two MatMuls with constant matrices on the frozen position embeddings: ORT
+ * folds them into one constant when the session is created.
+ */
+import { ops, type Tensor } from '../graph/index';
+import type { Dim } from '../graph/shape';
+import type { Dinov2Config, VitConfig } from './hf-folder';
+import { activation, linear, multiHeadAttention, type ParamStore } from './encoders';
+import type { LoraHooks } from './lora';
+
+export type VisionConfig = VitConfig | Dinov2Config;
+export type ImagePooling = 'cls' | 'prenorm-mean';
+export const IMAGE_POOLINGS: readonly ImagePooling[] = ['cls', 'prenorm-mean'];
+export type PosInterpolation = 'auto' | 'bicubic' | 'bicubic-antialias' | 'legacy-dinov2';
+
+export interface VisionOptions {
+  lora?: LoraHooks;
+  /** Default 'auto': the family's current transformers behaviour (see the module notes). */
+  posInterpolation?: PosInterpolation;
+}
+
+export interface VisionOutput {
+  /** Output of the last block, before the final layer norm: [batch, tokens, d]. */
+  prenorm: Tensor;
+  /** After the final layer norm: [batch, tokens, d]. */
+  lastHidden: Tensor;
+  /** Tokens = 1 + registers + patches. */
+  numRegisters: number;
+  grid: [number, number];
+}
+
+export function visionForward(cfg: VisionConfig, w: ParamStore, pixelValues: Tensor, opts: VisionOptions = {}): VisionOutput {
+  const lora = opts.lora;
+  const d = cfg.hiddenSize;
+  const [batch, channels, height, width] = pixelValues.shape as [Dim, Dim, Dim, Dim];
+  if (typeof height !== 'number' || typeof width !== 'number') throw new Error('vision encoder: image height and width must be static');
+  if (channels !== cfg.numChannels) throw new Error(`vision encoder: ${String(channels)} channels, the model has ${cfg.numChannels}`);
+  const [ph, pw] = cfg.patchSize;
+  const [gh, gw] = [Math.floor(height / ph), Math.floor(width / pw)];
+  if (gh < 1 || gw < 1) throw new Error(`vision encoder: image ${height}x${width} is smaller than one ${ph}x${pw} patch`);
+
+  // Patch embedding: a stride = kernel convolution is a matmul over flattened patches. Like Conv2d,
+  // rows/columns beyond the last whole patch are ignored.
+  let px = pixelValues;
+  if (gh * ph !== height) px = px.slice(2, 0, gh * ph);
+  if (gw * pw !== width) px = px.slice(3, 0, gw * pw);
+  const k = cfg.numChannels * ph * pw;
+  const patches = px
+    .reshape([batch, cfg.numChannels, gh, ph, gw, pw])
+    .transpose([0, 2, 4, 1, 3, 5]) // [B, gh, gw, C, ph, pw]
+    .reshape([-1, k]);
+  const proj = w.get('embeddings.patch_embeddings.projection.weight').reshape([d, k]);
+  let x = ops
+    .gemm(patches, proj, { transB: true })
+    .add(w.get('embeddings.patch_embeddings.projection.bias'))
+    .reshape([batch, gh * gw, d]);
+
+  // CLS + position embeddings (+ registers after CLS, without position embedding)
+  const cls = w.get('embeddings.cls_token').expand([batch, 1, d]);
+  x = ops.concat([cls, x], 1).add(positionEmbeddings(cfg, w, [gh, gw], opts.posInterpolation ?? 'auto'));
+  const numRegisters = cfg.family === 'dinov2_with_registers' ? cfg.numRegisterTokens : 0;
+  if (numRegisters > 0) {
+    const reg = w.get('embeddings.register_tokens').expand([batch, numRegisters, d]);
+    x = ops.concat([x.slice(1, 0, 1), reg, x.slice(1, 1)], 1);
+  }
+
+  // encoder
+  const eps = cfg.layerNormEps;
+  const scale = 1 / Math.sqrt(d / cfg.numAttentionHeads);
+  const ln = (t: Tensor, name: string) => t.layerNorm(w.get(`${name}.weight`), w.get(`${name}.bias`), eps);
+  const attention = (h: Tensor, p: string) => {
+    const q = linear(h, w, p + 'attention.attention.query', lora);
+    const kk = linear(h, w, p + 'attention.attention.key', lora);
+    const v = linear(h, w, p + 'attention.attention.value', lora);
+    const a = multiHeadAttention(q, kk, v, cfg.numAttentionHeads, { scale });
+    return linear(a, w, p + 'attention.output.dense', lora);
+  };
+  for (let l = 0; l < cfg.numHiddenLayers; l++) {
+    const p = `encoder.layer.${l}.`;
+    if (cfg.family === 'vit') {
+      x = x.add(attention(ln(x, p + 'layernorm_before'), p));
+      const h = activation(linear(ln(x, p + 'layernorm_after'), w, p + 'intermediate.dense', lora), cfg.activation);
+      x = x.add(linear(h, w, p + 'output.dense', lora));
+    } else {
+      x = x.add(attention(ln(x, p + 'norm1'), p).mul(w.get(p + 'layer_scale1.lambda1')));
+      const m = ln(x, p + 'norm2');
+      let h: Tensor;
+      if (cfg.useSwigluFfn) {
+        const [x1, x2] = linear(m, w, p + 'mlp.weights_in', lora).split(-1, 2) as [Tensor, Tensor];
+        h = linear(x1.mul(x1.sigmoid()).mul(x2), w, p + 'mlp.weights_out', lora);
+      } else {
+        h = linear(activation(linear(m, w, p + 'mlp.fc1', lora), cfg.activation), w, p + 'mlp.fc2', lora);
+      }
+      x = x.add(h.mul(w.get(p + 'layer_scale2.lambda1')));
+    }
+  }
+  return { prenorm: x, lastHidden: ln(x, 'layernorm'), numRegisters, grid: [gh, gw] };
+}
+
+/** The pooled image feature [batch, d]. */
+export function poolImage(out: VisionOutput, pool: ImagePooling): Tensor {
+  if (pool === 'cls') return out.lastHidden.slice(1, 0, 1).squeeze(1);
+  return out.prenorm.mean(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// position embeddings
+
+/** [1, 1 + gh*gw, d]: the checkpoint's, or interpolated to the grid [gh, gw]. */
+function positionEmbeddings(cfg: VisionConfig, w: ParamStore, grid: [number, number], how: PosInterpolation): Tensor {
+  const pos = w.get('embeddings.position_embeddings'); // [1, 1 + N0, d]
+  const d = cfg.hiddenSize;
+  const n0 = (pos.shape[1] as number) - 1;
+  const [gh, gw] = grid;
+  // transformers skips interpolation when the patch count matches and the image is square
+  const [h0, w0] = checkpointGrid(cfg, n0);
+  if (gh * gw === n0 && gh === gw && h0 === w0) return pos;
+  const method: Exclude<PosInterpolation, 'auto'> =
+    how !== 'auto' ? how : cfg.family === 'dinov2_with_registers' ? 'bicubic-antialias' : 'bicubic';
+  const g = pos.graph;
+  const rows = interpolationMatrix(h0, gh, method);
+  const cols = interpolationMatrix(w0, gw, method);
+  const mh = g.constant(rows, 'float32', [gh, h0]);
+  const mwT = g.constant(transpose2d(cols, gw, w0), 'float32', [w0, gw]);
+  const patch = pos.slice(1, 1).reshape([h0, w0 * d]); // [h0, w0*d]
+  const yh = mh.matmul(patch).reshape([gh, w0, d]).transpose([0, 2, 1]); // [gh, d, w0]
+  const y = yh
+    .matmul(mwT)
+    .transpose([0, 2, 1])
+    .reshape([1, gh * gw, d]); // [1, gh*gw, d]
+  return ops.concat([pos.slice(1, 0, 1), y], 1);
+}
+
+/** The grid of the checkpoint's position embeddings (square, as transformers assumes). */
+function checkpointGrid(cfg: VisionConfig, n0: number): [number, number] {
+  const s = Math.round(Math.sqrt(n0));
+  if (s * s === n0) return [s, s];
+  const [gh, gw] = [cfg.imageSize[0] / cfg.patchSize[0], cfg.imageSize[1] / cfg.patchSize[1]].map(Math.floor) as [number, number];
+  if (gh * gw === n0) return [gh, gw];
+  throw new Error(`position embeddings: ${n0} patches do not form the checkpoint's grid`);
+}
+
+function transpose2d(m: Float64Array, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = m[r * cols + c]!;
+  return out;
+}
+
+/**
+ * Row o = the weights of output sample o over the input samples, for torch's bicubic
+ * F.interpolate (align_corners=False) in one dimension. Exported for tests.
+ */
+export function interpolationMatrix(inSize: number, outSize: number, method: Exclude<PosInterpolation, 'auto'>): Float64Array {
+  const m = new Float64Array(outSize * inSize);
+  if (method === 'bicubic-antialias') {
+    // aten/src/ATen/native/cpu/UpSampleKernel.cpp, _compute_indices_min_size_weights_aa with the
+    // bicubic aa filter (a = -0.5, as PIL)
+    const scale = inSize / outSize;
+    const support = scale >= 1 ? 2 * scale : 2;
+    const invscale = scale >= 1 ? 1 / scale : 1;
+    for (let o = 0; o < outSize; o++) {
+      const center = scale * (o + 0.5);
+      const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+      const xmax = Math.min(Math.trunc(center + support + 0.5), inSize);
+      let total = 0;
+      const ws: number[] = [];
+      for (let j = xmin; j < xmax; j++) {
+        const v = cubicAA((j - center + 0.5) * invscale);
+        ws.push(v);
+        total += v;
+      }
+      ws.forEach((v, k) => (m[o * inSize + xmin + k] = total !== 0 ? v / total : 0));
+    }
+    return m;
+  }
+  // upsample_bicubic2d: source = scale * (o + 0.5) - 0.5, 4 taps, indices clamped to the edge
+  const scale = method === 'legacy-dinov2' ? inSize / (outSize + 0.1) : inSize / outSize;
+  const A = -0.75;
+  const c1 = (x: number) => ((A + 2) * x - (A + 3)) * x * x + 1;
+  const c2 = (x: number) => ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+  for (let o = 0; o < outSize; o++) {
+    const src = scale * (o + 0.5) - 0.5;
+    const i0 = Math.floor(src);
+    const t = src - i0;
+    const ws = [c2(t + 1), c1(t), c1(1 - t), c2(2 - t)];
+    for (let k = 0; k < 4; k++) {
+      const idx = Math.min(Math.max(i0 - 1 + k, 0), inSize - 1);
+      m[o * inSize + idx] += ws[k]!;
+    }
+  }
+  return m;
+}
+
+function cubicAA(x: number): number {
+  const a = -0.5;
+  const ax = Math.abs(x);
+  if (ax < 1) return ((a + 2) * ax - (a + 3)) * ax * ax + 1;
+  if (ax < 2) return (((ax - 5) * ax + 8) * ax - 4) * a;
+  return 0;
+}
