@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CleftError } from '../../common/errors';
 import type { Db } from '../db/database';
+import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../dicom/pipeline/spec';
 import {
   openBundle,
   exportBundle,
@@ -373,4 +374,46 @@ export async function refreshBundleRecord(db: Db, id: number): Promise<ModelReco
   };
   db.prepare(`UPDATE models SET manifest_json = ?, sha256 = ? WHERE id = ?`).run(JSON.stringify(manifest), inspection.sha256, id);
   return getModel(db, id);
+}
+
+/**
+ * The preprocessing to record in a new bundle, as a complete PreprocessSpec (defaults filled) so the
+ * bundle's preprocessing sha256 equals the pipeline's `specHash`: a preset at the image model's
+ * input size (config `image_size`, or `imageSize`), or a given spec. 'none' records nothing.
+ */
+export function bundlePreprocessing(
+  source: { preset: 'cleft' | 'voi' | 'none'; imageModelDir: string; imageSize?: number } | { spec: unknown },
+): Record<string, unknown> | null {
+  if ('spec' in source) {
+    const parsed = PreprocessSpec.safeParse(source.spec);
+    if (!parsed.success)
+      throw new CleftError(
+        'invalid_input',
+        `not a preprocessing spec: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+      );
+    return JSON.parse(canonicalSpecJson(parsed.data)) as Record<string, unknown>;
+  }
+  if (source.preset === 'none') return null;
+  let size = source.imageSize;
+  if (size === undefined) {
+    const cfgFile = path.join(source.imageModelDir, 'config.json');
+    let s: unknown = 224;
+    try {
+      s = (JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { image_size?: unknown }).image_size ?? 224;
+    } catch {
+      /* the bundle's own validation reports a missing or broken config */
+    }
+    size = Array.isArray(s) ? Number(s[0]) : Number(s);
+    if (!Number.isInteger(size) || size <= 0) size = 224;
+  }
+  const spec = { ...presetSpec(source.preset), size, padLongSide: Math.max(size, 256) };
+  return JSON.parse(canonicalSpecJson(spec)) as Record<string, unknown>;
+}
+
+/** Exports a registered bundle whole to `destDir` (verified copy, same identity). */
+export async function exportModelBundle(db: Db, id: number, destDir: string, overwrite = false): Promise<{ dir: string; sha256: string }> {
+  const row = getRow(db, id);
+  if (row.kind !== 'bundle') throw new CleftError('invalid_input', `model #${id} is a ${row.kind}; only bundles export whole`);
+  const b = await exportBundle(row.path, destDir, { overwrite });
+  return { dir: b.dir, sha256: b.sha256 };
 }

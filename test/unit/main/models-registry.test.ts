@@ -11,6 +11,8 @@ import {
   inspectModel,
   deleteModel,
   refreshBundleRecord,
+  bundlePreprocessing,
+  exportModelBundle,
   MODELS_DIR,
 } from '../../../src/main/models/registry';
 import { createBundle, openBundle, addPromptSet, bundleSha256 } from '../../../src/native/models/bundle';
@@ -240,6 +242,32 @@ describe('model registry', () => {
     expect(updated.sha256).not.toBe(rec.sha256);
     expect(updated.summary.description).toMatch(/1 prompt set\(s\)/);
     expect((await inspectModel(db, rec.id)).inspection.problems).toEqual([]);
+  });
+});
+
+describe('bundle preprocessing and export', () => {
+  it('records complete pipeline specs whose hash is the pipeline hash', async () => {
+    const fromPreset = bundlePreprocessing({ preset: 'voi', imageModelDir: path.join(REF, 'vit') })!;
+    expect(fromPreset).toMatchObject({ intensity: 'voi', size: 32, padLongSide: 256 });
+    const b = await createBundle(path.join(tmpDir(), 'pp'), {
+      textModel: path.join(REF, 'gpt2'),
+      imageModel: path.join(REF, 'vit'),
+      heads: path.join(REF, 'heads.safetensors'),
+      preprocessing: fromPreset,
+    });
+    expect(b.preprocessing!.sha256).toBe(specHash({ ...PRESETS.voi, size: 32 }));
+    expect(bundlePreprocessing({ preset: 'none', imageModelDir: path.join(REF, 'vit') })).toBeNull();
+    expect(bundlePreprocessing({ spec: { version: 1, intensity: 'scale_max', size: 518 } })).toMatchObject({ size: 518, padLongSide: 256 });
+    expect(() => bundlePreprocessing({ spec: { version: 2 } })).toThrow(/not a preprocessing spec: version/);
+  });
+
+  it('exports a registered bundle, and only bundles', async () => {
+    const { db, dataDir } = freshDb();
+    const rec = await importModel(db, dataDir, (await makeBundle(path.join(tmpDir(), 'b'))).dir, { copy: true });
+    const out = await exportModelBundle(db, rec.id, path.join(tmpDir(), 'exported'));
+    expect(out.sha256).toBe(rec.sha256);
+    const vit = await importModel(db, dataDir, path.join(REF, 'vit'), { copy: false });
+    await expect(exportModelBundle(db, vit.id, path.join(tmpDir(), 'x'))).rejects.toThrow(/only bundles export whole/);
   });
 });
 

@@ -6,8 +6,7 @@ import path from 'node:path';
 import { resolveDataDir } from '../../data-dir';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { APP_VERSION } from '../../version';
-import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../../dicom/pipeline/spec';
-import { importModel, listModels, inspectModel, deleteModel, type ModelRecord } from '../../models/registry';
+import { importModel, listModels, inspectModel, deleteModel, bundlePreprocessing, type ModelRecord } from '../../models/registry';
 import { createBundle, openBundle, exportBundle, BundleError, type HashProgress, type CleftBundle } from '../../../native/models/bundle';
 import {
   inspectModelFolder,
@@ -151,27 +150,13 @@ interface CreateOpts {
 
 async function bundleCreate(opts: CreateOpts): Promise<void> {
   // preprocessing: a full PreprocessSpec (defaults filled), so the manifest's sha256 is the pipeline's specHash
-  let preprocessing: Record<string, unknown> | null = null;
-  if (opts.preprocessSpec) {
-    const raw = JSON.parse(fs.readFileSync(opts.preprocessSpec, 'utf8')) as unknown;
-    const parsed = PreprocessSpec.safeParse(raw);
-    if (!parsed.success)
-      throw new Error(
-        `${opts.preprocessSpec}: not a preprocessing spec: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-      );
-    preprocessing = JSON.parse(canonicalSpecJson(parsed.data)) as Record<string, unknown>;
-  } else if (opts.preset !== 'none') {
-    let size = opts.imageSize;
-    if (size === undefined) {
-      const cfg = JSON.parse(fs.readFileSync(path.join(opts.imageModel, 'config.json'), 'utf8')) as { image_size?: number | number[] };
-      const s = cfg.image_size ?? 224;
-      size = Array.isArray(s) ? s[0] : s;
-    }
-    preprocessing = JSON.parse(canonicalSpecJson({ ...presetSpec(opts.preset), size, padLongSide: Math.max(size ?? 224, 256) })) as Record<
-      string,
-      unknown
-    >;
-  }
+  const preprocessing = opts.preprocessSpec
+    ? bundlePreprocessing({ spec: JSON.parse(fs.readFileSync(opts.preprocessSpec, 'utf8')) as unknown })
+    : bundlePreprocessing({
+        preset: opts.preset,
+        imageModelDir: opts.imageModel,
+        ...(opts.imageSize ? { imageSize: opts.imageSize } : {}),
+      });
   const progress = hashProgress('hashing');
   let bundle: CleftBundle;
   try {
