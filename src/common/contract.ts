@@ -92,6 +92,7 @@ export const ImportProblem = z.object({
   id: z.number().int(),
   jobId: z.number().int().nullable(),
   filePath: z.string(),
+  kind: z.enum(['skipped', 'refused']),
   reason: z.string(),
   createdAt: z.string(),
 });
@@ -172,7 +173,15 @@ export const methods = {
   /** Starts an import job over files, folders or DICOMDIRs. */
   'library.import': { input: ImportParams.strict(), output: Job },
   'library.studies': {
-    input: z.object({ filter: StudyFilter.default({}), ...Page }).strict(),
+    input: z
+      .object({
+        filter: StudyFilter.default({}),
+        sort: z
+          .object({ key: z.enum(['studyDate', 'patientId', 'accession', 'images']), dir: z.enum(['asc', 'desc']) })
+          .default({ key: 'studyDate', dir: 'desc' }),
+        ...Page,
+      })
+      .strict(),
     output: z.object({ total: z.number().int(), rows: z.array(StudySummary) }),
   },
   'library.study': {
@@ -181,7 +190,11 @@ export const methods = {
   },
   'library.problems': {
     input: z.object({ jobId: z.number().int().positive().optional(), ...Page }).strict(),
-    output: z.object({ total: z.number().int(), rows: z.array(ImportProblem) }),
+    output: z.object({
+      total: z.number().int(),
+      counts: z.object({ skipped: z.number().int(), refused: z.number().int() }),
+      rows: z.array(ImportProblem),
+    }),
   },
   'tasks.list': { input: Empty, output: z.array(Task) },
   'tasks.create': { input: TaskInput, output: Task },
@@ -235,6 +248,8 @@ export type UiCommand = z.infer<typeof UiCommand>;
 
 export const events = {
   'job.updated': Job,
+  /** Sent by the web host every 30 s so a browser notices a dead connection after sleep. */
+  'host.heartbeat': z.object({ at: z.string() }),
   'ui.command': UiCommand,
 } as const;
 

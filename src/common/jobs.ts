@@ -42,6 +42,8 @@ export const Job = z.object({
   result: z.unknown().nullable(),
   error: z.string().nullable(),
   checkpointPath: z.string().nullable(),
+  /** Increases with every change: of two copies of a job, the higher revision is newer. */
+  revision: z.number().int().nonnegative(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),

@@ -34,7 +34,7 @@ export function createHandlers(backend: Backend): Handlers {
     }),
     'library.stats': () => library.stats(),
     'library.import': (params) => jobs.enqueue({ kind: 'import', params }),
-    'library.studies': ({ filter, limit, offset }) => library.studies(filter, limit, offset),
+    'library.studies': ({ filter, sort, limit, offset }) => library.studies(filter, sort, limit, offset),
     'library.study': ({ id }) => {
       const found = library.study(id);
       if (!found) throw new CleftError('not_found', `no study with id ${id}`);

@@ -12,6 +12,7 @@ interface JobRow {
   result_json: string | null;
   error: string | null;
   checkpoint_path: string | null;
+  revision: number;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -50,22 +51,24 @@ export class JobsRepo {
 
   markRunning(id: number): void {
     this.db
-      .prepare(`UPDATE jobs SET status = 'running', started_at = coalesce(started_at, ?), error = NULL, finished_at = NULL WHERE id = ?`)
+      .prepare(
+        `UPDATE jobs SET revision = revision + 1, status = 'running', started_at = coalesce(started_at, ?), error = NULL, finished_at = NULL WHERE id = ?`,
+      )
       .run(nowIso(), id);
   }
 
   setProgress(id: number, fraction: number, message: string): void {
-    this.db.prepare(`UPDATE jobs SET progress = ?, message = ? WHERE id = ?`).run(fraction, message, id);
+    this.db.prepare(`UPDATE jobs SET revision = revision + 1, progress = ?, message = ? WHERE id = ?`).run(fraction, message, id);
   }
 
   setCheckpoint(id: number, checkpointPath: string): void {
-    this.db.prepare(`UPDATE jobs SET checkpoint_path = ? WHERE id = ?`).run(checkpointPath, id);
+    this.db.prepare(`UPDATE jobs SET revision = revision + 1, checkpoint_path = ? WHERE id = ?`).run(checkpointPath, id);
   }
 
   finish(id: number, status: 'done' | 'failed' | 'cancelled', fields: { result?: unknown; error?: string; message: string }): void {
     this.db
       .prepare(
-        `UPDATE jobs SET status = ?, result_json = ?, error = ?, message = ?, finished_at = ?,
+        `UPDATE jobs SET revision = revision + 1, status = ?, result_json = ?, error = ?, message = ?, finished_at = ?,
            progress = CASE WHEN ? = 'done' THEN 1 ELSE progress END
          WHERE id = ?`,
       )
@@ -81,7 +84,9 @@ export class JobsRepo {
   }
 
   requeue(id: number): void {
-    this.db.prepare(`UPDATE jobs SET status = 'queued', message = 'Waiting to resume', error = NULL WHERE id = ?`).run(id);
+    this.db
+      .prepare(`UPDATE jobs SET revision = revision + 1, status = 'queued', message = 'Waiting to resume', error = NULL WHERE id = ?`)
+      .run(id);
   }
 
   /** A job still `running` when the app starts was cut off by a crash or kill. */
@@ -89,7 +94,7 @@ export class JobsRepo {
     const rows = this.db.prepare(`SELECT id FROM jobs WHERE status = 'running'`).all() as { id: number }[];
     this.db
       .prepare(
-        `UPDATE jobs SET status = 'interrupted', message = 'Interrupted: the app stopped while this job ran. Resume to continue.' WHERE status = 'running'`,
+        `UPDATE jobs SET revision = revision + 1, status = 'interrupted', message = 'Interrupted: the app stopped while this job ran. Resume to continue.' WHERE status = 'running'`,
       )
       .run();
     return rows.map((r) => r.id);
@@ -106,6 +111,7 @@ function toJob(row: JobRow): Job {
     result: row.result_json === null ? null : (JSON.parse(row.result_json) as unknown),
     error: row.error,
     checkpointPath: row.checkpoint_path,
+    revision: row.revision,
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,

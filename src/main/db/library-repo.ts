@@ -50,13 +50,13 @@ export class LibraryRepo {
     };
   }
 
-  studies(filter: StudyFilter, limit: number, offset: number): { total: number; rows: StudySummary[] } {
+  studies(filter: StudyFilter, sort: StudySort, limit: number, offset: number): { total: number; rows: StudySummary[] } {
     const { where, params } = studyWhere(filter);
     const total = (
       this.db.prepare(`SELECT count(*) AS n FROM studies s JOIN patients p ON p.id = s.patient_ref ${where}`).get(params) as { n: number }
     ).n;
     const rows = this.db
-      .prepare(`${STUDY_SELECT} ${where} ORDER BY s.study_date DESC, s.id DESC LIMIT @limit OFFSET @offset`)
+      .prepare(`${STUDY_SELECT} ${where} ORDER BY ${orderBy(sort)} LIMIT @limit OFFSET @offset`)
       .all({ ...params, limit, offset }) as StudyRow[];
     return { total, rows: rows.map(toStudy) };
   }
@@ -77,18 +77,46 @@ export class LibraryRepo {
     return { study: toStudy(row), instances };
   }
 
-  problems(jobId: number | undefined, limit: number, offset: number): { total: number; rows: ImportProblem[] } {
+  problems(
+    jobId: number | undefined,
+    limit: number,
+    offset: number,
+  ): { total: number; counts: { skipped: number; refused: number }; rows: ImportProblem[] } {
     const where = jobId === undefined ? '' : 'WHERE job_ref = @jobId';
     const params = jobId === undefined ? {} : { jobId };
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM import_problems ${where}`).get(params) as { n: number }).n;
+    const byKind = this.db.prepare(`SELECT kind, count(*) AS n FROM import_problems ${where} GROUP BY kind`).all(params) as {
+      kind: 'skipped' | 'refused';
+      n: number;
+    }[];
+    const counts = { skipped: 0, refused: 0 };
+    for (const r of byKind) counts[r.kind] = r.n;
+    const total = counts.skipped + counts.refused;
     const rows = this.db
       .prepare(
-        `SELECT id, job_ref AS jobId, file_path AS filePath, reason, created_at AS createdAt FROM import_problems ${where}
+        `SELECT id, job_ref AS jobId, file_path AS filePath, kind, reason, created_at AS createdAt FROM import_problems ${where}
          ORDER BY id LIMIT @limit OFFSET @offset`,
       )
       .all({ ...params, limit, offset }) as ImportProblem[];
-    return { total, rows };
+    return { total, counts, rows };
   }
+}
+
+export interface StudySort {
+  key: 'studyDate' | 'patientId' | 'accession' | 'images';
+  dir: 'asc' | 'desc';
+}
+
+const SORT_COLUMNS: Record<StudySort['key'], string> = {
+  studyDate: 's.study_date',
+  patientId: 'p.patient_id',
+  accession: 's.accession',
+  images: 'images',
+};
+
+/** Only whitelisted columns reach the SQL; the id breaks ties so paging is stable. */
+function orderBy(sort: StudySort): string {
+  const dir = sort.dir === 'asc' ? 'ASC' : 'DESC';
+  return `${SORT_COLUMNS[sort.key]} ${dir}, s.id ${dir}`;
 }
 
 function studyWhere(f: StudyFilter): { where: string; params: Record<string, unknown> } {

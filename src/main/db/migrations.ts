@@ -124,6 +124,8 @@ export const migrations: readonly Migration[] = [
         result_json TEXT,
         error TEXT,
         checkpoint_path TEXT,
+        -- Increases with every change, so clients can tell which of two copies is newer.
+        revision INTEGER NOT NULL DEFAULT 0,
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
         started_at TEXT,
         finished_at TEXT
@@ -173,6 +175,7 @@ export const migrations: readonly Migration[] = [
         id INTEGER PRIMARY KEY,
         job_ref INTEGER REFERENCES jobs(id) ON DELETE CASCADE,
         file_path TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('skipped', 'refused')),
         reason TEXT NOT NULL,
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
       );

@@ -11,6 +11,13 @@ export type IndexOutcome =
   | { kind: 'duplicate'; of: string } // same SOP instance already indexed from another existing file
   | { kind: 'refused'; reason: string };
 
+/** Skipped: not for the library (not DICOM, a duplicate, a DICOMDIR). Refused: DICOM we could not index. */
+export interface ImportProblemRecord {
+  file: string;
+  kind: 'skipped' | 'refused';
+  reason: string;
+}
+
 export interface KnownFile {
   size: number;
   mtimeMs: number;
@@ -58,7 +65,7 @@ export class LibraryWriter {
            number_of_frames = excluded.number_of_frames, pixel_spacing = excluded.pixel_spacing,
            instance_number = excluded.instance_number, indexed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
       ),
-      problem: db.prepare(`INSERT INTO import_problems (job_ref, file_path, reason) VALUES (?, ?, ?)`),
+      problem: db.prepare(`INSERT INTO import_problems (job_ref, file_path, kind, reason) VALUES (?, ?, ?, ?)`),
     };
   }
 
@@ -76,10 +83,10 @@ export class LibraryWriter {
     return this.db.transaction(() => batch.map(({ scanned, header }) => this.writeOne(scanned, header, fileExists)))();
   }
 
-  recordProblems(jobId: number | null, problems: { file: string; reason: string }[]): void {
+  recordProblems(jobId: number | null, problems: ImportProblemRecord[]): void {
     if (problems.length === 0) return;
     this.db.transaction(() => {
-      for (const p of problems) this.stmts.problem.run(jobId, p.file, p.reason);
+      for (const p of problems) this.stmts.problem.run(jobId, p.file, p.kind, p.reason);
     })();
   }
 

@@ -29,6 +29,8 @@ export interface WebHost {
 }
 
 const MAX_BODY_BYTES = 4 << 20;
+/** Browsers cannot see protocol pings; an application event lets the page notice a dead socket. */
+const HEARTBEAT_MS = 30_000;
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_input: 400,
@@ -133,6 +135,11 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     ws.on('close', () => sockets.delete(ws));
     // The socket is for server-to-client events only; anything sent to it is ignored.
   });
+  const heartbeat = setInterval(() => {
+    const text = JSON.stringify({ event: 'host.heartbeat', payload: { at: new Date().toISOString() } });
+    for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(text);
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
   const unsubscribe = backend.events.subscribe((event, payload) => {
     const text = JSON.stringify({ event, payload });
     for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(text);
@@ -150,6 +157,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     token,
     close: async () => {
       unsubscribe();
+      clearInterval(heartbeat);
       for (const ws of sockets) ws.terminate();
       wss.close();
       server.closeAllConnections();

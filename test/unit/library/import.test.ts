@@ -66,7 +66,8 @@ describe('DICOM import into the library', () => {
     expect(await callApi(b, 'library.stats', {})).toMatchObject({ patients: 3, studies: 3, series: 3, instances: 12 });
 
     const problems = await callApi(b, 'library.problems', {});
-    const byFile = Object.fromEntries(problems.rows.map((p) => [path.relative(source, p.filePath), p.reason]));
+    const byFile = Object.fromEntries(problems.rows.map((p) => [path.relative(source, p.filePath), `${p.kind}: ${p.reason}`]));
+    expect(problems.counts).toEqual({ skipped: 2, refused: 1 });
     // Files are indexed in path order, so the copy (copy/ < exam1/) is the one kept.
     expect(Object.keys(byFile).sort()).toEqual(['broken/cut.dcm', 'exam1/IM1', 'notes.txt']);
     expect(byFile['notes.txt']).toMatch(/^skipped: not a DICOM file/);
@@ -89,6 +90,8 @@ describe('DICOM import into the library', () => {
     });
     const text = await callApi(b, 'library.studies', { filter: { text: 'a2' } });
     expect(text.rows.map((r) => r.accession)).toEqual(['A2']);
+    const byPatient = await callApi(b, 'library.studies', { sort: { key: 'patientId', dir: 'asc' } });
+    expect(byPatient.rows.map((r) => r.patientId)).toEqual(['P1', 'P2', 'P3']);
     const page = await callApi(b, 'library.studies', { limit: 2, offset: 2 });
     expect(page).toMatchObject({ total: 3, rows: [{ accession: 'A1' }] });
     const none = await callApi(b, 'library.studies', { filter: { presentationIntent: 'FOR PROCESSING' } });

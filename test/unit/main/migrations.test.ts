@@ -56,7 +56,7 @@ describe('database', () => {
     expect(tables(db)).toEqual([...TABLES].sort());
     expect(db.prepare(`SELECT patient_name FROM patients`).get()).toEqual({ patient_name: 'Doe^Jane' });
     expect(db.prepare(`SELECT study_uid FROM studies WHERE patient_ref = 1`).get()).toEqual({ study_uid: '1.2.3' });
-    db.prepare(`INSERT INTO import_problems (job_ref, file_path, reason) VALUES (1, '/x.dcm', 'not DICOM')`).run();
+    db.prepare(`INSERT INTO import_problems (job_ref, file_path, kind, reason) VALUES (1, '/x.dcm', 'skipped', 'not DICOM')`).run();
     expect(migrate(db)).toEqual([]); // idempotent
     db.close();
   });

@@ -39,7 +39,7 @@ export function register(program: Command): void {
           } else console.error(`Import ${job.status}${job.error ? `: ${job.error}` : ''}. Everything indexed before that is kept.`);
           if (problems.total > 0) {
             console.log(`\n${problems.total} file(s) not imported:`);
-            for (const p of problems.rows) console.log(`  ${p.filePath}\n      ${p.reason}`);
+            for (const p of problems.rows) console.log(`  ${p.filePath}\n      ${p.kind}: ${p.reason}`);
             if (problems.total > problems.rows.length) console.log(`  … and ${problems.total - problems.rows.length} more`);
           }
         }

@@ -7,7 +7,7 @@ import type { ImportParams } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { DicomError } from '../../dicom/errors';
 import { readDicomHeader, type DicomHeader } from '../../dicom/header';
-import { LibraryWriter } from '../../library/library-writer';
+import { LibraryWriter, type ImportProblemRecord } from '../../library/library-writer';
 import { scanPaths, type ScannedFile } from '../../library/scan';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
@@ -35,10 +35,17 @@ export const importDicom: JobRunner<ImportParams> = async (ctx) => {
     const writer = new LibraryWriter(db);
     ctx.progress(0, 'Looking for files…');
     const scan = await scanPaths(ctx.params.paths, ctx.signal);
-    writer.recordProblems(ctx.jobId, scan.problems);
     writer.recordProblems(
       ctx.jobId,
-      scan.dicomdirs.map((file) => ({ file, reason: 'skipped: DICOMDIR (media directory; its referenced files were imported)' })),
+      scan.problems.map((p) => ({ ...p, kind: 'refused' as const })),
+    );
+    writer.recordProblems(
+      ctx.jobId,
+      scan.dicomdirs.map((file) => ({
+        file,
+        kind: 'skipped' as const,
+        reason: 'DICOMDIR (media directory; its referenced files were imported)',
+      })),
     );
     const known = writer.knownFiles();
     const todo: ScannedFile[] = [];
@@ -62,10 +69,10 @@ export const importDicom: JobRunner<ImportParams> = async (ctx) => {
       const slice = todo.slice(i, i + BATCH);
       const headers = await readHeaders(slice);
       const good: { scanned: ScannedFile; header: DicomHeader }[] = [];
-      const problems: { file: string; reason: string }[] = [];
+      const problems: ImportProblemRecord[] = [];
       headers.forEach((h, j) => {
         const scanned = slice[j]!;
-        if (h instanceof Error) problems.push({ file: scanned.file, reason: reasonOf(h, scanned.file) });
+        if (h instanceof Error) problems.push(problemOf(h, scanned.file));
         else good.push({ scanned, header: h });
       });
       const outcomes = writer.writeBatch(good, (f) => fs.existsSync(f));
@@ -75,12 +82,12 @@ export const importDicom: JobRunner<ImportParams> = async (ctx) => {
         else if (o.kind === 'updated') counts.updated++;
         else if (o.kind === 'duplicate') {
           counts.duplicates++;
-          problems.push({ file, reason: `skipped: duplicate of ${o.of} (same SOPInstanceUID)` });
-        } else problems.push({ file, reason: `refused: ${o.reason}` });
+          problems.push({ file, kind: 'skipped', reason: `duplicate of ${o.of} (same SOPInstanceUID)` });
+        } else problems.push({ file, kind: 'refused', reason: o.reason });
         if (o.kind === 'imported' || o.kind === 'updated') studies.add(good[j]!.header.studyInstanceUID!);
       });
-      counts.refused += problems.filter((p) => p.reason.startsWith('refused')).length;
-      counts.skipped += problems.filter((p) => p.reason.startsWith('skipped')).length;
+      counts.refused += problems.filter((p) => p.kind === 'refused').length;
+      counts.skipped += problems.filter((p) => p.kind === 'skipped').length;
       writer.recordProblems(ctx.jobId, problems);
       done += slice.length;
       report();
@@ -120,8 +127,8 @@ async function readHeaders(files: ScannedFile[]): Promise<(DicomHeader | Error)[
 }
 
 /** Files that are not DICOM at all are skipped; DICOM files we cannot index are refused. */
-function reasonOf(err: Error, file: string): string {
+function problemOf(err: Error, file: string): ImportProblemRecord {
   // DicomErrors start with the file name; the problem list shows the file separately.
-  const msg = err.message.startsWith(`${file}: `) ? err.message.slice(file.length + 2) : err.message;
-  return `${err instanceof DicomError && err.reason === 'not_dicom' ? 'skipped' : 'refused'}: ${msg}`;
+  const reason = err.message.startsWith(`${file}: `) ? err.message.slice(file.length + 2) : err.message;
+  return { file, kind: err instanceof DicomError && err.reason === 'not_dicom' ? 'skipped' : 'refused', reason };
 }
