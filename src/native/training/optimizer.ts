@@ -115,7 +115,8 @@ export function buildOptimizerGraph(layout: ParamLayout, config: OptimizerConfig
     let d = gc;
     if (mask !== 'none') d = d.add((mask === null ? params : params.mul(mask)).mul(c.weightDecay));
     let b: Tensor;
-    if (c.momentum === 0) b = buf.mul(0).add(d);
+    if (c.momentum === 0)
+      b = buf; // unused state, passed through
     else {
       const next = buf.mul(c.momentum).add(c.dampening === 0 ? d : d.mul(1 - c.dampening));
       b = c.dampening === 0 ? next : ops.where(step.eq(1), d, next);
