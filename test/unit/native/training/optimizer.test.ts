@@ -129,7 +129,7 @@ describe('AdamW graph vs JS reference (float32)', () => {
       expect(layout.entries.map((e) => e.decay)).toEqual([true, false, false, true]);
       const rand = mulberry32(7);
       const ref: RefState = { p: randn(N, rand), m: new Float32Array(N), v: new Float32Array(N) };
-      let cur = { p: ref.p.slice(), m: new Float32Array(N), v: new Float32Array(N) };
+      let cur: { p: Float32Array; m: Float32Array; v: Float32Array } = { p: ref.p.slice(), m: new Float32Array(N), v: new Float32Array(N) };
       for (let step = 1; step <= 12; step++) {
         const grad = randn(N, rand, 0.3);
         const lr = 0.01 * (1 + step / 10);
@@ -169,7 +169,7 @@ describe('SGD-momentum graph vs JS reference (float32)', () => {
       for (const e of layout.entries) if (e.decay) mask.fill(1, e.offset, e.offset + e.size);
       const rand = mulberry32(11);
       const ref = { p: randn(N, rand), b: new Float32Array(N) };
-      let cur = { p: ref.p.slice(), b: new Float32Array(N) };
+      let cur: { p: Float32Array; b: Float32Array } = { p: ref.p.slice(), b: new Float32Array(N) };
       for (let step = 1; step <= 10; step++) {
         const grad = randn(N, rand, 0.3);
         const lr = 0.05;
