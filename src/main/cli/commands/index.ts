@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import * as dicom from './dicom';
 import * as doctor from './doctor';
+import * as embed from './embed';
 import * as importCmd from './import';
 import * as jobs from './jobs';
 import * as models from './models';
@@ -15,4 +16,5 @@ export function registerCommands(program: Command): void {
   doctor.register(program);
   dicom.register(program);
   models.register(program);
+  embed.register(program);
 }
