@@ -182,6 +182,25 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX import_problems_job ON import_problems(job_ref);
       -- Label lookups by task across the library (progress counts on the Labels page).
       CREATE INDEX labels_task ON labels(task_ref, scope);
+
+      -- One row per classification, training or evaluation run: what ran (hashes of model, adapters,
+      -- prompt set, preprocessing, data selection; the execution provider that actually ran) and
+      -- its metrics, so runs can be compared.
+      CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('zero-shot', 'prompt-learning', 'contrastive-lora', 'adaptor', 'evaluation')),
+        job_ref INTEGER REFERENCES jobs(id) ON DELETE SET NULL,
+        model_ref INTEGER REFERENCES models(id) ON DELETE SET NULL,
+        task_ref INTEGER REFERENCES tasks(id) ON DELETE SET NULL,
+        prompt_set_ref INTEGER REFERENCES prompt_sets(id) ON DELETE SET NULL,
+        name TEXT NOT NULL,
+        record_json TEXT NOT NULL,
+        metrics_json TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE INDEX runs_task ON runs(task_ref, kind);
+      ALTER TABLE predictions ADD COLUMN run_ref INTEGER REFERENCES runs(id) ON DELETE CASCADE;
+      CREATE INDEX predictions_run ON predictions(run_ref);
     `,
   },
 ];

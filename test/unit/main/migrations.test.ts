@@ -19,6 +19,7 @@ const TABLES = [
   'embeddings',
   'settings',
   'import_problems',
+  'runs',
 ];
 
 function tables(db: Database.Database): string[] {
