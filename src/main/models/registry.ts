@@ -10,9 +10,11 @@ import path from 'node:path';
 import { CleftError } from '../../common/errors';
 import type { Db } from '../db/database';
 import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../dicom/pipeline/spec';
+import { ModelFormatError } from '../../native/models/hf-folder';
 import {
   openBundle,
   exportBundle,
+  createBundle,
   hashFiles,
   filesSha256,
   type BundleManifest,
@@ -410,10 +412,90 @@ export function bundlePreprocessing(
   return JSON.parse(canonicalSpecJson(spec)) as Record<string, unknown>;
 }
 
+/** Format errors (file, tensor, problem) become invalid_input for the contract; others pass through. */
+function asCleftError(e: unknown): unknown {
+  if (e instanceof ModelFormatError) return new CleftError('invalid_input', e.message);
+  return e;
+}
+
 /** Exports a registered bundle whole to `destDir` (verified copy, same identity). */
 export async function exportModelBundle(db: Db, id: number, destDir: string, overwrite = false): Promise<{ dir: string; sha256: string }> {
   const row = getRow(db, id);
   if (row.kind !== 'bundle') throw new CleftError('invalid_input', `model #${id} is a ${row.kind}; only bundles export whole`);
-  const b = await exportBundle(row.path, destDir, { overwrite });
-  return { dir: b.dir, sha256: b.sha256 };
+  try {
+    const b = await exportBundle(row.path, destDir, { overwrite });
+    return { dir: b.dir, sha256: b.sha256 };
+  } catch (e) {
+    throw asCleftError(e);
+  }
+}
+
+export interface CreateBundleRequest {
+  output: string;
+  name?: string;
+  description?: string;
+  textModel: string;
+  imageModel: string;
+  textAdapter?: string;
+  imageAdapter?: string;
+  heads: string;
+  tokenizer?: string;
+  imagePooling?: 'cls' | 'prenorm-mean';
+  maxTextLength?: number;
+  /** Preprocessing preset at the image model's size (default 'cleft'), unless `preprocessSpec` is given. */
+  preset?: 'cleft' | 'voi' | 'none';
+  preprocessSpec?: unknown;
+  imageSize?: number;
+  overwrite?: boolean;
+  /** 'copy' (default) or 'hardlink' the parts. */
+  link?: 'copy' | 'hardlink';
+  /** Register the new bundle where it is (needs `db`). Default true. */
+  register?: boolean;
+  createdBy?: string;
+  onProgress?: (p: HashProgress) => void;
+}
+
+/**
+ * Assembles a bundle at `output` (see createBundle) with the preprocessing recorded as a complete
+ * pipeline spec, and registers it in place. Format problems are `invalid_input` naming the file.
+ */
+export async function createModelBundle(
+  db: Db | null,
+  dataDir: string,
+  req: CreateBundleRequest,
+): Promise<{ dir: string; sha256: string; warnings: string[]; model: ModelRecord | null }> {
+  const preprocessing =
+    req.preprocessSpec !== undefined
+      ? bundlePreprocessing({ spec: req.preprocessSpec })
+      : bundlePreprocessing({
+          preset: req.preset ?? 'cleft',
+          imageModelDir: req.imageModel,
+          ...(req.imageSize ? { imageSize: req.imageSize } : {}),
+        });
+  let b;
+  try {
+    b = await createBundle(
+      req.output,
+      {
+        ...(req.name ? { name: req.name } : {}),
+        ...(req.description ? { description: req.description } : {}),
+        textModel: req.textModel,
+        imageModel: req.imageModel,
+        textAdapter: req.textAdapter ?? null,
+        imageAdapter: req.imageAdapter ?? null,
+        heads: req.heads,
+        ...(req.tokenizer ? { tokenizer: req.tokenizer } : {}),
+        imagePooling: req.imagePooling ?? 'cls',
+        ...(req.maxTextLength ? { maxTextLength: req.maxTextLength } : {}),
+        preprocessing,
+        ...(req.createdBy ? { createdBy: req.createdBy } : {}),
+      },
+      { overwrite: req.overwrite ?? false, link: req.link ?? 'copy', ...(req.onProgress ? { onProgress: req.onProgress } : {}) },
+    );
+  } catch (e) {
+    throw asCleftError(e);
+  }
+  const model =
+    db && (req.register ?? true) ? await importModel(db, dataDir, b.dir, { copy: false, ...(req.name ? { name: req.name } : {}) }) : null;
+  return { dir: b.dir, sha256: b.sha256, warnings: b.warnings, model };
 }

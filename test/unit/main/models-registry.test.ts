@@ -13,6 +13,7 @@ import {
   refreshBundleRecord,
   bundlePreprocessing,
   exportModelBundle,
+  createModelBundle,
   MODELS_DIR,
 } from '../../../src/main/models/registry';
 import { createBundle, openBundle, addPromptSet, bundleSha256 } from '../../../src/native/models/bundle';
@@ -259,6 +260,22 @@ describe('bundle preprocessing and export', () => {
     expect(bundlePreprocessing({ preset: 'none', imageModelDir: path.join(REF, 'vit') })).toBeNull();
     expect(bundlePreprocessing({ spec: { version: 1, intensity: 'scale_max', size: 518 } })).toMatchObject({ size: 518, padLongSide: 256 });
     expect(() => bundlePreprocessing({ spec: { version: 2 } })).toThrow(/not a preprocessing spec: version/);
+  });
+
+  it('creates a bundle and registers it in place; format problems are invalid_input', async () => {
+    const { db, dataDir } = freshDb();
+    const out = path.join(tmpDir(), 'made');
+    const parts = { textModel: path.join(REF, 'gpt2'), imageModel: path.join(REF, 'dinov2'), heads: path.join(REF, 'heads.safetensors') };
+    const r = await createModelBundle(db, dataDir, { ...parts, output: out, name: 'made here', imagePooling: 'prenorm-mean' });
+    expect(r.model).toMatchObject({ name: 'made here', kind: 'bundle', path: out, copied: false, sha256: r.sha256 });
+    expect((await openBundle(out)).preprocessing!.sha256).toBe(specHash({ ...PRESETS.cleft, size: 28 }));
+    const e = await cleftErrorOf(
+      createModelBundle(db, dataDir, { ...parts, output: path.join(tmpDir(), 'x'), textAdapter: path.join(REF, 'vit/adapter') }),
+    );
+    expect(e.code).toBe('invalid_input');
+    expect(e.message).toMatch(
+      /vit\/adapter\/adapter_model\.safetensors: tensor ".*": targets "encoder\.layer\.0\.attention\.attention\.query", which is not a weight of the base gpt2 model/,
+    );
   });
 
   it('exports a registered bundle, and only bundles', async () => {

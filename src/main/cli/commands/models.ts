@@ -6,8 +6,8 @@ import path from 'node:path';
 import { resolveDataDir } from '../../data-dir';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { APP_VERSION } from '../../version';
-import { importModel, listModels, inspectModel, deleteModel, bundlePreprocessing, type ModelRecord } from '../../models/registry';
-import { createBundle, openBundle, exportBundle, BundleError, type HashProgress, type CleftBundle } from '../../../native/models/bundle';
+import { importModel, listModels, inspectModel, deleteModel, createModelBundle, type ModelRecord } from '../../models/registry';
+import { openBundle, exportBundle, BundleError, type HashProgress } from '../../../native/models/bundle';
 import {
   inspectModelFolder,
   describeBundle,
@@ -149,38 +149,36 @@ interface CreateOpts {
 }
 
 async function bundleCreate(opts: CreateOpts): Promise<void> {
-  // preprocessing: a full PreprocessSpec (defaults filled), so the manifest's sha256 is the pipeline's specHash
-  const preprocessing = opts.preprocessSpec
-    ? bundlePreprocessing({ spec: JSON.parse(fs.readFileSync(opts.preprocessSpec, 'utf8')) as unknown })
-    : bundlePreprocessing({
-        preset: opts.preset,
-        imageModelDir: opts.imageModel,
-        ...(opts.imageSize ? { imageSize: opts.imageSize } : {}),
-      });
   const progress = hashProgress('hashing');
-  let bundle: CleftBundle;
+  let created: Awaited<ReturnType<typeof createModelBundle>>;
   try {
-    bundle = await createBundle(
-      opts.output,
-      {
-        ...(opts.name ? { name: opts.name } : {}),
-        ...(opts.description ? { description: opts.description } : {}),
-        textModel: opts.textModel,
-        imageModel: opts.imageModel,
-        textAdapter: opts.textAdapter ?? null,
-        imageAdapter: opts.imageAdapter ?? null,
-        heads: opts.heads,
-        ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}),
-        imagePooling: opts.pool,
-        ...(opts.maxLength ? { maxTextLength: opts.maxLength } : {}),
-        preprocessing,
-        createdBy: `CLEFT Studio ${APP_VERSION}`,
-      },
-      { overwrite: opts.force ?? false, link: opts.hardlink ? 'hardlink' : 'copy', onProgress: progress.onProgress },
-    );
+    created = await createModelBundle(null, '', {
+      output: opts.output,
+      ...(opts.name ? { name: opts.name } : {}),
+      ...(opts.description ? { description: opts.description } : {}),
+      textModel: opts.textModel,
+      imageModel: opts.imageModel,
+      ...(opts.textAdapter ? { textAdapter: opts.textAdapter } : {}),
+      ...(opts.imageAdapter ? { imageAdapter: opts.imageAdapter } : {}),
+      heads: opts.heads,
+      ...(opts.tokenizer ? { tokenizer: opts.tokenizer } : {}),
+      imagePooling: opts.pool,
+      ...(opts.maxLength ? { maxTextLength: opts.maxLength } : {}),
+      // a full PreprocessSpec (defaults filled), so the manifest's sha256 is the pipeline's specHash
+      ...(opts.preprocessSpec
+        ? { preprocessSpec: JSON.parse(fs.readFileSync(opts.preprocessSpec, 'utf8')) as unknown }
+        : { preset: opts.preset }),
+      ...(opts.imageSize ? { imageSize: opts.imageSize } : {}),
+      overwrite: opts.force ?? false,
+      link: opts.hardlink ? 'hardlink' : 'copy',
+      register: false,
+      createdBy: `CLEFT Studio ${APP_VERSION}`,
+      onProgress: progress.onProgress,
+    });
   } finally {
     progress.done();
   }
+  const bundle = await openBundle(created.dir, { verify: 'sizes' });
   if (opts.json)
     console.log(
       JSON.stringify({ dir: bundle.dir, sha256: bundle.sha256, summary: describeBundle(bundle), warnings: bundle.warnings }, null, 2),
