@@ -3,6 +3,7 @@
 // (src/main/server) carry exactly these; the back end validates every payload against them.
 import { z } from 'zod';
 import { ImportParams, Job, JobSpec, JobStatus } from './jobs';
+import { FolderPath, ModelInspection, ModelKind, ModelRecord } from './models';
 
 export const AppInfo = z.object({
   name: z.string(),
@@ -218,6 +219,51 @@ export const methods = {
       labels: z.number().int(),
       byClass: z.record(z.string(), z.number().int()),
     }),
+  },
+  'models.list': { input: z.object({ kind: ModelKind.optional() }).strict(), output: z.array(ModelRecord) },
+  /** Re-inspects a registered model; `hash` re-hashes every file (slow for big models). */
+  'models.inspect': {
+    input: z.object({ id: z.number().int().positive(), hash: z.boolean().default(false) }).strict(),
+    output: z.object({ model: ModelRecord, inspection: ModelInspection }),
+  },
+  'models.inspectFolder': { input: z.object({ path: FolderPath, hash: z.boolean().default(false) }).strict(), output: ModelInspection },
+  'models.import': {
+    input: z
+      .object({
+        path: FolderPath,
+        name: z.string().trim().min(1).max(120).optional(),
+        copy: z.boolean().default(true),
+        adapterBase: FolderPath.optional(),
+      })
+      .strict(),
+    output: ModelRecord,
+  },
+  'models.delete': { input: ById, output: z.object({ deleted: z.number().int(), removedFolder: z.string().nullable() }) },
+  'models.createBundle': {
+    input: z
+      .object({
+        output: FolderPath,
+        name: z.string().trim().min(1).max(200).optional(),
+        description: z.string().max(10_000).optional(),
+        textModel: FolderPath,
+        imageModel: FolderPath,
+        textAdapter: FolderPath.optional(),
+        imageAdapter: FolderPath.optional(),
+        heads: FolderPath,
+        tokenizer: FolderPath.optional(),
+        imagePooling: z.enum(['cls', 'prenorm-mean']).default('cls'),
+        maxTextLength: z.number().int().min(2).optional(),
+        preset: z.enum(['cleft', 'voi', 'none']).default('cleft'),
+        imageSize: z.number().int().positive().optional(),
+        overwrite: z.boolean().default(false),
+        register: z.boolean().default(true),
+      })
+      .strict(),
+    output: z.object({ dir: z.string(), sha256: z.string(), warnings: z.array(z.string()), model: ModelRecord.nullable() }),
+  },
+  'models.exportBundle': {
+    input: z.object({ id: z.number().int().positive(), destination: FolderPath, overwrite: z.boolean().default(false) }).strict(),
+    output: z.object({ dir: z.string(), sha256: z.string() }),
   },
   'jobs.list': {
     input: z.object({ status: JobStatus.optional(), limit: z.number().int().min(1).max(1000).default(100) }).strict(),

@@ -8,6 +8,8 @@ import { LibraryRepo } from '../db/library-repo';
 import { SettingsRepo } from '../db/settings-repo';
 import { LabelsRepo } from '../db/labels-repo';
 import { TasksRepo } from '../db/tasks-repo';
+import { createModelBundle, deleteModel, exportModelBundle, importModel, inspectModel, listModels } from '../models/registry';
+import { inspectModelFolder } from '../../native/models/inspect';
 import type { Backend } from './backend';
 
 export type Handlers = {
@@ -51,6 +53,14 @@ export function createHandlers(backend: Backend): Handlers {
     'labels.set': ({ target, className }) => labels.set(target, className, settings.get().annotator),
     'labels.clear': ({ target }) => ({ removed: labels.clear(target) }),
     'labels.progress': ({ taskId }) => labels.progress(taskId),
+    'models.list': ({ kind }) => listModels(db, kind ? { kind } : {}),
+    'models.inspect': ({ id, hash }) => inspectModel(db, id, { hash }),
+    'models.inspectFolder': ({ path, hash }) => inspectModelFolder(path, { hash }),
+    'models.import': ({ path, name, copy, adapterBase }) =>
+      importModel(db, options.dataDir, path, { copy, ...(name ? { name } : {}), ...(adapterBase ? { adapterBase } : {}) }),
+    'models.delete': ({ id }) => deleteModel(db, options.dataDir, id),
+    'models.createBundle': (input) => createModelBundle(db, options.dataDir, { ...input, createdBy: `CLEFT Studio ${options.version}` }),
+    'models.exportBundle': ({ id, destination, overwrite }) => exportModelBundle(db, id, destination, overwrite),
     'jobs.list': (input) => jobs.list({ limit: input.limit, ...(input.status ? { status: input.status } : {}) }),
     'jobs.get': ({ id }) => jobs.get(id),
     'jobs.start': (spec) => jobs.enqueue(spec),
