@@ -165,6 +165,23 @@ export type Label = z.infer<typeof Label>;
 
 const Page = { limit: z.number().int().min(1).max(1000).default(200), offset: z.number().int().min(0).default(0) };
 
+export const EngineStatus = z.object({
+  /** What Settings asks for: auto, cpu or cuda:N. */
+  requested: z.string(),
+  /** What runs: cpu or cuda:N. */
+  provider: z.string(),
+  /** False when an explicit cuda:N was requested and cannot load (jobs will fail with the reason). */
+  available: z.boolean(),
+  /** Why CUDA is not used, when it is not. */
+  reason: z.string().nullable(),
+  threads: z.number().int(),
+  cores: z.number().int(),
+  ortVersion: z.string(),
+  telemetryDisabled: z.boolean(),
+  providers: z.array(z.object({ name: z.string(), status: z.string(), reason: z.string().nullable() })),
+});
+export type EngineStatus = z.infer<typeof EngineStatus>;
+
 const Empty = z.object({}).strict();
 const ById = z.object({ id: z.number().int().positive() }).strict();
 
@@ -274,6 +291,8 @@ export const methods = {
   'jobs.cancel': { input: ById, output: Job },
   'jobs.resume': { input: ById, output: Job },
   'settings.get': { input: Empty, output: Settings },
+  /** Execution provider in use and why; probed in a worker, cached until `refresh`. */
+  'engine.status': { input: z.object({ refresh: z.boolean().default(false) }).strict(), output: EngineStatus },
   'settings.update': { input: Settings.partial().strict(), output: Settings },
   /** A native folder picker; only the desktop app has one (the web host answers `unsupported`). */
   'dialog.openFolder': {

@@ -10,6 +10,7 @@ import { LabelsRepo } from '../db/labels-repo';
 import { TasksRepo } from '../db/tasks-repo';
 import { createModelBundle, deleteModel, exportModelBundle, importModel, inspectModel, listModels } from '../models/registry';
 import { inspectModelFolder } from '../../native/models/inspect';
+import { engineStatus } from '../engine/status';
 import type { Backend } from './backend';
 
 export type Handlers = {
@@ -67,6 +68,10 @@ export function createHandlers(backend: Backend): Handlers {
     'jobs.cancel': ({ id }) => jobs.cancel(id),
     'jobs.resume': ({ id }) => jobs.resume(id),
     'settings.get': () => settings.get(),
+    'engine.status': ({ refresh }) => {
+      const s = settings.get();
+      return engineStatus(s.executionProvider, s.threads, refresh);
+    },
     'settings.update': (patch) => settings.update(patch),
     'dialog.openFolder': async ({ title }) => {
       if (!options.openFolderDialog) {

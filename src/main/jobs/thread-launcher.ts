@@ -14,6 +14,8 @@ import type { FromWorker, WorkerChannel, WorkerLauncher } from './protocol';
  * worker's execArgv is not honoured there).
  */
 export function startThread(entry: string, workerData?: unknown): Worker {
+  // Any worker may load onnxruntime, which reads this when it loads: no telemetry, ever.
+  process.env.ORT_DISABLE_TELEMETRY = '1';
   if (!entry.endsWith('.ts')) return new Worker(entry, { workerData });
   const tsxApi = tsxEsmApiUrl();
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(entry).href)}); });`;

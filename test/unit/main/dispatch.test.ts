@@ -4,6 +4,7 @@ import { dispatch } from '../../../src/main/api/dispatch';
 import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
 import { CleftError } from '../../../src/common/errors';
 import { tmpDir } from '../../helpers/tmp';
+import { callApi } from '../../helpers/api';
 
 describe('dispatch validates every payload against the contract', () => {
   let backend: Backend;
@@ -79,5 +80,22 @@ describe('dispatch validates every payload against the contract', () => {
     expect(back).toBeInstanceOf(CleftError);
     expect(back.code).toBe('invalid_input');
     expect(back.issues).toEqual([{ path: 'a', message: 'b' }]);
+  });
+});
+
+describe('engine.status', () => {
+  it('reports the provider in use and why CUDA is not, probed in a worker', async () => {
+    const backend = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 't' });
+    try {
+      const status = await callApi(backend, 'engine.status', {});
+      // This machine has no GPU and no CUDA provider files: auto falls back to CPU with a reason.
+      expect(status).toMatchObject({ requested: 'auto', provider: 'cpu', available: true, telemetryDisabled: true });
+      expect(status.reason).toMatch(/^CUDA not available: /);
+      expect(status.providers.find((p) => p.name === 'cpu')?.status).toBe('loads');
+      await callApi(backend, 'settings.update', { executionProvider: 'cuda:0' });
+      expect(await callApi(backend, 'engine.status', {})).toMatchObject({ provider: 'cuda:0', available: false });
+    } finally {
+      backend.close();
+    }
   });
 });
