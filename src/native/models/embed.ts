@@ -221,8 +221,50 @@ export interface BuildCommon {
   onWarning?: (message: string) => void;
 }
 
+/** Stamp of a folder's files (name, size, mtime, inode): a memo key that changes when a file does. */
+function folderStamp(dir: string | undefined): string {
+  if (!dir) return '';
+  const abs = path.resolve(dir);
+  if (!fs.existsSync(abs)) return abs;
+  return (
+    abs +
+    fs
+      .readdirSync(abs)
+      .sort()
+      .map((f) => {
+        const st = fs.statSync(path.join(abs, f));
+        return `|${f}:${st.size}:${st.mtimeMs}:${st.ino}`;
+      })
+      .join('')
+  );
+}
+
+const buildMemo = new Map<string, unknown>();
+
+/** Forgets the in-process build memo (the on-disk cache stays). */
+export function clearBuildMemo(): void {
+  buildMemo.clear();
+}
+
+/**
+ * Repeated calls in one process (a job embedding batch after batch) skip loading, binding and
+ * emitting: the result is remembered per options and folder stamps while its .onnx exists.
+ */
+function memoized<T extends { artifact: BuiltArtifact }>(opts: BuildCommon, extra: unknown, build: () => T): T {
+  const key = JSON.stringify([folderStamp(opts.modelDir), folderStamp(opts.adapterDir), path.resolve(opts.cacheDir), extra]);
+  const hit = buildMemo.get(key) as T | undefined;
+  if (hit && fs.existsSync(hit.artifact.path)) return { ...hit, artifact: { ...hit.artifact, cacheHit: true } };
+  const built = build();
+  buildMemo.set(key, built);
+  return built;
+}
+
 /** Emits (or finds in the cache) the text encoder's forward graph: inputs input_ids, lengths. */
 export function buildTextEncoder(opts: BuildCommon & { lastHidden?: boolean }): { artifact: BuiltArtifact; config: Gpt2Config } {
+  return memoized(opts, ['text', opts.lastHidden ?? true], () => buildTextEncoderUncached(opts));
+}
+
+function buildTextEncoderUncached(opts: BuildCommon & { lastHidden?: boolean }): { artifact: BuiltArtifact; config: Gpt2Config } {
   const model = loadHfFolder(opts.modelDir);
   if (model.config.family !== 'gpt2')
     throw new ModelFormatError(model.configFile, `a text encoder must be a GPT-2 family model, this is ${model.config.family}`);

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { embedImages, embedText, buildTextEncoder } from '../../../../src/native/models/embed';
+import { embedImages, embedText, buildTextEncoder, clearBuildMemo } from '../../../../src/native/models/embed';
 import { readTensors, toFloat32, writeSafetensors } from '../../../../src/native/models/safetensors';
 import { Gpt2Tokenizer } from '../../../../src/native/models/tokenizer';
 import type { ImagePooling } from '../../../../src/native/models/vit';
@@ -123,7 +123,9 @@ describe('embedding API matches PyTorch (reference-a)', () => {
     const a = buildTextEncoder(opts).artifact;
     const mtime = fs.statSync(a.path).mtimeMs;
     const conv = fs.statSync(a.convertedWeights!).mtimeMs;
+    clearBuildMemo(); // as a new process would: graph emitted again, found on disk by its hash
     const b = buildTextEncoder(opts).artifact;
+    expect(buildTextEncoder(opts).artifact.cacheHit).toBe(true); // and remembered in-process
     expect(a.cacheHit).toBe(false);
     expect(b.cacheHit).toBe(true);
     expect(b.sha256).toBe(a.sha256);
