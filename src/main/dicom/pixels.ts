@@ -66,10 +66,14 @@ export function readNativeFrame(bytes: Uint8Array, l: PixelLayout, frame: number
     const bps = l.bitsAllocated / 8;
     const dv = new DataView(bytes.buffer, bytes.byteOffset + start, n * bps);
     if (bps === 2) {
-      const out = new Uint16Array(n);
-      if (!bigEndian && (bytes.byteOffset + start) % 2 === 0) out.set(new Uint16Array(bytes.buffer, bytes.byteOffset + start, n));
-      else for (let i = 0; i < n; i++) out[i] = dv.getUint16(2 * i, !bigEndian);
-      data = out;
+      if (!bigEndian && (bytes.byteOffset + start) % 2 === 0) {
+        // A view, not a copy: normalise() copies into its own Int32Array anyway.
+        data = new Uint16Array(bytes.buffer, bytes.byteOffset + start, n);
+      } else {
+        const out = new Uint16Array(n);
+        for (let i = 0; i < n; i++) out[i] = dv.getUint16(2 * i, !bigEndian);
+        data = out;
+      }
     } else {
       const out = new Uint32Array(n);
       for (let i = 0; i < n; i++) out[i] = dv.getUint32(4 * i, !bigEndian);
@@ -117,6 +121,27 @@ export interface NormaliseOptions {
   clamp?: boolean;
 }
 
+/** Stored value of every raw sample value of an 8/16-bit array (indexed by the raw bits). */
+function rawTable(bits: 8 | 16, signed: boolean, f: (v: number) => number): Int32Array {
+  const size = 1 << bits;
+  const t = new Int32Array(size);
+  for (let r = 0; r < size; r++) t[r] = f(signed && r >= size / 2 ? r - size : r);
+  return t;
+}
+
+function gatherU16(src: Uint16Array, t: Int32Array, dst: Int32Array, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] = t[src[i]!]!;
+}
+function gatherI16(src: Int16Array, t: Int32Array, dst: Int32Array, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] = t[src[i]! & 0xffff]!;
+}
+function gatherU8(src: Uint8Array, t: Int32Array, dst: Int32Array, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] = t[src[i]!]!;
+}
+function gatherI8(src: Int8Array, t: Int32Array, dst: Int32Array, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] = t[src[i]! & 0xff]!;
+}
+
 /** Masks to BitsStored, sign-extends per PixelRepresentation, interleaves planes, converts YBR. */
 export function normalise(out: CodecOutput, l: PixelLayout, opts: NormaliseOptions): DecodedFrame {
   const n = out.width * out.height * out.components;
@@ -125,27 +150,31 @@ export function normalise(out: CodecOutput, l: PixelLayout, opts: NormaliseOptio
   const bitsStored = Math.min(Math.max(l.bitsStored, 1), 32);
   const shift = opts.applyHighBit && l.highBit + 1 >= bitsStored && l.highBit < l.bitsAllocated ? l.highBit + 1 - bitsStored : 0;
   const signed = l.pixelRepresentation === 1;
-  const dst = new Int32Array(n);
+  let lo = 0;
+  let hi = 0;
   if (opts.clamp && bitsStored < 32) {
-    const lo = signed ? -(2 ** (bitsStored - 1)) : 0;
-    const hi = signed ? 2 ** (bitsStored - 1) - 1 : 2 ** bitsStored - 1;
-    for (let i = 0; i < n; i++) {
-      const v = src[i]!;
-      dst[i] = v < lo ? lo : v > hi ? hi : v;
-    }
-  } else if (bitsStored >= 32) {
-    for (let i = 0; i < n; i++) dst[i] = src[i]! | 0;
-  } else {
-    const mask = 2 ** bitsStored - 1;
-    const signBit = 2 ** (bitsStored - 1);
-    const wrap = 2 ** bitsStored;
-    for (let i = 0; i < n; i++) {
-      let v = (src[i]! >>> shift) & mask;
-      // `>>> shift` on a negative (signed codec output) is fine: masking keeps the stored bits.
-      if (signed && v & signBit) v -= wrap;
-      dst[i] = v;
-    }
+    lo = signed ? -(2 ** (bitsStored - 1)) : 0;
+    hi = signed ? 2 ** (bitsStored - 1) - 1 : 2 ** bitsStored - 1;
   }
+  const mask = 2 ** bitsStored - 1;
+  const signBit = 2 ** (bitsStored - 1);
+  const wrap = 2 ** bitsStored;
+  const one = (v: number): number => {
+    if (opts.clamp && bitsStored < 32) return v < lo ? lo : v > hi ? hi : v;
+    if (bitsStored >= 32) return v | 0;
+    let m = (v >>> shift) & mask;
+    // `>>> shift` on a negative (signed codec output) is fine: masking keeps the stored bits.
+    if (signed && m & signBit) m -= wrap;
+    return m;
+  };
+  const dst = new Int32Array(n);
+  // 8- and 16-bit samples (every codec but 32-bit native data): one table lookup per sample,
+  // with a loop per array type so each stays monomorphic.
+  if (src instanceof Uint16Array) gatherU16(src, rawTable(16, false, one), dst, n);
+  else if (src instanceof Int16Array) gatherI16(src, rawTable(16, true, one), dst, n);
+  else if (src instanceof Uint8Array) gatherU8(src, rawTable(8, false, one), dst, n);
+  else if (src instanceof Int8Array) gatherI8(src, rawTable(8, true, one), dst, n);
+  else for (let i = 0; i < n; i++) dst[i] = one(src[i]!);
   let data = dst;
   const c = out.components;
   if (out.planar && c > 1) {

@@ -231,6 +231,16 @@ export const CONVERSIONS: Conversion[] = [
   },
 ];
 
+/** Writes `s` as an explicit VR LE file made by dump2dcm under dir/<name>/source.dcm; returns its path. */
+export function writeSource(dir: string, s: SourceSpec): string {
+  const sdir = path.join(dir, s.name);
+  fs.mkdirSync(sdir, { recursive: true });
+  fs.writeFileSync(path.join(sdir, 'pixels.raw'), rawBytes(s, sourceValues(s)));
+  fs.writeFileSync(path.join(sdir, 'source.dump'), dump(s));
+  execFileSync('dump2dcm', ['+te', 'source.dump', 'source.dcm'], { cwd: sdir });
+  return path.join(sdir, 'source.dcm');
+}
+
 export interface CorpusFile {
   source: SourceSpec;
   conversion: Conversion | null; // null = the explicit LE source itself
@@ -247,12 +257,8 @@ export function buildCorpus(): { dir: string; files: CorpusFile[]; failures: str
   const files: CorpusFile[] = [];
   const failures: string[] = [];
   for (const s of SOURCES) {
-    const sdir = path.join(dir, s.name);
-    fs.mkdirSync(sdir);
-    fs.writeFileSync(path.join(sdir, 'pixels.raw'), rawBytes(s, sourceValues(s)));
-    fs.writeFileSync(path.join(sdir, 'source.dump'), dump(s));
-    const src = path.join(sdir, 'source.dcm');
-    execFileSync('dump2dcm', ['+te', 'source.dump', 'source.dcm'], { cwd: sdir });
+    const src = writeSource(dir, s);
+    const sdir = path.dirname(src);
     files.push({ source: s, conversion: null, file: src });
     for (const c of CONVERSIONS) {
       if (!c.applies(s)) continue;

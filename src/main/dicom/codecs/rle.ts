@@ -9,64 +9,87 @@ export interface RleGeometry {
   bitsAllocated: number;
 }
 
-function unpackBits(src: Uint8Array, start: number, end: number, out: Uint8Array): void {
+/**
+ * PackBits-decodes src[start, end) into `npix` bytes written at out[base + k * stride]: straight
+ * into the byte lanes of the (little-endian) sample array, so there is no plane buffer and no
+ * second interleaving pass.
+ */
+function unpackBitsStrided(src: Uint8Array, start: number, end: number, out: Uint8Array, base: number, stride: number, npix: number): void {
   let i = start;
   let o = 0;
-  const n = out.length;
-  while (i < end && o < n) {
+  let q = base;
+  while (i < end && o < npix) {
     const h = src[i++]!;
     if (h < 128) {
       // literal run of h+1 bytes
-      const len = Math.min(h + 1, n - o, end - i);
-      out.set(src.subarray(i, i + len), o);
+      let len = h + 1;
+      if (len > npix - o) len = npix - o;
+      if (len > end - i) len = end - i;
+      if (stride === 1) {
+        for (let k = 0; k < len; k++) out[q + k] = src[i + k]!;
+        q += len;
+      } else {
+        for (let k = 0; k < len; k++, q += stride) out[q] = src[i + k]!;
+      }
       i += h + 1;
       o += len;
     } else if (h > 128) {
       // replicate the next byte 257-h times
       if (i >= end) break;
       const v = src[i++]!;
-      const len = Math.min(257 - h, n - o);
-      out.fill(v, o, o + len);
+      let len = 257 - h;
+      if (len > npix - o) len = npix - o;
+      if (stride === 1) {
+        for (let k = 0; k < len; k++) out[q + k] = v;
+        q += len;
+      } else {
+        for (let k = 0; k < len; k++, q += stride) out[q] = v;
+      }
       o += len;
     }
     // h === 128 is a no-op
   }
-  if (o < n) throw new Error(`RLE segment short: ${o} of ${n} bytes`);
+  if (o < npix) throw new Error(`RLE segment short: ${o} of ${npix} bytes`);
 }
 
-/** Decodes one RLE frame to pixel-interleaved samples of bitsAllocated width (unsigned). */
-export function decodeRle(bytes: Uint8Array, g: RleGeometry): CodecOutput {
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+export type RleSamples = Uint8Array | Uint16Array | Uint32Array;
+
+/**
+ * Decodes one RLE frame to pixel-interleaved samples of bitsAllocated width (unsigned). `into`, when
+ * given and large enough, receives the samples (every byte is overwritten), sparing a fresh
+ * allocation: the caller's scratch buffer.
+ */
+export function decodeRle(bytes: Uint8Array, g: RleGeometry, into?: RleSamples): CodecOutput {
   if (bytes.length < 64) throw new Error('RLE header truncated');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const nSeg = dv.getUint32(0, true);
   const bytesPerSample = g.bitsAllocated / 8;
-  if (!Number.isInteger(bytesPerSample) || bytesPerSample < 1 || bytesPerSample > 4)
+  if (!Number.isInteger(bytesPerSample) || bytesPerSample < 1 || bytesPerSample > 4 || bytesPerSample === 3)
     throw new Error(`RLE with BitsAllocated ${g.bitsAllocated} is not supported`);
   const expected = bytesPerSample * g.samplesPerPixel;
   if (nSeg !== expected) throw new Error(`RLE has ${nSeg} segments, expected ${expected}`);
   const offsets: number[] = [];
   for (let s = 0; s < nSeg; s++) offsets.push(dv.getUint32(4 + 4 * s, true));
   const npix = g.rows * g.columns;
-  const plane = new Uint8Array(npix);
-  const total = npix * g.samplesPerPixel;
-  const data = bytesPerSample === 1 ? new Uint8Array(total) : bytesPerSample === 2 ? new Uint16Array(total) : new Uint32Array(total);
+  const spp = g.samplesPerPixel;
+  const total = npix * spp;
+  const Ctor = bytesPerSample === 1 ? Uint8Array : bytesPerSample === 2 ? Uint16Array : Uint32Array;
+  const data: RleSamples = into instanceof Ctor && into.length >= total ? into.subarray(0, total) : new Ctor(total);
+  const lanes = new Uint8Array(data.buffer, data.byteOffset, total * bytesPerSample);
   for (let s = 0; s < nSeg; s++) {
     const start = offsets[s]!;
     const end = s + 1 < nSeg ? offsets[s + 1]! : bytes.length;
     if (start < 64 || start > bytes.length || end < start || end > bytes.length)
       throw new Error(`RLE segment ${s} offset ${start} out of range`);
-    unpackBits(bytes, start, end, plane);
     // Segment order: sample 0 MSB..LSB, sample 1 MSB..LSB, ...
     const sample = Math.floor(s / bytesPerSample);
-    const shift = 8 * (bytesPerSample - 1 - (s % bytesPerSample));
-    const spp = g.samplesPerPixel;
-    if (bytesPerSample === 1) {
-      for (let p = 0; p < npix; p++) data[p * spp + sample] = plane[p]!;
-    } else {
-      for (let p = 0; p < npix; p++) data[p * spp + sample] = (data[p * spp + sample]! | (plane[p]! << shift)) >>> 0;
-    }
+    const fromMsb = s % bytesPerSample;
+    const byteInSample = LITTLE_ENDIAN ? bytesPerSample - 1 - fromMsb : fromMsb;
+    unpackBitsStrided(bytes, start, end, lanes, sample * bytesPerSample + byteInSample, spp * bytesPerSample, npix);
   }
-  return { data, width: g.columns, height: g.rows, components: g.samplesPerPixel, planar: false, rgb: false, reduction: 0 };
+  return { data, width: g.columns, height: g.rows, components: spp, planar: false, rgb: false, reduction: 0 };
 }
 
 /** Encodes one byte plane with PackBits as DICOM RLE expects (runs of max 128, even length). */

@@ -61,7 +61,6 @@ export function resize(img: FloatImage, w: number, h: number): FloatImage {
   if (w === img.width && h === img.height) return img;
   const c = img.channels;
   const tx = taps(img.width, w);
-  const ty = taps(img.height, h);
   // Horizontal pass: (img.height x w)
   const mid = new Float32Array(img.height * w * c);
   for (let y = 0; y < img.height; y++) {
@@ -76,30 +75,115 @@ export function resize(img: FloatImage, w: number, h: number): FloatImage {
       }
     }
   }
+  return verticalPass(mid, img.height, w, h, c);
+}
+
+/** Vertical pass of the separable resize: (srcH x w) -> (h x w), accumulating in float32. */
+function verticalPass(mid: Float32Array, srcH: number, w: number, h: number, c: number): FloatImage {
+  const ty = taps(srcH, h);
   const out = new Float32Array(w * h * c);
+  const wc = w * c;
   for (let y = 0; y < h; y++) {
     const s0 = ty.start[y]!;
     const n = ty.count[y]!;
+    const drow = y * wc;
     for (let t = 0; t < n; t++) {
       const wt = ty.weights[y * ty.stride + t]!;
-      const srow = (s0 + t) * w * c;
-      const drow = y * w * c;
-      for (let i = 0; i < w * c; i++) out[drow + i]! += mid[srow + i]! * wt;
+      const srow = (s0 + t) * wc;
+      for (let i = 0; i < wc; i++) out[drow + i]! += mid[srow + i]! * wt;
     }
   }
   return { width: w, height: h, channels: c, data: out };
 }
 
-/** Resizes so the long side equals `size` (aspect kept), then zero-pads bottom/right to size x size. */
-export function resizeLongSideAndPad(img: FloatImage, size: number): FloatImage {
-  const s = size / Math.max(img.width, img.height);
-  const w = Math.max(1, Math.round(img.width * s));
-  const h = Math.max(1, Math.round(img.height * s));
-  const r = resize(img, w, h);
-  const c = img.channels;
+/**
+ * Integer stored values seen through a lookup table: `lut[v - lo]` is the float image value of
+ * stored value v (intensity stage, inversion). Lets the pipeline read the decoded frame once
+ * instead of materialising full-size float copies.
+ */
+export interface StoredImage {
+  width: number;
+  height: number;
+  channels: number;
+  data: Int32Array;
+  lut: Float32Array;
+  lo: number;
+}
+
+/**
+ * resize(flip?(lut(stored))) in one pass over the stored values: the same taps and the same
+ * floating-point operations in the same order as resize() on the materialised float image (and
+ * flipHorizontal() first when `mirror`), so the result is bit-identical, without the two or three
+ * full-size float32 intermediates.
+ */
+export function resizeStored(img: StoredImage, w: number, h: number, mirror: boolean): FloatImage {
+  const { width: W, height: H, channels: c, data, lut, lo } = img;
+  const tx = taps(W, w);
+  const { start, count, weights, stride } = tx;
+  const mid = new Float32Array(H * w * c);
+  if (c === 1) {
+    for (let y = 0; y < H; y++) {
+      const row = y * W;
+      const mrow = y * w;
+      if (!mirror) {
+        for (let x = 0; x < w; x++) {
+          const p = row + start[x]!;
+          const n = count[x]!;
+          const wb = x * stride;
+          let acc = 0;
+          for (let t = 0; t < n; t++) acc += lut[data[p + t]! - lo]! * weights[wb + t]!;
+          mid[mrow + x] = acc;
+        }
+      } else {
+        const last = row + W - 1;
+        for (let x = 0; x < w; x++) {
+          const p = last - start[x]!;
+          const n = count[x]!;
+          const wb = x * stride;
+          let acc = 0;
+          for (let t = 0; t < n; t++) acc += lut[data[p - t]! - lo]! * weights[wb + t]!;
+          mid[mrow + x] = acc;
+        }
+      }
+    }
+  } else {
+    for (let y = 0; y < H; y++) {
+      const row = y * W;
+      for (let x = 0; x < w; x++) {
+        const s0 = start[x]!;
+        const n = count[x]!;
+        for (let k = 0; k < c; k++) {
+          let acc = 0;
+          for (let t = 0; t < n; t++) {
+            const sx = mirror ? W - 1 - (s0 + t) : s0 + t;
+            acc += lut[data[(row + sx) * c + k]! - lo]! * weights[x * stride + t]!;
+          }
+          mid[(y * w + x) * c + k] = acc;
+        }
+      }
+    }
+  }
+  return verticalPass(mid, H, w, h, c);
+}
+
+/** The (w, h) that resizeLongSideAndPad gives an image of width x height before padding. */
+export function longSideSize(width: number, height: number, size: number): { w: number; h: number } {
+  const s = size / Math.max(width, height);
+  return { w: Math.max(1, Math.round(width * s)), h: Math.max(1, Math.round(height * s)) };
+}
+
+/** Zero-pads bottom/right to size x size. */
+export function padToSquare(r: FloatImage, size: number): FloatImage {
+  const { width: w, height: h, channels: c } = r;
   const out = new Float32Array(size * size * c);
   for (let y = 0; y < h; y++) out.set(r.data.subarray(y * w * c, (y + 1) * w * c), y * size * c);
   return { width: size, height: size, channels: c, data: out };
+}
+
+/** Resizes so the long side equals `size` (aspect kept), then zero-pads bottom/right to size x size. */
+export function resizeLongSideAndPad(img: FloatImage, size: number): FloatImage {
+  const { w, h } = longSideSize(img.width, img.height, size);
+  return padToSquare(resize(img, w, h), size);
 }
 
 /** Otsu's threshold on the [0, 255] range (256 bins over the channel mean). */
@@ -186,6 +270,20 @@ export function chestWallSideFromImage(img: FloatImage): 'left' | 'right' {
     for (let x = 0; x < q; x++) {
       l += img.data[(y * img.width + x) * c]!;
       r += img.data[(y * img.width + img.width - 1 - x) * c]!;
+    }
+  return l >= r ? 'left' : 'right';
+}
+
+/** chestWallSideFromImage() of the LUT-mapped stored image, without materialising it (same sums). */
+export function chestWallSideFromStored(img: StoredImage): 'left' | 'right' {
+  const { width: W, height: H, channels: c, data, lut, lo } = img;
+  const q = Math.max(1, Math.floor(W / 4));
+  let l = 0;
+  let r = 0;
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < q; x++) {
+      l += lut[data[(y * W + x) * c]! - lo]!;
+      r += lut[data[(y * W + W - 1 - x) * c]! - lo]!;
     }
   return l >= r ? 'left' : 'right';
 }

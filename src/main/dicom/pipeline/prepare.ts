@@ -3,7 +3,21 @@ import { DicomError } from '../errors';
 import { type DecodedFrame, type DicomImage, decodeFrame, openDicomFile } from '../decode';
 import type { DicomHeader } from '../header';
 import { applyMinMax, applyModality, applyVoiLut, applyWindow, readLutSequence, windowOf } from './lut';
-import { type Box, type FloatImage, chestWallSideFromImage, crop, flipHorizontal, otsuBox, resize, resizeLongSideAndPad } from './geometry';
+import {
+  type Box,
+  type FloatImage,
+  type StoredImage,
+  chestWallSideFromImage,
+  chestWallSideFromStored,
+  crop,
+  flipHorizontal,
+  longSideSize,
+  otsuBox,
+  padToSquare,
+  resize,
+  resizeLongSideAndPad,
+  resizeStored,
+} from './geometry';
 import { type PreprocessSpec, PreprocessSpec as SpecSchema, type PreprocessSpecInput, specHash } from './spec';
 
 export type Stage = 'stored' | 'modality' | 'voi';
@@ -34,6 +48,17 @@ export interface PreparedBatch {
   specHash: string;
 }
 
+type VoiSource = 'none' | 'window' | 'lut' | 'minmax';
+
+/** Which VOI the `voi` stage applies to a mono image. */
+function voiSource(img: DicomImage, voiWindowIndex: number, voiPrefer: 'window' | 'lut'): VoiSource {
+  const h = img.header;
+  const win = windowOf(h, voiWindowIndex);
+  if (win && (voiPrefer === 'window' || !h.hasVoiLutSequence)) return 'window';
+  if (h.hasVoiLutSequence && readLutSequence(img.dataSet, 'x00283010', 0)) return 'lut';
+  return 'minmax';
+}
+
 /** Applies the intensity stages to a decoded frame: modality LUT, then VOI LUT to [0, 255]. */
 export function toStage(
   img: DicomImage,
@@ -43,10 +68,21 @@ export function toStage(
   voiPrefer: 'window' | 'lut' = 'window',
 ): Float32Array | Int32Array {
   if (stage === 'stored' || frame.samples !== 1) return frame.data;
+  return stageValues(img, frame.data, stage, voiWindowIndex, voiPrefer);
+}
+
+/** Elementwise intensity stages over any array of stored values (min/max VOI uses its extremes). */
+function stageValues(
+  img: DicomImage,
+  data: Int32Array | Float32Array,
+  stage: 'modality' | 'voi',
+  voiWindowIndex: number,
+  voiPrefer: 'window' | 'lut',
+): Float32Array {
   const h = img.header;
   const pr = img.layout.pixelRepresentation;
   const modLut = h.hasModalityLutSequence ? readLutSequence(img.dataSet, 'x00283000', pr) : undefined;
-  const modality = applyModality(frame.data, h, modLut);
+  const modality = applyModality(data, h, modLut);
   if (stage === 'modality') return modality;
   const win = windowOf(h, voiWindowIndex);
   const voiLut = h.hasVoiLutSequence ? readLutSequence(img.dataSet, 'x00283010', modLut ? 0 : pr) : undefined;
@@ -85,7 +121,66 @@ function autoLevel(img: DicomImage, spec: PreprocessSpec): number {
   return Math.max(0, Math.floor(Math.log2(long / target)));
 }
 
-export async function prepareImage(img: DicomImage, specInput: PreprocessSpecInput, frameIndex = 0): Promise<PreparedImage> {
+/** The intensity stage and inversion materialised as a full-size float image (reference path). */
+export function referenceIntensity(img: DicomImage, frame: DecodedFrame, spec: PreprocessSpec): FloatImage {
+  const values =
+    spec.intensity === 'scale_max' ? scaleMax(frame) : Float32Array.from(toStage(img, frame, 'voi', spec.voiWindowIndex, spec.voiPrefer));
+  if (spec.invertMonochrome1 && frame.photometric === 'MONOCHROME1') for (let i = 0; i < values.length; i++) values[i] = 255 - values[i]!;
+  return { width: frame.columns, height: frame.rows, channels: frame.samples, data: values };
+}
+
+/** Largest stored-value range mapped through a lookup table (larger ranges take the float path). */
+const MAX_LUT = 1 << 20;
+
+/**
+ * The intensity stage (and MONOCHROME1 inversion) as a table over the frame's stored values
+ * [lo, hi]: the same float32 operations per value as the elementwise path, so the mapped image is
+ * bit-identical. Undefined when a table does not apply (float pixel data, huge ranges, or a
+ * min/max VOI whose extremes depend on which values occur).
+ */
+function intensityLut(img: DicomImage, frame: DecodedFrame, spec: PreprocessSpec): StoredImage | undefined {
+  if (!(frame.data instanceof Int32Array)) return undefined;
+  const data = frame.data;
+  let lo = 0x7fffffff;
+  let hi = -0x80000000;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (data.length === 0 || hi - lo + 1 > MAX_LUT) return undefined;
+  const n = hi - lo + 1;
+  let lut: Float32Array;
+  if (spec.intensity === 'scale_max') {
+    // scaleMax(): stored x 255 / max (max over the image, at least 0), negatives to 0.
+    const max = Math.max(0, hi);
+    const s = max > 0 ? 255 / max : 0;
+    lut = new Float32Array(n);
+    for (let i = 0; i < n; i++) lut[i] = Math.max(0, (lo + i) * s);
+  } else if (frame.samples !== 1) {
+    lut = new Float32Array(n);
+    for (let i = 0; i < n; i++) lut[i] = lo + i;
+  } else {
+    if (voiSource(img, spec.voiWindowIndex, spec.voiPrefer) === 'minmax') return undefined;
+    const values = new Int32Array(n);
+    for (let i = 0; i < n; i++) values[i] = lo + i;
+    lut = stageValues(img, values, 'voi', spec.voiWindowIndex, spec.voiPrefer);
+  }
+  if (spec.invertMonochrome1 && frame.photometric === 'MONOCHROME1') for (let i = 0; i < n; i++) lut[i] = 255 - lut[i]!;
+  return { width: frame.columns, height: frame.rows, channels: frame.samples, data, lut, lo };
+}
+
+export interface PrepareOptions {
+  /** Use the elementwise reference path (full-size float intermediates); for tests and benches. */
+  reference?: boolean;
+}
+
+export async function prepareImage(
+  img: DicomImage,
+  specInput: PreprocessSpecInput,
+  frameIndex = 0,
+  opts: PrepareOptions = {},
+): Promise<PreparedImage> {
   const spec = SpecSchema.parse(specInput);
   const h = img.header;
   if (h.forProcessing && !spec.allowForProcessing) {
@@ -97,21 +192,29 @@ export async function prepareImage(img: DicomImage, specInput: PreprocessSpecInp
   }
   const level = autoLevel(img, spec);
   const frame = await decodeFrame(img, frameIndex, { level });
-  const values =
-    spec.intensity === 'scale_max' ? scaleMax(frame) : Float32Array.from(toStage(img, frame, 'voi', spec.voiWindowIndex, spec.voiPrefer));
-  if (spec.invertMonochrome1 && frame.photometric === 'MONOCHROME1') for (let i = 0; i < values.length; i++) values[i] = 255 - values[i]!;
-  let im: FloatImage = { width: frame.columns, height: frame.rows, channels: frame.samples, data: values };
   const fromHeader = chestWallFromHeader(h);
-  const chestWall = fromHeader?.side ?? chestWallSideFromImage(im);
+  const stored = spec.padLongSide !== null && !opts.reference ? intensityLut(img, frame, spec) : undefined;
+  let im: FloatImage;
+  let chestWall: 'left' | 'right';
   let flipped = false;
-  if (spec.flip !== 'none') {
-    const want = spec.flip === 'chest-wall-left' ? 'left' : 'right';
-    if (want !== chestWall) {
+  const wantFlip = (side: 'left' | 'right'): boolean =>
+    spec.flip !== 'none' && (spec.flip === 'chest-wall-left' ? 'left' : 'right') !== side;
+  if (stored && spec.padLongSide !== null) {
+    // Fast path: intensity, inversion, flip and the first (big) resize in one pass over the
+    // stored values; bit-identical to the elementwise path below.
+    chestWall = fromHeader?.side ?? chestWallSideFromStored(stored);
+    flipped = wantFlip(chestWall);
+    const { w, h: rh } = longSideSize(stored.width, stored.height, spec.padLongSide);
+    im = padToSquare(resizeStored(stored, w, rh, flipped), spec.padLongSide);
+  } else {
+    im = referenceIntensity(img, frame, spec);
+    chestWall = fromHeader?.side ?? chestWallSideFromImage(im);
+    if (wantFlip(chestWall)) {
       im = flipHorizontal(im);
       flipped = true;
     }
+    if (spec.padLongSide !== null) im = resizeLongSideAndPad(im, spec.padLongSide);
   }
-  if (spec.padLongSide !== null) im = resizeLongSideAndPad(im, spec.padLongSide);
   let box: Box | null = null;
   if (spec.otsuCrop) {
     box = otsuBox(im);
