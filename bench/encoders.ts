@@ -13,7 +13,6 @@
 // Model folders are written once into bench/out/ (gitignored).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -269,7 +268,7 @@ for (const [what, shared] of [
   rows.push({ label, stats, loadMs: r.loadMs as number, rssMB: r.rssMB as number });
   const per = what === 'image' ? `${fmt(batch / (stats.medianMs / 1e3), 2)} images/s` : `${fmt(stats.medianMs / 1e3, 3)} s`;
   console.log(
-    `${label.padEnd(70)} median ${fmt(stats.medianMs)} ms (IQR ${fmt(stats.q1Ms)}-${fmt(stats.q3Ms)}) ${per}, first call ${fmt(r.loadMs)} ms, peak RSS ${fmt(r.rssMB)} MB`,
+    `${label.padEnd(70)} median ${fmt(stats.medianMs)} ms (IQR ${fmt(stats.q1Ms)}-${fmt(stats.q3Ms)}) ${per}, first call ${fmt(r.loadMs as number)} ms, peak RSS ${fmt(r.rssMB as number)} MB`,
   );
 }
 const rss: { shared: boolean; rssMB: number }[] = [];
@@ -311,4 +310,3 @@ Goals (issue 4): >= 3.7 images/s (ORT on PyTorch's export: 3.71, PyTorch eager 1
   );
   console.log('wrote bench/RESULTS.md');
 }
-void os;
