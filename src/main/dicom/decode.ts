@@ -11,7 +11,7 @@ import { DicomError, asDicomError } from './errors';
 import { groupFragments, encapsulatedFrame, type FragmentRef } from './frames';
 import { type DicomHeader, headerFromDataset } from './header';
 import { PIXEL_DATA_TAG, parseDataset } from './parse';
-import { type DecodedFrame, type PixelLayout, normalise, readNativeFrame } from './pixels';
+import { type DecodedFrame, type NormaliseOptions, type PixelLayout, normalise, readNativeFrame } from './pixels';
 import { type TransferSyntaxInfo, transferSyntaxInfo } from './transfer-syntax';
 
 export type { DecodedFrame } from './pixels';
@@ -115,7 +115,26 @@ function floatFrame(img: DicomImage, index: number): DecodedFrame {
   return { rows, columns, samples: samplesPerPixel, data, photometric: img.layout.photometricInterpretation, reduction: 0 };
 }
 
-async function runCodec(img: DicomImage, bytes: Uint8Array, opts: DecodeOptions): Promise<CodecOutput> {
+/**
+ * Reusable sample buffers for codecs we run in JS (RLE, JPEG lossless): a fresh 27 MB array costs
+ * more in page faults than decoding into it. Only lent out within one synchronous decode+use.
+ */
+const scratch = { u16: new Uint16Array(0), u8: new Uint8Array(0), busy: false };
+
+function lend16(n: number): Uint16Array | undefined {
+  if (scratch.busy) return undefined;
+  if (scratch.u16.length < n) scratch.u16 = new Uint16Array(n);
+  return scratch.u16;
+}
+
+function lend8(n: number): Uint8Array | undefined {
+  if (scratch.busy) return undefined;
+  if (scratch.u8.length < n) scratch.u8 = new Uint8Array(n);
+  return scratch.u8;
+}
+
+/** Runs the codec for `bytes` and hands its output to `use` (heap views / scratch: valid inside `use` only). */
+async function runCodec<T>(img: DicomImage, bytes: Uint8Array, opts: DecodeOptions, use: (out: CodecOutput) => T): Promise<T> {
   const l = img.layout;
   const codecOpts = {
     level: opts.level ?? 0,
@@ -125,44 +144,76 @@ async function runCodec(img: DicomImage, bytes: Uint8Array, opts: DecodeOptions)
     bitsAllocated: l.bitsAllocated,
     pixelRepresentation: l.pixelRepresentation,
   };
+  const n = l.rows * l.columns * l.samplesPerPixel;
+  const lent = <R>(out: CodecOutput, f: (o: CodecOutput) => R): R => {
+    scratch.busy = true;
+    try {
+      return f(out);
+    } finally {
+      scratch.busy = false;
+    }
+  };
   switch (img.transferSyntax.codec) {
     case 'rle':
-      return decodeRle(bytes, l);
-    case 'jpeg-dct':
-      return decodeJpegDct(bytes, codecOpts);
+      return lent(decodeRle(bytes, l, l.bitsAllocated === 16 ? lend16(n) : l.bitsAllocated === 8 ? lend8(n) : undefined), use);
     case 'jpeg-lossless':
-      return decodeJpegLossless(bytes, codecOpts);
+      return lent(decodeJpegLossless(bytes, codecOpts, l.bitsAllocated > 8 ? lend16(n) : undefined), use);
+    case 'jpeg-dct':
+      return use(await decodeJpegDct(bytes, codecOpts));
     case 'jpeg-ls':
-      return decodeJpegLs(bytes, codecOpts);
+      return decodeJpegLs(bytes, codecOpts, use);
     case 'j2k':
-      return decodeJ2k(bytes, codecOpts);
+      return decodeJ2k(bytes, codecOpts, use);
     case 'htj2k':
-      return decodeHtj2k(bytes, codecOpts);
+      return decodeHtj2k(bytes, codecOpts, use);
     case 'native':
       throw new Error('native pixel data has no codec');
   }
 }
 
-/** Decodes frame `index` (0-based) to stored values. */
-export async function decodeFrame(img: DicomImage, index = 0, opts: DecodeOptions = {}): Promise<DecodedFrame> {
+/** One frame's samples as the codec (or the native reader) produced them, before normalise(). */
+export interface RawFrame {
+  out: CodecOutput;
+  layout: PixelLayout;
+  normalise: NormaliseOptions;
+}
+
+/**
+ * Decodes frame `index` and passes the raw samples to `use`, synchronously. The samples may live in
+ * the codec's WASM heap, a reused scratch buffer or the file's bytes, so they are valid only during
+ * `use`: copy what must outlive it. This is how the model path avoids full-size copies;
+ * decodeFrame() is `use = normalise`.
+ */
+export async function withRawFrame<T>(img: DicomImage, index: number, opts: DecodeOptions, use: (raw: RawFrame) => T): Promise<T> {
   const { file, header, layout: l } = img;
   if (!Number.isInteger(index) || index < 0 || index >= header.numberOfFrames) {
     throw new DicomError(file, 'invalid_frame', `frame ${index} out of range (file has ${header.numberOfFrames})`);
   }
+  if (header.floatPixelData) throw new DicomError(file, 'unsupported', 'float pixel data has no raw integer frame');
+  const userErrors = new WeakSet<object>();
+  const call = (out: CodecOutput, clampOk: boolean): T => {
+    const codecSigned = out.data instanceof Int16Array || out.data instanceof Int8Array;
+    const clamp = clampOk && codecSigned === (l.pixelRepresentation === 1);
+    try {
+      return use({ out, layout: l, normalise: { applyHighBit: !img.transferSyntax.encapsulated, clamp } });
+    } catch (err) {
+      if (err && typeof err === 'object') userErrors.add(err);
+      throw err;
+    }
+  };
   try {
-    if (header.floatPixelData) return floatFrame(img, index);
     const ds = img.dataSet;
     const el = ds.elements[PIXEL_DATA_TAG]!;
-    let out: CodecOutput;
     if (!img.transferSyntax.encapsulated) {
       if (el.length === 0xffffffff) throw new Error('native transfer syntax but the pixel data is encapsulated');
       const end = Math.min(el.dataOffset + el.length, ds.byteArray.length);
       const bytes = ds.byteArray.subarray(el.dataOffset, end);
       const swap8 = img.transferSyntax.bigEndian && el.vr === 'OW' && l.bitsAllocated === 8;
-      out = readNativeFrame(bytes, l, index, img.transferSyntax.bigEndian, swap8);
-    } else {
-      const bytes = encapsulatedFrame(ds, img.frameFragments!, index);
-      out = await runCodec(img, bytes, opts);
+      return call(readNativeFrame(bytes, l, index, img.transferSyntax.bigEndian, swap8), false);
+    }
+    const bytes = encapsulatedFrame(ds, img.frameFragments!, index);
+    const codec = img.transferSyntax.codec;
+    return await runCodec(img, bytes, opts, (out) => {
       const expectW = Math.ceil(l.columns / 2 ** out.reduction);
       const expectH = Math.ceil(l.rows / 2 ** out.reduction);
       if (out.width !== expectW || out.height !== expectH) {
@@ -170,14 +221,24 @@ export async function decodeFrame(img: DicomImage, index = 0, opts: DecodeOption
       }
       if (out.components !== l.samplesPerPixel)
         throw new Error(`codestream has ${out.components} components, header says ${l.samplesPerPixel}`);
-    }
-    const codec = img.transferSyntax.codec;
-    const codecSigned = out.data instanceof Int16Array || out.data instanceof Int8Array;
-    const clamp = (codec === 'j2k' || codec === 'htj2k') && codecSigned === (l.pixelRepresentation === 1);
-    return normalise(out, l, { applyHighBit: !img.transferSyntax.encapsulated, clamp });
+      return call(out, codec === 'j2k' || codec === 'htj2k');
+    });
   } catch (err) {
+    if (err && typeof err === 'object' && userErrors.has(err)) throw err;
     throw asDicomError(file, err);
   }
+}
+
+/** Decodes frame `index` (0-based) to stored values. */
+export async function decodeFrame(img: DicomImage, index = 0, opts: DecodeOptions = {}): Promise<DecodedFrame> {
+  if (img.header.floatPixelData && Number.isInteger(index) && index >= 0 && index < img.header.numberOfFrames) {
+    try {
+      return floatFrame(img, index);
+    } catch (err) {
+      throw asDicomError(img.file, err);
+    }
+  }
+  return withRawFrame(img, index, opts, (raw) => normalise(raw.out, raw.layout, raw.normalise));
 }
 
 /** Decodes every frame (multi-frame images), in order. */

@@ -143,30 +143,52 @@ function gatherI8(src: Int8Array, t: Int32Array, dst: Int32Array, n: number): vo
 }
 
 /** Masks to BitsStored, sign-extends per PixelRepresentation, interleaves planes, converts YBR. */
-export function normalise(out: CodecOutput, l: PixelLayout, opts: NormaliseOptions): DecodedFrame {
-  const n = out.width * out.height * out.components;
-  const src = out.data;
-  if (src.length < n) throw new Error(`decoder returned ${src.length} samples, expected ${n}`);
+/** The per-sample map from a codec's raw sample value to the stored value (masking, sign, clamp). */
+export function storedValueOf(l: PixelLayout, opts: NormaliseOptions): (v: number) => number {
   const bitsStored = Math.min(Math.max(l.bitsStored, 1), 32);
   const shift = opts.applyHighBit && l.highBit + 1 >= bitsStored && l.highBit < l.bitsAllocated ? l.highBit + 1 - bitsStored : 0;
   const signed = l.pixelRepresentation === 1;
-  let lo = 0;
-  let hi = 0;
-  if (opts.clamp && bitsStored < 32) {
-    lo = signed ? -(2 ** (bitsStored - 1)) : 0;
-    hi = signed ? 2 ** (bitsStored - 1) - 1 : 2 ** bitsStored - 1;
-  }
+  const clamp = Boolean(opts.clamp) && bitsStored < 32;
+  const lo = signed ? -(2 ** (bitsStored - 1)) : 0;
+  const hi = signed ? 2 ** (bitsStored - 1) - 1 : 2 ** bitsStored - 1;
   const mask = 2 ** bitsStored - 1;
   const signBit = 2 ** (bitsStored - 1);
   const wrap = 2 ** bitsStored;
-  const one = (v: number): number => {
-    if (opts.clamp && bitsStored < 32) return v < lo ? lo : v > hi ? hi : v;
+  return (v: number): number => {
+    if (clamp) return v < lo ? lo : v > hi ? hi : v;
     if (bitsStored >= 32) return v | 0;
     let m = (v >>> shift) & mask;
     // `>>> shift` on a negative (signed codec output) is fine: masking keeps the stored bits.
     if (signed && m & signBit) m -= wrap;
     return m;
   };
+}
+
+/**
+ * 8/16-bit codec samples as unsigned raw bits plus the table from raw bits to stored value, so a
+ * consumer can index tables by the raw sample without materialising stored values. Undefined for
+ * other sample types.
+ */
+export function rawBitsAndTable(
+  out: CodecOutput,
+  l: PixelLayout,
+  opts: NormaliseOptions,
+): { bits: Uint16Array | Uint8Array; table: Int32Array } | undefined {
+  const d = out.data;
+  const one = storedValueOf(l, opts);
+  if (d instanceof Uint16Array) return { bits: d, table: rawTable(16, false, one) };
+  if (d instanceof Int16Array) return { bits: new Uint16Array(d.buffer, d.byteOffset, d.length), table: rawTable(16, true, one) };
+  if (d instanceof Uint8Array) return { bits: d, table: rawTable(8, false, one) };
+  if (d instanceof Int8Array) return { bits: new Uint8Array(d.buffer, d.byteOffset, d.length), table: rawTable(8, true, one) };
+  return undefined;
+}
+
+export function normalise(out: CodecOutput, l: PixelLayout, opts: NormaliseOptions): DecodedFrame {
+  const n = out.width * out.height * out.components;
+  const src = out.data;
+  if (src.length < n) throw new Error(`decoder returned ${src.length} samples, expected ${n}`);
+  const bitsStored = Math.min(Math.max(l.bitsStored, 1), 32);
+  const one = storedValueOf(l, opts);
   const dst = new Int32Array(n);
   // 8- and 16-bit samples (every codec but 32-bit native data): one table lookup per sample,
   // with a loop per array type so each stays monomorphic.

@@ -48,7 +48,8 @@ describe('JPEG lossless decoder (ours)', () => {
         // not undo the point transform, nor decode colour above 8 bits).
         const bytes = encapsulatedFrame(img.dataSet, img.frameFragments!, 0);
         const ours = decodeLjpeg(bytes, s.bitsAllocated > 8);
-        if (s.samples === 1 && pt === 0) expect(Array.from(ours.data)).toEqual(Array.from(decodeWithLibrary(bytes, s.bitsAllocated > 8).data));
+        if (s.samples === 1 && pt === 0)
+          expect(Array.from(ours.data)).toEqual(Array.from(decodeWithLibrary(bytes, s.bitsAllocated > 8).data));
       });
     }
   }

@@ -2,7 +2,9 @@
 // syntaxes also allow plain Part-1 codestreams). Both can stop the wavelet synthesis early and
 // return 1/2^level of the full size: the model path needs 224-518 px, not 3328x4096.
 import type { CodecOptions, CodecOutput } from './types';
-import { type CodecName, type WasmDecoder, copySamples, loadCodec, resetCodec, withDecoder } from './wasm';
+import { type CodecName, type WasmDecoder, detach, loadCodec, resetCodec, runUse, viewSamples, withDecoder } from './wasm';
+
+const useErrors = new WeakSet<object>();
 
 /** DICOM may wrap the codestream in a JP2 file (boxes); the codecs want the raw codestream. */
 export function j2kCodestream(bytes: Uint8Array): Uint8Array {
@@ -38,7 +40,7 @@ function isHtCodestream(cs: Uint8Array): boolean {
   return false;
 }
 
-function decodeWith(Ctor: new () => WasmDecoder, cs: Uint8Array, level: number): CodecOutput {
+function decodeWith<T>(Ctor: new () => WasmDecoder, cs: Uint8Array, level: number, use: (out: CodecOutput) => T): T {
   return withDecoder(Ctor, cs, (d) => {
     // OpenJPEG's readHeader() does not fill getFrameInfo(); read the level count from COD ourselves.
     const maxLevel = j2kDecompositionLevels(cs);
@@ -50,8 +52,8 @@ function decodeWith(Ctor: new () => WasmDecoder, cs: Uint8Array, level: number):
     if (lv > 0 && d.calculateSizeAtDecompositionLevel) ({ width, height } = d.calculateSizeAtDecompositionLevel(lv));
     const bytesPerSample = info.bitsPerSample > 8 ? 2 : 1;
     const n = width * height * info.componentCount;
-    return {
-      data: copySamples(d.getDecodedBuffer(), bytesPerSample, Boolean(info.isSigned), n),
+    const out: CodecOutput = {
+      data: viewSamples(d.getDecodedBuffer(), bytesPerSample, Boolean(info.isSigned), n),
       width,
       height,
       components: info.componentCount,
@@ -61,16 +63,24 @@ function decodeWith(Ctor: new () => WasmDecoder, cs: Uint8Array, level: number):
       rgb: false,
       reduction: lv,
     };
+    return runUse(out, use, useErrors);
   });
 }
 
-async function run(name: CodecName, ctor: 'J2KDecoder' | 'HTJ2KDecoder', cs: Uint8Array, level: number): Promise<CodecOutput> {
+async function run<T>(
+  name: CodecName,
+  ctor: 'J2KDecoder' | 'HTJ2KDecoder',
+  cs: Uint8Array,
+  level: number,
+  use: (out: CodecOutput) => T,
+): Promise<T> {
   const mod = await loadCodec(name);
   const Ctor = mod[ctor];
   if (!Ctor) throw new Error(`${name} has no ${ctor}`);
   try {
-    return decodeWith(Ctor, cs, level);
+    return decodeWith(Ctor, cs, level, use);
   } catch (err) {
+    if (err && typeof err === 'object' && useErrors.has(err)) throw err;
     resetCodec(name);
     throw new Error(
       `${ctor === 'J2KDecoder' ? 'JPEG 2000' : 'HTJ2K'} decode failed: ${typeof err === 'number' ? `codec error ${err}` : ((err as Error).message ?? String(err))}`,
@@ -78,16 +88,26 @@ async function run(name: CodecName, ctor: 'J2KDecoder' | 'HTJ2KDecoder', cs: Uin
   }
 }
 
-export async function decodeJ2k(bytes: Uint8Array, opts: CodecOptions = {}): Promise<CodecOutput> {
+/**
+ * Decodes a JPEG 2000 frame. With `use`, the samples are handed over as a view into the codec's
+ * heap (valid only during `use`, no copy); without, a copy is returned.
+ */
+export async function decodeJ2k(bytes: Uint8Array, opts?: CodecOptions): Promise<CodecOutput>;
+export async function decodeJ2k<T>(bytes: Uint8Array, opts: CodecOptions, use: (out: CodecOutput) => T): Promise<T>;
+export async function decodeJ2k<T>(bytes: Uint8Array, opts: CodecOptions = {}, use?: (out: CodecOutput) => T): Promise<T | CodecOutput> {
   const cs = j2kCodestream(bytes);
-  if (isHtCodestream(cs)) return run('openjph', 'HTJ2KDecoder', cs, opts.level ?? 0);
-  return run('openjpeg', 'J2KDecoder', cs, opts.level ?? 0);
+  const u: (out: CodecOutput) => T | CodecOutput = use ?? detach;
+  if (isHtCodestream(cs)) return run('openjph', 'HTJ2KDecoder', cs, opts.level ?? 0, u);
+  return run('openjpeg', 'J2KDecoder', cs, opts.level ?? 0, u);
 }
 
-export async function decodeHtj2k(bytes: Uint8Array, opts: CodecOptions = {}): Promise<CodecOutput> {
+export async function decodeHtj2k(bytes: Uint8Array, opts?: CodecOptions): Promise<CodecOutput>;
+export async function decodeHtj2k<T>(bytes: Uint8Array, opts: CodecOptions, use: (out: CodecOutput) => T): Promise<T>;
+export async function decodeHtj2k<T>(bytes: Uint8Array, opts: CodecOptions = {}, use?: (out: CodecOutput) => T): Promise<T | CodecOutput> {
   const cs = j2kCodestream(bytes);
-  if (!isHtCodestream(cs)) return run('openjpeg', 'J2KDecoder', cs, opts.level ?? 0);
-  return run('openjph', 'HTJ2KDecoder', cs, opts.level ?? 0);
+  const u: (out: CodecOutput) => T | CodecOutput = use ?? detach;
+  if (!isHtCodestream(cs)) return run('openjpeg', 'J2KDecoder', cs, opts.level ?? 0, u);
+  return run('openjph', 'HTJ2KDecoder', cs, opts.level ?? 0, u);
 }
 
 /** Number of wavelet levels in the codestream (COD marker), without decoding; 0 if not found. */

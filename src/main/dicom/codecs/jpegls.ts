@@ -1,8 +1,14 @@
-// JPEG-LS lossless and near-lossless through CharLS (WASM).
+// JPEG-LS lossless and near-lossless through CharLS (WASM). The encoded bytes are copied into the
+// decoder's heap once (CharLS needs them there); the decoded samples are read in place by `use`
+// when given (no copy out of the heap), else copied.
 import type { CodecOptions, CodecOutput } from './types';
-import { copySamples, loadCodec, resetCodec, withDecoder } from './wasm';
+import { detach, loadCodec, resetCodec, runUse, viewSamples, withDecoder } from './wasm';
 
-export async function decodeJpegLs(bytes: Uint8Array, opts: CodecOptions = {}): Promise<CodecOutput> {
+const useErrors = new WeakSet<object>();
+
+export async function decodeJpegLs(bytes: Uint8Array, opts?: CodecOptions): Promise<CodecOutput>;
+export async function decodeJpegLs<T>(bytes: Uint8Array, opts: CodecOptions, use: (out: CodecOutput) => T): Promise<T>;
+export async function decodeJpegLs<T>(bytes: Uint8Array, opts: CodecOptions = {}, use?: (out: CodecOutput) => T): Promise<T | CodecOutput> {
   void opts;
   const mod = await loadCodec('charls');
   const Ctor = mod.JpegLSDecoder;
@@ -14,8 +20,8 @@ export async function decodeJpegLs(bytes: Uint8Array, opts: CodecOptions = {}): 
       const bytesPerSample = info.bitsPerSample > 8 ? 2 : 1;
       const n = info.width * info.height * info.componentCount;
       // JPEG-LS has no signed samples; the header's PixelRepresentation reinterprets the bits later.
-      return {
-        data: copySamples(d.getDecodedBuffer(), bytesPerSample, false, n),
+      const out: CodecOutput = {
+        data: viewSamples(d.getDecodedBuffer(), bytesPerSample, false, n),
         width: info.width,
         height: info.height,
         components: info.componentCount,
@@ -24,8 +30,10 @@ export async function decodeJpegLs(bytes: Uint8Array, opts: CodecOptions = {}): 
         rgb: false,
         reduction: 0,
       };
+      return use ? runUse(out, use, useErrors) : detach(out);
     });
   } catch (err) {
+    if (err && typeof err === 'object' && useErrors.has(err)) throw err;
     resetCodec('charls');
     throw new Error(`JPEG-LS decode failed: ${typeof err === 'number' ? `codec error ${err}` : ((err as Error).message ?? String(err))}`);
   }

@@ -166,7 +166,11 @@ export function decodeLjpeg(b: Uint8Array, wide = false, into?: Uint16Array | Ui
   const n = X * Y * nc;
   const want16 = wide || P > 8;
   const out: Uint16Array | Uint8Array =
-    into && into.length >= n && (into instanceof Uint16Array) === want16 ? into.subarray(0, n) : want16 ? new Uint16Array(n) : new Uint8Array(n);
+    into && into.length >= n && into instanceof Uint16Array === want16
+      ? into.subarray(0, n)
+      : want16
+        ? new Uint16Array(n)
+        : new Uint8Array(n);
   // Restart intervals must cover whole lines in lossless mode (T.81 H.1.2.1).
   const ri = f.restartInterval;
   if (ri > 0 && ri % X !== 0) throw new LjpegUnsupported('JPEG lossless restart interval not a multiple of the line length');

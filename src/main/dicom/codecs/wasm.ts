@@ -1,6 +1,7 @@
 // Lazy, once-only loading of the Emscripten codec modules. Loading a module compiles its WASM
 // (tens of ms), so it happens on first use and the promise is shared by every later caller.
 import { createRequire } from 'node:module';
+import type { CodecOutput } from './types';
 
 const require = createRequire(import.meta.url);
 
@@ -108,6 +109,41 @@ export function copySamples(
   const copy = buf.slice(0, need);
   if (bytesPerSample === 1) return signed ? new Int8Array(copy.buffer) : copy;
   return signed ? new Int16Array(copy.buffer) : new Uint16Array(copy.buffer);
+}
+
+/**
+ * A view of `n` samples in the WASM heap, valid until the decoder is deleted (or the heap grows):
+ * for consumers that read the samples once, inside the decoder's lifetime, with no copy.
+ */
+export function viewSamples(
+  buf: Uint8Array,
+  bytesPerSample: number,
+  signed: boolean,
+  n: number,
+): Uint8Array | Int8Array | Uint16Array | Int16Array {
+  const need = n * bytesPerSample;
+  if (buf.length < need) throw new Error(`codec produced ${buf.length} bytes, expected ${need}`);
+  if (bytesPerSample === 1) return signed ? new Int8Array(buf.buffer, buf.byteOffset, n) : new Uint8Array(buf.buffer, buf.byteOffset, n);
+  if (buf.byteOffset % 2) return copySamples(buf, bytesPerSample, signed, n);
+  return signed ? new Int16Array(buf.buffer, buf.byteOffset, n) : new Uint16Array(buf.buffer, buf.byteOffset, n);
+}
+
+/** Copies a codec output whose samples are a heap view into JS memory. */
+export function detach(out: CodecOutput): CodecOutput {
+  return { ...out, data: out.data.slice() };
+}
+
+/**
+ * Runs `use` on a heap-view output; its own errors pass through untouched (they are not codec
+ * failures), which `isUseError` tells the codec's error handler.
+ */
+export function runUse<T>(out: CodecOutput, use: (out: CodecOutput) => T, marks: WeakSet<object>): T {
+  try {
+    return use(out);
+  } catch (err) {
+    if (err && typeof err === 'object') marks.add(err);
+    throw err;
+  }
 }
 
 /**

@@ -105,7 +105,7 @@ export interface StoredImage {
   width: number;
   height: number;
   channels: number;
-  data: Int32Array;
+  data: Int32Array | Uint16Array | Uint8Array;
   lut: Float32Array;
   lo: number;
 }

@@ -1,6 +1,7 @@
 // DICOM image -> model input tensor (3, size, size), following a PreprocessSpec.
 import { DicomError } from '../errors';
-import { type DecodedFrame, type DicomImage, decodeFrame, openDicomFile } from '../decode';
+import { type DecodedFrame, type DicomImage, type RawFrame, decodeFrame, openDicomFile, withRawFrame } from '../decode';
+import { normalise, rawBitsAndTable } from '../pixels';
 import type { DicomHeader } from '../header';
 import { applyMinMax, applyModality, applyVoiLut, applyWindow, readLutSequence, windowOf } from './lut';
 import {
@@ -148,7 +149,21 @@ function intensityLut(img: DicomImage, frame: DecodedFrame, spec: PreprocessSpec
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
-  if (data.length === 0 || hi - lo + 1 > MAX_LUT) return undefined;
+  if (data.length === 0) return undefined;
+  const lut = intensityTable(img, spec, lo, hi, frame.samples, frame.photometric);
+  return lut && { width: frame.columns, height: frame.rows, channels: frame.samples, data, lut, lo };
+}
+
+/** The intensity table over stored values [lo, hi] (see intensityLut). */
+function intensityTable(
+  img: DicomImage,
+  spec: PreprocessSpec,
+  lo: number,
+  hi: number,
+  samples: number,
+  photometric: string,
+): Float32Array | undefined {
+  if (hi - lo + 1 > MAX_LUT) return undefined;
   const n = hi - lo + 1;
   let lut: Float32Array;
   if (spec.intensity === 'scale_max') {
@@ -157,7 +172,7 @@ function intensityLut(img: DicomImage, frame: DecodedFrame, spec: PreprocessSpec
     const s = max > 0 ? 255 / max : 0;
     lut = new Float32Array(n);
     for (let i = 0; i < n; i++) lut[i] = Math.max(0, (lo + i) * s);
-  } else if (frame.samples !== 1) {
+  } else if (samples !== 1) {
     lut = new Float32Array(n);
     for (let i = 0; i < n; i++) lut[i] = lo + i;
   } else {
@@ -166,8 +181,65 @@ function intensityLut(img: DicomImage, frame: DecodedFrame, spec: PreprocessSpec
     for (let i = 0; i < n; i++) values[i] = lo + i;
     lut = stageValues(img, values, 'voi', spec.voiWindowIndex, spec.voiPrefer);
   }
-  if (spec.invertMonochrome1 && frame.photometric === 'MONOCHROME1') for (let i = 0; i < n; i++) lut[i] = 255 - lut[i]!;
-  return { width: frame.columns, height: frame.rows, channels: frame.samples, data, lut, lo };
+  if (spec.invertMonochrome1 && photometric === 'MONOCHROME1') for (let i = 0; i < n; i++) lut[i] = 255 - lut[i]!;
+  return lut;
+}
+
+function markSeen16(bits: Uint16Array, seen: Uint8Array, n: number): void {
+  for (let i = 0; i < n; i++) seen[bits[i]!] = 1;
+}
+function markSeen8(bits: Uint8Array, seen: Uint8Array, n: number): void {
+  for (let i = 0; i < n; i++) seen[bits[i]!] = 1;
+}
+
+interface FirstResize {
+  im: FloatImage;
+  chestWall: 'left' | 'right';
+  flipped: boolean;
+  reduction: number;
+}
+
+/**
+ * The model path on raw codec samples (a heap view or scratch buffer, read once): which raw values
+ * occur gives the stored min/max, the intensity table is composed with the raw->stored table, and
+ * the first resize reads the raw samples through it. No full-size array is allocated. Same values,
+ * same float operations as the reference path.
+ */
+function firstResizeRaw(
+  img: DicomImage,
+  raw: RawFrame,
+  spec: PreprocessSpec & { padLongSide: number },
+  wantFlip: (side: 'left' | 'right') => boolean,
+  fromHeader: 'left' | 'right' | undefined,
+): FirstResize | undefined {
+  const { out, layout } = raw;
+  if (out.components !== 1 || out.planar) return undefined;
+  const rt = rawBitsAndTable(out, layout, raw.normalise);
+  if (!rt) return undefined;
+  const n = out.width * out.height;
+  if (rt.bits.length < n) throw new Error(`decoder returned ${rt.bits.length} samples, expected ${n}`);
+  const { table } = rt;
+  const seen = new Uint8Array(table.length);
+  if (rt.bits instanceof Uint16Array) markSeen16(rt.bits, seen, n);
+  else markSeen8(rt.bits, seen, n);
+  let lo = 0x7fffffff;
+  let hi = -0x80000000;
+  for (let r = 0; r < table.length; r++) {
+    if (!seen[r]) continue;
+    const v = table[r]!;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (n === 0) return undefined;
+  const lut = intensityTable(img, spec, lo, hi, 1, layout.photometricInterpretation);
+  if (!lut) return undefined;
+  const composite = new Float32Array(table.length);
+  for (let r = 0; r < table.length; r++) if (seen[r]) composite[r] = lut[table[r]! - lo]!;
+  const stored: StoredImage = { width: out.width, height: out.height, channels: 1, data: rt.bits.subarray(0, n), lut: composite, lo: 0 };
+  const chestWall = fromHeader ?? chestWallSideFromStored(stored);
+  const flipped = wantFlip(chestWall);
+  const { w, h } = longSideSize(out.width, out.height, spec.padLongSide);
+  return { im: padToSquare(resizeStored(stored, w, h, flipped), spec.padLongSide), chestWall, flipped, reduction: out.reduction };
 }
 
 export interface PrepareOptions {
@@ -191,30 +263,39 @@ export async function prepareImage(
     );
   }
   const level = autoLevel(img, spec);
-  const frame = await decodeFrame(img, frameIndex, { level });
   const fromHeader = chestWallFromHeader(h);
-  const stored = spec.padLongSide !== null && !opts.reference ? intensityLut(img, frame, spec) : undefined;
-  let im: FloatImage;
-  let chestWall: 'left' | 'right';
-  let flipped = false;
   const wantFlip = (side: 'left' | 'right'): boolean =>
     spec.flip !== 'none' && (spec.flip === 'chest-wall-left' ? 'left' : 'right') !== side;
-  if (stored && spec.padLongSide !== null) {
-    // Fast path: intensity, inversion, flip and the first (big) resize in one pass over the
-    // stored values; bit-identical to the elementwise path below.
-    chestWall = fromHeader?.side ?? chestWallSideFromStored(stored);
-    flipped = wantFlip(chestWall);
-    const { w, h: rh } = longSideSize(stored.width, stored.height, spec.padLongSide);
-    im = padToSquare(resizeStored(stored, w, rh, flipped), spec.padLongSide);
-  } else {
-    im = referenceIntensity(img, frame, spec);
-    chestWall = fromHeader?.side ?? chestWallSideFromImage(im);
-    if (wantFlip(chestWall)) {
-      im = flipHorizontal(im);
-      flipped = true;
-    }
-    if (spec.padLongSide !== null) im = resizeLongSideAndPad(im, spec.padLongSide);
+  let first: FirstResize | undefined;
+  let frame: DecodedFrame | undefined;
+  const pad = spec.padLongSide;
+  if (!opts.reference && pad !== null && !h.floatPixelData && img.layout.samplesPerPixel === 1) {
+    // Fast path on the codec's own output; falls back to a normalised frame when it cannot apply.
+    await withRawFrame(img, frameIndex, { level }, (raw) => {
+      first = firstResizeRaw(img, raw, { ...spec, padLongSide: pad }, wantFlip, fromHeader?.side);
+      if (!first) frame = normalise(raw.out, raw.layout, raw.normalise);
+    });
   }
+  if (!first) {
+    frame ??= await decodeFrame(img, frameIndex, { level });
+    const stored = pad !== null && !opts.reference ? intensityLut(img, frame, spec) : undefined;
+    if (stored && pad !== null) {
+      // Integer frames (colour): intensity, inversion, flip and the first resize in one pass.
+      const chestWall = fromHeader?.side ?? chestWallSideFromStored(stored);
+      const flipped = wantFlip(chestWall);
+      const { w, h: rh } = longSideSize(stored.width, stored.height, pad);
+      first = { im: padToSquare(resizeStored(stored, w, rh, flipped), pad), chestWall, flipped, reduction: frame.reduction };
+    } else {
+      let im = referenceIntensity(img, frame, spec);
+      const chestWall = fromHeader?.side ?? chestWallSideFromImage(im);
+      const flipped = wantFlip(chestWall);
+      if (flipped) im = flipHorizontal(im);
+      if (pad !== null) im = resizeLongSideAndPad(im, pad);
+      first = { im, chestWall, flipped, reduction: frame.reduction };
+    }
+  }
+  let { im } = first;
+  const { chestWall, flipped } = first;
   let box: Box | null = null;
   if (spec.otsuCrop) {
     box = otsuBox(im);
@@ -238,7 +319,7 @@ export async function prepareImage(
     chestWall: flipped ? (chestWall === 'left' ? 'right' : 'left') : chestWall,
     chestWallSource: fromHeader?.source ?? 'image',
     flipped,
-    decodeReduction: frame.reduction,
+    decodeReduction: first.reduction,
     crop: box,
     forProcessing: h.forProcessing,
   };
