@@ -23,6 +23,7 @@ import {
   baseParamShapes,
   emitTrainingArtifacts,
   linear,
+  Trainer,
   type TrainingManifest,
   type TrainingSetup,
   type TransformerConfig,
@@ -30,7 +31,7 @@ import {
 } from '../src/native/training/index.js';
 import { mulberry32 } from '../src/native/training/schedule.js';
 import { matmulModel } from '../test/unit/native/runtime/helpers/onnx-min.js';
-import { fmt, loadAvg1, machine, measure, writeResultsSection, type Stats } from './harness.js';
+import { fmt, loadAvg1, machine, measure, summarize, writeResultsSection, type Stats } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -172,40 +173,40 @@ async function session(file: string, o: EngineSessionOptions, profile = false): 
   return ort.InferenceSession.create(path.join(dir, file), so);
 }
 
-async function ceiling(): Promise<Stats> {
-  const n = 2048;
-  const s = await ort.InferenceSession.create(matmulModel(n, n, n), toOrtSessionOptions({ intraOpNumThreads: threads }));
-  const a = new ort.Tensor(
+// Timing is interleaved: every round runs the ceiling MatMul and each variant once, so load from
+// other processes on this shared machine hits all of them alike and the ratios stay meaningful.
+const n2048 = 2048;
+const ceilSession = await ort.InferenceSession.create(
+  matmulModel(n2048, n2048, n2048),
+  toOrtSessionOptions({ intraOpNumThreads: threads }),
+);
+const ceilFeeds = {
+  a: new ort.Tensor(
     'float32',
-    Float32Array.from({ length: n * n }, () => rand() - 0.5),
-    [n, n],
-  );
-  const b = new ort.Tensor(
+    Float32Array.from({ length: n2048 * n2048 }, () => rand() - 0.5),
+    [n2048, n2048],
+  ),
+  b: new ort.Tensor(
     'float32',
-    Float32Array.from({ length: n * n }, () => rand() - 0.5),
-    [n, n],
-  );
-  const st = await measure('MatMul 2048³', () => s.run({ a, b }), { warmup: 2, repeats: 10 });
-  await s.release();
-  return st;
-}
+    Float32Array.from({ length: n2048 * n2048 }, () => rand() - 0.5),
+    [n2048, n2048],
+  ),
+};
 
 const m = machine();
 console.log(`ORT ${ortVersion()}, ${m.cpu}, ${m.logicalCores} cores, ${threads} threads, load ${m.loadAvg1}`);
-const ceil = await ceiling();
-const ceilG = (2 * 2048 ** 3) / 1e9 / (ceil.medianMs / 1e3);
-console.log(`MatMul ceiling: ${fmt(ceilG)} GFLOP/s (median ${fmt(ceil.medianMs)} ms)`);
 
 interface Row {
   variant: string;
   fwd: Stats;
   step: Stats;
 }
-const rows: Row[] = [];
-for (const [variant, o] of [
+const variants = [
   ['prepacked weights (lone session)', {}],
   ['sharedWeights (disable_prepacking)', { sharedWeights: true }],
-] as const) {
+] as const;
+const sessions: { variant: string; fwd: Sess; step: Sess }[] = [];
+for (const [variant, o] of variants) {
   const fwd = await session('forward.onnx', o);
   const step = await session('train_step.onnx', o);
   // a fast wrong answer is worthless: the train step's loss equals the forward loss, and its
@@ -214,17 +215,37 @@ for (const [variant, o] of [
   const out = await step.run(feeds);
   const ls = (out.loss!.data as Float32Array)[0]!;
   if (Math.abs(lf - ls) > 1e-5 * Math.abs(lf)) throw new Error(`train_step loss ${ls} differs from forward loss ${lf}`);
-  if (rows.length === 0) await directionalCheck(fwd, out);
-  const fs1 = await measure(`forward, ${variant}`, () => fwd.run(fwdFeeds), opts);
-  const ss = await measure(`train_step, ${variant}`, () => step.run(feeds), opts);
-  rows.push({ variant, fwd: fs1, step: ss });
+  if (sessions.length === 0) await directionalCheck(fwd, out);
+  sessions.push({ variant, fwd, step });
+}
+const jobs: [string, () => Promise<unknown>][] = [['ceiling', () => ceilSession.run(ceilFeeds)]];
+for (const s of sessions) jobs.push([`fwd|${s.variant}`, () => s.fwd.run(fwdFeeds)], [`step|${s.variant}`, () => s.step.run(feeds)]);
+const samples = new Map<string, number[]>(jobs.map(([k]) => [k, []]));
+for (let r = 0; r < opts.warmup + opts.repeats; r++) {
+  for (const [k, fn] of jobs) {
+    const t = performance.now();
+    await fn();
+    if (r >= opts.warmup) samples.get(k)!.push(performance.now() - t);
+  }
+}
+const ceil = summarize('MatMul 2048³', samples.get('ceiling')!);
+const ceilG = (2 * n2048 ** 3) / 1e9 / (ceil.medianMs / 1e3);
+console.log(`MatMul ceiling: ${fmt(ceilG)} GFLOP/s (median ${fmt(ceil.medianMs)} ms)`);
+const rows: Row[] = sessions.map((s) => ({
+  variant: s.variant,
+  fwd: summarize(`forward, ${s.variant}`, samples.get(`fwd|${s.variant}`)!),
+  step: summarize(`train_step, ${s.variant}`, samples.get(`step|${s.variant}`)!),
+}));
+for (const { variant, fwd: fs1, step: ss } of rows)
   console.log(
     `${variant.padEnd(38)} forward ${fmt(fs1.medianMs)} ms (${fmt(fwdFlop / 1e6 / fs1.medianMs)} GFLOP/s, ${fmt((100 * fwdFlop) / 1e6 / fs1.medianMs / ceilG)}% of ceiling), ` +
       `fwd+bwd ${fmt(ss.medianMs)} ms (${fmt(stepFlop / 1e6 / ss.medianMs)} GFLOP/s), ratio ${fmt(ss.medianMs / fs1.medianMs, 2)}`,
   );
-  await fwd.release();
-  await step.release();
+for (const s of sessions) {
+  await s.fwd.release();
+  await s.step.release();
 }
+await ceilSession.release();
 
 async function directionalCheck(fwd: Sess, out: Record<string, OrtTensor>): Promise<void> {
   // L(θ + εd) − L(θ − εd) ≈ 2ε ⟨∇L, d⟩ along a random direction d over all LoRA tensors
@@ -257,6 +278,27 @@ async function directionalCheck(fwd: Sess, out: Record<string, OrtTensor>): Prom
   if (Math.abs(fd - dot) > 0.05 * Math.abs(dot) + 1e-4)
     throw new Error(`train_step gradient disagrees with finite differences: ${fd} vs ${dot}`);
 }
+
+// ------------------------------------------------------------------ the whole trainer step (train_step + optimizer + JS)
+const batchWire = {
+  ids: { type: 'int64' as const, dims: [B, T], data: feeds.ids!.data as BigInt64Array },
+  targets: { type: 'float32' as const, dims: [B, P], data: feeds.targets!.data as Float32Array },
+  labels: { type: 'int64' as const, dims: [B], data: feeds.labels!.data as BigInt64Array },
+};
+const trainer = await Trainer.create({
+  artifactsDir: dir,
+  data: { size: B, batch: () => batchWire },
+  batchSize: B,
+  schedule: { kind: 'constant', lr: 1e-4 },
+  initialParams: lora,
+  session: { intraOpNumThreads: threads, graphOptimizationLevel: 'all' },
+});
+const trainerStats = await measure('Trainer.trainStep', () => trainer.trainStep(), {
+  warmup: 1,
+  repeats: Math.max(3, Math.ceil(opts.repeats / 2)),
+});
+await trainer.close();
+console.log(`Trainer.trainStep (train_step + optimizer + JS): median ${fmt(trainerStats.medianMs)} ms`);
 
 // ------------------------------------------------------------------ optimizer and gradient accumulation
 const N = manifest.layout.total;
@@ -361,11 +403,11 @@ const lines = [
   '',
   `Command: \`npx tsx bench/transformer.ts --threads ${threads} --repeats ${opts.repeats} --warmup ${opts.warmup}${values['no-torch'] ? ' --no-torch' : ''} --write\``,
   `Machine: ${m.cpu}, ${m.logicalCores} logical cores, ${m.platform}, Node ${m.node}, onnxruntime-node ${ortVersion()}, ${threads} intra-op threads, graph optimisation 'all'; 1-min load average ${m.loadAvg1} before, ${loadAfter} after (the bench keeps ~${threads} busy; more means other work competed and the figures are pessimistic).`,
-  `Date: ${new Date().toISOString().slice(0, 10)}. ${opts.warmup} warmup + ${opts.repeats} timed runs per row.`,
+  `Date: ${new Date().toISOString().slice(0, 10)}. ${opts.warmup} warmup + ${opts.repeats} timed rounds; each round runs the ceiling MatMul and every variant once (interleaved, so load swings hit all rows alike).`,
   '',
   `Model: pre-LN GPT-2-small shape (vocab 50257, 12 layers, d=768, 12 heads, tanh GELU), frozen random weights as external data in \`bench/out/transformer/weights.safetensors\`, LoRA r=8 (alpha 32) on c_attn and c_proj trainable (${N} elements in ${manifest.layout.entries.length} tensors); head: mean-pooled final state -> frozen 768x512 projection -> L2 norm -> InfoNCE against fed targets. Graphs: forward ${manifest.files.forward.nodes} ONNX nodes, train_step ${manifest.files.train_step.nodes}, optimizer ${manifest.files.optimizer.nodes}.`,
   `FLOPs (2 x multiply-adds of matmuls): forward ${fmt(fwdFlop / 1e9, 2)} GFLOP; forward+backward for LoRA ${fmt(stepFlop / 1e9, 2)} GFLOP (backward: input gradients through every frozen linear, 4 attention matmuls, LoRA grads; no frozen weight gradients), ideal ratio ${fmt(stepFlop / fwdFlop, 2)}.`,
-  `MatMul ceiling measured in the same process: 2048³ float32, median ${fmt(ceil.medianMs)} ms = **${fmt(ceilG)} GFLOP/s** (IQR ${fmt(ceil.q1Ms)}-${fmt(ceil.q3Ms)} ms).`,
+  `MatMul ceiling measured in the same process, interleaved with the rows below: 2048³ float32, median ${fmt(ceil.medianMs)} ms = **${fmt(ceilG)} GFLOP/s** (IQR ${fmt(ceil.q1Ms)}-${fmt(ceil.q3Ms)} ms).`,
   '',
   '| variant | forward median ms (IQR) | forward GFLOP/s | % of ceiling | fwd+bwd median ms (IQR) | fwd+bwd GFLOP/s | fwd+bwd / fwd |',
   '|---|---|---|---|---|---|---|',
@@ -383,6 +425,7 @@ const lines = [
     ? `ORT (prepacked) vs PyTorch: forward ${fmt(torchOut.forward.median / rows[0]!.fwd.medianMs, 2)}x faster, fwd+bwd ${fmt(torchOut.fwd_bwd.median / rows[0]!.step.medianMs, 2)}x faster (PyTorch time / ORT time; bench/transformer_torch.py, Debian python3-torch with libopenblas0-pthread, OPENBLAS_NUM_THREADS=${threads}).`
     : torchNote,
   '',
+  `Trainer.trainStep (train_step + optimizer + JS bookkeeping, prepacked, not interleaved): median ${fmt(trainerStats.medianMs)} ms (IQR ${fmt(trainerStats.q1Ms)}-${fmt(trainerStats.q3Ms)}).`,
   `Optimizer (AdamW + global-norm clipping over the flat ${N}-element vector): median ${fmt(optStats.medianMs, 2)} ms (IQR ${fmt(optStats.q1Ms, 2)}-${fmt(optStats.q3Ms, 2)}).`,
   `Gradient accumulation (sum one micro-batch's gradients into the accumulator): ${N} elements: JS loop ${fmt(accSmall.js.medianMs, 3)} ms vs ORT Add session ${fmt(accSmall.ort.medianMs, 3)} ms; 10M elements: JS ${fmt(accLarge.js.medianMs, 2)} ms vs ORT ${fmt(accLarge.ort.medianMs, 2)} ms. The trainer sums in JS.`,
 ];

@@ -79,14 +79,18 @@ export function transformer(ctx: BuildContext, c: TransformerConfig, ids: Tensor
     let y = linear(x, p(`${base}.weight`), p(`${base}.bias`));
     if (loras.has(`${base}.lora_A`)) {
       const xa = ctx.dropout(x, c.lora!.dropout ?? 0);
-      y = y.add(linear(linear(xa, p(`${base}.lora_A`)), p(`${base}.lora_B`)).mul(c.lora!.alpha / c.lora!.rank));
+      // the alpha/r scale goes on the narrow [tokens, r] product, not on the [tokens, out] one
+      y = y.add(linear(linear(xa, p(`${base}.lora_A`)).mul(c.lora!.alpha / c.lora!.rank), p(`${base}.lora_B`)));
     }
     return y;
   };
 
+  // The residual stream is kept 2-D, [batch*seq, dim], so every linear + bias is a 2-D MatMul + Add
+  // that ORT fuses into one Gemm (bias in the GEMM's C), and gradients need no reshapes.
   let x = p('wte.weight')
     .gather(ids)
-    .add(p('wpe.weight').slice(0, 0, 'seq'));
+    .add(p('wpe.weight').slice(0, 0, 'seq'))
+    .reshape(['batch*seq', c.dim]);
   x = ctx.dropout(x, rate);
   // additive causal bias: 0 where key <= query, -1e9 above the diagonal
   const bias = ops.where(ops.causalMask(g, 'seq'), g.scalar(0, 'float32'), g.scalar(-1e9, 'float32'));
@@ -100,13 +104,13 @@ export function transformer(ctx: BuildContext, c: TransformerConfig, ids: Tensor
     const vh = v!.transpose([0, 2, 1, 3]);
     let att = qh.matmul(kt).add(bias).softmax(-1);
     att = ctx.dropout(att, rate);
-    const y = att.matmul(vh).transpose([0, 2, 1, 3]).reshape(['batch', 'seq', c.dim]);
+    const y = att.matmul(vh).transpose([0, 2, 1, 3]).reshape(['batch*seq', c.dim]);
     x = x.add(ctx.dropout(proj(y, l, 'c_proj'), rate));
     const m = x.layerNorm(p(`h.${l}.ln_2.weight`), p(`h.${l}.ln_2.bias`));
     const fc = geluTanh(linear(m, p(`h.${l}.mlp.c_fc.weight`), p(`h.${l}.mlp.c_fc.bias`)));
     x = x.add(ctx.dropout(linear(fc, p(`h.${l}.mlp.c_proj.weight`), p(`h.${l}.mlp.c_proj.bias`)), rate));
   }
-  return x.layerNorm(p('ln_f.weight'), p('ln_f.bias'));
+  return x.layerNorm(p('ln_f.weight'), p('ln_f.bias')).reshape(['batch', 'seq', c.dim]);
 }
 
 /** GPT-2 style initial values: N(0, 0.02) weights, zero biases, unit norm scales; LoRA A ~ N(0, 1/r), B = 0. */
