@@ -114,6 +114,34 @@ describe('prepare', () => {
     expect(reduced.pixelValues.length).toBe(full.pixelValues.length);
   });
 
+  it('the fused fast path equals the elementwise reference bit for bit', async () => {
+    const mono1 = await generatePhantoms({
+      outDir: path.join(dir, 'mono1'),
+      exams: 4,
+      seed: 5,
+      syntaxes: ['rle', 'jpeg-ls', 'htj2k', 'deflated'],
+      monochrome1: true,
+    });
+    const files = [...(await examsP), ...mono1].flatMap((e) => e.images.slice(0, 2).map((i) => i.file));
+    const specs = [
+      PRESETS.cleft,
+      PRESETS.voi,
+      { ...PRESETS.cleft, flip: 'chest-wall-left' as const },
+      { ...PRESETS.voi, flip: 'chest-wall-right' as const, voiWindowIndex: 1 },
+      { ...PRESETS.cleft, padLongSide: 100, size: 64, decodeReduction: 'none' as const },
+    ];
+    for (const f of files) {
+      const img = await openDicomFile(f);
+      for (const spec of specs) {
+        const fast = await prepareImage(img, spec);
+        const ref = await prepareImage(img, spec, 0, { reference: true });
+        expect(fast.flipped).toBe(ref.flipped);
+        expect(fast.crop).toEqual(ref.crop);
+        expect(Buffer.from(fast.pixelValues.buffer).equals(Buffer.from(ref.pixelValues.buffer))).toBe(true);
+      }
+    }
+  });
+
   it('refuses FOR PROCESSING unless allowed', async () => {
     const exams = await examsP;
     const src = fs.readFileSync(exams[1]!.images[0]!.file);
