@@ -10,7 +10,8 @@ import { ort, type OrtTensor } from '../../../../src/native/runtime/ort';
 import { loadHfFolder, readWeightF32, type Gpt2Config } from '../../../../src/native/models/hf-folder';
 import { readPeftAdapter } from '../../../../src/native/models/peft';
 import { readTensors, toFloat32, writeSafetensors, f32ToBf16, f32ToF16 } from '../../../../src/native/models/safetensors';
-import { ParamStore } from '../../../../src/native/models/encoders';
+import { LinearGemm, ParamStore } from '../../../../src/native/models/encoders';
+import { checkGradients } from '../graph/harness';
 import { bindModelWeights, embedImages, embedText } from '../../../../src/native/models/embed';
 import { gpt2Forward, gpt2TextEmbedding } from '../../../../src/native/models/gpt2';
 import { visionForward, poolImage, type VisionConfig } from '../../../../src/native/models/vit';
@@ -211,5 +212,21 @@ describe('ViT LoRA', () => {
       shape: [3, 3, 32, 32],
     });
     expect(relErr(merged.embedding, r.embedding!)).toBeLessThan(1e-4);
+  });
+});
+
+describe('LinearGemm (nn.Linear as one Gemm with the bias as C)', () => {
+  it('gradients of input, weight and bias match finite differences (float64)', async () => {
+    const rep = await checkGradients({
+      dtype: 'float64',
+      symbols: { rows: 5 },
+      build: (g) => {
+        const a = g.input('a', 'float64', ['rows', 4]);
+        const w = g.input('w', 'float64', [3, 4]);
+        const b = g.input('b', 'float64', [3]);
+        return { wrt: [a, w, b], out: g.apply(LinearGemm, [a, w, b], {})[0]! };
+      },
+    });
+    expect(rep.failures, rep.worst).toEqual([]);
   });
 });
