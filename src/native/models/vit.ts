@@ -27,7 +27,7 @@
 import { ops, type Tensor } from '../graph/index';
 import type { Dim } from '../graph/shape';
 import type { Dinov2Config, VitConfig } from './hf-folder';
-import { activation, linear, multiHeadAttention, type ParamStore } from './encoders';
+import { activation, linear, LinearGemm, multiHeadAttention, type ParamStore } from './encoders';
 import type { LoraHooks } from './lora';
 
 export type VisionConfig = VitConfig | Dinov2Config;
@@ -72,10 +72,8 @@ export function visionForward(cfg: VisionConfig, w: ParamStore, pixelValues: Ten
     .transpose([0, 2, 4, 1, 3, 5]) // [B, gh, gw, C, ph, pw]
     .reshape([-1, k]);
   const proj = w.get('embeddings.patch_embeddings.projection.weight').reshape([d, k]);
-  let x = ops
-    .gemm(patches, proj, { transB: true })
-    .add(w.get('embeddings.patch_embeddings.projection.bias'))
-    .reshape([batch, gh * gw, d]);
+  const bias = w.get('embeddings.patch_embeddings.projection.bias');
+  let x = patches.graph.apply(LinearGemm, [patches, proj, bias], {})[0]!.reshape([batch, gh * gw, d]);
 
   // CLS + position embeddings (+ registers after CLS, without position embedding)
   const cls = w.get('embeddings.cls_token').expand([batch, 1, d]);
