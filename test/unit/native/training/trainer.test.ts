@@ -6,8 +6,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineWorker } from '../../../../src/native/runtime/engine-worker.js';
+import { startThread } from '../../../../src/main/jobs/thread-launcher.js';
 import {
   CHECKPOINT_FILE,
   emitTrainingArtifacts,
@@ -177,5 +179,21 @@ describe('Trainer', () => {
       await engine.close();
       await local.close();
     }
+  });
+
+  it('runs entirely inside a worker thread (in-thread sessions there) with the same losses', async () => {
+    const dir = path.join(root, 'tiny-in-worker');
+    const ckpt = path.join(root, 'ckpt-in-worker');
+    const worker = startThread(path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-entry.ts'), { dir, ckpt, steps: 4 });
+    const msg = await new Promise<{ ok: boolean; losses?: number[]; error?: string }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await worker.terminate();
+    expect(msg.error).toBeUndefined();
+    const here = await Trainer.create({ ...base(dir, { schedule: { kind: 'constant', lr: 1e-3 } }), resumeFrom: undefined });
+    expect((await here.train(4)).losses).toEqual(msg.losses);
+    await here.close();
+    expect(fs.existsSync(path.join(ckpt, CHECKPOINT_FILE))).toBe(true);
   });
 });
