@@ -50,29 +50,6 @@ function buildTable(counts: Uint8Array, values: Uint8Array): Uint16Array {
   return table;
 }
 
-/**
- * Code plus difference bits in one lookup: for a 16-bit peek, (diff << 8) | total length when the
- * code and its SSSS extra bits fit in 16 bits; else (SSSS << 8) | 32 | code length (slow path).
- * 0 = invalid code. Mammograms are smooth: nearly every sample takes the one-lookup path.
- */
-function buildFastTable(simple: Uint16Array): Int32Array {
-  const t = new Int32Array(65536);
-  for (let peek = 0; peek < 65536; peek++) {
-    const e = simple[peek]!;
-    if (e === 0) continue;
-    const len = e >> 8;
-    const ssss = e & 0xff;
-    if (ssss === 0) t[peek] = len;
-    else if (ssss === 16) t[peek] = (32768 << 8) | len;
-    else if (len + ssss <= 16) {
-      const r = (peek >> (16 - len - ssss)) & ((1 << ssss) - 1);
-      const diff = r < 1 << (ssss - 1) ? r - (1 << ssss) + 1 : r;
-      t[peek] = (diff << 8) | (len + ssss);
-    } else t[peek] = (ssss << 8) | 32 | len;
-  }
-  return t;
-}
-
 function parseHeaders(b: Uint8Array): Frame {
   if (b[0] !== 0xff || b[1] !== 0xd8) throw new Error('JPEG lossless: no SOI marker');
   const tables = new Map<number, Uint16Array>();
@@ -181,7 +158,7 @@ export function decodeLjpeg(b: Uint8Array, wide = false, into?: Uint16Array | Ui
   const tables = f.components.map((c) => c.table!);
 
   if (nc === 1 && psv === 1 && ri === 0 && work instanceof Uint16Array) {
-    decodeSv1Mono(b, f.dataStart, buildFastTable(tables[0]!), work, X, Y, initial);
+    decodeSv1Mono(b, f.dataStart, tables[0]!, work, X, Y, initial);
     if (work !== out) for (let i = 0; i < n; i++) out[i] = work[i]! << pt;
     return { data: out, width: X, height: Y, components: nc, planar: false, rgb: false, reduction: 0 };
   }
@@ -283,65 +260,106 @@ export function decodeLjpeg(b: Uint8Array, wide = false, into?: Uint16Array | Ui
   return { data: out, width: X, height: Y, components: nc, planar: false, rgb: false, reduction: 0 };
 }
 
+/**
+ * The entropy-coded bytes of the scan with byte stuffing removed (FF00 -> FF), up to the first
+ * marker, plus 8 zero bytes of tail: lets the hot loop read without checking for FF. Whether the
+ * scan ended at a marker or at the end of the data is reported for the truncation check.
+ */
+function unstuff(b: Uint8Array, start: number): Uint8Array {
+  const out = new Uint8Array(b.length - start + 8);
+  let o = 0;
+  let i = start;
+  for (;;) {
+    const j = b.indexOf(0xff, i);
+    const stop = j < 0 ? b.length : j;
+    out.set(b.subarray(i, stop), o);
+    o += stop - i;
+    if (j < 0 || j + 1 >= b.length) break;
+    if (b[j + 1] !== 0) break; // a marker (or fill bytes before one): the scan ends here
+    out[o++] = 0xff;
+    i = j + 2;
+  }
+  return out.subarray(0, o + 8);
+}
+
+/** Peek width of the one-lookup table: 2^12 entries (16 KiB) stay in L1. */
+const PEEK = 12;
+
+/** buildFastTable() for a PEEK-bit lookahead; codes longer than PEEK bits are flagged 64. */
+function buildPeekTable(simple: Uint16Array): Int32Array {
+  const t = new Int32Array(1 << PEEK);
+  for (let peek = 0; peek < 1 << PEEK; peek++) {
+    const e = simple[peek << (16 - PEEK)]!;
+    if (e === 0) continue;
+    const len = e >> 8;
+    const ssss = e & 0xff;
+    if (len > PEEK) t[peek] = 64;
+    else if (ssss === 0) t[peek] = len;
+    else if (ssss === 16) t[peek] = (32768 << 8) | len;
+    else if (len + ssss <= PEEK) {
+      const r = (peek >> (PEEK - len - ssss)) & ((1 << ssss) - 1);
+      const diff = r < 1 << (ssss - 1) ? r - (1 << ssss) + 1 : r;
+      t[peek] = (diff << 8) | (len + ssss);
+    } else t[peek] = (ssss << 8) | 32 | len;
+  }
+  return t;
+}
+
 /** The hot case: one component, predictor 1 (Ra), no restarts. Same decoding as the general loop. */
-function decodeSv1Mono(b: Uint8Array, start: number, t: Int32Array, out: Uint16Array, X: number, Y: number, initial: number): void {
-  let pos = start;
-  const end = b.length;
+function decodeSv1Mono(b: Uint8Array, start: number, simple: Uint16Array, out: Uint16Array, X: number, Y: number, initial: number): void {
+  const d = unstuff(b, start);
+  const dataEnd = d.length - 8; // real bytes; the rest is zero tail
+  const t = buildPeekTable(simple);
+  let pos = 0;
   let acc = 0;
   let bits = 0;
-  let fed = 0;
   let i = 0;
   let above = initial; // first sample of the previous line (Rb at x = 0); the first line uses 2^(P-Pt-1)
   for (let y = 0; y < Y; y++) {
     let prev = above;
     for (let x = 0; x < X; x++) {
-      while (bits <= 24) {
-        let v = 0;
-        if (pos < end) {
-          v = b[pos]!;
-          if (v === 0xff) {
-            if (b[pos + 1] === 0) pos += 2;
-            else {
-              v = 0;
-              fed++;
-            }
-          } else pos++;
-        } else fed++;
-        acc = (acc << 8) | v;
-        bits += 8;
+      if (bits < 16) {
+        acc = (acc << 16) | (d[pos]! << 8) | d[pos + 1]!;
+        pos += 2;
+        bits += 16;
       }
-      const e = t[(acc >>> (bits - 16)) & 0xffff]!;
+      const e = t[(acc >>> (bits - PEEK)) & ((1 << PEEK) - 1)]!;
       let diff: number;
-      if ((e & 32) === 0) {
+      if ((e & 96) === 0) {
         if (e === 0) throw new Error('JPEG lossless: invalid Huffman code');
         bits -= e & 31;
         diff = e >> 8;
       } else {
-        bits -= e & 31;
-        const ssss = (e >> 8) & 0xff;
-        while (bits < ssss) {
-          let v = 0;
-          if (pos < end) {
-            v = b[pos]!;
-            if (v === 0xff) {
-              if (b[pos + 1] === 0) pos += 2;
-              else {
-                v = 0;
-                fed++;
-              }
-            } else pos++;
-          } else fed++;
-          acc = (acc << 8) | v;
-          bits += 8;
+        let ssss: number;
+        if (e & 64) {
+          // Long code: the full 16-bit table.
+          const f = simple[(acc >>> (bits - 16)) & 0xffff]!;
+          if (f === 0) throw new Error('JPEG lossless: invalid Huffman code');
+          bits -= f >> 8;
+          ssss = f & 0xff;
+        } else {
+          bits -= e & 31;
+          ssss = (e >> 8) & 0xff;
         }
-        bits -= ssss;
-        const r = (acc >>> bits) & ((1 << ssss) - 1);
-        diff = r < 1 << (ssss - 1) ? r - (1 << ssss) + 1 : r;
+        if (ssss === 16) diff = 32768;
+        else if (ssss === 0) diff = 0;
+        else {
+          if (bits < ssss) {
+            acc = (acc << 16) | (d[pos]! << 8) | d[pos + 1]!;
+            pos += 2;
+            bits += 16;
+          }
+          bits -= ssss;
+          const r = (acc >>> bits) & ((1 << ssss) - 1);
+          diff = r < 1 << (ssss - 1) ? r - (1 << ssss) + 1 : r;
+        }
       }
       prev = (prev + diff) & 0xffff;
       if (x === 0) above = prev;
       out[i++] = prev;
     }
+    if (pos > dataEnd + 4) throw new Error('JPEG lossless: truncated entropy-coded segment');
   }
-  if (fed * 8 - bits > 0) throw new Error('JPEG lossless: truncated entropy-coded segment');
+  // Bits consumed past the real bytes mean the data ended early.
+  if (pos * 8 - bits > dataEnd * 8) throw new Error('JPEG lossless: truncated entropy-coded segment');
 }
