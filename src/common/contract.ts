@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { ImportParams, Job, JobSpec, JobStatus } from './jobs';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord } from './models';
+import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunKind } from './runs';
 
 export const AppInfo = z.object({
   name: z.string(),
@@ -281,6 +282,40 @@ export const methods = {
   'models.exportBundle': {
     input: z.object({ id: z.number().int().positive(), destination: FolderPath, overwrite: z.boolean().default(false) }).strict(),
     output: z.object({ dir: z.string(), sha256: z.string() }),
+  },
+  'runs.list': {
+    input: z.object({ taskId: z.number().int().positive().optional(), kind: RunKind.optional() }).strict(),
+    output: z.array(Run),
+  },
+  'runs.get': { input: ById, output: Run },
+  'runs.predictions': {
+    input: z
+      .object({
+        runId: z.number().int().positive(),
+        filter: PredictionFilter.default({}),
+        sort: z
+          .object({ key: z.enum(['confidence', 'studyDate', 'predictedClass', 'patientId']), dir: z.enum(['asc', 'desc']) })
+          .default({ key: 'confidence', dir: 'desc' }),
+        ...Page,
+      })
+      .strict(),
+    output: z.object({ total: z.number().int(), rows: z.array(Prediction) }),
+  },
+  /** Metrics of a run against the labels of its task at one scope; stored with the run. */
+  'runs.evaluate': {
+    input: z
+      .object({
+        runId: z.number().int().positive(),
+        scope: PredictionScope,
+        bootstrapSamples: z.number().int().min(0).max(10_000).default(1000),
+        seed: z.number().int().default(0),
+      })
+      .strict(),
+    output: ClassificationReport,
+  },
+  'runs.exportCsv': {
+    input: z.object({ runId: z.number().int().positive(), scope: PredictionScope.optional() }).strict(),
+    output: z.object({ fileName: z.string(), csv: z.string(), rows: z.number().int() }),
   },
   'jobs.list': {
     input: z.object({ status: JobStatus.optional(), limit: z.number().int().min(1).max(1000).default(100) }).strict(),

@@ -11,6 +11,9 @@ import { TasksRepo } from '../db/tasks-repo';
 import { createModelBundle, deleteModel, exportModelBundle, importModel, inspectModel, listModels } from '../models/registry';
 import { inspectModelFolder } from '../../native/models/inspect';
 import { engineStatus } from '../engine/status';
+import { RunsRepo } from '../db/runs-repo';
+import { evaluateRun } from '../runs/evaluate-run';
+import { predictionsCsv } from '../runs/csv';
 import type { Backend } from './backend';
 
 export type Handlers = {
@@ -23,6 +26,7 @@ export function createHandlers(backend: Backend): Handlers {
   const settings = new SettingsRepo(db);
   const tasks = new TasksRepo(db);
   const labels = new LabelsRepo(db, tasks);
+  const runs = new RunsRepo(db);
   tasks.seedBuiltins();
   return {
     'app.info': () => ({
@@ -62,6 +66,16 @@ export function createHandlers(backend: Backend): Handlers {
     'models.delete': ({ id }) => deleteModel(db, options.dataDir, id),
     'models.createBundle': (input) => createModelBundle(db, options.dataDir, { ...input, createdBy: `CLEFT Studio ${options.version}` }),
     'models.exportBundle': ({ id, destination, overwrite }) => exportModelBundle(db, id, destination, overwrite),
+    'runs.list': ({ taskId, kind }) => runs.listRuns({ taskId, kind }),
+    'runs.get': ({ id }) => runs.getRun(id),
+    'runs.predictions': ({ runId, filter, sort, limit, offset }) => runs.predictions(runId, filter, sort, limit, offset),
+    'runs.evaluate': ({ runId, scope, bootstrapSamples, seed }) => evaluateRun(runs, tasks, runId, scope, { bootstrapSamples, seed }),
+    'runs.exportCsv': ({ runId, scope }) => {
+      const run = runs.getRun(runId);
+      const classes = run.taskId === null ? [] : tasks.get(run.taskId).classes.map((c) => c.name);
+      const rows = runs.allPredictions(runId, scope);
+      return { fileName: `cleft-run-${runId}${scope ? `-${scope}` : ''}.csv`, csv: predictionsCsv(rows, classes), rows: rows.length };
+    },
     'jobs.list': (input) => jobs.list({ limit: input.limit, ...(input.status ? { status: input.status } : {}) }),
     'jobs.get': ({ id }) => jobs.get(id),
     'jobs.start': (spec) => jobs.enqueue(spec),
