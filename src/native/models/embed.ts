@@ -199,8 +199,7 @@ export async function embedImages(opts: EmbedImagesOptions): Promise<EmbedResult
 async function openSession(artifact: BuiltArtifact, opts: EmbedCommonOptions) {
   const engine = opts.engine ?? (await inProcessEngine());
   const provider = await engine.resolveProvider(opts.device ?? 'cpu');
-  if (provider.name === 'cpu' && provider.fallbackReason && opts.device && opts.device !== 'cpu')
-    (opts.onWarning ?? console.warn)(`running on the CPU: ${provider.fallbackReason}`);
+  // 'auto' falls back to the CPU silently (result.provider.fallbackReason says why); 'cuda:N' throws.
   const options: EngineSessionOptions = { provider };
   if (opts.threads !== undefined) options.intraOpNumThreads = opts.threads;
   if (opts.sharedWeights) options.sharedWeights = true;
