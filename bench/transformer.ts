@@ -85,27 +85,45 @@ function ensureWeights(): void {
   });
 }
 ensureWeights();
-const bound = bindSafetensorsWeights({
-  file: weightsFile,
-  modelDir: dir,
-  tensors: Object.fromEntries([...shapes.keys()].map((n) => [n, 'float32' as const])),
-});
+function bindInto(modelDir: string): ReturnType<typeof bindSafetensorsWeights> {
+  return bindSafetensorsWeights({
+    file: path.join(modelDir, 'weights.safetensors'),
+    modelDir,
+    tensors: Object.fromEntries([...shapes.keys()].map((n) => [n, 'float32' as const])),
+  });
+}
 
 // ------------------------------------------------------------------ setup and artifacts
-const setup: TrainingSetup = {
-  name: 'gpt2-small-lora-r8',
-  build(ctx) {
-    const g = ctx.graph;
-    const frozen = (n: string, shape: number[]) => g.param(n, shape, { value: bound.values.get(n) as ParamValue });
-    const ids = g.input('ids', 'int64', ['batch', 'seq']);
-    const targets = g.input('targets', 'float32', ['batch', P]);
-    const labels = g.input('labels', 'int64', ['batch']);
-    const h = transformer(ctx, cfg, ids, (n, shape) => (/lora_[AB]$/.test(n) ? g.param(n, shape, { trainable: true }) : frozen(n, shape)));
-    const e = linear(h.mean(1), frozen('proj.weight', [D, P])).l2normalize(-1);
-    const logits = e.matmul(targets.transpose()).mul(1 / 0.07);
-    return { loss: ops.crossEntropy(logits, labels), outputs: { loss: ops.crossEntropy(logits, labels), embeds: e } };
-  },
-};
+function makeSetup(c: TransformerConfig, bound: ReturnType<typeof bindSafetensorsWeights>): TrainingSetup {
+  return {
+    name: 'gpt2-small-lora-r8',
+    build(ctx) {
+      const g = ctx.graph;
+      const frozen = (n: string, shape: number[]) => g.param(n, shape, { value: bound.values.get(n) as ParamValue });
+      const ids = g.input('ids', 'int64', ['batch', 'seq']);
+      const targets = g.input('targets', 'float32', ['batch', P]);
+      const labels = g.input('labels', 'int64', ['batch']);
+      const h = transformer(ctx, c, ids, (n, shape) => (/lora_[AB]$/.test(n) ? g.param(n, shape, { trainable: true }) : frozen(n, shape)));
+      const e = linear(h.mean(1), frozen('proj.weight', [D, P])).l2normalize(-1);
+      const logits = e.matmul(targets.transpose()).mul(1 / 0.07);
+      return { loss: ops.crossEntropy(logits, labels), outputs: { loss: ops.crossEntropy(logits, labels), embeds: e } };
+    },
+  };
+}
+const setup = makeSetup(cfg, bindInto(dir));
+// The same model with the generic MatMul/Gelu gradient rules of src/native/graph, to measure what
+// `linear`/`geluTanh` buy. External data must resolve inside the .onnx folder: hard-link the weights.
+const genericDir = path.join(dir, 'generic');
+fs.mkdirSync(genericDir, { recursive: true });
+const genericWeights = path.join(genericDir, 'weights.safetensors');
+if (!fs.existsSync(genericWeights) || fs.statSync(genericWeights).ino !== fs.statSync(weightsFile).ino) {
+  fs.rmSync(genericWeights, { force: true });
+  fs.linkSync(weightsFile, genericWeights);
+}
+emitTrainingArtifacts(makeSetup({ ...cfg, genericOps: true }, bindInto(genericDir)), {
+  dir: genericDir,
+  optimizer: { kind: 'adamw', weightDecay: 0 },
+});
 const t0 = performance.now();
 const manifest: TrainingManifest = emitTrainingArtifacts(setup, { dir, optimizer: { kind: 'adamw', weightDecay: 0 } });
 const emitMs = performance.now() - t0;
@@ -167,10 +185,11 @@ const stepFlop = fwdFlop + bwdFlop;
 
 // ------------------------------------------------------------------ sessions
 type Sess = OrtSession;
-async function session(file: string, o: EngineSessionOptions, profile = false): Promise<Sess> {
-  const so = toOrtSessionOptions({ intraOpNumThreads: threads, graphOptimizationLevel: 'all', ...o });
+async function session(file: string, o: EngineSessionOptions & { dir?: string }, profile = false): Promise<Sess> {
+  const { dir: from = dir, ...eo } = o;
+  const so = toOrtSessionOptions({ intraOpNumThreads: threads, graphOptimizationLevel: 'all', ...eo });
   if (profile) Object.assign(so, { enableProfiling: true, profileFilePrefix: path.join(dir, `profile-${path.basename(file, '.onnx')}`) });
-  return ort.InferenceSession.create(path.join(dir, file), so);
+  return ort.InferenceSession.create(path.join(from, file), so);
 }
 
 // Timing is interleaved: every round runs the ceiling MatMul and each variant once, so load from
@@ -204,6 +223,7 @@ interface Row {
 const variants = [
   ['prepacked weights (lone session)', {}],
   ['sharedWeights (disable_prepacking)', { sharedWeights: true }],
+  ['generic MatMul/Gelu gradient rules, prepacked', { dir: genericDir }],
 ] as const;
 const sessions: { variant: string; fwd: Sess; step: Sess }[] = [];
 for (const [variant, o] of variants) {

@@ -22,6 +22,8 @@ export interface TransformerConfig {
   dropout?: number;
   /** LoRA adapters on c_attn and c_proj of every layer. */
   lora?: { rank: number; alpha: number; dropout?: number; targets?: ('c_attn' | 'c_proj')[] };
+  /** Use the generic MatMul and Gelu gradient rules of src/native/graph instead of `linear`/`geluTanh` (to measure the difference). */
+  genericOps?: boolean;
 }
 
 /** Creates (or returns) a parameter; decides trainable/frozen and the value source. */
@@ -73,14 +75,16 @@ export function transformer(ctx: BuildContext, c: TransformerConfig, ids: Tensor
   const p = (name: string) => param(name, shapes.get(name) ?? loras.get(name)!);
   const hd = c.dim / c.heads;
   const rate = c.dropout ?? 0;
+  const lin = (x: Tensor, w: Tensor, b?: Tensor) => (c.genericOps ? (b ? x.matmul(w).add(b) : x.matmul(w)) : linear(x, w, b));
+  const gelu = (x: Tensor) => (c.genericOps ? x.gelu('tanh') : geluTanh(x));
 
   const proj = (x: Tensor, l: number, name: 'c_attn' | 'c_proj') => {
     const base = `h.${l}.attn.${name}`;
-    let y = linear(x, p(`${base}.weight`), p(`${base}.bias`));
+    let y = lin(x, p(`${base}.weight`), p(`${base}.bias`));
     if (loras.has(`${base}.lora_A`)) {
       const xa = ctx.dropout(x, c.lora!.dropout ?? 0);
       // the alpha/r scale goes on the narrow [tokens, r] product, not on the [tokens, out] one
-      y = y.add(linear(linear(xa, p(`${base}.lora_A`)).mul(c.lora!.alpha / c.lora!.rank), p(`${base}.lora_B`)));
+      y = y.add(lin(lin(xa, p(`${base}.lora_A`)).mul(c.lora!.alpha / c.lora!.rank), p(`${base}.lora_B`)));
     }
     return y;
   };
@@ -107,8 +111,8 @@ export function transformer(ctx: BuildContext, c: TransformerConfig, ids: Tensor
     const y = att.matmul(vh).transpose([0, 2, 1, 3]).reshape(['batch*seq', c.dim]);
     x = x.add(ctx.dropout(proj(y, l, 'c_proj'), rate));
     const m = x.layerNorm(p(`h.${l}.ln_2.weight`), p(`h.${l}.ln_2.bias`));
-    const fc = geluTanh(linear(m, p(`h.${l}.mlp.c_fc.weight`), p(`h.${l}.mlp.c_fc.bias`)));
-    x = x.add(ctx.dropout(linear(fc, p(`h.${l}.mlp.c_proj.weight`), p(`h.${l}.mlp.c_proj.bias`)), rate));
+    const fc = gelu(lin(m, p(`h.${l}.mlp.c_fc.weight`), p(`h.${l}.mlp.c_fc.bias`)));
+    x = x.add(ctx.dropout(lin(fc, p(`h.${l}.mlp.c_proj.weight`), p(`h.${l}.mlp.c_proj.bias`)), rate));
   }
   return x.layerNorm(p('ln_f.weight'), p('ln_f.bias')).reshape(['batch', 'seq', c.dim]);
 }
