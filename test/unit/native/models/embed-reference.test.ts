@@ -9,6 +9,10 @@ import { embedImages, embedText, buildTextEncoder, clearBuildMemo } from '../../
 import { readTensors, toFloat32, writeSafetensors } from '../../../../src/native/models/safetensors';
 import { Gpt2Tokenizer } from '../../../../src/native/models/tokenizer';
 import type { ImagePooling } from '../../../../src/native/models/vit';
+import { generatePhantoms } from '../../../../src/main/dicom/phantom/index';
+import { prepareFiles } from '../../../../src/main/dicom/pipeline/prepare';
+import { presetSpec } from '../../../../src/main/dicom/pipeline/spec';
+import { readSafetensorsHeader } from '../../../../src/native/models/safetensors';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const REF = path.join(ROOT, 'test/fixtures/reference-a');
@@ -206,6 +210,22 @@ describe('cleft embed (CLI) matches PyTorch (reference-a)', () => {
     const o = readOut(out);
     expect(o.embedding!.shape).toEqual([2, 64]);
     expect(o.last_hidden!.shape).toEqual([2, enc.seqLen, 64]);
+    expect(relErr(o.embedding!.data, api.embedding)).toBeLessThan(1e-6);
+  });
+
+  it('--dicom prepares files with the DICOM pipeline at the model image size (preset cleft)', async () => {
+    const exams = await generatePhantoms({ outDir: path.join(tmp, 'phantoms'), exams: 1, size: 'small', syntaxes: ['explicit-le'] });
+    const files = exams[0]!.images.slice(0, 2).map((i) => i.file);
+    const out = path.join(tmp, 'cli-dicom.safetensors');
+    const r = cli(['image', '--model', path.join(REF, 'vit'), '--dicom', ...files, '--output', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const o = readOut(out);
+    expect(o.embedding!.shape).toEqual([2, 48]);
+    const meta = readSafetensorsHeader(out).metadata!;
+    expect(JSON.parse(meta.preprocessing!).size).toBe(32); // the ViT fixture's image_size
+    const prepared = await prepareFiles(files, { ...presetSpec('cleft'), size: 32 });
+    expect(prepared.specHash).toBe(meta.preprocessing_sha256);
+    const api = await embedImages({ modelDir: path.join(REF, 'vit'), cacheDir, pixelValues: prepared.pixelValues, shape: prepared.shape });
     expect(relErr(o.embedding!.data, api.embedding)).toBeLessThan(1e-6);
   });
 
