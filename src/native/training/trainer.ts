@@ -279,7 +279,7 @@ export class Trainer {
 
   /**
    * Trains until `steps` updates are done in total (not additionally), checking `signal` between
-   * updates. Checkpoints every `checkpointEvery` updates and when aborted (if `checkpointDir` is set).
+   * updates. With `checkpointDir`: checkpoints every `checkpointEvery` updates, when aborted and at the end.
    */
   async train(steps: number, signal?: AbortSignal): Promise<TrainResult> {
     const losses: number[] = [];
@@ -294,6 +294,7 @@ export class Trainer {
       if (this.opts.checkpointDir && every > 0 && info.step % every === 0) this.saveCheckpoint();
       await this.opts.onStep?.(info);
     }
+    if (this.opts.checkpointDir && losses.length > 0 && !(every > 0 && this.stepCount % every === 0)) this.saveCheckpoint();
     return { steps: this.stepCount, losses, stopped: 'done' };
   }
 
