@@ -89,6 +89,8 @@ function gdcm(file: string): Stats | undefined {
   const out = path.join(os.tmpdir(), `cleft-bench-raw-${process.pid}.dcm`);
   const cmd = `gdcmconv --raw ${file} ${out}`;
   try {
+    // This GDCM may not decode the syntax at all (HTJ2K needs GDCM >= 3.2 with OpenJPH).
+    if (spawnSync('gdcmconv', ['--raw', file, out]).status !== 0) return undefined;
     if (has('hyperfine')) {
       const json = path.join(os.tmpdir(), `cleft-bench-hf-${process.pid}.json`);
       const r = spawnSync(
@@ -246,7 +248,7 @@ if (values.write) {
   const ratio = (r: Row): string => (r.gdcm ? `${(r.decode.medianMs / r.gdcm.medianMs).toFixed(2)}×` : 'n/a');
   const main = rows.map(
     (r) =>
-      `| ${r.s.label} | ${range(r.decode)} | ${r.gdcm ? range(r.gdcm) : 'n/a'} | ${ratio(r)} | ${range(r.prepare)}${r.level ? ` (J2K level ${r.level})` : ''} | ${range(r.reference)} |`,
+      `| ${r.s.label} | ${range(r.decode)} | ${r.gdcm ? range(r.gdcm) : 'cannot decode it'} | ${ratio(r)} | ${range(r.prepare)}${r.level ? ` (J2K level ${r.level})` : ''} | ${range(r.reference)} |`,
   );
   const j2k = j2kRows.map(
     (r) => `| ${r.preset} | ${r.level} | ${range(r.reduced)} | ${range(r.full)} | ${r.mad.toFixed(4)} | ${r.maxAbs.toFixed(3)} |`,
