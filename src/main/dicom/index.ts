@@ -6,10 +6,12 @@ export {
   type DicomImage,
   type DecodeOptions,
   type DecodedFrame,
+  type RawFrame,
   openDicomFile,
   openDicomBytes,
   decodeFrame,
   decodeAllFrames,
+  withRawFrame,
 } from './decode';
 export { TS, type TransferSyntaxInfo, transferSyntaxInfo, supportedTransferSyntaxes } from './transfer-syntax';
 export { PreprocessSpec, PRESETS, type PresetName, presetSpec, specHash, canonicalSpecJson } from './pipeline/spec';
