@@ -1,0 +1,196 @@
+// What the training workflows share: optimizer/schedule options with PyTorch's defaults, artifacts
+// emission into a work folder, the Trainer, stratified splits and array data sources.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { WireFeeds, WireTensor } from '../runtime/tensors';
+import {
+  emitTrainingArtifacts,
+  inThreadRunner,
+  Trainer,
+  type LrSchedule,
+  type OptimizerConfig,
+  type StepRunner,
+  type SessionHandle,
+  DROPOUT_SEED,
+  type TrainData,
+  type TrainingSetup,
+} from '../training/index';
+import type { EngineSessionOptions } from '../runtime/session-options';
+import { seededRandom, shuffledIndices } from './random';
+import { hasCheckpoint, type CheckpointOptions, type ProgressHook } from './loop';
+
+/**
+ * Optimizer settings with torch.optim's defaults: AdamW(betas (0.9, 0.999), eps 1e-8,
+ * weight_decay 0.01, applied to every trainable tensor); SGD(momentum 0, dampening 0,
+ * weight_decay 0 coupled as L2, nesterov false).
+ */
+export interface OptimizerOptions {
+  kind: 'adamw' | 'sgd';
+  lr: number;
+  weightDecay?: number;
+  momentum?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  nesterov?: boolean;
+  /** Learning-rate schedule (default constant = torch without a scheduler). */
+  schedule?: { kind: 'constant' } | { kind: 'cosine'; warmupSteps: number; minLr?: number };
+  /** Global-norm gradient clipping (default none). */
+  maxGradNorm?: number;
+}
+
+export function optimizerConfig(o: OptimizerOptions): OptimizerConfig {
+  if (o.kind === 'adamw')
+    return { kind: 'adamw', beta1: o.beta1 ?? 0.9, beta2: o.beta2 ?? 0.999, eps: o.eps ?? 1e-8, weightDecay: o.weightDecay ?? 0.01 };
+  return { kind: 'sgd', momentum: o.momentum ?? 0, dampening: 0, nesterov: o.nesterov ?? false, weightDecay: o.weightDecay ?? 0 };
+}
+
+export function lrSchedule(o: OptimizerOptions, totalSteps: number): LrSchedule {
+  const s = o.schedule ?? { kind: 'constant' };
+  if (s.kind === 'constant') return { kind: 'constant', lr: o.lr };
+  return { kind: 'cosine', lr: o.lr, warmupSteps: s.warmupSteps, totalSteps, ...(s.minLr !== undefined ? { minLr: s.minLr } : {}) };
+}
+
+/** Common knobs of a training run. One "step" is one optimizer update over `accumulation` micro-batches of `batchSize`. */
+export interface RunOptions {
+  optimizer: OptimizerOptions;
+  /** Optimizer updates in total (a resumed run continues up to this number). */
+  steps: number;
+  /** Examples per micro-batch. */
+  batchSize: number;
+  /** Micro-batches per update (gradients averaged; default 1). */
+  accumulation?: number;
+  /** Shuffle the training data each epoch (seeded; default true). With false, batches are taken in order. */
+  shuffle?: boolean;
+  /** Data order, dropout masks, initialisation and splits (default 0). */
+  seed?: number;
+  /** Folder for the training graphs (and, by default, the weight links they need). */
+  workDir: string;
+  checkpoint?: CheckpointOptions;
+  signal?: AbortSignal;
+  onProgress?: ProgressHook;
+  /** ORT session options (threads, provider). */
+  session?: EngineSessionOptions;
+  runner?: StepRunner;
+}
+
+export interface WorkflowTrainer {
+  trainer: Trainer;
+  /** Loss and gradients of train_step.onnx on these examples at the current values (no update; dropout seed 0). */
+  gradients(indices: readonly number[]): Promise<{ loss: number; grads: Map<string, Float32Array> }>;
+  /** Runs forward.onnx with the given trainable values (default: the trainer's current ones). */
+  forward(batch: WireFeeds, params?: Map<string, Float32Array>): Promise<Record<string, WireTensor>>;
+  close(): Promise<void>;
+}
+
+/** Emits the artifacts and creates (or resumes) the Trainer. */
+export async function createTrainer(
+  setup: TrainingSetup,
+  run: RunOptions,
+  data: TrainData,
+  initialParams: Map<string, Float32Array>,
+  noDecay: (string | RegExp)[] = [],
+): Promise<WorkflowTrainer> {
+  fs.mkdirSync(run.workDir, { recursive: true });
+  const artifactsDir = path.resolve(run.workDir);
+  const manifest = emitTrainingArtifacts(setup, { dir: artifactsDir, optimizer: optimizerConfig(run.optimizer), noDecay });
+  const resume = run.checkpoint && run.checkpoint.resume !== false && hasCheckpoint(run.checkpoint.dir);
+  const runner = run.runner ?? inThreadRunner();
+  const trainer = await Trainer.create({
+    artifactsDir,
+    data,
+    batchSize: run.batchSize,
+    accumulation: run.accumulation ?? 1,
+    seed: run.seed ?? 0,
+    shuffle: run.shuffle ?? true,
+    schedule: lrSchedule(run.optimizer, run.steps),
+    ...(run.optimizer.maxGradNorm !== undefined ? { maxGradNorm: run.optimizer.maxGradNorm } : {}),
+    initialParams,
+    runner,
+    session: run.session ?? {},
+    ...(resume ? { resumeFrom: run.checkpoint!.dir } : {}),
+  });
+  const fwd = await runner.load(path.join(artifactsDir, manifest.files.forward.file), run.session ?? {});
+  let stepSession: SessionHandle | null = null;
+  return {
+    trainer,
+    async gradients(indices) {
+      stepSession ??= await runner.load(path.join(artifactsDir, manifest.files.train_step.file), run.session ?? {});
+      const p = trainer.paramsByName();
+      const feeds: WireFeeds = { ...data.batch(indices), [DROPOUT_SEED]: { type: 'int64', dims: [], data: BigInt64Array.of(0n) } };
+      for (const e of trainer.layout) feeds[e.name] = { type: 'float32', dims: e.shape, data: p.get(e.name)! };
+      const out = await runner.run(stepSession, feeds);
+      return {
+        loss: Number(out.loss!.data[0]),
+        grads: new Map(trainer.layout.map((e) => [e.name, out[`grad.${e.name}`]!.data as Float32Array])),
+      };
+    },
+    async forward(batch, params) {
+      const p = params ?? trainer.paramsByName();
+      const feeds: WireFeeds = { ...batch };
+      for (const e of trainer.layout) feeds[e.name] = { type: 'float32', dims: e.shape, data: p.get(e.name)! };
+      return runner.run(fwd, feeds);
+    },
+    async close() {
+      await runner.release(fwd);
+      if (stepSession) await runner.release(stepSession);
+      await trainer.close();
+    },
+  };
+}
+
+/** Stratified split: a `fraction` of each class to validation (at least one per class with 2+ examples). */
+export function stratifiedSplit(labels: readonly number[], fraction: number, seed: number): { train: number[]; val: number[] } {
+  if (fraction <= 0) return { train: labels.map((_, i) => i), val: [] };
+  const byClass = new Map<number, number[]>();
+  labels.forEach((y, i) => byClass.set(y, [...(byClass.get(y) ?? []), i]));
+  const rand = seededRandom(seed ^ 0x5eed);
+  const train: number[] = [];
+  const val: number[] = [];
+  for (const y of [...byClass.keys()].sort((a, b) => a - b)) {
+    const idx = byClass.get(y)!;
+    const order = shuffledIndices(idx.length, rand).map((k) => idx[k]!);
+    const nVal = idx.length < 2 ? 0 : Math.max(1, Math.round(idx.length * fraction));
+    val.push(...order.slice(0, nVal));
+    train.push(...order.slice(nVal));
+  }
+  return { train: train.sort((a, b) => a - b), val: val.sort((a, b) => a - b) };
+}
+
+/** Rows of float32 / int64 arrays as a TrainData source (`rowShape` without the batch dim). */
+export function arrayData(
+  tensors: Record<string, { data: Float32Array | BigInt64Array; rowShape: number[] }>,
+  rows: readonly number[] | null = null,
+): TrainData {
+  const names = Object.keys(tensors);
+  const size0 = (() => {
+    const t = tensors[names[0]!]!;
+    return t.data.length / Math.max(1, t.rowShape.reduce((a, b) => a * b, 1));
+  })();
+  const map = rows ?? Array.from({ length: size0 }, (_, i) => i);
+  return {
+    size: map.length,
+    batch(indices) {
+      const feeds: WireFeeds = {};
+      for (const [name, t] of Object.entries(tensors)) {
+        const per = t.rowShape.reduce((a, b) => a * b, 1);
+        const dims = [indices.length, ...t.rowShape];
+        if (t.data instanceof Float32Array) {
+          const out = new Float32Array(indices.length * per);
+          indices.forEach((k, i) => out.set((t.data as Float32Array).subarray(map[k]! * per, (map[k]! + 1) * per), i * per));
+          feeds[name] = { type: 'float32', dims, data: out };
+        } else {
+          const out = new BigInt64Array(indices.length * per);
+          indices.forEach((k, i) => out.set((t.data as BigInt64Array).subarray(map[k]! * per, (map[k]! + 1) * per), i * per));
+          feeds[name] = { type: 'int64', dims, data: out };
+        }
+      }
+      return feeds;
+    },
+  };
+}
+
+/** Box-Muller normal from a uniform generator. */
+export function normalFrom(rand: () => number): () => number {
+  return () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+}

@@ -1,0 +1,168 @@
+// The training loop shared by the CLEFT workflows (prompt learning, contrastive LoRA, adaptor) on
+// top of the engine's Trainer: progress callbacks, validation every N updates with early stopping
+// (patience) and the best parameters kept, checkpoints every N updates and on cancel, and exact
+// resumption (the Trainer's checkpoint + this loop's own state in `workflow-state.json`).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readTensors, writeFileAtomic, writeSafetensors } from '../models/safetensors';
+import type { Trainer } from '../training/index';
+import { readCheckpointMeta } from '../training/index';
+
+/** What a workflow reports after every update (and after validations). */
+export interface WorkflowProgress {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  lr: number;
+  valMetrics?: Record<string, number>;
+  message: string;
+}
+
+export type ProgressHook = (p: WorkflowProgress) => void | Promise<void>;
+
+export interface CheckpointOptions {
+  /** Folder for checkpoints (Trainer state + workflow state). */
+  dir: string;
+  /** Save every this many updates (default 0: only when cancelled and at the end). */
+  every?: number;
+  /** Resume from the checkpoint in `dir` when there is one (default true). */
+  resume?: boolean;
+}
+
+export interface Validation {
+  /** Validation loss (lower is better) and metrics, for the current parameters. */
+  evaluate(): Promise<{ loss: number; metrics: Record<string, number> }>;
+  /** Updates between validations (default: steps / 10, at least 1). */
+  every?: number;
+  /** Stop after this many validations without improvement (default: never). */
+  patience?: number;
+}
+
+export interface LoopResult {
+  stopped: 'done' | 'early-stopped' | 'aborted';
+  steps: number;
+  losses: number[];
+  /** Parameters to keep: the best by validation loss, or the last ones without validation. */
+  params: Map<string, Float32Array>;
+  bestStep: number | null;
+  history: { step: number; loss: number; metrics: Record<string, number> }[];
+}
+
+const STATE_FILE = 'workflow-state.json';
+const BEST_FILE = 'best.safetensors';
+
+interface LoopState {
+  step: number;
+  bestStep: number | null;
+  bestLoss: number | null;
+  badEvals: number;
+  history: LoopResult['history'];
+  losses: number[];
+  stopped: boolean;
+}
+
+/** Whether `dir` holds a checkpoint to resume from. */
+export function hasCheckpoint(dir: string | undefined): boolean {
+  if (!dir) return false;
+  try {
+    readCheckpointMeta(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function runLoop(
+  trainer: Trainer,
+  opts: {
+    steps: number;
+    validation?: Validation;
+    checkpoint?: CheckpointOptions;
+    signal?: AbortSignal;
+    onProgress?: ProgressHook;
+    label: string;
+  },
+): Promise<LoopResult> {
+  const ck = opts.checkpoint;
+  const stateFile = ck ? path.join(ck.dir, STATE_FILE) : null;
+  let st: LoopState = { step: trainer.step, bestStep: null, bestLoss: null, badEvals: 0, history: [], losses: [], stopped: false };
+  let best: Map<string, Float32Array> | null = null;
+  if (stateFile && trainer.step > 0 && fs.existsSync(stateFile)) {
+    const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as LoopState;
+    if (saved.step !== trainer.step) throw new Error(`${stateFile}: workflow state is for update ${saved.step}, the checkpoint for ${trainer.step}`);
+    st = saved;
+    const bf = path.join(ck!.dir, BEST_FILE);
+    if (st.bestStep !== null && fs.existsSync(bf))
+      best = new Map([...readTensors(bf)].map(([k, t]) => [k, t.data as Float32Array]));
+  }
+  const val = opts.validation;
+  const evalEvery = Math.max(1, val?.every ?? Math.ceil(opts.steps / 10));
+  const ckEvery = ck?.every ?? 0;
+
+  const save = () => {
+    if (!ck) return;
+    st.step = trainer.step;
+    fs.mkdirSync(ck.dir, { recursive: true });
+    if (best && st.bestStep !== null) {
+      const t: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+      for (const e of trainer.layout) t[e.name] = { dtype: 'F32', shape: e.shape, data: best.get(e.name)! };
+      writeSafetensors(path.join(ck.dir, BEST_FILE), t, { step: String(st.bestStep) });
+    }
+    writeFileAtomic(stateFile!, [Buffer.from(JSON.stringify(st))]);
+    trainer.saveCheckpoint(ck.dir);
+  };
+
+  let lastLoss = NaN;
+  let lastLr = 0;
+  const validate = async () => {
+    if (!val) return;
+    const r = await val.evaluate();
+    st.history.push({ step: trainer.step, loss: r.loss, metrics: r.metrics });
+    if (st.bestLoss === null || r.loss < st.bestLoss - 1e-7) {
+      st.bestLoss = r.loss;
+      st.bestStep = trainer.step;
+      st.badEvals = 0;
+      best = trainer.paramsByName();
+    } else st.badEvals++;
+    await opts.onProgress?.({
+      step: trainer.step,
+      totalSteps: opts.steps,
+      loss: lastLoss,
+      lr: lastLr,
+      valMetrics: { loss: r.loss, ...r.metrics },
+      message: `${opts.label}: validation at update ${trainer.step}: loss ${r.loss.toFixed(4)}`,
+    });
+  };
+
+  if (val && st.history.length === 0) await validate(); // the starting point (step 0)
+  let stopped: LoopResult['stopped'] = st.stopped ? 'early-stopped' : 'done';
+  while (!st.stopped && trainer.step < opts.steps) {
+    if (opts.signal?.aborted) {
+      save();
+      stopped = 'aborted';
+      break;
+    }
+    const info = await trainer.trainStep();
+    st.losses.push(info.loss);
+    lastLoss = info.loss;
+    lastLr = info.lr;
+    await opts.onProgress?.({
+      step: info.step,
+      totalSteps: opts.steps,
+      loss: info.loss,
+      lr: info.lr,
+      message: `${opts.label}: update ${info.step}/${opts.steps}, loss ${info.loss.toFixed(4)}`,
+    });
+    if (val && (trainer.step % evalEvery === 0 || trainer.step === opts.steps)) {
+      await validate();
+      if (val.patience !== undefined && st.badEvals >= val.patience) {
+        st.stopped = true;
+        stopped = 'early-stopped';
+      }
+    }
+    if (ck && ckEvery > 0 && trainer.step % ckEvery === 0) save();
+  }
+  if (stopped !== 'aborted' && ck) save();
+  const params = val && best ? best : trainer.paramsByName();
+  return { stopped, steps: trainer.step, losses: st.losses, params, bestStep: val ? st.bestStep : null, history: st.history };
+}

@@ -1,0 +1,177 @@
+// Zero-shot classification with a CLEFT bundle:
+//
+//   class embedding c = normalize(mean_t normalize(P_text · f_text(template t of c)))   (templates averaged after normalising)
+//   image embedding   = normalize(P_image · f_image(pixel_values))
+//   p(c | image)      = softmax_c(exp(logit_scale) · cos(image, c))
+//
+// With a learned prompt set, class c's text is [ctx ; tokens of class name c ; EOS] instead.
+// Per-view probabilities are combined per breast and per exam by `combineViews` (mean).
+//
+// Pure functions in, Float32Arrays out, so the job layer can cache features (keys below) and call
+// the cheap head math on cached values.
+import { bundleSha256, embeddingIdentity, readPromptSet, type CleftBundle } from '../models/bundle';
+import type { Heads } from '../models/heads';
+import { Gpt2Tokenizer } from '../models/tokenizer';
+import { combineViews, type ViewProbabilities } from './aggregate';
+import { imageFeatures, promptFeatures, textFeatures, type EngineChoice } from './features';
+import { l2NormalizeRows, projectAndNormalizeRows, scaledCosineLogits, softmaxRows } from './math';
+import { classNamesForPromptLearning, promptsSha256, type TaskSpec } from './tasks';
+import { canonicalJson, sha256Hex } from '../models/bundle';
+
+export type WorkflowEngine = EngineChoice & { cacheDir: string };
+
+/** Cache key of a bundle's image features: embedding identity + instance + preprocessing hash. */
+export function imageFeatureKey(bundle: CleftBundle, instance: string, preprocessingSha256: string): string {
+  return sha256Hex(canonicalJson({ model: embeddingIdentity(bundle).image, instance, preprocessing: preprocessingSha256 }));
+}
+
+/** Cache key of class embeddings: the model (bundleSha256, heads included) + prompts / prompt set. */
+export function classEmbeddingKey(bundle: CleftBundle, task: TaskSpec, promptSet?: string | null): string {
+  return sha256Hex(canonicalJson({ model: bundleSha256(bundle), prompts: promptsSha256(task), promptSet: promptSet ?? null }));
+}
+
+const tokenizers = new Map<string, Gpt2Tokenizer>();
+export function bundleTokenizer(bundle: CleftBundle): Gpt2Tokenizer {
+  const dir = bundle.text.tokenizerDir;
+  if (!dir) throw new Error(`${bundle.dir}: the bundle has no tokenizer, so prompts cannot be tokenized`);
+  let t = tokenizers.get(dir);
+  if (!t) tokenizers.set(dir, (t = Gpt2Tokenizer.fromFolder(dir)));
+  return t;
+}
+
+/** normalize(features · visual_projectionᵀ): [n, projDim]. */
+export function imageEmbeddingsFromFeatures(heads: Heads, features: Float32Array): Float32Array {
+  const n = features.length / heads.imageDim;
+  return projectAndNormalizeRows(features, n, heads.imageDim, heads.visualProjection, heads.projDim);
+}
+
+/**
+ * Class embeddings [classes, projDim] from text features of every template: project, normalise,
+ * average the templates of each class, renormalise. `templateClass[i]` = class of feature row i.
+ */
+export function classEmbeddingsFromFeatures(heads: Heads, features: Float32Array, templateClass: readonly number[], classes: number): Float32Array {
+  const p = heads.projDim;
+  const t = projectAndNormalizeRows(features, templateClass.length, heads.textDim, heads.textProjection, p);
+  const out = new Float32Array(classes * p);
+  const counts = new Array<number>(classes).fill(0);
+  templateClass.forEach((c, i) => {
+    counts[c]!++;
+    for (let k = 0; k < p; k++) out[c * p + k] = out[c * p + k]! + t[i * p + k]!;
+  });
+  counts.forEach((n, c) => {
+    if (n === 0) throw new Error(`class ${c} has no prompt`);
+  });
+  return l2NormalizeRows(out, p);
+}
+
+/** softmax(exp(logit_scale) · cos): probabilities [images][classes]. */
+export function zeroShotProbabilities(imageEmb: Float32Array, classEmb: Float32Array, projDim: number, logitScale: number): number[][] {
+  const k = classEmb.length / projDim;
+  return softmaxRows(scaledCosineLogits(imageEmb, classEmb, projDim, logitScale), k);
+}
+
+/** Hand-written prompts: every template tokenized (EOS appended), encoded, projected, averaged per class. */
+export async function taskClassEmbeddings(bundle: CleftBundle, task: TaskSpec, e: WorkflowEngine): Promise<Float32Array> {
+  const tok = bundleTokenizer(bundle);
+  const texts: string[] = [];
+  const owner: number[] = [];
+  task.classes.forEach((c, i) => c.prompts.forEach((p) => (texts.push(p), owner.push(i))));
+  const enc = tok.encodeBatch(texts, { maxLength: bundle.text.maxLength, onWarning: e.onWarning ?? console.warn });
+  const f = await textFeatures({ modelDir: bundle.text.dir, adapterDir: bundle.text.adapter?.dir ?? null }, enc.inputIds, enc.lengths, e);
+  return classEmbeddingsFromFeatures(bundle.heads.heads, f.features, owner, task.classes.length);
+}
+
+/** Token ids of class names for prompt learning: the name's tokens + EOS (the embedding is read at the EOS). */
+export function classNameIds(tok: Gpt2Tokenizer, names: readonly string[]): number[][] {
+  return names.map((n) => [...tok.encode(n), tok.eosTokenId]);
+}
+
+/** Class embeddings of a learned prompt set (ctx before each class name's tokens). */
+export async function promptSetClassEmbeddings(bundle: CleftBundle, promptSet: string, e: WorkflowEngine): Promise<{ embeddings: Float32Array; classNames: string[] }> {
+  const { entry, ctx } = readPromptSet(bundle, promptSet);
+  const ids = classNameIds(bundleTokenizer(bundle), entry.classNames);
+  const f = await promptFeatures(
+    { modelDir: bundle.text.dir, adapterDir: bundle.text.adapter?.dir ?? null },
+    ctx,
+    [entry.nCtx, entry.dim],
+    ids,
+    e,
+  );
+  const h = bundle.heads.heads;
+  return { embeddings: projectAndNormalizeRows(f.features, ids.length, h.textDim, h.textProjection, h.projDim), classNames: entry.classNames };
+}
+
+/** Pooled image features of a bundle (cache these: `imageFeatureKey`). */
+export async function bundleImageFeatures(
+  bundle: CleftBundle,
+  pixelValues: Float32Array,
+  shape: readonly [number, number, number, number],
+  e: WorkflowEngine,
+): Promise<Float32Array> {
+  const r = await imageFeatures(
+    { modelDir: bundle.image.dir, adapterDir: bundle.image.adapter?.dir ?? null, pool: bundle.image.pooling },
+    pixelValues,
+    shape,
+    e,
+  );
+  return r.features;
+}
+
+export interface ZeroShotInput {
+  bundle: CleftBundle;
+  task: TaskSpec;
+  /** Learned prompt set of the bundle to use instead of the task's templates. */
+  promptSet?: string | null;
+  /** Either pixel values [B, 3, H, W] (features are computed) or cached pooled features [B, d]. */
+  pixelValues?: Float32Array;
+  shape?: readonly [number, number, number, number];
+  imageFeatures?: Float32Array;
+  /** Cached class embeddings [classes, projDim] (skip the text encoder). */
+  classEmbeddings?: Float32Array;
+  /** Laterality per image for per-breast results. */
+  laterality?: readonly ('L' | 'R' | null)[];
+}
+
+export interface ZeroShotResult {
+  classes: string[];
+  /** Per image, sums to 1. */
+  probabilities: number[][];
+  breast: Partial<Record<'L' | 'R', number[]>>;
+  exam: number[];
+  imageFeatures: Float32Array;
+  classEmbeddings: Float32Array;
+  model: { bundleSha256: string; promptSet: string | null; promptsSha256: string };
+}
+
+/** One call for a set of images (typically one study's views). */
+export async function zeroShot(input: ZeroShotInput, e: WorkflowEngine): Promise<ZeroShotResult> {
+  const { bundle, task } = input;
+  const heads = bundle.heads.heads;
+  let feats = input.imageFeatures;
+  if (!feats) {
+    if (!input.pixelValues || !input.shape) throw new Error('zeroShot: give pixelValues + shape or imageFeatures');
+    feats = await bundleImageFeatures(bundle, input.pixelValues, input.shape, e);
+  }
+  let classEmb = input.classEmbeddings;
+  if (!classEmb) {
+    if (input.promptSet) classEmb = (await promptSetClassEmbeddings(bundle, input.promptSet, e)).embeddings;
+    else classEmb = await taskClassEmbeddings(bundle, task, e);
+  }
+  if (classEmb.length !== task.classes.length * heads.projDim)
+    throw new Error(`zeroShot: ${classEmb.length / heads.projDim} class embeddings for ${task.classes.length} classes`);
+  const img = imageEmbeddingsFromFeatures(heads, feats);
+  const probabilities = zeroShotProbabilities(img, classEmb, heads.projDim, heads.logitScale);
+  const views: ViewProbabilities[] = probabilities.map((p, i) => ({ laterality: input.laterality?.[i] ?? null, probabilities: p }));
+  const combined = combineViews(views);
+  return {
+    classes: task.classes.map((c) => c.name),
+    probabilities,
+    breast: combined.breast,
+    exam: combined.exam,
+    imageFeatures: feats,
+    classEmbeddings: classEmb,
+    model: { bundleSha256: bundle.sha256, promptSet: input.promptSet ?? null, promptsSha256: promptsSha256(task) },
+  };
+}
+
+export { classNamesForPromptLearning };
