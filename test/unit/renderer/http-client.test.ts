@@ -48,6 +48,7 @@ function job(overrides: Partial<Job> = {}): Job {
     result: null,
     error: null,
     checkpointPath: null,
+    revision: 1,
     createdAt: '2025-01-01T00:00:00.000Z',
     startedAt: '2025-01-01T00:00:01.000Z',
     finishedAt: null,
@@ -300,5 +301,74 @@ describe('backoffDelay', () => {
     expect(backoffDelay(20, b, () => 0.5)).toBe(15_000);
     expect(backoffDelay(1, b, () => 0)).toBe(375);
     expect(backoffDelay(1, b, () => 0.999999)).toBe(625);
+  });
+});
+
+describe('HttpClient heartbeat', () => {
+  it('takes a channel silent for 75 s as stale and reopens it; heartbeats keep it open', () => {
+    vi.useFakeTimers();
+    const c = client();
+    const s = FakeSocket.all[0]!;
+    s.open();
+    vi.advanceTimersByTime(60_000);
+    s.send({ event: 'host.heartbeat', payload: { at: '2025-01-01T00:00:30.000Z' } });
+    vi.advanceTimersByTime(60_000);
+    expect(c.connection().status).toBe('open');
+    expect(s.closedByClient).toBe(false);
+    vi.advanceTimersByTime(16_000);
+    expect(s.closedByClient).toBe(true);
+    expect(c.connection().status).toBe('reconnecting');
+    expect(c.connection().reason).toMatch(/stale/);
+    vi.advanceTimersByTime(1_000);
+    expect(FakeSocket.all).toHaveLength(2);
+    c.close();
+  });
+});
+
+describe('HttpClient.invokeBinary', () => {
+  it('POSTs to /binary/<method> and decodes metadata and aligned pixels', async () => {
+    const meta = {
+      instanceId: 5,
+      frame: 0,
+      numberOfFrames: 1,
+      rows: 2,
+      columns: 2,
+      fullRows: 2,
+      fullColumns: 2,
+      samples: 1,
+      dataType: 'uint16',
+      minValue: 1,
+      maxValue: 4,
+      photometric: 'MONOCHROME2',
+      rescaleSlope: 1,
+      rescaleIntercept: 0,
+      windowCenter: [],
+      windowWidth: [],
+      windowExplanation: [],
+      voiLutFunction: null,
+      laterality: 'L',
+      viewPosition: 'CC',
+      pixelSpacing: null,
+      forProcessing: false,
+    };
+    const { encodeBinary } = await import('../../../src/common/binary');
+    const px = new Uint16Array([1, 2, 3, 4]);
+    const body = encodeBinary(meta, new Uint8Array(px.buffer));
+    const fetchMock = vi.fn(async () => new Response(body, { status: 200, headers: { 'Content-Type': 'application/octet-stream' } }));
+    const c = client(fetchMock as unknown as typeof fetch);
+    const out = await c.invokeBinary('image.frame', { instanceId: 5 });
+    expect(out.meta.rows).toBe(2);
+    expect([...new Uint16Array(out.data)]).toEqual([1, 2, 3, 4]);
+    const [url, init] = (fetchMock.mock.calls[0] as unknown as [string, RequestInit])!;
+    expect(url).toBe(`${BASE}/binary/image.frame`);
+    expect(new Headers(init.headers).get('X-Cleft-Token')).toBe(TOKEN);
+    c.close();
+  });
+
+  it('turns a JSON error envelope into a CleftError', async () => {
+    const fetchMock = vi.fn(async () => jsonResponse(404, { ok: false, error: { code: 'not_found', message: 'no image with id 9' } }));
+    const c = client(fetchMock as unknown as typeof fetch);
+    await expect(c.invokeBinary('image.frame', { instanceId: 9 })).rejects.toMatchObject({ code: 'not_found' });
+    c.close();
   });
 });

@@ -9,6 +9,7 @@ function fakeBridge(answer: (method: string, input: unknown) => Promise<unknown>
   const unsubscribe = vi.fn();
   const bridge: CleftBridge = {
     invoke: vi.fn(answer),
+    invokeBinary: vi.fn(async () => ({ ok: false as const, error: { code: 'unsupported', message: 'no frames here' } })),
     on: (l) => {
       listener = l;
       return unsubscribe;

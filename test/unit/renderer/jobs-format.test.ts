@@ -13,6 +13,7 @@ const base: Job = {
   result: { folder: '/data/site-a', files: 1234, bytes: 5 * 1024 ** 3, digest: 'ab'.repeat(32), manifestPath: '/d/jobs/1/manifest.txt' },
   error: null,
   checkpointPath: null,
+  revision: 3,
   createdAt: '2025-01-01T00:00:00.000Z',
   startedAt: '2025-01-01T00:00:00.000Z',
   finishedAt: '2025-01-01T00:00:02.000Z',

@@ -1,5 +1,6 @@
 // What the UI holds: the contract's client plus the state of its event channel, so the shell can
 // say whether live updates (job progress) are flowing. Both transports implement it.
+import type { BinaryInput, BinaryMeta, BinaryMethodName } from '../../../../common/binary';
 import type { CleftClient } from '../../../../common/contract';
 
 export type ConnectionStatus =
@@ -22,7 +23,15 @@ export interface ConnectionState {
   reason: string | null;
 }
 
+/** A binary method's answer: its validated metadata and the pixel bytes (8-byte aligned). */
+export interface BinaryResult<M extends BinaryMethodName> {
+  meta: BinaryMeta<M>;
+  data: ArrayBuffer;
+}
+
 export interface RendererClient extends CleftClient {
+  /** Binary methods (decoded frames): one buffer instead of JSON. Throws CleftError like invoke. */
+  invokeBinary<M extends BinaryMethodName>(method: M, input: BinaryInput<M>): Promise<BinaryResult<M>>;
   connection(): ConnectionState;
   /** Called on every change of the event channel; the UI refetches lists when it reopens. */
   onConnection(listener: (state: ConnectionState) => void): () => void;

@@ -1,5 +1,6 @@
 // Jobs as the UI sees them: loaded with jobs.list whenever the event channel (re)opens, then kept
-// current by job.updated events. A list answer that raced with newer events never overwrites them.
+// current by job.updated events. Every copy of a job carries its revision: of two copies the higher
+// revision wins, whichever arrived last (a list answer that raced with newer events, a late reply).
 import type { Job, JobSpec } from '../../../../common/jobs';
 import type { RendererClient } from '../client';
 import { compareJobs, isActive } from '../jobs';
@@ -14,24 +15,19 @@ export class JobsStore {
   readonly recent = $derived(this.jobs.filter((j) => !isActive(j)));
   readonly runningCount = $derived(this.jobs.filter((j) => j.status === 'running' || j.status === 'queued').length);
 
-  /** Job id -> sequence number of the last event applied. Bookkeeping only, never rendered. */
-  // eslint-disable-next-line svelte/prefer-svelte-reactivity
-  private readonly touched = new Map<number, number>();
-  private sequence = 0;
-
   constructor(private readonly client: RendererClient) {
     client.on('job.updated', (job) => this.upsert(job));
   }
 
   async refresh(): Promise<void> {
-    const startedAt = this.sequence;
     try {
       const list = await this.client.invoke('jobs.list', { limit: LIST_LIMIT });
       // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a local scratch map; the array assigned below is the state
       const byId = new Map(this.jobs.map((j) => [j.id, j]));
       for (const job of list) {
-        // An event newer than this request already told us more about this job.
-        if ((this.touched.get(job.id) ?? -1) > startedAt) continue;
+        const known = byId.get(job.id);
+        // An event newer than this answer already told us more about this job.
+        if (known && known.revision > job.revision) continue;
         byId.set(job.id, job);
       }
       this.jobs = [...byId.values()].sort(compareJobs).slice(0, LIST_LIMIT * 2);
@@ -42,11 +38,13 @@ export class JobsStore {
     }
   }
 
+  /** Applies a copy of a job unless the one shown is newer (higher revision). */
   upsert(job: Job): void {
-    this.touched.set(job.id, ++this.sequence);
     const index = this.jobs.findIndex((j) => j.id === job.id);
-    if (index >= 0) this.jobs[index] = job;
-    else this.jobs = [job, ...this.jobs].sort(compareJobs);
+    if (index >= 0) {
+      if (this.jobs[index]!.revision > job.revision) return;
+      this.jobs[index] = job;
+    } else this.jobs = [job, ...this.jobs].sort(compareJobs);
   }
 
   async start(spec: JobSpec): Promise<Job> {
@@ -62,11 +60,10 @@ export class JobsStore {
   }
 
   /** Runs a call that answers with a job (jobs.*, library.import, ...) and shows that job, unless
-   * job.updated events about it overtook the answer. */
+   * job.updated events about it overtook the answer (upsert keeps the higher revision). */
   async track(call: () => Promise<Job>): Promise<Job> {
-    const startedAt = this.sequence;
     const job = await call();
-    if ((this.touched.get(job.id) ?? -1) <= startedAt) this.upsert(job);
+    this.upsert(job);
     return job;
   }
 }
