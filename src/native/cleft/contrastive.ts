@@ -1,0 +1,404 @@
+// CLEFT stage 1, contrastive training on image-report pairs:
+//
+//   text  = GPT-2 (+ LoRA, unmerged) state at the first EOS after the report
+//   image = ViT / DINOv2 (frozen, LoRA'd, or fully trained) pooled feature (CLS or prenorm-mean)
+//   logits_per_image = exp(logit_scale) · normalize(P_img image) · normalize(P_txt text)ᵀ
+//   loss = (CE(logits, arange) + CE(logitsᵀ, arange)) / 2        (symmetric InfoNCE over the batch)
+//
+// Trainable: LoRA A/B (text: `c_attn` by default, r 8, alpha 32, dropout 0.1), the projections and the
+// logit scale; per encoder also 'full' (every weight: small models trained from scratch, the demo).
+// With accumulation, each micro-batch is contrastive over its own pairs and the gradients of k
+// micro-batches are averaged (not the same as one batch k times larger: negatives stay within a
+// micro-batch). Results export as PEFT adapters (byte-compatible with PEFT) + heads.safetensors.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Graph, Tensor } from '../graph/index';
+import { bindModelWeights } from '../models/embed';
+import { ParamStore } from '../models/encoders';
+import { gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
+import { visionForward, poolImage, type ImagePooling, type VisionConfig } from '../models/vit';
+import { clipHead, clipLoss, headParams } from '../models/clip';
+import { loraModulesFor, loraModulesOf, trainableLora, type LoraModuleSpec } from '../models/lora';
+import { loadHfFolder, readWeightF32, writeHfFolder, type Gpt2Config, type HfModel } from '../models/hf-folder';
+import { createPeftAdapter, parseLoraConfig, peftConfigDict, readPeftAdapter, writePeftAdapter, type PeftAdapter } from '../models/peft';
+import { writeHeads, type Heads } from '../models/heads';
+import { toFloat32 } from '../models/safetensors';
+import { DROPOUT_SEED, type TrainingSetup } from '../training/index';
+import { arrayData, createTrainer, stratifiedSplit, type RunOptions, type WorkflowTrainer } from './common';
+import { runLoop, type LoopResult } from './loop';
+import { scaledCosineLogits } from './math';
+import { seededRandom } from './random';
+
+/** How one encoder is trained. */
+export type EncoderTraining =
+  | { mode: 'frozen' }
+  /** LoRA from an existing PEFT adapter (keeps its rank, alpha, targets; trained from its values) or new. */
+  | { mode: 'lora'; adapterDir?: string | null; r?: number; alpha?: number; targets?: string[]; dropout?: number }
+  /** Every weight trainable (small models from scratch). */
+  | { mode: 'full' };
+
+export const DEFAULT_LORA = { r: 8, alpha: 32, dropout: 0.1, textTargets: ['c_attn'], imageTargets: ['query', 'value'] } as const;
+
+export interface PairData {
+  /** [N, 3, H, W] normalised. */
+  pixelValues: Float32Array;
+  pixelShape: readonly [number, number, number, number];
+  /** [N, T] right padded. */
+  inputIds: BigInt64Array;
+  /** [N] real tokens (with the EOS). */
+  lengths: BigInt64Array;
+}
+
+export interface ContrastiveOptions extends RunOptions {
+  text: { modelDir: string; training: EncoderTraining };
+  image: { modelDir: string; pool: ImagePooling; training: EncoderTraining };
+  /** Initial heads (trained unless trainHeads is false). */
+  heads: Heads;
+  trainHeads?: boolean;
+  data: PairData;
+  /** Held-out fraction of pairs for validation loss and retrieval recall (default 0). */
+  valFraction?: number;
+  evalEvery?: number;
+  patience?: number;
+}
+
+export interface ContrastiveResult {
+  loop: LoopResult;
+  /** Trained tensors by trainable name (`text.<module>.lora_A`, `text_projection.weight`, ...). */
+  params: Map<string, Float32Array>;
+  heads: Heads;
+  textAdapter: PeftAdapter | null;
+  imageAdapter: PeftAdapter | null;
+  /** Validation metrics of the kept parameters (loss, recall@1/@5 both ways), null without validation. */
+  validation: Record<string, number> | null;
+  split: { train: number[]; val: number[] };
+}
+
+/** A ParamStore whose weights are trainable graph inputs (full training); names `<prefix><name>`. */
+class TrainableStore extends ParamStore {
+  private readonly made = new Map<string, Tensor>();
+  constructor(g: Graph, private readonly model: HfModel, prefix: string) {
+    super(g, { has: (n) => model.weights.has(n), shape: (n) => [...model.weights.get(n)!.shape], value: () => ({ kind: 'inline', bytes: new Uint8Array(0) }) }, prefix);
+  }
+  override get(name: string): Tensor {
+    let t = this.made.get(name);
+    if (!t) {
+      if (!this.model.weights.has(name)) throw new Error(`model weight "${name}" is missing`);
+      t = this.graph.param(this.prefix + name, [...this.model.weights.get(name)!.shape], { trainable: true });
+      this.made.set(name, t);
+    }
+    return t;
+  }
+}
+
+interface LoraPlan {
+  modules: LoraModuleSpec[];
+  adapter: PeftAdapter | null;
+  r: number;
+  alpha: number;
+  targets: string[];
+  dropout: number;
+}
+
+function planLora(model: HfModel, t: Extract<EncoderTraining, { mode: 'lora' }>, side: 'text' | 'image'): LoraPlan {
+  if (t.adapterDir) {
+    const adapter = readPeftAdapter(t.adapterDir, { family: model.config.family });
+    const c = adapter.config;
+    return {
+      modules: loraModulesOf(adapter),
+      adapter,
+      r: c.r,
+      alpha: c.loraAlpha,
+      targets: typeof c.targetModules === 'string' ? [c.targetModules] : c.targetModules,
+      dropout: t.dropout ?? c.loraDropout,
+    };
+  }
+  const r = t.r ?? DEFAULT_LORA.r;
+  const alpha = t.alpha ?? DEFAULT_LORA.alpha;
+  const targets = t.targets ?? [...(side === 'text' ? DEFAULT_LORA.textTargets : DEFAULT_LORA.imageTargets)];
+  const config = parseLoraConfig(peftConfigDict({ r, loraAlpha: alpha, targetModules: targets, fanInFanOut: side === 'text' }));
+  const modules = loraModulesFor(model, config);
+  if (!modules.length) throw new Error(`LoRA targets ${JSON.stringify(targets)} match no module of ${model.dir}`);
+  return { modules, adapter: null, r, alpha, targets, dropout: t.dropout ?? DEFAULT_LORA.dropout };
+}
+
+/** PEFT's initial values: A ~ kaiming_uniform(a=√5) = U(±1/√in), B = 0; or the adapter's values. */
+function loraInit(plan: LoraPlan, prefix: string, seed: number, into: Map<string, Float32Array>): void {
+  const rand = seededRandom(seed);
+  for (const m of plan.modules) {
+    const a = plan.adapter?.modules.get(m.module);
+    if (a) {
+      into.set(`${prefix}${m.module}.lora_A`, toFloat32(a.A).slice());
+      into.set(`${prefix}${m.module}.lora_B`, toFloat32(a.B).slice());
+    } else {
+      const bound = 1 / Math.sqrt(m.inFeatures);
+      into.set(`${prefix}${m.module}.lora_A`, Float32Array.from({ length: m.r * m.inFeatures }, () => (2 * rand() - 1) * bound));
+      into.set(`${prefix}${m.module}.lora_B`, new Float32Array(m.outFeatures * m.r));
+    }
+  }
+}
+
+/** The int64 dropout seed input the trainer feeds (created by the build context on first use). */
+function dropoutSeed(ctx: { graph: Graph; dropout(x: Tensor, rate: number): Tensor }): Tensor {
+  ctx.dropout(ctx.graph.constant([0], 'float32', [1]), 0.5);
+  const node = ctx.graph.nodes.find((n) => n.leaf?.kind === 'input' && n.leaf.name === DROPOUT_SEED);
+  if (!node) throw new Error('no dropout seed input');
+  return node.outputs[0]!;
+}
+
+export interface ContrastivePlan {
+  setup: TrainingSetup;
+  initial: Map<string, Float32Array>;
+  text: { model: HfModel; lora: LoraPlan | null };
+  image: { model: HfModel; lora: LoraPlan | null };
+}
+
+/** Builds the training setup and the initial values of every trainable tensor. */
+export function contrastivePlan(o: Pick<ContrastiveOptions, 'text' | 'image' | 'heads' | 'trainHeads' | 'data' | 'seed' | 'workDir'>): ContrastivePlan {
+  const text = loadHfFolder(o.text.modelDir);
+  const image = loadHfFolder(o.image.modelDir);
+  if (text.config.family !== 'gpt2') throw new Error(`${o.text.modelDir}: the text encoder must be GPT-2 family`);
+  if (image.config.family === 'gpt2') throw new Error(`${o.image.modelDir}: the image encoder must be ViT / DINOv2`);
+  const tcfg = text.config as Gpt2Config;
+  const icfg = image.config as VisionConfig;
+  if (o.heads.textDim !== tcfg.nEmbd || o.heads.imageDim !== icfg.hiddenSize)
+    throw new Error(`heads take ${o.heads.textDim}/${o.heads.imageDim}-d features, the encoders give ${tcfg.nEmbd}/${icfg.hiddenSize}`);
+  const tLora = o.text.training.mode === 'lora' ? planLora(text, o.text.training, 'text') : null;
+  const iLora = o.image.training.mode === 'lora' ? planLora(image, o.image.training, 'image') : null;
+  const seed = o.seed ?? 0;
+  const initial = new Map<string, Float32Array>();
+  const [, , H, W] = o.data.pixelShape;
+  const bindFrozen = (m: HfModel) => bindModelWeights(m, { modelDir: m.dir, cacheDir: o.workDir, onWarning: () => {} }).source;
+  const tFrozen = o.text.training.mode === 'full' ? null : bindFrozen(text);
+  const iFrozen = o.image.training.mode === 'full' ? null : bindFrozen(image);
+  const trainHeads = o.trainHeads ?? true;
+
+  const setup: TrainingSetup = {
+    name: 'cleft-contrastive',
+    build(ctx) {
+      const g = ctx.graph;
+      const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
+      const lengths = g.input('lengths', 'int64', ['batch']);
+      const px = g.input('pixel_values', 'float32', ['batch', 3, H, W]);
+      const needSeed = ctx.training && ((tLora?.dropout ?? 0) > 0 || (iLora?.dropout ?? 0) > 0);
+      const seedT = needSeed ? dropoutSeed(ctx) : undefined;
+      const hooks = (plan: LoraPlan | null, prefix: string) =>
+        plan
+          ? trainableLora(g, plan.modules, { prefix, dropout: ctx.training ? plan.dropout : 0, ...(seedT && plan.dropout > 0 ? { seed: seedT } : {}) })
+          : undefined;
+      const tw = tFrozen ? new ParamStore(g, tFrozen, 'text.') : new TrainableStore(g, text, 'text.');
+      const iw = iFrozen ? new ParamStore(g, iFrozen, 'image.') : new TrainableStore(g, image, 'image.');
+      const tl = hooks(tLora, 'text.');
+      const il = hooks(iLora, 'image.');
+      const txt = gpt2TextEmbedding(gpt2Forward(tcfg, tw, { inputIds: ids }, tl), lengths);
+      const img = poolImage(visionForward(icfg, iw, px, il ? { lora: il } : {}), o.image.pool);
+      const hp = headParams(g, o.heads, { trainable: trainHeads });
+      const out = clipHead(img, txt, hp);
+      return { loss: clipLoss(out.logitsPerImage), outputs: { image_embedding: out.image, text_embedding: out.text } };
+    },
+  };
+  if (tLora) loraInit(tLora, 'text.', seed ^ 0x7e47, initial);
+  if (iLora) loraInit(iLora, 'image.', seed ^ 0x13a6e, initial);
+  if (o.text.training.mode === 'full') for (const [n, ref] of text.weights) initial.set(`text.${n}`, readWeightF32(ref));
+  if (o.image.training.mode === 'full') for (const [n, ref] of image.weights) initial.set(`image.${n}`, readWeightF32(ref));
+  if (trainHeads) {
+    initial.set('text_projection.weight', o.heads.textProjection.slice());
+    initial.set('visual_projection.weight', o.heads.visualProjection.slice());
+    initial.set('logit_scale', Float32Array.of(o.heads.logitScale));
+  }
+  return { setup, initial, text: { model: text, lora: tLora }, image: { model: image, lora: iLora } };
+}
+
+/** Symmetric InfoNCE and recall@k (both directions) of normalised embeddings. */
+export function retrievalMetrics(img: Float32Array, txt: Float32Array, p: number, logitScale: number): Record<string, number> {
+  const n = img.length / p;
+  const logits = scaledCosineLogits(img, txt, p, logitScale);
+  const ce = (get: (i: number, j: number) => number) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      let m = -Infinity;
+      for (let j = 0; j < n; j++) m = Math.max(m, get(i, j));
+      let z = 0;
+      for (let j = 0; j < n; j++) z += Math.exp(get(i, j) - m);
+      s += m + Math.log(z) - get(i, i);
+    }
+    return s / n;
+  };
+  const recall = (get: (i: number, j: number) => number, k: number) => {
+    let hit = 0;
+    for (let i = 0; i < n; i++) {
+      let rank = 0;
+      for (let j = 0; j < n; j++) if (get(i, j) > get(i, i)) rank++;
+      if (rank < k) hit++;
+    }
+    return hit / n;
+  };
+  const i2t = (i: number, j: number) => logits[i * n + j]!;
+  const t2i = (i: number, j: number) => logits[j * n + i]!;
+  return {
+    loss: (ce(i2t) + ce(t2i)) / 2,
+    recallAt1ImageToText: recall(i2t, 1),
+    recallAt5ImageToText: recall(i2t, 5),
+    recallAt1TextToImage: recall(t2i, 1),
+    recallAt5TextToImage: recall(t2i, 5),
+  };
+}
+
+/** Normalised embeddings of rows through forward.onnx (for validation). */
+async function embedPairs(wt: WorkflowTrainer, data: PairData, rows: readonly number[], batch: number, params?: Map<string, Float32Array>) {
+  const [, c, h, w] = data.pixelShape;
+  const per = c * h * w;
+  const T = data.inputIds.length / data.lengths.length;
+  const img: Float32Array[] = [];
+  const txt: Float32Array[] = [];
+  for (let s = 0; s < rows.length; s += batch) {
+    const chunk = rows.slice(s, s + batch);
+    const px = new Float32Array(chunk.length * per);
+    const ids = new BigInt64Array(chunk.length * T);
+    const len = new BigInt64Array(chunk.length);
+    chunk.forEach((r, i) => {
+      px.set(data.pixelValues.subarray(r * per, (r + 1) * per), i * per);
+      ids.set(data.inputIds.subarray(r * T, (r + 1) * T), i * T);
+      len[i] = data.lengths[r]!;
+    });
+    const out = await wt.forward(
+      {
+        pixel_values: { type: 'float32', dims: [chunk.length, c, h, w], data: px },
+        input_ids: { type: 'int64', dims: [chunk.length, T], data: ids },
+        lengths: { type: 'int64', dims: [chunk.length], data: len },
+      },
+      params,
+    );
+    img.push(out.image_embedding!.data as Float32Array);
+    txt.push(out.text_embedding!.data as Float32Array);
+  }
+  const cat = (xs: Float32Array[]) => {
+    const o = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
+    let k = 0;
+    for (const x of xs) (o.set(x, k), (k += x.length));
+    return o;
+  };
+  return { img: cat(img), txt: cat(txt) };
+}
+
+export async function openContrastive(o: ContrastiveOptions) {
+  const plan = contrastivePlan(o);
+  const n = o.data.lengths.length;
+  const [, c, h, w] = o.data.pixelShape;
+  const T = o.data.inputIds.length / n;
+  // stratify on nothing (pairs): a seeded random split
+  const split = stratifiedSplit(new Array<number>(n).fill(0), o.valFraction ?? 0, o.seed ?? 0);
+  const data = arrayData(
+    {
+      pixel_values: { data: o.data.pixelValues, rowShape: [c, h, w] },
+      input_ids: { data: o.data.inputIds, rowShape: [T] },
+      lengths: { data: o.data.lengths, rowShape: [] },
+    },
+    split.train,
+  );
+  const wt = await createTrainer(plan.setup, o, data, plan.initial);
+  return { plan, wt, split };
+}
+
+/** Trains; returns the parameters (best on validation when there is one), adapters and heads. */
+export async function trainContrastive(o: ContrastiveOptions): Promise<ContrastiveResult> {
+  const { plan, wt, split } = await openContrastive(o);
+  try {
+    const P = o.heads.projDim;
+    const logitScaleOf = (p: Map<string, Float32Array>) => p.get('logit_scale')?.[0] ?? o.heads.logitScale;
+    const validation = split.val.length
+      ? {
+          every: o.evalEvery ?? Math.max(1, Math.ceil(o.steps / 10)),
+          ...(o.patience !== undefined ? { patience: o.patience } : {}),
+          evaluate: async () => {
+            const e = await embedPairs(wt, o.data, split.val, o.batchSize);
+            const m = retrievalMetrics(e.img, e.txt, P, logitScaleOf(wt.trainer.paramsByName()));
+            const { loss, ...metrics } = m;
+            return { loss: loss!, metrics };
+          },
+        }
+      : undefined;
+    const loop = await runLoop(wt.trainer, {
+      steps: o.steps,
+      label: 'contrastive training',
+      ...(validation ? { validation } : {}),
+      ...(o.checkpoint ? { checkpoint: o.checkpoint } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    });
+    let valMetrics: Record<string, number> | null = null;
+    if (split.val.length) {
+      const e = await embedPairs(wt, o.data, split.val, o.batchSize, loop.params);
+      valMetrics = retrievalMetrics(e.img, e.txt, P, logitScaleOf(loop.params));
+    }
+    const p = loop.params;
+    const heads: Heads = {
+      ...o.heads,
+      textProjection: p.get('text_projection.weight') ?? o.heads.textProjection,
+      visualProjection: p.get('visual_projection.weight') ?? o.heads.visualProjection,
+      logitScale: p.get('logit_scale')?.[0] ?? o.heads.logitScale,
+    };
+    return {
+      loop,
+      params: p,
+      heads,
+      textAdapter: plan.text.lora ? adapterFrom(plan.text.lora, plan.text.model, 'text.', p) : null,
+      imageAdapter: plan.image.lora ? adapterFrom(plan.image.lora, plan.image.model, 'image.', p) : null,
+      validation: valMetrics,
+      split,
+    };
+  } finally {
+    await wt.close();
+  }
+}
+
+/** The trained adapter: the input adapter with new A/B values (its files' formats kept), or a new PEFT adapter. */
+export function adapterFrom(plan: LoraPlan, model: HfModel, prefix: string, params: Map<string, Float32Array>): PeftAdapter {
+  const get = (m: string, k: 'lora_A' | 'lora_B') => {
+    const v = params.get(`${prefix}${m}.${k}`);
+    if (!v) throw new Error(`no trained values for ${prefix}${m}.${k}`);
+    return v;
+  };
+  if (plan.adapter) {
+    const modules = new Map(
+      [...plan.adapter.modules].map(([name, m]) => [
+        name,
+        { ...m, A: { dtype: 'F32' as const, shape: [...m.A.shape], data: get(name, 'lora_A') }, B: { dtype: 'F32' as const, shape: [...m.B.shape], data: get(name, 'lora_B') } },
+      ]),
+    );
+    return { ...plan.adapter, modules };
+  }
+  return createPeftAdapter(
+    { r: plan.r, loraAlpha: plan.alpha, targetModules: plan.targets, loraDropout: plan.dropout, fanInFanOut: model.config.family === 'gpt2' },
+    plan.modules.map((m) => ({
+      module: m.module,
+      A: { dtype: 'F32' as const, shape: [m.r, m.inFeatures], data: get(m.module, 'lora_A') },
+      B: { dtype: 'F32' as const, shape: [m.outFeatures, m.r], data: get(m.module, 'lora_B') },
+    })),
+    model.prefix,
+  );
+}
+
+/**
+ * Writes `text-adapter/`, `image-adapter/` (PEFT) and `heads.safetensors` into `dir`; with full
+ * training also `text/` and `image/` Hugging Face folders with the trained weights.
+ */
+export function exportContrastive(dir: string, r: ContrastiveResult, plan: { text: HfModel; image: HfModel; fullText?: boolean; fullImage?: boolean }): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  if (r.textAdapter) (writePeftAdapter(path.join(dir, 'text-adapter'), r.textAdapter), written.push('text-adapter/'));
+  if (r.imageAdapter) (writePeftAdapter(path.join(dir, 'image-adapter'), r.imageAdapter), written.push('image-adapter/'));
+  writeHeads(path.join(dir, 'heads.safetensors'), r.heads);
+  written.push('heads.safetensors');
+  const full = (side: 'text' | 'image', model: HfModel) => {
+    const raw = JSON.parse(fs.readFileSync(model.configFile, 'utf8')) as Record<string, unknown>;
+    const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+    for (const [n, ref] of model.weights) tensors[n] = { dtype: 'F32', shape: [...ref.shape], data: r.params.get(`${side}.${n}`) ?? readWeightF32(ref) };
+    writeHfFolder(path.join(dir, side), raw, tensors);
+    written.push(`${side}/`);
+  };
+  if (plan.fullText) full('text', plan.text);
+  if (plan.fullImage) full('image', plan.image);
+  return written;
+}
+
