@@ -83,40 +83,47 @@ async function examFiles(s: Syntax): Promise<string[]> {
   return files;
 }
 
-/** gdcmconv --raw, whole process, with hyperfine when there is one. */
-function gdcm(file: string): Stats | undefined {
-  if (!has('gdcmconv')) return undefined;
+/** One timed `gdcmconv --raw` (ms, whole process): hyperfine -N when installed, else spawnSync. */
+function gdcmOnce(file: string, out: string): number {
+  if (has('hyperfine')) {
+    const json = path.join(os.tmpdir(), `cleft-bench-hf-${process.pid}.json`);
+    const r = spawnSync('hyperfine', ['-N', '--runs', '1', '--export-json', json, '--style', 'none', `gdcmconv --raw ${file} ${out}`], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`hyperfine failed: ${r.stderr}`);
+    const t = (JSON.parse(fs.readFileSync(json, 'utf8')) as { results: { times: number[] }[] }).results[0]!.times[0]!;
+    fs.rmSync(json, { force: true });
+    return t * 1000;
+  }
+  const t0 = performance.now();
+  if (spawnSync('gdcmconv', ['--raw', file, out]).status !== 0) throw new Error(`gdcmconv failed on ${file}`);
+  return performance.now() - t0;
+}
+
+/**
+ * Our full decode and GDCM's, alternating run by run: on a shared machine the load drifts, and
+ * interleaving exposes both to the same drift, so their ratio stays fair.
+ */
+async function decodeVsGdcm(file: string): Promise<{ ours: Stats; gdcm: Stats | undefined }> {
   const out = path.join(os.tmpdir(), `cleft-bench-raw-${process.pid}.dcm`);
-  const cmd = `gdcmconv --raw ${file} ${out}`;
+  // This GDCM may not decode the syntax at all (HTJ2K needs GDCM >= 3.2 with OpenJPH).
+  const peer = has('gdcmconv') && spawnSync('gdcmconv', ['--raw', file, out]).status === 0;
+  const ours: number[] = [];
+  const theirs: number[] = [];
   try {
-    // This GDCM may not decode the syntax at all (HTJ2K needs GDCM >= 3.2 with OpenJPH).
-    if (spawnSync('gdcmconv', ['--raw', file, out]).status !== 0) return undefined;
-    if (has('hyperfine')) {
-      const json = path.join(os.tmpdir(), `cleft-bench-hf-${process.pid}.json`);
-      const r = spawnSync(
-        'hyperfine',
-        ['-N', '--warmup', String(opts.warmup), '--runs', String(opts.repeats), '--export-json', json, '--style', 'none', cmd],
-        { encoding: 'utf8' },
-      );
-      if (r.status !== 0) throw new Error(`hyperfine failed: ${r.stderr}`);
-      const times = (JSON.parse(fs.readFileSync(json, 'utf8')) as { results: { times: number[] }[] }).results[0]!.times;
-      fs.rmSync(json, { force: true });
-      return summarize(
-        'gdcmconv --raw (hyperfine)',
-        times.map((t) => t * 1000),
-      );
-    }
-    const samples: number[] = [];
     for (let i = 0; i < opts.warmup + opts.repeats; i++) {
       const t0 = performance.now();
-      const r = spawnSync('gdcmconv', ['--raw', file, out]);
-      if (r.status !== 0) throw new Error(`gdcmconv failed on ${file}`);
-      if (i >= opts.warmup) samples.push(performance.now() - t0);
+      await decodeFrame(await openDicomFile(file), 0);
+      const t = performance.now() - t0;
+      const g = peer ? gdcmOnce(file, out) : 0;
+      if (i < opts.warmup) continue;
+      ours.push(t);
+      theirs.push(g);
     }
-    return summarize('gdcmconv --raw (spawnSync)', samples);
   } finally {
     fs.rmSync(out, { force: true });
   }
+  return { ours: summarize('decode', ours), gdcm: peer ? summarize('gdcmconv --raw', theirs) : undefined };
 }
 
 const range = (s: Stats): string => `${fmt(s.medianMs, 0)} (${fmt(s.q1Ms, 0)}–${fmt(s.q3Ms, 0)})`;
@@ -135,7 +142,7 @@ const date = new Date().toISOString().slice(0, 10);
 const rows: Row[] = [];
 for (const s of chosen) {
   const [file] = await examFiles(s);
-  const decode = await measure(`${s.key} decode`, async () => decodeFrame(await openDicomFile(file!), 0), opts);
+  const { ours: decode, gdcm: g } = await decodeVsGdcm(file!);
   let level = 0;
   const prepare = await measure(
     `${s.key} prepare`,
@@ -149,7 +156,6 @@ for (const s of chosen) {
     async () => prepareImage(await openDicomFile(file!), PRESETS.cleft, 0, { reference: true }),
     { warmup: 1, repeats: Math.max(3, Math.ceil(opts.repeats / 2)) },
   );
-  const g = gdcm(file!);
   rows.push({ s, decode, prepare, reference, gdcm: g, level });
   console.log(
     `${s.label.padEnd(34)} decode ${range(decode)} ms  file→pixel_values ${range(prepare)} ms (level ${level})  ` +
@@ -260,7 +266,7 @@ if (values.write) {
 
 Command: \`npx tsx bench/dicom.ts --repeats ${opts.repeats} --warmup ${opts.warmup} --write\`
 Machine: ${m.cpu}, ${m.logicalCores} logical cores, ${m.platform}, Node ${m.node}; 1-min load average ${m.loadAvg1} before, ${loadAfter} after (this is a shared machine: GDCM is measured in the same run so the ratio is fair).
-Date: ${date}. Milliseconds, median (IQR) of ${opts.repeats} timed runs after ${opts.warmup} warmup (reference pipeline and full-size J2K rows: fewer).
+Date: ${date}. Milliseconds, median (IQR) of ${opts.repeats} timed runs after ${opts.warmup} warmup (reference pipeline and full-size J2K rows: fewer). Our full decode and \`gdcmconv --raw\` (${has('hyperfine') ? 'timed by hyperfine -N' : 'timed around spawnSync'}) alternate run by run, so both see the same load.
 Files: bench/out/dicom/<syntax>/RCC.dcm, one 4-view phantom exam per syntax (ours; SV1 by \`dcmcjpeg +e1\`).
 
 | syntax | full decode (openDicomFile + decodeFrame) | \`gdcmconv --raw\` whole process | ours / GDCM | file → pixel_values (\`cleft\`) | same, elementwise reference pipeline |
