@@ -1,33 +1,13 @@
 // Launches job workers as worker threads (CLI and web host). From TypeScript sources the worker
 // loads through tsx; from a bundle it loads the built worker file beside this one.
-import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import path from 'node:path';
-import fs from 'node:fs';
+import type { Worker } from 'node:worker_threads';
+import { startThread as startRuntimeThread } from '../../native/runtime/start-thread';
 import { workerEntry } from '../built-entry';
 import type { FromWorker, WorkerChannel, WorkerLauncher } from './protocol';
 
-/**
- * A worker thread running `entry`. A .ts entry gets a small bootstrap that registers tsx inside
- * the worker first (Node 20 workers do not inherit the parent's module hooks, and `--import` in a
- * worker's execArgv is not honoured there).
- */
+/** A worker thread on a .ts (sources, via tsx) or .js (bundle) entry; see native/runtime/start-thread. */
 export function startThread(entry: string, workerData?: unknown): Worker {
-  // Any worker may load onnxruntime, which reads this when it loads: no telemetry, ever.
-  process.env.ORT_DISABLE_TELEMETRY = '1';
-  if (!entry.endsWith('.ts')) return new Worker(entry, { workerData });
-  const tsxApi = tsxEsmApiUrl();
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(pathToFileURL(entry).href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
-}
-
-/** The ESM build of tsx's register API (the CJS one cannot be imported into an ESM worker). */
-function tsxEsmApiUrl(): string {
-  const require = createRequire(import.meta.url);
-  const pkgFile = require.resolve('tsx/package.json');
-  const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  return pathToFileURL(path.join(path.dirname(pkgFile), pkg.exports['./esm/api']!.import.default)).href;
+  return startRuntimeThread(entry, workerData === undefined ? {} : { workerData });
 }
 
 export function jobWorkerEntry(): string {

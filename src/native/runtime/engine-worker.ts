@@ -1,16 +1,11 @@
 // EngineWorker: the host side of an engine worker. Every ORT call (model load, run) is synchronous
 // native work that blocks its thread for as long as it computes, so the engine lives in a worker and
 // callers get promises. This module must not load ORT itself.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { EngineError, type EngineOp, type EngineOps, type EngineRequest, type EngineResponse, type SessionInfo } from './protocol';
 import type { ProviderChoice, ResolvedProvider } from './providers';
 import type { ModelSource, SessionCacheStats } from './session-cache';
 import type { EngineSessionOptions } from './session-options';
-import { disableOrtTelemetry } from './telemetry';
+import { isTypeScript, startThread } from './start-thread';
 import { transferListOf, type WireFeeds, type WireTensor } from './tensors';
 import { workerThreadHostTransport, type HostTransport } from './transport';
 
@@ -50,44 +45,6 @@ export function defaultWorkerEntry(): URL {
   return new URL(`./engine-worker-entry.${fromSources ? 'ts' : 'js'}`, here);
 }
 
-function isTypeScript(file: string): boolean {
-  return /\.[cm]?ts$/.test(file);
-}
-
-/**
- * How to start a worker on a .ts entry. Measured on Node 20.20 with tsx 4.23:
- * `new Worker(tsUrl, { execArgv: ['--import', 'tsx'] })` fails with ERR_UNKNOWN_FILE_EXTENSION
- * (the flag registers no hooks for the worker's modules, not even for later dynamic imports), and a
- * worker does not inherit the parent's hooks. What works: a small eval'd bootstrap that calls tsx's
- * `register()` API inside the worker and then imports the entry. tsx is resolved here, against this
- * package, so it is found whatever the user's cwd is.
- */
-function tsBootstrap(entry: URL): string {
-  const tsxApi = tsxEsmApiUrl();
-  return (
-    `import(${JSON.stringify(tsxApi)})` +
-    `.then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })` +
-    // Rethrow asynchronously so the failure reaches the host as the worker's 'error' event.
-    `.catch((e) => { setImmediate(() => { throw e; }); });`
-  );
-}
-
-/**
- * The ESM build of tsx's API. `require.resolve('tsx/esm/api')` would give the CJS build (require
- * condition), which fails when imported from an eval'd worker; `import.meta.resolve` is not
- * available in every host (test runners), so read the package's export map.
- */
-function tsxEsmApiUrl(): string {
-  const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as {
-    exports?: Record<string, { import?: { default?: string } } | string>;
-  };
-  const api = pkg.exports?.['./esm/api'];
-  const rel = typeof api === 'object' ? api.import?.default : undefined;
-  if (!rel) throw new Error('Cannot find the ESM entry of tsx/esm/api; is tsx installed?');
-  return pathToFileURL(path.join(path.dirname(pkgPath), rel)).href;
-}
-
 export class EngineWorker {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -100,12 +57,10 @@ export class EngineWorker {
 
   /** Spawns a worker_threads engine worker. */
   static start(options: EngineWorkerStartOptions = {}): EngineWorker {
-    // Native code in the worker reads the *process* environment, which only the main thread can set.
-    disableOrtTelemetry();
-    const given = options.entry ?? defaultWorkerEntry();
-    const entry = given instanceof URL ? given : given.startsWith('file:') ? new URL(given) : pathToFileURL(given);
-    const common = { execArgv: options.execArgv ?? [], name: options.name ?? 'cleft-engine' };
-    const worker = isTypeScript(entry.pathname) ? new Worker(tsBootstrap(entry), { ...common, eval: true }) : new Worker(entry, common);
+    const worker = startThread(options.entry ?? defaultWorkerEntry(), {
+      execArgv: options.execArgv ?? [],
+      name: options.name ?? 'cleft-engine',
+    });
     return new EngineWorker(workerThreadHostTransport(worker));
   }
 
