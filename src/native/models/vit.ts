@@ -19,8 +19,9 @@
  *   half-pixel source coordinates with scale in/out, edge pixels repeated.
  * - DINOv2 with registers: the same call with antialias=True, which in torch is the PIL-style
  *   separable filter: cubic a = -0.5, support 2·max(scale, 1), weights renormalised, no clamping.
- * - `legacy-dinov2` (older transformers releases, before `size=` replaced it in 2024, and the original DINO/DINOv2 code): scale_factor =
- *   ((h + 0.1) / h0, (w + 0.1) / w0), which torch uses for the source coordinates too.
+ * - `legacy-dinov2` (older transformers releases, before `size=` replaced it in 2024, and the
+ *   original DINO/DINOv2 code): scale_factor = ((h + 0.1) / h0, (w + 0.1) / w0), which torch uses
+ *   for the source coordinates too.
  * The interpolation is two MatMuls with constant matrices on the frozen position embeddings: ORT
  * folds them into one constant when the session is created.
  */
