@@ -18,7 +18,7 @@
  * positions 0..n_ctx-1 and the embedding index shifts by n_ctx.
  */
 import { ops, type Tensor } from '../graph/index';
-import { dimAdd, type Dim } from '../graph/shape';
+import type { Dim } from '../graph/shape';
 import type { Gpt2Config } from './hf-folder';
 import { activation, conv1d, gatherRows, multiHeadAttention, type ParamStore } from './encoders';
 import type { LoraHooks } from './lora';
@@ -80,12 +80,4 @@ export function gpt2Forward(cfg: Gpt2Config, w: ParamStore, inputs: Gpt2Inputs, 
 /** The state at the last real token: lastHidden[b, prefixLength + lengths[b] - 1] -> [batch, d]. */
 export function gpt2TextEmbedding(out: Gpt2Output, lengths: Tensor): Tensor {
   return gatherRows(out.lastHidden, lengths.add(out.prefixLength - 1));
-}
-
-/** Symbolic dims the text graphs use. */
-export const TEXT_DIMS = { batch: 'batch', seq: 'seq' } as const;
-
-/** Total positions for a prefix of n and a symbolic sequence. */
-export function positionsWithPrefix(n: number, seq: Dim = TEXT_DIMS.seq): Dim {
-  return dimAdd(n, seq);
 }
