@@ -219,6 +219,9 @@ interface Row {
   variant: string;
   fwd: Stats;
   step: Stats;
+  /** Median process CPU ms per run. */
+  fwdCpu: number;
+  stepCpu: number;
 }
 const variants = [
   ['prepacked weights (lone session)', {}],
@@ -240,26 +243,39 @@ for (const [variant, o] of variants) {
 }
 const jobs: [string, () => Promise<unknown>][] = [['ceiling', () => ceilSession.run(ceilFeeds)]];
 for (const s of sessions) jobs.push([`fwd|${s.variant}`, () => s.fwd.run(fwdFeeds)], [`step|${s.variant}`, () => s.step.run(feeds)]);
+// Wall time and process CPU time (all ORT threads) per run: on a loaded machine wall time inflates
+// with waiting, CPU time much less, so CPU-time ratios are the load-robust comparison.
 const samples = new Map<string, number[]>(jobs.map(([k]) => [k, []]));
+const cpu = new Map<string, number[]>(jobs.map(([k]) => [k, []]));
 for (let r = 0; r < opts.warmup + opts.repeats; r++) {
   for (const [k, fn] of jobs) {
+    const c0 = process.cpuUsage();
     const t = performance.now();
     await fn();
-    if (r >= opts.warmup) samples.get(k)!.push(performance.now() - t);
+    const dt = performance.now() - t;
+    const c = process.cpuUsage(c0);
+    if (r >= opts.warmup) {
+      samples.get(k)!.push(dt);
+      cpu.get(k)!.push((c.user + c.system) / 1e3);
+    }
   }
 }
+const cpuMed = (k: string) => summarize(k, cpu.get(k)!).medianMs;
 const ceil = summarize('MatMul 2048³', samples.get('ceiling')!);
 const ceilG = (2 * n2048 ** 3) / 1e9 / (ceil.medianMs / 1e3);
 console.log(`MatMul ceiling: ${fmt(ceilG)} GFLOP/s (median ${fmt(ceil.medianMs)} ms)`);
+const ceilCpuG = (2 * n2048 ** 3) / 1e9 / (cpuMed('ceiling') / 1e3); // GFLOP per CPU-second
 const rows: Row[] = sessions.map((s) => ({
   variant: s.variant,
+  fwdCpu: cpuMed(`fwd|${s.variant}`),
+  stepCpu: cpuMed(`step|${s.variant}`),
   fwd: summarize(`forward, ${s.variant}`, samples.get(`fwd|${s.variant}`)!),
   step: summarize(`train_step, ${s.variant}`, samples.get(`step|${s.variant}`)!),
 }));
-for (const { variant, fwd: fs1, step: ss } of rows)
+for (const { variant, fwd: fs1, step: ss, fwdCpu, stepCpu } of rows)
   console.log(
     `${variant.padEnd(38)} forward ${fmt(fs1.medianMs)} ms (${fmt(fwdFlop / 1e6 / fs1.medianMs)} GFLOP/s, ${fmt((100 * fwdFlop) / 1e6 / fs1.medianMs / ceilG)}% of ceiling), ` +
-      `fwd+bwd ${fmt(ss.medianMs)} ms (${fmt(stepFlop / 1e6 / ss.medianMs)} GFLOP/s), ratio ${fmt(ss.medianMs / fs1.medianMs, 2)}`,
+      `fwd+bwd ${fmt(ss.medianMs)} ms (${fmt(stepFlop / 1e6 / ss.medianMs)} GFLOP/s), ratio ${fmt(ss.medianMs / fs1.medianMs, 2)}; CPU ${fmt(fwdCpu)} / ${fmt(stepCpu)} ms, ratio ${fmt(stepCpu / fwdCpu, 2)}`,
   );
 for (const s of sessions) {
   await s.fwd.release();
@@ -434,6 +450,15 @@ const lines = [
   ...rows.map(
     (r) =>
       `| ${r.variant} | ${fmt(r.fwd.medianMs)} (${fmt(r.fwd.q1Ms)}-${fmt(r.fwd.q3Ms)}) | ${g(fwdFlop, r.fwd)} | ${fmt((100 * fwdFlop) / 1e6 / r.fwd.medianMs / ceilG)}% | ${fmt(r.step.medianMs)} (${fmt(r.step.q1Ms)}-${fmt(r.step.q3Ms)}) | ${g(stepFlop, r.step)} | ${fmt(r.step.medianMs / r.fwd.medianMs, 2)} |`,
+  ),
+  '',
+  `Process CPU time per run (all threads; less sensitive to load than wall time). Ceiling: ${fmt(cpuMed('ceiling'))} CPU-ms per 2048³ MatMul = ${fmt(ceilCpuG)} GFLOP per CPU-second.`,
+  '',
+  '| variant | forward CPU ms | forward GFLOP/CPU-s (% of ceiling) | fwd+bwd CPU ms | fwd+bwd GFLOP/CPU-s | fwd+bwd / fwd (CPU) |',
+  '|---|---|---|---|---|---|',
+  ...rows.map(
+    (r) =>
+      `| ${r.variant} | ${fmt(r.fwdCpu)} | ${fmt(fwdFlop / 1e6 / r.fwdCpu)} (${fmt((100 * fwdFlop) / 1e6 / r.fwdCpu / ceilCpuG)}%) | ${fmt(r.stepCpu)} | ${fmt(stepFlop / 1e6 / r.stepCpu)} | ${fmt(r.stepCpu / r.fwdCpu, 2)} |`,
   ),
   ...(torchOut
     ? [
