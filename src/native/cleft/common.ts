@@ -165,7 +165,13 @@ export function arrayData(
   const names = Object.keys(tensors);
   const size0 = (() => {
     const t = tensors[names[0]!]!;
-    return t.data.length / Math.max(1, t.rowShape.reduce((a, b) => a * b, 1));
+    return (
+      t.data.length /
+      Math.max(
+        1,
+        t.rowShape.reduce((a, b) => a * b, 1),
+      )
+    );
   })();
   const map = rows ?? Array.from({ length: size0 }, (_, i) => i);
   return {

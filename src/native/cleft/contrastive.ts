@@ -77,8 +77,20 @@ export interface ContrastiveResult {
 /** A ParamStore whose weights are trainable graph inputs (full training); names `<prefix><name>`. */
 class TrainableStore extends ParamStore {
   private readonly made = new Map<string, Tensor>();
-  constructor(g: Graph, private readonly model: HfModel, prefix: string) {
-    super(g, { has: (n) => model.weights.has(n), shape: (n) => [...model.weights.get(n)!.shape], value: () => ({ kind: 'inline', bytes: new Uint8Array(0) }) }, prefix);
+  constructor(
+    g: Graph,
+    private readonly model: HfModel,
+    prefix: string,
+  ) {
+    super(
+      g,
+      {
+        has: (n) => model.weights.has(n),
+        shape: (n) => [...model.weights.get(n)!.shape],
+        value: () => ({ kind: 'inline', bytes: new Uint8Array(0) }),
+      },
+      prefix,
+    );
   }
   override get(name: string): Tensor {
     let t = this.made.get(name);
@@ -132,7 +144,10 @@ function loraInit(plan: LoraPlan, prefix: string, seed: number, into: Map<string
       into.set(`${prefix}${m.module}.lora_B`, toFloat32(a.B).slice());
     } else {
       const bound = 1 / Math.sqrt(m.inFeatures);
-      into.set(`${prefix}${m.module}.lora_A`, Float32Array.from({ length: m.r * m.inFeatures }, () => (2 * rand() - 1) * bound));
+      into.set(
+        `${prefix}${m.module}.lora_A`,
+        Float32Array.from({ length: m.r * m.inFeatures }, () => (2 * rand() - 1) * bound),
+      );
       into.set(`${prefix}${m.module}.lora_B`, new Float32Array(m.outFeatures * m.r));
     }
   }
@@ -154,7 +169,9 @@ export interface ContrastivePlan {
 }
 
 /** Builds the training setup and the initial values of every trainable tensor. */
-export function contrastivePlan(o: Pick<ContrastiveOptions, 'text' | 'image' | 'heads' | 'trainHeads' | 'data' | 'seed' | 'workDir'>): ContrastivePlan {
+export function contrastivePlan(
+  o: Pick<ContrastiveOptions, 'text' | 'image' | 'heads' | 'trainHeads' | 'data' | 'seed' | 'workDir'>,
+): ContrastivePlan {
   const text = loadHfFolder(o.text.modelDir);
   const image = loadHfFolder(o.image.modelDir);
   if (text.config.family !== 'gpt2') throw new Error(`${o.text.modelDir}: the text encoder must be GPT-2 family`);
@@ -184,7 +201,11 @@ export function contrastivePlan(o: Pick<ContrastiveOptions, 'text' | 'image' | '
       const seedT = needSeed ? dropoutSeed(ctx) : undefined;
       const hooks = (plan: LoraPlan | null, prefix: string) =>
         plan
-          ? trainableLora(g, plan.modules, { prefix, dropout: ctx.training ? plan.dropout : 0, ...(seedT && plan.dropout > 0 ? { seed: seedT } : {}) })
+          ? trainableLora(g, plan.modules, {
+              prefix,
+              dropout: ctx.training ? plan.dropout : 0,
+              ...(seedT && plan.dropout > 0 ? { seed: seedT } : {}),
+            })
           : undefined;
       const tw = tFrozen ? new ParamStore(g, tFrozen, 'text.') : new TrainableStore(g, text, 'text.');
       const iw = iFrozen ? new ParamStore(g, iFrozen, 'image.') : new TrainableStore(g, image, 'image.');
@@ -275,7 +296,10 @@ async function embedPairs(wt: WorkflowTrainer, data: PairData, rows: readonly nu
   const cat = (xs: Float32Array[]) => {
     const o = new Float32Array(xs.reduce((a, x) => a + x.length, 0));
     let k = 0;
-    for (const x of xs) (o.set(x, k), (k += x.length));
+    for (const x of xs) {
+      o.set(x, k);
+      k += x.length;
+    }
     return o;
   };
   return { img: cat(img), txt: cat(txt) };
@@ -363,13 +387,23 @@ export function adapterFrom(plan: LoraPlan, model: HfModel, prefix: string, para
     const modules = new Map(
       [...plan.adapter.modules].map(([name, m]) => [
         name,
-        { ...m, A: { dtype: 'F32' as const, shape: [...m.A.shape], data: get(name, 'lora_A') }, B: { dtype: 'F32' as const, shape: [...m.B.shape], data: get(name, 'lora_B') } },
+        {
+          ...m,
+          A: { dtype: 'F32' as const, shape: [...m.A.shape], data: get(name, 'lora_A') },
+          B: { dtype: 'F32' as const, shape: [...m.B.shape], data: get(name, 'lora_B') },
+        },
       ]),
     );
     return { ...plan.adapter, modules };
   }
   return createPeftAdapter(
-    { r: plan.r, loraAlpha: plan.alpha, targetModules: plan.targets, loraDropout: plan.dropout, fanInFanOut: model.config.family === 'gpt2' },
+    {
+      r: plan.r,
+      loraAlpha: plan.alpha,
+      targetModules: plan.targets,
+      loraDropout: plan.dropout,
+      fanInFanOut: model.config.family === 'gpt2',
+    },
     plan.modules.map((m) => ({
       module: m.module,
       A: { dtype: 'F32' as const, shape: [m.r, m.inFeatures], data: get(m.module, 'lora_A') },
@@ -383,17 +417,28 @@ export function adapterFrom(plan: LoraPlan, model: HfModel, prefix: string, para
  * Writes `text-adapter/`, `image-adapter/` (PEFT) and `heads.safetensors` into `dir`; with full
  * training also `text/` and `image/` Hugging Face folders with the trained weights.
  */
-export function exportContrastive(dir: string, r: ContrastiveResult, plan: { text: HfModel; image: HfModel; fullText?: boolean; fullImage?: boolean }): string[] {
+export function exportContrastive(
+  dir: string,
+  r: ContrastiveResult,
+  plan: { text: HfModel; image: HfModel; fullText?: boolean; fullImage?: boolean },
+): string[] {
   fs.mkdirSync(dir, { recursive: true });
   const written: string[] = [];
-  if (r.textAdapter) (writePeftAdapter(path.join(dir, 'text-adapter'), r.textAdapter), written.push('text-adapter/'));
-  if (r.imageAdapter) (writePeftAdapter(path.join(dir, 'image-adapter'), r.imageAdapter), written.push('image-adapter/'));
+  if (r.textAdapter) {
+    writePeftAdapter(path.join(dir, 'text-adapter'), r.textAdapter);
+    written.push('text-adapter/');
+  }
+  if (r.imageAdapter) {
+    writePeftAdapter(path.join(dir, 'image-adapter'), r.imageAdapter);
+    written.push('image-adapter/');
+  }
   writeHeads(path.join(dir, 'heads.safetensors'), r.heads);
   written.push('heads.safetensors');
   const full = (side: 'text' | 'image', model: HfModel) => {
     const raw = JSON.parse(fs.readFileSync(model.configFile, 'utf8')) as Record<string, unknown>;
     const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
-    for (const [n, ref] of model.weights) tensors[n] = { dtype: 'F32', shape: [...ref.shape], data: r.params.get(`${side}.${n}`) ?? readWeightF32(ref) };
+    for (const [n, ref] of model.weights)
+      tensors[n] = { dtype: 'F32', shape: [...ref.shape], data: r.params.get(`${side}.${n}`) ?? readWeightF32(ref) };
     writeHfFolder(path.join(dir, side), raw, tensors);
     written.push(`${side}/`);
   };
@@ -401,4 +446,3 @@ export function exportContrastive(dir: string, r: ContrastiveResult, plan: { tex
   if (plan.fullImage) full('image', plan.image);
   return written;
 }
-

@@ -102,12 +102,25 @@ const promptMemo = new Map<string, { file: string; config: Gpt2Config }>();
  * the state at the last real class token (after the n context positions). Frozen GPT-2 with the
  * adapter merged; written into `cacheDir` (beside the ONNX cache's weight links).
  */
-export function buildPromptEncoder(model: TextModelRef, nCtx: number, classSpecific: boolean, cacheDir: string, onWarning?: (m: string) => void) {
-  const key = JSON.stringify([path.resolve(model.modelDir), model.adapterDir ? path.resolve(model.adapterDir) : null, nCtx, classSpecific, path.resolve(cacheDir)]);
+export function buildPromptEncoder(
+  model: TextModelRef,
+  nCtx: number,
+  classSpecific: boolean,
+  cacheDir: string,
+  onWarning?: (m: string) => void,
+) {
+  const key = JSON.stringify([
+    path.resolve(model.modelDir),
+    model.adapterDir ? path.resolve(model.adapterDir) : null,
+    nCtx,
+    classSpecific,
+    path.resolve(cacheDir),
+  ]);
   const hit = promptMemo.get(key);
   if (hit && fs.existsSync(hit.file)) return hit;
   const hf = loadHfFolder(model.modelDir);
-  if (hf.config.family !== 'gpt2') throw new ModelFormatError(hf.configFile, `a text encoder must be GPT-2 family, this is ${hf.config.family}`);
+  if (hf.config.family !== 'gpt2')
+    throw new ModelFormatError(hf.configFile, `a text encoder must be GPT-2 family, this is ${hf.config.family}`);
   const cfg = hf.config;
   const bound = bindModelWeights(hf, {
     modelDir: model.modelDir,

@@ -89,11 +89,11 @@ export async function runLoop(
   let best: Map<string, Float32Array> | null = null;
   if (stateFile && trainer.step > 0 && fs.existsSync(stateFile)) {
     const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as LoopState;
-    if (saved.step !== trainer.step) throw new Error(`${stateFile}: workflow state is for update ${saved.step}, the checkpoint for ${trainer.step}`);
+    if (saved.step !== trainer.step)
+      throw new Error(`${stateFile}: workflow state is for update ${saved.step}, the checkpoint for ${trainer.step}`);
     st = saved;
     const bf = path.join(ck!.dir, BEST_FILE);
-    if (st.bestStep !== null && fs.existsSync(bf))
-      best = new Map([...readTensors(bf)].map(([k, t]) => [k, t.data as Float32Array]));
+    if (st.bestStep !== null && fs.existsSync(bf)) best = new Map([...readTensors(bf)].map(([k, t]) => [k, t.data as Float32Array]));
   }
   const val = opts.validation;
   const evalEvery = Math.max(1, val?.every ?? Math.ceil(opts.steps / 10));

@@ -137,14 +137,21 @@ export function promptLearningSetup(o: {
   weightsDir: string;
 }): TrainingSetup {
   const model = loadHfFolder(o.text.modelDir);
-  if (model.config.family !== 'gpt2') throw new ModelFormatError(model.configFile, `the text encoder must be GPT-2 family (${model.config.family})`);
+  if (model.config.family !== 'gpt2')
+    throw new ModelFormatError(model.configFile, `the text encoder must be GPT-2 family (${model.config.family})`);
   const cfg = model.config;
   const nCtx = o.ctxShape.at(-2)!;
   const longest = Math.max(...o.classIds.map((r) => r.length));
-  if (nCtx + longest > cfg.nPositions) throw new Error(`${nCtx} context vectors + ${longest} class tokens exceed n_positions ${cfg.nPositions}`);
+  if (nCtx + longest > cfg.nPositions)
+    throw new Error(`${nCtx} context vectors + ${longest} class tokens exceed n_positions ${cfg.nPositions}`);
   for (const row of o.classIds)
-    for (const id of row) if (!(id >= 0 && id < cfg.vocabSize)) throw new Error(`class token id ${id} is outside the vocabulary (${cfg.vocabSize})`);
-  const bound = bindModelWeights(model, { modelDir: o.text.modelDir, cacheDir: o.weightsDir, ...(o.text.adapterDir ? { adapterDir: o.text.adapterDir } : {}) });
+    for (const id of row)
+      if (!(id >= 0 && id < cfg.vocabSize)) throw new Error(`class token id ${id} is outside the vocabulary (${cfg.vocabSize})`);
+  const bound = bindModelWeights(model, {
+    modelDir: o.text.modelDir,
+    cacheDir: o.weightsDir,
+    ...(o.text.adapterDir ? { adapterDir: o.text.adapterDir } : {}),
+  });
   const { ids, lengths, seq } = padRows(o.classIds, 0);
   const C = o.classIds.length;
   return {
@@ -178,13 +185,22 @@ const flat = (r: ClassificationReport | null, loss: number | null): Record<strin
     : null;
 
 /** Probabilities [rows][classes] of the forward graph for cached image features (ctx: given or current). */
-async function predict(wt: WorkflowTrainer, feats: Float32Array, dim: number, rows: readonly number[], ctx?: Float32Array): Promise<number[][]> {
+async function predict(
+  wt: WorkflowTrainer,
+  feats: Float32Array,
+  dim: number,
+  rows: readonly number[],
+  ctx?: Float32Array,
+): Promise<number[][]> {
   const out: number[][] = [];
   for (let s = 0; s < rows.length; s += 256) {
     const chunk = rows.slice(s, s + 256);
     const x = new Float32Array(chunk.length * dim);
     chunk.forEach((r, i) => x.set(feats.subarray(r * dim, (r + 1) * dim), i * dim));
-    const res = await wt.forward({ image_features: { type: 'float32', dims: [chunk.length, dim], data: x } }, ctx ? new Map([['ctx', ctx]]) : undefined);
+    const res = await wt.forward(
+      { image_features: { type: 'float32', dims: [chunk.length, dim], data: x } },
+      ctx ? new Map([['ctx', ctx]]) : undefined,
+    );
     const p = res.probs!.data as Float32Array;
     const k = res.probs!.dims[1]!;
     for (let i = 0; i < chunk.length; i++) out.push(Array.from(p.subarray(i * k, (i + 1) * k)));
@@ -209,7 +225,10 @@ export async function openPromptLearning(o: PromptLearningOptions) {
 
   const setup = promptLearningSetup({ text: o.text, heads, classIds: o.classIds, ctxShape: init.shape, weightsDir: o.workDir });
   const labels64 = BigInt64Array.from(o.labels, (y) => BigInt(y));
-  const data = arrayData({ image_features: { data: o.imageFeatures, rowShape: [dim] }, labels: { data: labels64, rowShape: [] } }, split.train);
+  const data = arrayData(
+    { image_features: { data: o.imageFeatures, rowShape: [dim] }, labels: { data: labels64, rowShape: [] } },
+    split.train,
+  );
   const wt = await createTrainer(setup, o, data, new Map([['ctx', init.ctx]]));
   return { wt, init, split, names, dim };
 }
@@ -236,7 +255,14 @@ export async function learnPromptContext(o: PromptLearningOptions): Promise<Prom
           evaluate: async () => {
             const r = await report();
             const rep = evaluate(yEval, r.probs, names, { bootstrapSamples: 0 });
-            return { loss: r.loss, metrics: { accuracy: rep.accuracy.estimate, balancedAccuracy: rep.balancedAccuracy, ...(rep.macroAuc ? { macroAuc: rep.macroAuc.estimate } : {}) } };
+            return {
+              loss: r.loss,
+              metrics: {
+                accuracy: rep.accuracy.estimate,
+                balancedAccuracy: rep.balancedAccuracy,
+                ...(rep.macroAuc ? { macroAuc: rep.macroAuc.estimate } : {}),
+              },
+            };
           },
         }
       : undefined;

@@ -27,7 +27,8 @@ function check(t: TaskSpec): TaskSpec {
   if (!t.name) throw new Error('task: empty name');
   if (t.classes.length < 2) throw new Error(`task "${t.name}": needs at least 2 classes`);
   for (const c of t.classes)
-    if (!c.prompts.length || c.prompts.some((p) => !p.trim())) throw new Error(`task "${t.name}": class "${c.name}" needs non-empty prompts`);
+    if (!c.prompts.length || c.prompts.some((p) => !p.trim()))
+      throw new Error(`task "${t.name}": class "${c.name}" needs non-empty prompts`);
   return t;
 }
 

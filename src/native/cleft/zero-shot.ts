@@ -49,7 +49,12 @@ export function imageEmbeddingsFromFeatures(heads: Heads, features: Float32Array
  * Class embeddings [classes, projDim] from text features of every template: project, normalise,
  * average the templates of each class, renormalise. `templateClass[i]` = class of feature row i.
  */
-export function classEmbeddingsFromFeatures(heads: Heads, features: Float32Array, templateClass: readonly number[], classes: number): Float32Array {
+export function classEmbeddingsFromFeatures(
+  heads: Heads,
+  features: Float32Array,
+  templateClass: readonly number[],
+  classes: number,
+): Float32Array {
   const p = heads.projDim;
   const t = projectAndNormalizeRows(features, templateClass.length, heads.textDim, heads.textProjection, p);
   const out = new Float32Array(classes * p);
@@ -87,7 +92,11 @@ export function classNameIds(tok: Gpt2Tokenizer, names: readonly string[]): numb
 }
 
 /** Class embeddings of a learned prompt set (ctx before each class name's tokens). */
-export async function promptSetClassEmbeddings(bundle: CleftBundle, promptSet: string, e: WorkflowEngine): Promise<{ embeddings: Float32Array; classNames: string[] }> {
+export async function promptSetClassEmbeddings(
+  bundle: CleftBundle,
+  promptSet: string,
+  e: WorkflowEngine,
+): Promise<{ embeddings: Float32Array; classNames: string[] }> {
   const { entry, ctx } = readPromptSet(bundle, promptSet);
   const ids = classNameIds(bundleTokenizer(bundle), entry.classNames);
   const f = await promptFeatures(
@@ -98,7 +107,10 @@ export async function promptSetClassEmbeddings(bundle: CleftBundle, promptSet: s
     e,
   );
   const h = bundle.heads.heads;
-  return { embeddings: projectAndNormalizeRows(f.features, ids.length, h.textDim, h.textProjection, h.projDim), classNames: entry.classNames };
+  return {
+    embeddings: projectAndNormalizeRows(f.features, ids.length, h.textDim, h.textProjection, h.projDim),
+    classNames: entry.classNames,
+  };
 }
 
 /** Pooled image features of a bundle (cache these: `imageFeatureKey`). */

@@ -8,6 +8,7 @@ import * as importCmd from './import';
 import * as jobs from './jobs';
 import * as models from './models';
 import * as serve from './serve';
+import * as train from './train';
 
 export function registerCommands(program: Command): void {
   serve.register(program);
@@ -17,4 +18,5 @@ export function registerCommands(program: Command): void {
   dicom.register(program);
   models.register(program);
   embed.register(program);
+  train.register(program);
 }

@@ -19,7 +19,12 @@ function options(work: string, extra: Partial<ContrastiveOptions> = {}): Contras
     text: { modelDir: path.join(REF, 'gpt2'), training: { mode: 'lora', adapterDir: path.join(REF, 'gpt2/adapter') } },
     image: { modelDir: path.join(REF, 'vit'), pool: 'cls', training: { mode: 'lora', adapterDir: path.join(REF, 'vit/adapter') } },
     heads: readHeads(path.join(REF, 'heads.safetensors')),
-    data: { pixelValues: f32('vit.pixel_values'), pixelShape: [3, 3, 32, 32], inputIds: i64('text.input_ids'), lengths: i64('text.lengths') },
+    data: {
+      pixelValues: f32('vit.pixel_values'),
+      pixelShape: [3, 3, 32, 32],
+      inputIds: i64('text.input_ids'),
+      lengths: i64('text.lengths'),
+    },
     optimizer: { kind: 'adamw', lr: 1e-3 },
     steps: 2,
     batchSize: 3,

@@ -8,6 +8,7 @@ import { readHeads } from '../../../../src/native/models/heads';
 import { imageFeatures } from '../../../../src/native/cleft/features';
 import { learnPromptContext, openPromptLearning } from '../../../../src/native/cleft/prompt-learning';
 import { REF, f32, i64, relErr, shapeOf, promptClassIds } from './reference';
+import { seededRandom } from '../../../../src/native/cleft/random';
 
 let tmp: string;
 beforeAll(() => {
@@ -46,5 +47,46 @@ describe('prompt learning', () => {
     } finally {
       await wt.close();
     }
+  });
+
+  it('lowers the loss and improves accuracy on a separable synthetic case (validation split, early stopping)', async () => {
+    const heads = readHeads(path.join(REF, 'heads.safetensors'));
+    const rand = seededRandom(7);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+    const d = heads.imageDim;
+    const K = 3;
+    const mu = Array.from({ length: K }, () => Array.from({ length: d }, normal));
+    const n = 90;
+    const labels = Array.from({ length: n }, (_, i) => i % K);
+    const feats = new Float32Array(n * d);
+    labels.forEach((y, i) => {
+      for (let k = 0; k < d; k++) feats[i * d + k] = mu[y]![k]! + 0.5 * normal();
+    });
+    const progress: number[] = [];
+    const r = await learnPromptContext({
+      text: { modelDir: path.join(REF, 'gpt2') },
+      heads,
+      imageFeatures: feats,
+      labels,
+      classIds: promptClassIds(),
+      nCtx: 4,
+      init: { kind: 'random' },
+      optimizer: { kind: 'adamw', lr: 0.05 },
+      steps: 60,
+      batchSize: 16,
+      seed: 1,
+      valFraction: 0.3,
+      evalEvery: 10,
+      patience: 3,
+      bootstrapSamples: 50,
+      workDir: path.join(tmp, 'work-sep'),
+      onProgress: (p) => void progress.push(p.step),
+    });
+    expect(r.split.val.length).toBe(27);
+    expect(r.metrics.after!.loss!).toBeLessThan(r.metrics.before!.loss!);
+    expect(r.after!.accuracy.estimate).toBeGreaterThan(r.before!.accuracy.estimate);
+    expect(r.after!.accuracy.estimate).toBeGreaterThan(0.8);
+    expect(r.shape).toEqual([4, 64]);
+    expect(progress.length).toBeGreaterThan(0);
   });
 });
