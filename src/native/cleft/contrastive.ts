@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Graph, Tensor } from '../graph/index';
 import { bindModelWeights } from '../models/embed';
-import { ParamStore } from '../models/encoders';
+import { ParamStore, type WeightSource } from '../models/encoders';
 import { gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
 import { visionForward, poolImage, type ImagePooling, type VisionConfig } from '../models/vit';
 import { clipHead, clipLoss, headParams } from '../models/clip';
@@ -34,8 +34,8 @@ export type EncoderTraining =
   | { mode: 'frozen' }
   /** LoRA from an existing PEFT adapter (keeps its rank, alpha, targets; trained from its values) or new. */
   | { mode: 'lora'; adapterDir?: string | null; r?: number; alpha?: number; targets?: string[]; dropout?: number }
-  /** Every weight trainable (small models from scratch). */
-  | { mode: 'full' };
+  /** Every weight trainable (small models from scratch); `freeze` names (regexps) stay frozen, e.g. token embeddings. */
+  | { mode: 'full'; freeze?: RegExp[] };
 
 export const DEFAULT_LORA = { r: 8, alpha: 32, dropout: 0.1, textTargets: ['c_attn'], imageTargets: ['query', 'value'] } as const;
 
@@ -74,25 +74,20 @@ export interface ContrastiveResult {
   split: { train: number[]; val: number[] };
 }
 
-/** A ParamStore whose weights are trainable graph inputs (full training); names `<prefix><name>`. */
+/** A ParamStore whose weights are trainable graph inputs (full training), except `frozen` names; names `<prefix><name>`. */
 class TrainableStore extends ParamStore {
   private readonly made = new Map<string, Tensor>();
   constructor(
     g: Graph,
     private readonly model: HfModel,
+    source: WeightSource,
     prefix: string,
+    private readonly frozen: (name: string) => boolean,
   ) {
-    super(
-      g,
-      {
-        has: (n) => model.weights.has(n),
-        shape: (n) => [...model.weights.get(n)!.shape],
-        value: () => ({ kind: 'inline', bytes: new Uint8Array(0) }),
-      },
-      prefix,
-    );
+    super(g, source, prefix);
   }
   override get(name: string): Tensor {
+    if (this.frozen(name)) return super.get(name);
     let t = this.made.get(name);
     if (!t) {
       if (!this.model.weights.has(name)) throw new Error(`model weight "${name}" is missing`);
@@ -101,6 +96,11 @@ class TrainableStore extends ParamStore {
     }
     return t;
   }
+}
+
+/** Whether a weight is trainable under a full-training spec. */
+function fullTrainable(t: EncoderTraining, name: string): boolean {
+  return t.mode === 'full' && !(t.freeze ?? []).some((r) => r.test(name));
 }
 
 interface LoraPlan {
@@ -186,8 +186,10 @@ export function contrastivePlan(
   const initial = new Map<string, Float32Array>();
   const [, , H, W] = o.data.pixelShape;
   const bindFrozen = (m: HfModel) => bindModelWeights(m, { modelDir: m.dir, cacheDir: o.workDir, onWarning: () => {} }).source;
-  const tFrozen = o.text.training.mode === 'full' ? null : bindFrozen(text);
-  const iFrozen = o.image.training.mode === 'full' ? null : bindFrozen(image);
+  const tFrozen = bindFrozen(text);
+  const iFrozen = bindFrozen(image);
+  const tFull = o.text.training.mode === 'full';
+  const iFull = o.image.training.mode === 'full';
   const trainHeads = o.trainHeads ?? true;
 
   const setup: TrainingSetup = {
@@ -207,8 +209,12 @@ export function contrastivePlan(
               ...(seedT && plan.dropout > 0 ? { seed: seedT } : {}),
             })
           : undefined;
-      const tw = tFrozen ? new ParamStore(g, tFrozen, 'text.') : new TrainableStore(g, text, 'text.');
-      const iw = iFrozen ? new ParamStore(g, iFrozen, 'image.') : new TrainableStore(g, image, 'image.');
+      const tw = tFull
+        ? new TrainableStore(g, text, tFrozen, 'text.', (n) => !fullTrainable(o.text.training, n))
+        : new ParamStore(g, tFrozen, 'text.');
+      const iw = iFull
+        ? new TrainableStore(g, image, iFrozen, 'image.', (n) => !fullTrainable(o.image.training, n))
+        : new ParamStore(g, iFrozen, 'image.');
       const tl = hooks(tLora, 'text.');
       const il = hooks(iLora, 'image.');
       const txt = gpt2TextEmbedding(gpt2Forward(tcfg, tw, { inputIds: ids }, tl), lengths);
@@ -220,8 +226,8 @@ export function contrastivePlan(
   };
   if (tLora) loraInit(tLora, 'text.', seed ^ 0x7e47, initial);
   if (iLora) loraInit(iLora, 'image.', seed ^ 0x13a6e, initial);
-  if (o.text.training.mode === 'full') for (const [n, ref] of text.weights) initial.set(`text.${n}`, readWeightF32(ref));
-  if (o.image.training.mode === 'full') for (const [n, ref] of image.weights) initial.set(`image.${n}`, readWeightF32(ref));
+  for (const [n, ref] of text.weights) if (fullTrainable(o.text.training, n)) initial.set(`text.${n}`, readWeightF32(ref));
+  for (const [n, ref] of image.weights) if (fullTrainable(o.image.training, n)) initial.set(`image.${n}`, readWeightF32(ref));
   if (trainHeads) {
     initial.set('text_projection.weight', o.heads.textProjection.slice());
     initial.set('visual_projection.weight', o.heads.visualProjection.slice());

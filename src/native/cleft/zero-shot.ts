@@ -86,9 +86,14 @@ export async function taskClassEmbeddings(bundle: CleftBundle, task: TaskSpec, e
   return classEmbeddingsFromFeatures(bundle.heads.heads, f.features, owner, task.classes.length);
 }
 
-/** Token ids of class names for prompt learning: the name's tokens + EOS (the embedding is read at the EOS). */
+/**
+ * Token ids of class names for prompt learning: the name's tokens + EOS (the embedding is read at
+ * the EOS). The name is encoded with a leading space, as it follows the context words in a sentence
+ * (GPT-2's BPE has distinct tokens for " breast" and "breast"), so a context initialised from
+ * "... of a patient with" reproduces the hand-written prompt's tokens exactly.
+ */
 export function classNameIds(tok: Gpt2Tokenizer, names: readonly string[]): number[][] {
-  return names.map((n) => [...tok.encode(n), tok.eosTokenId]);
+  return names.map((n) => [...tok.encode(n.startsWith(' ') ? n : ` ${n}`), tok.eosTokenId]);
 }
 
 /** Class embeddings of a learned prompt set (ctx before each class name's tokens). */

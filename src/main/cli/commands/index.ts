@@ -9,6 +9,7 @@ import * as jobs from './jobs';
 import * as models from './models';
 import * as serve from './serve';
 import * as train from './train';
+import * as demo from './demo';
 
 export function registerCommands(program: Command): void {
   serve.register(program);
@@ -19,4 +20,5 @@ export function registerCommands(program: Command): void {
   models.register(program);
   embed.register(program);
   train.register(program);
+  demo.register(program);
 }

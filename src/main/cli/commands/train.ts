@@ -23,6 +23,7 @@ import { trainAdaptor, exportAdaptor } from '../../../native/cleft/adaptor';
 import type { OptimizerOptions, RunOptions } from '../../../native/cleft/common';
 import type { WorkflowProgress } from '../../../native/cleft/loop';
 import { DEFAULT_INIT_PHRASE } from '../../../native/cleft/tasks';
+import { classNameIds } from '../../../native/cleft/zero-shot';
 import { formatDuration, ProgressPrinter, renderBar } from '../progress-bar';
 
 export function num(v: string | undefined, flag: string, opts: { int?: boolean; min?: number } = {}): number | undefined {
@@ -291,7 +292,7 @@ export function register(program: Command): void {
     let classNames = (f.classes as string | undefined)?.split('|').map((s) => s.trim()) ?? data.classNames();
     if (!classIds) {
       if (!classNames) throw new Error(`${f.data}: no class_ids.<c> tensors and no class names (metadata class_names or --classes)`);
-      classIds = classNames.map((n) => [...getTok().encode(n), getTok().eosTokenId]);
+      classIds = classNameIds(getTok(), classNames);
     }
     classNames ??= classIds.map((_, i) => `class ${i}`);
     const nCtxFlag = num(f.nCtx as string | undefined, '--n-ctx', { int: true, min: 1 });
