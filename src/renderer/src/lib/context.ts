@@ -4,6 +4,7 @@ import type { RendererClient } from './client';
 import type { AppInfoStore } from './stores/app-info.svelte';
 import type { ConnectionStore } from './stores/connection.svelte';
 import type { JobsStore } from './stores/jobs.svelte';
+import type { LabelingStore } from './stores/labeling.svelte';
 import type { LibraryStore } from './stores/library.svelte';
 import type { RouteStore } from './stores/route.svelte';
 import type { SettingsStore } from './stores/settings.svelte';
@@ -15,6 +16,7 @@ export interface AppContext {
   app: AppInfoStore;
   connection: ConnectionStore;
   jobs: JobsStore;
+  labeling: LabelingStore;
   library: LibraryStore;
   route: RouteStore;
   settings: SettingsStore;

@@ -1,0 +1,225 @@
+// The labeling session beside the viewer: the chosen task and scope, the labels of the open study,
+// progress, and undo. Every label is saved the moment it is given: the panel shows it at once
+// (optimistic), rolls back and raises an alert if the back end refuses, and remembers what each
+// save replaced so Ctrl+Z can put it back.
+import type { Label, LabelScope, MethodOutput, Task } from '../../../../common/contract';
+import type { RendererClient } from '../client';
+import { sameTarget, type Target } from '../labeling';
+import type { ToastStore } from './toasts.svelte';
+
+export interface UndoEntry {
+  target: Target;
+  /** The label that was there before the action (null: there was none). */
+  previous: Label | null;
+  /** What the action left there (null after a clear). */
+  className: string | null;
+}
+
+type Progress = MethodOutput<'labels.progress'>;
+
+const TASK_KEY = 'cleft.labeling.task';
+const ADVANCE_KEY = 'cleft.labeling.autoAdvance';
+const UNDO_DEPTH = 200;
+
+function readStorage(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+function writeStorage(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Preferences only; labels themselves are in the back end.
+  }
+}
+
+export class LabelingStore {
+  tasks = $state<Task[]>([]);
+  tasksError = $state<string | null>(null);
+  taskId = $state<number | null>(null);
+  scope = $state<LabelScope>('breast');
+  autoAdvance = $state(readStorage(ADVANCE_KEY) !== 'false');
+  studyId = $state<number | null>(null);
+  labels = $state<Label[]>([]);
+  progress = $state<Progress | null>(null);
+  undoStack = $state<UndoEntry[]>([]);
+  saving = $state(0);
+  readonly task = $derived(this.tasks.find((t) => t.id === this.taskId) ?? null);
+  private pending = new Set<Promise<unknown>>();
+  private tempId = -1;
+
+  constructor(
+    private readonly client: RendererClient,
+    private readonly toasts: ToastStore,
+  ) {}
+
+  async loadTasks(): Promise<void> {
+    try {
+      this.tasks = await this.client.invoke('tasks.list', {});
+      this.tasksError = null;
+      if (!this.task) {
+        const saved = Number(readStorage(TASK_KEY));
+        const pick = this.tasks.find((t) => t.id === saved) ?? this.tasks[0] ?? null;
+        if (pick) this.selectTask(pick.id);
+      }
+    } catch (err) {
+      this.tasksError = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  selectTask(id: number): void {
+    const task = this.tasks.find((t) => t.id === id);
+    if (!task) return;
+    this.taskId = id;
+    this.scope = task.scope;
+    writeStorage(TASK_KEY, String(id));
+    void this.refresh();
+  }
+
+  setAutoAdvance(on: boolean): void {
+    this.autoAdvance = on;
+    writeStorage(ADVANCE_KEY, String(on));
+  }
+
+  async openStudy(studyId: number): Promise<void> {
+    if (this.studyId !== studyId) {
+      this.studyId = studyId;
+      this.labels = [];
+    }
+    await this.refresh();
+  }
+
+  /** Labels of the open study and the task's progress, fresh from the back end. */
+  async refresh(): Promise<void> {
+    const taskId = this.taskId;
+    const studyId = this.studyId;
+    if (taskId === null) return;
+    try {
+      const [labels, progress] = await Promise.all([
+        studyId !== null ? this.client.invoke('labels.forStudy', { studyId, taskId }) : Promise.resolve(null),
+        this.client.invoke('labels.progress', { taskId }),
+      ]);
+      if (taskId !== this.taskId) return;
+      if (labels && studyId === this.studyId) this.labels = labels;
+      this.progress = progress;
+    } catch (err) {
+      this.toasts.failure('Could not load labels', err);
+    }
+  }
+
+  labelAt(target: Target): Label | null {
+    return this.labels.find((l) => sameTarget(target, l)) ?? null;
+  }
+
+  /** Saves a label; resolves true once the back end has it. */
+  set(target: Target, className: string): Promise<boolean> {
+    const temp: Label = {
+      id: this.tempId--,
+      taskId: target.taskId,
+      studyId: target.studyId,
+      scope: target.scope,
+      instanceId: target.instanceId ?? null,
+      laterality: target.laterality ?? null,
+      className,
+      annotator: '',
+      createdAt: new Date().toISOString(),
+    };
+    return this.mutate(
+      target,
+      temp,
+      async () => {
+        const { label, replaced } = await this.client.invoke('labels.set', { target, className });
+        return { label, previous: replaced };
+      },
+      'Label not saved',
+    );
+  }
+
+  clear(target: Target): Promise<boolean> {
+    return this.mutate(
+      target,
+      null,
+      async () => {
+        const { removed } = await this.client.invoke('labels.clear', { target });
+        return { label: null, previous: removed };
+      },
+      'Label not cleared',
+    );
+  }
+
+  /** Reverts the last save or clear; resolves with it (the viewer goes back there) or null. */
+  async undo(): Promise<UndoEntry | null> {
+    await Promise.allSettled([...this.pending]);
+    const entry = this.undoStack.at(-1);
+    if (!entry) return null;
+    this.undoStack = this.undoStack.slice(0, -1);
+    const ok = entry.previous
+      ? await this.mutate(entry.target, { ...entry.previous, id: this.tempId-- }, () => this.restore(entry), 'Undo failed', false)
+      : await this.mutate(entry.target, null, () => this.restore(entry), 'Undo failed', false);
+    if (!ok) this.undoStack = [...this.undoStack, entry];
+    return ok ? entry : null;
+  }
+
+  private async restore(entry: UndoEntry): Promise<{ label: Label | null; previous: Label | null }> {
+    if (entry.previous) {
+      const { label } = await this.client.invoke('labels.set', { target: entry.target, className: entry.previous.className });
+      return { label, previous: null };
+    }
+    await this.client.invoke('labels.clear', { target: entry.target });
+    return { label: null, previous: null };
+  }
+
+  private async mutate(
+    target: Target,
+    optimistic: Label | null,
+    call: () => Promise<{ label: Label | null; previous: Label | null }>,
+    failure: string,
+    recordUndo = true,
+  ): Promise<boolean> {
+    const onStudy = target.studyId === this.studyId;
+    const before = this.labels;
+    if (onStudy) {
+      const rest = this.labels.filter((l) => !sameTarget(target, l));
+      this.labels = optimistic ? [...rest, optimistic] : rest;
+    }
+    this.saving++;
+    const run = call();
+    this.pending.add(run);
+    try {
+      const { label, previous } = await run;
+      if (target.studyId === this.studyId) {
+        const rest = this.labels.filter((l) => !sameTarget(target, l));
+        this.labels = label ? [...rest, label] : rest;
+      }
+      if (recordUndo) this.undoStack = [...this.undoStack, { target, previous, className: label?.className ?? null }].slice(-UNDO_DEPTH);
+      void this.refreshProgress();
+      return true;
+    } catch (err) {
+      // Roll back what the panel showed, and say so loudly: a label must never be silently lost.
+      if (onStudy && target.studyId === this.studyId) {
+        const rest = this.labels.filter((l) => !sameTarget(target, l));
+        const old = before.find((l) => sameTarget(target, l));
+        this.labels = old ? [...rest, old] : rest;
+      }
+      this.toasts.failure(failure, err);
+      return false;
+    } finally {
+      this.pending.delete(run);
+      this.saving--;
+    }
+  }
+
+  private async refreshProgress(): Promise<void> {
+    const taskId = this.taskId;
+    if (taskId === null) return;
+    try {
+      const progress = await this.client.invoke('labels.progress', { taskId });
+      if (taskId === this.taskId) this.progress = progress;
+    } catch {
+      // Counts are refreshed with the next label.
+    }
+  }
+}

@@ -1,0 +1,21 @@
+// cornerstone-core wired to our loader, once per page. cornerstone is a browser bundle (it touches
+// window when loaded), so it is imported here only, never by the pure viewer modules.
+import * as namespace from 'cornerstone-core';
+import type { RendererClient } from '../client';
+import { createLoader, SCHEME } from './loader';
+
+// A UMD bundle: bundlers hand its exports over as the namespace or as its default export.
+type Cornerstone = typeof namespace;
+const cornerstone: Cornerstone = (namespace as unknown as { default?: Cornerstone }).default ?? namespace;
+
+let registered = false;
+
+export function setupCornerstone(client: Pick<RendererClient, 'invokeBinary'>): Cornerstone {
+  if (!registered) {
+    cornerstone.registerImageLoader(SCHEME, createLoader(client));
+    // Reduced frames of a few studies plus a full-resolution frame or two.
+    cornerstone.imageCache.setMaximumSizeBytes(768 * 1024 * 1024);
+    registered = true;
+  }
+  return cornerstone;
+}
