@@ -384,6 +384,24 @@ async function accumulation(n: number): Promise<{ js: Stats; ort: Stats }> {
 const accSmall = await accumulation(N);
 const accLarge = await accumulation(10_000_000);
 
+// ------------------------------------------------------------------ memory a train_step session adds at load
+const rss: { variant: string; shared: number; prepacked: number }[] = [];
+for (const [variant, d] of [
+  ['linear/geluTanh rules (src/native/training)', dir],
+  ['generic MatMul/Gelu rules (src/native/graph)', genericDir],
+] as const) {
+  const one = (mode: string) =>
+    (
+      JSON.parse(
+        execFileSync(process.execPath, ['--import', 'tsx', path.join(here, 'session-rss.ts'), d, mode], { encoding: 'utf8' })
+          .trim()
+          .split('\n')
+          .at(-1)!,
+      ) as { rssAddedMB: number }
+    ).rssAddedMB;
+  rss.push({ variant, shared: one('shared'), prepacked: one('prepacked') });
+}
+
 // ------------------------------------------------------------------ PyTorch peer
 interface TorchOut {
   torch: string;
@@ -451,6 +469,11 @@ const lines = [
     (r) =>
       `| ${r.variant} | ${fmt(r.fwd.medianMs)} (${fmt(r.fwd.q1Ms)}-${fmt(r.fwd.q3Ms)}) | ${g(fwdFlop, r.fwd)} | ${fmt((100 * fwdFlop) / 1e6 / r.fwd.medianMs / ceilG)}% | ${fmt(r.step.medianMs)} (${fmt(r.step.q1Ms)}-${fmt(r.step.q3Ms)}) | ${g(stepFlop, r.step)} | ${fmt(r.step.medianMs / r.fwd.medianMs, 2)} |`,
   ),
+  ...(torchOut
+    ? [
+        `| PyTorch ${torchOut.torch} eager, ${torchOut.threads} threads, OpenBLAS (peer) | ${fmt(torchOut.forward.median)} (${fmt(torchOut.forward.q1)}-${fmt(torchOut.forward.q3)}) | ${fmt(fwdFlop / 1e6 / torchOut.forward.median)} | ${fmt((100 * fwdFlop) / 1e6 / torchOut.forward.median / ceilG)}% | ${fmt(torchOut.fwd_bwd.median)} (${fmt(torchOut.fwd_bwd.q1)}-${fmt(torchOut.fwd_bwd.q3)}) | ${fmt(stepFlop / 1e6 / torchOut.fwd_bwd.median)} | ${fmt(torchOut.fwd_bwd.median / torchOut.forward.median, 2)} |`,
+      ]
+    : []),
   '',
   `Process CPU time per run (all threads; less sensitive to load than wall time). Ceiling: ${fmt(cpuMed('ceiling'))} CPU-ms per 2048³ MatMul = ${fmt(ceilCpuG)} GFLOP per CPU-second.`,
   '',
@@ -460,14 +483,20 @@ const lines = [
     (r) =>
       `| ${r.variant} | ${fmt(r.fwdCpu)} | ${fmt(fwdFlop / 1e6 / r.fwdCpu)} (${fmt((100 * fwdFlop) / 1e6 / r.fwdCpu / ceilCpuG)}%) | ${fmt(r.stepCpu)} | ${fmt(stepFlop / 1e6 / r.stepCpu)} | ${fmt(r.stepCpu / r.fwdCpu, 2)} |`,
   ),
-  ...(torchOut
-    ? [
-        `| PyTorch ${torchOut.torch} eager, ${torchOut.threads} threads, OpenBLAS (peer) | ${fmt(torchOut.forward.median)} (${fmt(torchOut.forward.q1)}-${fmt(torchOut.forward.q3)}) | ${fmt(fwdFlop / 1e6 / torchOut.forward.median)} | ${fmt((100 * fwdFlop) / 1e6 / torchOut.forward.median / ceilG)}% | ${fmt(torchOut.fwd_bwd.median)} (${fmt(torchOut.fwd_bwd.q1)}-${fmt(torchOut.fwd_bwd.q3)}) | ${fmt(stepFlop / 1e6 / torchOut.fwd_bwd.median)} | ${fmt(torchOut.fwd_bwd.median / torchOut.forward.median, 2)} |`,
-      ]
-    : []),
+
+  '',
+  "Notes: the ceiling MatMul has both operands fed, so MLAS packs B on every run; model weights are constants (prepacked unless `sharedWeights`), so a model can exceed 100% of this ceiling. The generic-rules row is the same model built with `x.matmul(W)` and `x.gelu('tanh')` (the gradient rules in src/native/graph): its forward graph is op-for-op the same as the first row, so differences between their forward columns are noise.",
+  '',
+  'Resident memory a train_step session adds at load (fresh process each, `bench/session-rss.ts`):',
+  '',
+  '| gradient rules | sharedWeights (disable_prepacking) | prepacked |',
+  '|---|---|---|',
+  ...rss.map((r) => `| ${r.variant} | +${fmt(r.shared, 0)} MB | +${fmt(r.prepacked, 0)} MB |`),
+  '',
+  'With the generic MatMul rule ORT constant-folds `Transpose(W)` of every frozen weight into a second in-memory copy (~340 MB here), which defeats memory-mapped sharing; `linear` computes dx with `Gemm(transB=1)` and keeps the weights mapped.',
   '',
   torchOut
-    ? `ORT (prepacked) vs PyTorch: forward ${fmt(torchOut.forward.median / rows[0]!.fwd.medianMs, 2)}x faster, fwd+bwd ${fmt(torchOut.fwd_bwd.median / rows[0]!.step.medianMs, 2)}x faster (PyTorch time / ORT time; bench/transformer_torch.py, Debian python3-torch with libopenblas0-pthread, OPENBLAS_NUM_THREADS=${threads}).`
+    ? `ORT (prepacked) vs PyTorch: forward ${fmt(torchOut.forward.median / rows[0]!.fwd.medianMs, 2)}x faster, fwd+bwd ${fmt(torchOut.fwd_bwd.median / rows[0]!.step.medianMs, 2)}x faster (PyTorch time / ORT time; bench/transformer_torch.py, Debian python3-torch with libopenblas0-pthread, OPENBLAS_NUM_THREADS=${threads}; run after the ORT rows, not interleaved, so load may differ).`
     : torchNote,
   '',
   `Trainer.trainStep (train_step + optimizer + JS bookkeeping, prepacked, not interleaved): median ${fmt(trainerStats.medianMs)} ms (IQR ${fmt(trainerStats.q1Ms)}-${fmt(trainerStats.q3Ms)}).`,
