@@ -2,7 +2,7 @@
 // every event with its payload schema. Electron IPC (src/preload) and the local web host
 // (src/main/server) carry exactly these; the back end validates every payload against them.
 import { z } from 'zod';
-import { ImportParams, Job, JobSpec, JobStatus } from './jobs';
+import { ClassifyParams, ImportParams, Job, JobSpec, JobStatus } from './jobs';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunKind } from './runs';
 
@@ -282,6 +282,14 @@ export const methods = {
   'models.exportBundle': {
     input: z.object({ id: z.number().int().positive(), destination: FolderPath, overwrite: z.boolean().default(false) }).strict(),
     output: z.object({ dir: z.string(), sha256: z.string() }),
+  },
+  /**
+   * Zero-shot classification of studies as a job (its result names the run). Without modelId the
+   * most recently added CLEFT bundle is used.
+   */
+  'classify.start': {
+    input: ClassifyParams.extend({ modelId: z.number().int().positive().optional() }).strict(),
+    output: Job,
   },
   'runs.list': {
     input: z.object({ taskId: z.number().int().positive().optional(), kind: RunKind.optional() }).strict(),

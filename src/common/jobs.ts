@@ -17,9 +17,20 @@ export const ImportParams = z.object({
 });
 export type ImportParams = z.infer<typeof ImportParams>;
 
+export const ClassifyParams = z.object({
+  /** A registered CLEFT bundle. */
+  modelId: z.number().int().positive(),
+  taskId: z.number().int().positive(),
+  studyIds: z.array(z.number().int().positive()).min(1, 'choose at least one study').max(100_000),
+  /** A learned prompt set of the bundle instead of the task's prompt templates. */
+  promptSet: z.string().max(64).nullable().default(null),
+});
+export type ClassifyParams = z.infer<typeof ClassifyParams>;
+
 export const JobSpec = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('hash-folder'), params: HashFolderParams }),
   z.object({ kind: z.literal('import'), params: ImportParams }),
+  z.object({ kind: z.literal('classify'), params: ClassifyParams }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobKind = JobSpec['kind'];

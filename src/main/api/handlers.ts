@@ -66,6 +66,11 @@ export function createHandlers(backend: Backend): Handlers {
     'models.delete': ({ id }) => deleteModel(db, options.dataDir, id),
     'models.createBundle': (input) => createModelBundle(db, options.dataDir, { ...input, createdBy: `CLEFT Studio ${options.version}` }),
     'models.exportBundle': ({ id, destination, overwrite }) => exportModelBundle(db, id, destination, overwrite),
+    'classify.start': ({ modelId, ...rest }) => {
+      const id = modelId ?? listModels(db, { kind: 'bundle' }).at(-1)?.id;
+      if (id === undefined) throw new CleftError('conflict', 'No CLEFT bundle yet: import one on the Models page, or run the demo.');
+      return jobs.enqueue({ kind: 'classify', params: { ...rest, modelId: id } });
+    },
     'runs.list': ({ taskId, kind }) => runs.listRuns({ taskId, kind }),
     'runs.get': ({ id }) => runs.getRun(id),
     'runs.predictions': ({ runId, filter, sort, limit, offset }) => runs.predictions(runId, filter, sort, limit, offset),

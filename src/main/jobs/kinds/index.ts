@@ -4,10 +4,12 @@ import type { JobKind, JobSpec } from '../../../common/jobs';
 import type { JobRunner } from '../job-context';
 import { hashFolder } from './hash-folder';
 import { importDicom } from './import-dicom';
+import { classify } from './classify';
 
 type RunnerFor<K extends JobKind> = JobRunner<Extract<JobSpec, { kind: K }>['params']>;
 
 export const jobRunners: { [K in JobKind]: RunnerFor<K> } = {
   'hash-folder': hashFolder,
   import: importDicom,
+  classify,
 };

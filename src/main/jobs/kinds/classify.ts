@@ -1,0 +1,221 @@
+// Zero-shot classification of studies as a job: each view is prepared with the bundle's
+// preprocessing, encoded once (pooled image features cached in the library per model, instance
+// and preprocessing), compared with the task's class embeddings, and stored as a run with
+// per-view, per-breast and per-exam predictions (mean of view probabilities).
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { ClassifyParams } from '../../../common/jobs';
+import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
+import { RunsRepo, type NewPrediction } from '../../db/runs-repo';
+import { SettingsRepo } from '../../db/settings-repo';
+import { TasksRepo } from '../../db/tasks-repo';
+import { prepareFiles } from '../../dicom/pipeline/prepare';
+import { presetSpec } from '../../dicom/pipeline/spec';
+import { getModel } from '../../models/registry';
+import { APP_VERSION } from '../../version';
+import { embeddingIdentity, filesSha256, openBundle, type CleftBundle } from '../../../native/models/bundle';
+import { promptSetClassEmbeddings, taskClassEmbeddings, zeroShot } from '../../../native/cleft/zero-shot';
+import { imageFeatures } from '../../../native/cleft/features';
+import type { TaskSpec } from '../../../native/cleft/tasks';
+import { throwIfCancelled, type JobRunner } from '../job-context';
+
+export interface ClassifyResult {
+  runId: number;
+  studies: number;
+  images: number;
+  skipped: { instanceId: number; reason: string }[];
+  featureCacheHits: number;
+  executionProvider: string;
+  seconds: number;
+}
+
+interface InstanceRow {
+  id: number;
+  study_ref: number;
+  file_path: string;
+  laterality: 'L' | 'R' | null;
+  view_position: string | null;
+  presentation_intent: string | null;
+}
+
+export const classify: JobRunner<ClassifyParams> = async (ctx) => {
+  const started = performance.now();
+  const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
+  try {
+    const model = getModel(db, ctx.params.modelId);
+    if (model.kind !== 'bundle') throw new Error(`model "${model.name}" is a ${model.kind}; zero-shot classification needs a CLEFT bundle`);
+    ctx.progress(0, `Opening ${model.name}…`);
+    const bundle = await openBundle(model.path, { verify: 'sizes' });
+    const taskRow = new TasksRepo(db).get(ctx.params.taskId);
+    const task: TaskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
+    const settings = new SettingsRepo(db).get();
+    const engine = {
+      cacheDir: path.join(ctx.dataDir, 'cache', 'onnx'),
+      device: settings.executionProvider as 'auto' | 'cpu' | `cuda:${number}`,
+      ...(settings.threads > 0 ? { threads: settings.threads } : {}),
+      onWarning: (m: string) => ctx.progress(0, m),
+    };
+    const spec = (bundle.preprocessing?.spec as Parameters<typeof prepareFiles>[1] | undefined) ?? presetSpec('cleft');
+    const preprocessSha = bundle.preprocessing?.sha256 ?? crypto.createHash('sha256').update(JSON.stringify(spec)).digest('hex');
+    const imageIdentity = embeddingIdentity(bundle).image;
+
+    ctx.progress(0.02, 'Encoding the class prompts…');
+    const classEmb = ctx.params.promptSet
+      ? (await promptSetClassEmbeddings(bundle, ctx.params.promptSet, engine)).embeddings
+      : await taskClassEmbeddings(bundle, task, engine);
+
+    const instances = db
+      .prepare(
+        `SELECT i.id, se.study_ref, i.file_path, i.laterality, i.view_position, i.presentation_intent FROM instances i
+         JOIN series se ON se.id = i.series_ref WHERE se.study_ref IN (SELECT value FROM json_each(?)) ORDER BY se.study_ref, i.id`,
+      )
+      .all(JSON.stringify(ctx.params.studyIds)) as InstanceRow[];
+    const byStudy = new Map<number, InstanceRow[]>();
+    const skipped: ClassifyResult['skipped'] = [];
+    for (const inst of instances) {
+      if (inst.presentation_intent === 'FOR PROCESSING') {
+        skipped.push({ instanceId: inst.id, reason: 'FOR PROCESSING image: not used for classification' });
+        continue;
+      }
+      byStudy.set(inst.study_ref, [...(byStudy.get(inst.study_ref) ?? []), inst]);
+    }
+
+    const runs = new RunsRepo(db);
+    const selectionSha = crypto
+      .createHash('sha256')
+      .update(JSON.stringify([...ctx.params.studyIds].sort((a, b) => a - b)))
+      .digest('hex');
+    const runId = runs.createRun({
+      kind: 'zero-shot',
+      name: ctx.params.promptSet ? `${task.name} · ${model.name} · prompts ${ctx.params.promptSet}` : `${task.name} · ${model.name}`,
+      jobId: ctx.jobId,
+      modelId: model.id,
+      taskId: taskRow.id,
+      promptSetId: null,
+      record: {
+        modelSha256: bundle.sha256,
+        adapters: adapterHashes(bundle),
+        promptSetSha256: promptSetHash(bundle, ctx.params.promptSet),
+        preprocessSha256: preprocessSha,
+        selectionSha256: selectionSha,
+        executionProvider: null,
+        appVersion: APP_VERSION,
+        params: { task: task.name, promptSet: ctx.params.promptSet ?? null, studies: ctx.params.studyIds.length },
+      },
+    });
+
+    const cache = featureCache(db, imageIdentity, preprocessSha);
+    let hits = 0;
+    let images = 0;
+    let provider = 'cpu';
+    let done = 0;
+    const classNames = task.classes.map((c) => c.name);
+    for (const [studyId, views] of byStudy) {
+      throwIfCancelled(ctx.signal);
+      const dim = bundle.heads.heads.imageDim;
+      const feats = new Float32Array(views.length * dim);
+      const missing: number[] = [];
+      views.forEach((v, i) => {
+        const hit = cache.get(v.id);
+        if (hit) {
+          feats.set(hit, i * dim);
+          hits++;
+        } else missing.push(i);
+      });
+      if (missing.length > 0) {
+        const prepared = await prepareFiles(
+          missing.map((i) => views[i]!.file_path),
+          spec,
+        );
+        const f = await imageFeatures(
+          { modelDir: bundle.image.dir, adapterDir: bundle.image.adapter?.dir ?? null, pool: bundle.image.pooling },
+          prepared.pixelValues,
+          prepared.shape,
+          engine,
+        );
+        provider = f.provider.name === 'cuda' ? `cuda:${f.provider.deviceId}` : 'cpu';
+        missing.forEach((i, j) => {
+          const row = f.features.subarray(j * dim, (j + 1) * dim);
+          feats.set(row, i * dim);
+          cache.put(views[i]!.id, row);
+        });
+      }
+      const result = await zeroShot(
+        { bundle, task, imageFeatures: feats, classEmbeddings: classEmb, laterality: views.map((v) => v.laterality) },
+        engine,
+      );
+      const preds: NewPrediction[] = views.map((v, i) => ({
+        scope: 'image',
+        studyId,
+        instanceId: v.id,
+        laterality: v.laterality,
+        probabilities: result.probabilities[i]!,
+      }));
+      for (const side of ['R', 'L'] as const) {
+        const p = result.breast[side];
+        if (p) preds.push({ scope: 'breast', studyId, instanceId: null, laterality: side, probabilities: p });
+      }
+      preds.push({ scope: 'exam', studyId, instanceId: null, laterality: null, probabilities: result.exam });
+      runs.addPredictions(runId, classNames, preds);
+      images += views.length;
+      done++;
+      ctx.progress(done / byStudy.size, `Classified ${done} of ${byStudy.size} studies (${images} images)`);
+    }
+    const record = runs.getRun(runId).record;
+    db.prepare(`UPDATE runs SET record_json = ? WHERE id = ?`).run(JSON.stringify({ ...record, executionProvider: provider }), runId);
+    const result: ClassifyResult = {
+      runId,
+      studies: byStudy.size,
+      images,
+      skipped,
+      featureCacheHits: hits,
+      executionProvider: provider,
+      seconds: Math.round(performance.now() - started) / 1000,
+    };
+    return result;
+  } finally {
+    db.close();
+  }
+};
+
+/** The prompt set's file hash from the bundle manifest, or null for the task's templates. */
+function promptSetHash(bundle: CleftBundle, name: string | null): string | null {
+  if (!name) return null;
+  const entry = bundle.promptSets.find((p) => p.name === name);
+  if (!entry)
+    throw new Error(`the bundle has no prompt set "${name}" (it has: ${bundle.promptSets.map((p) => p.name).join(', ') || 'none'})`);
+  return bundle.files.find((f) => f.path === entry.path)?.sha256 ?? null;
+}
+
+/** Hash over each adapter's files (the bundle hash covers them too; this names them apart). */
+function adapterHashes(bundle: CleftBundle): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, adapter] of [
+    ['text', bundle.text.adapter],
+    ['image', bundle.image.adapter],
+  ] as const) {
+    if (!adapter) continue;
+    const rel = path.relative(bundle.dir, adapter.dir).split(path.sep).join('/');
+    out[name] = filesSha256(bundle.files.filter((f) => f.path.startsWith(`${rel}/`)));
+  }
+  return out;
+}
+
+/** Pooled image features in the `embeddings` table, keyed by encoder identity and preprocessing. */
+function featureCache(db: Db, modelIdentity: string, preprocessSha: string) {
+  const get = db.prepare(`SELECT vector FROM embeddings WHERE model_sha256 = ? AND instance_ref = ? AND preprocess_sha256 = ?`);
+  const put = db.prepare(
+    `INSERT INTO embeddings (model_sha256, instance_ref, preprocess_sha256, dim, vector) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT(model_sha256, instance_ref, preprocess_sha256) DO UPDATE SET vector = excluded.vector, dim = excluded.dim`,
+  );
+  return {
+    get(instanceId: number): Float32Array | null {
+      const row = get.get(modelIdentity, instanceId, preprocessSha) as { vector: Buffer } | undefined;
+      if (!row) return null;
+      return new Float32Array(row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + row.vector.byteLength));
+    },
+    put(instanceId: number, v: Float32Array): void {
+      put.run(modelIdentity, instanceId, preprocessSha, v.length, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+    },
+  };
+}

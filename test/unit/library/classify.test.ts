@@ -1,0 +1,77 @@
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createBackend, type Backend } from '../../../src/main/api/backend';
+import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import type { ClassifyResult } from '../../../src/main/jobs/kinds/classify';
+import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
+import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
+import { callApi } from '../../helpers/api';
+import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
+import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+
+let b: Backend;
+let source: string;
+beforeAll(() => {
+  requireDump2dcm();
+  source = tmpDir('cleft-dicom-');
+  writeFourViewExam(source, 1);
+  writeFourViewExam(source, 2);
+});
+afterEach(() => b?.close());
+afterAll(removeTmpDirs);
+
+describe('zero-shot classification job', () => {
+  it('classifies studies per view, breast and exam, records the run, and reuses cached features', async () => {
+    const dataDir = tmpDir();
+    b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
+    await expect(callApi(b, 'classify.start', { taskId: density.id, studyIds: [1] })).rejects.toMatchObject({ code: 'conflict' });
+
+    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 7);
+    const made = await callApi(b, 'models.createBundle', {
+      output: path.join(tmpDir(), 'bundle'),
+      name: 'tiny',
+      textModel: parts.text,
+      imageModel: parts.image,
+      heads: parts.heads,
+      tokenizer: defaultTokenizerDir(),
+    });
+    expect(made.model?.kind).toBe('bundle');
+    await b.jobs.waitFor((await callApi(b, 'library.import', { paths: [source] })).id);
+    const studyIds = (await callApi(b, 'library.studies', {})).rows.map((s) => s.id);
+
+    const job = await callApi(b, 'classify.start', { taskId: density.id, studyIds });
+    const done = await b.jobs.waitFor(job.id);
+    expect(done.error).toBeNull();
+    const result = done.result as ClassifyResult;
+    expect(result).toMatchObject({ studies: 2, images: 8, featureCacheHits: 0, executionProvider: 'cpu' });
+
+    const run = await callApi(b, 'runs.get', { id: result.runId });
+    expect(run).toMatchObject({
+      kind: 'zero-shot',
+      predictions: 2 * (4 + 2 + 1),
+      record: { modelSha256: made.sha256, executionProvider: 'cpu' },
+    });
+    expect(run.record.preprocessSha256).toMatch(/^[0-9a-f]{64}$/);
+    const preds = await callApi(b, 'runs.predictions', { runId: result.runId, limit: 100 });
+    for (const p of preds.rows) {
+      const values = Object.values(p.probabilities);
+      expect(Object.keys(p.probabilities)).toEqual(['A', 'B', 'C', 'D']);
+      expect(values.reduce((a, v) => a + v, 0)).toBeCloseTo(1, 5);
+      expect(p.confidence).toBeCloseTo(Math.max(...values), 6);
+    }
+    // Per-breast probabilities are the mean of that breast's views.
+    const study = studyIds[0]!;
+    const views = preds.rows.filter((p) => p.studyId === study && p.scope === 'image' && p.laterality === 'R');
+    const breast = preds.rows.find((p) => p.studyId === study && p.scope === 'breast' && p.laterality === 'R')!;
+    expect(views).toHaveLength(2);
+    for (const c of ['A', 'B', 'C', 'D'])
+      expect(breast.probabilities[c]).toBeCloseTo((views[0]!.probabilities[c]! + views[1]!.probabilities[c]!) / 2, 6);
+
+    const again = await b.jobs.waitFor((await callApi(b, 'classify.start', { taskId: density.id, studyIds })).id);
+    const second = again.result as ClassifyResult;
+    expect(second.featureCacheHits).toBe(8);
+    const preds2 = await callApi(b, 'runs.predictions', { runId: second.runId, limit: 100 });
+    expect(preds2.rows.map((p) => p.probabilities)).toEqual(preds.rows.map((p) => p.probabilities));
+  });
+});
