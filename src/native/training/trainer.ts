@@ -7,7 +7,7 @@
  * optimizer graph; frozen weights never leave ORT.
  *
  * Gradient accumulation: k micro-batches per update, their gradients summed in JS (a plain loop over
- * Float32Arrays, measured faster than an extra Add session: see bench/RESULTS.md, "transformer") and
+ * Float32Arrays; for LoRA-sized vectors faster than an extra Add session, see bench/RESULTS.md) and
  * scaled by 1/k, which equals the gradient of one batch k times larger with a mean loss.
  *
  * Determinism: data order is a seeded permutation per epoch, dropout seeds derive from (seed, step,
