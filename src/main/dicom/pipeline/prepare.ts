@@ -1,5 +1,5 @@
 // DICOM image -> model input tensor (3, size, size), following a PreprocessSpec.
-import { DicomError } from '../errors';
+import { DicomError, asDicomError } from '../errors';
 import { type DecodedFrame, type DicomImage, type RawFrame, decodeFrame, openDicomFile, withRawFrame } from '../decode';
 import { normalise, rawBitsAndTable } from '../pixels';
 import type { DicomHeader } from '../header';
@@ -272,8 +272,12 @@ export async function prepareImage(
   if (!opts.reference && pad !== null && !h.floatPixelData && img.layout.samplesPerPixel === 1) {
     // Fast path on the codec's own output; falls back to a normalised frame when it cannot apply.
     await withRawFrame(img, frameIndex, { level }, (raw) => {
-      first = firstResizeRaw(img, raw, { ...spec, padLongSide: pad }, wantFlip, fromHeader?.side);
-      if (!first) frame = normalise(raw.out, raw.layout, raw.normalise);
+      try {
+        first = firstResizeRaw(img, raw, { ...spec, padLongSide: pad }, wantFlip, fromHeader?.side);
+        if (!first) frame = normalise(raw.out, raw.layout, raw.normalise);
+      } catch (err) {
+        throw asDicomError(img.file, err); // e.g. a codec that returned too few samples
+      }
     });
   }
   if (!first) {
