@@ -17,6 +17,7 @@ import { imageFeatures, promptFeatures, textFeatures, type EngineChoice } from '
 import { l2NormalizeRows, projectAndNormalizeRows, scaledCosineLogits, softmaxRows } from './math';
 import { classNamesForPromptLearning, promptsSha256, type TaskSpec } from './tasks';
 import { canonicalJson, sha256Hex } from '../models/bundle';
+import type { ResolvedProvider } from '../runtime/providers';
 
 export type WorkflowEngine = EngineChoice & { cacheDir: string };
 
@@ -158,6 +159,8 @@ export interface ZeroShotResult {
   imageFeatures: Float32Array;
   classEmbeddings: Float32Array;
   model: { bundleSha256: string; promptSet: string | null; promptsSha256: string };
+  /** The execution provider that ran the image encoder (null when features came from a cache). */
+  provider: ResolvedProvider | null;
 }
 
 /** One call for a set of images (typically one study's views). */
@@ -165,9 +168,17 @@ export async function zeroShot(input: ZeroShotInput, e: WorkflowEngine): Promise
   const { bundle, task } = input;
   const heads = bundle.heads.heads;
   let feats = input.imageFeatures;
+  let provider: ResolvedProvider | null = null;
   if (!feats) {
     if (!input.pixelValues || !input.shape) throw new Error('zeroShot: give pixelValues + shape or imageFeatures');
-    feats = await bundleImageFeatures(bundle, input.pixelValues, input.shape, e);
+    const r = await imageFeatures(
+      { modelDir: bundle.image.dir, adapterDir: bundle.image.adapter?.dir ?? null, pool: bundle.image.pooling },
+      input.pixelValues,
+      input.shape,
+      e,
+    );
+    feats = r.features;
+    provider = r.provider;
   }
   let classEmb = input.classEmbeddings;
   if (!classEmb) {
@@ -188,6 +199,7 @@ export async function zeroShot(input: ZeroShotInput, e: WorkflowEngine): Promise
     imageFeatures: feats,
     classEmbeddings: classEmb,
     model: { bundleSha256: bundle.sha256, promptSet: input.promptSet ?? null, promptsSha256: promptsSha256(task) },
+    provider,
   };
 }
 

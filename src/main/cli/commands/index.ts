@@ -10,6 +10,8 @@ import * as models from './models';
 import * as serve from './serve';
 import * as train from './train';
 import * as demo from './demo';
+import * as classify from './classify';
+import * as evaluateCmd from './evaluate';
 
 export function registerCommands(program: Command): void {
   serve.register(program);
@@ -21,4 +23,6 @@ export function registerCommands(program: Command): void {
   embed.register(program);
   train.register(program);
   demo.register(program);
+  classify.register(program);
+  evaluateCmd.register(program);
 }
