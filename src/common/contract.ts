@@ -2,7 +2,7 @@
 // every event with its payload schema. Electron IPC (src/preload) and the local web host
 // (src/main/server) carry exactly these; the back end validates every payload against them.
 import { z } from 'zod';
-import { ClassifyParams, ImportParams, Job, JobSpec, JobStatus } from './jobs';
+import { ClassifyParams, ImportParams, Job, JobSpec, JobStatus, MetricPoint } from './jobs';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunKind } from './runs';
 
@@ -330,6 +330,7 @@ export const methods = {
     output: z.array(Job),
   },
   'jobs.get': { input: ById, output: Job },
+  'jobs.metrics': { input: ById, output: z.array(MetricPoint) },
   'jobs.start': { input: JobSpec, output: Job },
   'jobs.cancel': { input: ById, output: Job },
   'jobs.resume': { input: ById, output: Job },
@@ -358,6 +359,8 @@ export const events = {
   'job.updated': Job,
   /** Sent by the web host every 30 s so a browser notices a dead connection after sleep. */
   'host.heartbeat': z.object({ at: z.string() }),
+  /** A training-curve point of a running job (loss, learning rate, validation metrics). */
+  'job.metric': z.object({ jobId: z.number().int(), point: MetricPoint }),
   'ui.command': UiCommand,
 } as const;
 

@@ -35,6 +35,16 @@ export const JobSpec = z.discriminatedUnion('kind', [
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobKind = JobSpec['kind'];
 
+/** One point of a training curve, streamed while a job runs and kept in its folder. */
+export const MetricPoint = z.object({
+  step: z.number().int().nonnegative(),
+  loss: z.number().optional(),
+  lr: z.number().optional(),
+  /** Validation metrics at this step (accuracy, loss, recall@1, ...). */
+  val: z.record(z.string(), z.number()).optional(),
+});
+export type MetricPoint = z.infer<typeof MetricPoint>;
+
 export const JobProgress = z.object({
   /** 0..1 */
   fraction: z.number().min(0).max(1),

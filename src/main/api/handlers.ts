@@ -83,6 +83,7 @@ export function createHandlers(backend: Backend): Handlers {
     },
     'jobs.list': (input) => jobs.list({ limit: input.limit, ...(input.status ? { status: input.status } : {}) }),
     'jobs.get': ({ id }) => jobs.get(id),
+    'jobs.metrics': ({ id }) => jobs.metrics(id),
     'jobs.start': (spec) => jobs.enqueue(spec),
     'jobs.cancel': ({ id }) => jobs.cancel(id),
     'jobs.resume': ({ id }) => jobs.resume(id),

@@ -2,6 +2,7 @@
 // `signal` often, save checkpoints it can resume from, return a JSON-able result.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { MetricPoint } from '../../common/jobs';
 
 export interface JobContext<P> {
   jobId: number;
@@ -13,6 +14,8 @@ export interface JobContext<P> {
   checkpoint: unknown;
   signal: AbortSignal;
   progress(fraction: number, message: string): void;
+  /** A point of the training curve: streamed to the UI and appended to the job's metrics.jsonl. */
+  metric(point: MetricPoint): void;
   /** Persists `state` atomically; a resumed run receives it as `checkpoint`. */
   saveCheckpoint(state: unknown): void;
 }

@@ -5,8 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CleftError } from '../../common/errors';
-import type { Job } from '../../common/jobs';
-import { type JobSpec } from '../../common/jobs';
+import { MetricPoint, type Job, type JobSpec } from '../../common/jobs';
 import type { EventBus } from '../api/event-bus';
 import type { Db } from '../db/database';
 import { JobsRepo } from '../db/jobs-repo';
@@ -17,6 +16,8 @@ import type { FromWorker, WorkerChannel, WorkerLauncher } from './protocol';
 const CANCEL_GRACE_MS = 3000;
 /** Progress is written and broadcast at most this often per job. */
 const PROGRESS_INTERVAL_MS = 150;
+/** Training curves of a job, one JSON point per line, in its folder. */
+export const METRICS_FILE = 'metrics.jsonl';
 
 interface Running {
   channel: WorkerChannel;
@@ -126,6 +127,24 @@ export class JobQueue {
     this.running.clear();
   }
 
+  /** The training curve recorded so far (survives restarts: it is a file in the job folder). */
+  metrics(id: number): MetricPoint[] {
+    this.mustGet(id);
+    const file = path.join(this.jobDir(id), METRICS_FILE);
+    if (!fs.existsSync(file)) return [];
+    return fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim().length > 0)
+      .flatMap((l) => {
+        try {
+          return [MetricPoint.parse(JSON.parse(l))];
+        } catch {
+          return []; // a line cut by a crash
+        }
+      });
+  }
+
   jobDir(id: number): string {
     return path.join(this.options.dataDir, 'jobs', String(id));
   }
@@ -192,6 +211,10 @@ export class JobQueue {
         break;
       case 'checkpoint':
         this.repo.setCheckpoint(id, m.path);
+        break;
+      case 'metric':
+        fs.appendFileSync(path.join(this.jobDir(id), METRICS_FILE), `${JSON.stringify(m.point)}\n`);
+        this.options.events.emit('job.metric', { jobId: id, point: m.point });
         break;
       case 'done':
         this.complete(id, run, 'done', { result: m.result, message: 'Done' });

@@ -1,3 +1,5 @@
+import type { MetricPoint } from '../../common/jobs';
+
 // Messages between the job queue (main process) and a job worker (worker thread in the CLI and
 // web host, Electron utility process in the app). Plain JSON-able objects only.
 
@@ -21,6 +23,7 @@ export type ToWorker = StartJob | { type: 'cancel' };
 export type FromWorker =
   | { type: 'progress'; fraction: number; message: string }
   | { type: 'checkpoint'; path: string }
+  | { type: 'metric'; point: MetricPoint }
   | { type: 'done'; result: unknown }
   | { type: 'failed'; error: string }
   | { type: 'cancelled' };

@@ -28,6 +28,7 @@ async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSigna
       checkpoint: job.checkpoint,
       signal,
       progress: (fraction, message) => send({ type: 'progress', fraction: Math.min(1, Math.max(0, fraction)), message }),
+      metric: (point) => send({ type: 'metric', point }),
       saveCheckpoint: (state) => {
         const file = path.join(job.jobDir, CHECKPOINT_FILE);
         writeFileAtomic(file, JSON.stringify(state));

@@ -5,17 +5,15 @@
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { ClassifyParams } from '../../../common/jobs';
-import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
+import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { RunsRepo, type NewPrediction } from '../../db/runs-repo';
 import { SettingsRepo } from '../../db/settings-repo';
 import { TasksRepo } from '../../db/tasks-repo';
-import { prepareFiles } from '../../dicom/pipeline/prepare';
-import { presetSpec } from '../../dicom/pipeline/spec';
+import { bundleSpec, cachedImageFeatures } from '../../engine/image-features';
 import { getModel } from '../../models/registry';
 import { APP_VERSION } from '../../version';
-import { embeddingIdentity, filesSha256, openBundle, type CleftBundle } from '../../../native/models/bundle';
+import { filesSha256, openBundle, type CleftBundle } from '../../../native/models/bundle';
 import { promptSetClassEmbeddings, taskClassEmbeddings, zeroShot } from '../../../native/cleft/zero-shot';
-import { imageFeatures } from '../../../native/cleft/features';
 import type { TaskSpec } from '../../../native/cleft/tasks';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
@@ -55,9 +53,7 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
       ...(settings.threads > 0 ? { threads: settings.threads } : {}),
       onWarning: (m: string) => ctx.progress(0, m),
     };
-    const spec = (bundle.preprocessing?.spec as Parameters<typeof prepareFiles>[1] | undefined) ?? presetSpec('cleft');
-    const preprocessSha = bundle.preprocessing?.sha256 ?? crypto.createHash('sha256').update(JSON.stringify(spec)).digest('hex');
-    const imageIdentity = embeddingIdentity(bundle).image;
+    const preprocessSha = bundleSpec(bundle).sha256;
 
     ctx.progress(0.02, 'Encoding the class prompts…');
     const classEmb = ctx.params.promptSet
@@ -104,7 +100,6 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
       },
     });
 
-    const cache = featureCache(db, imageIdentity, preprocessSha);
     let hits = 0;
     let images = 0;
     let provider = 'cpu';
@@ -112,34 +107,17 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
     const classNames = task.classes.map((c) => c.name);
     for (const [studyId, views] of byStudy) {
       throwIfCancelled(ctx.signal);
-      const dim = bundle.heads.heads.imageDim;
-      const feats = new Float32Array(views.length * dim);
-      const missing: number[] = [];
-      views.forEach((v, i) => {
-        const hit = cache.get(v.id);
-        if (hit) {
-          feats.set(hit, i * dim);
-          hits++;
-        } else missing.push(i);
-      });
-      if (missing.length > 0) {
-        const prepared = await prepareFiles(
-          missing.map((i) => views[i]!.file_path),
-          spec,
-        );
-        const f = await imageFeatures(
-          { modelDir: bundle.image.dir, adapterDir: bundle.image.adapter?.dir ?? null, pool: bundle.image.pooling },
-          prepared.pixelValues,
-          prepared.shape,
-          engine,
-        );
-        provider = f.provider.name === 'cuda' ? `cuda:${f.provider.deviceId}` : 'cpu';
-        missing.forEach((i, j) => {
-          const row = f.features.subarray(j * dim, (j + 1) * dim);
-          feats.set(row, i * dim);
-          cache.put(views[i]!.id, row);
-        });
-      }
+      const f = await cachedImageFeatures(
+        db,
+        bundle,
+        views.map((v) => ({ id: v.id, file: v.file_path })),
+        engine,
+        { signal: ctx.signal },
+      );
+      throwIfCancelled(ctx.signal);
+      hits += f.cacheHits;
+      if (f.provider) provider = f.provider;
+      const feats = f.features;
       const result = await zeroShot(
         { bundle, task, imageFeatures: feats, classEmbeddings: classEmb, laterality: views.map((v) => v.laterality) },
         engine,
@@ -199,23 +177,4 @@ function adapterHashes(bundle: CleftBundle): Record<string, string> {
     out[name] = filesSha256(bundle.files.filter((f) => f.path.startsWith(`${rel}/`)));
   }
   return out;
-}
-
-/** Pooled image features in the `embeddings` table, keyed by encoder identity and preprocessing. */
-function featureCache(db: Db, modelIdentity: string, preprocessSha: string) {
-  const get = db.prepare(`SELECT vector FROM embeddings WHERE model_sha256 = ? AND instance_ref = ? AND preprocess_sha256 = ?`);
-  const put = db.prepare(
-    `INSERT INTO embeddings (model_sha256, instance_ref, preprocess_sha256, dim, vector) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT(model_sha256, instance_ref, preprocess_sha256) DO UPDATE SET vector = excluded.vector, dim = excluded.dim`,
-  );
-  return {
-    get(instanceId: number): Float32Array | null {
-      const row = get.get(modelIdentity, instanceId, preprocessSha) as { vector: Buffer } | undefined;
-      if (!row) return null;
-      return new Float32Array(row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + row.vector.byteLength));
-    },
-    put(instanceId: number, v: Float32Array): void {
-      put.run(modelIdentity, instanceId, preprocessSha, v.length, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
-    },
-  };
 }
