@@ -83,47 +83,69 @@ async function examFiles(s: Syntax): Promise<string[]> {
   return files;
 }
 
-/** One timed `gdcmconv --raw` (ms, whole process): hyperfine -N when installed, else spawnSync. */
-function gdcmOnce(file: string, out: string): number {
+/**
+ * One timed `gdcmconv --raw` (whole process): wall ms, and CPU ms (user + system) when hyperfine
+ * is installed (it reports them; without it, NaN).
+ */
+function gdcmOnce(file: string, out: string): { wall: number; cpu: number } {
   if (has('hyperfine')) {
     const json = path.join(os.tmpdir(), `cleft-bench-hf-${process.pid}.json`);
     const r = spawnSync('hyperfine', ['-N', '--runs', '1', '--export-json', json, '--style', 'none', `gdcmconv --raw ${file} ${out}`], {
       encoding: 'utf8',
     });
     if (r.status !== 0) throw new Error(`hyperfine failed: ${r.stderr}`);
-    const t = (JSON.parse(fs.readFileSync(json, 'utf8')) as { results: { times: number[] }[] }).results[0]!.times[0]!;
+    const res = (JSON.parse(fs.readFileSync(json, 'utf8')) as { results: { times: number[]; user: number; system: number }[] }).results[0]!;
     fs.rmSync(json, { force: true });
-    return t * 1000;
+    return { wall: res.times[0]! * 1000, cpu: (res.user + res.system) * 1000 };
   }
   const t0 = performance.now();
   if (spawnSync('gdcmconv', ['--raw', file, out]).status !== 0) throw new Error(`gdcmconv failed on ${file}`);
-  return performance.now() - t0;
+  return { wall: performance.now() - t0, cpu: NaN };
+}
+
+interface Versus {
+  ours: Stats;
+  oursCpu: Stats;
+  gdcm: Stats | undefined;
+  gdcmCpu: Stats | undefined;
 }
 
 /**
  * Our full decode and GDCM's, alternating run by run: on a shared machine the load drifts, and
- * interleaving exposes both to the same drift, so their ratio stays fair.
+ * interleaving exposes both to the same drift. CPU time (user + system) is recorded as well: it is
+ * much less sensitive to other work than wall time. Ours is in-process (no process start).
  */
-async function decodeVsGdcm(file: string): Promise<{ ours: Stats; gdcm: Stats | undefined }> {
+async function decodeVsGdcm(file: string): Promise<Versus> {
   const out = path.join(os.tmpdir(), `cleft-bench-raw-${process.pid}.dcm`);
   // This GDCM may not decode the syntax at all (HTJ2K needs GDCM >= 3.2 with OpenJPH).
   const peer = has('gdcmconv') && spawnSync('gdcmconv', ['--raw', file, out]).status === 0;
   const ours: number[] = [];
+  const oursCpu: number[] = [];
   const theirs: number[] = [];
+  const theirsCpu: number[] = [];
   try {
     for (let i = 0; i < opts.warmup + opts.repeats; i++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await decodeFrame(await openDicomFile(file), 0);
       const t = performance.now() - t0;
-      const g = peer ? gdcmOnce(file, out) : 0;
+      const c = process.cpuUsage(c0);
+      const g = peer ? gdcmOnce(file, out) : { wall: 0, cpu: 0 };
       if (i < opts.warmup) continue;
       ours.push(t);
-      theirs.push(g);
+      oursCpu.push((c.user + c.system) / 1000);
+      theirs.push(g.wall);
+      theirsCpu.push(g.cpu);
     }
   } finally {
     fs.rmSync(out, { force: true });
   }
-  return { ours: summarize('decode', ours), gdcm: peer ? summarize('gdcmconv --raw', theirs) : undefined };
+  return {
+    ours: summarize('decode', ours),
+    oursCpu: summarize('decode cpu', oursCpu),
+    gdcm: peer ? summarize('gdcmconv --raw', theirs) : undefined,
+    gdcmCpu: peer && theirsCpu.every((v) => Number.isFinite(v)) ? summarize('gdcmconv --raw cpu', theirsCpu) : undefined,
+  };
 }
 
 const range = (s: Stats): string => `${fmt(s.medianMs, 0)} (${fmt(s.q1Ms, 0)}–${fmt(s.q3Ms, 0)})`;
@@ -134,6 +156,7 @@ interface Row {
   prepare: Stats;
   reference: Stats;
   gdcm: Stats | undefined;
+  vs: Versus;
   level: number;
 }
 
@@ -142,7 +165,8 @@ const date = new Date().toISOString().slice(0, 10);
 const rows: Row[] = [];
 for (const s of chosen) {
   const [file] = await examFiles(s);
-  const { ours: decode, gdcm: g } = await decodeVsGdcm(file!);
+  const vs = await decodeVsGdcm(file!);
+  const { ours: decode, gdcm: g } = vs;
   let level = 0;
   const prepare = await measure(
     `${s.key} prepare`,
@@ -156,10 +180,11 @@ for (const s of chosen) {
     async () => prepareImage(await openDicomFile(file!), PRESETS.cleft, 0, { reference: true }),
     { warmup: 1, repeats: Math.max(3, Math.ceil(opts.repeats / 2)) },
   );
-  rows.push({ s, decode, prepare, reference, gdcm: g, level });
+  rows.push({ s, decode, prepare, reference, gdcm: g, vs, level });
   console.log(
     `${s.label.padEnd(34)} decode ${range(decode)} ms  file→pixel_values ${range(prepare)} ms (level ${level})  ` +
-      `reference pipeline ${range(reference)} ms  gdcmconv --raw ${g ? range(g) : 'n/a'} ms`,
+      `reference pipeline ${range(reference)} ms  gdcmconv --raw ${g ? range(g) : 'n/a'} ms  ` +
+      `CPU ms ours ${fmt(vs.oursCpu.medianMs, 0)} / GDCM ${vs.gdcmCpu ? fmt(vs.gdcmCpu.medianMs, 0) : 'n/a'}`,
   );
 }
 
@@ -252,9 +277,13 @@ console.log(`1-min load average: ${m.loadAvg1} before, ${loadAfter} after`);
 
 if (values.write) {
   const ratio = (r: Row): string => (r.gdcm ? `${(r.decode.medianMs / r.gdcm.medianMs).toFixed(2)}×` : 'n/a');
+  const cpu = (r: Row): string =>
+    r.vs.gdcmCpu
+      ? `${fmt(r.vs.oursCpu.medianMs, 0)} / ${fmt(r.vs.gdcmCpu.medianMs, 0)} = ${(r.vs.oursCpu.medianMs / r.vs.gdcmCpu.medianMs).toFixed(2)}×`
+      : `${fmt(r.vs.oursCpu.medianMs, 0)} / n/a`;
   const main = rows.map(
     (r) =>
-      `| ${r.s.label} | ${range(r.decode)} | ${r.gdcm ? range(r.gdcm) : 'cannot decode it'} | ${ratio(r)} | ${range(r.prepare)}${r.level ? ` (J2K level ${r.level})` : ''} | ${range(r.reference)} |`,
+      `| ${r.s.label} | ${range(r.decode)} | ${r.gdcm ? range(r.gdcm) : 'cannot decode it'} | ${ratio(r)} | ${cpu(r)} | ${range(r.prepare)}${r.level ? ` (J2K level ${r.level})` : ''} | ${range(r.reference)} |`,
   );
   const j2k = j2kRows.map(
     (r) => `| ${r.preset} | ${r.level} | ${range(r.reduced)} | ${range(r.full)} | ${r.mad.toFixed(4)} | ${r.maxAbs.toFixed(3)} |`,
@@ -269,8 +298,8 @@ Machine: ${m.cpu}, ${m.logicalCores} logical cores, ${m.platform}, Node ${m.node
 Date: ${date}. Milliseconds, median (IQR) of ${opts.repeats} timed runs after ${opts.warmup} warmup (reference pipeline and full-size J2K rows: fewer). Our full decode and \`gdcmconv --raw\` (${has('hyperfine') ? 'timed by hyperfine -N' : 'timed around spawnSync'}) alternate run by run, so both see the same load.
 Files: bench/out/dicom/<syntax>/RCC.dcm, one 4-view phantom exam per syntax (ours; SV1 by \`dcmcjpeg +e1\`).
 
-| syntax | full decode (openDicomFile + decodeFrame) | \`gdcmconv --raw\` whole process | ours / GDCM | file → pixel_values (\`cleft\`) | same, elementwise reference pipeline |
-|---|---|---|---|---|---|
+| syntax | full decode (openDicomFile + decodeFrame) | \`gdcmconv --raw\` whole process | ours / GDCM (wall) | CPU ms, ours / GDCM (user + system) | file → pixel_values (\`cleft\`) | same, elementwise reference pipeline |
+|---|---|---|---|---|---|---|
 ${main.join('\n')}
 
 JPEG 2000, model path at reduced resolution against full decode + resize (mean and max absolute difference of \`pixel_values\`, normalised units, range 2):
