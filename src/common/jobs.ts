@@ -27,10 +27,34 @@ export const ClassifyParams = z.object({
 });
 export type ClassifyParams = z.infer<typeof ClassifyParams>;
 
+export const PromptLearnParams = z.object({
+  /** A registered CLEFT bundle; the learned prompt set is added to it. */
+  modelId: z.number().int().positive(),
+  taskId: z.number().int().positive(),
+  /** Name of the prompt set to create (letters, digits, '.', '_', '-'). */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "use letters, digits, '.', '_' and '-' (at most 64)"),
+  /** Limit training to these studies (default: every labelled study). */
+  studyIds: z.array(z.number().int().positive()).max(100_000).optional(),
+  nCtx: z.number().int().min(1).max(30).default(16),
+  initPhrase: z.string().max(500).nullable().default(null),
+  classSpecific: z.boolean().default(false),
+  optimizer: z.enum(['adamw', 'sgd']).default('adamw'),
+  lr: z.number().positive().max(10).default(0.002),
+  weightDecay: z.number().min(0).max(1).optional(),
+  momentum: z.number().min(0).max(1).optional(),
+  steps: z.number().int().min(1).max(100_000).default(200),
+  batchSize: z.number().int().min(1).max(4096).default(32),
+  valFraction: z.number().min(0).max(0.5).default(0.2),
+  patience: z.number().int().min(1).max(1000).optional(),
+  seed: z.number().int().default(0),
+});
+export type PromptLearnParams = z.infer<typeof PromptLearnParams>;
+
 export const JobSpec = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('hash-folder'), params: HashFolderParams }),
   z.object({ kind: z.literal('import'), params: ImportParams }),
   z.object({ kind: z.literal('classify'), params: ClassifyParams }),
+  z.object({ kind: z.literal('prompt-learn'), params: PromptLearnParams }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobKind = JobSpec['kind'];

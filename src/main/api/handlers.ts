@@ -71,6 +71,7 @@ export function createHandlers(backend: Backend): Handlers {
       if (id === undefined) throw new CleftError('conflict', 'No CLEFT bundle yet: import one on the Models page, or run the demo.');
       return jobs.enqueue({ kind: 'classify', params: { ...rest, modelId: id } });
     },
+    'train.promptLearn': (params) => jobs.enqueue({ kind: 'prompt-learn', params }),
     'runs.list': ({ taskId, kind }) => runs.listRuns({ taskId, kind }),
     'runs.get': ({ id }) => runs.getRun(id),
     'runs.predictions': ({ runId, filter, sort, limit, offset }) => runs.predictions(runId, filter, sort, limit, offset),

@@ -75,3 +75,62 @@ describe('zero-shot classification job', () => {
     expect(preds2.rows.map((p) => p.probabilities)).toEqual(preds.rows.map((p) => p.probabilities));
   });
 });
+
+describe('prompt learning on library labels', () => {
+  it('learns a prompt set from labelled breasts, adds it to the bundle, and classification can use it', async () => {
+    const dataDir = tmpDir();
+    b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
+    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 3);
+    const made = await callApi(b, 'models.createBundle', {
+      output: path.join(tmpDir(), 'bundle'),
+      textModel: parts.text,
+      imageModel: parts.image,
+      heads: parts.heads,
+      tokenizer: defaultTokenizerDir(),
+    });
+    await b.jobs.waitFor((await callApi(b, 'library.import', { paths: [source] })).id);
+    const studies = (await callApi(b, 'library.studies', { sort: { key: 'accession', dir: 'asc' } })).rows;
+    await expect(
+      b.jobs.waitFor((await callApi(b, 'train.promptLearn', { modelId: made.model!.id, taskId: density.id, name: 'none' })).id),
+    ).resolves.toMatchObject({ status: 'failed', error: expect.stringMatching(/at least two classes/) });
+
+    const classes = ['A', 'B', 'C', 'D'];
+    for (const [i, s] of studies.entries())
+      for (const side of ['L', 'R'] as const)
+        await callApi(b, 'labels.set', {
+          target: { taskId: density.id, studyId: s.id, scope: 'breast', laterality: side },
+          className: classes[i * 2 + (side === 'L' ? 1 : 0)]!,
+        });
+
+    const seen: number[] = [];
+    b.events.subscribe((event, payload) => {
+      if (event === 'job.metric') seen.push((payload as { point: { step: number } }).point.step);
+    });
+    const job = await callApi(b, 'train.promptLearn', {
+      modelId: made.model!.id,
+      taskId: density.id,
+      name: 'site-a',
+      nCtx: 4,
+      steps: 6,
+      batchSize: 4,
+      valFraction: 0,
+    });
+    const done = await b.jobs.waitFor(job.id);
+    expect(done.error).toBeNull();
+    expect(done.result).toMatchObject({ promptSet: 'site-a', images: 8, steps: 6 });
+    expect(seen.length).toBeGreaterThan(0);
+    expect((await callApi(b, 'jobs.metrics', { id: job.id })).map((p) => p.step)).toEqual(seen);
+    const run = await callApi(b, 'runs.list', { kind: 'prompt-learning' });
+    expect(run[0]).toMatchObject({ promptSetId: expect.any(Number), record: { promptSetSha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+
+    const zs = await b.jobs.waitFor(
+      (await callApi(b, 'classify.start', { modelId: made.model!.id, taskId: density.id, studyIds: [studies[0]!.id], promptSet: 'site-a' }))
+        .id,
+    );
+    expect(zs.error).toBeNull();
+    expect((await callApi(b, 'runs.get', { id: (zs.result as ClassifyResult).runId })).record.promptSetSha256).toBe(
+      run[0]!.record.promptSetSha256,
+    );
+  });
+});

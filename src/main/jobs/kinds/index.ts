@@ -5,6 +5,7 @@ import type { JobRunner } from '../job-context';
 import { hashFolder } from './hash-folder';
 import { importDicom } from './import-dicom';
 import { classify } from './classify';
+import { promptLearn } from './prompt-learn';
 
 type RunnerFor<K extends JobKind> = JobRunner<Extract<JobSpec, { kind: K }>['params']>;
 
@@ -12,4 +13,5 @@ export const jobRunners: { [K in JobKind]: RunnerFor<K> } = {
   'hash-folder': hashFolder,
   import: importDicom,
   classify,
+  'prompt-learn': promptLearn,
 };

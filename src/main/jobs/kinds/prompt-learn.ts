@@ -1,0 +1,165 @@
+// Prompt context learning (CLEFT stage 2) on the library's labelled images, as a job: encoders,
+// heads and logit scale frozen; image features from the cache; n_ctx context vectors trained on
+// the zero-shot cross-entropy with a stratified validation split and early stopping. The result
+// is a prompt set added to the bundle, with its metrics before and after, and a run record.
+import path from 'node:path';
+import type { PromptLearnParams } from '../../../common/jobs';
+import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import { RunsRepo } from '../../db/runs-repo';
+import { SettingsRepo } from '../../db/settings-repo';
+import { TasksRepo } from '../../db/tasks-repo';
+import { bundleSpec, cachedImageFeatures } from '../../engine/image-features';
+import { labelledImages } from '../../library/labelled-images';
+import { getModel, refreshBundleRecord } from '../../models/registry';
+import { APP_VERSION } from '../../version';
+import { addPromptSet, openBundle } from '../../../native/models/bundle';
+import { learnPromptContext } from '../../../native/cleft/prompt-learning';
+import { DEFAULT_INIT_PHRASE, classNamesForPromptLearning, type TaskSpec } from '../../../native/cleft/tasks';
+import { bundleTokenizer, classNameIds } from '../../../native/cleft/zero-shot';
+import { throwIfCancelled, type JobRunner } from '../job-context';
+
+export interface PromptLearnResult {
+  runId: number;
+  promptSet: string;
+  images: number;
+  train: number;
+  val: number;
+  steps: number;
+  stoppedEarly: boolean;
+  metrics: { before: Record<string, number> | null; after: Record<string, number> | null };
+  seconds: number;
+}
+
+export const promptLearn: JobRunner<PromptLearnParams> = async (ctx) => {
+  const started = performance.now();
+  const p = ctx.params;
+  const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
+  try {
+    const model = getModel(db, p.modelId);
+    if (model.kind !== 'bundle') throw new Error(`model "${model.name}" is a ${model.kind}; prompt learning needs a CLEFT bundle`);
+    const bundle = await openBundle(model.path, { verify: 'sizes' });
+    if (bundle.promptSets.some((s) => s.name === p.name)) throw new Error(`the bundle already has a prompt set named "${p.name}"`);
+    const taskRow = new TasksRepo(db).get(p.taskId);
+    const task: TaskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
+    const classes = task.classes.map((c) => c.name);
+    const images = labelledImages(db, p.taskId, p.studyIds).filter((im) => classes.includes(im.label));
+    const perClass = classes.map((c) => images.filter((im) => im.label === c).length);
+    if (perClass.filter((n) => n > 0).length < 2) {
+      throw new Error(
+        `prompt learning needs labelled images of at least two classes of "${task.name}" (have ${classes.map((c, i) => `${c}: ${perClass[i]}`).join(', ')})`,
+      );
+    }
+    const settings = new SettingsRepo(db).get();
+    const engine = {
+      cacheDir: path.join(ctx.dataDir, 'cache', 'onnx'),
+      device: settings.executionProvider as 'auto' | 'cpu' | `cuda:${number}`,
+      ...(settings.threads > 0 ? { threads: settings.threads } : {}),
+      onWarning: () => undefined,
+    };
+
+    ctx.progress(0, `Encoding ${images.length} labelled images (cached ones are reused)…`);
+    const feats = await cachedImageFeatures(
+      db,
+      bundle,
+      images.map((im) => ({ id: im.instanceId, file: im.file })),
+      engine,
+      { signal: ctx.signal, onProgress: (d, t) => ctx.progress(0.2 * (d / t), `Encoded ${d} of ${t} new images`) },
+    );
+    throwIfCancelled(ctx.signal);
+
+    const tok = bundleTokenizer(bundle);
+    const classNames = classNamesForPromptLearning(task);
+    const phrase = p.initPhrase ?? DEFAULT_INIT_PHRASE;
+    ctx.progress(0.2, 'Learning the prompt context…');
+    const r = await learnPromptContext({
+      text: { modelDir: bundle.text.dir, adapterDir: bundle.text.adapter?.dir ?? null },
+      heads: bundle.heads.heads,
+      imageFeatures: feats.features,
+      labels: images.map((im) => classes.indexOf(im.label)),
+      classIds: classNameIds(tok, classNames),
+      classNames,
+      nCtx: p.nCtx,
+      classSpecific: p.classSpecific,
+      init: { kind: 'phrase', phrase, tokenizer: tok },
+      valFraction: p.valFraction,
+      ...(p.patience !== undefined ? { patience: p.patience } : {}),
+      optimizer: {
+        kind: p.optimizer,
+        lr: p.lr,
+        ...(p.weightDecay !== undefined ? { weightDecay: p.weightDecay } : {}),
+        ...(p.momentum !== undefined ? { momentum: p.momentum } : {}),
+      },
+      steps: p.steps,
+      batchSize: p.batchSize,
+      seed: p.seed,
+      workDir: path.join(ctx.jobDir, 'work'),
+      checkpoint: { dir: path.join(ctx.jobDir, 'checkpoint'), every: 25 },
+      signal: ctx.signal,
+      ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
+      onProgress: (w) => {
+        ctx.progress(0.2 + 0.75 * (w.step / Math.max(1, w.totalSteps)), w.message);
+        ctx.metric({ step: w.step, loss: w.loss, lr: w.lr, ...(w.valMetrics ? { val: w.valMetrics } : {}) });
+      },
+    });
+    throwIfCancelled(ctx.signal);
+
+    ctx.progress(0.96, `Saving prompt set "${p.name}" into the bundle…`);
+    await addPromptSet(
+      bundle,
+      p.name,
+      { data: r.ctx, shape: r.shape },
+      {
+        task: task.name,
+        classNames: classes,
+        nCtx: r.shape.at(-2)!,
+        initPhrase: phrase,
+        metrics: { before: r.metrics.before, after: r.metrics.after },
+        training: { optimizer: p.optimizer, lr: p.lr, steps: r.loop.steps, batchSize: p.batchSize, seed: p.seed, images: images.length },
+      },
+    );
+    const updated = await refreshBundleRecord(db, model.id);
+    const reopened = await openBundle(model.path, { verify: 'sizes' });
+    const entry = reopened.promptSets.find((s) => s.name === p.name)!;
+    const promptSha = reopened.files.find((f) => f.path === entry.path)?.sha256 ?? '';
+    const promptSetId = Number(
+      db
+        .prepare(
+          `INSERT INTO prompt_sets (model_ref, task_ref, name, kind, path, sha256, metrics_json) VALUES (?, ?, ?, 'learned', ?, ?, ?)`,
+        )
+        .run(model.id, p.taskId, p.name, entry.file, promptSha, JSON.stringify(r.metrics)).lastInsertRowid,
+    );
+    const runId = new RunsRepo(db).createRun({
+      kind: 'prompt-learning',
+      name: `${task.name} · ${model.name} · learned "${p.name}"`,
+      jobId: ctx.jobId,
+      modelId: model.id,
+      taskId: p.taskId,
+      promptSetId,
+      record: {
+        modelSha256: updated.sha256,
+        adapters: {},
+        promptSetSha256: promptSha,
+        preprocessSha256: bundleSpec(bundle).sha256,
+        selectionSha256: null,
+        executionProvider: feats.provider ?? 'cpu',
+        appVersion: APP_VERSION,
+        params: { ...p },
+      },
+      metrics: { before: r.before, after: r.after, losses: r.loop.losses },
+    });
+    const result: PromptLearnResult = {
+      runId,
+      promptSet: p.name,
+      images: images.length,
+      train: r.split.train.length,
+      val: r.split.val.length,
+      steps: r.loop.steps,
+      stoppedEarly: r.loop.stopped === 'early-stopped',
+      metrics: r.metrics,
+      seconds: Math.round(performance.now() - started) / 1000,
+    };
+    return result;
+  } finally {
+    db.close();
+  }
+};
