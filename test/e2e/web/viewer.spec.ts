@@ -165,6 +165,10 @@ test('hangs RCC | LCC over RMLO | LMLO with the chest walls meeting in the middl
   // Patient and study text, the markers away from the chest wall.
   const rcc = viewport(page, 'RCC');
   await expect(rcc).toContainText('PHANTOM007-');
+  await expect(viewport(page, 'LCC')).toContainText(/Acc A\d+/);
+  // The images hang against the centre line: no gap between the two chest walls.
+  const seam = await regionMean(page, 'RCC', 0.97, 1, 0.3, 0.7);
+  expect(seam).toBeGreaterThan(40);
   const markerBox = (await rcc.getByTestId('marker').boundingBox())!;
   expect(markerBox.x).toBeLessThan(boxes.RCC.x + boxes.RCC.width / 2);
   const lccMarker = (await viewport(page, 'LCC').getByTestId('marker').boundingBox())!;
