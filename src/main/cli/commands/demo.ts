@@ -4,10 +4,7 @@
 import type { Command } from 'commander';
 import * as path from 'node:path';
 import { runDemo, type DemoMetrics } from '../../../native/cleft/demo';
-import { createHash } from 'node:crypto';
-import { generateExam, mulberry32 } from '../../dicom/phantom/index';
-import { prepareFiles } from '../../dicom/pipeline/prepare';
-import { PreprocessSpec, presetSpec } from '../../dicom/pipeline/spec';
+import { demoDeps } from '../../demo/demo-deps';
 import { formatDuration, ProgressPrinter, renderBar } from '../progress-bar';
 import { num } from './train';
 
@@ -65,23 +62,7 @@ export function register(program: Command): void {
               pp.update(`${renderBar(p.fraction)} ${(100 * p.fraction).toFixed(0).padStart(3)}%  ${p.message}  ETA ${formatDuration(eta)}`);
             },
           },
-          {
-            // 1/2 (quick 1/4) of the 'small' phantom size: the model sees 64x64 (quick 32x32)
-            generateExam: (index, o) =>
-              generateExam(index, {
-                outDir: o.outDir,
-                seed: o.seed,
-                size: o.quick ? { rows: 128, columns: 104, pixelSpacing: 2.24 } : { rows: 256, columns: 208, pixelSpacing: 1.12 },
-                syntaxes: ['explicit-le'],
-              }),
-            // the generator's first draw of an exam (src/main/dicom/phantom/index.ts planExam); the exam written is checked anyway
-            predictDensity: (index, seed) => {
-              const rng = mulberry32(createHash('sha256').update(`${seed}|${index}`).digest().readUInt32LE(0));
-              return (['A', 'B', 'C', 'D'] as const)[Math.floor(rng() * 4)]!;
-            },
-            prepareFiles: (files, spec) => prepareFiles(files, spec as never),
-            preprocessSpec: (size) => PreprocessSpec.parse({ ...presetSpec('cleft'), size }) as unknown as Record<string, unknown>,
-          },
+          demoDeps,
         );
         pp.done();
         if (f.json) {
