@@ -1,0 +1,49 @@
+// `cleft demo --quick` end to end (phantoms -> small models from scratch -> bundle -> zero-shot ->
+// prompt learning). Quick mode evaluates on 16 images of 4 test exams, far too few for a stable
+// accuracy: this test checks that everything runs, that training lowers the contrastive loss, that
+// the bundle opens with its prompt set and that the metrics are well formed. The full demo's figures
+// (120 exams) are in docs/workflows.md.
+import { describe, it, expect, afterAll } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { openBundle, readPromptSet } from '../../../../src/native/models/bundle';
+
+const ROOT = path.resolve(__dirname, '../../../..');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-demo-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('cleft demo --quick', () => {
+  it('runs end to end and writes a usable bundle', { timeout: 240_000 }, async () => {
+    const out = path.join(tmp, 'demo');
+    const stdout = execFileSync(
+      process.execPath,
+      [path.join(ROOT, 'bin/cleft.mjs'), 'demo', '--quick', '--output', out, '--json', '--threads', '2'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+      },
+    );
+    const r = JSON.parse(stdout) as {
+      exams: { train: number; promptTrain: number; test: number };
+      contrastive: { steps: number; firstLoss: number; lastLoss: number };
+      zeroShot: { image: { accuracy: number; n: number; macroAuc: number | null } };
+      promptLearned: { image: { accuracy: number; n: number } };
+      seconds: number;
+    };
+    expect(r.exams.train + r.exams.promptTrain + r.exams.test).toBe(24);
+    expect(r.contrastive.lastLoss).toBeLessThan(r.contrastive.firstLoss);
+    for (const m of [r.zeroShot.image, r.promptLearned.image]) {
+      expect(m.n).toBe(4 * r.exams.test);
+      expect(m.accuracy).toBeGreaterThanOrEqual(0);
+      expect(m.accuracy).toBeLessThanOrEqual(1);
+    }
+    const bundle = await openBundle(path.join(out, 'bundle'));
+    expect(bundle.text.tokenizerDir).not.toBeNull();
+    const ps = readPromptSet(bundle, 'density-demo');
+    expect(ps.entry.classNames).toHaveLength(4);
+    expect(ps.entry.metrics.before).not.toBeNull();
+    expect(fs.existsSync(path.join(out, 'demo-report.json'))).toBe(true);
+  });
+});
