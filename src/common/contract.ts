@@ -2,7 +2,7 @@
 // every event with its payload schema. Electron IPC (src/preload) and the local web host
 // (src/main/server) carry exactly these; the back end validates every payload against them.
 import { z } from 'zod';
-import { ClassifyParams, ImportParams, Job, JobSpec, JobStatus, MetricPoint, PromptLearnParams } from './jobs';
+import { ClassifyParams, DemoParams, ImportParams, Job, JobSpec, JobStatus, MetricPoint, PromptLearnParams } from './jobs';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunKind } from './runs';
 
@@ -293,6 +293,8 @@ export const methods = {
   },
   /** Prompt context learning (CLEFT stage 2) on the library's labels, as a job; adds a prompt set to the bundle. */
   'train.promptLearn': { input: PromptLearnParams.strict(), output: Job },
+  /** The offline demo (phantoms, a small model trained on them, metrics), imported into the library. */
+  'demo.start': { input: DemoParams.strict(), output: Job },
   'runs.list': {
     input: z.object({ taskId: z.number().int().positive().optional(), kind: RunKind.optional() }).strict(),
     output: z.array(Run),

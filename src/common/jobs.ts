@@ -50,11 +50,20 @@ export const PromptLearnParams = z.object({
 });
 export type PromptLearnParams = z.infer<typeof PromptLearnParams>;
 
+export const DemoParams = z.object({
+  /** Tiny sizes: well under a minute, for a first look and for tests. */
+  quick: z.boolean().default(false),
+  exams: z.number().int().min(8).max(400).optional(),
+  seed: z.number().int().default(1),
+});
+export type DemoParams = z.infer<typeof DemoParams>;
+
 export const JobSpec = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('hash-folder'), params: HashFolderParams }),
   z.object({ kind: z.literal('import'), params: ImportParams }),
   z.object({ kind: z.literal('classify'), params: ClassifyParams }),
   z.object({ kind: z.literal('prompt-learn'), params: PromptLearnParams }),
+  z.object({ kind: z.literal('demo'), params: DemoParams }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobKind = JobSpec['kind'];

@@ -6,6 +6,7 @@ import { hashFolder } from './hash-folder';
 import { importDicom } from './import-dicom';
 import { classify } from './classify';
 import { promptLearn } from './prompt-learn';
+import { demo } from './demo';
 
 type RunnerFor<K extends JobKind> = JobRunner<Extract<JobSpec, { kind: K }>['params']>;
 
@@ -14,4 +15,5 @@ export const jobRunners: { [K in JobKind]: RunnerFor<K> } = {
   import: importDicom,
   classify,
   'prompt-learn': promptLearn,
+  demo,
 };

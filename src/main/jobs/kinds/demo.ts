@@ -1,0 +1,94 @@
+// The offline demo as a job (the app's first-run button): phantom exams and reports, a small CLEFT
+// model trained on them, zero-shot and prompt learning with metrics (src/native/cleft/demo.ts);
+// then the phantoms are imported into the library with their density labels and the bundle is
+// registered, so the newcomer can open, label, classify and train on them right away.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DemoParams } from '../../../common/jobs';
+import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import { TasksRepo } from '../../db/tasks-repo';
+import { LabelsRepo } from '../../db/labels-repo';
+import { demoDeps } from '../../demo/demo-deps';
+import { importModel } from '../../models/registry';
+import { runDemo, type DemoMetrics } from '../../../native/cleft/demo';
+import { throwIfCancelled, type JobRunner } from '../job-context';
+import { importDicom, type ImportResult } from './import-dicom';
+
+export interface DemoJobResult {
+  modelId: number;
+  bundleDir: string;
+  studies: number;
+  labels: number;
+  zeroShot: { image: DemoMetrics; exam: DemoMetrics };
+  promptLearned: { image: DemoMetrics; exam: DemoMetrics };
+  promptSet: string;
+  contrastive: { steps: number; firstLoss: number; lastLoss: number };
+  seconds: number;
+}
+
+export const demo: JobRunner<DemoParams> = async (ctx) => {
+  const started = performance.now();
+  const out = path.join(ctx.dataDir, 'demo', `run-${ctx.jobId}`);
+  const r = await runDemo(
+    {
+      outputDir: out,
+      quick: ctx.params.quick,
+      seed: ctx.params.seed,
+      signal: ctx.signal,
+      ...(ctx.params.exams !== undefined ? { exams: ctx.params.exams } : {}),
+      onProgress: (p) => {
+        ctx.progress(0.9 * p.fraction, p.message);
+        if (p.loss !== undefined) ctx.metric({ step: Math.round(p.fraction * 1000), loss: p.loss });
+      },
+    },
+    demoDeps,
+  );
+  throwIfCancelled(ctx.signal);
+
+  ctx.progress(0.9, 'Importing the phantom exams into the library…');
+  const phantoms = path.join(out, 'phantoms');
+  const imported = (await importDicom({
+    ...ctx,
+    params: { paths: [phantoms] },
+    progress: (f, m) => ctx.progress(0.9 + 0.05 * f, m),
+  })) as ImportResult;
+
+  const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
+  try {
+    // The phantoms' ground-truth density, as breast labels, so evaluation has something to compare with.
+    const tasks = new TasksRepo(db);
+    const density = tasks.list().find((t) => t.name === 'Breast density');
+    let labels = 0;
+    if (density) {
+      const repo = new LabelsRepo(db, tasks);
+      const study = db.prepare(`SELECT id FROM studies WHERE study_uid = ?`);
+      for (const dir of fs.readdirSync(phantoms)) {
+        const file = path.join(phantoms, dir, 'labels.json');
+        if (!fs.existsSync(file)) continue;
+        const truth = JSON.parse(fs.readFileSync(file, 'utf8')) as { studyInstanceUID: string; density: string };
+        const row = study.get(truth.studyInstanceUID) as { id: number } | undefined;
+        if (!row) continue;
+        for (const laterality of ['R', 'L'] as const) {
+          repo.set({ taskId: density.id, studyId: row.id, scope: 'breast', laterality }, truth.density, 'phantom ground truth');
+          labels++;
+        }
+      }
+    }
+    ctx.progress(0.97, 'Registering the demo model…');
+    const model = await importModel(db, ctx.dataDir, r.bundleDir, { copy: false, name: `CLEFT demo (phantoms, job ${ctx.jobId})` });
+    const result: DemoJobResult = {
+      modelId: model.id,
+      bundleDir: r.bundleDir,
+      studies: imported.studies,
+      labels,
+      zeroShot: { image: r.zeroShot.image, exam: r.zeroShot.exam },
+      promptLearned: { image: r.promptLearned.image, exam: r.promptLearned.exam },
+      promptSet: r.promptSet,
+      contrastive: r.contrastive,
+      seconds: Math.round(performance.now() - started) / 1000,
+    };
+    return result;
+  } finally {
+    db.close();
+  }
+};
