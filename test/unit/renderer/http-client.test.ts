@@ -354,7 +354,10 @@ describe('HttpClient.invokeBinary', () => {
     const { encodeBinary } = await import('../../../src/common/binary');
     const px = new Uint16Array([1, 2, 3, 4]);
     const body = encodeBinary(meta, new Uint8Array(px.buffer));
-    const fetchMock = vi.fn(async () => new Response(body, { status: 200, headers: { 'Content-Type': 'application/octet-stream' } }));
+    const fetchMock = vi.fn(
+      async () =>
+        new Response(body.slice().buffer as ArrayBuffer, { status: 200, headers: { 'Content-Type': 'application/octet-stream' } }),
+    );
     const c = client(fetchMock as unknown as typeof fetch);
     const out = await c.invokeBinary('image.frame', { instanceId: 5 });
     expect(out.meta.rows).toBe(2);

@@ -48,7 +48,8 @@ export class LabelingStore {
   undoStack = $state<UndoEntry[]>([]);
   saving = $state(0);
   readonly task = $derived(this.tasks.find((t) => t.id === this.taskId) ?? null);
-  private pending = new Set<Promise<unknown>>();
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping of saves in flight, never rendered
+  private readonly pending = new Set<Promise<unknown>>();
   private tempId = -1;
 
   constructor(
@@ -125,6 +126,7 @@ export class LabelingStore {
       laterality: target.laterality ?? null,
       className,
       annotator: '',
+      // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a timestamp, not state
       createdAt: new Date().toISOString(),
     };
     return this.mutate(

@@ -2,6 +2,7 @@
 // window when loaded), so it is imported here only, never by the pure viewer modules.
 import * as namespace from 'cornerstone-core';
 import type { RendererClient } from '../client';
+import type { Side } from './hanging';
 import { createLoader, SCHEME } from './loader';
 
 // A UMD bundle: bundlers hand its exports over as the namespace or as its default export.
@@ -9,6 +10,9 @@ type Cornerstone = typeof namespace;
 const cornerstone: Cornerstone = (namespace as unknown as { default?: Cornerstone }).default ?? namespace;
 
 let registered = false;
+
+/** Chest-wall side per instance, measured once on the first frame seen (not reactive state). */
+export const chestWalls = new Map<number, Side | null>();
 
 export function setupCornerstone(client: Pick<RendererClient, 'invokeBinary'>): Cornerstone {
   if (!registered) {
