@@ -24,6 +24,7 @@ import { evaluate, type ClassificationReport } from './metrics';
 import { meanCrossEntropy } from './math';
 import { seededRandom } from './random';
 import type { TextModelRef } from './features';
+import { sharedContextPromptFeatures } from './prompt-encoder';
 import { padRows } from './features';
 
 export type CtxInit =
@@ -135,6 +136,8 @@ export function promptLearningSetup(o: {
   classIds: readonly (readonly number[])[];
   ctxShape: number[];
   weightsDir: string;
+  /** Compute the shared context once (default true; false = gpt2Forward with a prefix, for comparison). */
+  sharedPrefix?: boolean;
 }): TrainingSetup {
   const model = loadHfFolder(o.text.modelDir);
   if (model.config.family !== 'gpt2')
@@ -162,8 +165,12 @@ export function promptLearningSetup(o: {
       const ctxP = g.param('ctx', o.ctxShape, { trainable: true });
       const classIds = g.constant(ids, 'int64', [C, seq]);
       const classLengths = g.constant(lengths, 'int64', [C]);
-      const out = gpt2Forward(cfg, new ParamStore(g, bound.source, 'text.'), { inputIds: classIds, prefix: ctxP });
-      const cls = gpt2TextEmbedding(out, classLengths);
+      const w = new ParamStore(g, bound.source, 'text.');
+      // shared context: computed once per layer (prompt-encoder.ts); class-specific: the plain prefix forward
+      const cls =
+        o.ctxShape.length === 2 && o.sharedPrefix !== false
+          ? sharedContextPromptFeatures(cfg, w, ctxP, classIds, classLengths)
+          : gpt2TextEmbedding(gpt2Forward(cfg, w, { inputIds: classIds, prefix: ctxP }), classLengths);
       const hp = headParams(g, o.heads);
       const labels = g.input('labels', 'int64', ['batch']);
       const r = promptLoss(feats, cls, labels, hp);
