@@ -23,7 +23,21 @@ export const MatMul = defineOp<NoAttrs>({
   },
   emit: passthrough('MatMul'),
   grad: ({ inputs: [a, b], grads: [g], needs }) => {
-    const da = needs[0] ? sumTo(matmul(g!, transpose(b!)), a!.shape) : null;
+    let da: Tensor | null = null;
+    if (needs[0]) {
+      if (b!.shape.length === 2) {
+        // dx = g @ W^T as one Gemm with transB: a Transpose of a frozen weight would be constant-folded
+        // by ORT into a second in-memory copy of the weight (hundreds of MB for a transformer).
+        const N = b!.shape[1]!;
+        const K = b!.shape[0]!;
+        da =
+          a!.shape.length === 2
+            ? gemm(g!, b!, { transB: true })
+            : reshape(gemm(reshape(g!, [-1, N]), b!, { transB: true }), [...a!.shape.slice(0, -1), K]);
+      } else {
+        da = sumTo(matmul(g!, transpose(b!)), a!.shape);
+      }
+    }
     let db: Tensor | null = null;
     if (needs[1]) {
       if (b!.shape.length === 2 && a!.shape.length > 2) {
