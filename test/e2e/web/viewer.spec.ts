@@ -396,3 +396,31 @@ test('labels breasts with keys: auto-advance, undo, persistence and progress', a
   expect(saved.map((l) => `${l.laterality}${l.className}`)).toEqual(['R0']);
   expect(consoleErrors).toEqual([]);
 });
+
+test('the Labels page shows progress per task, creates a custom task and starts labeling in the viewer', async ({
+  page,
+  consoleErrors,
+}) => {
+  await page.goto(`${host.url}#/labels`);
+  const tasks = page.getByRole('list', { name: 'Tasks' });
+  const density = tasks.getByRole('listitem').filter({ hasText: 'Breast density' });
+  await expect(density.getByTestId('task-progress')).toHaveText(`2 of ${EXAMS} studies labelled · 3 labels`);
+  await page.getByText('New custom task').click();
+  await page.getByLabel('Name', { exact: true }).fill('Image quality');
+  await page.getByLabel('Labelled per').selectOption('image');
+  await page.getByLabel(/Classes, one per line/).fill('G: Good\nP: Poor positioning');
+  await page.getByRole('button', { name: 'Create task' }).click();
+  const quality = tasks.getByRole('listitem').filter({ hasText: 'Image quality' });
+  await expect(quality).toContainText('custom');
+  await screenshot(page, 'labels-page');
+  await quality.getByRole('button', { name: /Label in the viewer/ }).click();
+  await expect(page).toHaveURL(new RegExp(`#/viewer/study/${studyIds[0]}$`));
+  const panel = page.getByRole('complementary', { name: 'Labeling' });
+  await expect(panel.getByRole('radio', { name: 'Image' })).toHaveAttribute('aria-checked', 'true');
+  await expect(panel.getByTestId('label-target')).toContainText('Image RCC');
+  await waitForHanging(page);
+  await page.keyboard.press('2'); // P for RCC, then on to LCC
+  await expect(viewport(page, 'RCC').getByTestId('label-tag')).toHaveText('P');
+  await expect(panel.getByTestId('label-target')).toContainText('Image LCC');
+  expect(consoleErrors).toEqual([]);
+});
