@@ -1,7 +1,8 @@
 // The training loop shared by the CLEFT workflows (prompt learning, contrastive LoRA, adaptor) on
 // top of the engine's Trainer: progress callbacks, validation every N updates with early stopping
 // (patience) and the best parameters kept, checkpoints every N updates and on cancel, and exact
-// resumption (the Trainer's checkpoint + this loop's own state in `workflow-state.json`).
+// resumption (the Trainer's checkpoint + this loop's state in `workflow-state-<step>.json` and the
+// best parameters so far in `best-<step>.safetensors`).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readTensors, writeFileAtomic, writeSafetensors } from '../models/safetensors';
@@ -48,8 +49,8 @@ export interface LoopResult {
   history: { step: number; loss: number; metrics: Record<string, number> }[];
 }
 
-const STATE_FILE = 'workflow-state.json';
-const BEST_FILE = 'best.safetensors';
+const STATE_PREFIX = 'workflow-state-';
+const BEST_PREFIX = 'best-';
 
 interface LoopState {
   step: number;
@@ -59,6 +60,7 @@ interface LoopState {
   history: LoopResult['history'];
   losses: number[];
   stopped: boolean;
+  bestFile?: string;
 }
 
 /** Whether `dir` holds a checkpoint to resume from. */
@@ -84,16 +86,17 @@ export async function runLoop(
   },
 ): Promise<LoopResult> {
   const ck = opts.checkpoint;
-  const stateFile = ck ? path.join(ck.dir, STATE_FILE) : null;
   let st: LoopState = { step: trainer.step, bestStep: null, bestLoss: null, badEvals: 0, history: [], losses: [], stopped: false };
   let best: Map<string, Float32Array> | null = null;
-  if (stateFile && trainer.step > 0 && fs.existsSync(stateFile)) {
-    const saved = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as LoopState;
-    if (saved.step !== trainer.step)
-      throw new Error(`${stateFile}: workflow state is for update ${saved.step}, the checkpoint for ${trainer.step}`);
-    st = saved;
-    const bf = path.join(ck!.dir, BEST_FILE);
-    if (st.bestStep !== null && fs.existsSync(bf)) best = new Map([...readTensors(bf)].map(([k, t]) => [k, t.data as Float32Array]));
+  const stateAt = (step: number) => path.join(ck!.dir, `${STATE_PREFIX}${step}.json`);
+  if (ck && trainer.step > 0) {
+    // the state written for the checkpoint's step (a crash between the two writes leaves a newer,
+    // unused state file, never a mismatched one)
+    const f = stateAt(trainer.step);
+    if (!fs.existsSync(f)) throw new Error(`${ck.dir}: no workflow state for update ${trainer.step} (${path.basename(f)})`);
+    st = JSON.parse(fs.readFileSync(f, 'utf8')) as LoopState;
+    if (st.bestStep !== null && st.bestFile && fs.existsSync(path.join(ck.dir, st.bestFile)))
+      best = new Map([...readTensors(path.join(ck.dir, st.bestFile))].map(([k, t]) => [k, t.data as Float32Array]));
   }
   const val = opts.validation;
   const evalEvery = Math.max(1, val?.every ?? Math.ceil(opts.steps / 10));
@@ -104,12 +107,21 @@ export async function runLoop(
     st.step = trainer.step;
     fs.mkdirSync(ck.dir, { recursive: true });
     if (best && st.bestStep !== null) {
-      const t: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
-      for (const e of trainer.layout) t[e.name] = { dtype: 'F32', shape: e.shape, data: best.get(e.name)! };
-      writeSafetensors(path.join(ck.dir, BEST_FILE), t, { step: String(st.bestStep) });
+      st.bestFile = `${BEST_PREFIX}${st.bestStep}.safetensors`;
+      const f = path.join(ck.dir, st.bestFile);
+      if (!fs.existsSync(f)) {
+        const t: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+        for (const e of trainer.layout) t[e.name] = { dtype: 'F32', shape: e.shape, data: best.get(e.name)! };
+        writeSafetensors(f, t, { step: String(st.bestStep) });
+      }
     }
-    writeFileAtomic(stateFile!, [Buffer.from(JSON.stringify(st))]);
-    trainer.saveCheckpoint(ck.dir);
+    writeFileAtomic(stateAt(trainer.step), [Buffer.from(JSON.stringify(st))]);
+    trainer.saveCheckpoint(ck.dir); // commits the step (checkpoint.json replaced atomically)
+    for (const f of fs.readdirSync(ck.dir)) {
+      const stale =
+        (f.startsWith(STATE_PREFIX) && f !== `${STATE_PREFIX}${trainer.step}.json`) || (f.startsWith(BEST_PREFIX) && f !== st.bestFile);
+      if (stale) fs.rmSync(path.join(ck.dir, f), { force: true });
+    }
   };
 
   let lastLoss = NaN;

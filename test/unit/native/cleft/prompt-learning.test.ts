@@ -89,4 +89,48 @@ describe('prompt learning', () => {
     expect(r.shape).toEqual([4, 64]);
     expect(progress.length).toBeGreaterThan(0);
   });
+
+  it('killed mid-run and resumed from its checkpoint: same context, history and best step as uninterrupted', async () => {
+    const heads = readHeads(path.join(REF, 'heads.safetensors'));
+    const rand = seededRandom(11);
+    const d = heads.imageDim;
+    const n = 60;
+    const labels = Array.from({ length: n }, (_, i) => i % 3);
+    const feats = Float32Array.from({ length: n * d }, (_, i) => rand() - 0.5 + (labels[Math.floor(i / d)] === i % 3 ? 1 : 0));
+    const base = {
+      text: { modelDir: path.join(REF, 'gpt2') },
+      heads,
+      imageFeatures: feats,
+      labels,
+      classIds: promptClassIds(),
+      nCtx: 4,
+      init: { kind: 'random' as const },
+      optimizer: { kind: 'adamw' as const, lr: 0.02 },
+      steps: 20,
+      batchSize: 8,
+      seed: 2,
+      valFraction: 0.25,
+      evalEvery: 4,
+      bootstrapSamples: 0,
+    };
+    const full = await learnPromptContext({ ...base, workDir: path.join(tmp, 'w-full') });
+    const ck = { dir: path.join(tmp, 'ck-pl'), every: 5 };
+    const ac = new AbortController();
+    const first = await learnPromptContext({
+      ...base,
+      workDir: path.join(tmp, 'w-part'),
+      checkpoint: ck,
+      signal: ac.signal,
+      onProgress: (p) => {
+        if (p.step === 13 && !p.valMetrics) ac.abort();
+      },
+    });
+    expect(first.loop.stopped).toBe('aborted');
+    const resumed = await learnPromptContext({ ...base, workDir: path.join(tmp, 'w-part'), checkpoint: ck });
+    expect(resumed.loop.steps).toBe(20);
+    expect(Array.from(resumed.ctx)).toEqual(Array.from(full.ctx));
+    expect(resumed.loop.bestStep).toBe(full.loop.bestStep);
+    expect(resumed.loop.history.map((h) => h.loss)).toEqual(full.loop.history.map((h) => h.loss));
+    expect(fs.readdirSync(ck.dir).filter((f) => f.startsWith('workflow-state-'))).toEqual(['workflow-state-20.json']);
+  });
 });
