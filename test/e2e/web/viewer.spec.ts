@@ -424,3 +424,33 @@ test('the Labels page shows progress per task, creates a custom task and starts 
   await expect(panel.getByTestId('label-target')).toContainText('Image LCC');
   expect(consoleErrors).toEqual([]);
 });
+
+test('a small viewport gets a reduced frame first and the full frame once zoomed past 1:1', async ({ page, consoleErrors }) => {
+  await page.setViewportSize({ width: 1000, height: 480 });
+  await page.goto(`${host.url}#/viewer/study/${studyIds[2]}`);
+  await waitForHanging(page);
+  const rcc = viewport(page, 'RCC');
+  // About 220 css px tall on a 1x screen: 256 px is asked for, not the 512 px frame.
+  await expect(rcc).toHaveAttribute('data-resolution', 'reduced');
+  const box = (await rcc.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2);
+  for (let i = 0; i < 4; i++) await page.mouse.wheel(0, -300);
+  await expect(rcc).toHaveAttribute('data-resolution', 'full');
+  await expect(rcc.getByTestId('zoom-text')).toHaveText(/Zoom (\d{3,})%/);
+  // Sortable library columns (aria-sort) and a row opened from the keyboard.
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.goto(`${host.url}#/library`);
+  const table = page.getByRole('table', { name: 'Studies in the library' });
+  const accession = table.getByRole('columnheader', { name: 'Accession' });
+  await expect(accession).toHaveAttribute('aria-sort', 'none');
+  await accession.getByRole('button').click();
+  await expect(accession).toHaveAttribute('aria-sort', 'ascending');
+  const first = await table.locator('tbody tr').first().locator('td').nth(2).textContent();
+  await accession.getByRole('button').click();
+  await expect(accession).toHaveAttribute('aria-sort', 'descending');
+  await expect(table.locator('tbody tr').first().locator('td').nth(2)).not.toHaveText(first!);
+  await table.locator('tbody tr').first().getByRole('link').focus();
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/#\/viewer\/study\/\d+$/);
+  expect(consoleErrors).toEqual([]);
+});
