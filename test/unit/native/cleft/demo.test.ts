@@ -45,5 +45,29 @@ describe('cleft demo --quick', () => {
     expect(ps.entry.classNames).toHaveLength(4);
     expect(ps.entry.metrics.before).not.toBeNull();
     expect(fs.existsSync(path.join(out, 'demo-report.json'))).toBe(true);
+
+    // the bundle classifies a study of the library (cleft import + cleft classify --study)
+    const exam = fs.readdirSync(path.join(out, 'phantoms'))[0]!;
+    const examDir = path.join(out, 'phantoms', exam);
+    const lib = path.join(tmp, 'library');
+    const cli = (...args: string[]) =>
+      execFileSync(process.execPath, [path.join(ROOT, 'bin/cleft.mjs'), ...args], { cwd: ROOT, encoding: 'utf8' });
+    cli('import', examDir, '--data-dir', lib);
+    const uid = (JSON.parse(fs.readFileSync(path.join(examDir, 'labels.json'), 'utf8')) as { studyInstanceUID: string }).studyInstanceUID;
+    const c = JSON.parse(
+      cli('classify', '--bundle', path.join(out, 'bundle'), '--task', 'Breast density', '--study', uid, '--data-dir', lib, '--json'),
+    ) as {
+      views: { laterality: string; probabilities: Record<string, number> }[];
+      breast: Record<string, Record<string, number>>;
+      exam: Record<string, number>;
+      device: string;
+      model: { sha256: string };
+    };
+    expect(c.views).toHaveLength(4);
+    for (const v of c.views) expect(Object.values(v.probabilities).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    expect(Object.keys(c.breast).sort()).toEqual(['L', 'R']);
+    expect(c.exam.A! + c.exam.B! + c.exam.C! + c.exam.D!).toBeCloseTo(1, 5);
+    expect(c.device).toBe('cpu');
+    expect(c.model.sha256).toBe(bundle.sha256);
   });
 });
