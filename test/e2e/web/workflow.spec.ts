@@ -43,3 +43,59 @@ test('the quick demo runs from the empty Library and fills it', async ({ page, c
   await expect(table.locator('tbody tr').first()).toBeVisible();
   expect(consoleErrors).toEqual([]);
 });
+
+test('Models lists the demo bundle and the engine', async ({ page, consoleErrors }) => {
+  await page.goto(`${host.url}#/models`);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Models');
+  const table = page.getByRole('table', { name: 'Registered models' });
+  await expect(table.locator('tbody tr')).toHaveCount(1);
+  await expect(table).toContainText('CLEFT demo');
+  await expect(table).toContainText('CLEFT bundle');
+  const engine = page.getByTestId('engine-card');
+  await expect(engine).toContainText('CPU');
+  await expect(engine).toContainText('telemetry off');
+  await table.getByRole('button', { name: /^CLEFT demo/ }).click();
+  const inspection = page.getByTestId('model-inspection');
+  await expect(inspection).toContainText('Text encoder');
+  await expect(inspection.getByRole('table', { name: 'Prompt sets' })).toContainText('density-demo');
+  await screenshot(page, 'models');
+  expect(consoleErrors).toEqual([]);
+});
+
+test('Predictions: classify, filter, metrics drawn, CSV export', async ({ page, consoleErrors }) => {
+  test.setTimeout(180_000);
+  await page.goto(`${host.url}#/predictions`);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Predictions');
+  await expect(page.getByLabel('Task')).toHaveValue(/\d+/);
+  await page.getByLabel('Task').selectOption({ label: 'Breast density' });
+  await page.getByRole('button', { name: 'Classify studies' }).click();
+  await expect(page.getByRole('progressbar', { name: 'Classification progress' })).toBeVisible();
+  await screenshot(page, 'predictions-classifying');
+  const table = page.getByTestId('predictions-table');
+  await expect(table.locator('tbody tr').first()).toBeVisible({ timeout: 150_000 });
+  await expect(table.getByTestId('prob-bars').first()).toHaveAttribute('aria-label', /Probabilities: A \d+%/);
+
+  // Breast-scope metrics drawn as pictures, with numbers.
+  const metrics = page.getByTestId('metrics');
+  await metrics.getByRole('button', { name: 'Breast' }).click();
+  await expect(page.getByTestId('accuracy')).toHaveText(/\d+\.\d%/, { timeout: 30_000 });
+  await expect(page.getByTestId('confusion-matrix').locator('rect')).toHaveCount(16);
+  await expect(page.getByTestId('roc-chart').locator('path.series').first()).toBeVisible();
+  await expect(page.getByTestId('reliability-chart').locator('circle').first()).toBeVisible();
+  await expect(page.getByTestId('macro-auc')).toHaveText(/0\.\d{3}|1\.000/);
+  await expect(metrics).toContainText('95% CI');
+  await screenshot(page, 'predictions-metrics');
+
+  // Filters: disagreements only.
+  await page.getByLabel('Against the label').selectOption('disagree');
+  await expect(page.getByText(/shown by the filters/)).toBeVisible();
+  await table.scrollIntoViewIfNeeded();
+  await screenshot(page, 'predictions-table');
+  await page.getByLabel('Against the label').selectOption('');
+
+  const download = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Export CSV' }).click();
+  const file = await (await download).path();
+  expect(fs.readFileSync(file, 'utf8').startsWith('prediction_id,scope,')).toBe(true);
+  expect(consoleErrors).toEqual([]);
+});
