@@ -23,6 +23,7 @@ export const FrameMeta = z.object({
   /** Rows of the full-resolution image, when the frame was reduced. */
   fullRows: z.number().int(),
   fullColumns: z.number().int(),
+  /** 1 (grey) or 3: colour frames are always pixel-interleaved RGB (YBR is converted by the back end). */
   samples: z.number().int(),
   dataType: z.enum(['uint8', 'int16', 'uint16', 'int32', 'float32']),
   /** Stored values (no LUT applied); the viewer applies modality and VOI LUTs. */
@@ -37,6 +38,8 @@ export const FrameMeta = z.object({
   voiLutFunction: z.string().nullable(),
   laterality: z.string().nullable(),
   viewPosition: z.string().nullable(),
+  /** PatientOrientation (0020,0020) row and column directions, e.g. ["A", "R"], when present. */
+  patientOrientation: z.array(z.string()).nullable(),
   pixelSpacing: z.tuple([z.number(), z.number()]).nullable(),
   forProcessing: z.boolean(),
 });

@@ -60,6 +60,7 @@ export async function decodeForDisplay(job: FrameJob): Promise<{ meta: FrameMeta
     voiLutFunction: h.voiLutFunction,
     laterality: h.breastSide,
     viewPosition: h.viewPosition,
+    patientOrientation: h.patientOrientation,
     pixelSpacing: h.pixelSpacing ?? h.imagerPixelSpacing,
     forProcessing: h.forProcessing,
   };

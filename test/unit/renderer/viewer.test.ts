@@ -36,6 +36,7 @@ function meta(over: Partial<FrameMeta> = {}): FrameMeta {
     voiLutFunction: 'SIGMOID',
     laterality: 'R',
     viewPosition: 'CC',
+    patientOrientation: null,
     pixelSpacing: [0.07, 0.08],
     forProcessing: false,
     ...over,
