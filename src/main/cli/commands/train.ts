@@ -71,6 +71,9 @@ interface OptFlags {
   schedule: 'constant' | 'cosine';
   warmup: string;
   maxGradNorm?: string;
+  betas: string;
+  eps: string;
+  nesterov?: boolean;
   threads?: string;
   workDir?: string;
   checkpointDir?: string;
@@ -80,7 +83,14 @@ interface OptFlags {
 
 export function optimizerFlags(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--optimizer <kind>', 'adamw | sgd (torch.optim semantics)').choices(['adamw', 'sgd']).default('adamw'))
+    .addOption(
+      new Option('--optimizer <kind>', 'torch.optim semantics: AdamW (betas 0.9, 0.999, eps 1e-8, bias-corrected) or SGD')
+        .choices(['adamw', 'sgd'])
+        .default('adamw'),
+    )
+    .option('--betas <b1,b2>', 'AdamW betas', '0.9,0.999')
+    .option('--eps <x>', 'AdamW eps', '1e-8')
+    .option('--nesterov', 'SGD Nesterov momentum')
     .requiredOption('--lr <x>', 'learning rate')
     .option('--momentum <x>', 'SGD momentum (default 0, as torch.optim.SGD)')
     .option(
@@ -110,6 +120,10 @@ export function runOptions(f: OptFlags, output: string): { run: RunOptions; clea
     ...(f.momentum !== undefined ? { momentum: num(f.momentum, '--momentum', { min: 0 })! } : {}),
     ...(f.weightDecay !== undefined ? { weightDecay: num(f.weightDecay, '--weight-decay', { min: 0 })! } : {}),
     ...(f.maxGradNorm !== undefined ? { maxGradNorm: num(f.maxGradNorm, '--max-grad-norm', { min: 0 })! } : {}),
+    beta1: num(f.betas.split(',')[0], '--betas', { min: 0 })!,
+    beta2: num(f.betas.split(',')[1] ?? '0.999', '--betas', { min: 0 })!,
+    eps: num(f.eps, '--eps', { min: 0 })!,
+    ...(f.nesterov ? { nesterov: true } : {}),
     schedule:
       f.schedule === 'cosine' ? { kind: 'cosine', warmupSteps: num(f.warmup, '--warmup', { int: true, min: 0 })! } : { kind: 'constant' },
   };
