@@ -99,3 +99,30 @@ test('Predictions: classify, filter, metrics drawn, CSV export', async ({ page, 
   expect(fs.readFileSync(file, 'utf8').startsWith('prediction_id,scope,')).toBe(true);
   expect(consoleErrors).toEqual([]);
 });
+
+test('Training: a short prompt learning with a live curve and before/after', async ({ page, consoleErrors }) => {
+  test.setTimeout(180_000);
+  await page.goto(`${host.url}#/training`);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Training');
+  await expect(page.getByLabel('Model')).toContainText('CLEFT demo');
+  await page.getByLabel('Task').selectOption({ label: 'Breast density' });
+  await page.getByLabel('Prompt set name').fill('e2e-short');
+  await page.getByLabel('Steps').fill('10');
+  await page.getByLabel('Batch size').fill('8');
+  await screenshot(page, 'training-form');
+  await page.getByRole('button', { name: 'Start prompt learning' }).click();
+  const run = page.getByTestId('training-run');
+  await expect(run).toBeVisible();
+  await expect(page.getByTestId('loss-chart').locator('path.series')).toBeVisible({ timeout: 120_000 });
+  await expect(run).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
+  const table = page.getByTestId('before-after');
+  await expect(table).toBeVisible();
+  await expect(table.locator('tbody tr').first()).toContainText(/\d\.\d{3}/);
+  await expect(page.getByTestId('curve-points')).toHaveText(/[1-9]\d* points/);
+  await screenshot(page, 'training-done');
+
+  // After a reload the curve comes back from jobs.metrics.
+  await page.reload();
+  await expect(page.getByTestId('loss-chart').locator('path.series')).toBeVisible();
+  expect(consoleErrors).toEqual([]);
+});
