@@ -1,0 +1,88 @@
+// The frozen-backbone Adaptor on cached features (CLIP loss, then a linear probe) and `cleft evaluate`.
+import { describe, it, expect, afterAll } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { trainAdaptor, exportAdaptor } from '../../../../src/native/cleft/adaptor';
+import { seededRandom } from '../../../../src/native/cleft/random';
+import { readSafetensorsHeader } from '../../../../src/native/models/safetensors';
+
+const ROOT = path.resolve(__dirname, '../../../..');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-adaptor-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('adaptor', () => {
+  it('aligns paired frozen features with the CLIP loss and probes labels, in seconds', async () => {
+    // image and text features are two different random linear views of the same latent (class + noise)
+    const rand = seededRandom(5);
+    const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+    const n = 120;
+    const K = 4;
+    const z = 8;
+    const [dI, dT] = [24, 16];
+    const A = Array.from({ length: dI * z }, normal);
+    const Bm = Array.from({ length: dT * z }, normal);
+    const centers = Array.from({ length: K * z }, () => 2 * normal());
+    const labels = Array.from({ length: n }, (_, i) => i % K);
+    const img = new Float32Array(n * dI);
+    const txt = new Float32Array(n * dT);
+    labels.forEach((y, i) => {
+      const lat = Array.from({ length: z }, (_, k) => centers[y * z + k]! + normal());
+      for (let r = 0; r < dI; r++) img[i * dI + r] = lat.reduce((s, v, k) => s + v * A[r * z + k]!, 0) + 0.1 * normal();
+      for (let r = 0; r < dT; r++) txt[i * dT + r] = lat.reduce((s, v, k) => s + v * Bm[r * z + k]!, 0) + 0.1 * normal();
+    });
+    const t0 = Date.now();
+    const r = await trainAdaptor({
+      imageFeatures: img,
+      textFeatures: txt,
+      imageDim: dI,
+      textDim: dT,
+      dim: 32,
+      layers: 2,
+      labels,
+      optimizer: { kind: 'adamw', lr: 3e-3 },
+      steps: 150,
+      batchSize: 40,
+      seed: 1,
+      workDir: path.join(tmp, 'work'),
+    });
+    expect(Date.now() - t0).toBeLessThan(60_000);
+    expect(r.loop.losses.at(-1)!).toBeLessThan(r.loop.losses[0]!);
+    expect(r.retrieval.recallAt5ImageToText!).toBeGreaterThan(0.2); // chance 5/120
+    expect(r.probe!.metrics.accuracy!).toBeGreaterThan(0.8);
+    exportAdaptor(path.join(tmp, 'out'), r);
+    const h = readSafetensorsHeader(path.join(tmp, 'out', 'adaptor.safetensors'));
+    expect(h.tensors.has('adaptor.image.layer1.mlp.fc.weight')).toBe(true);
+    expect(h.tensors.get('logit_scale')!.shape).toEqual([]);
+    expect(fs.existsSync(path.join(tmp, 'out', 'probe.safetensors'))).toBe(true);
+  });
+});
+
+describe('cleft evaluate', () => {
+  it('reads a predictions CSV and prints / writes the metrics', () => {
+    const csv = path.join(tmp, 'pred.csv');
+    fs.writeFileSync(
+      csv,
+      'id,label,p_A,p_B,p_C\n1,A,0.7,0.2,0.1\n2,B,0.2,0.5,0.3\n3,C,0.1,0.3,0.6\n4,A,0.3,0.4,0.3\n5,C,0.2,0.2,0.6\n6,B,0.1,0.8,0.1\n',
+    );
+    const out = path.join(tmp, 'metrics.json');
+    const text = execFileSync(
+      process.execPath,
+      [path.join(ROOT, 'bin/cleft.mjs'), 'evaluate', '--predictions', csv, '--bootstrap', '50', '--output', out],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+      },
+    );
+    expect(text).toContain('accuracy          83.3%');
+    const m = JSON.parse(fs.readFileSync(out, 'utf8')) as { n: number; confusion: number[][]; classes: string[] };
+    expect(m.n).toBe(6);
+    expect(m.classes).toEqual(['A', 'B', 'C']);
+    expect(m.confusion).toEqual([
+      [1, 1, 0],
+      [0, 2, 0],
+      [0, 0, 2],
+    ]);
+  });
+});
