@@ -23,7 +23,7 @@ import { Gpt2Tokenizer } from '../models/tokenizer';
 import { combineViews } from './aggregate';
 import { exportContrastive, trainContrastive } from './contrastive';
 import { promptFeatures } from './features';
-import { projectAndNormalizeRows, takeRows } from './math';
+import { projectAndNormalizeRows } from './math';
 import { evaluate, type ClassificationReport } from './metrics';
 import { learnPromptContext } from './prompt-learning';
 import { seededRandom, shuffledIndices } from './random';
@@ -355,7 +355,6 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   );
   await openBundle(bundleDir, { verify: 'sizes' });
   lap('prompt', t);
-  void takeRows;
   progress('done', 1, 'done');
 
   const result: DemoResult = {
