@@ -19,6 +19,9 @@ export interface JobDescription {
 const TITLES: Record<string, string> = {
   'hash-folder': 'Verify folder',
   import: 'Import DICOM',
+  classify: 'Classify studies',
+  'prompt-learn': 'Prompt learning',
+  demo: 'Offline demo',
 };
 
 export const FINAL_STATUSES: readonly JobStatus[] = ['done', 'failed', 'cancelled'];
@@ -94,6 +97,32 @@ export function describeJob(job: Job): JobDescription {
       if (n('refused') || n('skipped')) facts.push({ label: 'Not imported', value: `${n('refused')} refused · ${n('skipped')} skipped` });
       facts.push({ label: 'Scanned', value: `${formatCount(n('scanned'), 'file')} in ${n('seconds').toFixed(1)} s` });
     }
+    return { title, subject, facts };
+  }
+  if (job.kind === 'classify' || job.kind === 'prompt-learn' || job.kind === 'demo') {
+    const facts: JobFact[] = [];
+    if (result) {
+      const n = (key: string): number | null => num(result[key]);
+      if (job.kind === 'classify') {
+        facts.push({
+          label: 'Classified',
+          value: `${formatCount(n('studies') ?? 0, 'study', 'studies')} · ${formatCount(n('images') ?? 0, 'image')}`,
+        });
+        if (str(result.executionProvider)) facts.push({ label: 'Device', value: str(result.executionProvider)! });
+        if (n('runId') !== null) facts.push({ label: 'Run', value: `#${n('runId')}` });
+      } else if (job.kind === 'prompt-learn') {
+        if (str(result.promptSet)) facts.push({ label: 'Prompt set', value: str(result.promptSet)!, mono: true });
+        if (n('steps') !== null)
+          facts.push({ label: 'Steps', value: `${n('steps')}${result.stoppedEarly === true ? ' (stopped early)' : ''}` });
+      } else {
+        facts.push({
+          label: 'Arrived',
+          value: `${formatCount(n('studies') ?? 0, 'study', 'studies')} · ${formatCount(n('labels') ?? 0, 'label')} · a demo model`,
+        });
+      }
+    }
+    const subject =
+      job.kind === 'prompt-learn' ? str(params?.name) : job.kind === 'demo' ? (params?.quick === true ? 'Quick' : 'Full') : null;
     return { title, subject, facts };
   }
   return { title, subject: null, facts: [] };
