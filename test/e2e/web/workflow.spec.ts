@@ -126,3 +126,18 @@ test('Training: a short prompt learning with a live curve and before/after', asy
   await expect(page.getByTestId('loss-chart').locator('path.series')).toBeVisible();
   expect(consoleErrors).toEqual([]);
 });
+
+test('Predictions: classify again with the learned prompt set', async ({ page, consoleErrors }) => {
+  test.setTimeout(120_000);
+  await page.goto(`${host.url}#/predictions`);
+  await page.getByLabel('Task').selectOption({ label: 'Breast density' });
+  await expect(page.getByLabel('Prompts').locator('option', { hasText: 'Learned: e2e-short' })).toHaveCount(1);
+  await page.getByLabel('Prompts').selectOption({ label: 'Learned: e2e-short' });
+  const runsBefore = await page.getByLabel('Run').locator('option').count();
+  await page.getByRole('button', { name: 'Classify studies' }).click();
+  await expect(page.getByLabel('Run').locator('option')).toHaveCount(runsBefore + 1, { timeout: 90_000 });
+  await expect(page.getByText(/prompts [0-9a-f]{10}/)).toBeVisible();
+  await expect(page.getByTestId('accuracy')).toHaveText(/\d+\.\d%/, { timeout: 30_000 });
+  await screenshot(page, 'predictions-learned');
+  expect(consoleErrors).toEqual([]);
+});
