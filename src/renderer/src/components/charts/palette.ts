@@ -12,4 +12,6 @@ export interface Series {
   dashed?: boolean;
   /** Draw dots at the points as well (reliability bins). */
   dots?: boolean;
+  /** Points only (reliability bins are not a curve). */
+  noLine?: boolean;
 }
