@@ -348,6 +348,7 @@ describe('HttpClient.invokeBinary', () => {
       voiLutFunction: null,
       laterality: 'L',
       viewPosition: 'CC',
+      patientOrientation: null,
       pixelSpacing: null,
       forProcessing: false,
     };
