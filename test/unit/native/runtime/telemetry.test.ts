@@ -17,6 +17,9 @@ function runChild(mode: string): { out: Record<string, unknown>; telemetryDir: b
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
   delete env[TELEMETRY_ENV];
   delete env.XDG_CACHE_HOME;
+  // ORT writes no telemetry store when CI is set (measured), so the control would prove nothing there;
+  // a researcher's desktop has no CI variable.
+  delete env.CI;
   const stdout = execFileSync(process.execPath, ['--import', tsxLoader, child, mode], { env, encoding: 'utf8' });
   const last = stdout.trim().split('\n').pop() ?? '{}';
   const telemetryDir = existsSync(path.join(home, '.cache', 'Microsoft', 'DeveloperTools', '.onnxruntime'));
