@@ -25,7 +25,9 @@ export interface HashFolderResult {
   manifestPath: string;
 }
 
+/** A checkpoint at least this often, and every CHECKPOINT_EVERY_FILES files on fast storage. */
 const CHECKPOINT_EVERY_MS = 500;
+const CHECKPOINT_EVERY_FILES = 25;
 
 export const hashFolder: JobRunner<HashFolderParams> = async (ctx) => {
   const root = path.resolve(ctx.params.folder);
@@ -46,7 +48,7 @@ export const hashFolder: JobRunner<HashFolderParams> = async (ctx) => {
     done.push({ path: file.rel, size: file.size, sha256 });
     bytesDone += file.size;
     ctx.progress(totalBytes === 0 ? 1 : bytesDone / totalBytes, `Hashed ${done.length} of ${files.length} files`);
-    if (Date.now() - lastCheckpoint > CHECKPOINT_EVERY_MS) {
+    if (Date.now() - lastCheckpoint > CHECKPOINT_EVERY_MS || done.length % CHECKPOINT_EVERY_FILES === 0) {
       ctx.saveCheckpoint({ done } satisfies Checkpoint);
       lastCheckpoint = Date.now();
     }
