@@ -12,7 +12,8 @@ export default defineConfig({
   retries: 0,
   fullyParallel: false,
   forbidOnly: !!process.env.CI,
-  reporter: [['list']],
+  // list for people; json for the one summary line npm test ends with (scripts/test-summary.mjs)
+  reporter: [['list'], ['json', { outputFile: 'test-results/playwright.json' }]],
   timeout: 60_000,
   expect: { timeout: 10_000 },
   use: {
