@@ -1,6 +1,8 @@
 // Pooled image features of library instances for a bundle, computed once: cached in the
 // `embeddings` table per encoder identity (embeddingIdentity(bundle).image), instance and
 // preprocessing hash, so classification and prompt learning never encode an image twice.
+import path from 'node:path';
+import type { Settings } from '../../common/contract';
 import type { Db } from '../db/database';
 import { prepareFiles } from '../dicom/pipeline/prepare';
 import { presetSpec } from '../dicom/pipeline/spec';
@@ -8,6 +10,16 @@ import { embeddingIdentity, sha256Hex, canonicalJson, type CleftBundle } from '.
 import { imageFeatures, type EngineChoice } from '../../native/cleft/features';
 
 export type Engine = EngineChoice & { cacheDir: string };
+
+/** The engine the Settings ask for, with the library's on-disk ONNX cache. */
+export function engineFromSettings(dataDir: string, settings: Settings, onWarning: (message: string) => void): Engine {
+  return {
+    cacheDir: path.join(dataDir, 'cache', 'onnx'),
+    device: settings.executionProvider as 'auto' | 'cpu' | `cuda:${number}`,
+    ...(settings.threads > 0 ? { threads: settings.threads } : {}),
+    onWarning,
+  };
+}
 
 export interface FeatureResult {
   /** [instances.length, imageDim] in the order given. */

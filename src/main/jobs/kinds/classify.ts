@@ -9,7 +9,7 @@ import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { RunsRepo, type NewPrediction } from '../../db/runs-repo';
 import { SettingsRepo } from '../../db/settings-repo';
 import { TasksRepo } from '../../db/tasks-repo';
-import { bundleSpec, cachedImageFeatures } from '../../engine/image-features';
+import { bundleSpec, cachedImageFeatures, engineFromSettings } from '../../engine/image-features';
 import { getModel } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { filesSha256, openBundle, type CleftBundle } from '../../../native/models/bundle';
@@ -47,12 +47,7 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
     const taskRow = new TasksRepo(db).get(ctx.params.taskId);
     const task: TaskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
     const settings = new SettingsRepo(db).get();
-    const engine = {
-      cacheDir: path.join(ctx.dataDir, 'cache', 'onnx'),
-      device: settings.executionProvider as 'auto' | 'cpu' | `cuda:${number}`,
-      ...(settings.threads > 0 ? { threads: settings.threads } : {}),
-      onWarning: (m: string) => ctx.progress(0, m),
-    };
+    const engine = engineFromSettings(ctx.dataDir, settings, (m: string) => ctx.progress(0, m));
     const preprocessSha = bundleSpec(bundle).sha256;
 
     ctx.progress(0.02, 'Encoding the class prompts…');

@@ -8,7 +8,7 @@ import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { RunsRepo } from '../../db/runs-repo';
 import { SettingsRepo } from '../../db/settings-repo';
 import { TasksRepo } from '../../db/tasks-repo';
-import { bundleSpec, cachedImageFeatures } from '../../engine/image-features';
+import { bundleSpec, cachedImageFeatures, engineFromSettings } from '../../engine/image-features';
 import { labelledImages } from '../../library/labelled-images';
 import { getModel, refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
@@ -50,12 +50,7 @@ export const promptLearn: JobRunner<PromptLearnParams> = async (ctx) => {
       );
     }
     const settings = new SettingsRepo(db).get();
-    const engine = {
-      cacheDir: path.join(ctx.dataDir, 'cache', 'onnx'),
-      device: settings.executionProvider as 'auto' | 'cpu' | `cuda:${number}`,
-      ...(settings.threads > 0 ? { threads: settings.threads } : {}),
-      onWarning: () => undefined,
-    };
+    const engine = engineFromSettings(ctx.dataDir, settings, () => undefined);
 
     ctx.progress(0, `Encoding ${images.length} labelled images (cached ones are reused)…`);
     const feats = await cachedImageFeatures(
