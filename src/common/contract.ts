@@ -2,7 +2,7 @@
 // every event with its payload schema. Electron IPC (src/preload) and the local web host
 // (src/main/server) carry exactly these; the back end validates every payload against them.
 import { z } from 'zod';
-import { ClassifyParams, DemoParams, ImportParams, Job, JobSpec, JobStatus, MetricPoint, PromptLearnParams } from './jobs';
+import { ClassifyParams, DemoParams, ImportParams, Job, JobSpec, JobStatus, MetricPoint, PromptLearnParams, TrainAdaptorParams } from './jobs';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunKind } from './runs';
 
@@ -49,9 +49,39 @@ export const StudyFilter = z
     view: z.string().max(16).optional(),
     presentationIntent: z.enum(['FOR PRESENTATION', 'FOR PROCESSING']).optional(),
     labelled: z.boolean().optional(),
+    /**
+     * The prediction filters and each row's `prediction` refer to a study's latest exam-scope
+     * prediction: of run `runId` when given, else the newest of task `taskId` (any run of it),
+     * else the newest of any task. "Latest" is per study, so a one-study Classify in the viewer
+     * does not hide the rest of a Classify-all run.
+     */
+    taskId: z.number().int().positive().optional(),
+    runId: z.number().int().positive().optional(),
+    /** Only studies whose latest exam prediction is this class. */
+    predictedClass: z.string().min(1).max(40).optional(),
+    /** true: only studies with a prediction (as above); false: studies not classified yet. */
+    predicted: z.boolean().optional(),
+    /**
+     * true: a label of the study (any scope) differs from the prediction of the same run at the
+     * same target; false: classified, labelled, and every labelled target agrees.
+     */
+    disagreement: z.boolean().optional(),
   })
   .strict();
 export type StudyFilter = z.infer<typeof StudyFilter>;
+
+/** A study's latest exam-scope prediction (see StudyFilter for which one). */
+export const StudyPrediction = z.object({
+  runId: z.number().int().nullable(),
+  taskId: z.number().int(),
+  className: z.string(),
+  confidence: z.number(),
+  /** The exam label of the same task, if any. */
+  label: z.string().nullable(),
+  /** Whether any labelled target of the study disagrees with that run's prediction there. */
+  disagreement: z.boolean(),
+});
+export type StudyPrediction = z.infer<typeof StudyPrediction>;
 
 export const StudySummary = z.object({
   id: z.number().int(),
@@ -68,6 +98,7 @@ export const StudySummary = z.object({
   forProcessing: z.number().int(),
   labels: z.number().int(),
   predictions: z.number().int(),
+  prediction: StudyPrediction.nullable(),
 });
 export type StudySummary = z.infer<typeof StudySummary>;
 
@@ -293,6 +324,8 @@ export const methods = {
   },
   /** Prompt context learning (CLEFT stage 2) on the library's labels, as a job; adds a prompt set to the bundle. */
   'train.promptLearn': { input: PromptLearnParams.strict(), output: Job },
+  /** The frozen-backbone Adaptor or a linear probe on the library's labels, as a job; adds the head to the bundle. */
+  'train.adaptor': { input: TrainAdaptorParams.strict(), output: Job },
   /** The offline demo (phantoms, a small model trained on them, metrics), imported into the library. */
   'demo.start': { input: DemoParams.strict(), output: Job },
   'runs.list': {

@@ -24,6 +24,8 @@ export const ClassifyParams = z.object({
   studyIds: z.array(z.number().int().positive()).min(1, 'choose at least one study').max(100_000),
   /** A learned prompt set of the bundle instead of the task's prompt templates. */
   promptSet: z.string().max(64).nullable().default(null),
+  /** A trained adaptor/linear-probe head of the bundle instead of zero-shot text embeddings. */
+  adaptor: z.string().max(64).nullable().default(null),
 });
 export type ClassifyParams = z.infer<typeof ClassifyParams>;
 
@@ -50,6 +52,25 @@ export const PromptLearnParams = z.object({
 });
 export type PromptLearnParams = z.infer<typeof PromptLearnParams>;
 
+/** The frozen-backbone Adaptor / linear probe on the library's labels; the head is saved into the bundle. */
+export const TrainAdaptorParams = z.object({
+  /** A registered CLEFT bundle; the trained head is added to it. */
+  modelId: z.number().int().positive(),
+  taskId: z.number().int().positive(),
+  /** Name of the adaptor to create (letters, digits, '.', '_', '-'). */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "use letters, digits, '.', '_' and '-' (at most 64)"),
+  /** Limit training to these studies (default: every labelled study). */
+  studyIds: z.array(z.number().int().positive()).max(100_000).optional(),
+  /** 'linear-probe': a softmax head on the cached image embeddings; 'adaptor': the CLIP-loss module first, then the head. */
+  mode: z.enum(['linear-probe', 'adaptor']).default('linear-probe'),
+  /** Training steps of the head (and of the adaptor module in 'adaptor' mode). */
+  steps: z.number().int().min(1).max(100_000).default(300),
+  lr: z.number().positive().max(10).default(0.05),
+  valFraction: z.number().min(0).max(0.5).default(0.2),
+  seed: z.number().int().default(0),
+});
+export type TrainAdaptorParams = z.infer<typeof TrainAdaptorParams>;
+
 export const DemoParams = z.object({
   /** Tiny sizes: well under a minute, for a first look and for tests. */
   quick: z.boolean().default(false),
@@ -63,6 +84,7 @@ export const JobSpec = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('import'), params: ImportParams }),
   z.object({ kind: z.literal('classify'), params: ClassifyParams }),
   z.object({ kind: z.literal('prompt-learn'), params: PromptLearnParams }),
+  z.object({ kind: z.literal('train-adaptor'), params: TrainAdaptorParams }),
   z.object({ kind: z.literal('demo'), params: DemoParams }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;

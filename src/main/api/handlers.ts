@@ -72,6 +72,7 @@ export function createHandlers(backend: Backend): Handlers {
       return jobs.enqueue({ kind: 'classify', params: { ...rest, modelId: id } });
     },
     'train.promptLearn': (params) => jobs.enqueue({ kind: 'prompt-learn', params }),
+    'train.adaptor': (params) => jobs.enqueue({ kind: 'train-adaptor', params }),
     'demo.start': (params) => jobs.enqueue({ kind: 'demo', params }),
     'runs.list': ({ taskId, kind }) => runs.listRuns({ taskId, kind }),
     'runs.get': ({ id }) => runs.getRun(id),

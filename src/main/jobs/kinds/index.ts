@@ -6,6 +6,7 @@ import { hashFolder } from './hash-folder';
 import { importDicom } from './import-dicom';
 import { classify } from './classify';
 import { promptLearn } from './prompt-learn';
+import { trainAdaptorJob } from './train-adaptor';
 import { demo } from './demo';
 
 type RunnerFor<K extends JobKind> = JobRunner<Extract<JobSpec, { kind: K }>['params']>;
@@ -15,5 +16,6 @@ export const jobRunners: { [K in JobKind]: RunnerFor<K> } = {
   import: importDicom,
   classify,
   'prompt-learn': promptLearn,
+  'train-adaptor': trainAdaptorJob,
   demo,
 };
