@@ -2,7 +2,17 @@
 // every event with its payload schema. Electron IPC (src/preload) and the local web host
 // (src/main/server) carry exactly these; the back end validates every payload against them.
 import { z } from 'zod';
-import { ClassifyParams, DemoParams, ImportParams, Job, JobSpec, JobStatus, MetricPoint, PromptLearnParams, TrainAdaptorParams } from './jobs';
+import {
+  ClassifyParams,
+  DemoParams,
+  ImportParams,
+  Job,
+  JobSpec,
+  JobStatus,
+  MetricPoint,
+  PromptLearnParams,
+  TrainAdaptorParams,
+} from './jobs';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunKind } from './runs';
 
