@@ -13,7 +13,7 @@ import {
   PromptLearnParams,
   TrainAdaptorParams,
 } from './jobs';
-import { FolderPath, ModelInspection, ModelKind, ModelRecord } from './models';
+import { FolderPath, ModelInspection, ModelKind, ModelRecord, PromptSetInfo } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunKind } from './runs';
 
 export const AppInfo = z.object({
@@ -326,11 +326,27 @@ export const methods = {
   },
   /**
    * Zero-shot classification of studies as a job (its result names the run). Without modelId the
-   * most recently added CLEFT bundle is used.
+   * most recently added CLEFT bundle is used. promptSet: a name uses that learned set, null the
+   * task's templates, and leaving it out the set active for (model, task) (templates when none is).
    */
   'classify.start': {
-    input: ClassifyParams.extend({ modelId: z.number().int().positive().optional() }).strict(),
+    input: ClassifyParams.extend({
+      modelId: z.number().int().positive().optional(),
+      promptSet: z.string().max(64).nullable().optional(),
+    }).strict(),
     output: Job,
+  },
+  /** The learned prompt sets of a bundle (for one task if given), with their stored metrics and which is active. */
+  'promptSets.list': {
+    input: z.object({ modelId: z.number().int().positive(), taskId: z.number().int().positive().optional() }).strict(),
+    output: z.array(PromptSetInfo),
+  },
+  /** Makes a prompt set the default of one-click classification for (model, task); null: back to the task's templates. */
+  'promptSets.activate': {
+    input: z
+      .object({ modelId: z.number().int().positive(), taskId: z.number().int().positive(), name: z.string().min(1).max(64).nullable() })
+      .strict(),
+    output: z.object({ active: z.string().nullable() }),
   },
   /** Prompt context learning (CLEFT stage 2) on the library's labels, as a job; adds a prompt set to the bundle. */
   'train.promptLearn': { input: PromptLearnParams.strict(), output: Job },

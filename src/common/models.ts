@@ -116,3 +116,21 @@ export const ModelInspection = z.object({
 export type ModelInspection = z.infer<typeof ModelInspection>;
 
 export const FolderPath = z.string().min(1).max(4096);
+
+/** A learned prompt set of a bundle as listed for activation and comparison (promptSets.list). */
+export const PromptSetInfo = z.object({
+  name: z.string(),
+  task: z.string(),
+  /** The library task of that name, or null when the library has none. */
+  taskId: z.number().int().nullable(),
+  classNames: z.array(z.string()),
+  nCtx: Int,
+  initPhrase: z.string().nullable(),
+  /** Validation metrics stored in the bundle when it was learned: task templates (before) and learned (after). */
+  metrics: z.object({ before: PromptMetrics, after: PromptMetrics }),
+  training: z.record(z.string(), z.unknown()).nullable(),
+  createdAt: z.string(),
+  /** The set one-click classification uses for this (model, task) when a request names none. */
+  active: z.boolean(),
+});
+export type PromptSetInfo = z.infer<typeof PromptSetInfo>;

@@ -10,6 +10,7 @@ import { LabelsRepo } from '../db/labels-repo';
 import { TasksRepo } from '../db/tasks-repo';
 import { createModelBundle, deleteModel, exportModelBundle, importModel, inspectModel, listModels } from '../models/registry';
 import { inspectModelFolder } from '../../native/models/inspect';
+import { activatePromptSet, forgetActivePromptSets, listPromptSets, resolveClassifyPromptSet } from '../models/prompt-sets';
 import { engineStatus } from '../engine/status';
 import { RunsRepo } from '../db/runs-repo';
 import { evaluateRun } from '../runs/evaluate-run';
@@ -63,14 +64,22 @@ export function createHandlers(backend: Backend): Handlers {
     'models.inspectFolder': ({ path, hash }) => inspectModelFolder(path, { hash }),
     'models.import': ({ path, name, copy, adapterBase }) =>
       importModel(db, options.dataDir, path, { copy, ...(name ? { name } : {}), ...(adapterBase ? { adapterBase } : {}) }),
-    'models.delete': ({ id }) => deleteModel(db, options.dataDir, id),
+    'models.delete': ({ id }) => {
+      const deleted = deleteModel(db, options.dataDir, id);
+      forgetActivePromptSets(db, id);
+      return deleted;
+    },
     'models.createBundle': (input) => createModelBundle(db, options.dataDir, { ...input, createdBy: `CLEFT Studio ${options.version}` }),
     'models.exportBundle': ({ id, destination, overwrite }) => exportModelBundle(db, id, destination, overwrite),
-    'classify.start': ({ modelId, ...rest }) => {
+    'classify.start': async ({ modelId, promptSet, ...rest }) => {
       const id = modelId ?? listModels(db, { kind: 'bundle' }).at(-1)?.id;
       if (id === undefined) throw new CleftError('conflict', 'No CLEFT bundle yet: import one on the Models page, or run the demo.');
-      return jobs.enqueue({ kind: 'classify', params: { ...rest, modelId: id } });
+      // Resolved now, so the job's params name the set it used (and a resume uses the same one).
+      const resolved = await resolveClassifyPromptSet(db, id, rest.taskId, promptSet);
+      return jobs.enqueue({ kind: 'classify', params: { ...rest, modelId: id, promptSet: resolved } });
     },
+    'promptSets.list': ({ modelId, taskId }) => listPromptSets(db, modelId, taskId),
+    'promptSets.activate': ({ modelId, taskId, name }) => activatePromptSet(db, modelId, taskId, name),
     'train.promptLearn': (params) => jobs.enqueue({ kind: 'prompt-learn', params }),
     'train.adaptor': (params) => jobs.enqueue({ kind: 'train-adaptor', params }),
     'demo.start': (params) => jobs.enqueue({ kind: 'demo', params }),

@@ -19,6 +19,8 @@ import { throwIfCancelled, type JobRunner } from '../job-context';
 
 export interface ClassifyResult {
   runId: number;
+  /** The learned prompt set used, or null for the task's templates. */
+  promptSet: string | null;
   studies: number;
   images: number;
   skipped: { instanceId: number; reason: string }[];
@@ -138,6 +140,7 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
     db.prepare(`UPDATE runs SET record_json = ? WHERE id = ?`).run(JSON.stringify({ ...record, executionProvider: provider }), runId);
     const result: ClassifyResult = {
       runId,
+      promptSet: ctx.params.promptSet,
       studies: byStudy.size,
       images,
       skipped,
