@@ -205,6 +205,10 @@ export const Label = z.object({
 });
 export type Label = z.infer<typeof Label>;
 
+const StudySort = z
+  .object({ key: z.enum(['studyDate', 'patientId', 'accession', 'images']), dir: z.enum(['asc', 'desc']) })
+  .default({ key: 'studyDate', dir: 'desc' });
+
 const Page = { limit: z.number().int().min(1).max(1000).default(200), offset: z.number().int().min(0).default(0) };
 
 export const EngineStatus = z.object({
@@ -236,13 +240,23 @@ export const methods = {
     input: z
       .object({
         filter: StudyFilter.default({}),
-        sort: z
-          .object({ key: z.enum(['studyDate', 'patientId', 'accession', 'images']), dir: z.enum(['asc', 'desc']) })
-          .default({ key: 'studyDate', dir: 'desc' }),
+        sort: StudySort,
         ...Page,
+        /** Also answer where this study stands in the filtered, sorted list (the viewer's next/previous). */
+        locate: z.number().int().positive().optional(),
       })
       .strict(),
-    output: z.object({ total: z.number().int(), rows: z.array(StudySummary) }),
+    output: z.object({
+      total: z.number().int(),
+      rows: z.array(StudySummary),
+      /** 0-based index of `locate` in the whole list; null when the filter excludes it. */
+      position: z.number().int().nullable().optional(),
+    }),
+  },
+  /** Every study id the filter matches, in list order: a selection to classify, not limited to a page. */
+  'library.studyIds': {
+    input: z.object({ filter: StudyFilter.default({}), sort: StudySort }).strict(),
+    output: z.object({ ids: z.array(z.number().int()) }),
   },
   'library.study': {
     input: ById,
@@ -389,7 +403,9 @@ export const methods = {
     output: z.object({ fileName: z.string(), csv: z.string(), rows: z.number().int() }),
   },
   'jobs.list': {
-    input: z.object({ status: JobStatus.optional(), limit: z.number().int().min(1).max(1000).default(100) }).strict(),
+    input: z
+      .object({ status: JobStatus.optional(), kind: z.string().max(40).optional(), limit: z.number().int().min(1).max(1000).default(100) })
+      .strict(),
     output: z.array(Job),
   },
   'jobs.get': { input: ById, output: Job },

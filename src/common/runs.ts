@@ -26,6 +26,8 @@ export const Run = z.object({
   modelId: z.number().int().nullable(),
   taskId: z.number().int().nullable(),
   promptSetId: z.number().int().nullable(),
+  /** The learned prompt set's name; null for the task's prompt templates. */
+  promptSet: z.string().nullable(),
   record: RunRecord,
   metrics: z.unknown().nullable(),
   predictions: z.number().int(),

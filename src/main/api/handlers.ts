@@ -42,7 +42,11 @@ export function createHandlers(backend: Backend): Handlers {
     }),
     'library.stats': () => library.stats(),
     'library.import': (params) => jobs.enqueue({ kind: 'import', params }),
-    'library.studies': ({ filter, sort, limit, offset }) => library.studies(filter, sort, limit, offset),
+    'library.studies': ({ filter, sort, limit, offset, locate }) => ({
+      ...library.studies(filter, sort, limit, offset),
+      ...(locate !== undefined ? { position: library.position(locate, filter, sort) } : {}),
+    }),
+    'library.studyIds': ({ filter, sort }) => ({ ids: library.studyIds(filter, sort) }),
     'library.study': ({ id }) => {
       const found = library.study(id);
       if (!found) throw new CleftError('not_found', `no study with id ${id}`);
@@ -93,7 +97,8 @@ export function createHandlers(backend: Backend): Handlers {
       const rows = runs.allPredictions(runId, scope);
       return { fileName: `cleft-run-${runId}${scope ? `-${scope}` : ''}.csv`, csv: predictionsCsv(rows, classes), rows: rows.length };
     },
-    'jobs.list': (input) => jobs.list({ limit: input.limit, ...(input.status ? { status: input.status } : {}) }),
+    'jobs.list': (input) =>
+      jobs.list({ limit: input.limit, ...(input.status ? { status: input.status } : {}), ...(input.kind ? { kind: input.kind } : {}) }),
     'jobs.get': ({ id }) => jobs.get(id),
     'jobs.metrics': ({ id }) => jobs.metrics(id),
     'jobs.start': (spec) => jobs.enqueue(spec),

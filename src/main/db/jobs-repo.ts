@@ -37,10 +37,12 @@ export class JobsRepo {
     return row && toJob(row);
   }
 
-  list(options: { status?: JobStatus; limit: number }): Job[] {
-    const rows = options.status
-      ? (this.db.prepare(`SELECT * FROM jobs WHERE status = ? ORDER BY id DESC LIMIT ?`).all(options.status, options.limit) as JobRow[])
-      : (this.db.prepare(`SELECT * FROM jobs ORDER BY id DESC LIMIT ?`).all(options.limit) as JobRow[]);
+  list(options: { status?: JobStatus; kind?: string; limit: number }): Job[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM jobs WHERE (@status IS NULL OR status = @status) AND (@kind IS NULL OR kind = @kind) ORDER BY id DESC LIMIT @limit`,
+      )
+      .all({ status: options.status ?? null, kind: options.kind ?? null, limit: options.limit }) as JobRow[];
     return rows.map(toJob);
   }
 

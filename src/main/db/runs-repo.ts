@@ -25,7 +25,12 @@ interface RunRow {
   metrics_json: string | null;
   created_at: string;
   predictions: number;
+  prompt_set_name: string | null;
 }
+
+/** A run with its prediction count and its prompt set's name. */
+const RUN_SELECT = `SELECT r.*, (SELECT count(*) FROM predictions p WHERE p.run_ref = r.id) AS predictions,
+  (SELECT ps.name FROM prompt_sets ps WHERE ps.id = r.prompt_set_ref) AS prompt_set_name FROM runs r`;
 
 export interface PredictionSort {
   key: 'confidence' | 'studyDate' | 'predictedClass' | 'patientId';
@@ -122,9 +127,7 @@ export class RunsRepo {
   }
 
   getRun(id: number): Run {
-    const row = this.db
-      .prepare(`SELECT r.*, (SELECT count(*) FROM predictions p WHERE p.run_ref = r.id) AS predictions FROM runs r WHERE r.id = ?`)
-      .get(id) as RunRow | undefined;
+    const row = this.db.prepare(`${RUN_SELECT} WHERE r.id = ?`).get(id) as RunRow | undefined;
     if (!row) throw new CleftError('not_found', `no run with id ${id}`);
     return toRun(row);
   }
@@ -141,10 +144,7 @@ export class RunsRepo {
       params.kind = filter.kind;
     }
     const rows = this.db
-      .prepare(
-        `SELECT r.*, (SELECT count(*) FROM predictions p WHERE p.run_ref = r.id) AS predictions FROM runs r
-         ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.id DESC`,
-      )
+      .prepare(`${RUN_SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.id DESC`)
       .all(params) as RunRow[];
     return rows.map(toRun);
   }
@@ -234,6 +234,9 @@ function toPrediction(r: PredictionRow): Prediction {
 }
 
 function toRun(r: RunRow): Run {
+  const record = RunRecord.parse(JSON.parse(r.record_json));
+  // Runs made before prompt_sets rows were linked name their prompt set in the record's params.
+  const named = record.params.promptSet;
   return {
     id: r.id,
     kind: r.kind,
@@ -242,7 +245,8 @@ function toRun(r: RunRow): Run {
     modelId: r.model_ref,
     taskId: r.task_ref,
     promptSetId: r.prompt_set_ref,
-    record: RunRecord.parse(JSON.parse(r.record_json)),
+    promptSet: r.prompt_set_name ?? (typeof named === 'string' && named.length > 0 ? named : null),
+    record,
     metrics: r.metrics_json === null ? null : (JSON.parse(r.metrics_json) as unknown),
     predictions: r.predictions,
     createdAt: r.created_at,

@@ -15,10 +15,15 @@ import { APP_VERSION } from '../../version';
 import { filesSha256, openBundle, type CleftBundle } from '../../../native/models/bundle';
 import { promptSetClassEmbeddings, taskClassEmbeddings, zeroShot } from '../../../native/cleft/zero-shot';
 import type { TaskSpec } from '../../../native/cleft/tasks';
+import { loadAdaptorHead } from '../../../native/cleft/adaptor';
+import { combineViews } from '../../../native/cleft/aggregate';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
 export interface ClassifyResult {
   runId: number;
+  /** The bundle's name and id, so a result reads on its own (the viewer names what ran). */
+  model: string;
+  modelId: number;
   /** The learned prompt set used, or null for the task's templates. */
   promptSet: string | null;
   studies: number;
@@ -52,10 +57,20 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
     const engine = engineFromSettings(ctx.dataDir, settings, (m: string) => ctx.progress(0, m));
     const preprocessSha = bundleSpec(bundle).sha256;
 
-    ctx.progress(0.02, 'Encoding the class prompts…');
-    const classEmb = ctx.params.promptSet
-      ? (await promptSetClassEmbeddings(bundle, ctx.params.promptSet, engine)).embeddings
-      : await taskClassEmbeddings(bundle, task, engine);
+    // A trained head of the bundle replaces the zero-shot text side altogether.
+    const head = ctx.params.adaptor
+      ? loadAdaptorHead(
+          bundle,
+          ctx.params.adaptor,
+          task.classes.map((c) => c.name),
+        )
+      : null;
+    ctx.progress(0.02, head ? `Loading adaptor "${head.entry.name}"…` : 'Encoding the class prompts…');
+    const classEmb = head
+      ? null
+      : ctx.params.promptSet
+        ? (await promptSetClassEmbeddings(bundle, ctx.params.promptSet, engine)).embeddings
+        : await taskClassEmbeddings(bundle, task, engine);
 
     const instances = db
       .prepare(
@@ -79,21 +94,31 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
       .update(JSON.stringify([...ctx.params.studyIds].sort((a, b) => a - b)))
       .digest('hex');
     const runId = runs.createRun({
-      kind: 'zero-shot',
-      name: ctx.params.promptSet ? `${task.name} · ${model.name} · prompts ${ctx.params.promptSet}` : `${task.name} · ${model.name}`,
+      kind: head ? 'adaptor' : 'zero-shot',
+      name: head
+        ? `${task.name} · ${model.name} · adaptor ${head.entry.name}`
+        : ctx.params.promptSet
+          ? `${task.name} · ${model.name} · prompts ${ctx.params.promptSet}`
+          : `${task.name} · ${model.name}`,
       jobId: ctx.jobId,
       modelId: model.id,
       taskId: taskRow.id,
-      promptSetId: null,
+      // The library's row for a prompt set learned here (one from elsewhere is named in params).
+      promptSetId: ctx.params.promptSet ? promptSetRow(db, model.id, ctx.params.promptSet) : null,
       record: {
         modelSha256: bundle.sha256,
-        adapters: adapterHashes(bundle),
+        adapters: { ...adapterHashes(bundle), ...(head ? { [`adaptor:${head.entry.name}`]: fileHash(bundle, head.entry.path) } : {}) },
         promptSetSha256: promptSetHash(bundle, ctx.params.promptSet),
         preprocessSha256: preprocessSha,
         selectionSha256: selectionSha,
         executionProvider: null,
         appVersion: APP_VERSION,
-        params: { task: task.name, promptSet: ctx.params.promptSet ?? null, studies: ctx.params.studyIds.length },
+        params: {
+          task: task.name,
+          promptSet: head ? null : (ctx.params.promptSet ?? null),
+          adaptor: ctx.params.adaptor ?? null,
+          studies: ctx.params.studyIds.length,
+        },
       },
     });
 
@@ -115,10 +140,15 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
       hits += f.cacheHits;
       if (f.provider) provider = f.provider;
       const feats = f.features;
-      const result = await zeroShot(
-        { bundle, task, imageFeatures: feats, classEmbeddings: classEmb, laterality: views.map((v) => v.laterality) },
-        engine,
-      );
+      const result = head
+        ? withViews(
+            head.probabilities(feats),
+            views.map((v) => v.laterality),
+          )
+        : await zeroShot(
+            { bundle, task, imageFeatures: feats, classEmbeddings: classEmb!, laterality: views.map((v) => v.laterality) },
+            engine,
+          );
       const preds: NewPrediction[] = views.map((v, i) => ({
         scope: 'image',
         studyId,
@@ -140,6 +170,8 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
     db.prepare(`UPDATE runs SET record_json = ? WHERE id = ?`).run(JSON.stringify({ ...record, executionProvider: provider }), runId);
     const result: ClassifyResult = {
       runId,
+      model: model.name,
+      modelId: model.id,
       promptSet: ctx.params.promptSet,
       studies: byStudy.size,
       images,
@@ -153,6 +185,21 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
     db.close();
   }
 };
+
+function promptSetRow(db: ReturnType<typeof openDatabase>, modelId: number, name: string): number | null {
+  const row = db.prepare(`SELECT id FROM prompt_sets WHERE model_ref = ? AND name = ? ORDER BY id DESC LIMIT 1`).get(modelId, name) as
+    { id: number } | undefined;
+  return row?.id ?? null;
+}
+
+function fileHash(bundle: CleftBundle, rel: string): string {
+  return bundle.files.find((f) => f.path === rel)?.sha256 ?? '';
+}
+
+/** Per-view probabilities with their per-breast and per-exam means (as zeroShot returns them). */
+function withViews(probabilities: number[][], laterality: ('L' | 'R' | null)[]) {
+  return { probabilities, ...combineViews(probabilities.map((p, i) => ({ laterality: laterality[i]!, probabilities: p }))) };
+}
 
 /** The prompt set's file hash from the bundle manifest, or null for the task's templates. */
 function promptSetHash(bundle: CleftBundle, name: string | null): string | null {
