@@ -94,6 +94,18 @@ export const BundleSummary = z.object({
       metrics: z.object({ before: PromptMetrics, after: PromptMetrics }),
     }),
   ),
+  /** Trained classification heads (absent from records made before adaptors existed). */
+  adaptors: z
+    .array(
+      z.object({
+        name: z.string(),
+        task: z.string(),
+        classNames: z.array(z.string()),
+        mode: z.enum(['linear-probe', 'adaptor']),
+        metrics: z.record(z.string(), z.number().nullable()),
+      }),
+    )
+    .default([]),
   embeddingIdentity: z.object({ text: Sha, image: Sha }),
 });
 

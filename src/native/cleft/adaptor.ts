@@ -19,6 +19,8 @@ import type { Tensor } from '../graph/index';
 import { clipLoss } from '../models/clip';
 import { LOGIT_SCALE_INIT } from '../models/heads';
 import { writeSafetensors } from '../models/safetensors';
+import { readAdaptor, type BundleAdaptor, type CleftBundle } from '../models/bundle';
+import { projectAndNormalizeRows } from './math';
 import { geluTanh, linear, type TrainingSetup } from '../training/index';
 import { arrayData, createTrainer, normalFrom, stratifiedSplit, type RunOptions } from './common';
 import { retrievalMetrics } from './contrastive';
@@ -305,4 +307,105 @@ export function exportAdaptor(dir: string, r: AdaptorResult): void {
       },
       { format: 'pt' },
     );
+}
+
+/**
+ * The trained image branch in plain JS (the same math as the graph: pre-LN layers, tanh-GELU,
+ * LayerNorm eps 1e-5, L2 eps 1e-12), so a saved Adaptor classifies without building a session.
+ * `params` holds `adaptor.image.*`; x is [n, dIn]; returns normalised [n, D].
+ */
+export function adaptImageRows(
+  params: ReadonlyMap<string, Float32Array>,
+  x: Float32Array,
+  dIn: number,
+  D: number,
+  L: number,
+): Float32Array {
+  const w = (n: string) => {
+    const v = params.get(`adaptor.image.${n}`);
+    if (!v) throw new Error(`adaptor: missing tensor adaptor.image.${n}`);
+    return v;
+  };
+  const n = x.length / dIn;
+  const lin = (a: Float64Array, din: number, dout: number, W: Float32Array, b: Float32Array | null) => {
+    const out = new Float64Array(dout);
+    for (let j = 0; j < dout; j++) out[j] = b ? b[j]! : 0;
+    for (let i = 0; i < din; i++) {
+      const ai = a[i]!;
+      if (ai !== 0) for (let j = 0; j < dout; j++) out[j]! += ai * W[i * dout + j]!;
+    }
+    return out;
+  };
+  const ln = (a: Float64Array, g: Float32Array, b: Float32Array) => {
+    let mean = 0;
+    for (const v of a) mean += v / a.length;
+    let vr = 0;
+    for (const v of a) vr += (v - mean) ** 2 / a.length;
+    const s = 1 / Math.sqrt(vr + 1e-5);
+    return a.map((v, i) => (v - mean) * s * g[i]! + b[i]!);
+  };
+  const gelu = (a: Float64Array) => a.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
+  const out = new Float32Array(n * D);
+  for (let r = 0; r < n; r++) {
+    let h = lin(Float64Array.from(x.subarray(r * dIn, (r + 1) * dIn)), dIn, D, w('in.weight'), w('in.bias'));
+    for (let l = 0; l < L; l++) {
+      const a = ln(h, w(`layer${l}.ln1.weight`), w(`layer${l}.ln1.bias`));
+      const att = lin(
+        lin(a, D, D, w(`layer${l}.attn.v.weight`), w(`layer${l}.attn.v.bias`)),
+        D,
+        D,
+        w(`layer${l}.attn.o.weight`),
+        w(`layer${l}.attn.o.bias`),
+      );
+      h = h.map((v, i) => v + att[i]!);
+      const m = ln(h, w(`layer${l}.ln2.weight`), w(`layer${l}.ln2.bias`));
+      const mlp = lin(
+        gelu(lin(m, D, 2 * D, w(`layer${l}.mlp.fc.weight`), w(`layer${l}.mlp.fc.bias`))),
+        2 * D,
+        D,
+        w(`layer${l}.mlp.proj.weight`),
+        w(`layer${l}.mlp.proj.bias`),
+      );
+      h = h.map((v, i) => v + mlp[i]!);
+    }
+    const e = lin(ln(h, w('ln_f.weight'), w('ln_f.bias')), D, D, w('out.weight'), null);
+    const norm = Math.max(Math.sqrt(e.reduce((s, v) => s + v * v, 0)), 1e-12);
+    for (let j = 0; j < D; j++) out[r * D + j] = e[j]! / norm;
+  }
+  return out;
+}
+
+/** The shapes of the image branch's tensors (to save them). */
+export function imageBranchShapes(dIn: number, D: number, L: number): [string, number[]][] {
+  return shapes('image', dIn, D, L);
+}
+
+/**
+ * A trained head saved in the bundle, ready to classify pooled image features: visual head and
+ * normalisation, then (mode 'adaptor') the Adaptor's image branch, then the linear head.
+ */
+export function loadAdaptorHead(bundle: CleftBundle, name: string, classNames?: readonly string[]) {
+  const { entry, tensors } = readAdaptor(bundle, name);
+  if (classNames && (classNames.length !== entry.classNames.length || classNames.some((c, i) => c !== entry.classNames[i])))
+    throw new Error(
+      `adaptor "${name}" was trained for classes ${entry.classNames.join(', ')} (task "${entry.task}"), not ${classNames.join(', ')}`,
+    );
+  const heads = bundle.heads.heads;
+  if (entry.inputDim !== heads.projDim)
+    throw new Error(`adaptor "${name}": input width ${entry.inputDim}, the bundle projects to ${heads.projDim}`);
+  const weight = tensors.get('weight');
+  const bias = tensors.get('bias');
+  if (!weight || !bias) throw new Error(`${entry.file}: missing tensor weight or bias (adaptor "${name}")`);
+  const D = entry.mode === 'adaptor' ? entry.adaptor!.dim : heads.projDim;
+  if (weight.length !== entry.classNames.length * D) throw new Error(`${entry.file}: weight is not [${entry.classNames.length}, ${D}]`);
+  return {
+    entry: entry as BundleAdaptor,
+    /** Probabilities [n][classes] of pooled image features [n, imageDim]. */
+    probabilities(features: Float32Array): number[][] {
+      const n = features.length / heads.imageDim;
+      let x = projectAndNormalizeRows(features, n, heads.imageDim, heads.visualProjection, heads.projDim);
+      if (entry.mode === 'adaptor') x = adaptImageRows(tensors, x, heads.projDim, D, entry.adaptor!.layers);
+      return probeProbabilities(x, D, weight, bias);
+    },
+  };
 }

@@ -238,3 +238,36 @@ export function evaluate(
     bootstrap: { samples, seed },
   };
 }
+
+/**
+ * Accuracy, balanced accuracy and macro AUC of a held-out split, with null (never NaN) where a
+ * metric cannot be measured, and a note saying why (an empty split; classes missing from it).
+ */
+export function heldOutMetrics(
+  yTrue: number[],
+  probs: number[][],
+  classes: string[],
+  seed = 0,
+): { metrics: { accuracy: number | null; balancedAccuracy: number | null; macroAuc: number | null; n: number }; notes: string[] } {
+  if (yTrue.length === 0)
+    return {
+      metrics: { accuracy: null, balancedAccuracy: null, macroAuc: null, n: 0 },
+      notes: ['no held-out images (too few labelled images per class, or a validation fraction of 0)'],
+    };
+  const r = evaluate(yTrue, probs, classes, { seed, bootstrapSamples: 0 });
+  const notes: string[] = [];
+  const missing = classes.filter((_, c) => !yTrue.includes(c));
+  if (missing.length)
+    notes.push(`held-out split has no images of ${missing.join(', ')}: balanced accuracy and AUC cover the other classes`);
+  if (r.macroAuc === null) notes.push('AUC needs held-out images of at least two classes');
+  const finite = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? null : v);
+  return {
+    metrics: {
+      accuracy: finite(r.accuracy.estimate),
+      balancedAccuracy: finite(r.balancedAccuracy),
+      macroAuc: finite(r.macroAuc?.estimate),
+      n: r.n,
+    },
+    notes,
+  };
+}

@@ -48,6 +48,7 @@ export const BUNDLE_LAYOUT = {
   heads: 'heads.safetensors',
   tokenizer: 'tokenizer',
   prompts: 'prompts',
+  adaptors: 'adaptors',
 } as const;
 
 /** Files a GPT-2 tokenizer folder may hold (what `Gpt2Tokenizer.fromFolder` and transformers read). */
@@ -217,6 +218,32 @@ export const PromptSetEntry = PromptSetMeta.extend({
 });
 export type PromptSetEntry = z.output<typeof PromptSetEntry>;
 
+/** What a trained classification head (linear probe, optionally after the frozen-backbone Adaptor) says about itself. */
+export const AdaptorMeta = z.strictObject({
+  task: z.string().min(1).max(200),
+  /** Class names in the order of the head's outputs. */
+  classNames: z.array(z.string().min(1).max(200)).min(2),
+  /** 'linear-probe': head on the CLIP image embedding; 'adaptor': head on the Adaptor's image branch output. */
+  mode: z.enum(['linear-probe', 'adaptor']),
+  /** Adaptor width and layers (mode 'adaptor' only). */
+  adaptor: z.strictObject({ dim: PosInt, layers: z.number().int().nonnegative() }).nullable().default(null),
+  /** Held-out metrics (null values: not measurable on this split; the reason is in `notes`). */
+  metrics: z.record(z.string(), z.number().nullable()).default({}),
+  notes: z.array(z.string()).default([]),
+  training: z.record(z.string(), z.unknown()).nullable().default(null),
+});
+export type AdaptorMeta = z.output<typeof AdaptorMeta>;
+export type AdaptorMetaInput = z.input<typeof AdaptorMeta>;
+
+export const AdaptorEntry = AdaptorMeta.extend({
+  name: PromptSetName,
+  path: RelPath,
+  /** Input width of the head's module: the bundle's projection dimension. */
+  inputDim: PosInt,
+  createdAt: z.string(),
+});
+export type AdaptorEntry = z.output<typeof AdaptorEntry>;
+
 export const BundleManifest = z.strictObject({
   formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
   format: z.literal('cleft-bundle'),
@@ -249,6 +276,8 @@ export const BundleManifest = z.strictObject({
     .nullable()
     .default(null),
   promptSets: z.array(PromptSetEntry).default([]),
+  /** Trained classification heads (absent in older bundles). */
+  adaptors: z.array(AdaptorEntry).default([]),
   /** Every file of the bundle except this manifest. */
   files: z.record(RelPath, z.strictObject({ size: z.number().int().nonnegative(), sha256: Sha256Hex })),
 });
@@ -276,6 +305,11 @@ export function parseBundleManifest(raw: unknown, file = BUNDLE_MANIFEST): Bundl
     if (names.has(p.name)) fail(file, `invalid manifest: prompt set "${p.name}" is listed twice`);
     names.add(p.name);
   }
+  const adaptorNames = new Set<string>();
+  for (const a of m.adaptors) {
+    if (adaptorNames.has(a.name)) fail(file, `invalid manifest: adaptor "${a.name}" is listed twice`);
+    adaptorNames.add(a.name);
+  }
   if (m.preprocessing && sha256Hex(canonicalJson(m.preprocessing.spec)) !== m.preprocessing.sha256)
     fail(file, 'invalid manifest: preprocessing.sha256 is not the sha256 of the canonical preprocessing spec');
   return m;
@@ -295,6 +329,8 @@ function identityView(m: BundleManifest): Record<string, unknown> {
     heads: m.heads,
     preprocessing: m.preprocessing,
     promptSets: m.promptSets.map(({ createdAt: _c, ...rest }) => rest),
+    // only when present, so bundles without adaptors keep the identity they had before adaptors existed
+    ...(m.adaptors.length ? { adaptors: m.adaptors.map(({ createdAt: _c, ...rest }) => rest) } : {}),
     files: m.files,
   };
 }
@@ -309,6 +345,11 @@ export interface BundleAdapter {
 }
 
 export interface BundlePromptSet extends PromptSetEntry {
+  /** Absolute path of the safetensors file. */
+  file: string;
+}
+
+export interface BundleAdaptor extends AdaptorEntry {
   /** Absolute path of the safetensors file. */
   file: string;
 }
@@ -340,6 +381,7 @@ export interface CleftBundle {
   heads: { file: string; heads: Heads };
   preprocessing: { spec: Record<string, unknown>; sha256: string } | null;
   promptSets: BundlePromptSet[];
+  adaptors: BundleAdaptor[];
   /** Every file (manifest excluded) with its absolute path. */
   files: (FileHash & { abs: string })[];
   /** Total bytes of the files. */
@@ -421,6 +463,7 @@ export async function openBundle(dir: string, options: OpenBundleOptions = {}): 
   };
   refFile('heads.path', manifest.heads.path);
   manifest.promptSets.forEach((p, i) => refFile(`promptSets.${i}.path`, p.path));
+  manifest.adaptors.forEach((a, i) => refFile(`adaptors.${i}.path`, a.path));
   if (listedSet.has(BUNDLE_MANIFEST)) fail(manifestFile, `"files" must not list ${BUNDLE_MANIFEST} itself`);
 
   // 2. presence, containment, sizes, hashes (every problem collected)
@@ -553,6 +596,7 @@ export async function openBundle(dir: string, options: OpenBundleOptions = {}): 
       );
     promptSets.push({ ...p, file });
   }
+  const adaptors: BundleAdaptor[] = manifest.adaptors.map((a) => ({ ...a, file: abs(a.path) }));
 
   return {
     dir: root,
@@ -578,6 +622,7 @@ export async function openBundle(dir: string, options: OpenBundleOptions = {}): 
     heads: { file: headsFile, heads },
     preprocessing: manifest.preprocessing,
     promptSets,
+    adaptors,
     files,
     byteSize: files.reduce((a, f) => a + f.size, 0),
     verified: verify,
@@ -857,6 +902,7 @@ export async function createBundle(dir: string, parts: BundleParts, options: Cre
       heads: { path: BUNDLE_LAYOUT.heads, projDim: heads.projDim },
       preprocessing,
       promptSets: [],
+      adaptors: [],
       files: Object.fromEntries(hashes.map((h) => [h.path, { size: h.size, sha256: h.sha256 }])),
     });
     writeManifest(path.join(tmp, BUNDLE_MANIFEST), manifest);
@@ -997,4 +1043,72 @@ export function readPromptSet(bundle: CleftBundle, name: string): { entry: Bundl
     throw asFormatError(e);
   }
   return { entry, ctx, shape: [entry.nCtx, entry.dim] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// trained classification heads (linear probe / Adaptor)
+
+/**
+ * Adds (or with `replace`, replaces) a trained head: writes `adaptors/<name>.safetensors` with the
+ * given F32 tensors (the probe's `weight` [K, D] and `bias` [K], and in 'adaptor' mode the image
+ * branch `adaptor.image.*`) and the metadata, then updates the manifest atomically, like prompt sets.
+ */
+export async function addAdaptor(
+  bundle: CleftBundle,
+  name: string,
+  tensors: Record<string, { shape: number[]; data: Float32Array }>,
+  meta: AdaptorMetaInput,
+  options: { replace?: boolean } = {},
+): Promise<CleftBundle> {
+  if (!PROMPT_SET_NAME_RE.test(name))
+    throw new Error(`adaptor name "${name}": letters, digits, ".", "_" and "-", at most 64, starting with a letter or digit`);
+  const parsed = AdaptorMeta.safeParse(meta);
+  if (!parsed.success) throw new Error(`adaptor "${name}": invalid metadata: ${zodProblem(parsed.error)}`);
+  const m = parsed.data;
+  const w = tensors.weight;
+  const b = tensors.bias;
+  if (!w || !b || w.shape.length !== 2 || w.shape[0] !== m.classNames.length || b.shape[0] !== m.classNames.length)
+    throw new Error(`adaptor "${name}": needs weight [${m.classNames.length}, D] and bias [${m.classNames.length}]`);
+  for (const [t, v] of Object.entries(tensors)) {
+    if (v.data.length !== v.shape.reduce((a, x) => a * x, 1)) throw new Error(`adaptor "${name}": ${t} has the wrong number of values`);
+    if (!v.data.every(Number.isFinite)) throw new Error(`adaptor "${name}": ${t} has a non-finite value`);
+  }
+  const inputDim = bundle.heads.heads.projDim;
+  const rel = `${BUNDLE_LAYOUT.adaptors}/${name}.safetensors`;
+  return withManifestLock(bundle.dir, async () => {
+    const current = parseBundleManifest(JSON.parse(fs.readFileSync(bundle.manifestFile, 'utf8')), bundle.manifestFile);
+    if (current.adaptors.some((a) => a.name === name) && !options.replace)
+      fail(bundle.manifestFile, `already has an adaptor "${name}" (pass replace to overwrite it)`);
+    const entry: AdaptorEntry = { ...m, name, path: rel, inputDim, createdAt: new Date().toISOString() };
+    const file = path.join(bundle.dir, ...rel.split('/'));
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const { path: _p, createdAt: _c, ...fileMeta } = entry;
+    writeSafetensors(
+      file,
+      Object.fromEntries(Object.entries(tensors).map(([k, v]) => [k, { dtype: 'F32' as const, shape: v.shape, data: v.data }])),
+      { format: 'pt', cleft_adaptor_head: JSON.stringify(fileMeta) },
+    );
+    const [h] = await hashFiles(bundle.dir, [rel]);
+    const next: BundleManifest = {
+      ...current,
+      adaptors: [...current.adaptors.filter((a) => a.name !== name), entry],
+      files: { ...current.files, [rel]: { size: h!.size, sha256: h!.sha256 } },
+    };
+    writeManifest(bundle.manifestFile, BundleManifest.parse(next));
+    return openBundle(bundle.dir, { verify: 'sizes' });
+  });
+}
+
+/** Reads a trained head's tensors (F32) and metadata. */
+export function readAdaptor(bundle: CleftBundle, name: string): { entry: BundleAdaptor; tensors: Map<string, Float32Array> } {
+  const entry = bundle.adaptors.find((a) => a.name === name);
+  if (!entry) throw new Error(`${bundle.dir}: no adaptor "${name}" (has: ${bundle.adaptors.map((a) => a.name).join(', ') || 'none'})`);
+  const tensors = new Map<string, Float32Array>();
+  try {
+    const h = readSafetensorsHeader(entry.file);
+    for (const t of h.tensors.keys()) tensors.set(t, readTensorF32(h, t));
+  } catch (e) {
+    throw asFormatError(e);
+  }
+  return { entry, tensors };
 }

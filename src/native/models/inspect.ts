@@ -213,6 +213,14 @@ export interface BundleSummary {
     initPhrase: string | null;
     metrics: { before: Record<string, number> | null; after: Record<string, number> | null };
   }[];
+  /** Trained classification heads (linear probe / Adaptor) with their held-out metrics. */
+  adaptors: {
+    name: string;
+    task: string;
+    classNames: string[];
+    mode: 'linear-probe' | 'adaptor';
+    metrics: Record<string, number | null>;
+  }[];
   embeddingIdentity: { text: string; image: string };
 }
 
@@ -247,6 +255,7 @@ export function describeBundle(b: CleftBundle): BundleSummary {
       initPhrase: p.initPhrase,
       metrics: p.metrics,
     })),
+    adaptors: m.adaptors.map((a) => ({ name: a.name, task: a.task, classNames: a.classNames, mode: a.mode, metrics: a.metrics })),
     embeddingIdentity: embeddingIdentity(b),
   };
 }

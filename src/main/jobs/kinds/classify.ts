@@ -108,7 +108,7 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
       record: {
         modelSha256: bundle.sha256,
         adapters: { ...adapterHashes(bundle), ...(head ? { [`adaptor:${head.entry.name}`]: fileHash(bundle, head.entry.path) } : {}) },
-        promptSetSha256: promptSetHash(bundle, ctx.params.promptSet),
+        promptSetSha256: head ? null : promptSetHash(bundle, ctx.params.promptSet),
         preprocessSha256: preprocessSha,
         selectionSha256: selectionSha,
         executionProvider: null,

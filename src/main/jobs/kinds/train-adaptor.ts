@@ -1,7 +1,226 @@
-// The frozen-backbone Adaptor / linear probe as a job (filled in below).
+// The frozen-backbone Adaptor ("Freeze the backbones", ICASSP 2024) or a plain linear probe on the
+// library's labelled images, as a job. Image features come from the same cache as classification
+// and prompt learning; the CLIP image embeddings (visual head applied, normalised) are the input.
+// 'linear-probe': a softmax head on those embeddings. 'adaptor': the Adaptor's two small
+// transformer branches are first trained with the CLIP loss on (image, class-prompt embedding)
+// pairs of the training split, then the head is trained on the adapted image embeddings.
+// The head is saved into the bundle (manifest `adaptors`), and a run record (kind 'adaptor') holds
+// the held-out images' probabilities and the validation metrics.
+import path from 'node:path';
+import crypto from 'node:crypto';
 import type { TrainAdaptorParams } from '../../../common/jobs';
-import type { JobRunner } from '../job-context';
+import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import { RunsRepo, type NewPrediction } from '../../db/runs-repo';
+import { SettingsRepo } from '../../db/settings-repo';
+import { TasksRepo } from '../../db/tasks-repo';
+import { bundleSpec, cachedImageFeatures, engineFromSettings } from '../../engine/image-features';
+import { labelledImages } from '../../library/labelled-images';
+import { getModel, refreshBundleRecord } from '../../models/registry';
+import { APP_VERSION } from '../../version';
+import { addAdaptor, openBundle } from '../../../native/models/bundle';
+import { adaptImageRows, imageBranchShapes, linearProbe, probeProbabilities, trainAdaptor } from '../../../native/cleft/adaptor';
+import { stratifiedSplit } from '../../../native/cleft/common';
+import { combineViews } from '../../../native/cleft/aggregate';
+import { takeRows } from '../../../native/cleft/math';
+import { heldOutMetrics } from '../../../native/cleft/metrics';
+import type { TaskSpec } from '../../../native/cleft/tasks';
+import { imageEmbeddingsFromFeatures, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
+import { throwIfCancelled, type JobRunner } from '../job-context';
 
-export const trainAdaptorJob: JobRunner<TrainAdaptorParams> = async () => {
-  throw new Error('train-adaptor: not implemented yet');
+/** Width and depth of the Adaptor module; AdamW at this rate (the job's lr is the head's). */
+const ADAPTOR_DIM = 128;
+const ADAPTOR_LAYERS = 2;
+const ADAPTOR_LR = 1e-3;
+
+export interface TrainAdaptorResult {
+  runId: number;
+  adaptor: string;
+  mode: TrainAdaptorParams['mode'];
+  images: number;
+  train: number;
+  val: number;
+  metrics: Record<string, number | null>;
+  notes: string[];
+  seconds: number;
+}
+
+export const trainAdaptorJob: JobRunner<TrainAdaptorParams> = async (ctx) => {
+  const started = performance.now();
+  const p = ctx.params;
+  const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
+  try {
+    const model = getModel(db, p.modelId);
+    if (model.kind !== 'bundle') throw new Error(`model "${model.name}" is a ${model.kind}; the Adaptor needs a CLEFT bundle`);
+    const bundle = await openBundle(model.path, { verify: 'sizes' });
+    if (bundle.adaptors.some((a) => a.name === p.name)) throw new Error(`the bundle already has an adaptor named "${p.name}"`);
+    const taskRow = new TasksRepo(db).get(p.taskId);
+    const task: TaskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
+    const classes = task.classes.map((c) => c.name);
+    const images = labelledImages(db, p.taskId, p.studyIds).filter((im) => classes.includes(im.label));
+    const perClass = classes.map((c) => images.filter((im) => im.label === c).length);
+    if (perClass.filter((n) => n > 0).length < 2)
+      throw new Error(
+        `the Adaptor needs labelled images of at least two classes of "${task.name}" (have ${classes.map((c, i) => `${c}: ${perClass[i]}`).join(', ')})`,
+      );
+    const settings = new SettingsRepo(db).get();
+    const engine = engineFromSettings(ctx.dataDir, settings, () => undefined);
+
+    ctx.progress(0, `Encoding ${images.length} labelled images (cached ones are reused)…`);
+    const feats = await cachedImageFeatures(
+      db,
+      bundle,
+      images.map((im) => ({ id: im.instanceId, file: im.file })),
+      engine,
+      { signal: ctx.signal, onProgress: (d, t) => ctx.progress(0.3 * (d / t), `Encoded ${d} of ${t} new images`) },
+    );
+    throwIfCancelled(ctx.signal);
+
+    const heads = bundle.heads.heads;
+    const labels = images.map((im) => classes.indexOf(im.label));
+    const split = stratifiedSplit(labels, p.valFraction, p.seed);
+    const emb = imageEmbeddingsFromFeatures(heads, feats.features);
+    let x = emb;
+    let D = heads.projDim;
+    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+    if (p.mode === 'adaptor') {
+      // Text side of the CLIP loss: each training image is paired with its class's prompt embedding.
+      const classEmb = await taskClassEmbeddings(bundle, task, engine);
+      const trainY = split.train.map((i) => labels[i]!);
+      const r = await trainAdaptor({
+        imageFeatures: takeRows(emb, heads.projDim, split.train),
+        textFeatures: takeRows(classEmb, heads.projDim, trainY),
+        imageDim: heads.projDim,
+        textDim: heads.projDim,
+        dim: ADAPTOR_DIM,
+        layers: ADAPTOR_LAYERS,
+        optimizer: { kind: 'adamw', lr: ADAPTOR_LR },
+        steps: p.steps,
+        batchSize: Math.min(32, split.train.length),
+        seed: p.seed,
+        workDir: path.join(ctx.jobDir, 'work'),
+        checkpoint: { dir: path.join(ctx.jobDir, 'checkpoint'), every: 50 },
+        signal: ctx.signal,
+        ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
+        onProgress: (w) => {
+          ctx.progress(0.3 + 0.6 * (w.step / Math.max(1, w.totalSteps)), w.message);
+          ctx.metric({ step: w.step, loss: w.loss, lr: w.lr });
+        },
+      });
+      throwIfCancelled(ctx.signal);
+      D = ADAPTOR_DIM;
+      x = adaptImageRows(r.params, emb, heads.projDim, D, ADAPTOR_LAYERS);
+      for (const [name, shape] of imageBranchShapes(heads.projDim, D, ADAPTOR_LAYERS)) tensors[name] = { shape, data: r.params.get(name)! };
+    }
+
+    ctx.progress(0.9, `Training the classification head on ${split.train.length} images…`);
+    const trainX = takeRows(x, D, split.train);
+    const head = linearProbe(
+      trainX,
+      D,
+      split.train.map((i) => labels[i]!),
+      classes.length,
+      p.steps,
+      p.lr,
+      1e-4,
+      p.seed,
+    );
+    throwIfCancelled(ctx.signal);
+    const valProbs = probeProbabilities(takeRows(x, D, split.val), D, head.weight, head.bias);
+    const held = heldOutMetrics(
+      split.val.map((i) => labels[i]!),
+      valProbs,
+      classes,
+      p.seed,
+    );
+    ctx.metric({
+      step: p.steps,
+      val: Object.fromEntries(Object.entries(held.metrics).filter((e): e is [string, number] => e[1] !== null)),
+    });
+    tensors.weight = { shape: [classes.length, D], data: head.weight };
+    tensors.bias = { shape: [classes.length], data: head.bias };
+
+    ctx.progress(0.96, `Saving adaptor "${p.name}" into the bundle…`);
+    const training = {
+      steps: p.steps,
+      lr: p.lr,
+      seed: p.seed,
+      valFraction: p.valFraction,
+      images: images.length,
+      train: split.train.length,
+    };
+    const reopened = await addAdaptor(bundle, p.name, tensors, {
+      task: task.name,
+      classNames: classes,
+      mode: p.mode,
+      adaptor: p.mode === 'adaptor' ? { dim: ADAPTOR_DIM, layers: ADAPTOR_LAYERS } : null,
+      metrics: held.metrics,
+      notes: held.notes,
+      training: p.mode === 'adaptor' ? { ...training, adaptorLr: ADAPTOR_LR } : training,
+    });
+    const updated = await refreshBundleRecord(db, model.id);
+    const entry = reopened.adaptors.find((a) => a.name === p.name)!;
+    const adaptorSha = reopened.files.find((f) => f.path === entry.path)?.sha256 ?? '';
+
+    const runs = new RunsRepo(db);
+    const runId = runs.createRun({
+      kind: 'adaptor',
+      name: `${task.name} · ${model.name} · ${p.mode} "${p.name}"`,
+      jobId: ctx.jobId,
+      modelId: model.id,
+      taskId: p.taskId,
+      promptSetId: null,
+      record: {
+        modelSha256: updated.sha256,
+        adapters: { [`adaptor:${p.name}`]: adaptorSha },
+        promptSetSha256: null,
+        preprocessSha256: bundleSpec(bundle).sha256,
+        selectionSha256: crypto
+          .createHash('sha256')
+          .update(JSON.stringify(images.map((im) => [im.instanceId, im.label])))
+          .digest('hex'),
+        executionProvider: feats.provider ?? 'cpu',
+        appVersion: APP_VERSION,
+        params: { ...p },
+      },
+      metrics: { validation: held.metrics, notes: held.notes, train: split.train.length, val: split.val.length },
+    });
+    runs.addPredictions(runId, classes, heldOutPredictions(images, split.val, valProbs));
+    return {
+      runId,
+      adaptor: p.name,
+      mode: p.mode,
+      images: images.length,
+      train: split.train.length,
+      val: split.val.length,
+      metrics: held.metrics,
+      notes: held.notes,
+      seconds: Math.round(performance.now() - started) / 1000,
+    } satisfies TrainAdaptorResult;
+  } finally {
+    db.close();
+  }
 };
+
+/** Per-image predictions of the held-out images, and their per-breast and per-exam means. */
+function heldOutPredictions(
+  images: readonly { instanceId: number; studyId: number; laterality: 'L' | 'R' | null }[],
+  val: readonly number[],
+  probs: number[][],
+): NewPrediction[] {
+  const out: NewPrediction[] = [];
+  const byStudy = new Map<number, { laterality: 'L' | 'R' | null; probabilities: number[] }[]>();
+  val.forEach((i, k) => {
+    const im = images[i]!;
+    out.push({ scope: 'image', studyId: im.studyId, instanceId: im.instanceId, laterality: im.laterality, probabilities: probs[k]! });
+    byStudy.set(im.studyId, [...(byStudy.get(im.studyId) ?? []), { laterality: im.laterality, probabilities: probs[k]! }]);
+  });
+  for (const [studyId, views] of byStudy) {
+    const c = combineViews(views);
+    for (const side of ['R', 'L'] as const) {
+      const b = c.breast[side];
+      if (b) out.push({ scope: 'breast', studyId, instanceId: null, laterality: side, probabilities: b });
+    }
+    out.push({ scope: 'exam', studyId, instanceId: null, laterality: null, probabilities: c.exam });
+  }
+  return out;
+}

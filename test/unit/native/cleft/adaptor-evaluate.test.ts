@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { trainAdaptor, exportAdaptor } from '../../../../src/native/cleft/adaptor';
+import { adaptImageRows, trainAdaptor, exportAdaptor } from '../../../../src/native/cleft/adaptor';
 import { seededRandom } from '../../../../src/native/cleft/random';
 import { readSafetensorsHeader } from '../../../../src/native/models/safetensors';
 
@@ -51,6 +51,11 @@ describe('adaptor', () => {
     expect(r.loop.losses.at(-1)!).toBeLessThan(r.loop.losses[0]!);
     expect(r.retrieval.recallAt5ImageToText!).toBeGreaterThan(0.2); // chance 5/120
     expect(r.probe!.metrics.accuracy!).toBeGreaterThan(0.8);
+    // The plain-JS image branch (used to classify with a saved Adaptor) matches the trained graph.
+    const js = adaptImageRows(r.params, img, dI, 32, 2);
+    let worst = 0;
+    js.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - r.imageEmbeddings[i]!))));
+    expect(worst).toBeLessThan(1e-4);
     exportAdaptor(path.join(tmp, 'out'), r);
     const h = readSafetensorsHeader(path.join(tmp, 'out', 'adaptor.safetensors'));
     expect(h.tensors.has('adaptor.image.layer1.mlp.fc.weight')).toBe(true);

@@ -1,0 +1,129 @@
+// The Adaptor / linear probe as a job on library labels: the head lands in the bundle, the run
+// holds the held-out images' probabilities, and classification with the saved head reproduces them.
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createBackend, type Backend } from '../../../src/main/api/backend';
+import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import type { ClassifyResult } from '../../../src/main/jobs/kinds/classify';
+import type { TrainAdaptorResult } from '../../../src/main/jobs/kinds/train-adaptor';
+import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
+import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
+import { manifestSha256, openBundle, parseBundleManifest } from '../../../src/native/models/bundle';
+import { callApi } from '../../helpers/api';
+import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
+import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+
+let b: Backend;
+let source: string;
+beforeAll(() => {
+  requireDump2dcm();
+  source = tmpDir('cleft-dicom-');
+  writeFourViewExam(source, 1);
+  writeFourViewExam(source, 2);
+});
+afterEach(() => b?.close());
+afterAll(removeTmpDirs);
+
+describe('train-adaptor job', () => {
+  it('trains a linear probe and an Adaptor on labelled breasts, saves them in the bundle, and classify uses them', async () => {
+    const dataDir = tmpDir();
+    b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
+    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 11);
+    const made = await callApi(b, 'models.createBundle', {
+      output: path.join(tmpDir(), 'bundle'),
+      textModel: parts.text,
+      imageModel: parts.image,
+      heads: parts.heads,
+      tokenizer: defaultTokenizerDir(),
+    });
+    const modelId = made.model!.id;
+    await b.jobs.waitFor((await callApi(b, 'library.import', { paths: [source] })).id);
+    const studies = (await callApi(b, 'library.studies', { sort: { key: 'accession', dir: 'asc' } })).rows;
+    await expect(
+      b.jobs.waitFor((await callApi(b, 'train.adaptor', { modelId, taskId: density.id, name: 'none' })).id),
+    ).resolves.toMatchObject({ status: 'failed', error: expect.stringMatching(/at least two classes/) });
+
+    // 4 breasts x 2 views: A, B, A, B -> 4 images per class; a quarter of each class held out.
+    for (const [i, s] of studies.entries())
+      for (const side of ['L', 'R'] as const)
+        await callApi(b, 'labels.set', {
+          target: { taskId: density.id, studyId: s.id, scope: 'breast', laterality: side },
+          className: (i * 2 + (side === 'L' ? 1 : 0)) % 2 === 0 ? 'A' : 'B',
+        });
+
+    for (const mode of ['linear-probe', 'adaptor'] as const) {
+      const job = await callApi(b, 'train.adaptor', {
+        modelId,
+        taskId: density.id,
+        name: `head-${mode}`,
+        mode,
+        steps: 40,
+        valFraction: 0.25,
+        seed: 3,
+      });
+      const done = await b.jobs.waitFor(job.id);
+      expect(done.error).toBeNull();
+      const r = done.result as TrainAdaptorResult;
+      expect(r).toMatchObject({ mode, images: 8, train: 6, val: 2 });
+      // Classes C and D have no images at all: measured over A and B, never NaN.
+      for (const v of [r.metrics.accuracy, r.metrics.balancedAccuracy, r.metrics.macroAuc]) {
+        expect(v).not.toBeNull();
+        expect(v!).toBeGreaterThanOrEqual(0);
+        expect(v!).toBeLessThanOrEqual(1);
+      }
+      expect(r.notes.join(' ')).toMatch(/no images of C, D/);
+
+      const run = await callApi(b, 'runs.get', { id: r.runId });
+      expect(run).toMatchObject({
+        kind: 'adaptor',
+        predictions: expect.any(Number),
+        record: { modelSha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      });
+      const held = (await callApi(b, 'runs.predictions', { runId: r.runId, limit: 100 })).rows.filter((p) => p.scope === 'image');
+      expect(held).toHaveLength(2);
+      // Labels are per breast; each held-out breast has one held-out view, so breast accuracy = image accuracy.
+      const report = await callApi(b, 'runs.evaluate', { runId: r.runId, scope: 'breast', bootstrapSamples: 10 });
+      expect(report.n).toBe(2);
+      expect(report.accuracy.estimate).toBeCloseTo(r.metrics.accuracy!, 9);
+
+      const bundle = await openBundle((await callApi(b, 'models.list', {})).find((m) => m.id === modelId)!.path, { verify: 'full' });
+      const entry = bundle.adaptors.find((a) => a.name === `head-${mode}`)!;
+      expect(entry).toMatchObject({ mode, classNames: ['A', 'B', 'C', 'D'], adaptor: mode === 'adaptor' ? { dim: 128, layers: 2 } : null });
+
+      // Classifying with the saved head gives the held-out images the probabilities of the training run.
+      const cls = await b.jobs.waitFor(
+        (await callApi(b, 'classify.start', { modelId, taskId: density.id, studyIds: studies.map((s) => s.id), adaptor: `head-${mode}` }))
+          .id,
+      );
+      expect(cls.error).toBeNull();
+      const clsRun = await callApi(b, 'runs.get', { id: (cls.result as ClassifyResult).runId });
+      expect(clsRun.kind).toBe('adaptor');
+      expect(clsRun.record.params).toMatchObject({ adaptor: `head-${mode}` });
+      const clsPreds = (await callApi(b, 'runs.predictions', { runId: clsRun.id, limit: 100 })).rows;
+      for (const h of held) {
+        const p = clsPreds.find((q) => q.scope === 'image' && q.instanceId === h.instanceId)!;
+        for (const c of ['A', 'B', 'C', 'D']) expect(p.probabilities[c]).toBeCloseTo(h.probabilities[c]!, 5);
+      }
+    }
+    await expect(
+      b.jobs.waitFor(
+        (await callApi(b, 'classify.start', { modelId, taskId: density.id, studyIds: [studies[0]!.id], adaptor: 'missing' })).id,
+      ),
+    ).resolves.toMatchObject({ status: 'failed', error: expect.stringMatching(/no adaptor "missing"/) });
+  });
+
+  it('bundles without adaptors keep their identity (older manifests have no "adaptors" key)', async () => {
+    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 2);
+    b = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    const made = await callApi(b, 'models.createBundle', {
+      output: path.join(tmpDir(), 'bundle'),
+      textModel: parts.text,
+      imageModel: parts.image,
+      heads: parts.heads,
+    });
+    const bundle = await openBundle(made.dir, { verify: 'sizes' });
+    const { adaptors: _a, ...older } = bundle.manifest;
+    expect(manifestSha256(parseBundleManifest(JSON.parse(JSON.stringify(older))))).toBe(bundle.sha256);
+  });
+});
