@@ -247,14 +247,14 @@ export async function learnPromptContext(o: PromptLearningOptions): Promise<Prom
   try {
     const evalRows = split.val.length ? split.val : split.train;
     const yEval = evalRows.map((r) => o.labels[r]!);
-    const report = async () => {
-      const p = await predict(wt, o.imageFeatures, dim, evalRows);
+    const report = async (ctx?: Float32Array) => {
+      const p = await predict(wt, o.imageFeatures, dim, evalRows, ctx);
       return { probs: p, loss: meanCrossEntropy(p, yEval) };
     };
     const boot = { bootstrapSamples: o.bootstrapSamples ?? 1000, seed: o.seed ?? 0 };
-    const startStep = trainer.step;
-    const b = startStep === 0 ? await report() : null;
-    const before = b ? evaluate(yEval, b.probs, names, boot) : null;
+    // "before" from the initial context, so a run resumed from a checkpoint reports it too
+    const b = await report(init.ctx);
+    const before = evaluate(yEval, b.probs, names, boot);
     const validation = split.val.length
       ? {
           every: o.evalEvery ?? Math.max(1, Math.ceil(o.steps / 10)),
@@ -293,7 +293,7 @@ export async function learnPromptContext(o: PromptLearningOptions): Promise<Prom
       before,
       after,
       split,
-      metrics: { before: flat(before, b ? b.loss : null), after: flat(after, meanCrossEntropy(probsAfter, yEval)) },
+      metrics: { before: flat(before, b.loss), after: flat(after, meanCrossEntropy(probsAfter, yEval)) },
     };
   } finally {
     await wt.close();

@@ -5,7 +5,7 @@ import { resolveDataDir } from '../../data-dir';
 import { launchThreadWorker } from '../../jobs/thread-launcher';
 import { APP_VERSION } from '../../version';
 import { jobProgressLine, ProgressPrinter } from '../progress-bar';
-import type { Job, JobSpec } from '../../../common/jobs';
+import { JobSpec, type Job } from '../../../common/jobs';
 
 function openBackend(dataDirFlag?: string): Backend {
   return createBackend({ dataDir: resolveDataDir(dataDirFlag), launchWorker: launchThreadWorker, host: 'web', version: APP_VERSION });
@@ -72,6 +72,32 @@ export function register(program: Command): void {
       try {
         const spec: JobSpec = { kind: 'hash-folder', params: { folder } };
         report(await runJobInTerminal(backend, () => backend.jobs.enqueue(spec)));
+      } finally {
+        backend.close();
+      }
+    });
+  jobs
+    .command('start <kind>')
+    .description(
+      'Run any job kind with its parameters as JSON (the same schema as the app), e.g. jobs start prompt-learn --params \'{"modelId":1,...}\'',
+    )
+    .requiredOption('--params <json>', 'the job parameters as a JSON object')
+    .option('--data-dir <dir>', 'library folder')
+    .action(async (kind: string, opts: { params: string; dataDir?: string }) => {
+      let params: unknown;
+      try {
+        params = JSON.parse(opts.params);
+      } catch (e) {
+        throw new Error(`--params is not valid JSON: ${(e as Error).message}`);
+      }
+      const spec = JobSpec.safeParse({ kind, params });
+      if (!spec.success)
+        throw new Error(
+          `job "${kind}": ${spec.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+        );
+      const backend = openBackend(opts.dataDir);
+      try {
+        report(await runJobInTerminal(backend, () => backend.jobs.enqueue(spec.data)));
       } finally {
         backend.close();
       }
