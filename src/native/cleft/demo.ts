@@ -75,9 +75,10 @@ export interface DemoOptions {
   onProgress?: (p: { stage: string; fraction: number; message: string; loss?: number }) => void;
 }
 
+/** Held-out metrics; null when not measurable (no test images), the reason in DemoResult.notes. */
 export interface DemoMetrics {
-  accuracy: number;
-  balancedAccuracy: number;
+  accuracy: number | null;
+  balancedAccuracy: number | null;
   macroAuc: number | null;
   macroAucLow: number | null;
   macroAucHigh: number | null;
@@ -93,6 +94,8 @@ export interface DemoResult {
   zeroShot: { image: DemoMetrics; exam: DemoMetrics; report: ClassificationReport };
   promptLearned: { image: DemoMetrics; exam: DemoMetrics; report: ClassificationReport };
   promptSet: string;
+  /** Why some metrics are null (e.g. too few exams to hold any out). */
+  notes: string[];
   seconds: number;
   stages: Record<string, number>;
 }
@@ -103,14 +106,31 @@ export function defaultTokenizerDir(): string {
   return fileURLToPath(new URL('../../../resources/demo/tokenizer', import.meta.url));
 }
 
+const finite = (x: number | undefined): number | null => (x !== undefined && Number.isFinite(x) ? x : null);
 const short = (r: ClassificationReport): DemoMetrics => ({
-  accuracy: r.accuracy.estimate,
-  balancedAccuracy: r.balancedAccuracy,
-  macroAuc: r.macroAuc?.estimate ?? null,
-  macroAucLow: r.macroAuc?.low ?? null,
-  macroAucHigh: r.macroAuc?.high ?? null,
+  accuracy: finite(r.accuracy.estimate),
+  balancedAccuracy: finite(r.balancedAccuracy),
+  macroAuc: finite(r.macroAuc?.estimate),
+  macroAucLow: finite(r.macroAuc?.low),
+  macroAucHigh: finite(r.macroAuc?.high),
   n: r.n,
 });
+
+/**
+ * Exams of one density for contrastive training, prompt learning and test: about 50/25/25, but
+ * with three or more exams at least one for prompt learning and one for test, so small demos
+ * (--exams 12) still measure something.
+ */
+export function demoSplitSizes(n: number): { train: number; prompt: number; test: number } {
+  const a = Math.round(n / 2);
+  let prompt = Math.round((n - a) / 2);
+  let test = n - a - prompt;
+  if (n >= 3) {
+    prompt = Math.max(1, prompt);
+    test = Math.max(1, test);
+  }
+  return { train: n - prompt - test, prompt, test };
+}
 
 /** The training caption of one view: the EMBED template sentence of its density, the report's findings and impression, the view. */
 export function demoCaption(exam: DemoExam, view: string): string {
@@ -166,8 +186,9 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   for (const d of CLASSES) {
     const xs = exams.filter((e) => e.density === d);
     const order = shuffledIndices(xs.length, rand).map((i) => xs[i]!);
-    const a = Math.round(xs.length / 2);
-    const b = a + Math.round((xs.length - a) / 2);
+    const sizes = demoSplitSizes(xs.length);
+    const a = sizes.train;
+    const b = a + sizes.prompt;
     split.train.push(...order.slice(0, a));
     split.prompt.push(...order.slice(a, b));
     split.test.push(...order.slice(b));
@@ -330,7 +351,11 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   const plReport = evaluate(yTest, plProbs, names, { seed });
   const plExam = perExam(plProbs);
   const promptLearned = { image: short(plReport), exam: short(evaluate(plExam.y, plExam.p, names, { seed })), report: plReport };
-  const flat = (m: DemoMetrics) => Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
+  // only the measurable values (the manifest takes numbers); why others are missing goes in notes
+  const flat = (m: DemoMetrics) =>
+    Object.fromEntries(Object.entries(m).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>;
+  const notes =
+    testPx.n === 0 ? [`no test exams: ${nExams} exams (${per} per density) are too few to hold any out; use --exams 12 or more`] : [];
   const promptSet = 'density-demo';
   bundle = await addPromptSet(
     bundle,
@@ -349,6 +374,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
         images: promptPx.n,
         seed,
         evaluatedOn: 'demo test exams',
+        ...(notes.length ? { notes } : {}),
       },
     },
     { replace: true },
@@ -365,6 +391,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     zeroShot,
     promptLearned,
     promptSet,
+    notes,
     seconds: (Date.now() - t0) / 1000,
     stages,
   };

@@ -179,17 +179,19 @@ export function promptLearningSetup(o: {
   };
 }
 
+// Non-finite values (an interval with no usable bootstrap resample) are left out: the manifest takes numbers only.
 const flat = (r: ClassificationReport | null, loss: number | null): Record<string, number> | null =>
   r
-    ? {
+    ? finiteOnly({
         accuracy: r.accuracy.estimate,
         balancedAccuracy: r.balancedAccuracy,
         ...(r.macroAuc ? { macroAuc: r.macroAuc.estimate, macroAucLow: r.macroAuc.low, macroAucHigh: r.macroAuc.high } : {}),
         ece: r.ece,
         ...(loss !== null ? { loss } : {}),
         n: r.n,
-      }
+      })
     : null;
+const finiteOnly = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([, v]) => Number.isFinite(v)));
 
 /** Probabilities [rows][classes] of the forward graph for cached image features (ctx: given or current). */
 async function predict(

@@ -92,6 +92,7 @@ export function register(program: Command): void {
         console.log(line('zero-shot, per exam', r.zeroShot.exam));
         console.log(line('prompt-learned, per image', r.promptLearned.image));
         console.log(line('prompt-learned, per exam', r.promptLearned.exam));
+        for (const n of r.notes) console.log(`  note: ${n}`);
         console.log(`  bundle: ${r.bundleDir} (prompt set "${r.promptSet}")`);
         console.log(
           `  ${r.seconds.toFixed(1)} s (${Object.entries(r.stages)

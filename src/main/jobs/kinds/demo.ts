@@ -22,6 +22,8 @@ export interface DemoJobResult {
   zeroShot: { image: DemoMetrics; exam: DemoMetrics };
   promptLearned: { image: DemoMetrics; exam: DemoMetrics };
   promptSet: string;
+  /** Why some metrics are null (too few exams to hold any out). */
+  notes: string[];
   contrastive: { steps: number; firstLoss: number; lastLoss: number };
   seconds: number;
 }
@@ -84,6 +86,7 @@ export const demo: JobRunner<DemoParams> = async (ctx) => {
       zeroShot: { image: r.zeroShot.image, exam: r.zeroShot.exam },
       promptLearned: { image: r.promptLearned.image, exam: r.promptLearned.exam },
       promptSet: r.promptSet,
+      notes: r.notes,
       contrastive: r.contrastive,
       seconds: Math.round(performance.now() - started) / 1000,
     };

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openBundle, readPromptSet } from '../../../../src/native/models/bundle';
+import { demoSplitSizes } from '../../../../src/native/cleft/demo';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-demo-'));
@@ -70,4 +71,48 @@ describe('cleft demo --quick', () => {
     expect(c.device).toBe('cpu');
     expect(c.model.sha256).toBe(bundle.sha256);
   });
+
+  it('splits small demos so each density has prompt and test exams when it can', () => {
+    expect(demoSplitSizes(30)).toEqual({ train: 15, prompt: 8, test: 7 }); // the default demo, unchanged
+    expect(demoSplitSizes(4)).toEqual({ train: 2, prompt: 1, test: 1 });
+    expect(demoSplitSizes(3)).toEqual({ train: 1, prompt: 1, test: 1 }); // was 2/1/0: no test exams, NaN metrics
+    expect(demoSplitSizes(2)).toEqual({ train: 1, prompt: 1, test: 0 });
+  });
+
+  it(
+    '--exams 12 measures on held-out exams; --exams 8 (none held out) reports null metrics with a reason, not NaN',
+    { timeout: 240_000 },
+    () => {
+      for (const exams of [12, 8]) {
+        const out = path.join(tmp, `small-${exams}`);
+        const stdout = execFileSync(
+          process.execPath,
+          [path.join(ROOT, 'bin/cleft.mjs'), 'demo', '--quick', '--exams', String(exams), '--output', out, '--json', '--threads', '2'],
+          { cwd: ROOT, encoding: 'utf8' },
+        );
+        const r = JSON.parse(stdout) as {
+          exams: { test: number };
+          notes: string[];
+          zeroShot: { image: { accuracy: number | null; balancedAccuracy: number | null; n: number } };
+          promptLearned: { image: { accuracy: number | null; n: number } };
+        };
+        const metrics = JSON.parse(fs.readFileSync(path.join(out, 'bundle', 'cleft-bundle.json'), 'utf8')) as {
+          promptSets: { metrics: { before: Record<string, number> | null } }[];
+        };
+        if (exams === 12) {
+          expect(r.exams.test).toBe(4);
+          expect(r.zeroShot.image.n).toBe(16);
+          expect(r.zeroShot.image.accuracy).toBeGreaterThanOrEqual(0);
+          expect(r.notes).toEqual([]);
+          expect(metrics.promptSets[0]!.metrics.before).toHaveProperty('accuracy');
+        } else {
+          expect(r.exams.test).toBe(0);
+          expect(r.zeroShot.image).toMatchObject({ accuracy: null, balancedAccuracy: null, n: 0 });
+          expect(r.promptLearned.image.accuracy).toBeNull();
+          expect(r.notes.join(' ')).toMatch(/no test exams/);
+          expect(metrics.promptSets[0]!.metrics.before).not.toHaveProperty('accuracy');
+        }
+      }
+    },
+  );
 });
