@@ -1,0 +1,107 @@
+// Training page beyond prompt learning: activate a learned prompt set and see one-click
+// classification use it; the Adaptor (and LoRA) forms with their defaults, clear messages for bad
+// input, and a short Adaptor job with its chart and a link to its run on Predictions.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startServe, type ServeProcess } from '../serve';
+import { expect, screenshot, test } from './fixtures';
+
+let host: ServeProcess;
+let dataDir: string;
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async ({ browser }) => {
+  test.setTimeout(300_000);
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-e2e-training-'));
+  host = await startServe(dataDir);
+  // The quick demo: phantom studies with density labels and a bundle holding the prompt set "density-demo".
+  const page = await browser.newPage();
+  await page.goto(host.url);
+  const card = page.getByTestId('demo-card');
+  await card.getByRole('button', { name: 'Quick (about a minute)' }).click();
+  await expect(card).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
+  await page.close();
+});
+
+test.afterAll(async () => {
+  await host?.stop();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('activate a prompt set: marked active, compared, and used by classification', async ({ page, consoleErrors }) => {
+  test.setTimeout(150_000);
+  await page.goto(`${host.url}#/training`);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Training');
+  await expect(page.getByRole('tab', { name: 'Prompt learning' })).toHaveAttribute('aria-selected', 'true');
+  await page.getByLabel('Task').selectOption({ label: 'Breast density' });
+  const sets = page.getByTestId('prompt-sets');
+  const row = sets.locator('tbody tr', { hasText: 'density-demo' });
+  await expect(row).toHaveAttribute('data-active', 'false');
+  // Stored before/after metrics side by side.
+  await expect(row).toContainText(/\d\.\d{3} → \d\.\d{3}/);
+  await row.getByRole('button', { name: 'Activate density-demo' }).click();
+  await expect(row).toHaveAttribute('data-active', 'true');
+  await expect(row).toContainText('Active');
+  await screenshot(page, 'training-prompt-sets');
+
+  // Predictions preselects the active set; classifying records it.
+  await page.goto(`${host.url}#/predictions`);
+  await page.getByLabel('Task').selectOption({ label: 'Breast density' });
+  await expect(page.getByLabel('Prompts')).toHaveValue('density-demo');
+  await expect(page.getByText('The active set for this task')).toBeVisible();
+  await page.getByRole('button', { name: 'Classify studies' }).click();
+  await expect(page.getByLabel('Run').locator('option', { hasText: 'prompts density-demo' })).toHaveCount(1, { timeout: 120_000 });
+  await expect(page.getByText(/prompts [0-9a-f]{10}/)).toBeVisible();
+  await screenshot(page, 'predictions-active-set');
+
+  // Models: the bundle's prompt sets show which one is active.
+  await page.goto(`${host.url}#/models`);
+  await page
+    .getByRole('table', { name: 'Registered models' })
+    .getByRole('button', { name: /^CLEFT demo/ })
+    .click();
+  const table = page.getByTestId('model-inspection').getByRole('table', { name: 'Prompt sets' });
+  await expect(table.locator('tbody tr', { hasText: 'density-demo' })).toHaveAttribute('data-active', 'true');
+  expect(consoleErrors).toEqual([]);
+});
+
+test('Adaptor form: defaults, clear messages for bad input, a short job with its chart and run', async ({ page, consoleErrors }) => {
+  test.setTimeout(150_000);
+  await page.goto(`${host.url}#/training`);
+  await page.getByRole('tab', { name: 'Adaptor' }).click();
+  const form = page.getByTestId('ad');
+  await expect(form.getByLabel('Model')).toContainText('CLEFT demo');
+  await expect(form.getByLabel('Steps')).toHaveValue('300');
+  await expect(form.getByLabel('Learning rate')).toHaveValue('0.05');
+  await expect(form.getByLabel('Validation fraction')).toHaveValue('0.2');
+  await expect(form.getByLabel('Kind')).toHaveValue('linear-probe');
+
+  // Bad input is refused in the form, each message naming the field and the reason.
+  await form.getByLabel('Steps').fill('0');
+  await form.getByLabel('Adaptor name').fill('my adaptor');
+  await expect(form).toContainText('Steps must be between 1 and 100000 (got 0)');
+  await form.getByRole('button', { name: 'Train the adaptor' }).click();
+  const alert = form.getByRole('alert');
+  await expect(alert).toContainText('Fix these 2 before starting');
+  await expect(alert).toContainText("Adaptor name: use letters, digits, '.', '_' and '-'");
+  await expect(form.getByLabel('Steps')).toHaveAttribute('aria-invalid', 'true');
+  await screenshot(page, 'training-adaptor-invalid');
+
+  await form.getByLabel('Steps').fill('60');
+  await form.getByLabel('Adaptor name').fill('e2e-probe');
+  await page.getByLabel('Task').selectOption({ label: 'Breast density' });
+  await expect(form.getByRole('alert')).toHaveCount(0);
+  await form.getByRole('button', { name: 'Train the adaptor' }).click();
+  const run = page.getByTestId('training-run');
+  await expect(run).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
+  await expect(page.getByTestId('adaptor-val-chart').locator('circle').first()).toBeVisible();
+  await expect(page.getByTestId('adaptor-metrics')).toContainText('accuracy');
+  await screenshot(page, 'training-adaptor-done');
+
+  await run.getByRole('link', { name: /Open run #\d+ in Predictions/ }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Predictions');
+  await expect(page.getByLabel('Run').locator('option:checked')).toContainText('e2e-probe');
+  expect(consoleErrors).toEqual([]);
+});
