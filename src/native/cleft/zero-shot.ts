@@ -103,15 +103,9 @@ export async function promptSetClassEmbeddings(
   promptSet: string,
   e: WorkflowEngine,
 ): Promise<{ embeddings: Float32Array; classNames: string[] }> {
-  const { entry, ctx } = readPromptSet(bundle, promptSet);
+  const { entry, ctx, shape } = readPromptSet(bundle, promptSet);
   const ids = classNameIds(bundleTokenizer(bundle), entry.classNames);
-  const f = await promptFeatures(
-    { modelDir: bundle.text.dir, adapterDir: bundle.text.adapter?.dir ?? null },
-    ctx,
-    [entry.nCtx, entry.dim],
-    ids,
-    e,
-  );
+  const f = await promptFeatures({ modelDir: bundle.text.dir, adapterDir: bundle.text.adapter?.dir ?? null }, ctx, shape, ids, e);
   const h = bundle.heads.heads;
   return {
     embeddings: projectAndNormalizeRows(f.features, ids.length, h.textDim, h.textProjection, h.projDim),

@@ -196,6 +196,11 @@ export const PromptSetMeta = z.strictObject({
   classNames: z.array(z.string().min(1).max(200)).min(1),
   /** Number of learned context vectors (rows of `ctx`). */
   nCtx: PosInt,
+  /**
+   * One context per class: `ctx` is [classes, nCtx, d] in the order of classNames. Absent (not
+   * false) for shared contexts, so bundles written before it existed keep their identity.
+   */
+  classSpecific: z.literal(true).optional(),
   /** The phrase whose token embeddings initialised ctx (null: random init). */
   initPhrase: z.string().nullable().default(null),
   /** Validation metrics before (hand-written prompts) and after learning, e.g. {accuracy, auc}. */
@@ -648,7 +653,21 @@ function checkTokenizer(dir: string, config: Gpt2Config): string[] {
     : [];
 }
 
-function checkPromptFile(file: string, p: { name: string; nCtx: number; dim: number }, textDim: number): void {
+/** The shape of a prompt set's `ctx`: [nCtx, d], or [classes, nCtx, d] when class-specific. */
+export function promptCtxShape(p: {
+  nCtx: number;
+  dim: number;
+  classNames: readonly string[];
+  classSpecific?: true | undefined;
+}): number[] {
+  return p.classSpecific ? [p.classNames.length, p.nCtx, p.dim] : [p.nCtx, p.dim];
+}
+
+function checkPromptFile(
+  file: string,
+  p: { name: string; nCtx: number; dim: number; classNames: readonly string[]; classSpecific?: true | undefined },
+  textDim: number,
+): void {
   let h;
   try {
     h = readSafetensorsHeader(file);
@@ -658,8 +677,9 @@ function checkPromptFile(file: string, p: { name: string; nCtx: number; dim: num
   const t = h.tensors.get(PROMPT_CTX_TENSOR);
   if (!t) fail(file, `missing tensor (prompt set "${p.name}")`, PROMPT_CTX_TENSOR);
   if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') fail(file, `dtype ${t.dtype}, expected F32`, PROMPT_CTX_TENSOR);
-  if (t.shape.length !== 2 || t.shape[0] !== p.nCtx || t.shape[1] !== p.dim)
-    fail(file, `shape [${t.shape.join(', ')}], the manifest says [${p.nCtx}, ${p.dim}]`, PROMPT_CTX_TENSOR);
+  const want = promptCtxShape(p);
+  if (t.shape.length !== want.length || t.shape.some((v, i) => v !== want[i]))
+    fail(file, `shape [${t.shape.join(', ')}], the manifest says [${want.join(', ')}]`, PROMPT_CTX_TENSOR);
   if (p.dim !== textDim) fail(file, `${p.dim}-d context vectors, the text encoder's embeddings are ${textDim}-d`, PROMPT_CTX_TENSOR);
 }
 
@@ -981,7 +1001,7 @@ function withManifestLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
 
 /**
  * Adds (or with `replace`, replaces) a learned prompt set: writes `prompts/<name>.safetensors` with
- * tensor `ctx` [n_ctx, d] (F32) and the metadata, then updates the manifest (entry + file hash)
+ * tensor `ctx` [n_ctx, d] (or [classes, n_ctx, d], class-specific) (F32) and the metadata, then updates the manifest (entry + file hash)
  * atomically. Changes `bundleSha256` (the prompt sets are part of the model); `embeddingIdentity`
  * stays. Returns the re-opened bundle.
  */
@@ -996,12 +1016,16 @@ export async function addPromptSet(
     throw new Error(`prompt set name "${name}": letters, digits, ".", "_" and "-", at most 64, starting with a letter or digit`);
   const parsed = PromptSetMeta.safeParse(meta);
   if (!parsed.success) throw new Error(`prompt set "${name}": invalid metadata: ${zodProblem(parsed.error)}`);
-  const m = parsed.data;
   const dim = bundle.text.config.nEmbd;
-  if (ctx.shape.length !== 2 || ctx.shape[0] !== m.nCtx || ctx.shape[1] !== dim)
-    throw new Error(`prompt set "${name}": ctx must be [nCtx ${m.nCtx}, ${dim}] (the text encoder's width), got [${ctx.shape.join(', ')}]`);
-  if (ctx.data.length !== m.nCtx * dim)
-    throw new Error(`prompt set "${name}": ctx has ${ctx.data.length} values, expected ${m.nCtx * dim}`);
+  // a [classes, nCtx, d] context is class-specific whether or not the metadata says so
+  const m = { ...parsed.data, ...(ctx.shape.length === 3 ? { classSpecific: true as const } : {}) };
+  const shape = promptCtxShape({ ...m, dim });
+  if (ctx.shape.length !== shape.length || ctx.shape.some((v, i) => v !== shape[i]))
+    throw new Error(
+      `prompt set "${name}": ctx must be [${m.classSpecific ? `classes ${m.classNames.length}, ` : ''}nCtx ${m.nCtx}, ${dim}] (the text encoder's width), got [${ctx.shape.join(', ')}]`,
+    );
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (ctx.data.length !== size) throw new Error(`prompt set "${name}": ctx has ${ctx.data.length} values, expected ${size}`);
   for (let i = 0; i < ctx.data.length; i++)
     if (!Number.isFinite(ctx.data[i]!)) throw new Error(`prompt set "${name}": ctx has a non-finite value at ${i}`);
   const rel = `${BUNDLE_LAYOUT.prompts}/${name}.safetensors`;
@@ -1015,7 +1039,7 @@ export async function addPromptSet(
     const { path: _p, createdAt: _c, ...fileMeta } = entry;
     writeSafetensors(
       file,
-      { [PROMPT_CTX_TENSOR]: { dtype: 'F32', shape: [m.nCtx, dim], data: ctx.data } },
+      { [PROMPT_CTX_TENSOR]: { dtype: 'F32', shape, data: ctx.data } },
       {
         format: 'pt',
         cleft_prompt_set: JSON.stringify(fileMeta),
@@ -1033,7 +1057,7 @@ export async function addPromptSet(
 }
 
 /** Reads a learned prompt set's context vectors (F32) and metadata. */
-export function readPromptSet(bundle: CleftBundle, name: string): { entry: BundlePromptSet; ctx: Float32Array; shape: [number, number] } {
+export function readPromptSet(bundle: CleftBundle, name: string): { entry: BundlePromptSet; ctx: Float32Array; shape: number[] } {
   const entry = bundle.promptSets.find((p) => p.name === name);
   if (!entry) throw new Error(`${bundle.dir}: no prompt set "${name}" (has: ${bundle.promptSets.map((p) => p.name).join(', ') || 'none'})`);
   let ctx: Float32Array;
@@ -1042,7 +1066,7 @@ export function readPromptSet(bundle: CleftBundle, name: string): { entry: Bundl
   } catch (e) {
     throw asFormatError(e);
   }
-  return { entry, ctx, shape: [entry.nCtx, entry.dim] };
+  return { entry, ctx, shape: promptCtxShape(entry) };
 }
 
 // ---------------------------------------------------------------------------------------------
