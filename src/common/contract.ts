@@ -373,6 +373,23 @@ export const methods = {
     output: z.array(Run),
   },
   'runs.get': { input: ById, output: Run },
+  /**
+   * One study's predictions (every scope) from the newest zero-shot run of a task that covered it,
+   * optionally only runs of one model and prompt set (null = task templates) or one run: the
+   * viewer shows them at once instead of classifying again. null when no such run exists.
+   */
+  'runs.studyPredictions': {
+    input: z
+      .object({
+        studyId: z.number().int().positive(),
+        taskId: z.number().int().positive(),
+        modelId: z.number().int().positive().optional(),
+        promptSet: z.string().max(64).nullable().optional(),
+        runId: z.number().int().positive().optional(),
+      })
+      .strict(),
+    output: z.object({ run: Run, predictions: z.array(Prediction) }).nullable(),
+  },
   'runs.predictions': {
     input: z
       .object({

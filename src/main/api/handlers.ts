@@ -89,6 +89,7 @@ export function createHandlers(backend: Backend): Handlers {
     'demo.start': (params) => jobs.enqueue({ kind: 'demo', params }),
     'runs.list': ({ taskId, kind }) => runs.listRuns({ taskId, kind }),
     'runs.get': ({ id }) => runs.getRun(id),
+    'runs.studyPredictions': (input) => runs.studyPredictions(input),
     'runs.predictions': ({ runId, filter, sort, limit, offset }) => runs.predictions(runId, filter, sort, limit, offset),
     'runs.evaluate': ({ runId, scope, bootstrapSamples, seed }) => evaluateRun(runs, tasks, runId, scope, { bootstrapSamples, seed }),
     'runs.exportCsv': ({ runId, scope }) => {

@@ -187,6 +187,43 @@ export class RunsRepo {
     return { total, rows: rows.map(toPrediction) };
   }
 
+  /**
+   * The newest zero-shot run of a task (optionally of one model / prompt set, null = templates, or
+   * one run) with predictions for a study, and those predictions. Runs of an adaptor head are not
+   * zero-shot and are left out. Indexed by predictions_study.
+   */
+  studyPredictions(q: {
+    studyId: number;
+    taskId: number;
+    modelId?: number | undefined;
+    promptSet?: string | null | undefined;
+    runId?: number | undefined;
+  }): { run: Run; predictions: Prediction[] } | null {
+    const row = this.db
+      .prepare(
+        `SELECT pr.run_ref AS id FROM predictions pr JOIN runs r ON r.id = pr.run_ref
+         WHERE pr.study_ref = @studyId AND pr.task_ref = @taskId AND r.kind = 'zero-shot'
+           AND json_extract(r.record_json, '$.params.adaptor') IS NULL
+           AND (@runId IS NULL OR r.id = @runId) AND (@modelId IS NULL OR r.model_ref = @modelId)
+           AND (@anySet OR coalesce((SELECT ps.name FROM prompt_sets ps WHERE ps.id = r.prompt_set_ref),
+                                    json_extract(r.record_json, '$.params.promptSet')) IS @promptSet)
+         ORDER BY pr.run_ref DESC LIMIT 1`,
+      )
+      .get({
+        studyId: q.studyId,
+        taskId: q.taskId,
+        runId: q.runId ?? null,
+        modelId: q.modelId ?? null,
+        anySet: q.promptSet === undefined ? 1 : 0,
+        promptSet: q.promptSet ?? null,
+      }) as { id: number } | undefined;
+    if (!row) return null;
+    const rows = this.db
+      .prepare(`SELECT * FROM (${PREDICTION_VIEW}) WHERE run_ref = ? AND study_ref = ? ORDER BY id`)
+      .all(row.id, q.studyId) as PredictionRow[];
+    return { run: this.getRun(row.id), predictions: rows.map(toPrediction) };
+  }
+
   /** Every prediction of a run at one scope with its label, for evaluation and CSV export. */
   allPredictions(runId: number, scope?: 'image' | 'breast' | 'exam'): Prediction[] {
     const rows = this.db

@@ -62,6 +62,58 @@ test('Models lists the demo bundle and the engine', async ({ page, consoleErrors
   expect(consoleErrors).toEqual([]);
 });
 
+test('Viewer: one-click Classify shows bars per view, breast and exam, with what ran named', async ({ page, consoleErrors }) => {
+  test.setTimeout(120_000);
+  await page.goto(host.url);
+  const table = page.getByRole('table', { name: 'Studies in the library' });
+  await table.locator('tbody tr').first().getByRole('link').click();
+  await expect(page.getByTestId('hanging').locator('[data-renders]:not([data-renders="0"])')).toHaveCount(4);
+  const labeling = page.getByRole('complementary', { name: 'Labeling' });
+  await labeling.getByLabel('Task').selectOption({ label: 'Breast density' });
+  const panel = page.getByTestId('classify-panel');
+  await expect(panel.getByLabel('Classify with model')).toContainText('CLEFT demo');
+  await expect(panel).toHaveAttribute('data-state', 'none');
+
+  // The key: C classifies the open study with the chosen model and the task's templates.
+  const clicked = Date.now();
+  await page.keyboard.press('c');
+  await expect(panel).toHaveAttribute('data-state', 'new', { timeout: 60_000 });
+  const seconds = (Date.now() - clicked) / 1000;
+  console.log(`viewer Classify: ${seconds.toFixed(1)} s from the key to the bars`);
+  await expect(page.getByTestId('view-prediction')).toHaveCount(4);
+  await expect(page.getByTestId('view-prediction').first().getByTestId('prob-columns')).toHaveAttribute(
+    'aria-label',
+    /Probabilities: A \d+%, B/,
+  );
+  for (const id of ['classify-breast-R', 'classify-breast-L', 'classify-exam'])
+    await expect(page.getByTestId(id).getByTestId('prob-columns')).toBeVisible();
+  await expect(page.getByTestId('classify-device')).toHaveText('CPU');
+  const provenance = page.getByTestId('classify-provenance');
+  await expect(provenance).toContainText('CLEFT demo');
+  await expect(provenance).toContainText('task prompt templates');
+  await expect(page.getByTestId('classify-results')).toContainText("Per breast and per exam = mean of the views' probabilities");
+
+  // An exam label that differs from the model's exam class is marked at once.
+  const predicted = (await page.getByTestId('classify-exam').getByTestId('top-class').textContent())!.trim().split(' ')[0]!;
+  await labeling.getByLabel('Auto-advance').uncheck();
+  await labeling.getByRole('radio', { name: 'Exam' }).click();
+  const other = ['A', 'B', 'C', 'D'].find((c) => c !== predicted)!;
+  await labeling
+    .getByRole('group', { name: 'Classes' })
+    .locator('button.class')
+    .filter({ has: page.locator('.cname', { hasText: other }) })
+    .click();
+  await expect(page.getByTestId('classify-exam').getByTestId('disagreement')).toHaveText(`≠ label ${other}`);
+  await screenshot(page, 'viewer-classify');
+
+  // Coming back shows the same run at once, named as cached.
+  await page.reload();
+  await expect(panel).toHaveAttribute('data-state', 'cached', { timeout: 15_000 });
+  await expect(page.getByTestId('view-prediction')).toHaveCount(4);
+  await expect(provenance).toContainText('cached');
+  expect(consoleErrors).toEqual([]);
+});
+
 test('Predictions: classify, filter, metrics drawn, CSV export', async ({ page, consoleErrors }) => {
   test.setTimeout(180_000);
   await page.goto(`${host.url}#/predictions`);
@@ -97,6 +149,37 @@ test('Predictions: classify, filter, metrics drawn, CSV export', async ({ page, 
   await page.getByRole('button', { name: 'Export CSV' }).click();
   const file = await (await download).path();
   expect(fs.readFileSync(file, 'utf8').startsWith('prediction_id,scope,')).toBe(true);
+  expect(consoleErrors).toEqual([]);
+});
+
+test('Library: prediction status, filter by class and disagreement, Classify all the filtered list', async ({ page, consoleErrors }) => {
+  test.setTimeout(120_000);
+  await page.goto(host.url);
+  const table = page.getByRole('table', { name: 'Studies in the library' });
+  const filters = page.getByRole('group', { name: 'Prediction filters' });
+  await filters.getByLabel('Task').selectOption({ label: 'Breast density' });
+  await expect(table.getByTestId('prediction-status').first()).toHaveText(/[A-D] \d+%/);
+  const count = page.locator('.count');
+  const all = Number((await count.textContent())!.replace(/\D/g, ''));
+  await filters.getByLabel('Against labels').selectOption('disagree');
+  await expect(count).toContainText('match');
+  const rows = table.locator('tbody tr');
+  const n = await rows.count();
+  expect(n).toBeGreaterThan(0);
+  expect(n).toBeLessThan(all);
+  await expect(rows.getByTestId('disagreement')).toHaveCount(n);
+  await screenshot(page, 'library-filters');
+
+  // A predicted class narrows it further; Classify all runs over exactly that list.
+  const first = (await rows.first().getByTestId('prediction-status').locator('.pclass').textContent())!.trim().split(' ')[0]!;
+  await filters.getByLabel('Predicted class').selectOption(first);
+  await expect(rows.first().getByTestId('prediction-status')).toContainText(first);
+  const selected = await rows.count();
+  await filters.getByRole('button', { name: `Classify all ${selected}` }).click();
+  await expect(page.getByText(`Classified ${selected} studies.`)).toBeVisible({ timeout: 60_000 });
+  await filters.getByLabel('Against labels').selectOption('');
+  await filters.getByLabel('Predicted class').selectOption('');
+  await expect(rows).toHaveCount(all);
   expect(consoleErrors).toEqual([]);
 });
 

@@ -129,6 +129,21 @@ describe('library.studies prediction filters and status', () => {
     const byImages = await callApi(b, 'library.studies', { sort: { key: 'images', dir: 'asc' }, limit: 5, locate: s3 });
     expect(byImages.rows[byImages.position!]!.id).toBe(s3);
 
+    // One study's predictions for the viewer: the newest matching run that covered it.
+    const cached = await callApi(b, 'runs.studyPredictions', { studyId: s1, taskId: density.id });
+    expect(cached?.run.id).toBe(run2);
+    expect(cached?.predictions.map((p) => [p.scope, p.laterality, p.predictedClass, p.label])).toEqual([
+      ['exam', null, 'B', 'A'],
+      ['breast', 'R', 'B', null],
+      ['breast', 'L', 'B', null],
+    ]);
+    expect((await callApi(b, 'runs.studyPredictions', { studyId: s1, taskId: density.id, runId: run1 }))?.run.id).toBe(run1);
+    expect((await callApi(b, 'runs.studyPredictions', { studyId: s1, taskId: density.id, promptSet: null }))?.run.id).toBe(run2);
+    expect(await callApi(b, 'runs.studyPredictions', { studyId: s1, taskId: density.id, promptSet: 'learned' })).toBeNull();
+    expect(await callApi(b, 'runs.studyPredictions', { studyId: s1, taskId: density.id, modelId: 99 })).toBeNull();
+    expect(await callApi(b, 'runs.studyPredictions', { studyId: s5, taskId: density.id })).toBeNull();
+    expect((await callApi(b, 'runs.studyPredictions', { studyId: s4, taskId: density.id }))?.run.id).toBe(run1);
+
     // library.study carries the status too (newest exam prediction of any task).
     expect((await callApi(b, 'library.study', { id: s1 })).study.prediction).toMatchObject({ className: 'B', runId: run2 });
   });

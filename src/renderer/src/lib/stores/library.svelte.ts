@@ -1,12 +1,23 @@
 // The studies list and the files an import could not use, for the Library page. The viewer walks
-// the same list (next/previous study), in the same order, so it keeps the current rows.
-import type { ImportProblem, MethodInput, StudySummary } from '../../../../common/contract';
+// the same list (next/previous study) with the same filter and order, beyond the first page: it
+// asks the back end where the open study stands (library.studies `locate`) and fetches the row
+// at the next index.
+import type { ImportProblem, MethodInput, StudyFilter, StudySummary } from '../../../../common/contract';
 import type { RendererClient } from '../client';
 
 const PAGE_SIZE = 200;
 
 export type StudySort = NonNullable<MethodInput<'library.studies'>['sort']>;
 export type StudySortKey = StudySort['key'];
+
+/** The Library's prediction filters; they refer to the Labels task's latest exam prediction. */
+export interface PredictionFilters {
+  taskId: number | null;
+  /** '' = any. */
+  predictedClass: string;
+  /** '' = any; 'none' = not classified yet; 'disagree' / 'agree' = against the labels. */
+  status: '' | 'none' | 'disagree' | 'agree';
+}
 
 export class LibraryStore {
   rows = $state<StudySummary[]>([]);
@@ -18,6 +29,9 @@ export class LibraryStore {
   problems = $state<ImportProblem[]>([]);
   problemsTotal = $state(0);
   problemCounts = $state<{ skipped: number; refused: number }>({ skipped: 0, refused: 0 });
+  predictionFilters = $state<PredictionFilters>({ taskId: null, predictedClass: '', status: '' });
+  /** Where the viewer's study stands in the whole filtered list (0-based), once asked. */
+  located = $state<{ studyId: number; position: number | null; total: number } | null>(null);
   /** Answers to older requests are dropped when the search changed in between. */
   private generation = 0;
   private loading: Promise<void> | null = null;
@@ -31,12 +45,32 @@ export class LibraryStore {
     return this.loading;
   }
 
+  /** The filter the table, the viewer's next/previous and Classify all share. */
+  filter(): StudyFilter {
+    const f: StudyFilter = {};
+    const text = this.text.trim();
+    if (text) f.text = text;
+    const p = this.predictionFilters;
+    if (p.taskId !== null) f.taskId = p.taskId;
+    if (p.predictedClass) f.predictedClass = p.predictedClass;
+    if (p.status === 'none') f.predicted = false;
+    if (p.status === 'disagree') f.disagreement = true;
+    if (p.status === 'agree') f.disagreement = false;
+    return f;
+  }
+
+  /** Whether anything narrows the list (the table says "match", the empty text differs). */
+  get filtered(): boolean {
+    const p = this.predictionFilters;
+    return this.text.trim() !== '' || p.predictedClass !== '' || p.status !== '';
+  }
+
   async load(): Promise<void> {
     const generation = ++this.generation;
-    const text = this.text.trim();
+    this.located = null;
     try {
       const [studies, problems] = await Promise.all([
-        this.client.invoke('library.studies', { filter: text ? { text } : {}, sort: { ...this.sort }, limit: PAGE_SIZE }),
+        this.client.invoke('library.studies', { filter: this.filter(), sort: { ...this.sort }, limit: PAGE_SIZE }),
         this.client.invoke('library.problems', { limit: 100 }),
       ]);
       if (generation !== this.generation) return;
@@ -62,11 +96,43 @@ export class LibraryStore {
     return this.load();
   }
 
-  /** The study before or after `studyId` in the current list, or null at its ends. */
-  neighbour(studyId: number, step: 1 | -1): StudySummary | null {
+  /** Every study id of the current filter, in list order (Classify all: the filter, not the page). */
+  async selectionIds(): Promise<number[]> {
+    return (await this.client.invoke('library.studyIds', { filter: this.filter(), sort: { ...this.sort } })).ids;
+  }
+
+  /** Where `studyId` stands in the whole filtered list: from the loaded page, else asked of the back end. */
+  async locate(studyId: number): Promise<number | null> {
     const index = this.rows.findIndex((r) => r.id === studyId);
-    if (index < 0) return this.rows[0] ?? null;
-    return this.rows[index + step] ?? null;
+    if (index >= 0) {
+      this.located = { studyId, position: index, total: this.total };
+      return index;
+    }
+    if (this.located?.studyId === studyId) return this.located.position;
+    const answer = await this.client.invoke('library.studies', {
+      filter: this.filter(),
+      sort: { ...this.sort },
+      limit: 1,
+      locate: studyId,
+    });
+    this.located = { studyId, position: answer.position ?? null, total: answer.total };
+    return answer.position ?? null;
+  }
+
+  /**
+   * The study before or after `studyId` in the whole filtered list, or null at its ends. A study
+   * outside the filter (opened by address) steps to the list's first study.
+   */
+  async neighbour(studyId: number, step: 1 | -1): Promise<StudySummary | null> {
+    await this.ensure();
+    const index = await this.locate(studyId);
+    const target = index === null ? 0 : index + step;
+    if (target < 0) return null;
+    if (target < this.rows.length) return this.rows[target] ?? null;
+    const page = await this.client.invoke('library.studies', { filter: this.filter(), sort: { ...this.sort }, limit: 1, offset: target });
+    const row = page.rows[0] ?? null;
+    if (row) this.located = { studyId: row.id, position: target, total: page.total };
+    return row;
   }
 }
 
