@@ -50,7 +50,7 @@ test('activate a prompt set: marked active, compared, and used by classification
   await page.goto(`${host.url}#/predictions`);
   await page.getByLabel('Task').selectOption({ label: 'Breast density' });
   await expect(page.getByLabel('Prompts')).toHaveValue('density-demo');
-  await expect(page.getByText('The active set for this task')).toBeVisible();
+  await expect(page.getByText('active set', { exact: true })).toBeVisible();
   await page.getByRole('button', { name: 'Classify studies' }).click();
   await expect(page.getByLabel('Run').locator('option', { hasText: 'prompts density-demo' })).toHaveCount(1, { timeout: 120_000 });
   await expect(page.getByText(/prompts [0-9a-f]{10}/)).toBeVisible();

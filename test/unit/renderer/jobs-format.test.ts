@@ -65,7 +65,7 @@ describe('describeJob', () => {
   it('tolerates missing or odd results and unknown kinds', () => {
     expect(describeJob({ ...base, result: null }).facts).toEqual([]);
     expect(describeJob({ ...base, result: { files: 'many' } }).facts).toEqual([]);
-    expect(describeJob({ ...base, kind: 'train-lora', params: 42 })).toEqual({ title: 'train-lora', subject: null, facts: [] });
+    expect(describeJob({ ...base, kind: 'future-kind', params: 42 })).toEqual({ title: 'future-kind', subject: null, facts: [] });
   });
 
   it('offers cancel and resume only where the back end allows them', () => {

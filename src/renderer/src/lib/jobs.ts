@@ -21,6 +21,8 @@ const TITLES: Record<string, string> = {
   import: 'Import DICOM',
   classify: 'Classify studies',
   'prompt-learn': 'Prompt learning',
+  'train-adaptor': 'Adaptor training',
+  'train-lora': 'LoRA training',
   demo: 'Offline demo',
 };
 
@@ -109,6 +111,7 @@ export function describeJob(job: Job): JobDescription {
           value: `${formatCount(n('studies') ?? 0, 'study', 'studies')} · ${formatCount(n('images') ?? 0, 'image')}`,
         });
         if (str(result.executionProvider)) facts.push({ label: 'Device', value: str(result.executionProvider)! });
+        if ('promptSet' in result) facts.push({ label: 'Prompts', value: str(result.promptSet) ?? 'task templates' });
         if (n('runId') !== null) facts.push({ label: 'Run', value: `#${n('runId')}` });
       } else if (job.kind === 'prompt-learn') {
         if (str(result.promptSet)) facts.push({ label: 'Prompt set', value: str(result.promptSet)!, mono: true });
@@ -124,6 +127,15 @@ export function describeJob(job: Job): JobDescription {
     const subject =
       job.kind === 'prompt-learn' ? str(params?.name) : job.kind === 'demo' ? (params?.quick === true ? 'Quick' : 'Full') : null;
     return { title, subject, facts };
+  }
+  if (job.kind === 'train-adaptor' || job.kind === 'train-lora') {
+    const facts: JobFact[] = [];
+    const metrics = record(result?.metrics);
+    const accuracy = num(metrics?.accuracy);
+    if (str(result?.mode)) facts.push({ label: 'Kind', value: str(result?.mode)! });
+    if (accuracy !== null) facts.push({ label: 'Validation accuracy', value: accuracy.toFixed(3) });
+    if (num(result?.runId) !== null) facts.push({ label: 'Run', value: `#${num(result?.runId)}` });
+    return { title, subject: str(params?.name), facts };
   }
   return { title, subject: null, facts: [] };
 }
