@@ -13,6 +13,7 @@ import { bundleSha256, embeddingIdentity, readPromptSet, type CleftBundle } from
 import type { Heads } from '../models/heads';
 import { Gpt2Tokenizer } from '../models/tokenizer';
 import { combineViews, type ViewProbabilities } from './aggregate';
+import { loadAdaptorHead } from './adaptor';
 import { imageFeatures, promptFeatures, textFeatures, type EngineChoice } from './features';
 import { l2NormalizeRows, projectAndNormalizeRows, scaledCosineLogits, softmaxRows } from './math';
 import { classNamesForPromptLearning, promptsSha256, type TaskSpec } from './tasks';
@@ -134,6 +135,8 @@ export interface ZeroShotInput {
   task: TaskSpec;
   /** Learned prompt set of the bundle to use instead of the task's templates. */
   promptSet?: string | null;
+  /** A trained head of the bundle (linear probe / Adaptor) to use instead of text embeddings. */
+  adaptor?: string | null;
   /** Either pixel values [B, 3, H, W] (features are computed) or cached pooled features [B, d]. */
   pixelValues?: Float32Array;
   shape?: readonly [number, number, number, number];
@@ -152,7 +155,7 @@ export interface ZeroShotResult {
   exam: number[];
   imageFeatures: Float32Array;
   classEmbeddings: Float32Array;
-  model: { bundleSha256: string; promptSet: string | null; promptsSha256: string };
+  model: { bundleSha256: string; promptSet: string | null; promptsSha256: string; adaptor: string | null };
   /** The execution provider that ran the image encoder (null when features came from a cache). */
   provider: ResolvedProvider | null;
 }
@@ -174,6 +177,24 @@ export async function zeroShot(input: ZeroShotInput, e: WorkflowEngine): Promise
     feats = r.features;
     provider = r.provider;
   }
+  if (input.adaptor) {
+    // no text side: the saved head maps image features to the task's classes
+    const probabilities = loadAdaptorHead(
+      bundle,
+      input.adaptor,
+      task.classes.map((c) => c.name),
+    ).probabilities(feats);
+    const combined = combineViews(probabilities.map((p, i) => ({ laterality: input.laterality?.[i] ?? null, probabilities: p })));
+    return {
+      classes: task.classes.map((c) => c.name),
+      probabilities,
+      ...combined,
+      imageFeatures: feats,
+      classEmbeddings: new Float32Array(0),
+      model: { bundleSha256: bundle.sha256, promptSet: null, promptsSha256: promptsSha256(task), adaptor: input.adaptor },
+      provider,
+    };
+  }
   let classEmb = input.classEmbeddings;
   if (!classEmb) {
     if (input.promptSet) classEmb = (await promptSetClassEmbeddings(bundle, input.promptSet, e)).embeddings;
@@ -192,7 +213,7 @@ export async function zeroShot(input: ZeroShotInput, e: WorkflowEngine): Promise
     exam: combined.exam,
     imageFeatures: feats,
     classEmbeddings: classEmb,
-    model: { bundleSha256: bundle.sha256, promptSet: input.promptSet ?? null, promptsSha256: promptsSha256(task) },
+    model: { bundleSha256: bundle.sha256, promptSet: input.promptSet ?? null, promptsSha256: promptsSha256(task), adaptor: null },
     provider,
   };
 }

@@ -1,5 +1,6 @@
 // The Adaptor / linear probe as a job on library labels: the head lands in the bundle, the run
 // holds the held-out images' probabilities, and classification with the saved head reproduces them.
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createBackend, type Backend } from '../../../src/main/api/backend';
@@ -105,6 +106,31 @@ describe('train-adaptor job', () => {
         const p = clsPreds.find((q) => q.scope === 'image' && q.instanceId === h.instanceId)!;
         for (const c of ['A', 'B', 'C', 'D']) expect(p.probabilities[c]).toBeCloseTo(h.probabilities[c]!, 5);
       }
+      // `cleft classify --adaptor` (same head, features computed afresh) agrees with the job per exam.
+      const cli = JSON.parse(
+        execFileSync(
+          process.execPath,
+          [
+            path.resolve(__dirname, '../../../bin/cleft.mjs'),
+            'classify',
+            '--bundle',
+            bundle.dir,
+            '--task',
+            'Breast density',
+            '--study',
+            studies[0]!.studyUid,
+            '--adaptor',
+            `head-${mode}`,
+            '--data-dir',
+            dataDir,
+            '--json',
+          ],
+          { encoding: 'utf8' },
+        ),
+      ) as { adaptor: string; exam: Record<string, number> };
+      expect(cli.adaptor).toBe(`head-${mode}`);
+      const exam = clsPreds.find((q) => q.scope === 'exam' && q.studyId === studies[0]!.id)!;
+      for (const c of ['A', 'B', 'C', 'D']) expect(cli.exam[c]).toBeCloseTo(exam.probabilities[c]!, 4);
     }
     await expect(
       b.jobs.waitFor(

@@ -2,7 +2,7 @@
 // files with a CLEFT bundle: per-view probabilities, combined per breast and per exam (mean of the
 // views' probabilities), with the model, prompt set and device that ran.
 //
-//   cleft classify --bundle DIR --task NAME (--study UID | --dicom FILE...) [--prompt-set NAME] [--json]
+//   cleft classify --bundle DIR --task NAME (--study UID | --dicom FILE...) [--prompt-set NAME | --adaptor NAME] [--json]
 import { type Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,6 +22,7 @@ interface Flags {
   study?: string;
   dicom?: string[];
   promptSet?: string;
+  adaptor?: string;
   json?: boolean;
   dataDir?: string;
   cacheDir?: string;
@@ -92,6 +93,7 @@ export function register(program: Command): void {
     .option('--study <uid>', 'StudyInstanceUID of a study in the library')
     .option('--dicom <file...>', 'DICOM files')
     .option('--prompt-set <name>', 'a learned prompt set of the bundle instead of the task templates')
+    .option('--adaptor <name>', 'a trained head of the bundle (linear probe / Adaptor) instead of zero-shot text embeddings')
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'library folder (default: $CLEFT_DATA_DIR or the app user-data folder)')
     .option('--cache-dir <dir>', 'ONNX cache (default: <data dir>/cache/onnx)')
@@ -99,6 +101,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'intra-op threads')
     .action(async (f: Flags) => {
       if (!!f.study === !!f.dicom?.length) throw new Error('give either --study UID or --dicom FILE...');
+      if (f.promptSet && f.adaptor) throw new Error('give --prompt-set or --adaptor, not both');
       const t0 = performance.now();
       const bundle = await openBundle(f.bundle, { verify: 'sizes' });
       const task = resolveTask(f.task, f.dataDir);
@@ -117,7 +120,15 @@ export function register(program: Command): void {
       const threads = num(f.threads, '--threads', { int: true, min: 1 });
       const cacheDir = path.resolve(f.cacheDir ?? path.join(resolveDataDir(f.dataDir), 'cache', 'onnx'));
       const r = await zeroShot(
-        { bundle, task, promptSet: f.promptSet ?? null, pixelValues: prepared.pixelValues, shape: prepared.shape, laterality },
+        {
+          bundle,
+          task,
+          promptSet: f.promptSet ?? null,
+          adaptor: f.adaptor ?? null,
+          pixelValues: prepared.pixelValues,
+          shape: prepared.shape,
+          laterality,
+        },
         {
           cacheDir,
           device: parseProviderChoice(f.device),
@@ -138,6 +149,7 @@ export function register(program: Command): void {
         classes: r.classes,
         model: { bundle: bundle.dir, name: bundle.manifest.name, sha256: bundle.sha256 },
         promptSet: r.model.promptSet,
+        adaptor: r.model.adaptor,
         promptsSha256: r.model.promptsSha256,
         preprocessing: prepared.specHash,
         device,
@@ -154,7 +166,7 @@ export function register(program: Command): void {
         return;
       }
       console.log(
-        `${task.name} with ${bundle.manifest.name} (${bundle.sha256.slice(0, 12)}), prompts: ${r.model.promptSet ? `learned set "${r.model.promptSet}"` : 'task templates'}, device ${device}`,
+        `${task.name} with ${bundle.manifest.name} (${bundle.sha256.slice(0, 12)}), ${r.model.adaptor ? `adaptor "${r.model.adaptor}"` : `prompts: ${r.model.promptSet ? `learned set "${r.model.promptSet}"` : 'task templates'}`}, device ${device}`,
       );
       for (const v of views)
         console.log(
