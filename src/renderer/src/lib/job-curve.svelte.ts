@@ -4,6 +4,7 @@ import type { MetricPoint } from '../../../common/jobs';
 import type { RendererClient } from './client';
 import type { Series } from '../components/charts/palette';
 import { classColour } from '../components/charts/palette';
+import { metricLabel } from './metrics';
 
 export class JobCurve {
   jobId = $state<number | null>(null);
@@ -53,7 +54,7 @@ export class JobCurve {
   /** Validation metrics on 0..1 (every key without "loss", or the named ones), as chart series. */
   scoreSeries(only?: string[]): Series[] {
     const keys = only ? only.filter((k) => this.valKeys().includes(k)) : this.valKeys().filter((k) => !k.includes('loss'));
-    return keys.map((k, i) => ({ ...this.valSeries(k, `Validation ${k}`, i + 1, i > 0) }));
+    return keys.map((k, i) => this.valSeries(k, `Validation ${metricLabel(k).toLowerCase().replace('auc', 'AUC')}`, i + 1, i > 0));
   }
 
   valKeys(): string[] {
