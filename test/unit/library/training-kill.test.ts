@@ -1,5 +1,5 @@
-// kill -9 of the whole process mid-training (a prompt-learning job run by `cleft jobs start`),
-// restart, resume: the learned context is bit-identical to an uninterrupted run's.
+// kill -9 of the whole process mid-training (a training job run by `cleft jobs start`), restart,
+// resume: what it learns is bit-identical to an uninterrupted run's (prompt learning and the Adaptor).
 // Synchronisation is on files only (the checkpoint and the job's metrics.jsonl), never on sleeps.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -7,10 +7,10 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createBackend, type Backend } from '../../../src/main/api/backend';
 import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
-import type { PromptLearnResult } from '../../../src/main/jobs/kinds/prompt-learn';
+import { JobSpec } from '../../../src/common/jobs';
 import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
 import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
-import { openBundle, readPromptSet } from '../../../src/native/models/bundle';
+import { openBundle, readAdaptor, readPromptSet } from '../../../src/native/models/bundle';
 import { callApi } from '../../helpers/api';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
@@ -67,91 +67,135 @@ function metricSteps(jobDir: string): number[] {
   }
 }
 
+/** A library with 3 four-view exams labelled A/B per breast and a tiny CLEFT bundle; no backend left open. */
+async function labelledLibrary() {
+  requireDump2dcm();
+  const source = tmpDir('cleft-dicom-');
+  for (let n = 1; n <= 3; n++) writeFourViewExam(source, n);
+  const dataDir = tmpDir();
+  const setup = backendAt(dataDir);
+  const density = (await callApi(setup, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
+  const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 4);
+  const made = await callApi(setup, 'models.createBundle', {
+    output: path.join(tmpDir(), 'bundle'),
+    textModel: parts.text,
+    imageModel: parts.image,
+    heads: parts.heads,
+    tokenizer: defaultTokenizerDir(),
+  });
+  await setup.jobs.waitFor((await callApi(setup, 'library.import', { paths: [source] })).id);
+  const studies = (await callApi(setup, 'library.studies', {})).rows;
+  for (const [i, s] of studies.entries())
+    for (const side of ['L', 'R'] as const)
+      await callApi(setup, 'labels.set', {
+        target: { taskId: density.id, studyId: s.id, scope: 'breast', laterality: side },
+        className: (i + (side === 'L' ? 1 : 0)) % 2 === 0 ? 'A' : 'B',
+      });
+  const nextJobId = Math.max(...setup.jobs.list({ limit: 10 }).map((j) => j.id)) + 1;
+  setup.close();
+  open.length = 0;
+  return { dataDir, modelId: made.model!.id, taskId: density.id, bundleDir: made.dir, nextJobId };
+}
+
+/**
+ * Runs `spec` (name "killed") in a `cleft jobs start` child, SIGKILLs it two updates past its first
+ * checkpoint, reopens the library (the job reads 'interrupted'), resumes it to the end, then runs
+ * the same spec uninterrupted as "straight". Returns the open backend.
+ */
+async function killResumeAndRunStraight(
+  lib: Awaited<ReturnType<typeof labelledLibrary>>,
+  kind: JobSpec['kind'],
+  params: Record<string, unknown>,
+) {
+  const steps = params.steps as number;
+  const jobId = lib.nextJobId;
+  const cli = path.resolve(__dirname, '../../../bin/cleft.mjs');
+  const child = spawn(
+    process.execPath,
+    [cli, 'jobs', 'start', kind, '--params', JSON.stringify({ ...params, name: 'killed' }), '--data-dir', lib.dataDir],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise((r) => child.once('exit', r));
+  const jobDir = path.join(lib.dataDir, 'jobs', String(jobId));
+  const meta = path.join(jobDir, 'checkpoint', 'checkpoint.json');
+  let checkpointStep = 0;
+  await until(
+    () => {
+      checkpointStep = readJson<{ step: number }>(meta)?.step ?? 0;
+      // two updates past it, so the restart shows as a step going back
+      return checkpointStep > 0 && Math.max(0, ...metricSteps(jobDir)) > checkpointStep + 1;
+    },
+    'a checkpoint, and training past it',
+    600_000,
+  );
+  child.kill('SIGKILL');
+  await exited;
+
+  const backend = backendAt(lib.dataDir);
+  const cut = backend.jobs.get(jobId);
+  expect(cut.status).toBe('interrupted'); // not 'done': the kill came mid-run
+  expect(cut.kind).toBe(kind);
+  expect(Math.max(...metricSteps(jobDir))).toBeLessThan(steps);
+  backend.jobs.resume(jobId);
+  const final = await backend.jobs.waitFor(jobId);
+  expect(final.error).toBeNull();
+  expect(final.status).toBe('done');
+  // Resumed from the checkpoint, not restarted: update 1 was trained once only, and the points
+  // after the restart begin right after the checkpoint's step.
+  const points = metricSteps(jobDir);
+  expect(points.filter((s) => s === 1)).toHaveLength(1);
+  const restart = points.findIndex((s, i) => i > 0 && s < points[i - 1]!);
+  expect(points[restart]).toBe(checkpointStep + 1);
+  expect(Math.max(...points)).toBe(steps);
+
+  const straight = await backend.jobs.waitFor(backend.jobs.enqueue(JobSpec.parse({ kind, params: { ...params, name: 'straight' } })).id);
+  expect(straight.error).toBeNull();
+  return backend;
+}
+
+const sameBits = (a: Float32Array, b: Float32Array) =>
+  a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
 describe('training jobs survive kill -9', () => {
   it('prompt learning killed mid-run in a CLI process resumes to the context of an uninterrupted run', { timeout: 900_000 }, async () => {
-    requireDump2dcm();
-    const source = tmpDir('cleft-dicom-');
-    for (let n = 1; n <= 3; n++) writeFourViewExam(source, n);
-    const dataDir = tmpDir();
-    const setup = backendAt(dataDir);
-    const density = (await callApi(setup, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
-    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 4);
-    const made = await callApi(setup, 'models.createBundle', {
-      output: path.join(tmpDir(), 'bundle'),
-      textModel: parts.text,
-      imageModel: parts.image,
-      heads: parts.heads,
-      tokenizer: defaultTokenizerDir(),
-    });
-    await setup.jobs.waitFor((await callApi(setup, 'library.import', { paths: [source] })).id);
-    const studies = (await callApi(setup, 'library.studies', {})).rows;
-    for (const [i, s] of studies.entries())
-      for (const side of ['L', 'R'] as const)
-        await callApi(setup, 'labels.set', {
-          target: { taskId: density.id, studyId: s.id, scope: 'breast', laterality: side },
-          className: (i + (side === 'L' ? 1 : 0)) % 2 === 0 ? 'A' : 'B',
-        });
-    const jobId = Math.max(...setup.jobs.list({ limit: 10 }).map((j) => j.id)) + 1;
-    setup.close();
-    open.length = 0;
-
+    const lib = await labelledLibrary();
     // Checkpoints every 25 updates (the job's setting); 120 updates leave a wide window past the first.
-    const params = { modelId: made.model!.id, taskId: density.id, nCtx: 4, steps: 120, batchSize: 4, valFraction: 0.25, seed: 5 };
-    const cli = path.resolve(__dirname, '../../../bin/cleft.mjs');
-    const child = spawn(
-      process.execPath,
-      [cli, 'jobs', 'start', 'prompt-learn', '--params', JSON.stringify({ ...params, name: 'killed' }), '--data-dir', dataDir],
-      { stdio: 'ignore' },
-    );
-    const exited = new Promise((r) => child.once('exit', r));
-    const jobDir = path.join(dataDir, 'jobs', String(jobId));
-    const meta = path.join(jobDir, 'checkpoint', 'checkpoint.json');
-    let checkpointStep = 0;
-    await until(
-      () => {
-        checkpointStep = readJson<{ step: number }>(meta)?.step ?? 0;
-        // two updates past it, so the restart shows as a step going back
-        return checkpointStep > 0 && Math.max(0, ...metricSteps(jobDir)) > checkpointStep + 1;
-      },
-      'a checkpoint, and training past it',
-      600_000,
-    );
-    child.kill('SIGKILL');
-    await exited;
-
-    const backend = backendAt(dataDir);
-    const cut = backend.jobs.get(jobId);
-    expect(cut.status).toBe('interrupted'); // not 'done': the kill came mid-run
-    expect(cut.kind).toBe('prompt-learn');
-    const lastBeforeKill = Math.max(...metricSteps(jobDir));
-    expect(lastBeforeKill).toBeLessThan(params.steps);
-    backend.jobs.resume(jobId);
-    const final = await backend.jobs.waitFor(jobId);
-    expect(final.error).toBeNull();
-    expect(final.status).toBe('done');
-    expect((final.result as PromptLearnResult).steps).toBe(params.steps);
-    // Resumed from the checkpoint, not restarted: update 1 was trained once only, and the points
-    // after the restart begin right after the checkpoint's step.
-    const steps = metricSteps(jobDir);
-    expect(steps.filter((s) => s === 1)).toHaveLength(1);
-    const restart = steps.findIndex((s, i) => i > 0 && s < steps[i - 1]!);
-    expect(steps[restart]).toBe(checkpointStep + 1);
-
-    const straight = await backend.jobs.waitFor(
-      backend.jobs.enqueue({
-        kind: 'prompt-learn',
-        params: { ...params, name: 'straight', initPhrase: null, classSpecific: false, optimizer: 'adamw', lr: 0.002 },
-      }).id,
-    );
-    expect(straight.error).toBeNull();
-    const bundle = await openBundle(made.dir, { verify: 'full' });
+    await killResumeAndRunStraight(lib, 'prompt-learn', {
+      modelId: lib.modelId,
+      taskId: lib.taskId,
+      nCtx: 4,
+      steps: 120,
+      batchSize: 4,
+      valFraction: 0.25,
+      seed: 5,
+    });
+    const bundle = await openBundle(lib.bundleDir, { verify: 'full' });
     const a = readPromptSet(bundle, 'killed');
     const b = readPromptSet(bundle, 'straight');
     expect(a.shape).toEqual(b.shape);
     // Bit-identical: same data order, optimizer state and best-so-far restored from the checkpoint.
-    expect(
-      Buffer.from(a.ctx.buffer, a.ctx.byteOffset, a.ctx.byteLength).equals(Buffer.from(b.ctx.buffer, b.ctx.byteOffset, b.ctx.byteLength)),
-    ).toBe(true);
+    expect(sameBits(a.ctx, b.ctx)).toBe(true);
+    expect(a.entry.metrics).toEqual(b.entry.metrics);
+  });
+
+  it('the Adaptor killed mid-run resumes to the head of an uninterrupted run', { timeout: 900_000 }, async () => {
+    const lib = await labelledLibrary();
+    // Checkpoints every 50 updates; Adaptor updates take milliseconds, so many of them keep the
+    // kill (a poll after the first checkpoint) well before the end.
+    await killResumeAndRunStraight(lib, 'train-adaptor', {
+      modelId: lib.modelId,
+      taskId: lib.taskId,
+      mode: 'adaptor',
+      steps: 300,
+      valFraction: 0.25,
+      seed: 5,
+    });
+    const bundle = await openBundle(lib.bundleDir, { verify: 'full' });
+    const a = readAdaptor(bundle, 'killed');
+    const b = readAdaptor(bundle, 'straight');
+    expect([...a.tensors.keys()].sort()).toEqual([...b.tensors.keys()].sort());
+    expect(a.tensors.has('adaptor.image.layer1.mlp.fc.weight')).toBe(true);
+    for (const [name, t] of a.tensors) expect(sameBits(t, b.tensors.get(name)!), name).toBe(true);
     expect(a.entry.metrics).toEqual(b.entry.metrics);
   });
 });
