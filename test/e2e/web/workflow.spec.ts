@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServe, type ServeProcess } from '../serve';
-import { expect, screenshot, test } from './fixtures';
+import { expect, navLink, screenshot, test } from './fixtures';
 
 let host: ServeProcess;
 let dataDir: string;
@@ -110,7 +110,7 @@ test('Viewer: one-click Classify shows bars per view, breast and exam, with what
   await page.reload();
   await expect(panel).toHaveAttribute('data-state', 'cached', { timeout: 15_000 });
   await expect(page.getByTestId('view-prediction')).toHaveCount(4);
-  await expect(provenance).toContainText('cached');
+  await expect(page.getByTestId('classify-status')).toContainText('cached');
   expect(consoleErrors).toEqual([]);
 });
 
@@ -159,7 +159,7 @@ test('Library: prediction status, filter by class and disagreement, Classify all
   const filters = page.getByRole('group', { name: 'Prediction filters' });
   await filters.getByLabel('Task').selectOption({ label: 'Breast density' });
   await expect(table.getByTestId('prediction-status').first()).toHaveText(/[A-D] \d+%/);
-  const count = page.locator('.count');
+  const count = page.locator('.toolbar [role="status"]');
   const all = Number((await count.textContent())!.replace(/\D/g, ''));
   await filters.getByLabel('Against labels').selectOption('disagree');
   await expect(count).toContainText('match');
@@ -169,6 +169,16 @@ test('Library: prediction status, filter by class and disagreement, Classify all
   expect(n).toBeLessThan(all);
   await expect(rows.getByTestId('disagreement')).toHaveCount(n);
   await screenshot(page, 'library-filters');
+
+  // The viewer walks the filtered list, not the whole library.
+  await rows.first().getByRole('link').click();
+  await expect(page.getByTestId('study-position')).toHaveText(`1 / ${n}`);
+  if (n > 1) {
+    await page.keyboard.press('j');
+    await expect(page.getByTestId('study-position')).toHaveText(`2 / ${n}`);
+  }
+  await navLink(page, 'Library').click();
+  await expect(rows).toHaveCount(n);
 
   // A predicted class narrows it further; Classify all runs over exactly that list.
   const first = (await rows.first().getByTestId('prediction-status').locator('.pclass').textContent())!.trim().split(' ')[0]!;
