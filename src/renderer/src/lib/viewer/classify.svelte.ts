@@ -161,7 +161,12 @@ export class ViewerClassifySession {
     if (typeof runId !== 'number') return;
     try {
       const found = await this.client.invoke('runs.studyPredictions', { studyId: asked.studyId, taskId: asked.taskId, runId });
-      if (!found || !this.isWanted(asked.studyId, asked.taskId)) return;
+      if (!this.isWanted(asked.studyId, asked.taskId)) return;
+      if (!found) {
+        this.error =
+          'the run has no prediction for this study: it has no image for presentation (FOR PROCESSING images are not classified)';
+        return;
+      }
       const seconds = (performance.now() - this.jobStartedAt) / 1000;
       this.shown = { studyId: asked.studyId, taskId: asked.taskId, run: found.run, predictions: found.predictions, source: 'new', seconds };
     } catch (err) {
