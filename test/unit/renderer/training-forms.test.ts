@@ -1,6 +1,6 @@
 // The job forms' input checks and how stored metrics read in the Training and Models tables.
 import { describe, expect, it } from 'vitest';
-import { nameProblem, numberProblem, numberProblems, type NumberSpec } from '../../../src/renderer/src/lib/form';
+import { freeName, nameProblem, numberProblem, numberProblems, type NumberSpec } from '../../../src/renderer/src/lib/form';
 import type { Job } from '../../../src/common/jobs';
 import { describeJob } from '../../../src/renderer/src/lib/jobs';
 import { formatMetric, headlineMetrics, metricLabel, withInterval } from '../../../src/renderer/src/lib/metrics';
@@ -31,6 +31,15 @@ describe('job form checks', () => {
     expect(nameProblem('my set', 'Adaptor name')).toMatch(/^Adaptor name: use letters, digits/);
     expect(nameProblem('-lead', 'Adaptor name')).not.toBeNull();
     expect(nameProblem('x'.repeat(65), 'Adaptor name')).not.toBeNull();
+  });
+
+  it('refuses a name the bundle already holds and offers the next free one', () => {
+    expect(nameProblem('site-a', 'Prompt set name', ['site-a'])).toBe(
+      'Prompt set name: the bundle already has “site-a”; choose another name',
+    );
+    expect(nameProblem('site-b', 'Prompt set name', ['site-a'])).toBeNull();
+    expect(freeName('site-a', [])).toBe('site-a');
+    expect(freeName('site-a', ['site-a', 'site-a-2'])).toBe('site-a-3');
   });
 });
 

@@ -26,10 +26,17 @@ export function numberProblems(entries: [unknown, NumberSpec][]): string[] {
 /** Names of things the back end creates (prompt sets, adaptors, models): the contract's rule, in words. */
 export const ARTEFACT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export function nameProblem(value: string, label: string): string | null {
+export function nameProblem(value: string, label: string, taken: readonly string[] = []): string | null {
   const v = value.trim();
   if (!v) return `${label}: enter a name`;
-  return ARTEFACT_NAME_RE.test(v) ? null : `${label}: use letters, digits, '.', '_' and '-' (at most 64), starting with a letter or digit`;
+  if (!ARTEFACT_NAME_RE.test(v)) return `${label}: use letters, digits, '.', '_' and '-' (at most 64), starting with a letter or digit`;
+  return taken.includes(v) ? `${label}: the bundle already has “${v}”; choose another name` : null;
+}
+
+/** `base`, or `base-2`, `base-3`, … when the bundle already holds that name. */
+export function freeName(base: string, taken: readonly string[]): string {
+  if (!taken.includes(base)) return base;
+  for (let i = 2; ; i++) if (!taken.includes(`${base}-${i}`)) return `${base}-${i}`;
 }
 
 /** A default name for a new artefact: the prefix and today's date. */

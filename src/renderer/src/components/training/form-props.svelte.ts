@@ -3,7 +3,8 @@
 import type { Task } from '../../../../common/contract';
 import type { Job } from '../../../../common/jobs';
 import type { ModelRecord } from '../../../../common/models';
-import { errorText } from '../../lib/form';
+import type { RendererClient } from '../../lib/client';
+import { errorText, freeName } from '../../lib/form';
 
 export interface TrainingFormProps {
   bundles: ModelRecord[];
@@ -31,5 +32,35 @@ export class JobStarter {
     } finally {
       this.starting = false;
     }
+  }
+}
+
+/**
+ * The names a bundle already holds (prompt sets or adaptors), so a form can refuse a clash before
+ * the job would, and offer a free default (today's name, then -2, -3, …) until the user types one.
+ */
+export class TakenNames {
+  names = $state<string[]>([]);
+
+  constructor(
+    private readonly client: RendererClient,
+    private readonly pick: (bundle: { promptSets: { name: string }[]; adaptors: { name: string }[] }) => string[],
+  ) {}
+
+  async load(modelId: number | null): Promise<void> {
+    if (modelId === null) {
+      this.names = [];
+      return;
+    }
+    try {
+      const r = await this.client.invoke('models.inspect', { id: modelId });
+      this.names = r.inspection.bundle ? this.pick(r.inspection.bundle) : [];
+    } catch {
+      this.names = []; // the job still refuses a clash with a clear message
+    }
+  }
+
+  free(base: string): string {
+    return freeName(base, this.names);
   }
 }
