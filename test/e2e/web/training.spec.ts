@@ -30,21 +30,41 @@ test.afterAll(async () => {
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('activate a prompt set: marked active, compared, and used by classification', async ({ page, consoleErrors }) => {
-  test.setTimeout(150_000);
+test('learn a prompt set, compare it, activate it: marked active and used by classification', async ({ page, consoleErrors }) => {
+  test.setTimeout(180_000);
   await page.goto(`${host.url}#/training`);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Training');
   await expect(page.getByRole('tab', { name: 'Prompt learning' })).toHaveAttribute('aria-selected', 'true');
   await page.getByLabel('Task').selectOption({ label: 'Breast density' });
   const sets = page.getByTestId('prompt-sets');
-  const row = sets.locator('tbody tr', { hasText: 'density-demo' });
-  await expect(row).toHaveAttribute('data-active', 'false');
+  const demo = sets.locator('tbody tr', { hasText: 'density-demo' });
+  await expect(demo).toHaveAttribute('data-active', 'false');
   // Stored before/after metrics side by side.
-  await expect(row).toContainText(/\d\.\d{3} → \d\.\d{3}/);
-  await row.getByRole('button', { name: 'Activate density-demo' }).click();
-  await expect(row).toHaveAttribute('data-active', 'true');
-  await expect(row).toContainText('Active');
+  await expect(demo).toContainText(/\d\.\d{3} → \d\.\d{3}/);
+
+  // A short prompt learning adds a second set to compare.
+  await page.getByLabel('Prompt set name').fill('e2e-site');
+  await page.getByLabel('Steps').fill('8');
+  await page.getByLabel('Batch size').fill('8');
+  await page.getByRole('button', { name: 'Start prompt learning' }).click();
+  await expect(page.getByTestId('training-run')).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
+  const learned = sets.locator('tbody tr', { hasText: 'e2e-site' });
+  await expect(learned).toHaveAttribute('data-active', 'false');
+  await expect(sets.locator('tbody tr')).toHaveCount(2);
+  // The name is now taken: the form says so before any job would.
+  await expect(page.locator('#pl-name-error')).toHaveText('Prompt set name: the bundle already has “e2e-site”; choose another name');
+
+  await page.getByRole('button', { name: 'Use “e2e-site” for one-click classification' }).click();
+  await expect(learned).toHaveAttribute('data-active', 'true');
+  await expect(learned).toContainText('Active');
+  await expect(demo).toHaveAttribute('data-active', 'false');
+  await sets.scrollIntoViewIfNeeded();
   await screenshot(page, 'training-prompt-sets');
+
+  // Switching to another set from the comparison.
+  await demo.getByRole('button', { name: 'Activate density-demo' }).click();
+  await expect(demo).toHaveAttribute('data-active', 'true');
+  await expect(learned).toHaveAttribute('data-active', 'false');
 
   // Predictions preselects the active set; classifying records it.
   await page.goto(`${host.url}#/predictions`);
@@ -64,13 +84,19 @@ test('activate a prompt set: marked active, compared, and used by classification
     .click();
   const table = page.getByTestId('model-inspection').getByRole('table', { name: 'Prompt sets' });
   await expect(table.locator('tbody tr', { hasText: 'density-demo' })).toHaveAttribute('data-active', 'true');
+  await expect(table.locator('tbody tr', { hasText: 'e2e-site' })).toHaveAttribute('data-active', 'false');
   expect(consoleErrors).toEqual([]);
 });
 
 test('Adaptor form: defaults, clear messages for bad input, a short job with its chart and run', async ({ page, consoleErrors }) => {
   test.setTimeout(150_000);
   await page.goto(`${host.url}#/training`);
-  await page.getByRole('tab', { name: 'Adaptor' }).click();
+  // The tabs work from the keyboard: arrows move between them.
+  await page.getByRole('tab', { name: 'Prompt learning' }).focus();
+  await page.keyboard.press('ArrowRight');
+  await expect(page.getByRole('tab', { name: 'LoRA (stage 1)' })).toBeFocused();
+  await page.keyboard.press('ArrowRight');
+  await expect(page.getByRole('tab', { name: 'Adaptor' })).toHaveAttribute('aria-selected', 'true');
   const form = page.getByTestId('ad');
   await expect(form.getByLabel('Model')).toContainText('CLEFT demo');
   await expect(form.getByLabel('Steps')).toHaveValue('300');
