@@ -12,6 +12,7 @@ import {
   MetricPoint,
   PromptLearnParams,
   TrainAdaptorParams,
+  TrainLoraParams,
 } from './jobs';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord, PromptSetInfo } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunKind } from './runs';
@@ -37,8 +38,40 @@ export const LibraryStats = z.object({
   labels: z.number().int().nonnegative(),
   predictions: z.number().int().nonnegative(),
   models: z.number().int().nonnegative(),
+  /** Studies with a report (image-report pairs for contrastive LoRA training). */
+  reports: z.number().int().nonnegative(),
 });
 export type LibraryStats = z.infer<typeof LibraryStats>;
+
+/** A study's free-text report (one current report per study; importing again replaces it). */
+export const Report = z.object({
+  studyId: z.number().int().positive(),
+  text: z.string(),
+  /** The file it was imported from (a CSV or a .txt file). */
+  source: z.string(),
+  createdAt: z.string(),
+});
+export type Report = z.infer<typeof Report>;
+
+export const ReportImportResult = z.object({
+  /** The file or folder imported. */
+  file: z.string(),
+  /** Reports stored (new or replacing an earlier one). */
+  matched: z.number().int().nonnegative(),
+  /** Rows or files left out, each with where it came from and why. */
+  unmatched: z.array(
+    z.object({
+      /** The CSV or .txt file. */
+      file: z.string(),
+      /** CSV: the row's line number (the header is line 1); .txt: 0. */
+      row: z.number().int().nonnegative(),
+      /** The study key of the row (accession or StudyInstanceUID), or the .txt file name. */
+      key: z.string(),
+      reason: z.string(),
+    }),
+  ),
+});
+export type ReportImportResult = z.infer<typeof ReportImportResult>;
 
 export const Settings = z.object({
   /** 'auto' tries CUDA then falls back to CPU; 'cpu' or 'cuda:N' are explicit. */
@@ -366,6 +399,17 @@ export const methods = {
   'train.promptLearn': { input: PromptLearnParams.strict(), output: Job },
   /** The frozen-backbone Adaptor or a linear probe on the library's labels, as a job; adds the head to the bundle. */
   'train.adaptor': { input: TrainAdaptorParams.strict(), output: Job },
+  /**
+   * Contrastive LoRA training (CLEFT stage 1) on the library's image-report pairs, as a job; the result
+   * is a new bundle registered as a model named `name`, and a 'contrastive-lora' run.
+   */
+  'train.lora': { input: TrainLoraParams.strict(), output: Job },
+  /**
+   * Imports reports: a CSV (a key column `accession`, `study_uid` or `StudyInstanceUID`, and a `report`
+   * or `text` column), a .txt file beside a study's DICOM files, or a folder of such .txt files.
+   */
+  'reports.import': { input: z.object({ path: z.string().min(1, 'path is required') }).strict(), output: ReportImportResult },
+  'reports.forStudy': { input: z.object({ studyId: z.number().int().positive() }).strict(), output: Report.nullable() },
   /** The offline demo (phantoms, a small model trained on them, metrics), imported into the library. */
   'demo.start': { input: DemoParams.strict(), output: Job },
   'runs.list': {

@@ -71,6 +71,61 @@ export const TrainAdaptorParams = z.object({
 });
 export type TrainAdaptorParams = z.infer<typeof TrainAdaptorParams>;
 
+/** LoRA settings of one encoder (a base bundle's existing adapter keeps its own rank, alpha and targets). */
+const loraSettings = (targets: string[]) =>
+  z
+    .object({
+      r: z.number().int().min(1).max(256).default(8),
+      alpha: z.number().positive().max(4096).default(32),
+      dropout: z.number().min(0).max(0.9).default(0.1),
+      /** Module names the adapter wraps (GPT-2: 'c_attn'; ViT/DINOv2: 'query', 'value'). */
+      targets: z.array(z.string().min(1).max(100)).min(1).max(32).default(targets),
+    })
+    .default({ r: 8, alpha: 32, dropout: 0.1, targets });
+export const LoraSettings = loraSettings(['c_attn']);
+export type LoraSettings = z.infer<typeof LoraSettings>;
+
+/**
+ * Contrastive LoRA training (CLEFT stage 1) on the library's image-report pairs; the result is a NEW
+ * bundle (a copy of the base with the trained adapters and heads) registered under `name`.
+ */
+export const TrainLoraParams = z.object({
+  /** A registered CLEFT bundle: its encoders, adapters, heads, tokenizer and preprocessing are the starting point. */
+  modelId: z.number().int().positive(),
+  /** Name of the new model (1-120 characters, not taken). */
+  name: z.string().trim().min(1, 'name is required').max(120),
+  /** Limit training to these studies (default: every study with a report). */
+  studyIds: z.array(z.number().int().positive()).max(100_000).optional(),
+  textLora: loraSettings(['c_attn']),
+  /** The image encoder: frozen (default) or LoRA-trained. */
+  image: z.enum(['frozen', 'lora']).default('frozen'),
+  imageLora: loraSettings(['query', 'value']),
+  /** Train the projections and the logit scale too (default true). */
+  trainHeads: z.boolean().default(true),
+  optimizer: z.enum(['adamw', 'sgd']).default('adamw'),
+  lr: z.number().positive().max(10).default(1e-4),
+  weightDecay: z.number().min(0).max(1).optional(),
+  momentum: z.number().min(0).max(1).optional(),
+  /** 'cosine': linear warmup over warmupSteps, then cosine decay to 0; 'constant': lr throughout. */
+  schedule: z.enum(['cosine', 'constant']).default('cosine'),
+  warmupSteps: z.number().int().min(0).max(100_000).default(0),
+  /** Optimizer updates. */
+  steps: z.number().int().min(1).max(1_000_000).default(100),
+  /** Pairs per micro-batch (the contrastive negatives come from the same micro-batch). */
+  batchSize: z.number().int().min(2).max(4096).default(8),
+  /** Micro-batches per update (gradients averaged). */
+  accumulate: z.number().int().min(1).max(1024).default(1),
+  /** Fraction of studies held out for validation loss and recall@1/5 (0: none). */
+  valFraction: z.number().min(0).max(0.5).default(0.2),
+  /** Updates between validations (default: steps / 10). */
+  evalEvery: z.number().int().min(1).max(1_000_000).optional(),
+  /** Updates between checkpoints (resume after a crash continues from the last one). */
+  checkpointEvery: z.number().int().min(1).max(1_000_000).default(25),
+  seed: z.number().int().default(0),
+});
+export type TrainLoraParams = z.infer<typeof TrainLoraParams>;
+export type TrainLoraInput = z.input<typeof TrainLoraParams>;
+
 export const DemoParams = z.object({
   /** Tiny sizes: well under a minute, for a first look and for tests. */
   quick: z.boolean().default(false),
@@ -85,6 +140,7 @@ export const JobSpec = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('classify'), params: ClassifyParams }),
   z.object({ kind: z.literal('prompt-learn'), params: PromptLearnParams }),
   z.object({ kind: z.literal('train-adaptor'), params: TrainAdaptorParams }),
+  z.object({ kind: z.literal('train-lora'), params: TrainLoraParams }),
   z.object({ kind: z.literal('demo'), params: DemoParams }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;

@@ -13,6 +13,8 @@ import { inspectModelFolder } from '../../native/models/inspect';
 import { activatePromptSet, forgetActivePromptSets, listPromptSets, resolveClassifyPromptSet } from '../models/prompt-sets';
 import { engineStatus } from '../engine/status';
 import { RunsRepo } from '../db/runs-repo';
+import { ReportsRepo } from '../db/reports-repo';
+import { importReports } from '../library/report-import';
 import { evaluateRun } from '../runs/evaluate-run';
 import { predictionsCsv } from '../runs/csv';
 import type { Backend } from './backend';
@@ -86,6 +88,9 @@ export function createHandlers(backend: Backend): Handlers {
     'promptSets.activate': ({ modelId, taskId, name }) => activatePromptSet(db, modelId, taskId, name),
     'train.promptLearn': (params) => jobs.enqueue({ kind: 'prompt-learn', params }),
     'train.adaptor': (params) => jobs.enqueue({ kind: 'train-adaptor', params }),
+    'train.lora': (params) => jobs.enqueue({ kind: 'train-lora', params }),
+    'reports.import': ({ path }) => importReports(db, path),
+    'reports.forStudy': ({ studyId }) => new ReportsRepo(db).forStudy(studyId),
     'demo.start': (params) => jobs.enqueue({ kind: 'demo', params }),
     'runs.list': ({ taskId, kind }) => runs.listRuns({ taskId, kind }),
     'runs.get': ({ id }) => runs.getRun(id),

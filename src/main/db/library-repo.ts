@@ -77,6 +77,7 @@ export class LibraryRepo {
       labels: count('labels'),
       predictions: count('predictions'),
       models: count('models'),
+      reports: count('reports'),
     };
   }
 

@@ -203,6 +203,21 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX predictions_run ON predictions(run_ref);
     `,
   },
+  {
+    version: 3,
+    name: 'reports',
+    sql: `
+      -- The free-text report of a study (image-report pairs for contrastive LoRA training): one
+      -- current report per study, replaced when imported again; the file it came from is kept.
+      CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        study_ref INTEGER NOT NULL UNIQUE REFERENCES studies(id) ON DELETE CASCADE,
+        text TEXT NOT NULL,
+        source_file TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;

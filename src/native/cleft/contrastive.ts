@@ -31,7 +31,8 @@ import { seededRandom } from './random';
 
 /** How one encoder is trained. */
 export type EncoderTraining =
-  | { mode: 'frozen' }
+  /** Frozen; an existing PEFT adapter is merged into the frozen weights (kept as it is). */
+  | { mode: 'frozen'; adapterDir?: string | null }
   /** LoRA from an existing PEFT adapter (keeps its rank, alpha, targets; trained from its values) or new. */
   | { mode: 'lora'; adapterDir?: string | null; r?: number; alpha?: number; targets?: string[]; dropout?: number }
   /** Every weight trainable (small models from scratch); `freeze` names (regexps) stay frozen, e.g. token embeddings. */
@@ -58,6 +59,11 @@ export interface ContrastiveOptions extends RunOptions {
   data: PairData;
   /** Held-out fraction of pairs for validation loss and retrieval recall (default 0). */
   valFraction?: number;
+  /**
+   * Group of each pair (e.g. its study): a group's pairs all go to training or all to validation, so
+   * images sharing a report are never on both sides. Default: every pair its own group.
+   */
+  groups?: readonly number[];
   evalEvery?: number;
   patience?: number;
 }
@@ -71,6 +77,8 @@ export interface ContrastiveResult {
   imageAdapter: PeftAdapter | null;
   /** Validation metrics of the kept parameters (loss, recall@1/@5 both ways), null without validation. */
   validation: Record<string, number> | null;
+  /** The same metrics at the initial parameters (also on a resumed run), null without validation. */
+  validationBefore: Record<string, number> | null;
   split: { train: number[]; val: number[] };
 }
 
@@ -185,9 +193,11 @@ export function contrastivePlan(
   const seed = o.seed ?? 0;
   const initial = new Map<string, Float32Array>();
   const [, , H, W] = o.data.pixelShape;
-  const bindFrozen = (m: HfModel) => bindModelWeights(m, { modelDir: m.dir, cacheDir: o.workDir, onWarning: () => {} }).source;
-  const tFrozen = bindFrozen(text);
-  const iFrozen = bindFrozen(image);
+  const mergedAdapter = (t: EncoderTraining) => (t.mode === 'frozen' && t.adapterDir ? { adapterDir: t.adapterDir } : {});
+  const bindFrozen = (m: HfModel, t: EncoderTraining) =>
+    bindModelWeights(m, { modelDir: m.dir, cacheDir: o.workDir, onWarning: () => {}, ...mergedAdapter(t) }).source;
+  const tFrozen = bindFrozen(text, o.text.training);
+  const iFrozen = bindFrozen(image, o.image.training);
   const tFull = o.text.training.mode === 'full';
   const iFull = o.image.training.mode === 'full';
   const trainHeads = o.trainHeads ?? true;
@@ -311,13 +321,25 @@ async function embedPairs(wt: WorkflowTrainer, data: PairData, rows: readonly nu
   return { img: cat(img), txt: cat(txt) };
 }
 
+/** A seeded random split of pairs, or of their groups when given (pairs follow their group). */
+export function pairSplit(n: number, fraction: number, seed: number, groups?: readonly number[]): { train: number[]; val: number[] } {
+  if (!groups) return stratifiedSplit(new Array<number>(n).fill(0), fraction, seed);
+  if (groups.length !== n) throw new Error(`groups has ${groups.length} entries for ${n} pairs`);
+  const ids = [...new Set(groups)].sort((a, b) => a - b);
+  const g = stratifiedSplit(new Array<number>(ids.length).fill(0), fraction, seed);
+  const valGroups = new Set(g.val.map((i) => ids[i]!));
+  const train: number[] = [];
+  const val: number[] = [];
+  groups.forEach((id, i) => (valGroups.has(id) ? val : train).push(i));
+  return { train, val };
+}
+
 export async function openContrastive(o: ContrastiveOptions) {
   const plan = contrastivePlan(o);
   const n = o.data.lengths.length;
   const [, c, h, w] = o.data.pixelShape;
   const T = o.data.inputIds.length / n;
-  // stratify on nothing (pairs): a seeded random split
-  const split = stratifiedSplit(new Array<number>(n).fill(0), o.valFraction ?? 0, o.seed ?? 0);
+  const split = pairSplit(n, o.valFraction ?? 0, o.seed ?? 0, o.groups);
   const data = arrayData(
     {
       pixel_values: { data: o.data.pixelValues, rowShape: [c, h, w] },
@@ -357,9 +379,12 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<Contrasti
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
     let valMetrics: Record<string, number> | null = null;
+    let valBefore: Record<string, number> | null = null;
     if (split.val.length) {
       const e = await embedPairs(wt, o.data, split.val, o.batchSize, loop.params);
       valMetrics = retrievalMetrics(e.img, e.txt, P, logitScaleOf(loop.params));
+      const b = await embedPairs(wt, o.data, split.val, o.batchSize, plan.initial);
+      valBefore = retrievalMetrics(b.img, b.txt, P, logitScaleOf(plan.initial));
     }
     const p = loop.params;
     const heads: Heads = {
@@ -375,6 +400,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<Contrasti
       textAdapter: plan.text.lora ? adapterFrom(plan.text.lora, plan.text.model, 'text.', p) : null,
       imageAdapter: plan.image.lora ? adapterFrom(plan.image.lora, plan.image.model, 'image.', p) : null,
       validation: valMetrics,
+      validationBefore: valBefore,
       split,
     };
   } finally {

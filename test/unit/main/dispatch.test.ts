@@ -16,7 +16,7 @@ describe('dispatch validates every payload against the contract', () => {
   it('answers a valid call with a value that matches the output schema', async () => {
     const res = await dispatch(backend.handlers, 'app.info', {});
     expect(res.ok).toBe(true);
-    if (res.ok) expect(res.value).toMatchObject({ name: 'CLEFT Studio', version: '9.9.9', host: 'web', schemaVersion: 2 });
+    if (res.ok) expect(res.value).toMatchObject({ name: 'CLEFT Studio', version: '9.9.9', host: 'web', schemaVersion: 3 });
   });
 
   it('rejects an unknown method with a typed error', async () => {

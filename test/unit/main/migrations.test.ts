@@ -20,6 +20,7 @@ const TABLES = [
   'settings',
   'import_problems',
   'runs',
+  'reports',
 ];
 
 function tables(db: Database.Database): string[] {
@@ -59,6 +60,31 @@ describe('database', () => {
     expect(db.prepare(`SELECT study_uid FROM studies WHERE patient_ref = 1`).get()).toEqual({ study_uid: '1.2.3' });
     db.prepare(`INSERT INTO import_problems (job_ref, file_path, kind, reason) VALUES (1, '/x.dcm', 'skipped', 'not DICOM')`).run();
     expect(migrate(db)).toEqual([]); // idempotent
+    db.close();
+  });
+
+  it('upgrades a version 2 database with data to version 3 (reports), which cascade with their study', () => {
+    const file = path.join(tmpDir(), 'v2.sqlite');
+    const old = openDatabase(file, { targetVersion: 2 });
+    expect(schemaVersion(old)).toBe(2);
+    expect(tables(old)).not.toContain('reports');
+    old.prepare(`INSERT INTO patients (patient_id) VALUES ('P1')`).run();
+    old.prepare(`INSERT INTO studies (patient_ref, study_uid, accession) VALUES (1, '1.2.3', 'A1'), (1, '1.2.4', 'A2')`).run();
+    old.prepare(`INSERT INTO settings (key, value_json) VALUES ('annotator', '"me"')`).run();
+    old.prepare(`INSERT INTO runs (kind, name, record_json) VALUES ('zero-shot', 'r', '{}')`).run();
+    old.close();
+
+    const db = openDatabase(file);
+    expect(migrate(db)).toEqual([]);
+    expect(schemaVersion(db)).toBe(3);
+    expect(db.prepare(`SELECT count(*) n FROM studies`).get()).toEqual({ n: 2 });
+    expect(db.prepare(`SELECT value_json FROM settings`).get()).toEqual({ value_json: '"me"' });
+    expect(db.prepare(`SELECT name FROM runs`).get()).toEqual({ name: 'r' });
+    db.prepare(`INSERT INTO reports (study_ref, text, source_file) VALUES (1, 'Findings: none.', '/r.csv'), (2, 'x', '/r.csv')`).run();
+    // one current report per study
+    expect(() => db.prepare(`INSERT INTO reports (study_ref, text, source_file) VALUES (1, 'again', '/r.csv')`).run()).toThrow(/UNIQUE/);
+    db.prepare(`DELETE FROM studies WHERE id = 1`).run();
+    expect(db.prepare(`SELECT study_ref FROM reports`).all()).toEqual([{ study_ref: 2 }]);
     db.close();
   });
 

@@ -61,7 +61,7 @@ describe('local web host', () => {
     const res = await api('library.stats', {});
     expect(res).toEqual({
       status: 200,
-      body: { ok: true, value: { patients: 0, studies: 0, series: 0, instances: 0, labels: 0, predictions: 0, models: 0 } },
+      body: { ok: true, value: { patients: 0, studies: 0, series: 0, instances: 0, labels: 0, predictions: 0, models: 0, reports: 0 } },
     });
   });
 

@@ -7,6 +7,7 @@ import { importDicom } from './import-dicom';
 import { classify } from './classify';
 import { promptLearn } from './prompt-learn';
 import { trainAdaptorJob } from './train-adaptor';
+import { trainLora } from './train-lora';
 import { demo } from './demo';
 
 type RunnerFor<K extends JobKind> = JobRunner<Extract<JobSpec, { kind: K }>['params']>;
@@ -17,5 +18,6 @@ export const jobRunners: { [K in JobKind]: RunnerFor<K> } = {
   classify,
   'prompt-learn': promptLearn,
   'train-adaptor': trainAdaptorJob,
+  'train-lora': trainLora,
   demo,
 };

@@ -1,0 +1,288 @@
+// Contrastive LoRA training (CLEFT stage 1) on the library's image-report pairs, as a job. Every
+// FOR PRESENTATION image of a study with a report is one pair: its pixels prepared with the base
+// bundle's preprocessing spec, the report tokenized with the bundle's tokenizer (truncated to its
+// max text length). The text encoder gets LoRA (or its existing adapter is trained further), the
+// image encoder stays frozen or gets LoRA, projections and logit scale train too. Validation holds
+// out whole studies (loss, recall@1/5). The result is a NEW bundle (the base with the trained
+// adapters and heads) registered under `name`, and a 'contrastive-lora' run record.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { TrainLoraParams } from '../../../common/jobs';
+import { CleftError } from '../../../common/errors';
+import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
+import { ReportsRepo } from '../../db/reports-repo';
+import { RunsRepo } from '../../db/runs-repo';
+import { SettingsRepo } from '../../db/settings-repo';
+import { prepareFiles } from '../../dicom/pipeline/prepare';
+import { bundleSpec } from '../../engine/image-features';
+import { MODELS_DIR, getModel, importModel } from '../../models/registry';
+import { APP_VERSION } from '../../version';
+import { canonicalJson, createBundle, openBundle, sha256Hex, type CleftBundle } from '../../../native/models/bundle';
+import { exportContrastive, trainContrastive, type EncoderTraining, type PairData } from '../../../native/cleft/contrastive';
+import { bundleTokenizer } from '../../../native/cleft/zero-shot';
+import { throwIfCancelled, type JobRunner } from '../job-context';
+
+export interface TrainLoraResult {
+  modelId: number;
+  model: string;
+  bundleDir: string;
+  runId: number;
+  studies: number;
+  pairs: number;
+  train: number;
+  val: number;
+  steps: number;
+  /** Mean training loss of the first and the last update. */
+  loss: { first: number; last: number };
+  /** Validation loss and recall@1/5 (both directions) of the base and of the trained model; null without validation. */
+  validation: { before: Record<string, number> | null; after: Record<string, number> | null };
+  notes: string[];
+  seconds: number;
+}
+
+export interface LoraPair {
+  instanceId: number;
+  studyId: number;
+  file: string;
+  sopInstanceUid: string;
+  studyUid: string;
+  text: string;
+}
+
+/** Every FOR PRESENTATION image of a study with a report (of these studies when given), in a stable order. */
+export function reportPairs(db: Db, studyIds?: readonly number[]): LoraPair[] {
+  return db
+    .prepare(
+      `SELECT i.id AS instanceId, se.study_ref AS studyId, i.file_path AS file, i.sop_instance_uid AS sopInstanceUid,
+         s.study_uid AS studyUid, r.text AS text
+       FROM reports r JOIN studies s ON s.id = r.study_ref JOIN series se ON se.study_ref = r.study_ref
+         JOIN instances i ON i.series_ref = se.id
+       WHERE coalesce(i.presentation_intent, '') <> 'FOR PROCESSING'
+         ${studyIds ? 'AND r.study_ref IN (SELECT value FROM json_each(@studies))' : ''}
+       ORDER BY se.study_ref, i.id`,
+    )
+    .all(studyIds ? { studies: JSON.stringify(studyIds) } : {}) as LoraPair[];
+}
+
+/** Identity of the data: each pair's image and report text (portable: DICOM UIDs, not row ids). */
+export function selectionSha256(pairs: readonly LoraPair[]): string {
+  return sha256Hex(canonicalJson(pairs.map((p) => [p.studyUid, p.sopInstanceUid, sha256Hex(p.text)])));
+}
+
+function noPairsMessage(db: Db, studyIds: readonly number[] | undefined): string {
+  const how = 'import reports first: reports.import in the app, or `npx cleft reports import FILE` (a CSV or .txt reports)';
+  if (new ReportsRepo(db).count() === 0) return `${how}; no study in the library has a report`;
+  if (studyIds) return `${how}; none of the ${studyIds.length} chosen studies has a report with images`;
+  return `${how}; the studies with reports have no images`;
+}
+
+const slug = (name: string) =>
+  name
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .slice(0, 60) || 'model';
+
+/** Prepared pixels [N, 3, S, S] of the pairs' images, in order (cancellable, with progress). */
+async function preparePixels(
+  bundle: CleftBundle,
+  files: readonly string[],
+  signal: AbortSignal,
+  onProgress: (done: number) => void,
+): Promise<{ pixels: Float32Array; shape: [number, number, number, number] }> {
+  const { spec } = bundleSpec(bundle);
+  const parts: Float32Array[] = [];
+  let size = 0;
+  for (let s = 0; s < files.length; s += 16) {
+    throwIfCancelled(signal);
+    const r = await prepareFiles(files.slice(s, s + 16), spec);
+    parts.push(r.pixelValues);
+    size = r.shape[2];
+    onProgress(Math.min(files.length, s + 16));
+  }
+  const pixels = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let k = 0;
+  for (const p of parts) {
+    pixels.set(p, k);
+    k += p.length;
+  }
+  return { pixels, shape: [files.length, 3, size, size] };
+}
+
+export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
+  const started = performance.now();
+  const p = ctx.params;
+  const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
+  try {
+    const model = getModel(db, p.modelId);
+    if (model.kind !== 'bundle')
+      throw new CleftError('invalid_input', `model "${model.name}" is a ${model.kind}; LoRA training starts from a CLEFT bundle`);
+    const taken = db.prepare(`SELECT id FROM models WHERE name = ?`).get(p.name) as { id: number } | undefined;
+    if (taken) throw new CleftError('conflict', `a model named "${p.name}" already exists (#${taken.id}); choose another name`);
+    if (p.schedule === 'cosine' && p.warmupSteps >= p.steps)
+      throw new CleftError('invalid_input', `warmupSteps (${p.warmupSteps}) must be fewer than steps (${p.steps})`);
+    const bundle = await openBundle(model.path, { verify: 'sizes' });
+    const tok = bundleTokenizer(bundle);
+
+    const pairs = reportPairs(db, p.studyIds);
+    if (pairs.length === 0) throw new CleftError('invalid_input', noPairsMessage(db, p.studyIds));
+    if (pairs.length < 2)
+      throw new CleftError('invalid_input', `contrastive training needs at least 2 image-report pairs; the selection has ${pairs.length}`);
+    const selection = selectionSha256(pairs);
+    // A resumed run must train on exactly the data it started with (same order, same reports).
+    const saved = ctx.checkpoint as { selectionSha256?: string } | null;
+    if (saved?.selectionSha256 && saved.selectionSha256 !== selection)
+      throw new CleftError(
+        'conflict',
+        'the image-report pairs changed since this job started (reports or images imported or removed); start a new training job',
+      );
+    ctx.saveCheckpoint({ selectionSha256: selection });
+    const studyOf = pairs.map((x) => x.studyId);
+    const studies = new Set(studyOf).size;
+
+    ctx.progress(0, `Preparing ${pairs.length} images of ${studies} studies…`);
+    const px = await preparePixels(
+      bundle,
+      pairs.map((x) => x.file),
+      ctx.signal,
+      (d) => ctx.progress(0.15 * (d / pairs.length), `Prepared ${d} of ${pairs.length} images`),
+    );
+    const notes: string[] = [];
+    const enc = tok.encodeBatch(
+      pairs.map((x) => x.text),
+      { maxLength: bundle.text.maxLength, onWarning: () => undefined },
+    );
+    const truncatedStudies = new Set(enc.truncated.map((i) => studyOf[i]!)).size;
+    if (truncatedStudies)
+      notes.push(`${truncatedStudies} of ${studies} reports are longer than ${bundle.text.maxLength} tokens and were truncated`);
+    const data: PairData = { pixelValues: px.pixels, pixelShape: px.shape, inputIds: enc.inputIds, lengths: enc.lengths };
+
+    const textTraining: EncoderTraining = { mode: 'lora', adapterDir: bundle.text.adapter?.dir ?? null, ...p.textLora };
+    if (bundle.text.adapter) notes.push('the base text adapter was trained further (its rank, alpha and targets kept)');
+    const imageTraining: EncoderTraining =
+      p.image === 'lora'
+        ? { mode: 'lora', adapterDir: bundle.image.adapter?.dir ?? null, ...p.imageLora }
+        : { mode: 'frozen', adapterDir: bundle.image.adapter?.dir ?? null };
+    if (p.image === 'lora' && bundle.image.adapter)
+      notes.push('the base image adapter was trained further (its rank, alpha and targets kept)');
+    const settings = new SettingsRepo(db).get();
+    const work = path.join(ctx.jobDir, 'work');
+    let lastLoss = NaN;
+
+    ctx.progress(0.15, 'Contrastive training…');
+    const r = await trainContrastive({
+      text: { modelDir: bundle.text.dir, training: textTraining },
+      image: { modelDir: bundle.image.dir, pool: bundle.image.pooling, training: imageTraining },
+      heads: bundle.heads.heads,
+      trainHeads: p.trainHeads,
+      data,
+      groups: studyOf,
+      valFraction: p.valFraction,
+      ...(p.evalEvery !== undefined ? { evalEvery: p.evalEvery } : {}),
+      optimizer: {
+        kind: p.optimizer,
+        lr: p.lr,
+        ...(p.weightDecay !== undefined ? { weightDecay: p.weightDecay } : {}),
+        ...(p.momentum !== undefined ? { momentum: p.momentum } : {}),
+        schedule: p.schedule === 'cosine' ? { kind: 'cosine', warmupSteps: p.warmupSteps } : { kind: 'constant' },
+      },
+      steps: p.steps,
+      batchSize: p.batchSize,
+      accumulation: p.accumulate,
+      seed: p.seed,
+      workDir: work,
+      checkpoint: { dir: path.join(ctx.jobDir, 'checkpoint'), every: p.checkpointEvery },
+      signal: ctx.signal,
+      ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
+      onProgress: (w) => {
+        lastLoss = w.loss;
+        ctx.progress(0.15 + 0.8 * (w.step / Math.max(1, w.totalSteps)), w.message);
+        ctx.metric({ step: w.step, loss: w.loss, lr: w.lr, ...(w.valMetrics ? { val: w.valMetrics } : {}) });
+      },
+    });
+    throwIfCancelled(ctx.signal);
+    if (r.loop.stopped === 'aborted') throw new Error('training stopped before it finished');
+
+    ctx.progress(0.95, `Writing the new bundle "${p.name}"…`);
+    const trained = path.join(ctx.jobDir, 'trained');
+    fs.rmSync(trained, { recursive: true, force: true });
+    exportContrastive(trained, r, { text: bundle.text.model, image: bundle.image.model });
+    const outDir = path.join(ctx.dataDir, MODELS_DIR, `lora-job${ctx.jobId}-${slug(p.name)}`);
+    const imageAdapter = r.imageAdapter ? path.join(trained, 'image-adapter') : (bundle.image.adapter?.dir ?? null);
+    await createBundle(
+      outDir,
+      {
+        name: p.name,
+        description:
+          `Contrastive LoRA (CLEFT stage 1) from "${bundle.manifest.name}" on ${pairs.length} image-report pairs of ${studies} studies ` +
+          `(job ${ctx.jobId}, ${r.loop.steps} steps, seed ${p.seed}). Prompt sets and adaptors of the base are not carried over: learn them again.`,
+        textModel: bundle.text.dir,
+        imageModel: bundle.image.dir,
+        textAdapter: path.join(trained, 'text-adapter'),
+        ...(imageAdapter ? { imageAdapter } : {}),
+        heads: path.join(trained, 'heads.safetensors'),
+        ...(bundle.text.tokenizerDir ? { tokenizer: bundle.text.tokenizerDir } : { tokenizer: null }),
+        imagePooling: bundle.image.pooling,
+        maxTextLength: bundle.text.maxLength,
+        ...(bundle.preprocessing ? { preprocessing: bundle.preprocessing.spec } : {}),
+        createdBy: `CLEFT Studio ${APP_VERSION} (train-lora job ${ctx.jobId})`,
+      },
+      { overwrite: true, link: 'hardlink' },
+    );
+    const registered = await importModel(db, ctx.dataDir, outDir, { copy: false, name: p.name });
+    const created = await openBundle(outDir, { verify: 'sizes' });
+    const fileSha = (rel: string) => created.files.find((f) => f.path === rel)?.sha256;
+    const adapters: Record<string, string> = {};
+    for (const rel of ['text-adapter/adapter_model.safetensors', 'image-adapter/adapter_model.safetensors', 'heads.safetensors']) {
+      const sha = fileSha(rel);
+      if (sha) adapters[rel.split('/')[0]!] = sha;
+    }
+    const losses = r.loop.losses;
+    const validation = { before: r.validationBefore, after: r.validation };
+    const runId = new RunsRepo(db).createRun({
+      kind: 'contrastive-lora',
+      name: `${registered.name} · contrastive LoRA from ${model.name}`,
+      jobId: ctx.jobId,
+      modelId: registered.id,
+      taskId: null,
+      promptSetId: null,
+      record: {
+        modelSha256: registered.sha256,
+        adapters,
+        promptSetSha256: null,
+        preprocessSha256: bundleSpec(bundle).sha256,
+        selectionSha256: selection,
+        // the training graphs run on ONNX Runtime's CPU provider
+        executionProvider: 'cpu',
+        appVersion: APP_VERSION,
+        params: { ...p, baseModelId: model.id, baseModelSha256: model.sha256, pairs: pairs.length, studies },
+      },
+      metrics: {
+        losses,
+        validation,
+        history: r.loop.history,
+        bestStep: r.loop.bestStep,
+        split: { train: r.split.train.length, val: r.split.val.length },
+      },
+    });
+    const result: TrainLoraResult = {
+      modelId: registered.id,
+      model: registered.name,
+      bundleDir: outDir,
+      runId,
+      studies,
+      pairs: pairs.length,
+      train: r.split.train.length,
+      val: r.split.val.length,
+      steps: r.loop.steps,
+      loss: { first: losses[0] ?? lastLoss, last: losses.at(-1) ?? lastLoss },
+      validation,
+      notes,
+      seconds: Math.round(performance.now() - started) / 1000,
+    };
+    fs.rmSync(work, { recursive: true, force: true });
+    return result;
+  } finally {
+    db.close();
+  }
+};
