@@ -6,6 +6,12 @@ import type { Series } from '../components/charts/palette';
 import { classColour } from '../components/charts/palette';
 import { metricLabel } from './metrics';
 
+/** "accuracy", "macro AUC", "Recall@1 image→text": the legend reads as a phrase after "Validation". */
+function plainName(key: string): string {
+  const label = metricLabel(key);
+  return /^[A-Z][a-z]/.test(label) && !label.includes('@') ? label.toLowerCase().replace('auc', 'AUC') : label;
+}
+
 export class JobCurve {
   jobId = $state<number | null>(null);
   points = $state<MetricPoint[]>([]);
@@ -54,7 +60,7 @@ export class JobCurve {
   /** Validation metrics on 0..1 (every key without "loss", or the named ones), as chart series. */
   scoreSeries(only?: string[]): Series[] {
     const keys = only ? only.filter((k) => this.valKeys().includes(k)) : this.valKeys().filter((k) => !k.includes('loss'));
-    return keys.map((k, i) => this.valSeries(k, `Validation ${metricLabel(k).toLowerCase().replace('auc', 'AUC')}`, i + 1, i > 0));
+    return keys.map((k, i) => this.valSeries(k, `Validation ${plainName(k)}`, i + 1, i > 0));
   }
 
   valKeys(): string[] {

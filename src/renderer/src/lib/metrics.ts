@@ -8,8 +8,23 @@ const LABELS: Record<string, string> = {
   ece: 'ECE',
   loss: 'Loss',
   n: 'Images',
+  recallAt1ImageToText: 'Recall@1 image→text',
+  recallAt5ImageToText: 'Recall@5 image→text',
+  recallAt1TextToImage: 'Recall@1 text→image',
+  recallAt5TextToImage: 'Recall@5 text→image',
 };
-const ORDER = ['accuracy', 'balancedAccuracy', 'macroAuc', 'auc', 'ece', 'loss'];
+const ORDER = [
+  'accuracy',
+  'balancedAccuracy',
+  'macroAuc',
+  'auc',
+  'recallAt1ImageToText',
+  'recallAt5ImageToText',
+  'recallAt1TextToImage',
+  'recallAt5TextToImage',
+  'ece',
+  'loss',
+];
 
 export function metricLabel(key: string): string {
   return LABELS[key] ?? key;
