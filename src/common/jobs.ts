@@ -119,6 +119,8 @@ export const TrainLoraParams = z.object({
   valFraction: z.number().min(0).max(0.5).default(0.2),
   /** Updates between validations (default: steps / 10). */
   evalEvery: z.number().int().min(1).max(1_000_000).optional(),
+  /** Save the last parameters (default), or those with the lowest validation loss (the base's when training never improved it). */
+  keep: z.enum(['last', 'best']).default('last'),
   /** Updates between checkpoints (resume after a crash continues from the last one). */
   checkpointEvery: z.number().int().min(1).max(1_000_000).default(25),
   seed: z.number().int().default(0),

@@ -66,6 +66,8 @@ export interface ContrastiveOptions extends RunOptions {
   groups?: readonly number[];
   evalEvery?: number;
   patience?: number;
+  /** Keep the parameters with the lowest validation loss (default) or the last ones. */
+  keep?: 'best' | 'last';
 }
 
 export interface ContrastiveResult {
@@ -373,6 +375,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<Contrasti
     const loop = await runLoop(wt.trainer, {
       steps: o.steps,
       label: 'contrastive training',
+      ...(o.keep ? { keep: o.keep } : {}),
       ...(validation ? { validation } : {}),
       ...(o.checkpoint ? { checkpoint: o.checkpoint } : {}),
       ...(o.signal ? { signal: o.signal } : {}),

@@ -83,6 +83,8 @@ export async function runLoop(
     signal?: AbortSignal;
     onProgress?: ProgressHook;
     label: string;
+    /** Return the best parameters by validation loss (default) or the last ones (validation only monitors). */
+    keep?: 'best' | 'last';
   },
 ): Promise<LoopResult> {
   const ck = opts.checkpoint;
@@ -175,6 +177,6 @@ export async function runLoop(
     if (ck && ckEvery > 0 && trainer.step % ckEvery === 0) save();
   }
   if (stopped !== 'aborted' && ck) save();
-  const params = val && best ? best : trainer.paramsByName();
+  const params = val && best && opts.keep !== 'last' ? best : trainer.paramsByName();
   return { stopped, steps: trainer.step, losses: st.losses, params, bestStep: val ? st.bestStep : null, history: st.history };
 }

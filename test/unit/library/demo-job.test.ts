@@ -22,7 +22,9 @@ describe('first-run demo job', () => {
         instances: 4 * r.studies,
         labels: r.labels,
         models: 1,
+        reports: r.studies,
       });
+      expect(r.reports).toBe(r.studies);
       const [model] = await callApi(b, 'models.list', { kind: 'bundle' });
       expect(model!.id).toBe(r.modelId);
       // The loop closes: classify the demo studies with the demo model and evaluate against the labels.

@@ -12,6 +12,7 @@ import * as train from './train';
 import * as demo from './demo';
 import * as classify from './classify';
 import * as evaluateCmd from './evaluate';
+import * as reports from './reports';
 
 export function registerCommands(program: Command): void {
   serve.register(program);
@@ -25,4 +26,5 @@ export function registerCommands(program: Command): void {
   demo.register(program);
   classify.register(program);
   evaluateCmd.register(program);
+  reports.register(program);
 }

@@ -1,7 +1,8 @@
 // The offline demo as a job (the app's first-run button): phantom exams and reports, a small CLEFT
 // model trained on them, zero-shot and prompt learning with metrics (src/native/cleft/demo.ts);
-// then the phantoms are imported into the library with their density labels and the bundle is
-// registered, so the newcomer can open, label, classify and train on them right away.
+// then the phantoms are imported into the library with their density labels, the bundle is
+// registered, and their reports imported, so the newcomer can open, label, classify and train
+// (prompts, adaptors, contrastive LoRA) on them right away.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DemoParams } from '../../../common/jobs';
@@ -10,6 +11,7 @@ import { TasksRepo } from '../../db/tasks-repo';
 import { LabelsRepo } from '../../db/labels-repo';
 import { demoDeps } from '../../demo/demo-deps';
 import { importModel } from '../../models/registry';
+import { importReports } from '../../library/report-import';
 import { runDemo, type DemoMetrics } from '../../../native/cleft/demo';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 import { importDicom, type ImportResult } from './import-dicom';
@@ -19,6 +21,8 @@ export interface DemoJobResult {
   bundleDir: string;
   studies: number;
   labels: number;
+  /** Phantom reports imported into the library (image-report pairs for LoRA training). */
+  reports: number;
   zeroShot: { image: DemoMetrics; exam: DemoMetrics };
   promptLearned: { image: DemoMetrics; exam: DemoMetrics };
   promptSet: string;
@@ -76,6 +80,8 @@ export const demo: JobRunner<DemoParams> = async (ctx) => {
         }
       }
     }
+    // The phantoms' report.txt files, so contrastive LoRA training has image-report pairs right away.
+    const reports = importReports(db, phantoms);
     ctx.progress(0.97, 'Registering the demo model…');
     const model = await importModel(db, ctx.dataDir, r.bundleDir, { copy: false, name: `CLEFT demo (phantoms, job ${ctx.jobId})` });
     const result: DemoJobResult = {
@@ -83,6 +89,7 @@ export const demo: JobRunner<DemoParams> = async (ctx) => {
       bundleDir: r.bundleDir,
       studies: imported.studies,
       labels,
+      reports: reports.matched,
       zeroShot: { image: r.zeroShot.image, exam: r.zeroShot.exam },
       promptLearned: { image: r.promptLearned.image, exam: r.promptLearned.exam },
       promptSet: r.promptSet,

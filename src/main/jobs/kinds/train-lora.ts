@@ -32,6 +32,8 @@ export interface TrainLoraResult {
   train: number;
   val: number;
   steps: number;
+  /** The update with the lowest validation loss (0 = the base); null without validation. */
+  bestStep: number | null;
   /** Mean training loss of the first and the last update. */
   loss: { first: number; last: number };
   /** Validation loss and recall@1/5 (both directions) of the base and of the trained model; null without validation. */
@@ -178,6 +180,7 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
       data,
       groups: studyOf,
       valFraction: p.valFraction,
+      keep: p.keep,
       ...(p.evalEvery !== undefined ? { evalEvery: p.evalEvery } : {}),
       optimizer: {
         kind: p.optimizer,
@@ -203,6 +206,14 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
     throwIfCancelled(ctx.signal);
     if (r.loop.stopped === 'aborted') throw new Error('training stopped before it finished');
 
+    if (p.keep === 'best' && r.loop.bestStep === 0)
+      notes.push('the validation loss never improved on the base model: the new bundle keeps the starting adapters and heads');
+    else if (p.keep === 'best' && r.loop.bestStep !== null && r.loop.bestStep < r.loop.steps)
+      notes.push(`kept the parameters of update ${r.loop.bestStep}, the lowest validation loss`);
+    else if (p.keep === 'last' && r.loop.bestStep !== null && r.loop.bestStep < r.loop.steps)
+      notes.push(
+        `the lowest validation loss was at update ${r.loop.bestStep}${r.loop.bestStep === 0 ? ' (the base model)' : ''}; the last parameters were kept`,
+      );
     ctx.progress(0.95, `Writing the new bundle "${p.name}"…`);
     const trained = path.join(ctx.jobDir, 'trained');
     fs.rmSync(trained, { recursive: true, force: true });
@@ -229,13 +240,24 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
       },
       { overwrite: true, link: 'hardlink' },
     );
-    const registered = await importModel(db, ctx.dataDir, outDir, { copy: false, name: p.name });
+    let registered;
+    try {
+      registered = await importModel(db, ctx.dataDir, outDir, { copy: false, name: p.name });
+    } catch (e) {
+      fs.rmSync(outDir, { recursive: true, force: true });
+      // e.g. the same training run twice: the trained bundle is identical to one already registered
+      throw e instanceof CleftError ? new CleftError(e.code, `the trained model was not registered: ${e.message}`) : e;
+    }
     const created = await openBundle(outDir, { verify: 'sizes' });
     const fileSha = (rel: string) => created.files.find((f) => f.path === rel)?.sha256;
     const adapters: Record<string, string> = {};
-    for (const rel of ['text-adapter/adapter_model.safetensors', 'image-adapter/adapter_model.safetensors', 'heads.safetensors']) {
+    for (const [key, rel] of [
+      ['text-adapter', 'text-adapter/adapter_model.safetensors'],
+      ['image-adapter', 'image-adapter/adapter_model.safetensors'],
+      ['heads', 'heads.safetensors'],
+    ] as const) {
       const sha = fileSha(rel);
-      if (sha) adapters[rel.split('/')[0]!] = sha;
+      if (sha) adapters[key] = sha;
     }
     const losses = r.loop.losses;
     const validation = { before: r.validationBefore, after: r.validation };
@@ -275,6 +297,7 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
       train: r.split.train.length,
       val: r.split.val.length,
       steps: r.loop.steps,
+      bestStep: r.loop.bestStep,
       loss: { first: losses[0] ?? lastLoss, last: losses.at(-1) ?? lastLoss },
       validation,
       notes,

@@ -1,0 +1,298 @@
+// Contrastive LoRA training (train.lora) as a job on the library's image-report pairs: phantom
+// exams with their report.txt, a tiny CLEFT bundle; the new bundle is registered and usable, its
+// adapters are PEFT, a run is recorded; cancel; an interrupted job resumes to the adapters of an
+// uninterrupted run, bit for bit.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createBackend, type Backend } from '../../../src/main/api/backend';
+import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import type { TrainLoraResult } from '../../../src/main/jobs/kinds/train-lora';
+import { generatePhantoms } from '../../../src/main/dicom/phantom';
+import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
+import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
+import { openBundle } from '../../../src/native/models/bundle';
+import { readPeftAdapter } from '../../../src/native/models/peft';
+import { readHeads } from '../../../src/native/models/heads';
+import { toFloat32 } from '../../../src/native/models/safetensors';
+import { callApi } from '../../helpers/api';
+import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+
+const open: Backend[] = [];
+function backendAt(dataDir: string): Backend {
+  const b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+  open.push(b);
+  return b;
+}
+afterEach(() => {
+  for (const b of open.splice(0)) b.close();
+});
+afterAll(removeTmpDirs);
+
+let phantoms: string;
+beforeAll(async () => {
+  phantoms = tmpDir('cleft-phantoms-');
+  await generatePhantoms({ outDir: phantoms, exams: 4, seed: 7, size: 'small', syntaxes: ['explicit-le'] });
+});
+
+/** A library with the 4 phantom exams and a tiny bundle (no reports yet). */
+async function library(b: Backend) {
+  const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 4);
+  const made = await callApi(b, 'models.createBundle', {
+    output: path.join(tmpDir(), 'bundle'),
+    textModel: parts.text,
+    imageModel: parts.image,
+    heads: parts.heads,
+    tokenizer: defaultTokenizerDir(),
+  });
+  const imported = await b.jobs.waitFor((await callApi(b, 'library.import', { paths: [phantoms] })).id);
+  expect(imported.error).toBeNull();
+  return { modelId: made.model!.id, parts };
+}
+
+const BASE = { steps: 24, batchSize: 4, valFraction: 0.5, checkpointEvery: 4, seed: 3, lr: 5e-3, warmupSteps: 2 } as const;
+
+function until(predicate: () => boolean, what: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const timer = setInterval(() => {
+      if (predicate()) {
+        clearInterval(timer);
+        resolve();
+      } else if (Date.now() - started > timeoutMs) {
+        clearInterval(timer);
+        reject(new Error(`${what}: not reached in ${timeoutMs / 1000} s`));
+      }
+    }, 10);
+  });
+}
+
+const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** Every trained tensor of a LoRA bundle: text adapter A/B and the heads. */
+async function trainedTensors(dir: string): Promise<Map<string, Float32Array>> {
+  const bundle = await openBundle(dir, { verify: 'full' });
+  const out = new Map<string, Float32Array>();
+  for (const [name, m] of bundle.text.adapter!.adapter.modules) {
+    out.set(`${name}.A`, toFloat32(m.A));
+    out.set(`${name}.B`, toFloat32(m.B));
+  }
+  const h = bundle.heads.heads;
+  out.set('text_projection', h.textProjection);
+  out.set('visual_projection', h.visualProjection);
+  out.set('logit_scale', Float32Array.of(h.logitScale));
+  return out;
+}
+
+describe('train-lora job', () => {
+  it(
+    'trains on imported reports and registers a new bundle with PEFT adapters and a run; clear errors first',
+    { timeout: 600_000 },
+    async () => {
+      const dataDir = tmpDir();
+      const b = backendAt(dataDir);
+      const { modelId, parts } = await library(b);
+
+      const failed = await b.jobs.waitFor((await callApi(b, 'train.lora', { modelId, name: 'lora', ...BASE })).id);
+      expect(failed.status).toBe('failed');
+      expect(failed.error).toMatch(/import reports first: .*no study in the library has a report/);
+
+      const hf = await callApi(b, 'models.import', { path: parts.text, copy: false, name: 'plain gpt2' });
+      const notBundle = await b.jobs.waitFor((await callApi(b, 'train.lora', { modelId: hf.id, name: 'x' })).id);
+      expect(notBundle.error).toMatch(/model "plain gpt2" is a .*; LoRA training starts from a CLEFT bundle/);
+
+      // The phantoms' report.txt files sit beside their DICOM files.
+      const imported = await callApi(b, 'reports.import', { path: phantoms });
+      expect(imported).toMatchObject({ matched: 4, unmatched: [] });
+      expect(await callApi(b, 'library.stats', {})).toMatchObject({ studies: 4, reports: 4 });
+      const studies = (await callApi(b, 'library.studies', {})).rows;
+      const report = await callApi(b, 'reports.forStudy', { studyId: studies[0]!.id });
+      expect(report?.text).toMatch(/^BILATERAL SCREENING MAMMOGRAM[\s\S]*Breast composition: ACR [ABCD]/);
+
+      const job = await b.jobs.waitFor((await callApi(b, 'train.lora', { modelId, name: 'phantom LoRA', ...BASE })).id);
+      expect(job.error).toBeNull();
+      const r = job.result as TrainLoraResult;
+      // 4 studies x 4 views; two studies (8 pairs) held out for validation
+      expect(r).toMatchObject({ model: 'phantom LoRA', studies: 4, pairs: 16, train: 8, val: 8, steps: 24 });
+      // the tiny model's 96 positions cut the longer reports, and the result says so
+      expect(r.notes.join(' ')).toMatch(/reports are longer than 96 tokens and were truncated/);
+      const curve = b.jobs.metrics(job.id);
+      // one point per update, and the validations (val metrics) as extra points
+      const losses = curve.filter((p) => p.val === undefined).map((p) => p.loss!);
+      expect(losses).toHaveLength(24);
+      const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+      expect(mean(losses.slice(-6))).toBeLessThan(mean(losses.slice(0, 6)));
+      expect(curve.some((p) => p.val?.recallAt1ImageToText !== undefined)).toBe(true);
+      expect(r.validation.before).not.toBeNull();
+      expect(r.validation.after!.loss).not.toBe(r.validation.before!.loss);
+      for (const k of ['recallAt1ImageToText', 'recallAt5ImageToText', 'recallAt1TextToImage', 'recallAt5TextToImage'])
+        expect(r.validation.after![k]).toBeGreaterThanOrEqual(0);
+
+      // The new model: registered, a full bundle, text adapter in PEFT format with the default settings.
+      const models = await callApi(b, 'models.list', { kind: 'bundle' });
+      const made = models.find((m) => m.id === r.modelId)!;
+      expect(made).toMatchObject({ name: 'phantom LoRA', path: r.bundleDir });
+      const base = models.find((m) => m.id === modelId)!;
+      const bundle = await openBundle(made.path, { verify: 'full' });
+      const baseBundle = await openBundle(base.path, { verify: 'full' });
+      expect(bundle.preprocessing).toEqual(baseBundle.preprocessing);
+      expect(bundle.text.maxLength).toBe(baseBundle.text.maxLength);
+      expect(bundle.image.adapter).toBeNull(); // image frozen, no adapter in the base
+      const cfg = JSON.parse(fs.readFileSync(path.join(made.path, 'text-adapter', 'adapter_config.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      expect(cfg).toMatchObject({
+        peft_type: 'LORA',
+        r: 8,
+        lora_alpha: 32,
+        lora_dropout: 0.1,
+        target_modules: ['c_attn'],
+        fan_in_fan_out: true,
+      });
+      const adapter = readPeftAdapter(path.join(made.path, 'text-adapter'), { family: 'gpt2' });
+      expect([...adapter.modules.keys()]).toEqual(['h.0.attn.c_attn']);
+      const B = toFloat32(adapter.modules.get('h.0.attn.c_attn')!.B);
+      expect(B.some((v) => v !== 0)).toBe(true); // trained away from PEFT's zero init
+      const heads = readHeads(path.join(made.path, 'heads.safetensors'));
+      expect(bits(heads.textProjection).equals(bits(baseBundle.heads.heads.textProjection))).toBe(false);
+
+      // Loadable and usable: zero-shot classification with the new model.
+      const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
+      const cls = await b.jobs.waitFor(
+        (await callApi(b, 'classify.start', { modelId: r.modelId, taskId: density.id, studyIds: studies.map((s) => s.id) })).id,
+      );
+      expect(cls.error).toBeNull();
+
+      const run = await callApi(b, 'runs.get', { id: r.runId });
+      expect(run).toMatchObject({
+        kind: 'contrastive-lora',
+        modelId: r.modelId,
+        record: {
+          modelSha256: made.sha256,
+          adapters: { 'text-adapter': expect.stringMatching(/^[0-9a-f]{64}$/), heads: expect.stringMatching(/^[0-9a-f]{64}$/) },
+          preprocessSha256: bundle.preprocessing!.sha256,
+          selectionSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+          executionProvider: 'cpu',
+          params: { baseModelId: modelId, baseModelSha256: base.sha256, pairs: 16 },
+        },
+        metrics: { losses: expect.any(Array), validation: { before: expect.any(Object), after: expect.any(Object) } },
+      });
+
+      // The name is taken now; a single-image selection is too small.
+      const dup = await b.jobs.waitFor((await callApi(b, 'train.lora', { modelId, name: 'phantom LoRA' })).id);
+      expect(dup.error).toMatch(/a model named "phantom LoRA" already exists/);
+    },
+  );
+
+  it('fewer than 2 pairs is refused; a cancelled job registers nothing', { timeout: 600_000 }, async () => {
+    const dataDir = tmpDir();
+    const b = backendAt(dataDir);
+    const { modelId } = await library(b);
+    await callApi(b, 'reports.import', { path: phantoms });
+    const studies = (await callApi(b, 'library.studies', {})).rows;
+    // one study left with a single image
+    const one = studies[0]!;
+    b.db
+      .prepare(
+        `DELETE FROM instances WHERE id IN (SELECT i.id FROM instances i JOIN series se ON se.id = i.series_ref WHERE se.study_ref = ? ORDER BY i.id LIMIT 3)`,
+      )
+      .run(one.id);
+    const few = await b.jobs.waitFor((await callApi(b, 'train.lora', { modelId, name: 'few', studyIds: [one.id] })).id);
+    expect(few.error).toMatch(/at least 2 image-report pairs; the selection has 1/);
+
+    const job = await callApi(b, 'train.lora', { modelId, name: 'cancelled', ...BASE, steps: 100_000, schedule: 'constant' });
+    await until(() => b.jobs.metrics(job.id).length >= 2, 'two training steps', 300_000);
+    b.jobs.cancel(job.id);
+    const done = await b.jobs.waitFor(job.id);
+    expect(done.status).toBe('cancelled');
+    expect((await callApi(b, 'models.list', {})).some((m) => m.name === 'cancelled')).toBe(false);
+  });
+
+  it(
+    'a job killed (kill -9) mid-training resumes from its checkpoint to the adapters of an uninterrupted run',
+    { timeout: 900_000 },
+    async () => {
+      const dataDir = tmpDir();
+      const setup = backendAt(dataDir);
+      const { modelId } = await library(setup);
+      await callApi(setup, 'reports.import', { path: phantoms });
+      const params = { modelId, ...BASE, steps: 60, checkpointEvery: 5 };
+      const job = { id: Math.max(...setup.jobs.list({ limit: 10 }).map((j) => j.id)) + 1 };
+      setup.close();
+      open.length = 0;
+
+      // `cleft jobs start` in a child process, SIGKILLed two updates past a checkpoint (files only, no sleeps).
+      const child = spawn(
+        process.execPath,
+        [
+          path.resolve(__dirname, '../../../bin/cleft.mjs'),
+          'jobs',
+          'start',
+          'train-lora',
+          '--params',
+          JSON.stringify({ ...params, name: 'killed' }),
+          '--data-dir',
+          dataDir,
+        ],
+        { stdio: 'ignore' },
+      );
+      const exited = new Promise((r) => child.once('exit', r));
+      const jobDir = path.join(dataDir, 'jobs', String(job.id));
+      const meta = path.join(jobDir, 'checkpoint', 'checkpoint.json');
+      const metricSteps = () => {
+        try {
+          return fs
+            .readFileSync(path.join(jobDir, 'metrics.jsonl'), 'utf8')
+            .split('\n')
+            .flatMap((l) => {
+              try {
+                return [(JSON.parse(l) as { step: number }).step];
+              } catch {
+                return []; // blank, or a line being written
+              }
+            });
+        } catch {
+          return [];
+        }
+      };
+      let checkpointStep = 0;
+      await until(
+        () => {
+          try {
+            checkpointStep = (JSON.parse(fs.readFileSync(meta, 'utf8')) as { step: number }).step;
+          } catch {
+            return false;
+          }
+          return checkpointStep > 0 && Math.max(0, ...metricSteps()) > checkpointStep + 1;
+        },
+        'a checkpoint, and training past it',
+        600_000,
+      );
+      child.kill('SIGKILL');
+      await exited;
+
+      const b = backendAt(dataDir);
+      expect(b.jobs.get(job.id).status).toBe('interrupted');
+      b.jobs.resume(job.id);
+      const resumed = await b.jobs.waitFor(job.id);
+      expect(resumed.error).toBeNull();
+      const steps = b.jobs.metrics(job.id).map((p) => p.step);
+      const restart = steps.findIndex((s, i) => i > 0 && s < steps[i - 1]!);
+      expect(restart).toBeGreaterThan(0);
+      expect(steps[restart]).toBe(checkpointStep + 1); // continued after the checkpoint, not from scratch
+      expect(steps.filter((s) => s === 1)).toHaveLength(1);
+
+      const a = await trainedTensors((resumed.result as TrainLoraResult).bundleDir);
+      // An identical bundle cannot be registered twice: the resumed one makes room for the uninterrupted one.
+      await callApi(b, 'models.delete', { id: (resumed.result as TrainLoraResult).modelId });
+      const straight = await b.jobs.waitFor((await callApi(b, 'train.lora', { ...params, name: 'straight' })).id);
+      expect(straight.error).toBeNull();
+      const s = await trainedTensors((straight.result as TrainLoraResult).bundleDir);
+      expect([...a.keys()].sort()).toEqual([...s.keys()].sort());
+      for (const [name, t] of a) expect(bits(t).equals(bits(s.get(name)!)), name).toBe(true);
+      expect((resumed.result as TrainLoraResult).validation).toEqual((straight.result as TrainLoraResult).validation);
+    },
+  );
+});
