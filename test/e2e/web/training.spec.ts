@@ -90,6 +90,31 @@ test('learn a prompt set, compare it, activate it: marked active and used by cla
   expect(consoleErrors).toEqual([]);
 });
 
+test('a training job cancels, resumes from its checkpoint and finishes, its curve kept', async ({ page, consoleErrors }) => {
+  test.setTimeout(180_000);
+  await page.goto(`${host.url}#/training`);
+  await page.getByLabel('Task').selectOption({ label: 'Breast density' });
+  await page.getByLabel('Prompt set name').fill('e2e-resumed');
+  await page.getByLabel('Steps').fill('120');
+  await page.getByLabel('Batch size').fill('8');
+  await page.getByRole('button', { name: 'Start prompt learning' }).click();
+  const run = page.getByTestId('training-run');
+  await expect(run).toHaveAttribute('data-status', 'running');
+  await expect(page.getByTestId('curve-points')).toHaveText(/^([3-9]|\d{2,}) points$/, { timeout: 60_000 });
+  await expect(run).toContainText(/\d+% · (\d+ s left|about \d+ min left|almost done)/); // progress with an ETA
+  await run.getByRole('button', { name: 'Cancel' }).click();
+  await expect(run).toHaveAttribute('data-status', 'cancelled', { timeout: 30_000 });
+  const before = Number((await page.getByTestId('curve-points').textContent())!.replace(/\D/g, ''));
+  await screenshot(page, 'training-cancelled');
+  await run.getByRole('button', { name: 'Resume' }).click();
+  await expect(run).toHaveAttribute('data-status', 'done', { timeout: 150_000 });
+  const after = Number((await page.getByTestId('curve-points').textContent())!.replace(/\D/g, ''));
+  expect(after).toBeGreaterThanOrEqual(before);
+  await expect(page.getByTestId('before-after')).toBeVisible();
+  await expect(page.getByTestId('prompt-sets').locator('tbody tr', { hasText: 'e2e-resumed' })).toHaveCount(1);
+  expect(consoleErrors).toEqual([]);
+});
+
 test('Adaptor form: defaults, clear messages for bad input, a short job with its chart and run', async ({ page, consoleErrors }) => {
   test.setTimeout(150_000);
   await page.goto(`${host.url}#/training`);
