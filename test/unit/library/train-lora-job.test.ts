@@ -180,7 +180,37 @@ describe('train-lora job', () => {
         metrics: { losses: expect.any(Array), validation: { before: expect.any(Object), after: expect.any(Object) } },
       });
 
-      // The name is taken now; a single-image selection is too small.
+      // A second round from the LoRA bundle: its text adapter is trained further, the image encoder gets LoRA too.
+      const round2 = await b.jobs.waitFor(
+        (await callApi(b, 'train.lora', { ...BASE, modelId: r.modelId, name: 'round 2', image: 'lora', steps: 6, schedule: 'constant' }))
+          .id,
+      );
+      expect(round2.error).toBeNull();
+      const r2 = round2.result as TrainLoraResult;
+      expect(r2.notes.join(' ')).toMatch(/the base text adapter was trained further/);
+      const b2 = await openBundle(r2.bundleDir, { verify: 'full' });
+      const imageCfg = JSON.parse(fs.readFileSync(path.join(r2.bundleDir, 'image-adapter', 'adapter_config.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      expect(imageCfg).toMatchObject({ peft_type: 'LORA', r: 8, lora_alpha: 32, target_modules: ['query', 'value'] });
+      expect([...b2.image.adapter!.adapter.modules.values()].some((m) => toFloat32(m.B).some((v) => v !== 0))).toBe(true);
+      const before = toFloat32(adapter.modules.get('h.0.attn.c_attn')!.B);
+      const after = toFloat32(b2.text.adapter!.adapter.modules.get('h.0.attn.c_attn')!.B);
+      expect(bits(after).equals(bits(before))).toBe(false);
+
+      // From a bundle with an image adapter, a frozen image encoder keeps it (merged while training, copied as it is).
+      const round3 = await b.jobs.waitFor((await callApi(b, 'train.lora', { ...BASE, modelId: r2.modelId, name: 'round 3', steps: 3 })).id);
+      expect(round3.error).toBeNull();
+      const b3 = await openBundle((round3.result as TrainLoraResult).bundleDir, { verify: 'full' });
+      const sha = (x: typeof b3, rel: string) => x.files.find((f) => f.path === rel)?.sha256;
+      expect(sha(b3, 'image-adapter/adapter_model.safetensors')).toBe(sha(b2, 'image-adapter/adapter_model.safetensors'));
+      expect(sha(b3, 'text-adapter/adapter_model.safetensors')).not.toBe(sha(b2, 'text-adapter/adapter_model.safetensors'));
+      // Same validation studies: round 3 starts exactly where round 2 ended (image adapter merged, text LoRA unmerged).
+      const before3 = (round3.result as TrainLoraResult).validation.before!;
+      for (const [k, v] of Object.entries(r2.validation.after!)) expect(before3[k], k).toBeCloseTo(v, 4);
+
+      // The name is taken now.
       const dup = await b.jobs.waitFor((await callApi(b, 'train.lora', { modelId, name: 'phantom LoRA' })).id);
       expect(dup.error).toMatch(/a model named "phantom LoRA" already exists/);
     },
