@@ -12,32 +12,11 @@ import * as path from 'node:path';
 import { DataFile } from '../../../native/cleft/data';
 import { evaluate, type ClassificationReport } from '../../../native/cleft/metrics';
 import { num } from './train';
+import { parseCsvRecords } from '../../library/csv';
 
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  for (const line of text.split(/\r?\n/)) {
-    if (!line.trim()) continue;
-    const cells: string[] = [];
-    let cur = '';
-    let q = false;
-    for (let i = 0; i < line.length; i++) {
-      const ch = line[i]!;
-      if (q) {
-        if (ch === '"' && line[i + 1] === '"') {
-          cur += '"';
-          i++;
-        } else if (ch === '"') q = false;
-        else cur += ch;
-      } else if (ch === '"') q = true;
-      else if (ch === ',') {
-        cells.push(cur);
-        cur = '';
-      } else cur += ch;
-    }
-    cells.push(cur);
-    rows.push(cells.map((c) => c.trim()));
-  }
-  return rows;
+/** Rows of cells (trimmed); quoted fields may hold commas and line breaks (RFC 4180). */
+function parseCsv(text: string, file?: string): string[][] {
+  return parseCsvRecords(text, file).map((r) => r.cells.map((c) => c.trim()));
 }
 
 export interface Predictions {
@@ -55,7 +34,7 @@ export function readPredictions(file: string, classesFlag?: string[]): Predictio
     const classes = classesFlag ?? d.classNames() ?? Array.from({ length: k }, (_, i) => String(i));
     return { classes, probs, labels: d.has('labels') ? d.labels() : null };
   }
-  const rows = parseCsv(fs.readFileSync(file, 'utf8'));
+  const rows = parseCsv(fs.readFileSync(file, 'utf8'), file);
   const header = rows[0];
   if (!header) throw new Error(`${file}: empty CSV`);
   const labelCol = header.findIndex((h) => /^(label|y|y_true|truth)$/i.test(h));
@@ -157,7 +136,7 @@ export function register(program: Command): void {
 }
 
 function readPredictionsLabels(file: string): string[] {
-  const rows = parseCsv(fs.readFileSync(file, 'utf8'));
+  const rows = parseCsv(fs.readFileSync(file, 'utf8'), file);
   const col = rows[0]?.findIndex((h) => /^(label|y|y_true|truth)$/i.test(h)) ?? -1;
   if (col < 0) throw new Error(`${file}: no label column`);
   return rows.slice(1).map((r) => r[col]!);
