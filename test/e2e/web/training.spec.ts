@@ -95,7 +95,9 @@ test('a training job cancels, resumes from its checkpoint and finishes, its curv
   await page.goto(`${host.url}#/training`);
   await page.getByLabel('Task').selectOption({ label: 'Breast density' });
   await page.getByLabel('Prompt set name').fill('e2e-resumed');
-  await page.getByLabel('Steps').fill('120');
+  // Long enough (about 20 s here) that the cancel lands while it runs; no validation split, so no early stop.
+  await page.getByLabel('Steps').fill('500');
+  await page.getByLabel('Validation fraction').fill('0');
   await page.getByLabel('Batch size').fill('8');
   await page.getByRole('button', { name: 'Start prompt learning' }).click();
   const run = page.getByTestId('training-run');

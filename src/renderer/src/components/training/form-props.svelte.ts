@@ -16,17 +16,38 @@ export interface TrainingFormProps {
   onstarted: (job: Job) => void;
 }
 
+/** The name of what a job creates: a default until the user types one, and again after a start (the name is taken then). */
+export class ArtefactName {
+  value = $state('');
+  private edited = false;
+
+  suggest(name: string): void {
+    if (!this.edited) this.value = name;
+  }
+  typed(): void {
+    this.edited = true;
+  }
+  release(): void {
+    this.edited = false;
+  }
+}
+
 export class JobStarter {
   starting = $state(false);
   error = $state<string | null>(null);
 
-  constructor(private readonly track: (call: () => Promise<Job>) => Promise<Job>) {}
+  constructor(
+    private readonly track: (call: () => Promise<Job>) => Promise<Job>,
+    private readonly name?: ArtefactName,
+  ) {}
 
   async start(call: () => Promise<Job>, onstarted: (job: Job) => void): Promise<void> {
     this.starting = true;
     this.error = null;
     try {
-      onstarted(await this.track(call));
+      const job = await this.track(call);
+      this.name?.release();
+      onstarted(job);
     } catch (err) {
       this.error = errorText(err);
     } finally {
