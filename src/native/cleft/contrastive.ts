@@ -23,7 +23,7 @@ import { loadHfFolder, readWeightF32, writeHfFolder, type Gpt2Config, type HfMod
 import { createPeftAdapter, parseLoraConfig, peftConfigDict, readPeftAdapter, writePeftAdapter, type PeftAdapter } from '../models/peft';
 import { writeHeads, type Heads } from '../models/heads';
 import { toFloat32 } from '../models/safetensors';
-import { DROPOUT_SEED, type TrainingSetup } from '../training/index';
+import { DROPOUT_SEED, type TrainData, type TrainingSetup } from '../training/index';
 import { arrayData, createTrainer, stratifiedSplit, type RunOptions, type WorkflowTrainer } from './common';
 import { runLoop, type LoopResult } from './loop';
 import { scaledCosineLogits } from './math';
@@ -40,9 +40,15 @@ export type EncoderTraining =
 
 export const DEFAULT_LORA = { r: 8, alpha: 32, dropout: 0.1, textTargets: ['c_attn'], imageTargets: ['query', 'value'] } as const;
 
+/** Pixel rows read on demand (e.g. from a file), so a large data set need not sit in memory. */
+export interface PixelSource {
+  /** Rows `rows` of [N, 3, H, W], concatenated in that order. */
+  read(rows: readonly number[]): Float32Array;
+}
+
 export interface PairData {
-  /** [N, 3, H, W] normalised. */
-  pixelValues: Float32Array;
+  /** [N, 3, H, W] normalised, in memory or read on demand. */
+  pixelValues: Float32Array | PixelSource;
   pixelShape: readonly [number, number, number, number];
   /** [N, T] right padded. */
   inputIds: BigInt64Array;
@@ -283,20 +289,29 @@ export function retrievalMetrics(img: Float32Array, txt: Float32Array, p: number
   };
 }
 
+/** Pixel rows of the pairs `rows`, [rows.length, 3, H, W]. */
+function pixelRows(data: PairData, rows: readonly number[]): Float32Array {
+  const src = data.pixelValues;
+  if (!(src instanceof Float32Array)) return src.read(rows);
+  const [, c, h, w] = data.pixelShape;
+  const per = c * h * w;
+  const out = new Float32Array(rows.length * per);
+  rows.forEach((r, i) => out.set(src.subarray(r * per, (r + 1) * per), i * per));
+  return out;
+}
+
 /** Normalised embeddings of rows through forward.onnx (for validation). */
 async function embedPairs(wt: WorkflowTrainer, data: PairData, rows: readonly number[], batch: number, params?: Map<string, Float32Array>) {
   const [, c, h, w] = data.pixelShape;
-  const per = c * h * w;
   const T = data.inputIds.length / data.lengths.length;
   const img: Float32Array[] = [];
   const txt: Float32Array[] = [];
   for (let s = 0; s < rows.length; s += batch) {
     const chunk = rows.slice(s, s + batch);
-    const px = new Float32Array(chunk.length * per);
+    const px = pixelRows(data, chunk);
     const ids = new BigInt64Array(chunk.length * T);
     const len = new BigInt64Array(chunk.length);
     chunk.forEach((r, i) => {
-      px.set(data.pixelValues.subarray(r * per, (r + 1) * per), i * per);
       ids.set(data.inputIds.subarray(r * T, (r + 1) * T), i * T);
       len[i] = data.lengths[r]!;
     });
@@ -342,14 +357,27 @@ export async function openContrastive(o: ContrastiveOptions) {
   const [, c, h, w] = o.data.pixelShape;
   const T = o.data.inputIds.length / n;
   const split = pairSplit(n, o.valFraction ?? 0, o.seed ?? 0, o.groups);
-  const data = arrayData(
+  const tokens = arrayData(
     {
-      pixel_values: { data: o.data.pixelValues, rowShape: [c, h, w] },
       input_ids: { data: o.data.inputIds, rowShape: [T] },
       lengths: { data: o.data.lengths, rowShape: [] },
     },
     split.train,
   );
+  const data: TrainData = {
+    size: tokens.size,
+    batch: (indices) => ({
+      ...tokens.batch(indices),
+      pixel_values: {
+        type: 'float32',
+        dims: [indices.length, c, h, w],
+        data: pixelRows(
+          o.data,
+          indices.map((k) => split.train[k]!),
+        ),
+      },
+    }),
+  };
   const wt = await createTrainer(plan.setup, o, data, plan.initial);
   return { plan, wt, split };
 }

@@ -313,6 +313,9 @@ describe('train-lora job', () => {
       expect(restart).toBeGreaterThan(0);
       expect(steps[restart]).toBe(checkpointStep + 1); // continued after the checkpoint, not from scratch
       expect(steps.filter((s) => s === 1)).toHaveLength(1);
+      // the images prepared before the kill were read from the job's pixel file, not decoded again
+      expect((resumed.result as TrainLoraResult).notes).toContain('the prepared images of the interrupted run were reused');
+      expect(fs.existsSync(path.join(jobDir, 'pixels'))).toBe(false); // removed once done
 
       const a = await trainedTensors((resumed.result as TrainLoraResult).bundleDir);
       // An identical bundle cannot be registered twice: the resumed one makes room for the uninterrupted one.

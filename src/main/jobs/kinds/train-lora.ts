@@ -13,11 +13,11 @@ import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { ReportsRepo } from '../../db/reports-repo';
 import { RunsRepo } from '../../db/runs-repo';
 import { SettingsRepo } from '../../db/settings-repo';
-import { prepareFiles } from '../../dicom/pipeline/prepare';
 import { bundleSpec } from '../../engine/image-features';
+import { preparedPixelFile } from '../../library/prepared-pixels';
 import { MODELS_DIR, getModel, importModel } from '../../models/registry';
 import { APP_VERSION } from '../../version';
-import { canonicalJson, createBundle, openBundle, sha256Hex, type CleftBundle } from '../../../native/models/bundle';
+import { canonicalJson, createBundle, openBundle, sha256Hex } from '../../../native/models/bundle';
 import { exportContrastive, trainContrastive, type EncoderTraining, type PairData } from '../../../native/cleft/contrastive';
 import { bundleTokenizer } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobRunner } from '../job-context';
@@ -85,32 +85,6 @@ const slug = (name: string) =>
     .replace(/^[-.]+|[-.]+$/g, '')
     .slice(0, 60) || 'model';
 
-/** Prepared pixels [N, 3, S, S] of the pairs' images, in order (cancellable, with progress). */
-async function preparePixels(
-  bundle: CleftBundle,
-  files: readonly string[],
-  signal: AbortSignal,
-  onProgress: (done: number) => void,
-): Promise<{ pixels: Float32Array; shape: [number, number, number, number] }> {
-  const { spec } = bundleSpec(bundle);
-  const parts: Float32Array[] = [];
-  let size = 0;
-  for (let s = 0; s < files.length; s += 16) {
-    throwIfCancelled(signal);
-    const r = await prepareFiles(files.slice(s, s + 16), spec);
-    parts.push(r.pixelValues);
-    size = r.shape[2];
-    onProgress(Math.min(files.length, s + 16));
-  }
-  const pixels = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let k = 0;
-  for (const p of parts) {
-    pixels.set(p, k);
-    k += p.length;
-  }
-  return { pixels, shape: [files.length, 3, size, size] };
-}
-
 export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
   const started = performance.now();
   const p = ctx.params;
@@ -143,13 +117,14 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
     const studies = new Set(studyOf).size;
 
     ctx.progress(0, `Preparing ${pairs.length} images of ${studies} studies…`);
-    const px = await preparePixels(
-      bundle,
+    const px = await preparedPixelFile(
+      path.join(ctx.jobDir, 'pixels'),
       pairs.map((x) => x.file),
-      ctx.signal,
-      (d) => ctx.progress(0.15 * (d / pairs.length), `Prepared ${d} of ${pairs.length} images`),
+      bundleSpec(bundle).spec,
+      { signal: ctx.signal, onProgress: (d, t) => ctx.progress(0.15 * (d / t), `Prepared ${d} of ${t} images`) },
     );
     const notes: string[] = [];
+    if (px.reused) notes.push('the prepared images of the interrupted run were reused');
     const enc = tok.encodeBatch(
       pairs.map((x) => x.text),
       { maxLength: bundle.text.maxLength, onWarning: () => undefined },
@@ -157,7 +132,7 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
     const truncatedStudies = new Set(enc.truncated.map((i) => studyOf[i]!)).size;
     if (truncatedStudies)
       notes.push(`${truncatedStudies} of ${studies} reports are longer than ${bundle.text.maxLength} tokens and were truncated`);
-    const data: PairData = { pixelValues: px.pixels, pixelShape: px.shape, inputIds: enc.inputIds, lengths: enc.lengths };
+    const data: PairData = { pixelValues: px, pixelShape: px.shape, inputIds: enc.inputIds, lengths: enc.lengths };
 
     const textTraining: EncoderTraining = { mode: 'lora', adapterDir: bundle.text.adapter?.dir ?? null, ...p.textLora };
     if (bundle.text.adapter) notes.push('the base text adapter was trained further (its rank, alpha and targets kept)');
@@ -202,7 +177,7 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
         ctx.progress(0.15 + 0.8 * (w.step / Math.max(1, w.totalSteps)), w.message);
         ctx.metric({ step: w.step, loss: w.loss, lr: w.lr, ...(w.valMetrics ? { val: w.valMetrics } : {}) });
       },
-    });
+    }).finally(() => px.close());
     throwIfCancelled(ctx.signal);
     if (r.loop.stopped === 'aborted') throw new Error('training stopped before it finished');
 
@@ -303,7 +278,9 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
       notes,
       seconds: Math.round(performance.now() - started) / 1000,
     };
+    // the graphs and prepared pixels are only needed to resume
     fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(path.join(ctx.jobDir, 'pixels'), { recursive: true, force: true });
     return result;
   } finally {
     db.close();
