@@ -232,6 +232,9 @@ describe('train-lora job', () => {
     const few = await b.jobs.waitFor((await callApi(b, 'train.lora', { modelId, name: 'few', studyIds: [one.id] })).id);
     expect(few.error).toMatch(/at least 2 image-report pairs; the selection has 1/);
 
+    const big = await b.jobs.waitFor((await callApi(b, 'train.lora', { modelId, name: 'big', valFraction: 0.5, batchSize: 10 })).id);
+    expect(big.error).toMatch(/batchSize 10 is more than the \d+ training pairs \(\d+ pairs of 4 studies, \d+ held out for validation\)/);
+
     const job = await callApi(b, 'train.lora', { modelId, name: 'cancelled', ...BASE, steps: 100_000, schedule: 'constant' });
     await until(() => b.jobs.metrics(job.id).length >= 2, 'two training steps', 300_000);
     b.jobs.cancel(job.id);

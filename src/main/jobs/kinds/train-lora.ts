@@ -18,7 +18,7 @@ import { preparedPixelFile } from '../../library/prepared-pixels';
 import { MODELS_DIR, getModel, importModel } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { canonicalJson, createBundle, openBundle, sha256Hex } from '../../../native/models/bundle';
-import { exportContrastive, trainContrastive, type EncoderTraining, type PairData } from '../../../native/cleft/contrastive';
+import { exportContrastive, pairSplit, trainContrastive, type EncoderTraining, type PairData } from '../../../native/cleft/contrastive';
 import { bundleTokenizer } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
@@ -115,6 +115,14 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
     ctx.saveCheckpoint({ selectionSha256: selection });
     const studyOf = pairs.map((x) => x.studyId);
     const studies = new Set(studyOf).size;
+    // the split trainContrastive will make (seeded, by study), checked before any image is prepared
+    const split = pairSplit(pairs.length, p.valFraction, p.seed, studyOf);
+    if (split.train.length < p.batchSize)
+      throw new CleftError(
+        'invalid_input',
+        `batchSize ${p.batchSize} is more than the ${split.train.length} training pairs (${pairs.length} pairs of ${studies} studies, ` +
+          `${split.val.length} held out for validation): lower batchSize or valFraction, or import more reports`,
+      );
 
     ctx.progress(0, `Preparing ${pairs.length} images of ${studies} studies…`);
     const px = await preparedPixelFile(
