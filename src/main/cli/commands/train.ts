@@ -176,7 +176,8 @@ export function register(program: Command): void {
     program
       .command('train-lora')
       .description(
-        'CLEFT stage 1: contrastive training (symmetric InfoNCE) with LoRA on the text and image encoders, trainable projections and logit scale',
+        'CLEFT stage 1: contrastive training (symmetric InfoNCE) with LoRA on the text and image encoders, trainable projections and logit scale, ' +
+          "on a prepared data file (on the library's image-report pairs: cleft reports import FILE, then cleft jobs start train-lora --params JSON)",
       )
       .requiredOption('--text-model <dir>', 'GPT-2 family Hugging Face folder')
       .option(
