@@ -153,6 +153,7 @@ test('Adaptor form: defaults, clear messages for bad input, a short job with its
   await expect(run).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
   await expect(page.getByTestId('adaptor-val-chart').locator('circle').first()).toBeVisible();
   await expect(page.getByTestId('adaptor-metrics')).toContainText('accuracy');
+  await page.getByRole('tablist', { name: 'Kind of training' }).scrollIntoViewIfNeeded();
   await screenshot(page, 'training-adaptor-done');
 
   await run.getByRole('link', { name: /Open run #\d+ in Predictions/ }).click();
@@ -209,6 +210,7 @@ test('LoRA: report count, import refusal, defaults, bad input, and a short job w
   await expect(run).toContainText('New model “e2e LoRA”');
   await expect(page.getByTestId('lora-recall-chart').locator('circle').first()).toBeVisible();
   await expect(page.getByTestId('lora-metrics')).toContainText('Recall@1 image→text');
+  await page.getByRole('tablist', { name: 'Kind of training' }).scrollIntoViewIfNeeded();
   await screenshot(page, 'training-lora-done');
   // The new model is a bundle to choose everywhere.
   await expect(form.getByLabel('Base model').locator('option', { hasText: 'e2e LoRA' })).toHaveCount(1);
