@@ -87,6 +87,12 @@ test('learn a prompt set, compare it, activate it: marked active and used by cla
   const table = page.getByTestId('model-inspection').getByRole('table', { name: 'Prompt sets' });
   await expect(table.locator('tbody tr', { hasText: 'density-demo' })).toHaveAttribute('data-active', 'true');
   await expect(table.locator('tbody tr', { hasText: 'e2e-site' })).toHaveAttribute('data-active', 'false');
+
+  // The viewer's one-click Classify starts on the active set too.
+  await page.goto(host.url);
+  await page.getByRole('table', { name: 'Studies in the library' }).locator('tbody tr').first().getByRole('link').click();
+  await page.getByRole('complementary', { name: 'Labeling' }).getByLabel('Task').selectOption({ label: 'Breast density' });
+  await expect(page.getByTestId('classify-panel').locator('#classify-prompts')).toHaveValue('density-demo');
   expect(consoleErrors).toEqual([]);
 });
 

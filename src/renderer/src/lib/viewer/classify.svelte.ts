@@ -45,6 +45,8 @@ export class ViewerClassifySession {
   private want: { studyId: number; taskId: number } | null = null;
   jobId = $state<number | null>(null);
   private jobStartedAt = 0;
+  /** The model:task pair whose active prompt set was last preselected. */
+  private defaultedFor = '';
   private jobFor: { studyId: number; taskId: number; modelId: number; promptSet: string } | null = null;
   error = $state<string | null>(null);
   checking = $state(false);
@@ -98,7 +100,13 @@ export class ViewerClassifySession {
       const sets = await this.client.invoke('promptSets.list', { modelId, taskId });
       if (modelId !== this.modelId) return;
       this.promptSets = sets;
-      if (this.promptSet && !sets.some((s) => s.name === this.promptSet)) this.promptSet = '';
+      const key = `${modelId}:${taskId}`;
+      if (key !== this.defaultedFor) {
+        // A new model or task starts on its active prompt set, as classify.start does; a choice made
+        // afterwards (templates included) stands until the model or task changes.
+        this.defaultedFor = key;
+        this.promptSet = sets.find((s) => s.active)?.name ?? '';
+      } else if (this.promptSet && !sets.some((s) => s.name === this.promptSet)) this.promptSet = '';
     } catch {
       this.promptSets = [];
     }
