@@ -13,6 +13,7 @@ import {
   PromptLearnParams,
   TrainAdaptorParams,
   TrainLoraParams,
+  ExplainParams,
 } from './jobs';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord, PromptSetInfo } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunKind } from './runs';
@@ -410,6 +411,8 @@ export const methods = {
    */
   'reports.import': { input: z.object({ path: z.string().min(1, 'path is required') }).strict(), output: ReportImportResult },
   'reports.forStudy': { input: z.object({ studyId: z.number().int().positive() }).strict(), output: Report.nullable() },
+  /** "Where the model looks" for one image as a short job; its result is an ExplainResult. */
+  'explain.start': { input: ExplainParams.strict(), output: Job },
   /** The offline demo (phantoms, a small model trained on them, metrics), imported into the library. */
   'demo.start': { input: DemoParams.strict(), output: Job },
   'runs.list': {

@@ -136,6 +136,39 @@ export const DemoParams = z.object({
 });
 export type DemoParams = z.infer<typeof DemoParams>;
 
+/** "Where the model looks" for one image: patch-token similarity to each class's text embedding. */
+export const ExplainParams = z.object({
+  modelId: z.number().int().positive(),
+  taskId: z.number().int().positive(),
+  instanceId: z.number().int().positive(),
+  /** A learned prompt set of the bundle instead of the task's prompt templates. */
+  promptSet: z.string().max(64).nullable().default(null),
+});
+export type ExplainParams = z.infer<typeof ExplainParams>;
+
+/** The maps an explain job returns; `x`/`y` place the patch grid on the original image's pixels. */
+export const ExplainResult = z.object({
+  modelId: z.number().int(),
+  model: z.string(),
+  promptSet: z.string().nullable(),
+  provider: z.string(),
+  instanceId: z.number().int(),
+  classNames: z.array(z.string()),
+  rows: z.number().int().positive(),
+  cols: z.number().int().positive(),
+  /** Per class, rows * cols cosines (row-major, model-input orientation). */
+  maps: z.array(z.array(z.number())),
+  min: z.number(),
+  max: z.number(),
+  /** Original-image x of grid column c's left edge = x.origin + c * x.step (step < 0 when the model saw the image mirrored). */
+  x: z.object({ origin: z.number(), step: z.number() }),
+  y: z.object({ origin: z.number(), step: z.number() }),
+  imageColumns: z.number().int(),
+  imageRows: z.number().int(),
+  seconds: z.number(),
+});
+export type ExplainResult = z.infer<typeof ExplainResult>;
+
 export const JobSpec = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('hash-folder'), params: HashFolderParams }),
   z.object({ kind: z.literal('import'), params: ImportParams }),
@@ -144,6 +177,7 @@ export const JobSpec = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('train-adaptor'), params: TrainAdaptorParams }),
   z.object({ kind: z.literal('train-lora'), params: TrainLoraParams }),
   z.object({ kind: z.literal('demo'), params: DemoParams }),
+  z.object({ kind: z.literal('explain'), params: ExplainParams }),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 export type JobKind = JobSpec['kind'];

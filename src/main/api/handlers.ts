@@ -92,6 +92,7 @@ export function createHandlers(backend: Backend): Handlers {
     'reports.import': ({ path }) => importReports(db, path),
     'reports.forStudy': ({ studyId }) => new ReportsRepo(db).forStudy(studyId),
     'demo.start': (params) => jobs.enqueue({ kind: 'demo', params }),
+    'explain.start': (params) => jobs.enqueue({ kind: 'explain', params }),
     'runs.list': ({ taskId, kind }) => runs.listRuns({ taskId, kind }),
     'runs.get': ({ id }) => runs.getRun(id),
     'runs.studyPredictions': (input) => runs.studyPredictions(input),

@@ -9,6 +9,7 @@ import { promptLearn } from './prompt-learn';
 import { trainAdaptorJob } from './train-adaptor';
 import { trainLora } from './train-lora';
 import { demo } from './demo';
+import { explain } from './explain';
 
 type RunnerFor<K extends JobKind> = JobRunner<Extract<JobSpec, { kind: K }>['params']>;
 
@@ -20,4 +21,5 @@ export const jobRunners: { [K in JobKind]: RunnerFor<K> } = {
   'train-adaptor': trainAdaptorJob,
   'train-lora': trainLora,
   demo,
+  explain,
 };

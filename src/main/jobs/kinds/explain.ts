@@ -1,0 +1,103 @@
+// "Where the model looks" for one image, as a short job (the viewer's overlay): the image is
+// prepared with the bundle's pipeline, its patch tokens are projected like the pooled feature and
+// compared with each class's text embedding (src/native/cleft/explain.ts), and the grid is placed
+// on the original image's pixels (src/main/engine/explain-geometry.ts).
+import path from 'node:path';
+import type { ExplainParams, ExplainResult } from '../../../common/jobs';
+import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import { SettingsRepo } from '../../db/settings-repo';
+import { TasksRepo } from '../../db/tasks-repo';
+import { bundleSpec, engineFromSettings } from '../../engine/image-features';
+import { gridAxes } from '../../engine/explain-geometry';
+import { prepareFiles } from '../../dicom/pipeline/prepare';
+import { PreprocessSpec } from '../../dicom/pipeline/spec';
+import { getModel } from '../../models/registry';
+import { openBundle } from '../../../native/models/bundle';
+import { embedImages } from '../../../native/models/embed';
+import { loadHfFolder } from '../../../native/models/hf-folder';
+import { patchClassSimilarity } from '../../../native/cleft/explain';
+import { promptSetClassEmbeddings, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
+import { throwIfCancelled, type JobRunner } from '../job-context';
+
+export const explain: JobRunner<ExplainParams> = async (ctx) => {
+  const started = performance.now();
+  const p = ctx.params;
+  const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
+  try {
+    const model = getModel(db, p.modelId);
+    if (model.kind !== 'bundle') throw new Error(`model "${model.name}" is a ${model.kind}; the patch map needs a CLEFT bundle`);
+    const inst = db.prepare(`SELECT file_path, rows, columns FROM instances WHERE id = ?`).get(p.instanceId) as
+      { file_path: string; rows: number | null; columns: number | null } | undefined;
+    if (!inst) throw new Error(`no image with id ${p.instanceId} in the library`);
+    const bundle = await openBundle(model.path, { verify: 'sizes' });
+    const taskRow = new TasksRepo(db).get(p.taskId);
+    const engine = engineFromSettings(ctx.dataDir, new SettingsRepo(db).get(), (m: string) => ctx.progress(0, m));
+
+    ctx.progress(0.05, 'Encoding the class prompts…');
+    const text = p.promptSet
+      ? await promptSetClassEmbeddings(bundle, p.promptSet, engine)
+      : {
+          embeddings: await taskClassEmbeddings(bundle, { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes }, engine),
+          classNames: taskRow.classes.map((c) => c.name),
+        };
+    throwIfCancelled(ctx.signal);
+
+    ctx.progress(0.4, `Reading ${path.basename(inst.file_path)}…`);
+    const { spec: specInput } = bundleSpec(bundle);
+    const spec = PreprocessSpec.parse(specInput);
+    const prepared = await prepareFiles([inst.file_path], spec);
+    const image = prepared.images[0]!;
+    throwIfCancelled(ctx.signal);
+
+    ctx.progress(0.6, 'Encoding the image patches…');
+    const cfg = loadHfFolder(bundle.image.dir).config;
+    if (cfg.family === 'gpt2') throw new Error(`${bundle.image.dir}: the image encoder is not a vision model`);
+    const r = await embedImages({
+      modelDir: bundle.image.dir,
+      ...(bundle.image.adapter?.dir ? { adapterDir: bundle.image.adapter.dir } : {}),
+      cacheDir: engine.cacheDir,
+      ...(engine.device ? { device: engine.device } : {}),
+      ...(engine.threads !== undefined ? { threads: engine.threads } : {}),
+      onWarning: engine.onWarning ?? (() => undefined),
+      pixelValues: prepared.pixelValues,
+      shape: prepared.shape,
+      pool: bundle.image.pooling,
+      lastHidden: true,
+    });
+    const [ph, pw] = cfg.patchSize;
+    const grid = [Math.floor(spec.size / ph), Math.floor(spec.size / pw)] as const;
+    const maps = patchClassSimilarity({
+      lastHidden: r.lastHidden!,
+      tokens: r.tokens!,
+      grid,
+      heads: bundle.heads.heads,
+      classEmbeddings: text.embeddings,
+    });
+    const full = { columns: inst.columns ?? spec.size, rows: inst.rows ?? spec.size };
+    const axes = gridAxes(image, spec, full, { rows: grid[0], cols: grid[1] }, { width: pw, height: ph });
+    const n = grid[0] * grid[1];
+    const perClass = text.classNames.map((_, c) => Array.from(maps.maps.subarray(c * n, (c + 1) * n), (v) => Math.round(v * 1e5) / 1e5));
+    const all = perClass.flat();
+    const result: ExplainResult = {
+      modelId: model.id,
+      model: model.name,
+      promptSet: p.promptSet,
+      provider: r.provider.name === 'cuda' ? `cuda:${r.provider.deviceId}` : 'cpu',
+      instanceId: p.instanceId,
+      classNames: text.classNames,
+      rows: grid[0],
+      cols: grid[1],
+      maps: perClass,
+      min: Math.min(...all),
+      max: Math.max(...all),
+      x: axes.x,
+      y: axes.y,
+      imageColumns: full.columns,
+      imageRows: full.rows,
+      seconds: Math.round(performance.now() - started) / 1000,
+    };
+    return result;
+  } finally {
+    db.close();
+  }
+};
