@@ -17,6 +17,8 @@ export interface DumpInstance {
   intent?: 'FOR PRESENTATION' | 'FOR PROCESSING';
   rows?: number;
   columns?: number;
+  /** Stored value at (x, y), 0..4095 (default: a ramp). */
+  pixel?: (x: number, y: number) => number;
 }
 
 export function requireDump2dcm(): void {
@@ -35,7 +37,8 @@ export function writeMgInstance(file: string, inst: DumpInstance): void {
   fs.mkdirSync(dir, { recursive: true });
   const raw = `${file}.raw`;
   const px = Buffer.alloc(rows * columns * 2);
-  for (let i = 0; i < rows * columns; i++) px.writeUInt16LE((i * 37) % 4096, i * 2);
+  for (let i = 0; i < rows * columns; i++)
+    px.writeUInt16LE(inst.pixel ? inst.pixel(i % columns, Math.floor(i / columns)) : (i * 37) % 4096, i * 2);
   fs.writeFileSync(raw, px);
   const sopClass = inst.intent === 'FOR PROCESSING' ? '1.2.840.10008.5.1.4.1.1.1.2.1' : '1.2.840.10008.5.1.4.1.1.1.2';
   const lines = [

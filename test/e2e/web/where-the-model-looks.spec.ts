@@ -1,0 +1,82 @@
+// "Where the model looks" on the viewer: the patch-similarity map of each view of a demo study,
+// drawn over the image, following the chosen class, with its legend and the caption that says it
+// is an explanation aid.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from '@playwright/test';
+import { startServe, type ServeProcess } from '../serve';
+import { expect, screenshot, test } from './fixtures';
+
+let host: ServeProcess;
+let dataDir: string;
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async ({ browser }) => {
+  test.setTimeout(300_000);
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-e2e-explain-'));
+  host = await startServe(dataDir);
+  const page = await browser.newPage();
+  await page.goto(host.url);
+  const card = page.getByTestId('demo-card');
+  await card.getByRole('button', { name: 'Quick (about a minute)' }).click();
+  await expect(card).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
+  await page.close();
+});
+
+test.afterAll(async () => {
+  await host?.stop();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Mean colour of the viewport's canvas: the map changes it where the image was grey. */
+async function canvasStats(page: Page, slot: string): Promise<{ chroma: number }> {
+  return page
+    .getByTestId('hanging')
+    .locator(`[data-slot="${slot}"] canvas`)
+    .first()
+    .evaluate((c: HTMLCanvasElement) => {
+      const ctx = c.getContext('2d')!;
+      const { data } = ctx.getImageData(0, 0, c.width, c.height);
+      let chroma = 0;
+      for (let i = 0; i < data.length; i += 4)
+        chroma += Math.max(data[i]!, data[i + 1]!, data[i + 2]!) - Math.min(data[i]!, data[i + 1]!, data[i + 2]!);
+      return { chroma: chroma / (data.length / 4) };
+    });
+}
+
+test('M shows the patch map over every view, labelled as an explanation aid', async ({ page, consoleErrors }) => {
+  test.setTimeout(180_000);
+  await page.goto(host.url);
+  await page.getByRole('table', { name: 'Studies in the library' }).locator('tbody tr').first().getByRole('link').click();
+  const hanging = page.getByTestId('hanging');
+  await expect(hanging.locator('[data-renders]:not([data-renders="0"])')).toHaveCount(4);
+  await page.getByRole('complementary', { name: 'Labeling' }).getByLabel('Task').selectOption({ label: 'Breast density' });
+  await page.getByRole('heading', { level: 1 }).focus();
+  const grey = await canvasStats(page, 'RCC');
+
+  await page.keyboard.press('m');
+  const panel = page.getByTestId('explain-panel');
+  await expect(panel).toHaveAttribute('data-state', 'shown', { timeout: 120_000 });
+  await expect(hanging.locator('[data-heatmap-cells]:not([data-heatmap-cells="0"])')).toHaveCount(4, { timeout: 60_000 });
+  await expect(page.getByTestId('explain-caption')).toContainText(
+    'Explanation aid: similarity of image patches to the class text, not a diagnosis',
+  );
+  await expect(page.getByTestId('explain-caption')).toContainText('CLEFT demo');
+  await expect(page.getByTestId('explain-legend')).toBeVisible();
+  const coloured = await canvasStats(page, 'RCC');
+  // A greyscale mammogram has no chroma; the colour map adds it where it is drawn.
+  expect(coloured.chroma).toBeGreaterThan(grey.chroma + 5);
+  await screenshot(page, 'viewer-where-the-model-looks');
+
+  // Another class redraws the map; M again hides it.
+  const before = await hanging.locator('[data-slot="RCC"]').getAttribute('data-renders');
+  await panel.getByLabel('Class compared with the patches').selectOption('D');
+  await expect(hanging.locator('[data-slot="RCC"]')).not.toHaveAttribute('data-renders', before!);
+  await page.getByRole('heading', { level: 1 }).focus();
+  await page.keyboard.press('m');
+  await expect(panel).toHaveAttribute('data-state', 'off');
+  await expect(hanging.locator('[data-heatmap-cells]:not([data-heatmap-cells="0"])')).toHaveCount(0);
+  expect(consoleErrors).toEqual([]);
+});

@@ -1,0 +1,75 @@
+// The explain job end to end on a tiny bundle and an imported exam: one map per class over the
+// patch grid, placed on the image, deterministic, with the prompt set and device named; clear
+// errors for a missing image and a model that is not a bundle.
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createBackend, type Backend } from '../../../src/main/api/backend';
+import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { ExplainResult } from '../../../src/common/jobs';
+import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
+import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
+import { callApi } from '../../helpers/api';
+import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
+import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+
+let b: Backend;
+let source: string;
+beforeAll(() => {
+  requireDump2dcm();
+  source = tmpDir('cleft-dicom-');
+  writeFourViewExam(source, 1);
+});
+afterEach(() => b?.close());
+afterAll(removeTmpDirs);
+
+describe('explain job', () => {
+  it('maps patch similarity per class over the grid and places it on the image', async () => {
+    b = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
+    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 7);
+    const made = await callApi(b, 'models.createBundle', {
+      output: path.join(tmpDir(), 'bundle'),
+      name: 'tiny',
+      textModel: parts.text,
+      imageModel: parts.image,
+      heads: parts.heads,
+      tokenizer: defaultTokenizerDir(),
+    });
+    await b.jobs.waitFor((await callApi(b, 'library.import', { paths: [source] })).id);
+    const study = (await callApi(b, 'library.studies', {})).rows[0]!;
+    const inst = (await callApi(b, 'library.study', { id: study.id })).instances[0]!;
+    const modelId = made.model!.id;
+
+    const run = async () => {
+      const done = await b.jobs.waitFor((await callApi(b, 'explain.start', { modelId, taskId: density.id, instanceId: inst.id })).id);
+      expect(done.error).toBeNull();
+      return ExplainResult.parse(done.result);
+    };
+    const r = await run();
+    expect(r).toMatchObject({ model: 'tiny', promptSet: null, provider: 'cpu', classNames: ['A', 'B', 'C', 'D'] });
+    expect(r.maps).toHaveLength(4);
+    for (const m of r.maps) {
+      expect(m).toHaveLength(r.rows * r.cols);
+      for (const v of m) expect(Math.abs(v)).toBeLessThanOrEqual(1 + 1e-6);
+    }
+    expect(r.min).toBe(Math.min(...r.maps.flat()));
+    expect(r.max).toBe(Math.max(...r.maps.flat()));
+    // The grid spans the image (the Otsu crop can only shrink it): its far edge lies within the image.
+    expect(r.imageColumns).toBe(inst.columns);
+    const xEnd = r.x.origin + r.cols * r.x.step;
+    const yEnd = r.y.origin + r.rows * r.y.step;
+    for (const v of [r.x.origin, xEnd]) expect(v).toBeGreaterThanOrEqual(-1e-6);
+    expect(Math.max(r.x.origin, xEnd)).toBeLessThanOrEqual(inst.columns! * 1.0001 + 1e-6);
+    expect(yEnd).toBeGreaterThan(r.y.origin);
+    // The same image, model and prompts give the same maps.
+    expect((await run()).maps).toEqual(r.maps);
+
+    const missing = await b.jobs.waitFor((await callApi(b, 'explain.start', { modelId, taskId: density.id, instanceId: 9999 })).id);
+    expect(missing).toMatchObject({ status: 'failed', error: expect.stringMatching(/no image with id 9999/) });
+    const text = await callApi(b, 'models.import', { path: parts.text, name: 'just text' });
+    const wrong = await b.jobs.waitFor(
+      (await callApi(b, 'explain.start', { modelId: text.id, taskId: density.id, instanceId: inst.id })).id,
+    );
+    expect(wrong).toMatchObject({ status: 'failed', error: expect.stringMatching(/needs a CLEFT bundle/) });
+  });
+});
