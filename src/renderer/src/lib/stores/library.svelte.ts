@@ -4,6 +4,7 @@
 // at the next index.
 import type { ImportProblem, MethodInput, StudyFilter, StudySummary } from '../../../../common/contract';
 import type { RendererClient } from '../client';
+import { PageCache } from '../virtual-rows';
 
 const PAGE_SIZE = 200;
 
@@ -32,6 +33,15 @@ export class LibraryStore {
   predictionFilters = $state<PredictionFilters>({ taskId: null, predictedClass: '', status: '' });
   /** Where the viewer's study stands in the whole filtered list (0-based), once asked. */
   located = $state<{ studyId: number; position: number | null; total: number } | null>(null);
+  /** Bumped when a page of rows beyond the first arrives, so the table re-reads rowAt. */
+  pageVersion = $state(0);
+  /** Rows beyond the first page, fetched as the table scrolls (same filter and order). */
+  private readonly pages = new PageCache<StudySummary>(
+    PAGE_SIZE,
+    async (offset, limit) =>
+      (await this.client.invoke('library.studies', { filter: this.filter(), sort: { ...this.sort }, limit, offset })).rows,
+    () => this.pageVersion++,
+  );
   /** Answers to older requests are dropped when the search changed in between. */
   private generation = 0;
   private loading: Promise<void> | null = null;
@@ -68,6 +78,7 @@ export class LibraryStore {
   async load(): Promise<void> {
     const generation = ++this.generation;
     this.located = null;
+    this.pages.reset();
     try {
       const [studies, problems] = await Promise.all([
         this.client.invoke('library.studies', { filter: this.filter(), sort: { ...this.sort }, limit: PAGE_SIZE }),
@@ -85,6 +96,22 @@ export class LibraryStore {
       if (generation === this.generation) this.loadError = err instanceof Error ? err.message : String(err);
     } finally {
       this.loading = null;
+    }
+  }
+
+  /** Row `index` of the whole filtered list, or undefined while its page is on its way. */
+  rowAt(index: number): StudySummary | undefined {
+    void this.pageVersion;
+    return index < this.rows.length ? this.rows[index] : this.pages.row(index);
+  }
+
+  /** Fetches the pages the table is about to show (rows [start, end)). */
+  async ensureRange(start: number, end: number): Promise<void> {
+    if (end <= this.rows.length) return;
+    try {
+      await this.pages.ensure(Math.max(start, this.rows.length), end);
+    } catch (err) {
+      this.loadError = err instanceof Error ? err.message : String(err);
     }
   }
 
