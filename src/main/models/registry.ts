@@ -11,6 +11,7 @@ import { CleftError } from '../../common/errors';
 import type { Db } from '../db/database';
 import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../dicom/pipeline/spec';
 import { ModelFormatError } from '../../native/models/hf-folder';
+import { pruneOnnxCache } from '../../native/models/onnx-cache';
 import {
   openBundle,
   exportBundle,
@@ -350,6 +351,9 @@ export function deleteModel(db: Db, dataDir: string, id: number): { deleted: num
     const stillUsed = db.prepare(`SELECT 1 FROM models WHERE path = ?`).get(row.path);
     if (!stillUsed) {
       fs.rmSync(folder, { recursive: true, force: true });
+      // The ONNX cache hard-links weight files: drop the deleted model's links and artifacts, or its
+      // bytes stay on disk.
+      pruneOnnxCache(path.join(dataDir, 'cache', 'onnx'));
       return { deleted: id, removedFolder: folder };
     }
   }
