@@ -97,9 +97,11 @@ export const TrainLoraParams = z.object({
   /** Limit training to these studies (default: every study with a report). */
   studyIds: z.array(z.number().int().positive()).max(100_000).optional(),
   textLora: loraSettings(['c_attn']),
-  /** The image encoder: frozen (default) or LoRA-trained. */
-  image: z.enum(['frozen', 'lora']).default('frozen'),
+  /** The image encoder: frozen (default), LoRA-trained, or its last `imageBlocks` blocks trained. */
+  image: z.enum(['frozen', 'lora', 'last-blocks']).default('frozen'),
   imageLora: loraSettings(['query', 'value']),
+  /** With image 'last-blocks': how many of the last transformer blocks train (+ the final layer norm). */
+  imageBlocks: z.number().int().min(1).max(64).default(2),
   /** Train the projections and the logit scale too (default true). */
   trainHeads: z.boolean().default(true),
   optimizer: z.enum(['adamw', 'sgd']).default('adamw'),

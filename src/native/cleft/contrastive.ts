@@ -38,6 +38,22 @@ export type EncoderTraining =
   /** Every weight trainable (small models from scratch); `freeze` names (regexps) stay frozen, e.g. token embeddings. */
   | { mode: 'full'; freeze?: RegExp[] };
 
+/**
+ * CLEFT's "last blocks trainable" for a ViT / DINOv2 image encoder: 'full' training with the patch
+ * embeddings and every block but the last `blocks` frozen (the final layer norm trains too).
+ */
+export function lastBlocksTraining(model: HfModel, blocks: number): EncoderTraining {
+  const c = model.config;
+  if (c.family === 'gpt2') throw new Error(`${model.configFile}: last-blocks training is for the image encoder, this is gpt2`);
+  const layers = c.numHiddenLayers;
+  if (!Number.isInteger(blocks) || blocks < 1 || blocks > layers)
+    throw new Error(
+      `${model.configFile}: the number of trainable last blocks must be 1-${layers} (the model has ${layers}), got ${blocks}`,
+    );
+  const freeze = [/^embeddings\./, ...Array.from({ length: layers - blocks }, (_, i) => new RegExp(`^encoder\\.layer\\.${i}\\.`))];
+  return { mode: 'full', freeze };
+}
+
 export const DEFAULT_LORA = { r: 8, alpha: 32, dropout: 0.1, textTargets: ['c_attn'], imageTargets: ['query', 'value'] } as const;
 
 /** Pixel rows read on demand (e.g. from a file), so a large data set need not sit in memory. */

@@ -14,6 +14,7 @@ import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-mod
 import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
 import { openBundle } from '../../../src/native/models/bundle';
 import { readPeftAdapter } from '../../../src/native/models/peft';
+import { loadHfFolder, readWeightF32 } from '../../../src/native/models/hf-folder';
 import { readHeads } from '../../../src/native/models/heads';
 import { toFloat32 } from '../../../src/native/models/safetensors';
 import { callApi } from '../../helpers/api';
@@ -213,6 +214,41 @@ describe('train-lora job', () => {
       // The name is taken now.
       const dup = await b.jobs.waitFor((await callApi(b, 'train.lora', { modelId, name: 'phantom LoRA' })).id);
       expect(dup.error).toMatch(/a model named "phantom LoRA" already exists/);
+    },
+  );
+
+  it(
+    "last image blocks trainable: the new bundle carries an image encoder whose earlier blocks are the base's",
+    { timeout: 600_000 },
+    async () => {
+      const dataDir = tmpDir();
+      const b = backendAt(dataDir);
+      const { modelId, parts } = await library(b);
+      await callApi(b, 'reports.import', { path: phantoms });
+      const job = await b.jobs.waitFor(
+        (await callApi(b, 'train.lora', { modelId, name: 'last-block', ...BASE, steps: 4, image: 'last-blocks', imageBlocks: 1 })).id,
+      );
+      expect(job.error).toBeNull();
+      const model = (await callApi(b, 'models.list', {})).find((m) => m.name === 'last-block')!;
+      const bundle = await openBundle(model.path, { verify: 'sizes' });
+      expect(bundle.image.adapter).toBeNull();
+      const base = loadHfFolder(parts.image);
+      const trained = loadHfFolder(bundle.image.dir);
+      const layers = base.config.family === 'gpt2' ? 0 : base.config.numHiddenLayers;
+      let changed = 0;
+      for (const [name, ref] of base.weights) {
+        const same = Buffer.from(readWeightF32(ref).buffer).equals(Buffer.from(readWeightF32(trained.weights.get(name)!).buffer));
+        if (!same) {
+          changed++;
+          expect(name).toMatch(new RegExp(`^(encoder\\.layer\\.${layers - 1}\\.|layernorm\\.)`));
+        }
+      }
+      expect(changed).toBeGreaterThan(0);
+      const refused = await b.jobs.waitFor(
+        (await callApi(b, 'train.lora', { modelId, name: 'too-many', ...BASE, steps: 4, image: 'last-blocks', imageBlocks: layers + 1 }))
+          .id,
+      );
+      expect(refused.error).toMatch(/must be 1-\d+ \(the model has/);
     },
   );
 

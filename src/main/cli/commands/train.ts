@@ -16,7 +16,7 @@ import { Gpt2Tokenizer } from '../../../native/models/tokenizer';
 import { writeSafetensors, readTensorF32, readSafetensorsHeader } from '../../../native/models/safetensors';
 import { IMAGE_POOLINGS, type ImagePooling } from '../../../native/models/vit';
 import { DataFile } from '../../../native/cleft/data';
-import { exportContrastive, trainContrastive, type EncoderTraining } from '../../../native/cleft/contrastive';
+import { exportContrastive, lastBlocksTraining, trainContrastive, type EncoderTraining } from '../../../native/cleft/contrastive';
 import { learnPromptContext, type CtxInit } from '../../../native/cleft/prompt-learning';
 import { imageFeatures, textFeatures } from '../../../native/cleft/features';
 import { trainAdaptor, exportAdaptor } from '../../../native/cleft/adaptor';
@@ -187,6 +187,10 @@ export function register(program: Command): void {
       .requiredOption('--image-model <dir>', 'ViT / DINOv2 Hugging Face folder')
       .option('--image-adapter <dir>', 'PEFT adapter for the image encoder; default: a new one (r 8, alpha 32, query,value)')
       .option('--freeze-image', 'no LoRA on the image encoder (frozen)')
+      .option(
+        '--image-blocks <n>',
+        'instead of image LoRA, train the last N blocks of the image encoder (+ final layer norm); exported as image/',
+      )
       .addOption(new Option('--pool <pool>', 'image pooling').choices([...IMAGE_POOLINGS]).default('cls'))
       .requiredOption('--heads <file>', 'heads.safetensors (text_projection.weight, visual_projection.weight, logit_scale)')
       .requiredOption('--data <file>', 'safetensors with pixel_values (B,3,H,W), input_ids (B,T), lengths (B)')
@@ -217,6 +221,10 @@ export function register(program: Command): void {
         .filter(Boolean),
       ...(dropout !== undefined ? { dropout } : {}),
     });
+    const imageBlocks = num(f.imageBlocks as string | undefined, '--image-blocks', { int: true, min: 1 });
+    if (imageBlocks !== undefined && (f.freezeImage || f.imageAdapter))
+      throw new Error('--image-blocks trains the last image blocks instead of LoRA: leave out --freeze-image and --image-adapter');
+    const imageModel = loadHfFolder(f.imageModel as string);
     const { run, cleanup } = runOptions(f, output);
     const bar = progressPrinter(Boolean(f.json));
     const heads = readHeads(f.heads as string);
@@ -229,7 +237,12 @@ export function register(program: Command): void {
         image: {
           modelDir: f.imageModel as string,
           pool: f.pool as ImagePooling,
-          training: f.freezeImage ? { mode: 'frozen' } : lora(f.imageAdapter, f.imageTargets as string),
+          training:
+            imageBlocks !== undefined
+              ? lastBlocksTraining(imageModel, imageBlocks)
+              : f.freezeImage
+                ? { mode: 'frozen' }
+                : lora(f.imageAdapter, f.imageTargets as string),
         },
         heads,
         trainHeads: f.trainHeads !== false,
@@ -239,7 +252,8 @@ export function register(program: Command): void {
       bar.done();
       const written = exportContrastive(output, r, {
         text: loadHfFolder(f.textModel as string),
-        image: loadHfFolder(f.imageModel as string),
+        image: imageModel,
+        fullImage: imageBlocks !== undefined,
       });
       const summary = {
         command: 'train-lora',

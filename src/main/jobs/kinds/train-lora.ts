@@ -18,7 +18,14 @@ import { preparedPixelFile } from '../../library/prepared-pixels';
 import { MODELS_DIR, getModel, importModel } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { canonicalJson, createBundle, openBundle, sha256Hex } from '../../../native/models/bundle';
-import { exportContrastive, pairSplit, trainContrastive, type EncoderTraining, type PairData } from '../../../native/cleft/contrastive';
+import {
+  exportContrastive,
+  lastBlocksTraining,
+  pairSplit,
+  trainContrastive,
+  type EncoderTraining,
+  type PairData,
+} from '../../../native/cleft/contrastive';
 import { bundleTokenizer } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
@@ -144,10 +151,17 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
 
     const textTraining: EncoderTraining = { mode: 'lora', adapterDir: bundle.text.adapter?.dir ?? null, ...p.textLora };
     if (bundle.text.adapter) notes.push('the base text adapter was trained further (its rank, alpha and targets kept)');
+    if (p.image === 'last-blocks' && bundle.image.adapter)
+      throw new CleftError(
+        'invalid_input',
+        `training the last image blocks needs a base bundle without an image adapter ("${bundle.manifest.name}" has one): choose LoRA or frozen`,
+      );
     const imageTraining: EncoderTraining =
       p.image === 'lora'
         ? { mode: 'lora', adapterDir: bundle.image.adapter?.dir ?? null, ...p.imageLora }
-        : { mode: 'frozen', adapterDir: bundle.image.adapter?.dir ?? null };
+        : p.image === 'last-blocks'
+          ? lastBlocksTraining(bundle.image.model, p.imageBlocks)
+          : { mode: 'frozen', adapterDir: bundle.image.adapter?.dir ?? null };
     if (p.image === 'lora' && bundle.image.adapter)
       notes.push('the base image adapter was trained further (its rank, alpha and targets kept)');
     const settings = new SettingsRepo(db).get();
@@ -200,7 +214,8 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
     ctx.progress(0.95, `Writing the new bundle "${p.name}"…`);
     const trained = path.join(ctx.jobDir, 'trained');
     fs.rmSync(trained, { recursive: true, force: true });
-    exportContrastive(trained, r, { text: bundle.text.model, image: bundle.image.model });
+    const lastBlocks = p.image === 'last-blocks';
+    exportContrastive(trained, r, { text: bundle.text.model, image: bundle.image.model, fullImage: lastBlocks });
     const outDir = path.join(ctx.dataDir, MODELS_DIR, `lora-job${ctx.jobId}-${slug(p.name)}`);
     const imageAdapter = r.imageAdapter ? path.join(trained, 'image-adapter') : (bundle.image.adapter?.dir ?? null);
     await createBundle(
@@ -211,7 +226,8 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
           `Contrastive LoRA (CLEFT stage 1) from "${bundle.manifest.name}" on ${pairs.length} image-report pairs of ${studies} studies ` +
           `(job ${ctx.jobId}, ${r.loop.steps} steps, seed ${p.seed}). Prompt sets and adaptors of the base are not carried over: learn them again.`,
         textModel: bundle.text.dir,
-        imageModel: bundle.image.dir,
+        // Last blocks trained: the new bundle carries the whole updated image encoder.
+        imageModel: lastBlocks ? path.join(trained, 'image') : bundle.image.dir,
         textAdapter: path.join(trained, 'text-adapter'),
         ...(imageAdapter ? { imageAdapter } : {}),
         heads: path.join(trained, 'heads.safetensors'),
@@ -237,6 +253,7 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
     for (const [key, rel] of [
       ['text-adapter', 'text-adapter/adapter_model.safetensors'],
       ['image-adapter', 'image-adapter/adapter_model.safetensors'],
+      ['image-model', 'image/model.safetensors'],
       ['heads', 'heads.safetensors'],
     ] as const) {
       const sha = fileSha(rel);
