@@ -1,6 +1,6 @@
 // The Library with 10,000+ studies: the table reports the whole list, keeps a bounded number of
 // rows in the DOM, fetches rows in pages as it scrolls (to the very last study), and a search
-// narrows it. Prints the median time from a scroll to the rows being painted.
+// narrows it, as do the image filters. Prints the median time from a scroll to the rows being painted.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -114,5 +114,18 @@ test('10,050 studies: bounded DOM, scrolling to the last study, search narrows',
   await expect(page.locator('.toolbar [role="status"]')).toContainText('10 studies match');
   await expect(table.locator('tbody tr.study')).toHaveCount(10);
   await expect(table).toHaveAttribute('aria-rowcount', '11');
+
+  // Image filters combine with the search: every study here is a right CC, none labelled.
+  const images = page.getByRole('group', { name: 'Image filters' });
+  await images.getByLabel('Labels').selectOption('no');
+  await expect(page.locator('.toolbar [role="status"]')).toContainText('10 studies match');
+  await images.getByLabel('Laterality').selectOption('L');
+  await expect(page.locator('.toolbar [role="status"]')).toContainText('0 studies match');
+  await expect(page.getByText('No study matches “ACC1004” and the filters.')).toBeVisible();
+  await images.getByLabel('Laterality').selectOption('R');
+  await images.getByLabel('View').selectOption('CC');
+  await expect(table.locator('tbody tr.study')).toHaveCount(10);
+  await images.getByLabel('View').selectOption('MLO');
+  await expect(page.locator('.toolbar [role="status"]')).toContainText('0 studies match');
   expect(consoleErrors).toEqual([]);
 });

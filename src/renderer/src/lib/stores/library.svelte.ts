@@ -20,6 +20,15 @@ export interface PredictionFilters {
   status: '' | 'none' | 'disagree' | 'agree';
 }
 
+/** The Library's image filters ('' = any): a study matches when some image of it has the value. */
+export interface StudyFilters {
+  modality: string;
+  laterality: '' | 'L' | 'R';
+  view: string;
+  presentationIntent: '' | 'FOR PRESENTATION' | 'FOR PROCESSING';
+  labelled: '' | 'yes' | 'no';
+}
+
 export class LibraryStore {
   rows = $state<StudySummary[]>([]);
   total = $state(0);
@@ -31,6 +40,7 @@ export class LibraryStore {
   problemsTotal = $state(0);
   problemCounts = $state<{ skipped: number; refused: number }>({ skipped: 0, refused: 0 });
   predictionFilters = $state<PredictionFilters>({ taskId: null, predictedClass: '', status: '' });
+  studyFilters = $state<StudyFilters>({ modality: '', laterality: '', view: '', presentationIntent: '', labelled: '' });
   /** Where the viewer's study stands in the whole filtered list (0-based), once asked. */
   located = $state<{ studyId: number; position: number | null; total: number } | null>(null);
   /** Bumped when a page of rows beyond the first arrives, so the table re-reads rowAt. */
@@ -60,6 +70,12 @@ export class LibraryStore {
     const f: StudyFilter = {};
     const text = this.text.trim();
     if (text) f.text = text;
+    const i = this.studyFilters;
+    if (i.modality) f.modality = i.modality;
+    if (i.laterality) f.laterality = i.laterality;
+    if (i.view) f.view = i.view;
+    if (i.presentationIntent) f.presentationIntent = i.presentationIntent;
+    if (i.labelled) f.labelled = i.labelled === 'yes';
     const p = this.predictionFilters;
     if (p.taskId !== null) f.taskId = p.taskId;
     if (p.predictedClass) f.predictedClass = p.predictedClass;
@@ -72,7 +88,8 @@ export class LibraryStore {
   /** Whether anything narrows the list (the table says "match", the empty text differs). */
   get filtered(): boolean {
     const p = this.predictionFilters;
-    return this.text.trim() !== '' || p.predictedClass !== '' || p.status !== '';
+    const imageFiltered = Object.values(this.studyFilters).some((v) => v !== '');
+    return this.text.trim() !== '' || imageFiltered || p.predictedClass !== '' || p.status !== '';
   }
 
   async load(): Promise<void> {
