@@ -2,34 +2,11 @@
 // task, label a breast with a number key, classify with C, then go to Training and start a prompt
 // learning from its form. Every stop of the Tab walk must show where the focus is, and Tab must
 // always move on (no traps). The demo that fills the library is set up with the mouse.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Page } from '@playwright/test';
-import { startServe, type ServeProcess } from '../serve';
 import { expect, screenshot, test } from './fixtures';
+import { useDemoHost } from './demo-host';
 
-let host: ServeProcess;
-let dataDir: string;
-
-test.describe.configure({ mode: 'serial' });
-
-test.beforeAll(async ({ browser }) => {
-  test.setTimeout(300_000);
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-e2e-keyboard-'));
-  host = await startServe(dataDir);
-  const page = await browser.newPage();
-  await page.goto(host.url);
-  const card = page.getByTestId('demo-card');
-  await card.getByRole('button', { name: 'Quick (about a minute)' }).click();
-  await expect(card).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
-  await page.close();
-});
-
-test.afterAll(async () => {
-  await host?.stop();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-});
+const demoHost = useDemoHost('keyboard');
 
 /** What the focused element is and whether a focus indicator (outline or ring) is drawn for it. */
 async function focused(page: Page): Promise<{ id: string; visible: boolean }> {
@@ -67,7 +44,7 @@ async function tabTo(page: Page, selector: string, max = 120): Promise<void> {
 
 test('keyboard only: Library → Viewer (task, label, classify) → Training (start a job)', async ({ page, consoleErrors }) => {
   test.setTimeout(240_000);
-  await page.goto(`${host.url}#/library`);
+  await page.goto(`${demoHost.host().url}#/library`);
   await expect(page.getByRole('heading', { level: 1, name: 'Library' })).toBeVisible();
 
   // Library: Tab to the first study's link and open it with Enter.

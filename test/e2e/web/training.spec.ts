@@ -1,38 +1,14 @@
 // Training page beyond prompt learning: activate a learned prompt set and see one-click
 // classification use it; the Adaptor (and LoRA) forms with their defaults, clear messages for bad
 // input, and a short Adaptor job with its chart and a link to its run on Predictions.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { startServe, type ServeProcess } from '../serve';
 import { expect, screenshot, test } from './fixtures';
+import { useDemoHost } from './demo-host';
 
-let host: ServeProcess;
-let dataDir: string;
-
-test.describe.configure({ mode: 'serial' });
-
-test.beforeAll(async ({ browser }) => {
-  test.setTimeout(300_000);
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-e2e-training-'));
-  host = await startServe(dataDir);
-  // The quick demo: phantom studies with density labels and a bundle holding the prompt set "density-demo".
-  const page = await browser.newPage();
-  await page.goto(host.url);
-  const card = page.getByTestId('demo-card');
-  await card.getByRole('button', { name: 'Quick (about a minute)' }).click();
-  await expect(card).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
-  await page.close();
-});
-
-test.afterAll(async () => {
-  await host?.stop();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-});
+const demoHost = useDemoHost('training');
 
 test('learn a prompt set, compare it, activate it: marked active and used by classification', async ({ page, consoleErrors }) => {
   test.setTimeout(180_000);
-  await page.goto(`${host.url}#/training`);
+  await page.goto(`${demoHost.host().url}#/training`);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Training');
   await expect(page.getByRole('tab', { name: 'Prompt learning' })).toHaveAttribute('aria-selected', 'true');
   await page.getByLabel('Task').selectOption({ label: 'Breast density' });
@@ -69,7 +45,7 @@ test('learn a prompt set, compare it, activate it: marked active and used by cla
   await expect(learned).toHaveAttribute('data-active', 'false');
 
   // Predictions preselects the active set; classifying records it.
-  await page.goto(`${host.url}#/predictions`);
+  await page.goto(`${demoHost.host().url}#/predictions`);
   await page.getByLabel('Task').selectOption({ label: 'Breast density' });
   await expect(page.getByLabel('Prompts')).toHaveValue('density-demo');
   await expect(page.getByText('active set', { exact: true })).toBeVisible();
@@ -79,7 +55,7 @@ test('learn a prompt set, compare it, activate it: marked active and used by cla
   await screenshot(page, 'predictions-active-set');
 
   // Models: the bundle's prompt sets show which one is active.
-  await page.goto(`${host.url}#/models`);
+  await page.goto(`${demoHost.host().url}#/models`);
   await page
     .getByRole('table', { name: 'Registered models' })
     .getByRole('button', { name: /^CLEFT demo/ })
@@ -89,7 +65,7 @@ test('learn a prompt set, compare it, activate it: marked active and used by cla
   await expect(table.locator('tbody tr', { hasText: 'e2e-site' })).toHaveAttribute('data-active', 'false');
 
   // The viewer's one-click Classify starts on the active set too.
-  await page.goto(host.url);
+  await page.goto(demoHost.host().url);
   await page.getByRole('table', { name: 'Studies in the library' }).locator('tbody tr').first().getByRole('link').click();
   await page.getByRole('complementary', { name: 'Labeling' }).getByLabel('Task').selectOption({ label: 'Breast density' });
   await expect(page.getByTestId('classify-panel').locator('#classify-prompts')).toHaveValue('density-demo');
@@ -98,7 +74,7 @@ test('learn a prompt set, compare it, activate it: marked active and used by cla
 
 test('a training job cancels, resumes from its checkpoint and finishes, its curve kept', async ({ page, consoleErrors }) => {
   test.setTimeout(180_000);
-  await page.goto(`${host.url}#/training`);
+  await page.goto(`${demoHost.host().url}#/training`);
   await page.getByLabel('Task').selectOption({ label: 'Breast density' });
   await page.getByLabel('Prompt set name').fill('e2e-resumed');
   // Long enough (about 20 s here) that the cancel lands while it runs; no validation split, so no early stop.
@@ -125,7 +101,7 @@ test('a training job cancels, resumes from its checkpoint and finishes, its curv
 
 test('Adaptor form: defaults, clear messages for bad input, a short job with its chart and run', async ({ page, consoleErrors }) => {
   test.setTimeout(150_000);
-  await page.goto(`${host.url}#/training`);
+  await page.goto(`${demoHost.host().url}#/training`);
   // The tabs work from the keyboard: arrows move between them.
   await page.getByRole('tab', { name: 'Prompt learning' }).focus();
   await page.keyboard.press('ArrowRight');
@@ -173,7 +149,7 @@ test('LoRA: report count, import refusal, defaults, bad input, and a short job w
   consoleErrors,
 }) => {
   test.setTimeout(240_000);
-  await page.goto(`${host.url}#/training`);
+  await page.goto(`${demoHost.host().url}#/training`);
   await page.getByRole('tab', { name: 'LoRA (stage 1)' }).click();
   const reports = page.getByTestId('reports-card');
   const count = reports.getByTestId('report-count');

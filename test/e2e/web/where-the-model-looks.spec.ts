@@ -1,34 +1,11 @@
 // "Where the model looks" on the viewer: the patch-similarity map of each view of a demo study,
 // drawn over the image, following the chosen class, with its legend and the caption that says it
 // is an explanation aid.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Page } from '@playwright/test';
-import { startServe, type ServeProcess } from '../serve';
 import { expect, screenshot, test } from './fixtures';
+import { useDemoHost } from './demo-host';
 
-let host: ServeProcess;
-let dataDir: string;
-
-test.describe.configure({ mode: 'serial' });
-
-test.beforeAll(async ({ browser }) => {
-  test.setTimeout(300_000);
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-e2e-explain-'));
-  host = await startServe(dataDir);
-  const page = await browser.newPage();
-  await page.goto(host.url);
-  const card = page.getByTestId('demo-card');
-  await card.getByRole('button', { name: 'Quick (about a minute)' }).click();
-  await expect(card).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
-  await page.close();
-});
-
-test.afterAll(async () => {
-  await host?.stop();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-});
+const demoHost = useDemoHost('explain');
 
 /** Mean colour of the viewport's canvas: the map changes it where the image was grey. */
 async function canvasStats(page: Page, slot: string): Promise<{ chroma: number }> {
@@ -48,7 +25,7 @@ async function canvasStats(page: Page, slot: string): Promise<{ chroma: number }
 
 test('M shows the patch map over every view, labelled as an explanation aid', async ({ page, consoleErrors }) => {
   test.setTimeout(180_000);
-  await page.goto(host.url);
+  await page.goto(demoHost.host().url);
   await page.getByRole('table', { name: 'Studies in the library' }).locator('tbody tr').first().getByRole('link').click();
   const hanging = page.getByTestId('hanging');
   await expect(hanging.locator('[data-renders]:not([data-renders="0"])')).toHaveCount(4);
