@@ -82,3 +82,46 @@ test('the desktop window shows the shell with window.cleft and without Node', as
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+// The researcher's flow in the desktop window (the same steps the web specs take in Chromium):
+// first-run demo, a 4-view exam in the hanging, a label by key, one-click Classify with its bars,
+// and where the model looks.
+test('the desktop flow: demo, hanging, label by key, Classify, where the model looks', async () => {
+  if ('skip' in found) {
+    console.log(`Electron e2e skipped: ${found.skip}`);
+    test.skip(true, found.skip);
+    return;
+  }
+  test.setTimeout(360_000);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-e2e-electron-flow-'));
+  const app = await electron.launch({
+    executablePath: found.path,
+    args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), MAIN],
+    env: { ...process.env, CLEFT_DATA_DIR: dataDir, ORT_DISABLE_TELEMETRY: '1' },
+  });
+  try {
+    const page = await app.firstWindow();
+    await page.setViewportSize({ width: 1440, height: 900 });
+    const card = page.getByTestId('demo-card');
+    await card.getByRole('button', { name: 'Quick (about a minute)' }).click();
+    await expect(card).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
+    await page.getByRole('table', { name: 'Studies in the library' }).locator('tbody tr').first().getByRole('link').click();
+    await expect(page.getByTestId('hanging').locator('[data-renders]:not([data-renders="0"])')).toHaveCount(4, { timeout: 60_000 });
+    const labeling = page.getByRole('complementary', { name: 'Labeling' });
+    await labeling.getByLabel('Task').selectOption({ label: 'Breast density' });
+    await page.getByRole('heading', { level: 1 }).focus();
+    await page.keyboard.press('2');
+    await expect(page.getByTestId('label-tag').first()).toHaveText('B');
+    await page.keyboard.press('c');
+    await expect(page.getByTestId('classify-panel')).toHaveAttribute('data-state', 'new', { timeout: 60_000 });
+    await expect(page.getByTestId('view-prediction')).toHaveCount(4);
+    await page.getByRole('heading', { level: 1 }).focus();
+    await page.keyboard.press('m');
+    await expect(page.getByTestId('explain-panel')).toHaveAttribute('data-state', 'shown', { timeout: 120_000 });
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'electron-flow.png') });
+  } finally {
+    await app.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
