@@ -24,6 +24,7 @@ const TITLES: Record<string, string> = {
   'train-adaptor': 'Adaptor training',
   'train-lora': 'LoRA training',
   demo: 'Offline demo',
+  explain: 'Where the model looks',
 };
 
 export const FINAL_STATUSES: readonly JobStatus[] = ['done', 'failed', 'cancelled'];
