@@ -59,9 +59,10 @@ test('an empty folder path is refused inline, before any job starts', async ({ p
 });
 
 test('a running job shows progress and ETA, and can be cancelled and resumed', async ({ page, served }) => {
-  // Sparse files: gigabytes to hash, no disk used, about a second each on a small machine.
+  // Sparse files: gigabytes to hash, no disk used, about a second each on a small machine; 16 of them so
+  // the resumed run is still going when the second cancel arrives.
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-e2e-sparse-'));
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 16; i++) {
     const fd = fs.openSync(path.join(folder, `part-${i}.bin`), 'w');
     fs.ftruncateSync(fd, 256 * 1024 * 1024);
     fs.closeSync(fd);
@@ -73,7 +74,7 @@ test('a running job shows progress and ETA, and can be cancelled and resumed', a
 
     const job = page.getByRole('region', { name: 'Jobs' }).locator('article[data-job-id]').filter({ hasText: folder }).first();
     await expect(job).toHaveAttribute('data-status', 'running', { timeout: 30_000 });
-    await expect(job).toContainText(/Hashed [1-7] of 8 files/, { timeout: 30_000 });
+    await expect(job).toContainText(/Hashed [1-9] of 16 files/, { timeout: 30_000 });
     await expect(job.getByRole('progressbar')).toHaveAttribute('aria-valuenow', /^[1-9]\d?$/);
     await expect(job).toContainText(/left|almost done/);
     await screenshot(page, 'jobs-running');
