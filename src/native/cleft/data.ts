@@ -1,6 +1,6 @@
 // Prepared tensor files (safetensors) for reproducible research: `pixel_values` (B,3,H,W) float,
 // `input_ids` (B,T) int64 (int32 accepted), `lengths` (B) int64, `labels` (B) int64, pre-tokenized
-// class prompts `class_ids.<c>` int64 vectors, class names in the metadata (`class_names`, a JSON list).
+// class prompts `class_ids.<c>` int64 vectors, class names in the metadata (`class_names`: a JSON list or "a|b").
 // Errors name the file and the tensor.
 import * as path from 'node:path';
 import { ModelFormatError } from '../models/hf-folder';
@@ -85,12 +85,28 @@ export class DataFile {
     return out.length ? out : null;
   }
 
+  /**
+   * Class names from the metadata (safetensors holds strings only there): `class_names` (or
+   * `classnames` / `classes`, as other tools write it), a JSON list or names separated by "|" or
+   * new lines, the same separators `--classes` takes.
+   */
   classNames(): string[] | null {
-    const raw = this.metadata('class_names');
-    if (raw === null) return null;
-    const v = JSON.parse(raw) as unknown;
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
-      throw new ModelFormatError(this.header.path, 'metadata class_names must be a JSON list of strings');
-    return v as string[];
+    const key = ['class_names', 'classnames', 'classes'].find((k) => this.metadata(k) !== null);
+    if (key === undefined) return null;
+    const raw = this.metadata(key)!.trim();
+    let names: unknown;
+    if (raw.startsWith('[')) {
+      try {
+        names = JSON.parse(raw) as unknown;
+      } catch (e) {
+        throw new ModelFormatError(this.header.path, `metadata ${key} is not valid JSON: ${(e as Error).message}`);
+      }
+    } else names = raw.split(/\r?\n|\|/).map((n) => n.trim());
+    if (!Array.isArray(names) || !names.every((x) => typeof x === 'string' && x.length > 0) || names.length < 2)
+      throw new ModelFormatError(
+        this.header.path,
+        `metadata ${key} must list at least 2 non-empty class names (a JSON list, or separated by "|")`,
+      );
+    return names as string[];
   }
 }
