@@ -45,6 +45,8 @@ export const PromptLearnParams = z.object({
   weightDecay: z.number().min(0).max(1).optional(),
   momentum: z.number().min(0).max(1).optional(),
   steps: z.number().int().min(1).max(100_000).default(200),
+  /** Instead of steps: passes over the training images (steps = ceil(epochs × training images / batchSize)). */
+  epochs: z.number().positive().max(10_000).optional(),
   batchSize: z.number().int().min(1).max(4096).default(32),
   valFraction: z.number().min(0).max(0.5).default(0.2),
   patience: z.number().int().min(1).max(1000).optional(),
@@ -113,6 +115,8 @@ export const TrainLoraParams = z.object({
   warmupSteps: z.number().int().min(0).max(100_000).default(0),
   /** Optimizer updates. */
   steps: z.number().int().min(1).max(1_000_000).default(100),
+  /** Instead of steps: passes over the training pairs (steps = ceil(epochs × training pairs / (batchSize × accumulate))). */
+  epochs: z.number().positive().max(10_000).optional(),
   /** Pairs per micro-batch (the contrastive negatives come from the same micro-batch). */
   batchSize: z.number().int().min(2).max(4096).default(8),
   /** Micro-batches per update (gradients averaged). */

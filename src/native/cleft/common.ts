@@ -139,6 +139,16 @@ export async function createTrainer(
   };
 }
 
+/**
+ * Optimizer updates for a length given in epochs: enough updates to show the training rows
+ * `epochs` times (at least one), so "1 epoch" of 76 images in batches of 32 is 3 updates.
+ */
+export function stepsForEpochs(epochs: number, trainRows: number, rowsPerUpdate: number): number {
+  if (!(epochs > 0) || trainRows < 1 || rowsPerUpdate < 1)
+    throw new Error(`cannot turn ${epochs} epochs of ${trainRows} rows (${rowsPerUpdate} per update) into steps`);
+  return Math.max(1, Math.ceil((epochs * trainRows) / rowsPerUpdate - 1e-9));
+}
+
 /** Stratified split: a `fraction` of each class to validation (at least one per class with 2+ examples). */
 export function stratifiedSplit(labels: readonly number[], fraction: number, seed: number): { train: number[]; val: number[] } {
   if (fraction <= 0) return { train: labels.map((_, i) => i), val: [] };

@@ -102,6 +102,57 @@ test('a training job cancels, resumes from its checkpoint and finishes, its curv
   expect(consoleErrors).toEqual([]);
 });
 
+test("prompt learning on the Library's filtered studies, its length in epochs", async ({ page, consoleErrors }) => {
+  test.setTimeout(180_000);
+  const origin = new URL(demoHost.host().url);
+  const api = async (method: string, input: unknown): Promise<unknown> => {
+    const r = await page.request.post(`${origin.origin}/api/${method}`, {
+      data: input,
+      headers: { 'X-Cleft-Token': origin.searchParams.get('token')! },
+    });
+    return ((await r.json()) as { value: unknown }).value;
+  };
+  // The Library's search narrows the studies; the back end says how many match.
+  const query = 'PHANTOM001-000';
+  const matching = ((await api('library.studyIds', { filter: { text: query } })) as { ids: number[] }).ids.length;
+  const all = ((await api('library.studyIds', {})) as { ids: number[] }).ids.length;
+  expect(matching).toBeGreaterThan(1);
+  expect(matching).toBeLessThan(all);
+  await page.goto(`${demoHost.host().url}#/library`);
+  await page.getByLabel('Search studies').fill(query);
+  await expect(page.locator('.toolbar [role="status"]')).toHaveText(`${matching} studies match`);
+
+  // The Training page (same session): train on that selection for 2 epochs.
+  await page.getByRole('link', { name: 'Training' }).click();
+  await page.getByLabel('Task').selectOption({ label: 'Breast density' });
+  const form = page.getByTestId('pl');
+  await form.getByLabel('Studies').selectOption('search');
+  await expect(form.getByLabel('Studies').locator('option:checked')).toHaveText(
+    `The Library's search and filters “${query}” (${matching})`,
+  );
+  await expect(form).toContainText(`${matching} studies match the Library's search and filters`);
+  await form.getByLabel('Training length in').selectOption('epochs');
+  await expect(form.getByLabel('Epochs')).toHaveValue('20');
+  await form.getByLabel('Epochs').fill('0');
+  await expect(form).toContainText('Epochs must be between 0.01 and 10000 (got 0)');
+  await form.getByLabel('Epochs').fill('2');
+  await form.getByLabel('Batch size').fill('8');
+  await form.getByLabel('Prompt set name').fill('e2e-epochs');
+  await screenshot(page, 'training-selection-epochs');
+  await form.getByRole('button', { name: 'Start prompt learning' }).click();
+  // The card showed the previous test's finished run: wait for this one's result.
+  const run = page.getByTestId('training-run');
+  await expect(run.locator('.note')).toContainText('prompt set “e2e-epochs” added', { timeout: 120_000 });
+  await expect(run).toHaveAttribute('data-status', 'done');
+
+  // Only the selection's labelled images trained (4 views per phantom study), for ceil(2 × training images / 8) steps.
+  const note = await run.locator('.note').textContent();
+  const [, steps, train, val] = /(\d+) steps.*?(\d+) training,\s*(\d+) validation images/s.exec(note!)!.map(Number);
+  expect(train! + val!).toBe(4 * matching);
+  expect(steps).toBe(Math.ceil((2 * train!) / 8));
+  expect(consoleErrors).toEqual([]);
+});
+
 test('Adaptor form: defaults, clear messages for bad input, a short job with its chart and run', async ({ page, consoleErrors }) => {
   test.setTimeout(150_000);
   await page.goto(`${demoHost.host().url}#/training`);

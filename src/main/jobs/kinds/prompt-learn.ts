@@ -13,6 +13,7 @@ import { labelledImages } from '../../library/labelled-images';
 import { getModel, refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { addPromptSet, openBundle } from '../../../native/models/bundle';
+import { stepsForEpochs, stratifiedSplit } from '../../../native/cleft/common';
 import { learnPromptContext } from '../../../native/cleft/prompt-learning';
 import { DEFAULT_INIT_PHRASE, classNamesForPromptLearning, type TaskSpec } from '../../../native/cleft/tasks';
 import { bundleTokenizer, classNameIds } from '../../../native/cleft/zero-shot';
@@ -66,11 +67,15 @@ export const promptLearn: JobRunner<PromptLearnParams> = async (ctx) => {
     const classNames = classNamesForPromptLearning(task);
     const phrase = p.initPhrase ?? DEFAULT_INIT_PHRASE;
     ctx.progress(0.2, 'Learning the prompt context…');
+    const labels = images.map((im) => classes.indexOf(im.label));
+    // the same split learnPromptContext makes, for a length given in epochs
+    const steps =
+      p.epochs !== undefined ? stepsForEpochs(p.epochs, stratifiedSplit(labels, p.valFraction, p.seed).train.length, p.batchSize) : p.steps;
     const r = await learnPromptContext({
       text: { modelDir: bundle.text.dir, adapterDir: bundle.text.adapter?.dir ?? null },
       heads: bundle.heads.heads,
       imageFeatures: feats.features,
-      labels: images.map((im) => classes.indexOf(im.label)),
+      labels,
       classIds: classNameIds(tok, classNames),
       classNames,
       nCtx: p.nCtx,
@@ -84,7 +89,7 @@ export const promptLearn: JobRunner<PromptLearnParams> = async (ctx) => {
         ...(p.weightDecay !== undefined ? { weightDecay: p.weightDecay } : {}),
         ...(p.momentum !== undefined ? { momentum: p.momentum } : {}),
       },
-      steps: p.steps,
+      steps,
       batchSize: p.batchSize,
       seed: p.seed,
       workDir: path.join(ctx.jobDir, 'work'),

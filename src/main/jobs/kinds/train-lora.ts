@@ -26,6 +26,7 @@ import {
   type EncoderTraining,
   type PairData,
 } from '../../../native/cleft/contrastive';
+import { stepsForEpochs } from '../../../native/cleft/common';
 import { bundleTokenizer } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
@@ -102,8 +103,6 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
       throw new CleftError('invalid_input', `model "${model.name}" is a ${model.kind}; LoRA training starts from a CLEFT bundle`);
     const taken = db.prepare(`SELECT id FROM models WHERE name = ?`).get(p.name) as { id: number } | undefined;
     if (taken) throw new CleftError('conflict', `a model named "${p.name}" already exists (#${taken.id}); choose another name`);
-    if (p.schedule === 'cosine' && p.warmupSteps >= p.steps)
-      throw new CleftError('invalid_input', `warmupSteps (${p.warmupSteps}) must be fewer than steps (${p.steps})`);
     const bundle = await openBundle(model.path, { verify: 'sizes' });
     const tok = bundleTokenizer(bundle);
 
@@ -130,6 +129,9 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
         `batchSize ${p.batchSize} is more than the ${split.train.length} training pairs (${pairs.length} pairs of ${studies} studies, ` +
           `${split.val.length} held out for validation): lower batchSize or valFraction, or import more reports`,
       );
+    const steps = p.epochs !== undefined ? stepsForEpochs(p.epochs, split.train.length, p.batchSize * p.accumulate) : p.steps;
+    if (p.schedule === 'cosine' && p.warmupSteps >= steps)
+      throw new CleftError('invalid_input', `warmupSteps (${p.warmupSteps}) must be fewer than steps (${steps})`);
 
     ctx.progress(0, `Preparing ${pairs.length} images of ${studies} studies…`);
     const px = await preparedPixelFile(
@@ -186,7 +188,7 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
         ...(p.momentum !== undefined ? { momentum: p.momentum } : {}),
         schedule: p.schedule === 'cosine' ? { kind: 'cosine', warmupSteps: p.warmupSteps } : { kind: 'constant' },
       },
-      steps: p.steps,
+      steps,
       batchSize: p.batchSize,
       accumulation: p.accumulate,
       seed: p.seed,
