@@ -1,6 +1,7 @@
 // Entry of the `cleft` command line. Each command family lives in ./commands and registers itself
 // here; commands call the same services as the app (src/main/api, src/native), never the UI.
 import { Command } from 'commander';
+import { errorMessage } from '../../native/io/disk-full';
 import { registerCommands } from './commands/index';
 
 export async function main(argv: string[]): Promise<void> {
@@ -13,7 +14,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
-    console.error(`cleft: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`cleft: ${errorMessage(err)}`);
     process.exitCode = 1;
   }
 }

@@ -35,18 +35,8 @@ export function throwIfCancelled(signal: AbortSignal): void {
 
 export const CHECKPOINT_FILE = 'checkpoint.json';
 
-/** Write-then-rename so a kill mid-write leaves the previous checkpoint intact. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeFileSync(fd, data); // loops until every byte is written
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-}
+// Write-then-rename so a kill or a full disk mid-write leaves the previous checkpoint intact.
+export { writeFileAtomic } from '../../native/io/atomic-write';
 
 export function readCheckpoint(jobDir: string): unknown {
   const file = path.join(jobDir, CHECKPOINT_FILE);

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CleftError } from '../../common/errors';
+import { errorMessage } from '../../native/io/disk-full';
 import { MetricPoint, type Job, type JobSpec } from '../../common/jobs';
 import type { EventBus } from '../api/event-bus';
 import type { Db } from '../db/database';
@@ -29,6 +30,8 @@ interface Running {
   cancelRequested: boolean;
   settled: boolean;
   cancelTimer?: NodeJS.Timeout;
+  /** Storing a curve point failed once (said once, not per point). */
+  metricsWarned?: boolean;
 }
 
 export interface JobQueueOptions {
@@ -203,6 +206,32 @@ export class JobQueue {
 
   private onWorkerMessage(id: number, run: Running, m: FromWorker): void {
     if (run.settled) return;
+    try {
+      this.handleWorkerMessage(id, run, m);
+    } catch (err) {
+      // Recording the job failed here (the database or the job folder cannot be written, e.g. a full
+      // disk): stop the worker and say why. The host keeps serving; if even the failure cannot be
+      // stored, the row stays 'running' and is marked interrupted, so resumable, at the next start.
+      const error = errorMessage(err, this.options.dataDir);
+      console.error(`cleft: job ${id}: ${error}`);
+      try {
+        this.complete(id, run, 'failed', { error, message: 'Failed' });
+      } catch {
+        run.settled = true;
+        clearTimeout(run.cancelTimer);
+        this.running.delete(id);
+        run.channel.kill();
+        try {
+          this.settle(id); // waiters get the row as it stands
+        } catch {
+          /* the database cannot even be read */
+        }
+        this.pump();
+      }
+    }
+  }
+
+  private handleWorkerMessage(id: number, run: Running, m: FromWorker): void {
     switch (m.type) {
       case 'progress':
         run.fraction = m.fraction;
@@ -213,7 +242,13 @@ export class JobQueue {
         this.repo.setCheckpoint(id, m.path);
         break;
       case 'metric':
-        fs.appendFileSync(path.join(this.jobDir(id), METRICS_FILE), `${JSON.stringify(m.point)}\n`);
+        // The curve's history (jobs.metrics after a reload); a point that cannot be stored is still shown live.
+        try {
+          fs.appendFileSync(path.join(this.jobDir(id), METRICS_FILE), `${JSON.stringify(m.point)}\n`);
+        } catch (err) {
+          if (!run.metricsWarned) console.error(`cleft: job ${id}: curve points are no longer saved: ${errorMessage(err, this.jobDir(id))}`);
+          run.metricsWarned = true;
+        }
         this.options.events.emit('job.metric', { jobId: id, point: m.point });
         break;
       case 'done':

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { JobSpec } from '../../common/jobs';
+import { errorMessage } from '../../native/io/disk-full';
 import { CHECKPOINT_FILE, JobCancelled, writeFileAtomic, type JobContext, type JobRunner } from './job-context';
 import { jobRunners } from './kinds/index';
 import type { FromWorker, StartJob, WorkerPort } from './protocol';
@@ -41,6 +42,6 @@ async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSigna
     send({ type: 'done', result: result ?? null });
   } catch (err) {
     if (err instanceof JobCancelled || signal.aborted) send({ type: 'cancelled' });
-    else send({ type: 'failed', error: err instanceof Error ? err.message : String(err) });
+    else send({ type: 'failed', error: errorMessage(err, job.dataDir) });
   }
 }

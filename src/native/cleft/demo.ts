@@ -16,6 +16,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../io/atomic-write';
 import { addPromptSet, createBundle, openBundle } from '../models/bundle';
 import { readHeads } from '../models/heads';
 import { loadHfFolder } from '../models/hf-folder';
@@ -395,7 +396,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     seconds: (Date.now() - t0) / 1000,
     stages,
   };
-  fs.writeFileSync(
+  writeFileAtomic(
     path.join(out, 'demo-report.json'),
     JSON.stringify(
       { ...result, zeroShot: { ...zeroShot, report: undefined }, promptLearned: { ...promptLearned, report: undefined } },

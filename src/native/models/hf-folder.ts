@@ -16,6 +16,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../io/atomic-write';
 import {
   readSafetensorsHeader,
   writeSafetensors,
@@ -768,7 +769,7 @@ export function writeHfFolder(
 ): void {
   fs.mkdirSync(dir, { recursive: true });
   const metadata = options.metadata ?? { format: 'pt' };
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(rawConfig, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(rawConfig, null, 2) + '\n');
   const names = Object.keys(tensors);
   const size = (n: string) => numel(tensors[n]!.shape) * DTYPE_SIZE[tensors[n]!.dtype];
   if (!options.maxShardBytes) {
@@ -798,5 +799,5 @@ export function writeHfFolder(
       .map((k) => [k, weightMap[k]!]),
   );
   const total = names.reduce((a, n) => a + size(n), 0);
-  fs.writeFileSync(path.join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: total }, weight_map: sortedMap }, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: total }, weight_map: sortedMap }, null, 2) + '\n');
 }

@@ -17,7 +17,7 @@
  * rewritten byte for byte.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { writeFileAtomic } from '../io/atomic-write';
 
 // ---------------------------------------------------------------------------------------------
 // dtypes
@@ -826,47 +826,6 @@ export function writeSafetensors(
   writeFileAtomic(file, [s.head, ...s.chunks], options.fsync ?? true);
 }
 
-/** Writes chunks to `file` atomically (tmp + fsync + rename + directory fsync). */
-export function writeFileAtomic(file: string, chunks: Iterable<Uint8Array>, doFsync = true): void {
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(
-    dir,
-    `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.tmp`,
-  );
-  const fd = fs.openSync(tmp, 'wx', 0o644);
-  try {
-    try {
-      for (const c of chunks) {
-        let done = 0;
-        while (done < c.length) done += fs.writeSync(fd, c, done, Math.min(c.length - done, 1 << 30));
-      }
-      if (doFsync) fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw e;
-  }
-  if (doFsync) {
-    try {
-      const dfd = fs.openSync(dir, 'r');
-      try {
-        fs.fsyncSync(dfd);
-      } finally {
-        fs.closeSync(dfd);
-      }
-    } catch {
-      /* directories cannot be fsynced on some platforms (Windows) */
-    }
-  }
-}
-
 /**
  * Rewrites a file's tensors with the same layout as the source (when the source's header style is
  * recognised), e.g. to check byte-identical round trips or to replace some tensors in place.
@@ -929,3 +888,6 @@ export function writeSafetensorsStreaming(
   }
   writeFileAtomic(file, chunks(), options.fsync ?? true);
 }
+
+// Callers that write tensors import the atomic writer from here too.
+export { writeFileAtomic };

@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataFile } from '../../../native/cleft/data';
 import { evaluate, type ClassificationReport } from '../../../native/cleft/metrics';
+import { writeFileAtomic } from '../../../native/io/atomic-write';
 import { num } from './train';
 import { parseCsvRecords } from '../../library/csv';
 
@@ -129,7 +130,7 @@ export function register(program: Command): void {
           seed: num(f.seed, '--seed', { int: true })!,
           bins: num(f.bins, '--bins', { int: true, min: 1 })!,
         });
-        if (f.output) fs.writeFileSync(path.resolve(f.output), JSON.stringify(report, null, 2) + '\n');
+        if (f.output) writeFileAtomic(path.resolve(f.output), JSON.stringify(report, null, 2) + '\n');
         console.log(f.json ? JSON.stringify(report, null, 2) : formatReport(report));
       },
     );

@@ -14,6 +14,7 @@ import { readHeads } from '../../../native/models/heads';
 import { loadHfFolder } from '../../../native/models/hf-folder';
 import { Gpt2Tokenizer } from '../../../native/models/tokenizer';
 import { writeSafetensors, readTensorF32, readSafetensorsHeader } from '../../../native/models/safetensors';
+import { writeFileAtomic } from '../../../native/io/atomic-write';
 import { IMAGE_POOLINGS, type ImagePooling } from '../../../native/models/vit';
 import { DataFile } from '../../../native/cleft/data';
 import { exportContrastive, lastBlocksTraining, trainContrastive, type EncoderTraining } from '../../../native/cleft/contrastive';
@@ -265,7 +266,7 @@ export function register(program: Command): void {
         validation: r.validation,
         seconds: (Date.now() - t0) / 1000,
       };
-      fs.writeFileSync(path.join(output, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
+      writeFileAtomic(path.join(output, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
       if (f.json) console.log(JSON.stringify(summary, null, 2));
       else {
         console.log(
@@ -396,7 +397,7 @@ export function register(program: Command): void {
         split: { train: r.split.train.length, val: r.split.val.length },
         seconds: (Date.now() - t0) / 1000,
       };
-      fs.writeFileSync(path.join(output, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
+      writeFileAtomic(path.join(output, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
       if (f.json) console.log(JSON.stringify(summary, null, 2));
       else {
         console.log(`prompt-learn: ${r.loop.steps} updates (${r.loop.stopped}), ctx [${r.shape.join(', ')}]`);
@@ -473,7 +474,7 @@ export function register(program: Command): void {
         probe: r.probe?.metrics ?? null,
         seconds: (Date.now() - t0) / 1000,
       };
-      fs.writeFileSync(path.join(output, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
+      writeFileAtomic(path.join(output, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
       if (f.json) console.log(JSON.stringify(summary, null, 2));
       else {
         console.log(

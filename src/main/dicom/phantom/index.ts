@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { writingToAsync } from '../../../native/io/disk-full';
 import { SOP_CLASS } from '../header';
 import { type PhantomSyntax, PHANTOM_SYNTAXES, encodeFrame } from './encode';
 import {
@@ -188,7 +189,7 @@ export async function generateExam(index: number, opts: PhantomOptions): Promise
       pixels: pixelsOpt,
     });
     const file = path.join(dir, `${side}${view}.dcm`);
-    await fs.writeFile(file, bytes);
+    await writingToAsync(file, () => fs.writeFile(file, bytes));
     images.push({ file, view: `${side}${view}`, sopInstanceUID: sopUID, transferSyntaxUID: tsUid, glandularFraction });
   }
   const findings: PhantomExam['findings'] = [];
@@ -213,7 +214,7 @@ export async function generateExam(index: number, opts: PhantomOptions): Promise
     `Impression: ${findings.length ? 'BI-RADS 4, suspicious abnormality; biopsy should be considered.' : 'BI-RADS 1, negative.'}`,
     '',
   ].join('\n');
-  await fs.writeFile(path.join(dir, 'report.txt'), report);
+  await writingToAsync(path.join(dir, 'report.txt'), () => fs.writeFile(path.join(dir, 'report.txt'), report));
   const exam: PhantomExam = {
     dir,
     patientID,
@@ -224,10 +225,9 @@ export async function generateExam(index: number, opts: PhantomOptions): Promise
     report,
     images,
   };
-  await fs.writeFile(
-    path.join(dir, 'labels.json'),
-    JSON.stringify({ ...exam, dir: undefined, images: images.map((i) => ({ ...i, file: path.basename(i.file) })) }, null, 2),
-  );
+  const labelsFile = path.join(dir, 'labels.json');
+  const labels = JSON.stringify({ ...exam, dir: undefined, images: images.map((i) => ({ ...i, file: path.basename(i.file) })) }, null, 2);
+  await writingToAsync(labelsFile, () => fs.writeFile(labelsFile, labels));
   return exam;
 }
 
