@@ -48,17 +48,10 @@ const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, w
 describe('the message of a full disk', () => {
   it('names the file, or the folder, and what to do; other errors pass unchanged', () => {
     const file = path.join(os.tmpdir(), 'nowhere', 'model.safetensors');
-    expect(() =>
-      writingTo(
-        file,
-        () => (
-          0,
-          (() => {
-            throw enospc();
-          })()
-        ),
-      ),
-    ).toThrow(DiskFullError);
+    const failing = (): never => {
+      throw enospc();
+    };
+    expect(() => writingTo(file, failing)).toThrow(DiskFullError);
     const m = new DiskFullError(file).message;
     expect(m).toMatch(
       /^no space left on the disk while writing \/.*model\.safetensors \(\d+(\.\d)? [KMG]B free there now\): free some space/,

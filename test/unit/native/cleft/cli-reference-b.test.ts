@@ -3,14 +3,13 @@
 // scale != 1 and LoRA on every linear; ViT without qkv bias and LoRA on every "dense". One SGD update
 // with lr 1 leaves old - new = the gradient, which must match PyTorch's to 1e-3 relative.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readTensors, toFloat32, writeSafetensors, type Tensor } from '../../../../src/native/models/safetensors';
 import { relErr } from './reference';
+import { runCli } from '../../../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '../../../..');
 const REF = path.resolve(__dirname, '../../../fixtures/reference-b');
 const R = (p: string) => path.join(REF, p);
 const cases = readTensors(R('cases.safetensors'));
@@ -22,13 +21,7 @@ const t = (k: string): Tensor => {
 const f32 = (k: string) => toFloat32(t(k));
 
 let tmp: string;
-const cli = (...args: string[]) =>
-  execFileSync(process.execPath, [path.join(ROOT, 'bin/cleft.mjs'), ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CLEFT_DATA_DIR: path.join(tmp, 'data') },
-  });
+const cli = (...args: string[]) => runCli(args, { dataDir: path.join(tmp, 'data') });
 const data = (name: string, tensors: Record<string, Tensor>) => {
   const file = path.join(tmp, name);
   writeSafetensors(file, tensors);

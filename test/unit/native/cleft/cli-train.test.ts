@@ -2,7 +2,6 @@
 // --no-shuffle, against a float64 JS restatement of torch.optim.AdamW / SGD applied to PyTorch's
 // reference gradients (step 1) and to the gradient at the step-1 values (step 2).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,15 +12,10 @@ import { openContrastive } from '../../../../src/native/cleft/contrastive';
 import { openPromptLearning } from '../../../../src/native/cleft/prompt-learning';
 import { imageFeatures } from '../../../../src/native/cleft/features';
 import { REF, cases, f32, i64, promptClassIds, shapeOf } from './reference';
+import { runCli } from '../../../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '../../../..');
 let tmp: string;
-const cli = (...args: string[]) =>
-  execFileSync(process.execPath, [path.join(ROOT, 'bin/cleft.mjs'), ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+const cli = (...args: string[]) => runCli(args);
 
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-cli-'));

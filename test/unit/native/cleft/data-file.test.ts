@@ -1,14 +1,12 @@
 // Prepared data files: class names in the safetensors metadata, in the forms other tools write them.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataFile } from '../../../../src/native/cleft/data';
 import { readTensors, writeSafetensors } from '../../../../src/native/models/safetensors';
 import { QUICK_SIZES, writeTinyModels } from '../../../../src/native/cleft/tiny-models';
-
-const ROOT = path.resolve(__dirname, '../../../..');
+import { ROOT, runCli } from '../../../helpers/cli';
 
 let tmp: string;
 beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-data-'))));
@@ -56,16 +54,14 @@ describe('cleft prompt-learn with class names instead of class_ids', () => {
       { class_names: JSON.stringify(['almost entirely fat', 'scattered fibroglandular', 'extremely dense']) },
     );
     const out = path.join(tmp, 'prompt-named');
-    execFileSync(
-      process.execPath,
+    runCli(
       [
-        path.join(ROOT, 'bin/cleft.mjs'),
         'prompt-learn',
         ...['--text-model', models.text, '--tokenizer', path.join(ROOT, 'test/fixtures/gpt2-tokenizer')],
         ...['--image-model', models.image, '--heads', models.heads, '--data', data, '--n-ctx', '4'],
         ...['--lr', '1e-3', '--steps', '2', '--batch-size', '3', '--output', out],
       ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CLEFT_DATA_DIR: path.join(tmp, 'data') } },
+      { dataDir: path.join(tmp, 'data') },
     );
     expect(readTensors(path.join(out, 'prompt.safetensors')).get('ctx')!.shape).toEqual([4, QUICK_SIZES.textDim]);
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8')) as { classNames: string[]; steps: number };
