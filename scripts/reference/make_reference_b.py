@@ -25,50 +25,20 @@ loss gradients and the prompt gradient, so the new numbers come from code that r
 import json
 import math
 import os
-import struct
 
 import torch
 import torch.nn.functional as F
+
+from safetensors_io import load_safetensors as load_tensors, save_safetensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REF_A = os.path.join(ROOT, "test", "fixtures", "reference-a")
 OUT = os.path.join(ROOT, "test", "fixtures", "reference-b")
 
-DTYPES = {"F32": torch.float32, "I64": torch.int64}
-NAMES = {torch.float32: "F32", torch.int64: "I64"}
-
 
 def load_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8 : 8 + n])
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        buf = bytearray(data[8 + n + a : 8 + n + b])
-        t = torch.frombuffer(buf, dtype=DTYPES[v["dtype"]]).reshape(v["shape"]).clone()
-        out[k] = t.double() if t.dtype == torch.float32 else t
-    return out
-
-
-def save_safetensors(path, tensors, metadata=None):
-    header, blobs, off = {}, [], 0
-    if metadata:
-        header["__metadata__"] = metadata
-    for k, t in tensors.items():
-        t = t.detach()
-        t = (t.float() if t.is_floating_point() else t).contiguous()
-        b = t.numpy().tobytes()
-        header[k] = {"dtype": NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+    """Float tensors in float64: the reference math runs in double precision."""
+    return load_tensors(path, float_dtype=torch.float64)
 
 
 def write_json(path, obj):

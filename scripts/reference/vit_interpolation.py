@@ -20,45 +20,15 @@ independent of our formulation. Outputs: cases.safetensors with the inputs and w
 import json
 import math
 import os
-import struct
 
 import torch
 import torch.nn.functional as F
 
+from safetensors_io import load_safetensors, save_safetensors
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 REF = os.path.join(ROOT, "test", "fixtures", "reference-a")
 OUT = os.path.join(ROOT, "test", "fixtures", "reference-interp")
-
-DTYPES = {"F32": torch.float32, "I64": torch.int64}
-
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8 : 8 + n])
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        buf = bytearray(data[8 + n + a : 8 + n + b])
-        out[k] = torch.frombuffer(buf, dtype=DTYPES[v["dtype"]]).reshape(v["shape"]).clone()
-    return out
-
-
-def save_safetensors(path, tensors):
-    header, blobs, off = {}, [], 0
-    for k, t in tensors.items():
-        t = t.contiguous()
-        b = t.numpy().tobytes()
-        header[k] = {"dtype": {torch.float32: "F32", torch.int64: "I64"}[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def interpolate(patch_pos, h0, w0, h, w, method):
