@@ -36,6 +36,21 @@ export const test = base.extend<{ served: ServedApp; consoleErrors: string[] }>(
 });
 export { expect };
 
+/** The web host's API, called directly (with the token of `hostUrl`), to check a page against the back end. */
+export function hostApi(hostUrl: string): <T = unknown>(method: string, input: unknown) => Promise<T> {
+  const url = new URL(hostUrl);
+  return async <T>(method: string, input: unknown): Promise<T> => {
+    const res = await fetch(new URL(`/api/${method}`, url.origin), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Cleft-Token': url.searchParams.get('token')! },
+      body: JSON.stringify(input),
+    });
+    const body = (await res.json()) as { ok: boolean; value?: T; error?: unknown };
+    if (!body.ok) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
+    return body.value as T;
+  };
+}
+
 /** Opens the printed address and waits for the shell. */
 export async function openApp(page: Page, served: ServedApp, hash = ''): Promise<void> {
   await page.goto(`${served.url}${hash}`);

@@ -1,7 +1,7 @@
 // Training page beyond prompt learning: activate a learned prompt set and see one-click
 // classification use it; the Adaptor (and LoRA) forms with their defaults, clear messages for bad
 // input, and a short Adaptor job with its chart and a link to its run on Predictions.
-import { expect, screenshot, test } from './fixtures';
+import { expect, hostApi, screenshot, test } from './fixtures';
 import { useDemoHost } from './demo-host';
 
 const demoHost = useDemoHost('training');
@@ -104,14 +104,7 @@ test('a training job cancels, resumes from its checkpoint and finishes, its curv
 
 test("prompt learning on the Library's filtered studies, its length in epochs", async ({ page, consoleErrors }) => {
   test.setTimeout(180_000);
-  const origin = new URL(demoHost.host().url);
-  const api = async (method: string, input: unknown): Promise<unknown> => {
-    const r = await page.request.post(`${origin.origin}/api/${method}`, {
-      data: input,
-      headers: { 'X-Cleft-Token': origin.searchParams.get('token')! },
-    });
-    return ((await r.json()) as { value: unknown }).value;
-  };
+  const api = hostApi(demoHost.host().url);
   // The Library's search narrows the studies; the back end says how many match.
   const query = 'PHANTOM001-000';
   const matching = ((await api('library.studyIds', { filter: { text: query } })) as { ids: number[] }).ids.length;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
 import { ROOT, startServe, type ServeProcess } from '../serve';
-import { expect, screenshot, test } from './fixtures';
+import { expect, hostApi, screenshot, test } from './fixtures';
 
 let host: ServeProcess;
 let dataDir: string;
@@ -17,17 +17,7 @@ let studyIds: number[] = [];
 
 const EXAMS = 3;
 
-async function api<T>(method: string, input: unknown): Promise<T> {
-  const url = new URL(host.url);
-  const res = await fetch(new URL(`/api/${method}`, url.origin), {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-Cleft-Token': url.searchParams.get('token')! },
-    body: JSON.stringify(input),
-  });
-  const body = (await res.json()) as { ok: boolean; value?: T; error?: unknown };
-  if (!body.ok) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
-  return body.value as T;
-}
+const api = <T>(method: string, input: unknown): Promise<T> => hostApi(host.url)<T>(method, input);
 
 test.describe.configure({ mode: 'serial' });
 

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServe, type ServeProcess } from '../serve';
-import { expect, navLink, screenshot, test } from './fixtures';
+import { expect, hostApi, navLink, screenshot, test } from './fixtures';
 
 let host: ServeProcess;
 let dataDir: string;
@@ -163,14 +163,7 @@ test('Library: prediction status, filter by class and disagreement, Classify all
   const all = Number((await count.textContent())!.replace(/\D/g, ''));
   const rows = table.locator('tbody tr');
   // What the back end counts for each side, asked directly, so the page is checked against it.
-  const origin = new URL(host.url);
-  const api = async (method: string, input: unknown): Promise<unknown> => {
-    const r = await page.request.post(`${origin.origin}/api/${method}`, {
-      data: input,
-      headers: { 'X-Cleft-Token': origin.searchParams.get('token')! },
-    });
-    return ((await r.json()) as { value: unknown }).value;
-  };
+  const api = hostApi(host.url);
   const taskId = ((await api('tasks.list', {})) as { id: number; name: string }[]).find((t) => t.name === 'Breast density')!.id;
   const totalFor = async (disagreement: boolean): Promise<number> =>
     ((await api('library.studies', { filter: { taskId, disagreement }, limit: 1 })) as { total: number }).total;
