@@ -229,7 +229,9 @@ test('LoRA: report count, import refusal, defaults, bad input, and a short job w
   test.skip(withReports < 2, 'the demo library has no reports to train on');
 
   await form.getByLabel('Batch size').fill('4');
-  await form.getByLabel('Steps', { exact: true }).fill('6');
+  // A quarter epoch: the job turns it into steps once the split is known.
+  await form.getByLabel('Training length in').selectOption('epochs');
+  await form.getByLabel('Epochs', { exact: true }).fill('0.25');
   await form.getByLabel('New model name').fill('e2e LoRA');
   await form.getByRole('button', { name: 'Start LoRA training' }).click();
   const run = page.getByTestId('training-run');
@@ -237,6 +239,8 @@ test('LoRA: report count, import refusal, defaults, bad input, and a short job w
   await expect(page.getByTestId('lora-loss-chart').locator('path.series').first()).toBeVisible({ timeout: 180_000 });
   await expect(run).toHaveAttribute('data-status', 'done', { timeout: 180_000 });
   await expect(run).toContainText('New model “e2e LoRA”');
+  const [, train, steps] = /\((\d+) training, \d+ validation\) · (\d+) steps/.exec((await run.textContent())!)!.map(Number);
+  expect(steps).toBe(Math.ceil((0.25 * train!) / 4));
   await expect(page.getByTestId('lora-recall-chart').locator('circle').first()).toBeVisible();
   await expect(page.getByTestId('lora-metrics')).toContainText('Recall@1 image→text');
   await page.getByRole('tablist', { name: 'Kind of training' }).scrollIntoViewIfNeeded();
