@@ -6,18 +6,16 @@ import path from 'node:path';
 import type { PromptLearnParams } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { RunsRepo } from '../../db/runs-repo';
-import { SettingsRepo } from '../../db/settings-repo';
-import { TasksRepo } from '../../db/tasks-repo';
-import { bundleSpec, cachedImageFeatures, engineFromSettings } from '../../engine/image-features';
-import { labelledImages } from '../../library/labelled-images';
-import { getModel, refreshBundleRecord } from '../../models/registry';
+import { bundleSpec } from '../../engine/image-features';
+import { refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { addPromptSet, openBundle } from '../../../native/models/bundle';
 import { stepsForEpochs, stratifiedSplit } from '../../../native/cleft/common';
 import { learnPromptContext } from '../../../native/cleft/prompt-learning';
-import { DEFAULT_INIT_PHRASE, classNamesForPromptLearning, type TaskSpec } from '../../../native/cleft/tasks';
+import { DEFAULT_INIT_PHRASE, classNamesForPromptLearning } from '../../../native/cleft/tasks';
 import { bundleTokenizer, classNameIds } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobRunner } from '../job-context';
+import { labelledFeatures } from './labelled-features';
 
 export interface PromptLearnResult {
   runId: number;
@@ -36,38 +34,25 @@ export const promptLearn: JobRunner<PromptLearnParams> = async (ctx) => {
   const p = ctx.params;
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
   try {
-    const model = getModel(db, p.modelId);
-    if (model.kind !== 'bundle') throw new Error(`model "${model.name}" is a ${model.kind}; prompt learning needs a CLEFT bundle`);
-    const bundle = await openBundle(model.path, { verify: 'sizes' });
-    if (bundle.promptSets.some((s) => s.name === p.name)) throw new Error(`the bundle already has a prompt set named "${p.name}"`);
-    const taskRow = new TasksRepo(db).get(p.taskId);
-    const task: TaskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
-    const classes = task.classes.map((c) => c.name);
-    const images = labelledImages(db, p.taskId, p.studyIds).filter((im) => classes.includes(im.label));
-    const perClass = classes.map((c) => images.filter((im) => im.label === c).length);
-    if (perClass.filter((n) => n > 0).length < 2) {
-      throw new Error(
-        `prompt learning needs labelled images of at least two classes of "${task.name}" (have ${classes.map((c, i) => `${c}: ${perClass[i]}`).join(', ')})`,
-      );
-    }
-    const settings = new SettingsRepo(db).get();
-    const engine = engineFromSettings(ctx.dataDir, settings, () => undefined);
-
-    ctx.progress(0, `Encoding ${images.length} labelled images (cached ones are reused)…`);
-    const feats = await cachedImageFeatures(
-      db,
+    const {
+      model,
       bundle,
-      images.map((im) => ({ id: im.instanceId, file: im.file })),
-      engine,
-      { signal: ctx.signal, onProgress: (d, t) => ctx.progress(0.2 * (d / t), `Encoded ${d} of ${t} new images`) },
-    );
-    throwIfCancelled(ctx.signal);
+      task,
+      classes,
+      images,
+      labels,
+      features: feats,
+      settings,
+    } = await labelledFeatures(ctx, db, {
+      purpose: 'prompt learning',
+      refuse: (b) => (b.promptSets.some((s) => s.name === p.name) ? `the bundle already has a prompt set named "${p.name}"` : null),
+      progressShare: 0.2,
+    });
 
     const tok = bundleTokenizer(bundle);
     const classNames = classNamesForPromptLearning(task);
     const phrase = p.initPhrase ?? DEFAULT_INIT_PHRASE;
     ctx.progress(0.2, 'Learning the prompt context…');
-    const labels = images.map((im) => classes.indexOf(im.label));
     // the same split learnPromptContext makes, for a length given in epochs
     const steps =
       p.epochs !== undefined ? stepsForEpochs(p.epochs, stratifiedSplit(labels, p.valFraction, p.seed).train.length, p.batchSize) : p.steps;

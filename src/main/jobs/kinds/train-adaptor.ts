@@ -11,21 +11,18 @@ import crypto from 'node:crypto';
 import type { TrainAdaptorParams } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { RunsRepo, type NewPrediction } from '../../db/runs-repo';
-import { SettingsRepo } from '../../db/settings-repo';
-import { TasksRepo } from '../../db/tasks-repo';
-import { bundleSpec, cachedImageFeatures, engineFromSettings } from '../../engine/image-features';
-import { labelledImages } from '../../library/labelled-images';
-import { getModel, refreshBundleRecord } from '../../models/registry';
+import { bundleSpec } from '../../engine/image-features';
+import { refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
-import { addAdaptor, openBundle } from '../../../native/models/bundle';
+import { addAdaptor } from '../../../native/models/bundle';
 import { adaptImageRows, imageBranchShapes, linearProbe, probeProbabilities, trainAdaptor } from '../../../native/cleft/adaptor';
 import { stratifiedSplit } from '../../../native/cleft/common';
 import { combineViews } from '../../../native/cleft/aggregate';
 import { takeRows } from '../../../native/cleft/math';
 import { heldOutMetrics } from '../../../native/cleft/metrics';
-import type { TaskSpec } from '../../../native/cleft/tasks';
 import { imageEmbeddingsFromFeatures, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobRunner } from '../job-context';
+import { labelledFeatures } from './labelled-features';
 
 /** Width and depth of the Adaptor module; AdamW at this rate (the job's lr is the head's). */
 const ADAPTOR_DIM = 128;
@@ -49,34 +46,23 @@ export const trainAdaptorJob: JobRunner<TrainAdaptorParams> = async (ctx) => {
   const p = ctx.params;
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
   try {
-    const model = getModel(db, p.modelId);
-    if (model.kind !== 'bundle') throw new Error(`model "${model.name}" is a ${model.kind}; the Adaptor needs a CLEFT bundle`);
-    const bundle = await openBundle(model.path, { verify: 'sizes' });
-    if (bundle.adaptors.some((a) => a.name === p.name)) throw new Error(`the bundle already has an adaptor named "${p.name}"`);
-    const taskRow = new TasksRepo(db).get(p.taskId);
-    const task: TaskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
-    const classes = task.classes.map((c) => c.name);
-    const images = labelledImages(db, p.taskId, p.studyIds).filter((im) => classes.includes(im.label));
-    const perClass = classes.map((c) => images.filter((im) => im.label === c).length);
-    if (perClass.filter((n) => n > 0).length < 2)
-      throw new Error(
-        `the Adaptor needs labelled images of at least two classes of "${task.name}" (have ${classes.map((c, i) => `${c}: ${perClass[i]}`).join(', ')})`,
-      );
-    const settings = new SettingsRepo(db).get();
-    const engine = engineFromSettings(ctx.dataDir, settings, () => undefined);
-
-    ctx.progress(0, `Encoding ${images.length} labelled images (cached ones are reused)…`);
-    const feats = await cachedImageFeatures(
-      db,
+    const {
+      model,
       bundle,
-      images.map((im) => ({ id: im.instanceId, file: im.file })),
+      task,
+      classes,
+      images,
+      labels,
+      features: feats,
+      settings,
       engine,
-      { signal: ctx.signal, onProgress: (d, t) => ctx.progress(0.3 * (d / t), `Encoded ${d} of ${t} new images`) },
-    );
-    throwIfCancelled(ctx.signal);
+    } = await labelledFeatures(ctx, db, {
+      purpose: 'the Adaptor',
+      refuse: (b) => (b.adaptors.some((a) => a.name === p.name) ? `the bundle already has an adaptor named "${p.name}"` : null),
+      progressShare: 0.3,
+    });
 
     const heads = bundle.heads.heads;
-    const labels = images.map((im) => classes.indexOf(im.label));
     const split = stratifiedSplit(labels, p.valFraction, p.seed);
     const emb = imageEmbeddingsFromFeatures(heads, feats.features);
     let x = emb;
