@@ -4,7 +4,7 @@ import type { Task } from '../../../../common/contract';
 import type { Job } from '../../../../common/jobs';
 import type { ModelRecord } from '../../../../common/models';
 import type { RendererClient } from '../../lib/client';
-import { errorText, freeName } from '../../lib/form';
+import { datedName, errorText, freeName } from '../../lib/form';
 
 export interface TrainingFormProps {
   bundles: ModelRecord[];
@@ -83,5 +83,29 @@ export class TakenNames {
 
   free(base: string): string {
     return freeName(base, this.names);
+  }
+}
+
+/**
+ * The name of something a job adds to a bundle (a prompt set, an adaptor): today's dated default,
+ * never one the bundle holds, until the user types one. Call `reload` when the bundle changes or a
+ * job of the form ends (it may have taken the name).
+ */
+export class BundleArtefactName extends ArtefactName {
+  readonly taken: TakenNames;
+
+  constructor(
+    client: RendererClient,
+    pick: (bundle: { promptSets: { name: string }[]; adaptors: { name: string }[] }) => string[],
+    private readonly stem: string,
+  ) {
+    super();
+    this.taken = new TakenNames(client, pick);
+    this.suggest(datedName(stem));
+  }
+
+  async reload(modelId: number | null): Promise<void> {
+    await this.taken.load(modelId);
+    this.suggest(this.taken.free(datedName(this.stem)));
   }
 }
