@@ -7,6 +7,8 @@
  * parsed value into ordinary JS values.
  */
 
+import { scanJson } from './json-scan';
+
 export class PyFloat {
   constructor(readonly value: number) {}
   valueOf(): number {
@@ -94,90 +96,18 @@ export function pyDumps(value: PyJson | undefined, options: PyDumpsOptions = {})
  * Node 20's JSON.parse does not give revivers the source text.
  */
 export function pyLoads(text: string): PyJson {
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const fail = (what: string): never => {
-    throw new SyntaxError(`JSON: ${what} at position ${i}`);
-  };
-  const ws = () => {
-    while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
-  };
-  const str = (): string => {
-    const start = i++;
-    let esc = false;
-    while (i < text.length && text[i] !== '"') {
-      if (text[i] === '\\') {
-        esc = true;
-        i++;
-      } else if (text.charCodeAt(i) < 0x20) fail('control character in string');
-      i++;
-    }
-    if (i >= text.length) fail('unterminated string');
-    i++;
-    const raw = text.slice(start, i);
-    return esc ? (JSON.parse(raw) as string) : raw.slice(1, -1);
-  };
-  const val = (): PyJson => {
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
+  return scanJson(text, {
+    bom: true,
+    // as Python's json: a repeated key keeps its first place and takes the last value
+    object: (entries) => {
       const o: { [k: string]: PyJson } = {};
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return o;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail('expected a key');
-        const k = str();
-        ws();
-        if (text[i++] !== ':') fail("expected ':'");
-        Object.defineProperty(o, k, { value: val(), enumerable: true, writable: true, configurable: true });
-        ws();
-        const d = text[i++];
-        if (d === '}') return o;
-        if (d !== ',') fail("expected ',' or '}'");
-      }
-    }
-    if (c === '[') {
-      i++;
-      const a: PyJson[] = [];
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return a;
-      }
-      for (;;) {
-        a.push(val());
-        ws();
-        const d = text[i++];
-        if (d === ']') return a;
-        if (d !== ',') fail("expected ',' or ']'");
-      }
-    }
-    if (c === '"') return str();
-    for (const [lit, v] of [
-      ['true', true],
-      ['false', false],
-      ['null', null],
-      ['NaN', new PyFloat(NaN)],
-      ['Infinity', new PyFloat(Infinity)],
-      ['-Infinity', new PyFloat(-Infinity)],
-    ] as const)
-      if (text.startsWith(lit, i)) {
-        i += lit.length;
-        return v;
-      }
-    const m = /^-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
-    if (!m) return fail('unexpected token');
-    i += m[0].length;
-    return m[1] !== undefined || m[2] !== undefined ? new PyFloat(Number(m[0])) : Number(m[0]);
-  };
-  const v = val();
-  ws();
-  if (i !== text.length) fail('trailing characters');
-  return v;
+      for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+      return o;
+    },
+    number: (raw, isFloat) => (isFloat ? new PyFloat(Number(raw)) : Number(raw)),
+    nonFinite: (v) => new PyFloat(v),
+    error: (what, at) => new SyntaxError(`JSON: ${what} at position ${at}`),
+  }) as PyJson;
 }
 
 /** PyFloat -> number, recursively. */

@@ -18,6 +18,7 @@
  */
 import * as fs from 'node:fs';
 import { writeFileAtomic } from '../io/atomic-write';
+import { scanJson } from './json-scan';
 
 // ---------------------------------------------------------------------------------------------
 // dtypes
@@ -263,119 +264,18 @@ type JsonObject = Map<string, JsonValue>;
 class JsonParseError extends Error {}
 
 function parseJsonOrdered(text: string): JsonValue {
-  let i = 0;
-  const ws = () => {
-    while (i < text.length) {
-      const c = text.charCodeAt(i);
-      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) i++;
-      else break;
-    }
-  };
-  const fail = (what: string): never => {
-    throw new JsonParseError(`${what} at character ${i}`);
-  };
-  const value = (): JsonValue => {
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
+  return scanJson(text, {
+    object: (entries, fail) => {
       const obj: JsonObject = new Map();
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return obj;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail('expected a string key');
-        const k = str();
+      for (const [k, v] of entries) {
         if (obj.has(k)) fail(`duplicate key "${k}"`);
-        ws();
-        if (text[i] !== ':') fail("expected ':'");
-        i++;
-        obj.set(k, value());
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return obj;
-        }
-        fail("expected ',' or '}'");
+        obj.set(k, v as JsonValue);
       }
-    }
-    if (c === '[') {
-      i++;
-      const arr: JsonValue[] = [];
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return arr;
-      }
-      for (;;) {
-        arr.push(value());
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return arr;
-        }
-        fail("expected ',' or ']'");
-      }
-    }
-    if (c === '"') return str();
-    if (text.startsWith('true', i)) {
-      i += 4;
-      return true;
-    }
-    if (text.startsWith('false', i)) {
-      i += 5;
-      return false;
-    }
-    if (text.startsWith('null', i)) {
-      i += 4;
-      return null;
-    }
-    const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(i, i + 64));
-    if (!m) return fail('unexpected token');
-    i += m[0].length;
-    return Number(m[0]);
-  };
-  const str = (): string => {
-    // text[i] === '"'
-    const start = i;
-    i++;
-    let hasEscape = false;
-    while (i < text.length) {
-      const c = text.charCodeAt(i);
-      if (c === 0x22) break;
-      if (c === 0x5c) {
-        hasEscape = true;
-        i += 2;
-        continue;
-      }
-      if (c < 0x20) fail('control character in string');
-      i++;
-    }
-    if (i >= text.length) fail('unterminated string');
-    i++;
-    const raw = text.slice(start, i);
-    if (!hasEscape) return raw.slice(1, -1);
-    try {
-      return JSON.parse(raw) as string;
-    } catch {
-      return fail('invalid string escape');
-    }
-  };
-  const v = value();
-  ws();
-  if (i !== text.length) fail('trailing characters');
-  return v;
+      return obj;
+    },
+    number: (raw) => Number(raw),
+    error: (what, at) => new JsonParseError(`${what} at character ${at}`),
+  }) as JsonValue;
 }
 
 // ---------------------------------------------------------------------------------------------
