@@ -246,7 +246,8 @@ export class JobQueue {
         try {
           fs.appendFileSync(path.join(this.jobDir(id), METRICS_FILE), `${JSON.stringify(m.point)}\n`);
         } catch (err) {
-          if (!run.metricsWarned) console.error(`cleft: job ${id}: curve points are no longer saved: ${errorMessage(err, this.jobDir(id))}`);
+          if (!run.metricsWarned)
+            console.error(`cleft: job ${id}: curve points are no longer saved: ${errorMessage(err, this.jobDir(id))}`);
           run.metricsWarned = true;
         }
         this.options.events.emit('job.metric', { jobId: id, point: m.point });

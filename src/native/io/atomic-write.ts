@@ -8,7 +8,10 @@ import { writingTo } from './disk-full';
 export function writeFileAtomic(file: string, data: Iterable<Uint8Array> | Uint8Array | string, doFsync = true): void {
   const chunks: Iterable<Uint8Array> = typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
   const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.tmp`);
+  const tmp = path.join(
+    dir,
+    `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.tmp`,
+  );
   writingTo(file, () => {
     const fd = fs.openSync(tmp, 'wx', 0o644);
     try {
