@@ -16,7 +16,7 @@ import {
   ExplainParams,
 } from './jobs';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord, PromptSetInfo } from './models';
-import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunKind } from './runs';
+import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunComparison, RunKind } from './runs';
 
 export const AppInfo = z.object({
   name: z.string(),
@@ -461,6 +461,20 @@ export const methods = {
       })
       .strict(),
     output: ClassificationReport,
+  },
+  /** Runs of a task compared at one scope: on the targets all of them predicted, and each on its own. */
+  'runs.compare': {
+    input: z
+      .object({
+        taskId: z.number().int().positive(),
+        scope: PredictionScope,
+        /** Default: the task's 12 newest runs that have predictions. */
+        runIds: z.array(z.number().int().positive()).min(1).max(50).optional(),
+        bootstrapSamples: z.number().int().min(0).max(10_000).default(200),
+        seed: z.number().int().default(0),
+      })
+      .strict(),
+    output: RunComparison,
   },
   'runs.exportCsv': {
     input: z.object({ runId: z.number().int().positive(), scope: PredictionScope.optional() }).strict(),

@@ -96,3 +96,32 @@ export const ClassificationReport = z.object({
   bootstrap: z.object({ samples: z.number().int(), seed: z.number().int() }),
 });
 export type ClassificationReport = z.infer<typeof ClassificationReport>;
+
+/** The headline numbers of a report, for tables of many runs. */
+export const MetricsSummary = z.object({
+  n: z.number().int(),
+  accuracy: Interval,
+  balancedAccuracy: z.number(),
+  macroAuc: Interval.nullable(),
+  ece: z.number(),
+});
+export type MetricsSummary = z.infer<typeof MetricsSummary>;
+
+/**
+ * Runs of one task side by side at one scope. `common` is measured on the labelled targets every
+ * compared run predicted (the same images, breasts or exams for all: the fair comparison); `own` on
+ * each run's own labelled targets. Runs without a labelled target at that scope are listed with nulls.
+ */
+export const RunComparison = z.object({
+  scope: PredictionScope,
+  /** Labelled targets every compared run has a prediction for. */
+  commonTargets: z.number().int(),
+  rows: z.array(
+    z.object({
+      run: Run,
+      own: MetricsSummary.nullable(),
+      common: MetricsSummary.nullable(),
+    }),
+  ),
+});
+export type RunComparison = z.infer<typeof RunComparison>;

@@ -16,6 +16,7 @@ import { RunsRepo } from '../db/runs-repo';
 import { ReportsRepo } from '../db/reports-repo';
 import { importReports } from '../library/report-import';
 import { evaluateRun } from '../runs/evaluate-run';
+import { compareRuns } from '../runs/compare-runs';
 import { predictionsCsv } from '../runs/csv';
 import type { Backend } from './backend';
 
@@ -98,6 +99,7 @@ export function createHandlers(backend: Backend): Handlers {
     'runs.studyPredictions': (input) => runs.studyPredictions(input),
     'runs.predictions': ({ runId, filter, sort, limit, offset }) => runs.predictions(runId, filter, sort, limit, offset),
     'runs.evaluate': ({ runId, scope, bootstrapSamples, seed }) => evaluateRun(runs, tasks, runId, scope, { bootstrapSamples, seed }),
+    'runs.compare': (input) => compareRuns(runs, tasks, input),
     'runs.exportCsv': ({ runId, scope }) => {
       const run = runs.getRun(runId);
       const classes = run.taskId === null ? [] : tasks.get(run.taskId).classes.map((c) => c.name);

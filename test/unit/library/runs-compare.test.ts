@@ -1,0 +1,59 @@
+// runs.compare: runs of a task side by side, each on its own labelled targets and all on the targets
+// they share, checked against the predictions themselves.
+import { afterAll, describe, expect, it } from 'vitest';
+import { createBackend } from '../../../src/main/api/backend';
+import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { callApi } from '../../helpers/api';
+import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+
+afterAll(removeTmpDirs);
+
+describe('runs.compare', () => {
+  it('measures every run on the targets all of them predicted, and each on its own', async () => {
+    const b = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    try {
+      expect((await b.jobs.waitFor((await callApi(b, 'demo.start', { quick: true })).id)).error).toBeNull();
+      const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
+      const all = (await callApi(b, 'library.studies', {})).rows.map((s) => s.id);
+      const some = all.slice(0, 5);
+      const classify = async (studyIds: number[], promptSet: string | null) => {
+        const job = await b.jobs.waitFor((await callApi(b, 'classify.start', { taskId: density.id, studyIds, promptSet })).id);
+        expect(job.error).toBeNull();
+        return (job.result as { runId: number }).runId;
+      };
+      const wide = await classify(all, null);
+      const narrow = await classify(some, 'density-demo');
+
+      const c = await callApi(b, 'runs.compare', { taskId: density.id, scope: 'breast', bootstrapSamples: 50 });
+      expect(c.rows.map((r) => r.run.id)).toEqual([narrow, wide]); // newest first
+      expect(c.commonTargets).toBe(2 * some.length); // the demo labels both breasts of every study
+      const row = (id: number) => c.rows.find((r) => r.run.id === id)!;
+      expect(row(wide).own!.n).toBe(2 * all.length);
+      expect(row(narrow).own!.n).toBe(2 * some.length);
+      expect(row(wide).common!.n).toBe(2 * some.length);
+      expect(row(narrow).common).toEqual(row(narrow).own);
+
+      // The wide run on the shared targets: its accuracy counted from its own predictions.
+      const preds = (
+        await callApi(b, 'runs.predictions', { runId: wide, filter: { scope: 'breast' }, limit: 1000, offset: 0 })
+      ).rows.filter((p) => some.includes(p.studyId));
+      expect(preds).toHaveLength(2 * some.length);
+      const correct = preds.filter((p) => p.predictedClass === p.label).length;
+      expect(row(wide).common!.accuracy.estimate).toBeCloseTo(correct / preds.length, 12);
+      // Its own figure is what runs.evaluate reports for it.
+      const report = await callApi(b, 'runs.evaluate', { runId: wide, scope: 'breast', bootstrapSamples: 50 });
+      expect(row(wide).own!.accuracy.estimate).toBe(report.accuracy.estimate);
+      expect(row(wide).own!.macroAuc?.estimate).toBe(report.macroAuc?.estimate);
+
+      // Chosen runs only; a run of another task is refused by name.
+      const one = await callApi(b, 'runs.compare', { taskId: density.id, scope: 'exam', runIds: [wide], bootstrapSamples: 0 });
+      expect(one.rows).toHaveLength(1);
+      const birads = (await callApi(b, 'tasks.list', {})).find((t) => t.name !== 'Breast density')!;
+      await expect(callApi(b, 'runs.compare', { taskId: birads.id, scope: 'exam', runIds: [wide] })).rejects.toThrow(
+        `run ${wide} is not a run of "${birads.name}"`,
+      );
+    } finally {
+      b.close();
+    }
+  }, 300_000);
+});
