@@ -49,9 +49,7 @@ export function compareRuns(
       ),
   );
   const withTargets = labelled.filter((m) => m.size > 0);
-  const common = withTargets.length
-    ? [...withTargets[0]!.keys()].filter((k) => withTargets.every((m) => m.has(k))).sort()
-    : [];
+  const common = withTargets.length ? [...withTargets[0]!.keys()].filter((k) => withTargets.every((m) => m.has(k))).sort() : [];
   const options = { bootstrapSamples: input.bootstrapSamples, seed: input.seed };
   const measure = (preds: Prediction[]): MetricsSummary | null =>
     preds.length === 0
