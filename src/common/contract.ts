@@ -456,7 +456,8 @@ export const methods = {
       .object({
         runId: z.number().int().positive(),
         scope: PredictionScope,
-        bootstrapSamples: z.number().int().min(0).max(10_000).default(1000),
+        /** Resamples for the 95% intervals (at least 10: every reported interval is a real one). */
+        bootstrapSamples: z.number().int().min(10, 'at least 10 bootstrap samples').max(10_000).default(1000),
         seed: z.number().int().default(0),
       })
       .strict(),
@@ -470,7 +471,7 @@ export const methods = {
         scope: PredictionScope,
         /** Default: the task's 12 newest runs that have predictions. */
         runIds: z.array(z.number().int().positive()).min(1).max(50).optional(),
-        bootstrapSamples: z.number().int().min(0).max(10_000).default(200),
+        bootstrapSamples: z.number().int().min(10, 'at least 10 bootstrap samples').max(10_000).default(200),
         seed: z.number().int().default(0),
       })
       .strict(),

@@ -251,5 +251,32 @@ test('Predictions: classify again with the learned prompt set', async ({ page, c
   await expect(page.getByText(/prompts [0-9a-f]{10}/)).toBeVisible();
   await expect(page.getByTestId('accuracy')).toHaveText(/\d+\.\d%/, { timeout: 30_000 });
   await screenshot(page, 'predictions-learned');
+
+  // The runs side by side: on the breasts all of them predicted, every row has the same n (the back
+  // end's count of shared targets); the new run is the current row; a row opens its run.
+  const compare = page.getByTestId('runs-comparison');
+  const rows = compare.locator('tbody tr');
+  await expect(rows).toHaveCount(runsBefore + 1);
+  const newest = Number(await page.getByLabel('Run', { exact: true }).inputValue());
+  await expect(rows.first()).toHaveAttribute('data-run-id', String(newest));
+  await expect(rows.first()).toHaveAttribute('aria-current', 'true');
+  const api = hostApi(host.url);
+  const taskId = ((await api('tasks.list', {})) as { id: number; name: string }[]).find((t) => t.name === 'Breast density')!.id;
+  const shared = ((await api('runs.compare', { taskId, scope: 'breast', bootstrapSamples: 10 })) as { commonTargets: number })
+    .commonTargets;
+  expect(shared).toBeGreaterThan(0);
+  await expect(compare.getByRole('button', { name: `Shared targets (${shared})` })).toHaveAttribute('aria-pressed', 'true');
+  await expect(compare.getByTestId('compare-n')).toHaveText(Array(runsBefore + 1).fill(String(shared)));
+  await compare.getByRole('button', { name: "Each run's own" }).click();
+  await expect(compare).toContainText('Each run on all its labelled targets');
+  await compare.scrollIntoViewIfNeeded();
+  await screenshot(page, 'predictions-compare');
+  const older = Number(await rows.nth(1).getAttribute('data-run-id'));
+  await rows
+    .nth(1)
+    .getByRole('button', { name: new RegExp(`^#${older} `) })
+    .click();
+  await expect(page.getByLabel('Run', { exact: true })).toHaveValue(String(older));
+  await expect(rows.nth(1)).toHaveAttribute('aria-current', 'true');
   expect(consoleErrors).toEqual([]);
 });

@@ -46,7 +46,7 @@ describe('runs.compare', () => {
       expect(row(wide).own!.macroAuc?.estimate).toBe(report.macroAuc?.estimate);
 
       // Chosen runs only; a run of another task is refused by name.
-      const one = await callApi(b, 'runs.compare', { taskId: density.id, scope: 'exam', runIds: [wide], bootstrapSamples: 0 });
+      const one = await callApi(b, 'runs.compare', { taskId: density.id, scope: 'exam', runIds: [wide], bootstrapSamples: 10 });
       expect(one.rows).toHaveLength(1);
       const birads = (await callApi(b, 'tasks.list', {})).find((t) => t.name !== 'Breast density')!;
       await expect(callApi(b, 'runs.compare', { taskId: birads.id, scope: 'exam', runIds: [wide] })).rejects.toThrow(
