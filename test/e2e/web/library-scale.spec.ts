@@ -129,3 +129,50 @@ test('10,050 studies: bounded DOM, scrolling to the last study, search narrows',
   await expect(page.locator('.toolbar [role="status"]')).toContainText('0 studies match');
   expect(consoleErrors).toEqual([]);
 });
+
+test('10,050 studies from the keyboard: arrows, Page Down, End and Home through the whole list, Enter opens', async ({
+  page,
+  consoleErrors,
+}) => {
+  test.setTimeout(120_000);
+  await page.goto(host.url);
+  const table = page.getByRole('table', { name: 'Studies in the library' });
+  await table.getByRole('button', { name: 'Accession' }).click();
+  const row = (i: number) => table.locator(`tbody tr.study[aria-rowindex="${i + 2}"]`);
+  const focusedIndex = () => page.evaluate(() => Number(document.activeElement?.closest('tr')?.getAttribute('aria-rowindex')) - 2);
+  await expect(row(0)).toContainText('ACC00000');
+
+  // One Tab stop for the whole table: the first row's link, then Tab leaves the table.
+  await expect(table.locator('tbody a[tabindex="0"]')).toHaveCount(1);
+  await row(0).getByRole('link').focus();
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await expect(row(2).getByRole('link')).toBeFocused();
+  await page.keyboard.press('ArrowUp');
+  await expect(row(1).getByRole('link')).toBeFocused();
+  await page.keyboard.press('PageDown');
+  const afterPage = await focusedIndex();
+  expect(afterPage).toBeGreaterThan(5);
+  await expect(row(afterPage)).toBeInViewport();
+
+  // End: the last of the 10,050, loaded and scrolled to; the page keeps a bounded DOM.
+  await page.keyboard.press('End');
+  await expect(row(STUDIES - 1).getByRole('link')).toBeFocused();
+  await expect(row(STUDIES - 1)).toContainText(`ACC${String(STUDIES - 1).padStart(5, '0')}`);
+  await expect(row(STUDIES - 1)).toBeInViewport();
+  expect(await table.locator('tbody tr').count()).toBeLessThan(100);
+  await page.keyboard.press('ArrowDown'); // already last: stays
+  await expect(row(STUDIES - 1).getByRole('link')).toBeFocused();
+  await screenshot(page, 'library-keyboard-end');
+  await page.keyboard.press('Home');
+  await expect(row(0).getByRole('link')).toBeFocused();
+  await page.keyboard.press('ArrowDown');
+  await expect(table.locator('tbody a[tabindex="0"]')).toHaveCount(1);
+  await expect(row(1).getByRole('link')).toHaveAttribute('tabindex', '0');
+
+  // Enter opens the focused study in the viewer.
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/#\/viewer\/study\/\d+/);
+  await expect(page.getByTestId('study-position')).toHaveText(/^2 \/ 10,?050$/); // the second study of the sorted list
+  expect(consoleErrors).toEqual([]);
+});
