@@ -4,13 +4,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createBackend } from '../../../src/main/api/backend';
 import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
 import { callApi } from '../../helpers/api';
+import { runCli } from '../../helpers/cli';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 
 afterAll(removeTmpDirs);
 
 describe('runs.compare', () => {
   it('measures every run on the targets all of them predicted, and each on its own', async () => {
-    const b = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    const dataDir = tmpDir();
+    const b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
     try {
       expect((await b.jobs.waitFor((await callApi(b, 'demo.start', { quick: true })).id)).error).toBeNull();
       const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
@@ -44,6 +46,16 @@ describe('runs.compare', () => {
       const report = await callApi(b, 'runs.evaluate', { runId: wide, scope: 'breast', bootstrapSamples: 50 });
       expect(row(wide).own!.accuracy.estimate).toBe(report.accuracy.estimate);
       expect(row(wide).own!.macroAuc?.estimate).toBe(report.macroAuc?.estimate);
+
+      // The CLI gives the same comparison (same code, same seed), and lists the runs.
+      const cli = JSON.parse(
+        runCli(['runs', 'compare', '--task', 'breast density', '--bootstrap', '50', '--json'], { dataDir }),
+      ) as typeof c;
+      const figures = (x: typeof c) => ({ common: x.commonTargets, rows: x.rows.map((r) => [r.run.id, r.own, r.common]) });
+      expect(figures(cli)).toEqual(figures(c));
+      const listed = JSON.parse(runCli(['runs', 'list', '--task', 'Breast density', '--json'], { dataDir })) as { id: number }[];
+      expect(listed.map((r) => r.id)).toEqual([narrow, wide]);
+      expect(() => runCli(['runs', 'compare', '--task', 'Nope'], { dataDir })).toThrow(/no task named "Nope"/);
 
       // Chosen runs only; a run of another task is refused by name.
       const one = await callApi(b, 'runs.compare', { taskId: density.id, scope: 'exam', runIds: [wide], bootstrapSamples: 10 });

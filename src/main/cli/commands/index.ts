@@ -13,6 +13,7 @@ import * as demo from './demo';
 import * as classify from './classify';
 import * as evaluateCmd from './evaluate';
 import * as reports from './reports';
+import * as runs from './runs';
 
 export function registerCommands(program: Command): void {
   serve.register(program);
@@ -27,4 +28,5 @@ export function registerCommands(program: Command): void {
   classify.register(program);
   evaluateCmd.register(program);
   reports.register(program);
+  runs.register(program);
 }
