@@ -16,7 +16,7 @@ export const PAGES = [
 
 export const SCREENSHOT_DIR = path.resolve('test-results/screenshots');
 
-export const test = base.extend<{ served: ServedApp; consoleErrors: string[] }>({
+export const test = base.extend<{ served: ServedApp; consoleErrors: string[]; cpuThrottle: void }>({
   // eslint-disable-next-line no-empty-pattern -- Playwright fixtures must destructure their dependencies
   served: async ({}, use) => {
     await use(servedApp());
@@ -30,6 +30,16 @@ export const test = base.extend<{ served: ServedApp; consoleErrors: string[] }>(
       });
       page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
       await use(errors);
+    },
+    { auto: true },
+  ],
+  // CLEFT_E2E_CPU_THROTTLE=4 runs every page 4× slower (Chrome's CPU throttling) while the host keeps
+  // its speed: how a loaded CI machine looks to tests that race a running job.
+  cpuThrottle: [
+    async ({ page }, use) => {
+      const rate = Number(process.env.CLEFT_E2E_CPU_THROTTLE ?? 1);
+      if (rate > 1) await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate });
+      await use();
     },
     { auto: true },
   ],

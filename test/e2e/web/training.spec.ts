@@ -77,24 +77,32 @@ test('a training job cancels, resumes from its checkpoint and finishes, its curv
   await page.goto(`${demoHost.host().url}#/training`);
   await page.getByLabel('Task').selectOption({ label: 'Breast density' });
   await page.getByLabel('Prompt set name').fill('e2e-resumed');
-  // Long enough that the cancel lands while it runs: an update of the demo model takes about 6 ms on an
-  // idle machine, so 500 steps once finished before the click arrived. No validation split, so no early stop.
-  await page.getByLabel('Steps').fill('3000');
+  // Long enough that the cancel lands while it runs, however slow the page: an update of the demo
+  // model takes 3-6 ms here, and on a loaded CI machine the page once lagged the job by seconds, so
+  // 3000 steps ended before the click. No validation split, so no early stop.
+  const STEPS = 10_000;
+  await page.getByLabel('Steps').fill(String(STEPS));
   await page.getByLabel('Validation fraction').fill('0');
   await page.getByLabel('Batch size').fill('8');
   await page.getByRole('button', { name: 'Start prompt learning' }).click();
   const run = page.getByTestId('training-run');
   await expect(run).toHaveAttribute('data-status', 'running');
   await expect(page.getByTestId('curve-points')).toHaveText(/^([3-9]|\d{2,}) points$/, { timeout: 60_000 });
-  await expect(run).toContainText(/\d+% · (\d+ s left|about \d+ min left|almost done)/); // progress with an ETA
-  await run.getByRole('button', { name: 'Cancel' }).click();
+  const figures = run.getByText(/\d+% · (\d+ s left|about \d+ min left|almost done)/); // progress with an ETA
+  await expect(figures).toBeVisible();
+  // Cancel holds still while the percent and the ETA change, so it can be aimed at (and clicked).
+  const cancel = run.getByRole('button', { name: 'Cancel' });
+  const [text0, box0] = [await figures.textContent(), await cancel.boundingBox()];
+  await expect(figures).not.toHaveText(text0!);
+  expect(await cancel.boundingBox()).toEqual(box0);
+  await cancel.click();
   await expect(run).toHaveAttribute('data-status', 'cancelled', { timeout: 30_000 });
   const before = Number((await page.getByTestId('curve-points').textContent())!.replace(/\D/g, ''));
   await screenshot(page, 'training-cancelled');
   await run.getByRole('button', { name: 'Resume' }).click();
   await expect(run).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
   const after = Number((await page.getByTestId('curve-points').textContent())!.replace(/\D/g, ''));
-  expect(before).toBeLessThan(3000); // the cancel landed mid-run
+  expect(before).toBeLessThan(STEPS); // the cancel landed mid-run
   expect(after).toBeGreaterThanOrEqual(before);
   console.log(`training e2e: ${before} curve points at the cancel, ${after} at the end`);
   await expect(page.getByTestId('before-after')).toBeVisible();

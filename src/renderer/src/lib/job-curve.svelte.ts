@@ -4,6 +4,7 @@ import type { MetricPoint } from '../../../common/jobs';
 import type { RendererClient } from './client';
 import type { Series } from '../components/charts/palette';
 import { classColour } from '../components/charts/palette';
+import { mergeByStep } from './curve-points';
 import { metricLabel } from './metrics';
 
 /** "accuracy", "macro AUC", "Recall@1 image→text": the legend reads as a phrase after "Validation". */
@@ -12,30 +13,54 @@ function plainName(key: string): string {
   return /^[A-Z][a-z]/.test(label) && !label.includes('@') ? label.toLowerCase().replace('auc', 'AUC') : label;
 }
 
+/** How often the live curve is redrawn at most: a fast job sends hundreds of points a second, and
+ * redrawing on each one starves the page (its buttons would not hold still long enough to click). */
+export const CURVE_FLUSH_MS = 100;
+
 export class JobCurve {
   jobId = $state<number | null>(null);
   points = $state<MetricPoint[]>([]);
+  private pending: MetricPoint[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly client: RendererClient) {}
 
-  /** Follows job.metric events; returns the unsubscribe (for onMount). */
+  /** Follows job.metric events, applied in batches; returns the unsubscribe (for onMount). */
   listen(): () => void {
-    return this.client.on('job.metric', ({ jobId, point }) => {
+    const off = this.client.on('job.metric', ({ jobId, point }) => {
       if (jobId !== this.jobId) return;
-      this.points = [...this.points.filter((p) => p.step !== point.step), point].sort((a, b) => a.step - b.step);
+      this.pending.push(point);
+      this.flushTimer ??= setTimeout(() => this.flush(), CURVE_FLUSH_MS);
     });
+    return () => {
+      off();
+      this.flush();
+    };
+  }
+
+  /** Applies the points received since the last flush (a later copy of a step replaces it). */
+  flush(): void {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (this.pending.length === 0) return;
+    this.points = mergeByStep(this.points, this.pending);
+    this.pending = [];
   }
 
   async show(id: number): Promise<void> {
     this.jobId = id;
     this.points = [];
+    this.pending = [];
     try {
       const saved = await this.client.invoke('jobs.metrics', { id });
       if (this.jobId !== id) return;
       // Events that arrived while asking are kept; the saved curve fills in what came before.
       // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a one-off lookup, not state
-      const seen = new Set(this.points.map((p) => p.step));
-      this.points = [...saved.filter((p) => !seen.has(p.step)), ...this.points].sort((a, b) => a.step - b.step);
+      const seen = new Set([...this.points, ...this.pending].map((p) => p.step));
+      this.points = mergeByStep(
+        saved.filter((p) => !seen.has(p.step)),
+        this.points,
+      );
     } catch {
       // A job without a curve yet: events will fill it.
     }

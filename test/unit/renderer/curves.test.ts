@@ -1,0 +1,63 @@
+// Live training curves: points merged by step in batches, and long curves thinned for drawing
+// without losing their shape (every pixel column keeps its first, lowest, highest and last point).
+import { describe, expect, it } from 'vitest';
+import type { MetricPoint } from '../../../src/common/jobs';
+import { decimate, type Point } from '../../../src/renderer/src/components/charts/decimate';
+import { mergeByStep } from '../../../src/renderer/src/lib/curve-points';
+
+const pt = (step: number, loss: number): MetricPoint => ({ step, loss });
+
+describe('mergeByStep', () => {
+  it('appends in order, replaces a repeated step, and sorts a late one into place', () => {
+    const shown = [pt(1, 3), pt(2, 2.5)];
+    const merged = mergeByStep(shown, [pt(3, 2), pt(2, 2.4), pt(5, 1), pt(4, 1.5)]);
+    expect(merged.map((p) => [p.step, p.loss])).toEqual([
+      [1, 3],
+      [2, 2.4],
+      [3, 2],
+      [4, 1.5],
+      [5, 1],
+    ]);
+    expect(shown.map((p) => p.step)).toEqual([1, 2]); // the shown array is not mutated (it is state)
+  });
+
+  it('the later of two copies of a step in one batch wins', () => {
+    expect(mergeByStep([], [pt(7, 1), pt(7, 0.5)])).toEqual([pt(7, 0.5)]);
+  });
+});
+
+describe('decimate', () => {
+  const curve = (n: number): Point[] => Array.from({ length: n }, (_, i) => [i + 1, Math.sin(i / 50) + (i === 7777 ? 9 : 0)]);
+
+  it('leaves a short curve as it is', () => {
+    const short = curve(100);
+    expect(decimate(short, 290)).toBe(short);
+  });
+
+  it('thins 20,000 points to at most 4 per column, keeping ends, extremes and order', () => {
+    const long = curve(20_000);
+    const thin = decimate(long, 290);
+    expect(thin.length).toBeLessThanOrEqual(4 * 290);
+    expect(thin.length).toBeGreaterThan(290);
+    expect(thin[0]).toEqual(long[0]);
+    expect(thin[thin.length - 1]).toEqual(long[long.length - 1]);
+    for (let i = 1; i < thin.length; i++) expect(thin[i]![0]).toBeGreaterThan(thin[i - 1]![0]);
+    // The one spike survives, and so do the global minimum and maximum of each column.
+    expect(thin).toContainEqual(long[7777]);
+    const ys = long.map((p) => p[1]);
+    expect(Math.min(...thin.map((p) => p[1]))).toBe(Math.min(...ys));
+  });
+
+  it('keeps each column min and max', () => {
+    const long = curve(5000);
+    const thin = decimate(long, 50);
+    const width = (long[long.length - 1]![0] - long[0]![0]) / 50;
+    for (let c = 0; c < 50; c++) {
+      const inCol = (p: Point) => Math.min(49, Math.floor((p[0] - 1) / width)) === c;
+      const col = long.filter(inCol).map((p) => p[1]);
+      const kept = thin.filter(inCol).map((p) => p[1]);
+      expect(Math.max(...kept)).toBe(Math.max(...col));
+      expect(Math.min(...kept)).toBe(Math.min(...col));
+    }
+  });
+});
