@@ -3,14 +3,12 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { type Backend } from '../../../src/main/api/backend';
 import type { ClassifyResult } from '../../../src/main/jobs/kinds/classify';
 import type { TrainAdaptorResult } from '../../../src/main/jobs/kinds/train-adaptor';
-import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
-import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
 import { manifestSha256, openBundle, parseBundleManifest } from '../../../src/native/models/bundle';
 import { callApi } from '../../helpers/api';
+import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 
@@ -28,19 +26,10 @@ afterAll(removeTmpDirs);
 describe('train-adaptor job', () => {
   it('trains a linear probe and an Adaptor on labelled breasts, saves them in the bundle, and classify uses them', async () => {
     const dataDir = tmpDir();
-    b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
-    const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
-    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 11);
-    const made = await callApi(b, 'models.createBundle', {
-      output: path.join(tmpDir(), 'bundle'),
-      textModel: parts.text,
-      imageModel: parts.image,
-      heads: parts.heads,
-      tokenizer: defaultTokenizerDir(),
-    });
-    const modelId = made.model!.id;
-    await b.jobs.waitFor((await callApi(b, 'library.import', { paths: [source] })).id);
-    const studies = (await callApi(b, 'library.studies', { sort: { key: 'accession', dir: 'asc' } })).rows;
+    b = testBackend(dataDir);
+    const density = await taskNamed(b);
+    const { modelId } = await addTinyBundle(b, 11);
+    const studies = await importExams(b, source);
     await expect(
       b.jobs.waitFor((await callApi(b, 'train.adaptor', { modelId, taskId: density.id, name: 'none' })).id),
     ).resolves.toMatchObject({ status: 'failed', error: expect.stringMatching(/at least two classes/) });
@@ -140,14 +129,8 @@ describe('train-adaptor job', () => {
   });
 
   it('bundles without adaptors keep their identity (older manifests have no "adaptors" key)', async () => {
-    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 2);
-    b = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 'test' });
-    const made = await callApi(b, 'models.createBundle', {
-      output: path.join(tmpDir(), 'bundle'),
-      textModel: parts.text,
-      imageModel: parts.image,
-      heads: parts.heads,
-    });
+    b = testBackend();
+    const made = await addTinyBundle(b, 2, { tokenizer: false });
     const bundle = await openBundle(made.dir, { verify: 'sizes' });
     const { adaptors: _a, ...older } = bundle.manifest;
     expect(manifestSha256(parseBundleManifest(JSON.parse(JSON.stringify(older))))).toBe(bundle.sha256);

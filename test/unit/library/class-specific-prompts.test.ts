@@ -1,13 +1,10 @@
 // Class-specific prompt contexts ([classes, nCtx, d]) are saved into bundles and classify with them.
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { type Backend } from '../../../src/main/api/backend';
 import type { ClassifyResult } from '../../../src/main/jobs/kinds/classify';
-import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
-import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
 import { addPromptSet, openBundle, readPromptSet } from '../../../src/native/models/bundle';
 import { callApi } from '../../helpers/api';
+import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 
@@ -24,19 +21,11 @@ afterAll(removeTmpDirs);
 
 describe('class-specific prompt sets', () => {
   it('are learned into the bundle as [classes, nCtx, d] and classify; one context copied per class classifies like the shared one', async () => {
-    b = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 'test' });
-    const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
-    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 5);
-    const made = await callApi(b, 'models.createBundle', {
-      output: path.join(tmpDir(), 'bundle'),
-      textModel: parts.text,
-      imageModel: parts.image,
-      heads: parts.heads,
-      tokenizer: defaultTokenizerDir(),
-    });
-    const modelId = made.model!.id;
-    await b.jobs.waitFor((await callApi(b, 'library.import', { paths: [source] })).id);
-    const studies = (await callApi(b, 'library.studies', { sort: { key: 'accession', dir: 'asc' } })).rows;
+    b = testBackend();
+    const density = await taskNamed(b);
+    const made = await addTinyBundle(b, 5);
+    const modelId = made.modelId;
+    const studies = await importExams(b, source);
     const studyIds = studies.map((s) => s.id);
     const classes = ['A', 'B', 'C', 'D'];
     for (const [i, s] of studies.entries())

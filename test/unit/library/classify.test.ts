@@ -1,11 +1,8 @@
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { type Backend } from '../../../src/main/api/backend';
 import type { ClassifyResult } from '../../../src/main/jobs/kinds/classify';
-import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
-import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
 import { callApi } from '../../helpers/api';
+import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 
@@ -22,23 +19,13 @@ afterAll(removeTmpDirs);
 
 describe('zero-shot classification job', () => {
   it('classifies studies per view, breast and exam, records the run, and reuses cached features', async () => {
-    const dataDir = tmpDir();
-    b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
-    const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
+    b = testBackend();
+    const density = await taskNamed(b);
     await expect(callApi(b, 'classify.start', { taskId: density.id, studyIds: [1] })).rejects.toMatchObject({ code: 'conflict' });
 
-    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 7);
-    const made = await callApi(b, 'models.createBundle', {
-      output: path.join(tmpDir(), 'bundle'),
-      name: 'tiny',
-      textModel: parts.text,
-      imageModel: parts.image,
-      heads: parts.heads,
-      tokenizer: defaultTokenizerDir(),
-    });
-    expect(made.model?.kind).toBe('bundle');
-    await b.jobs.waitFor((await callApi(b, 'library.import', { paths: [source] })).id);
-    const studyIds = (await callApi(b, 'library.studies', {})).rows.map((s) => s.id);
+    const made = await addTinyBundle(b, 7, { name: 'tiny' });
+    expect((await callApi(b, 'models.list', {})).map((m) => [m.id, m.kind])).toEqual([[made.modelId, 'bundle']]);
+    const studyIds = (await importExams(b, source)).map((s) => s.id);
 
     const job = await callApi(b, 'classify.start', { taskId: density.id, studyIds });
     const done = await b.jobs.waitFor(job.id);
@@ -78,21 +65,12 @@ describe('zero-shot classification job', () => {
 
 describe('prompt learning on library labels', () => {
   it('learns a prompt set from labelled breasts, adds it to the bundle, and classification can use it', async () => {
-    const dataDir = tmpDir();
-    b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
-    const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
-    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 3);
-    const made = await callApi(b, 'models.createBundle', {
-      output: path.join(tmpDir(), 'bundle'),
-      textModel: parts.text,
-      imageModel: parts.image,
-      heads: parts.heads,
-      tokenizer: defaultTokenizerDir(),
-    });
-    await b.jobs.waitFor((await callApi(b, 'library.import', { paths: [source] })).id);
-    const studies = (await callApi(b, 'library.studies', { sort: { key: 'accession', dir: 'asc' } })).rows;
+    b = testBackend();
+    const density = await taskNamed(b);
+    const { modelId } = await addTinyBundle(b, 3);
+    const studies = await importExams(b, source);
     await expect(
-      b.jobs.waitFor((await callApi(b, 'train.promptLearn', { modelId: made.model!.id, taskId: density.id, name: 'none' })).id),
+      b.jobs.waitFor((await callApi(b, 'train.promptLearn', { modelId, taskId: density.id, name: 'none' })).id),
     ).resolves.toMatchObject({ status: 'failed', error: expect.stringMatching(/at least two classes/) });
 
     const classes = ['A', 'B', 'C', 'D'];
@@ -108,7 +86,7 @@ describe('prompt learning on library labels', () => {
       if (event === 'job.metric') seen.push((payload as { point: { step: number } }).point.step);
     });
     const job = await callApi(b, 'train.promptLearn', {
-      modelId: made.model!.id,
+      modelId,
       taskId: density.id,
       name: 'site-a',
       nCtx: 4,
@@ -125,8 +103,7 @@ describe('prompt learning on library labels', () => {
     expect(run[0]).toMatchObject({ promptSetId: expect.any(Number), record: { promptSetSha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
 
     const zs = await b.jobs.waitFor(
-      (await callApi(b, 'classify.start', { modelId: made.model!.id, taskId: density.id, studyIds: [studies[0]!.id], promptSet: 'site-a' }))
-        .id,
+      (await callApi(b, 'classify.start', { modelId, taskId: density.id, studyIds: [studies[0]!.id], promptSet: 'site-a' })).id,
     );
     expect(zs.error).toBeNull();
     expect((await callApi(b, 'runs.get', { id: (zs.result as ClassifyResult).runId })).record.promptSetSha256).toBe(

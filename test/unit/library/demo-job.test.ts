@@ -1,15 +1,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createBackend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
 import type { DemoJobResult } from '../../../src/main/jobs/kinds/demo';
 import { callApi } from '../../helpers/api';
-import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { removeTmpDirs } from '../../helpers/tmp';
+import { testBackend } from '../../helpers/library';
 
 afterAll(removeTmpDirs);
 
 describe('first-run demo job', () => {
   it('leaves a library with labelled phantom studies and a registered model the app can classify with', async () => {
-    const b = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    const b = testBackend();
     try {
       const job = await callApi(b, 'demo.start', { quick: true });
       const done = await b.jobs.waitFor(job.id);

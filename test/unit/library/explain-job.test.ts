@@ -1,14 +1,11 @@
 // The explain job end to end on a tiny bundle and an imported exam: one map per class over the
 // patch grid, placed on the image, deterministic, with the prompt set and device named; clear
 // errors for a missing image and a model that is not a bundle.
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { type Backend } from '../../../src/main/api/backend';
 import { ExplainResult } from '../../../src/common/jobs';
-import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
-import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
 import { callApi } from '../../helpers/api';
+import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 
@@ -24,21 +21,11 @@ afterAll(removeTmpDirs);
 
 describe('explain job', () => {
   it('maps patch similarity per class over the grid and places it on the image', async () => {
-    b = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 'test' });
-    const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
-    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 7);
-    const made = await callApi(b, 'models.createBundle', {
-      output: path.join(tmpDir(), 'bundle'),
-      name: 'tiny',
-      textModel: parts.text,
-      imageModel: parts.image,
-      heads: parts.heads,
-      tokenizer: defaultTokenizerDir(),
-    });
-    await b.jobs.waitFor((await callApi(b, 'library.import', { paths: [source] })).id);
-    const study = (await callApi(b, 'library.studies', {})).rows[0]!;
+    b = testBackend();
+    const density = await taskNamed(b);
+    const { modelId, parts } = await addTinyBundle(b, 7, { name: 'tiny' });
+    const study = (await importExams(b, source))[0]!;
     const inst = (await callApi(b, 'library.study', { id: study.id })).instances[0]!;
-    const modelId = made.model!.id;
 
     const run = async () => {
       const done = await b.jobs.waitFor((await callApi(b, 'explain.start', { modelId, taskId: density.id, instanceId: inst.id })).id);

@@ -1,16 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
+import { type Backend } from '../../../src/main/api/backend';
 import { callApi } from '../../helpers/api';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
 import type { ImportResult } from '../../../src/main/jobs/kinds/import-dicom';
 import { requireDump2dcm, writeFourViewExam, writeMgInstance } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { testBackend } from '../../helpers/library';
 
 const open: Backend[] = [];
 function backend(dataDir = tmpDir()): Backend {
-  const b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+  const b = testBackend(dataDir);
   open.push(b);
   return b;
 }

@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
+import { type Backend } from '../../../src/main/api/backend';
 import { callApi } from '../../helpers/api';
 import type { MethodName, MethodInput, MethodOutput } from '../../../src/common/contract';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { testBackend } from '../../helpers/library';
 
 let b: Backend;
 let source: string;
@@ -21,7 +21,7 @@ afterEach(() => b?.close());
 afterAll(removeTmpDirs);
 
 async function freshLibrary(dataDir = tmpDir()): Promise<void> {
-  b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+  b = testBackend(dataDir);
   const job = await call('library.import', { paths: [source] });
   await b.jobs.waitFor(job.id);
 }
@@ -94,7 +94,7 @@ describe('tasks and labels', () => {
     expect(removed.removed).toMatchObject({ className: 'C', laterality: 'L' });
     b.close();
 
-    b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    b = testBackend(dataDir);
     const kept = await call('labels.forStudy', { studyId: study!.id, taskId: density.id });
     expect(kept.map((l) => `${l.scope}:${l.className}`).sort()).toEqual(['breast:C', 'exam:C', 'image:D']);
     expect((await call('library.studies', { filter: { labelled: true } })).total).toBe(1);

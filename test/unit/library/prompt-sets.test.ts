@@ -1,14 +1,11 @@
 // Activating a learned prompt set per (model, task): listing with stored metrics, the choice kept in
 // the settings table, and classify.start using the active set when the request names none.
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { type Backend } from '../../../src/main/api/backend';
 import type { ClassifyResult } from '../../../src/main/jobs/kinds/classify';
 import { addPromptSet, openBundle, type CleftBundle } from '../../../src/native/models/bundle';
-import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
-import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
 import { callApi } from '../../helpers/api';
+import { testBackend, addTinyBundle } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 
@@ -45,21 +42,12 @@ async function addSet(bundle: CleftBundle, name: string, task: string, seed: num
 
 describe('prompt set activation', () => {
   it('lists sets with metrics, activates one per (model, task), and classification uses it unless the request says otherwise', async () => {
-    const dataDir = tmpDir();
-    b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    b = testBackend();
     const tasks = await callApi(b, 'tasks.list', {});
     const density = tasks.find((t) => t.name === 'Breast density')!;
     const other = tasks.find((t) => t.name !== 'Breast density')!;
-    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 5);
-    const made = await callApi(b, 'models.createBundle', {
-      output: path.join(tmpDir(), 'bundle'),
-      name: 'tiny',
-      textModel: parts.text,
-      imageModel: parts.image,
-      heads: parts.heads,
-      tokenizer: defaultTokenizerDir(),
-    });
-    const modelId = made.model!.id;
+    const made = await addTinyBundle(b, 5, { name: 'tiny' });
+    const modelId = made.modelId;
     let bundle = await openBundle(made.dir, { verify: 'sizes' });
     bundle = await addSet(bundle, 'site-a', density.name, 1, [0.4, 0.55]);
     bundle = await addSet(bundle, 'site-b', density.name, 2, [0.4, 0.7]);

@@ -1,18 +1,17 @@
 // runs.compare: runs of a task side by side, each on its own labelled targets and all on the targets
 // they share, checked against the predictions themselves.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createBackend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
 import { callApi } from '../../helpers/api';
 import { runCli } from '../../helpers/cli';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { testBackend } from '../../helpers/library';
 
 afterAll(removeTmpDirs);
 
 describe('runs.compare', () => {
   it('measures every run on the targets all of them predicted, and each on its own', async () => {
     const dataDir = tmpDir();
-    const b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    const b = testBackend(dataDir);
     try {
       expect((await b.jobs.waitFor((await callApi(b, 'demo.start', { quick: true })).id)).error).toBeNull();
       const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;

@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
+import { type Backend } from '../../../src/main/api/backend';
 import { RunsRepo } from '../../../src/main/db/runs-repo';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
 import { callApi } from '../../helpers/api';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { testBackend } from '../../helpers/library';
 
 let b: Backend;
 let source: string;
@@ -18,7 +18,7 @@ afterAll(removeTmpDirs);
 
 describe('runs, predictions, evaluation and CSV', () => {
   it('joins predictions to labels, filters disagreement, evaluates and exports', async () => {
-    b = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    b = testBackend();
     await b.jobs.waitFor((await callApi(b, 'library.import', { paths: [source] })).id);
     const studies = (await callApi(b, 'library.studies', { sort: { key: 'accession', dir: 'asc' } })).rows;
     const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;

@@ -3,12 +3,12 @@
 // next/previous, runs named by their prompt set, and jobs listed by kind.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { methods } from '../../../src/common/contract';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
+import { type Backend } from '../../../src/main/api/backend';
 import { RunsRepo } from '../../../src/main/db/runs-repo';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
 import { callApi } from '../../helpers/api';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { testBackend } from '../../helpers/library';
 
 let b: Backend;
 let source: string;
@@ -36,7 +36,7 @@ const probs = (k: number): number[] => [0, 1, 2, 3].map((i) => (i === k ? 0.7 : 
 
 describe('library.studies prediction filters and status', () => {
   it('filters by the latest exam prediction and by disagreement, and locates studies in the list', async () => {
-    b = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    b = testBackend();
     await b.jobs.waitFor((await callApi(b, 'library.import', { paths: [source] })).id);
     const sort = { key: 'accession', dir: 'asc' } as const;
     const studies = (await callApi(b, 'library.studies', { sort })).rows;
@@ -162,7 +162,7 @@ describe('library.studies prediction filters and status', () => {
 
 describe('runs name their prompt set; jobs list by kind', () => {
   it('fills Run.promptSet from prompt_sets or the record, and filters jobs.list by kind', async () => {
-    b = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    b = testBackend();
     const density = (await callApi(b, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
     const modelId = Number(
       b.db.prepare(`INSERT INTO models (name, kind, path, manifest_json, sha256) VALUES ('m', 'bundle', '/nowhere', '{}', 'x')`).run()

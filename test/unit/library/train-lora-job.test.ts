@@ -6,23 +6,21 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { type Backend } from '../../../src/main/api/backend';
 import type { TrainLoraResult } from '../../../src/main/jobs/kinds/train-lora';
 import { generatePhantoms } from '../../../src/main/dicom/phantom';
-import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
-import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
 import { openBundle } from '../../../src/native/models/bundle';
 import { readPeftAdapter } from '../../../src/native/models/peft';
 import { loadHfFolder, readWeightF32 } from '../../../src/native/models/hf-folder';
 import { readHeads } from '../../../src/native/models/heads';
 import { toFloat32 } from '../../../src/native/models/safetensors';
 import { callApi } from '../../helpers/api';
+import { testBackend, addTinyBundle, importExams } from '../../helpers/library';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 
 const open: Backend[] = [];
 function backendAt(dataDir: string): Backend {
-  const b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+  const b = testBackend(dataDir);
   open.push(b);
   return b;
 }
@@ -39,17 +37,9 @@ beforeAll(async () => {
 
 /** A library with the 4 phantom exams and a tiny bundle (no reports yet). */
 async function library(b: Backend) {
-  const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 4);
-  const made = await callApi(b, 'models.createBundle', {
-    output: path.join(tmpDir(), 'bundle'),
-    textModel: parts.text,
-    imageModel: parts.image,
-    heads: parts.heads,
-    tokenizer: defaultTokenizerDir(),
-  });
-  const imported = await b.jobs.waitFor((await callApi(b, 'library.import', { paths: [phantoms] })).id);
-  expect(imported.error).toBeNull();
-  return { modelId: made.model!.id, parts };
+  const { modelId, parts } = await addTinyBundle(b, 4);
+  await importExams(b, phantoms);
+  return { modelId, parts };
 }
 
 const BASE = { steps: 24, batchSize: 4, valFraction: 0.5, checkpointEvery: 4, seed: 3, lr: 5e-3, warmupSteps: 2 } as const;

@@ -5,19 +5,17 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { type Backend } from '../../../src/main/api/backend';
 import { JobSpec } from '../../../src/common/jobs';
-import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
-import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
 import { openBundle, readAdaptor, readPromptSet } from '../../../src/native/models/bundle';
 import { callApi } from '../../helpers/api';
+import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 
 const open: Backend[] = [];
 function backendAt(dataDir: string): Backend {
-  const b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+  const b = testBackend(dataDir);
   open.push(b);
   return b;
 }
@@ -74,17 +72,9 @@ async function labelledLibrary() {
   for (let n = 1; n <= 3; n++) writeFourViewExam(source, n);
   const dataDir = tmpDir();
   const setup = backendAt(dataDir);
-  const density = (await callApi(setup, 'tasks.list', {})).find((t) => t.name === 'Breast density')!;
-  const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 4);
-  const made = await callApi(setup, 'models.createBundle', {
-    output: path.join(tmpDir(), 'bundle'),
-    textModel: parts.text,
-    imageModel: parts.image,
-    heads: parts.heads,
-    tokenizer: defaultTokenizerDir(),
-  });
-  await setup.jobs.waitFor((await callApi(setup, 'library.import', { paths: [source] })).id);
-  const studies = (await callApi(setup, 'library.studies', {})).rows;
+  const density = await taskNamed(setup);
+  const made = await addTinyBundle(setup, 4);
+  const studies = await importExams(setup, source);
   for (const [i, s] of studies.entries())
     for (const side of ['L', 'R'] as const)
       await callApi(setup, 'labels.set', {
@@ -94,7 +84,7 @@ async function labelledLibrary() {
   const nextJobId = Math.max(...setup.jobs.list({ limit: 10 }).map((j) => j.id)) + 1;
   setup.close();
   open.length = 0;
-  return { dataDir, modelId: made.model!.id, taskId: density.id, bundleDir: made.dir, nextJobId };
+  return { dataDir, modelId: made.modelId, taskId: density.id, bundleDir: made.dir, nextJobId };
 }
 
 /**

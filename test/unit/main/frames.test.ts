@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { type Backend } from '../../../src/main/api/backend';
 import { startWebHost, type WebHost } from '../../../src/main/server/web-host';
 import { decodeBinary, FrameMeta } from '../../../src/common/binary';
 import { callApi } from '../../helpers/api';
 import { requireDump2dcm, writeMgInstance } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { testBackend } from '../../helpers/library';
 
 let backend: Backend;
 let host: WebHost;
@@ -24,7 +24,7 @@ beforeAll(async () => {
     rows: 30,
     columns: 40,
   });
-  backend = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+  backend = testBackend();
   const job = await callApi(backend, 'library.import', { paths: [src] });
   await backend.jobs.waitFor(job.id);
   const { rows } = await callApi(backend, 'library.studies', {});

@@ -2,14 +2,14 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { type Backend } from '../../../src/main/api/backend';
 import type { Job } from '../../../src/common/jobs';
 import { expectedFolderDigest, makeFileTree, removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { testBackend } from '../../helpers/library';
 
 const open: Backend[] = [];
 function backendAt(dataDir: string): Backend {
-  const b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+  const b = testBackend(dataDir);
   open.push(b);
   return b;
 }

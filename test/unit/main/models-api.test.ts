@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { type Backend } from '../../../src/main/api/backend';
 import { callApi } from '../../helpers/api';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { testBackend } from '../../helpers/library';
 
 const fixtures = path.resolve(__dirname, '../../fixtures/reference-a');
 let b: Backend;
@@ -14,7 +14,7 @@ afterAll(removeTmpDirs);
 describe('models over the contract', () => {
   it('imports, lists, inspects and deletes a Hugging Face folder; refuses what is not a model', async () => {
     const dataDir = tmpDir();
-    b = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+    b = testBackend(dataDir);
     const vit = await callApi(b, 'models.import', { path: path.join(fixtures, 'vit'), name: 'tiny ViT' });
     expect(vit).toMatchObject({ name: 'tiny ViT', kind: 'hf-image', copied: true, summary: { family: 'vit' } });
     expect(vit.path.startsWith(path.join(dataDir, 'models'))).toBe(true);

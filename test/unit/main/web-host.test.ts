@@ -3,11 +3,11 @@ import http from 'node:http';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { type Backend } from '../../../src/main/api/backend';
 import { startWebHost, type WebHost } from '../../../src/main/server/web-host';
 import type { Job } from '../../../src/common/jobs';
 import { expectedFolderDigest, makeFileTree, removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { testBackend } from '../../helpers/library';
 
 let backend: Backend;
 let host: WebHost;
@@ -17,7 +17,7 @@ beforeAll(async () => {
   const staticDir = tmpDir();
   fs.writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html><title>CLEFT</title>');
   fs.writeFileSync(path.join(staticDir, 'app.js'), 'console.log(1)');
-  backend = createBackend({ dataDir: tmpDir(), launchWorker: launchThreadWorker, host: 'web', version: 'test' });
+  backend = testBackend();
   host = await startWebHost({ backend, staticDir });
   base = `http://127.0.0.1:${host.port}`;
 });
