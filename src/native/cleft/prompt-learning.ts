@@ -21,7 +21,7 @@ import type { TrainingSetup } from '../training/index';
 import { createTrainer, arrayData, normalFrom, stratifiedSplit, type RunOptions, type WorkflowTrainer } from './common';
 import { runLoop, type LoopResult, type WorkflowProgress } from './loop';
 import { evaluate, type ClassificationReport } from './metrics';
-import { meanCrossEntropy } from './math';
+import { meanCrossEntropy, projectAndNormalizeRows, scaledCosineLogits, softmaxRows } from './math';
 import { seededRandom } from './random';
 import type { TextModelRef } from './features';
 import { sharedContextPromptFeatures } from './prompt-encoder';
@@ -57,6 +57,12 @@ export interface PromptLearningOptions extends RunOptions {
   patience?: number;
   /** Bootstrap samples for the before/after reports (default 1000). */
   bootstrapSamples?: number;
+  /**
+   * Class embeddings of the task's own prompts ([classes, projDim], as one-click classification
+   * uses them). With them "before" is that classification, the baseline a researcher compares
+   * against; without (a prepared data file has no prompts) it is the initial context.
+   */
+  baselineClassEmbeddings?: Float32Array;
 }
 
 export interface PromptLearningResult {
@@ -65,8 +71,10 @@ export interface PromptLearningResult {
   shape: number[];
   initCtx: Float32Array;
   loop: LoopResult;
-  /** Validation (or, without one, training) reports with the initial and the learned context. */
+  /** Validation (or, without one, training) reports: before (the task's prompts, else the initial
+   * context), with the initial context, and with the learned one. */
   before: ClassificationReport | null;
+  initial: ClassificationReport | null;
   after: ClassificationReport | null;
   split: { train: number[]; val: number[] };
   /** Flat numbers for PromptSetMeta.metrics ({accuracy, balancedAccuracy, macroAuc, loss}). */
@@ -194,6 +202,22 @@ const flat = (r: ClassificationReport | null, loss: number | null): Record<strin
 const finiteOnly = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([, v]) => Number.isFinite(v)));
 
 /** Probabilities [rows][classes] of the forward graph for cached image features (ctx: given or current). */
+/** Zero-shot with fixed class embeddings on the given rows (the task's hand-written prompts). */
+function baselineReport(
+  heads: Heads,
+  feats: Float32Array,
+  rows: readonly number[],
+  labels: readonly number[],
+  classEmb: Float32Array,
+): { probs: number[][]; loss: number } {
+  const dim = heads.imageDim;
+  const x = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => x.set(feats.subarray(r * dim, (r + 1) * dim), i * dim));
+  const img = projectAndNormalizeRows(x, rows.length, dim, heads.visualProjection, heads.projDim);
+  const probs = softmaxRows(scaledCosineLogits(img, classEmb, heads.projDim, heads.logitScale), classEmb.length / heads.projDim);
+  return { probs, loss: meanCrossEntropy(probs, labels) };
+}
+
 async function predict(
   wt: WorkflowTrainer,
   feats: Float32Array,
@@ -254,9 +278,11 @@ export async function learnPromptContext(o: PromptLearningOptions): Promise<Prom
       return { probs: p, loss: meanCrossEntropy(p, yEval) };
     };
     const boot = { bootstrapSamples: o.bootstrapSamples ?? 1000, seed: o.seed ?? 0 };
-    // "before" from the initial context, so a run resumed from a checkpoint reports it too
-    const b = await report(init.ctx);
-    const before = evaluate(yEval, b.probs, names, boot);
+    // "before" from the initial context or the task's prompts, so a run resumed from a checkpoint reports it too
+    const i0 = await report(init.ctx);
+    const initial = evaluate(yEval, i0.probs, names, boot);
+    const b = o.baselineClassEmbeddings ? baselineReport(o.heads, o.imageFeatures, evalRows, yEval, o.baselineClassEmbeddings) : i0;
+    const before = o.baselineClassEmbeddings ? evaluate(yEval, b.probs, names, boot) : initial;
     const validation = split.val.length
       ? {
           every: o.evalEvery ?? Math.max(1, Math.ceil(o.steps / 10)),
@@ -293,6 +319,7 @@ export async function learnPromptContext(o: PromptLearningOptions): Promise<Prom
       initCtx: init.ctx,
       loop,
       before,
+      initial,
       after,
       split,
       metrics: { before: flat(before, b.loss), after: flat(after, meanCrossEntropy(probsAfter, yEval)) },

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import type { ClassifyResult } from '../../../src/main/jobs/kinds/classify';
+import type { PromptLearnResult } from '../../../src/main/jobs/kinds/prompt-learn';
 import { callApi } from '../../helpers/api';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
@@ -81,6 +82,20 @@ describe('prompt learning on library labels', () => {
           className: classes[i * 2 + (side === 'L' ? 1 : 0)]!,
         });
 
+    // One-click classification with the task's prompts, on the same 8 images prompt learning is judged
+    // on below (no validation split): its "before" must be exactly this.
+    const base = await b.jobs.waitFor(
+      (await callApi(b, 'classify.start', { modelId, taskId: density.id, studyIds: studies.map((s) => s.id) })).id,
+    );
+    const images = (
+      await callApi(b, 'runs.predictions', { runId: (base.result as ClassifyResult).runId, filter: { scope: 'image' }, limit: 100 })
+    ).rows;
+    expect(images).toHaveLength(8);
+    const labelOf = (p: (typeof images)[number]) =>
+      classes[studies.findIndex((s) => s.id === p.studyId) * 2 + (p.laterality === 'L' ? 1 : 0)]!;
+    const zeroShotAccuracy = images.filter((p) => p.predictedClass === labelOf(p)).length / images.length;
+    const zeroShotLoss = -images.reduce((sum, p) => sum + Math.log(p.probabilities[labelOf(p)]!), 0) / images.length;
+
     const seen: number[] = [];
     b.events.subscribe((event, payload) => {
       if (event === 'job.metric') seen.push((payload as { point: { step: number } }).point.step);
@@ -97,6 +112,10 @@ describe('prompt learning on library labels', () => {
     const done = await b.jobs.waitFor(job.id);
     expect(done.error).toBeNull();
     expect(done.result).toMatchObject({ promptSet: 'site-a', images: 8, steps: 6 });
+    const { before, after } = (done.result as PromptLearnResult).metrics;
+    expect(before!.accuracy).toBeCloseTo(zeroShotAccuracy, 9);
+    expect(before!.loss).toBeCloseTo(zeroShotLoss, 4);
+    expect(after!.loss).toBeLessThan(before!.loss!);
     expect(seen.length).toBeGreaterThan(0);
     expect((await callApi(b, 'jobs.metrics', { id: job.id })).map((p) => p.step)).toEqual(seen);
     const run = await callApi(b, 'runs.list', { kind: 'prompt-learning' });

@@ -13,7 +13,7 @@ import { addPromptSet, openBundle } from '../../../native/models/bundle';
 import { stepsForEpochs, stratifiedSplit } from '../../../native/cleft/common';
 import { learnPromptContext } from '../../../native/cleft/prompt-learning';
 import { DEFAULT_INIT_PHRASE, classNamesForPromptLearning } from '../../../native/cleft/tasks';
-import { bundleTokenizer, classNameIds } from '../../../native/cleft/zero-shot';
+import { bundleTokenizer, classNameIds, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 import { labelledFeatures } from './labelled-features';
 
@@ -43,6 +43,7 @@ export const promptLearn: JobRunner<PromptLearnParams> = async (ctx) => {
       labels,
       features: feats,
       settings,
+      engine,
     } = await labelledFeatures(ctx, db, {
       purpose: 'prompt learning',
       refuse: (b) => (b.promptSets.some((s) => s.name === p.name) ? `the bundle already has a prompt set named "${p.name}"` : null),
@@ -52,6 +53,9 @@ export const promptLearn: JobRunner<PromptLearnParams> = async (ctx) => {
     const tok = bundleTokenizer(bundle);
     const classNames = classNamesForPromptLearning(task);
     const phrase = p.initPhrase ?? DEFAULT_INIT_PHRASE;
+    // "Before" is one-click classification with the task's own prompts: the baseline the learned set must beat.
+    const baselineClassEmbeddings = await taskClassEmbeddings(bundle, task, engine);
+    throwIfCancelled(ctx.signal);
     ctx.progress(0.2, 'Learning the prompt context…');
     // the same split learnPromptContext makes, for a length given in epochs
     const steps =
@@ -66,6 +70,7 @@ export const promptLearn: JobRunner<PromptLearnParams> = async (ctx) => {
       nCtx: p.nCtx,
       classSpecific: p.classSpecific,
       init: { kind: 'phrase', phrase, tokenizer: tok },
+      baselineClassEmbeddings,
       valFraction: p.valFraction,
       ...(p.patience !== undefined ? { patience: p.patience } : {}),
       optimizer: {
@@ -130,7 +135,7 @@ export const promptLearn: JobRunner<PromptLearnParams> = async (ctx) => {
         appVersion: APP_VERSION,
         params: { ...p },
       },
-      metrics: { before: r.before, after: r.after, losses: r.loop.losses },
+      metrics: { before: r.before, initial: r.initial, after: r.after, losses: r.loop.losses },
     });
     const result: PromptLearnResult = {
       runId,
