@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { MetricPoint } from '../../../src/common/jobs';
 import { decimate, type Point } from '../../../src/renderer/src/components/charts/decimate';
 import { mergeByStep } from '../../../src/renderer/src/lib/curve-points';
+import { niceTicks, tickLabel } from '../../../src/renderer/src/components/charts/ticks';
 
 const pt = (step: number, loss: number): MetricPoint => ({ step, loss });
 
@@ -59,5 +60,31 @@ describe('decimate', () => {
       expect(Math.max(...kept)).toBe(Math.max(...col));
       expect(Math.min(...kept)).toBe(Math.min(...col));
     }
+  });
+});
+
+describe('niceTicks', () => {
+  it('puts ticks at round values inside the domain', () => {
+    expect(niceTicks(1, 10_000, 5, true)).toEqual([2000, 4000, 6000, 8000, 10000]);
+    expect(niceTicks(1, 10, 5, true)).toEqual([2, 4, 6, 8, 10]);
+    expect(niceTicks(1, 3, 5, true)).toEqual([1, 2, 3]);
+    expect(niceTicks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(niceTicks(0.22, 3.39)).toEqual([1, 2, 3]);
+    expect(niceTicks(0, 11, 5, true)).toEqual([0, 5, 10]); // whole steps only
+    expect(niceTicks(0, 11)).toEqual([0, 2.5, 5, 7.5, 10]);
+    expect(niceTicks(0.2, 0.9)).toEqual([0.2, 0.4, 0.6, 0.8]);
+    expect(niceTicks(0.1, 0.4)).toEqual([0.1, 0.2, 0.3, 0.4]);
+    expect(niceTicks(5, 5)).toEqual([5]);
+  });
+
+  it('labels them with the decimals the step needs', () => {
+    const t = niceTicks(0, 1);
+    expect(t.map((v) => tickLabel(v, t))).toEqual(['0.0', '0.2', '0.4', '0.6', '0.8', '1.0']);
+    const u = niceTicks(0, 11);
+    expect(u.map((v) => tickLabel(v, u))).toEqual(['0.0', '2.5', '5.0', '7.5', '10.0']);
+    const w = niceTicks(1, 10_000, 5, true);
+    expect(w.map((v) => tickLabel(v, w))).toEqual(['2000', '4000', '6000', '8000', '10000']);
+    const z = niceTicks(0.001, 0.0042);
+    expect(z.map((v) => tickLabel(v, z))).toEqual(['0.001', '0.002', '0.003', '0.004']);
   });
 });
