@@ -225,7 +225,7 @@ test('Training: a short prompt learning with a live curve and before/after', asy
   await page.getByRole('button', { name: 'Start prompt learning' }).click();
   const run = page.getByTestId('training-run');
   await expect(run).toBeVisible();
-  await expect(page.getByTestId('loss-chart').locator('path.series')).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId('loss-chart').locator('path.series').first()).toBeVisible({ timeout: 120_000 });
   await expect(run).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
   const table = page.getByTestId('before-after');
   await expect(table).toBeVisible();
@@ -235,7 +235,7 @@ test('Training: a short prompt learning with a live curve and before/after', asy
 
   // After a reload the curve comes back from jobs.metrics.
   await page.reload();
-  await expect(page.getByTestId('loss-chart').locator('path.series')).toBeVisible();
+  await expect(page.getByTestId('loss-chart').locator('path.series').first()).toBeVisible();
   expect(consoleErrors).toEqual([]);
 });
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MetricPoint } from '../../../src/common/jobs';
 import { decimate, type Point } from '../../../src/renderer/src/components/charts/decimate';
-import { mergeByStep } from '../../../src/renderer/src/lib/curve-points';
+import { mergeByStep, smoothedCurve } from '../../../src/renderer/src/lib/curve-points';
 import { niceTicks, tickLabel } from '../../../src/renderer/src/components/charts/ticks';
 
 const pt = (step: number, loss: number): MetricPoint => ({ step, loss });
@@ -86,5 +86,17 @@ describe('niceTicks', () => {
     expect(w.map((v) => tickLabel(v, w))).toEqual(['2000', '4000', '6000', '8000', '10000']);
     const z = niceTicks(0.001, 0.0042);
     expect(z.map((v) => tickLabel(v, z))).toEqual(['0.001', '0.002', '0.003', '0.004']);
+  });
+});
+
+describe('smoothedCurve', () => {
+  it('follows the trend of a noisy curve, starts at its first value, and skips short curves', () => {
+    const noisy: [number, number][] = Array.from({ length: 3000 }, (_, i) => [i + 1, 2 - i / 3000 + (i % 2 ? 0.5 : -0.5)]);
+    const smooth = smoothedCurve(noisy);
+    expect(smooth).toHaveLength(3000);
+    expect(smooth[0]).toEqual(noisy[0]); // debiased: not pulled towards 0
+    // The ±0.5 alternation averages out; the downward trend stays (lagging by about half the span).
+    for (const i of [500, 1500, 2999]) expect(Math.abs(smooth[i]![1] - (2 - i / 3000))).toBeLessThan(0.05);
+    expect(smoothedCurve(noisy.slice(0, 10))).toEqual([]);
   });
 });

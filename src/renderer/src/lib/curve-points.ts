@@ -19,3 +19,24 @@ export function mergeByStep(points: MetricPoint[], more: MetricPoint[]): MetricP
   }
   return sorted ? out : out.sort((a, b) => a.step - b.step);
 }
+
+/**
+ * A noisy loss curve (one point per mini-batch) smoothed for reading its trend: an exponential moving
+ * average, debiased like TensorBoard's so the start is not pulled towards 0, over a span of about
+ * 1/30 of the curve (at least 5 points). Empty for short curves, which read fine raw.
+ */
+export function smoothedCurve(points: readonly [number, number][], minPoints = 30): [number, number][] {
+  if (points.length < minPoints) return [];
+  const span = Math.max(5, points.length / 30);
+  const beta = 1 - 2 / (span + 1);
+  const out: [number, number][] = [];
+  let ema = 0;
+  let weight = 0;
+  for (const [x, y] of points) {
+    if (!Number.isFinite(y)) continue;
+    ema = beta * ema + (1 - beta) * y;
+    weight = beta * weight + (1 - beta);
+    out.push([x, ema / weight]);
+  }
+  return out;
+}

@@ -4,7 +4,7 @@ import type { MetricPoint } from '../../../common/jobs';
 import type { RendererClient } from './client';
 import type { Series } from '../components/charts/palette';
 import { classColour } from '../components/charts/palette';
-import { mergeByStep } from './curve-points';
+import { mergeByStep, smoothedCurve } from './curve-points';
 import { metricLabel } from './metrics';
 
 /** "accuracy", "macro AUC", "Recall@1 image→text": the legend reads as a phrase after "Validation". */
@@ -66,15 +66,12 @@ export class JobCurve {
     }
   }
 
-  /** Training loss, and with `valLoss` the validation loss, as chart series. */
+  /** Training loss (and its smoothed trend once long enough), and with `valLoss` the validation loss, as chart series. */
   lossSeries(valLoss = false): Series[] {
-    const out: Series[] = [
-      {
-        name: 'Training loss',
-        colour: classColour(0),
-        points: this.points.filter((p) => p.loss !== undefined).map((p) => [p.step, p.loss!] as [number, number]),
-      },
-    ];
+    const raw = this.points.filter((p) => p.loss !== undefined).map((p) => [p.step, p.loss!] as [number, number]);
+    const trend = smoothedCurve(raw);
+    const out: Series[] = [{ name: 'Training loss', colour: classColour(0), points: raw, faint: trend.length > 0 }];
+    if (trend.length > 0) out.push({ name: 'Training loss (smoothed)', colour: classColour(0), points: trend });
     if (valLoss) {
       const key = this.valKeys().find((k) => k.includes('loss'));
       if (key) out.push(this.valSeries(key, 'Validation loss', 1, true));

@@ -14,4 +14,6 @@ export interface Series {
   dots?: boolean;
   /** Points only (reliability bins are not a curve). */
   noLine?: boolean;
+  /** Drawn thin and faint, behind what summarises it (a raw curve under its smoothed trend). */
+  faint?: boolean;
 }
