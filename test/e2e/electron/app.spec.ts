@@ -103,7 +103,7 @@ test('the desktop flow: demo, hanging, label by key, Classify, where the model l
     const page = await app.firstWindow();
     await page.setViewportSize({ width: 1440, height: 900 });
     const card = page.getByTestId('demo-card');
-    await card.getByRole('button', { name: 'Quick (about a minute)' }).click();
+    await card.getByRole('button', { name: 'Tiny (seconds, barely trained)' }).click();
     await expect(card).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
     await page.getByRole('table', { name: 'Studies in the library' }).locator('tbody tr').first().getByRole('link').click();
     await expect(page.getByTestId('hanging').locator('[data-renders]:not([data-renders="0"])')).toHaveCount(4, { timeout: 60_000 });

@@ -1,4 +1,4 @@
-// A web host of its own with the quick demo run from the first-run card (phantom studies with
+// A web host of its own with the tiny demo run from the first-run card (phantom studies with
 // density labels and reports, a bundle holding the prompt set "density-demo"), for spec files
 // that need a library to work on. Registers the serial mode and the before/after hooks.
 import fs from 'node:fs';
@@ -19,7 +19,7 @@ export function useDemoHost(prefix: string): { host: () => ServeProcess } {
     const page = await browser.newPage();
     await page.goto(host.url);
     const card = page.getByTestId('demo-card');
-    await card.getByRole('button', { name: 'Quick (about a minute)' }).click();
+    await card.getByRole('button', { name: 'Tiny (seconds, barely trained)' }).click();
     await expect(card).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
     await page.close();
   });

@@ -23,20 +23,23 @@ test.afterAll(async () => {
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('the quick demo runs from the empty Library and fills it', async ({ page, consoleErrors }) => {
+test('the tiny demo runs from the empty Library and fills it', async ({ page, consoleErrors }) => {
   test.setTimeout(240_000);
   await page.goto(host.url);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Library');
   const card = page.getByTestId('demo-card');
   await expect(card.getByRole('heading', { name: 'Try the offline demo' })).toBeVisible();
   await screenshot(page, 'demo-empty');
-  await card.getByRole('button', { name: 'Quick (about a minute)' }).click();
+  await card.getByRole('button', { name: 'Tiny (seconds, barely trained)' }).click();
   await expect(card.getByRole('progressbar', { name: 'Demo progress' })).toBeVisible();
   await page.waitForTimeout(3000);
   await screenshot(page, 'demo-running');
   await expect(card).toHaveAttribute('data-status', 'done', { timeout: 200_000 });
   await expect(card).toContainText('The demo is ready');
   await expect(card).toContainText(/\d+ phantom studies in the library/);
+  await expect(card.getByTestId('demo-accuracy')).toContainText(
+    /chance 25%\):\s+per image \d+(\.\d)?% zero-shot →\s+\d+(\.\d)?% after prompt learning/,
+  );
   await screenshot(page, 'demo-done');
   await card.getByRole('button', { name: 'Open the Library' }).click();
   const table = page.getByRole('table', { name: 'Studies in the library' });

@@ -43,11 +43,19 @@ describe('workflow jobs', () => {
       studies: 24,
       labels: 48,
       promptSet: 'density-demo',
-      zeroShot: { exam: { accuracy: 0.25 } },
-      promptLearned: { exam: { accuracy: 0.5 } },
+      zeroShot: { exam: { accuracy: 0.25 }, image: { accuracy: 0.4 } },
+      promptLearned: { exam: { accuracy: 0.5 }, image: { accuracy: null } },
     };
-    expect(describeJob(job('demo', { quick: true }, r)).subject).toBe('Quick');
-    expect(demoOutcome(r)).toMatchObject({ studies: 24, labels: 48, zeroShotAccuracy: 0.25, learnedAccuracy: 0.5 });
+    expect(describeJob(job('demo', { quick: true }, r)).subject).toBe('Tiny');
+    expect(describeJob(job('demo', { quick: false }, r)).subject).toBe('Full');
+    expect(demoOutcome(r)).toMatchObject({
+      studies: 24,
+      labels: 48,
+      zeroShotAccuracy: 0.25,
+      learnedAccuracy: 0.5,
+      zeroShotImageAccuracy: 0.4,
+      learnedImageAccuracy: null, // null (no held-out exams) stays null, never 0
+    });
     expect(demoOutcome('nope')).toBeNull();
   });
 });

@@ -6,8 +6,12 @@ export interface DemoOutcome {
   labels: number;
   promptSet: string | null;
   seconds: number | null;
+  /** Per exam (views' probabilities averaged), on held-out phantoms. */
   zeroShotAccuracy: number | null;
   learnedAccuracy: number | null;
+  /** Per image: the harder figure, and the one the demo's prompt learning moves most. */
+  zeroShotImageAccuracy: number | null;
+  learnedImageAccuracy: number | null;
 }
 
 function rec(v: unknown): Record<string, unknown> | null {
@@ -28,5 +32,7 @@ export function demoOutcome(result: unknown): DemoOutcome | null {
     seconds: num(r.seconds),
     zeroShotAccuracy: num(rec(rec(r.zeroShot)?.exam)?.accuracy),
     learnedAccuracy: num(rec(rec(r.promptLearned)?.exam)?.accuracy),
+    zeroShotImageAccuracy: num(rec(rec(r.zeroShot)?.image)?.accuracy),
+    learnedImageAccuracy: num(rec(rec(r.promptLearned)?.image)?.accuracy),
   };
 }

@@ -126,7 +126,7 @@ export function describeJob(job: Job): JobDescription {
       }
     }
     const subject =
-      job.kind === 'prompt-learn' ? str(params?.name) : job.kind === 'demo' ? (params?.quick === true ? 'Quick' : 'Full') : null;
+      job.kind === 'prompt-learn' ? str(params?.name) : job.kind === 'demo' ? (params?.quick === true ? 'Tiny' : 'Full') : null;
     return { title, subject, facts };
   }
   if (job.kind === 'train-adaptor' || job.kind === 'train-lora') {
