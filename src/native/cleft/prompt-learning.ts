@@ -21,7 +21,8 @@ import type { TrainingSetup } from '../training/index';
 import { createTrainer, arrayData, normalFrom, stratifiedSplit, type RunOptions, type WorkflowTrainer } from './common';
 import { runLoop, type LoopResult, type WorkflowProgress } from './loop';
 import { evaluate, type ClassificationReport } from './metrics';
-import { meanCrossEntropy, projectAndNormalizeRows, scaledCosineLogits, softmaxRows } from './math';
+import { meanCrossEntropy, takeRows } from './math';
+import { imageEmbeddingsFromFeatures, zeroShotProbabilities } from './zero-shot';
 import { seededRandom } from './random';
 import type { TextModelRef } from './features';
 import { sharedContextPromptFeatures } from './prompt-encoder';
@@ -201,7 +202,6 @@ const flat = (r: ClassificationReport | null, loss: number | null): Record<strin
     : null;
 const finiteOnly = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([, v]) => Number.isFinite(v)));
 
-/** Probabilities [rows][classes] of the forward graph for cached image features (ctx: given or current). */
 /** Zero-shot with fixed class embeddings on the given rows (the task's hand-written prompts). */
 function baselineReport(
   heads: Heads,
@@ -210,14 +210,12 @@ function baselineReport(
   labels: readonly number[],
   classEmb: Float32Array,
 ): { probs: number[][]; loss: number } {
-  const dim = heads.imageDim;
-  const x = new Float32Array(rows.length * dim);
-  rows.forEach((r, i) => x.set(feats.subarray(r * dim, (r + 1) * dim), i * dim));
-  const img = projectAndNormalizeRows(x, rows.length, dim, heads.visualProjection, heads.projDim);
-  const probs = softmaxRows(scaledCosineLogits(img, classEmb, heads.projDim, heads.logitScale), classEmb.length / heads.projDim);
+  const img = imageEmbeddingsFromFeatures(heads, takeRows(feats, heads.imageDim, rows));
+  const probs = zeroShotProbabilities(img, classEmb, heads.projDim, heads.logitScale);
   return { probs, loss: meanCrossEntropy(probs, labels) };
 }
 
+/** Probabilities [rows][classes] of the forward graph for cached image features (ctx: given or current). */
 async function predict(
   wt: WorkflowTrainer,
   feats: Float32Array,
@@ -228,8 +226,7 @@ async function predict(
   const out: number[][] = [];
   for (let s = 0; s < rows.length; s += 256) {
     const chunk = rows.slice(s, s + 256);
-    const x = new Float32Array(chunk.length * dim);
-    chunk.forEach((r, i) => x.set(feats.subarray(r * dim, (r + 1) * dim), i * dim));
+    const x = takeRows(feats, dim, chunk);
     const res = await wt.forward(
       { image_features: { type: 'float32', dims: [chunk.length, dim], data: x } },
       ctx ? new Map([['ctx', ctx]]) : undefined,

@@ -1,4 +1,4 @@
-// Axis ticks at round values (1, 2 or 5 × a power of ten) inside the domain, so a 10,000-step axis
+// Axis ticks at round values (1, 2, 2.5 or 5 × a power of ten) inside the domain, so a 10,000-step axis
 // reads 2000, 4000, … instead of 2501, 5001, 7500.
 
 /** About `count` round ticks within [lo, hi] (whole numbers when `integer`); the ends when the domain is a point. */
