@@ -11,7 +11,7 @@ import { DicomError, asDicomError } from './errors';
 import { groupFragments, encapsulatedFrame, type FragmentRef } from './frames';
 import { type DicomHeader, headerFromDataset } from './header';
 import { PIXEL_DATA_TAG, parseDataset } from './parse';
-import { type DecodedFrame, type NormaliseOptions, type PixelLayout, normalise, readNativeFrame } from './pixels';
+import { type DecodedFrame, type NormaliseOptions, type PixelLayout, fullSizeYbr422, normalise, readNativeFrame } from './pixels';
 import { type TransferSyntaxInfo, transferSyntaxInfo } from './transfer-syntax';
 
 export type { DecodedFrame } from './pixels';
@@ -143,6 +143,7 @@ async function runCodec<T>(img: DicomImage, bytes: Uint8Array, opts: DecodeOptio
     samplesPerPixel: l.samplesPerPixel,
     bitsAllocated: l.bitsAllocated,
     pixelRepresentation: l.pixelRepresentation,
+    photometricInterpretation: l.photometricInterpretation,
   };
   const n = l.rows * l.columns * l.samplesPerPixel;
   const lent = <R>(out: CodecOutput, f: (o: CodecOutput) => R): R => {
@@ -191,11 +192,11 @@ export async function withRawFrame<T>(img: DicomImage, index: number, opts: Deco
   }
   if (header.floatPixelData) throw new DicomError(file, 'unsupported', 'float pixel data has no raw integer frame');
   const userErrors = new WeakSet<object>();
-  const call = (out: CodecOutput, clampOk: boolean): T => {
+  const call = (out: CodecOutput, clampOk: boolean, layout = l): T => {
     const codecSigned = out.data instanceof Int16Array || out.data instanceof Int8Array;
     const clamp = clampOk && codecSigned === (l.pixelRepresentation === 1);
     try {
-      return use({ out, layout: l, normalise: { applyHighBit: !img.transferSyntax.encapsulated, clamp } });
+      return use({ out, layout, normalise: { applyHighBit: !img.transferSyntax.encapsulated, clamp } });
     } catch (err) {
       if (err && typeof err === 'object') userErrors.add(err);
       throw err;
@@ -209,7 +210,10 @@ export async function withRawFrame<T>(img: DicomImage, index: number, opts: Deco
       const end = Math.min(el.dataOffset + el.length, ds.byteArray.length);
       const bytes = ds.byteArray.subarray(el.dataOffset, end);
       const swap8 = img.transferSyntax.bigEndian && el.vr === 'OW' && l.bitsAllocated === 8;
-      return call(readNativeFrame(bytes, l, index, img.transferSyntax.bigEndian, swap8), false);
+      const ybr = fullSizeYbr422(l, bytes.length, header.numberOfFrames);
+      const out = readNativeFrame(bytes, ybr?.layout ?? l, index, img.transferSyntax.bigEndian, swap8);
+      if (!ybr) return call(out, false);
+      return call({ ...out, warnings: [ybr.warning] }, false, ybr.layout);
     }
     const bytes = encapsulatedFrame(ds, img.frameFragments!, index);
     const codec = img.transferSyntax.codec;

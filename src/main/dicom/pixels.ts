@@ -20,18 +20,38 @@ export interface DecodedFrame {
   rows: number;
   columns: number;
   samples: number;
-  /** Stored values, pixel-interleaved (RGBRGB...). Int32 for integer pixel data, Float32 for float. */
-  data: Int32Array | Float32Array;
+  /**
+   * Stored values, pixel-interleaved (RGBRGB...). Int32 for integer pixel data, Uint32 for unsigned
+   * 32-bit stored values (0xFFFFFFFF would not fit an Int32), Float32 for float.
+   */
+  data: Int32Array | Uint32Array | Float32Array;
   /** Photometric interpretation of `data`: "RGB" after any YBR conversion, else the header's. */
   photometric: string;
   /** The image was decoded at 1/2^reduction of its full size (JPEG 2000 sub-resolution). */
   reduction: number;
+  /** Where the file contradicts itself and which reading was chosen (e.g. the header's colour space). */
+  warnings?: string[];
 }
 
 /** Bytes one native frame occupies (bit-packed for BitsAllocated 1; 4:2:2 stores 2 samples/pixel). */
 export function nativeFrameBits(l: PixelLayout): number {
   const perPixel = l.photometricInterpretation === 'YBR_FULL_422' && l.samplesPerPixel === 3 ? 2 : l.samplesPerPixel;
   return l.rows * l.columns * perPixel * l.bitsAllocated;
+}
+
+/**
+ * Native YBR_FULL_422 whose Pixel Data holds three full samples per pixel for every frame: written
+ * by tools that decompressed a JPEG and kept its Photometric Interpretation. The data is YBR_FULL
+ * in fact (GDCM and pydicom read it so too); returns that layout and a warning, else undefined.
+ */
+export function fullSizeYbr422(l: PixelLayout, pixelDataBytes: number, frames: number): { layout: PixelLayout; warning: string } | undefined {
+  if (l.photometricInterpretation !== 'YBR_FULL_422' || l.samplesPerPixel !== 3 || l.bitsAllocated < 8) return undefined;
+  const full = l.rows * l.columns * 3 * (l.bitsAllocated / 8) * frames;
+  if (pixelDataBytes < full) return undefined;
+  return {
+    layout: { ...l, photometricInterpretation: 'YBR_FULL' },
+    warning: `Photometric Interpretation says YBR_FULL_422 but the pixel data holds ${pixelDataBytes} bytes, three full samples per pixel: read as YBR_FULL`,
+  };
 }
 
 /**
@@ -189,10 +209,13 @@ export function normalise(out: CodecOutput, l: PixelLayout, opts: NormaliseOptio
   if (src.length < n) throw new Error(`decoder returned ${src.length} samples, expected ${n}`);
   const bitsStored = Math.min(Math.max(l.bitsStored, 1), 32);
   const one = storedValueOf(l, opts);
-  const dst = new Int32Array(n);
+  // Unsigned 32-bit stored values go past Int32's range: keep them unsigned.
+  const u32 = bitsStored >= 32 && l.pixelRepresentation !== 1;
+  const dst = u32 ? new Uint32Array(n) : new Int32Array(n);
   // 8- and 16-bit samples (every codec but 32-bit native data): one table lookup per sample,
   // with a loop per array type so each stays monomorphic.
-  if (src instanceof Uint16Array) gatherU16(src, rawTable(16, false, one), dst, n);
+  if (dst instanceof Uint32Array) for (let i = 0; i < n; i++) dst[i] = src[i]! >>> 0;
+  else if (src instanceof Uint16Array) gatherU16(src, rawTable(16, false, one), dst, n);
   else if (src instanceof Int16Array) gatherI16(src, rawTable(16, true, one), dst, n);
   else if (src instanceof Uint8Array) gatherU8(src, rawTable(8, false, one), dst, n);
   else if (src instanceof Int8Array) gatherI8(src, rawTable(8, true, one), dst, n);
@@ -201,7 +224,7 @@ export function normalise(out: CodecOutput, l: PixelLayout, opts: NormaliseOptio
   const c = out.components;
   if (out.planar && c > 1) {
     const plane = out.width * out.height;
-    const inter = new Int32Array(n);
+    const inter = u32 ? new Uint32Array(n) : new Int32Array(n);
     for (let k = 0; k < c; k++) for (let p = 0; p < plane; p++) inter[p * c + k] = dst[k * plane + p]!;
     data = inter;
   }
@@ -213,11 +236,13 @@ export function normalise(out: CodecOutput, l: PixelLayout, opts: NormaliseOptio
       photometric = 'RGB';
     }
   }
-  return { rows: out.height, columns: out.width, samples: c, data, photometric, reduction: out.reduction };
+  const frame: DecodedFrame = { rows: out.height, columns: out.width, samples: c, data, photometric, reduction: out.reduction };
+  if (out.warnings?.length) frame.warnings = [...out.warnings];
+  return frame;
 }
 
 /** In-place YCbCr (full range, PS3.3 C.7.6.3.1.2) to RGB. */
-export function ybrToRgb(d: Int32Array, bits: number): void {
+export function ybrToRgb(d: Int32Array | Uint32Array, bits: number): void {
   const max = 2 ** Math.min(bits, 16) - 1;
   const half = (max + 1) / 2;
   const clamp = (v: number): number => (v < 0 ? 0 : v > max ? max : Math.round(v));

@@ -21,7 +21,7 @@ export async function decodeForDisplay(job: FrameJob): Promise<{ meta: FrameMeta
   const level = job.maxSize && longSide > job.maxSize ? Math.floor(Math.log2(longSide / job.maxSize)) : 0;
   let decoded = await decodeFrame(img, job.frame, level > 0 ? { level } : {});
   let { rows, columns } = decoded;
-  let values: Int32Array | Float32Array = decoded.data;
+  let values: Int32Array | Uint32Array | Float32Array = decoded.data;
   const factor = job.maxSize ? Math.ceil(Math.max(rows, columns) / job.maxSize) : 1;
   if (factor > 1) {
     const binned = binDown(values, rows, columns, decoded.samples, factor);
@@ -68,7 +68,7 @@ export async function decodeForDisplay(job: FrameJob): Promise<{ meta: FrameMeta
 }
 
 /** Mean over factor x factor blocks (edge blocks averaged over what exists). */
-function binDown(src: Int32Array | Float32Array, rows: number, columns: number, samples: number, factor: number) {
+function binDown(src: Int32Array | Uint32Array | Float32Array, rows: number, columns: number, samples: number, factor: number) {
   const outRows = Math.ceil(rows / factor);
   const outColumns = Math.ceil(columns / factor);
   const sum = new Float64Array(outRows * outColumns * samples);
@@ -83,7 +83,7 @@ function binDown(src: Int32Array | Float32Array, rows: number, columns: number, 
     }
   }
   const isFloat = src instanceof Float32Array;
-  const data = isFloat ? new Float32Array(sum.length) : new Int32Array(sum.length);
+  const data = isFloat ? new Float32Array(sum.length) : src instanceof Uint32Array ? new Uint32Array(sum.length) : new Int32Array(sum.length);
   for (let i = 0; i < sum.length; i++) {
     const v = sum[i]! / count[(i / samples) | 0]!;
     data[i] = isFloat ? v : Math.round(v);
@@ -91,11 +91,17 @@ function binDown(src: Int32Array | Float32Array, rows: number, columns: number, 
   return { data, rows: outRows, columns: outColumns };
 }
 
-function compact(values: Int32Array | Float32Array, min: number, max: number): { dataType: FrameMeta['dataType']; bytes: Uint8Array } {
+function compact(
+  values: Int32Array | Uint32Array | Float32Array,
+  min: number,
+  max: number,
+): { dataType: FrameMeta['dataType']; bytes: Uint8Array } {
   const view = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   if (values instanceof Float32Array) return { dataType: 'float32', bytes: view(values) };
+  // Unsigned 32-bit values past Int32's range: float32 keeps the display exact enough (24-bit mantissa).
+  if (max > 0x7fffffff) return { dataType: 'float32', bytes: view(Float32Array.from(values)) };
   if (min >= 0 && max <= 255) return { dataType: 'uint8', bytes: Uint8Array.from(values) };
   if (min >= 0 && max <= 65535) return { dataType: 'uint16', bytes: view(Uint16Array.from(values)) };
   if (min >= -32768 && max <= 32767) return { dataType: 'int16', bytes: view(Int16Array.from(values)) };
-  return { dataType: 'int32', bytes: view(values) };
+  return { dataType: 'int32', bytes: view(values instanceof Int32Array ? values : Int32Array.from(values)) };
 }

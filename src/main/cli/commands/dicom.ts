@@ -25,14 +25,17 @@ async function pixelsCommand(file: string, opts: { output: string; frame?: numbe
   const first = decoded[0]!;
   const perFrame = first.rows * first.columns * first.samples;
   const values = decoded.map((d) => toStage(img, d, opts.stage));
-  const isInt = values.every((v) => v instanceof Int32Array);
-  const data = isInt ? new Int32Array(perFrame * decoded.length) : new Float32Array(perFrame * decoded.length);
+  const isU32 = values.every((v) => v instanceof Uint32Array);
+  const isInt = isU32 || values.every((v) => v instanceof Int32Array);
+  const dtype = isU32 ? 'U32' : isInt ? 'I32' : 'F32';
+  const size = perFrame * decoded.length;
+  const data = isU32 ? new Uint32Array(size) : isInt ? new Int32Array(size) : new Float32Array(size);
   values.forEach((v, i) => data.set(v, i * perFrame));
   const shape =
     first.samples === 1 ? [decoded.length, first.rows, first.columns] : [decoded.length, first.rows, first.columns, first.samples];
   writeSafetensors(
     opts.output,
-    { pixels: { dtype: isInt ? 'I32' : 'F32', shape, data } },
+    { pixels: { dtype, shape, data } },
     {
       file: path.resolve(file),
       stage: opts.stage,
@@ -42,7 +45,8 @@ async function pixelsCommand(file: string, opts: { output: string; frame?: numbe
       reduction: String(first.reduction),
     },
   );
-  console.log(`${opts.output}: pixels ${isInt ? 'int32' : 'float32'} [${shape.join(', ')}] (${opts.stage}, ${first.photometric})`);
+  for (const w of first.warnings ?? []) console.error(`${file}: warning: ${w}`);
+  console.log(`${opts.output}: pixels ${isU32 ? 'uint32' : isInt ? 'int32' : 'float32'} [${shape.join(', ')}] (${opts.stage}, ${first.photometric})`);
 }
 
 export function register(program: Command): void {

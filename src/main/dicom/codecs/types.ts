@@ -13,6 +13,8 @@ export interface CodecOutput {
   rgb: boolean;
   /** Decomposition levels skipped (J2K/HTJ2K reduced resolution); 0 = full size. */
   reduction: number;
+  /** Where the stream and the header disagree and which one was followed (shown to the user). */
+  warnings?: string[];
 }
 
 export interface CodecOptions {
@@ -24,4 +26,6 @@ export interface CodecOptions {
   samplesPerPixel?: number;
   bitsAllocated?: number;
   pixelRepresentation?: number;
+  /** The header's Photometric Interpretation: JPEG uses it when the stream does not say its colour space. */
+  photometricInterpretation?: string;
 }

@@ -38,7 +38,7 @@ export function applyLut(v: number, lut: Lut): number {
 }
 
 /** Stored values to modality values (Hounsfield-like units; usually identity for MG). */
-export function applyModality(src: Int32Array | Float32Array, header: DicomHeader, lut?: Lut): Float32Array {
+export function applyModality(src: Int32Array | Uint32Array | Float32Array, header: DicomHeader, lut?: Lut): Float32Array {
   const out = new Float32Array(src.length);
   if (lut) {
     for (let i = 0; i < src.length; i++) out[i] = applyLut(src[i]!, lut);

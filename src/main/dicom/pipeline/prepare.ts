@@ -67,7 +67,7 @@ export function toStage(
   stage: Stage,
   voiWindowIndex = 0,
   voiPrefer: 'window' | 'lut' = 'window',
-): Float32Array | Int32Array {
+): Float32Array | Int32Array | Uint32Array {
   if (stage === 'stored' || frame.samples !== 1) return frame.data;
   return stageValues(img, frame.data, stage, voiWindowIndex, voiPrefer);
 }
@@ -75,7 +75,7 @@ export function toStage(
 /** Elementwise intensity stages over any array of stored values (min/max VOI uses its extremes). */
 function stageValues(
   img: DicomImage,
-  data: Int32Array | Float32Array,
+  data: Int32Array | Uint32Array | Float32Array,
   stage: 'modality' | 'voi',
   voiWindowIndex: number,
   voiPrefer: 'window' | 'lut',
