@@ -10,6 +10,7 @@ import type { CodecOutput } from './codecs/types';
 import { DicomError, asDicomError } from './errors';
 import { groupFragments, encapsulatedFrame, type FragmentRef } from './frames';
 import { type DicomHeader, headerFromDataset } from './header';
+import { implicitReadWarning } from './implicit-dataset';
 import { PIXEL_DATA_TAG, parseDataset } from './parse';
 import { type DecodedFrame, type NormaliseOptions, type PixelLayout, fullSizeYbr422, normalise, readNativeFrame } from './pixels';
 import { type TransferSyntaxInfo, transferSyntaxInfo } from './transfer-syntax';
@@ -24,6 +25,8 @@ export interface DicomImage {
   layout: PixelLayout;
   /** Fragment groups per frame (encapsulated syntaxes only), computed once per file. */
   frameFragments?: FragmentRef[][];
+  /** How the file contradicts itself and how it was read anyway (also on every decoded frame). */
+  warnings?: string[];
 }
 
 export interface DecodeOptions {
@@ -75,6 +78,8 @@ export function openDicomBytes(bytes: Uint8Array, file = '<buffer>'): DicomImage
   if (!transferSyntax) throw new DicomError(file, 'unsupported', `transfer syntax ${header.transferSyntaxUID} is not supported`);
   const layout = layoutOf(header, file);
   const img: DicomImage = { file, header, dataSet: ds, transferSyntax, layout };
+  const implicit = implicitReadWarning(ds);
+  if (implicit) img.warnings = [implicit];
   if (transferSyntax.encapsulated) {
     const el = ds.elements[PIXEL_DATA_TAG];
     if (!el?.encapsulatedPixelData)
@@ -242,7 +247,9 @@ export async function decodeFrame(img: DicomImage, index = 0, opts: DecodeOption
       throw asDicomError(img.file, err);
     }
   }
-  return withRawFrame(img, index, opts, (raw) => normalise(raw.out, raw.layout, raw.normalise));
+  const frame = await withRawFrame(img, index, opts, (raw) => normalise(raw.out, raw.layout, raw.normalise));
+  if (img.warnings) frame.warnings = [...img.warnings, ...(frame.warnings ?? [])];
+  return frame;
 }
 
 /** Decodes every frame (multi-frame images), in order. */

@@ -4,6 +4,7 @@
 import dicomParser, { type DataSet } from 'dicom-parser';
 import zlib from 'node:zlib';
 import { DicomError, asDicomError } from './errors';
+import { parseImplicitDespiteSyntax } from './implicit-dataset';
 import { TS } from './transfer-syntax';
 
 export const PIXEL_DATA_TAG = 'x7fe00010';
@@ -71,7 +72,8 @@ export function parseDataset(bytes: Uint8Array, file: string, opts: ParseOptions
   }
   let ds: DataSet;
   try {
-    ds = dicomParser.parseDicom(buf, options);
+    // An implicit VR dataset under an explicit VR transfer syntax: read as implicit (implicit-dataset.ts).
+    ds = (!options.TransferSyntaxUID && parseImplicitDespiteSyntax(buf)) || dicomParser.parseDicom(buf, options);
   } catch (err) {
     if (err instanceof DicomError) throw err;
     if (options.TransferSyntaxUID)

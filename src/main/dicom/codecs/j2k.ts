@@ -29,6 +29,34 @@ export function j2kCodestream(bytes: Uint8Array): Uint8Array {
   return bytes;
 }
 
+export interface J2kSize {
+  width: number;
+  height: number;
+  components: number;
+}
+
+/** Image size and component count from the SIZ marker, which follows SOC (FF4F FF51). */
+export function readJ2kSize(cs: Uint8Array): J2kSize | undefined {
+  if (cs.length < 42 || cs[0] !== 0xff || cs[1] !== 0x4f || cs[2] !== 0xff || cs[3] !== 0x51) return undefined;
+  const dv = new DataView(cs.buffer, cs.byteOffset, cs.byteLength);
+  // Lsiz(2) Rsiz(2) Xsiz Ysiz XOsiz YOsiz (4 each) ... Csiz(2) at 40.
+  return { width: dv.getUint32(8) - dv.getUint32(16), height: dv.getUint32(12) - dv.getUint32(20), components: dv.getUint16(40) };
+}
+
+/**
+ * Refuses a codestream whose SIZ disagrees with the DICOM header before the codec sees it: OpenJPEG
+ * answers a corrupt SIZ (e.g. a width of 3.7e9) with an empty image, not an error.
+ */
+function checkSize(cs: Uint8Array, opts: CodecOptions): void {
+  const siz = readJ2kSize(cs);
+  if (!siz) throw new Error('JPEG 2000 decode failed: no SOC/SIZ marker at the start of the codestream');
+  const { rows, columns, samplesPerPixel } = opts;
+  if ((columns !== undefined && siz.width !== columns) || (rows !== undefined && siz.height !== rows))
+    throw new Error(`JPEG 2000 codestream is corrupt or mismatched: its SIZ marker says ${siz.width}x${siz.height}, header says ${columns}x${rows}`);
+  if (samplesPerPixel !== undefined && siz.components !== samplesPerPixel)
+    throw new Error(`JPEG 2000 codestream has ${siz.components} components, header says ${samplesPerPixel}`);
+}
+
 function isHtCodestream(cs: Uint8Array): boolean {
   // HT codestreams carry a CAP marker (FF50) in the main header, before the first tile (FF90).
   for (let i = 2; i + 1 < Math.min(cs.length, 4096); i++) {
@@ -50,6 +78,7 @@ function decodeWith<T>(Ctor: new () => WasmDecoder, cs: Uint8Array, level: numbe
     const info = d.getFrameInfo();
     let { width, height } = info;
     if (lv > 0 && d.calculateSizeAtDecompositionLevel) ({ width, height } = d.calculateSizeAtDecompositionLevel(lv));
+    if (width === 0 || height === 0) throw new Error('the decoder produced no image (corrupt codestream)');
     const bytesPerSample = info.bitsPerSample > 8 ? 2 : 1;
     const n = width * height * info.componentCount;
     const out: CodecOutput = {
@@ -96,6 +125,7 @@ export async function decodeJ2k(bytes: Uint8Array, opts?: CodecOptions): Promise
 export async function decodeJ2k<T>(bytes: Uint8Array, opts: CodecOptions, use: (out: CodecOutput) => T): Promise<T>;
 export async function decodeJ2k<T>(bytes: Uint8Array, opts: CodecOptions = {}, use?: (out: CodecOutput) => T): Promise<T | CodecOutput> {
   const cs = j2kCodestream(bytes);
+  checkSize(cs, opts);
   const u: (out: CodecOutput) => T | CodecOutput = use ?? detach;
   if (isHtCodestream(cs)) return run('openjph', 'HTJ2KDecoder', cs, opts.level ?? 0, u);
   return run('openjpeg', 'J2KDecoder', cs, opts.level ?? 0, u);
@@ -105,6 +135,7 @@ export async function decodeHtj2k(bytes: Uint8Array, opts?: CodecOptions): Promi
 export async function decodeHtj2k<T>(bytes: Uint8Array, opts: CodecOptions, use: (out: CodecOutput) => T): Promise<T>;
 export async function decodeHtj2k<T>(bytes: Uint8Array, opts: CodecOptions = {}, use?: (out: CodecOutput) => T): Promise<T | CodecOutput> {
   const cs = j2kCodestream(bytes);
+  checkSize(cs, opts);
   const u: (out: CodecOutput) => T | CodecOutput = use ?? detach;
   if (!isHtCodestream(cs)) return run('openjpeg', 'J2KDecoder', cs, opts.level ?? 0, u);
   return run('openjph', 'HTJ2KDecoder', cs, opts.level ?? 0, u);
