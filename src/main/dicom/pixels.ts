@@ -44,7 +44,11 @@ export function nativeFrameBits(l: PixelLayout): number {
  * by tools that decompressed a JPEG and kept its Photometric Interpretation. The data is YBR_FULL
  * in fact (GDCM and pydicom read it so too); returns that layout and a warning, else undefined.
  */
-export function fullSizeYbr422(l: PixelLayout, pixelDataBytes: number, frames: number): { layout: PixelLayout; warning: string } | undefined {
+export function fullSizeYbr422(
+  l: PixelLayout,
+  pixelDataBytes: number,
+  frames: number,
+): { layout: PixelLayout; warning: string } | undefined {
   if (l.photometricInterpretation !== 'YBR_FULL_422' || l.samplesPerPixel !== 3 || l.bitsAllocated < 8) return undefined;
   const full = l.rows * l.columns * 3 * (l.bitsAllocated / 8) * frames;
   if (pixelDataBytes < full) return undefined;

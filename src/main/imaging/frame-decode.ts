@@ -83,7 +83,11 @@ function binDown(src: Int32Array | Uint32Array | Float32Array, rows: number, col
     }
   }
   const isFloat = src instanceof Float32Array;
-  const data = isFloat ? new Float32Array(sum.length) : src instanceof Uint32Array ? new Uint32Array(sum.length) : new Int32Array(sum.length);
+  const data = isFloat
+    ? new Float32Array(sum.length)
+    : src instanceof Uint32Array
+      ? new Uint32Array(sum.length)
+      : new Int32Array(sum.length);
   for (let i = 0; i < sum.length; i++) {
     const v = sum[i]! / count[(i / samples) | 0]!;
     data[i] = isFloat ? v : Math.round(v);

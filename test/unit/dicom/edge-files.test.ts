@@ -4,7 +4,7 @@
 // Interpretation, implicit VR datasets under an explicit VR transfer syntax, JPEG 2000 fragments
 // holding delimiter bytes and corrupt SIZ markers, unsigned 32-bit RLE, YBR_FULL_422 labels on
 // full-size native data.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,10 @@ import { encapsulatedFrame } from '../../../src/main/dicom/frames';
 import { requireTools, sourceValues, writeSource, type SourceSpec } from './corpus';
 
 requireTools();
+// pydicom (Debian python3-pydicom) writes the implicit-VR-under-explicit-syntax file: no dcmtk or GDCM tool will.
+const PYTHON = '/usr/bin/python3';
+if (spawnSync(PYTHON, ['-c', 'import pydicom']).status !== 0)
+  throw new Error('DICOM edge-file tests need pydicom: apt-get install -y python3-pydicom');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-edge-files-'));
 const run = (cmd: string, args: string[]): void => void execFileSync(cmd, args, { cwd: dir, stdio: 'pipe' });
 
@@ -143,7 +147,7 @@ describe('implicit VR dataset under an explicit VR transfer syntax', () => {
     run('dcmcjpeg', ['+eb', '+q', '90', source, jpeg]);
     const implicit = path.join(dir, 'implicit-jpeg.dcm');
     // pydicom writes the dataset as implicit VR but keeps the meta header's JPEG transfer syntax.
-    execFileSync('/usr/bin/python3', [
+    execFileSync(PYTHON, [
       '-W',
       'ignore',
       '-c',
@@ -168,6 +172,18 @@ describe('implicit VR dataset under an explicit VR transfer syntax', () => {
   });
 });
 
+describe('encapsulated pixel data without its sequence delimiter', () => {
+  it('the file ending right after the last fragment decodes (as GDCM and pydicom read it)', async () => {
+    const jpeg = path.join(dir, 'with-delimiter.dcm');
+    run('dcmcjpeg', ['+eb', '+q', '90', source, jpeg]);
+    const bytes = fs.readFileSync(jpeg);
+    expect(Array.from(bytes.subarray(-8))).toEqual([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+    const cut = path.join(dir, 'without-delimiter.dcm');
+    fs.writeFileSync(cut, bytes.subarray(0, -8));
+    expect(maxDiff((await decode(cut)).data, (await decode(jpeg)).data)).toBe(0);
+  });
+});
+
 describe('JPEG 2000 fragments', () => {
   const mono: SourceSpec = { name: 'u16', rows: 32, columns: 30, frames: 1, samples: 1, bitsAllocated: 16, bitsStored: 16, signed: false };
   const src = writeSource(dir, mono);
@@ -182,7 +198,13 @@ describe('JPEG 2000 fragments', () => {
     const cs = f(bytes.subarray(frag.position, frag.position + frag.length));
     const len = Buffer.alloc(4);
     len.writeUInt32LE(cs.length + (cs.length % 2));
-    const out = Buffer.concat([bytes.subarray(0, frag.position - 4), len, cs, Buffer.alloc(cs.length % 2), bytes.subarray(frag.position + frag.length)]);
+    const out = Buffer.concat([
+      bytes.subarray(0, frag.position - 4),
+      len,
+      cs,
+      Buffer.alloc(cs.length % 2),
+      bytes.subarray(frag.position + frag.length),
+    ]);
     const file = path.join(dir, `${name}.dcm`);
     fs.writeFileSync(file, out);
     return file;
@@ -206,7 +228,9 @@ describe('JPEG 2000 fragments', () => {
       out.set([0xfe, 0xff, 0xdd, 0xe0], 6); // as pydicom's JPEG2000-embedded-sequence-delimiter.dcm
       return out;
     });
-    await expect(decode(file)).rejects.toThrow(/j2k-corrupt-siz\.dcm: JPEG 2000 codestream is corrupt or mismatched: its SIZ marker says \d+x32, header says 30x32/);
+    await expect(decode(file)).rejects.toThrow(
+      /j2k-corrupt-siz\.dcm: JPEG 2000 codestream is corrupt or mismatched: its SIZ marker says \d+x32, header says 30x32/,
+    );
   });
 });
 
@@ -272,6 +296,8 @@ describe('YBR_FULL_422 label on full-size native data', () => {
     const [ours, ref] = await Promise.all([decode(labelled422), decode(ybrFull)]);
     expect(ours.photometric).toBe('RGB');
     expect(maxDiff(ours.data, ref.data)).toBe(0);
-    expect(ours.warnings?.[0]).toMatch(/says YBR_FULL_422 but the pixel data holds 2304 bytes, three full samples per pixel: read as YBR_FULL/);
+    expect(ours.warnings?.[0]).toMatch(
+      /says YBR_FULL_422 but the pixel data holds 2304 bytes, three full samples per pixel: read as YBR_FULL/,
+    );
   });
 });

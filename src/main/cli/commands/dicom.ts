@@ -46,7 +46,9 @@ async function pixelsCommand(file: string, opts: { output: string; frame?: numbe
     },
   );
   for (const w of first.warnings ?? []) console.error(`${file}: warning: ${w}`);
-  console.log(`${opts.output}: pixels ${isU32 ? 'uint32' : isInt ? 'int32' : 'float32'} [${shape.join(', ')}] (${opts.stage}, ${first.photometric})`);
+  console.log(
+    `${opts.output}: pixels ${isU32 ? 'uint32' : isInt ? 'int32' : 'float32'} [${shape.join(', ')}] (${opts.stage}, ${first.photometric})`,
+  );
 }
 
 export function register(program: Command): void {

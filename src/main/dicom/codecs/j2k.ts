@@ -52,7 +52,9 @@ function checkSize(cs: Uint8Array, opts: CodecOptions): void {
   if (!siz) throw new Error('JPEG 2000 decode failed: no SOC/SIZ marker at the start of the codestream');
   const { rows, columns, samplesPerPixel } = opts;
   if ((columns !== undefined && siz.width !== columns) || (rows !== undefined && siz.height !== rows))
-    throw new Error(`JPEG 2000 codestream is corrupt or mismatched: its SIZ marker says ${siz.width}x${siz.height}, header says ${columns}x${rows}`);
+    throw new Error(
+      `JPEG 2000 codestream is corrupt or mismatched: its SIZ marker says ${siz.width}x${siz.height}, header says ${columns}x${rows}`,
+    );
   if (samplesPerPixel !== undefined && siz.components !== samplesPerPixel)
     throw new Error(`JPEG 2000 codestream has ${siz.components} components, header says ${samplesPerPixel}`);
 }
