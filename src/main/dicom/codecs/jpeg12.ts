@@ -2,18 +2,14 @@
 // Why our own: the libjpeg-turbo WASM build only does 8-bit, jpeg-lossless-decoder-js does no DCT,
 // and npm has no maintained 12-bit DCT decoder. 12-bit extended JPEG (1.2.840.10008.1.2.4.51) is
 // still written by some older digitisers and CR/DX units. Progressive and arithmetic coding are
-// refused (retired in DICOM). Float IDCT: exact enough (lossy syntax), simple to verify.
+// refused (retired in DICOM). The IDCT is libjpeg's integer "islow" (jidctint.c), the default of
+// dcmtk and GDCM, so lossy frames decode to the same samples as theirs.
 import type { CodecOutput } from './types';
 
 const ZIGZAG = new Int32Array([
   0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57,
   50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ]);
-
-// COS[x*8+u] = C(u)/2 * cos((2x+1) u pi / 16)
-const COS = new Float64Array(64);
-for (let x = 0; x < 8; x++)
-  for (let u = 0; u < 8; u++) COS[x * 8 + u] = (u === 0 ? Math.SQRT1_2 : 1) * 0.5 * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
 
 interface Huffman {
   maxcode: Int32Array; // per length 1..16, -1 when none
@@ -253,25 +249,106 @@ export function decodeJpeg12(data: Uint8Array): CodecOutput {
   return assemble(frame, adobeTransform);
 }
 
-const block = new Float64Array(64);
-const tmp = new Float64Array(64);
+// libjpeg's jidctint.c constants: FIX(x) = round(x * 2^13).
+const CONST_BITS = 13;
+const FIX_0_298631336 = 2446;
+const FIX_0_390180644 = 3196;
+const FIX_0_541196100 = 4433;
+const FIX_0_765366865 = 6270;
+const FIX_0_899976223 = 7373;
+const FIX_1_175875602 = 9633;
+const FIX_1_501321110 = 12299;
+const FIX_1_847759065 = 15137;
+const FIX_1_961570560 = 16069;
+const FIX_2_053119869 = 16819;
+const FIX_2_562915447 = 20995;
+const FIX_3_072711026 = 25172;
 
-function idctInto(coef: Int32Array, q: Int32Array, c: Component, bx: number, by: number, shift: number): void {
-  for (let k = 0; k < 64; k++) block[k] = coef[k]! * q[k]!;
-  // rows: tmp[y*8+x] = sum_u COS[x,u] * block[y*8+u]
-  for (let y = 0; y < 8; y++) {
-    for (let x = 0; x < 8; x++) {
-      let s = 0;
-      for (let u = 0; u < 8; u++) s += COS[x * 8 + u]! * block[y * 8 + u]!;
-      tmp[y * 8 + x] = s;
-    }
-  }
-  const stride = c.blocksPerLine * 8;
+/** Rounding right shift of libjpeg (DESCALE); doubles, so no 32-bit overflow on corrupt input. */
+const descale = (x: number, n: number): number => Math.floor((x + 2 ** (n - 1)) / 2 ** n);
+
+const work = new Float64Array(64);
+const vec = new Float64Array(8);
+
+/** One 1-D pass of libjpeg's islow IDCT over i0..i7, written to `vec`, outputs descaled by 2^n. */
+function idct1d(i0: number, i1: number, i2: number, i3: number, i4: number, i5: number, i6: number, i7: number, n: number): void {
+  let z1 = (i2 + i6) * FIX_0_541196100;
+  const t2 = z1 - i6 * FIX_1_847759065;
+  const t3 = z1 + i2 * FIX_0_765366865;
+  const t0e = (i0 + i4) * 2 ** CONST_BITS;
+  const t1e = (i0 - i4) * 2 ** CONST_BITS;
+  const t10 = t0e + t3;
+  const t13 = t0e - t3;
+  const t11 = t1e + t2;
+  const t12 = t1e - t2;
+  let t0 = i7;
+  let t1 = i5;
+  let t2o = i3;
+  let t3o = i1;
+  z1 = t0 + t3o;
+  let z2 = t1 + t2o;
+  let z3 = t0 + t2o;
+  let z4 = t1 + t3o;
+  const z5 = (z3 + z4) * FIX_1_175875602;
+  t0 *= FIX_0_298631336;
+  t1 *= FIX_2_053119869;
+  t2o *= FIX_3_072711026;
+  t3o *= FIX_1_501321110;
+  z1 *= -FIX_0_899976223;
+  z2 *= -FIX_2_562915447;
+  z3 = z3 * -FIX_1_961570560 + z5;
+  z4 = z4 * -FIX_0_390180644 + z5;
+  t0 += z1 + z3;
+  t1 += z2 + z4;
+  t2o += z2 + z3;
+  t3o += z1 + z4;
+  vec[0] = descale(t10 + t3o, n);
+  vec[7] = descale(t10 - t3o, n);
+  vec[1] = descale(t11 + t2o, n);
+  vec[6] = descale(t11 - t2o, n);
+  vec[2] = descale(t12 + t1, n);
+  vec[5] = descale(t12 - t1, n);
+  vec[3] = descale(t13 + t0, n);
+  vec[4] = descale(t13 - t0, n);
+}
+
+function idctInto(coef: Int32Array, q: Int32Array, c: Component, bx: number, by: number, shift: number, precision: number): void {
+  const pass1 = precision > 8 ? 1 : 2; // PASS1_BITS of libjpeg's 12-bit / 8-bit builds
+  const max = (1 << precision) - 1;
+  // Columns (dequantised input) into the work array, scaled up by 2^pass1.
   for (let x = 0; x < 8; x++) {
-    for (let y = 0; y < 8; y++) {
-      let s = 0;
-      for (let v = 0; v < 8; v++) s += COS[y * 8 + v]! * tmp[v * 8 + x]!;
-      c.pixels[(by * 8 + y) * stride + bx * 8 + x] = s + shift;
+    idct1d(
+      coef[x]! * q[x]!,
+      coef[8 + x]! * q[8 + x]!,
+      coef[16 + x]! * q[16 + x]!,
+      coef[24 + x]! * q[24 + x]!,
+      coef[32 + x]! * q[32 + x]!,
+      coef[40 + x]! * q[40 + x]!,
+      coef[48 + x]! * q[48 + x]!,
+      coef[56 + x]! * q[56 + x]!,
+      CONST_BITS - pass1,
+    );
+    for (let k = 0; k < 8; k++) work[k * 8 + x] = vec[k]!;
+  }
+  // Rows, descaled to samples, level-shifted and range-limited.
+  const stride = c.blocksPerLine * 8;
+  for (let y = 0; y < 8; y++) {
+    const w = y * 8;
+    idct1d(
+      work[w]!,
+      work[w + 1]!,
+      work[w + 2]!,
+      work[w + 3]!,
+      work[w + 4]!,
+      work[w + 5]!,
+      work[w + 6]!,
+      work[w + 7]!,
+      CONST_BITS + pass1 + 3,
+    );
+    const o = (by * 8 + y) * stride + bx * 8;
+    for (let x = 0; x < 8; x++) {
+      const v = vec[x]! + shift;
+      c.pixels[o + x] = v < 0 ? 0 : v > max ? max : v;
     }
   }
 }
@@ -303,7 +380,7 @@ function decodeScan(data: Uint8Array, start: number, frame: FrameGeom, scomps: C
     }
     const q = qt[c.tq];
     if (!q) throw new Error('JPEG: missing quantisation table');
-    idctInto(coef, q, c, bx, by, shift);
+    idctInto(coef, q, c, bx, by, shift, frame.precision);
   };
   let n = 0;
   const single = scomps.length === 1;
