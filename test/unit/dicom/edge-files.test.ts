@@ -313,3 +313,74 @@ describe('YBR_FULL_422 label on full-size native data', () => {
     );
   });
 });
+
+describe("public examples: pydicom's test files (Debian python3-pydicom)", () => {
+  const files = execFileSync(PYTHON, ['-c', 'import os, pydicom.data; print(os.path.dirname(pydicom.data.__file__))'], {
+    encoding: 'utf8',
+  }).trim();
+  const pub = (name: string): string => {
+    const file = path.join(files, 'test_files', `${name}.dcm`);
+    if (!fs.existsSync(file)) throw new Error(`${file} missing: python3-pydicom ships it since 2.2`);
+    return file;
+  };
+  /** GDCM's decompression of `file` (gdcmconv --raw), decoded: the independent reference. */
+  async function viaGdcm(file: string): Promise<DecodedFrame> {
+    const out = path.join(dir, `gdcm-${path.basename(file)}`);
+    run('gdcmconv', ['--raw', file, out]);
+    return decode(out);
+  }
+  /** Sample rows of the SC_rgb test pattern (ten bands of 10 rows), column 50. */
+  const bands = (fr: DecodedFrame): number[][] =>
+    [5, 15, 25, 35, 45, 55, 65, 75, 85, 95].map((y) => Array.from(fr.data.slice((y * 100 + 50) * 3, (y * 100 + 50) * 3 + 3)));
+
+  it('SC_jpeg_no_color_transform (no JFIF/Adobe, ids 0,1,2, RGB) equals GDCM', async () => {
+    const file = pub('SC_jpeg_no_color_transform');
+    expect(maxDiff((await decode(file)).data, (await viaGdcm(file)).data)).toBe(0);
+  });
+
+  it('SC_rgb_jpeg (implicit VR dataset, JPEG baseline syntax) equals GDCM, with a warning', async () => {
+    const file = pub('SC_rgb_jpeg');
+    const fr = await decode(file);
+    expect(maxDiff(fr.data, (await viaGdcm(file)).data)).toBe(0);
+    expect(fr.warnings?.[0]).toMatch(/implicit VR/);
+  });
+
+  it('JPEG2000-embedded-sequence-delimiter: its fragment is read whole; the codestream it corrupts is refused', async () => {
+    const img = await openDicomFile(pub('JPEG2000-embedded-sequence-delimiter'));
+    const intact = await openDicomFile(pub('JPEG2000'));
+    expect(img.frameFragments![0]!.map((f) => f.length)).toEqual(intact.frameFragments![0]!.map((f) => f.length));
+    await expect(decodeFrame(img, 0)).rejects.toThrow(/its SIZ marker says \d{10}x1024, header says 256x1024/);
+    expect(maxDiff((await decodeFrame(intact, 0)).data, (await viaGdcm(pub('JPEG2000'))).data)).toBe(0);
+  });
+
+  it("SC_rgb_rle_32bit: pydicom's expected unsigned 32-bit values", async () => {
+    const fr = await decode(pub('SC_rgb_rle_32bit'));
+    const [f, h, q, t] = [0xffffffff, 0x80808080, 0x40404040, 0xc0c0c0c0];
+    expect(bands(fr)).toEqual([
+      [f, 0, 0],
+      [f, h, h],
+      [0, f, 0],
+      [h, f, h],
+      [0, 0, f],
+      [h, h, f],
+      [0, 0, 0],
+      [q, q, q],
+      [t, t, t],
+      [f, f, f],
+    ]);
+  });
+
+  it('SC_ybr_full_422_uncompressed: expanded and converted, the RGB pattern of SC_rgb_rle', async () => {
+    const fr = await decode(pub('SC_ybr_full_422_uncompressed'));
+    expect(fr.photometric).toBe('RGB');
+    // The pattern went through 8-bit YCbCr (subsampled) and back: within 6 of the RGB original.
+    expect(maxDiff(fr.data, (await decode(pub('SC_rgb_rle'))).data)).toBeLessThanOrEqual(6);
+  });
+
+  it('SC_rgb_jpeg_lossy_gdcm (YCbCr stream labelled RGB): the RGB pattern, with a warning', async () => {
+    const fr = await decode(pub('SC_rgb_jpeg_lossy_gdcm'));
+    const ref = bands(await decode(pub('SC_rgb_rle')));
+    bands(fr).forEach((px, i) => px.forEach((v, k) => expect(Math.abs(v - ref[i]![k]!)).toBeLessThanOrEqual(2)));
+    expect(fr.warnings).toEqual([expect.stringMatching(/says RGB but the JPEG stream is YCbCr \(component ids 1, 2, 3\)/)]);
+  });
+});
