@@ -23,9 +23,9 @@ type DataSetCtor = new (parser: ByteArrayParser, byteArray: ByteArray, elements:
  * Parses `buf` (a Part 10 file with preamble) as implicit VR little endian after its meta header
  * when the meta header says explicit VR but the first dataset element carries no VR. Undefined
  * when that is not the case (the caller parses normally). Encapsulated Pixel Data is read by item
- * lengths, as in an explicit dataset.
+ * lengths, as in an explicit dataset; with `untilPixelData`, reading stops at its header.
  */
-export function parseImplicitDespiteSyntax(buf: Uint8Array): DataSet | undefined {
+export function parseImplicitDespiteSyntax(buf: Uint8Array, untilPixelData = false): DataSet | undefined {
   let meta: DataSet & { position?: number };
   try {
     meta = dicomParser.readPart10Header(buf);
@@ -46,7 +46,7 @@ export function parseImplicitDespiteSyntax(buf: Uint8Array): DataSet | undefined
   (ds as DataSet & { warnings: string[] }).warnings = warnings;
   dicomParser.parseDicomDataSetImplicit(ds, stream, buf.length, { untilTag: 'x7fe00010' });
   const pixel = ds.elements.x7fe00010;
-  if (pixel) {
+  if (pixel && !untilPixelData) {
     if (pixel.length === 0xffffffff) {
       pixel.vr = 'OB';
       dicomParser.findEndOfEncapsulatedElement(stream, pixel, warnings);

@@ -73,7 +73,7 @@ export function parseDataset(bytes: Uint8Array, file: string, opts: ParseOptions
   let ds: DataSet;
   try {
     // An implicit VR dataset under an explicit VR transfer syntax: read as implicit (implicit-dataset.ts).
-    ds = (!options.TransferSyntaxUID && parseImplicitDespiteSyntax(buf)) || dicomParser.parseDicom(buf, options);
+    ds = (!options.TransferSyntaxUID && parseImplicitDespiteSyntax(buf, opts.untilPixelData)) || dicomParser.parseDicom(buf, options);
   } catch (err) {
     if (err instanceof DicomError) throw err;
     if (options.TransferSyntaxUID)

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type DecodedFrame, decodeFrame, openDicomFile } from '../../../src/main/dicom/decode';
 import { encapsulatedFrame } from '../../../src/main/dicom/frames';
+import { readDicomHeader } from '../../../src/main/dicom/header';
 import { requireTools, sourceValues, writeSource, type SourceSpec } from './corpus';
 
 requireTools();
@@ -175,6 +176,9 @@ describe('implicit VR dataset under an explicit VR transfer syntax', () => {
     const bytes = fs.readFileSync(implicit);
     const metaEnd = 132 + 12 + bytes.readUInt32LE(140);
     expect(bytes.subarray(metaEnd + 4, metaEnd + 6).toString('latin1')).not.toMatch(/^[A-Z]{2}$/); // no VR: implicit
+    // The header-only read (import, `cleft dicom info`) takes the same path.
+    const h = await readDicomHeader(implicit);
+    expect([h.rows, h.columns, h.photometricInterpretation]).toEqual([RGB.rows, RGB.columns, 'YBR_FULL_422']);
     const img = await openDicomFile(implicit);
     expect(img.header.transferSyntaxUID).toBe('1.2.840.10008.1.2.4.50');
     expect(img.header.rows).toBe(RGB.rows);
