@@ -123,6 +123,16 @@ describe('JPEG colour space from the stream markers (libjpeg rules, header when 
     expect(ours.warnings).toBeUndefined();
   });
 
+  it('an RGB stream (APP14 transform 0) labelled YBR_FULL is not converted, with a warning', async () => {
+    const mislabelled = path.join(dir, 'rgb-says-ybr.dcm');
+    fs.copyFileSync(rgbJpeg, mislabelled);
+    run('dcmodify', ['-nb', '-m', '(0028,0004)=YBR_FULL', mislabelled]);
+    const ours = await decode(mislabelled);
+    expect(ours.photometric).toBe('RGB');
+    expect(maxDiff(ours.data, (await decode(reference)).data)).toBe(0);
+    expect(ours.warnings).toEqual([expect.stringMatching(/says YBR_FULL but the JPEG stream is RGB \(an Adobe marker with transform 0\)/)]);
+  });
+
   it('a YCbCr stream (JFIF) labelled RGB is converted to RGB, with a warning', async () => {
     const ybrJpeg = path.join(dir, 'ybr.dcm');
     run('dcmcjpeg', ['+eb', '+q', '95', source, ybrJpeg]); // YCbCr 4:2:2, JFIF, YBR_FULL_422
