@@ -3,7 +3,9 @@
 import { type Command, Option } from 'commander';
 import path from 'node:path';
 import { openDicomFile, decodeFrame } from '../../dicom/decode';
+import { asDicomError } from '../../dicom/errors';
 import { readDicomHeader } from '../../dicom/header';
+import { checkDecodedTotal } from '../../dicom/limits';
 import { toStage, prepareFiles, type Stage } from '../../dicom/pipeline/prepare';
 import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../../dicom/pipeline/spec';
 import { PHANTOM_SIZES, PHANTOM_SYNTAXES, type PhantomSize, type PhantomSyntax, generatePhantoms } from '../../dicom/phantom/index';
@@ -19,6 +21,13 @@ function parseIntOpt(name: string) {
 
 async function pixelsCommand(file: string, opts: { output: string; frame?: number; stage: Stage; level?: number }): Promise<void> {
   const img = await openDicomFile(file);
+  const { rows, columns, samplesPerPixel } = img.layout;
+  // Every frame goes into one array: bound it before decoding anything.
+  try {
+    checkDecodedTotal(opts.frame !== undefined ? 1 : img.header.numberOfFrames, rows, columns, samplesPerPixel);
+  } catch (err) {
+    throw asDicomError(file, err);
+  }
   const frames = opts.frame !== undefined ? [opts.frame] : [...Array(img.header.numberOfFrames).keys()];
   const decoded = [];
   for (const f of frames) decoded.push(await decodeFrame(img, f, { level: opts.level ?? 0 }));
