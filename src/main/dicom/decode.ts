@@ -8,7 +8,7 @@ import { decodeRle } from './codecs/rle';
 import type { CodecOutput } from './codecs/types';
 import { DicomError, asDicomError } from './errors';
 import { readRegularFile } from './file-access';
-import { checkCodestreamClaim, checkDecodedTotal } from './limits';
+import { checkCodestreamClaim, checkDecodedTotal, checkRleFrame } from './limits';
 import { checkDeclaredGeometry, checkPixelDataPresent } from './pixel-geometry';
 import { groupFragments, encapsulatedFrame, type FragmentRef } from './frames';
 import { type DicomHeader, headerFromDataset } from './header';
@@ -211,7 +211,8 @@ export async function withRawFrame<T>(img: DicomImage, index: number, opts: Deco
     const bytes = encapsulatedFrame(ds, img.frameFragments!, index);
     const codec = img.transferSyntax.codec;
     // What the stream claims is checked before the codec allocates for it.
-    if (codec !== 'rle') checkCodestreamClaim(bytes, l);
+    if (codec === 'rle') checkRleFrame(bytes, bytes.length, l);
+    else checkCodestreamClaim(bytes, l);
     return await runCodec(img, bytes, opts, (out) => {
       const expectW = Math.ceil(l.columns / 2 ** out.reduction);
       const expectH = Math.ceil(l.rows / 2 ** out.reduction);

@@ -41,6 +41,9 @@ export class DicomError extends CleftError {
       d = d.slice(phrase.length).trim();
       d = d.startsWith('(') && d.endsWith(')') ? d.slice(1, -1) : d.replace(/^[:,-]\s*/, '');
     }
+    // Values quoted from a corrupt file may hold control characters or run on.
+    d = [...d].map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? '?' : c)).join('');
+    if (d.length > 300) d = `${d.slice(0, 300)}…`;
     const summary = d ? `${phrase}: ${d}` : phrase;
     super(reason === 'unsupported' || reason === 'for_processing' ? 'unsupported' : 'invalid_input', `${file}: ${summary}`);
     this.name = 'DicomError';
@@ -88,6 +91,11 @@ const PLAIN: { test: RegExp; reason: DicomErrorReason; detail: (m: string) => st
     test: /maxPosition|buffer overrun|buffer overread|beyond the end|seek to position/i,
     reason: 'truncated',
     detail: () => 'an element runs past the end of the file',
+  },
+  {
+    test: /position' cannot be greater than or equal to 'byteArray' length/i,
+    reason: 'truncated',
+    detail: () => 'the file ends after its meta header',
   },
   { test: /item tag \(FFFE,E000\) not found/i, reason: 'corrupt', detail: () => 'a sequence item is malformed' },
   { test: /DICM prefix not found/i, reason: 'not_dicom', detail: () => 'no DICM preamble' },

@@ -5,7 +5,7 @@ import type fs from 'node:fs/promises';
 import type { DataSet } from 'dicom-parser';
 import { DicomError, asDicomError } from './errors';
 import { openRegularFile } from './file-access';
-import { checkCodestreamClaim } from './limits';
+import { checkCodestreamClaim, checkRleFrame } from './limits';
 import { PIXEL_DATA_TAG, datasetTransferSyntax, parseDataset } from './parse';
 import { checkDeclaredGeometry, checkPixelDataPresent, parseNumberOfFrames } from './pixel-geometry';
 import { type TransferSyntaxInfo, transferSyntaxInfo } from './transfer-syntax';
@@ -346,11 +346,16 @@ async function checkFragments(
     if (tag !== 0xfffee000) break;
   }
   checkPixelDataPresent(header, true, { length: -1, available: size - start, fragments: Math.max(fragments, 0) });
-  if (first && info.codec !== 'rle') {
-    checkCodestreamClaim(await read(first.pos, Math.min(first.length, 4096)), {
+  if (first) {
+    const expect = {
       rows: header.rows ?? 0,
       columns: header.columns ?? 0,
       samplesPerPixel: header.samplesPerPixel,
-    });
+      bitsAllocated: header.bitsAllocated ?? 0,
+    };
+    const head = await read(first.pos, Math.min(first.length, 4096));
+    // A frame may span fragments: the first one's length is a lower bound, checked where it is the whole frame.
+    if (info.codec === 'rle') checkRleFrame(head, header.numberOfFrames === fragments ? first.length : Infinity, expect);
+    else checkCodestreamClaim(head, expect);
   }
 }

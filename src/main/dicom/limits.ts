@@ -83,6 +83,17 @@ export interface CodestreamClaim {
   /** 0 when a JPEG defers the height to a DNL marker. */
   height: number;
   components: number;
+  /** Bits per sample as coded (JPEG P, JPEG 2000 Ssiz of the first component). */
+  precision: number;
+}
+
+/** What the DICOM header says the codestream must hold. */
+export interface ExpectedGeometry {
+  rows: number;
+  columns: number;
+  samplesPerPixel: number;
+  /** When given, a stream with more bits per sample than this is refused. */
+  bitsAllocated?: number;
 }
 
 const u16 = (b: Uint8Array, i: number): number => (b[i]! << 8) | b[i + 1]!;
@@ -112,7 +123,13 @@ export function codestreamClaim(b: Uint8Array): CodestreamClaim | null {
       const isSof = (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) || m === 0xf7;
       if (isSof) {
         if (i + 10 > b.length) return null;
-        return { kind: m === 0xf7 ? 'JPEG-LS' : 'JPEG', height: u16(b, i + 5), width: u16(b, i + 7), components: b[i + 9]! };
+        return {
+          kind: m === 0xf7 ? 'JPEG-LS' : 'JPEG',
+          precision: b[i + 4]!,
+          height: u16(b, i + 5),
+          width: u16(b, i + 7),
+          components: b[i + 9]!,
+        };
       }
       if (m === 0xda || m === 0xd9 || len < 2) return null;
       i += 2 + len;
@@ -126,7 +143,13 @@ export function codestreamClaim(b: Uint8Array): CodestreamClaim | null {
       const s = i + 4; // Lsiz at s, Rsiz s+2, Xsiz s+4, Ysiz s+8, XOsiz s+12, YOsiz s+16, ..., Csiz s+36
       const width = u32(b, s + 4) - u32(b, s + 12);
       const height = u32(b, s + 8) - u32(b, s + 16);
-      return { kind: 'JPEG 2000', width: Math.max(0, width), height: Math.max(0, height), components: u16(b, s + 36) };
+      return {
+        kind: 'JPEG 2000',
+        width: Math.max(0, width),
+        height: Math.max(0, height),
+        components: u16(b, s + 36),
+        precision: ((b[s + 38] ?? 0) & 0x7f) + 1,
+      };
     }
   }
   return null;
@@ -137,13 +160,13 @@ export function codestreamClaim(b: Uint8Array): CodestreamClaim | null {
  * anything: a stream claiming another size or component count is refused ('corrupt'), and so is
  * one whose size is over the frame limit ('too_large'). Codecs may call it on their own headers.
  */
-export function checkCodestreamClaim(b: Uint8Array, expect: { rows: number; columns: number; samplesPerPixel: number }): void {
+export function checkCodestreamClaim(b: Uint8Array, expect: ExpectedGeometry): void {
   const c = codestreamClaim(b);
   if (!c) return;
   checkClaim(c, expect);
 }
 
-export function checkClaim(c: CodestreamClaim, expect: { rows: number; columns: number; samplesPerPixel: number }): void {
+export function checkClaim(c: CodestreamClaim, expect: ExpectedGeometry): void {
   if (c.width !== expect.columns || (c.height !== 0 && c.height !== expect.rows)) {
     throw new DicomDataError(
       'corrupt',
@@ -153,5 +176,35 @@ export function checkClaim(c: CodestreamClaim, expect: { rows: number; columns: 
   if (c.components !== expect.samplesPerPixel) {
     throw new DicomDataError('corrupt', `the ${c.kind} stream has ${c.components} components, the header says ${expect.samplesPerPixel}`);
   }
+  if (expect.bitsAllocated !== undefined && c.precision > expect.bitsAllocated) {
+    throw new DicomDataError('corrupt', `the ${c.kind} stream has ${c.precision}-bit samples, BitsAllocated is ${expect.bitsAllocated}`);
+  }
   checkFrameSize(c.height || expect.rows, c.width, c.components);
+}
+
+/**
+ * The RLE counterpart of checkCodestreamClaim: the header's segment count must be one per byte of
+ * each sample (SamplesPerPixel x BitsAllocated/8), offsets inside the frame, and the frame long
+ * enough to expand to Rows x Columns (PackBits turns 2 bytes into at most 128).
+ */
+export function checkRleFrame(b: Uint8Array, frameLength: number, expect: ExpectedGeometry & { bitsAllocated: number }): void {
+  if (b.length < 64) throw new DicomDataError('corrupt', `the RLE frame is ${b.length} bytes, shorter than its 64-byte header`);
+  const dv = new DataView(b.buffer, b.byteOffset, 64);
+  const segments = dv.getUint32(0, true);
+  const want = expect.samplesPerPixel * Math.ceil(expect.bitsAllocated / 8);
+  if (segments !== want) {
+    throw new DicomDataError('corrupt', `the RLE header lists ${segments} segments, the header's geometry needs ${want}`);
+  }
+  for (let k = 0; k < segments; k++) {
+    const off = dv.getUint32(4 + 4 * k, true);
+    if (off < 64 || off >= frameLength)
+      throw new DicomDataError('corrupt', `RLE segment ${k + 1} starts at ${off}, outside the ${frameLength}-byte frame`);
+  }
+  const pixels = expect.rows * expect.columns;
+  if ((frameLength - 64) * 64 < segments * pixels) {
+    throw new DicomDataError(
+      'corrupt',
+      `${frameLength} bytes of RLE data cannot expand to ${segments} segments of ${expect.columns}x${expect.rows}`,
+    );
+  }
 }

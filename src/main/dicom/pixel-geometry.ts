@@ -96,6 +96,7 @@ export function checkPixelDataPresent(h: DicomHeader, encapsulated: boolean, p: 
     }
     return;
   }
+  if (h.bitsAllocated === 1) throw new DicomDataError('corrupt', 'BitsAllocated 1 (bit-packed) with compressed pixel data');
   const fragments = p.fragments;
   if (fragments !== undefined ? frames > fragments : frames * 8 > p.available) {
     throw new DicomDataError(

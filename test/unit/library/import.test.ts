@@ -72,7 +72,9 @@ describe('DICOM import into the library', () => {
     expect(Object.keys(byFile).sort()).toEqual(['broken/cut.dcm', 'exam1/IM1', 'notes.txt']);
     expect(byFile['notes.txt']).toMatch(/^skipped: not a DICOM file/);
     expect(byFile['broken/cut.dcm']).toMatch(/^refused: truncated/);
-    expect(byFile['exam1/IM1']).toBe(`skipped: duplicate of ${path.join(source, 'copy', 'IM1-again')} (same SOPInstanceUID)`);
+    expect(byFile['exam1/IM1']).toBe(
+      `skipped: duplicate of ${path.join(source, 'copy', 'IM1-again')} (same SOPInstanceUID; that file was kept)`,
+    );
   });
 
   it('lists studies with their views in reading order, filters and pages', async () => {

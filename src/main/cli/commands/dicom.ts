@@ -19,7 +19,14 @@ function parseIntOpt(name: string) {
   };
 }
 
-async function pixelsCommand(file: string, opts: { output: string; frame?: number; stage: Stage; level?: number }): Promise<void> {
+export interface PixelsOptions {
+  frame?: number;
+  stage: Stage;
+  level?: number;
+}
+
+/** What `cleft dicom pixels` decodes: every frame (or one) at a stage, in one array. Throws DicomError. */
+export async function decodePixels(file: string, opts: PixelsOptions) {
   const img = await openDicomFile(file);
   const { rows, columns, samplesPerPixel } = img.layout;
   // Every frame goes into one array: bound it before decoding anything.
@@ -39,6 +46,11 @@ async function pixelsCommand(file: string, opts: { output: string; frame?: numbe
   values.forEach((v, i) => data.set(v, i * perFrame));
   const shape =
     first.samples === 1 ? [decoded.length, first.rows, first.columns] : [decoded.length, first.rows, first.columns, first.samples];
+  return { img, frames, first, isInt, data, shape };
+}
+
+async function pixelsCommand(file: string, opts: PixelsOptions & { output: string }): Promise<void> {
+  const { img, frames, first, isInt, data, shape } = await decodePixels(file, opts);
   writeSafetensors(
     opts.output,
     { pixels: { dtype: isInt ? 'I32' : 'F32', shape, data } },
