@@ -327,7 +327,8 @@ async function checkFragments(
   let fragments = -1; // the first item is the Basic Offset Table
   let first: { pos: number; length: number } | undefined;
   for (;;) {
-    if (pos + 8 > size) throw new DicomError(file, 'truncated', 'the file ends inside the encapsulated pixel data (no end marker)');
+    // No sequence delimiter after whole fragments: tolerated, as when decoding (parse.ts).
+    if (pos + 8 > size) break;
     const h = await read(pos, 8);
     const dv = new DataView(h.buffer, h.byteOffset, 8);
     const tag = ((dv.getUint16(0, true) << 16) | dv.getUint16(2, true)) >>> 0;

@@ -142,15 +142,14 @@ export function parseDataset(bytes: Uint8Array, file: string, opts: ParseOptions
         );
       }
     }
-    // Encapsulated pixel data: every fragment inside the file, and the sequence delimiter present.
+    // Encapsulated pixel data: every fragment inside the file. A missing sequence delimiter after
+    // whole fragments is tolerated (as dicom-parser does): the frame checks catch lost frames.
     const px = ds.elements[PIXEL_DATA_TAG];
     if (px?.encapsulatedPixelData) {
       for (const [i, f] of (px.fragments ?? []).entries()) {
         if (f.position + f.length > len)
           throw new DicomError(file, 'truncated', `pixel data fragment ${i + 1} needs ${f.position + f.length} bytes, the file has ${len}`);
       }
-      if (px.length === 0xffffffff)
-        throw new DicomError(file, 'truncated', 'the file ends inside the encapsulated pixel data (no end marker)');
     }
   }
   if (options.TransferSyntaxUID) {
