@@ -51,7 +51,14 @@ export async function openRegularFile(file: string): Promise<{ fh: fs.FileHandle
   try {
     fh = await fs.open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (err) {
-    throw new DicomError(file, 'io', describeFsError(err));
+    // A name given as text (a command-line argument) that held non-UTF-8 bytes arrives with U+FFFD
+    // in place of them: say so rather than a bare "no such file".
+    const garbled = (err as NodeJS.ErrnoException).code === 'ENOENT' && file.includes('\uFFFD');
+    throw new DicomError(
+      file,
+      'io',
+      garbled ? 'no such file (its name is not valid UTF-8 and cannot be passed as text; rename it)' : describeFsError(err),
+    );
   }
   try {
     const st = await fh.stat();

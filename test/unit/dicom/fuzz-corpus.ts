@@ -309,7 +309,7 @@ const TOOL_SEEDS: ToolSeed[] = [
   { name: 't-bigendian3', source: U12X3, tool: ['dcmconv', ['+tb']], explicit: true, bigEndian: true },
   { name: 't-sv1', source: U12X3, tool: ['dcmcjpeg', ['+e1']], explicit: true, bigEndian: false },
   { name: 't-j2k3', source: U12X3, tool: ['gdcmconv', ['--j2k']], explicit: true, bigEndian: false },
-  { name: 't-baseline-rgb', source: RGB8, tool: ['dcmcjpeg', ['+eb', '+q', '90']], explicit: true, bigEndian: false },
+  { name: 't-baseline-rgb', source: RGB8, tool: ['dcmcjpeg', ['+eb', '+q', '90', '--uid-never']], explicit: true, bigEndian: false },
 ];
 
 /** Writes every seed and mutant into `dir` (flat, mutants sort before their seed's original); returns them. */

@@ -80,6 +80,15 @@ describe('special files', () => {
     expect(r.stderr).toContain(`${fifo}: cannot read: a FIFO (named pipe), not a regular file`);
   });
 
+  it('a file name that is not UTF-8, given as text, is refused saying so', async () => {
+    // What the command line hands over for "caf\xE9.dcm": the byte replaced by U+FFFD.
+    const garbled = path.join(dir, 'caf\uFFFD.dcm');
+    await expect(readDicomHeader(garbled)).rejects.toMatchObject({
+      reason: 'io',
+      message: `${garbled}: cannot read: no such file (its name is not valid UTF-8 and cannot be passed as text; rename it)`,
+    });
+  });
+
   it('a DICOMDIR whose referenced files are missing says how many and lists them', async () => {
     const media = tmpDir('cleft-media-');
     writeFourViewExam(media, 2);
