@@ -84,14 +84,17 @@ const SYNTAX_UID: Record<PhantomSyntax, string> = {
 };
 
 /** Sequences nested `depth` deep, built iteratively (a recursive writer would overflow itself). */
-function deepSequence(depth: number, undefinedLength: boolean): Uint8Array {
+function deepSequence(depth: number, undefinedLength: boolean, implicit = false): Uint8Array {
   // (0040,A730) ContentSequence, explicit VR: SQ header 12 bytes, item header 8, delimiters 8 each.
   const sqHeader = (len: number): Buffer => {
-    const b = Buffer.alloc(12);
+    const b = Buffer.alloc(implicit ? 8 : 12);
     b.writeUInt16LE(0x0040, 0);
     b.writeUInt16LE(0xa730, 2);
-    b.write('SQ', 4, 'latin1');
-    b.writeUInt32LE(len, 8);
+    if (implicit) b.writeUInt32LE(len, 4);
+    else {
+      b.write('SQ', 4, 'latin1');
+      b.writeUInt32LE(len, 8);
+    }
     return b;
   };
   const item = (len: number): Buffer => {
@@ -115,10 +118,23 @@ function deepSequence(depth: number, undefinedLength: boolean): Uint8Array {
     for (let i = 0; i < depth; i++) close.copy(out, depth * open.length + i * close.length);
     return out;
   }
-  // Defined lengths: build from the inside out.
-  let inner: Buffer = Buffer.alloc(0);
-  for (let i = 0; i < depth; i++) inner = Buffer.concat([sqHeader(inner.length + 8), item(inner.length), inner]);
-  return inner;
+  // Defined lengths: level i starts at i * per and holds everything after its own headers.
+  const hdr = implicit ? 8 : 12;
+  const per = hdr + 8;
+  const out = Buffer.alloc(depth * per);
+  for (let i = 0; i < depth; i++) {
+    const sqLength = (depth - i) * per - hdr;
+    sqHeader(sqLength).copy(out, i * per);
+    item(sqLength - 8).copy(out, i * per + hdr);
+  }
+  return out;
+}
+
+/** Inserts raw element bytes before the top-level Pixel Data of an implicit VR LE Part 10 file. */
+function insertBeforeImplicitPixelData(bytes: Uint8Array, raw: Uint8Array): Uint8Array {
+  const ds = dicomParser.parseDicom(bytes, { untilTag: 'x7fe00010' });
+  const headerStart = ds.elements.x7fe00010!.dataOffset - 8;
+  return Buffer.concat([bytes.subarray(0, headerStart), raw, bytes.subarray(headerStart)]);
 }
 
 /** Inserts raw element bytes into an explicit VR LE Part 10 file just before the top-level Pixel Data. */
@@ -209,6 +225,12 @@ export function byteMutants(
     else if (opts.bigEndian) b.writeUInt32BE(huge, lengthAt);
     else b.writeUInt32LE(huge, lengthAt);
     out.push([`length${t}`, b]);
+  }
+  if (!opts.explicit && !opts.bigEndian) {
+    // dicom-parser finds implicit sequences by peeking at the next tag: nest them too.
+    out.push(['deep10000-implicit', insertBeforeImplicitPixelData(orig, deepSequence(10_000, true, true))]);
+    out.push(['deep10000-implicit-defined', insertBeforeImplicitPixelData(orig, deepSequence(10_000, false, true))]);
+    out.push(['deep40-implicit', insertBeforeImplicitPixelData(orig, deepSequence(40, true, true))]);
   }
   const frags = fragmentsOf(orig);
   if (frags.length > 0) {
