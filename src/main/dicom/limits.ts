@@ -49,6 +49,7 @@ export function limitName(key: keyof DicomLimits): string {
 }
 
 function mb(bytes: number): string {
+  if (bytes < MB / 10) return `${bytes} bytes`;
   return bytes >= 10 * MB ? `${Math.round(bytes / MB)} MB` : `${(bytes / MB).toFixed(1)} MB`;
 }
 

@@ -84,7 +84,7 @@ const SYNTAX_UID: Record<PhantomSyntax, string> = {
 };
 
 /** Sequences nested `depth` deep, built iteratively (a recursive writer would overflow itself). */
-function deepSequence(depth: number, undefinedLength: boolean, implicit = false): Uint8Array {
+export function deepSequence(depth: number, undefinedLength: boolean, implicit = false): Uint8Array {
   // (0040,A730) ContentSequence, explicit VR: SQ header 12 bytes, item header 8, delimiters 8 each.
   const sqHeader = (len: number): Buffer => {
     const b = Buffer.alloc(implicit ? 8 : 12);
@@ -138,7 +138,7 @@ function insertBeforeImplicitPixelData(bytes: Uint8Array, raw: Uint8Array): Uint
 }
 
 /** Inserts raw element bytes into an explicit VR LE Part 10 file just before the top-level Pixel Data. */
-function insertBeforePixelData(bytes: Uint8Array, raw: Uint8Array): Uint8Array {
+export function insertBeforePixelData(bytes: Uint8Array, raw: Uint8Array): Uint8Array {
   const ds = dicomParser.parseDicom(bytes, { untilTag: 'x7fe00010' });
   const px = ds.elements.x7fe00010!;
   const headerStart = px.dataOffset - 12;
