@@ -1,5 +1,4 @@
 // Opening a DICOM file for its pixels, and decoding frames in any supported transfer syntax.
-import fs from 'node:fs/promises';
 import type { DataSet } from 'dicom-parser';
 import { decodeHtj2k, decodeJ2k } from './codecs/j2k';
 import { decodeJpegDct } from './codecs/jpeg';
@@ -8,6 +7,9 @@ import { decodeJpegLs } from './codecs/jpegls';
 import { decodeRle } from './codecs/rle';
 import type { CodecOutput } from './codecs/types';
 import { DicomError, asDicomError } from './errors';
+import { readRegularFile } from './file-access';
+import { checkCodestreamClaim, checkDecodedTotal, checkRleFrame } from './limits';
+import { checkDeclaredGeometry, checkPixelDataPresent } from './pixel-geometry';
 import { groupFragments, encapsulatedFrame, type FragmentRef } from './frames';
 import { type DicomHeader, headerFromDataset } from './header';
 import { implicitReadWarning } from './implicit-dataset';
@@ -37,21 +39,18 @@ export interface DecodeOptions {
   level?: number;
 }
 
-const VALID_BITS = new Set([1, 8, 16, 32]);
-
 /** Validates the pixel module so codecs never see nonsense geometry from a corrupt header. */
 function layoutOf(h: DicomHeader, file: string): PixelLayout {
-  const rows = h.rows ?? 0;
-  const columns = h.columns ?? 0;
-  if (!h.hasPixelData) throw new DicomError(file, 'no_pixels', 'no Pixel Data element');
-  if (rows < 1 || columns < 1) throw new DicomError(file, 'corrupt', `invalid image size ${rows}x${columns}`);
+  try {
+    checkDeclaredGeometry(h);
+  } catch (err) {
+    throw asDicomError(file, err);
+  }
+  const rows = h.rows!;
+  const columns = h.columns!;
   const bitsAllocated = h.bitsAllocated ?? 0;
-  if (!VALID_BITS.has(bitsAllocated) && !h.floatPixelData)
-    throw new DicomError(file, 'unsupported', `BitsAllocated ${bitsAllocated} is not supported`);
   const bitsStored = h.bitsStored && h.bitsStored <= bitsAllocated ? h.bitsStored : bitsAllocated;
   const spp = h.samplesPerPixel;
-  if (spp !== 1 && spp !== 3) throw new DicomError(file, 'unsupported', `SamplesPerPixel ${spp} is not supported`);
-  if (rows * columns * spp > 2 ** 28) throw new DicomError(file, 'corrupt', `implausible image size ${rows}x${columns}x${spp}`);
   return {
     rows,
     columns,
@@ -80,27 +79,25 @@ export function openDicomBytes(bytes: Uint8Array, file = '<buffer>'): DicomImage
   const img: DicomImage = { file, header, dataSet: ds, transferSyntax, layout };
   const implicit = implicitReadWarning(ds);
   if (implicit) img.warnings = [implicit];
-  if (transferSyntax.encapsulated) {
-    const el = ds.elements[PIXEL_DATA_TAG];
-    if (!el?.encapsulatedPixelData)
-      throw new DicomError(file, 'corrupt', `transfer syntax ${transferSyntax.name} but the pixel data is not encapsulated`);
-    try {
-      img.frameFragments = groupFragments(ds, el, header.numberOfFrames, transferSyntax.codec);
-    } catch (err) {
-      throw asDicomError(file, err);
-    }
+  const el = ds.elements[PIXEL_DATA_TAG] ?? ds.elements.x7fe00008 ?? ds.elements.x7fe00009;
+  if (transferSyntax.encapsulated && !el?.encapsulatedPixelData)
+    throw new DicomError(file, 'corrupt', `transfer syntax ${transferSyntax.name} but the pixel data is not encapsulated`);
+  try {
+    // The frame count and image size are believed only as far as the bytes present back them.
+    checkPixelDataPresent(header, transferSyntax.encapsulated, {
+      length: el!.length === 0xffffffff ? -1 : el!.length,
+      available: ds.byteArray.length - el!.dataOffset,
+      fragments: el!.fragments?.length,
+    });
+    if (transferSyntax.encapsulated) img.frameFragments = groupFragments(ds, el!, header.numberOfFrames, transferSyntax.codec);
+  } catch (err) {
+    throw asDicomError(file, err);
   }
   return img;
 }
 
 export async function openDicomFile(file: string): Promise<DicomImage> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (err) {
-    throw new DicomError(file, 'io', `cannot read: ${(err as Error).message}`);
-  }
-  return openDicomBytes(bytes, file);
+  return openDicomBytes(await readRegularFile(file), file);
 }
 
 function floatFrame(img: DicomImage, index: number): DecodedFrame {
@@ -112,7 +109,7 @@ function floatFrame(img: DicomImage, index: number): DecodedFrame {
   const { rows, columns, samplesPerPixel } = img.layout;
   const n = rows * columns * samplesPerPixel;
   const start = el.dataOffset + index * n * bps;
-  if (start + n * bps > ds.byteArray.length) throw new DicomError(img.file, 'truncated', `truncated: frame ${index} of float pixel data`);
+  if (start + n * bps > ds.byteArray.length) throw new DicomError(img.file, 'truncated', `frame ${index} of float pixel data`);
   const dv = new DataView(ds.byteArray.buffer, ds.byteArray.byteOffset + start, n * bps);
   const le = !img.transferSyntax.bigEndian;
   const data = new Float32Array(n);
@@ -222,6 +219,9 @@ export async function withRawFrame<T>(img: DicomImage, index: number, opts: Deco
     }
     const bytes = encapsulatedFrame(ds, img.frameFragments!, index);
     const codec = img.transferSyntax.codec;
+    // What the stream claims is checked before the codec allocates for it.
+    if (codec === 'rle') checkRleFrame(bytes, bytes.length, l);
+    else checkCodestreamClaim(bytes, l);
     return await runCodec(img, bytes, opts, (out) => {
       const expectW = Math.ceil(l.columns / 2 ** out.reduction);
       const expectH = Math.ceil(l.rows / 2 ** out.reduction);
@@ -254,6 +254,12 @@ export async function decodeFrame(img: DicomImage, index = 0, opts: DecodeOption
 
 /** Decodes every frame (multi-frame images), in order. */
 export async function decodeAllFrames(img: DicomImage, opts: DecodeOptions = {}): Promise<DecodedFrame[]> {
+  const { rows, columns, samplesPerPixel } = img.layout;
+  try {
+    checkDecodedTotal(img.header.numberOfFrames, rows, columns, samplesPerPixel);
+  } catch (err) {
+    throw asDicomError(img.file, err);
+  }
   const out: DecodedFrame[] = [];
   for (let i = 0; i < img.header.numberOfFrames; i++) out.push(await decodeFrame(img, i, opts));
   return out;

@@ -1,8 +1,8 @@
 // DICOMDIR (PS3.10 media directory): the list of files a CD/USB export references. The scanner
 // uses it to find instances whose file names carry no extension (the norm: IMAGES/IM000001).
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DicomError, asDicomError } from './errors';
+import { readRegularFile } from './file-access';
 import { parseDataset } from './parse';
 
 export interface DicomdirRecord {
@@ -16,19 +16,13 @@ export interface DicomdirRecord {
 }
 
 export async function readDicomdir(file: string): Promise<DicomdirRecord[]> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (err) {
-    throw new DicomError(file, 'io', `cannot read: ${(err as Error).message}`);
-  }
-  return parseDicomdir(bytes, file);
+  return parseDicomdir(await readRegularFile(file), file);
 }
 
 export function parseDicomdir(bytes: Uint8Array, file: string): DicomdirRecord[] {
   const ds = parseDataset(bytes, file);
   const seq = ds.elements.x00041220;
-  if (!seq) throw new DicomError(file, 'not_dicom', 'not a DICOMDIR (no Directory Record Sequence)');
+  if (!seq) throw new DicomError(file, 'corrupt', 'not a DICOMDIR (no Directory Record Sequence)');
   const base = path.dirname(path.resolve(file));
   const out: DicomdirRecord[] = [];
   try {

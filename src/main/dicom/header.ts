@@ -1,11 +1,14 @@
 // Typed header attributes of one DICOM instance. Read up to the pixel data only, so an import can
 // index thousands of files per second without touching (or decoding) the pixels. The object is
 // plain JSON (nulls, not undefined) so the indexer can store it as columns or as one JSON blob.
-import fs from 'node:fs/promises';
+import type fs from 'node:fs/promises';
 import type { DataSet } from 'dicom-parser';
 import { DicomError, asDicomError } from './errors';
+import { openRegularFile } from './file-access';
+import { checkCodestreamClaim, checkRleFrame } from './limits';
 import { PIXEL_DATA_TAG, datasetTransferSyntax, parseDataset } from './parse';
-import { transferSyntaxInfo } from './transfer-syntax';
+import { checkDeclaredGeometry, checkPixelDataPresent, parseNumberOfFrames } from './pixel-geometry';
+import { type TransferSyntaxInfo, transferSyntaxInfo } from './transfer-syntax';
 
 export const SOP_CLASS = {
   MgForPresentation: '1.2.840.10008.5.1.4.1.1.1.2',
@@ -59,7 +62,10 @@ export interface DicomHeader {
   photometricInterpretation: string | null;
   samplesPerPixel: number;
   planarConfiguration: number | null;
+  /** Frames to decode: NumberOfFrames when it is a whole number ≥ 1, else 1 (see declaredNumberOfFrames). */
   numberOfFrames: number;
+  /** NumberOfFrames as written, null when absent: "abc", "-1" or "0" make the image refused, not one frame. */
+  declaredNumberOfFrames: string | null;
   pixelSpacing: [number, number] | null;
   imagerPixelSpacing: [number, number] | null;
   windowCenter: number[];
@@ -137,7 +143,7 @@ export function headerFromDataset(ds: DataSet): DicomHeader {
   const presentationIntentType = str(ds, 'x00080068');
   const imageLaterality = str(ds, 'x00200062');
   const laterality = str(ds, 'x00200060');
-  const nFrames = num(ds, 'x00280008');
+  const framesText = str(ds, 'x00280008');
   return {
     transferSyntaxUID: tsUid,
     transferSyntaxName: transferSyntaxInfo(tsUid)?.name ?? null,
@@ -172,7 +178,8 @@ export function headerFromDataset(ds: DataSet): DicomHeader {
     photometricInterpretation: str(ds, 'x00280004'),
     samplesPerPixel: us(ds, 'x00280002') ?? 1,
     planarConfiguration: us(ds, 'x00280006'),
-    numberOfFrames: nFrames !== null && nFrames >= 1 ? Math.floor(nFrames) : 1,
+    numberOfFrames: (framesText !== null ? parseNumberOfFrames(framesText) : null) ?? 1,
+    declaredNumberOfFrames: framesText,
     pixelSpacing: pair(nums(ds, 'x00280030')),
     imagerPixelSpacing: pair(nums(ds, 'x00181164')),
     windowCenter: nums(ds, 'x00281050'),
@@ -202,20 +209,24 @@ export function readHeaderFromBytes(bytes: Uint8Array, file = '<buffer>'): Dicom
 
 const FIRST_READ = 64 * 1024;
 
+export interface ReadHeaderOptions {
+  /**
+   * Also check that the pixel data can be decoded as declared (pixel-geometry.ts): geometry,
+   * transfer syntax, the data present against Rows x Columns x BitsAllocated x NumberOfFrames,
+   * encapsulated fragments inside the file, the first codestream's size. What an import runs so
+   * that the library only indexes files that decode. Reads a few more small pieces of the file.
+   */
+  checkPixelData?: boolean;
+}
+
 /**
  * Reads only as much of `file` as needed to reach the pixel data: 64 KiB first, growing when the
  * header is longer (big private groups, embedded icons). Deflated files are inflated in a
- * streaming-tolerant mode so a prefix suffices there too.
+ * streaming-tolerant mode so a prefix suffices there too. Only regular files are opened.
  */
-export async function readDicomHeader(file: string): Promise<DicomHeader> {
-  let fh: fs.FileHandle;
+export async function readDicomHeader(file: string, opts: ReadHeaderOptions = {}): Promise<DicomHeader> {
+  const { fh, size } = await openRegularFile(file);
   try {
-    fh = await fs.open(file, 'r');
-  } catch (err) {
-    throw new DicomError(file, 'io', `cannot open: ${(err as Error).message}`);
-  }
-  try {
-    const size = (await fh.stat()).size;
     let want = Math.min(size, FIRST_READ);
     let cut: DicomError | undefined;
     for (;;) {
@@ -223,6 +234,7 @@ export async function readDicomHeader(file: string): Promise<DicomHeader> {
       const { bytesRead } = await fh.read(buf, 0, want, 0);
       const bytes = buf.subarray(0, bytesRead);
       const complete = bytesRead >= size;
+      let header: DicomHeader;
       try {
         const ds = parseDataset(bytes, file, { untilPixelData: true, partial: !complete });
         // Without reaching the pixel data the prefix may simply have been too short.
@@ -230,23 +242,121 @@ export async function readDicomHeader(file: string): Promise<DicomHeader> {
           want = Math.min(size, want * 8);
           continue;
         }
-        const header = headerFromDataset(ds);
+        header = headerFromDataset(ds);
         const info = transferSyntaxInfo(header.transferSyntaxUID);
         const { pixelDataOffset: off, pixelDataLength: len } = header;
         if (info && !info.deflated && off !== null && len !== null && len > 0 && off + len > size) {
-          cut = new DicomError(file, 'truncated', `truncated: pixel data needs ${off + len} bytes, file has ${size}`);
+          cut = new DicomError(file, 'truncated', `pixel data needs ${off + len} bytes, the file has ${size}`);
           throw cut;
         }
-        return header;
       } catch (err) {
         if (err === cut) throw err;
         const de = asDicomError(file, err);
         // A prefix that ends inside the header looks "truncated": read more before believing it.
-        if (complete || de.reason === 'not_dicom') throw de;
+        if (complete || de.reason === 'not_dicom' || de.reason === 'too_large') throw de;
         want = Math.min(size, want * 8);
+        continue;
       }
+      if (opts.checkPixelData && header.hasPixelData) await checkPixelsInFile(file, fh, size, header);
+      return header;
     }
   } finally {
     await fh.close();
+  }
+}
+
+/** Reads `file` through a 64 KiB window, so walking many small fragment headers costs few reads. */
+function windowedReader(fh: fs.FileHandle, size: number): (pos: number, n: number) => Promise<Uint8Array> {
+  let start = 0;
+  let win = new Uint8Array(0);
+  return async (pos, n) => {
+    if (pos < start || pos + n > start + win.length) {
+      const len = Math.min(Math.max(n, 64 * 1024), size - pos);
+      const buf = Buffer.allocUnsafe(Math.max(len, 0));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      start = pos;
+      win = buf.subarray(0, bytesRead);
+    }
+    return win.subarray(pos - start, pos - start + n);
+  };
+}
+
+/** Import-time check that the pixel data can be decoded as the header declares (see ReadHeaderOptions). */
+async function checkPixelsInFile(file: string, fh: fs.FileHandle, size: number, header: DicomHeader): Promise<void> {
+  try {
+    const info = transferSyntaxInfo(header.transferSyntaxUID);
+    if (!info) throw new DicomError(file, 'unsupported', `transfer syntax ${header.transferSyntaxUID}`);
+    checkDeclaredGeometry(header);
+    if (info.deflated) {
+      // Offsets are in the inflated dataset: inflate the whole file, as decoding will.
+      const bytes = Buffer.allocUnsafe(size);
+      await fh.read(bytes, 0, size, 0);
+      const ds = parseDataset(bytes, file);
+      const el = ds.elements[PIXEL_DATA_TAG] ?? ds.elements.x7fe00008 ?? ds.elements.x7fe00009;
+      if (!el) throw new DicomError(file, 'no_pixels', 'no Pixel Data element');
+      checkPixelDataPresent(header, info.encapsulated, {
+        length: el.length === 0xffffffff ? -1 : el.length,
+        available: ds.byteArray.length - el.dataOffset,
+        fragments: el.fragments?.length,
+      });
+      return;
+    }
+    const offset = header.pixelDataOffset!;
+    if (!info.encapsulated) {
+      checkPixelDataPresent(header, false, { length: header.pixelDataLength ?? 0, available: size - offset });
+      return;
+    }
+    if (header.pixelDataLength !== -1)
+      throw new DicomError(file, 'corrupt', `transfer syntax ${info.name} but the pixel data is not encapsulated`);
+    await checkFragments(file, windowedReader(fh, size), offset, size, header, info);
+  } catch (err) {
+    throw asDicomError(file, err);
+  }
+}
+
+/** Walks the encapsulated pixel data's items: all inside the file, ended by the delimiter, enough for the frames. */
+async function checkFragments(
+  file: string,
+  read: (pos: number, n: number) => Promise<Uint8Array>,
+  start: number,
+  size: number,
+  header: DicomHeader,
+  info: TransferSyntaxInfo,
+): Promise<void> {
+  let pos = start;
+  let fragments = -1; // the first item is the Basic Offset Table
+  let first: { pos: number; length: number } | undefined;
+  for (;;) {
+    // No sequence delimiter after whole fragments: tolerated, as when decoding (parse.ts).
+    if (pos + 8 > size) break;
+    const h = await read(pos, 8);
+    const dv = new DataView(h.buffer, h.byteOffset, 8);
+    const tag = ((dv.getUint16(0, true) << 16) | dv.getUint16(2, true)) >>> 0;
+    const length = dv.getUint32(4, true);
+    if (tag === 0xfffee0dd) break;
+    if (fragments === -1 && tag !== 0xfffee000) {
+      throw new DicomError(file, 'corrupt', 'encapsulated pixel data does not start with an offset table item');
+    }
+    if (pos + 8 + length > size) {
+      throw new DicomError(file, 'truncated', `pixel data fragment ${fragments + 1} needs ${pos + 8 + length} bytes, the file has ${size}`);
+    }
+    fragments++;
+    if (fragments === 1) first = { pos: pos + 8, length };
+    pos += 8 + length;
+    // dicom-parser takes an unexpected tag as the last fragment; so do we.
+    if (tag !== 0xfffee000) break;
+  }
+  checkPixelDataPresent(header, true, { length: -1, available: size - start, fragments: Math.max(fragments, 0) });
+  if (first) {
+    const expect = {
+      rows: header.rows ?? 0,
+      columns: header.columns ?? 0,
+      samplesPerPixel: header.samplesPerPixel,
+      bitsAllocated: header.bitsAllocated ?? 0,
+    };
+    const head = await read(first.pos, Math.min(first.length, 4096));
+    // A frame may span fragments: the first one's length is a lower bound, checked where it is the whole frame.
+    if (info.codec === 'rle') checkRleFrame(head, header.numberOfFrames === fragments ? first.length : Infinity, expect);
+    else checkCodestreamClaim(head, expect);
   }
 }

@@ -5,6 +5,8 @@ import dicomParser, { type DataSet } from 'dicom-parser';
 import zlib from 'node:zlib';
 import { DicomError, asDicomError } from './errors';
 import { parseImplicitDespiteSyntax } from './implicit-dataset';
+import { dicomLimits, limitName } from './limits';
+import { sequenceNesting, type NestingOptions } from './nesting';
 import { TS } from './transfer-syntax';
 
 export const PIXEL_DATA_TAG = 'x7fe00010';
@@ -33,6 +35,41 @@ function sniffRawDataset(b: Uint8Array): string | undefined {
   return isUpper(vr0) && isUpper(vr1) ? TS.ExplicitLE : TS.ImplicitLE;
 }
 
+/**
+ * Meta group end and transfer syntax as dicom-parser will see them (value up to the first NUL),
+ * read without recursion; undefined when the meta group is malformed (dicom-parser then says so).
+ */
+function metaTransferSyntax(b: Uint8Array, start: number, end: number): string | undefined {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let pos = start; pos + 8 <= end;) {
+    const tag = ((dv.getUint16(pos, true) << 16) | dv.getUint16(pos + 2, true)) >>> 0;
+    const vr = String.fromCharCode(b[pos + 4]!, b[pos + 5]!);
+    const long = ['OB', 'OD', 'OL', 'OW', 'SQ', 'OF', 'UC', 'UR', 'UT', 'UN'].includes(vr);
+    if (long && pos + 12 > end) return undefined;
+    const length = long ? dv.getUint32(pos + 8, true) : dv.getUint16(pos + 6, true);
+    const value = pos + (long ? 12 : 8);
+    if (tag === 0x00020010) {
+      if (value + length > b.length) return undefined;
+      const text = Buffer.from(b.buffer, b.byteOffset + value, length).toString('latin1');
+      const nul = text.indexOf('\0');
+      return nul >= 0 ? text.slice(0, nul) : text;
+    }
+    if (length === 0xffffffff) return undefined;
+    pos = value + length;
+  }
+  return undefined;
+}
+
+/** Refuses a dataset whose sequences nest deeper than the configured limit, before dicom-parser recurses into it. */
+function checkNesting(b: Uint8Array, start: number, opts: NestingOptions, file: string): { end: number } {
+  const limit = dicomLimits().maxSequenceDepth;
+  const r = sequenceNesting(b, start, opts, limit);
+  if (r.depth > limit) {
+    throw new DicomError(file, 'too_large', `sequences nested more than ${limit} deep (the limit, ${limitName('maxSequenceDepth')})`);
+  }
+  return r;
+}
+
 function toBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -45,6 +82,7 @@ export function parseDataset(bytes: Uint8Array, file: string, opts: ParseOptions
   let buf = toBuffer(bytes);
   const options: Record<string, unknown> = {};
   if (opts.untilPixelData) options.untilTag = PIXEL_DATA_TAG;
+  const untilTag = opts.untilPixelData ? 0x7fe00010 : undefined;
   options.inflater = (arr: Uint8Array, position: number): Uint8Array => {
     const deflated = arr.subarray(position);
     let inflated: Buffer;
@@ -56,6 +94,7 @@ export function parseDataset(bytes: Uint8Array, file: string, opts: ParseOptions
     const out = Buffer.allocUnsafe(position + inflated.length);
     out.set(arr.subarray(0, position), 0);
     out.set(inflated, position);
+    checkNesting(out, position, { explicit: true, bigEndian: false, untilTag }, file);
     return out;
   };
   if (!hasPreamble(buf)) {
@@ -66,8 +105,18 @@ export function parseDataset(bytes: Uint8Array, file: string, opts: ParseOptions
       buf = fixed;
     } else {
       const guess = sniffRawDataset(buf);
-      if (!guess) throw new DicomError(file, 'not_dicom', 'not a DICOM file (no DICM preamble, not a raw dataset)');
+      if (!guess) throw new DicomError(file, 'not_dicom', 'no DICM preamble, not a raw dataset');
       options.TransferSyntaxUID = guess;
+    }
+  }
+  if (options.TransferSyntaxUID) {
+    const ts = options.TransferSyntaxUID as string;
+    checkNesting(buf, 0, { explicit: ts !== TS.ImplicitLE, bigEndian: false, untilTag }, file);
+  } else {
+    const meta = checkNesting(buf, 132, { explicit: true, bigEndian: false, metaOnly: true }, file);
+    const ts = metaTransferSyntax(buf, 132, meta.end);
+    if (ts !== undefined && ts !== TS.DeflatedLE) {
+      checkNesting(buf, meta.end, { explicit: ts !== TS.ImplicitLE, bigEndian: ts === TS.ExplicitBE, untilTag }, file);
     }
   }
   let ds: DataSet;
@@ -77,11 +126,7 @@ export function parseDataset(bytes: Uint8Array, file: string, opts: ParseOptions
   } catch (err) {
     if (err instanceof DicomError) throw err;
     if (options.TransferSyntaxUID)
-      throw new DicomError(
-        file,
-        'not_dicom',
-        `not a DICOM file (raw dataset guess failed: ${asDicomError(file, err).message.slice(file.length + 2)})`,
-      );
+      throw new DicomError(file, 'not_dicom', `no preamble, and not readable as a raw dataset (${asDicomError(file, err).summary})`);
     throw asDicomError(file, err);
   }
   if (!opts.partial) {
@@ -95,8 +140,17 @@ export function parseDataset(bytes: Uint8Array, file: string, opts: ParseOptions
         throw new DicomError(
           file,
           'truncated',
-          `truncated: element ${el.tag.slice(1, 5)},${el.tag.slice(5)} needs ${el.dataOffset + el.length} bytes, file has ${len}`,
+          `element (${tagName(el.tag)}) needs ${el.dataOffset + el.length} bytes, the file has ${len}`,
         );
+      }
+    }
+    // Encapsulated pixel data: every fragment inside the file. A missing sequence delimiter after
+    // whole fragments is tolerated (as dicom-parser does): the frame checks catch lost frames.
+    const px = ds.elements[PIXEL_DATA_TAG];
+    if (px?.encapsulatedPixelData) {
+      for (const [i, f] of (px.fragments ?? []).entries()) {
+        if (f.position + f.length > len)
+          throw new DicomError(file, 'truncated', `pixel data fragment ${i + 1} needs ${f.position + f.length} bytes, the file has ${len}`);
       }
     }
   }
@@ -104,11 +158,16 @@ export function parseDataset(bytes: Uint8Array, file: string, opts: ParseOptions
     // A raw dataset must at least look like an image or instance; otherwise we parsed noise.
     const e = ds.elements;
     if (!e.x00080016 && !e.x00080018 && !e.x00280010 && !e.x00080060) {
-      throw new DicomError(file, 'not_dicom', 'not a DICOM file (no preamble and no identifying attributes)');
+      throw new DicomError(file, 'not_dicom', 'no preamble, and no identifying attributes');
     }
     (ds as DataSet & { rawTransferSyntax?: string }).rawTransferSyntax = options.TransferSyntaxUID as string;
   }
   return ds;
+}
+
+/** "7FE0,0010" from dicom-parser's "x7fe00010". */
+export function tagName(tag: string): string {
+  return `${tag.slice(1, 5)},${tag.slice(5)}`.toUpperCase();
 }
 
 /** The transfer syntax of a parsed dataset (meta header, or the guess for raw datasets). */

@@ -72,7 +72,9 @@ describe('DICOM import into the library', () => {
     expect(Object.keys(byFile).sort()).toEqual(['broken/cut.dcm', 'exam1/IM1', 'notes.txt']);
     expect(byFile['notes.txt']).toMatch(/^skipped: not a DICOM file/);
     expect(byFile['broken/cut.dcm']).toMatch(/^refused: truncated/);
-    expect(byFile['exam1/IM1']).toBe(`skipped: duplicate of ${path.join(source, 'copy', 'IM1-again')} (same SOPInstanceUID)`);
+    expect(byFile['exam1/IM1']).toBe(
+      `skipped: duplicate of ${path.join(source, 'copy', 'IM1-again')} (same SOPInstanceUID; that file was kept)`,
+    );
   });
 
   it('lists studies with their views in reading order, filters and pages', async () => {
@@ -127,6 +129,27 @@ describe('DICOM import into the library', () => {
     const started = await callApi(b, 'library.import', { paths: [path.join(source, 'exam1')] });
     const final = await b.jobs.waitFor(started.id);
     expect(final.result).toMatchObject({ imported: 4, studies: 1 });
+  });
+
+  it('a copy whose geometry disagrees with its data is refused, so the good copy is kept even when met later', async () => {
+    const dir = tmpDir('cleft-dup-');
+    const good = path.join(dir, 'b-good.dcm');
+    writeMgInstance(good, { sopInstanceUid: '1.2.3.4242', studyUid: '1.2.3.4241', seriesUid: '1.2.3.4240', patientId: 'PD' });
+    const bytes = fs.readFileSync(good);
+    const rows = bytes.indexOf(Buffer.from([0x28, 0x00, 0x10, 0x00, 0x55, 0x53, 0x02, 0x00])); // (0028,0010) US
+    const bad = Buffer.from(bytes);
+    bad.writeUInt16LE(65535, rows + 8);
+    fs.writeFileSync(path.join(dir, 'a-rows.dcm'), bad); // sorts first: met first
+    const b = backend();
+    const first = await importPaths(b, [dir]);
+    expect(first).toMatchObject({ imported: 1, duplicates: 0, refused: 1 });
+    expect(b.db.prepare('SELECT file_path FROM instances').all()).toEqual([{ file_path: good }]);
+    const problems = await callApi(b, 'library.problems', {});
+    expect(problems.rows.map((p) => [path.basename(p.filePath), `${p.kind}: ${p.reason}`])).toEqual([
+      ['a-rows.dcm', 'refused: corrupt: pixel data is 128 bytes, 1 frame of 8x65535 at 16 bits need 1048560'],
+    ]);
+    const second = await importPaths(b, [dir]);
+    expect(second).toMatchObject({ imported: 0, unchanged: 1, refused: 1 });
   });
 
   it('reports a missing folder as a problem and goes on with the rest', async () => {

@@ -3,7 +3,9 @@
 import { type Command, Option } from 'commander';
 import path from 'node:path';
 import { openDicomFile, decodeFrame } from '../../dicom/decode';
+import { asDicomError } from '../../dicom/errors';
 import { readDicomHeader } from '../../dicom/header';
+import { checkDecodedTotal } from '../../dicom/limits';
 import { toStage, prepareFiles, type Stage } from '../../dicom/pipeline/prepare';
 import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../../dicom/pipeline/spec';
 import { PHANTOM_SIZES, PHANTOM_SYNTAXES, type PhantomSize, type PhantomSyntax, generatePhantoms } from '../../dicom/phantom/index';
@@ -17,8 +19,22 @@ function parseIntOpt(name: string) {
   };
 }
 
-async function pixelsCommand(file: string, opts: { output: string; frame?: number; stage: Stage; level?: number }): Promise<void> {
+export interface PixelsOptions {
+  frame?: number;
+  stage: Stage;
+  level?: number;
+}
+
+/** What `cleft dicom pixels` decodes: every frame (or one) at a stage, in one array. Throws DicomError. */
+export async function decodePixels(file: string, opts: PixelsOptions) {
   const img = await openDicomFile(file);
+  const { rows, columns, samplesPerPixel } = img.layout;
+  // Every frame goes into one array: bound it before decoding anything.
+  try {
+    checkDecodedTotal(opts.frame !== undefined ? 1 : img.header.numberOfFrames, rows, columns, samplesPerPixel);
+  } catch (err) {
+    throw asDicomError(file, err);
+  }
   const frames = opts.frame !== undefined ? [opts.frame] : [...Array(img.header.numberOfFrames).keys()];
   const decoded = [];
   for (const f of frames) decoded.push(await decodeFrame(img, f, { level: opts.level ?? 0 }));
@@ -33,6 +49,11 @@ async function pixelsCommand(file: string, opts: { output: string; frame?: numbe
   values.forEach((v, i) => data.set(v, i * perFrame));
   const shape =
     first.samples === 1 ? [decoded.length, first.rows, first.columns] : [decoded.length, first.rows, first.columns, first.samples];
+  return { img, frames, first, isInt, data, shape };
+}
+
+async function pixelsCommand(file: string, opts: PixelsOptions & { output: string }): Promise<void> {
+  const { img, frames, first, isInt, data, shape } = await decodePixels(file, opts);
   writeSafetensors(
     opts.output,
     { pixels: { dtype, shape, data } },

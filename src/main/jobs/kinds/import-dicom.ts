@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ImportParams } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
-import { DicomError } from '../../dicom/errors';
+import { DicomError, asDicomError } from '../../dicom/errors';
 import { readDicomHeader, type DicomHeader } from '../../dicom/header';
 import { LibraryWriter, type ImportProblemRecord } from '../../library/library-writer';
 import { scanPaths, type ScannedFile } from '../../library/scan';
@@ -35,16 +35,16 @@ export const importDicom: JobRunner<ImportParams> = async (ctx) => {
     const writer = new LibraryWriter(db);
     ctx.progress(0, 'Looking for files…');
     const scan = await scanPaths(ctx.params.paths, ctx.signal);
+    writer.recordProblems(ctx.jobId, scan.problems);
     writer.recordProblems(
       ctx.jobId,
-      scan.problems.map((p) => ({ ...p, kind: 'refused' as const })),
-    );
-    writer.recordProblems(
-      ctx.jobId,
-      scan.dicomdirs.map((file) => ({
-        file,
+      scan.dicomdirs.map((d) => ({
+        file: d.file,
         kind: 'skipped' as const,
-        reason: 'DICOMDIR (media directory; its referenced files were imported)',
+        reason:
+          d.missing === 0
+            ? `DICOMDIR (media directory): its ${d.referenced} referenced file(s) were scanned`
+            : `DICOMDIR (media directory): ${d.missing} of its ${d.referenced} referenced file(s) are missing (listed); the others were scanned`,
       })),
     );
     const known = writer.knownFiles();
@@ -55,7 +55,13 @@ export const importDicom: JobRunner<ImportParams> = async (ctx) => {
       if (k && k.size === f.size && k.mtimeMs === f.mtimeMs) unchanged++;
       else todo.push(f);
     }
-    const counts = { imported: 0, updated: 0, duplicates: 0, refused: scan.problems.length, skipped: scan.dicomdirs.length };
+    const counts = {
+      imported: 0,
+      updated: 0,
+      duplicates: 0,
+      refused: scan.problems.filter((p) => p.kind === 'refused').length,
+      skipped: scan.problems.filter((p) => p.kind === 'skipped').length + scan.dicomdirs.length,
+    };
     const studies = new Set<string>();
     let done = 0;
     const report = (): void =>
@@ -72,7 +78,7 @@ export const importDicom: JobRunner<ImportParams> = async (ctx) => {
       const problems: ImportProblemRecord[] = [];
       headers.forEach((h, j) => {
         const scanned = slice[j]!;
-        if (h instanceof Error) problems.push(problemOf(h, scanned.file));
+        if (h instanceof DicomError) problems.push(problemOf(h, scanned.file));
         else good.push({ scanned, header: h });
       });
       const outcomes = writer.writeBatch(good, (f) => fs.existsSync(f));
@@ -82,7 +88,7 @@ export const importDicom: JobRunner<ImportParams> = async (ctx) => {
         else if (o.kind === 'updated') counts.updated++;
         else if (o.kind === 'duplicate') {
           counts.duplicates++;
-          problems.push({ file, kind: 'skipped', reason: `duplicate of ${o.of} (same SOPInstanceUID)` });
+          problems.push({ file, kind: 'skipped', reason: `duplicate of ${o.of} (same SOPInstanceUID; that file was kept)` });
         } else problems.push({ file, kind: 'refused', reason: o.reason });
         if (o.kind === 'imported' || o.kind === 'updated') studies.add(good[j]!.header.studyInstanceUID!);
       });
@@ -109,16 +115,18 @@ export const importDicom: JobRunner<ImportParams> = async (ctx) => {
   }
 };
 
-async function readHeaders(files: ScannedFile[]): Promise<(DicomHeader | Error)[]> {
-  const out: (DicomHeader | Error)[] = new Array(files.length);
+async function readHeaders(files: ScannedFile[]): Promise<(DicomHeader | DicomError)[]> {
+  const out: (DicomHeader | DicomError)[] = new Array(files.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < files.length) {
       const i = next++;
       try {
-        out[i] = await readDicomHeader(files[i]!.file);
+        // Geometry checked against the data present: a file `dicom pixels` would refuse never enters the
+        // library, so it cannot become the kept copy of a SOP instance a good file also holds.
+        out[i] = await readDicomHeader(files[i]!.file, { checkPixelData: true });
       } catch (err) {
-        out[i] = err instanceof Error ? err : new Error(String(err));
+        out[i] = asDicomError(files[i]!.file, err);
       }
     }
   };
@@ -127,8 +135,7 @@ async function readHeaders(files: ScannedFile[]): Promise<(DicomHeader | Error)[
 }
 
 /** Files that are not DICOM at all are skipped; DICOM files we cannot index are refused. */
-function problemOf(err: Error, file: string): ImportProblemRecord {
-  // DicomErrors start with the file name; the problem list shows the file separately.
-  const reason = err.message.startsWith(`${file}: `) ? err.message.slice(file.length + 2) : err.message;
-  return { file, kind: err instanceof DicomError && err.reason === 'not_dicom' ? 'skipped' : 'refused', reason };
+function problemOf(err: DicomError, file: string): ImportProblemRecord {
+  // The problem list shows the file separately: the reason is the message without it.
+  return { file, kind: err.reason === 'not_dicom' ? 'skipped' : 'refused', reason: err.summary };
 }
