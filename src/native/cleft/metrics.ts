@@ -2,7 +2,7 @@
 // balanced accuracy, per-class sensitivity and specificity, confusion matrix, one-vs-rest ROC and
 // AUC (macro over the classes present) with bootstrap 95% intervals, expected calibration error
 // and the reliability diagram. Plain arrays in, plain JSON out (stored per run, drawn by the UI).
-import { seededRandom } from './random';
+import { seededMultiplicities } from './random';
 
 export interface RocCurve {
   fpr: number[];
@@ -330,14 +330,13 @@ export function evaluate(
   // the multiplicity of each row (same generator draws as resampling the rows themselves), so
   // each metric is one pass over precomputed arrays instead of re-sorting copied rows.
   const binaryMirror = k === 2 && samples > 0 && mirrored(orders[0]!, orders[1]!);
-  const random = seededRandom(seed);
+  const draws = seededMultiplicities(seed);
   const accs = new Float64Array(n > 0 ? samples : 0);
   const aucs: number[] = [];
   const weight = new Int32Array(n);
   const drawn = new Float64Array(k); // drawn rows of each class
   for (let s = 0; s < samples && n > 0; s++) {
-    weight.fill(0);
-    for (let i = 0; i < n; i++) weight[Math.floor(random() * n)]!++;
+    draws.draw(weight);
     drawn.fill(0);
     let hit = 0;
     for (let i = 0; i < n; i++) {

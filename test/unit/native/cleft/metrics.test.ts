@@ -136,8 +136,10 @@ describe('metrics', () => {
       [40, 2, 1],
       [120, 3, 2],
       [15, 5, 3], // small: some resamples miss a class
+      [90, 2, 4], // binary with p and 1 - p: one AUC serves both classes
     ] as const) {
       const { y, p } = randomCase(n, k, seed);
+      if (seed === 4) p.forEach((row) => (row[1] = 1 - row[0]!));
       const r = evaluate(
         y,
         p,
