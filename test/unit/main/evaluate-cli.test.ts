@@ -68,6 +68,14 @@ describe('cleft evaluate input checks', () => {
     expect(r.stderr.trim()).toBe(`cleft: ${file}: ${k} probability columns; evaluate takes at most ${MAX_CLASSES} classes`);
   });
 
+  it('bounds --bootstrap and --bins (a typo of 1e9 would fill the memory)', () => {
+    const ok = csv('flags.csv', 'label,p_A,p_B\nA,0.9,0.1\nB,0.3,0.7\n');
+    expect(cli(['--predictions', ok, '--bootstrap', '1000000000']).stderr.trim()).toBe(
+      'cleft: --bootstrap must be at most 100000, got 1000000000',
+    );
+    expect(cli(['--predictions', ok, '--bins', '1e9']).stderr.trim()).toBe('cleft: --bins must be at most 1000, got 1000000000');
+  });
+
   it('label errors name the file and line (or tensor row)', () => {
     const file = csv('labels.csv', 'label,p_A,p_B\nA,0.9,0.1\nZ,0.3,0.7\n');
     const p = readPredictions(file);

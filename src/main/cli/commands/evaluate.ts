@@ -17,6 +17,14 @@ import { forEachCsvRecord, readFailure, readUtf8File } from '../../library/csv';
 import { ProgressPrinter, renderBar } from '../progress-bar';
 
 const LABEL_HEADER = /^(label|y|y_true|truth)$/i;
+/** Flag ceilings: each resample keeps a number and each bin an entry, so 1e9 would fill the memory. */
+const MAX_BOOTSTRAP = 100_000;
+const MAX_BINS = 1000;
+
+function atMost(v: number, max: number, flag: string): number {
+  if (v > max) throw new Error(`${flag} must be at most ${max}, got ${v}`);
+  return v;
+}
 
 export interface Predictions {
   file: string;
@@ -207,13 +215,14 @@ export function register(program: Command): void {
         if (labels.values.length !== p.probs.n)
           throw new Error(`${labels.file}: ${labels.values.length} labels for ${p.probs.n} predictions in ${p.file}`);
         const y = labelIndices(labels, p.classes);
-        const samples = num(f.bootstrap, '--bootstrap', { int: true, min: 0 })!;
+        const samples = atMost(num(f.bootstrap, '--bootstrap', { int: true, min: 0 })!, MAX_BOOTSTRAP, '--bootstrap');
+        const bins = atMost(num(f.bins, '--bins', { int: true, min: 1 })!, MAX_BINS, '--bins');
         const progress = new ProgressPrinter();
         const t0 = Date.now();
         const report = evaluate(y, p.probs, p.classes, {
           bootstrapSamples: samples,
           seed: num(f.seed, '--seed', { int: true })!,
-          bins: num(f.bins, '--bins', { int: true, min: 1 })!,
+          bins,
           // only once it takes a while: small files print nothing on stderr
           onProgress: (done, total) => {
             if (Date.now() - t0 > 1000)
