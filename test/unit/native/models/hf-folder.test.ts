@@ -248,6 +248,23 @@ describe('refusing bad folders', () => {
       expect(e.file).toMatch(/config\.json$/);
     });
   });
+  it('a weights header claiming a huge header or data past the end of the file is refused before reading it', () => {
+    const dir = makeFolder('hdr-huge', fixtureConfig('vit'), fixtureTensors('vit'));
+    const f = path.join(dir, 'model.safetensors');
+    const bytes = fs.readFileSync(f);
+    const huge = Buffer.from(bytes);
+    huge.writeBigUInt64LE(2n ** 60n, 0);
+    fs.writeFileSync(f, huge);
+    expect(
+      expectModelError(() => loadHfFolder(dir), /header length 1152921504606846976 is larger than the 100000000-byte limit/).file,
+    ).toBe(f);
+    const past = Buffer.from(bytes);
+    past.writeBigUInt64LE(BigInt(bytes.length), 0); // under the limit, beyond the file
+    fs.writeFileSync(f, past);
+    expectModelError(() => loadHfFolder(dir), /header length \d+ runs past the end of the file/);
+    fs.writeFileSync(f, bytes.subarray(0, bytes.length - 1000)); // offsets claim data the file lacks
+    expectModelError(() => loadHfFolder(dir), /run past the end of the data .*truncated/);
+  });
   it('negative, zero, non-integer and non-numeric sizes name config.json and the key', () => {
     for (const [key, v] of [
       ['num_hidden_layers', -1],
