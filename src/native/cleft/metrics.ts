@@ -264,31 +264,43 @@ function orderedRoc(o: ClassOrder, P: number): RocCurve | null {
 }
 
 /**
- * AUC of one class over rows weighted by bootstrap multiplicities, P of them positive: the
- * Mann-Whitney count (a positive above a negative counts 2, a tie 1) summed in integers over runs
- * of tied scores, divided once: the trapezoid area of rocCurve without a division per point.
- * Null without positives or negatives.
+ * AUC of one class over rows weighted by bootstrap multiplicities: the Mann-Whitney count (a
+ * positive above a negative counts 2, a tie 1) summed in integers over runs of tied scores and
+ * divided once, the trapezoid area of rocCurve without a division per point; null without
+ * positives or negatives. When `flag` (in the class's row order) is given, `flagged` is the
+ * drawn count of flagged rows: the resample's correct predictions, counted in the same pass.
  */
-function weightedAuc(o: ClassOrder, weight: Int32Array, total: number, P: number): number | null {
-  const N = total - P;
-  if (P === 0 || N === 0) return null;
+function weightedAuc(o: ClassOrder, weight: Int32Array, flag: Uint8Array | null): { auc: number | null; flagged: number } {
   const { rows, positive, runEnds } = o;
   let tp = 0;
-  let twice = 0; // 2 x (pairs ordered right) + (tied pairs); below 2^53 for any n under 10^7
+  let total = 0;
+  let flagged = 0;
+  let twice = 0; // 2 x (pairs ordered right) + (tied pairs) <= n^2 / 2: exact below 2^53 (n < 1.3e8)
   let t = 0;
   for (let g = 0; g < runEnds.length; g++) {
     const end = runEnds[g]!;
     let dtp = 0;
     let dw = 0;
-    for (; t < end; t++) {
-      const w = weight[rows[t]!]!;
-      dw += w;
-      dtp += w & -positive[t]!; // branch-free: w when positive, else 0
+    if (flag) {
+      for (; t < end; t++) {
+        const w = weight[rows[t]!]!;
+        dw += w;
+        dtp += w & -positive[t]!; // branch-free: w when positive, else 0
+        flagged += w & -flag[t]!;
+      }
+    } else {
+      for (; t < end; t++) {
+        const w = weight[rows[t]!]!;
+        dw += w;
+        dtp += w & -positive[t]!;
+      }
     }
     twice += (dw - dtp) * (2 * tp + dtp);
     tp += dtp;
+    total += dw;
   }
-  return twice / (2 * P * N);
+  const N = total - tp;
+  return { auc: tp === 0 || N === 0 ? null : twice / (2 * tp * N), flagged };
 }
 
 export function evaluate(
@@ -334,22 +346,19 @@ export function evaluate(
   const accs = new Float64Array(n > 0 ? samples : 0);
   const aucs: number[] = [];
   const weight = new Int32Array(n);
-  const drawn = new Float64Array(k); // drawn rows of each class
+  // correct predictions in class 0's order, counted during its AUC walk (no pass of their own)
+  const correct0 = k > 0 ? Uint8Array.from(orders[0]!.rows, (r) => correct[r]!) : new Uint8Array(0);
   for (let s = 0; s < samples && n > 0; s++) {
     draws.draw(weight);
-    drawn.fill(0);
-    let hit = 0;
-    for (let i = 0; i < n; i++) {
-      const w = weight[i]!;
-      hit += w & -correct[i]!;
-      drawn[y[i]!]! += w;
-    }
-    accs[s] = hit / n;
     let sum = 0;
     let count = 0;
     let a: number | null = null;
     for (let c = 0; c < k; c++) {
-      if (!(c === 1 && binaryMirror)) a = weightedAuc(orders[c]!, weight, n, drawn[c]!);
+      if (c === 0) {
+        const r = weightedAuc(orders[0]!, weight, correct0);
+        accs[s] = r.flagged / n;
+        a = r.auc;
+      } else if (!(c === 1 && binaryMirror)) a = weightedAuc(orders[c]!, weight, null).auc;
       if (a === null) continue;
       sum += a;
       count++;
