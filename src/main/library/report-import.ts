@@ -8,7 +8,7 @@ import type { ReportImportResult } from '../../common/contract';
 import { CleftError } from '../../common/errors';
 import type { Db } from '../db/database';
 import { ReportsRepo } from '../db/reports-repo';
-import { parseCsvRecords } from './csv';
+import { parseCsvRecords, readUtf8File } from './csv';
 
 type Unmatched = ReportImportResult['unmatched'][number];
 
@@ -59,7 +59,7 @@ export function importReports(db: Db, target: string): ReportImportResult {
 function importCsv(db: Db, file: string): ReportImportResult {
   let records;
   try {
-    records = parseCsvRecords(fs.readFileSync(file, 'utf8'), file);
+    records = parseCsvRecords(readUtf8File(file), file);
   } catch (e) {
     throw new CleftError('invalid_input', e instanceof Error ? e.message : String(e));
   }
@@ -148,7 +148,18 @@ function importTxtFiles(db: Db, root: string, files: readonly string[]): ReportI
       const dir = path.dirname(file);
       const key = path.basename(file);
       const miss = (reason: string) => unmatched.push({ file, row: 0, key, reason });
-      const text = fs.readFileSync(file, 'utf8').trim();
+      let text: string;
+      try {
+        text = readUtf8File(file).trim();
+      } catch (e) {
+        // one unreadable report is listed; the others still import
+        miss((e instanceof Error ? e.message : String(e)).replace(`${file}: `, ''));
+        continue;
+      }
+      if (text.includes('\0')) {
+        miss('contains a NUL byte; this is not a text report (binary, or saved as UTF-16?)');
+        continue;
+      }
       if (!text) {
         miss('the report is empty');
         continue;

@@ -567,8 +567,8 @@ export function loadHfFolder(dir: string, options: LoadOptions = {}): HfModel {
   const rawConfig = readJson(configFile) as Record<string, unknown>;
   const config = parseModelConfig(rawConfig, configFile);
   const raw = openWeightIndex(abs);
-  const expected = expectedTensors(config);
-  const anchor = expected[0]!.name;
+  // the first tensor expectedTensors lists, looked for before the config is trusted to list them
+  const anchor = config.family === 'gpt2' ? 'wte.weight' : 'embeddings.cls_token';
   const prefixes = FAMILY_PREFIXES[config.family];
   const prefix = prefixes.find((p) => raw.tensors.has(p + anchor));
   const where = raw.sharded ? path.join(abs, INDEX_FILE) : raw.files[0]!;
@@ -578,6 +578,8 @@ export function loadHfFolder(dir: string, options: LoadOptions = {}): HfModel {
       `missing tensor (looked for ${prefixes.map((p) => `"${p}${anchor}"`).join(' and ')}; is this really a ${config.family} model?)`,
       anchor,
     );
+  checkConfigAgainstWeights(config, rawConfig, raw, prefix, configFile);
+  const expected = expectedTensors(config);
 
   const weights = new Map<string, WeightRef>();
   const expectedNames = new Set(expected.map((e) => e.name));
@@ -632,6 +634,70 @@ export function loadHfFolder(dir: string, options: LoadOptions = {}): HfModel {
     numParameters: ws.reduce((a, w) => a + numel(w.shape), 0),
     byteSize: ws.reduce((a, w) => a + w.byteLength, 0),
   };
+}
+
+/**
+ * Bounds the config's sizes by the weights actually present, before anything is built from them:
+ * `expectedTensors` lists tensors per layer, so a config.json claiming 10^9 layers would fill the
+ * heap. Each size the weights show (layers, widths, vocabulary, positions, patches) must agree;
+ * the message names config.json, the key and what the weights hold. Tensors that are absent are
+ * left to the completeness check that follows.
+ */
+function checkConfigAgainstWeights(
+  config: ModelConfig,
+  rawConfig: Record<string, unknown>,
+  raw: RawWeightIndex,
+  prefix: string,
+  configFile: string,
+): void {
+  const find = (name: string) => raw.tensors.get(prefix + name);
+  const weightsName = raw.sharded ? INDEX_FILE : SINGLE_FILE;
+  const refuse = (problem: string): never => {
+    throw new ModelFormatError(configFile, problem);
+  };
+  const value = (key: string, v: number) => `"${key}" is ${JSON.stringify(rawConfig[key] ?? v)}`;
+
+  // Layers: count the distinct layer indices stored under the family's names.
+  const layerRe = config.family === 'gpt2' ? /^h\.(\d+)\./ : /^encoder\.layer\.(\d+)\./;
+  const layers = new Set<number>();
+  for (const name of raw.tensors.keys()) {
+    const m = name.startsWith(prefix) ? layerRe.exec(name.slice(prefix.length)) : null;
+    if (m) layers.add(Number(m[1]));
+  }
+  const [layerKey, nLayers] = config.family === 'gpt2' ? ['n_layer', config.nLayer] : ['num_hidden_layers', config.numHiddenLayers];
+  if (nLayers > layers.size)
+    refuse(`${value(layerKey, nLayers)} but the weights (${weightsName}) hold ${layers.size} layer${layers.size === 1 ? '' : 's'}`);
+
+  /** One dimension of one tensor against the config value that implies it. */
+  const dim = (key: string, configured: number, tensor: string, axis: number, implied = configured) => {
+    const t = find(tensor);
+    if (!t || t.shape.length <= axis || t.shape[axis] === implied) return;
+    const says = implied === configured ? `${t.shape[axis]}` : `${t.shape[axis]} (the config implies ${implied})`;
+    throw new ModelFormatError(
+      configFile,
+      `${value(key, configured)} but the weights say ${says}: ${t.sourceName} in ${path.basename(t.file)} has shape [${t.shape.join(', ')}]`,
+    );
+  };
+  if (config.family === 'gpt2') {
+    dim('vocab_size', config.vocabSize, 'wte.weight', 0);
+    dim('n_embd', config.nEmbd, 'wte.weight', 1);
+    dim(rawConfig.n_positions === undefined && rawConfig.n_ctx !== undefined ? 'n_ctx' : 'n_positions', config.nPositions, 'wpe.weight', 0);
+    dim('n_inner', config.nInner, 'h.0.mlp.c_fc.weight', 1);
+    return;
+  }
+  dim('hidden_size', config.hiddenSize, 'embeddings.cls_token', 2);
+  dim('num_channels', config.numChannels, 'embeddings.patch_embeddings.projection.weight', 1);
+  dim('patch_size', config.patchSize[0], 'embeddings.patch_embeddings.projection.weight', 2);
+  dim('patch_size', config.patchSize[1], 'embeddings.patch_embeddings.projection.weight', 3);
+  // image_size / patch_size sets the position grid: +1 for the class token
+  dim('image_size', config.imageSize[0], 'embeddings.position_embeddings', 1, config.numPatches + 1);
+  if (config.family === 'vit') {
+    dim('intermediate_size', config.intermediateSize, 'encoder.layer.0.intermediate.dense.weight', 0);
+    return;
+  }
+  if (config.numRegisterTokens > 0) dim('num_register_tokens', config.numRegisterTokens, 'embeddings.register_tokens', 1);
+  if (config.useSwigluFfn) dim('mlp_ratio', config.mlpRatio, 'encoder.layer.0.mlp.weights_in.weight', 0, 2 * config.mlpHiddenSize);
+  else dim('mlp_ratio', config.mlpRatio, 'encoder.layer.0.mlp.fc1.weight', 0, config.mlpHiddenSize);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 // Study reports: RFC 4180 CSV reading (quotes, doubled quotes, line breaks inside fields) and the
 // import from CSV and .txt files into a real SQLite library, with every unmatched row explained.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../../src/main/db/database';
 import { LibraryRepo } from '../../../src/main/db/library-repo';
@@ -9,6 +11,7 @@ import { ReportsRepo } from '../../../src/main/db/reports-repo';
 import { parseCsvRecords } from '../../../src/main/library/csv';
 import { importReports } from '../../../src/main/library/report-import';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { ROOT } from '../../helpers/cli';
 
 afterAll(removeTmpDirs);
 
@@ -33,6 +36,31 @@ describe('parseCsvRecords', () => {
   it('keeps a quote inside an unquoted field as text and refuses a quoted field that never closes', () => {
     expect(parseCsvRecords('a,b"c\n')).toEqual([{ line: 1, cells: ['a', 'b"c'] }]);
     expect(() => parseCsvRecords('k,report\nA1,"open\nstill open\n', 'r.csv')).toThrow('r.csv: line 2: a quoted field is never closed');
+  });
+
+  it('refuses ragged rows and NUL characters with the file and line', () => {
+    expect(() => parseCsvRecords('k,report\nA1,"two\nlines"\nA2\n', 'r.csv')).toThrow(
+      'r.csv: line 4: expected 2 columns (as in the header) but found 1',
+    );
+    expect(() => parseCsvRecords('k,report\nA1,x,y\n', 'r.csv')).toThrow(
+      'r.csv: line 2: expected 2 columns (as in the header) but found 3',
+    );
+    expect(() => parseCsvRecords('k,report\nA1,"x\ny"\nA2,a\0b\n', 'r.csv')).toThrow('r.csv: line 4: contains a NUL byte');
+  });
+
+  it('parses a 30 MB quoted cell in linear memory (a 512 MB heap is enough)', () => {
+    // Before: one string concatenation per character; a 60 MB cell took 2.1 GB and 17 s.
+    const code = `
+      const { parseCsvRecords } = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'src/main/library/csv.ts')).href)});
+      const body = 'Mass, 12 mm ""spiculated"".\\n'.repeat(1_000_000);
+      const r = parseCsvRecords('accession,report\\nA1,"' + body + '"\\nA2,next\\n');
+      console.log(JSON.stringify([r.length, r[1].cells[1].length, r[2].line]));`;
+    const r = spawnSync(process.execPath, ['--max-old-space-size=512', '--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual([3, 26_000_000, 1_000_003]);
   });
 });
 
@@ -120,6 +148,49 @@ describe('importReports', () => {
     const other = path.join(dir, 'r.json');
     fs.writeFileSync(other, '{}');
     expect(() => importReports(db, other)).toThrow(/not a \.csv or \.txt report file/);
+    db.close();
+  });
+
+  it('refuses a CSV that is not UTF-8, holds NUL bytes or has ragged rows, naming the file and line; nothing is stored', () => {
+    const { db, dir } = library();
+    const latin1 = path.join(dir, 'latin1.csv');
+    fs.writeFileSync(latin1, Buffer.from('accession,report\nACC1,ok\nACC2,"Sein droit: l\u00e9sion"\n', 'latin1'));
+    expect(() => importReports(db, latin1)).toThrow(
+      `${latin1}: line 3: not UTF-8 text (byte 0xE9 at offset 44); re-save the file as UTF-8 (e.g. "CSV UTF-8" in a spreadsheet)`,
+    );
+    const nul = path.join(dir, 'nul.csv');
+    fs.writeFileSync(nul, 'accession,report\nACC1,ok\nACC2,bad\0text\n');
+    expect(() => importReports(db, nul)).toThrow(`${nul}: line 3: contains a NUL byte`);
+    const ragged = path.join(dir, 'ragged.csv');
+    fs.writeFileSync(ragged, 'accession,report\nACC1,ok\nACC2,mass, 12 mm\n');
+    expect(() => importReports(db, ragged)).toThrow(`${ragged}: line 3: expected 2 columns (as in the header) but found 3`);
+    // UTF-8 with a BOM and accents is fine
+    const utf8 = path.join(dir, 'utf8.csv');
+    fs.writeFileSync(utf8, '\uFEFFaccession,report\nACC1,"Sein droit: l\u00e9sion"\n');
+    expect(importReports(db, utf8)).toMatchObject({ matched: 1, unmatched: [] });
+    expect(new ReportsRepo(db).forStudy(1)?.text).toBe('Sein droit: l\u00e9sion');
+    expect(new ReportsRepo(db).count()).toBe(1);
+    db.close();
+  });
+
+  it('lists a .txt report that is not UTF-8 or holds NUL bytes, and imports the others', () => {
+    const { db, dir } = library();
+    fs.mkdirSync(path.join(dir, 'exam1'));
+    fs.mkdirSync(path.join(dir, 'exam2'));
+    fs.writeFileSync(path.join(dir, 'exam1/report.txt'), Buffer.from('Opacit\u00e9.\n', 'latin1'));
+    fs.writeFileSync(path.join(dir, 'exam2/report.txt'), 'R\0E\0P\0');
+    fs.writeFileSync(path.join(dir, 'ACC2.txt'), 'Named.');
+    fs.mkdirSync(path.join(dir, 'named'));
+    fs.writeFileSync(path.join(dir, 'named/1.2.3.txt'), 'Fine.');
+    const r = importReports(db, path.join(dir, 'exam1'));
+    expect(r.matched).toBe(0);
+    expect(r.unmatched[0]!.reason).toMatch(/^line 1: not UTF-8 text \(byte 0xE9 at offset 6\); re-save the file as UTF-8/);
+    const all = importReports(db, dir);
+    expect(all.matched).toBe(2);
+    expect(all.unmatched.map((u) => [path.relative(dir, u.file), u.reason.slice(0, 24)])).toEqual([
+      ['exam1/report.txt', 'line 1: not UTF-8 text ('],
+      ['exam2/report.txt', 'contains a NUL byte; thi'],
+    ]);
     db.close();
   });
 

@@ -198,7 +198,7 @@ describe('model registry', () => {
     fs.writeFileSync(path.join(bad, 'config.json'), JSON.stringify({ ...cfg, intermediate_size: 100 }));
     e = await cleftErrorOf(importModel(db, dataDir, bad, { copy: true }));
     expect(e.message).toMatch(
-      /model\.safetensors: tensor "encoder\.layer\.0\.intermediate\.dense\.weight": wrong shape \[96, 48\], the config implies \[100, 48\]/,
+      /config\.json: "intermediate_size" is 100 but the weights say 96: encoder\.layer\.0\.intermediate\.dense\.weight in model\.safetensors has shape \[96, 48\]/,
     );
 
     const badAdapter = tmpDir();

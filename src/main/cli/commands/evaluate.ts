@@ -10,66 +10,155 @@ import { type Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataFile } from '../../../native/cleft/data';
-import { evaluate, type ClassificationReport } from '../../../native/cleft/metrics';
+import { evaluate, MAX_CLASSES, type ClassificationReport, type ProbMatrix } from '../../../native/cleft/metrics';
 import { writeFileAtomic } from '../../../native/io/atomic-write';
 import { num } from './train';
-import { parseCsvRecords } from '../../library/csv';
+import { forEachCsvRecord, readFailure, readUtf8File } from '../../library/csv';
+import { ProgressPrinter, renderBar } from '../progress-bar';
 
-/** Rows of cells (trimmed); quoted fields may hold commas and line breaks (RFC 4180). */
-function parseCsv(text: string, file?: string): string[][] {
-  return parseCsvRecords(text, file).map((r) => r.cells.map((c) => c.trim()));
+const LABEL_HEADER = /^(label|y|y_true|truth)$/i;
+/** Flag ceilings: each resample keeps a number and each bin an entry, so 1e9 would fill the memory. */
+const MAX_BOOTSTRAP = 100_000;
+const MAX_BINS = 1000;
+
+function atMost(v: number, max: number, flag: string): number {
+  if (v > max) throw new Error(`${flag} must be at most ${max}, got ${v}`);
+  return v;
 }
 
 export interface Predictions {
+  file: string;
   classes: string[];
-  probs: number[][];
-  labels: (string | number)[] | null;
+  probs: ProbMatrix;
+  labels: Labels | null;
+}
+
+/** Labels as read, with where each came from (a CSV line, or a tensor row), for messages. */
+export interface Labels {
+  file: string;
+  values: (string | number)[];
+  /** CSV line of each label; null for a safetensors file (rows counted from 1). */
+  lines: number[] | null;
+}
+
+/** A file that exists and is not a folder, or a plain-words refusal (never a raw ENOENT / EISDIR). */
+function checkFile(file: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    throw readFailure(file, e);
+  }
+  if (st.isDirectory()) throw new Error(`cannot read ${file}: it is a folder, not a file`);
+}
+
+function checkClassCount(file: string, k: number, what: string): void {
+  if (k > MAX_CLASSES) throw new Error(`${file}: ${k} ${what}; evaluate takes at most ${MAX_CLASSES} classes`);
+}
+
+/** Refuses a probability outside [0, 1] (or NaN): ECE and the argmax read them as probabilities. */
+function probabilityProblem(v: number): string | null {
+  if (Number.isNaN(v)) return 'is not a number';
+  if (v < 0 || v > 1) return 'is not a probability between 0 and 1';
+  return null;
 }
 
 export function readPredictions(file: string, classesFlag?: string[]): Predictions {
+  checkFile(file);
   if (file.endsWith('.safetensors')) {
     const d = new DataFile(file);
     const p = d.float('probs', 2);
     const [n, k] = p.shape as [number, number];
-    const probs = Array.from({ length: n }, (_, i) => Array.from(p.data.subarray(i * k, (i + 1) * k)));
+    checkClassCount(file, k, 'probability columns in "probs"');
+    if (n === 0) throw new Error(`${file}: "probs" has no rows`);
+    const data = Float64Array.from(p.data);
+    for (let i = 0; i < data.length; i++) {
+      const why = probabilityProblem(data[i]!);
+      if (why) throw new Error(`${file}: "probs" row ${Math.floor(i / k) + 1}, column ${(i % k) + 1}: ${data[i]} ${why}`);
+    }
     const classes = classesFlag ?? d.classNames() ?? Array.from({ length: k }, (_, i) => String(i));
-    return { classes, probs, labels: d.has('labels') ? d.labels() : null };
+    if (classes.length !== k) throw new Error(`${file}: "probs" has ${k} columns but ${classes.length} class names`);
+    return { file, classes, probs: { n, k, data }, labels: d.has('labels') ? { file, values: d.labels(), lines: null } : null };
   }
-  const rows = parseCsv(fs.readFileSync(file, 'utf8'), file);
-  const header = rows[0];
-  if (!header) throw new Error(`${file}: empty CSV`);
-  const labelCol = header.findIndex((h) => /^(label|y|y_true|truth)$/i.test(h));
-  let probCols = header.map((h, i) => ({ h, i })).filter(({ h }) => /^(p|prob)_/i.test(h));
-  let classes = probCols.map(({ h }) => h.replace(/^(p|prob)_/i, ''));
-  if (!probCols.length) {
-    const known = classesFlag ?? [];
-    probCols = header
-      .map((h, i) => ({ h, i }))
-      .filter(
-        ({ h, i }) => i !== labelCol && (known.length ? known.includes(h) : !/^(id|file|study|image|instance|sop.*|pred.*)$/i.test(h)),
-      );
-    classes = probCols.map(({ h }) => h);
-  }
-  if (classesFlag && classesFlag.length !== classes.length)
-    throw new Error(`${file}: ${classes.length} probability columns but ${classesFlag.length} --classes`);
-  if (classes.length < 2) throw new Error(`${file}: need probability columns p_<class> (found ${header.join(', ')})`);
-  const probs = rows.slice(1).map((r, j) =>
-    probCols.map(({ i }) => {
-      const v = Number(r[i]);
-      if (!Number.isFinite(v)) throw new Error(`${file}: row ${j + 2}, column ${header[i]}: "${r[i]}" is not a number`);
-      return v;
-    }),
-  );
-  return { classes: classesFlag ?? classes, probs, labels: labelCol >= 0 ? rows.slice(1).map((r) => r[labelCol]!) : null };
+
+  let header = null as string[] | null; // set by the first record (a cast: TS cannot see the callback assign it)
+  let probCols: number[] = [];
+  let labelCol = -1;
+  const values: number[] = [];
+  const labels: string[] = [];
+  const lines: number[] = [];
+  forEachCsvRecord(readUtf8File(file), file, (cells, line) => {
+    if (!header) {
+      header = cells;
+      labelCol = cells.findIndex((h) => LABEL_HEADER.test(h));
+      probCols = probabilityColumns(file, cells, labelCol, classesFlag);
+      return;
+    }
+    for (const i of probCols) {
+      const cell = cells[i]!;
+      if (cell === '') throw new Error(`${file}: line ${line}: column ${header[i]} is empty`);
+      const v = Number(cell);
+      const why = probabilityProblem(v);
+      if (why) throw new Error(`${file}: line ${line}, column ${header[i]}: "${cell}" ${why}`);
+      values.push(v);
+    }
+    if (labelCol >= 0) labels.push(cells[labelCol]!);
+    lines.push(line);
+  });
+  const head = header;
+  if (!head) throw new Error(`${file}: the CSV is empty`);
+  if (!lines.length) throw new Error(`${file}: no rows, only a header`);
+  const classes = classesFlag ?? probCols.map((i) => head[i]!.replace(/^(p|prob)_/i, ''));
+  return {
+    file,
+    classes,
+    probs: { n: lines.length, k: probCols.length, data: Float64Array.from(values) },
+    labels: labelCol >= 0 ? { file, values: labels, lines } : null,
+  };
 }
 
-function labelIndex(v: string | number, classes: string[], row: number): number {
-  if (typeof v === 'number') return v;
-  const byName = classes.indexOf(v);
-  if (byName >= 0) return byName;
-  const n = Number(v);
-  if (Number.isInteger(n) && n >= 0 && n < classes.length) return n;
-  throw new Error(`row ${row + 1}: label "${v}" is neither a class (${classes.join(', ')}) nor a class index`);
+/** The probability columns of a predictions CSV header: p_<class> (or prob_), else the class-named ones. */
+function probabilityColumns(file: string, header: string[], labelCol: number, classesFlag?: string[]): number[] {
+  let cols = header.flatMap((h, i) => (/^(p|prob)_/i.test(h) ? [i] : []));
+  let names = cols.map((i) => header[i]!.replace(/^(p|prob)_/i, ''));
+  if (!cols.length) {
+    const known = classesFlag ?? [];
+    cols = header.flatMap((h, i) =>
+      i !== labelCol && (known.length ? known.includes(h) : !/^(id|file|study|image|instance|sop.*|pred.*)$/i.test(h)) ? [i] : [],
+    );
+    names = cols.map((i) => header[i]!);
+  }
+  checkClassCount(file, cols.length, 'probability columns');
+  const seen = new Map<string, number>();
+  names.forEach((name, j) => {
+    const earlier = seen.get(name);
+    if (earlier !== undefined)
+      throw new Error(
+        `${file}: class "${name}" has two probability columns ("${header[earlier]}" is column ${earlier + 1}, "${header[cols[j]!]}" column ${cols[j]! + 1})`,
+      );
+    seen.set(name, cols[j]!);
+  });
+  if (classesFlag && classesFlag.length !== cols.length)
+    throw new Error(`${file}: ${cols.length} probability columns but ${classesFlag.length} --classes`);
+  if (cols.length < 2) throw new Error(`${file}: need probability columns p_<class> (found ${header.join(', ')})`);
+  return cols;
+}
+
+/** Class indices of the labels; a label that is no class is refused with its file and line. */
+export function labelIndices(labels: Labels, classes: string[]): Int32Array {
+  const byName = new Map(classes.map((c, i) => [c, i] as const));
+  const out = new Int32Array(labels.values.length);
+  labels.values.forEach((v, i) => {
+    const where = labels.lines ? `${labels.file}: line ${labels.lines[i]}` : `${labels.file}: "labels" row ${i + 1}`;
+    const named = typeof v === 'string' ? byName.get(v) : undefined;
+    const n = named ?? (v === '' ? NaN : Number(v));
+    if (!Number.isInteger(n) || n < 0 || n >= classes.length) {
+      const list = classes.length > 12 ? `${classes.slice(0, 12).join(', ')}, ...` : classes.join(', ');
+      throw new Error(`${where}: label "${v}" is neither a class (${list}) nor a class index (0 to ${classes.length - 1})`);
+    }
+    out[i] = n;
+  });
+  return out;
 }
 
 export function formatReport(r: ClassificationReport): string {
@@ -121,24 +210,49 @@ export function register(program: Command): void {
         const classesFlag = f.classes?.split('|').map((s) => s.trim());
         const p = readPredictions(f.predictions, classesFlag);
         let labels = p.labels;
-        if (f.labels) labels = f.labels.endsWith('.safetensors') ? new DataFile(f.labels).labels() : readPredictionsLabels(f.labels);
+        if (f.labels) labels = readLabels(f.labels);
         if (!labels) throw new Error(`${f.predictions}: no labels (a label column / labels tensor, or --labels FILE)`);
-        if (labels.length !== p.probs.length) throw new Error(`${labels.length} labels for ${p.probs.length} predictions`);
-        const y = labels.map((v, i) => labelIndex(v, p.classes, i));
+        if (labels.values.length !== p.probs.n)
+          throw new Error(`${labels.file}: ${labels.values.length} labels for ${p.probs.n} predictions in ${p.file}`);
+        const y = labelIndices(labels, p.classes);
+        const samples = atMost(num(f.bootstrap, '--bootstrap', { int: true, min: 0 })!, MAX_BOOTSTRAP, '--bootstrap');
+        const bins = atMost(num(f.bins, '--bins', { int: true, min: 1 })!, MAX_BINS, '--bins');
+        const progress = new ProgressPrinter();
+        const t0 = Date.now();
         const report = evaluate(y, p.probs, p.classes, {
-          bootstrapSamples: num(f.bootstrap, '--bootstrap', { int: true, min: 0 })!,
+          bootstrapSamples: samples,
           seed: num(f.seed, '--seed', { int: true })!,
-          bins: num(f.bins, '--bins', { int: true, min: 1 })!,
+          bins,
+          // only once it takes a while: small files print nothing on stderr
+          onProgress: (done, total) => {
+            if (Date.now() - t0 > 1000)
+              progress.update(`bootstrap ${renderBar(done / total)} ${done}/${total} resamples of ${p.probs.n} rows`);
+          },
         });
+        if (Date.now() - t0 > 1000) progress.done();
         if (f.output) writeFileAtomic(path.resolve(f.output), JSON.stringify(report, null, 2) + '\n');
         console.log(f.json ? JSON.stringify(report, null, 2) : formatReport(report));
       },
     );
 }
 
-function readPredictionsLabels(file: string): string[] {
-  const rows = parseCsv(fs.readFileSync(file, 'utf8'), file);
-  const col = rows[0]?.findIndex((h) => /^(label|y|y_true|truth)$/i.test(h)) ?? -1;
-  if (col < 0) throw new Error(`${file}: no label column`);
-  return rows.slice(1).map((r) => r[col]!);
+function readLabels(file: string): Labels {
+  checkFile(file);
+  if (file.endsWith('.safetensors')) return { file, values: new DataFile(file).labels(), lines: null };
+  let col = -1;
+  let header = null as string[] | null;
+  const values: string[] = [];
+  const lines: number[] = [];
+  forEachCsvRecord(readUtf8File(file), file, (cells, line) => {
+    if (!header) {
+      header = cells;
+      col = cells.findIndex((h) => LABEL_HEADER.test(h));
+      if (col < 0) throw new Error(`${file}: no label column (label, y, y_true or truth); the header has ${cells.join(', ')}`);
+      return;
+    }
+    values.push(cells[col]!);
+    lines.push(line);
+  });
+  if (!header) throw new Error(`${file}: the CSV is empty`);
+  return { file, values, lines };
 }

@@ -186,10 +186,99 @@ describe('refusing bad folders', () => {
   it('wrong shape (config disagrees with weights)', () => {
     const e = expectModelError(
       () => loadHfFolder(makeFolder('shape', { ...fixtureConfig('gpt2'), n_inner: 128 }, fixtureTensors('gpt2'))),
-      /wrong shape \[64, 256\], the config implies \[64, 128\]/,
-      'h.0.mlp.c_fc.weight',
+      /config\.json: "n_inner" is 128 but the weights say 256: h\.0\.mlp\.c_fc\.weight in model\.safetensors has shape \[64, 256\]/,
     );
-    expect(e.message).toContain('model.safetensors');
+    expect(e.file).toMatch(/shape\/config\.json$/);
+    // a shape no config key explains is still named by tensor
+    const t = fixtureTensors('gpt2');
+    t['h.1.attn.c_proj.weight'] = { dtype: 'F32', shape: [64, 32], data: new Float32Array(64 * 32) };
+    expectModelError(
+      () => loadHfFolder(makeFolder('shape2', fixtureConfig('gpt2'), t)),
+      /wrong shape \[64, 32\], the config implies \[64, 64\]/,
+      'h.1.attn.c_proj.weight',
+    );
+  });
+  it('absurd layer counts are refused from the weights present, before anything is built', () => {
+    // Before: expectedTensors listed 12 tensors per claimed layer and the heap filled (~70 s, 4.5 GB).
+    const vit = expectModelError(
+      () => loadHfFolder(makeFolder('layers-1e9', { ...fixtureConfig('vit'), num_hidden_layers: 1_000_000_000 }, fixtureTensors('vit'))),
+      /config\.json: "num_hidden_layers" is 1000000000 but the weights \(model\.safetensors\) hold 2 layers/,
+    );
+    expect(vit.file).toMatch(/layers-1e9\/config\.json$/);
+    expectModelError(
+      () => loadHfFolder(makeFolder('n-layer-1e9', { ...fixtureConfig('gpt2'), n_layer: 1_000_000_000 }, fixtureTensors('gpt2'))),
+      /config\.json: "n_layer" is 1000000000 but the weights \(model\.safetensors\) hold 2 layers/,
+    );
+    expectModelError(
+      () =>
+        loadHfFolder(makeFolder('dino-layers', { ...fixtureConfig('dinov2'), num_hidden_layers: 3 }, fixtureTensors('dinov2'), 300_000)),
+      /"num_hidden_layers" is 3 but the weights \(model\.safetensors\.index\.json\) hold 2 layers/,
+    );
+  });
+  it('sizes the weights contradict name the config key and the tensor', () => {
+    const cases: [string, Record<string, unknown>, RegExp][] = [
+      ['gpt2', { vocab_size: 1_000_000_000 }, /"vocab_size" is 1000000000 but the weights say 1000: wte\.weight .*\[1000, 64\]/],
+      ['gpt2', { n_embd: 4096, n_head: 4 }, /"n_embd" is 4096 but the weights say 64: wte\.weight/],
+      ['gpt2', { n_positions: 2 ** 40 }, /"n_positions" is 1099511627776 but the weights say 64: wpe\.weight/],
+      ['gpt2', { n_positions: undefined, n_ctx: 99 }, /"n_ctx" is 99 but the weights say 64/],
+      ['vit', { hidden_size: 4096 }, /"hidden_size" is 4096 but the weights say 48: embeddings\.cls_token .*\[1, 1, 48\]/],
+      [
+        'vit',
+        { intermediate_size: 10 ** 9 },
+        /"intermediate_size" is 1000000000 but the weights say 96: encoder\.layer\.0\.intermediate\.dense\.weight/,
+      ],
+      ['vit', { patch_size: 4 }, /"patch_size" is 4 but the weights say 8: .*projection\.weight/],
+      [
+        'vit',
+        { image_size: 100_000 },
+        /"image_size" is 100000 but the weights say 17 \(the config implies 156250001\): embeddings\.position_embeddings/,
+      ],
+      ['vit', { num_channels: 1 }, /"num_channels" is 1 but the weights say 3/],
+      [
+        'dinov2',
+        { mlp_ratio: 1000 },
+        /"mlp_ratio" is 1000 but the weights say \d+ \(the config implies \d+\): encoder\.layer\.0\.mlp\.fc1\.weight/,
+      ],
+    ];
+    cases.forEach(([model, change, re], i) => {
+      const e = expectModelError(
+        () => loadHfFolder(makeFolder(`size-${i}`, { ...fixtureConfig(model), ...change }, fixtureTensors(model))),
+        re,
+      );
+      expect(e.file).toMatch(/config\.json$/);
+    });
+  });
+  it('a weights header claiming a huge header or data past the end of the file is refused before reading it', () => {
+    const dir = makeFolder('hdr-huge', fixtureConfig('vit'), fixtureTensors('vit'));
+    const f = path.join(dir, 'model.safetensors');
+    const bytes = fs.readFileSync(f);
+    const huge = Buffer.from(bytes);
+    huge.writeBigUInt64LE(2n ** 60n, 0);
+    fs.writeFileSync(f, huge);
+    expect(
+      expectModelError(() => loadHfFolder(dir), /header length 1152921504606846976 is larger than the 100000000-byte limit/).file,
+    ).toBe(f);
+    const past = Buffer.from(bytes);
+    past.writeBigUInt64LE(BigInt(bytes.length), 0); // under the limit, beyond the file
+    fs.writeFileSync(f, past);
+    expectModelError(() => loadHfFolder(dir), /header length \d+ runs past the end of the file/);
+    fs.writeFileSync(f, bytes.subarray(0, bytes.length - 1000)); // offsets claim data the file lacks
+    expectModelError(() => loadHfFolder(dir), /run past the end of the data .*truncated/);
+  });
+  it('negative, zero, non-integer and non-numeric sizes name config.json and the key', () => {
+    for (const [key, v] of [
+      ['num_hidden_layers', -1],
+      ['hidden_size', 0],
+      ['num_attention_heads', 2.5],
+      ['image_size', '224'],
+      ['patch_size', 1e300],
+    ] as const) {
+      const e = expectModelError(
+        () => loadHfFolder(makeFolder(`bad-${key}`, { ...fixtureConfig('vit'), [key]: v }, fixtureTensors('vit'))),
+        new RegExp(`config\\.json: invalid vit config: ${key}`),
+      );
+      expect(e.file).toMatch(/config\.json$/);
+    }
   });
   it('more layers than the config says', () => {
     expectModelError(
