@@ -13,13 +13,14 @@ import { dispatchBinary } from '../api/dispatch-binary';
 import { resolveDataDir } from '../data-dir';
 import { APP_VERSION } from '../version';
 import { registerAppScheme, serveRenderer } from './app-protocol';
+import { devServerUrl as devServerUrlFrom } from './dev-server';
 import { buildMenu } from './menu';
 import { APP_ORIGIN, hardenContents, hardenSession, isAppUrl } from './security';
 import { launchUtilityWorker } from './utility-launcher';
 import { DEFAULT_SIZE, loadWindowState, saveWindowState, visibleBounds } from './window-state';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const devServerUrl = process.env.ELECTRON_RENDERER_URL;
+const devServerUrl = devServerUrlFrom(process.env, app.isPackaged);
 let mainWindow: BrowserWindow | null = null;
 let backend: Backend | null = null;
 
