@@ -14,6 +14,7 @@ import { resolveDataDir } from '../data-dir';
 import { APP_VERSION } from '../version';
 import { registerAppScheme, serveRenderer } from './app-protocol';
 import { devServerUrl as devServerUrlFrom } from './dev-server';
+import { chooseFolder } from './folder-dialog';
 import { buildMenu } from './menu';
 import { APP_ORIGIN, hardenContents, hardenSession, isAppUrl } from './security';
 import { launchUtilityWorker } from './utility-launcher';
@@ -56,11 +57,7 @@ function start(): void {
       host: 'electron',
       version: APP_VERSION,
       electronVersion: process.versions.electron ?? null,
-      openFolderDialog: async (title) => {
-        const options = { title: title ?? 'Choose a folder', properties: ['openDirectory' as const] };
-        const picked = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
-        return picked.canceled ? null : (picked.filePaths[0] ?? null);
-      },
+      openFolderDialog: (title) => chooseFolder(mainWindow, title ?? 'Choose a folder'),
     });
     const b = backend;
     ipcMain.handle(IPC_INVOKE, (event, method: unknown, input: unknown) => {
