@@ -20,7 +20,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html><title>CLEFT</title>');
   backend = testBackend();
   // Short slow-client limits so those cases end quickly; every other client sends its request at once.
-  host = await startWebHost({ backend, staticDir, timeouts: { headersMs: 1_000, requestMs: 4_000, checkIntervalMs: 100 } });
+  host = await startWebHost({ backend, staticDir, timeouts: { headersMs: 2_000, requestMs: 10_000, checkIntervalMs: 100 } });
 });
 afterAll(async () => {
   await host.close();
@@ -212,7 +212,7 @@ describe('web host against a hostile client', () => {
     const request = Buffer.from(`GET /?token=${host.token} HTTP/1.1\r\n${hostHeader()}\r\nX-Slow: ${'s'.repeat(400)}`);
     let done = false;
     void outcome.then(() => (done = true));
-    // Paced, not timed: the host's 1 s header limit must end this long before the bytes run out.
+    // Paced, not timed: the host's 2 s header limit must end this long before the bytes run out (about 11 s).
     for (let i = 0; i < request.length && !done; i++) {
       socket.write(request.subarray(i, i + 1));
       await new Promise((resolve) => setTimeout(resolve, 25));
