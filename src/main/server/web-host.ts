@@ -73,7 +73,8 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     { requestTimeout: timeouts.requestMs, headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkIntervalMs },
     (req, res) => {
       void handle(req, res).catch((err: unknown) => {
-        console.error(`web host: ${req.method} ${String(req.url).slice(0, 200)} failed:`, err);
+        // The path only: the query may carry the token.
+        console.error(`web host: ${req.method} ${String(req.url).split('?')[0]!.slice(0, 200)} failed:`, err);
         if (!res.headersSent) sendError(res, { code: 'internal', message: 'internal error' });
         else res.destroy();
       });

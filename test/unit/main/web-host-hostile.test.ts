@@ -13,9 +13,12 @@ import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 let backend: Backend;
 let host: WebHost;
 const uncaught = vi.fn();
+/** What the host logs as a failed request (a 500 with its stack): a hostile client must cause none. */
+let loggedFailures: { mock: { calls: unknown[][] }; mockRestore(): void };
 
 beforeAll(async () => {
   process.on('uncaughtException', uncaught);
+  loggedFailures = vi.spyOn(console, 'error');
   const staticDir = tmpDir();
   fs.writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html><title>CLEFT</title>');
   backend = testBackend();
@@ -27,6 +30,7 @@ afterAll(async () => {
   backend.close();
   removeTmpDirs();
   process.off('uncaughtException', uncaught);
+  loggedFailures.mockRestore();
 });
 afterEach(() => {
   expect(uncaught).not.toHaveBeenCalled();
@@ -230,5 +234,6 @@ describe('web host against a hostile client', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ ok: true, value: { host: 'web' } });
     expect(uncaught).not.toHaveBeenCalled();
+    expect(loggedFailures.mock.calls.filter(([first]) => String(first).startsWith('web host'))).toEqual([]);
   });
 });
