@@ -147,6 +147,7 @@ describe('web host against a hostile client', () => {
       [`GET /${'e'.repeat(5_000)} HTTP/1.1\r\n${hostHeader()}\r\n${wsHeaders}\r\n`, [400]],
       [`GET /events?token=${t} HTTP/1.1\r\n${wsHeaders}\r\n`, [400, 401]],
       [`GET /events?token=${t} HTTP/1.1\r\nHost: evil.example\r\n${wsHeaders}\r\n`, [401]],
+      [`GET /events?token=${t} HTTP/1.1\r\n${hostHeader()}\r\nHost: evil.example\r\n${wsHeaders}\r\n`, [400, 401]],
       [`GET /events?token=${t} HTTP/1.1\r\n${hostHeader()}\r\nOrigin: http://evil.example\r\n${wsHeaders}\r\n`, [401]],
       [
         `GET /events?token=${t} HTTP/1.1\r\n${hostHeader()}\r\nOrigin: http://127.0.0.1:${host.port}\r\nOrigin: http://evil.example\r\n${wsHeaders}\r\n`,
@@ -195,6 +196,14 @@ describe('web host against a hostile client', () => {
     expect(await exchange(`${head}Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`)).toBeOneOf([400, 'closed']);
     expect(await exchange(`${head}Content-Length: 5000000\r\n\r\n{`)).toBe(413);
     expect(await exchange(`${head}Content-Length: 99999999999999999999\r\n\r\n{`)).toBeOneOf([400, 413, 'closed']);
+
+    // Bodies the client gives up on halfway, before and after the host starts reading.
+    for (const cut of [`${head}Content-Length: 100\r\n\r\n{"a":`, `${head}Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":`]) {
+      const { socket } = await connect();
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.write(cut, () => socket.destroy());
+      await closed;
+    }
 
     // A chunked body that never says its size up front: streamed until the host answers or closes.
     const { socket, outcome } = await connect();
