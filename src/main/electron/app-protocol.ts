@@ -1,8 +1,10 @@
 // Serves the built renderer from app://renderer/ instead of file://, so the page has a real
-// origin, gets the CSP header, and cannot read arbitrary local files.
-import { net, protocol } from 'electron';
+// origin, gets the CSP header, and cannot read arbitrary local files. Files are read with Node's
+// fs (which reads inside app.asar) rather than net.fetch('file://'), so the packaged app can turn
+// off the grantFileProtocolExtraPrivileges fuse (electron-builder.yml): nothing uses file:// at all.
+import { protocol } from 'electron';
+import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { CONTENT_SECURITY_POLICY } from '../../common/csp';
 import { resolveStaticFile } from '../server/static-files';
 
@@ -16,10 +18,13 @@ export function serveRenderer(rendererDir: string): void {
     const url = new URL(request.url);
     const found = url.host === 'renderer' ? resolveStaticFile(root, url.pathname) : null;
     if (!found) return new Response('not found', { status: 404 });
-    const response = await net.fetch(pathToFileURL(found.file).href);
-    const headers = new Headers(response.headers);
-    headers.set('Content-Type', found.type);
-    headers.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
-    return new Response(response.body, { status: 200, headers });
+    let body: Buffer;
+    try {
+      body = await fs.promises.readFile(found.file);
+    } catch {
+      return new Response('not found', { status: 404 });
+    }
+    const headers = new Headers({ 'Content-Type': found.type, 'Content-Security-Policy': CONTENT_SECURITY_POLICY });
+    return new Response(new Uint8Array(body), { status: 200, headers });
   });
 }

@@ -13,13 +13,15 @@ import { dispatchBinary } from '../api/dispatch-binary';
 import { resolveDataDir } from '../data-dir';
 import { APP_VERSION } from '../version';
 import { registerAppScheme, serveRenderer } from './app-protocol';
+import { devServerUrl as devServerUrlFrom } from './dev-server';
+import { chooseFolder } from './folder-dialog';
 import { buildMenu } from './menu';
 import { APP_ORIGIN, hardenContents, hardenSession, isAppUrl } from './security';
 import { launchUtilityWorker } from './utility-launcher';
 import { DEFAULT_SIZE, loadWindowState, saveWindowState, visibleBounds } from './window-state';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const devServerUrl = process.env.ELECTRON_RENDERER_URL;
+const devServerUrl = devServerUrlFrom(process.env, app.isPackaged);
 let mainWindow: BrowserWindow | null = null;
 let backend: Backend | null = null;
 
@@ -55,11 +57,7 @@ function start(): void {
       host: 'electron',
       version: APP_VERSION,
       electronVersion: process.versions.electron ?? null,
-      openFolderDialog: async (title) => {
-        const options = { title: title ?? 'Choose a folder', properties: ['openDirectory' as const] };
-        const picked = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
-        return picked.canceled ? null : (picked.filePaths[0] ?? null);
-      },
+      openFolderDialog: (title) => chooseFolder(mainWindow, title ?? 'Choose a folder'),
     });
     const b = backend;
     ipcMain.handle(IPC_INVOKE, (event, method: unknown, input: unknown) => {

@@ -1,6 +1,7 @@
 // The application menu. Page entries and "Open Folder…" become `ui.command` events the UI obeys.
 import { app, dialog, Menu, type BrowserWindow, type MenuItemConstructorOptions } from 'electron';
 import type { UiCommand } from '../../common/contract';
+import { chooseFolder } from './folder-dialog';
 
 type Page = Extract<UiCommand, { command: 'navigate' }>['page'];
 
@@ -25,11 +26,8 @@ export function buildMenu(getWindow: () => BrowserWindow | null, send: (command:
           label: 'Import Folder…',
           accelerator: 'CmdOrCtrl+O',
           click: async () => {
-            const win = getWindow();
-            const options = { title: 'Import a folder of DICOM files', properties: ['openDirectory' as const] };
-            const picked = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
-            const folder = picked.filePaths[0];
-            if (!picked.canceled && folder) send({ command: 'import-folder', path: folder });
+            const folder = await chooseFolder(getWindow(), 'Import a folder of DICOM files');
+            if (folder) send({ command: 'import-folder', path: folder });
           },
         },
         { type: 'separator' },

@@ -1,4 +1,5 @@
-// Serves the built renderer (out/renderer) with the right types and no path escapes.
+// Serves the built renderer (out/renderer) with the right types and no path escapes: neither by
+// `..` in the address nor by a symbolic link inside the folder that points outside it.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -24,8 +25,19 @@ export function resolveStaticFile(root: string, urlPath: string): { file: string
     return null;
   }
   if (rel === '/' || rel === '') rel = '/index.html';
+  if (rel.includes('\0')) return null;
   const file = path.resolve(root, `.${path.posix.normalize(rel)}`);
-  if (file !== root && !file.startsWith(root + path.sep)) return null;
-  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) return null;
-  return { file, type: TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream' };
+  if (!inside(root, file)) return null;
+  let real: string;
+  try {
+    real = fs.realpathSync(file);
+    if (!inside(fs.realpathSync(root), real) || !fs.statSync(real).isFile()) return null;
+  } catch {
+    return null; // missing, a dangling link, or unreadable
+  }
+  return { file: real, type: TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream' };
+}
+
+function inside(root: string, file: string): boolean {
+  return file === root || file.startsWith(root + path.sep);
 }

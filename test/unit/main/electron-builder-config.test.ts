@@ -30,6 +30,18 @@ describe('electron-builder configuration', () => {
     expect(fs.existsSync(path.join(root, 'resources/icon.png'))).toBe(true);
   });
 
+  it("flips the fuses of Electron's security checklist (no file:// privileges: the window loads app://)", () => {
+    expect(config.electronFuses).toEqual({
+      runAsNode: false,
+      enableCookieEncryption: true,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: false,
+      enableEmbeddedAsarIntegrityValidation: true,
+      onlyLoadAppFromAsar: true,
+      grantFileProtocolExtraPrivileges: false,
+    });
+  });
+
   it('points at the entry points electron-vite builds', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { main: string };
     expect(pkg.main).toBe('out/main/index.js');

@@ -17,6 +17,12 @@ beforeAll(async () => {
   const staticDir = tmpDir();
   fs.writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html><title>CLEFT</title>');
   fs.writeFileSync(path.join(staticDir, 'app.js'), 'console.log(1)');
+  // Links: one to a file inside the root (fine), two pointing outside it (never served).
+  const outside = tmpDir();
+  fs.writeFileSync(path.join(outside, 'secret.txt'), 'not for the web');
+  fs.symlinkSync(path.join(staticDir, 'app.js'), path.join(staticDir, 'alias.js'));
+  fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(staticDir, 'leak.txt'));
+  fs.symlinkSync(outside, path.join(staticDir, 'assets'));
   backend = testBackend();
   host = await startWebHost({ backend, staticDir });
   base = `http://127.0.0.1:${host.port}`;
@@ -93,7 +99,7 @@ describe('local web host', () => {
     expect(res.status).toBe(401);
   });
 
-  it('serves the page only with the token, then via the same-site cookie', async () => {
+  it('serves the page only with the token, then its assets via a same-site asset cookie', async () => {
     expect((await fetch(`${base}/`)).status).toBe(401);
     const first = await fetch(`${base}/?token=${host.token}`);
     expect(first.status).toBe(200);
@@ -106,6 +112,50 @@ describe('local web host', () => {
     expect(asset.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     const escape = await raw({ path: `/..%2f..%2fetc%2fpasswd?token=${host.token}`, headers: { host: `127.0.0.1:${host.port}` } });
     expect(escape.status).toBe(404);
+  });
+
+  it('gives the page an asset cookie that is not the API token and opens no API call', async () => {
+    const first = await fetch(`${base}/?token=${host.token}`);
+    const cookie = (first.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const [name, value] = cookie.split('=');
+    expect(name).toBe('cleft_asset');
+    expect(value).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(value).not.toBe(host.token);
+    expect(first.headers.get('set-cookie')).not.toContain(host.token);
+    // Another server on 127.0.0.1 receives this cookie; replaying it must get nowhere.
+    expect(await api('library.stats', {}, value!)).toEqual({
+      status: 401,
+      body: { ok: false, error: { code: 'unauthorized', message: 'missing or wrong access token' } },
+    });
+    const asHeaderAndCookie = await fetch(`${base}/api/library.stats`, {
+      method: 'POST',
+      headers: { 'X-Cleft-Token': value!, cookie },
+      body: '{}',
+    });
+    expect(asHeaderAndCookie.status).toBe(401);
+    const binary = await fetch(`${base}/binary/image.frame`, { method: 'POST', headers: { 'X-Cleft-Token': value!, cookie }, body: '{}' });
+    expect(binary.status).toBe(401);
+    // Nor does it open the event socket, nor work as the page's ?token=.
+    const socketRefused = await new Promise<boolean>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${host.port}/events?token=${value}`, { headers: { cookie } });
+      ws.on('open', () => {
+        ws.close();
+        resolve(false);
+      });
+      ws.on('error', () => resolve(true));
+    });
+    expect(socketRefused).toBe(true);
+    expect((await fetch(`${base}/?token=${value}`)).status).toBe(401);
+    // What it is for: the page's own assets.
+    expect((await fetch(`${base}/app.js`, { headers: { cookie } })).status).toBe(200);
+    expect((await fetch(`${base}/app.js`, { headers: { cookie: `cleft_asset=${host.token}` } })).status).toBe(401);
+  });
+
+  it('follows no symbolic link out of the static root', async () => {
+    const get = (p: string) => raw({ path: `${p}?token=${host.token}`, headers: { host: `127.0.0.1:${host.port}` } });
+    expect(await get('/alias.js')).toMatchObject({ status: 200, body: 'console.log(1)' });
+    expect(await get('/leak.txt')).toMatchObject({ status: 404 });
+    expect(await get('/assets/secret.txt')).toMatchObject({ status: 404 });
   });
 
   it('refuses the event socket without the token or from another origin', async () => {
