@@ -55,6 +55,7 @@ function start(): void {
       host: 'electron',
       version: APP_VERSION,
       electronVersion: process.versions.electron ?? null,
+      command: 'CLEFT Studio (desktop app)',
       openFolderDialog: async (title) => {
         const options = { title: title ?? 'Choose a folder', properties: ['openDirectory' as const] };
         const picked = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);

@@ -1,14 +1,24 @@
 // `cleft jobs ...`: run and inspect jobs from the terminal, through the same queue as the app.
 import type { Command } from 'commander';
+import path from 'node:path';
 import { createBackend, type Backend } from '../../api/backend';
+import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import { JobsRepo } from '../../db/jobs-repo';
 import { resolveDataDir } from '../../data-dir';
 import { launchThreadWorker } from '../../jobs/thread-launcher';
 import { APP_VERSION } from '../../version';
 import { jobProgressLine, ProgressPrinter } from '../progress-bar';
 import { JobSpec, type Job } from '../../../common/jobs';
 
-function openBackend(dataDirFlag?: string): Backend {
-  return createBackend({ dataDir: resolveDataDir(dataDirFlag), launchWorker: launchThreadWorker, host: 'web', version: APP_VERSION });
+/** A backend that runs the jobs of the library, or queues them for the process that does. */
+function openBackend(dataDirFlag: string | undefined, command: string): Backend {
+  return createBackend({
+    dataDir: resolveDataDir(dataDirFlag),
+    launchWorker: launchThreadWorker,
+    host: 'web',
+    version: APP_VERSION,
+    command,
+  });
 }
 
 /** Runs a job to completion with a progress bar; Ctrl-C cancels it cleanly. */
@@ -50,9 +60,10 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'library folder')
     .option('--json', 'print JSON')
     .action((opts: { dataDir?: string; json?: boolean }) => {
-      const backend = openBackend(opts.dataDir);
+      // Read only: the database, never the job queue (listing must not start or interrupt anything).
+      const db = openDatabase(path.join(resolveDataDir(opts.dataDir), DB_FILE_NAME));
       try {
-        const list = backend.jobs.list({ limit: 50 });
+        const list = new JobsRepo(db).list({ limit: 50 });
         if (opts.json) console.log(JSON.stringify(list, null, 2));
         else
           for (const j of list)
@@ -60,7 +71,7 @@ export function register(program: Command): void {
               `${String(j.id).padStart(5)}  ${j.status.padEnd(11)} ${j.kind.padEnd(14)} ${(j.progress.fraction * 100).toFixed(0).padStart(3)}%  ${j.progress.message}`,
             );
       } finally {
-        backend.close();
+        db.close();
       }
     });
   jobs
@@ -68,7 +79,7 @@ export function register(program: Command): void {
     .description('Hash every file under a folder (sha256) as a resumable job')
     .option('--data-dir <dir>', 'library folder')
     .action(async (folder: string, opts: { dataDir?: string }) => {
-      const backend = openBackend(opts.dataDir);
+      const backend = openBackend(opts.dataDir, 'cleft jobs hash-folder');
       try {
         const spec: JobSpec = { kind: 'hash-folder', params: { folder } };
         report(await runJobInTerminal(backend, () => backend.jobs.enqueue(spec)));
@@ -95,7 +106,7 @@ export function register(program: Command): void {
         throw new Error(
           `job "${kind}": ${spec.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ')}`,
         );
-      const backend = openBackend(opts.dataDir);
+      const backend = openBackend(opts.dataDir, `cleft jobs start ${kind}`);
       try {
         report(await runJobInTerminal(backend, () => backend.jobs.enqueue(spec.data)));
       } finally {
@@ -107,7 +118,7 @@ export function register(program: Command): void {
     .description('Resume an interrupted, failed or cancelled job from its last checkpoint')
     .option('--data-dir <dir>', 'library folder')
     .action(async (id: string, opts: { dataDir?: string }) => {
-      const backend = openBackend(opts.dataDir);
+      const backend = openBackend(opts.dataDir, `cleft jobs resume ${id}`);
       try {
         report(await runJobInTerminal(backend, () => backend.jobs.resume(Number.parseInt(id, 10))));
       } finally {
