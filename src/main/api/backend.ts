@@ -18,6 +18,8 @@ export interface BackendOptions {
   electronVersion?: string | null;
   /** What this process is, as other processes opening the library name it (default: its command line). */
   command?: string;
+  /** Which queued jobs it runs when it holds the library's runner lock (see JobQueueOptions.runs; default all). */
+  runs?: 'all' | 'own';
   /** Native folder picker; absent where there is no desktop (web host, CLI). */
   openFolderDialog?: (title?: string) => Promise<string | null>;
 }
@@ -42,6 +44,7 @@ export function createBackend(options: BackendOptions): Backend {
     launch: options.launchWorker,
     events,
     ...(options.command ? { command: options.command } : {}),
+    ...(options.runs ? { runs: options.runs } : {}),
   });
   const backend: Backend = {
     db,

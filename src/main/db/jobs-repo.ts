@@ -57,8 +57,11 @@ export class JobsRepo {
     return rows.map(toJob);
   }
 
-  nextQueued(): Job | undefined {
-    const row = this.db.prepare(`SELECT * FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1`).get() as JobRow | undefined;
+  /** The oldest queued job (among `only`, when given). */
+  nextQueued(only?: readonly number[]): Job | undefined {
+    const row = this.db
+      .prepare(`SELECT * FROM jobs WHERE status = 'queued' AND (? IS NULL OR id IN (SELECT value FROM json_each(?))) ORDER BY id LIMIT 1`)
+      .get(only ? 1 : null, JSON.stringify(only ?? [])) as JobRow | undefined;
     return row && toJob(row);
   }
 

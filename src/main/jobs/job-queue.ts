@@ -54,6 +54,12 @@ export interface JobQueueOptions {
   events: EventBus;
   /** What the runner record says this process is (`cleft serve`, the app, ...). */
   command?: string;
+  /**
+   * Which queued jobs this process runs when it is the runner: all of them (the app, the web host),
+   * or only those it queued or resumed itself (a CLI command that exits once its job ends must not
+   * take on others' jobs and then abandon them).
+   */
+  runs?: 'all' | 'own';
 }
 
 /** Who runs the library's jobs, as `start` found it. */
@@ -65,6 +71,8 @@ export class JobQueue {
   private readonly waiters = new Map<number, ((job: Job) => void)[]>();
   /** The revision of each unsettled job as last announced (job.updated), to announce others' changes. */
   private readonly seen = new Map<number, number>();
+  /** Jobs this process queued or resumed (what it runs with `runs: 'own'`). */
+  private readonly own = new Set<number>();
   private lock: RunnerLock | null = null;
   private pollTimer?: NodeJS.Timeout;
   private lastHeartbeat = 0;
@@ -94,6 +102,7 @@ export class JobQueue {
 
   enqueue(spec: JobSpec): Job {
     const id = this.repo.insert(spec.kind, spec.params);
+    this.own.add(id);
     this.announce(this.mustGet(id));
     this.pump();
     return this.get(id);
@@ -151,6 +160,7 @@ export class JobQueue {
         `job ${id} is ${this.mustGet(id).status}; only interrupted, failed or cancelled jobs can be resumed`,
       );
     }
+    this.own.add(id);
     this.announce(this.mustGet(id));
     this.pump();
     return this.get(id);
@@ -171,8 +181,8 @@ export class JobQueue {
   }
 
   /**
-   * Stops workers and gives up the runner lock; their jobs stay `running` in the database and become
-   * `interrupted` when the next runner takes the lock.
+   * Stops workers, marks their jobs `interrupted` (resumable) and gives up the runner lock. After a
+   * crash or kill the jobs stay `running` until the next runner takes the lock and marks them.
    */
   close(): void {
     this.closed = true;
@@ -183,7 +193,14 @@ export class JobQueue {
       run.channel.kill();
     }
     this.running.clear();
-    this.lock?.release();
+    if (this.lock) {
+      try {
+        this.repo.markInterrupted(); // said now rather than by the next runner, so clients see it at once
+      } catch {
+        /* the database is gone: the next runner will say it */
+      }
+      this.lock.release();
+    }
     this.lock = null;
   }
 
@@ -264,7 +281,7 @@ export class JobQueue {
   /** Starts the next queued job, if this process is the runner and runs nothing. */
   private pump(): void {
     while (!this.closed && this.lock && this.running.size === 0) {
-      const next = this.repo.nextQueued();
+      const next = this.repo.nextQueued(this.options.runs === 'own' ? [...this.own] : undefined);
       if (!next) return;
       if (this.repo.markRunning(next.id, process.pid)) {
         this.run(this.mustGet(next.id));

@@ -23,6 +23,7 @@ export function register(program: Command): void {
         host: 'web',
         version: APP_VERSION,
         command: 'cleft import',
+        runs: 'own',
       });
       try {
         const job = await runJobInTerminal(backend, () => backend.jobs.enqueue({ kind: 'import', params: { paths } }));

@@ -18,6 +18,7 @@ function openBackend(dataDirFlag: string | undefined, command: string): Backend 
     host: 'web',
     version: APP_VERSION,
     command,
+    runs: 'own',
   });
 }
 
