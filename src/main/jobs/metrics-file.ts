@@ -25,6 +25,18 @@ export function readMetrics(file: string): MetricPoint[] {
   return [...byStep.values()].sort((a, b) => a.step - b.step);
 }
 
+/**
+ * `point` without its non-finite numbers (the loss before the first update is NaN): JSON has no NaN,
+ * and a stored null would make the whole point unreadable.
+ */
+export function finitePoint(point: MetricPoint): MetricPoint {
+  const out: MetricPoint = { step: point.step };
+  if (Number.isFinite(point.loss)) out.loss = point.loss!;
+  if (Number.isFinite(point.lr)) out.lr = point.lr!;
+  if (point.val) out.val = Object.fromEntries(Object.entries(point.val).filter(([, v]) => Number.isFinite(v)));
+  return out;
+}
+
 /** Appends the points of one run of a job. */
 export class MetricsWriter {
   /** The last step in the file; null until read (on the first point). */
