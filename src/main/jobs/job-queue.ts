@@ -91,7 +91,7 @@ export class JobQueue {
     for (const job of this.repo.unsettledOr([])) this.seen.set(job.id, job.revision);
     const interrupted = this.tryToRun();
     this.pollTimer = setInterval(() => this.poll(), POLL_INTERVAL_MS);
-    this.pollTimer.unref(); // the poll never keeps a process alive by itself
+    this.pollTimer.unref(); // the poll keeps a process alive only while someone waits for a job
     return interrupted ? { role: 'runner', interrupted } : { role: 'client', runner: this.repo.runner() ?? null };
   }
 
@@ -177,6 +177,8 @@ export class JobQueue {
       const list = this.waiters.get(id) ?? [];
       list.push(resolve);
       this.waiters.set(id, list);
+      // A client waiting for a job another process runs has nothing else keeping it alive.
+      this.pollTimer?.ref();
     });
   }
 
@@ -426,6 +428,7 @@ export class JobQueue {
   private resolveWaiters(job: Job): void {
     for (const resolve of this.waiters.get(job.id) ?? []) resolve(job);
     this.waiters.delete(job.id);
+    if (this.waiters.size === 0) this.pollTimer?.unref();
   }
 }
 

@@ -129,6 +129,30 @@ describe('one job runner per library', () => {
     },
   );
 
+  it(
+    '`cleft jobs hash-folder` beside a runner queues its job there, waits for it and prints the result',
+    { timeout: 120_000 },
+    async () => {
+      const dataDir = tmpDir();
+      const runner = testBackend(dataDir);
+      open.push(runner);
+      const folder = makeFileTree(3, 10);
+      const child = spawn(process.execPath, [CLI, 'jobs', 'hash-folder', folder, '--data-dir', dataDir], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      expect(code, stderr).toBe(0);
+      expect(stderr).toContain(`process ${process.pid}`); // it said who runs the library's jobs
+      expect(JSON.parse(stdout)).toMatchObject(expectedFolderDigest(folder));
+      expect(runner.jobs.get(1).status).toBe('done'); // run here, by the runner
+    },
+  );
+
   it('`jobs list` neither starts a queued job nor interrupts anything', () => {
     const dataDir = tmpDir();
     const db = openDatabase(path.join(dataDir, DB_FILE_NAME));
