@@ -29,7 +29,7 @@ const PROGRESS_INTERVAL_MS = 150;
 /** How often the queue looks at the database for what other processes did (and the runner's heartbeat). */
 export const POLL_INTERVAL_MS = 500;
 /** How often the runner records that it is alive. */
-const HEARTBEAT_INTERVAL_MS = 5000;
+export const HEARTBEAT_INTERVAL_MS = 5000;
 const FINAL: readonly string[] = ['done', 'failed', 'cancelled'];
 
 interface Running {

@@ -56,11 +56,12 @@ describe('one job runner per library', () => {
       const endless = makeEndlessFileTree();
       const small = makeFileTree(3, 10);
       const dataDir = tmpDir();
-      const { exited } = hashInChild(endless.root, dataDir);
+      const { child, exited } = hashInChild(endless.root, dataDir);
       await until(() => fs.existsSync(path.join(dataDir, 'jobs', '1', 'checkpoint.json')), 'the CLI job checkpointing');
 
-      // Read-only: the running job stays running, nothing is started.
+      // Read-only: the running job stays running, nothing is started; it says who runs it.
       expect(listed(dataDir).map((j) => [j.id, j.status])).toEqual([[1, 'running']]);
+      expect(runCli(['jobs', 'list', '--data-dir', dataDir])).toContain(`Jobs run by process ${child.pid} (cleft jobs hash-folder)`);
 
       // A second backend on the library (as `cleft serve` would open it) is a client of the CLI process.
       const b = testBackend(dataDir);

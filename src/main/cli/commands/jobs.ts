@@ -1,9 +1,10 @@
 // `cleft jobs ...`: run and inspect jobs from the terminal, through the same queue as the app.
 import type { Command } from 'commander';
 import path from 'node:path';
-import { createBackend, type Backend } from '../../api/backend';
+import { createBackend, runnerDescription, type Backend } from '../../api/backend';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
-import { JobsRepo } from '../../db/jobs-repo';
+import { JobsRepo, type RunnerRecord } from '../../db/jobs-repo';
+import { HEARTBEAT_INTERVAL_MS } from '../../jobs/job-queue';
 import { resolveDataDir } from '../../data-dir';
 import { launchThreadWorker } from '../../jobs/thread-launcher';
 import { APP_VERSION } from '../../version';
@@ -45,6 +46,15 @@ export async function runJobInTerminal(backend: Backend, start: () => Job): Prom
   }
 }
 
+/** Who runs the jobs, from its record; a stale heartbeat is said (the lock, not this, decides). */
+function runnerLine(runner: RunnerRecord): string {
+  const age = Math.max(0, Math.round((Date.now() - Date.parse(runner.heartbeatAt)) / 1000));
+  const line = `Jobs run by ${runnerDescription(runner)}, alive ${age} s ago.`;
+  return age <= 3 * (HEARTBEAT_INTERVAL_MS / 1000)
+    ? line
+    : `${line} It may have stopped: the next process to open the library marks its running jobs interrupted.`;
+}
+
 function report(job: Job): void {
   if (job.status === 'done') console.log(JSON.stringify(job.result, null, 2));
   else {
@@ -64,13 +74,17 @@ export function register(program: Command): void {
       // Read only: the database, never the job queue (listing must not start or interrupt anything).
       const db = openDatabase(path.join(resolveDataDir(opts.dataDir), DB_FILE_NAME));
       try {
-        const list = new JobsRepo(db).list({ limit: 50 });
+        const repo = new JobsRepo(db);
+        const list = repo.list({ limit: 50 });
         if (opts.json) console.log(JSON.stringify(list, null, 2));
-        else
+        else {
           for (const j of list)
             console.log(
               `${String(j.id).padStart(5)}  ${j.status.padEnd(11)} ${j.kind.padEnd(14)} ${(j.progress.fraction * 100).toFixed(0).padStart(3)}%  ${j.progress.message}`,
             );
+          const runner = repo.runner();
+          if (runner && list.some((j) => j.status === 'running')) console.log(`\n${runnerLine(runner)}`);
+        }
       } finally {
         db.close();
       }
