@@ -17,7 +17,7 @@ import type { Db } from '../db/database';
 import { JobsRepo, type RunnerRecord } from '../db/jobs-repo';
 import { RunnerLock } from '../db/runner-lock';
 import { readCheckpoint } from './job-context';
-import { METRICS_FILE, MetricsWriter, readMetrics } from './metrics-file';
+import { METRICS_FILE, MetricsWriter, parseMetricLine, readMetrics } from './metrics-file';
 import type { FromWorker, WorkerChannel, WorkerLauncher } from './protocol';
 
 export { METRICS_FILE } from './metrics-file';
@@ -73,6 +73,8 @@ export class JobQueue {
   private readonly seen = new Map<number, number>();
   /** Jobs this process queued or resumed (what it runs with `runs: 'own'`). */
   private readonly own = new Set<number>();
+  /** How far this process has read the curve file of each job another process runs (to stream its points). */
+  private readonly tails = new Map<number, { ino: number; offset: number }>();
   private lock: RunnerLock | null = null;
   private pollTimer?: NodeJS.Timeout;
   private lastHeartbeat = 0;
@@ -103,6 +105,7 @@ export class JobQueue {
   enqueue(spec: JobSpec): Job {
     const id = this.repo.insert(spec.kind, spec.params);
     this.own.add(id);
+    this.startTail(id);
     this.announce(this.mustGet(id));
     this.pump();
     return this.get(id);
@@ -161,6 +164,7 @@ export class JobQueue {
       );
     }
     this.own.add(id);
+    this.startTail(id);
     this.announce(this.mustGet(id));
     this.pump();
     return this.get(id);
@@ -254,6 +258,7 @@ export class JobQueue {
         this.pump();
       }
       for (const job of this.repo.unsettledOr([...this.seen.keys()])) {
+        this.followMetrics(job); // points before the state that follows them
         if (this.seen.get(job.id) !== job.revision) this.announce(this.get(job.id));
         if (FINAL.includes(job.status) || job.status === 'interrupted') this.resolveWaiters(job);
       }
@@ -261,6 +266,49 @@ export class JobQueue {
       // A busy or failing database must not stop the poll (nor throw out of a timer): try again next time.
       console.error(`cleft: following the job queue: ${errorMessage(err, this.options.dataDir)}`);
     }
+  }
+
+  /**
+   * Streams the curve points another process's job appends to its metrics.jsonl as `job.metric`
+   * events, as the runner does for its own jobs (points from before are in `jobs.metrics`).
+   */
+  private followMetrics(job: Job): void {
+    const tail = this.tails.get(job.id);
+    const following = (job.status === 'running' || job.status === 'queued') && !this.running.has(job.id);
+    if (!following) this.tails.delete(job.id);
+    if (!following && !tail) return;
+    if (!tail) {
+      this.startTail(job.id);
+      return;
+    }
+    const file = path.join(this.jobDir(job.id), METRICS_FILE);
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    if (!stat) return;
+    // Replaced whole (a resumed run's replayed steps): its points are read again, and replace theirs.
+    const offset = tail.ino === stat.ino && stat.size >= tail.offset ? tail.offset : 0;
+    if (stat.size === offset) return;
+    const fd = fs.openSync(file, 'r');
+    let text: string;
+    try {
+      const buf = Buffer.alloc(stat.size - offset);
+      const read = fs.readSync(fd, buf, 0, buf.length, offset);
+      text = buf.subarray(0, read).toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+    const complete = text.slice(0, text.lastIndexOf('\n') + 1); // a line being written waits for the next poll
+    if (following) this.tails.set(job.id, { ino: stat.ino, offset: offset + Buffer.byteLength(complete) });
+    for (const line of complete.split('\n')) {
+      const point = parseMetricLine(line);
+      if (point) this.options.events.emit('job.metric', { jobId: job.id, point });
+    }
+  }
+
+  /** Follows a job's curve file from now: what it holds already is history (jobs.metrics). */
+  private startTail(id: number): void {
+    if (this.lock) return; // the runner streams its own jobs' points as they come
+    const stat = fs.statSync(path.join(this.jobDir(id), METRICS_FILE), { throwIfNoEntry: false });
+    this.tails.set(id, stat ? { ino: stat.ino, offset: stat.size } : { ino: -1, offset: 0 });
   }
 
   /** Broadcasts a job's current state and remembers the revision announced. */

@@ -13,14 +13,8 @@ export function readMetrics(file: string): MetricPoint[] {
   if (!fs.existsSync(file)) return [];
   const byStep = new Map<number, MetricPoint>();
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (line.trim().length === 0) continue;
-    let point: MetricPoint;
-    try {
-      point = MetricPoint.parse(JSON.parse(line));
-    } catch {
-      continue; // a line cut by a crash
-    }
-    byStep.set(point.step, { ...byStep.get(point.step), ...point });
+    const point = parseMetricLine(line);
+    if (point) byStep.set(point.step, { ...byStep.get(point.step), ...point });
   }
   return [...byStep.values()].sort((a, b) => a.step - b.step);
 }
@@ -35,6 +29,16 @@ export function finitePoint(point: MetricPoint): MetricPoint {
   if (Number.isFinite(point.lr)) out.lr = point.lr!;
   if (point.val) out.val = Object.fromEntries(Object.entries(point.val).filter(([, v]) => Number.isFinite(v)));
   return out;
+}
+
+/** The point on one line of the file; null for a blank line or one cut by a crash. */
+export function parseMetricLine(line: string): MetricPoint | null {
+  if (line.trim().length === 0) return null;
+  try {
+    return MetricPoint.parse(JSON.parse(line));
+  } catch {
+    return null;
+  }
 }
 
 /** Appends the points of one run of a job. */
