@@ -31,6 +31,20 @@ export function makeFileTree(count: number, bytesEach: number, seed = 1): string
   return root;
 }
 
+/**
+ * A folder hash-folder cannot finish while a test looks at it: `count` small files (hashed and
+ * checkpointed first) and, last in path order, a sparse file of 1 TiB (no disk used; minutes to
+ * hash). `shrink()` cuts the big file to a few bytes, so a resumed job can then finish. This way a
+ * test waits on the job's state, not on winning a race against its end.
+ */
+export function makeEndlessFileTree(count = 30): { root: string; shrink: () => void } {
+  const root = makeFileTree(count, 1024);
+  const big = path.join(root, 'zz-endless.bin');
+  fs.writeFileSync(big, '');
+  fs.truncateSync(big, 2 ** 40);
+  return { root, shrink: () => fs.truncateSync(big, 7) };
+}
+
 /** The digest hash-folder must produce, computed independently here. */
 export function expectedFolderDigest(root: string): { digest: string; files: number; bytes: number } {
   const lines: string[] = [];

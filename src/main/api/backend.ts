@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DB_FILE_NAME, openDatabase, type Db } from '../db/database';
+import type { RunnerRecord } from '../db/jobs-repo';
 import { JobQueue } from '../jobs/job-queue';
 import type { WorkerLauncher } from '../jobs/protocol';
 import { EventBus } from './event-bus';
@@ -15,6 +16,10 @@ export interface BackendOptions {
   host: 'electron' | 'web';
   version: string;
   electronVersion?: string | null;
+  /** What this process is, as other processes opening the library name it (default: its command line). */
+  command?: string;
+  /** Which queued jobs it runs when it holds the library's runner lock (see JobQueueOptions.runs; default all). */
+  runs?: 'all' | 'own';
   /** Native folder picker; absent where there is no desktop (web host, CLI). */
   openFolderDialog?: (title?: string) => Promise<string | null>;
 }
@@ -33,7 +38,14 @@ export function createBackend(options: BackendOptions): Backend {
   fs.mkdirSync(options.dataDir, { recursive: true });
   const db = openDatabase(path.join(options.dataDir, DB_FILE_NAME));
   const events = new EventBus();
-  const jobs = new JobQueue({ db, dataDir: options.dataDir, launch: options.launchWorker, events });
+  const jobs = new JobQueue({
+    db,
+    dataDir: options.dataDir,
+    launch: options.launchWorker,
+    events,
+    ...(options.command ? { command: options.command } : {}),
+    ...(options.runs ? { runs: options.runs } : {}),
+  });
   const backend: Backend = {
     db,
     events,
@@ -48,8 +60,15 @@ export function createBackend(options: BackendOptions): Backend {
     },
   };
   backend.handlers = createHandlers(backend);
-  const { interrupted } = jobs.start();
-  if (interrupted.length > 0)
-    console.warn(`jobs interrupted by the last shutdown: ${interrupted.join(', ')} (resume them from the Jobs panel)`);
+  const state = jobs.start();
+  if (state.role === 'runner' && state.interrupted.length > 0)
+    console.warn(`jobs interrupted by the last shutdown: ${state.interrupted.join(', ')} (resume them from the Jobs panel)`);
+  if (state.role === 'client')
+    console.warn(`cleft: ${runnerDescription(state.runner)} runs this library's jobs; jobs started here are queued for it to run`);
   return backend;
+}
+
+/** "process 1234 (cleft serve)", for messages about who runs a library's jobs. */
+export function runnerDescription(runner: RunnerRecord | null): string {
+  return runner ? `process ${runner.pid} (${runner.command})` : 'another process';
 }

@@ -16,6 +16,17 @@ interface JobRow {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  owner_pid: number | null;
+  heartbeat_at: string | null;
+  cancel_requested: number;
+}
+
+/** The process that runs the library's jobs, as it recorded itself. */
+export interface RunnerRecord {
+  pid: number;
+  command: string;
+  startedAt: string;
+  heartbeatAt: string;
 }
 
 function nowIso(): string {
@@ -46,17 +57,26 @@ export class JobsRepo {
     return rows.map(toJob);
   }
 
-  nextQueued(): Job | undefined {
-    const row = this.db.prepare(`SELECT * FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1`).get() as JobRow | undefined;
+  /** The oldest queued job (among `only`, when given). */
+  nextQueued(only?: readonly number[]): Job | undefined {
+    const row = this.db
+      .prepare(`SELECT * FROM jobs WHERE status = 'queued' AND (? IS NULL OR id IN (SELECT value FROM json_each(?))) ORDER BY id LIMIT 1`)
+      .get(only ? 1 : null, JSON.stringify(only ?? [])) as JobRow | undefined;
     return row && toJob(row);
   }
 
-  markRunning(id: number): void {
-    this.db
-      .prepare(
-        `UPDATE jobs SET revision = revision + 1, status = 'running', started_at = coalesce(started_at, ?), error = NULL, finished_at = NULL WHERE id = ?`,
-      )
-      .run(nowIso(), id);
+  /** Marks a queued job running in process `pid`; false when it is no longer queued (cancelled meanwhile). */
+  markRunning(id: number, pid: number): boolean {
+    const now = nowIso();
+    return (
+      this.db
+        .prepare(
+          `UPDATE jobs SET revision = revision + 1, status = 'running', started_at = coalesce(started_at, ?), error = NULL,
+             finished_at = NULL, owner_pid = ?, heartbeat_at = ?, cancel_requested = 0
+           WHERE id = ? AND status = 'queued'`,
+        )
+        .run(now, pid, now, id).changes > 0
+    );
   }
 
   setProgress(id: number, fraction: number, message: string): void {
@@ -85,24 +105,106 @@ export class JobsRepo {
       );
   }
 
-  requeue(id: number): void {
-    this.db
-      .prepare(`UPDATE jobs SET revision = revision + 1, status = 'queued', message = 'Waiting to resume', error = NULL WHERE id = ?`)
-      .run(id);
+  /** Requeues an interrupted, failed or cancelled job; false when it is in another state by now. */
+  requeue(id: number): boolean {
+    return (
+      this.db
+        .prepare(
+          `UPDATE jobs SET revision = revision + 1, status = 'queued', message = 'Waiting to resume', error = NULL, cancel_requested = 0
+           WHERE id = ? AND status IN ('interrupted', 'failed', 'cancelled')`,
+        )
+        .run(id).changes > 0
+    );
   }
 
-  /** A job still `running` when the app starts was cut off by a crash or kill. */
-  markInterrupted(): number[] {
-    const rows = this.db.prepare(`SELECT id FROM jobs WHERE status = 'running'`).all() as { id: number }[];
+  /** Cancels a job that is not running (queued or interrupted); false when it is in another state by now. */
+  cancelWaiting(id: number): boolean {
+    return (
+      this.db
+        .prepare(
+          `UPDATE jobs SET revision = revision + 1, status = 'cancelled', message = 'Cancelled', finished_at = ?
+           WHERE id = ? AND status IN ('queued', 'interrupted')`,
+        )
+        .run(nowIso(), id).changes > 0
+    );
+  }
+
+  /** Asks the runner of a running job (another process) to cancel it; false when it is not running by now. */
+  requestCancel(id: number): boolean {
+    return (
+      this.db
+        .prepare(
+          `UPDATE jobs SET revision = revision + 1, cancel_requested = 1, message = 'Cancelling…' WHERE id = ? AND status = 'running'`,
+        )
+        .run(id).changes > 0
+    );
+  }
+
+  /** Running jobs some process asked to cancel. */
+  cancelRequests(): number[] {
+    return (this.db.prepare(`SELECT id FROM jobs WHERE status = 'running' AND cancel_requested = 1`).all() as { id: number }[]).map(
+      (r) => r.id,
+    );
+  }
+
+  /** Jobs not yet final, plus `ids` (whatever their state): what a process follows for changes. */
+  unsettledOr(ids: readonly number[]): Job[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM jobs WHERE status IN ('queued', 'running', 'interrupted') OR id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+      )
+      .all(JSON.stringify(ids)) as JobRow[];
+    return rows.map(toJob);
+  }
+
+  /** Records `pid` as the library's job runner (it holds the runner lock). */
+  setRunner(pid: number, command: string): void {
+    const now = nowIso();
     this.db
       .prepare(
-        `UPDATE jobs SET revision = revision + 1, status = 'interrupted', message = 'Interrupted: the app stopped while this job ran. Resume to continue.' WHERE status = 'running'`,
+        `INSERT INTO job_runner (id, pid, command, started_at, heartbeat_at) VALUES (1, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, command = excluded.command, started_at = excluded.started_at,
+           heartbeat_at = excluded.heartbeat_at`,
       )
-      .run();
-    return rows.map((r) => r.id);
+      .run(pid, command, now, now);
+  }
+
+  runner(): RunnerRecord | undefined {
+    const row = this.db.prepare(`SELECT pid, command, started_at, heartbeat_at FROM job_runner WHERE id = 1`).get() as
+      { pid: number; command: string; started_at: string; heartbeat_at: string } | undefined;
+    return row && { pid: row.pid, command: row.command, startedAt: row.started_at, heartbeatAt: row.heartbeat_at };
+  }
+
+  /** The runner `pid` and the jobs it runs are alive (a mark for people reading the rows; the lock decides). */
+  heartbeat(pid: number): void {
+    const now = nowIso();
+    this.db.transaction(() => {
+      this.db.prepare(`UPDATE job_runner SET heartbeat_at = ? WHERE id = 1 AND pid = ?`).run(now, pid);
+      this.db.prepare(`UPDATE jobs SET heartbeat_at = ? WHERE status = 'running' AND owner_pid = ?`).run(now, pid);
+    })();
+  }
+
+  /**
+   * Jobs left `running` by a runner that is gone (called by the new runner once it holds the lock, so
+   * no process runs them): interrupted, or cancelled if someone had asked for that.
+   */
+  markInterrupted(): number[] {
+    return this.db.transaction(() => {
+      const rows = this.db.prepare(`SELECT id FROM jobs WHERE status = 'running'`).all() as { id: number }[];
+      this.db
+        .prepare(
+          `UPDATE jobs SET revision = revision + 1,
+             status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'interrupted' END,
+             message = CASE WHEN cancel_requested = 1 THEN 'Cancelled'
+               ELSE 'Interrupted: the process running this job stopped. Resume to continue.' END,
+             finished_at = CASE WHEN cancel_requested = 1 THEN ? ELSE finished_at END
+           WHERE status = 'running'`,
+        )
+        .run(nowIso());
+      return rows.map((r) => r.id);
+    })();
   }
 }
-
 function toJob(row: JobRow): Job {
   return {
     id: row.id,

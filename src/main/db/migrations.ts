@@ -218,6 +218,26 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'job runner',
+    sql: `
+      -- One process runs a library's jobs at a time (it holds the OS lock on job-runner.lock); this
+      -- row says which one, for the others to name it. Rewritten by each new runner.
+      CREATE TABLE job_runner (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pid INTEGER NOT NULL,
+        command TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+      );
+      -- The process running a job and when it last said it was alive; cancel_requested is how a
+      -- process that does not run the job asks the runner to cancel it.
+      ALTER TABLE jobs ADD COLUMN owner_pid INTEGER;
+      ALTER TABLE jobs ADD COLUMN heartbeat_at TEXT;
+      ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;

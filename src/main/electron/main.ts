@@ -57,6 +57,7 @@ function start(): void {
       host: 'electron',
       version: APP_VERSION,
       electronVersion: process.versions.electron ?? null,
+      command: 'CLEFT Studio (desktop app)',
       openFolderDialog: (title) => chooseFolder(mainWindow, title ?? 'Choose a folder'),
     });
     const b = backend;

@@ -1,24 +1,36 @@
 // The persistent job queue: jobs are rows in SQLite, run one at a time in a worker (engine jobs
-// saturate the cores), stream progress with an ETA, can be cancelled, and survive a crash: a job
-// found `running` at start was cut off and is marked `interrupted`, ready to resume from its
-// last checkpoint.
+// saturate the cores), stream progress with an ETA, can be cancelled, and survive a crash.
+//
+// One process runs a library's jobs: the one holding its runner lock (src/main/db/runner-lock.ts).
+// Any other process that opens the library is a client of it: it writes rows (enqueue, resume,
+// cancel requests) and follows them by polling; the runner picks them up on its own poll. When the
+// runner is gone (the kernel freed its lock, kill -9 included), the next process to take the lock
+// marks the jobs it left `running` as `interrupted`, ready to resume from their last checkpoint.
 import fs from 'node:fs';
 import path from 'node:path';
 import { CleftError } from '../../common/errors';
 import { errorMessage } from '../../native/io/disk-full';
-import { MetricPoint, type Job, type JobSpec } from '../../common/jobs';
+import { removeStaleTempFiles } from '../../native/io/atomic-write';
+import type { MetricPoint, Job, JobSpec } from '../../common/jobs';
 import type { EventBus } from '../api/event-bus';
 import type { Db } from '../db/database';
-import { JobsRepo } from '../db/jobs-repo';
+import { JobsRepo, type RunnerRecord } from '../db/jobs-repo';
+import { RunnerLock } from '../db/runner-lock';
 import { readCheckpoint } from './job-context';
+import { METRICS_FILE, MetricsWriter, parseMetricLine, readMetrics } from './metrics-file';
 import type { FromWorker, WorkerChannel, WorkerLauncher } from './protocol';
+
+export { METRICS_FILE } from './metrics-file';
 
 /** How long a worker gets to stop by itself after cancel before it is terminated. */
 const CANCEL_GRACE_MS = 3000;
 /** Progress is written and broadcast at most this often per job. */
 const PROGRESS_INTERVAL_MS = 150;
-/** Training curves of a job, one JSON point per line, in its folder. */
-export const METRICS_FILE = 'metrics.jsonl';
+/** How often the queue looks at the database for what other processes did (and the runner's heartbeat). */
+export const POLL_INTERVAL_MS = 500;
+/** How often the runner records that it is alive. */
+export const HEARTBEAT_INTERVAL_MS = 5000;
+const FINAL: readonly string[] = ['done', 'failed', 'cancelled'];
 
 interface Running {
   channel: WorkerChannel;
@@ -30,6 +42,7 @@ interface Running {
   cancelRequested: boolean;
   settled: boolean;
   cancelTimer?: NodeJS.Timeout;
+  metrics: MetricsWriter;
   /** Storing a curve point failed once (said once, not per point). */
   metricsWarned?: boolean;
 }
@@ -39,29 +52,61 @@ export interface JobQueueOptions {
   dataDir: string;
   launch: WorkerLauncher;
   events: EventBus;
+  /** What the runner record says this process is (`cleft serve`, the app, ...). */
+  command?: string;
+  /**
+   * Which queued jobs this process runs when it is the runner: all of them (the app, the web host),
+   * or only those it queued or resumed itself (a CLI command that exits once its job ends must not
+   * take on others' jobs and then abandon them).
+   */
+  runs?: 'all' | 'own';
 }
+
+/** Who runs the library's jobs, as `start` found it. */
+export type JobRunnerState = { role: 'runner'; interrupted: number[] } | { role: 'client'; runner: RunnerRecord | null };
 
 export class JobQueue {
   private readonly repo: JobsRepo;
   private readonly running = new Map<number, Running>();
   private readonly waiters = new Map<number, ((job: Job) => void)[]>();
+  /** The revision of each unsettled job as last announced (job.updated), to announce others' changes. */
+  private readonly seen = new Map<number, number>();
+  /** Jobs this process queued or resumed (what it runs with `runs: 'own'`). */
+  private readonly own = new Set<number>();
+  /** How far this process has read the curve file of each job another process runs (to stream its points). */
+  private readonly tails = new Map<number, { ino: number; offset: number }>();
+  private lock: RunnerLock | null = null;
+  private pollTimer?: NodeJS.Timeout;
+  private lastHeartbeat = 0;
   private closed = false;
 
   constructor(private readonly options: JobQueueOptions) {
     this.repo = new JobsRepo(options.db);
   }
 
-  /** Marks jobs cut off by a crash as interrupted and starts whatever is queued. */
-  start(): { interrupted: number[] } {
-    const interrupted = this.repo.markInterrupted();
-    this.pump();
-    return { interrupted };
+  /**
+   * Becomes the library's job runner if no other process is (marking the jobs a gone runner left
+   * `running` as interrupted and starting what is queued), else a client of the runner; either way
+   * follows the database from now on, and a client takes over when the runner goes.
+   */
+  start(): JobRunnerState {
+    for (const job of this.repo.unsettledOr([])) this.seen.set(job.id, job.revision);
+    const interrupted = this.tryToRun();
+    this.pollTimer = setInterval(() => this.poll(), POLL_INTERVAL_MS);
+    this.pollTimer.unref(); // the poll keeps a process alive only while someone waits for a job
+    return interrupted ? { role: 'runner', interrupted } : { role: 'client', runner: this.repo.runner() ?? null };
+  }
+
+  /** Whether this process runs the library's jobs. */
+  get isRunner(): boolean {
+    return this.lock !== null;
   }
 
   enqueue(spec: JobSpec): Job {
     const id = this.repo.insert(spec.kind, spec.params);
-    const job = this.mustGet(id);
-    this.options.events.emit('job.updated', job);
+    this.own.add(id);
+    this.startTail(id);
+    this.announce(this.mustGet(id));
     this.pump();
     return this.get(id);
   }
@@ -79,73 +124,198 @@ export class JobQueue {
 
   cancel(id: number): Job {
     const job = this.mustGet(id);
-    if (job.status === 'queued' || job.status === 'interrupted') {
-      this.repo.finish(id, 'cancelled', { message: 'Cancelled' });
+    if ((job.status === 'queued' || job.status === 'interrupted') && this.repo.cancelWaiting(id)) {
       this.settle(id);
       return this.get(id);
     }
-    const run = this.running.get(id);
-    if (!run) throw new CleftError('conflict', `job ${id} is ${job.status}; only queued, running or interrupted jobs can be cancelled`);
-    if (!run.cancelRequested) {
-      run.cancelRequested = true;
-      run.message = 'Cancelling…';
-      run.channel.post({ type: 'cancel' });
-      run.cancelTimer = setTimeout(() => run.channel.kill(), CANCEL_GRACE_MS);
-      this.flush(id, run, true);
+    const now = this.mustGet(id); // it may have started meanwhile (in another process)
+    if (now.status === 'running') {
+      const run = this.running.get(id);
+      if (run) this.requestCancel(id, run);
+      else if (this.lock) {
+        // We run the library's jobs but not this one: its worker is gone (a failure that could not
+        // even be recorded), so nothing would ever act on a request.
+        this.repo.finish(id, 'cancelled', { message: 'Cancelled' });
+        this.settle(id);
+      } else if (this.repo.requestCancel(id)) this.announce(this.mustGet(id)); // the runner acts on its next poll
+      return this.get(id);
     }
-    return this.get(id);
+    if (FINAL.includes(now.status))
+      throw new CleftError('conflict', `job ${id} is ${now.status}; only queued, running or interrupted jobs can be cancelled`);
+    return this.cancel(id); // it changed state between our reads: look again
+  }
+
+  private requestCancel(id: number, run: Running): void {
+    if (run.cancelRequested) return;
+    run.cancelRequested = true;
+    run.message = 'Cancelling…';
+    run.channel.post({ type: 'cancel' });
+    run.cancelTimer = setTimeout(() => run.channel.kill(), CANCEL_GRACE_MS);
+    this.flush(id, run, true);
   }
 
   /** Requeues an interrupted, failed or cancelled job; it continues from its checkpoint if it has one. */
   resume(id: number): Job {
     const job = this.mustGet(id);
-    if (!['interrupted', 'failed', 'cancelled'].includes(job.status)) {
-      throw new CleftError('conflict', `job ${id} is ${job.status}; only interrupted, failed or cancelled jobs can be resumed`);
+    if (!['interrupted', 'failed', 'cancelled'].includes(job.status) || !this.repo.requeue(id)) {
+      throw new CleftError(
+        'conflict',
+        `job ${id} is ${this.mustGet(id).status}; only interrupted, failed or cancelled jobs can be resumed`,
+      );
     }
-    this.repo.requeue(id);
-    this.options.events.emit('job.updated', this.mustGet(id));
+    this.own.add(id);
+    this.startTail(id);
+    this.announce(this.mustGet(id));
     this.pump();
     return this.get(id);
   }
 
-  /** Resolves when the job reaches a final state (done, failed, cancelled). */
+  /**
+   * Resolves when the job reaches a final state (done, failed, cancelled), or is interrupted because
+   * the process running it (another one) stopped.
+   */
   waitFor(id: number): Promise<Job> {
     const job = this.mustGet(id);
-    if (['done', 'failed', 'cancelled'].includes(job.status)) return Promise.resolve(job);
+    if (FINAL.includes(job.status)) return Promise.resolve(job);
     return new Promise((resolve) => {
       const list = this.waiters.get(id) ?? [];
       list.push(resolve);
       this.waiters.set(id, list);
+      // A client waiting for a job another process runs has nothing else keeping it alive.
+      this.pollTimer?.ref();
     });
   }
 
-  /** Stops workers; their jobs stay `running` in the database and become `interrupted` next start. */
+  /**
+   * Stops workers, marks their jobs `interrupted` (resumable) and gives up the runner lock. After a
+   * crash or kill the jobs stay `running` until the next runner takes the lock and marks them.
+   */
   close(): void {
     this.closed = true;
+    clearInterval(this.pollTimer);
     for (const run of this.running.values()) {
       run.settled = true;
       clearTimeout(run.cancelTimer);
       run.channel.kill();
     }
     this.running.clear();
+    if (this.lock) {
+      try {
+        this.repo.markInterrupted(); // said now rather than by the next runner, so clients see it at once
+      } catch {
+        /* the database is gone: the next runner will say it */
+      }
+      this.lock.release();
+    }
+    this.lock = null;
   }
 
-  /** The training curve recorded so far (survives restarts: it is a file in the job folder). */
+  /** The training curve recorded so far, one point per step (survives restarts: it is a file in the job folder). */
   metrics(id: number): MetricPoint[] {
     this.mustGet(id);
-    const file = path.join(this.jobDir(id), METRICS_FILE);
-    if (!fs.existsSync(file)) return [];
-    return fs
-      .readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim().length > 0)
-      .flatMap((l) => {
-        try {
-          return [MetricPoint.parse(JSON.parse(l))];
-        } catch {
-          return []; // a line cut by a crash
+    return readMetrics(path.join(this.jobDir(id), METRICS_FILE));
+  }
+
+  /** Takes the runner lock if it is free; then settles what the last runner left. Null if another process holds it. */
+  private tryToRun(): number[] | null {
+    if (this.lock) return [];
+    if (this.closed) return null;
+    const lock = RunnerLock.tryAcquire(this.options.dataDir);
+    if (!lock) return null;
+    this.lock = lock;
+    try {
+      this.repo.setRunner(process.pid, this.options.command ?? process.argv.slice(1).join(' '));
+      this.lastHeartbeat = Date.now();
+      // The lock was free, so no process runs these: they were cut off.
+      const interrupted = this.repo.markInterrupted();
+      for (const id of interrupted) this.settle(id);
+      this.pump();
+      return interrupted;
+    } catch (err) {
+      this.lock = null;
+      lock.release();
+      throw err;
+    }
+  }
+
+  /** What other processes did meanwhile: new rows, cancel requests, changes to announce; a free lock to take. */
+  private poll(): void {
+    if (this.closed) return;
+    try {
+      if (!this.lock) {
+        const interrupted = this.tryToRun();
+        if (interrupted?.length)
+          console.warn(`cleft: the process that ran this library's jobs stopped; interrupted: ${interrupted.join(', ')}`);
+      } else {
+        for (const id of this.repo.cancelRequests()) {
+          const run = this.running.get(id);
+          if (run) this.requestCancel(id, run);
         }
-      });
+        if (Date.now() - this.lastHeartbeat >= HEARTBEAT_INTERVAL_MS) {
+          this.lastHeartbeat = Date.now();
+          this.repo.heartbeat(process.pid);
+        }
+        this.pump();
+      }
+      for (const job of this.repo.unsettledOr([...this.seen.keys()])) {
+        this.followMetrics(job); // points before the state that follows them
+        if (this.seen.get(job.id) !== job.revision) this.announce(this.get(job.id));
+        if (FINAL.includes(job.status) || job.status === 'interrupted') this.resolveWaiters(job);
+      }
+    } catch (err) {
+      // A busy or failing database must not stop the poll (nor throw out of a timer): try again next time.
+      console.error(`cleft: following the job queue: ${errorMessage(err, this.options.dataDir)}`);
+    }
+  }
+
+  /**
+   * Streams the curve points another process's job appends to its metrics.jsonl as `job.metric`
+   * events, as the runner does for its own jobs (points from before are in `jobs.metrics`).
+   */
+  private followMetrics(job: Job): void {
+    const tail = this.tails.get(job.id);
+    const following = (job.status === 'running' || job.status === 'queued') && !this.running.has(job.id);
+    if (!following) this.tails.delete(job.id);
+    if (!following && !tail) return;
+    if (!tail) {
+      this.startTail(job.id);
+      return;
+    }
+    const file = path.join(this.jobDir(job.id), METRICS_FILE);
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    if (!stat) return;
+    // Replaced whole (a resumed run's replayed steps): its points are read again, and replace theirs.
+    const offset = tail.ino === stat.ino && stat.size >= tail.offset ? tail.offset : 0;
+    if (stat.size === offset) return;
+    const fd = fs.openSync(file, 'r');
+    let text: string;
+    try {
+      const buf = Buffer.alloc(stat.size - offset);
+      const read = fs.readSync(fd, buf, 0, buf.length, offset);
+      text = buf.subarray(0, read).toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+    const complete = text.slice(0, text.lastIndexOf('\n') + 1); // a line being written waits for the next poll
+    if (following) this.tails.set(job.id, { ino: stat.ino, offset: offset + Buffer.byteLength(complete) });
+    for (const line of complete.split('\n')) {
+      const point = parseMetricLine(line);
+      if (point) this.options.events.emit('job.metric', { jobId: job.id, point });
+    }
+  }
+
+  /** Follows a job's curve file from now: what it holds already is history (jobs.metrics). */
+  private startTail(id: number): void {
+    if (this.lock) return; // the runner streams its own jobs' points as they come
+    const stat = fs.statSync(path.join(this.jobDir(id), METRICS_FILE), { throwIfNoEntry: false });
+    this.tails.set(id, stat ? { ino: stat.ino, offset: stat.size } : { ino: -1, offset: 0 });
+  }
+
+  /** Broadcasts a job's current state and remembers the revision announced. */
+  private announce(job: Job): void {
+    if (FINAL.includes(job.status)) this.seen.delete(job.id);
+    else this.seen.set(job.id, job.revision);
+    this.options.events.emit('job.updated', job);
   }
 
   jobDir(id: number): string {
@@ -158,15 +328,24 @@ export class JobQueue {
     return job;
   }
 
+  /** Starts the next queued job, if this process is the runner and runs nothing. */
   private pump(): void {
-    if (this.closed || this.running.size > 0) return;
-    const next = this.repo.nextQueued();
-    if (next) this.run(next);
+    while (!this.closed && this.lock && this.running.size === 0) {
+      const next = this.repo.nextQueued(this.options.runs === 'own' ? [...this.own] : undefined);
+      if (!next) return;
+      if (this.repo.markRunning(next.id, process.pid)) {
+        this.run(this.mustGet(next.id));
+        return;
+      }
+      // cancelled by another process between the two statements: take the next one
+    }
   }
 
   private run(job: Job): void {
     const jobDir = this.jobDir(job.id);
     fs.mkdirSync(jobDir, { recursive: true });
+    // Temporary files of atomic writes cut off by a kill (no one else writes here: this is the runner).
+    removeStaleTempFiles(jobDir);
     let checkpoint: unknown = null;
     try {
       checkpoint = readCheckpoint(jobDir);
@@ -174,7 +353,6 @@ export class JobQueue {
       // A damaged checkpoint must not wedge the job: start over and say so.
       console.warn(`job ${job.id}: ignoring unreadable checkpoint: ${(err as Error).message}`);
     }
-    this.repo.markRunning(job.id);
     const channel = this.options.launch();
     const run: Running = {
       channel,
@@ -185,6 +363,7 @@ export class JobQueue {
       lastFlush: 0,
       cancelRequested: false,
       settled: false,
+      metrics: new MetricsWriter(path.join(jobDir, METRICS_FILE)),
     };
     this.running.set(job.id, run);
     channel.onMessage((m) => this.onWorkerMessage(job.id, run, m));
@@ -244,7 +423,7 @@ export class JobQueue {
       case 'metric':
         // The curve's history (jobs.metrics after a reload); a point that cannot be stored is still shown live.
         try {
-          fs.appendFileSync(path.join(this.jobDir(id), METRICS_FILE), `${JSON.stringify(m.point)}\n`);
+          run.metrics.add(m.point);
         } catch (err) {
           if (!run.metricsWarned)
             console.error(`cleft: job ${id}: curve points are no longer saved: ${errorMessage(err, this.jobDir(id))}`);
@@ -269,7 +448,7 @@ export class JobQueue {
     if (!force && now - run.lastFlush < PROGRESS_INTERVAL_MS) return;
     run.lastFlush = now;
     this.repo.setProgress(id, run.fraction, run.message);
-    this.options.events.emit('job.updated', this.get(id));
+    this.announce(this.get(id));
   }
 
   private complete(
@@ -290,9 +469,14 @@ export class JobQueue {
 
   private settle(id: number): void {
     const job = this.mustGet(id);
-    this.options.events.emit('job.updated', job);
-    for (const resolve of this.waiters.get(id) ?? []) resolve(job);
-    this.waiters.delete(id);
+    this.announce(job);
+    this.resolveWaiters(job);
+  }
+
+  private resolveWaiters(job: Job): void {
+    for (const resolve of this.waiters.get(job.id) ?? []) resolve(job);
+    this.waiters.delete(job.id);
+    if (this.waiters.size === 0) this.pollTimer?.unref();
   }
 }
 

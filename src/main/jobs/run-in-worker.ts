@@ -6,6 +6,7 @@ import { JobSpec } from '../../common/jobs';
 import { errorMessage } from '../../native/io/disk-full';
 import { CHECKPOINT_FILE, JobCancelled, writeFileAtomic, type JobContext, type JobRunner } from './job-context';
 import { jobRunners } from './kinds/index';
+import { finitePoint } from './metrics-file';
 import type { FromWorker, StartJob, WorkerPort } from './protocol';
 
 export function serveJobs(port: WorkerPort): void {
@@ -29,7 +30,7 @@ async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSigna
       checkpoint: job.checkpoint,
       signal,
       progress: (fraction, message) => send({ type: 'progress', fraction: Math.min(1, Math.max(0, fraction)), message }),
-      metric: (point) => send({ type: 'metric', point }),
+      metric: (point) => send({ type: 'metric', point: finitePoint(point) }),
       saveCheckpoint: (state) => {
         const file = path.join(job.jobDir, CHECKPOINT_FILE);
         writeFileAtomic(file, JSON.stringify(state));

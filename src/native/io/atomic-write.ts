@@ -8,10 +8,7 @@ import { writingTo } from './disk-full';
 export function writeFileAtomic(file: string, data: Iterable<Uint8Array> | Uint8Array | string, doFsync = true): void {
   const chunks: Iterable<Uint8Array> = typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
   const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(
-    dir,
-    `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.tmp`,
-  );
+  const tmp = path.join(dir, tempName(path.basename(file)));
   writingTo(file, () => {
     const fd = fs.openSync(tmp, 'wx', 0o644);
     try {
@@ -35,6 +32,36 @@ export function writeFileAtomic(file: string, data: Iterable<Uint8Array> | Uint8
     }
   });
   if (doFsync) fsyncDir(dir);
+}
+
+/** The temporary name `writeFileAtomic` writes `name` under, beside it. */
+function tempName(name: string): string {
+  return `.${name}.${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+}
+
+const TEMP_NAME = /^\..+\.\d+\.[0-9a-z]+\.[0-9a-z]*\.tmp$/;
+
+/**
+ * Removes the temporary files a kill left under `dir` (recursively) mid-`writeFileAtomic`. Only for
+ * folders nobody writes into at the time (a job's folder before its run starts). Returns their paths.
+ */
+export function removeStaleTempFiles(dir: string): string[] {
+  const removed: string[] = [];
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return removed; // no folder yet
+  }
+  for (const e of entries) {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) removed.push(...removeStaleTempFiles(full));
+    else if (e.isFile() && TEMP_NAME.test(e.name)) {
+      fs.rmSync(full, { force: true });
+      removed.push(full);
+    }
+  }
+  return removed;
 }
 
 function fsyncDir(dir: string): void {

@@ -227,11 +227,11 @@ test('window/level by drag, zoom, pan, invert and reset', async ({ page, console
   await page.getByRole('radio', { name: 'W/L' }).click();
 
   // Invert: the picture's mean brightness flips about mid-grey.
-  await page.keyboard.press('Home');
+  // (measured once the reset picture is drawn, not after a guessed pause)
+  await afterRender(page, 'RCC', () => page.keyboard.press('Home'));
   await expect(rcc).toHaveAttribute('data-zoom', '1.000');
   await expect(rcc).toHaveAttribute('data-pan', '0.0,0.0');
   await expect(rcc).toHaveAttribute('data-wl', '2000/3000');
-  await page.waitForTimeout(100);
   const before = await regionMean(page, 'RCC', 0.55, 0.65, 0.4, 0.6); // inside the breast
   await afterRender(page, 'RCC', () => page.keyboard.press('i'));
   await expect(rcc).toHaveAttribute('data-invert', 'true');

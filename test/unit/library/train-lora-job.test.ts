@@ -109,9 +109,12 @@ describe('train-lora job', () => {
       // the tiny model's 96 positions cut the longer reports, and the result says so
       expect(r.notes.join(' ')).toMatch(/reports are longer than 96 tokens and were truncated/);
       const curve = b.jobs.metrics(job.id);
-      // one point per update, and the validations (val metrics) as extra points
-      const losses = curve.filter((p) => p.val === undefined).map((p) => p.loss!);
-      expect(losses).toHaveLength(24);
+      // one point per update (the validations' metrics join their update's point), and the
+      // validation of the starting point at step 0
+      expect(curve.map((p) => p.step)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+      expect(curve[0]!.loss).toBeUndefined(); // no loss before the first update
+      const losses = curve.slice(1).map((p) => p.loss!);
+      expect(losses.every((l) => Number.isFinite(l))).toBe(true);
       const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
       expect(mean(losses.slice(-6))).toBeLessThan(mean(losses.slice(0, 6)));
       expect(curve.some((p) => p.val?.recallAt1ImageToText !== undefined)).toBe(true);
@@ -316,32 +319,41 @@ describe('train-lora job', () => {
           return [];
         }
       };
-      let checkpointStep = 0;
       await until(
         () => {
+          let step = 0;
           try {
-            checkpointStep = (JSON.parse(fs.readFileSync(meta, 'utf8')) as { step: number }).step;
+            step = (JSON.parse(fs.readFileSync(meta, 'utf8')) as { step: number }).step;
           } catch {
             return false;
           }
-          return checkpointStep > 0 && Math.max(0, ...metricSteps()) > checkpointStep + 1;
+          return step > 0 && Math.max(0, ...metricSteps()) > step + 1;
         },
         'a checkpoint, and training past it',
         600_000,
       );
       child.kill('SIGKILL');
       await exited;
+      // The checkpoint the resume starts from, read once nothing can write it any more (the job may
+      // have checkpointed again between the poll above and the kill).
+      const checkpointStep = (JSON.parse(fs.readFileSync(meta, 'utf8')) as { step: number }).step;
 
       const b = backendAt(dataDir);
       expect(b.jobs.get(job.id).status).toBe('interrupted');
+      const replayed: number[] = [];
+      b.events.subscribe((event, payload) => {
+        const m = payload as { jobId: number; point: { step: number } };
+        if (event === 'job.metric' && m.jobId === job.id) replayed.push(m.point.step);
+      });
       b.jobs.resume(job.id);
       const resumed = await b.jobs.waitFor(job.id);
       expect(resumed.error).toBeNull();
+      // Continued after the checkpoint, not from scratch, and the curve has one point per step.
+      expect(replayed[0]).toBe(checkpointStep + 1);
+      expect(checkpointStep).toBeLessThan(params.steps);
       const steps = b.jobs.metrics(job.id).map((p) => p.step);
-      const restart = steps.findIndex((s, i) => i > 0 && s < steps[i - 1]!);
-      expect(restart).toBeGreaterThan(0);
-      expect(steps[restart]).toBe(checkpointStep + 1); // continued after the checkpoint, not from scratch
-      expect(steps.filter((s) => s === 1)).toHaveLength(1);
+      expect(steps.filter((s) => s > 0)).toEqual(Array.from({ length: params.steps }, (_, i) => i + 1));
+      expect(metricSteps()).toEqual(steps); // the file too (the validation of the starting point is step 0)
       // the images prepared before the kill were read from the job's pixel file, not decoded again
       expect((resumed.result as TrainLoraResult).notes).toContain('the prepared images of the interrupted run were reused');
       expect(fs.existsSync(path.join(jobDir, 'pixels'))).toBe(false); // removed once done

@@ -5,6 +5,7 @@ import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
 import { CleftError } from '../../../src/common/errors';
 import { tmpDir } from '../../helpers/tmp';
 import { callApi } from '../../helpers/api';
+import { LATEST_SCHEMA_VERSION } from '../../../src/main/db/migrations';
 
 describe('dispatch validates every payload against the contract', () => {
   let backend: Backend;
@@ -16,7 +17,8 @@ describe('dispatch validates every payload against the contract', () => {
   it('answers a valid call with a value that matches the output schema', async () => {
     const res = await dispatch(backend.handlers, 'app.info', {});
     expect(res.ok).toBe(true);
-    if (res.ok) expect(res.value).toMatchObject({ name: 'CLEFT Studio', version: '9.9.9', host: 'web', schemaVersion: 3 });
+    if (res.ok)
+      expect(res.value).toMatchObject({ name: 'CLEFT Studio', version: '9.9.9', host: 'web', schemaVersion: LATEST_SCHEMA_VERSION });
   });
 
   it('rejects an unknown method with a typed error', async () => {

@@ -88,6 +88,20 @@ describe('shortcuts', () => {
     expect(actions.navigate).not.toHaveBeenCalled();
   });
 
+  it('a chord typed in time works however long the page took to handle its keys', () => {
+    const { actions, handle, tick } = setup();
+    handle(key('g')); // taken at 0
+    tick(5000); // the page was busy: the second key, pressed at 1000, is handled at 5000
+    expect(handle(key('m', { timeStamp: 1000 }))).toBe(true);
+    // pressed before the page even took the "g": still the chord
+    tick(1);
+    handle(key('g'));
+    expect(handle(key('s', { timeStamp: 4000 }))).toBe(true);
+    handle(key('g'));
+    expect(handle(key('m', { timeStamp: 5001 + CHORD_TIMEOUT_MS + 1 }))).toBe(false); // pressed too late
+    expect(actions.navigate.mock.calls).toEqual([['models'], ['settings']]);
+  });
+
   it('never takes keys typed into fields, repeated keys or handled events', () => {
     const { actions, handle } = setup();
     const input = { tagName: 'INPUT', type: 'text' };

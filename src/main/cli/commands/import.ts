@@ -22,6 +22,8 @@ export function register(program: Command): void {
         launchWorker: launchThreadWorker,
         host: 'web',
         version: APP_VERSION,
+        command: 'cleft import',
+        runs: 'own',
       });
       try {
         const job = await runJobInTerminal(backend, () => backend.jobs.enqueue({ kind: 'import', params: { paths } }));

@@ -1,14 +1,26 @@
 // `cleft jobs ...`: run and inspect jobs from the terminal, through the same queue as the app.
 import type { Command } from 'commander';
-import { createBackend, type Backend } from '../../api/backend';
+import path from 'node:path';
+import { createBackend, runnerDescription, type Backend } from '../../api/backend';
+import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import { JobsRepo, type RunnerRecord } from '../../db/jobs-repo';
+import { HEARTBEAT_INTERVAL_MS } from '../../jobs/job-queue';
 import { resolveDataDir } from '../../data-dir';
 import { launchThreadWorker } from '../../jobs/thread-launcher';
 import { APP_VERSION } from '../../version';
 import { jobProgressLine, ProgressPrinter } from '../progress-bar';
 import { JobSpec, type Job } from '../../../common/jobs';
 
-function openBackend(dataDirFlag?: string): Backend {
-  return createBackend({ dataDir: resolveDataDir(dataDirFlag), launchWorker: launchThreadWorker, host: 'web', version: APP_VERSION });
+/** A backend that runs the jobs of the library, or queues them for the process that does. */
+function openBackend(dataDirFlag: string | undefined, command: string): Backend {
+  return createBackend({
+    dataDir: resolveDataDir(dataDirFlag),
+    launchWorker: launchThreadWorker,
+    host: 'web',
+    version: APP_VERSION,
+    command,
+    runs: 'own',
+  });
 }
 
 /** Runs a job to completion with a progress bar; Ctrl-C cancels it cleanly. */
@@ -34,6 +46,15 @@ export async function runJobInTerminal(backend: Backend, start: () => Job): Prom
   }
 }
 
+/** Who runs the jobs, from its record; a stale heartbeat is said (the lock, not this, decides). */
+function runnerLine(runner: RunnerRecord): string {
+  const age = Math.max(0, Math.round((Date.now() - Date.parse(runner.heartbeatAt)) / 1000));
+  const line = `Jobs run by ${runnerDescription(runner)}, alive ${age} s ago.`;
+  return age <= 3 * (HEARTBEAT_INTERVAL_MS / 1000)
+    ? line
+    : `${line} It may have stopped: the next process to open the library marks its running jobs interrupted.`;
+}
+
 function report(job: Job): void {
   if (job.status === 'done') console.log(JSON.stringify(job.result, null, 2));
   else {
@@ -50,17 +71,22 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'library folder')
     .option('--json', 'print JSON')
     .action((opts: { dataDir?: string; json?: boolean }) => {
-      const backend = openBackend(opts.dataDir);
+      // Read only: the database, never the job queue (listing must not start or interrupt anything).
+      const db = openDatabase(path.join(resolveDataDir(opts.dataDir), DB_FILE_NAME));
       try {
-        const list = backend.jobs.list({ limit: 50 });
+        const repo = new JobsRepo(db);
+        const list = repo.list({ limit: 50 });
         if (opts.json) console.log(JSON.stringify(list, null, 2));
-        else
+        else {
           for (const j of list)
             console.log(
               `${String(j.id).padStart(5)}  ${j.status.padEnd(11)} ${j.kind.padEnd(14)} ${(j.progress.fraction * 100).toFixed(0).padStart(3)}%  ${j.progress.message}`,
             );
+          const runner = repo.runner();
+          if (runner && list.some((j) => j.status === 'running')) console.log(`\n${runnerLine(runner)}`);
+        }
       } finally {
-        backend.close();
+        db.close();
       }
     });
   jobs
@@ -68,7 +94,7 @@ export function register(program: Command): void {
     .description('Hash every file under a folder (sha256) as a resumable job')
     .option('--data-dir <dir>', 'library folder')
     .action(async (folder: string, opts: { dataDir?: string }) => {
-      const backend = openBackend(opts.dataDir);
+      const backend = openBackend(opts.dataDir, 'cleft jobs hash-folder');
       try {
         const spec: JobSpec = { kind: 'hash-folder', params: { folder } };
         report(await runJobInTerminal(backend, () => backend.jobs.enqueue(spec)));
@@ -95,7 +121,7 @@ export function register(program: Command): void {
         throw new Error(
           `job "${kind}": ${spec.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ')}`,
         );
-      const backend = openBackend(opts.dataDir);
+      const backend = openBackend(opts.dataDir, `cleft jobs start ${kind}`);
       try {
         report(await runJobInTerminal(backend, () => backend.jobs.enqueue(spec.data)));
       } finally {
@@ -107,7 +133,7 @@ export function register(program: Command): void {
     .description('Resume an interrupted, failed or cancelled job from its last checkpoint')
     .option('--data-dir <dir>', 'library folder')
     .action(async (id: string, opts: { dataDir?: string }) => {
-      const backend = openBackend(opts.dataDir);
+      const backend = openBackend(opts.dataDir, `cleft jobs resume ${id}`);
       try {
         report(await runJobInTerminal(backend, () => backend.jobs.resume(Number.parseInt(id, 10))));
       } finally {

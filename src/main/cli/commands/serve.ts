@@ -26,7 +26,13 @@ export function register(program: Command): void {
       const staticDir = fs.existsSync(path.join(opts.renderer, 'index.html')) ? path.resolve(opts.renderer) : null;
       if (!staticDir)
         console.error(`cleft serve: no built UI in ${opts.renderer}; serving the API only (run \`npm run serve\` to build and serve).`);
-      const backend = createBackend({ dataDir, launchWorker: launchThreadWorker, host: 'web', version: APP_VERSION });
+      const backend = createBackend({
+        dataDir,
+        launchWorker: launchThreadWorker,
+        host: 'web',
+        version: APP_VERSION,
+        command: 'cleft serve',
+      });
       const host = await startWebHost({ backend, staticDir, port: opts.port });
       console.log(`CLEFT Studio is serving the library in ${dataDir}`);
       console.log(`Open ${host.url}`);

@@ -13,6 +13,8 @@ export interface ShortcutKeyEvent {
   defaultPrevented: boolean;
   repeat: boolean;
   target: unknown;
+  /** When the key was pressed (the event's creation, on the `performance.now()` clock). */
+  timeStamp?: number;
 }
 
 export interface ShortcutActions {
@@ -21,8 +23,17 @@ export interface ShortcutActions {
   showHelp(): void;
 }
 
-/** How long "g" waits for its second key. */
+/**
+ * How long "g" waits for its second key: from when the page took the "g" to when the second key was
+ * pressed, so a page busy rendering (or a slow machine) between the two keys never breaks a chord
+ * typed in time.
+ */
 export const CHORD_TIMEOUT_MS = 1500;
+
+/** Whether a key pressed at `pressedAt` completes a chord whose first key the page took at `takenAt`. */
+export function withinChord(takenAt: number, pressedAt: number): boolean {
+  return pressedAt - takenAt <= CHORD_TIMEOUT_MS;
+}
 
 export const JOBS_KEY = 'j';
 
@@ -38,7 +49,10 @@ export function isEditableTarget(target: unknown): boolean {
 }
 
 /** Returns a keydown handler; it reports whether it consumed the key (the caller then prevents default). */
-export function createShortcutHandler(actions: ShortcutActions, now: () => number = Date.now): (e: ShortcutKeyEvent) => boolean {
+export function createShortcutHandler(
+  actions: ShortcutActions,
+  now: () => number = () => performance.now(),
+): (e: ShortcutKeyEvent) => boolean {
   let chordStartedAt: number | null = null;
   return (e) => {
     if (e.defaultPrevented || e.repeat || isEditableTarget(e.target)) return false;
@@ -57,7 +71,7 @@ export function createShortcutHandler(actions: ShortcutActions, now: () => numbe
     if (e.altKey || e.ctrlKey || e.metaKey) return false;
 
     const key = e.key.toLowerCase();
-    if (chordStartedAt !== null && now() - chordStartedAt <= CHORD_TIMEOUT_MS) {
+    if (chordStartedAt !== null && withinChord(chordStartedAt, e.timeStamp ?? now())) {
       chordStartedAt = null;
       if (key === JOBS_KEY) {
         actions.toggleJobs();
