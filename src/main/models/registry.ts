@@ -14,6 +14,9 @@ import { ModelFormatError } from '../../native/models/hf-folder';
 import { pruneOnnxCache } from '../../native/models/onnx-cache';
 import {
   openBundle,
+  parseBundleManifest,
+  manifestBaseSha256,
+  BUNDLE_MANIFEST,
   exportBundle,
   createBundle,
   hashFiles,
@@ -323,7 +326,12 @@ export async function inspectModel(db: Db, id: number, options: { hash?: boolean
   if (inspection.kind && inspection.kind !== model.kind)
     inspection.problems.push(`${row.path}: is now a ${inspection.kind}, it was imported as ${model.kind}`);
   const now = new Map(inspection.files.map((f) => [f.path, f]));
+  const current = model.kind === 'bundle' ? currentBundleManifest(row.path) : null;
+  // Learned prompt sets and adaptors are additions, checked against their own hashes in the bundle's
+  // manifest: adding, replacing or removing one is not a change of the imported model.
+  const added = new Set([stored.bundleManifest, current].flatMap((m) => (m ? additionFiles(m) : [])));
   for (const [rel, f] of Object.entries(stored.files)) {
+    if (added.has(rel)) continue;
     const cur = now.get(rel);
     const file = path.join(row.path, rel);
     if (!cur) {
@@ -332,9 +340,25 @@ export async function inspectModel(db: Db, id: number, options: { hash?: boolean
     else if (hash && cur.sha256 && cur.sha256 !== f.sha256)
       inspection.problems.push(`${file}: sha256 changed since the import (${cur.sha256}, was ${f.sha256})`);
   }
-  if (hash && inspection.sha256 && inspection.sha256 !== row.sha256 && inspection.problems.length === 0)
+  const sameBase =
+    current !== null && stored.bundleManifest !== null && manifestBaseSha256(current) === manifestBaseSha256(stored.bundleManifest);
+  if (hash && inspection.sha256 && inspection.sha256 !== row.sha256 && inspection.problems.length === 0 && !sameBase)
     inspection.problems.push(`${row.path}: identity changed since the import (${inspection.sha256}, recorded ${row.sha256})`);
   return { model, inspection };
+}
+
+/** A bundle's manifest as it is now (null when it cannot be read: the inspection says why). */
+function currentBundleManifest(dir: string): BundleManifest | null {
+  try {
+    return parseBundleManifest(JSON.parse(fs.readFileSync(path.join(dir, BUNDLE_MANIFEST), 'utf8')));
+  } catch {
+    return null;
+  }
+}
+
+/** The files of a bundle's learned prompt sets and adaptors. */
+function additionFiles(m: BundleManifest): string[] {
+  return [...m.promptSets.map((p) => p.path), ...m.adaptors.map((a) => a.path)];
 }
 
 /**
@@ -361,10 +385,21 @@ export function deleteModel(db: Db, dataDir: string, id: number): { deleted: num
 }
 
 /**
- * After a registered bundle changed (a prompt set added), records its new identity and manifest.
- * Returns the updated record.
+ * After a registered bundle changed (a prompt set added), records its new identity and manifest,
+ * and in the same transaction runs `register` (the rows that name what was added), so a kill
+ * leaves either all of them or none. Returns the updated record and what `register` returned.
  */
-export async function refreshBundleRecord(db: Db, id: number): Promise<ModelRecord> {
+export async function refreshBundleRecord(db: Db, id: number): Promise<ModelRecord>;
+export async function refreshBundleRecord<T>(
+  db: Db,
+  id: number,
+  register: (model: ModelRecord) => T,
+): Promise<{ model: ModelRecord; registered: T }>;
+export async function refreshBundleRecord<T>(
+  db: Db,
+  id: number,
+  register?: (model: ModelRecord) => T,
+): Promise<ModelRecord | { model: ModelRecord; registered: T }> {
   const row = getRow(db, id);
   if (row.kind !== 'bundle') throw new CleftError('invalid_input', `model #${id} is a ${row.kind}, not a bundle`);
   const inspection = await inspectModelFolder(row.path, { hash: true });
@@ -378,8 +413,12 @@ export async function refreshBundleRecord(db: Db, id: number): Promise<ModelReco
     bundleManifest: (await openBundle(row.path, { verify: 'sizes' })).manifest,
     warnings: inspection.warnings,
   };
-  db.prepare(`UPDATE models SET manifest_json = ?, sha256 = ? WHERE id = ?`).run(JSON.stringify(manifest), inspection.sha256, id);
-  return getModel(db, id);
+  const sha256 = inspection.sha256;
+  return db.transaction(() => {
+    db.prepare(`UPDATE models SET manifest_json = ?, sha256 = ? WHERE id = ?`).run(JSON.stringify(manifest), sha256, id);
+    const model = getModel(db, id);
+    return register ? { model, registered: register(model) } : model;
+  })();
 }
 
 /**
