@@ -10,7 +10,7 @@ import { IPC_BINARY, IPC_EVENT, IPC_INVOKE } from '../../common/ipc';
 import { createBackend, type Backend } from '../api/backend';
 import { dispatch } from '../api/dispatch';
 import { dispatchBinary } from '../api/dispatch-binary';
-import { resolveDataDir } from '../data-dir';
+import { resolveDataDir, usePrivateUmask } from '../data-dir';
 import { APP_VERSION } from '../version';
 import { registerAppScheme, serveRenderer } from './app-protocol';
 import { buildMenu } from './menu';
@@ -22,6 +22,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const devServerUrl = process.env.ELECTRON_RENDERER_URL;
 let mainWindow: BrowserWindow | null = null;
 let backend: Backend | null = null;
+usePrivateUmask();
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();

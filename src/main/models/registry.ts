@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CleftError } from '../../common/errors';
 import type { Db } from '../db/database';
+import { makePrivate } from '../data-dir';
 import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../dicom/pipeline/spec';
 import { ModelFormatError } from '../../native/models/hf-folder';
 import { pruneOnnxCache } from '../../native/models/onnx-cache';
@@ -238,6 +239,7 @@ export async function importModel(db: Db, dataDir: string, sourceDir: string, op
     fs.mkdirSync(modelsRoot, { recursive: true });
     try {
       await copyModelFolder(source, target, kind, inspection.files, progress);
+      makePrivate(target);
     } catch (e) {
       fs.rmSync(target, { recursive: true, force: true });
       throw e instanceof CleftError
