@@ -61,6 +61,7 @@ export function migrate(db: Db, targetVersion: number = LATEST_SCHEMA_VERSION, a
     if (m.version <= current || m.version > targetVersion) continue;
     db.transaction(() => {
       db.exec(m.sql);
+      m.up?.(db);
       db.pragma(`user_version = ${m.version}`);
     })();
     applied.push(m.version);

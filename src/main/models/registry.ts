@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CleftError } from '../../common/errors';
 import type { Db } from '../db/database';
+import { libraryDir, resolveModelPath, storedModelPath } from '../db/model-paths';
 import { makePrivate } from '../data-dir';
 import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../dicom/pipeline/spec';
 import { ModelFormatError } from '../../native/models/hf-folder';
@@ -85,7 +86,10 @@ interface ModelRow {
   id: number;
   name: string;
   kind: string;
+  /** The folder, resolved against the library (see db/model-paths.ts). */
   path: string;
+  /** `models.path` as stored: relative inside the library. */
+  stored_path: string;
   manifest_json: string;
   sha256: string;
   created_at: string;
@@ -153,13 +157,18 @@ export function listModels(db: Db, filter: { kind?: ModelKind } = {}): ModelReco
       ? db.prepare(`SELECT * FROM models WHERE kind = ? ORDER BY id`).all(filter.kind)
       : db.prepare(`SELECT * FROM models ORDER BY id`).all()
   ) as ModelRow[];
-  return rows.map(toRecord);
+  return rows.map((r) => toRecord(resolved(db, r)));
+}
+
+/** The row with its folder resolved against the library the database is in. */
+function resolved(db: Db, row: ModelRow): ModelRow {
+  return { ...row, stored_path: row.path, path: resolveModelPath(libraryDir(db), row.path) };
 }
 
 function getRow(db: Db, id: number): ModelRow {
   const row = db.prepare(`SELECT * FROM models WHERE id = ?`).get(id) as ModelRow | undefined;
   if (!row) throw new CleftError('not_found', `no model with id ${id}`);
-  return row;
+  return resolved(db, row);
 }
 
 export function getModel(db: Db, id: number): ModelRecord {
@@ -264,7 +273,7 @@ export async function importModel(db: Db, dataDir: string, sourceDir: string, op
   try {
     const info = db
       .prepare(`INSERT INTO models (name, kind, path, manifest_json, sha256) VALUES (?, ?, ?, ?, ?)`)
-      .run(name, kind, target, JSON.stringify(manifest), sha256);
+      .run(name, kind, storedModelPath(libraryDir(db), target), JSON.stringify(manifest), sha256);
     return getModel(db, Number(info.lastInsertRowid));
   } catch (e) {
     if (options.copy) fs.rmSync(target, { recursive: true, force: true });
@@ -374,7 +383,7 @@ export function deleteModel(db: Db, dataDir: string, id: number): { deleted: num
   const modelsRoot = path.resolve(dataDir, MODELS_DIR);
   const folder = path.resolve(row.path);
   if (isInside(folder, modelsRoot) && fs.existsSync(folder)) {
-    const stillUsed = db.prepare(`SELECT 1 FROM models WHERE path = ?`).get(row.path);
+    const stillUsed = db.prepare(`SELECT 1 FROM models WHERE path = ?`).get(row.stored_path);
     if (!stillUsed) {
       fs.rmSync(folder, { recursive: true, force: true });
       // The ONNX cache hard-links weight files: drop the deleted model's links and artifacts, or its

@@ -76,7 +76,7 @@ describe('database', () => {
 
     const db = openDatabase(file);
     expect(migrate(db)).toEqual([]);
-    expect(schemaVersion(db)).toBe(3);
+    expect(schemaVersion(db)).toBe(LATEST_SCHEMA_VERSION);
     expect(db.prepare(`SELECT count(*) n FROM studies`).get()).toEqual({ n: 2 });
     expect(db.prepare(`SELECT value_json FROM settings`).get()).toEqual({ value_json: '"me"' });
     expect(db.prepare(`SELECT name FROM runs`).get()).toEqual({ name: 'r' });
