@@ -15,6 +15,7 @@ import { CLI } from '../../helpers/cli';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { generatePhantoms } from '../../../src/main/dicom/phantom';
 
 const open: Backend[] = [];
 function backendAt(dataDir: string): Backend {
@@ -155,6 +156,44 @@ describe('a training job killed at any step of its save completes it when resume
       const predictions = b.db.prepare(`SELECT count(*) AS n FROM predictions WHERE run_ref = ?`).get(runs[0]!.id) as { n: number };
       expect(predictions.n).toBeGreaterThan(0);
       await expectCleanInspect(b, lib.modelId);
+      b.close();
+      open.length = 0;
+    }
+  });
+
+  it('contrastive LoRA: one new bundle registered, its run, a clean inspect', { timeout: 900_000 }, async () => {
+    const phantoms = tmpDir('cleft-phantoms-');
+    await generatePhantoms({ outDir: phantoms, exams: 4, seed: 7, size: 'small', syntaxes: ['explicit-le'] });
+    const dataDir = tmpDir();
+    const setup = backendAt(dataDir);
+    const { modelId } = await addTinyBundle(setup, 4);
+    await importExams(setup, phantoms);
+    await callApi(setup, 'reports.import', { path: phantoms });
+    setup.close();
+    open.length = 0;
+    const points = ['train-lora.pending-saved', 'train-lora.bundle-written', 'train-lora.registered', 'train-lora.run-recorded'];
+    for (const [k, point] of points.entries()) {
+      const name = `lora-${k}`;
+      const params = { modelId, name, steps: 2, batchSize: 4, valFraction: 0.5, checkpointEvery: 2, seed: 3 + k, lr: 5e-3, warmupSteps: 0 };
+      expect(await runUntilKilled(dataDir, 'train-lora', params, point), point).toBe('SIGKILL');
+
+      const b = backendAt(dataDir);
+      const cut = jobNamed(b, name);
+      expect(cut.status, point).toBe('interrupted');
+      b.jobs.resume(cut.id);
+      const final = await b.jobs.waitFor(cut.id);
+      expect(final.error, point).toBeNull();
+      expect(final.status).toBe('done');
+      const models = b.db.prepare(`SELECT id FROM models WHERE name = ?`).all(name) as { id: number }[];
+      expect(models, point).toHaveLength(1);
+      expect((final.result as { modelId: number }).modelId).toBe(models[0]!.id);
+      const runs = b.db.prepare(`SELECT id, model_ref FROM runs WHERE job_ref = ? AND kind = 'contrastive-lora'`).all(cut.id) as {
+        id: number;
+        model_ref: number;
+      }[];
+      expect(runs, point).toHaveLength(1);
+      expect(runs[0]!.model_ref).toBe(models[0]!.id);
+      await expectCleanInspect(b, models[0]!.id);
       b.close();
       open.length = 0;
     }
