@@ -1062,8 +1062,9 @@ function isSameSave(entry: { training: Record<string, unknown> | null }, saveId:
 /**
  * Adds (or with `replace`, replaces) a learned prompt set: writes `prompts/<name>.safetensors` with
  * tensor `ctx` [n_ctx, d] (or [classes, n_ctx, d], class-specific) (F32) and the metadata, then updates the manifest (entry + file hash)
- * atomically. Changes `bundleSha256` (the prompt sets are part of the model); `embeddingIdentity`
- * stays. Returns the re-opened bundle.
+ * atomically. Changes `bundleSha256` (the prompt sets are part of the model); `baseSha256` and
+ * `embeddingIdentity` stay. With `saveId`, an entry that save already wrote is kept as it is (see
+ * SaveOptions). Returns the re-opened bundle.
  */
 export async function addPromptSet(
   bundle: CleftBundle,
