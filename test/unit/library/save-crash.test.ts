@@ -199,6 +199,21 @@ describe('a training job killed at any step of its save completes it when resume
     }
   });
 
+  it('the demo killed after registering its model resumes to one registered model', { timeout: 900_000 }, async () => {
+    const dataDir = tmpDir();
+    expect(await runUntilKilled(dataDir, 'demo', { quick: true }, 'demo.registered')).toBe('SIGKILL');
+    const b = backendAt(dataDir);
+    const [cut] = b.jobs.list({ limit: 10 });
+    expect(cut!.status).toBe('interrupted');
+    expect(await callApi(b, 'models.list', { kind: 'bundle' })).toHaveLength(1);
+    b.jobs.resume(cut!.id);
+    const final = await b.jobs.waitFor(cut!.id);
+    expect(final.error).toBeNull();
+    const models = await callApi(b, 'models.list', { kind: 'bundle' });
+    expect(models.map((m) => m.id)).toEqual([(final.result as { modelId: number }).modelId]);
+    await expectCleanInspect(b, models[0]!.id);
+  });
+
   it('a job never takes over a prompt set another save wrote under its name', { timeout: 900_000 }, async () => {
     const lib = await labelledLibrary();
     const params = { modelId: lib.modelId, taskId: lib.taskId, nCtx: 2, steps: 6, batchSize: 4, valFraction: 0.25, seed: 5, name: 'taken' };
