@@ -96,6 +96,12 @@ export class RunsRepo {
     return row?.id ?? null;
   }
 
+  /** The studies a run has predictions for (each study's are added in one transaction). */
+  studiesWithPredictions(runId: number): Set<number> {
+    const rows = this.db.prepare(`SELECT DISTINCT study_ref FROM predictions WHERE run_ref = ?`).all(runId) as { study_ref: number }[];
+    return new Set(rows.map((r) => r.study_ref));
+  }
+
   setMetrics(runId: number, metrics: unknown): void {
     this.db.prepare(`UPDATE runs SET metrics_json = ? WHERE id = ?`).run(JSON.stringify(metrics), runId);
   }

@@ -214,6 +214,33 @@ describe('a training job killed at any step of its save completes it when resume
     await expectCleanInspect(b, models[0]!.id);
   });
 
+  it('classification killed after its first study resumes its own run: each study predicted once', { timeout: 900_000 }, async () => {
+    const lib = await labelledLibrary();
+    const look = backendAt(lib.dataDir);
+    const studyIds = (await callApi(look, 'library.studies', {})).rows.map((s) => s.id);
+    look.close();
+    open.length = 0;
+    expect(studyIds.length).toBe(3);
+    const params = { modelId: lib.modelId, taskId: lib.taskId, studyIds };
+    expect(await runUntilKilled(lib.dataDir, 'classify', params, 'classify.study-saved')).toBe('SIGKILL');
+    const b = backendAt(lib.dataDir);
+    const [cut] = b.jobs.list({ limit: 1 });
+    expect(cut!.status).toBe('interrupted');
+    expect(b.db.prepare(`SELECT count(*) AS n FROM predictions WHERE scope = 'exam'`).get()).toEqual({ n: 1 });
+    b.jobs.resume(cut!.id);
+    const final = await b.jobs.waitFor(cut!.id);
+    expect(final.error).toBeNull();
+    const runs = b.db.prepare(`SELECT id FROM runs WHERE job_ref = ?`).all(cut!.id) as { id: number }[];
+    expect(runs).toHaveLength(1);
+    expect((final.result as { runId: number }).runId).toBe(runs[0]!.id);
+    const perStudy = b.db
+      .prepare(
+        `SELECT study_ref, count(*) AS n FROM predictions WHERE run_ref = ? AND scope = 'exam' GROUP BY study_ref ORDER BY study_ref`,
+      )
+      .all(runs[0]!.id);
+    expect(perStudy).toEqual([...studyIds].sort((x, y) => x - y).map((id) => ({ study_ref: id, n: 1 })));
+  });
+
   it('a job never takes over a prompt set another save wrote under its name', { timeout: 900_000 }, async () => {
     const lib = await labelledLibrary();
     const params = { modelId: lib.modelId, taskId: lib.taskId, nCtx: 2, steps: 6, batchSize: 4, valFraction: 0.25, seed: 5, name: 'taken' };
