@@ -1,7 +1,7 @@
 // The back end as one object: database, job queue, events and the handlers that implement the
 // contract. The Electron main process, the web host and the tests all build it the same way.
-import fs from 'node:fs';
 import path from 'node:path';
+import { ensurePrivateDir, usePrivateUmask } from '../data-dir';
 import { DB_FILE_NAME, openDatabase, type Db } from '../db/database';
 import type { RunnerRecord } from '../db/jobs-repo';
 import { JobQueue } from '../jobs/job-queue';
@@ -35,7 +35,8 @@ export interface Backend {
 }
 
 export function createBackend(options: BackendOptions): Backend {
-  fs.mkdirSync(options.dataDir, { recursive: true });
+  usePrivateUmask(); // again here: whoever built the back end, what it writes is private
+  ensurePrivateDir(options.dataDir);
   const db = openDatabase(path.join(options.dataDir, DB_FILE_NAME));
   const events = new EventBus();
   const jobs = new JobQueue({

@@ -2,9 +2,11 @@
 // here; commands call the same services as the app (src/main/api, src/native), never the UI.
 import { Command } from 'commander';
 import { errorMessage } from '../../native/io/disk-full';
+import { usePrivateUmask } from '../data-dir';
 import { registerCommands } from './commands/index';
 
 export async function main(argv: string[]): Promise<void> {
+  usePrivateUmask();
   const program = new Command()
     .name('cleft')
     .description('CLEFT Studio: vision-language models on your own mammograms, offline.')

@@ -3,6 +3,7 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, tighten } from '../data-dir';
 import { migrations, LATEST_SCHEMA_VERSION, type Migration } from './migrations';
 
 export type Db = Database.Database;
@@ -16,7 +17,7 @@ export interface OpenOptions {
 }
 
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (file !== ':memory:') privateDatabaseFile(file, options.readonly ?? false);
   const db = new Database(file, { readonly: options.readonly ?? false });
   try {
     db.pragma('busy_timeout = 5000');
@@ -29,6 +30,18 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
     db.close();
     throw new Error(`Cannot open the library database ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/**
+ * The database file is created 0600 before SQLite opens it (SQLite gives its -wal and -shm files
+ * the database's mode), and an existing one is tightened with its -wal/-shm (see data-dir.ts).
+ */
+function privateDatabaseFile(file: string, readonly: boolean): void {
+  if (!readonly) {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+    fs.closeSync(fs.openSync(file, 'a', PRIVATE_FILE_MODE)); // an empty file is a new database to SQLite
+  }
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) tighten(f, PRIVATE_FILE_MODE);
 }
 
 export function schemaVersion(db: Db): number {
@@ -48,6 +61,7 @@ export function migrate(db: Db, targetVersion: number = LATEST_SCHEMA_VERSION, a
     if (m.version <= current || m.version > targetVersion) continue;
     db.transaction(() => {
       db.exec(m.sql);
+      m.up?.(db);
       db.pragma(`user_version = ${m.version}`);
     })();
     applied.push(m.version);

@@ -2,10 +2,15 @@
 // at start every newer migration runs inside one transaction each. Never edit a shipped migration:
 // add a new one, so databases created by older versions upgrade in place.
 
+import type { Db } from './database';
+import { relativiseModelPaths } from './model-paths';
+
 export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /** A step SQL alone cannot express, run after `sql` in the same transaction. */
+  up?: (db: Db) => void;
 }
 
 export const migrations: readonly Migration[] = [
@@ -237,6 +242,14 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN heartbeat_at TEXT;
       ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
     `,
+  },
+  {
+    version: 5,
+    name: 'model paths relative to the library',
+    // models.path inside the library (the registry's copies, LoRA job bundles) and prompt_sets.path
+    // become relative, so a copied library uses and writes into its own models, not the original's.
+    sql: '',
+    up: relativiseModelPaths,
   },
 ];
 

@@ -89,6 +89,19 @@ export class RunsRepo {
     return Number(info.lastInsertRowid);
   }
 
+  /** The run a job recorded (a resumed job's save checks for its own before adding one), or null. */
+  runOfJob(jobId: number, kind: RunKind): number | null {
+    const row = this.db.prepare(`SELECT id FROM runs WHERE job_ref = ? AND kind = ? ORDER BY id LIMIT 1`).get(jobId, kind) as
+      { id: number } | undefined;
+    return row?.id ?? null;
+  }
+
+  /** The studies a run has predictions for (each study's are added in one transaction). */
+  studiesWithPredictions(runId: number): Set<number> {
+    const rows = this.db.prepare(`SELECT DISTINCT study_ref FROM predictions WHERE run_ref = ?`).all(runId) as { study_ref: number }[];
+    return new Set(rows.map((r) => r.study_ref));
+  }
+
   setMetrics(runId: number, metrics: unknown): void {
     this.db.prepare(`UPDATE runs SET metrics_json = ? WHERE id = ?`).run(JSON.stringify(metrics), runId);
   }

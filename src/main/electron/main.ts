@@ -10,7 +10,7 @@ import { IPC_BINARY, IPC_EVENT, IPC_INVOKE } from '../../common/ipc';
 import { createBackend, type Backend } from '../api/backend';
 import { dispatch } from '../api/dispatch';
 import { dispatchBinary } from '../api/dispatch-binary';
-import { resolveDataDir } from '../data-dir';
+import { resolveDataDir, usePrivateUmask } from '../data-dir';
 import { APP_VERSION } from '../version';
 import { registerAppScheme, serveRenderer } from './app-protocol';
 import { devServerUrl as devServerUrlFrom } from './dev-server';
@@ -24,6 +24,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const devServerUrl = devServerUrlFrom(process.env, app.isPackaged);
 let mainWindow: BrowserWindow | null = null;
 let backend: Backend | null = null;
+usePrivateUmask();
 
 if (!app.requestSingleInstanceLock()) {
   app.quit();

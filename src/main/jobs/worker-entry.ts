@@ -1,6 +1,7 @@
 // Entry point of a job worker. In Electron it runs as a utility process (process.parentPort);
 // in the CLI and web host as a worker thread (worker_threads.parentPort).
 import { parentPort } from 'node:worker_threads';
+import { usePrivateUmask } from '../data-dir';
 import { serveJobs } from './run-in-worker';
 import type { FromWorker, ToWorker, WorkerPort } from './protocol';
 
@@ -27,4 +28,5 @@ function portFromEnvironment(): WorkerPort {
   throw new Error('worker-entry must run as a worker thread or an Electron utility process');
 }
 
+usePrivateUmask(); // a utility process has its own umask (a worker thread shares its process's)
 serveJobs(portFromEnvironment());

@@ -9,11 +9,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CleftError } from '../../common/errors';
 import type { Db } from '../db/database';
+import { libraryDir, resolveModelPath, storedModelPath } from '../db/model-paths';
+import { makePrivate } from '../data-dir';
 import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../dicom/pipeline/spec';
 import { ModelFormatError } from '../../native/models/hf-folder';
 import { pruneOnnxCache } from '../../native/models/onnx-cache';
 import {
   openBundle,
+  parseBundleManifest,
+  manifestBaseSha256,
+  BUNDLE_MANIFEST,
   exportBundle,
   createBundle,
   hashFiles,
@@ -81,7 +86,10 @@ interface ModelRow {
   id: number;
   name: string;
   kind: string;
+  /** The folder, resolved against the library (see db/model-paths.ts). */
   path: string;
+  /** `models.path` as stored: relative inside the library. */
+  stored_path: string;
   manifest_json: string;
   sha256: string;
   created_at: string;
@@ -149,13 +157,18 @@ export function listModels(db: Db, filter: { kind?: ModelKind } = {}): ModelReco
       ? db.prepare(`SELECT * FROM models WHERE kind = ? ORDER BY id`).all(filter.kind)
       : db.prepare(`SELECT * FROM models ORDER BY id`).all()
   ) as ModelRow[];
-  return rows.map(toRecord);
+  return rows.map((r) => toRecord(resolved(db, r)));
+}
+
+/** The row with its folder resolved against the library the database is in. */
+function resolved(db: Db, row: ModelRow): ModelRow {
+  return { ...row, stored_path: row.path, path: resolveModelPath(libraryDir(db), row.path) };
 }
 
 function getRow(db: Db, id: number): ModelRow {
   const row = db.prepare(`SELECT * FROM models WHERE id = ?`).get(id) as ModelRow | undefined;
   if (!row) throw new CleftError('not_found', `no model with id ${id}`);
-  return row;
+  return resolved(db, row);
 }
 
 export function getModel(db: Db, id: number): ModelRecord {
@@ -235,6 +248,7 @@ export async function importModel(db: Db, dataDir: string, sourceDir: string, op
     fs.mkdirSync(modelsRoot, { recursive: true });
     try {
       await copyModelFolder(source, target, kind, inspection.files, progress);
+      makePrivate(target);
     } catch (e) {
       fs.rmSync(target, { recursive: true, force: true });
       throw e instanceof CleftError
@@ -259,7 +273,7 @@ export async function importModel(db: Db, dataDir: string, sourceDir: string, op
   try {
     const info = db
       .prepare(`INSERT INTO models (name, kind, path, manifest_json, sha256) VALUES (?, ?, ?, ?, ?)`)
-      .run(name, kind, target, JSON.stringify(manifest), sha256);
+      .run(name, kind, storedModelPath(libraryDir(db), target), JSON.stringify(manifest), sha256);
     return getModel(db, Number(info.lastInsertRowid));
   } catch (e) {
     if (options.copy) fs.rmSync(target, { recursive: true, force: true });
@@ -323,7 +337,12 @@ export async function inspectModel(db: Db, id: number, options: { hash?: boolean
   if (inspection.kind && inspection.kind !== model.kind)
     inspection.problems.push(`${row.path}: is now a ${inspection.kind}, it was imported as ${model.kind}`);
   const now = new Map(inspection.files.map((f) => [f.path, f]));
+  const current = model.kind === 'bundle' ? currentBundleManifest(row.path) : null;
+  // Learned prompt sets and adaptors are additions, checked against their own hashes in the bundle's
+  // manifest: adding, replacing or removing one is not a change of the imported model.
+  const added = new Set([stored.bundleManifest, current].flatMap((m) => (m ? additionFiles(m) : [])));
   for (const [rel, f] of Object.entries(stored.files)) {
+    if (added.has(rel)) continue;
     const cur = now.get(rel);
     const file = path.join(row.path, rel);
     if (!cur) {
@@ -332,9 +351,25 @@ export async function inspectModel(db: Db, id: number, options: { hash?: boolean
     else if (hash && cur.sha256 && cur.sha256 !== f.sha256)
       inspection.problems.push(`${file}: sha256 changed since the import (${cur.sha256}, was ${f.sha256})`);
   }
-  if (hash && inspection.sha256 && inspection.sha256 !== row.sha256 && inspection.problems.length === 0)
+  const sameBase =
+    current !== null && stored.bundleManifest !== null && manifestBaseSha256(current) === manifestBaseSha256(stored.bundleManifest);
+  if (hash && inspection.sha256 && inspection.sha256 !== row.sha256 && inspection.problems.length === 0 && !sameBase)
     inspection.problems.push(`${row.path}: identity changed since the import (${inspection.sha256}, recorded ${row.sha256})`);
   return { model, inspection };
+}
+
+/** A bundle's manifest as it is now (null when it cannot be read: the inspection says why). */
+function currentBundleManifest(dir: string): BundleManifest | null {
+  try {
+    return parseBundleManifest(JSON.parse(fs.readFileSync(path.join(dir, BUNDLE_MANIFEST), 'utf8')));
+  } catch {
+    return null;
+  }
+}
+
+/** The files of a bundle's learned prompt sets and adaptors. */
+function additionFiles(m: BundleManifest): string[] {
+  return [...m.promptSets.map((p) => p.path), ...m.adaptors.map((a) => a.path)];
 }
 
 /**
@@ -348,7 +383,7 @@ export function deleteModel(db: Db, dataDir: string, id: number): { deleted: num
   const modelsRoot = path.resolve(dataDir, MODELS_DIR);
   const folder = path.resolve(row.path);
   if (isInside(folder, modelsRoot) && fs.existsSync(folder)) {
-    const stillUsed = db.prepare(`SELECT 1 FROM models WHERE path = ?`).get(row.path);
+    const stillUsed = db.prepare(`SELECT 1 FROM models WHERE path = ?`).get(row.stored_path);
     if (!stillUsed) {
       fs.rmSync(folder, { recursive: true, force: true });
       // The ONNX cache hard-links weight files: drop the deleted model's links and artifacts, or its
@@ -361,10 +396,21 @@ export function deleteModel(db: Db, dataDir: string, id: number): { deleted: num
 }
 
 /**
- * After a registered bundle changed (a prompt set added), records its new identity and manifest.
- * Returns the updated record.
+ * After a registered bundle changed (a prompt set added), records its new identity and manifest,
+ * and in the same transaction runs `register` (the rows that name what was added), so a kill
+ * leaves either all of them or none. Returns the updated record and what `register` returned.
  */
-export async function refreshBundleRecord(db: Db, id: number): Promise<ModelRecord> {
+export async function refreshBundleRecord(db: Db, id: number): Promise<ModelRecord>;
+export async function refreshBundleRecord<T>(
+  db: Db,
+  id: number,
+  register: (model: ModelRecord) => T,
+): Promise<{ model: ModelRecord; registered: T }>;
+export async function refreshBundleRecord<T>(
+  db: Db,
+  id: number,
+  register?: (model: ModelRecord) => T,
+): Promise<ModelRecord | { model: ModelRecord; registered: T }> {
   const row = getRow(db, id);
   if (row.kind !== 'bundle') throw new CleftError('invalid_input', `model #${id} is a ${row.kind}, not a bundle`);
   const inspection = await inspectModelFolder(row.path, { hash: true });
@@ -378,8 +424,12 @@ export async function refreshBundleRecord(db: Db, id: number): Promise<ModelReco
     bundleManifest: (await openBundle(row.path, { verify: 'sizes' })).manifest,
     warnings: inspection.warnings,
   };
-  db.prepare(`UPDATE models SET manifest_json = ?, sha256 = ? WHERE id = ?`).run(JSON.stringify(manifest), inspection.sha256, id);
-  return getModel(db, id);
+  const sha256 = inspection.sha256;
+  return db.transaction(() => {
+    db.prepare(`UPDATE models SET manifest_json = ?, sha256 = ? WHERE id = ?`).run(JSON.stringify(manifest), sha256, id);
+    const model = getModel(db, id);
+    return register ? { model, registered: register(model) } : model;
+  })();
 }
 
 /**

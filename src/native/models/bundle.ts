@@ -34,6 +34,7 @@ import { readPeftAdapter, validateAdapter, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type
 import { readHeads, validateHeads, type Heads } from './heads';
 import { Gpt2Tokenizer, TokenizerError } from './tokenizer';
 import { readSafetensorsHeader, readTensorF32, writeSafetensors, writeFileAtomic, SafetensorsError } from './safetensors';
+import { crashPoint } from '../io/crash-point';
 
 // ---------------------------------------------------------------------------------------------
 // layout
@@ -325,6 +326,22 @@ export function manifestSha256(m: BundleManifest): string {
   return sha256Hex(canonicalJson(identityView(m)));
 }
 
+/**
+ * The identity of what the bundle was built from (encoders, adapters, heads, preprocessing), without
+ * the prompt sets and adaptors learned into it since: those are additions, each checked against
+ * its own hash in the manifest, so saving one is not a change of the model a library imported.
+ */
+export function manifestBaseSha256(m: BundleManifest): string {
+  const added = new Set([...m.promptSets.map((p) => p.path), ...m.adaptors.map((a) => a.path)]);
+  const base = {
+    ...m,
+    promptSets: [],
+    adaptors: [],
+    files: Object.fromEntries(Object.entries(m.files).filter(([rel]) => !added.has(rel))),
+  };
+  return sha256Hex(canonicalJson(identityView(base)));
+}
+
 function identityView(m: BundleManifest): Record<string, unknown> {
   return {
     formatVersion: m.formatVersion,
@@ -366,6 +383,8 @@ export interface CleftBundle {
   manifest: BundleManifest;
   /** `bundleSha256`: the identity recorded with runs. */
   sha256: string;
+  /** The identity without learned prompt sets and adaptors (`manifestBaseSha256`). */
+  baseSha256: string;
   text: {
     dir: string;
     model: HfModel;
@@ -608,6 +627,7 @@ export async function openBundle(dir: string, options: OpenBundleOptions = {}): 
     manifestFile,
     manifest,
     sha256: manifestSha256(manifest),
+    baseSha256: manifestBaseSha256(manifest),
     text: {
       dir: abs(manifest.text.path),
       model: textModel,
@@ -969,16 +989,37 @@ export async function exportBundle(
 // ---------------------------------------------------------------------------------------------
 // learned prompt sets
 
+/** Whether a process with this id exists (EPERM: it does, owned by someone else). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The lock file names its holder's process id: a lock left by a killed process is taken over at
+ * once (a resumed job must not wait for it to age), one held by a live process after 2 minutes.
+ */
 function withManifestLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
   const lock = path.join(root, `.${BUNDLE_MANIFEST}.lock`);
   const take = (): boolean => {
     try {
-      fs.closeSync(fs.openSync(lock, 'wx'));
+      const fd = fs.openSync(lock, 'wx');
+      try {
+        fs.writeSync(fd, String(process.pid));
+      } finally {
+        fs.closeSync(fd);
+      }
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       try {
-        if (Date.now() - fs.statSync(lock).mtimeMs > 120_000) fs.rmSync(lock, { force: true }); // stale
+        const holder = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
+        const dead = Number.isInteger(holder) && holder > 0 && holder !== process.pid && !processAlive(holder);
+        if (dead || Date.now() - fs.statSync(lock).mtimeMs > 120_000) fs.rmSync(lock, { force: true }); // stale
       } catch {
         /* gone meanwhile */
       }
@@ -999,22 +1040,42 @@ function withManifestLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
   })();
 }
 
+export interface SaveOptions {
+  /** Overwrite an entry of the same name. */
+  replace?: boolean;
+  /**
+   * The saving job's own id for this save, recorded as `training.saveId`: saving again with the
+   * same id (a job resumed after a kill mid-save) finds its entry and changes nothing.
+   */
+  saveId?: string;
+}
+
+function withSaveId<M extends { training?: Record<string, unknown> | null | undefined }>(meta: M, saveId: string | undefined): M {
+  return saveId === undefined ? meta : { ...meta, training: { ...(meta.training ?? {}), saveId } };
+}
+
+/** Whether an entry is the one a save with this id wrote. */
+function isSameSave(entry: { training: Record<string, unknown> | null }, saveId: string | undefined): boolean {
+  return saveId !== undefined && entry.training?.saveId === saveId;
+}
+
 /**
  * Adds (or with `replace`, replaces) a learned prompt set: writes `prompts/<name>.safetensors` with
  * tensor `ctx` [n_ctx, d] (or [classes, n_ctx, d], class-specific) (F32) and the metadata, then updates the manifest (entry + file hash)
- * atomically. Changes `bundleSha256` (the prompt sets are part of the model); `embeddingIdentity`
- * stays. Returns the re-opened bundle.
+ * atomically. Changes `bundleSha256` (the prompt sets are part of the model); `baseSha256` and
+ * `embeddingIdentity` stay. With `saveId`, an entry that save already wrote is kept as it is (see
+ * SaveOptions). Returns the re-opened bundle.
  */
 export async function addPromptSet(
   bundle: CleftBundle,
   name: string,
   ctx: { data: Float32Array; shape: readonly [number, number] | readonly number[] },
   meta: PromptSetMetaInput,
-  options: { replace?: boolean } = {},
+  options: SaveOptions = {},
 ): Promise<CleftBundle> {
   if (!PROMPT_SET_NAME_RE.test(name))
     throw new Error(`prompt set name "${name}": letters, digits, ".", "_" and "-", at most 64, starting with a letter or digit`);
-  const parsed = PromptSetMeta.safeParse(meta);
+  const parsed = PromptSetMeta.safeParse(withSaveId(meta, options.saveId));
   if (!parsed.success) throw new Error(`prompt set "${name}": invalid metadata: ${zodProblem(parsed.error)}`);
   const dim = bundle.text.config.nEmbd;
   // a [classes, nCtx, d] context is class-specific whether or not the metadata says so
@@ -1031,8 +1092,9 @@ export async function addPromptSet(
   const rel = `${BUNDLE_LAYOUT.prompts}/${name}.safetensors`;
   return withManifestLock(bundle.dir, async () => {
     const current = parseBundleManifest(JSON.parse(fs.readFileSync(bundle.manifestFile, 'utf8')), bundle.manifestFile);
-    const exists = current.promptSets.some((p) => p.name === name);
-    if (exists && !options.replace) fail(bundle.manifestFile, `already has a prompt set "${name}" (pass replace to overwrite it)`);
+    const existing = current.promptSets.find((p) => p.name === name);
+    if (existing && isSameSave(existing, options.saveId)) return openBundle(bundle.dir, { verify: 'sizes' });
+    if (existing && !options.replace) fail(bundle.manifestFile, `already has a prompt set "${name}" (pass replace to overwrite it)`);
     const entry: PromptSetEntry = { ...m, name, path: rel, dim, createdAt: new Date().toISOString() };
     const file = path.join(bundle.dir, ...rel.split('/'));
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -1045,6 +1107,7 @@ export async function addPromptSet(
         cleft_prompt_set: JSON.stringify(fileMeta),
       },
     );
+    crashPoint('bundle.entry-file-written');
     const [h] = await hashFiles(bundle.dir, [rel]);
     const next: BundleManifest = {
       ...current,
@@ -1052,6 +1115,7 @@ export async function addPromptSet(
       files: { ...current.files, [rel]: { size: h!.size, sha256: h!.sha256 } },
     };
     writeManifest(bundle.manifestFile, BundleManifest.parse(next));
+    crashPoint('bundle.manifest-written');
     return openBundle(bundle.dir, { verify: 'sizes' });
   });
 }
@@ -1082,11 +1146,11 @@ export async function addAdaptor(
   name: string,
   tensors: Record<string, { shape: number[]; data: Float32Array }>,
   meta: AdaptorMetaInput,
-  options: { replace?: boolean } = {},
+  options: SaveOptions = {},
 ): Promise<CleftBundle> {
   if (!PROMPT_SET_NAME_RE.test(name))
     throw new Error(`adaptor name "${name}": letters, digits, ".", "_" and "-", at most 64, starting with a letter or digit`);
-  const parsed = AdaptorMeta.safeParse(meta);
+  const parsed = AdaptorMeta.safeParse(withSaveId(meta, options.saveId));
   if (!parsed.success) throw new Error(`adaptor "${name}": invalid metadata: ${zodProblem(parsed.error)}`);
   const m = parsed.data;
   const w = tensors.weight;
@@ -1101,8 +1165,9 @@ export async function addAdaptor(
   const rel = `${BUNDLE_LAYOUT.adaptors}/${name}.safetensors`;
   return withManifestLock(bundle.dir, async () => {
     const current = parseBundleManifest(JSON.parse(fs.readFileSync(bundle.manifestFile, 'utf8')), bundle.manifestFile);
-    if (current.adaptors.some((a) => a.name === name) && !options.replace)
-      fail(bundle.manifestFile, `already has an adaptor "${name}" (pass replace to overwrite it)`);
+    const existing = current.adaptors.find((a) => a.name === name);
+    if (existing && isSameSave(existing, options.saveId)) return openBundle(bundle.dir, { verify: 'sizes' });
+    if (existing && !options.replace) fail(bundle.manifestFile, `already has an adaptor "${name}" (pass replace to overwrite it)`);
     const entry: AdaptorEntry = { ...m, name, path: rel, inputDim, createdAt: new Date().toISOString() };
     const file = path.join(bundle.dir, ...rel.split('/'));
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -1112,6 +1177,7 @@ export async function addAdaptor(
       Object.fromEntries(Object.entries(tensors).map(([k, v]) => [k, { dtype: 'F32' as const, shape: v.shape, data: v.data }])),
       { format: 'pt', cleft_adaptor_head: JSON.stringify(fileMeta) },
     );
+    crashPoint('bundle.entry-file-written');
     const [h] = await hashFiles(bundle.dir, [rel]);
     const next: BundleManifest = {
       ...current,
@@ -1119,6 +1185,7 @@ export async function addAdaptor(
       files: { ...current.files, [rel]: { size: h!.size, sha256: h!.sha256 } },
     };
     writeManifest(bundle.manifestFile, BundleManifest.parse(next));
+    crashPoint('bundle.manifest-written');
     return openBundle(bundle.dir, { verify: 'sizes' });
   });
 }

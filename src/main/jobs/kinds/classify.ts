@@ -17,6 +17,7 @@ import { promptSetClassEmbeddings, taskClassEmbeddings, zeroShot } from '../../.
 import type { TaskSpec } from '../../../native/cleft/tasks';
 import { loadAdaptorHead } from '../../../native/cleft/adaptor';
 import { combineViews } from '../../../native/cleft/aggregate';
+import { crashPoint } from '../../../native/io/crash-point';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
 export interface ClassifyResult {
@@ -93,34 +94,40 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
       .createHash('sha256')
       .update(JSON.stringify([...ctx.params.studyIds].sort((a, b) => a - b)))
       .digest('hex');
-    const runId = runs.createRun({
-      kind: head ? 'adaptor' : 'zero-shot',
-      name: head
-        ? `${task.name} · ${model.name} · adaptor ${head.entry.name}`
-        : ctx.params.promptSet
-          ? `${task.name} · ${model.name} · prompts ${ctx.params.promptSet}`
-          : `${task.name} · ${model.name}`,
-      jobId: ctx.jobId,
-      modelId: model.id,
-      taskId: taskRow.id,
-      // The library's row for a prompt set learned here (one from elsewhere is named in params).
-      promptSetId: ctx.params.promptSet ? promptSetRow(db, model.id, ctx.params.promptSet) : null,
-      record: {
-        modelSha256: bundle.sha256,
-        adapters: { ...adapterHashes(bundle), ...(head ? { [`adaptor:${head.entry.name}`]: fileHash(bundle, head.entry.path) } : {}) },
-        promptSetSha256: head ? null : promptSetHash(bundle, ctx.params.promptSet),
-        preprocessSha256: preprocessSha,
-        selectionSha256: selectionSha,
-        executionProvider: null,
-        appVersion: APP_VERSION,
-        params: {
-          task: task.name,
-          promptSet: head ? null : (ctx.params.promptSet ?? null),
-          adaptor: ctx.params.adaptor ?? null,
-          studies: ctx.params.studyIds.length,
+    // A resumed job continues its own run: the studies it already saved are skipped, not added twice.
+    const kind = head ? 'adaptor' : 'zero-shot';
+    const ownRun = runs.runOfJob(ctx.jobId, kind);
+    const saved = ownRun === null ? new Set<number>() : runs.studiesWithPredictions(ownRun);
+    const runId =
+      ownRun ??
+      runs.createRun({
+        kind,
+        name: head
+          ? `${task.name} · ${model.name} · adaptor ${head.entry.name}`
+          : ctx.params.promptSet
+            ? `${task.name} · ${model.name} · prompts ${ctx.params.promptSet}`
+            : `${task.name} · ${model.name}`,
+        jobId: ctx.jobId,
+        modelId: model.id,
+        taskId: taskRow.id,
+        // The library's row for a prompt set learned here (one from elsewhere is named in params).
+        promptSetId: ctx.params.promptSet ? promptSetRow(db, model.id, ctx.params.promptSet) : null,
+        record: {
+          modelSha256: bundle.sha256,
+          adapters: { ...adapterHashes(bundle), ...(head ? { [`adaptor:${head.entry.name}`]: fileHash(bundle, head.entry.path) } : {}) },
+          promptSetSha256: head ? null : promptSetHash(bundle, ctx.params.promptSet),
+          preprocessSha256: preprocessSha,
+          selectionSha256: selectionSha,
+          executionProvider: null,
+          appVersion: APP_VERSION,
+          params: {
+            task: task.name,
+            promptSet: head ? null : (ctx.params.promptSet ?? null),
+            adaptor: ctx.params.adaptor ?? null,
+            studies: ctx.params.studyIds.length,
+          },
         },
-      },
-    });
+      });
 
     let hits = 0;
     let images = 0;
@@ -129,6 +136,11 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
     const classNames = task.classes.map((c) => c.name);
     for (const [studyId, views] of byStudy) {
       throwIfCancelled(ctx.signal);
+      if (saved.has(studyId)) {
+        images += views.length;
+        done++;
+        continue;
+      }
       const f = await cachedImageFeatures(
         db,
         bundle,
@@ -161,7 +173,8 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
         if (p) preds.push({ scope: 'breast', studyId, instanceId: null, laterality: side, probabilities: p });
       }
       preds.push({ scope: 'exam', studyId, instanceId: null, laterality: null, probabilities: result.exam });
-      runs.addPredictions(runId, classNames, preds);
+      runs.addPredictions(runId, classNames, preds); // one transaction per study
+      crashPoint('classify.study-saved');
       images += views.length;
       done++;
       ctx.progress(done / byStudy.size, `Classified ${done} of ${byStudy.size} studies (${images} images)`);

@@ -10,7 +10,8 @@ import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { TasksRepo } from '../../db/tasks-repo';
 import { LabelsRepo } from '../../db/labels-repo';
 import { demoDeps } from '../../demo/demo-deps';
-import { importModel } from '../../models/registry';
+import { importModel, listModels, refreshBundleRecord } from '../../models/registry';
+import { crashPoint } from '../../../native/io/crash-point';
 import { importReports } from '../../library/report-import';
 import { runDemo, type DemoMetrics } from '../../../native/cleft/demo';
 import { throwIfCancelled, type JobRunner } from '../job-context';
@@ -83,7 +84,13 @@ export const demo: JobRunner<DemoParams> = async (ctx) => {
     // The phantoms' report.txt files, so contrastive LoRA training has image-report pairs right away.
     const reports = importReports(db, phantoms);
     ctx.progress(0.97, 'Registering the demo model…');
-    const model = await importModel(db, ctx.dataDir, r.bundleDir, { copy: false, name: `CLEFT demo (phantoms, job ${ctx.jobId})` });
+    // A resumed demo ran again into the same folder: the model this job registered before a kill is
+    // brought up to date instead of refused as already registered.
+    const mine = listModels(db, { kind: 'bundle' }).find((m) => path.resolve(m.path) === path.resolve(r.bundleDir));
+    const model = mine
+      ? await refreshBundleRecord(db, mine.id)
+      : await importModel(db, ctx.dataDir, r.bundleDir, { copy: false, name: `CLEFT demo (phantoms, job ${ctx.jobId})` });
+    crashPoint('demo.registered');
     const result: DemoJobResult = {
       modelId: model.id,
       bundleDir: r.bundleDir,

@@ -2,19 +2,25 @@
 // heads and logit scale frozen; image features from the cache; n_ctx context vectors trained on
 // the zero-shot cross-entropy with a stratified validation split and early stopping. The result
 // is a prompt set added to the bundle, with its metrics before and after, and a run record.
+// The save is several steps (prompt file, manifest, library rows): the result is first recorded in
+// the job folder (pending-save.ts), and a job killed anywhere after that completes its own save
+// when resumed instead of training again or refusing its own prompt set.
 import path from 'node:path';
 import type { PromptLearnParams } from '../../../common/jobs';
-import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import type { RunRecord } from '../../../common/runs';
+import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { RunsRepo } from '../../db/runs-repo';
 import { bundleSpec } from '../../engine/image-features';
-import { refreshBundleRecord } from '../../models/registry';
+import { getModel, refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
-import { addPromptSet, openBundle } from '../../../native/models/bundle';
+import { addPromptSet, openBundle, type PromptSetMetaInput } from '../../../native/models/bundle';
+import { crashPoint } from '../../../native/io/crash-point';
 import { stepsForEpochs, stratifiedSplit } from '../../../native/cleft/common';
 import { learnPromptContext } from '../../../native/cleft/prompt-learning';
 import { DEFAULT_INIT_PHRASE, classNamesForPromptLearning } from '../../../native/cleft/tasks';
 import { bundleTokenizer, classNameIds, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
-import { throwIfCancelled, type JobRunner } from '../job-context';
+import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
+import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { labelledFeatures } from './labelled-features';
 
 export interface PromptLearnResult {
@@ -29,76 +35,93 @@ export interface PromptLearnResult {
   seconds: number;
 }
 
+/** What the save needs once training is over (kept in the job folder until the job is done). */
+interface PromptLearnSave {
+  meta: PromptSetMetaInput;
+  run: { name: string; record: Omit<RunRecord, 'modelSha256' | 'promptSetSha256'>; metrics: unknown };
+  result: Omit<PromptLearnResult, 'runId'>;
+}
+
 export const promptLearn: JobRunner<PromptLearnParams> = async (ctx) => {
-  const started = performance.now();
-  const p = ctx.params;
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
   try {
-    const {
-      model,
-      bundle,
-      task,
-      classes,
-      images,
-      labels,
-      features: feats,
-      settings,
-      engine,
-    } = await labelledFeatures(ctx, db, {
-      purpose: 'prompt learning',
-      refuse: (b) => (b.promptSets.some((s) => s.name === p.name) ? `the bundle already has a prompt set named "${p.name}"` : null),
-      progressShare: 0.2,
-    });
+    const pending = readPendingSave<PromptLearnSave>(ctx.jobDir) ?? (await learn(ctx, db));
+    crashPoint('prompt-learn.pending-saved');
+    ctx.progress(0.96, `Saving prompt set "${ctx.params.name}" into the bundle…`);
+    return await save(ctx, db, pending);
+  } finally {
+    db.close();
+  }
+};
 
-    const tok = bundleTokenizer(bundle);
-    const classNames = classNamesForPromptLearning(task);
-    const phrase = p.initPhrase ?? DEFAULT_INIT_PHRASE;
-    // "Before" is one-click classification with the task's own prompts: the baseline the learned set must beat.
-    const baselineClassEmbeddings = await taskClassEmbeddings(bundle, task, engine);
-    throwIfCancelled(ctx.signal);
-    ctx.progress(0.2, 'Learning the prompt context…');
-    // the same split learnPromptContext makes, for a length given in epochs
-    const steps =
-      p.epochs !== undefined ? stepsForEpochs(p.epochs, stratifiedSplit(labels, p.valFraction, p.seed).train.length, p.batchSize) : p.steps;
-    const r = await learnPromptContext({
-      text: { modelDir: bundle.text.dir, adapterDir: bundle.text.adapter?.dir ?? null },
-      heads: bundle.heads.heads,
-      imageFeatures: feats.features,
-      labels,
-      classIds: classNameIds(tok, classNames),
-      classNames,
-      nCtx: p.nCtx,
-      classSpecific: p.classSpecific,
-      init: { kind: 'phrase', phrase, tokenizer: tok },
-      baselineClassEmbeddings,
-      valFraction: p.valFraction,
-      ...(p.patience !== undefined ? { patience: p.patience } : {}),
-      optimizer: {
-        kind: p.optimizer,
-        lr: p.lr,
-        ...(p.weightDecay !== undefined ? { weightDecay: p.weightDecay } : {}),
-        ...(p.momentum !== undefined ? { momentum: p.momentum } : {}),
-      },
-      steps,
-      batchSize: p.batchSize,
-      seed: p.seed,
-      workDir: path.join(ctx.jobDir, 'work'),
-      checkpoint: { dir: path.join(ctx.jobDir, 'checkpoint'), every: 25 },
-      signal: ctx.signal,
-      ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
-      onProgress: (w) => {
-        ctx.progress(0.2 + 0.75 * (w.step / Math.max(1, w.totalSteps)), w.message);
-        ctx.metric({ step: w.step, loss: w.loss, lr: w.lr, ...(w.valMetrics ? { val: w.valMetrics } : {}) });
-      },
-    });
-    throwIfCancelled(ctx.signal);
+/** Trains the context and records the pending save. */
+async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<PendingSave<PromptLearnSave>> {
+  const started = performance.now();
+  const p = ctx.params;
+  const {
+    model,
+    bundle,
+    task,
+    classes,
+    images,
+    labels,
+    features: feats,
+    settings,
+    engine,
+  } = await labelledFeatures(ctx, db, {
+    purpose: 'prompt learning',
+    refuse: (b) => (b.promptSets.some((s) => s.name === p.name) ? `the bundle already has a prompt set named "${p.name}"` : null),
+    progressShare: 0.2,
+  });
 
-    ctx.progress(0.96, `Saving prompt set "${p.name}" into the bundle…`);
-    await addPromptSet(
-      bundle,
-      p.name,
-      { data: r.ctx, shape: r.shape },
-      {
+  const tok = bundleTokenizer(bundle);
+  const classNames = classNamesForPromptLearning(task);
+  const phrase = p.initPhrase ?? DEFAULT_INIT_PHRASE;
+  // "Before" is one-click classification with the task's own prompts: the baseline the learned set must beat.
+  const baselineClassEmbeddings = await taskClassEmbeddings(bundle, task, engine);
+  throwIfCancelled(ctx.signal);
+  ctx.progress(0.2, 'Learning the prompt context…');
+  // the same split learnPromptContext makes, for a length given in epochs
+  const steps =
+    p.epochs !== undefined ? stepsForEpochs(p.epochs, stratifiedSplit(labels, p.valFraction, p.seed).train.length, p.batchSize) : p.steps;
+  const r = await learnPromptContext({
+    text: { modelDir: bundle.text.dir, adapterDir: bundle.text.adapter?.dir ?? null },
+    heads: bundle.heads.heads,
+    imageFeatures: feats.features,
+    labels,
+    classIds: classNameIds(tok, classNames),
+    classNames,
+    nCtx: p.nCtx,
+    classSpecific: p.classSpecific,
+    init: { kind: 'phrase', phrase, tokenizer: tok },
+    baselineClassEmbeddings,
+    valFraction: p.valFraction,
+    ...(p.patience !== undefined ? { patience: p.patience } : {}),
+    optimizer: {
+      kind: p.optimizer,
+      lr: p.lr,
+      ...(p.weightDecay !== undefined ? { weightDecay: p.weightDecay } : {}),
+      ...(p.momentum !== undefined ? { momentum: p.momentum } : {}),
+    },
+    steps,
+    batchSize: p.batchSize,
+    seed: p.seed,
+    workDir: path.join(ctx.jobDir, 'work'),
+    checkpoint: { dir: path.join(ctx.jobDir, 'checkpoint'), every: 25 },
+    signal: ctx.signal,
+    ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
+    onProgress: (w) => {
+      ctx.progress(0.2 + 0.75 * (w.step / Math.max(1, w.totalSteps)), w.message);
+      ctx.metric({ step: w.step, loss: w.loss, lr: w.lr, ...(w.valMetrics ? { val: w.valMetrics } : {}) });
+    },
+  });
+  throwIfCancelled(ctx.signal);
+
+  return writePendingSave<PromptLearnSave>(
+    ctx.jobDir,
+    { ctx: { shape: [...r.shape], data: r.ctx } },
+    {
+      meta: {
         task: task.name,
         classNames: classes,
         nCtx: r.shape.at(-2)!,
@@ -106,50 +129,74 @@ export const promptLearn: JobRunner<PromptLearnParams> = async (ctx) => {
         metrics: { before: r.metrics.before, after: r.metrics.after },
         training: { optimizer: p.optimizer, lr: p.lr, steps: r.loop.steps, batchSize: p.batchSize, seed: p.seed, images: images.length },
       },
-    );
-    const updated = await refreshBundleRecord(db, model.id);
-    const reopened = await openBundle(model.path, { verify: 'sizes' });
-    const entry = reopened.promptSets.find((s) => s.name === p.name)!;
-    const promptSha = reopened.files.find((f) => f.path === entry.path)?.sha256 ?? '';
+      run: {
+        name: `${task.name} · ${model.name} · learned "${p.name}"`,
+        record: {
+          adapters: {},
+          preprocessSha256: bundleSpec(bundle).sha256,
+          selectionSha256: null,
+          executionProvider: feats.provider ?? 'cpu',
+          appVersion: APP_VERSION,
+          params: { ...p },
+        },
+        metrics: { before: r.before, initial: r.initial, after: r.after, losses: r.loop.losses },
+      },
+      result: {
+        promptSet: p.name,
+        images: images.length,
+        train: r.split.train.length,
+        val: r.split.val.length,
+        steps: r.loop.steps,
+        stoppedEarly: r.loop.stopped === 'early-stopped',
+        metrics: r.metrics,
+        seconds: Math.round(performance.now() - started) / 1000,
+      },
+    },
+  );
+}
+
+/**
+ * Adds the prompt set to the bundle and records it (model identity, prompt_sets row, run) in one
+ * transaction. Each step first looks for its own output, so running it again completes a save a
+ * kill cut short and changes nothing after a complete one.
+ */
+async function save(ctx: JobContext<PromptLearnParams>, db: Db, pending: PendingSave<PromptLearnSave>): Promise<PromptLearnResult> {
+  const p = ctx.params;
+  const model = getModel(db, p.modelId);
+  if (model.kind !== 'bundle') throw new Error(`model "${model.name}" is a ${model.kind}; prompt learning needs a CLEFT bundle`);
+  const learned = pending.tensors.ctx!;
+  const bundle = await addPromptSet(
+    await openBundle(model.path, { verify: 'sizes' }),
+    p.name,
+    { data: learned.data, shape: learned.shape },
+    pending.record.meta,
+    { saveId: pending.saveId },
+  );
+  crashPoint('prompt-learn.bundle-saved');
+  const entry = bundle.promptSets.find((s) => s.name === p.name)!;
+  const promptSha = bundle.files.find((f) => f.path === entry.path)?.sha256 ?? '';
+  const { registered: runId } = await refreshBundleRecord(db, model.id, (updated) => {
+    const runs = new RunsRepo(db);
+    const done = runs.runOfJob(ctx.jobId, 'prompt-learning');
+    if (done !== null) return done;
     const promptSetId = Number(
       db
         .prepare(
           `INSERT INTO prompt_sets (model_ref, task_ref, name, kind, path, sha256, metrics_json) VALUES (?, ?, ?, 'learned', ?, ?, ?)`,
         )
-        .run(model.id, p.taskId, p.name, entry.file, promptSha, JSON.stringify(r.metrics)).lastInsertRowid,
+        .run(model.id, p.taskId, p.name, entry.path, promptSha, JSON.stringify(pending.record.result.metrics)).lastInsertRowid,
     );
-    const runId = new RunsRepo(db).createRun({
+    return runs.createRun({
       kind: 'prompt-learning',
-      name: `${task.name} · ${model.name} · learned "${p.name}"`,
+      name: pending.record.run.name,
       jobId: ctx.jobId,
       modelId: model.id,
       taskId: p.taskId,
       promptSetId,
-      record: {
-        modelSha256: updated.sha256,
-        adapters: {},
-        promptSetSha256: promptSha,
-        preprocessSha256: bundleSpec(bundle).sha256,
-        selectionSha256: null,
-        executionProvider: feats.provider ?? 'cpu',
-        appVersion: APP_VERSION,
-        params: { ...p },
-      },
-      metrics: { before: r.before, initial: r.initial, after: r.after, losses: r.loop.losses },
+      record: { ...pending.record.run.record, modelSha256: updated.sha256, promptSetSha256: promptSha },
+      metrics: pending.record.run.metrics,
     });
-    const result: PromptLearnResult = {
-      runId,
-      promptSet: p.name,
-      images: images.length,
-      train: r.split.train.length,
-      val: r.split.val.length,
-      steps: r.loop.steps,
-      stoppedEarly: r.loop.stopped === 'early-stopped',
-      metrics: r.metrics,
-      seconds: Math.round(performance.now() - started) / 1000,
-    };
-    return result;
-  } finally {
-    db.close();
-  }
-};
+  });
+  crashPoint('prompt-learn.registered');
+  return { runId, ...pending.record.result };
+}

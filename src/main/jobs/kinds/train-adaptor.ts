@@ -6,22 +6,27 @@
 // pairs of the training split, then the head is trained on the adapted image embeddings.
 // The head is saved into the bundle (manifest `adaptors`), and a run record (kind 'adaptor') holds
 // the held-out images' probabilities and the validation metrics.
+// Like prompt learning, the save goes through a pending save in the job folder, so a kill at any
+// step of it is completed by the resumed job.
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { TrainAdaptorParams } from '../../../common/jobs';
-import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import type { RunRecord } from '../../../common/runs';
+import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { RunsRepo, type NewPrediction } from '../../db/runs-repo';
 import { bundleSpec } from '../../engine/image-features';
-import { refreshBundleRecord } from '../../models/registry';
+import { getModel, refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
-import { addAdaptor } from '../../../native/models/bundle';
+import { addAdaptor, openBundle, type AdaptorMetaInput } from '../../../native/models/bundle';
+import { crashPoint } from '../../../native/io/crash-point';
 import { adaptImageRows, imageBranchShapes, linearProbe, probeProbabilities, trainAdaptor } from '../../../native/cleft/adaptor';
 import { stratifiedSplit } from '../../../native/cleft/common';
 import { combineViews } from '../../../native/cleft/aggregate';
 import { takeRows } from '../../../native/cleft/math';
 import { heldOutMetrics } from '../../../native/cleft/metrics';
 import { imageEmbeddingsFromFeatures, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
-import { throwIfCancelled, type JobRunner } from '../job-context';
+import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
+import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { labelledFeatures } from './labelled-features';
 
 /** Width and depth of the Adaptor module; AdamW at this rate (the job's lr is the head's). */
@@ -41,100 +46,120 @@ export interface TrainAdaptorResult {
   seconds: number;
 }
 
+/** What the save needs once training is over (kept in the job folder until the job is done). */
+interface AdaptorSave {
+  meta: AdaptorMetaInput;
+  classes: string[];
+  predictions: NewPrediction[];
+  run: { name: string; record: Omit<RunRecord, 'modelSha256' | 'adapters'>; metrics: unknown };
+  result: Omit<TrainAdaptorResult, 'runId'>;
+}
+
 export const trainAdaptorJob: JobRunner<TrainAdaptorParams> = async (ctx) => {
-  const started = performance.now();
-  const p = ctx.params;
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
   try {
-    const {
-      model,
-      bundle,
-      task,
-      classes,
-      images,
-      labels,
-      features: feats,
-      settings,
-      engine,
-    } = await labelledFeatures(ctx, db, {
-      purpose: 'the Adaptor',
-      refuse: (b) => (b.adaptors.some((a) => a.name === p.name) ? `the bundle already has an adaptor named "${p.name}"` : null),
-      progressShare: 0.3,
-    });
+    const pending = readPendingSave<AdaptorSave>(ctx.jobDir) ?? (await train(ctx, db));
+    crashPoint('train-adaptor.pending-saved');
+    ctx.progress(0.96, `Saving adaptor "${ctx.params.name}" into the bundle…`);
+    return await save(ctx, db, pending);
+  } finally {
+    db.close();
+  }
+};
 
-    const heads = bundle.heads.heads;
-    const split = stratifiedSplit(labels, p.valFraction, p.seed);
-    const emb = imageEmbeddingsFromFeatures(heads, feats.features);
-    let x = emb;
-    let D = heads.projDim;
-    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-    if (p.mode === 'adaptor') {
-      // Text side of the CLIP loss: each training image is paired with its class's prompt embedding.
-      const classEmb = await taskClassEmbeddings(bundle, task, engine);
-      const trainY = split.train.map((i) => labels[i]!);
-      const r = await trainAdaptor({
-        imageFeatures: takeRows(emb, heads.projDim, split.train),
-        textFeatures: takeRows(classEmb, heads.projDim, trainY),
-        imageDim: heads.projDim,
-        textDim: heads.projDim,
-        dim: ADAPTOR_DIM,
-        layers: ADAPTOR_LAYERS,
-        optimizer: { kind: 'adamw', lr: ADAPTOR_LR },
-        steps: p.steps,
-        batchSize: Math.min(32, split.train.length),
-        seed: p.seed,
-        workDir: path.join(ctx.jobDir, 'work'),
-        checkpoint: { dir: path.join(ctx.jobDir, 'checkpoint'), every: 50 },
-        signal: ctx.signal,
-        ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
-        onProgress: (w) => {
-          ctx.progress(0.3 + 0.6 * (w.step / Math.max(1, w.totalSteps)), w.message);
-          ctx.metric({ step: w.step, loss: w.loss, lr: w.lr });
-        },
-      });
-      throwIfCancelled(ctx.signal);
-      D = ADAPTOR_DIM;
-      x = adaptImageRows(r.params, emb, heads.projDim, D, ADAPTOR_LAYERS);
-      for (const [name, shape] of imageBranchShapes(heads.projDim, D, ADAPTOR_LAYERS)) tensors[name] = { shape, data: r.params.get(name)! };
-    }
+/** Trains the head (and the Adaptor module) and records the pending save. */
+async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<PendingSave<AdaptorSave>> {
+  const started = performance.now();
+  const p = ctx.params;
+  const {
+    model,
+    bundle,
+    task,
+    classes,
+    images,
+    labels,
+    features: feats,
+    settings,
+    engine,
+  } = await labelledFeatures(ctx, db, {
+    purpose: 'the Adaptor',
+    refuse: (b) => (b.adaptors.some((a) => a.name === p.name) ? `the bundle already has an adaptor named "${p.name}"` : null),
+    progressShare: 0.3,
+  });
 
-    ctx.progress(0.9, `Training the classification head on ${split.train.length} images…`);
-    const trainX = takeRows(x, D, split.train);
-    const head = linearProbe(
-      trainX,
-      D,
-      split.train.map((i) => labels[i]!),
-      classes.length,
-      p.steps,
-      p.lr,
-      1e-4,
-      p.seed,
-    );
-    throwIfCancelled(ctx.signal);
-    const valProbs = probeProbabilities(takeRows(x, D, split.val), D, head.weight, head.bias);
-    const held = heldOutMetrics(
-      split.val.map((i) => labels[i]!),
-      valProbs,
-      classes,
-      p.seed,
-    );
-    ctx.metric({
-      step: p.steps,
-      val: Object.fromEntries(Object.entries(held.metrics).filter((e): e is [string, number] => e[1] !== null)),
-    });
-    tensors.weight = { shape: [classes.length, D], data: head.weight };
-    tensors.bias = { shape: [classes.length], data: head.bias };
-
-    ctx.progress(0.96, `Saving adaptor "${p.name}" into the bundle…`);
-    const training = {
+  const heads = bundle.heads.heads;
+  const split = stratifiedSplit(labels, p.valFraction, p.seed);
+  const emb = imageEmbeddingsFromFeatures(heads, feats.features);
+  let x = emb;
+  let D = heads.projDim;
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  if (p.mode === 'adaptor') {
+    // Text side of the CLIP loss: each training image is paired with its class's prompt embedding.
+    const classEmb = await taskClassEmbeddings(bundle, task, engine);
+    const trainY = split.train.map((i) => labels[i]!);
+    const r = await trainAdaptor({
+      imageFeatures: takeRows(emb, heads.projDim, split.train),
+      textFeatures: takeRows(classEmb, heads.projDim, trainY),
+      imageDim: heads.projDim,
+      textDim: heads.projDim,
+      dim: ADAPTOR_DIM,
+      layers: ADAPTOR_LAYERS,
+      optimizer: { kind: 'adamw', lr: ADAPTOR_LR },
       steps: p.steps,
-      lr: p.lr,
+      batchSize: Math.min(32, split.train.length),
       seed: p.seed,
-      valFraction: p.valFraction,
-      images: images.length,
-      train: split.train.length,
-    };
-    const reopened = await addAdaptor(bundle, p.name, tensors, {
+      workDir: path.join(ctx.jobDir, 'work'),
+      checkpoint: { dir: path.join(ctx.jobDir, 'checkpoint'), every: 50 },
+      signal: ctx.signal,
+      ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
+      onProgress: (w) => {
+        ctx.progress(0.3 + 0.6 * (w.step / Math.max(1, w.totalSteps)), w.message);
+        ctx.metric({ step: w.step, loss: w.loss, lr: w.lr });
+      },
+    });
+    throwIfCancelled(ctx.signal);
+    D = ADAPTOR_DIM;
+    x = adaptImageRows(r.params, emb, heads.projDim, D, ADAPTOR_LAYERS);
+    for (const [name, shape] of imageBranchShapes(heads.projDim, D, ADAPTOR_LAYERS)) tensors[name] = { shape, data: r.params.get(name)! };
+  }
+
+  ctx.progress(0.9, `Training the classification head on ${split.train.length} images…`);
+  const trainX = takeRows(x, D, split.train);
+  const head = linearProbe(
+    trainX,
+    D,
+    split.train.map((i) => labels[i]!),
+    classes.length,
+    p.steps,
+    p.lr,
+    1e-4,
+    p.seed,
+  );
+  throwIfCancelled(ctx.signal);
+  const valProbs = probeProbabilities(takeRows(x, D, split.val), D, head.weight, head.bias);
+  const held = heldOutMetrics(
+    split.val.map((i) => labels[i]!),
+    valProbs,
+    classes,
+    p.seed,
+  );
+  ctx.metric({
+    step: p.steps,
+    val: Object.fromEntries(Object.entries(held.metrics).filter((e): e is [string, number] => e[1] !== null)),
+  });
+  tensors.weight = { shape: [classes.length, D], data: head.weight };
+  tensors.bias = { shape: [classes.length], data: head.bias };
+
+  const training = {
+    steps: p.steps,
+    lr: p.lr,
+    seed: p.seed,
+    valFraction: p.valFraction,
+    images: images.length,
+    train: split.train.length,
+  };
+  return writePendingSave<AdaptorSave>(ctx.jobDir, tensors, {
+    meta: {
       task: task.name,
       classNames: classes,
       mode: p.mode,
@@ -142,22 +167,12 @@ export const trainAdaptorJob: JobRunner<TrainAdaptorParams> = async (ctx) => {
       metrics: held.metrics,
       notes: held.notes,
       training: p.mode === 'adaptor' ? { ...training, adaptorLr: ADAPTOR_LR } : training,
-    });
-    const updated = await refreshBundleRecord(db, model.id);
-    const entry = reopened.adaptors.find((a) => a.name === p.name)!;
-    const adaptorSha = reopened.files.find((f) => f.path === entry.path)?.sha256 ?? '';
-
-    const runs = new RunsRepo(db);
-    const runId = runs.createRun({
-      kind: 'adaptor',
+    },
+    classes,
+    predictions: heldOutPredictions(images, split.val, valProbs),
+    run: {
       name: `${task.name} · ${model.name} · ${p.mode} "${p.name}"`,
-      jobId: ctx.jobId,
-      modelId: model.id,
-      taskId: p.taskId,
-      promptSetId: null,
       record: {
-        modelSha256: updated.sha256,
-        adapters: { [`adaptor:${p.name}`]: adaptorSha },
         promptSetSha256: null,
         preprocessSha256: bundleSpec(bundle).sha256,
         selectionSha256: crypto
@@ -169,10 +184,8 @@ export const trainAdaptorJob: JobRunner<TrainAdaptorParams> = async (ctx) => {
         params: { ...p },
       },
       metrics: { validation: held.metrics, notes: held.notes, train: split.train.length, val: split.val.length },
-    });
-    runs.addPredictions(runId, classes, heldOutPredictions(images, split.val, valProbs));
-    return {
-      runId,
+    },
+    result: {
       adaptor: p.name,
       mode: p.mode,
       images: images.length,
@@ -181,11 +194,44 @@ export const trainAdaptorJob: JobRunner<TrainAdaptorParams> = async (ctx) => {
       metrics: held.metrics,
       notes: held.notes,
       seconds: Math.round(performance.now() - started) / 1000,
-    } satisfies TrainAdaptorResult;
-  } finally {
-    db.close();
-  }
-};
+    },
+  });
+}
+
+/**
+ * Adds the head to the bundle and records it (model identity, run, held-out predictions) in one
+ * transaction; each step first looks for its own output (see prompt-learn.ts).
+ */
+async function save(ctx: JobContext<TrainAdaptorParams>, db: Db, pending: PendingSave<AdaptorSave>): Promise<TrainAdaptorResult> {
+  const p = ctx.params;
+  const model = getModel(db, p.modelId);
+  if (model.kind !== 'bundle') throw new Error(`model "${model.name}" is a ${model.kind}; the Adaptor needs a CLEFT bundle`);
+  const bundle = await addAdaptor(await openBundle(model.path, { verify: 'sizes' }), p.name, pending.tensors, pending.record.meta, {
+    saveId: pending.saveId,
+  });
+  crashPoint('train-adaptor.bundle-saved');
+  const entry = bundle.adaptors.find((a) => a.name === p.name)!;
+  const adaptorSha = bundle.files.find((f) => f.path === entry.path)?.sha256 ?? '';
+  const { registered: runId } = await refreshBundleRecord(db, model.id, (updated) => {
+    const runs = new RunsRepo(db);
+    const done = runs.runOfJob(ctx.jobId, 'adaptor');
+    if (done !== null) return done;
+    const id = runs.createRun({
+      kind: 'adaptor',
+      name: pending.record.run.name,
+      jobId: ctx.jobId,
+      modelId: model.id,
+      taskId: p.taskId,
+      promptSetId: null,
+      record: { ...pending.record.run.record, modelSha256: updated.sha256, adapters: { [`adaptor:${p.name}`]: adaptorSha } },
+      metrics: pending.record.run.metrics,
+    });
+    runs.addPredictions(id, pending.record.classes, pending.record.predictions);
+    return id;
+  });
+  crashPoint('train-adaptor.registered');
+  return { runId, ...pending.record.result };
+}
 
 /** Per-image predictions of the held-out images, and their per-breast and per-exam means. */
 function heldOutPredictions(

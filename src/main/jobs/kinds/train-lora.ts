@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TrainLoraParams } from '../../../common/jobs';
+import type { RunRecord } from '../../../common/runs';
 import { CleftError } from '../../../common/errors';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { ReportsRepo } from '../../db/reports-repo';
@@ -15,9 +16,10 @@ import { RunsRepo } from '../../db/runs-repo';
 import { SettingsRepo } from '../../db/settings-repo';
 import { bundleSpec } from '../../engine/image-features';
 import { preparedPixelFile } from '../../library/prepared-pixels';
-import { MODELS_DIR, getModel, importModel } from '../../models/registry';
+import { MODELS_DIR, getModel, importModel, listModels } from '../../models/registry';
 import { APP_VERSION } from '../../version';
-import { canonicalJson, createBundle, openBundle, sha256Hex } from '../../../native/models/bundle';
+import { canonicalJson, createBundle, openBundle, sha256Hex, type BundleParts } from '../../../native/models/bundle';
+import { crashPoint } from '../../../native/io/crash-point';
 import {
   exportContrastive,
   lastBlocksTraining,
@@ -28,7 +30,8 @@ import {
 } from '../../../native/cleft/contrastive';
 import { stepsForEpochs } from '../../../native/cleft/common';
 import { bundleTokenizer } from '../../../native/cleft/zero-shot';
-import { throwIfCancelled, type JobRunner } from '../job-context';
+import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
+import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 
 export interface TrainLoraResult {
   modelId: number;
@@ -98,6 +101,9 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
   const p = ctx.params;
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
   try {
+    // killed during its save: complete it (the trained files are in the job folder)
+    const resumed = readPendingSave<LoraSave>(ctx.jobDir);
+    if (resumed) return await save(ctx, db, resumed);
     const model = getModel(db, p.modelId);
     if (model.kind !== 'bundle')
       throw new CleftError('invalid_input', `model "${model.name}" is a ${model.kind}; LoRA training starts from a CLEFT bundle`);
@@ -213,35 +219,94 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
       notes.push(
         `the lowest validation loss was at update ${r.loop.bestStep}${r.loop.bestStep === 0 ? ' (the base model)' : ''}; the last parameters were kept`,
       );
-    ctx.progress(0.95, `Writing the new bundle "${p.name}"…`);
     const trained = path.join(ctx.jobDir, 'trained');
     fs.rmSync(trained, { recursive: true, force: true });
     const lastBlocks = p.image === 'last-blocks';
     exportContrastive(trained, r, { text: bundle.text.model, image: bundle.image.model, fullImage: lastBlocks });
-    const outDir = path.join(ctx.dataDir, MODELS_DIR, `lora-job${ctx.jobId}-${slug(p.name)}`);
     const imageAdapter = r.imageAdapter ? path.join(trained, 'image-adapter') : (bundle.image.adapter?.dir ?? null);
-    await createBundle(
-      outDir,
+    const losses = r.loop.losses;
+    const validation = { before: r.validationBefore, after: r.validation };
+    const pending = writePendingSave<LoraSave>(
+      ctx.jobDir,
+      {},
       {
-        name: p.name,
-        description:
-          `Contrastive LoRA (CLEFT stage 1) from "${bundle.manifest.name}" on ${pairs.length} image-report pairs of ${studies} studies ` +
-          `(job ${ctx.jobId}, ${r.loop.steps} steps, seed ${p.seed}). Prompt sets and adaptors of the base are not carried over: learn them again.`,
-        textModel: bundle.text.dir,
-        // Last blocks trained: the new bundle carries the whole updated image encoder.
-        imageModel: lastBlocks ? path.join(trained, 'image') : bundle.image.dir,
-        textAdapter: path.join(trained, 'text-adapter'),
-        ...(imageAdapter ? { imageAdapter } : {}),
-        heads: path.join(trained, 'heads.safetensors'),
-        ...(bundle.text.tokenizerDir ? { tokenizer: bundle.text.tokenizerDir } : { tokenizer: null }),
-        imagePooling: bundle.image.pooling,
-        maxTextLength: bundle.text.maxLength,
-        ...(bundle.preprocessing ? { preprocessing: bundle.preprocessing.spec } : {}),
-        createdBy: `CLEFT Studio ${APP_VERSION} (train-lora job ${ctx.jobId})`,
+        parts: {
+          name: p.name,
+          description:
+            `Contrastive LoRA (CLEFT stage 1) from "${bundle.manifest.name}" on ${pairs.length} image-report pairs of ${studies} studies ` +
+            `(job ${ctx.jobId}, ${r.loop.steps} steps, seed ${p.seed}). Prompt sets and adaptors of the base are not carried over: learn them again.`,
+          textModel: bundle.text.dir,
+          // Last blocks trained: the new bundle carries the whole updated image encoder.
+          imageModel: lastBlocks ? path.join(trained, 'image') : bundle.image.dir,
+          textAdapter: path.join(trained, 'text-adapter'),
+          ...(imageAdapter ? { imageAdapter } : {}),
+          heads: path.join(trained, 'heads.safetensors'),
+          tokenizer: bundle.text.tokenizerDir ?? null,
+          imagePooling: bundle.image.pooling,
+          maxTextLength: bundle.text.maxLength,
+          ...(bundle.preprocessing ? { preprocessing: bundle.preprocessing.spec } : {}),
+          createdBy: `CLEFT Studio ${APP_VERSION} (train-lora job ${ctx.jobId})`,
+        },
+        run: {
+          name: `contrastive LoRA from ${model.name}`,
+          record: {
+            promptSetSha256: null,
+            preprocessSha256: bundleSpec(bundle).sha256,
+            selectionSha256: selection,
+            // the training graphs run on ONNX Runtime's CPU provider
+            executionProvider: 'cpu',
+            appVersion: APP_VERSION,
+            params: { ...p, baseModelId: model.id, baseModelSha256: model.sha256, pairs: pairs.length, studies },
+          },
+          metrics: {
+            losses,
+            validation,
+            history: r.loop.history,
+            bestStep: r.loop.bestStep,
+            split: { train: r.split.train.length, val: r.split.val.length },
+          },
+        },
+        result: {
+          studies,
+          pairs: pairs.length,
+          train: r.split.train.length,
+          val: r.split.val.length,
+          steps: r.loop.steps,
+          bestStep: r.loop.bestStep,
+          loss: { first: losses[0] ?? lastLoss, last: losses.at(-1) ?? lastLoss },
+          validation,
+          notes,
+          seconds: Math.round(performance.now() - started) / 1000,
+        },
       },
-      { overwrite: true, link: 'hardlink' },
     );
-    let registered;
+    crashPoint('train-lora.pending-saved');
+    return await save(ctx, db, pending);
+  } finally {
+    db.close();
+  }
+};
+
+/** What the save needs once training is over (kept in the job folder until the job is done). */
+interface LoraSave {
+  parts: BundleParts;
+  run: { name: string; record: Omit<RunRecord, 'modelSha256' | 'adapters'>; metrics: unknown };
+  result: Omit<TrainLoraResult, 'modelId' | 'model' | 'bundleDir' | 'runId'>;
+}
+
+/**
+ * Writes the new bundle, registers it and records the run. Each step first looks for its own
+ * output (the model registered at this job's folder, the run of this job), so running it again
+ * completes a save a kill cut short.
+ */
+async function save(ctx: JobContext<TrainLoraParams>, db: Db, pending: PendingSave<LoraSave>): Promise<TrainLoraResult> {
+  const p = ctx.params;
+  ctx.progress(0.95, `Writing the new bundle "${p.name}"…`);
+  const outDir = path.join(ctx.dataDir, MODELS_DIR, `lora-job${ctx.jobId}-${slug(p.name)}`);
+  let registered = listModels(db, { kind: 'bundle' }).find((m) => path.resolve(m.path) === path.resolve(outDir));
+  if (!registered) {
+    await createBundle(outDir, pending.record.parts, { overwrite: true, link: 'hardlink' });
+    crashPoint('train-lora.bundle-written');
     try {
       registered = await importModel(db, ctx.dataDir, outDir, { copy: false, name: p.name });
     } catch (e) {
@@ -249,67 +314,39 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
       // e.g. the same training run twice: the trained bundle is identical to one already registered
       throw e instanceof CleftError ? new CleftError(e.code, `the trained model was not registered: ${e.message}`) : e;
     }
-    const created = await openBundle(outDir, { verify: 'sizes' });
-    const fileSha = (rel: string) => created.files.find((f) => f.path === rel)?.sha256;
-    const adapters: Record<string, string> = {};
-    for (const [key, rel] of [
-      ['text-adapter', 'text-adapter/adapter_model.safetensors'],
-      ['image-adapter', 'image-adapter/adapter_model.safetensors'],
-      ['image-model', 'image/model.safetensors'],
-      ['heads', 'heads.safetensors'],
-    ] as const) {
-      const sha = fileSha(rel);
-      if (sha) adapters[key] = sha;
-    }
-    const losses = r.loop.losses;
-    const validation = { before: r.validationBefore, after: r.validation };
-    const runId = new RunsRepo(db).createRun({
-      kind: 'contrastive-lora',
-      name: `${registered.name} · contrastive LoRA from ${model.name}`,
-      jobId: ctx.jobId,
-      modelId: registered.id,
-      taskId: null,
-      promptSetId: null,
-      record: {
-        modelSha256: registered.sha256,
-        adapters,
-        promptSetSha256: null,
-        preprocessSha256: bundleSpec(bundle).sha256,
-        selectionSha256: selection,
-        // the training graphs run on ONNX Runtime's CPU provider
-        executionProvider: 'cpu',
-        appVersion: APP_VERSION,
-        params: { ...p, baseModelId: model.id, baseModelSha256: model.sha256, pairs: pairs.length, studies },
-      },
-      metrics: {
-        losses,
-        validation,
-        history: r.loop.history,
-        bestStep: r.loop.bestStep,
-        split: { train: r.split.train.length, val: r.split.val.length },
-      },
-    });
-    const result: TrainLoraResult = {
-      modelId: registered.id,
-      model: registered.name,
-      bundleDir: outDir,
-      runId,
-      studies,
-      pairs: pairs.length,
-      train: r.split.train.length,
-      val: r.split.val.length,
-      steps: r.loop.steps,
-      bestStep: r.loop.bestStep,
-      loss: { first: losses[0] ?? lastLoss, last: losses.at(-1) ?? lastLoss },
-      validation,
-      notes,
-      seconds: Math.round(performance.now() - started) / 1000,
-    };
-    // the graphs and prepared pixels are only needed to resume
-    fs.rmSync(work, { recursive: true, force: true });
-    fs.rmSync(path.join(ctx.jobDir, 'pixels'), { recursive: true, force: true });
-    return result;
-  } finally {
-    db.close();
   }
-};
+  crashPoint('train-lora.registered');
+  const created = await openBundle(outDir, { verify: 'sizes' });
+  const fileSha = (rel: string) => created.files.find((f) => f.path === rel)?.sha256;
+  const adapters: Record<string, string> = {};
+  for (const [key, rel] of [
+    ['text-adapter', 'text-adapter/adapter_model.safetensors'],
+    ['image-adapter', 'image-adapter/adapter_model.safetensors'],
+    ['image-model', 'image/model.safetensors'],
+    ['heads', 'heads.safetensors'],
+  ] as const) {
+    const sha = fileSha(rel);
+    if (sha) adapters[key] = sha;
+  }
+  const runs = new RunsRepo(db);
+  const model = registered;
+  const runId = db.transaction(
+    () =>
+      runs.runOfJob(ctx.jobId, 'contrastive-lora') ??
+      runs.createRun({
+        kind: 'contrastive-lora',
+        name: `${model.name} · ${pending.record.run.name}`,
+        jobId: ctx.jobId,
+        modelId: model.id,
+        taskId: null,
+        promptSetId: null,
+        record: { ...pending.record.run.record, modelSha256: model.sha256, adapters },
+        metrics: pending.record.run.metrics,
+      }),
+  )();
+  crashPoint('train-lora.run-recorded');
+  // the graphs and prepared pixels are only needed to resume
+  fs.rmSync(path.join(ctx.jobDir, 'work'), { recursive: true, force: true });
+  fs.rmSync(path.join(ctx.jobDir, 'pixels'), { recursive: true, force: true });
+  return { modelId: model.id, model: model.name, bundleDir: outDir, runId, ...pending.record.result };
+}
