@@ -43,17 +43,17 @@ export async function decodePixels(file: string, opts: PixelsOptions) {
   const values = decoded.map((d) => toStage(img, d, opts.stage));
   const isU32 = values.every((v) => v instanceof Uint32Array);
   const isInt = isU32 || values.every((v) => v instanceof Int32Array);
-  const dtype = isU32 ? 'U32' : isInt ? 'I32' : 'F32';
+  const dtype = isU32 ? ('U32' as const) : isInt ? ('I32' as const) : ('F32' as const);
   const size = perFrame * decoded.length;
   const data = isU32 ? new Uint32Array(size) : isInt ? new Int32Array(size) : new Float32Array(size);
   values.forEach((v, i) => data.set(v, i * perFrame));
   const shape =
     first.samples === 1 ? [decoded.length, first.rows, first.columns] : [decoded.length, first.rows, first.columns, first.samples];
-  return { img, frames, first, isInt, data, shape };
+  return { img, frames, first, isU32, isInt, dtype, data, shape };
 }
 
 async function pixelsCommand(file: string, opts: PixelsOptions & { output: string }): Promise<void> {
-  const { img, frames, first, isInt, data, shape } = await decodePixels(file, opts);
+  const { img, frames, first, isU32, isInt, dtype, data, shape } = await decodePixels(file, opts);
   writeSafetensors(
     opts.output,
     { pixels: { dtype, shape, data } },
