@@ -101,7 +101,7 @@ describe('a copied library', () => {
     const db = new Database(path.join(original, 'library.sqlite'));
     db.prepare(`UPDATE models SET path = ? WHERE id = ?`).run(lib.modelPath, lib.modelId);
     db.prepare(`UPDATE prompt_sets SET path = ?`).run(path.join(lib.modelPath, 'prompts', 'first.safetensors'));
-    db.pragma('user_version = 3');
+    db.pragma('user_version = 4'); // the job runner (4) is there; the relative paths (5) are not
     db.close();
     const copy = path.join(tmpDir(), 'copied library');
     fs.cpSync(original, copy, { recursive: true });
