@@ -5,8 +5,8 @@ import { ensurePrivateDir, usePrivateUmask } from '../data-dir';
 import { DB_FILE_NAME, openDatabase, type Db } from '../db/database';
 import type { RunnerRecord } from '../db/jobs-repo';
 import { JobQueue } from '../jobs/job-queue';
-import type { WorkerLauncher } from '../jobs/protocol';
-import { EventBus } from './event-bus';
+import type { WorkerLauncher } from '../workers/job-protocol';
+import { EventBus } from '../events/event-bus';
 import { createHandlers, type Handlers } from './handlers';
 import { FrameService } from '../imaging/frame-service';
 

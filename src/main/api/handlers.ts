@@ -11,7 +11,7 @@ import { TasksRepo } from '../db/tasks-repo';
 import { createModelBundle, deleteModel, exportModelBundle, importModel, inspectModel, listModels } from '../models/registry';
 import { inspectModelFolder } from '../../native/models/inspect';
 import { activatePromptSet, forgetActivePromptSets, listPromptSets, resolveClassifyPromptSet } from '../models/prompt-sets';
-import { engineStatus } from '../engine/status';
+import { engineStatus } from '../runtime/status';
 import { RunsRepo } from '../db/runs-repo';
 import { ReportsRepo } from '../db/reports-repo';
 import { importReports } from '../library/report-import';

@@ -6,8 +6,8 @@ import type { Worker } from 'node:worker_threads';
 import { encodeBinary, type FrameMeta, type FrameRequest } from '../../common/binary';
 import { CleftError } from '../../common/errors';
 import type { Db } from '../db/database';
-import { startThread } from '../jobs/thread-launcher';
-import { workerEntry } from '../built-entry';
+import { startThread } from '../workers/thread-launcher';
+import { workerEntry } from '../workers/built-entry';
 
 interface Pending {
   resolve: (r: { meta: FrameMeta; data: Uint8Array }) => void;

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { createBackend } from '../../api/backend';
 import { resolveDataDir } from '../../data-dir';
-import { launchThreadWorker } from '../../jobs/thread-launcher';
+import { launchThreadWorker } from '../../workers/thread-launcher';
 import { LibraryRepo } from '../../db/library-repo';
 import { APP_VERSION } from '../../version';
 import { runJobInTerminal } from './jobs';

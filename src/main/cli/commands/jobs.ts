@@ -6,7 +6,7 @@ import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { JobsRepo, type RunnerRecord } from '../../db/jobs-repo';
 import { HEARTBEAT_INTERVAL_MS } from '../../jobs/job-queue';
 import { resolveDataDir } from '../../data-dir';
-import { launchThreadWorker } from '../../jobs/thread-launcher';
+import { launchThreadWorker } from '../../workers/thread-launcher';
 import { APP_VERSION } from '../../version';
 import { jobProgressLine, ProgressPrinter } from '../progress-bar';
 import { JobSpec, type Job } from '../../../common/jobs';

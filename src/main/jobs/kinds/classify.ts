@@ -9,7 +9,7 @@ import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { RunsRepo, type NewPrediction } from '../../db/runs-repo';
 import { SettingsRepo } from '../../db/settings-repo';
 import { TasksRepo } from '../../db/tasks-repo';
-import { bundleSpec, cachedImageFeatures, engineFromSettings } from '../../engine/image-features';
+import { bundleSpec, cachedImageFeatures, engineFromSettings } from '../../features/image-features';
 import { getModel } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { filesSha256, openBundle, type CleftBundle } from '../../../native/models/bundle';

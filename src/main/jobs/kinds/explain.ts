@@ -1,14 +1,14 @@
 // "Where the model looks" for one image, as a short job (the viewer's overlay): the image is
 // prepared with the bundle's pipeline, its patch tokens are projected like the pooled feature and
 // compared with each class's text embedding (src/native/cleft/explain.ts), and the grid is placed
-// on the original image's pixels (src/main/engine/explain-geometry.ts).
+// on the original image's pixels (src/main/features/explain-geometry.ts).
 import path from 'node:path';
 import type { ExplainParams, ExplainResult } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { SettingsRepo } from '../../db/settings-repo';
 import { TasksRepo } from '../../db/tasks-repo';
-import { bundleSpec, engineFromSettings } from '../../engine/image-features';
-import { gridAxes } from '../../engine/explain-geometry';
+import { bundleSpec, engineFromSettings } from '../../features/image-features';
+import { gridAxes } from '../../features/explain-geometry';
 import { prepareFiles } from '../../dicom/pipeline/prepare';
 import { PreprocessSpec } from '../../dicom/pipeline/spec';
 import { getModel } from '../../models/registry';

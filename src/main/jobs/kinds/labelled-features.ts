@@ -4,7 +4,7 @@
 import type { Db } from '../../db/database';
 import { SettingsRepo } from '../../db/settings-repo';
 import { TasksRepo } from '../../db/tasks-repo';
-import { cachedImageFeatures, engineFromSettings } from '../../engine/image-features';
+import { cachedImageFeatures, engineFromSettings } from '../../features/image-features';
 import { labelledImages } from '../../library/labelled-images';
 import { getModel } from '../../models/registry';
 import { openBundle, type CleftBundle } from '../../../native/models/bundle';

@@ -10,7 +10,7 @@ import type { PromptLearnParams } from '../../../common/jobs';
 import type { RunRecord } from '../../../common/runs';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { RunsRepo } from '../../db/runs-repo';
-import { bundleSpec } from '../../engine/image-features';
+import { bundleSpec } from '../../features/image-features';
 import { getModel, refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { addPromptSet, openBundle, type PromptSetMetaInput } from '../../../native/models/bundle';

@@ -14,7 +14,7 @@ import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { ReportsRepo } from '../../db/reports-repo';
 import { RunsRepo } from '../../db/runs-repo';
 import { SettingsRepo } from '../../db/settings-repo';
-import { bundleSpec } from '../../engine/image-features';
+import { bundleSpec } from '../../features/image-features';
 import { preparedPixelFile } from '../../library/prepared-pixels';
 import { MODELS_DIR, getModel, importModel, listModels } from '../../models/registry';
 import { APP_VERSION } from '../../version';
