@@ -30,8 +30,7 @@ export function createHandlers(backend: Backend): Handlers {
   const settings = new SettingsRepo(db);
   const tasks = new TasksRepo(db);
   const labels = new LabelsRepo(db, tasks);
-  const runs = new RunsRepo(db);
-  tasks.seedBuiltins();
+  const runs = new RunsRepo(db); // the built-in tasks are seeded when the library opens (jobs/job-host.ts)
   return {
     'app.info': () => ({
       name: 'CLEFT Studio',
