@@ -75,8 +75,3 @@ export async function resolveClassifyPromptSet(
 ): Promise<string | null> {
   return requested === undefined ? activePromptSet(db, modelId, taskId) : requested;
 }
-
-/** Forgets the choices of a deleted model (ids can be reused by the next import). */
-export function forgetActivePromptSets(db: Db, modelId: number): void {
-  new PromptSetsRepo(db).forgetModel(modelId);
-}

@@ -11,6 +11,7 @@ import { CleftError } from '../../common/errors';
 import type { Db } from '../db/database';
 import { libraryDir, resolveModelPath, storedModelPath } from '../db/model-paths';
 import { ModelsRepo, type StoredModelRow } from '../db/models-repo';
+import { PromptSetsRepo } from '../db/prompt-sets-repo';
 import { makePrivate } from '../data-dir';
 import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../dicom/pipeline/spec';
 import { ModelFormatError } from '../../native/models/hf-folder';
@@ -362,13 +363,17 @@ function additionFiles(m: BundleManifest): string[] {
 
 /**
  * Removes a model from the registry; its folder is deleted only when it is the registry's own copy
- * (inside <dataDir>/models). Prompt sets recorded for it go with it; predictions keep their
- * model_sha256 and lose the link.
+ * (inside <dataDir>/models). Prompt sets recorded for it go with it, and so does the library's choice
+ * of its active prompt sets (ids can be reused by the next import); predictions keep their
+ * model_sha256 and lose the link. The app and `cleft models delete` both come here.
  */
 export function deleteModel(db: Db, dataDir: string, id: number): { deleted: number; removedFolder: string | null } {
   const row = getRow(db, id);
   const models = new ModelsRepo(db);
-  models.delete(id);
+  db.transaction(() => {
+    models.delete(id);
+    new PromptSetsRepo(db).forgetModel(id);
+  })();
   const modelsRoot = path.resolve(dataDir, MODELS_DIR);
   const folder = path.resolve(row.path);
   if (isInside(folder, modelsRoot) && fs.existsSync(folder)) {
