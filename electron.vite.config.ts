@@ -13,7 +13,7 @@ export default defineConfig({
           index: resolve(__dirname, 'src/main/electron/main.ts'),
           'job-worker': resolve(__dirname, 'src/main/jobs/worker-entry.ts'),
           'frame-worker': resolve(__dirname, 'src/main/imaging/frame-worker.ts'),
-          'engine-status-worker': resolve(__dirname, 'src/main/engine/status-worker.ts'),
+          'engine-status-worker': resolve(__dirname, 'src/main/runtime/status-worker.ts'),
         },
       },
     },

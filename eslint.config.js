@@ -45,6 +45,29 @@ export default tseslint.config(
     },
   },
   {
+    // SQL lives in src/main/db (repositories named for what they answer); the rest of main calls them.
+    files: ['src/main/**'],
+    ignores: ['src/main/db/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'better-sqlite3', message: 'SQL lives in src/main/db: add a repository function there.' }] },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='prepare']",
+          message: 'SQL lives in src/main/db: add a repository function there.',
+        },
+        {
+          selector:
+            'CallExpression[callee.property.name=/^(exec|pragma)$/][arguments.0.type=/^(Literal|TemplateLiteral)$/]:not([callee.object.regex])',
+          message: 'SQL lives in src/main/db: add a repository function there.',
+        },
+      ],
+    },
+  },
+  {
     files: ['src/common/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: ['node:*', 'electron', '**/main/**', '**/renderer/**', '**/native/**'] }],

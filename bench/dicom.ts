@@ -23,7 +23,7 @@ import { decodeFrame, openDicomFile } from '../src/main/dicom/decode';
 import { generateExam, type PhantomSyntax } from '../src/main/dicom/phantom/index';
 import { prepareImage } from '../src/main/dicom/pipeline/prepare';
 import { PRESETS } from '../src/main/dicom/pipeline/spec';
-import { startThread } from '../src/main/jobs/thread-launcher';
+import { startThread } from '../src/main/workers/thread-launcher';
 import { fmt, loadAvg1, machine, measure, summarize, writeResultsSection, type Stats } from './harness';
 
 const { values } = parseArgs({

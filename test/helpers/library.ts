@@ -3,7 +3,7 @@
 // and a folder of exams imported into the library.
 import path from 'node:path';
 import { createBackend, type Backend } from '../../src/main/api/backend';
-import { launchThreadWorker } from '../../src/main/jobs/thread-launcher';
+import { launchThreadWorker } from '../../src/main/workers/thread-launcher';
 import type { MethodOutput } from '../../src/common/contract';
 import { defaultTokenizerDir } from '../../src/native/cleft/demo';
 import { QUICK_SIZES, writeTinyModels } from '../../src/native/cleft/tiny-models';

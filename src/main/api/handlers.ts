@@ -10,8 +10,8 @@ import { LabelsRepo } from '../db/labels-repo';
 import { TasksRepo } from '../db/tasks-repo';
 import { createModelBundle, deleteModel, exportModelBundle, importModel, inspectModel, listModels } from '../models/registry';
 import { inspectModelFolder } from '../../native/models/inspect';
-import { activatePromptSet, forgetActivePromptSets, listPromptSets, resolveClassifyPromptSet } from '../models/prompt-sets';
-import { engineStatus } from '../engine/status';
+import { activatePromptSet, listPromptSets, resolveClassifyPromptSet } from '../models/prompt-sets';
+import { engineStatus } from '../runtime/status';
 import { RunsRepo } from '../db/runs-repo';
 import { ReportsRepo } from '../db/reports-repo';
 import { importReports } from '../library/report-import';
@@ -30,8 +30,7 @@ export function createHandlers(backend: Backend): Handlers {
   const settings = new SettingsRepo(db);
   const tasks = new TasksRepo(db);
   const labels = new LabelsRepo(db, tasks);
-  const runs = new RunsRepo(db);
-  tasks.seedBuiltins();
+  const runs = new RunsRepo(db); // the built-in tasks are seeded when the library opens (jobs/job-host.ts)
   return {
     'app.info': () => ({
       name: 'CLEFT Studio',
@@ -71,11 +70,7 @@ export function createHandlers(backend: Backend): Handlers {
     'models.inspectFolder': ({ path, hash }) => inspectModelFolder(path, { hash }),
     'models.import': ({ path, name, copy, adapterBase }) =>
       importModel(db, options.dataDir, path, { copy, ...(name ? { name } : {}), ...(adapterBase ? { adapterBase } : {}) }),
-    'models.delete': ({ id }) => {
-      const deleted = deleteModel(db, options.dataDir, id);
-      forgetActivePromptSets(db, id);
-      return deleted;
-    },
+    'models.delete': ({ id }) => deleteModel(db, options.dataDir, id),
     'models.createBundle': (input) => createModelBundle(db, options.dataDir, { ...input, createdBy: `CLEFT Studio ${options.version}` }),
     'models.exportBundle': ({ id, destination, overwrite }) => exportModelBundle(db, id, destination, overwrite),
     'classify.start': async ({ modelId, promptSet, ...rest }) => {

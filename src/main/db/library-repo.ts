@@ -2,6 +2,7 @@
 // at 10,000+ studies thanks to the per-table indexes), one study's instances, refused files.
 import type { ImportProblem, InstanceSummary, LibraryStats, StudyFilter, StudyPrediction, StudySummary } from '../../common/contract';
 import type { Db } from './database';
+import { FOR_PRESENTATION, FOR_PROCESSING, FOR_PROCESSING_INTENT } from './images-repo';
 
 interface StudyRow {
   id: number;
@@ -51,7 +52,7 @@ const STUDY_SELECT = `
        FROM series se JOIN instances i ON i.series_ref = se.id WHERE se.study_ref = s.id) AS views,
     ${IMAGES} AS images,
     (SELECT count(*) FROM series se JOIN instances i ON i.series_ref = se.id
-       WHERE se.study_ref = s.id AND i.presentation_intent = 'FOR PROCESSING') AS for_processing,
+       WHERE se.study_ref = s.id AND ${FOR_PROCESSING}) AS for_processing,
     (SELECT count(*) FROM labels l WHERE l.study_ref = s.id) AS labels,
     (SELECT count(*) FROM predictions pr WHERE pr.study_ref = s.id) AS predictions,
     lp.run_ref AS lp_run, lp.task_ref AS lp_task, lp.predicted_class AS lp_class, lp.probabilities_json AS lp_probabilities,
@@ -202,15 +203,7 @@ function studyWhere(f: StudyFilter): { where: string; params: Record<string, unk
     clauses.push(hasInstance('i.view_position = @view'));
   }
   if (f.presentationIntent) {
-    params.intent = f.presentationIntent;
-    clauses.push(
-      hasInstance(
-        f.presentationIntent === 'FOR PROCESSING'
-          ? `i.presentation_intent = @intent`
-          : `coalesce(i.presentation_intent, '') <> 'FOR PROCESSING'`,
-      ),
-    );
-    if (f.presentationIntent !== 'FOR PROCESSING') delete params.intent;
+    clauses.push(hasInstance(f.presentationIntent === FOR_PROCESSING_INTENT ? FOR_PROCESSING : FOR_PRESENTATION));
   }
   if (f.labelled !== undefined) clauses.push(`${f.labelled ? '' : 'NOT '}EXISTS (SELECT 1 FROM labels l WHERE l.study_ref = s.id)`);
   if (f.predicted !== undefined) clauses.push(f.predicted ? 'lp.id IS NOT NULL' : 'lp.id IS NULL');

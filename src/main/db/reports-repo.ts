@@ -2,12 +2,23 @@
 // training). Importing a report for a study that has one replaces it; the source file is kept.
 import type { Report } from '../../common/contract';
 import type { Db } from './database';
+import { FOR_PRESENTATION } from './images-repo';
 
 interface ReportRow {
   study_ref: number;
   text: string;
   source_file: string;
   created_at: string;
+}
+
+/** One image-report pair for contrastive training: a FOR PRESENTATION image and its study's report. */
+export interface ReportPair {
+  instanceId: number;
+  studyId: number;
+  file: string;
+  sopInstanceUid: string;
+  studyUid: string;
+  text: string;
 }
 
 const toReport = (r: ReportRow): Report => ({ studyId: r.study_ref, text: r.text, source: r.source_file, createdAt: r.created_at });
@@ -46,5 +57,20 @@ export class ReportsRepo {
   /** Studies with a report. */
   count(): number {
     return (this.db.prepare(`SELECT count(*) AS n FROM reports`).get() as { n: number }).n;
+  }
+
+  /** Every FOR PRESENTATION image of a study with a report (of these studies when given), in a stable order. */
+  imagePairs(studyIds?: readonly number[]): ReportPair[] {
+    return this.db
+      .prepare(
+        `SELECT i.id AS instanceId, se.study_ref AS studyId, i.file_path AS file, i.sop_instance_uid AS sopInstanceUid,
+           s.study_uid AS studyUid, r.text AS text
+         FROM reports r JOIN studies s ON s.id = r.study_ref JOIN series se ON se.study_ref = r.study_ref
+           JOIN instances i ON i.series_ref = se.id
+         WHERE ${FOR_PRESENTATION}
+           ${studyIds ? 'AND r.study_ref IN (SELECT value FROM json_each(@studies))' : ''}
+         ORDER BY se.study_ref, i.id`,
+      )
+      .all(studyIds ? { studies: JSON.stringify(studyIds) } : {}) as ReportPair[];
   }
 }

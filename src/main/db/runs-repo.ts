@@ -102,6 +102,12 @@ export class RunsRepo {
     return new Set(rows.map((r) => r.study_ref));
   }
 
+  /** Records the execution provider that ran (known once the run's images are encoded). */
+  setExecutionProvider(runId: number, provider: string): void {
+    const record = this.getRun(runId).record;
+    this.db.prepare(`UPDATE runs SET record_json = ? WHERE id = ?`).run(JSON.stringify({ ...record, executionProvider: provider }), runId);
+  }
+
   setMetrics(runId: number, metrics: unknown): void {
     this.db.prepare(`UPDATE runs SET metrics_json = ? WHERE id = ?`).run(JSON.stringify(metrics), runId);
   }

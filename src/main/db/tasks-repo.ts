@@ -44,6 +44,12 @@ export class TasksRepo {
     return toTask(row);
   }
 
+  /** The task of this name, compared without case (as a command line names it), or null. */
+  findByName(name: string): Task | null {
+    const row = this.db.prepare(`SELECT * FROM tasks WHERE lower(name) = lower(?)`).get(name) as TaskRow | undefined;
+    return row ? toTask(row) : null;
+  }
+
   create(input: TaskInput): Task {
     const exists = this.db.prepare(`SELECT 1 FROM tasks WHERE name = ?`).get(input.name);
     if (exists) throw new CleftError('conflict', `a task named "${input.name}" already exists`);

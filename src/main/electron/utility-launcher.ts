@@ -3,7 +3,7 @@
 import { utilityProcess } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FromWorker, WorkerChannel, WorkerLauncher } from '../jobs/protocol';
+import type { FromWorker, WorkerChannel, WorkerLauncher } from '../workers/job-protocol';
 
 export const launchUtilityWorker: WorkerLauncher = () => {
   const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), 'job-worker.js');

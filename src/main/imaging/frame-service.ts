@@ -6,8 +6,9 @@ import type { Worker } from 'node:worker_threads';
 import { encodeBinary, type FrameMeta, type FrameRequest } from '../../common/binary';
 import { CleftError } from '../../common/errors';
 import type { Db } from '../db/database';
-import { startThread } from '../jobs/thread-launcher';
-import { workerEntry } from '../built-entry';
+import { ImagesRepo } from '../db/images-repo';
+import { startThread } from '../workers/thread-launcher';
+import { workerEntry } from '../workers/built-entry';
 
 interface Pending {
   resolve: (r: { meta: FrameMeta; data: Uint8Array }) => void;
@@ -22,20 +23,22 @@ export class FrameService {
   private readonly inflight = new Map<string, Promise<Uint8Array>>();
   private readonly cache = new Map<string, Uint8Array>();
   private cacheBytes = 0;
+  private readonly images: ImagesRepo;
   private nextId = 1;
   private turn = 0;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly poolSize = Math.max(1, Math.min(2, os.availableParallelism() - 1)),
-  ) {}
+  ) {
+    this.images = new ImagesRepo(db);
+  }
 
   /** The encoded binary response (metadata + pixels) for a frame request. */
   async frame(req: FrameRequest): Promise<Uint8Array> {
-    const row = this.db.prepare(`SELECT file_path, file_size, file_mtime_ms FROM instances WHERE id = ?`).get(req.instanceId) as
-      { file_path: string; file_size: number; file_mtime_ms: number } | undefined;
+    const row = this.images.file(req.instanceId);
     if (!row) throw new CleftError('not_found', `no image with id ${req.instanceId}`);
-    const key = `${req.instanceId}:${req.frame}:${req.maxSize ?? 0}:${row.file_mtime_ms}:${row.file_size}`;
+    const key = `${req.instanceId}:${req.frame}:${req.maxSize ?? 0}:${row.fileMtimeMs}:${row.fileSize}`;
     const hit = this.cache.get(key);
     if (hit) {
       this.cache.delete(key);
@@ -44,7 +47,7 @@ export class FrameService {
     }
     let running = this.inflight.get(key);
     if (!running) {
-      running = this.decode({ instanceId: req.instanceId, file: row.file_path, frame: req.frame, maxSize: req.maxSize })
+      running = this.decode({ instanceId: req.instanceId, file: row.filePath, frame: req.frame, maxSize: req.maxSize })
         .then(({ meta, data }) => {
           const encoded = encodeBinary(meta, data);
           this.remember(key, encoded);

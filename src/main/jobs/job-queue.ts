@@ -12,13 +12,13 @@ import { CleftError } from '../../common/errors';
 import { errorMessage } from '../../native/io/disk-full';
 import { removeStaleTempFiles } from '../../native/io/atomic-write';
 import type { MetricPoint, Job, JobSpec } from '../../common/jobs';
-import type { EventBus } from '../api/event-bus';
+import type { EventBus } from '../events/event-bus';
 import type { Db } from '../db/database';
 import { JobsRepo, type RunnerRecord } from '../db/jobs-repo';
 import { RunnerLock } from '../db/runner-lock';
 import { readCheckpoint } from './job-context';
 import { METRICS_FILE, MetricsWriter, parseMetricLine, readMetrics } from './metrics-file';
-import type { FromWorker, WorkerChannel, WorkerLauncher } from './protocol';
+import type { FromWorker, WorkerChannel, WorkerLauncher } from '../workers/job-protocol';
 
 export { METRICS_FILE } from './metrics-file';
 

@@ -7,7 +7,7 @@ import { errorMessage } from '../../native/io/disk-full';
 import { CHECKPOINT_FILE, JobCancelled, writeFileAtomic, type JobContext, type JobRunner } from './job-context';
 import { jobRunners } from './kinds/index';
 import { finitePoint } from './metrics-file';
-import type { FromWorker, StartJob, WorkerPort } from './protocol';
+import type { FromWorker, StartJob, WorkerPort } from '../workers/job-protocol';
 
 export function serveJobs(port: WorkerPort): void {
   const abort = new AbortController();

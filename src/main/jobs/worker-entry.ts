@@ -3,7 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import { usePrivateUmask } from '../data-dir';
 import { serveJobs } from './run-in-worker';
-import type { FromWorker, ToWorker, WorkerPort } from './protocol';
+import type { FromWorker, ToWorker, WorkerPort } from '../workers/job-protocol';
 
 interface ElectronParentPort {
   postMessage(message: unknown): void;

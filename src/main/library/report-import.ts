@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { ReportImportResult } from '../../common/contract';
 import { CleftError } from '../../common/errors';
 import type { Db } from '../db/database';
+import { ImagesRepo } from '../db/images-repo';
 import { ReportsRepo } from '../db/reports-repo';
 import { parseCsvRecords, readUtf8File } from './csv';
 
@@ -19,22 +20,17 @@ const ACCESSION_COLUMNS = ['accession', 'accessionnumber'];
 const TEXT_COLUMNS = ['report', 'text', 'reporttext'];
 
 class StudyKeys {
-  private readonly byUid;
-  private readonly byAccession;
-  constructor(db: Db) {
-    this.byUid = db.prepare(`SELECT id FROM studies WHERE study_uid = ?`);
-    this.byAccession = db.prepare(`SELECT id FROM studies WHERE accession = ? LIMIT 2`);
-  }
+  constructor(private readonly images: ImagesRepo) {}
   /** The study of a key, or why there is none. */
   find(key: string, kind: 'uid' | 'accession' | 'either'): { id: number } | { reason: string } {
     if (kind !== 'accession') {
-      const row = this.byUid.get(key) as { id: number } | undefined;
-      if (row) return row;
+      const id = this.images.studyIdByUid(key);
+      if (id !== null) return { id };
       if (kind === 'uid') return { reason: `no study with StudyInstanceUID ${key} in the library` };
     }
-    const rows = this.byAccession.all(key) as { id: number }[];
-    if (rows.length === 1) return rows[0]!;
-    if (rows.length > 1) return { reason: `accession ${key} belongs to several studies; use a StudyInstanceUID column` };
+    const ids = this.images.studyIdsByAccession(key);
+    if (ids.length === 1) return { id: ids[0]! };
+    if (ids.length > 1) return { reason: `accession ${key} belongs to several studies; use a StudyInstanceUID column` };
     return {
       reason: kind === 'accession' ? `no study with accession ${key} in the library` : `no study with accession or StudyInstanceUID ${key}`,
     };
@@ -74,7 +70,7 @@ function importCsv(db: Db, file: string): ReportImportResult {
     throw new CleftError('invalid_input', `${file}: no study key column (accession, study_uid or StudyInstanceUID); ${found}`);
   if (textCol < 0) throw new CleftError('invalid_input', `${file}: no report column (report or text); ${found}`);
 
-  const keys = new StudyKeys(db);
+  const keys = new StudyKeys(new ImagesRepo(db));
   const repo = new ReportsRepo(db);
   const unmatched: Unmatched[] = [];
   const firstLine = new Map<number, number>();
@@ -133,13 +129,9 @@ function importTxtFolder(db: Db, dir: string): ReportImportResult {
  * failing that, its file name (without .txt) is the study's accession or StudyInstanceUID.
  */
 function importTxtFiles(db: Db, root: string, files: readonly string[]): ReportImportResult {
-  const keys = new StudyKeys(db);
+  const images = new ImagesRepo(db);
+  const keys = new StudyKeys(images);
   const repo = new ReportsRepo(db);
-  // instances_path index: a range scan of the folder's prefix, then only files directly in it
-  const beside = db.prepare(
-    `SELECT DISTINCT se.study_ref AS id, i.file_path AS file FROM instances i JOIN series se ON se.id = i.series_ref
-     WHERE i.file_path >= ? AND i.file_path < ?`,
-  );
   const unmatched: Unmatched[] = [];
   const firstFile = new Map<number, string>();
   let matched = 0;
@@ -164,9 +156,9 @@ function importTxtFiles(db: Db, root: string, files: readonly string[]): ReportI
         miss('the report is empty');
         continue;
       }
-      const prefix = dir + path.sep;
-      const rows = (beside.all(prefix, prefix + '\uffff') as { id: number; file: string }[]).filter((r) => path.dirname(r.file) === dir);
-      const studies = [...new Set(rows.map((r) => r.id))];
+      // the files under the folder's prefix (an index range scan), then only those directly in it
+      const rows = images.studyFilesUnder(dir + path.sep).filter((r) => path.dirname(r.file) === dir);
+      const studies = [...new Set(rows.map((r) => r.studyId))];
       let studyId: number | null = null;
       if (studies.length === 1) studyId = studies[0]!;
       else if (studies.length > 1) {

@@ -1,16 +1,13 @@
 // Learned prompt sets of a bundle and the one active per (model, task). The bundle manifest is the
 // truth about which sets exist (they travel with the bundle); the choice of the active one is a
-// preference of this library, so it lives in the `settings` key/value table under
-// `promptSet.active.<modelId>.<taskId>` (no schema change; a name that left the bundle reads as none).
+// preference of this library (db/prompt-sets-repo.ts; a name that left the bundle reads as none).
 import { CleftError } from '../../common/errors';
 import type { PromptSetInfo } from '../../common/models';
 import type { Db } from '../db/database';
+import { PromptSetsRepo } from '../db/prompt-sets-repo';
 import { TasksRepo } from '../db/tasks-repo';
 import { openBundle } from '../../native/models/bundle';
 import { getModel } from './registry';
-
-const KEY_PREFIX = 'promptSet.active.';
-const activeKey = (modelId: number, taskId: number): string => `${KEY_PREFIX}${modelId}.${taskId}`;
 
 /** The prompt sets stored in a registered bundle, optionally only those learned for one task. */
 export async function listPromptSets(db: Db, modelId: number, taskId?: number): Promise<PromptSetInfo[]> {
@@ -20,6 +17,7 @@ export async function listPromptSets(db: Db, modelId: number, taskId?: number): 
   const bundle = await openBundle(model.path, { verify: 'sizes' });
   const tasks = new TasksRepo(db).list();
   const taskName = taskId === undefined ? undefined : new TasksRepo(db).get(taskId).name;
+  const chosen = new PromptSetsRepo(db);
   return bundle.promptSets
     .filter((p) => taskName === undefined || p.task === taskName)
     .map((p) => {
@@ -34,23 +32,14 @@ export async function listPromptSets(db: Db, modelId: number, taskId?: number): 
         metrics: p.metrics,
         training: p.training,
         createdAt: p.createdAt,
-        active: tid !== null && storedActive(db, modelId, tid) === p.name,
+        active: tid !== null && chosen.active(modelId, tid) === p.name,
       };
     });
 }
 
-/** The stored choice, unchecked against the bundle. */
-function storedActive(db: Db, modelId: number, taskId: number): string | null {
-  const row = db.prepare(`SELECT value_json FROM settings WHERE key = ?`).get(activeKey(modelId, taskId)) as
-    { value_json: string } | undefined;
-  if (!row) return null;
-  const value = JSON.parse(row.value_json) as unknown;
-  return typeof value === 'string' ? value : null;
-}
-
 /** The active prompt set of (model, task) if the bundle still holds it for that task, else null (task templates). */
 export async function activePromptSet(db: Db, modelId: number, taskId: number): Promise<string | null> {
-  const name = storedActive(db, modelId, taskId);
+  const name = new PromptSetsRepo(db).active(modelId, taskId);
   if (name === null) return null;
   const sets = await listPromptSets(db, modelId, taskId);
   return sets.some((s) => s.name === name) ? name : null;
@@ -60,7 +49,7 @@ export async function activePromptSet(db: Db, modelId: number, taskId: number): 
 export async function activatePromptSet(db: Db, modelId: number, taskId: number, name: string | null): Promise<{ active: string | null }> {
   const sets = await listPromptSets(db, modelId, taskId);
   if (name === null) {
-    db.prepare(`DELETE FROM settings WHERE key = ?`).run(activeKey(modelId, taskId));
+    new PromptSetsRepo(db).setActive(modelId, taskId, null);
     return { active: null };
   }
   if (!sets.some((s) => s.name === name)) {
@@ -70,10 +59,7 @@ export async function activatePromptSet(db: Db, modelId: number, taskId: number,
       `model "${getModel(db, modelId).name}" has no prompt set "${name}" for "${task}" (has: ${sets.map((s) => s.name).join(', ') || 'none'})`,
     );
   }
-  db.prepare(`INSERT INTO settings (key, value_json) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value_json = excluded.value_json`).run(
-    activeKey(modelId, taskId),
-    JSON.stringify(name),
-  );
+  new PromptSetsRepo(db).setActive(modelId, taskId, name);
   return { active: name };
 }
 
@@ -88,10 +74,4 @@ export async function resolveClassifyPromptSet(
   requested: string | null | undefined,
 ): Promise<string | null> {
   return requested === undefined ? activePromptSet(db, modelId, taskId) : requested;
-}
-
-/** Forgets the choices of a deleted model (ids can be reused by the next import). */
-export function forgetActivePromptSets(db: Db, modelId: number): void {
-  // '.' is literal in LIKE, so model 1 does not match model 12's keys.
-  db.prepare(`DELETE FROM settings WHERE key LIKE ?`).run(`${KEY_PREFIX}${modelId}.%`);
 }

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { CleftError } from '../../common/errors';
 import type { Db } from '../db/database';
 import { libraryDir, resolveModelPath, storedModelPath } from '../db/model-paths';
+import { ModelsRepo, type StoredModelRow } from '../db/models-repo';
+import { PromptSetsRepo } from '../db/prompt-sets-repo';
 import { makePrivate } from '../data-dir';
 import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../dicom/pipeline/spec';
 import { ModelFormatError } from '../../native/models/hf-folder';
@@ -82,17 +84,11 @@ export interface ModelRecord {
   summary: ModelSummary;
 }
 
-interface ModelRow {
-  id: number;
-  name: string;
-  kind: string;
+interface ModelRow extends StoredModelRow {
   /** The folder, resolved against the library (see db/model-paths.ts). */
   path: string;
   /** `models.path` as stored: relative inside the library. */
   stored_path: string;
-  manifest_json: string;
-  sha256: string;
-  created_at: string;
 }
 
 const fmtCount = (n: number) =>
@@ -152,21 +148,16 @@ function toRecord(row: ModelRow): ModelRecord {
 }
 
 export function listModels(db: Db, filter: { kind?: ModelKind } = {}): ModelRecord[] {
-  const rows = (
-    filter.kind
-      ? db.prepare(`SELECT * FROM models WHERE kind = ? ORDER BY id`).all(filter.kind)
-      : db.prepare(`SELECT * FROM models ORDER BY id`).all()
-  ) as ModelRow[];
-  return rows.map((r) => toRecord(resolved(db, r)));
+  return new ModelsRepo(db).list(filter.kind).map((r) => toRecord(resolved(db, r)));
 }
 
 /** The row with its folder resolved against the library the database is in. */
-function resolved(db: Db, row: ModelRow): ModelRow {
+function resolved(db: Db, row: StoredModelRow): ModelRow {
   return { ...row, stored_path: row.path, path: resolveModelPath(libraryDir(db), row.path) };
 }
 
 function getRow(db: Db, id: number): ModelRow {
-  const row = db.prepare(`SELECT * FROM models WHERE id = ?`).get(id) as ModelRow | undefined;
+  const row = new ModelsRepo(db).get(id);
   if (!row) throw new CleftError('not_found', `no model with id ${id}`);
   return resolved(db, row);
 }
@@ -232,12 +223,12 @@ export async function importModel(db: Db, dataDir: string, sourceDir: string, op
   const name = (options.name ?? inspection.bundle?.name ?? path.basename(source)).trim();
   if (name.length === 0 || name.length > 120) throw new CleftError('invalid_input', `model name must be 1-120 characters, got "${name}"`);
 
-  const dup = db.prepare(`SELECT id, name FROM models WHERE sha256 = ? AND kind = ?`).get(sha256, kind) as
-    { id: number; name: string } | undefined;
+  const models = new ModelsRepo(db);
+  const dup = models.bySha256(sha256, kind);
   if (dup)
     throw new CleftError('conflict', `this ${kind} is already registered as #${dup.id} "${dup.name}" (same sha256 ${sha256.slice(0, 12)})`);
-  const sameName = db.prepare(`SELECT id FROM models WHERE name = ?`).get(name) as { id: number } | undefined;
-  if (sameName) throw new CleftError('conflict', `a model named "${name}" already exists (#${sameName.id}); choose another name`);
+  const sameName = models.idByName(name);
+  if (sameName !== null) throw new CleftError('conflict', `a model named "${name}" already exists (#${sameName}); choose another name`);
 
   let target = source;
   const modelsRoot = path.resolve(dataDir, MODELS_DIR);
@@ -271,10 +262,8 @@ export async function importModel(db: Db, dataDir: string, sourceDir: string, op
     warnings: inspection.warnings,
   };
   try {
-    const info = db
-      .prepare(`INSERT INTO models (name, kind, path, manifest_json, sha256) VALUES (?, ?, ?, ?, ?)`)
-      .run(name, kind, storedModelPath(libraryDir(db), target), JSON.stringify(manifest), sha256);
-    return getModel(db, Number(info.lastInsertRowid));
+    const id = models.insert({ name, kind, path: storedModelPath(libraryDir(db), target), manifestJson: JSON.stringify(manifest), sha256 });
+    return getModel(db, id);
   } catch (e) {
     if (options.copy) fs.rmSync(target, { recursive: true, force: true });
     throw e;
@@ -374,17 +363,21 @@ function additionFiles(m: BundleManifest): string[] {
 
 /**
  * Removes a model from the registry; its folder is deleted only when it is the registry's own copy
- * (inside <dataDir>/models). Prompt sets recorded for it go with it; predictions keep their
- * model_sha256 and lose the link.
+ * (inside <dataDir>/models). Prompt sets recorded for it go with it, and so does the library's choice
+ * of its active prompt sets (ids can be reused by the next import); predictions keep their
+ * model_sha256 and lose the link. The app and `cleft models delete` both come here.
  */
 export function deleteModel(db: Db, dataDir: string, id: number): { deleted: number; removedFolder: string | null } {
   const row = getRow(db, id);
-  db.prepare(`DELETE FROM models WHERE id = ?`).run(id);
+  const models = new ModelsRepo(db);
+  db.transaction(() => {
+    models.delete(id);
+    new PromptSetsRepo(db).forgetModel(id);
+  })();
   const modelsRoot = path.resolve(dataDir, MODELS_DIR);
   const folder = path.resolve(row.path);
   if (isInside(folder, modelsRoot) && fs.existsSync(folder)) {
-    const stillUsed = db.prepare(`SELECT 1 FROM models WHERE path = ?`).get(row.stored_path);
-    if (!stillUsed) {
+    if (!models.pathInUse(row.stored_path)) {
       fs.rmSync(folder, { recursive: true, force: true });
       // The ONNX cache hard-links weight files: drop the deleted model's links and artifacts, or its
       // bytes stay on disk.
@@ -426,7 +419,7 @@ export async function refreshBundleRecord<T>(
   };
   const sha256 = inspection.sha256;
   return db.transaction(() => {
-    db.prepare(`UPDATE models SET manifest_json = ?, sha256 = ? WHERE id = ?`).run(JSON.stringify(manifest), sha256, id);
+    new ModelsRepo(db).updateManifest(id, JSON.stringify(manifest), sha256);
     const model = getModel(db, id);
     return register ? { model, registered: register(model) } : model;
   })();

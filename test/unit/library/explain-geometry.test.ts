@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { prepareFiles } from '../../../src/main/dicom/pipeline/prepare';
 import { PreprocessSpec } from '../../../src/main/dicom/pipeline/spec';
-import { gridAxes } from '../../../src/main/engine/explain-geometry';
+import { gridAxes } from '../../../src/main/features/explain-geometry';
 import { requireDump2dcm, writeMgInstance } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createBackend } from '../../../src/main/api/backend';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { launchThreadWorker } from '../../../src/main/workers/thread-launcher';
 import { writeFileAtomic } from '../../../src/native/io/atomic-write';
 import { DiskFullError, errorMessage, writingTo } from '../../../src/native/io/disk-full';
 import { callApi } from '../../helpers/api';

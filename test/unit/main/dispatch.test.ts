@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBackend, type Backend } from '../../../src/main/api/backend';
 import { dispatch } from '../../../src/main/api/dispatch';
-import { launchThreadWorker } from '../../../src/main/jobs/thread-launcher';
+import { launchThreadWorker } from '../../../src/main/workers/thread-launcher';
 import { CleftError } from '../../../src/common/errors';
 import { tmpDir } from '../../helpers/tmp';
 import { callApi } from '../../helpers/api';

@@ -4,10 +4,10 @@
 // and the last ones before the job's end.
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../src/main/api/event-bus';
+import { EventBus } from '../../../src/main/events/event-bus';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../../src/main/db/database';
 import { JobQueue } from '../../../src/main/jobs/job-queue';
-import type { FromWorker, WorkerChannel } from '../../../src/main/jobs/protocol';
+import type { FromWorker, WorkerChannel } from '../../../src/main/workers/job-protocol';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 
 const closers: (() => void)[] = [];

@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../src/main/api/event-bus';
+import { EventBus } from '../../../src/main/events/event-bus';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../../src/main/db/database';
 import { JobQueue } from '../../../src/main/jobs/job-queue';
-import type { FromWorker, ToWorker, WorkerChannel } from '../../../src/main/jobs/protocol';
+import type { FromWorker, ToWorker, WorkerChannel } from '../../../src/main/workers/job-protocol';
 import { writeFileAtomic } from '../../../src/native/io/atomic-write';
 import type { MetricPoint } from '../../../src/common/jobs';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';

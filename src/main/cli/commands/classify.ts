@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveDataDir } from '../../data-dir';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import { ImagesRepo } from '../../db/images-repo';
+import { TasksRepo } from '../../db/tasks-repo';
 import { prepareFiles } from '../../dicom/pipeline/prepare';
 import { PreprocessSpec, presetSpec } from '../../dicom/pipeline/spec';
 import { openBundle } from '../../../native/models/bundle';
@@ -39,15 +41,8 @@ function resolveTask(name: string, dataDir: string | undefined): TaskSpec {
   if (fs.existsSync(file)) {
     const db = openDatabase(file, { readonly: true });
     try {
-      const row = db.prepare('SELECT name, description, classes_json, default_scope FROM tasks WHERE lower(name) = lower(?)').get(name) as
-        { name: string; description: string | null; classes_json: string; default_scope: string } | undefined;
-      if (row)
-        return parseTask({
-          name: row.name,
-          description: row.description ?? '',
-          scope: row.default_scope,
-          classes: JSON.parse(row.classes_json),
-        });
+      const task = new TasksRepo(db).findByName(name);
+      if (task) return parseTask({ name: task.name, description: task.description, scope: task.scope, classes: task.classes });
     } finally {
       db.close();
     }
@@ -63,14 +58,7 @@ function studyFiles(uid: string, dataDir: string | undefined): { file: string; l
   if (!fs.existsSync(file)) throw new Error(`no library at ${file} (use --data-dir or CLEFT_DATA_DIR, or give --dicom files)`);
   const db = openDatabase(file, { readonly: true });
   try {
-    const rows = db
-      .prepare(
-        `SELECT i.file_path AS file, i.laterality AS laterality, i.view_position AS view FROM instances i
-         JOIN series se ON se.id = i.series_ref JOIN studies s ON s.id = se.study_ref
-         WHERE s.study_uid = ? AND coalesce(i.presentation_intent, '') != 'FOR PROCESSING'
-         ORDER BY se.series_number, i.instance_number, i.id`,
-      )
-      .all(uid) as { file: string; laterality: string | null; view: string | null }[];
+    const rows = new ImagesRepo(db).presentationImagesOfStudyUid(uid);
     if (!rows.length) throw new Error(`study ${uid}: not in the library ${file} (or it has no FOR PRESENTATION images)`);
     return rows.map((r) => ({
       file: r.file,

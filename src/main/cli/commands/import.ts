@@ -1,12 +1,8 @@
 // `cleft import DIR...`: index DICOM files into the library, with progress, a summary and the
 // list of skipped or refused files.
 import type { Command } from 'commander';
-import { createBackend } from '../../api/backend';
-import { resolveDataDir } from '../../data-dir';
-import { launchThreadWorker } from '../../jobs/thread-launcher';
 import { LibraryRepo } from '../../db/library-repo';
-import { APP_VERSION } from '../../version';
-import { runJobInTerminal } from './jobs';
+import { openCliJobHost, runJobInTerminal } from '../run-job';
 import type { ImportResult } from '../../jobs/kinds/import-dicom';
 
 export function register(program: Command): void {
@@ -17,17 +13,10 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'library folder (default: $CLEFT_DATA_DIR or the app user-data folder)')
     .option('--json', 'print the summary and problems as JSON')
     .action(async (paths: string[], opts: { dataDir?: string; json?: boolean }) => {
-      const backend = createBackend({
-        dataDir: resolveDataDir(opts.dataDir),
-        launchWorker: launchThreadWorker,
-        host: 'web',
-        version: APP_VERSION,
-        command: 'cleft import',
-        runs: 'own',
-      });
+      const host = openCliJobHost(opts.dataDir, 'cleft import');
       try {
-        const job = await runJobInTerminal(backend, () => backend.jobs.enqueue({ kind: 'import', params: { paths } }));
-        const problems = new LibraryRepo(backend.db).problems(job.id, 1000, 0);
+        const job = await runJobInTerminal(host, () => host.jobs.enqueue({ kind: 'import', params: { paths } }));
+        const problems = new LibraryRepo(host.db).problems(job.id, 1000, 0);
         if (opts.json) {
           console.log(JSON.stringify({ status: job.status, result: job.result, error: job.error, problems: problems.rows }, null, 2));
         } else {
@@ -47,7 +36,7 @@ export function register(program: Command): void {
         }
         if (job.status !== 'done') process.exitCode = job.status === 'cancelled' ? 130 : 1;
       } finally {
-        backend.close();
+        host.close();
       }
     });
 }

@@ -1,50 +1,13 @@
 // `cleft jobs ...`: run and inspect jobs from the terminal, through the same queue as the app.
 import type { Command } from 'commander';
 import path from 'node:path';
-import { createBackend, runnerDescription, type Backend } from '../../api/backend';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { JobsRepo, type RunnerRecord } from '../../db/jobs-repo';
 import { HEARTBEAT_INTERVAL_MS } from '../../jobs/job-queue';
 import { resolveDataDir } from '../../data-dir';
-import { launchThreadWorker } from '../../jobs/thread-launcher';
-import { APP_VERSION } from '../../version';
-import { jobProgressLine, ProgressPrinter } from '../progress-bar';
+import { runnerDescription } from '../../jobs/job-host';
+import { openCliJobHost, runJobInTerminal } from '../run-job';
 import { JobSpec, type Job } from '../../../common/jobs';
-
-/** A backend that runs the jobs of the library, or queues them for the process that does. */
-function openBackend(dataDirFlag: string | undefined, command: string): Backend {
-  return createBackend({
-    dataDir: resolveDataDir(dataDirFlag),
-    launchWorker: launchThreadWorker,
-    host: 'web',
-    version: APP_VERSION,
-    command,
-    runs: 'own',
-  });
-}
-
-/** Runs a job to completion with a progress bar; Ctrl-C cancels it cleanly. */
-export async function runJobInTerminal(backend: Backend, start: () => Job): Promise<Job> {
-  const printer = new ProgressPrinter();
-  const job = start();
-  const unsubscribe = backend.events.subscribe((event, payload) => {
-    const j = payload as Job;
-    if (event === 'job.updated' && j.id === job.id && j.status === 'running') printer.update(jobProgressLine(j));
-  });
-  const onSigint = (): void => {
-    printer.done('Cancelling…');
-    backend.jobs.cancel(job.id);
-  };
-  process.once('SIGINT', onSigint);
-  try {
-    const final = await backend.jobs.waitFor(job.id);
-    printer.done();
-    return final;
-  } finally {
-    process.off('SIGINT', onSigint);
-    unsubscribe();
-  }
-}
 
 /** Who runs the jobs, from its record; a stale heartbeat is said (the lock, not this, decides). */
 function runnerLine(runner: RunnerRecord): string {
@@ -94,12 +57,12 @@ export function register(program: Command): void {
     .description('Hash every file under a folder (sha256) as a resumable job')
     .option('--data-dir <dir>', 'library folder')
     .action(async (folder: string, opts: { dataDir?: string }) => {
-      const backend = openBackend(opts.dataDir, 'cleft jobs hash-folder');
+      const host = openCliJobHost(opts.dataDir, 'cleft jobs hash-folder');
       try {
         const spec: JobSpec = { kind: 'hash-folder', params: { folder } };
-        report(await runJobInTerminal(backend, () => backend.jobs.enqueue(spec)));
+        report(await runJobInTerminal(host, () => host.jobs.enqueue(spec)));
       } finally {
-        backend.close();
+        host.close();
       }
     });
   jobs
@@ -121,11 +84,11 @@ export function register(program: Command): void {
         throw new Error(
           `job "${kind}": ${spec.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ')}`,
         );
-      const backend = openBackend(opts.dataDir, `cleft jobs start ${kind}`);
+      const host = openCliJobHost(opts.dataDir, `cleft jobs start ${kind}`);
       try {
-        report(await runJobInTerminal(backend, () => backend.jobs.enqueue(spec.data)));
+        report(await runJobInTerminal(host, () => host.jobs.enqueue(spec.data)));
       } finally {
-        backend.close();
+        host.close();
       }
     });
   jobs
@@ -133,11 +96,11 @@ export function register(program: Command): void {
     .description('Resume an interrupted, failed or cancelled job from its last checkpoint')
     .option('--data-dir <dir>', 'library folder')
     .action(async (id: string, opts: { dataDir?: string }) => {
-      const backend = openBackend(opts.dataDir, `cleft jobs resume ${id}`);
+      const host = openCliJobHost(opts.dataDir, `cleft jobs resume ${id}`);
       try {
-        report(await runJobInTerminal(backend, () => backend.jobs.resume(Number.parseInt(id, 10))));
+        report(await runJobInTerminal(host, () => host.jobs.resume(Number.parseInt(id, 10))));
       } finally {
-        backend.close();
+        host.close();
       }
     });
 }

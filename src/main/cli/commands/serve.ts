@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBackend } from '../../api/backend';
 import { resolveDataDir } from '../../data-dir';
-import { launchThreadWorker } from '../../jobs/thread-launcher';
+import { launchThreadWorker } from '../../workers/thread-launcher';
 import { startWebHost } from '../../server/web-host';
 import { APP_VERSION } from '../../version';
 

@@ -6,10 +6,12 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import type { ClassifyParams } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import { ImagesRepo, type StudyImage } from '../../db/images-repo';
+import { PromptSetsRepo } from '../../db/prompt-sets-repo';
 import { RunsRepo, type NewPrediction } from '../../db/runs-repo';
 import { SettingsRepo } from '../../db/settings-repo';
 import { TasksRepo } from '../../db/tasks-repo';
-import { bundleSpec, cachedImageFeatures, engineFromSettings } from '../../engine/image-features';
+import { bundleSpec, cachedImageFeatures, engineFromSettings } from '../../features/image-features';
 import { getModel } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { filesSha256, openBundle, type CleftBundle } from '../../../native/models/bundle';
@@ -33,15 +35,6 @@ export interface ClassifyResult {
   featureCacheHits: number;
   executionProvider: string;
   seconds: number;
-}
-
-interface InstanceRow {
-  id: number;
-  study_ref: number;
-  file_path: string;
-  laterality: 'L' | 'R' | null;
-  view_position: string | null;
-  presentation_intent: string | null;
 }
 
 export const classify: JobRunner<ClassifyParams> = async (ctx) => {
@@ -73,20 +66,14 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
         ? (await promptSetClassEmbeddings(bundle, ctx.params.promptSet, engine)).embeddings
         : await taskClassEmbeddings(bundle, task, engine);
 
-    const instances = db
-      .prepare(
-        `SELECT i.id, se.study_ref, i.file_path, i.laterality, i.view_position, i.presentation_intent FROM instances i
-         JOIN series se ON se.id = i.series_ref WHERE se.study_ref IN (SELECT value FROM json_each(?)) ORDER BY se.study_ref, i.id`,
-      )
-      .all(JSON.stringify(ctx.params.studyIds)) as InstanceRow[];
-    const byStudy = new Map<number, InstanceRow[]>();
+    const byStudy = new Map<number, StudyImage[]>();
     const skipped: ClassifyResult['skipped'] = [];
-    for (const inst of instances) {
-      if (inst.presentation_intent === 'FOR PROCESSING') {
+    for (const inst of new ImagesRepo(db).ofStudies(ctx.params.studyIds)) {
+      if (inst.forProcessing) {
         skipped.push({ instanceId: inst.id, reason: 'FOR PROCESSING image: not used for classification' });
         continue;
       }
-      byStudy.set(inst.study_ref, [...(byStudy.get(inst.study_ref) ?? []), inst]);
+      byStudy.set(inst.studyId, [...(byStudy.get(inst.studyId) ?? []), inst]);
     }
 
     const runs = new RunsRepo(db);
@@ -111,7 +98,7 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
         modelId: model.id,
         taskId: taskRow.id,
         // The library's row for a prompt set learned here (one from elsewhere is named in params).
-        promptSetId: ctx.params.promptSet ? promptSetRow(db, model.id, ctx.params.promptSet) : null,
+        promptSetId: ctx.params.promptSet ? new PromptSetsRepo(db).latestId(model.id, ctx.params.promptSet) : null,
         record: {
           modelSha256: bundle.sha256,
           adapters: { ...adapterHashes(bundle), ...(head ? { [`adaptor:${head.entry.name}`]: fileHash(bundle, head.entry.path) } : {}) },
@@ -144,7 +131,7 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
       const f = await cachedImageFeatures(
         db,
         bundle,
-        views.map((v) => ({ id: v.id, file: v.file_path })),
+        views.map((v) => ({ id: v.id, file: v.filePath })),
         engine,
         { signal: ctx.signal },
       );
@@ -179,8 +166,7 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
       done++;
       ctx.progress(done / byStudy.size, `Classified ${done} of ${byStudy.size} studies (${images} images)`);
     }
-    const record = runs.getRun(runId).record;
-    db.prepare(`UPDATE runs SET record_json = ? WHERE id = ?`).run(JSON.stringify({ ...record, executionProvider: provider }), runId);
+    runs.setExecutionProvider(runId, provider);
     const result: ClassifyResult = {
       runId,
       model: model.name,
@@ -198,12 +184,6 @@ export const classify: JobRunner<ClassifyParams> = async (ctx) => {
     db.close();
   }
 };
-
-function promptSetRow(db: ReturnType<typeof openDatabase>, modelId: number, name: string): number | null {
-  const row = db.prepare(`SELECT id FROM prompt_sets WHERE model_ref = ? AND name = ? ORDER BY id DESC LIMIT 1`).get(modelId, name) as
-    { id: number } | undefined;
-  return row?.id ?? null;
-}
 
 function fileHash(bundle: CleftBundle, rel: string): string {
   return bundle.files.find((f) => f.path === rel)?.sha256 ?? '';

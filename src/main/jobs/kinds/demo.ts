@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DemoParams } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import { ImagesRepo } from '../../db/images-repo';
 import { TasksRepo } from '../../db/tasks-repo';
 import { LabelsRepo } from '../../db/labels-repo';
 import { demoDeps } from '../../demo/demo-deps';
@@ -68,15 +69,15 @@ export const demo: JobRunner<DemoParams> = async (ctx) => {
     let labels = 0;
     if (density) {
       const repo = new LabelsRepo(db, tasks);
-      const study = db.prepare(`SELECT id FROM studies WHERE study_uid = ?`);
+      const images = new ImagesRepo(db);
       for (const dir of fs.readdirSync(phantoms)) {
         const file = path.join(phantoms, dir, 'labels.json');
         if (!fs.existsSync(file)) continue;
         const truth = JSON.parse(fs.readFileSync(file, 'utf8')) as { studyInstanceUID: string; density: string };
-        const row = study.get(truth.studyInstanceUID) as { id: number } | undefined;
-        if (!row) continue;
+        const studyId = images.studyIdByUid(truth.studyInstanceUID);
+        if (studyId === null) continue;
         for (const laterality of ['R', 'L'] as const) {
-          repo.set({ taskId: density.id, studyId: row.id, scope: 'breast', laterality }, truth.density, 'phantom ground truth');
+          repo.set({ taskId: density.id, studyId, scope: 'breast', laterality }, truth.density, 'phantom ground truth');
           labels++;
         }
       }

@@ -1,14 +1,15 @@
 // "Where the model looks" for one image, as a short job (the viewer's overlay): the image is
 // prepared with the bundle's pipeline, its patch tokens are projected like the pooled feature and
 // compared with each class's text embedding (src/native/cleft/explain.ts), and the grid is placed
-// on the original image's pixels (src/main/engine/explain-geometry.ts).
+// on the original image's pixels (src/main/features/explain-geometry.ts).
 import path from 'node:path';
 import type { ExplainParams, ExplainResult } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import { ImagesRepo } from '../../db/images-repo';
 import { SettingsRepo } from '../../db/settings-repo';
 import { TasksRepo } from '../../db/tasks-repo';
-import { bundleSpec, engineFromSettings } from '../../engine/image-features';
-import { gridAxes } from '../../engine/explain-geometry';
+import { bundleSpec, engineFromSettings } from '../../features/image-features';
+import { gridAxes } from '../../features/explain-geometry';
 import { prepareFiles } from '../../dicom/pipeline/prepare';
 import { PreprocessSpec } from '../../dicom/pipeline/spec';
 import { getModel } from '../../models/registry';
@@ -26,8 +27,7 @@ export const explain: JobRunner<ExplainParams> = async (ctx) => {
   try {
     const model = getModel(db, p.modelId);
     if (model.kind !== 'bundle') throw new Error(`model "${model.name}" is a ${model.kind}; the patch map needs a CLEFT bundle`);
-    const inst = db.prepare(`SELECT file_path, rows, columns FROM instances WHERE id = ?`).get(p.instanceId) as
-      { file_path: string; rows: number | null; columns: number | null } | undefined;
+    const inst = new ImagesRepo(db).file(p.instanceId);
     if (!inst) throw new Error(`no image with id ${p.instanceId} in the library`);
     const bundle = await openBundle(model.path, { verify: 'sizes' });
     const taskRow = new TasksRepo(db).get(p.taskId);
@@ -42,10 +42,10 @@ export const explain: JobRunner<ExplainParams> = async (ctx) => {
         };
     throwIfCancelled(ctx.signal);
 
-    ctx.progress(0.4, `Reading ${path.basename(inst.file_path)}…`);
+    ctx.progress(0.4, `Reading ${path.basename(inst.filePath)}…`);
     const { spec: specInput } = bundleSpec(bundle);
     const spec = PreprocessSpec.parse(specInput);
-    const prepared = await prepareFiles([inst.file_path], spec);
+    const prepared = await prepareFiles([inst.filePath], spec);
     const image = prepared.images[0]!;
     throwIfCancelled(ctx.signal);
 

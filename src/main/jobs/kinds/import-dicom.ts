@@ -7,7 +7,8 @@ import type { ImportParams } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { DicomError, asDicomError } from '../../dicom/errors';
 import { readDicomHeader, type DicomHeader } from '../../dicom/header';
-import { LibraryWriter, type ImportProblemRecord } from '../../library/library-writer';
+import type { ImportProblemRecord } from '../../db/library-index-repo';
+import { LibraryWriter } from '../../library/library-writer';
 import { scanPaths, type ScannedFile } from '../../library/scan';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 

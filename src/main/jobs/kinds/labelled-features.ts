@@ -2,10 +2,10 @@
 // labelled images in the selection, and their image features from the cache (computed once per
 // model, instance and preprocessing spec; only new images are encoded).
 import type { Db } from '../../db/database';
+import { ImagesRepo, type LabelledImage } from '../../db/images-repo';
 import { SettingsRepo } from '../../db/settings-repo';
 import { TasksRepo } from '../../db/tasks-repo';
-import { cachedImageFeatures, engineFromSettings } from '../../engine/image-features';
-import { labelledImages } from '../../library/labelled-images';
+import { cachedImageFeatures, engineFromSettings } from '../../features/image-features';
 import { getModel } from '../../models/registry';
 import { openBundle, type CleftBundle } from '../../../native/models/bundle';
 import type { TaskSpec } from '../../../native/cleft/tasks';
@@ -16,7 +16,7 @@ export interface LabelledFeatures {
   bundle: CleftBundle;
   task: TaskSpec;
   classes: string[];
-  images: ReturnType<typeof labelledImages>;
+  images: LabelledImage[];
   /** Class index of each image. */
   labels: number[];
   features: Awaited<ReturnType<typeof cachedImageFeatures>>;
@@ -45,7 +45,7 @@ export async function labelledFeatures(
   const taskRow = new TasksRepo(db).get(p.taskId);
   const task: TaskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
   const classes = task.classes.map((c) => c.name);
-  const images = labelledImages(db, p.taskId, p.studyIds).filter((im) => classes.includes(im.label));
+  const images = new ImagesRepo(db).labelled(p.taskId, p.studyIds).filter((im) => classes.includes(im.label));
   const perClass = classes.map((c) => images.filter((im) => im.label === c).length);
   if (perClass.filter((n) => n > 0).length < 2)
     throw new Error(

@@ -9,8 +9,9 @@ import path from 'node:path';
 import type { PromptLearnParams } from '../../../common/jobs';
 import type { RunRecord } from '../../../common/runs';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
+import { PromptSetsRepo } from '../../db/prompt-sets-repo';
 import { RunsRepo } from '../../db/runs-repo';
-import { bundleSpec } from '../../engine/image-features';
+import { bundleSpec } from '../../features/image-features';
 import { getModel, refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { addPromptSet, openBundle, type PromptSetMetaInput } from '../../../native/models/bundle';
@@ -179,13 +180,14 @@ async function save(ctx: JobContext<PromptLearnParams>, db: Db, pending: Pending
     const runs = new RunsRepo(db);
     const done = runs.runOfJob(ctx.jobId, 'prompt-learning');
     if (done !== null) return done;
-    const promptSetId = Number(
-      db
-        .prepare(
-          `INSERT INTO prompt_sets (model_ref, task_ref, name, kind, path, sha256, metrics_json) VALUES (?, ?, ?, 'learned', ?, ?, ?)`,
-        )
-        .run(model.id, p.taskId, p.name, entry.path, promptSha, JSON.stringify(pending.record.result.metrics)).lastInsertRowid,
-    );
+    const promptSetId = new PromptSetsRepo(db).addLearned({
+      modelId: model.id,
+      taskId: p.taskId,
+      name: p.name,
+      path: entry.path,
+      sha256: promptSha,
+      metrics: pending.record.result.metrics,
+    });
     return runs.createRun({
       kind: 'prompt-learning',
       name: pending.record.run.name,

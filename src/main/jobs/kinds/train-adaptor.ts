@@ -14,7 +14,7 @@ import type { TrainAdaptorParams } from '../../../common/jobs';
 import type { RunRecord } from '../../../common/runs';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { RunsRepo, type NewPrediction } from '../../db/runs-repo';
-import { bundleSpec } from '../../engine/image-features';
+import { bundleSpec } from '../../features/image-features';
 import { getModel, refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { addAdaptor, openBundle, type AdaptorMetaInput } from '../../../native/models/bundle';

@@ -11,10 +11,11 @@ import type { TrainLoraParams } from '../../../common/jobs';
 import type { RunRecord } from '../../../common/runs';
 import { CleftError } from '../../../common/errors';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
-import { ReportsRepo } from '../../db/reports-repo';
+import { ModelsRepo } from '../../db/models-repo';
+import { ReportsRepo, type ReportPair } from '../../db/reports-repo';
 import { RunsRepo } from '../../db/runs-repo';
 import { SettingsRepo } from '../../db/settings-repo';
-import { bundleSpec } from '../../engine/image-features';
+import { bundleSpec } from '../../features/image-features';
 import { preparedPixelFile } from '../../library/prepared-pixels';
 import { MODELS_DIR, getModel, importModel, listModels } from '../../models/registry';
 import { APP_VERSION } from '../../version';
@@ -53,32 +54,8 @@ export interface TrainLoraResult {
   seconds: number;
 }
 
-export interface LoraPair {
-  instanceId: number;
-  studyId: number;
-  file: string;
-  sopInstanceUid: string;
-  studyUid: string;
-  text: string;
-}
-
-/** Every FOR PRESENTATION image of a study with a report (of these studies when given), in a stable order. */
-export function reportPairs(db: Db, studyIds?: readonly number[]): LoraPair[] {
-  return db
-    .prepare(
-      `SELECT i.id AS instanceId, se.study_ref AS studyId, i.file_path AS file, i.sop_instance_uid AS sopInstanceUid,
-         s.study_uid AS studyUid, r.text AS text
-       FROM reports r JOIN studies s ON s.id = r.study_ref JOIN series se ON se.study_ref = r.study_ref
-         JOIN instances i ON i.series_ref = se.id
-       WHERE coalesce(i.presentation_intent, '') <> 'FOR PROCESSING'
-         ${studyIds ? 'AND r.study_ref IN (SELECT value FROM json_each(@studies))' : ''}
-       ORDER BY se.study_ref, i.id`,
-    )
-    .all(studyIds ? { studies: JSON.stringify(studyIds) } : {}) as LoraPair[];
-}
-
 /** Identity of the data: each pair's image and report text (portable: DICOM UIDs, not row ids). */
-export function selectionSha256(pairs: readonly LoraPair[]): string {
+function selectionSha256(pairs: readonly ReportPair[]): string {
   return sha256Hex(canonicalJson(pairs.map((p) => [p.studyUid, p.sopInstanceUid, sha256Hex(p.text)])));
 }
 
@@ -107,12 +84,12 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
     const model = getModel(db, p.modelId);
     if (model.kind !== 'bundle')
       throw new CleftError('invalid_input', `model "${model.name}" is a ${model.kind}; LoRA training starts from a CLEFT bundle`);
-    const taken = db.prepare(`SELECT id FROM models WHERE name = ?`).get(p.name) as { id: number } | undefined;
-    if (taken) throw new CleftError('conflict', `a model named "${p.name}" already exists (#${taken.id}); choose another name`);
+    const taken = new ModelsRepo(db).idByName(p.name);
+    if (taken !== null) throw new CleftError('conflict', `a model named "${p.name}" already exists (#${taken}); choose another name`);
     const bundle = await openBundle(model.path, { verify: 'sizes' });
     const tok = bundleTokenizer(bundle);
 
-    const pairs = reportPairs(db, p.studyIds);
+    const pairs = new ReportsRepo(db).imagePairs(p.studyIds);
     if (pairs.length === 0) throw new CleftError('invalid_input', noPairsMessage(db, p.studyIds));
     if (pairs.length < 2)
       throw new CleftError('invalid_input', `contrastive training needs at least 2 image-report pairs; the selection has ${pairs.length}`);

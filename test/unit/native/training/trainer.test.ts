@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineWorker } from '../../../../src/native/runtime/engine-worker.js';
-import { startThread } from '../../../../src/main/jobs/thread-launcher.js';
+import { startThread } from '../../../../src/main/workers/thread-launcher.js';
 import {
   CHECKPOINT_FILE,
   emitTrainingArtifacts,

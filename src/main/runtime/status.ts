@@ -3,8 +3,8 @@
 import type { EngineStatus } from '../../common/contract';
 import { CleftError } from '../../common/errors';
 import type { DoctorReport } from '../../native/runtime/doctor';
-import { workerEntry } from '../built-entry';
-import { startThread } from '../jobs/thread-launcher';
+import { workerEntry } from '../workers/built-entry';
+import { startThread } from '../workers/thread-launcher';
 
 let cached: { key: string; status: EngineStatus } | null = null;
 

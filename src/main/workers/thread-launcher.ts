@@ -1,9 +1,9 @@
 // Launches job workers as worker threads (CLI and web host). From TypeScript sources the worker
-// loads through tsx; from a bundle it loads the built worker file beside this one.
+// loads jobs/worker-entry.ts through tsx; from a bundle it loads the built job-worker.js.
 import type { Worker } from 'node:worker_threads';
 import { startThread as startRuntimeThread } from '../../native/runtime/start-thread';
-import { workerEntry } from '../built-entry';
-import type { FromWorker, WorkerChannel, WorkerLauncher } from './protocol';
+import { workerEntry } from './built-entry';
+import type { FromWorker, WorkerChannel, WorkerLauncher } from './job-protocol';
 
 /** A worker thread on a .ts (sources, via tsx) or .js (bundle) entry; see native/runtime/start-thread. */
 export function startThread(entry: string, workerData?: unknown): Worker {
@@ -11,7 +11,7 @@ export function startThread(entry: string, workerData?: unknown): Worker {
 }
 
 export function jobWorkerEntry(): string {
-  return workerEntry(import.meta.url, 'worker-entry.ts', 'job-worker');
+  return workerEntry(import.meta.url, '../jobs/worker-entry.ts', 'job-worker');
 }
 
 export const launchThreadWorker: WorkerLauncher = () => {

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import type { Settings } from '../../common/contract';
 import type { Db } from '../db/database';
+import { EmbeddingsRepo } from '../db/embeddings-repo';
 import { prepareFiles } from '../dicom/pipeline/prepare';
 import { presetSpec } from '../dicom/pipeline/spec';
 import { embeddingIdentity, sha256Hex, canonicalJson, type CleftBundle } from '../../native/models/bundle';
@@ -48,20 +49,13 @@ export async function cachedImageFeatures(
   const { spec, sha256: preprocessSha } = bundleSpec(bundle);
   const identity = embeddingIdentity(bundle).image;
   const dim = bundle.heads.heads.imageDim;
-  const get = db.prepare(`SELECT vector FROM embeddings WHERE model_sha256 = ? AND instance_ref = ? AND preprocess_sha256 = ?`);
-  const put = db.prepare(
-    `INSERT INTO embeddings (model_sha256, instance_ref, preprocess_sha256, dim, vector) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT(model_sha256, instance_ref, preprocess_sha256) DO UPDATE SET vector = excluded.vector, dim = excluded.dim`,
-  );
+  const cache = new EmbeddingsRepo(db);
   const features = new Float32Array(instances.length * dim);
   const missing: number[] = [];
   instances.forEach((inst, i) => {
-    const row = get.get(identity, inst.id, preprocessSha) as { vector: Buffer } | undefined;
-    if (row && row.vector.byteLength === dim * 4) {
-      features.set(
-        new Float32Array(row.vector.buffer.slice(row.vector.byteOffset, row.vector.byteOffset + row.vector.byteLength)),
-        i * dim,
-      );
+    const vector = cache.get({ encoder: identity, instanceId: inst.id, preprocessSha256: preprocessSha });
+    if (vector && vector.byteLength === dim * 4) {
+      features.set(new Float32Array(vector.buffer.slice(vector.byteOffset, vector.byteOffset + vector.byteLength)), i * dim);
     } else missing.push(i);
   });
   let provider: string | null = null;
@@ -80,13 +74,13 @@ export async function cachedImageFeatures(
       engine,
     );
     provider = f.provider.name === 'cuda' ? `cuda:${f.provider.deviceId}` : 'cpu';
-    db.transaction(() => {
-      part.forEach((i, j) => {
-        const row = f.features.subarray(j * dim, (j + 1) * dim);
-        features.set(row, i * dim);
-        put.run(identity, instances[i]!.id, preprocessSha, dim, Buffer.from(row.buffer, row.byteOffset, row.byteLength));
-      });
-    })();
+    cache.putAll(
+      part.map((i, j) => {
+        const vector = f.features.subarray(j * dim, (j + 1) * dim);
+        features.set(vector, i * dim);
+        return { encoder: identity, instanceId: instances[i]!.id, preprocessSha256: preprocessSha, vector };
+      }),
+    );
     options.onProgress?.(Math.min(missing.length, s + batch), missing.length);
   }
   return { features, dim, cacheHits: instances.length - missing.length, provider };
