@@ -22,6 +22,6 @@ export {
   prepareImage,
   prepareFiles,
   toStage,
-  chestWallFromHeader,
+  chestWallOf,
 } from './pipeline/prepare';
 export { generatePhantoms, generateExam, type PhantomOptions, type PhantomExam, PHANTOM_SYNTAXES, PHANTOM_SIZES } from './phantom/index';

@@ -1,0 +1,130 @@
+// The intensity math of a grey image, one definition for the viewer and the model pipeline:
+// modality LUT (rescale slope/intercept or a LUT table, PS3.3 C.11.1) and VOI LUT (window centre/
+// width with VOILUTFunction LINEAR / LINEAR_EXACT / SIGMOID, PS3.3 C.11.2.1.2, or a VOI LUT table).
+// Pure functions over numbers and typed arrays: no DOM, no Node, no DICOM parser.
+
+export type VoiFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
+export const VOI_FUNCTIONS: readonly VoiFunction[] = ['LINEAR', 'LINEAR_EXACT', 'SIGMOID'];
+
+export interface VoiWindow {
+  center: number;
+  width: number;
+}
+
+export interface Window extends VoiWindow {
+  fn: VoiFunction;
+}
+
+/** VOILUTFunction (0028,1056) as written in a header; anything else, or nothing, is LINEAR. */
+export function normaliseVoiFunction(value: string | null | undefined): VoiFunction {
+  const v = (value ?? '').trim().toUpperCase();
+  return v === 'SIGMOID' || v === 'LINEAR_EXACT' ? v : 'LINEAR';
+}
+
+/**
+ * The window transform of PS3.3 C.11.2.1.2 as a function of one modality value, onto
+ * [ymin, ymax]. The constants are worked out once, so a caller maps many values with it. Every
+ * float operation (in float64, in this order) is what the model pipeline's tests pin down.
+ */
+export function windowMapper(w: Window, ymin = 0, ymax = 255): (x: number) => number {
+  const c = w.center;
+  const range = ymax - ymin;
+  if (w.fn === 'SIGMOID') {
+    const width = Math.max(w.width, Number.MIN_VALUE);
+    return (x) => range / (1 + Math.exp((-4 * (x - c)) / width)) + ymin;
+  }
+  if (w.fn === 'LINEAR_EXACT') {
+    const width = Math.max(w.width, Number.MIN_VALUE);
+    const lo = c - width / 2;
+    const hi = c + width / 2;
+    return (x) => (x <= lo ? ymin : x > hi ? ymax : ((x - c) / width + 0.5) * range + ymin);
+  }
+  const width = Math.max(w.width, 1); // LINEAR requires width >= 1
+  const lo = c - 0.5 - (width - 1) / 2;
+  const hi = c - 0.5 + (width - 1) / 2;
+  // Width 1 is a step: nothing lies in (lo, hi], so the ramp's division by zero is never reached.
+  return (x) => (x <= lo ? ymin : x > hi ? ymax : width === 1 ? ymax : ((x - (c - 0.5)) / (width - 1) + 0.5) * range + ymin);
+}
+
+/** Window centre/width transform of every value to [ymin, ymax]. */
+export function applyWindow(src: ArrayLike<number>, w: Window, ymin = 0, ymax = 255): Float32Array {
+  const f = windowMapper(w, ymin, ymax);
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = f(src[i]!);
+  return out;
+}
+
+/** A LUT (modality or VOI): entries for values firstMapped, firstMapped + 1, ... */
+export interface Lut {
+  firstMapped: number;
+  data: Float64Array;
+  /** Bits per entry (descriptor value 3), for normalising the output. */
+  bits: number;
+}
+
+/** One value through a LUT: rounded to an entry, values outside it clamp to the first/last entry. */
+export function applyLut(v: number, lut: Lut): number {
+  const i = Math.round(v) - lut.firstMapped;
+  return lut.data[i < 0 ? 0 : i >= lut.data.length ? lut.data.length - 1 : i]!;
+}
+
+export interface Rescale {
+  slope: number | null | undefined;
+  intercept: number | null | undefined;
+}
+
+/** Stored value to modality value by Rescale Slope/Intercept (absent: 1 and 0). */
+export function rescaleValue(v: number, r: Rescale): number {
+  return v * (r.slope ?? 1) + (r.intercept ?? 0);
+}
+
+/** Stored values to modality values: the Modality LUT when there is one, else the rescale. */
+export function applyModality(src: ArrayLike<number>, rescale: Rescale, lut?: Lut): Float32Array {
+  const out = new Float32Array(src.length);
+  if (lut) {
+    for (let i = 0; i < src.length; i++) out[i] = applyLut(src[i]!, lut);
+    return out;
+  }
+  const slope = rescale.slope ?? 1;
+  const intercept = rescale.intercept ?? 0;
+  for (let i = 0; i < src.length; i++) out[i] = src[i]! * slope + intercept;
+  return out;
+}
+
+/** Modality range [low, high] of stored values min..max (a negative slope swaps the ends). */
+export function modalityRange(min: number, max: number, rescale: Rescale): [number, number] {
+  const a = rescaleValue(min, rescale);
+  const b = rescaleValue(max, rescale);
+  return [Math.min(a, b), Math.max(a, b)];
+}
+
+/** VOI LUT table to [0, ymax], scaled by the largest entry the table actually holds. */
+export function applyVoiLut(src: ArrayLike<number>, lut: Lut, ymax = 255): Float32Array {
+  const out = new Float32Array(src.length);
+  // Normalise by the LUT's actual maximum when it uses fewer bits than declared (common).
+  let max = 0;
+  for (const v of lut.data) if (v > max) max = v;
+  const scale = ymax / Math.max(1, Math.min(2 ** lut.bits - 1, max) || 1);
+  for (let i = 0; i < src.length; i++) out[i] = Math.min(ymax, applyLut(src[i]!, lut) * scale);
+  return out;
+}
+
+/** Linear min..max to [0, ymax]: the VOI of last resort when a file carries none. */
+export function applyMinMax(src: ArrayLike<number>, ymax = 255): Float32Array {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i]!;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const out = new Float32Array(src.length);
+  const s = hi > lo ? ymax / (hi - lo) : 0;
+  for (let i = 0; i < src.length; i++) out[i] = (src[i]! - lo) * s;
+  return out;
+}
+
+/** The full range of modality values lo..hi as a LINEAR window (width at least 1). */
+export function fullRangeWindow(lo: number, hi: number): VoiWindow {
+  return { center: (lo + hi) / 2, width: Math.max(1, hi - lo + 1) };
+}
