@@ -4,7 +4,14 @@ import { type DecodedFrame, type DicomImage, type RawFrame, decodeFrame, openDic
 import { normalise, rawBitsAndTable } from '../pixels';
 import type { DicomHeader } from '../header';
 import { applyMinMax, applyModality, applyVoiLut, applyWindow } from '../../../common/imaging/voi';
-import { type ChestWall, type ChestWallSource, type EdgeBands, type Side, chestWall as chestWallRule, edgeBands } from '../../../common/imaging/chest-wall';
+import {
+  type ChestWall,
+  type ChestWallSource,
+  type EdgeBands,
+  type Side,
+  chestWall as chestWallRule,
+  edgeBands,
+} from '../../../common/imaging/chest-wall';
 import { readLutSequence, windowOf } from './lut';
 import {
   type Box,
