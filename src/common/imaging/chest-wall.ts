@@ -147,7 +147,7 @@ export interface ChestWallInput extends HeaderFacts, PixelRuleOptions {
 }
 
 /** The whole rule: header, else pixels; null when nothing tells. */
-export function chestWall(input: ChestWallInput): { side: Side; source: ChestWallSource } | null {
+export function findChestWall(input: ChestWallInput): { side: Side; source: ChestWallSource } | null {
   const header = chestWallFromHeader(input);
   if (header) return header;
   const side = chestWallFromBands(input.bands(), input);

@@ -10,11 +10,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   type EdgeBands,
   type Side,
-  chestWall,
   chestWallFromBands,
   chestWallFromHeader,
   chestWallFromOrientation,
   edgeBands,
+  findChestWall,
 } from '../../../src/common/imaging/chest-wall';
 import {
   type Lut,
@@ -250,7 +250,7 @@ describe('chest-wall side: viewer and model on the same files', () => {
       const px = c.pixels();
       const file = writeFile(dir, c.name.replace(/\W+/g, '-'), c.header, px);
       // The rule itself on the stored values, as a table row.
-      const fromRule = chestWall({
+      const fromRule = findChestWall({
         patientOrientation: c.header.orientation,
         laterality: c.header.imageLaterality ?? c.header.laterality,
         bands: () => edgeBands({ width: COLS, height: ROWS, data: px }),
@@ -278,6 +278,25 @@ describe('chest-wall side: viewer and model on the same files', () => {
       expect({ flipped: flipped.flipped, side: flipped.chestWall }).toEqual({ flipped: true, side: wanted });
     });
   }
+});
+
+describe('chest-wall side when the model keeps MONOCHROME1 as stored', () => {
+  it('reads dark tissue as tissue (invertMonochrome1 off), as the viewer does', async () => {
+    const dir = tmpDir('cleft-imaging-m1-');
+    for (const edge of ['left', 'right'] as const) {
+      const file = writeFile(
+        dir,
+        `m1-${edge}`,
+        { monochrome1: true },
+        breast(edge, 'CC', 30).map((v) => 4095 - v),
+      );
+      const img = await openDicomFile(file);
+      for (const preset of [PRESETS.voi, PRESETS.cleft]) {
+        const p = await prepareImage(img, { ...preset, invertMonochrome1: false });
+        expect({ side: p.chestWall, source: p.chestWallSource }).toEqual({ side: edge, source: 'image' });
+      }
+    }
+  });
 });
 
 describe('chest-wall rule, piece by piece', () => {

@@ -9,7 +9,7 @@ import {
   type ChestWallSource,
   type EdgeBands,
   type Side,
-  chestWall as chestWallRule,
+  findChestWall,
   edgeBands,
 } from '../../../common/imaging/chest-wall';
 import { readLutSequence, windowOf } from './lut';
@@ -116,7 +116,7 @@ function scaleMax(frame: DecodedFrame): Float32Array {
  */
 export function chestWallOf(h: DicomHeader, bands: () => EdgeBands, tissueDark: boolean): ChestWall {
   return (
-    chestWallRule({ patientOrientation: h.patientOrientation, laterality: h.breastSide, bands, tissueDark, margin: 0 }) ?? {
+    findChestWall({ patientOrientation: h.patientOrientation, laterality: h.breastSide, bands, tissueDark, margin: 0 }) ?? {
       side: 'left',
       source: 'image',
     }

@@ -4,7 +4,7 @@
 // Which edge an image's chest wall is on is the model pipeline's rule: src/common/imaging/chest-wall.ts.
 import type { FrameMeta } from '../../../../common/binary';
 import type { InstanceSummary } from '../../../../common/contract';
-import { type Side, chestWall, edgeBands } from '../../../../common/imaging/chest-wall';
+import { type Side, edgeBands, findChestWall } from '../../../../common/imaging/chest-wall';
 
 export type { Side };
 export type SlotId = 'RCC' | 'LCC' | 'RMLO' | 'LMLO';
@@ -78,7 +78,7 @@ export function chestWallOfFrame(
   meta: Pick<FrameMeta, 'patientOrientation' | 'laterality' | 'photometric' | 'rows' | 'columns'>,
   stored: ArrayLike<number>,
 ): Side | null {
-  const found = chestWall({
+  const found = findChestWall({
     patientOrientation: meta.patientOrientation,
     laterality: meta.laterality,
     bands: () => edgeBands({ width: meta.columns, height: meta.rows, data: stored }),
