@@ -21,36 +21,66 @@ export function normaliseVoiFunction(value: string | null | undefined): VoiFunct
   return v === 'SIGMOID' || v === 'LINEAR_EXACT' ? v : 'LINEAR';
 }
 
-/**
- * The window transform of PS3.3 C.11.2.1.2 as a function of one modality value, onto
- * [ymin, ymax]. The constants are worked out once, so a caller maps many values with it. Every
- * float operation (in float64, in this order) is what the model pipeline's tests pin down.
- */
-export function windowMapper(w: Window, ymin = 0, ymax = 255): (x: number) => number {
+/** The constants of a window on [ymin, ymax], worked out once per window. */
+interface WindowConstants {
+  fn: VoiFunction;
+  c: number;
+  width: number;
+  lo: number;
+  hi: number;
+  ymin: number;
+  ymax: number;
+  range: number;
+}
+
+function constants(w: Window, ymin: number, ymax: number): WindowConstants {
   const c = w.center;
-  const range = ymax - ymin;
-  if (w.fn === 'SIGMOID') {
-    const width = Math.max(w.width, Number.MIN_VALUE);
-    return (x) => range / (1 + Math.exp((-4 * (x - c)) / width)) + ymin;
+  if (w.fn === 'LINEAR') {
+    const width = Math.max(w.width, 1); // LINEAR requires width >= 1
+    return { fn: w.fn, c, width, lo: c - 0.5 - (width - 1) / 2, hi: c - 0.5 + (width - 1) / 2, ymin, ymax, range: ymax - ymin };
   }
-  if (w.fn === 'LINEAR_EXACT') {
-    const width = Math.max(w.width, Number.MIN_VALUE);
-    const lo = c - width / 2;
-    const hi = c + width / 2;
-    return (x) => (x <= lo ? ymin : x > hi ? ymax : ((x - c) / width + 0.5) * range + ymin);
-  }
-  const width = Math.max(w.width, 1); // LINEAR requires width >= 1
-  const lo = c - 0.5 - (width - 1) / 2;
-  const hi = c - 0.5 + (width - 1) / 2;
+  const width = Math.max(w.width, Number.MIN_VALUE);
+  return { fn: w.fn, c, width, lo: c - width / 2, hi: c + width / 2, ymin, ymax, range: ymax - ymin };
+}
+
+// The window functions of PS3.3 C.11.2.1.2 for one modality value. Every float operation (in
+// float64, in this order) is what the model pipeline's tests pin down.
+function sigmoidAt(x: number, k: WindowConstants): number {
+  return k.range / (1 + Math.exp((-4 * (x - k.c)) / k.width)) + k.ymin;
+}
+
+function linearExactAt(x: number, k: WindowConstants): number {
+  return x <= k.lo ? k.ymin : x > k.hi ? k.ymax : ((x - k.c) / k.width + 0.5) * k.range + k.ymin;
+}
+
+function linearAt(x: number, k: WindowConstants): number {
   // Width 1 is a step: nothing lies in (lo, hi], so the ramp's division by zero is never reached.
-  return (x) => (x <= lo ? ymin : x > hi ? ymax : width === 1 ? ymax : ((x - (c - 0.5)) / (width - 1) + 0.5) * range + ymin);
+  if (x <= k.lo) return k.ymin;
+  if (x > k.hi) return k.ymax;
+  return k.width === 1 ? k.ymax : ((x - (k.c - 0.5)) / (k.width - 1) + 0.5) * k.range + k.ymin;
+}
+
+const WINDOW_AT: Record<VoiFunction, (x: number, k: WindowConstants) => number> = {
+  LINEAR: linearAt,
+  LINEAR_EXACT: linearExactAt,
+  SIGMOID: sigmoidAt,
+};
+
+/** The window as a function of one modality value onto [ymin, ymax] (the viewer's table). */
+export function windowMapper(w: Window, ymin = 0, ymax = 255): (x: number) => number {
+  const k = constants(w, ymin, ymax);
+  const at = WINDOW_AT[k.fn];
+  return (x) => at(x, k);
 }
 
 /** Window centre/width transform of every value to [ymin, ymax]. */
 export function applyWindow(src: ArrayLike<number>, w: Window, ymin = 0, ymax = 255): Float32Array {
-  const f = windowMapper(w, ymin, ymax);
+  const k = constants(w, ymin, ymax);
   const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f(src[i]!);
+  // One loop per function, so each loop's call is to one known function (inlined).
+  if (k.fn === 'SIGMOID') for (let i = 0; i < src.length; i++) out[i] = sigmoidAt(src[i]!, k);
+  else if (k.fn === 'LINEAR_EXACT') for (let i = 0; i < src.length; i++) out[i] = linearExactAt(src[i]!, k);
+  else for (let i = 0; i < src.length; i++) out[i] = linearAt(src[i]!, k);
   return out;
 }
 
