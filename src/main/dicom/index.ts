@@ -15,13 +15,5 @@ export {
 } from './decode';
 export { TS, type TransferSyntaxInfo, transferSyntaxInfo, supportedTransferSyntaxes } from './transfer-syntax';
 export { PreprocessSpec, PRESETS, type PresetName, presetSpec, specHash, canonicalSpecJson } from './pipeline/spec';
-export {
-  type PreparedImage,
-  type PreparedBatch,
-  type Stage,
-  prepareImage,
-  prepareFiles,
-  toStage,
-  chestWallFromHeader,
-} from './pipeline/prepare';
+export { type PreparedImage, type PreparedBatch, type Stage, prepareImage, prepareFiles, toStage, chestWallOf } from './pipeline/prepare';
 export { generatePhantoms, generateExam, type PhantomOptions, type PhantomExam, PHANTOM_SYNTAXES, PHANTOM_SIZES } from './phantom/index';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDicomFile } from '../../../src/main/dicom/decode';
-import { applyWindow } from '../../../src/main/dicom/pipeline/lut';
+import { applyWindow } from '../../../src/common/imaging/voi';
 import { otsuThreshold, resize } from '../../../src/main/dicom/pipeline/geometry';
 import { prepareImage, prepareFiles } from '../../../src/main/dicom/pipeline/prepare';
 import { PRESETS, canonicalSpecJson, specHash } from '../../../src/main/dicom/pipeline/spec';

@@ -1,18 +1,14 @@
 // The viewer's pure parts: the cornerstone image our loader builds from an image.frame answer, the
-// VOI LUT math (same as the back end's pipeline), chest-wall detection and the hanging.
+// VOI table cornerstone applies and the presets, and the hanging. The window math and the
+// chest-wall rule it shares with the model pipeline are tested in test/unit/common/imaging.test.ts.
 import { describe, expect, it, vi } from 'vitest';
 import { encodeBinary, type FrameMeta } from '../../../src/common/binary';
 import type { InstanceSummary } from '../../../src/common/contract';
 import { unpackBinary } from '../../../src/renderer/src/lib/client/binary';
-import {
-  assignHanging,
-  chestWallFromOrientation,
-  chestWallFromPixels,
-  needsFlip,
-  SLOTS,
-} from '../../../src/renderer/src/lib/viewer/hanging';
+import { needsFlip } from '../../../src/common/imaging/chest-wall';
+import { assignHanging, SLOTS } from '../../../src/renderer/src/lib/viewer/hanging';
 import { buildImage, createLoader, imageIdFor, parseImageId, requestSize } from '../../../src/renderer/src/lib/viewer/loader';
-import { buildVoiLut, defaultWindow, normaliseVoiFunction, presetsFor, voiValue } from '../../../src/renderer/src/lib/viewer/voi';
+import { buildVoiLut, defaultWindow, presetsFor } from '../../../src/renderer/src/lib/viewer/voi';
 
 function meta(over: Partial<FrameMeta> = {}): FrameMeta {
   return {
@@ -161,32 +157,6 @@ describe('buildImage', () => {
 });
 
 describe('VOI LUT', () => {
-  it('LINEAR follows PS3.3 C.11.2.1.2 (centre - 0.5, width - 1)', () => {
-    // c=2048 w=4096: x <= 0 -> 0, x > 4095 -> 1.
-    expect(voiValue(0, 2048, 4096, 'LINEAR')).toBe(0);
-    expect(voiValue(4096, 2048, 4096, 'LINEAR')).toBe(1);
-    expect(voiValue(2047.5, 2048, 4096, 'LINEAR')).toBeCloseTo(0.5, 10);
-    expect(voiValue(10, 10, 1, 'LINEAR')).toBe(1); // width 1: a threshold
-    expect(voiValue(9, 10, 1, 'LINEAR')).toBe(0);
-  });
-
-  it('LINEAR_EXACT is the plain ramp and SIGMOID the logistic', () => {
-    expect(voiValue(100, 100, 50, 'LINEAR_EXACT')).toBe(0.5);
-    expect(voiValue(75, 100, 50, 'LINEAR_EXACT')).toBe(0);
-    expect(voiValue(125, 100, 50, 'LINEAR_EXACT')).toBe(1);
-    expect(voiValue(112.5, 100, 50, 'LINEAR_EXACT')).toBe(0.75);
-    expect(voiValue(2000, 2000, 3000, 'SIGMOID')).toBe(0.5);
-    expect(voiValue(2750, 2000, 3000, 'SIGMOID')).toBeCloseTo(1 / (1 + Math.exp(-1)), 12);
-    expect(voiValue(-1e9, 2000, 3000, 'SIGMOID')).toBeCloseTo(0, 12);
-  });
-
-  it('reads the header function, LINEAR by default', () => {
-    expect(normaliseVoiFunction('sigmoid ')).toBe('SIGMOID');
-    expect(normaliseVoiFunction('LINEAR_EXACT')).toBe('LINEAR_EXACT');
-    expect(normaliseVoiFunction(null)).toBe('LINEAR');
-    expect(normaliseVoiFunction('NONSENSE')).toBe('LINEAR');
-  });
-
   it('builds the table cornerstone applies, pinned to 8 bits by a trailing 255', () => {
     const t = buildVoiLut(0, 4095, { center: 2000, width: 3000 }, 'SIGMOID');
     expect(t.firstValueMapped).toBe(0);
@@ -214,36 +184,7 @@ describe('VOI LUT', () => {
   });
 });
 
-/** A synthetic mammogram: bright tissue against one edge, dark air elsewhere. */
-function mammogram(rows: number, columns: number, chest: 'left' | 'right', mono1 = false): Uint16Array {
-  const px = new Uint16Array(rows * columns);
-  for (let y = 0; y < rows; y++)
-    for (let x = 0; x < columns; x++) {
-      const depth = chest === 'right' ? columns - 1 - x : x;
-      const inside = depth < columns * 0.7 * Math.sqrt(Math.max(0, 1 - ((y - rows / 2) / (rows / 2)) ** 2));
-      const v = inside ? 2500 + ((x * 7 + y * 13) % 400) : 40;
-      px[y * columns + x] = mono1 ? 4095 - v : v;
-    }
-  return px;
-}
-
 describe('chest-wall side', () => {
-  it('finds the tissue edge in the pixels, MONOCHROME1 included', () => {
-    expect(chestWallFromPixels(mammogram(64, 52, 'right'), 64, 52)).toBe('right');
-    expect(chestWallFromPixels(mammogram(64, 52, 'left'), 64, 52)).toBe('left');
-    expect(chestWallFromPixels(mammogram(64, 52, 'left', true), 64, 52, { monochrome1: true })).toBe('left');
-    expect(chestWallFromPixels(mammogram(64, 52, 'right', true), 64, 52, { monochrome1: true })).toBe('right');
-    expect(chestWallFromPixels(new Uint16Array(64 * 52).fill(7), 64, 52)).toBeNull();
-  });
-
-  it('reads PatientOrientation: rows towards anterior put the chest wall on the left', () => {
-    expect(chestWallFromOrientation('A\\R')).toBe('left');
-    expect(chestWallFromOrientation('P\\L')).toBe('right');
-    expect(chestWallFromOrientation('P\\F')).toBe('right');
-    expect(chestWallFromOrientation('')).toBeNull();
-    expect(chestWallFromOrientation(null)).toBeNull();
-  });
-
   it('mirrors only images whose chest wall is on the wrong side for their viewport', () => {
     const wanted = Object.fromEntries(SLOTS.map((s) => [s.id, s.chestWall]));
     expect(wanted).toEqual({ RCC: 'right', LCC: 'left', RMLO: 'right', LMLO: 'left' });

@@ -259,31 +259,3 @@ export function crop(img: FloatImage, b: Box): FloatImage {
   }
   return { width: b.width, height: b.height, channels: c, data: out };
 }
-
-/** Which vertical edge the breast's chest wall touches, judged from intensity mass of the outer quarters. */
-export function chestWallSideFromImage(img: FloatImage): 'left' | 'right' {
-  const q = Math.max(1, Math.floor(img.width / 4));
-  let l = 0;
-  let r = 0;
-  const c = img.channels;
-  for (let y = 0; y < img.height; y++)
-    for (let x = 0; x < q; x++) {
-      l += img.data[(y * img.width + x) * c]!;
-      r += img.data[(y * img.width + img.width - 1 - x) * c]!;
-    }
-  return l >= r ? 'left' : 'right';
-}
-
-/** chestWallSideFromImage() of the LUT-mapped stored image, without materialising it (same sums). */
-export function chestWallSideFromStored(img: StoredImage): 'left' | 'right' {
-  const { width: W, height: H, channels: c, data, lut, lo } = img;
-  const q = Math.max(1, Math.floor(W / 4));
-  let l = 0;
-  let r = 0;
-  for (let y = 0; y < H; y++)
-    for (let x = 0; x < q; x++) {
-      l += lut[data[(y * W + x) * c]! - lo]!;
-      r += lut[data[(y * W + W - 1 - x) * c]! - lo]!;
-    }
-  return l >= r ? 'left' : 'right';
-}

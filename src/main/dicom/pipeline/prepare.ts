@@ -3,13 +3,20 @@ import { DicomError, asDicomError } from '../errors';
 import { type DecodedFrame, type DicomImage, type RawFrame, decodeFrame, openDicomFile, withRawFrame } from '../decode';
 import { normalise, rawBitsAndTable } from '../pixels';
 import type { DicomHeader } from '../header';
-import { applyMinMax, applyModality, applyVoiLut, applyWindow, readLutSequence, windowOf } from './lut';
+import { applyMinMax, applyModality, applyVoiLut, applyWindow } from '../../../common/imaging/voi';
+import {
+  type ChestWall,
+  type ChestWallSource,
+  type EdgeBands,
+  type Side,
+  findChestWall,
+  edgeBands,
+} from '../../../common/imaging/chest-wall';
+import { readLutSequence, windowOf } from './lut';
 import {
   type Box,
   type FloatImage,
   type StoredImage,
-  chestWallSideFromImage,
-  chestWallSideFromStored,
   crop,
   flipHorizontal,
   longSideSize,
@@ -30,8 +37,8 @@ export interface PreparedImage {
   sopInstanceUID: string | null;
   breastSide: string | null;
   viewPosition: string | null;
-  chestWall: 'left' | 'right';
-  chestWallSource: 'orientation' | 'laterality' | 'image';
+  chestWall: Side;
+  chestWallSource: ChestWallSource;
   flipped: boolean;
   /** J2K wavelet levels skipped when decoding (0 = full resolution decode). */
   decodeReduction: number;
@@ -83,7 +90,7 @@ function stageValues(
   const h = img.header;
   const pr = img.layout.pixelRepresentation;
   const modLut = h.hasModalityLutSequence ? readLutSequence(img.dataSet, 'x00283000', pr) : undefined;
-  const modality = applyModality(data, h, modLut);
+  const modality = applyModality(data, { slope: h.rescaleSlope, intercept: h.rescaleIntercept }, modLut);
   if (stage === 'modality') return modality;
   const win = windowOf(h, voiWindowIndex);
   const voiLut = h.hasVoiLutSequence ? readLutSequence(img.dataSet, 'x00283010', modLut ? 0 : pr) : undefined;
@@ -101,16 +108,19 @@ function scaleMax(frame: DecodedFrame): Float32Array {
   return out;
 }
 
-/** Expected chest-wall edge from the header (PatientOrientation, else laterality by the usual hanging). */
-export function chestWallFromHeader(h: DicomHeader): { side: 'left' | 'right'; source: 'orientation' | 'laterality' } | undefined {
-  const rowDir = h.patientOrientation?.[0]?.toUpperCase();
-  // Moving right along a row towards posterior means the chest wall is on the right edge.
-  if (rowDir?.startsWith('P')) return { side: 'right', source: 'orientation' };
-  if (rowDir?.startsWith('A')) return { side: 'left', source: 'orientation' };
-  // Standard hanging: right breast nipple pointing left (chest wall right), left breast mirrored.
-  if (h.breastSide === 'R') return { side: 'right', source: 'laterality' };
-  if (h.breastSide === 'L') return { side: 'left', source: 'laterality' };
-  return undefined;
+/**
+ * The chest-wall edge by the shared rule (src/common/imaging/chest-wall.ts): PatientOrientation,
+ * else laterality, else the pixels. The model needs a side, so on the pixels any difference
+ * decides (no undecided margin) and an exact tie reads as left. `tissueDark`: MONOCHROME1 values
+ * that the intensity stage did not invert.
+ */
+export function chestWallOf(h: DicomHeader, bands: () => EdgeBands, tissueDark: boolean): ChestWall {
+  return (
+    findChestWall({ patientOrientation: h.patientOrientation, laterality: h.breastSide, bands, tissueDark, margin: 0 }) ?? {
+      side: 'left',
+      source: 'image',
+    }
+  );
 }
 
 function autoLevel(img: DicomImage, spec: PreprocessSpec): number {
@@ -194,7 +204,7 @@ function markSeen8(bits: Uint8Array, seen: Uint8Array, n: number): void {
 
 interface FirstResize {
   im: FloatImage;
-  chestWall: 'left' | 'right';
+  chestWall: ChestWall;
   flipped: boolean;
   reduction: number;
 }
@@ -209,8 +219,8 @@ function firstResizeRaw(
   img: DicomImage,
   raw: RawFrame,
   spec: PreprocessSpec & { padLongSide: number },
-  wantFlip: (side: 'left' | 'right') => boolean,
-  fromHeader: 'left' | 'right' | undefined,
+  wantFlip: (side: Side) => boolean,
+  sideOf: (bands: () => EdgeBands, photometric: string) => ChestWall,
 ): FirstResize | undefined {
   const { out, layout } = raw;
   if (out.components !== 1 || out.planar) return undefined;
@@ -236,8 +246,8 @@ function firstResizeRaw(
   const composite = new Float32Array(table.length);
   for (let r = 0; r < table.length; r++) if (seen[r]) composite[r] = lut[table[r]! - lo]!;
   const stored: StoredImage = { width: out.width, height: out.height, channels: 1, data: rt.bits.subarray(0, n), lut: composite, lo: 0 };
-  const chestWall = fromHeader ?? chestWallSideFromStored(stored);
-  const flipped = wantFlip(chestWall);
+  const chestWall = sideOf(() => edgeBands(stored), layout.photometricInterpretation);
+  const flipped = wantFlip(chestWall.side);
   const { w, h } = longSideSize(out.width, out.height, spec.padLongSide);
   return { im: padToSquare(resizeStored(stored, w, h, flipped), spec.padLongSide), chestWall, flipped, reduction: out.reduction };
 }
@@ -263,9 +273,10 @@ export async function prepareImage(
     );
   }
   const level = autoLevel(img, spec);
-  const fromHeader = chestWallFromHeader(h);
-  const wantFlip = (side: 'left' | 'right'): boolean =>
-    spec.flip !== 'none' && (spec.flip === 'chest-wall-left' ? 'left' : 'right') !== side;
+  const wantFlip = (side: Side): boolean => spec.flip !== 'none' && (spec.flip === 'chest-wall-left' ? 'left' : 'right') !== side;
+  // Tissue is dark only where MONOCHROME1 values reach the pixel rule without inversion.
+  const sideOf = (bands: () => EdgeBands, photometric: string): ChestWall =>
+    chestWallOf(h, bands, photometric === 'MONOCHROME1' && !spec.invertMonochrome1);
   let first: FirstResize | undefined;
   let frame: DecodedFrame | undefined;
   const pad = spec.padLongSide;
@@ -273,7 +284,7 @@ export async function prepareImage(
     // Fast path on the codec's own output; falls back to a normalised frame when it cannot apply.
     await withRawFrame(img, frameIndex, { level }, (raw) => {
       try {
-        first = firstResizeRaw(img, raw, { ...spec, padLongSide: pad }, wantFlip, fromHeader?.side);
+        first = firstResizeRaw(img, raw, { ...spec, padLongSide: pad }, wantFlip, sideOf);
         if (!first) frame = normalise(raw.out, raw.layout, raw.normalise);
       } catch (err) {
         throw asDicomError(img.file, err); // e.g. a codec that returned too few samples
@@ -285,14 +296,14 @@ export async function prepareImage(
     const stored = pad !== null && !opts.reference ? intensityLut(img, frame, spec) : undefined;
     if (stored && pad !== null) {
       // Integer frames (colour): intensity, inversion, flip and the first resize in one pass.
-      const chestWall = fromHeader?.side ?? chestWallSideFromStored(stored);
-      const flipped = wantFlip(chestWall);
+      const chestWall = sideOf(() => edgeBands(stored), frame.photometric);
+      const flipped = wantFlip(chestWall.side);
       const { w, h: rh } = longSideSize(stored.width, stored.height, pad);
       first = { im: padToSquare(resizeStored(stored, w, rh, flipped), pad), chestWall, flipped, reduction: frame.reduction };
     } else {
       let im = referenceIntensity(img, frame, spec);
-      const chestWall = fromHeader?.side ?? chestWallSideFromImage(im);
-      const flipped = wantFlip(chestWall);
+      const chestWall = sideOf(() => edgeBands(im), frame.photometric);
+      const flipped = wantFlip(chestWall.side);
       if (flipped) im = flipHorizontal(im);
       if (pad !== null) im = resizeLongSideAndPad(im, pad);
       first = { im, chestWall, flipped, reduction: frame.reduction };
@@ -320,8 +331,8 @@ export async function prepareImage(
     sopInstanceUID: h.sopInstanceUID,
     breastSide: h.breastSide,
     viewPosition: h.viewPosition,
-    chestWall: flipped ? (chestWall === 'left' ? 'right' : 'left') : chestWall,
-    chestWallSource: fromHeader?.source ?? 'image',
+    chestWall: flipped ? (chestWall.side === 'left' ? 'right' : 'left') : chestWall.side,
+    chestWallSource: chestWall.source,
     flipped,
     decodeReduction: first.reduction,
     crop: box,

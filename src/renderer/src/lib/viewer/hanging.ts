@@ -1,9 +1,12 @@
 // Mammography hanging: which image goes in which viewport (RCC | LCC over RMLO | LMLO), and
 // whether to mirror it so the chest walls meet in the middle of the screen: right-breast images
 // with the chest wall on the right of their viewport, left-breast images with it on the left.
+// Which edge an image's chest wall is on is the model pipeline's rule: src/common/imaging/chest-wall.ts.
+import type { FrameMeta } from '../../../../common/binary';
 import type { InstanceSummary } from '../../../../common/contract';
+import { type Side, edgeBands, findChestWall } from '../../../../common/imaging/chest-wall';
 
-export type Side = 'left' | 'right';
+export type { Side };
 export type SlotId = 'RCC' | 'LCC' | 'RMLO' | 'LMLO';
 
 export interface Slot {
@@ -67,65 +70,21 @@ function lexLess(a: number[], b: number[]): boolean {
 }
 
 /**
- * The chest-wall side of an image from PatientOrientation (0020,0020): its first value is the
- * direction of the rows (increasing column). Towards anterior (A) means the chest wall (posterior)
- * is at column 0, on the left; towards posterior (P) puts it on the right.
+ * The chest-wall side of a decoded frame by the model pipeline's rule: PatientOrientation, else
+ * laterality, else the pixels (stored values; MONOCHROME1 tissue is dark). Null when nothing
+ * tells, and the image is then shown as stored: a near-tie is not worth a mirror.
  */
-export function chestWallFromOrientation(patientOrientation: string | null | undefined): Side | null {
-  const first = (patientOrientation ?? '').split('\\')[0]?.trim().toUpperCase() ?? '';
-  if (first.startsWith('A')) return 'left';
-  if (first.startsWith('P')) return 'right';
-  return null;
-}
-
-/**
- * The chest-wall side from the pixels: a mammogram puts tissue against the chest-wall edge and air
- * (background) at the other. Compares the mean brightness of the left and right 10% of columns
- * (MONOCHROME1 inverted first); null when they are too close to tell.
- */
-export function chestWallFromPixels(
-  pixels: ArrayLike<number>,
-  rows: number,
-  columns: number,
-  opts: { monochrome1?: boolean; samples?: number } = {},
+export function chestWallOfFrame(
+  meta: Pick<FrameMeta, 'patientOrientation' | 'laterality' | 'photometric' | 'rows' | 'columns'>,
+  stored: ArrayLike<number>,
 ): Side | null {
-  const samples = opts.samples ?? 1;
-  const band = Math.max(1, Math.floor(columns * 0.1));
-  const rowStep = Math.max(1, Math.floor(rows / 512));
-  let left = 0;
-  let right = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  let count = 0;
-  for (let y = 0; y < rows; y += rowStep) {
-    const base = y * columns;
-    for (let x = 0; x < band; x++) {
-      const a = pixels[(base + x) * samples]!;
-      const b = pixels[(base + columns - 1 - x) * samples]!;
-      left += a;
-      right += b;
-      if (a < min) min = a;
-      if (b < min) min = b;
-      if (a > max) max = a;
-      if (b > max) max = b;
-    }
-    count += band;
-  }
-  if (count === 0 || !(max > min)) return null;
-  let l = left / count;
-  let r = right / count;
-  if (opts.monochrome1) {
-    l = max + min - l;
-    r = max + min - r;
-  }
-  // Less than 2% of the value range apart: no side stands out.
-  if (Math.abs(l - r) < 0.02 * (max - min)) return null;
-  return l > r ? 'left' : 'right';
-}
-
-/** Whether to mirror an image so its chest wall lands where its viewport wants it. */
-export function needsFlip(detected: Side | null, wanted: Side): boolean {
-  return detected !== null && detected !== wanted;
+  const found = findChestWall({
+    patientOrientation: meta.patientOrientation,
+    laterality: meta.laterality,
+    bands: () => edgeBands({ width: meta.columns, height: meta.rows, data: stored }),
+    tissueDark: meta.photometric === 'MONOCHROME1',
+  });
+  return found?.side ?? null;
 }
 
 /** The viewport a breast's laterality and a view name, e.g. ('R', 'MLO') -> RMLO. */

@@ -1,35 +1,15 @@
-// VOI LUT math for the viewer, the same as the back end's pixel pipeline (PS3.3 C.11.2.1.2):
-// LINEAR, LINEAR_EXACT and SIGMOID window functions over modality values, and the table
-// cornerstone-core applies (its own windowing is a plain linear ramp, with no SIGMOID).
+// The viewer's VOI: the table cornerstone-core applies and the window presets of a frame. The
+// window math itself (LINEAR, LINEAR_EXACT, SIGMOID; PS3.3 C.11.2.1.2) is the model pipeline's,
+// src/common/imaging/voi.ts: cornerstone-core's own windowing is a plain linear ramp, with no SIGMOID.
 import type { FrameMeta } from '../../../../common/binary';
-
-export type VoiFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
-export const VOI_FUNCTIONS: readonly VoiFunction[] = ['LINEAR', 'LINEAR_EXACT', 'SIGMOID'];
-
-export interface VoiWindow {
-  center: number;
-  width: number;
-}
-
-export function normaliseVoiFunction(value: string | null | undefined): VoiFunction {
-  const v = (value ?? '').trim().toUpperCase();
-  return v === 'SIGMOID' || v === 'LINEAR_EXACT' ? v : 'LINEAR';
-}
-
-/** One modality value through a window, as a fraction 0..1 of the display range. */
-export function voiValue(x: number, center: number, width: number, fn: VoiFunction): number {
-  if (fn === 'SIGMOID') return 1 / (1 + Math.exp((-4 * (x - center)) / Math.max(width, Number.MIN_VALUE)));
-  if (fn === 'LINEAR_EXACT') {
-    const w = Math.max(width, Number.MIN_VALUE);
-    if (x <= center - w / 2) return 0;
-    if (x > center + w / 2) return 1;
-    return (x - center) / w + 0.5;
-  }
-  const w = Math.max(width, 1); // LINEAR requires width >= 1
-  if (x <= center - 0.5 - (w - 1) / 2) return 0;
-  if (x > center - 0.5 + (w - 1) / 2) return 1;
-  return w === 1 ? 1 : (x - (center - 0.5)) / (w - 1) + 0.5;
-}
+import {
+  type VoiFunction,
+  type VoiWindow,
+  fullRangeWindow,
+  modalityRange,
+  normaliseVoiFunction,
+  windowMapper,
+} from '../../../../common/imaging/voi';
 
 export interface VoiLutTable {
   /** cornerstone-core tells tables apart by id (its cache key). */
@@ -48,16 +28,15 @@ export function buildVoiLut(first: number, last: number, window: VoiWindow, fn: 
   const lo = Math.floor(Math.min(first, last));
   const hi = Math.ceil(Math.max(first, last));
   const lut = new Array<number>(hi - lo + 2);
-  for (let v = lo; v <= hi; v++) lut[v - lo] = Math.round(255 * voiValue(v, window.center, window.width, fn));
+  const map = windowMapper({ ...window, fn }, 0, 255);
+  for (let v = lo; v <= hi; v++) lut[v - lo] = Math.round(map(v));
   lut[hi - lo + 1] = 255;
   return { id: `voi:${lo}:${hi}:${window.center}:${window.width}:${fn}`, firstValueMapped: lo, numBitsPerEntry: 8, lut };
 }
 
 /** Modality value range of a frame (stored min/max through the rescale). */
-export function modalityRange(meta: Pick<FrameMeta, 'minValue' | 'maxValue' | 'rescaleSlope' | 'rescaleIntercept'>): [number, number] {
-  const a = meta.minValue * meta.rescaleSlope + meta.rescaleIntercept;
-  const b = meta.maxValue * meta.rescaleSlope + meta.rescaleIntercept;
-  return [Math.min(a, b), Math.max(a, b)];
+export function frameModalityRange(meta: Pick<FrameMeta, 'minValue' | 'maxValue' | 'rescaleSlope' | 'rescaleIntercept'>): [number, number] {
+  return modalityRange(meta.minValue, meta.maxValue, { slope: meta.rescaleSlope, intercept: meta.rescaleIntercept });
 }
 
 export interface VoiPreset {
@@ -89,12 +68,12 @@ export function presetsFor(meta: FrameMeta): VoiPreset[] {
       fn,
     });
   }
-  const [lo, hi] = modalityRange(meta);
+  const [lo, hi] = frameModalityRange(meta);
   out.push({
     id: 'full',
     label: 'Full range',
     detail: `All stored values: ${fmt(lo)} to ${fmt(hi)}, LINEAR`,
-    window: { center: (lo + hi) / 2, width: Math.max(1, hi - lo + 1) },
+    window: fullRangeWindow(lo, hi),
     fn: 'LINEAR',
   });
   const base = defaultWindow(meta);
@@ -113,8 +92,8 @@ export function defaultWindow(meta: FrameMeta): VoiWindow {
   const c = meta.windowCenter[0];
   const w = meta.windowWidth[0];
   if (c !== undefined && w !== undefined && Number.isFinite(c) && Number.isFinite(w) && w > 0) return { center: c, width: w };
-  const [lo, hi] = modalityRange(meta);
-  return { center: (lo + hi) / 2, width: Math.max(1, hi - lo + 1) };
+  const [lo, hi] = frameModalityRange(meta);
+  return fullRangeWindow(lo, hi);
 }
 
 function fmt(n: number): string {
