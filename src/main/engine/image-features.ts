@@ -8,6 +8,7 @@ import { prepareFiles } from '../dicom/pipeline/prepare';
 import { presetSpec } from '../dicom/pipeline/spec';
 import { embeddingIdentity, sha256Hex, canonicalJson, type CleftBundle } from '../../native/models/bundle';
 import { imageFeatures, type EngineChoice } from '../../native/cleft/features';
+import { providerLabel, type ProviderChoice } from '../../native/runtime/providers';
 
 export type Engine = EngineChoice & { cacheDir: string };
 
@@ -15,7 +16,7 @@ export type Engine = EngineChoice & { cacheDir: string };
 export function engineFromSettings(dataDir: string, settings: Settings, onWarning: (message: string) => void): Engine {
   return {
     cacheDir: path.join(dataDir, 'cache', 'onnx'),
-    device: settings.executionProvider as 'auto' | 'cpu' | `cuda:${number}`,
+    device: settings.executionProvider as ProviderChoice,
     ...(settings.threads > 0 ? { threads: settings.threads } : {}),
     onWarning,
   };
@@ -79,7 +80,7 @@ export async function cachedImageFeatures(
       prepared.shape,
       engine,
     );
-    provider = f.provider.name === 'cuda' ? `cuda:${f.provider.deviceId}` : 'cpu';
+    provider = providerLabel(f.provider);
     db.transaction(() => {
       part.forEach((i, j) => {
         const row = f.features.subarray(j * dim, (j + 1) * dim);

@@ -19,6 +19,7 @@
  */
 import * as path from 'node:path';
 import type { EngineSessionOptions } from '../runtime/session-options.js';
+import type { SessionPlacement } from '../runtime/session-cache.js';
 import { f32, i64, type WireFeeds, type WireTensor } from '../runtime/tensors.js';
 import { loadManifest, type TrainingManifest } from './artifacts.js';
 import { CheckpointError, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint.js';
@@ -125,6 +126,15 @@ export class Trainer {
 
   get step(): number {
     return this.stepCount;
+  }
+
+  /** The provider that runs each graph, and whether every node of it is on that provider. */
+  get placements(): { forward: SessionPlacement; train_step: SessionPlacement; optimizer: SessionPlacement } {
+    return {
+      forward: this.sessions.forward.placement,
+      train_step: this.sessions.step.placement,
+      optimizer: this.sessions.optimizer.placement,
+    };
   }
 
   get microBatches(): number {
