@@ -102,12 +102,18 @@ export async function createTrainer(
 ): Promise<WorkflowTrainer> {
   fs.mkdirSync(run.workDir, { recursive: true });
   const artifactsDir = path.resolve(run.workDir);
-  const manifest = emitTrainingArtifacts(setup, { dir: artifactsDir, optimizer: optimizerConfig(run.optimizer), noDecay });
-  const resume = run.checkpoint && run.checkpoint.resume !== false && hasCheckpoint(run.checkpoint.dir);
-  const runner = run.runner ?? inThreadRunner();
   const provider =
     run.device !== undefined ? await resolveExecutionProvider(run.device) : (run.session?.provider ?? { name: 'cpu', choice: 'cpu' });
   const session: EngineSessionOptions = { ...(run.session ?? {}), provider };
+  // Emitted for the provider that runs them (WebGPU gets forms of ops its EP has kernels for).
+  const manifest = emitTrainingArtifacts(setup, {
+    dir: artifactsDir,
+    optimizer: optimizerConfig(run.optimizer),
+    noDecay,
+    target: provider.name === 'webgpu' ? 'webgpu' : 'cpu',
+  });
+  const resume = run.checkpoint && run.checkpoint.resume !== false && hasCheckpoint(run.checkpoint.dir);
+  const runner = run.runner ?? inThreadRunner();
   const trainer = await Trainer.create({
     artifactsDir,
     data,
