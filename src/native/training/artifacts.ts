@@ -109,7 +109,7 @@ export function emitTrainingArtifacts(setup: TrainingSetup, opts: ArtifactOption
     if (!layout.entries.some((e) => e.name === n)) throw new Error(`${setup.name}: forward has trainable '${n}' the train step lacks`);
 
   // optimizer.onnx
-  const og = buildOptimizerGraph(layout, opts.optimizer);
+  const og = buildOptimizerGraph(layout, opts.optimizer, target === 'webgpu' ? 'float32' : 'int64');
   const opt = emitOnnx(og.graph, { outputs: og.outputs, name: `${setup.name}.optimizer`, target });
 
   const files = {} as TrainingManifest['files'];

@@ -90,6 +90,7 @@ export class Trainer {
   private readonly order: DataOrder;
   private readonly accumulation: number;
   private readonly seed: number;
+  private readonly floatStep: boolean;
 
   private constructor(
     readonly manifest: TrainingManifest,
@@ -105,6 +106,7 @@ export class Trainer {
     if (!Number.isInteger(this.accumulation) || this.accumulation < 1)
       throw new Error(`accumulation must be a positive integer, got ${opts.accumulation}`);
     this.seed = opts.seed ?? 0;
+    this.floatStep = manifest.files.optimizer.inputs.find((i) => i.name === 'step')?.dtype === 'float32';
     this.order = new DataOrder(opts.data.size, opts.batchSize, this.seed, opts.shuffle ?? true);
   }
 
@@ -263,7 +265,8 @@ export class Trainer {
       const opt: WireFeeds = {
         params: f32(this.params),
         grads: f32(g),
-        step: i64(BigInt64Array.of(BigInt(step)), []),
+        // int64, or float32 in graphs emitted for WebGPU (manifest says which).
+        step: this.floatStep ? f32(Float32Array.of(step), []) : i64(BigInt64Array.of(BigInt(step)), []),
         lr: f32(Float32Array.of(lr), []),
         max_norm: f32(Float32Array.of(this.opts.maxGradNorm ?? Infinity), []),
       };
