@@ -76,7 +76,7 @@ export type ReportImportResult = z.infer<typeof ReportImportResult>;
 
 export const Settings = z.object({
   /** 'auto' tries CUDA then falls back to CPU; 'cpu' or 'cuda:N' are explicit. */
-  executionProvider: z.string().regex(/^(auto|cpu|cuda:\d+)$/, "use 'auto', 'cpu' or 'cuda:N'"),
+  executionProvider: z.string().regex(/^(auto|cpu|webgpu|cuda:\d+)$/, "use 'auto', 'cpu', 'webgpu' or 'cuda:N'"),
   /** Engine threads; 0 means one per core. */
   threads: z.number().int().min(0).max(256),
   /** Default name stored with labels. */

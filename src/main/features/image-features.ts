@@ -9,6 +9,7 @@ import { prepareFiles } from '../dicom/pipeline/prepare';
 import { presetSpec } from '../dicom/pipeline/spec';
 import { embeddingIdentity, sha256Hex, canonicalJson, type CleftBundle } from '../../native/models/bundle';
 import { imageFeatures, type EngineChoice } from '../../native/cleft/features';
+import { providerLabel, type ProviderChoice } from '../../native/runtime/providers';
 
 export type Engine = EngineChoice & { cacheDir: string };
 
@@ -16,7 +17,7 @@ export type Engine = EngineChoice & { cacheDir: string };
 export function engineFromSettings(dataDir: string, settings: Settings, onWarning: (message: string) => void): Engine {
   return {
     cacheDir: path.join(dataDir, 'cache', 'onnx'),
-    device: settings.executionProvider as 'auto' | 'cpu' | `cuda:${number}`,
+    device: settings.executionProvider as ProviderChoice,
     ...(settings.threads > 0 ? { threads: settings.threads } : {}),
     onWarning,
   };
@@ -73,7 +74,7 @@ export async function cachedImageFeatures(
       prepared.shape,
       engine,
     );
-    provider = f.provider.name === 'cuda' ? `cuda:${f.provider.deviceId}` : 'cpu';
+    provider = providerLabel(f.provider);
     cache.putAll(
       part.map((i, j) => {
         const vector = f.features.subarray(j * dim, (j + 1) * dim);

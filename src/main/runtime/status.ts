@@ -1,8 +1,9 @@
-// `engine.status`: the execution provider the engine uses and why (CUDA, or the reason for CPU),
+// `engine.status`: the execution provider the engine uses and why (CUDA, WebGPU, or the reasons for CPU),
 // threads and versions, probed once in a worker thread and cached until asked to refresh.
 import type { EngineStatus } from '../../common/contract';
 import { CleftError } from '../../common/errors';
 import type { DoctorReport } from '../../native/runtime/doctor';
+import { providerLabel } from '../../native/runtime/providers';
 import { workerEntry } from '../workers/built-entry';
 import { startThread } from '../workers/thread-launcher';
 
@@ -13,19 +14,35 @@ export async function engineStatus(requested: string, threads: number, refresh =
   if (cached && cached.key === key && !refresh) return cached.status;
   const report = await probe(requested);
   const cuda = report.providers.find((p) => p.name === 'cuda');
+  const webgpu = report.providers.find((p) => p.name === 'webgpu');
   const explicitCuda = /^cuda:\d+$/.test(requested);
   const cudaWorks = cuda?.status === 'loads';
-  const provider = requested === 'cpu' ? 'cpu' : explicitCuda ? requested : cudaWorks ? 'cuda:0' : 'cpu';
+  const webgpuWorks = webgpu?.status === 'loads';
+  const cudaWhy = `CUDA not available: ${cuda?.reason ?? 'the CUDA execution provider was not found'}`;
+  const webgpuWhy = `WebGPU not available: ${webgpu?.reason ?? 'the WebGPU execution provider was not found'}`;
+  // auto: what resolveExecutionProvider('auto') chose in the probe (CUDA, a hardware WebGPU adapter, CPU).
+  const auto = report.auto;
+  const provider = requested === 'cpu' ? 'cpu' : explicitCuda || requested === 'webgpu' ? requested : providerLabel(auto);
   const status: EngineStatus = {
     requested,
     provider,
-    available: explicitCuda && !cudaWorks ? false : true,
+    available: (explicitCuda && !cudaWorks) || (requested === 'webgpu' && !webgpuWorks) ? false : true,
     reason:
       requested === 'cpu'
         ? 'CPU chosen in Settings'
-        : cudaWorks
-          ? null
-          : `CUDA not available: ${cuda?.reason ?? 'the CUDA execution provider was not found'}`,
+        : requested === 'webgpu'
+          ? webgpuWorks
+            ? null
+            : webgpuWhy
+          : explicitCuda
+            ? cudaWorks
+              ? null
+              : cudaWhy
+            : auto.name === 'cuda'
+              ? null
+              : auto.name === 'webgpu'
+                ? cudaWhy
+                : `${cudaWhy}; WebGPU not used: ${webgpu?.reason ?? 'the WebGPU execution provider was not found'}`,
     threads: threads === 0 ? report.cpu.availableParallelism : threads,
     cores: report.cpu.availableParallelism,
     ortVersion: report.ort.version,

@@ -16,6 +16,8 @@ import {
   type TrainingSetup,
 } from '../training/index';
 import type { EngineSessionOptions } from '../runtime/session-options';
+import { resolveExecutionProvider, type ProviderChoice } from '../runtime/providers';
+import { deviceRecord, type DeviceRecord } from '../runtime/device-record';
 import { seededRandom, shuffledIndices } from './random';
 import { hasCheckpoint, type CheckpointOptions, type ProgressHook } from './loop';
 
@@ -71,6 +73,13 @@ export interface RunOptions {
   onProgress?: ProgressHook;
   /** ORT session options (threads, provider). */
   session?: EngineSessionOptions;
+  /**
+   * auto | cpu | webgpu | cuda:N, resolved when the trainer starts (overrides `session.provider`).
+   * Default: `session.provider`, else CPU.
+   */
+  device?: ProviderChoice;
+  /** Called once the training graphs are loaded, with where they run (for the run record). */
+  onDevice?: (record: DeviceRecord) => void;
   runner?: StepRunner;
 }
 
@@ -93,7 +102,16 @@ export async function createTrainer(
 ): Promise<WorkflowTrainer> {
   fs.mkdirSync(run.workDir, { recursive: true });
   const artifactsDir = path.resolve(run.workDir);
-  const manifest = emitTrainingArtifacts(setup, { dir: artifactsDir, optimizer: optimizerConfig(run.optimizer), noDecay });
+  const provider =
+    run.device !== undefined ? await resolveExecutionProvider(run.device) : (run.session?.provider ?? { name: 'cpu', choice: 'cpu' });
+  const session: EngineSessionOptions = { ...(run.session ?? {}), provider };
+  // Emitted for the provider that runs them (WebGPU gets forms of ops its EP has kernels for).
+  const manifest = emitTrainingArtifacts(setup, {
+    dir: artifactsDir,
+    optimizer: optimizerConfig(run.optimizer),
+    noDecay,
+    target: provider.name === 'webgpu' ? 'webgpu' : 'cpu',
+  });
   const resume = run.checkpoint && run.checkpoint.resume !== false && hasCheckpoint(run.checkpoint.dir);
   const runner = run.runner ?? inThreadRunner();
   const trainer = await Trainer.create({
@@ -107,15 +125,16 @@ export async function createTrainer(
     ...(run.optimizer.maxGradNorm !== undefined ? { maxGradNorm: run.optimizer.maxGradNorm } : {}),
     initialParams,
     runner,
-    session: run.session ?? {},
+    session,
     ...(resume ? { resumeFrom: run.checkpoint!.dir } : {}),
   });
-  const fwd = await runner.load(path.join(artifactsDir, manifest.files.forward.file), run.session ?? {});
+  run.onDevice?.(deviceRecord(provider, trainer.placements));
+  const fwd = await runner.load(path.join(artifactsDir, manifest.files.forward.file), session);
   let stepSession: SessionHandle | null = null;
   return {
     trainer,
     async gradients(indices) {
-      stepSession ??= await runner.load(path.join(artifactsDir, manifest.files.train_step.file), run.session ?? {});
+      stepSession ??= await runner.load(path.join(artifactsDir, manifest.files.train_step.file), session);
       const p = trainer.paramsByName();
       const feeds: WireFeeds = { ...data.batch(indices), [DROPOUT_SEED]: { type: 'int64', dims: [], data: BigInt64Array.of(0n) } };
       for (const e of trainer.layout) feeds[e.name] = { type: 'float32', dims: e.shape, data: p.get(e.name)! };

@@ -38,6 +38,8 @@ import {
   zeroShotProbabilities,
   type WorkflowEngine,
 } from './zero-shot';
+import type { ProviderChoice } from '../runtime/providers';
+import type { DeviceRecord } from '../runtime/device-record';
 
 export interface DemoExam {
   dir: string;
@@ -70,6 +72,8 @@ export interface DemoOptions {
   promptSteps?: number;
   quick?: boolean;
   threads?: number;
+  /** auto | cpu | webgpu | cuda:N for every graph (default cpu). */
+  device?: ProviderChoice;
   /** Default: resources/demo/tokenizer. */
   tokenizerDir?: string;
   signal?: AbortSignal;
@@ -97,6 +101,8 @@ export interface DemoResult {
   promptSet: string;
   /** Why some metrics are null (e.g. too few exams to hold any out). */
   notes: string[];
+  /** Where each training's graphs ran (and why that provider). */
+  device: { contrastive: DeviceRecord | null; prompt: DeviceRecord | null };
   seconds: number;
   stages: Record<string, number>;
 }
@@ -155,8 +161,14 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   const progress = (stage: string, fraction: number, message: string, loss?: number) =>
     o.onProgress?.({ stage, fraction, message, ...(loss !== undefined ? { loss } : {}) });
   const lap = (name: string, since: number) => (stages[name] = (Date.now() - since) / 1000);
-  const engine: WorkflowEngine = { cacheDir: path.join(work, 'cache'), onWarning: () => {}, ...(o.threads ? { threads: o.threads } : {}) };
+  const engine: WorkflowEngine = {
+    cacheDir: path.join(work, 'cache'),
+    onWarning: () => {},
+    ...(o.threads ? { threads: o.threads } : {}),
+    ...(o.device ? { device: o.device } : {}),
+  };
   const session = o.threads ? { intraOpNumThreads: o.threads } : {};
+  const device: DemoResult['device'] = { contrastive: null, prompt: null };
   const task = builtinTask('Breast density')!;
 
   // 1. phantoms, balanced over the densities
@@ -250,6 +262,8 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     seed,
     workDir: path.join(work, 'contrastive'),
     session,
+    ...(o.device ? { device: o.device } : {}),
+    onDevice: (r) => void (device.contrastive ??= r),
     ...(o.signal ? { signal: o.signal } : {}),
     onProgress: (p) =>
       progress(
@@ -337,6 +351,8 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     bootstrapSamples: 200,
     workDir: path.join(work, 'prompt'),
     session,
+    ...(o.device ? { device: o.device } : {}),
+    onDevice: (r) => void (device.prompt ??= r),
     ...(o.signal ? { signal: o.signal } : {}),
     onProgress: (p) =>
       progress(
@@ -393,6 +409,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     promptLearned,
     promptSet,
     notes,
+    device,
     seconds: (Date.now() - t0) / 1000,
     stages,
   };

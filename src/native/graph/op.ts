@@ -12,8 +12,16 @@ export interface TensorType {
   shape: Dim[];
 }
 
+/**
+ * The execution provider a model is emitted for. 'cpu' (also right for CUDA) emits every op as its
+ * one ONNX node; 'webgpu' rewrites ops the WebGPU EP of onnxruntime-node 1.30 has no kernel for into
+ * ops it has, so they do not fall back to the CPU (docs/engine.md#webgpu-coverage).
+ */
+export type EmitTarget = 'cpu' | 'webgpu';
+
 /** Services the emitter offers to an op's `emit`. All names it returns are unique in the model. */
 export interface EmitCtx {
+  readonly target: EmitTarget;
   /** Append one ONNX node. */
   node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs?: Record<string, OnnxAttr>): void;
   /** A fresh value name derived from `hint`. */

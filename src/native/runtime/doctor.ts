@@ -5,7 +5,17 @@ import os from 'node:os';
 import { EngineWorker } from './engine-worker';
 import { ort, ortBinaryDir, ortVersion } from './ort';
 import { probeModelBytes } from './probe-model';
-import { cudaBinaryStatus, probeCuda, resolveExecutionProvider, type CudaBinaryStatus, type ResolvedProvider } from './providers';
+import {
+  cudaBinaryStatus,
+  probeCuda,
+  probeWebgpu,
+  softwareOnlyWebgpu,
+  providerLabel,
+  resolveExecutionProvider,
+  type CudaBinaryStatus,
+  type ResolvedProvider,
+} from './providers';
+import { dawnBackend, listWebgpuAdapters, type WebgpuAdapterList } from './webgpu-adapters';
 import { isOrtTelemetryDisabled, TELEMETRY_ENV } from './telemetry';
 import { f32 } from './tensors';
 
@@ -23,6 +33,14 @@ export interface DoctorReport {
   telemetry: { variable: string; disabled: boolean };
   providers: ProviderReport[];
   cuda: CudaBinaryStatus;
+  webgpu: {
+    /** The npm package ships the WebGPU EP (Dawn) for this platform. */
+    bundled: boolean;
+    /** Dawn's backend on this platform. */
+    backend: string;
+    /** A small probe session (Identity) created with every node on WebGPU and run with the right result. */
+    probe: { ran: boolean; ms: number; reason?: string };
+  } & WebgpuAdapterList;
   /** What `--device auto` resolves to here. */
   auto: ResolvedProvider;
   worker?: { ok: boolean; ms: number; error?: string };
@@ -33,6 +51,8 @@ export interface DoctorOptions {
   forceCudaLoad?: boolean;
   /** Start an engine worker and run the probe model in it (checks the worker path end to end). */
   checkWorker?: boolean;
+  /** List WebGPU adapters in a child process (default true). */
+  listAdapters?: boolean;
 }
 
 /** Physical cores from /proc/cpuinfo (Linux): ORT's default intra-op thread count. */
@@ -80,12 +100,19 @@ async function checkWorker(): Promise<NonNullable<DoctorReport['worker']>> {
 export async function collectDoctorReport(options: DoctorOptions = {}): Promise<DoctorReport> {
   const backends = ort.listSupportedBackends();
   const cudaReason = await probeCuda(0, { forceLoad: options.forceCudaLoad === true });
+  const t0 = performance.now();
+  const webgpuReason = await probeWebgpu();
+  const probeMs = Math.round(performance.now() - t0);
+  const software = options.listAdapters === false ? undefined : softwareOnlyWebgpu();
   const providers: ProviderReport[] = [
     await cpuLoads(),
     cudaReason === undefined ? { name: 'cuda', status: 'loads' } : { name: 'cuda', status: 'unavailable', reason: cudaReason },
+    webgpuReason === undefined
+      ? { name: 'webgpu', status: 'loads', ...(software !== undefined ? { reason: `auto skips it: ${software}` } : {}) }
+      : { name: 'webgpu', status: 'unavailable', reason: webgpuReason },
   ];
   for (const b of backends) {
-    if (b.name !== 'cpu' && b.name !== 'cuda') {
+    if (b.name !== 'cpu' && b.name !== 'cuda' && b.name !== 'webgpu') {
       providers.push({ name: b.name, status: 'not-probed', reason: 'not used by CLEFT' });
     }
   }
@@ -108,6 +135,14 @@ export async function collectDoctorReport(options: DoctorOptions = {}): Promise<
     telemetry: { variable: TELEMETRY_ENV, disabled: isOrtTelemetryDisabled() },
     providers,
     cuda: cudaBinaryStatus(),
+    webgpu: {
+      bundled: backends.some((b) => b.name === 'webgpu' && b.bundled),
+      backend: dawnBackend(),
+      probe: { ran: webgpuReason === undefined, ms: probeMs, ...(webgpuReason !== undefined ? { reason: webgpuReason } : {}) },
+      ...(options.listAdapters === false
+        ? { adapters: [], source: 'not listed (listAdapters: false)', limitsReason: 'not listed' }
+        : listWebgpuAdapters()),
+    },
     auto: await resolveExecutionProvider('auto'),
   };
   if (options.checkWorker !== false) report.worker = await checkWorker();
@@ -138,9 +173,22 @@ export function formatDoctorReport(r: DoctorReport): string {
   for (const p of r.providers) lines.push(`  ${p.name.padEnd(9)} ${p.status}${p.reason ? `: ${p.reason}` : ''}`);
   const files = r.cuda.files.map((f) => `${f.file} ${f.present ? 'present' : 'missing'}`).join(', ');
   lines.push(`cuda build: compiled in ${yes(r.cuda.compiledIn)}, bundled ${yes(r.cuda.bundled)}${files ? `; ${files}` : ''}`);
+  const w = r.webgpu;
   lines.push(
-    `--device auto -> ${r.auto.name === 'cuda' ? `cuda:${r.auto.deviceId}` : 'cpu'}` +
-      (r.auto.name === 'cpu' && r.auto.fallbackReason ? ' (CUDA fallback, reason above)' : ''),
+    `webgpu: bundled ${yes(w.bundled)}, backend ${w.backend}, probe session ` +
+      (w.probe.ran ? `ran on WebGPU (${w.probe.ms} ms)` : `did not run: ${w.probe.reason ?? 'unknown'}`),
+  );
+  lines.push(`  adapters: ${w.source}`);
+  for (const a of w.adapters) {
+    const lim = (v: number | null) => (v === null ? 'unknown' : String(v));
+    lines.push(
+      `  - ${a.name}  vendor ${a.vendor}, backend ${a.backend}${a.type ? `, ${a.type}` : ''}, ` +
+        `maxBufferSize ${lim(a.maxBufferSize)}, maxStorageBufferBindingSize ${lim(a.maxStorageBufferBindingSize)}`,
+    );
+  }
+  if (w.adapters.some((a) => a.maxBufferSize === null)) lines.push(`  limits unknown: ${w.limitsReason}`);
+  lines.push(
+    `--device auto -> ${providerLabel(r.auto)}` + (r.auto.name !== 'cuda' && r.auto.fallbackReason ? ` (${r.auto.fallbackReason})` : ''),
   );
   if (r.worker) lines.push(`engine worker: ${r.worker.ok ? `ok (${r.worker.ms} ms to start, load, run)` : `FAILED: ${r.worker.error}`}`);
   const problems = doctorProblems(r);

@@ -23,6 +23,7 @@ export function createEngineHandlers(cache = new SessionCache()): Handlers {
         key: entry.key,
         artifactHash: entry.artifactHash,
         cacheHit: hit,
+        placement: entry.placement,
         inputs: describe(entry.session.inputMetadata),
         outputs: describe(entry.session.outputMetadata),
       };

@@ -1,7 +1,7 @@
 // The typed messages between an engine host and its worker. One table (EngineOps) defines each
 // operation's arguments and result; requests, responses and the client's method types derive from it.
 import type { ProviderChoice, ResolvedProvider } from './providers';
-import type { ModelSource, SessionCacheStats } from './session-cache';
+import type { ModelSource, SessionCacheStats, SessionPlacement } from './session-cache';
 import type { EngineSessionOptions } from './session-options';
 import type { WireFeeds, WireTensor } from './tensors';
 
@@ -18,6 +18,8 @@ export interface SessionInfo {
   key: string;
   artifactHash: string;
   cacheHit: boolean;
+  /** The provider that runs this session and whether every node is on it. */
+  placement: SessionPlacement;
   inputs: TensorInfo[];
   outputs: TensorInfo[];
 }

@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ort, type OrtSession } from './ort';
+import { ort, type OrtSession, type OrtSessionOptions } from './ort';
+import { CONFIG_DISABLE_CPU_FALLBACK, providerLabel } from './providers';
 import { canonicalOptions, toOrtSessionOptions, type EngineSessionOptions } from './session-options';
 
 /**
@@ -13,6 +14,47 @@ import { canonicalOptions, toOrtSessionOptions, type EngineSessionOptions } from
  */
 export type ModelSource = { path: string } | { bytes: Uint8Array };
 
+/** Where a session's nodes run: what a run record states per graph. */
+export interface SessionPlacement {
+  /** The provider the session was created with: "cpu", "webgpu" or "cuda:N". */
+  provider: string;
+  /**
+   * true: every node runs on `provider`. false: ORT placed some nodes on the CPU EP because
+   * `provider` has no kernel for them (WebGPU; docs/engine.md lists them per graph). null: not
+   * checked (CUDA).
+   */
+  allNodesOnProvider: boolean | null;
+}
+
+// ORT's message when disable_cpu_ep_fallback meets a node the EP cannot take.
+const CPU_FALLBACK_REFUSED = /fallback to CPU EP has been explicitly disabled/;
+
+/**
+ * Creates a session. On WebGPU it first insists on every node being on the GPU (ORT's
+ * session.disable_cpu_ep_fallback); if ORT refuses, it creates the session with ORT's CPU fallback
+ * and says so, so the record is true either way.
+ */
+async function createPlaced(
+  source: ModelSource,
+  options: EngineSessionOptions,
+): Promise<{ session: OrtSession; placement: SessionPlacement }> {
+  const provider = options.provider ?? { name: 'cpu', choice: 'cpu' };
+  const create = (o: OrtSessionOptions) =>
+    'path' in source ? ort.InferenceSession.create(path.resolve(source.path), o) : ort.InferenceSession.create(source.bytes, o);
+  const base = toOrtSessionOptions(options);
+  const label = providerLabel(provider);
+  if (provider.name !== 'webgpu' || base.extra?.[CONFIG_DISABLE_CPU_FALLBACK] !== undefined)
+    return { session: await create(base), placement: { provider: label, allNodesOnProvider: provider.name === 'cpu' ? true : null } };
+  try {
+    // Fatal-only logging for the attempt: ORT would print its refusal as an error line.
+    const strict = { ...base, logSeverityLevel: 4 as const, extra: { ...(base.extra ?? {}), [CONFIG_DISABLE_CPU_FALLBACK]: '1' } };
+    return { session: await create(strict), placement: { provider: label, allNodesOnProvider: true } };
+  } catch (err) {
+    if (!CPU_FALLBACK_REFUSED.test(err instanceof Error ? err.message : String(err))) throw err;
+    return { session: await create(base), placement: { provider: label, allNodesOnProvider: false } };
+  }
+}
+
 export interface CachedSession {
   /** Cache key: sha256 over artifact hash, options and (for path sources) the model directory. */
   readonly key: string;
@@ -20,6 +62,7 @@ export interface CachedSession {
   readonly artifactHash: string;
   readonly session: OrtSession;
   readonly options: EngineSessionOptions;
+  readonly placement: SessionPlacement;
 }
 
 export interface SessionCacheStats {
@@ -77,12 +120,8 @@ export class SessionCache {
 
     this.misses++;
     const creation = (async (): Promise<CachedSession> => {
-      const ortOptions = toOrtSessionOptions(options);
-      const session =
-        'path' in source
-          ? await ort.InferenceSession.create(path.resolve(source.path), ortOptions)
-          : await ort.InferenceSession.create(source.bytes, ortOptions);
-      return { key, artifactHash, session, options };
+      const { session, placement } = await createPlaced(source, options);
+      return { key, artifactHash, session, options, placement };
     })();
     this.pending.set(key, creation);
     try {

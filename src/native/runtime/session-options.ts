@@ -7,7 +7,7 @@
 // the config entry `session.disable_prepacking=1` (checked in ORT's verbose "Session Options" trace).
 // Keys: onnxruntime/core/session/onnxruntime_session_options_config_keys.h.
 import type { OrtSessionOptions } from './ort';
-import { executionProvidersFor, type ResolvedProvider } from './providers';
+import { executionProvidersFor, providerLabel, type ResolvedProvider } from './providers';
 
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'layout' | 'all';
 
@@ -60,7 +60,7 @@ export function toOrtSessionOptions(o: EngineSessionOptions): OrtSessionOptions 
 export function canonicalOptions(o: EngineSessionOptions): string {
   const provider = o.provider ?? { name: 'cpu', choice: 'cpu' };
   return stableStringify({
-    ep: provider.name === 'cuda' ? `cuda:${provider.deviceId}` : 'cpu',
+    ep: providerLabel(provider),
     intra: o.intraOpNumThreads ?? null,
     inter: o.interOpNumThreads ?? null,
     opt: o.graphOptimizationLevel ?? null,

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { emitOnnx, grad, Graph, type Tensor } from '../graph/index.js';
+import type { EmitTarget } from '../graph/op.js';
 import { writeFileAtomic } from '../models/safetensors.js';
 import { buildOptimizerGraph, resolveOptimizer, type OptimizerConfig } from './optimizer.js';
 import { DROPOUT_SEED, layoutOf, makeBuildContext, type DecayExclusion, type ParamLayout, type TrainingSetup } from './setup.js';
@@ -59,6 +60,8 @@ export interface ArtifactOptions {
   optimizer: OptimizerConfig;
   /** Trainable tensors excluded from weight decay (e.g. NO_DECAY_BIAS_AND_NORM). */
   noDecay?: DecayExclusion;
+  /** Provider the graphs are emitted for (default 'cpu'; see EmitTarget). */
+  target?: EmitTarget;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -87,7 +90,8 @@ export function emitTrainingArtifacts(setup: TrainingSetup, opts: ArtifactOption
   const fg = new Graph();
   const fctx = makeBuildContext(fg, false);
   const fm = setup.build(fctx);
-  const fwd = emitOnnx(fg, { outputs: fm.outputs ?? { loss: fm.loss }, name: `${setup.name}.forward` });
+  const target = opts.target ?? 'cpu';
+  const fwd = emitOnnx(fg, { outputs: fm.outputs ?? { loss: fm.loss }, name: `${setup.name}.forward`, target });
   const fTrainables = new Set(fg.params({ trainable: true }).map((t) => t.node.leaf!.name!));
 
   // train_step.onnx
@@ -100,13 +104,13 @@ export function emitTrainingArtifacts(setup: TrainingSetup, opts: ArtifactOption
   const grads = grad(tm.loss, trainables);
   const outs: Record<string, Tensor> = { loss: tm.loss };
   layout.entries.forEach((e, i) => (outs[`grad.${e.name}`] = grads[i]!));
-  const step = emitOnnx(tg, { outputs: outs, name: `${setup.name}.train_step` });
+  const step = emitOnnx(tg, { outputs: outs, name: `${setup.name}.train_step`, target });
   for (const n of fTrainables)
     if (!layout.entries.some((e) => e.name === n)) throw new Error(`${setup.name}: forward has trainable '${n}' the train step lacks`);
 
   // optimizer.onnx
-  const og = buildOptimizerGraph(layout, opts.optimizer);
-  const opt = emitOnnx(og.graph, { outputs: og.outputs, name: `${setup.name}.optimizer` });
+  const og = buildOptimizerGraph(layout, opts.optimizer, target === 'webgpu' ? 'float32' : 'int64');
+  const opt = emitOnnx(og.graph, { outputs: og.outputs, name: `${setup.name}.optimizer`, target });
 
   const files = {} as TrainingManifest['files'];
   for (const [key, model] of [

@@ -3,7 +3,7 @@
  *
  * Inputs (N = total trainable elements):
  *   params [N], grads [N], AdamW: m [N], v [N] | SGD: momentum [N],
- *   step int64 [] (1-based number of this update), lr float32 [], max_norm float32 [] (Infinity = no clipping)
+ *   step int64 [] (float32 [] when emitted for WebGPU; 1-based number of this update), lr float32 [], max_norm float32 [] (Infinity = no clipping)
  * Outputs: params_out, m_out/v_out | momentum_out, grad_norm (the pre-clip global L2 norm).
  *
  * Semantics follow PyTorch (torch.optim.AdamW, torch.optim.SGD, torch.nn.utils.clip_grad_norm_):
@@ -75,14 +75,22 @@ export interface OptimizerGraph {
   outputs: Record<string, Tensor>;
 }
 
-export function buildOptimizerGraph(layout: ParamLayout, config: OptimizerConfig): OptimizerGraph {
+/**
+ * `stepDtype` 'float32' is for the WebGPU EP, which cannot read an int64 input (the Cast to float
+ * would run on the CPU); the value is exact there for steps below 2^24. The CPU graph keeps int64.
+ */
+export function buildOptimizerGraph(
+  layout: ParamLayout,
+  config: OptimizerConfig,
+  stepDtype: 'int64' | 'float32' = 'int64',
+): OptimizerGraph {
   const c = resolveOptimizer(config);
   const N = layout.total;
   const g = new Graph();
   const params = g.input('params', 'float32', [N]);
   const grads = g.input('grads', 'float32', [N]);
   const state = stateNames(c).map((n) => g.input(n, 'float32', [N]));
-  const step = g.input('step', 'int64', []);
+  const step = g.input('step', stepDtype, []);
   const lr = g.input('lr', 'float32', []);
   const maxNorm = g.input('max_norm', 'float32', []);
 
@@ -95,7 +103,7 @@ export function buildOptimizerGraph(layout: ParamLayout, config: OptimizerConfig
 
   if (c.kind === 'adamw') {
     const [m, v] = state as [Tensor, Tensor];
-    const t = step.cast('float32');
+    const t = stepDtype === 'float32' ? step : step.cast('float32');
     let p = params;
     if (mask !== 'none') {
       const wd = lr.mul(c.weightDecay);

@@ -17,12 +17,14 @@ import type { EngineSessionOptions } from '../runtime/session-options.js';
 import { SessionCache } from '../runtime/session-cache.js';
 import { fromOrtTensor, toOrtTensor, type WireFeeds, type WireTensor } from '../runtime/tensors.js';
 import type { OrtTensor } from '../runtime/ort.js';
+import type { SessionPlacement } from '../runtime/session-cache.js';
 
 export interface SessionHandle {
   key: string;
   artifactHash: string;
   inputs: string[];
   outputs: string[];
+  placement: SessionPlacement;
 }
 
 export interface StepRunner {
@@ -48,6 +50,7 @@ export function inThreadRunner(cache = new SessionCache()): StepRunner {
       return {
         key: entry.key,
         artifactHash: entry.artifactHash,
+        placement: entry.placement,
         inputs: [...entry.session.inputNames],
         outputs: [...entry.session.outputNames],
       };
@@ -81,6 +84,7 @@ export function engineWorkerRunner(engine: EngineWorker): StepRunner {
       return {
         key: info.key,
         artifactHash: info.artifactHash,
+        placement: info.placement,
         inputs: info.inputs.map((i) => i.name),
         outputs: info.outputs.map((o) => o.name),
       };

@@ -19,6 +19,7 @@
  */
 import * as path from 'node:path';
 import type { EngineSessionOptions } from '../runtime/session-options.js';
+import type { SessionPlacement } from '../runtime/session-cache.js';
 import { f32, i64, type WireFeeds, type WireTensor } from '../runtime/tensors.js';
 import { loadManifest, type TrainingManifest } from './artifacts.js';
 import { CheckpointError, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint.js';
@@ -89,6 +90,7 @@ export class Trainer {
   private readonly order: DataOrder;
   private readonly accumulation: number;
   private readonly seed: number;
+  private readonly floatStep: boolean;
 
   private constructor(
     readonly manifest: TrainingManifest,
@@ -104,6 +106,7 @@ export class Trainer {
     if (!Number.isInteger(this.accumulation) || this.accumulation < 1)
       throw new Error(`accumulation must be a positive integer, got ${opts.accumulation}`);
     this.seed = opts.seed ?? 0;
+    this.floatStep = manifest.files.optimizer.inputs.find((i) => i.name === 'step')?.dtype === 'float32';
     this.order = new DataOrder(opts.data.size, opts.batchSize, this.seed, opts.shuffle ?? true);
   }
 
@@ -125,6 +128,15 @@ export class Trainer {
 
   get step(): number {
     return this.stepCount;
+  }
+
+  /** The provider that runs each graph, and whether every node of it is on that provider. */
+  get placements(): { forward: SessionPlacement; train_step: SessionPlacement; optimizer: SessionPlacement } {
+    return {
+      forward: this.sessions.forward.placement,
+      train_step: this.sessions.step.placement,
+      optimizer: this.sessions.optimizer.placement,
+    };
   }
 
   get microBatches(): number {
@@ -253,7 +265,8 @@ export class Trainer {
       const opt: WireFeeds = {
         params: f32(this.params),
         grads: f32(g),
-        step: i64(BigInt64Array.of(BigInt(step)), []),
+        // int64, or float32 in graphs emitted for WebGPU (manifest says which).
+        step: this.floatStep ? f32(Float32Array.of(step), []) : i64(BigInt64Array.of(BigInt(step)), []),
         lr: f32(Float32Array.of(lr), []),
         max_norm: f32(Float32Array.of(this.opts.maxGradNorm ?? Infinity), []),
       };

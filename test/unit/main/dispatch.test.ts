@@ -74,6 +74,11 @@ describe('dispatch validates every payload against the contract', () => {
     expect(updated).toEqual({ ok: true, value: { threads: 2, executionProvider: 'cuda:1', annotator: 'researcher' } });
     const again = await dispatch(backend.handlers, 'settings.get', {});
     expect(again).toEqual(updated);
+    const webgpu = await dispatch(backend.handlers, 'settings.update', { executionProvider: 'webgpu' });
+    expect(webgpu).toMatchObject({ ok: true, value: { executionProvider: 'webgpu' } });
+    const bad = await dispatch(backend.handlers, 'settings.update', { executionProvider: 'metal' });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(JSON.stringify(bad.error)).toMatch(/use 'auto', 'cpu', 'webgpu' or 'cuda:N'/);
   });
 
   it('CleftError survives a payload round trip', () => {

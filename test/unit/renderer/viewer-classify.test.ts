@@ -116,6 +116,7 @@ describe('names', () => {
   it('reads the device, the prompt set and the top class', () => {
     expect(deviceName('cpu')).toBe('CPU');
     expect(deviceName('cuda:1')).toBe('CUDA GPU 1');
+    expect(deviceName('webgpu')).toBe('WebGPU GPU');
     expect(deviceName(null)).toBe('device not recorded');
     expect(promptSetName({ promptSet: null })).toBe('task prompt templates');
     expect(promptSetName({ promptSet: 'site' })).toBe('learned prompt set “site”');

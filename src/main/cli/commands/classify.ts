@@ -15,7 +15,7 @@ import { PreprocessSpec, presetSpec } from '../../dicom/pipeline/spec';
 import { openBundle } from '../../../native/models/bundle';
 import { builtinTask, parseTask, type TaskSpec } from '../../../native/cleft/tasks';
 import { zeroShot } from '../../../native/cleft/zero-shot';
-import { parseProviderChoice } from '../../../native/runtime/providers';
+import { parseProviderChoice, providerLabel } from '../../../native/runtime/providers';
 import { num } from './train';
 
 interface Flags {
@@ -85,7 +85,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'library folder (default: $CLEFT_DATA_DIR or the app user-data folder)')
     .option('--cache-dir <dir>', 'ONNX cache (default: <data dir>/cache/onnx)')
-    .option('--device <device>', 'auto | cpu | cuda:N', 'auto')
+    .option('--device <device>', 'auto | cpu | webgpu | cuda:N', 'auto')
     .option('--threads <n>', 'intra-op threads')
     .action(async (f: Flags) => {
       if (!!f.study === !!f.dicom?.length) throw new Error('give either --study UID or --dicom FILE...');
@@ -124,7 +124,7 @@ export function register(program: Command): void {
           ...(threads ? { threads } : {}),
         },
       );
-      const device = r.provider ? (r.provider.name === 'cuda' ? `cuda:${r.provider.deviceId}` : 'cpu') : 'cache';
+      const device = r.provider ? providerLabel(r.provider) : 'cache';
       const views = prepared.images.map((im, i) => ({
         file: im.file,
         sopInstanceUID: im.sopInstanceUID,

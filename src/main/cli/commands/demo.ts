@@ -7,6 +7,7 @@ import { runDemo, type DemoMetrics } from '../../../native/cleft/demo';
 import { demoDeps } from '../../demo/demo-deps';
 import { formatDuration, ProgressPrinter, renderBar } from '../progress-bar';
 import { num } from './train';
+import { parseProviderChoice } from '../../../native/runtime/providers';
 
 const pct = (x: number | null) => (x === null ? '  -  ' : `${(100 * x).toFixed(1)}%`);
 const line = (label: string, m: DemoMetrics) =>
@@ -24,6 +25,7 @@ export function register(program: Command): void {
     .option('--steps <n>', 'contrastive training updates (default 400; quick 60)')
     .option('--prompt-steps <n>', 'prompt-learning updates (default 150; quick 40)')
     .option('--threads <n>', 'intra-op threads (default: physical cores)')
+    .option('--device <device>', 'auto | cpu | webgpu | cuda:N (auto: CUDA, else a hardware WebGPU adapter, else CPU)', 'auto')
     .option('--quick', 'tiny sizes for tests (well under a minute)')
     .option('--json', 'print the result as JSON')
     .action(
@@ -34,6 +36,7 @@ export function register(program: Command): void {
         steps?: string;
         promptSteps?: string;
         threads?: string;
+        device: string;
         quick?: boolean;
         json?: boolean;
       }) => {
@@ -50,6 +53,7 @@ export function register(program: Command): void {
             outputDir: path.resolve(f.output),
             seed: num(f.seed, '--seed', { int: true })!,
             quick: Boolean(f.quick),
+            device: parseProviderChoice(f.device),
             signal: ac.signal,
             ...(exams !== undefined ? { exams } : {}),
             ...(steps !== undefined ? { steps } : {}),
@@ -93,6 +97,8 @@ export function register(program: Command): void {
         console.log(line('prompt-learned, per image', r.promptLearned.image));
         console.log(line('prompt-learned, per exam', r.promptLearned.exam));
         for (const n of r.notes) console.log(`  note: ${n}`);
+        const dev = r.device.contrastive;
+        if (dev) console.log(`  device: ${dev.provider} (${dev.reason})`);
         console.log(`  bundle: ${r.bundleDir} (prompt set "${r.promptSet}")`);
         console.log(
           `  ${r.seconds.toFixed(1)} s (${Object.entries(r.stages)

@@ -14,7 +14,7 @@ import { loadHfFolder, ModelFormatError } from '../../../native/models/hf-folder
 import { Gpt2Tokenizer } from '../../../native/models/tokenizer';
 import { readSafetensorsHeader, readTensor, toFloat32, writeSafetensors, SafetensorsError } from '../../../native/models/safetensors';
 import { IMAGE_POOLINGS, type ImagePooling } from '../../../native/models/vit';
-import { parseProviderChoice } from '../../../native/runtime/providers';
+import { parseProviderChoice, providerLabel } from '../../../native/runtime/providers';
 import { EngineWorker } from '../../../native/runtime/engine-worker';
 
 interface CommonFlags {
@@ -44,7 +44,7 @@ function common(cmd: Command): Command {
     .option('-a, --adapter <dir>', 'PEFT LoRA adapter folder (merged into the weights)')
     .requiredOption('-o, --output <file>', 'output .safetensors')
     .option('--threads <n>', 'intra-op threads (default: physical cores)')
-    .option('--device <device>', 'auto | cpu | cuda:N', 'auto')
+    .option('--device <device>', 'auto | cpu | webgpu | cuda:N', 'auto')
     .option('--batch-size <n>', 'rows per run', '8')
     .option('--cache-dir <dir>', 'ONNX cache (default: <data dir>/cache/onnx)')
     .option('--data-dir <dir>', 'library folder (default: $CLEFT_DATA_DIR or the app user-data folder)')
@@ -106,7 +106,7 @@ function writeOutput(file: string, tensors: Record<string, { shape: number[]; da
 }
 
 function summary(kind: string, r: EmbedResult, batch: number, file: string): string {
-  const p = r.provider.name === 'cuda' ? `cuda:${r.provider.deviceId}` : 'cpu';
+  const p = providerLabel(r.provider) + (r.provider.name !== 'cuda' && r.provider.fallbackReason ? `; ${r.provider.fallbackReason}` : '');
   return `${kind}: ${batch} x ${r.dim} -> ${file} (${p}, onnx ${r.artifact.sha256.slice(0, 12)}${r.artifact.cacheHit ? ' cached' : ''})`;
 }
 

@@ -25,6 +25,8 @@ import type { OptimizerOptions, RunOptions } from '../../../native/cleft/common'
 import type { WorkflowProgress } from '../../../native/cleft/loop';
 import { DEFAULT_INIT_PHRASE } from '../../../native/cleft/tasks';
 import { classNameIds } from '../../../native/cleft/zero-shot';
+import { parseProviderChoice, providerLabel, type ResolvedProvider } from '../../../native/runtime/providers';
+import type { DeviceRecord } from '../../../native/runtime/device-record';
 import { formatDuration, ProgressPrinter, renderBar } from '../progress-bar';
 
 export function num(v: string | undefined, flag: string, opts: { int?: boolean; min?: number } = {}): number | undefined {
@@ -76,6 +78,7 @@ interface OptFlags {
   eps: string;
   nesterov?: boolean;
   threads?: string;
+  device: string;
   workDir?: string;
   checkpointDir?: string;
   checkpointEvery?: string;
@@ -107,14 +110,17 @@ export function optimizerFlags(cmd: Command): Command {
     .option('--warmup <n>', 'linear warmup updates for --schedule cosine', '0')
     .option('--max-grad-norm <x>', 'global gradient-norm clipping (default none)')
     .option('--threads <n>', 'intra-op threads (default: physical cores)')
+    .option('--device <device>', 'auto | cpu | webgpu | cuda:N (auto: CUDA, else WebGPU, else CPU)', 'auto')
     .option('--work-dir <dir>', 'folder for the training graphs (default: a temporary folder in --output, removed at the end)')
     .option('--checkpoint-dir <dir>', 'write checkpoints here and resume from it when it holds one')
     .option('--checkpoint-every <n>', 'updates between checkpoints (default: only when interrupted and at the end)')
     .option('--json', 'print the result as JSON');
 }
 
-export function runOptions(f: OptFlags, output: string): { run: RunOptions; cleanup: () => void } {
+export function runOptions(f: OptFlags, output: string): { run: RunOptions; cleanup: () => void; device: () => DeviceRecord | null } {
   const threads = num(f.threads, '--threads', { int: true, min: 1 });
+  const device = parseProviderChoice(f.device);
+  let record: DeviceRecord | null = null;
   const optimizer: OptimizerOptions = {
     kind: f.optimizer,
     lr: num(f.lr, '--lr')!,
@@ -147,6 +153,9 @@ export function runOptions(f: OptFlags, output: string): { run: RunOptions; clea
       seed: num(f.seed, '--seed', { int: true })!,
       workDir,
       signal: ac.signal,
+      device,
+      // The first trainer's record (prompt-learn's validation reopens the same graphs).
+      onDevice: (r) => void (record ??= r),
       ...(threads !== undefined ? { session: { intraOpNumThreads: threads } } : {}),
       ...(f.checkpointDir
         ? {
@@ -157,12 +166,22 @@ export function runOptions(f: OptFlags, output: string): { run: RunOptions; clea
           }
         : {}),
     },
+    device: () => record,
     cleanup: () => {
       process.off('SIGINT', onSig);
       process.off('SIGTERM', onSig);
       if (temp) fs.rmSync(workDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The training record plus the encoders that computed cached features (no node placement known there). */
+function withFeatures(record: DeviceRecord | null, encoders: Record<string, ResolvedProvider>): DeviceRecord | null {
+  if (!record) return null;
+  const graphs = { ...record.graphs };
+  for (const [k, p] of Object.entries(encoders))
+    graphs[k] = { provider: providerLabel(p), allNodesOnProvider: p.name === 'cpu' ? true : null };
+  return { ...record, graphs };
 }
 
 const fmt = (m: Record<string, number> | null | undefined) =>
@@ -226,7 +245,7 @@ export function register(program: Command): void {
     if (imageBlocks !== undefined && (f.freezeImage || f.imageAdapter))
       throw new Error('--image-blocks trains the last image blocks instead of LoRA: leave out --freeze-image and --image-adapter');
     const imageModel = loadHfFolder(f.imageModel as string);
-    const { run, cleanup } = runOptions(f, output);
+    const { run, cleanup, device } = runOptions(f, output);
     const bar = progressPrinter(Boolean(f.json));
     const heads = readHeads(f.heads as string);
     const t0 = Date.now();
@@ -264,6 +283,7 @@ export function register(program: Command): void {
         stopped: r.loop.stopped,
         losses: r.loop.losses,
         validation: r.validation,
+        device: device(),
         seconds: (Date.now() - t0) / 1000,
       };
       writeFileAtomic(path.join(output, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -345,7 +365,7 @@ export function register(program: Command): void {
         ? { kind: 'phrase', phrase: (f.initPhrase as string | undefined) ?? DEFAULT_INIT_PHRASE, tokenizer: tok }
         : { kind: 'random' };
     }
-    const { run, cleanup } = runOptions(f, output);
+    const { run, cleanup, device } = runOptions(f, output);
     const bar = progressPrinter(Boolean(f.json));
     const t0 = Date.now();
     try {
@@ -356,6 +376,7 @@ export function register(program: Command): void {
         px.shape,
         {
           cacheDir,
+          device: run.device ?? 'auto',
           onWarning: (m) => console.error(`warning: ${m}`),
           ...(run.session?.intraOpNumThreads ? { threads: run.session.intraOpNumThreads } : {}),
         },
@@ -395,6 +416,7 @@ export function register(program: Command): void {
         losses: r.loop.losses,
         metrics: r.metrics,
         split: { train: r.split.train.length, val: r.split.val.length },
+        device: withFeatures(device(), { image_features: feats.provider }),
         seconds: (Date.now() - t0) / 1000,
       };
       writeFileAtomic(path.join(output, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -434,12 +456,12 @@ export function register(program: Command): void {
     const px = data.pixels();
     const tok = data.tokens();
     const labels = data.has('labels') ? data.labels() : null;
-    const { run, cleanup } = runOptions(f, output);
+    const { run, cleanup, device } = runOptions(f, output);
     const bar = progressPrinter(Boolean(f.json));
     const t0 = Date.now();
     try {
       const cacheDir = path.join(run.workDir, 'cache');
-      const e = { cacheDir, onWarning: (m: string) => console.error(`warning: ${m}`) };
+      const e = { cacheDir, device: run.device ?? 'auto', onWarning: (m: string) => console.error(`warning: ${m}`) };
       const img = await imageFeatures(
         { modelDir: f.imageModel as string, adapterDir: (f.imageAdapter as string | undefined) ?? null, pool: f.pool as ImagePooling },
         px.data,
@@ -472,6 +494,7 @@ export function register(program: Command): void {
         losses: r.loop.losses,
         retrieval: r.retrieval,
         probe: r.probe?.metrics ?? null,
+        device: withFeatures(device(), { image_features: img.provider, text_features: txt.provider }),
         seconds: (Date.now() - t0) / 1000,
       };
       writeFileAtomic(path.join(output, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');

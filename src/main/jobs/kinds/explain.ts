@@ -15,6 +15,7 @@ import { PreprocessSpec } from '../../dicom/pipeline/spec';
 import { getModel } from '../../models/registry';
 import { openBundle } from '../../../native/models/bundle';
 import { embedImages } from '../../../native/models/embed';
+import { providerLabel } from '../../../native/runtime/providers';
 import { loadHfFolder } from '../../../native/models/hf-folder';
 import { patchClassSimilarity } from '../../../native/cleft/explain';
 import { promptSetClassEmbeddings, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
@@ -82,7 +83,7 @@ export const explain: JobRunner<ExplainParams> = async (ctx) => {
       modelId: model.id,
       model: model.name,
       promptSet: p.promptSet,
-      provider: r.provider.name === 'cuda' ? `cuda:${r.provider.deviceId}` : 'cpu',
+      provider: providerLabel(r.provider),
       instanceId: p.instanceId,
       classNames: text.classNames,
       rows: grid[0],

@@ -6,7 +6,7 @@
 import { encodeValues, ONNX_DTYPE, type DType } from '../dtype.js';
 import { toPoly, type Dim, type Shape } from '../shape.js';
 import type { Graph, Node } from '../graph.js';
-import type { EmitCtx } from '../op.js';
+import type { EmitCtx, EmitTarget } from '../op.js';
 import type { Tensor } from '../tensor.js';
 import { encodeModel, type NodeProtoData, type OnnxAttr, type TensorProtoData, type ValueInfoData } from './proto.js';
 
@@ -19,6 +19,8 @@ export interface EmitOptions {
   name?: string;
   /** Feed every parameter as an input, even frozen ones that have a value (tests, full fine-tuning). */
   paramsAsInputs?: boolean;
+  /** Provider the model is for (default 'cpu'): ops may emit a form that provider supports. */
+  target?: EmitTarget;
 }
 
 export interface EmittedModel {
@@ -102,6 +104,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): EmittedModel {
   }
 
   const ctx: EmitCtx = {
+    target: opts.target ?? 'cpu',
     node(opType, ins, outs, attrs: Record<string, OnnxAttr> = {}) {
       nodes.push({ opType, inputs: ins, outputs: outs, attrs, name: `${opType}_${nodeSeq++}` });
     },

@@ -16,15 +16,16 @@ import { DataType, encodeModel } from './helpers/onnx-min';
 const cudaInstalled = cudaBinaryStatus().files.every((f) => f.present);
 
 describe('parseProviderChoice', () => {
-  it('accepts auto, cpu and cuda:N', () => {
+  it('accepts auto, cpu, webgpu and cuda:N', () => {
     expect(parseProviderChoice('auto')).toBe('auto');
     expect(parseProviderChoice('CPU')).toBe('cpu');
+    expect(parseProviderChoice('WebGPU')).toBe('webgpu');
     expect(parseProviderChoice('cuda')).toBe('cuda:0');
     expect(parseProviderChoice('cuda:3')).toBe('cuda:3');
   });
   it('rejects anything else with the accepted forms', () => {
-    expect(() => parseProviderChoice('metal')).toThrow(/auto, cpu or cuda:N/);
-    expect(() => parseProviderChoice('cuda:-1')).toThrow(/auto, cpu or cuda:N/);
+    expect(() => parseProviderChoice('metal')).toThrow(/auto, cpu, webgpu or cuda:N/);
+    expect(() => parseProviderChoice('cuda:-1')).toThrow(/auto, cpu, webgpu or cuda:N/);
   });
 });
 
@@ -32,6 +33,7 @@ describe('executionProvidersFor', () => {
   it('maps to ORT execution provider configs', () => {
     expect(executionProvidersFor({ name: 'cpu', choice: 'cpu' })).toEqual(['cpu']);
     expect(executionProvidersFor({ name: 'cuda', deviceId: 1, choice: 'cuda:1' })).toEqual([{ name: 'cuda', deviceId: 1 }]);
+    expect(executionProvidersFor({ name: 'webgpu', choice: 'webgpu' })).toEqual(['webgpu']);
   });
 });
 

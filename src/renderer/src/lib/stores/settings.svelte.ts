@@ -38,6 +38,7 @@ export class SettingsStore {
 export function describeProvider(provider: string): string {
   if (provider === 'auto') return 'Automatic: CUDA when it works, otherwise CPU';
   if (provider === 'cpu') return 'CPU';
+  if (provider === 'webgpu') return 'WebGPU GPU';
   const m = /^cuda:(\d+)$/.exec(provider);
   return m ? `CUDA, GPU ${m[1]}` : provider;
 }

@@ -59,6 +59,7 @@ export function deviceName(provider: string | null | undefined): string {
   if (!provider) return 'device not recorded';
   const cuda = /^cuda:(\d+)$/.exec(provider);
   if (cuda) return `CUDA GPU ${cuda[1]}`;
+  if (provider === 'webgpu') return 'WebGPU GPU';
   return provider.toUpperCase();
 }
 
