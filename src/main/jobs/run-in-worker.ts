@@ -5,6 +5,7 @@ import path from 'node:path';
 import { JobSpec } from '../../common/jobs';
 import { errorMessage } from '../../native/io/disk-full';
 import { CHECKPOINT_FILE, JobCancelled, writeFileAtomic, type JobContext, type JobRunner } from './job-context';
+import { checkedResult } from './job-result';
 import { jobRunners } from './kinds/index';
 import { finitePoint } from './metrics-file';
 import type { FromWorker, StartJob, WorkerPort } from './protocol';
@@ -39,8 +40,8 @@ async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSigna
     };
     // The spec was validated together with its kind, so the runner and params belong together.
     const runner = jobRunners[spec.kind] as JobRunner<typeof spec.params>;
-    const result = await runner(ctx);
-    send({ type: 'done', result: result ?? null });
+    const result = checkedResult(spec.kind, await runner(ctx));
+    send({ type: 'done', result });
   } catch (err) {
     if (err instanceof JobCancelled || signal.aborted) send({ type: 'cancelled' });
     else send({ type: 'failed', error: errorMessage(err, job.dataDir) });

@@ -7,7 +7,7 @@ import { launchThreadWorker } from '../../jobs/thread-launcher';
 import { LibraryRepo } from '../../db/library-repo';
 import { APP_VERSION } from '../../version';
 import { runJobInTerminal } from './jobs';
-import type { ImportResult } from '../../jobs/kinds/import-dicom';
+import { isJobOf } from '../../../common/jobs';
 
 export function register(program: Command): void {
   program
@@ -31,8 +31,8 @@ export function register(program: Command): void {
         if (opts.json) {
           console.log(JSON.stringify({ status: job.status, result: job.result, error: job.error, problems: problems.rows }, null, 2));
         } else {
-          if (job.status === 'done') {
-            const r = job.result as ImportResult;
+          const r = job.status === 'done' && isJobOf(job, 'import') ? job.result : null;
+          if (r) {
             console.log(
               `Imported ${r.imported} new and ${r.updated} updated instances in ${r.studies} studies ` +
                 `(${r.unchanged} unchanged, ${r.duplicates} duplicates, ${r.refused} refused, ${r.skipped} skipped) ` +

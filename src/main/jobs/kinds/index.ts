@@ -1,6 +1,6 @@
-// Every job kind the worker can run. A new kind: add its params schema to src/common/jobs.ts and
-// its runner here.
-import type { JobKind, JobSpec } from '../../../common/jobs';
+// Every job kind the worker can run. A new kind: add its params and result schemas to `jobKinds`
+// in src/common/jobs.ts and its runner here (the map below does not compile without it).
+import type { JobKind, JobParams, JobResult } from '../../../common/jobs';
 import type { JobRunner } from '../job-context';
 import { hashFolder } from './hash-folder';
 import { importDicom } from './import-dicom';
@@ -11,7 +11,7 @@ import { trainLora } from './train-lora';
 import { demo } from './demo';
 import { explain } from './explain';
 
-type RunnerFor<K extends JobKind> = JobRunner<Extract<JobSpec, { kind: K }>['params']>;
+type RunnerFor<K extends JobKind> = JobRunner<JobParams<K>, JobResult<K>>;
 
 export const jobRunners: { [K in JobKind]: RunnerFor<K> } = {
   'hash-folder': hashFolder,
