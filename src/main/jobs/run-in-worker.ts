@@ -6,19 +6,20 @@ import { JobSpec } from '../../common/jobs';
 import { errorMessage } from '../../native/io/disk-full';
 import { CHECKPOINT_FILE, JobCancelled, writeFileAtomic, type JobContext, type JobRunner } from './job-context';
 import { checkedResult } from './job-result';
-import { jobRunners } from './kinds/index';
+import { jobRunners, type JobRunners } from './kinds/index';
 import { finitePoint } from './metrics-file';
 import type { FromWorker, StartJob, WorkerPort } from './protocol';
 
-export function serveJobs(port: WorkerPort): void {
+/** Serves one job on `port`; `runners` are the kinds' implementations (tests may replace one). */
+export function serveJobs(port: WorkerPort, runners: JobRunners = jobRunners): void {
   const abort = new AbortController();
   port.onMessage((message) => {
     if (message.type === 'cancel') abort.abort();
-    else if (message.type === 'start') void runJob(message.job, port, abort.signal);
+    else if (message.type === 'start') void runJob(message.job, port, abort.signal, runners);
   });
 }
 
-async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSignal): Promise<void> {
+async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSignal, runners: JobRunners): Promise<void> {
   const send = (m: FromWorker): void => port.post(m);
   try {
     const spec = JobSpec.parse({ kind: job.kind, params: job.params });
@@ -39,7 +40,7 @@ async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSigna
       },
     };
     // The spec was validated together with its kind, so the runner and params belong together.
-    const runner = jobRunners[spec.kind] as JobRunner<typeof spec.params>;
+    const runner = runners[spec.kind] as JobRunner<typeof spec.params>;
     const result = checkedResult(spec.kind, await runner(ctx));
     send({ type: 'done', result });
   } catch (err) {

@@ -13,7 +13,10 @@ import { explain } from './explain';
 
 type RunnerFor<K extends JobKind> = JobRunner<JobParams<K>, JobResult<K>>;
 
-export const jobRunners: { [K in JobKind]: RunnerFor<K> } = {
+/** A runner for every kind, each returning its kind's result (this does not compile when one is missing). */
+export type JobRunners = { [K in JobKind]: RunnerFor<K> };
+
+export const jobRunners: JobRunners = {
   'hash-folder': hashFolder,
   import: importDicom,
   classify,
