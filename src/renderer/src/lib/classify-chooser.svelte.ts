@@ -52,11 +52,14 @@ export class ClassifyChooser {
     return this.promptSets.find((p) => p.active)?.name ?? null;
   }
 
-  /** Lists the bundles and keeps the chosen one, else the remembered one, else the newest (the back end's default). */
+  /**
+   * Lists the bundles and chooses the remembered one (with `remember`) or keeps the chosen one,
+   * else the newest (the back end's default).
+   */
   async loadBundles(): Promise<void> {
     try {
       this.bundles = (await this.client.invoke('models.list', { kind: 'bundle' })).sort((a, b) => b.id - a.id);
-      const wanted = this.remember ? (rememberedModel() ?? this.modelId) : this.modelId;
+      const wanted = this.remember ? rememberedModel() : this.modelId;
       this.modelId = this.bundles.find((b) => b.id === wanted)?.id ?? this.bundles[0]?.id ?? null;
     } finally {
       this.bundlesLoaded = true;
