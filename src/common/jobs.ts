@@ -11,11 +11,36 @@ export const HashFolderParams = z.object({
 });
 export type HashFolderParams = z.infer<typeof HashFolderParams>;
 
+export const HashFolderResult = z.strictObject({
+  folder: z.string(),
+  files: z.number().int(),
+  bytes: z.number().int(),
+  /** sha256 over the manifest lines "sha256  size  path\n" in path order. */
+  digest: z.string(),
+  manifestPath: z.string(),
+});
+export type HashFolderResult = z.infer<typeof HashFolderResult>;
+
 export const ImportParams = z.object({
   /** Files, folders or DICOMDIR files; folders are searched recursively. */
   paths: z.array(z.string().min(1)).min(1, 'choose at least one file or folder'),
 });
 export type ImportParams = z.infer<typeof ImportParams>;
+
+/** File counts of one import (the skipped and refused files themselves are in `library.problems`). */
+export const ImportResult = z.strictObject({
+  scanned: z.number().int(),
+  imported: z.number().int(),
+  updated: z.number().int(),
+  unchanged: z.number().int(),
+  duplicates: z.number().int(),
+  refused: z.number().int(),
+  skipped: z.number().int(),
+  studies: z.number().int(),
+  seconds: z.number(),
+  filesPerSecond: z.number(),
+});
+export type ImportResult = z.infer<typeof ImportResult>;
 
 export const ClassifyParams = z.object({
   /** A registered CLEFT bundle. */
@@ -28,6 +53,22 @@ export const ClassifyParams = z.object({
   adaptor: z.string().max(64).nullable().default(null),
 });
 export type ClassifyParams = z.infer<typeof ClassifyParams>;
+
+export const ClassifyResult = z.strictObject({
+  runId: z.number().int(),
+  /** The bundle's name and id, so a result reads on its own (the viewer names what ran). */
+  model: z.string(),
+  modelId: z.number().int(),
+  /** The learned prompt set used, or null for the task's templates. */
+  promptSet: z.string().nullable(),
+  studies: z.number().int(),
+  images: z.number().int(),
+  skipped: z.array(z.strictObject({ instanceId: z.number().int(), reason: z.string() })),
+  featureCacheHits: z.number().int(),
+  executionProvider: z.string(),
+  seconds: z.number(),
+});
+export type ClassifyResult = z.infer<typeof ClassifyResult>;
 
 export const PromptLearnParams = z.object({
   /** A registered CLEFT bundle; the learned prompt set is added to it. */
@@ -54,6 +95,26 @@ export const PromptLearnParams = z.object({
 });
 export type PromptLearnParams = z.infer<typeof PromptLearnParams>;
 
+/** Flat metrics by name (accuracy, balancedAccuracy, macroAuc, loss, n, ...). */
+const Metrics = z.record(z.string(), z.number());
+
+export const PromptLearnResult = z.strictObject({
+  runId: z.number().int(),
+  promptSet: z.string(),
+  images: z.number().int(),
+  train: z.number().int(),
+  val: z.number().int(),
+  steps: z.number().int(),
+  stoppedEarly: z.boolean(),
+  /** On the validation split (the training images without one); non-finite values left out. */
+  metrics: z.strictObject({ before: Metrics.nullable(), after: Metrics.nullable() }),
+  seconds: z.number(),
+});
+export type PromptLearnResult = z.infer<typeof PromptLearnResult>;
+
+/** 'linear-probe': a softmax head on the cached image embeddings; 'adaptor': the CLIP-loss module first, then the head. */
+export const AdaptorMode = z.enum(['linear-probe', 'adaptor']);
+
 /** The frozen-backbone Adaptor / linear probe on the library's labels; the head is saved into the bundle. */
 export const TrainAdaptorParams = z.object({
   /** A registered CLEFT bundle; the trained head is added to it. */
@@ -63,8 +124,7 @@ export const TrainAdaptorParams = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "use letters, digits, '.', '_' and '-' (at most 64)"),
   /** Limit training to these studies (default: every labelled study). */
   studyIds: z.array(z.number().int().positive()).max(100_000).optional(),
-  /** 'linear-probe': a softmax head on the cached image embeddings; 'adaptor': the CLIP-loss module first, then the head. */
-  mode: z.enum(['linear-probe', 'adaptor']).default('linear-probe'),
+  mode: AdaptorMode.default('linear-probe'),
   /** Training steps of the head (and of the adaptor module in 'adaptor' mode). */
   steps: z.number().int().min(1).max(100_000).default(300),
   lr: z.number().positive().max(10).default(0.05),
@@ -72,6 +132,20 @@ export const TrainAdaptorParams = z.object({
   seed: z.number().int().default(0),
 });
 export type TrainAdaptorParams = z.infer<typeof TrainAdaptorParams>;
+
+export const TrainAdaptorResult = z.strictObject({
+  runId: z.number().int(),
+  adaptor: z.string(),
+  mode: AdaptorMode,
+  images: z.number().int(),
+  train: z.number().int(),
+  val: z.number().int(),
+  /** Held-out metrics; null where a metric has no value (e.g. AUC with one class held out). */
+  metrics: z.record(z.string(), z.number().nullable()),
+  notes: z.array(z.string()),
+  seconds: z.number(),
+});
+export type TrainAdaptorResult = z.infer<typeof TrainAdaptorResult>;
 
 /** LoRA settings of one encoder (a base bundle's existing adapter keeps its own rank, alpha and targets). */
 const loraSettings = (targets: string[]) =>
@@ -134,6 +208,28 @@ export const TrainLoraParams = z.object({
 export type TrainLoraParams = z.infer<typeof TrainLoraParams>;
 export type TrainLoraInput = z.input<typeof TrainLoraParams>;
 
+export const TrainLoraResult = z.strictObject({
+  /** The new bundle, registered under the job's `name`. */
+  modelId: z.number().int(),
+  model: z.string(),
+  bundleDir: z.string(),
+  runId: z.number().int(),
+  studies: z.number().int(),
+  pairs: z.number().int(),
+  train: z.number().int(),
+  val: z.number().int(),
+  steps: z.number().int(),
+  /** The update with the lowest validation loss (0 = the base); null without validation. */
+  bestStep: z.number().int().nullable(),
+  /** Mean training loss of the first and the last update. */
+  loss: z.strictObject({ first: z.number(), last: z.number() }),
+  /** Validation loss and recall@1/5 (both directions) of the base and of the trained model; null without validation. */
+  validation: z.strictObject({ before: Metrics.nullable(), after: Metrics.nullable() }),
+  notes: z.array(z.string()),
+  seconds: z.number(),
+});
+export type TrainLoraResult = z.infer<typeof TrainLoraResult>;
+
 export const DemoParams = z.object({
   /** Tiny sizes: well under a minute, for a first look and for tests. */
   quick: z.boolean().default(false),
@@ -141,6 +237,35 @@ export const DemoParams = z.object({
   seed: z.number().int().default(1),
 });
 export type DemoParams = z.infer<typeof DemoParams>;
+
+/** Metrics of the demo's held-out phantoms; null where too few exams leave nothing to measure. */
+const DemoMetrics = z.strictObject({
+  accuracy: z.number().nullable(),
+  balancedAccuracy: z.number().nullable(),
+  macroAuc: z.number().nullable(),
+  macroAucLow: z.number().nullable(),
+  macroAucHigh: z.number().nullable(),
+  n: z.number().int(),
+});
+/** Per image and per exam (mean of the 4 views). */
+const DemoScores = z.strictObject({ image: DemoMetrics, exam: DemoMetrics });
+
+export const DemoJobResult = z.strictObject({
+  modelId: z.number().int(),
+  bundleDir: z.string(),
+  studies: z.number().int(),
+  labels: z.number().int(),
+  /** Phantom reports imported into the library (image-report pairs for LoRA training). */
+  reports: z.number().int(),
+  zeroShot: DemoScores,
+  promptLearned: DemoScores,
+  promptSet: z.string(),
+  /** Why some metrics are null (too few exams to hold any out). */
+  notes: z.array(z.string()),
+  contrastive: z.strictObject({ steps: z.number().int(), firstLoss: z.number(), lastLoss: z.number() }),
+  seconds: z.number(),
+});
+export type DemoJobResult = z.infer<typeof DemoJobResult>;
 
 /** "Where the model looks" for one image: patch-token similarity to each class's text embedding. */
 export const ExplainParams = z.object({
@@ -153,7 +278,7 @@ export const ExplainParams = z.object({
 export type ExplainParams = z.infer<typeof ExplainParams>;
 
 /** The maps an explain job returns; `x`/`y` place the patch grid on the original image's pixels. */
-export const ExplainResult = z.object({
+export const ExplainResult = z.strictObject({
   modelId: z.number().int(),
   model: z.string(),
   promptSet: z.string().nullable(),
@@ -167,26 +292,51 @@ export const ExplainResult = z.object({
   min: z.number(),
   max: z.number(),
   /** Original-image x of grid column c's left edge = x.origin + c * x.step (step < 0 when the model saw the image mirrored). */
-  x: z.object({ origin: z.number(), step: z.number() }),
-  y: z.object({ origin: z.number(), step: z.number() }),
+  x: z.strictObject({ origin: z.number(), step: z.number() }),
+  y: z.strictObject({ origin: z.number(), step: z.number() }),
   imageColumns: z.number().int(),
   imageRows: z.number().int(),
   seconds: z.number(),
 });
 export type ExplainResult = z.infer<typeof ExplainResult>;
 
+/**
+ * Every job kind: its parameters and the result it ends with. The worker checks a result against
+ * its schema before the job is marked done, so a job record's result is typed by its kind.
+ */
+export const jobKinds = {
+  'hash-folder': { params: HashFolderParams, result: HashFolderResult },
+  import: { params: ImportParams, result: ImportResult },
+  classify: { params: ClassifyParams, result: ClassifyResult },
+  'prompt-learn': { params: PromptLearnParams, result: PromptLearnResult },
+  'train-adaptor': { params: TrainAdaptorParams, result: TrainAdaptorResult },
+  'train-lora': { params: TrainLoraParams, result: TrainLoraResult },
+  demo: { params: DemoParams, result: DemoJobResult },
+  explain: { params: ExplainParams, result: ExplainResult },
+} as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
+
+export type JobKind = keyof typeof jobKinds;
+export type JobParams<K extends JobKind> = z.infer<(typeof jobKinds)[K]['params']>;
+export type JobResult<K extends JobKind> = z.infer<(typeof jobKinds)[K]['result']>;
+
+type Schemas<K extends JobKind> = (typeof jobKinds)[K];
+// The schema is read into a variable of the kind's own type: read inline, TypeScript widens it to every kind's.
+const specOf = <K extends JobKind>(kind: K) => {
+  const params: Schemas<K>['params'] = jobKinds[kind].params;
+  return z.object({ kind: z.literal(kind), params });
+};
+
 export const JobSpec = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('hash-folder'), params: HashFolderParams }),
-  z.object({ kind: z.literal('import'), params: ImportParams }),
-  z.object({ kind: z.literal('classify'), params: ClassifyParams }),
-  z.object({ kind: z.literal('prompt-learn'), params: PromptLearnParams }),
-  z.object({ kind: z.literal('train-adaptor'), params: TrainAdaptorParams }),
-  z.object({ kind: z.literal('train-lora'), params: TrainLoraParams }),
-  z.object({ kind: z.literal('demo'), params: DemoParams }),
-  z.object({ kind: z.literal('explain'), params: ExplainParams }),
+  specOf('hash-folder'),
+  specOf('import'),
+  specOf('classify'),
+  specOf('prompt-learn'),
+  specOf('train-adaptor'),
+  specOf('train-lora'),
+  specOf('demo'),
+  specOf('explain'),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
-export type JobKind = JobSpec['kind'];
 
 /** One point of a training curve, streamed while a job runs and kept in its folder. */
 export const MetricPoint = z.object({
@@ -207,13 +357,11 @@ export const JobProgress = z.object({
 });
 export type JobProgress = z.infer<typeof JobProgress>;
 
-export const Job = z.object({
+const jobFields = {
   id: z.number().int().positive(),
-  kind: z.string(),
   status: JobStatus,
   params: z.unknown(),
   progress: JobProgress,
-  result: z.unknown().nullable(),
   error: z.string().nullable(),
   checkpointPath: z.string().nullable(),
   /** Increases with every change: of two copies of a job, the higher revision is newer. */
@@ -221,7 +369,35 @@ export const Job = z.object({
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
-});
+};
+
+/** A job of one kind: `result` is set once it is done. */
+const jobOf = <K extends JobKind>(kind: K) => {
+  const result: Schemas<K>['result'] = jobKinds[kind].result;
+  return z.object({ ...jobFields, kind: z.literal(kind), result: z.nullable(result) });
+};
+
+export const Job = z.discriminatedUnion('kind', [
+  jobOf('hash-folder'),
+  jobOf('import'),
+  jobOf('classify'),
+  jobOf('prompt-learn'),
+  jobOf('train-adaptor'),
+  jobOf('train-lora'),
+  jobOf('demo'),
+  jobOf('explain'),
+]);
 export type Job = z.infer<typeof Job>;
+/** A job record of kind K (its result typed by the kind). */
+export type JobOf<K extends JobKind> = Extract<Job, { kind: K }>;
+
+// Compile-time check that JobSpec and Job list every kind of `jobKinds` (an error names the one missing).
+type Unlisted = Exclude<JobKind, JobSpec['kind']> | Exclude<JobKind, Job['kind']>;
+export const everyKindListed: [Unlisted] extends [never] ? true : Unlisted = true;
+
+/** Narrows a job record to its kind, so its result is typed. */
+export function isJobOf<K extends JobKind>(job: Job | null | undefined, kind: K): job is JobOf<K> {
+  return job?.kind === kind;
+}
 
 export const ACTIVE_STATUSES: readonly JobStatus[] = ['queued', 'running'];

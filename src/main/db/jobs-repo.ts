@@ -1,6 +1,6 @@
 // Job rows: the persistent half of the job queue.
 import type { Db } from './database';
-import type { Job, JobStatus } from '../../common/jobs';
+import { Job, jobKinds, type JobStatus } from '../../common/jobs';
 
 interface JobRow {
   id: number;
@@ -205,19 +205,31 @@ export class JobsRepo {
     })();
   }
 }
+/** The row as the contract types it (`Job`: the result typed by the kind). */
 function toJob(row: JobRow): Job {
-  return {
+  return Job.parse({
     id: row.id,
     kind: row.kind,
     status: row.status,
     params: JSON.parse(row.params_json) as unknown,
     progress: { fraction: row.progress, message: row.message, etaSeconds: null },
-    result: row.result_json === null ? null : (JSON.parse(row.result_json) as unknown),
+    result: storedResult(row.kind, row.result_json),
     error: row.error,
     checkpointPath: row.checkpoint_path,
     revision: row.revision,
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
-  };
+  });
+}
+
+/**
+ * Results are checked against their kind's schema before a job is marked done. A row an older
+ * version of the app stored in another shape reads as no result, rather than breaking every list
+ * the job is in.
+ */
+function storedResult(kind: string, json: string | null): unknown {
+  if (json === null) return null;
+  const result = Object.hasOwn(jobKinds, kind) ? jobKinds[kind as keyof typeof jobKinds].result.safeParse(JSON.parse(json)) : null;
+  return result?.success ? result.data : null;
 }

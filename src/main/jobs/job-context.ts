@@ -20,7 +20,8 @@ export interface JobContext<P> {
   saveCheckpoint(state: unknown): void;
 }
 
-export type JobRunner<P> = (ctx: JobContext<P>) => Promise<unknown>;
+/** Runs one job; the result is checked against the kind's schema before the job is marked done. */
+export type JobRunner<P, R = unknown> = (ctx: JobContext<P>) => Promise<R>;
 
 export class JobCancelled extends Error {
   constructor() {

@@ -5,19 +5,21 @@ import path from 'node:path';
 import { JobSpec } from '../../common/jobs';
 import { errorMessage } from '../../native/io/disk-full';
 import { CHECKPOINT_FILE, JobCancelled, writeFileAtomic, type JobContext, type JobRunner } from './job-context';
-import { jobRunners } from './kinds/index';
+import { checkedResult } from './job-result';
+import { jobRunners, type JobRunners } from './kinds/index';
 import { finitePoint } from './metrics-file';
 import type { FromWorker, StartJob, WorkerPort } from '../workers/job-protocol';
 
-export function serveJobs(port: WorkerPort): void {
+/** Serves one job on `port`; `runners` are the kinds' implementations (tests may replace one). */
+export function serveJobs(port: WorkerPort, runners: JobRunners = jobRunners): void {
   const abort = new AbortController();
   port.onMessage((message) => {
     if (message.type === 'cancel') abort.abort();
-    else if (message.type === 'start') void runJob(message.job, port, abort.signal);
+    else if (message.type === 'start') void runJob(message.job, port, abort.signal, runners);
   });
 }
 
-async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSignal): Promise<void> {
+async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSignal, runners: JobRunners): Promise<void> {
   const send = (m: FromWorker): void => port.post(m);
   try {
     const spec = JobSpec.parse({ kind: job.kind, params: job.params });
@@ -38,9 +40,9 @@ async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSigna
       },
     };
     // The spec was validated together with its kind, so the runner and params belong together.
-    const runner = jobRunners[spec.kind] as JobRunner<typeof spec.params>;
-    const result = await runner(ctx);
-    send({ type: 'done', result: result ?? null });
+    const runner = runners[spec.kind] as JobRunner<typeof spec.params>;
+    const result = checkedResult(spec.kind, await runner(ctx));
+    send({ type: 'done', result });
   } catch (err) {
     if (err instanceof JobCancelled || signal.aborted) send({ type: 'cancelled' });
     else send({ type: 'failed', error: errorMessage(err, job.dataDir) });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../../src/main/api/backend';
 import { REASON_PHRASE } from '../../../src/main/dicom/errors';
-import type { ImportResult } from '../../../src/main/jobs/kinds/import-dicom';
+import type { ImportResult } from '../../../src/common/jobs';
 import { callApi } from '../../helpers/api';
 import { testBackend } from '../../helpers/library';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';

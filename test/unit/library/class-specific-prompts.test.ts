@@ -1,7 +1,7 @@
 // Class-specific prompt contexts ([classes, nCtx, d]) are saved into bundles and classify with them.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
-import type { ClassifyResult } from '../../../src/main/jobs/kinds/classify';
+import type { ClassifyResult } from '../../../src/common/jobs';
 import { addPromptSet, openBundle, readPromptSet } from '../../../src/native/models/bundle';
 import { callApi } from '../../helpers/api';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';

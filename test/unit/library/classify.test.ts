@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
-import type { ClassifyResult } from '../../../src/main/jobs/kinds/classify';
-import type { PromptLearnResult } from '../../../src/main/jobs/kinds/prompt-learn';
+import type { ClassifyResult } from '../../../src/common/jobs';
+import type { PromptLearnResult } from '../../../src/common/jobs';
 import { callApi } from '../../helpers/api';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { DemoJobResult } from '../../../src/main/jobs/kinds/demo';
+import type { DemoJobResult } from '../../../src/common/jobs';
 import { callApi } from '../../helpers/api';
 import { removeTmpDirs } from '../../helpers/tmp';
 import { testBackend } from '../../helpers/library';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../../src/main/api/backend';
 import { readDicomHeader } from '../../../src/main/dicom/header';
-import type { ImportResult } from '../../../src/main/jobs/kinds/import-dicom';
+import type { ImportResult } from '../../../src/common/jobs';
 import { callApi } from '../../helpers/api';
 import { CLI, ROOT } from '../../helpers/cli';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';

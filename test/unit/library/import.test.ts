@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import { callApi } from '../../helpers/api';
-import type { ImportResult } from '../../../src/main/jobs/kinds/import-dicom';
+import type { ImportResult } from '../../../src/common/jobs';
 import { requireDump2dcm, writeFourViewExam, writeMgInstance } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 import { testBackend } from '../../helpers/library';

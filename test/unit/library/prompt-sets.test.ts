@@ -2,7 +2,7 @@
 // the settings table, and classify.start using the active set when the request names none.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
-import type { ClassifyResult } from '../../../src/main/jobs/kinds/classify';
+import type { ClassifyResult } from '../../../src/common/jobs';
 import { addPromptSet, openBundle, type CleftBundle } from '../../../src/native/models/bundle';
 import { callApi } from '../../helpers/api';
 import { testBackend, addTinyBundle } from '../../helpers/library';

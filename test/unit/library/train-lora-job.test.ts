@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
-import type { TrainLoraResult } from '../../../src/main/jobs/kinds/train-lora';
+import type { TrainLoraResult } from '../../../src/common/jobs';
 import { generatePhantoms } from '../../../src/main/dicom/phantom';
 import { openBundle } from '../../../src/native/models/bundle';
 import { readPeftAdapter } from '../../../src/native/models/peft';

@@ -2,7 +2,7 @@
 // CleftErrors, events are validated and fanned out, and the event channel reconnects with backoff.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CleftError } from '../../../src/common/errors';
-import type { Job } from '../../../src/common/jobs';
+import type { Job, JobOf } from '../../../src/common/jobs';
 import { backoffDelay, HttpClient, type SocketLike } from '../../../src/renderer/src/lib/client/http-client';
 import type { ConnectionState } from '../../../src/renderer/src/lib/client/types';
 
@@ -38,7 +38,7 @@ function jsonResponse(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 }
 
-function job(overrides: Partial<Job> = {}): Job {
+function job(overrides: Partial<JobOf<'hash-folder'>> = {}): Job {
   return {
     id: 7,
     kind: 'hash-folder',

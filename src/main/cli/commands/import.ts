@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { LibraryRepo } from '../../db/library-repo';
 import { openCliJobHost, runJobInTerminal } from '../run-job';
-import type { ImportResult } from '../../jobs/kinds/import-dicom';
+import { isJobOf } from '../../../common/jobs';
 
 export function register(program: Command): void {
   program
@@ -20,8 +20,8 @@ export function register(program: Command): void {
         if (opts.json) {
           console.log(JSON.stringify({ status: job.status, result: job.result, error: job.error, problems: problems.rows }, null, 2));
         } else {
-          if (job.status === 'done') {
-            const r = job.result as ImportResult;
+          const r = job.status === 'done' && isJobOf(job, 'import') ? job.result : null;
+          if (r) {
             console.log(
               `Imported ${r.imported} new and ${r.updated} updated instances in ${r.studies} studies ` +
                 `(${r.unchanged} unchanged, ${r.duplicates} duplicates, ${r.refused} refused, ${r.skipped} skipped) ` +

@@ -4,7 +4,7 @@
 // per-view, per-breast and per-exam predictions (mean of view probabilities).
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { ClassifyParams } from '../../../common/jobs';
+import type { ClassifyParams, ClassifyResult } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { ImagesRepo, type StudyImage } from '../../db/images-repo';
 import { PromptSetsRepo } from '../../db/prompt-sets-repo';
@@ -22,22 +22,7 @@ import { combineViews } from '../../../native/cleft/aggregate';
 import { crashPoint } from '../../../native/io/crash-point';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
-export interface ClassifyResult {
-  runId: number;
-  /** The bundle's name and id, so a result reads on its own (the viewer names what ran). */
-  model: string;
-  modelId: number;
-  /** The learned prompt set used, or null for the task's templates. */
-  promptSet: string | null;
-  studies: number;
-  images: number;
-  skipped: { instanceId: number; reason: string }[];
-  featureCacheHits: number;
-  executionProvider: string;
-  seconds: number;
-}
-
-export const classify: JobRunner<ClassifyParams> = async (ctx) => {
+export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) => {
   const started = performance.now();
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
   try {

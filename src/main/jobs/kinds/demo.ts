@@ -5,7 +5,7 @@
 // (prompts, adaptors, contrastive LoRA) on them right away.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DemoParams } from '../../../common/jobs';
+import type { DemoParams, DemoJobResult } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { ImagesRepo } from '../../db/images-repo';
 import { TasksRepo } from '../../db/tasks-repo';
@@ -14,27 +14,11 @@ import { demoDeps } from '../../demo/demo-deps';
 import { importModel, listModels, refreshBundleRecord } from '../../models/registry';
 import { crashPoint } from '../../../native/io/crash-point';
 import { importReports } from '../../library/report-import';
-import { runDemo, type DemoMetrics } from '../../../native/cleft/demo';
+import { runDemo } from '../../../native/cleft/demo';
 import { throwIfCancelled, type JobRunner } from '../job-context';
-import { importDicom, type ImportResult } from './import-dicom';
+import { importDicom } from './import-dicom';
 
-export interface DemoJobResult {
-  modelId: number;
-  bundleDir: string;
-  studies: number;
-  labels: number;
-  /** Phantom reports imported into the library (image-report pairs for LoRA training). */
-  reports: number;
-  zeroShot: { image: DemoMetrics; exam: DemoMetrics };
-  promptLearned: { image: DemoMetrics; exam: DemoMetrics };
-  promptSet: string;
-  /** Why some metrics are null (too few exams to hold any out). */
-  notes: string[];
-  contrastive: { steps: number; firstLoss: number; lastLoss: number };
-  seconds: number;
-}
-
-export const demo: JobRunner<DemoParams> = async (ctx) => {
+export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
   const started = performance.now();
   const out = path.join(ctx.dataDir, 'demo', `run-${ctx.jobId}`);
   const r = await runDemo(
@@ -55,11 +39,11 @@ export const demo: JobRunner<DemoParams> = async (ctx) => {
 
   ctx.progress(0.9, 'Importing the phantom exams into the library…');
   const phantoms = path.join(out, 'phantoms');
-  const imported = (await importDicom({
+  const imported = await importDicom({
     ...ctx,
     params: { paths: [phantoms] },
     progress: (f, m) => ctx.progress(0.9 + 0.05 * f, m),
-  })) as ImportResult;
+  });
 
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
   try {

@@ -21,7 +21,7 @@ import { patchClassSimilarity } from '../../../native/cleft/explain';
 import { promptSetClassEmbeddings, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
-export const explain: JobRunner<ExplainParams> = async (ctx) => {
+export const explain: JobRunner<ExplainParams, ExplainResult> = async (ctx) => {
   const started = performance.now();
   const p = ctx.params;
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { HashFolderParams } from '../../../common/jobs';
+import type { HashFolderParams, HashFolderResult } from '../../../common/jobs';
 import { throwIfCancelled, writeFileAtomic, type JobRunner } from '../job-context';
 
 interface HashedFile {
@@ -16,20 +16,11 @@ interface Checkpoint {
   done: HashedFile[];
 }
 
-export interface HashFolderResult {
-  folder: string;
-  files: number;
-  bytes: number;
-  /** sha256 over the manifest lines "sha256  size  path\n" in path order. */
-  digest: string;
-  manifestPath: string;
-}
-
 /** A checkpoint at least this often, and every CHECKPOINT_EVERY_FILES files on fast storage. */
 const CHECKPOINT_EVERY_MS = 500;
 const CHECKPOINT_EVERY_FILES = 25;
 
-export const hashFolder: JobRunner<HashFolderParams> = async (ctx) => {
+export const hashFolder: JobRunner<HashFolderParams, HashFolderResult> = async (ctx) => {
   const root = path.resolve(ctx.params.folder);
   const stat = fs.statSync(root, { throwIfNoEntry: false });
   if (!stat?.isDirectory()) throw new Error(`${root} is not a folder`);

@@ -3,7 +3,7 @@
 // resumed import simply runs again. Every skipped or refused file is recorded with its reason.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ImportParams } from '../../../common/jobs';
+import type { ImportParams, ImportResult } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { DicomError, asDicomError } from '../../dicom/errors';
 import { readDicomHeader, type DicomHeader } from '../../dicom/header';
@@ -12,24 +12,11 @@ import { LibraryWriter } from '../../library/library-writer';
 import { scanPaths, type ScannedFile } from '../../library/scan';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
-export interface ImportResult {
-  scanned: number;
-  imported: number;
-  updated: number;
-  unchanged: number;
-  duplicates: number;
-  refused: number;
-  skipped: number;
-  studies: number;
-  seconds: number;
-  filesPerSecond: number;
-}
-
 const BATCH = 256;
 /** Header reads in flight: hides file-system latency (USB sticks, network shares). */
 const CONCURRENCY = 16;
 
-export const importDicom: JobRunner<ImportParams> = async (ctx) => {
+export const importDicom: JobRunner<ImportParams, ImportResult> = async (ctx) => {
   const started = performance.now();
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
   try {

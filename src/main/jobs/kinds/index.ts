@@ -1,6 +1,6 @@
-// Every job kind the worker can run. A new kind: add its params schema to src/common/jobs.ts and
-// its runner here.
-import type { JobKind, JobSpec } from '../../../common/jobs';
+// Every job kind the worker can run. A new kind: add its params and result schemas to `jobKinds`
+// in src/common/jobs.ts and its runner here (the map below does not compile without it).
+import type { JobKind, JobParams, JobResult } from '../../../common/jobs';
 import type { JobRunner } from '../job-context';
 import { hashFolder } from './hash-folder';
 import { importDicom } from './import-dicom';
@@ -11,9 +11,12 @@ import { trainLora } from './train-lora';
 import { demo } from './demo';
 import { explain } from './explain';
 
-type RunnerFor<K extends JobKind> = JobRunner<Extract<JobSpec, { kind: K }>['params']>;
+type RunnerFor<K extends JobKind> = JobRunner<JobParams<K>, JobResult<K>>;
 
-export const jobRunners: { [K in JobKind]: RunnerFor<K> } = {
+/** A runner for every kind, each returning its kind's result (this does not compile when one is missing). */
+export type JobRunners = { [K in JobKind]: RunnerFor<K> };
+
+export const jobRunners: JobRunners = {
   'hash-folder': hashFolder,
   import: importDicom,
   classify,

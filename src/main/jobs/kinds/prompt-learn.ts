@@ -6,7 +6,7 @@
 // the job folder (pending-save.ts), and a job killed anywhere after that completes its own save
 // when resumed instead of training again or refusing its own prompt set.
 import path from 'node:path';
-import type { PromptLearnParams } from '../../../common/jobs';
+import type { PromptLearnParams, PromptLearnResult } from '../../../common/jobs';
 import type { RunRecord } from '../../../common/runs';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { PromptSetsRepo } from '../../db/prompt-sets-repo';
@@ -24,18 +24,6 @@ import { throwIfCancelled, type JobContext, type JobRunner } from '../job-contex
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { labelledFeatures } from './labelled-features';
 
-export interface PromptLearnResult {
-  runId: number;
-  promptSet: string;
-  images: number;
-  train: number;
-  val: number;
-  steps: number;
-  stoppedEarly: boolean;
-  metrics: { before: Record<string, number> | null; after: Record<string, number> | null };
-  seconds: number;
-}
-
 /** What the save needs once training is over (kept in the job folder until the job is done). */
 interface PromptLearnSave {
   meta: PromptSetMetaInput;
@@ -43,7 +31,7 @@ interface PromptLearnSave {
   result: Omit<PromptLearnResult, 'runId'>;
 }
 
-export const promptLearn: JobRunner<PromptLearnParams> = async (ctx) => {
+export const promptLearn: JobRunner<PromptLearnParams, PromptLearnResult> = async (ctx) => {
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
   try {
     const pending = readPendingSave<PromptLearnSave>(ctx.jobDir) ?? (await learn(ctx, db));

@@ -10,7 +10,7 @@
 // step of it is completed by the resumed job.
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { TrainAdaptorParams } from '../../../common/jobs';
+import type { TrainAdaptorParams, TrainAdaptorResult } from '../../../common/jobs';
 import type { RunRecord } from '../../../common/runs';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { RunsRepo, type NewPrediction } from '../../db/runs-repo';
@@ -34,18 +34,6 @@ const ADAPTOR_DIM = 128;
 const ADAPTOR_LAYERS = 2;
 const ADAPTOR_LR = 1e-3;
 
-export interface TrainAdaptorResult {
-  runId: number;
-  adaptor: string;
-  mode: TrainAdaptorParams['mode'];
-  images: number;
-  train: number;
-  val: number;
-  metrics: Record<string, number | null>;
-  notes: string[];
-  seconds: number;
-}
-
 /** What the save needs once training is over (kept in the job folder until the job is done). */
 interface AdaptorSave {
   meta: AdaptorMetaInput;
@@ -55,7 +43,7 @@ interface AdaptorSave {
   result: Omit<TrainAdaptorResult, 'runId'>;
 }
 
-export const trainAdaptorJob: JobRunner<TrainAdaptorParams> = async (ctx) => {
+export const trainAdaptorJob: JobRunner<TrainAdaptorParams, TrainAdaptorResult> = async (ctx) => {
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
   try {
     const pending = readPendingSave<AdaptorSave>(ctx.jobDir) ?? (await train(ctx, db));

@@ -7,7 +7,7 @@
 // adapters and heads) registered under `name`, and a 'contrastive-lora' run record.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TrainLoraParams } from '../../../common/jobs';
+import type { TrainLoraParams, TrainLoraResult } from '../../../common/jobs';
 import type { RunRecord } from '../../../common/runs';
 import { CleftError } from '../../../common/errors';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
@@ -34,26 +34,6 @@ import { bundleTokenizer } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 
-export interface TrainLoraResult {
-  modelId: number;
-  model: string;
-  bundleDir: string;
-  runId: number;
-  studies: number;
-  pairs: number;
-  train: number;
-  val: number;
-  steps: number;
-  /** The update with the lowest validation loss (0 = the base); null without validation. */
-  bestStep: number | null;
-  /** Mean training loss of the first and the last update. */
-  loss: { first: number; last: number };
-  /** Validation loss and recall@1/5 (both directions) of the base and of the trained model; null without validation. */
-  validation: { before: Record<string, number> | null; after: Record<string, number> | null };
-  notes: string[];
-  seconds: number;
-}
-
 /** Identity of the data: each pair's image and report text (portable: DICOM UIDs, not row ids). */
 function selectionSha256(pairs: readonly ReportPair[]): string {
   return sha256Hex(canonicalJson(pairs.map((p) => [p.studyUid, p.sopInstanceUid, sha256Hex(p.text)])));
@@ -73,7 +53,7 @@ const slug = (name: string) =>
     .replace(/^[-.]+|[-.]+$/g, '')
     .slice(0, 60) || 'model';
 
-export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
+export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx) => {
   const started = performance.now();
   const p = ctx.params;
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));

@@ -1,15 +1,13 @@
-// The viewer's one-click zero-shot session: which bundle and prompt set, the open study's
-// predictions (cached from an earlier run of the same model, task and prompt set, or fresh), and
+// The viewer's one-click zero-shot session: which bundle and prompt set (the shared chooser), the
+// open study's predictions (cached from an earlier run of the same model, task and prompt set, or fresh), and
 // the classify job while it runs. A one-study classify job costs about 1.2 s on the quick demo
 // model (0.7 s of it starting the job's worker), so the viewer uses the ordinary job: progress,
 // cancel and the run record come with it.
-import type { Job } from '../../../../common/jobs';
-import type { ModelRecord, PromptSetInfo } from '../../../../common/models';
+import { isJobOf, type Job } from '../../../../common/jobs';
 import type { Prediction, Run } from '../../../../common/runs';
+import { ClassifyChooser } from '../classify-chooser.svelte';
 import type { RendererClient } from '../client';
 import type { JobsStore } from '../stores/jobs.svelte';
-
-const MODEL_KEY = 'cleft.viewer.classify.model';
 
 export interface ShownRun {
   studyId: number;
@@ -22,31 +20,13 @@ export interface ShownRun {
   seconds: number | null;
 }
 
-function readModel(): number | null {
-  try {
-    const n = Number(localStorage.getItem(MODEL_KEY));
-    return Number.isInteger(n) && n > 0 ? n : null;
-  } catch {
-    return null;
-  }
-}
-
-export class ViewerClassifySession {
-  private readonly client: RendererClient;
+export class ViewerClassifySession extends ClassifyChooser {
   private readonly jobs: JobsStore;
-  bundles = $state<ModelRecord[]>([]);
-  bundlesLoaded = $state(false);
-  modelId = $state<number | null>(readModel());
-  promptSets = $state<PromptSetInfo[]>([]);
-  /** '' = the task's prompt templates (the default). */
-  promptSet = $state('');
   shown = $state.raw<ShownRun | null>(null);
   /** The study and task a lookup or job is for; answers for anything else are dropped. */
   private want: { studyId: number; taskId: number } | null = null;
   jobId = $state<number | null>(null);
   private jobStartedAt = 0;
-  /** The model:task pair whose active prompt set was last preselected. */
-  private defaultedFor = '';
   private jobFor: { studyId: number; taskId: number; modelId: number; promptSet: string } | null = null;
   error = $state<string | null>(null);
   checking = $state(false);
@@ -55,60 +35,21 @@ export class ViewerClassifySession {
   get job(): Job | null {
     return this.jobId === null ? null : (this.jobs.jobs.find((j) => j.id === this.jobId) ?? null);
   }
-  get model(): ModelRecord | null {
-    return this.bundles.find((b) => b.id === this.modelId) ?? null;
-  }
   get busy(): boolean {
     const job = this.job;
     return job !== null && (job.status === 'queued' || job.status === 'running');
   }
 
   constructor(client: RendererClient, jobs: JobsStore) {
-    this.client = client;
+    super(client, { remember: true });
     this.jobs = jobs;
   }
 
-  async loadBundles(): Promise<void> {
+  override async loadBundles(): Promise<void> {
     try {
-      this.bundles = (await this.client.invoke('models.list', { kind: 'bundle' })).sort((a, b) => b.id - a.id);
-      if (!this.bundles.some((b) => b.id === this.modelId)) this.modelId = this.bundles[0]?.id ?? null;
+      await super.loadBundles();
     } catch (err) {
       this.error = err instanceof Error ? err.message : String(err);
-    } finally {
-      this.bundlesLoaded = true;
-    }
-  }
-
-  selectModel(id: number): void {
-    this.modelId = id;
-    this.promptSet = '';
-    try {
-      localStorage.setItem(MODEL_KEY, String(id));
-    } catch {
-      // A preference only.
-    }
-  }
-
-  /** The bundle's learned prompt sets for the task (the choice falls back to templates when gone). */
-  async loadPromptSets(taskId: number): Promise<void> {
-    const modelId = this.modelId;
-    if (modelId === null) {
-      this.promptSets = [];
-      return;
-    }
-    try {
-      const sets = await this.client.invoke('promptSets.list', { modelId, taskId });
-      if (modelId !== this.modelId) return;
-      this.promptSets = sets;
-      const key = `${modelId}:${taskId}`;
-      if (key !== this.defaultedFor) {
-        // A new model or task starts on its active prompt set, as classify.start does; a choice made
-        // afterwards (templates included) stands until the model or task changes.
-        this.defaultedFor = key;
-        this.promptSet = sets.find((s) => s.active)?.name ?? '';
-      } else if (this.promptSet && !sets.some((s) => s.name === this.promptSet)) this.promptSet = '';
-    } catch {
-      this.promptSets = [];
     }
   }
 
@@ -165,8 +106,8 @@ export class ViewerClassifySession {
     }
     if (job.status !== 'done') return;
     this.jobId = null;
-    const runId = (job.result as { runId?: unknown } | null)?.runId;
-    if (typeof runId !== 'number') return;
+    const runId = isJobOf(job, 'classify') ? job.result?.runId : undefined;
+    if (runId === undefined) return;
     try {
       const found = await this.client.invoke('runs.studyPredictions', { studyId: asked.studyId, taskId: asked.taskId, runId });
       if (!this.isWanted(asked.studyId, asked.taskId)) return;
