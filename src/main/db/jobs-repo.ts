@@ -45,7 +45,7 @@ export class JobsRepo {
 
   get(id: number): Job | undefined {
     const row = this.db.prepare(`SELECT * FROM jobs WHERE id = ?`).get(id) as JobRow | undefined;
-    return row && toJob(row);
+    return row && isKnownKind(row.kind) ? toJob(row) : undefined;
   }
 
   list(options: { status?: JobStatus; kind?: string; limit: number }): Job[] {
@@ -54,14 +54,17 @@ export class JobsRepo {
         `SELECT * FROM jobs WHERE (@status IS NULL OR status = @status) AND (@kind IS NULL OR kind = @kind) ORDER BY id DESC LIMIT @limit`,
       )
       .all({ status: options.status ?? null, kind: options.kind ?? null, limit: options.limit }) as JobRow[];
-    return rows.map(toJob);
+    return toJobs(rows);
   }
 
   /** The oldest queued job (among `only`, when given). */
   nextQueued(only?: readonly number[]): Job | undefined {
     const row = this.db
-      .prepare(`SELECT * FROM jobs WHERE status = 'queued' AND (? IS NULL OR id IN (SELECT value FROM json_each(?))) ORDER BY id LIMIT 1`)
-      .get(only ? 1 : null, JSON.stringify(only ?? [])) as JobRow | undefined;
+      .prepare(
+        `SELECT * FROM jobs WHERE status = 'queued' AND (? IS NULL OR id IN (SELECT value FROM json_each(?)))
+           AND kind IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 1`,
+      )
+      .get(only ? 1 : null, JSON.stringify(only ?? []), JSON.stringify(Object.keys(jobKinds))) as JobRow | undefined;
     return row && toJob(row);
   }
 
@@ -154,7 +157,7 @@ export class JobsRepo {
         `SELECT * FROM jobs WHERE status IN ('queued', 'running', 'interrupted') OR id IN (SELECT value FROM json_each(?)) ORDER BY id`,
       )
       .all(JSON.stringify(ids)) as JobRow[];
-    return rows.map(toJob);
+    return toJobs(rows);
   }
 
   /** Records `pid` as the library's job runner (it holds the runner lock). */
@@ -205,6 +208,18 @@ export class JobsRepo {
     })();
   }
 }
+/**
+ * A kind this version does not know (a job a newer version queued in the same library) is left out
+ * of every list and never started, rather than breaking the lists it would be in.
+ */
+function isKnownKind(kind: string): boolean {
+  return Object.hasOwn(jobKinds, kind);
+}
+
+function toJobs(rows: readonly JobRow[]): Job[] {
+  return rows.filter((r) => isKnownKind(r.kind)).map(toJob);
+}
+
 /** The row as the contract types it (`Job`: the result typed by the kind). */
 function toJob(row: JobRow): Job {
   return Job.parse({

@@ -110,4 +110,18 @@ describe('job results', () => {
     repo.finish(ok, 'done', { result: realResult('classify'), message: 'Done' });
     expect(repo.get(ok)?.result).toEqual(realResult('classify'));
   });
+
+  it('leaves a kind this version does not know (queued by a newer version) out of lists and never starts it', () => {
+    const dataDir = tmpDir();
+    db = openDatabase(path.join(dataDir, DB_FILE_NAME));
+    const repo = new JobsRepo(db);
+    const future = repo.insert('classify', { modelId: 1, taskId: 1, studyIds: [1] });
+    // The kind column as a newer version would have written it (insert() only takes known kinds).
+    db.prepare(`UPDATE jobs SET kind = 'archive-retrieve' WHERE id = ?`).run(future);
+    const known = repo.insert('hash-folder', { folder: dataDir });
+    expect(repo.get(future)).toBeUndefined();
+    expect(repo.list({ limit: 10 }).map((j) => j.id)).toEqual([known]);
+    expect(repo.unsettledOr([future]).map((j) => j.id)).toEqual([known]);
+    expect(repo.nextQueued()?.id).toBe(known);
+  });
 });
