@@ -65,9 +65,19 @@ export class LibraryLookup implements LabelLookup {
     this.byImage = db.prepare(`${image} WHERE i.sop_instance_uid = ?`);
     this.images = db.prepare(`${image} WHERE se.study_ref = ? ORDER BY i.id`);
   }
+  /** Sheets repeat keys (a row per breast): each key is looked up once. */
+  private readonly cache = new Map<string, StudyRef[]>();
   studies(kind: 'study' | 'accession' | 'patient', key: string): StudyRef[] {
-    const stmt = kind === 'study' ? this.byStudy : kind === 'accession' ? this.byAccession : this.byPatient;
-    return stmt.all(key) as StudyRef[];
+    const k = `${kind}:${key}`;
+    let v = this.cache.get(k);
+    if (!v) {
+      if (kind === 'study') {
+        const row = this.byStudy.get(key) as StudyRef | undefined;
+        v = row ? [row] : [];
+      } else v = (kind === 'accession' ? this.byAccession : this.byPatient).all(key) as StudyRef[];
+      this.cache.set(k, v);
+    }
+    return v;
   }
   image(sop: string): ImageRef | null {
     return (this.byImage.get(sop) as ImageRef | undefined) ?? null;
@@ -113,40 +123,53 @@ export function existingLabels(db: Db, taskId: number): Map<string, ExistingLabe
 export function applyLabelImport(db: Db, taskId: number, file: string, reportJson: string, writes: readonly PlannedWrite[]): number {
   const insertImport = db.prepare(`INSERT INTO label_imports (task_ref, file, report_json) VALUES (?, ?, ?)`);
   const insert = db.prepare(
-    `INSERT INTO labels (task_ref, scope, study_ref, instance_ref, laterality, class_name, annotator, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) RETURNING id, created_at`,
+    `INSERT INTO labels (task_ref, scope, study_ref, instance_ref, laterality, class_name, annotator, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const update = db.prepare(
-    `UPDATE labels SET class_name = ?, annotator = ?, created_at = coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-     WHERE id = ? AND class_name = ? RETURNING id, created_at`,
-  );
-  const change = db.prepare(
+  const update = db.prepare(`UPDATE labels SET class_name = ?, annotator = ?, created_at = ? WHERE id = ? AND class_name = ?`);
+  // undo records go in batches of rows per statement (100,000 single-row inserts cost seconds)
+  const BATCH = 200;
+  const changeSql = (n: number) =>
     `INSERT INTO label_import_changes (import_ref, label_id, prev_class, prev_annotator, prev_created_at, new_class, new_annotator, new_created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+     VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+  const changeBatch = db.prepare(changeSql(BATCH));
+  // the same time format as the column default (strftime '%Y-%m-%dT%H:%M:%fZ')
+  const now = new Date().toISOString();
   return db.transaction(() => {
     const importId = Number(insertImport.run(taskId, file, reportJson).lastInsertRowid);
+    let pending: unknown[] = [];
+    const flush = () => {
+      if (pending.length === 0) return;
+      const n = pending.length / 8;
+      (n === BATCH ? changeBatch : db.prepare(changeSql(n))).run(pending);
+      pending = [];
+    };
     for (const w of writes) {
       const t = w.target;
       const prev = w.replaces;
-      const row = (
-        prev
-          ? update.get(w.className, w.annotator, w.createdAt, prev.id, prev.className)
-          : insert.get(taskId, t.scope, t.studyId, t.instanceId, t.laterality, w.className, w.annotator, w.createdAt)
-      ) as { id: number; created_at: string } | undefined;
-      // the plan was made from a snapshot; a label changed meanwhile aborts the whole import
-      if (!row) throw new CleftError('conflict', 'a label changed while the import was prepared; nothing was written, preview again');
-      change.run(
+      const createdAt = w.createdAt ?? now;
+      let id: number;
+      if (prev) {
+        // the plan was made from a snapshot; a label changed meanwhile aborts the whole import
+        if (update.run(w.className, w.annotator, createdAt, prev.id, prev.className).changes !== 1)
+          throw new CleftError('conflict', 'a label changed while the import was prepared; nothing was written, preview again');
+        id = prev.id;
+      } else
+        id = Number(
+          insert.run(taskId, t.scope, t.studyId, t.instanceId, t.laterality, w.className, w.annotator, createdAt).lastInsertRowid,
+        );
+      pending.push(
         importId,
-        row.id,
+        id,
         prev?.className ?? null,
         prev?.annotator ?? null,
         prev?.createdAt ?? null,
         w.className,
         w.annotator,
-        row.created_at,
+        createdAt,
       );
+      if (pending.length === BATCH * 8) flush();
     }
+    flush();
     return importId;
   })();
 }
