@@ -55,6 +55,7 @@ export class LibraryLookup implements LabelLookup {
   private readonly byImage;
   private readonly images;
   constructor(db: Db) {
+    this.db = db;
     this.byStudy = db.prepare(`SELECT id, study_uid AS studyUid FROM studies WHERE study_uid = ?`);
     this.byAccession = db.prepare(`SELECT id, study_uid AS studyUid FROM studies WHERE accession = ? ORDER BY id`);
     this.byPatient = db.prepare(
@@ -67,9 +68,33 @@ export class LibraryLookup implements LabelLookup {
   }
   /** Sheets repeat keys (a row per breast): each key is looked up once. */
   private readonly cache = new Map<string, StudyRef[]>();
+  private readonly db: Db;
+  /**
+   * For big files: every study's UID and accession in one query, instead of a query per key
+   * (a few MB per 100,000 studies; images stay one indexed query per SOPInstanceUID).
+   */
+  prefetchStudies(): void {
+    const rows = this.db.prepare(`SELECT id, study_uid AS studyUid, accession FROM studies ORDER BY id`).all() as (StudyRef & {
+      accession: string | null;
+    })[];
+    for (const r of rows) {
+      const ref = { id: r.id, studyUid: r.studyUid };
+      this.cache.set(`study:${r.studyUid}`, [ref]);
+      if (r.accession !== null) {
+        const k = `accession:${r.accession}`;
+        const list = this.cache.get(k);
+        if (list) list.push(ref);
+        else this.cache.set(k, [ref]);
+      }
+    }
+    this.complete = true;
+  }
+  /** After prefetchStudies: a UID or accession not in the cache is in no study. */
+  private complete = false;
   studies(kind: 'study' | 'accession' | 'patient', key: string): StudyRef[] {
     const k = `${kind}:${key}`;
     let v = this.cache.get(k);
+    if (!v && this.complete && kind !== 'patient') return [];
     if (!v) {
       if (kind === 'study') {
         const row = this.byStudy.get(key) as StudyRef | undefined;

@@ -48,7 +48,9 @@ export async function importLabels(
   const task = new TasksRepo(db).get(opts.taskId);
   const { file, bytes } = labelFileBytes(source);
   const table = await readLabelTable(file, bytes, { sheet: opts.sheet });
-  const { report, writes } = planLabelImport(table, task, opts, new LibraryLookup(db), existingLabels(db, task.id), run.defaultAnnotator);
+  const lookup = new LibraryLookup(db);
+  if (table.rows.length > 2000) lookup.prefetchStudies();
+  const { report, writes } = planLabelImport(table, task, opts, lookup, existingLabels(db, task.id), run.defaultAnnotator);
   const blocked = report.counts.refused > 0 && !opts.skipBadRows;
   const write = !run.dryRun && !blocked && writes.length > 0;
   const full: LabelImportReport = {

@@ -240,6 +240,21 @@ describe('label files: rules', () => {
     expect(labelsOf(b, taskId)).toEqual([]);
   });
 
+  it('a big file (studies looked up in one query) follows the same rules as a small one', async () => {
+    const taskId = await newTask();
+    const rows = ['AccessionNumber,StudyInstanceUID,laterality,class'];
+    for (let i = 0; i < 2500; i++) rows.push(i % 2 ? `A1,,L,A` : `,${uid(2)},R,B`);
+    rows.push('DUP,,,C', 'A404,,,C', `,9.9.9,,C`);
+    const r = await importFile(csv(rows.join('\n')), { taskId, skipBadRows: true });
+    expect(r.counts).toMatchObject({ rows: 2503, applied: 2, refused: 3 });
+    expect(r.refused.map((x) => [x.line, x.reason.split(':')[0]])).toEqual([
+      [2502, 'ambiguous'],
+      [2503, 'matches nothing'],
+      [2504, 'matches nothing'],
+    ]);
+    expect(brief(labelsOf(b, taskId))).toEqual(['1 breast L A', '2 breast R B']);
+  });
+
   it('a SOPInstanceUID key labels the image; a laterality that contradicts the image is refused', async () => {
     const taskId = await newTask();
     const file = csv(`SOPInstanceUID,ImageLaterality,class\n${uid(1)}.1.1,R,A\n${uid(1)}.1.2,R,B\n9.9.9,,C\n`);
