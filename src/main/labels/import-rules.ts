@@ -190,6 +190,17 @@ export function planLabelImport(
     const refuse = (column: number | string, value: string, reason: string) =>
       refused.push({ line: row.line, column: typeof column === 'string' ? column : colName(column), value, reason });
 
+    // a row wider than the header: its cells cannot be told apart (an unquoted delimiter in a field?)
+    const width = table.header.length;
+    if (row.cells.length > width && row.cells.slice(width).some((c) => c !== '')) {
+      const sep = table.delimiter === '\t' ? 'tab' : table.delimiter === ';' ? 'semicolon' : 'comma';
+      refuse(
+        '',
+        row.cells.slice(width).join(' '),
+        `${row.cells.length} cells but the header has ${width} (an unquoted ${sep} in a field?)`,
+      );
+      continue;
+    }
     // the label
     const raw = cell(cols.label);
     if (raw === '') {

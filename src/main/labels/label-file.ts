@@ -61,13 +61,6 @@ function readDelimited(file: string, bytes: Buffer): LabelTable {
   const rows = out.filter((r) => r.cells.some((c) => c !== ''));
   const header = rows.shift();
   if (!header) throw bad(`${file}: the file is empty (no header line)`);
-  const width = header.cells.length;
-  for (const r of rows) {
-    if (r.cells.length > width && r.cells.slice(width).some((c) => c !== ''))
-      throw bad(
-        `${file}: line ${r.line}: ${r.cells.length} columns but the header has ${width} (an unquoted ${delimiterName(delimiter)} in a field?)`,
-      );
-  }
   return {
     file,
     format: delimiter === '\t' ? 'tsv' : 'csv',
@@ -77,8 +70,6 @@ function readDelimited(file: string, bytes: Buffer): LabelTable {
     rows,
   };
 }
-
-const delimiterName = (d: string) => (d === '\t' ? 'tab' : d === ';' ? 'semicolon' : 'comma');
 
 /** The delimiter of the header line: the most frequent of tab, comma and semicolon outside quotes. */
 export function detectDelimiter(text: string): string {

@@ -222,6 +222,7 @@ describe('label files: rules', () => {
         'A2,X,A', // 9 bad laterality
         ',L,A', // 10 no key
         'A2,,', // 11 no label
+        'A2,R,B,x', // 12 wider than the header
       ].join('\n'),
     );
     const r = await importFile(file, { taskId });
@@ -235,8 +236,9 @@ describe('label files: rules', () => {
       { line: 9, column: 'laterality', value: 'X', reason: 'laterality must be L, R, B or bilateral (or empty for the exam)' },
       { line: 10, column: 'AccessionNumber', value: '', reason: 'no key (AccessionNumber empty)' },
       { line: 11, column: 'class', value: '', reason: 'no label (the cell is empty)' },
+      { line: 12, column: '', value: 'x', reason: '4 cells but the header has 3 (an unquoted comma in a field?)' },
     ]);
-    expect(r.counts).toMatchObject({ rows: 10, refused: 8, applied: 0, ready: 1 });
+    expect(r.counts).toMatchObject({ rows: 11, refused: 9, applied: 0, ready: 1 });
     expect(labelsOf(b, taskId)).toEqual([]);
   });
 
