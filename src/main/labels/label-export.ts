@@ -19,5 +19,5 @@ export function labelsCsv(rows: readonly LabelExportRow[]): string {
         .map(cell)
         .join(','),
     );
-  return lines.join('\r\n') + '\r\n';
+  return lines.join('\n') + '\n';
 }

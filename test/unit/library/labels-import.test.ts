@@ -343,7 +343,7 @@ describe('label export', () => {
     await importFile(file, { taskId, annotator: 'Dr. "Quote", MD' });
     const exported = await call('labels.export', { taskId });
     expect(exported.rows).toBe(5);
-    const lines = exported.csv.trim().split('\r\n');
+    const lines = exported.csv.trim().split('\n');
     expect(lines[0]).toBe('StudyInstanceUID,AccessionNumber,PatientID,SOPInstanceUID,laterality,view,class,annotator,time');
     expect(lines[1]).toMatch(new RegExp(`^${uid(1).replaceAll('.', '\\.')},A1,P1,,,,A,"Dr\\. ""Quote"", MD",\\d{4}-`));
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(`,A2,P2,${uid(2).replaceAll('.', '\\.')}\\.1\\.4,L,MLO,D,`)));
@@ -405,6 +405,6 @@ describe('cleft labels (CLI)', () => {
     const exp = cli(['labels', 'export', '--task', name, '--output', out, '--scope', 'breast']);
     expect(exp.code).toBe(0);
     expect(exp.out).toMatch(/Wrote 4 label\(s\)/);
-    expect(fs.readFileSync(out, 'utf8').trim().split('\r\n')).toHaveLength(5);
+    expect(fs.readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(5);
   }, 120_000);
 });
