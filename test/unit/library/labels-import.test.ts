@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../../src/main/api/backend';
 import type { MethodInput, MethodName, MethodOutput } from '../../../src/common/contract';
@@ -165,6 +166,28 @@ describe('label files: formats', () => {
     await expect(importFile(fx('labels.xlsx'), { taskId, sheet: 'nope' })).rejects.toThrow(
       /labels\.xlsx: no sheet named "nope" \(the workbook has "density", "birads"\)/,
     );
+  });
+
+  it('takes the file as uploaded bytes (plain or gzip, as the Labels page sends it) with the same report', async () => {
+    const taskId = await newTask();
+    const bytes = fs.readFileSync(fx('labels.xlsx'));
+    const opts = { taskId, map: '1=A,2=B,3=C,4=D', skipBadRows: true };
+    const byPath = await importFile(fx('labels.xlsx'), opts, false);
+    const plain = await call('labels.importPreview', {
+      source: { fileName: 'labels.xlsx', dataBase64: bytes.toString('base64') },
+      ...opts,
+    });
+    const zipped = await call('labels.importPreview', {
+      source: { fileName: 'labels.xlsx', dataBase64: zlib.gzipSync(bytes).toString('base64'), gzip: true },
+      ...opts,
+    });
+    expect({ ...plain, file: byPath.file }).toEqual(byPath);
+    expect(zipped).toEqual(plain);
+    expect(plain.file).toBe('labels.xlsx');
+    await expect(
+      call('labels.importPreview', { source: { fileName: 'x.csv', dataBase64: bytes.toString('base64'), gzip: true }, ...opts }),
+    ).rejects.toThrow(/x\.csv: the upload is not valid gzip/);
+    expect(labelsOf(b, taskId)).toEqual([]);
   });
 
   it('refuses files that are not UTF-8 CSV/TSV or XLSX, and empty ones, naming file and line; the library is unchanged', async () => {
