@@ -17,6 +17,7 @@ import {
 } from './jobs';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord, PromptSetInfo } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunComparison, RunKind } from './runs';
+import { LabelFileSource, LabelImportOptions, LabelImportReport, LabelImportUndoResult } from './label-files';
 
 export const AppInfo = z.object({
   name: z.string(),
@@ -326,6 +327,20 @@ export const methods = {
       labels: z.number().int(),
       byClass: z.record(z.string(), z.number().int()),
     }),
+  },
+  /** What importing a label spreadsheet would do (nothing is written): the same report as labels.importApply. */
+  'labels.importPreview': { input: LabelImportOptions.extend({ source: LabelFileSource }).strict(), output: LabelImportReport },
+  /**
+   * Imports a label spreadsheet (CSV, TSV or XLSX) in one transaction: all of it, or, with a refused
+   * row and no skipBadRows, nothing (the report says blocked). The report's importId undoes it.
+   */
+  'labels.importApply': { input: LabelImportOptions.extend({ source: LabelFileSource }).strict(), output: LabelImportReport },
+  /** Puts back every label an import touched exactly as it was (refused if any changed since). */
+  'labels.importUndo': { input: z.object({ importId: z.number().int().positive() }).strict(), output: LabelImportUndoResult },
+  /** A task's labels (one scope or all) as CSV keyed by StudyInstanceUID, AccessionNumber, PatientID, SOPInstanceUID. */
+  'labels.export': {
+    input: z.object({ taskId: z.number().int().positive(), scope: LabelScope.optional() }).strict(),
+    output: z.object({ fileName: z.string(), csv: z.string(), rows: z.number().int() }),
   },
   'models.list': { input: z.object({ kind: ModelKind.optional() }).strict(), output: z.array(ModelRecord) },
   /** Re-inspects a registered model; `hash` re-hashes every file (slow for big models). */

@@ -18,6 +18,9 @@ import { importReports } from '../library/report-import';
 import { evaluateRun } from '../runs/evaluate-run';
 import { compareRuns } from '../runs/compare-runs';
 import { predictionsCsv } from '../runs/csv';
+import { importLabels } from '../labels/label-import';
+import { labelsCsv } from '../labels/label-export';
+import { labelExportRows, undoLabelImport } from '../db/label-import-repo';
 import type { Backend } from './backend';
 
 export type Handlers = {
@@ -65,6 +68,20 @@ export function createHandlers(backend: Backend): Handlers {
     'labels.set': ({ target, className }) => labels.set(target, className, settings.get().annotator),
     'labels.clear': ({ target }) => ({ removed: labels.clear(target) }),
     'labels.progress': ({ taskId }) => labels.progress(taskId),
+    'labels.importPreview': ({ source, ...opts }) =>
+      importLabels(db, source, opts, { dryRun: true, defaultAnnotator: settings.get().annotator }),
+    'labels.importApply': ({ source, ...opts }) =>
+      importLabels(db, source, opts, { dryRun: false, defaultAnnotator: settings.get().annotator }),
+    'labels.importUndo': ({ importId }) => undoLabelImport(db, importId),
+    'labels.export': ({ taskId, scope }) => {
+      const task = tasks.get(taskId);
+      const rows = labelExportRows(db, taskId, scope);
+      const slug = task.name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '');
+      return { fileName: `cleft-labels-${slug}${scope ? `-${scope}` : ''}.csv`, csv: labelsCsv(rows), rows: rows.length };
+    },
     'models.list': ({ kind }) => listModels(db, kind ? { kind } : {}),
     'models.inspect': ({ id, hash }) => inspectModel(db, id, { hash }),
     'models.inspectFolder': ({ path, hash }) => inspectModelFolder(path, { hash }),

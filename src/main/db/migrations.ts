@@ -251,6 +251,37 @@ export const migrations: readonly Migration[] = [
     sql: '',
     up: relativiseModelPaths,
   },
+  {
+    version: 6,
+    name: 'label imports (undo) and accession lookups',
+    sql: `
+      -- A label spreadsheet applied to the library; undone_at is set once its one Undo ran.
+      CREATE TABLE label_imports (
+        id INTEGER PRIMARY KEY,
+        task_ref INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        file TEXT NOT NULL,
+        report_json TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        undone_at TEXT
+      );
+      -- Every label an import wrote, with what was there before (prev_* NULL: the import created it)
+      -- and what it wrote, so Undo restores the labels exactly and sees any change made since.
+      -- No foreign key to labels: a label deleted since the import must not erase its history.
+      CREATE TABLE label_import_changes (
+        import_ref INTEGER NOT NULL REFERENCES label_imports(id) ON DELETE CASCADE,
+        label_id INTEGER NOT NULL,
+        prev_class TEXT,
+        prev_annotator TEXT,
+        prev_created_at TEXT,
+        new_class TEXT NOT NULL,
+        new_annotator TEXT NOT NULL,
+        new_created_at TEXT NOT NULL
+      );
+      CREATE INDEX label_import_changes_import ON label_import_changes(import_ref);
+      -- Label files are often keyed by accession: one index lookup per row, not a scan.
+      CREATE INDEX studies_accession ON studies(accession);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;

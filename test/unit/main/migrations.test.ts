@@ -22,6 +22,8 @@ const TABLES = [
   'runs',
   'reports',
   'job_runner',
+  'label_imports',
+  'label_import_changes',
 ];
 
 function tables(db: Database.Database): string[] {
