@@ -1,6 +1,7 @@
 // Job records as the UI sees them. Jobs are rows in SQLite; the back end streams `job.updated`
 // events as they progress.
 import { z } from 'zod';
+import { SplitName } from './splits';
 
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export type JobStatus = z.infer<typeof JobStatus>;
@@ -37,6 +38,8 @@ export const PromptLearnParams = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "use letters, digits, '.', '_' and '-' (at most 64)"),
   /** Limit training to these studies (default: every labelled study). */
   studyIds: z.array(z.number().int().positive()).max(100_000).optional(),
+  /** A named split of the library: train on its train part, validate on its val part, never touch its test part. Default: a seeded split by patient. */
+  split: SplitName.nullable().default(null),
   nCtx: z.number().int().min(1).max(30).default(16),
   initPhrase: z.string().max(500).nullable().default(null),
   classSpecific: z.boolean().default(false),
@@ -48,6 +51,7 @@ export const PromptLearnParams = z.object({
   /** Instead of steps: passes over the training images (steps = ceil(epochs × training images / batchSize)). */
   epochs: z.number().positive().max(10_000).optional(),
   batchSize: z.number().int().min(1).max(4096).default(32),
+  /** Without a named split: the fraction of each class's patients held out for validation. */
   valFraction: z.number().min(0).max(0.5).default(0.2),
   patience: z.number().int().min(1).max(1000).optional(),
   seed: z.number().int().default(0),
@@ -63,6 +67,8 @@ export const TrainAdaptorParams = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "use letters, digits, '.', '_' and '-' (at most 64)"),
   /** Limit training to these studies (default: every labelled study). */
   studyIds: z.array(z.number().int().positive()).max(100_000).optional(),
+  /** A named split of the library: train on its train part, validate on its val part, never touch its test part. Default: a seeded split by patient. */
+  split: SplitName.nullable().default(null),
   /** 'linear-probe': a softmax head on the cached image embeddings; 'adaptor': the CLIP-loss module first, then the head. */
   mode: z.enum(['linear-probe', 'adaptor']).default('linear-probe'),
   /** Training steps of the head (and of the adaptor module in 'adaptor' mode). */
@@ -98,6 +104,8 @@ export const TrainLoraParams = z.object({
   name: z.string().trim().min(1, 'name is required').max(120),
   /** Limit training to these studies (default: every study with a report). */
   studyIds: z.array(z.number().int().positive()).max(100_000).optional(),
+  /** A named split of the library: train on its train part, validate on its val part, never touch its test part. Default: a seeded split by patient. */
+  split: SplitName.nullable().default(null),
   textLora: loraSettings(['c_attn']),
   /** The image encoder: frozen (default), LoRA-trained, or its last `imageBlocks` blocks trained. */
   image: z.enum(['frozen', 'lora', 'last-blocks']).default('frozen'),

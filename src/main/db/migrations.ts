@@ -251,6 +251,34 @@ export const migrations: readonly Migration[] = [
     sql: '',
     up: relativiseModelPaths,
   },
+  {
+    version: 6,
+    name: 'named splits',
+    sql: `
+      -- A named train/validation/test split of the library's studies: made here by patient (or study),
+      -- stratified by a task's labels, or imported (an official dataset split). sha256 is the content
+      -- hash of its three StudyInstanceUID lists, recorded by every training that uses it.
+      CREATE TABLE splits (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL CHECK (source IN ('created', 'imported')),
+        task_ref INTEGER REFERENCES tasks(id) ON DELETE SET NULL,
+        -- how it was made: { by, fractions, seed } or { file }
+        params_json TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        -- what its maker said (fallback to StudyInstanceUID, patients in two parts)
+        notes_json TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE TABLE split_studies (
+        split_ref INTEGER NOT NULL REFERENCES splits(id) ON DELETE CASCADE,
+        study_ref INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+        part TEXT NOT NULL CHECK (part IN ('train', 'val', 'test')),
+        PRIMARY KEY (split_ref, study_ref)
+      );
+      CREATE INDEX split_studies_study ON split_studies(study_ref);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;

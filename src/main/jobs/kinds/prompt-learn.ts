@@ -15,13 +15,15 @@ import { getModel, refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { addPromptSet, openBundle, type PromptSetMetaInput } from '../../../native/models/bundle';
 import { crashPoint } from '../../../native/io/crash-point';
-import { stepsForEpochs, stratifiedSplit } from '../../../native/cleft/common';
+import { stepsForEpochs } from '../../../native/cleft/common';
 import { learnPromptContext } from '../../../native/cleft/prompt-learning';
 import { DEFAULT_INIT_PHRASE, classNamesForPromptLearning } from '../../../native/cleft/tasks';
 import { bundleTokenizer, classNameIds, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { labelledFeatures } from './labelled-features';
+import { bundleSplitProvenance, trainingSplit } from '../../library/splits';
+import type { TrainingSplitRecord } from '../../../common/splits';
 
 export interface PromptLearnResult {
   runId: number;
@@ -29,6 +31,8 @@ export interface PromptLearnResult {
   images: number;
   train: number;
   val: number;
+  /** The split used: a named one (name, hash) or the automatic one by patient, and the studies trained and validated on. */
+  split: TrainingSplitRecord;
   steps: number;
   stoppedEarly: boolean;
   metrics: { before: Record<string, number> | null; after: Record<string, number> | null };
@@ -74,6 +78,8 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
     progressShare: 0.2,
   });
 
+  // by patient, never by image: the views of a breast and a patient's studies stay on one side
+  const split = trainingSplit(db, images, labels, { split: p.split, valFraction: p.valFraction, seed: p.seed });
   const tok = bundleTokenizer(bundle);
   const classNames = classNamesForPromptLearning(task);
   const phrase = p.initPhrase ?? DEFAULT_INIT_PHRASE;
@@ -81,9 +87,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
   const baselineClassEmbeddings = await taskClassEmbeddings(bundle, task, engine);
   throwIfCancelled(ctx.signal);
   ctx.progress(0.2, 'Learning the prompt context…');
-  // the same split learnPromptContext makes, for a length given in epochs
-  const steps =
-    p.epochs !== undefined ? stepsForEpochs(p.epochs, stratifiedSplit(labels, p.valFraction, p.seed).train.length, p.batchSize) : p.steps;
+  const steps = p.epochs !== undefined ? stepsForEpochs(p.epochs, split.train.length, p.batchSize) : p.steps;
   const r = await learnPromptContext({
     text: { modelDir: bundle.text.dir, adapterDir: bundle.text.adapter?.dir ?? null },
     heads: bundle.heads.heads,
@@ -95,7 +99,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
     classSpecific: p.classSpecific,
     init: { kind: 'phrase', phrase, tokenizer: tok },
     baselineClassEmbeddings,
-    valFraction: p.valFraction,
+    split: { train: split.train, val: split.val },
     ...(p.patience !== undefined ? { patience: p.patience } : {}),
     optimizer: {
       kind: p.optimizer,
@@ -127,7 +131,15 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
         nCtx: r.shape.at(-2)!,
         initPhrase: phrase,
         metrics: { before: r.metrics.before, after: r.metrics.after },
-        training: { optimizer: p.optimizer, lr: p.lr, steps: r.loop.steps, batchSize: p.batchSize, seed: p.seed, images: images.length },
+        training: {
+          optimizer: p.optimizer,
+          lr: p.lr,
+          steps: r.loop.steps,
+          batchSize: p.batchSize,
+          seed: p.seed,
+          images: images.length,
+          split: bundleSplitProvenance(split.record),
+        },
       },
       run: {
         name: `${task.name} · ${model.name} · learned "${p.name}"`,
@@ -138,6 +150,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
           executionProvider: feats.provider ?? 'cpu',
           appVersion: APP_VERSION,
           params: { ...p },
+          split: split.record,
         },
         metrics: { before: r.before, initial: r.initial, after: r.after, losses: r.loop.losses },
       },
@@ -146,6 +159,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
         images: images.length,
         train: r.split.train.length,
         val: r.split.val.length,
+        split: split.record,
         steps: r.loop.steps,
         stoppedEarly: r.loop.stopped === 'early-stopped',
         metrics: r.metrics,

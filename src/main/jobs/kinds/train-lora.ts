@@ -23,7 +23,6 @@ import { crashPoint } from '../../../native/io/crash-point';
 import {
   exportContrastive,
   lastBlocksTraining,
-  pairSplit,
   trainContrastive,
   type EncoderTraining,
   type PairData,
@@ -31,6 +30,8 @@ import {
 import { stepsForEpochs } from '../../../native/cleft/common';
 import { bundleTokenizer } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
+import { splitSummary, trainingSplit } from '../../library/splits';
+import type { TrainingSplitRecord } from '../../../common/splits';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 
 export interface TrainLoraResult {
@@ -42,6 +43,8 @@ export interface TrainLoraResult {
   pairs: number;
   train: number;
   val: number;
+  /** The split used: a named one (name, hash) or the automatic one by patient, and the studies trained and validated on. */
+  split: TrainingSplitRecord;
   steps: number;
   /** The update with the lowest validation loss (0 = the base); null without validation. */
   bestStep: number | null;
@@ -127,8 +130,12 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
     ctx.saveCheckpoint({ selectionSha256: selection });
     const studyOf = pairs.map((x) => x.studyId);
     const studies = new Set(studyOf).size;
-    // the split trainContrastive will make (seeded, by study), checked before any image is prepared
-    const split = pairSplit(pairs.length, p.valFraction, p.seed, studyOf);
+    // by patient (a named split's train and val parts), checked before any image is prepared
+    const split = trainingSplit(db, pairs, new Array<number>(pairs.length).fill(0), {
+      split: p.split,
+      valFraction: p.valFraction,
+      seed: p.seed,
+    });
     if (split.train.length < p.batchSize)
       throw new CleftError(
         'invalid_input',
@@ -183,8 +190,7 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
       heads: bundle.heads.heads,
       trainHeads: p.trainHeads,
       data,
-      groups: studyOf,
-      valFraction: p.valFraction,
+      split: { train: split.train, val: split.val },
       keep: p.keep,
       ...(p.evalEvery !== undefined ? { evalEvery: p.evalEvery } : {}),
       optimizer: {
@@ -234,7 +240,8 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
           name: p.name,
           description:
             `Contrastive LoRA (CLEFT stage 1) from "${bundle.manifest.name}" on ${pairs.length} image-report pairs of ${studies} studies ` +
-            `(job ${ctx.jobId}, ${r.loop.steps} steps, seed ${p.seed}). Prompt sets and adaptors of the base are not carried over: learn them again.`,
+            `(job ${ctx.jobId}, ${r.loop.steps} steps, seed ${p.seed}; ${splitSummary(split.record)}). ` +
+            'Prompt sets and adaptors of the base are not carried over: learn them again.',
           textModel: bundle.text.dir,
           // Last blocks trained: the new bundle carries the whole updated image encoder.
           imageModel: lastBlocks ? path.join(trained, 'image') : bundle.image.dir,
@@ -257,6 +264,7 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
             executionProvider: 'cpu',
             appVersion: APP_VERSION,
             params: { ...p, baseModelId: model.id, baseModelSha256: model.sha256, pairs: pairs.length, studies },
+            split: split.record,
           },
           metrics: {
             losses,
@@ -271,6 +279,7 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
           pairs: pairs.length,
           train: r.split.train.length,
           val: r.split.val.length,
+          split: split.record,
           steps: r.loop.steps,
           bestStep: r.loop.bestStep,
           loss: { first: losses[0] ?? lastLoss, last: losses.at(-1) ?? lastLoss },
