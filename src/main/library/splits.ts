@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { CleftError } from '../../common/errors';
 import type { SplitCreateInput, SplitImportResult, SplitInfo, SplitPart, TrainingSplitRecord } from '../../common/splits';
-import { SplitCreateInput as SplitCreateSchema } from '../../common/splits';
+import { SplitCreateInput as SplitCreateSchema, SplitName } from '../../common/splits';
 import type { Db } from '../db/database';
 import { SplitsRepo, type StudyGroupRow } from '../db/splits-repo';
 import { TasksRepo } from '../db/tasks-repo';
@@ -32,7 +32,13 @@ export function splitSha256(parts: Partial<Record<SplitPart, readonly string[]>>
 
 /** `splits.create`: every study of the library, by patient (or study), stratified by the task's label. */
 export function createSplit(db: Db, input: SplitCreateInput): SplitInfo {
-  const o = SplitCreateSchema.parse(input);
+  const parsed = SplitCreateSchema.safeParse(input);
+  if (!parsed.success)
+    throw new CleftError(
+      'invalid_input',
+      `split: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')}`,
+    );
+  const o = parsed.data;
   const task = new TasksRepo(db).get(o.taskId);
   const classes = task.classes.map((c) => c.name);
   const repo = new SplitsRepo(db);
@@ -115,11 +121,15 @@ function readTable(file: string): { header: string[]; rows: { line: number; cell
   }
   const [head, ...rest] = records;
   if (!head) throw new CleftError('invalid_input', `${file}: the file is empty`);
-  return { header: head.record, rows: rest.map((r) => ({ line: r.info.lines, cells: r.record })) };
+  // csv-parse counts the line a record ends on; a quoted cell may span lines, so step back over them
+  const startLine = (r: (typeof records)[number]) => r.info.lines - r.record.reduce((n, c) => n + (c.match(/\n/g)?.length ?? 0), 0);
+  return { header: head.record, rows: rest.map((r) => ({ line: startLine(r), cells: r.record })) };
 }
 
 /** `splits.import`: a CSV with a `split` column (train / val / test) keyed by StudyInstanceUID, AccessionNumber or PatientID. */
 export function importSplit(db: Db, target: string, name: string): SplitImportResult {
+  const named = SplitName.safeParse(name);
+  if (!named.success) throw new CleftError('invalid_input', `split name "${name}": ${named.error.issues[0]!.message}`);
   const file = path.resolve(target);
   const ext = path.extname(file).toLowerCase();
   if (!['.csv', '.tsv', '.txt'].includes(ext))

@@ -14,6 +14,7 @@ import * as classify from './classify';
 import * as evaluateCmd from './evaluate';
 import * as reports from './reports';
 import * as runs from './runs';
+import * as splits from './splits';
 
 export function registerCommands(program: Command): void {
   serve.register(program);
@@ -29,4 +30,5 @@ export function registerCommands(program: Command): void {
   evaluateCmd.register(program);
   reports.register(program);
   runs.register(program);
+  splits.register(program);
 }

@@ -1,0 +1,199 @@
+// Named splits on a real library of DICOM files written by dcmtk: created by patient (stratified by
+// label, a patient's two studies and their CC and MLO views always on one side), the fallback to
+// StudyInstanceUID reported, an official split CSV imported, a patient in two parts warned about at
+// import and refused by training, and `cleft splits show --json` in its exact shape.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Backend } from '../../../src/main/api/backend';
+import type { PromptLearnResult } from '../../../src/main/jobs/kinds/prompt-learn';
+import type { TrainAdaptorResult } from '../../../src/main/jobs/kinds/train-adaptor';
+import { openBundle } from '../../../src/native/models/bundle';
+import { callApi } from '../../helpers/api';
+import { runCli } from '../../helpers/cli';
+import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
+import { addTinyBundle, importExams, taskNamed, testBackend } from '../../helpers/library';
+import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+
+const uid = (n: number) => `1.2.826.0.1.3680043.9.7777.${n}`;
+/** Exams 1..12: P1 has exams 1 and 2; exam 12 has no PatientID; the others one patient each. */
+const patientOf = (n: number) => (n === 2 ? 'P1' : n === 12 ? '' : `P${n}`);
+/** Exam label (density A or B) by patient, so a patient's studies agree. */
+const classOf = (n: number) => (n <= 2 || n % 2 === 1 ? 'A' : 'B');
+
+let source: string;
+let b: Backend;
+beforeAll(() => {
+  requireDump2dcm();
+  source = tmpDir('cleft-split-dicom-');
+  for (let n = 1; n <= 12; n++) writeFourViewExam(source, n, patientOf(n));
+});
+afterEach(() => b?.close());
+afterAll(removeTmpDirs);
+
+async function library(dataDir = tmpDir()) {
+  b = testBackend(dataDir);
+  const task = await taskNamed(b);
+  const studies = await importExams(b, source);
+  const byUid = new Map(studies.map((s) => [s.studyUid, s]));
+  for (let n = 1; n <= 12; n++)
+    await callApi(b, 'labels.set', { target: { taskId: task.id, studyId: byUid.get(uid(n))!.id, scope: 'exam' }, className: classOf(n) });
+  return { dataDir, task, studies, byUid };
+}
+
+const partOf = (s: { train: string[]; val: string[]; test: string[] }, u: string) =>
+  (['train', 'val', 'test'] as const).find((p) => s[p].includes(u));
+
+describe('splits', () => {
+  it('a patient with two studies never sits in two parts, across seeds; stratified by label; the StudyInstanceUID fallback is said', async () => {
+    const { task } = await library();
+    for (let seed = 0; seed < 8; seed++) {
+      const info = await callApi(b, 'splits.create', { name: `s${seed}`, taskId: task.id, fractions: [0.5, 0.25, 0.25], seed });
+      expect(info.counts).toMatchObject({ train: expect.any(Number), patients: 11 });
+      expect(info.counts.train + info.counts.val + info.counts.test).toBe(12);
+      expect(info.notes.join(' ')).toMatch(/1 of 12 studies have no PatientID: each of them is grouped by its StudyInstanceUID/);
+      const s = await callApi(b, 'splits.show', { name: `s${seed}` });
+      expect(partOf(s, uid(1))).toBe(partOf(s, uid(2)));
+      // stratified at the patient level: 6 patients of class A (P1 with two studies, P3, P5, P7, P9, P11), 5 of B
+      const classes = (part: 'train' | 'val' | 'test', c: string) =>
+        s[part].filter((u) => classOf(Number(u.split('.').at(-1))) === c && u !== uid(2)).length;
+      expect([classes('val', 'A'), classes('test', 'A')]).toEqual([2, 2]); // round(6 × 0.25) each
+      expect([classes('val', 'B'), classes('test', 'B')]).toEqual([1, 1]); // round(5 × 0.25)
+    }
+    const list = await callApi(b, 'splits.list', {});
+    expect(list.map((s) => s.name)).toEqual(['s0', 's1', 's2', 's3', 's4', 's5', 's6', 's7']);
+    expect(new Set(list.map((s) => s.sha256)).size).toBeGreaterThan(1);
+    await expect(callApi(b, 'splits.create', { name: 's0', taskId: task.id })).rejects.toThrow(/already exists/);
+  });
+
+  it('imports an official split CSV (BOM, semicolons, keys by StudyInstanceUID, accession or PatientID) and lists unmatched rows', async () => {
+    await library();
+    const file = path.join(tmpDir(), 'official.csv');
+    const rows = [
+      'StudyInstanceUID;AccessionNumber;PatientID;split',
+      `;;P1;train`, // both studies of P1
+      ...[3, 4, 5, 6, 7, 8].map((n) => `${uid(n)};;;train`),
+      ';A9;;validation',
+      ';A10;;val',
+      `${uid(11)};;;test`,
+      `${uid(12)};;;test`,
+      `1.2.3.999;;;test`,
+    ];
+    fs.writeFileSync(file, '\uFEFF' + rows.join('\r\n') + '\r\n');
+    const r = await callApi(b, 'splits.import', { path: file, name: 'official' });
+    expect(r.split.counts).toEqual({ train: 8, val: 2, test: 2, patients: 11 });
+    expect(r.unmatched).toEqual([{ line: 13, key: '1.2.3.999', reason: 'no study with StudyInstanceUID 1.2.3.999 in the library' }]);
+    expect(r.patientsInSeveralParts).toEqual([]);
+    const shown = await callApi(b, 'splits.show', { name: 'official' });
+    expect(shown.val).toEqual([uid(10), uid(9)].sort());
+    expect(shown.test).toEqual([uid(11), uid(12)].sort());
+
+    // a bad value refuses the whole file, with its line
+    const bad = path.join(tmpDir(), 'bad.csv');
+    fs.writeFileSync(bad, `StudyInstanceUID,split\n${uid(1)},train\n${uid(3)},holdout\n`);
+    await expect(callApi(b, 'splits.import', { path: bad, name: 'bad' })).rejects.toThrow(
+      /line 3: split "holdout" is not train, val or test/,
+    );
+    expect((await callApi(b, 'splits.list', {})).map((s) => s.name)).toEqual(['official']);
+  });
+
+  it('flags a patient in two parts at import, and every training refuses that split naming the patient and the parts', async () => {
+    const { task } = await library();
+    const { modelId } = await addTinyBundle(b, 5);
+    const file = path.join(tmpDir(), 'leaky.csv');
+    fs.writeFileSync(
+      file,
+      [
+        'StudyInstanceUID,split',
+        `${uid(1)},train`,
+        `${uid(2)},test`,
+        ...[3, 4, 5, 6].map((n) => `${uid(n)},${n < 5 ? 'train' : 'val'}`),
+      ].join('\n'),
+    );
+    const r = await callApi(b, 'splits.import', { path: file, name: 'leaky' });
+    expect(r.patientsInSeveralParts).toEqual([{ patientId: 'P1', parts: ['train', 'test'] }]);
+    expect(r.warnings.join(' ')).toMatch(/P1 \(train, test\)/);
+    const refused = /split "leaky" puts a patient in two parts.*patient P1 is in train and test/;
+    const pl = await b.jobs.waitFor(
+      (await callApi(b, 'train.promptLearn', { modelId, taskId: task.id, name: 'x', split: 'leaky', steps: 1 })).id,
+    );
+    expect(pl).toMatchObject({ status: 'failed', error: expect.stringMatching(refused) });
+    const ad = await b.jobs.waitFor(
+      (await callApi(b, 'train.adaptor', { modelId, taskId: task.id, name: 'x', split: 'leaky', steps: 1 })).id,
+    );
+    expect(ad).toMatchObject({ status: 'failed', error: expect.stringMatching(refused) });
+    const unknown = await b.jobs.waitFor(
+      (await callApi(b, 'train.adaptor', { modelId, taskId: task.id, name: 'x', split: 'nope', steps: 1 })).id,
+    );
+    expect(unknown.error).toMatch(/no split named "nope".*there are: leaky/);
+  });
+
+  it('training on a named split uses exactly its train and val studies and records the split; the default records a patient-level split', async () => {
+    const { task } = await library();
+    const { modelId } = await addTinyBundle(b, 7);
+    await callApi(b, 'splits.create', { name: 'by-patient', taskId: task.id, fractions: [0.5, 0.25, 0.25], seed: 4 });
+    const split = await callApi(b, 'splits.show', { name: 'by-patient' });
+    const info = (await callApi(b, 'splits.list', {}))[0]!;
+
+    const job = await b.jobs.waitFor(
+      (
+        await callApi(b, 'train.promptLearn', {
+          modelId,
+          taskId: task.id,
+          name: 'on-split',
+          split: 'by-patient',
+          steps: 2,
+          nCtx: 2,
+          batchSize: 8,
+        })
+      ).id,
+    );
+    expect(job.error).toBeNull();
+    const r = job.result as PromptLearnResult;
+    expect(r.split).toMatchObject({
+      name: 'by-patient',
+      sha256: info.sha256,
+      by: 'named',
+      trainStudies: split.train,
+      valStudies: split.val,
+    });
+    expect(r.images).toBe(48);
+    expect([r.train, r.val]).toEqual([split.train.length * 4, split.val.length * 4]);
+    expect(r.split.notes.join(' ')).toMatch(new RegExp(`${split.test.length * 4} row\\(s\\) of the split's test part were left out`));
+    const run = await callApi(b, 'runs.get', { id: r.runId });
+    expect(run.record.split).toEqual(r.split);
+    const bundle = await openBundle((await callApi(b, 'models.list', {})).find((m) => m.id === modelId)!.path, { verify: 'sizes' });
+    expect(bundle.promptSets.find((p) => p.name === 'on-split')!.training).toMatchObject({
+      split: { name: 'by-patient', sha256: info.sha256 },
+    });
+
+    // no split named: a seeded split by patient, recorded with its studies; P1's two studies together
+    const auto = await b.jobs.waitFor(
+      (await callApi(b, 'train.adaptor', { modelId, taskId: task.id, name: 'auto', steps: 5, valFraction: 0.3, seed: 2 })).id,
+    );
+    expect(auto.error).toBeNull();
+    const a = auto.result as TrainAdaptorResult;
+    expect(a.split).toMatchObject({ name: null, by: 'patient', seed: 2 });
+    expect(a.split.trainStudies.length + a.split.valStudies.length).toBe(12);
+    expect(a.split.valStudies.includes(uid(1))).toBe(a.split.valStudies.includes(uid(2)));
+    expect(a.split.notes.join(' ')).toMatch(/grouped by its StudyInstanceUID/);
+    expect([a.train, a.val]).toEqual([a.split.trainStudies.length * 4, a.split.valStudies.length * 4]);
+    expect((await callApi(b, 'runs.get', { id: a.runId })).record.split).toEqual(a.split);
+  });
+
+  it('cleft splits create / show --json / list on a library', async () => {
+    const { dataDir } = await library();
+    b.close();
+    const out = runCli(['splits', 'create', 'cli', '--task', 'Breast density', '--seed', '3', '--data-dir', dataDir]);
+    expect(out).toMatch(/Created split "cli" by patient \(seed 3\)/);
+    expect(out).toMatch(/note: 1 of 12 studies have no PatientID: each of them is grouped by its StudyInstanceUID/);
+    const shown = JSON.parse(runCli(['splits', 'show', 'cli', '--json', '--data-dir', dataDir])) as Record<string, unknown>;
+    expect(Object.keys(shown)).toEqual(['train', 'val', 'test', 'counts']);
+    const all = [...(shown.train as string[]), ...(shown.val as string[]), ...(shown.test as string[])];
+    expect(all.sort()).toEqual(Array.from({ length: 12 }, (_, i) => uid(i + 1)).sort());
+    expect(shown.counts).toMatchObject({ train: (shown.train as string[]).length, val: (shown.val as string[]).length });
+    const list = JSON.parse(runCli(['splits', 'list', '--json', '--data-dir', dataDir])) as { name: string }[];
+    expect(list.map((s) => s.name)).toEqual(['cli']);
+    expect(runCli(['splits', 'list', '--data-dir', dataDir])).toMatch(/^cli {2}created \(Breast density\)/);
+  });
+});
