@@ -226,6 +226,61 @@ export function importSplit(db: Db, target: string, name: string): SplitImportRe
   return { split, unmatched, patientsInSeveralParts: crossing.map((c) => ({ patientId: c.group, parts: c.parts })), warnings };
 }
 
+/**
+ * The rows of a named split's train and val parts, given each row's StudyInstanceUID (rows of its
+ * test part or outside it are left out and counted in the notes); refused when a patient of the
+ * split sits in two parts.
+ */
+export function namedSplitRows(db: Db, name: string, rowStudyUids: readonly string[]): TrainingSplit {
+  const repo = new SplitsRepo(db);
+  const split = repo.get(name);
+  const members = repo.studiesOf(split.id);
+  const crossing = groupsInSeveralParts(members.flatMap((s) => (s.patientId === null ? [] : [{ group: s.patientId, part: s.part }])));
+  if (crossing.length)
+    throw new CleftError(
+      'invalid_input',
+      `split "${split.name}" puts ${crossing.length === 1 ? 'a patient' : `${crossing.length} patients`} in two parts, ` +
+        `which would train and evaluate on the same patient: ` +
+        crossing
+          .slice(0, 10)
+          .map((c) => `patient ${c.group} is in ${c.parts.join(' and ')}`)
+          .join('; ') +
+        (crossing.length > 10 ? `; … and ${crossing.length - 10} more` : '') +
+        '. Fix the split file and import it again, or create a split by patient (cleft splits create NAME --task T).',
+    );
+  const partOf = new Map(members.map((s) => [s.studyUid, s.part]));
+  const train: number[] = [];
+  const val: number[] = [];
+  let test = 0;
+  let outside = 0;
+  rowStudyUids.forEach((u, i) => {
+    const p = partOf.get(u);
+    if (p === 'train') train.push(i);
+    else if (p === 'val') val.push(i);
+    else if (p === 'test') test++;
+    else outside++;
+  });
+  if (train.length === 0)
+    throw new CleftError('invalid_input', `split "${split.name}": none of the ${rowStudyUids.length} training rows is in its train part`);
+  const notes: string[] = [];
+  if (test) notes.push(`${test} row(s) of the split's test part were left out (never trained or validated on)`);
+  if (outside) notes.push(`${outside} row(s) of studies outside split "${split.name}" were left out`);
+  const uidsOf = (idx: readonly number[]) => [...new Set(idx.map((i) => rowStudyUids[i]!))].sort();
+  return {
+    train,
+    val,
+    record: {
+      name: split.name,
+      sha256: split.sha256,
+      by: 'named',
+      seed: null,
+      trainStudies: uidsOf(train),
+      valStudies: uidsOf(val),
+      notes,
+    },
+  };
+}
+
 /** The rows a training uses, and what its run records. */
 export interface TrainingSplit {
   train: number[];
@@ -249,53 +304,12 @@ export function trainingSplit(
   const studyIds = [...new Set(rows.map((r) => r.studyId))];
   const studies = new Map(repo.studies(studyIds).map((s) => [s.studyId, s]));
   const uidsOf = (idx: readonly number[]) => [...new Set(idx.map((i) => studies.get(rows[i]!.studyId)!.studyUid))].sort();
-  if (o.split !== null) {
-    const split = repo.get(o.split);
-    const members = repo.studiesOf(split.id);
-    const crossing = groupsInSeveralParts(members.flatMap((s) => (s.patientId === null ? [] : [{ group: s.patientId, part: s.part }])));
-    if (crossing.length)
-      throw new CleftError(
-        'invalid_input',
-        `split "${split.name}" puts ${crossing.length === 1 ? 'a patient' : `${crossing.length} patients`} in two parts, ` +
-          `which would train and evaluate on the same patient: ` +
-          crossing
-            .slice(0, 10)
-            .map((c) => `patient ${c.group} is in ${c.parts.join(' and ')}`)
-            .join('; ') +
-          (crossing.length > 10 ? `; … and ${crossing.length - 10} more` : '') +
-          '. Fix the split file and import it again, or create a split by patient (cleft splits create NAME --task T).',
-      );
-    const partOf = new Map(members.map((s) => [s.studyId, s.part]));
-    const train: number[] = [];
-    const val: number[] = [];
-    let test = 0;
-    let outside = 0;
-    rows.forEach((r, i) => {
-      const p = partOf.get(r.studyId);
-      if (p === 'train') train.push(i);
-      else if (p === 'val') val.push(i);
-      else if (p === 'test') test++;
-      else outside++;
-    });
-    if (train.length === 0)
-      throw new CleftError('invalid_input', `split "${split.name}": none of the ${rows.length} training rows is in its train part`);
-    const notes: string[] = [];
-    if (test) notes.push(`${test} row(s) of the split's test part were left out (never trained or validated on)`);
-    if (outside) notes.push(`${outside} row(s) of studies outside split "${split.name}" were left out`);
-    return {
-      train,
-      val,
-      record: {
-        name: split.name,
-        sha256: split.sha256,
-        by: 'named',
-        seed: null,
-        trainStudies: uidsOf(train),
-        valStudies: uidsOf(val),
-        notes,
-      },
-    };
-  }
+  if (o.split !== null)
+    return namedSplitRows(
+      db,
+      o.split,
+      rows.map((r) => studies.get(r.studyId)!.studyUid),
+    );
   const groups = rows.map((r) => studyGroup(studies.get(r.studyId)!, 'patient'));
   const { train, val } = trainValSplit(labels, o.valFraction, o.seed, groups);
   const notes: string[] = [];

@@ -47,6 +47,8 @@ export interface AdaptorOptions extends RunOptions {
   probeSteps?: number;
   /** Group of each row (patient, else study) for the probe's validation split; default: every row its own group. */
   groups?: readonly (string | number)[];
+  /** The probe's training and validation rows, chosen by the caller (a named split) instead. */
+  probeSplit?: { train: readonly number[]; val: readonly number[] };
 }
 
 export interface AdaptorResult {
@@ -248,7 +250,9 @@ export async function trainAdaptor(o: AdaptorOptions): Promise<AdaptorResult> {
     let probe: AdaptorResult['probe'] = null;
     if (o.labels) {
       const K = Math.max(...o.labels) + 1;
-      const split = trainValSplit(o.labels, 0.2, o.seed ?? 0, o.groups ?? null);
+      const split = o.probeSplit
+        ? { train: [...o.probeSplit.train], val: [...o.probeSplit.val] }
+        : trainValSplit(o.labels, 0.2, o.seed ?? 0, o.groups ?? null);
       const rows = (idx: number[]) => {
         const x = new Float32Array(idx.length * D);
         idx.forEach((r, i) => x.set(img.subarray(r * D, (r + 1) * D), i * D));
