@@ -14,6 +14,8 @@ import { runCli } from '../../helpers/cli';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { addTinyBundle, importExams, taskNamed, testBackend } from '../../helpers/library';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { writeSafetensors } from '../../../src/native/models/safetensors';
+import { REF, cases } from '../native/cleft/reference';
 
 const uid = (n: number) => `1.2.826.0.1.3680043.9.7777.${n}`;
 /** Exams 1..12: P1 has exams 1 and 2; exam 12 has no PatientID; the others one patient each. */
@@ -195,5 +197,54 @@ describe('splits', () => {
     const list = JSON.parse(runCli(['splits', 'list', '--json', '--data-dir', dataDir])) as { name: string }[];
     expect(list.map((s) => s.name)).toEqual(['cli']);
     expect(runCli(['splits', 'list', '--data-dir', dataDir])).toMatch(/^cli {2}created \(Breast density\)/);
+  });
+
+  it('cleft prompt-learn --split on a prepared file trains on the rows of the train part and validates on those of val', async () => {
+    const { dataDir } = await library();
+    const csv = path.join(tmpDir(), 'three.csv');
+    fs.writeFileSync(csv, `StudyInstanceUID,split\n${uid(1)},train\n${uid(2)},train\n${uid(3)},val\n${uid(4)},test\n`);
+    await callApi(b, 'splits.import', { path: csv, name: 'three' });
+    b.close();
+    // the reference-a file's 3 images, as rows of studies 1 (train), 3 (val) and 4 (test)
+    const t = (k: string) => cases.get(k)!;
+    const tensors = {
+      pixel_values: t('vit.pixel_values'),
+      labels: t('prompt.labels'),
+      'class_ids.0': t('prompt.class_ids.0'),
+      'class_ids.1': t('prompt.class_ids.1'),
+      'class_ids.2': t('prompt.class_ids.2'),
+    };
+    const dir = tmpDir();
+    writeSafetensors(path.join(dir, 'data.safetensors'), tensors, { study_uids: JSON.stringify([uid(1), uid(3), uid(4)]) });
+    const R = (p: string) => path.join(REF, p);
+    const learn = (data: string, out: string, extra: string[]) =>
+      JSON.parse(
+        runCli([
+          'prompt-learn',
+          ...['--text-model', R('gpt2'), '--image-model', R('vit'), '--heads', R('heads.safetensors'), '--data', data],
+          ...['--lr', '0.01', '--steps', '1', '--batch-size', '1', '--output', path.join(dir, out), '--json', ...extra],
+        ]),
+      ) as { split: Record<string, unknown> };
+    const named = learn(path.join(dir, 'data.safetensors'), 'named', ['--split', 'three', '--data-dir', dataDir]);
+    const info = JSON.parse(runCli(['splits', 'list', '--json', '--data-dir', dataDir])) as { sha256: string }[];
+    expect(named.split).toMatchObject({
+      train: 1,
+      val: 1,
+      name: 'three',
+      sha256: info[0]!.sha256,
+      trainStudies: [uid(1)],
+      valStudies: [uid(3)],
+    });
+    // without a split the rows are grouped by the file's study_uids and the run records its studies
+    const auto = learn(path.join(dir, 'data.safetensors'), 'auto', ['--val-fraction', '0.4']);
+    expect(auto.split).toMatchObject({ name: null, by: 'study', train: expect.any(Number), val: expect.any(Number) });
+    expect([...(auto.split.trainStudies as string[]), ...(auto.split.valStudies as string[])].sort()).toEqual(
+      [uid(1), uid(3), uid(4)].sort(),
+    );
+    // a file without study_uids cannot be matched to a named split
+    writeSafetensors(path.join(dir, 'plain.safetensors'), tensors);
+    expect(() => learn(path.join(dir, 'plain.safetensors'), 'plain', ['--split', 'three', '--data-dir', dataDir])).toThrow(
+      /--split three: .*plain\.safetensors has no study_uids metadata/,
+    );
   });
 });
