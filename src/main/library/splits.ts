@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
+import { readSheet } from 'read-excel-file/node';
 import { CleftError } from '../../common/errors';
 import type { SplitCreateInput, SplitImportResult, SplitInfo, SplitPart, TrainingSplitRecord } from '../../common/splits';
 import { SplitCreateInput as SplitCreateSchema, SplitName } from '../../common/splits';
@@ -126,15 +127,36 @@ function readTable(file: string): { header: string[]; rows: { line: number; cell
   return { header: head.record, rows: rest.map((r) => ({ line: startLine(r), cells: r.record })) };
 }
 
-/** `splits.import`: a CSV with a `split` column (train / val / test) keyed by StudyInstanceUID, AccessionNumber or PatientID. */
-export function importSplit(db: Db, target: string, name: string): SplitImportResult {
+/** The first sheet of an XLSX workbook as text cells; row r is line r + 1 (the header is line 1). */
+async function readXlsx(file: string): Promise<{ header: string[]; rows: { line: number; cells: string[] }[] }> {
+  let data: unknown[][];
+  try {
+    data = (await readSheet(file)) as unknown[][];
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CleftError('invalid_input', `${file}: no such file`);
+    throw new CleftError('invalid_input', `${file}: not a readable .xlsx workbook (${(e as Error).message})`);
+  }
+  const text = (v: unknown) => (v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v).trim());
+  const [head, ...rest] = data;
+  if (!head) throw new CleftError('invalid_input', `${file}: the first sheet is empty`);
+  return {
+    header: head.map(text),
+    rows: rest.map((r, i) => ({ line: i + 2, cells: r.map(text) })).filter((r) => r.cells.some((c) => c !== '')),
+  };
+}
+
+/**
+ * `splits.import`: a CSV, TSV or XLSX (first sheet) with a `split` column (train / val / test) keyed
+ * by StudyInstanceUID, AccessionNumber or PatientID.
+ */
+export async function importSplit(db: Db, target: string, name: string): Promise<SplitImportResult> {
   const named = SplitName.safeParse(name);
   if (!named.success) throw new CleftError('invalid_input', `split name "${name}": ${named.error.issues[0]!.message}`);
   const file = path.resolve(target);
   const ext = path.extname(file).toLowerCase();
-  if (!['.csv', '.tsv', '.txt'].includes(ext))
-    throw new CleftError('invalid_input', `${file}: not a .csv or .tsv file (save the spreadsheet as CSV)`);
-  const { header, rows } = readTable(file);
+  if (!['.csv', '.tsv', '.txt', '.xlsx'].includes(ext)) throw new CleftError('invalid_input', `${file}: not a .csv, .tsv or .xlsx file`);
+  const { header, rows } = ext === '.xlsx' ? await readXlsx(file) : readTable(file);
   const cols = header.map(norm);
   const col = (names: readonly string[]) => cols.findIndex((c) => names.includes(c));
   const partCol = col(['split', 'part', 'partition']);

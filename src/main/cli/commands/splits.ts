@@ -11,10 +11,10 @@ import { CleftError } from '../../../common/errors';
 import type { SplitInfo } from '../../../common/splits';
 
 /** Runs `fn` on the library; a CleftError (bad input, unknown name) is printed with exit code 1. */
-function withLibrary(dataDir: string | undefined, fn: (db: Db) => void): void {
+async function withLibrary(dataDir: string | undefined, fn: (db: Db) => void | Promise<void>): Promise<void> {
   const db = openDatabase(path.join(resolveDataDir(dataDir), DB_FILE_NAME));
   try {
-    fn(db);
+    await fn(db);
   } catch (e) {
     if (!(e instanceof CleftError)) throw e;
     console.error(`cleft splits: ${e.message}`);
@@ -83,18 +83,18 @@ export function register(program: Command): void {
   splits
     .command('import')
     .description(
-      'Import an official split: a CSV or TSV (UTF-8, BOM or not, delimiter detected) with a column split = train, val or test ' +
+      'Import an official split: a CSV or TSV (UTF-8, BOM or not, delimiter detected) or an XLSX (first sheet) with a column split = train, val or test ' +
         'and a key column found by name: StudyInstanceUID, AccessionNumber (accession, acc_anon) or PatientID (empi_anon). ' +
         'Rows matching no study are listed; a file with an invalid split value or a study put in two parts imports nothing. ' +
         'A patient with studies in two parts is warned about here and refused at training time.',
     )
-    .argument('<file>', 'the split file (.csv or .tsv)')
+    .argument('<file>', 'the split file (.csv, .tsv or .xlsx)')
     .argument('<name>', "the split's name (letters, digits, '.', '_', '-')")
     .option(dataDir, dataDirHelp)
     .option('--json', 'print the result (split, unmatched rows, patients in two parts, warnings) as JSON')
     .action((file: string, name: string, o: { dataDir?: string; json?: boolean }) =>
-      withLibrary(o.dataDir, (db) => {
-        const r = importSplit(db, file, name);
+      withLibrary(o.dataDir, async (db) => {
+        const r = await importSplit(db, file, name);
         if (o.json) console.log(JSON.stringify(r, null, 2));
         else {
           console.log(`Imported split "${r.split.name}": ${counts(r.split)}; sha256 ${r.split.sha256}`);
