@@ -320,13 +320,14 @@ export function trainingSplit(
   db: Db,
   rows: readonly { studyId: number }[],
   labels: readonly number[],
-  o: { split: string | null; valFraction: number; seed: number },
+  // split is absent from the params of a job queued before splits existed
+  o: { split?: string | null | undefined; valFraction: number; seed: number },
 ): TrainingSplit {
   const repo = new SplitsRepo(db);
   const studyIds = [...new Set(rows.map((r) => r.studyId))];
   const studies = new Map(repo.studies(studyIds).map((s) => [s.studyId, s]));
   const uidsOf = (idx: readonly number[]) => [...new Set(idx.map((i) => studies.get(rows[i]!.studyId)!.studyUid))].sort();
-  if (o.split !== null)
+  if (o.split !== null && o.split !== undefined)
     return namedSplitRows(
       db,
       o.split,
