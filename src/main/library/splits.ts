@@ -285,7 +285,9 @@ export function namedSplitRows(db: Db, name: string, rowStudyUids: readonly stri
   if (train.length === 0)
     throw new CleftError('invalid_input', `split "${split.name}": none of the ${rowStudyUids.length} training rows is in its train part`);
   const notes: string[] = [];
-  if (test) notes.push(`${test} row(s) of the split's test part were left out (never trained or validated on)`);
+  const testStudies = members.filter((m) => m.part === 'test').length;
+  if (testStudies) notes.push(`the split's ${testStudies} test studies were never trained or validated on`);
+  if (test) notes.push(`${test} row(s) of the split's test part were left out`);
   if (outside) notes.push(`${outside} row(s) of studies outside split "${split.name}" were left out`);
   const uidsOf = (idx: readonly number[]) => [...new Set(idx.map((i) => rowStudyUids[i]!))].sort();
   return {
@@ -301,6 +303,21 @@ export function namedSplitRows(db: Db, name: string, rowStudyUids: readonly stri
       notes,
     },
   };
+}
+
+/**
+ * The studies of a named split's test part (none without a split), so a training leaves them out
+ * before reading a single image of them. An unknown name is refused here, before any work.
+ */
+export function splitTestStudies(db: Db, name: string | null | undefined): ReadonlySet<number> {
+  if (name === null || name === undefined) return new Set();
+  const repo = new SplitsRepo(db);
+  return new Set(
+    repo
+      .studiesOf(repo.get(name).id)
+      .filter((s) => s.part === 'test')
+      .map((s) => s.studyId),
+  );
 }
 
 /** The rows a training uses, and what its run records. */

@@ -27,7 +27,7 @@ import { imageEmbeddingsFromFeatures, taskClassEmbeddings } from '../../../nativ
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { labelledFeatures } from './labelled-features';
-import { bundleSplitProvenance, trainingSplit } from '../../library/splits';
+import { bundleSplitProvenance, splitTestStudies, trainingSplit } from '../../library/splits';
 import type { TrainingSplitRecord } from '../../../common/splits';
 
 /** Width and depth of the Adaptor module; AdamW at this rate (the job's lr is the head's). */
@@ -88,6 +88,8 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
     purpose: 'the Adaptor',
     refuse: (b) => (b.adaptors.some((a) => a.name === p.name) ? `the bundle already has an adaptor named "${p.name}"` : null),
     progressShare: 0.3,
+    // a named split's test part is never read
+    skipStudies: splitTestStudies(db, ctx.params.split),
   });
 
   const heads = bundle.heads.heads;

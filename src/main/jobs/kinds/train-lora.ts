@@ -30,7 +30,7 @@ import {
 import { stepsForEpochs } from '../../../native/cleft/common';
 import { bundleTokenizer } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
-import { splitSummary, trainingSplit } from '../../library/splits';
+import { splitSummary, splitTestStudies, trainingSplit } from '../../library/splits';
 import type { TrainingSplitRecord } from '../../../common/splits';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 
@@ -115,7 +115,9 @@ export const trainLora: JobRunner<TrainLoraParams> = async (ctx) => {
     const bundle = await openBundle(model.path, { verify: 'sizes' });
     const tok = bundleTokenizer(bundle);
 
-    const pairs = reportPairs(db, p.studyIds);
+    // a named split's test part is never read
+    const testStudies = splitTestStudies(db, p.split);
+    const pairs = reportPairs(db, p.studyIds).filter((x) => !testStudies.has(x.studyId));
     if (pairs.length === 0) throw new CleftError('invalid_input', noPairsMessage(db, p.studyIds));
     if (pairs.length < 2)
       throw new CleftError('invalid_input', `contrastive training needs at least 2 image-report pairs; the selection has ${pairs.length}`);
