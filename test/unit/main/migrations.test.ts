@@ -22,6 +22,8 @@ const TABLES = [
   'runs',
   'reports',
   'job_runner',
+  'splits',
+  'split_studies',
 ];
 
 function tables(db: Database.Database): string[] {
