@@ -47,6 +47,7 @@ async function library(dataDir = tmpDir()) {
 const partOf = (s: { train: string[]; val: string[]; test: string[] }, u: string) =>
   (['train', 'val', 'test'] as const).find((p) => s[p].includes(u));
 
+// Trainings and CLI processes on a busy 2-core machine: a generous budget per test, none waits on time.
 describe('splits', () => {
   it('a patient with two studies never sits in two parts, across seeds; stratified by label; the StudyInstanceUID fallback is said', async () => {
     const { task } = await library();
@@ -67,7 +68,7 @@ describe('splits', () => {
     expect(list.map((s) => s.name)).toEqual(['s0', 's1', 's2', 's3', 's4', 's5', 's6', 's7']);
     expect(new Set(list.map((s) => s.sha256)).size).toBeGreaterThan(1);
     await expect(callApi(b, 'splits.create', { name: 's0', taskId: task.id })).rejects.toThrow(/already exists/);
-  });
+  }, 300_000);
 
   it('imports an official split CSV (BOM, semicolons, keys by StudyInstanceUID, accession or PatientID) and lists unmatched rows', async () => {
     await library();
@@ -98,7 +99,7 @@ describe('splits', () => {
       /line 3: split "holdout" is not train, val or test/,
     );
     expect((await callApi(b, 'splits.list', {})).map((s) => s.name)).toEqual(['official']);
-  });
+  }, 300_000);
 
   it('flags a patient in two parts at import, and every training refuses that split naming the patient and the parts', async () => {
     const { task } = await library();
@@ -129,7 +130,7 @@ describe('splits', () => {
       (await callApi(b, 'train.adaptor', { modelId, taskId: task.id, name: 'x', split: 'nope', steps: 1 })).id,
     );
     expect(unknown.error).toMatch(/no split named "nope".*there are: leaky/);
-  });
+  }, 300_000);
 
   it('training on a named split uses exactly its train and val studies and records the split; the default records a patient-level split', async () => {
     const { task } = await library();
@@ -183,7 +184,7 @@ describe('splits', () => {
     expect(a.split.notes.join(' ')).toMatch(/grouped by its StudyInstanceUID/);
     expect([a.train, a.val]).toEqual([a.split.trainStudies.length * 4, a.split.valStudies.length * 4]);
     expect((await callApi(b, 'runs.get', { id: a.runId })).record.split).toEqual(a.split);
-  });
+  }, 300_000);
 
   it('cleft splits create / show --json / list on a library', async () => {
     const { dataDir } = await library();
@@ -199,7 +200,7 @@ describe('splits', () => {
     const list = JSON.parse(runCli(['splits', 'list', '--json', '--data-dir', dataDir])) as { name: string }[];
     expect(list.map((s) => s.name)).toEqual(['cli']);
     expect(runCli(['splits', 'list', '--data-dir', dataDir])).toMatch(/^cli {2}created \(Breast density\)/);
-  });
+  }, 300_000);
 
   it('cleft prompt-learn --split on a prepared file trains on the rows of the train part and validates on those of val', async () => {
     const { dataDir } = await library();
@@ -248,7 +249,7 @@ describe('splits', () => {
     expect(() => learn(path.join(dir, 'plain.safetensors'), 'plain', ['--split', 'three', '--data-dir', dataDir])).toThrow(
       /--split three: .*plain\.safetensors has no study_uids metadata/,
     );
-  });
+  }, 300_000);
 
   it('imports the first sheet of an XLSX workbook, lines counted from its header', async () => {
     await library();
@@ -264,7 +265,7 @@ describe('splits', () => {
     expect(r.split.counts).toEqual({ train: 2, val: 1, test: 1, patients: 3 });
     expect(r.unmatched).toEqual([{ line: 5, key: 'P99', reason: 'no study with PatientID P99 in the library' }]);
     expect((await callApi(b, 'splits.show', { name: 'xl' })).train).toEqual([uid(1), uid(2)]);
-  });
+  }, 300_000);
 });
 
 /** A minimal XLSX (stored zip, inline strings): what a spreadsheet program saves, without a writer library. */
