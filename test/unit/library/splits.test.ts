@@ -126,6 +126,11 @@ describe('splits', () => {
       (await callApi(b, 'train.adaptor', { modelId, taskId: task.id, name: 'x', split: 'leaky', steps: 1 })).id,
     );
     expect(ad).toMatchObject({ status: 'failed', error: expect.stringMatching(refused) });
+    const reports = path.join(tmpDir(), 'reports.csv');
+    fs.writeFileSync(reports, 'accession,report\n' + [1, 2, 3, 4, 5, 6].map((n) => `A${n},Report of exam ${n}.`).join('\n') + '\n');
+    await callApi(b, 'reports.import', { path: reports });
+    const lora = await b.jobs.waitFor((await callApi(b, 'train.lora', { modelId, name: 'x', split: 'leaky', steps: 1, batchSize: 2 })).id);
+    expect(lora).toMatchObject({ status: 'failed', error: expect.stringMatching(refused) });
     const unknown = await b.jobs.waitFor(
       (await callApi(b, 'train.adaptor', { modelId, taskId: task.id, name: 'x', split: 'nope', steps: 1 })).id,
     );
