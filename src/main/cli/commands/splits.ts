@@ -1,7 +1,7 @@
 // `cleft splits create|import|show|list`: named train/val/test splits of the library's studies, by
 // patient, that every training (`--split NAME`) uses.
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { resolveDataDir } from '../../data-dir';
 import { SplitsRepo } from '../../db/splits-repo';
@@ -55,7 +55,11 @@ export function register(program: Command): void {
     )
     .argument('<name>', "the split's name (letters, digits, '.', '_', '-')")
     .requiredOption('--task <name>', 'the task whose labels stratify the split (e.g. "Breast density")')
-    .option('--by <group>', 'patient (default) or study', 'patient')
+    .addOption(
+      new Option('--by <group>', 'group by patient (PatientID, else StudyInstanceUID) or by study')
+        .choices(['patient', 'study'])
+        .default('patient'),
+    )
     .option('--fractions <train,val,test>', 'fractions of groups per part, summing to 1', '0.7,0.1,0.2')
     .option('--seed <s>', 'seed of the split', '0')
     .option(dataDir, dataDirHelp)
