@@ -258,7 +258,9 @@ export const migrations: readonly Migration[] = [
       -- A named train/validation/test split of the library's studies: made here by patient (or study),
       -- stratified by a task's labels, or imported (an official dataset split). sha256 is the content
       -- hash of its three StudyInstanceUID lists, recorded by every training that uses it.
-      CREATE TABLE splits (
+      -- IF NOT EXISTS: a library set back to an older user_version (a copy of a pre-upgrade library,
+      -- as tests make one) runs this again without losing its splits.
+      CREATE TABLE IF NOT EXISTS splits (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
         source TEXT NOT NULL CHECK (source IN ('created', 'imported')),
@@ -270,13 +272,13 @@ export const migrations: readonly Migration[] = [
         notes_json TEXT NOT NULL DEFAULT '[]',
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
       );
-      CREATE TABLE split_studies (
+      CREATE TABLE IF NOT EXISTS split_studies (
         split_ref INTEGER NOT NULL REFERENCES splits(id) ON DELETE CASCADE,
         study_ref INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
         part TEXT NOT NULL CHECK (part IN ('train', 'val', 'test')),
         PRIMARY KEY (split_ref, study_ref)
       );
-      CREATE INDEX split_studies_study ON split_studies(study_ref);
+      CREATE INDEX IF NOT EXISTS split_studies_study ON split_studies(study_ref);
     `,
   },
 ];
