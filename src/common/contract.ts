@@ -15,6 +15,7 @@ import {
   TrainLoraParams,
   ExplainParams,
 } from './jobs';
+import { SplitCreateInput, SplitImportInput, SplitImportResult, SplitInfo, SplitName, SplitShow } from './splits';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord, PromptSetInfo } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunComparison, RunKind } from './runs';
 import { LabelFileSource, LabelImportOptions, LabelImportReport, LabelImportUndoResult } from './label-files';
@@ -426,6 +427,14 @@ export const methods = {
    */
   'reports.import': { input: z.object({ path: z.string().min(1, 'path is required') }).strict(), output: ReportImportResult },
   'reports.forStudy': { input: z.object({ studyId: z.number().int().positive() }).strict(), output: Report.nullable() },
+  /** The library's named train/val/test splits (for the Training page's Split field). */
+  'splits.list': { input: Empty, output: z.array(SplitInfo) },
+  /** A split by patient (or study) of every study, stratified by the task's labels; its notes say where PatientID was missing. */
+  'splits.create': { input: SplitCreateInput, output: SplitInfo },
+  /** The StudyInstanceUIDs of each part and the counts. */
+  'splits.show': { input: z.object({ name: SplitName }).strict(), output: SplitShow },
+  /** A CSV with a `split` column (train/val/test) keyed by StudyInstanceUID, AccessionNumber or PatientID (an official split). */
+  'splits.import': { input: SplitImportInput, output: SplitImportResult },
   /** "Where the model looks" for one image as a short job; its result is an ExplainResult. */
   'explain.start': { input: ExplainParams.strict(), output: Job },
   /** The offline demo (phantoms, a small model trained on them, metrics), imported into the library. */

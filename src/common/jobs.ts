@@ -1,6 +1,7 @@
 // Job records as the UI sees them. Jobs are rows in SQLite; the back end streams `job.updated`
 // events as they progress.
 import { z } from 'zod';
+import { SplitName, TrainingSplitRecord } from './splits';
 
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export type JobStatus = z.infer<typeof JobStatus>;
@@ -78,6 +79,8 @@ export const PromptLearnParams = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "use letters, digits, '.', '_' and '-' (at most 64)"),
   /** Limit training to these studies (default: every labelled study). */
   studyIds: z.array(z.number().int().positive()).max(100_000).optional(),
+  /** A named split of the library: train on its train part, validate on its val part, never touch its test part. Default: a seeded split by patient. */
+  split: SplitName.nullable().default(null),
   nCtx: z.number().int().min(1).max(30).default(16),
   initPhrase: z.string().max(500).nullable().default(null),
   classSpecific: z.boolean().default(false),
@@ -89,6 +92,7 @@ export const PromptLearnParams = z.object({
   /** Instead of steps: passes over the training images (steps = ceil(epochs × training images / batchSize)). */
   epochs: z.number().positive().max(10_000).optional(),
   batchSize: z.number().int().min(1).max(4096).default(32),
+  /** Without a named split: the fraction of each class's patients held out for validation. */
   valFraction: z.number().min(0).max(0.5).default(0.2),
   patience: z.number().int().min(1).max(1000).optional(),
   seed: z.number().int().default(0),
@@ -104,6 +108,8 @@ export const PromptLearnResult = z.strictObject({
   images: z.number().int(),
   train: z.number().int(),
   val: z.number().int(),
+  /** The split used (a named one by name and hash, or the automatic one by patient) and the studies trained and validated on; absent in results stored before splits existed. */
+  split: TrainingSplitRecord.optional(),
   steps: z.number().int(),
   stoppedEarly: z.boolean(),
   /** On the validation split (the training images without one); non-finite values left out. */
@@ -124,6 +130,8 @@ export const TrainAdaptorParams = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "use letters, digits, '.', '_' and '-' (at most 64)"),
   /** Limit training to these studies (default: every labelled study). */
   studyIds: z.array(z.number().int().positive()).max(100_000).optional(),
+  /** A named split of the library: train on its train part, validate on its val part, never touch its test part. Default: a seeded split by patient. */
+  split: SplitName.nullable().default(null),
   mode: AdaptorMode.default('linear-probe'),
   /** Training steps of the head (and of the adaptor module in 'adaptor' mode). */
   steps: z.number().int().min(1).max(100_000).default(300),
@@ -140,6 +148,8 @@ export const TrainAdaptorResult = z.strictObject({
   images: z.number().int(),
   train: z.number().int(),
   val: z.number().int(),
+  /** The split used (a named one by name and hash, or the automatic one by patient) and the studies trained and validated on; absent in results stored before splits existed. */
+  split: TrainingSplitRecord.optional(),
   /** Held-out metrics; null where a metric has no value (e.g. AUC with one class held out). */
   metrics: z.record(z.string(), z.number().nullable()),
   notes: z.array(z.string()),
@@ -172,6 +182,8 @@ export const TrainLoraParams = z.object({
   name: z.string().trim().min(1, 'name is required').max(120),
   /** Limit training to these studies (default: every study with a report). */
   studyIds: z.array(z.number().int().positive()).max(100_000).optional(),
+  /** A named split of the library: train on its train part, validate on its val part, never touch its test part. Default: a seeded split by patient. */
+  split: SplitName.nullable().default(null),
   textLora: loraSettings(['c_attn']),
   /** The image encoder: frozen (default), LoRA-trained, or its last `imageBlocks` blocks trained. */
   image: z.enum(['frozen', 'lora', 'last-blocks']).default('frozen'),
@@ -218,6 +230,8 @@ export const TrainLoraResult = z.strictObject({
   pairs: z.number().int(),
   train: z.number().int(),
   val: z.number().int(),
+  /** The split used (a named one by name and hash, or the automatic one by patient) and the studies trained and validated on; absent in results stored before splits existed. */
+  split: TrainingSplitRecord.optional(),
   steps: z.number().int(),
   /** The update with the lowest validation loss (0 = the base); null without validation. */
   bestStep: z.number().int().nullable(),

@@ -1,5 +1,6 @@
 // Runs (classification, training, evaluation) and their predictions, as the UI sees them.
 import { z } from 'zod';
+import { TrainingSplitRecord } from './splits';
 
 export const RunKind = z.enum(['zero-shot', 'prompt-learning', 'contrastive-lora', 'adaptor', 'evaluation']);
 export type RunKind = z.infer<typeof RunKind>;
@@ -15,6 +16,8 @@ export const RunRecord = z.object({
   executionProvider: z.string().nullable(),
   appVersion: z.string(),
   params: z.record(z.string(), z.unknown()).default({}),
+  /** Trainings: the split used and the studies trained and validated on (absent in runs recorded before splits existed). */
+  split: TrainingSplitRecord.optional(),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 

@@ -15,6 +15,8 @@ import { engineStatus } from '../runtime/status';
 import { RunsRepo } from '../db/runs-repo';
 import { ReportsRepo } from '../db/reports-repo';
 import { importReports } from '../library/report-import';
+import { SplitsRepo } from '../db/splits-repo';
+import { createSplit, importSplit } from '../library/splits';
 import { evaluateRun } from '../runs/evaluate-run';
 import { compareRuns } from '../runs/compare-runs';
 import { predictionsCsv } from '../runs/csv';
@@ -104,6 +106,10 @@ export function createHandlers(backend: Backend): Handlers {
     'train.lora': (params) => jobs.enqueue({ kind: 'train-lora', params }),
     'reports.import': ({ path }) => importReports(db, path),
     'reports.forStudy': ({ studyId }) => new ReportsRepo(db).forStudy(studyId),
+    'splits.list': () => new SplitsRepo(db).list(),
+    'splits.create': (input) => createSplit(db, input),
+    'splits.show': ({ name }) => new SplitsRepo(db).show(name),
+    'splits.import': ({ path, name }) => importSplit(db, path, name),
     'demo.start': (params) => jobs.enqueue({ kind: 'demo', params }),
     'explain.start': (params) => jobs.enqueue({ kind: 'explain', params }),
     'runs.list': ({ taskId, kind }) => runs.listRuns({ taskId, kind }),

@@ -256,7 +256,7 @@ export const migrations: readonly Migration[] = [
     name: 'label imports (undo) and accession lookups',
     sql: `
       -- A label spreadsheet applied to the library; undone_at is set once its one Undo ran.
-      CREATE TABLE label_imports (
+      CREATE TABLE IF NOT EXISTS label_imports (
         id INTEGER PRIMARY KEY,
         task_ref INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
         file TEXT NOT NULL,
@@ -267,7 +267,7 @@ export const migrations: readonly Migration[] = [
       -- Every label an import wrote, with what was there before (prev_* NULL: the import created it)
       -- and what it wrote, so Undo restores the labels exactly and sees any change made since.
       -- No foreign key to labels: a label deleted since the import must not erase its history.
-      CREATE TABLE label_import_changes (
+      CREATE TABLE IF NOT EXISTS label_import_changes (
         import_ref INTEGER NOT NULL REFERENCES label_imports(id) ON DELETE CASCADE,
         label_id INTEGER NOT NULL,
         prev_class TEXT,
@@ -277,9 +277,39 @@ export const migrations: readonly Migration[] = [
         new_annotator TEXT NOT NULL,
         new_created_at TEXT NOT NULL
       );
-      CREATE INDEX label_import_changes_import ON label_import_changes(import_ref);
+      CREATE INDEX IF NOT EXISTS label_import_changes_import ON label_import_changes(import_ref);
       -- Label files are often keyed by accession: one index lookup per row, not a scan.
-      CREATE INDEX studies_accession ON studies(accession);
+      CREATE INDEX IF NOT EXISTS studies_accession ON studies(accession);
+    `,
+  },
+  {
+    version: 7,
+    name: 'named splits',
+    sql: `
+      -- A named train/validation/test split of the library's studies: made here by patient (or study),
+      -- stratified by a task's labels, or imported (an official dataset split). sha256 is the content
+      -- hash of its three StudyInstanceUID lists, recorded by every training that uses it.
+      -- IF NOT EXISTS: a library set back to an older user_version (a copy of a pre-upgrade library,
+      -- as tests make one) runs this again without losing its splits.
+      CREATE TABLE IF NOT EXISTS splits (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL CHECK (source IN ('created', 'imported')),
+        task_ref INTEGER REFERENCES tasks(id) ON DELETE SET NULL,
+        -- how it was made: { by, fractions, seed } or { file }
+        params_json TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        -- what its maker said (fallback to StudyInstanceUID, patients in two parts)
+        notes_json TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE TABLE IF NOT EXISTS split_studies (
+        split_ref INTEGER NOT NULL REFERENCES splits(id) ON DELETE CASCADE,
+        study_ref INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+        part TEXT NOT NULL CHECK (part IN ('train', 'val', 'test')),
+        PRIMARY KEY (split_ref, study_ref)
+      );
+      CREATE INDEX IF NOT EXISTS split_studies_study ON split_studies(study_ref);
     `,
   },
 ];

@@ -22,7 +22,8 @@ import { writeSafetensors } from '../models/safetensors';
 import { readAdaptor, type BundleAdaptor, type CleftBundle } from '../models/bundle';
 import { projectAndNormalizeRows } from './math';
 import { geluTanh, linear, type TrainingSetup } from '../training/index';
-import { arrayData, createTrainer, normalFrom, stratifiedSplit, type RunOptions } from './common';
+import { arrayData, createTrainer, normalFrom, type RunOptions } from './common';
+import { trainValSplit } from './splits';
 import { retrievalMetrics } from './contrastive';
 import { runLoop, type LoopResult } from './loop';
 import { evaluate, type ClassificationReport } from './metrics';
@@ -42,8 +43,12 @@ export interface AdaptorOptions extends RunOptions {
   /** Class labels per image for the linear probe (optional). */
   labels?: readonly number[];
   classNames?: readonly string[];
-  /** Linear-probe full-batch Adam steps (default 300), lr 0.05, L2 1e-4; 20% stratified validation. */
+  /** Linear-probe full-batch Adam steps (default 300), lr 0.05, L2 1e-4; 20% of the groups of each class validate. */
   probeSteps?: number;
+  /** Group of each row (patient, else study) for the probe's validation split; default: every row its own group. */
+  groups?: readonly (string | number)[];
+  /** The probe's training and validation rows, chosen by the caller (a named split) instead. */
+  probeSplit?: { train: readonly number[]; val: readonly number[] };
 }
 
 export interface AdaptorResult {
@@ -245,7 +250,9 @@ export async function trainAdaptor(o: AdaptorOptions): Promise<AdaptorResult> {
     let probe: AdaptorResult['probe'] = null;
     if (o.labels) {
       const K = Math.max(...o.labels) + 1;
-      const split = stratifiedSplit(o.labels, 0.2, o.seed ?? 0);
+      const split = o.probeSplit
+        ? { train: [...o.probeSplit.train], val: [...o.probeSplit.val] }
+        : trainValSplit(o.labels, 0.2, o.seed ?? 0, o.groups ?? null);
       const rows = (idx: number[]) => {
         const x = new Float32Array(idx.length * D);
         idx.forEach((r, i) => x.set(img.subarray(r * D, (r + 1) * D), i * D));

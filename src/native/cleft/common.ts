@@ -1,5 +1,5 @@
 // What the training workflows share: optimizer/schedule options with PyTorch's defaults, artifacts
-// emission into a work folder, the Trainer, stratified splits and array data sources.
+// emission into a work folder, the Trainer and array data sources (splits: splits.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WireFeeds, WireTensor } from '../runtime/tensors';
@@ -18,7 +18,6 @@ import {
 import type { EngineSessionOptions } from '../runtime/session-options';
 import { resolveExecutionProvider, type ProviderChoice } from '../runtime/providers';
 import { deviceRecord, type DeviceRecord } from '../runtime/device-record';
-import { seededRandom, shuffledIndices } from './random';
 import { hasCheckpoint, type CheckpointOptions, type ProgressHook } from './loop';
 
 /**
@@ -166,24 +165,6 @@ export function stepsForEpochs(epochs: number, trainRows: number, rowsPerUpdate:
   if (!(epochs > 0) || trainRows < 1 || rowsPerUpdate < 1)
     throw new Error(`cannot turn ${epochs} epochs of ${trainRows} rows (${rowsPerUpdate} per update) into steps`);
   return Math.max(1, Math.ceil((epochs * trainRows) / rowsPerUpdate - 1e-9));
-}
-
-/** Stratified split: a `fraction` of each class to validation (at least one per class with 2+ examples). */
-export function stratifiedSplit(labels: readonly number[], fraction: number, seed: number): { train: number[]; val: number[] } {
-  if (fraction <= 0) return { train: labels.map((_, i) => i), val: [] };
-  const byClass = new Map<number, number[]>();
-  labels.forEach((y, i) => byClass.set(y, [...(byClass.get(y) ?? []), i]));
-  const rand = seededRandom(seed ^ 0x5eed);
-  const train: number[] = [];
-  const val: number[] = [];
-  for (const y of [...byClass.keys()].sort((a, b) => a - b)) {
-    const idx = byClass.get(y)!;
-    const order = shuffledIndices(idx.length, rand).map((k) => idx[k]!);
-    const nVal = idx.length < 2 ? 0 : Math.max(1, Math.round(idx.length * fraction));
-    val.push(...order.slice(0, nVal));
-    train.push(...order.slice(nVal));
-  }
-  return { train: train.sort((a, b) => a - b), val: val.sort((a, b) => a - b) };
 }
 
 /** Rows of float32 / int64 arrays as a TrainData source (`rowShape` without the batch dim). */

@@ -24,7 +24,8 @@ import { createPeftAdapter, parseLoraConfig, peftConfigDict, readPeftAdapter, wr
 import { writeHeads, type Heads } from '../models/heads';
 import { toFloat32 } from '../models/safetensors';
 import { DROPOUT_SEED, type TrainData, type TrainingSetup } from '../training/index';
-import { arrayData, createTrainer, stratifiedSplit, type RunOptions, type WorkflowTrainer } from './common';
+import { arrayData, createTrainer, type RunOptions, type WorkflowTrainer } from './common';
+import { trainValSplit } from './splits';
 import { runLoop, type LoopResult } from './loop';
 import { scaledCosineLogits } from './math';
 import { seededRandom } from './random';
@@ -85,7 +86,9 @@ export interface ContrastiveOptions extends RunOptions {
    * Group of each pair (e.g. its study): a group's pairs all go to training or all to validation, so
    * images sharing a report are never on both sides. Default: every pair its own group.
    */
-  groups?: readonly number[];
+  groups?: readonly (string | number)[];
+  /** Pairs to train on and to validate on, chosen by the caller (a named split); other pairs are not used. */
+  split?: { train: readonly number[]; val: readonly number[] };
   evalEvery?: number;
   patience?: number;
   /** Keep the parameters with the lowest validation loss (default) or the last ones. */
@@ -355,16 +358,14 @@ async function embedPairs(wt: WorkflowTrainer, data: PairData, rows: readonly nu
 }
 
 /** A seeded random split of pairs, or of their groups when given (pairs follow their group). */
-export function pairSplit(n: number, fraction: number, seed: number, groups?: readonly number[]): { train: number[]; val: number[] } {
-  if (!groups) return stratifiedSplit(new Array<number>(n).fill(0), fraction, seed);
-  if (groups.length !== n) throw new Error(`groups has ${groups.length} entries for ${n} pairs`);
-  const ids = [...new Set(groups)].sort((a, b) => a - b);
-  const g = stratifiedSplit(new Array<number>(ids.length).fill(0), fraction, seed);
-  const valGroups = new Set(g.val.map((i) => ids[i]!));
-  const train: number[] = [];
-  const val: number[] = [];
-  groups.forEach((id, i) => (valGroups.has(id) ? val : train).push(i));
-  return { train, val };
+export function pairSplit(
+  n: number,
+  fraction: number,
+  seed: number,
+  groups?: readonly (string | number)[],
+): { train: number[]; val: number[] } {
+  if (groups && groups.length !== n) throw new Error(`groups has ${groups.length} entries for ${n} pairs`);
+  return trainValSplit(new Array<number>(n).fill(0), fraction, seed, groups ?? null);
 }
 
 export async function openContrastive(o: ContrastiveOptions) {
@@ -372,7 +373,7 @@ export async function openContrastive(o: ContrastiveOptions) {
   const n = o.data.lengths.length;
   const [, c, h, w] = o.data.pixelShape;
   const T = o.data.inputIds.length / n;
-  const split = pairSplit(n, o.valFraction ?? 0, o.seed ?? 0, o.groups);
+  const split = o.split ? { train: [...o.split.train], val: [...o.split.val] } : pairSplit(n, o.valFraction ?? 0, o.seed ?? 0, o.groups);
   const tokens = arrayData(
     {
       input_ids: { data: o.data.inputIds, rowShape: [T] },

@@ -109,4 +109,22 @@ export class DataFile {
       );
     return names as string[];
   }
+
+  /**
+   * One string per row from a metadata JSON list (`patient_ids`, `study_uids`), null when the file
+   * has none: how rows of a prepared file are grouped by patient and matched to a named split.
+   */
+  rowStrings(key: string, rows: number): string[] | null {
+    const raw = this.metadata(key);
+    if (raw === null) return null;
+    let list: unknown;
+    try {
+      list = JSON.parse(raw) as unknown;
+    } catch (e) {
+      throw new ModelFormatError(this.header.path, `metadata ${key} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && x.length > 0) || list.length !== rows)
+      throw new ModelFormatError(this.header.path, `metadata ${key} must be a JSON list of ${rows} non-empty strings (one per row)`);
+    return list as string[];
+  }
 }

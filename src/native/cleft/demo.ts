@@ -27,6 +27,7 @@ import { promptFeatures } from './features';
 import { projectAndNormalizeRows } from './math';
 import { evaluate, type ClassificationReport } from './metrics';
 import { learnPromptContext } from './prompt-learning';
+import { trainValSplit } from './splits';
 import { seededRandom, shuffledIndices } from './random';
 import { builtinTask, classNamesForPromptLearning, DEFAULT_INIT_PHRASE } from './tasks';
 import { DEMO_SIZES, QUICK_SIZES, writeTinyModels, type TinySizes } from './tiny-models';
@@ -332,6 +333,13 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   const nCtx = Math.min(30, tok.encode(DEFAULT_INIT_PHRASE).length);
   const yPrompt = promptPx.views.map((v) => CLASSES.indexOf(v.exam.density));
   const promptSteps = o.promptSteps ?? (quick ? 40 : 150);
+  // validation by exam (each phantom exam is one patient): its four views stay on one side
+  const promptSplit = trainValSplit(
+    yPrompt,
+    0.25,
+    seed,
+    promptPx.views.map((v) => v.exam.studyInstanceUID),
+  );
   const pl = await learnPromptContext({
     text: { modelDir: bundle.text.dir },
     heads,
@@ -343,9 +351,9 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     init: { kind: 'phrase', phrase: DEFAULT_INIT_PHRASE, tokenizer: tok },
     optimizer: { kind: 'adamw', lr: quick ? 1e-2 : 5e-3, weightDecay: 0 },
     steps: promptSteps,
-    batchSize: Math.min(32, Math.floor(promptPx.n * 0.75)),
+    batchSize: Math.min(32, promptSplit.train.length),
     seed,
-    valFraction: 0.25,
+    split: promptSplit,
     evalEvery: Math.max(1, Math.round(promptSteps / 15)),
     patience: 5,
     bootstrapSamples: 200,

@@ -18,7 +18,8 @@ import { loadHfFolder, ModelFormatError, readWeightF32, type Gpt2Config, type Hf
 import type { Heads } from '../models/heads';
 import type { Gpt2Tokenizer } from '../models/tokenizer';
 import type { TrainingSetup } from '../training/index';
-import { createTrainer, arrayData, normalFrom, stratifiedSplit, type RunOptions, type WorkflowTrainer } from './common';
+import { createTrainer, arrayData, normalFrom, type RunOptions, type WorkflowTrainer } from './common';
+import { trainValSplit } from './splits';
 import { runLoop, type LoopResult, type WorkflowProgress } from './loop';
 import { evaluate, type ClassificationReport } from './metrics';
 import { meanCrossEntropy, takeRows } from './math';
@@ -51,8 +52,15 @@ export interface PromptLearningOptions extends RunOptions {
   /** One context per class (CoOp's class-specific contexts) instead of one shared by all. */
   classSpecific?: boolean;
   init: CtxInit;
-  /** Fraction of each class held out for validation and early stopping (default 0: train on all). */
+  /** Fraction of each class's groups held out for validation and early stopping (default 0: train on all). */
   valFraction?: number;
+  /**
+   * Group of each image (its patient, else its study): a group's images are all trained on or all
+   * held out. Without it (a prepared data file without groups) every image is its own group.
+   */
+  groups?: readonly (string | number)[];
+  /** Rows to train on and to validate on, chosen by the caller (a named split); other rows are not used. */
+  split?: { train: readonly number[]; val: readonly number[] };
   /** Validations between which patience counts (default steps/10). */
   evalEvery?: number;
   patience?: number;
@@ -250,7 +258,10 @@ export async function openPromptLearning(o: PromptLearningOptions) {
   });
   const model = loadHfFolder(o.text.modelDir);
   const init = initialContext(model, o.init, o.nCtx ?? 16, C, o.classSpecific ?? false, o.seed ?? 0);
-  const split = stratifiedSplit(o.labels, o.valFraction ?? 0, o.seed ?? 0);
+  const split = o.split
+    ? { train: [...o.split.train], val: [...o.split.val] }
+    : trainValSplit(o.labels, o.valFraction ?? 0, o.seed ?? 0, o.groups ?? null);
+  if (split.train.length === 0) throw new Error('prompt learning: no training images (the split leaves none)');
   const names = (o.classNames ?? o.classIds.map((_, i) => `class ${i}`)).map(String);
 
   const setup = promptLearningSetup({ text: o.text, heads, classIds: o.classIds, ctxShape: init.shape, weightsDir: o.workDir });

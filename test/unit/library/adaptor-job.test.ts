@@ -34,7 +34,8 @@ describe('train-adaptor job', () => {
       b.jobs.waitFor((await callApi(b, 'train.adaptor', { modelId, taskId: density.id, name: 'none' })).id),
     ).resolves.toMatchObject({ status: 'failed', error: expect.stringMatching(/at least two classes/) });
 
-    // 4 breasts x 2 views: A, B, A, B -> 4 images per class; a quarter of each class held out.
+    // 4 breasts x 2 views: A, B, A, B -> 4 images per class. The split is by patient (P1, P2): one
+    // whole patient, both breasts and both views, is held out (never one view of a breast on each side).
     for (const [i, s] of studies.entries())
       for (const side of ['L', 'R'] as const)
         await callApi(b, 'labels.set', {
@@ -55,7 +56,9 @@ describe('train-adaptor job', () => {
       const done = await b.jobs.waitFor(job.id);
       expect(done.error).toBeNull();
       const r = done.result as TrainAdaptorResult;
-      expect(r).toMatchObject({ mode, images: 8, train: 6, val: 2 });
+      expect(r).toMatchObject({ mode, images: 8, train: 4, val: 4 });
+      expect(r.split!.trainStudies).toHaveLength(1);
+      expect(r.split!.valStudies).toHaveLength(1);
       // Classes C and D have no images at all: measured over A and B, never NaN.
       for (const v of [r.metrics.accuracy, r.metrics.balancedAccuracy, r.metrics.macroAuc]) {
         expect(v).not.toBeNull();
@@ -71,11 +74,13 @@ describe('train-adaptor job', () => {
         record: { modelSha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
       });
       const held = (await callApi(b, 'runs.predictions', { runId: r.runId, limit: 100 })).rows.filter((p) => p.scope === 'image');
-      expect(held).toHaveLength(2);
-      // Labels are per breast; each held-out breast has one held-out view, so breast accuracy = image accuracy.
+      expect(held).toHaveLength(4);
+      expect(new Set(held.map((p) => p.studyId))).toEqual(new Set([studies.find((s) => s.studyUid === r.split!.valStudies[0])!.id]));
+      // Labels are per breast; the held-out patient's two breasts are measured from their two views' mean.
       const report = await callApi(b, 'runs.evaluate', { runId: r.runId, scope: 'breast', bootstrapSamples: 10 });
       expect(report.n).toBe(2);
-      expect(report.accuracy.estimate).toBeCloseTo(r.metrics.accuracy!, 9);
+      const breasts = (await callApi(b, 'runs.predictions', { runId: r.runId, limit: 100 })).rows.filter((p) => p.scope === 'breast');
+      expect(report.accuracy.estimate).toBeCloseTo(breasts.filter((p) => p.predictedClass === p.label).length / breasts.length, 9);
 
       const bundle = await openBundle((await callApi(b, 'models.list', {})).find((m) => m.id === modelId)!.path, { verify: 'full' });
       const entry = bundle.adaptors.find((a) => a.name === `head-${mode}`)!;

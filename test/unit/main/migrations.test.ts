@@ -24,6 +24,8 @@ const TABLES = [
   'job_runner',
   'label_imports',
   'label_import_changes',
+  'splits',
+  'split_studies',
 ];
 
 function tables(db: Database.Database): string[] {

@@ -15,6 +15,7 @@ import * as evaluateCmd from './evaluate';
 import * as reports from './reports';
 import * as runs from './runs';
 import * as labels from './labels';
+import * as splits from './splits';
 
 export function registerCommands(program: Command): void {
   serve.register(program);
@@ -31,4 +32,5 @@ export function registerCommands(program: Command): void {
   reports.register(program);
   runs.register(program);
   labels.register(program);
+  splits.register(program);
 }

@@ -21,6 +21,7 @@ import { exportContrastive, lastBlocksTraining, trainContrastive, type EncoderTr
 import { learnPromptContext, type CtxInit } from '../../../native/cleft/prompt-learning';
 import { imageFeatures, textFeatures } from '../../../native/cleft/features';
 import { trainAdaptor, exportAdaptor } from '../../../native/cleft/adaptor';
+import { takeRows } from '../../../native/cleft/math';
 import type { OptimizerOptions, RunOptions } from '../../../native/cleft/common';
 import type { WorkflowProgress } from '../../../native/cleft/loop';
 import { DEFAULT_INIT_PHRASE } from '../../../native/cleft/tasks';
@@ -28,6 +29,9 @@ import { classNameIds } from '../../../native/cleft/zero-shot';
 import { parseProviderChoice, providerLabel, type ResolvedProvider } from '../../../native/runtime/providers';
 import type { DeviceRecord } from '../../../native/runtime/device-record';
 import { formatDuration, ProgressPrinter, renderBar } from '../progress-bar';
+import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import { resolveDataDir } from '../../data-dir';
+import { namedSplitRows, splitSha256 } from '../../library/splits';
 
 export function num(v: string | undefined, flag: string, opts: { int?: boolean; min?: number } = {}): number | undefined {
   if (v === undefined) return undefined;
@@ -191,6 +195,67 @@ const fmt = (m: Record<string, number> | null | undefined) =>
         .join(', ')
     : '-';
 
+/**
+ * How a command on a prepared data file splits its rows. `--split NAME` (with --data-dir): the
+ * library's named split, matched by the file's `study_uids` metadata (one StudyInstanceUID per row);
+ * its test part is never used. Otherwise rows are grouped by the file's `patient_ids` metadata
+ * (else `study_uids`), so one patient's images stay on one side; a file with neither has no way to
+ * know them, and each image is its own group (said on stderr).
+ */
+export function dataSplit(
+  data: DataFile,
+  rows: number,
+  f: { split?: string; dataDir?: string },
+): { groups: string[] | null; named: { train: number[]; val: number[] } | null; record: Record<string, unknown> } {
+  const studyUids = data.rowStrings('study_uids', rows);
+  if (f.split) {
+    if (!studyUids)
+      throw new Error(`--split ${f.split}: ${data.file} has no study_uids metadata (a JSON list of each row's StudyInstanceUID)`);
+    const db = openDatabase(path.join(resolveDataDir(f.dataDir), DB_FILE_NAME));
+    try {
+      const r = namedSplitRows(db, f.split, studyUids);
+      for (const n of r.record.notes) console.error(`note: ${n}`);
+      return { groups: null, named: { train: r.train, val: r.val }, record: r.record };
+    } finally {
+      db.close();
+    }
+  }
+  const patients = data.rowStrings('patient_ids', rows);
+  const groups = patients ?? studyUids;
+  if (!groups)
+    console.error(
+      `warning: ${data.file} has no patient_ids or study_uids metadata: each image is its own group, so images of one patient ` +
+        'may sit on both sides of the validation split (add patient_ids, or use --split NAME with study_uids)',
+    );
+  return {
+    groups,
+    named: null,
+    record: {
+      name: null,
+      by: patients ? 'patient' : studyUids ? 'study' : 'image',
+      ...(studyUids ? { studies: splitSha256({ train: studyUids }) } : {}),
+    },
+  };
+}
+
+/** Puts the studies of each part into the split record of a command's metrics.json. */
+function splitRecord(base: Record<string, unknown>, studyUids: string[] | null, split: { train: number[]; val: number[] }) {
+  if (base.name !== null && base.name !== undefined) return base;
+  const uids = (idx: number[]) => (studyUids ? [...new Set(idx.map((i) => studyUids[i]!))].sort() : null);
+  const trainStudies = uids(split.train);
+  const valStudies = uids(split.val);
+  return {
+    name: null,
+    by: base.by,
+    ...(trainStudies && valStudies ? { sha256: splitSha256({ train: trainStudies, val: valStudies }), trainStudies, valStudies } : {}),
+    train: split.train.length,
+    val: split.val.length,
+  };
+}
+
+const SPLIT_HELP =
+  "a named split of the library (--data-dir): train on its train part, validate on its val part, never its test part; rows are matched by the data file's study_uids metadata";
+
 export function register(program: Command): void {
   optimizerFlags(
     program
@@ -220,7 +285,13 @@ export function register(program: Command): void {
       .option('--text-targets <list>', 'target modules of a new text adapter', 'c_attn')
       .option('--image-targets <list>', 'target modules of a new image adapter', 'query,value')
       .option('--no-train-heads', 'keep the projections and logit scale frozen')
-      .option('--val-fraction <x>', 'pairs held out for validation loss and recall@1/5 (default 0)', '0')
+      .option(
+        '--val-fraction <x>',
+        'patients (study_uids / patient_ids metadata) held out for validation loss and recall@1/5 (default 0)',
+        '0',
+      )
+      .option('--split <name>', SPLIT_HELP)
+      .option('--data-dir <dir>', 'library folder holding --split (default: $CLEFT_DATA_DIR or the app user-data folder)')
       .requiredOption('--output <dir>', 'output folder: text-adapter/, image-adapter/, heads.safetensors, metrics.json'),
   ).action(async (f: OptFlags & Record<string, string | boolean | undefined>) => {
     const output = path.resolve(f.output as string);
@@ -245,6 +316,7 @@ export function register(program: Command): void {
     if (imageBlocks !== undefined && (f.freezeImage || f.imageAdapter))
       throw new Error('--image-blocks trains the last image blocks instead of LoRA: leave out --freeze-image and --image-adapter');
     const imageModel = loadHfFolder(f.imageModel as string);
+    const sp = dataSplit(data, tok.batch, f as { split?: string; dataDir?: string });
     const { run, cleanup, device } = runOptions(f, output);
     const bar = progressPrinter(Boolean(f.json));
     const heads = readHeads(f.heads as string);
@@ -267,7 +339,9 @@ export function register(program: Command): void {
         heads,
         trainHeads: f.trainHeads !== false,
         data: { pixelValues: px.data, pixelShape: px.shape, inputIds: tok.inputIds, lengths: tok.lengths },
-        valFraction: num(f.valFraction as string, '--val-fraction', { min: 0 })!,
+        ...(sp.named
+          ? { split: sp.named }
+          : { valFraction: num(f.valFraction as string, '--val-fraction', { min: 0 })!, ...(sp.groups ? { groups: sp.groups } : {}) }),
       });
       bar.done();
       const written = exportContrastive(output, r, {
@@ -284,6 +358,7 @@ export function register(program: Command): void {
         losses: r.loop.losses,
         validation: r.validation,
         device: device(),
+        split: splitRecord(sp.record, data.rowStrings('study_uids', tok.batch), r.split),
         seconds: (Date.now() - t0) / 1000,
       };
       writeFileAtomic(path.join(output, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -324,7 +399,13 @@ export function register(program: Command): void {
       )
       .option('--n-ctx <n>', 'number of context vectors (default 16, or the --init-ctx rows)')
       .option('--class-specific', 'one context per class')
-      .option('--val-fraction <x>', 'stratified validation fraction for early stopping (default 0)', '0')
+      .option(
+        '--val-fraction <x>',
+        "fraction of each class's patients (patient_ids / study_uids metadata) held out for early stopping (default 0)",
+        '0',
+      )
+      .option('--split <name>', SPLIT_HELP)
+      .option('--data-dir <dir>', 'library folder holding --split (default: $CLEFT_DATA_DIR or the app user-data folder)')
       .option('--patience <n>', 'validations without improvement before stopping')
       .option('--eval-every <n>', 'updates between validations (default steps/10)')
       .requiredOption('--output <dir>', 'output folder: prompt.safetensors (ctx), metrics.json'),
@@ -345,6 +426,7 @@ export function register(program: Command): void {
       classIds = classNameIds(getTok(), classNames);
     }
     classNames ??= classIds.map((_, i) => `class ${i}`);
+    const sp = dataSplit(data, labels.length, f as { split?: string; dataDir?: string });
     const nCtxFlag = num(f.nCtx as string | undefined, '--n-ctx', { int: true, min: 1 });
     let init: CtxInit;
     if (f.initCtx) {
@@ -395,7 +477,9 @@ export function register(program: Command): void {
         ...(nCtxFlag !== undefined ? { nCtx: nCtxFlag } : {}),
         classSpecific: Boolean(f.classSpecific),
         init,
-        valFraction: num(f.valFraction as string, '--val-fraction', { min: 0 })!,
+        ...(sp.named
+          ? { split: sp.named }
+          : { valFraction: num(f.valFraction as string, '--val-fraction', { min: 0 })!, ...(sp.groups ? { groups: sp.groups } : {}) }),
         ...(patience !== undefined ? { patience } : {}),
         ...(evalEvery !== undefined ? { evalEvery } : {}),
       });
@@ -415,7 +499,11 @@ export function register(program: Command): void {
         bestStep: r.loop.bestStep,
         losses: r.loop.losses,
         metrics: r.metrics,
-        split: { train: r.split.train.length, val: r.split.val.length },
+        split: {
+          train: r.split.train.length,
+          val: r.split.val.length,
+          ...splitRecord(sp.record, data.rowStrings('study_uids', labels.length), r.split),
+        },
         device: withFeatures(device(), { image_features: feats.provider }),
         seconds: (Date.now() - t0) / 1000,
       };
@@ -448,6 +536,8 @@ export function register(program: Command): void {
       .option('--dim <n>', 'adaptor width', '128')
       .option('--layers <n>', 'transformer layers per modality', '2')
       .option('--probe-steps <n>', 'linear-probe optimisation steps', '300')
+      .option('--split <name>', `${SPLIT_HELP}; only its train and val rows are used, the probe trains on train and is measured on val`)
+      .option('--data-dir <dir>', 'library folder holding --split (default: $CLEFT_DATA_DIR or the app user-data folder)')
       .requiredOption('--output <dir>', 'output folder: adaptor.safetensors, probe.safetensors, metrics.json'),
   ).action(async (f: OptFlags & Record<string, string | boolean | undefined>) => {
     const output = path.resolve(f.output as string);
@@ -455,7 +545,13 @@ export function register(program: Command): void {
     const data = new DataFile(f.data as string);
     const px = data.pixels();
     const tok = data.tokens();
-    const labels = data.has('labels') ? data.labels() : null;
+    const allLabels = data.has('labels') ? data.labels() : null;
+    const sp = dataSplit(data, tok.batch, f as { split?: string; dataDir?: string });
+    // with a named split only its train and val rows are read; the probe trains on train, is measured on val
+    const rows = sp.named ? [...sp.named.train, ...sp.named.val].sort((a, b) => a - b) : null;
+    const labels = allLabels && rows ? rows.map((i) => allLabels[i]!) : allLabels;
+    const probeSplit =
+      sp.named && rows ? { train: sp.named.train.map((i) => rows.indexOf(i)), val: sp.named.val.map((i) => rows.indexOf(i)) } : null;
     const { run, cleanup, device } = runOptions(f, output);
     const bar = progressPrinter(Boolean(f.json));
     const t0 = Date.now();
@@ -477,8 +573,9 @@ export function register(program: Command): void {
       const r = await trainAdaptor({
         ...run,
         onProgress: bar.hook,
-        imageFeatures: img.features,
-        textFeatures: txt.features,
+        imageFeatures: rows ? takeRows(img.features, img.dim, rows) : img.features,
+        textFeatures: rows ? takeRows(txt.features, txt.dim, rows) : txt.features,
+        ...(probeSplit ? { probeSplit } : sp.groups ? { groups: sp.groups } : {}),
         imageDim: img.dim,
         textDim: txt.dim,
         dim: num(f.dim as string, '--dim', { int: true, min: 4 })!,
@@ -495,6 +592,7 @@ export function register(program: Command): void {
         retrieval: r.retrieval,
         probe: r.probe?.metrics ?? null,
         device: withFeatures(device(), { image_features: img.provider, text_features: txt.provider }),
+        split: sp.record,
         seconds: (Date.now() - t0) / 1000,
       };
       writeFileAtomic(path.join(output, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');

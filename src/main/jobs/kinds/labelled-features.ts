@@ -34,6 +34,8 @@ export async function labelledFeatures(
     refuse?: (bundle: CleftBundle) => string | null;
     /** The share of the job's progress bar the encoding takes. */
     progressShare: number;
+    /** Studies never to read (a named split's test part). */
+    skipStudies?: ReadonlySet<number>;
   },
 ): Promise<LabelledFeatures> {
   const p = ctx.params;
@@ -45,7 +47,9 @@ export async function labelledFeatures(
   const taskRow = new TasksRepo(db).get(p.taskId);
   const task: TaskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
   const classes = task.classes.map((c) => c.name);
-  const images = new ImagesRepo(db).labelled(p.taskId, p.studyIds).filter((im) => classes.includes(im.label));
+  const images = new ImagesRepo(db)
+    .labelled(p.taskId, p.studyIds)
+    .filter((im) => classes.includes(im.label) && !o.skipStudies?.has(im.studyId));
   const perClass = classes.map((c) => images.filter((im) => im.label === c).length);
   if (perClass.filter((n) => n > 0).length < 2)
     throw new Error(

@@ -16,13 +16,14 @@ import { getModel, refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { addPromptSet, openBundle, type PromptSetMetaInput } from '../../../native/models/bundle';
 import { crashPoint } from '../../../native/io/crash-point';
-import { stepsForEpochs, stratifiedSplit } from '../../../native/cleft/common';
+import { stepsForEpochs } from '../../../native/cleft/common';
 import { learnPromptContext } from '../../../native/cleft/prompt-learning';
 import { DEFAULT_INIT_PHRASE, classNamesForPromptLearning } from '../../../native/cleft/tasks';
 import { bundleTokenizer, classNameIds, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { labelledFeatures } from './labelled-features';
+import { bundleSplitProvenance, splitTestStudies, trainingSplit } from '../../library/splits';
 
 /** What the save needs once training is over (kept in the job folder until the job is done). */
 interface PromptLearnSave {
@@ -61,8 +62,12 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
     purpose: 'prompt learning',
     refuse: (b) => (b.promptSets.some((s) => s.name === p.name) ? `the bundle already has a prompt set named "${p.name}"` : null),
     progressShare: 0.2,
+    // a named split's test part is never read
+    skipStudies: splitTestStudies(db, ctx.params.split),
   });
 
+  // by patient, never by image: the views of a breast and a patient's studies stay on one side
+  const split = trainingSplit(db, images, labels, { split: p.split, valFraction: p.valFraction, seed: p.seed });
   const tok = bundleTokenizer(bundle);
   const classNames = classNamesForPromptLearning(task);
   const phrase = p.initPhrase ?? DEFAULT_INIT_PHRASE;
@@ -70,9 +75,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
   const baselineClassEmbeddings = await taskClassEmbeddings(bundle, task, engine);
   throwIfCancelled(ctx.signal);
   ctx.progress(0.2, 'Learning the prompt context…');
-  // the same split learnPromptContext makes, for a length given in epochs
-  const steps =
-    p.epochs !== undefined ? stepsForEpochs(p.epochs, stratifiedSplit(labels, p.valFraction, p.seed).train.length, p.batchSize) : p.steps;
+  const steps = p.epochs !== undefined ? stepsForEpochs(p.epochs, split.train.length, p.batchSize) : p.steps;
   const r = await learnPromptContext({
     text: { modelDir: bundle.text.dir, adapterDir: bundle.text.adapter?.dir ?? null },
     heads: bundle.heads.heads,
@@ -84,7 +87,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
     classSpecific: p.classSpecific,
     init: { kind: 'phrase', phrase, tokenizer: tok },
     baselineClassEmbeddings,
-    valFraction: p.valFraction,
+    split: { train: split.train, val: split.val },
     ...(p.patience !== undefined ? { patience: p.patience } : {}),
     optimizer: {
       kind: p.optimizer,
@@ -116,7 +119,15 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
         nCtx: r.shape.at(-2)!,
         initPhrase: phrase,
         metrics: { before: r.metrics.before, after: r.metrics.after },
-        training: { optimizer: p.optimizer, lr: p.lr, steps: r.loop.steps, batchSize: p.batchSize, seed: p.seed, images: images.length },
+        training: {
+          optimizer: p.optimizer,
+          lr: p.lr,
+          steps: r.loop.steps,
+          batchSize: p.batchSize,
+          seed: p.seed,
+          images: images.length,
+          split: bundleSplitProvenance(split.record),
+        },
       },
       run: {
         name: `${task.name} · ${model.name} · learned "${p.name}"`,
@@ -127,6 +138,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
           executionProvider: feats.provider ?? 'cpu',
           appVersion: APP_VERSION,
           params: { ...p },
+          split: split.record,
         },
         metrics: { before: r.before, initial: r.initial, after: r.after, losses: r.loop.losses },
       },
@@ -135,6 +147,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
         images: images.length,
         train: r.split.train.length,
         val: r.split.val.length,
+        split: split.record,
         steps: r.loop.steps,
         stoppedEarly: r.loop.stopped === 'early-stopped',
         metrics: r.metrics,

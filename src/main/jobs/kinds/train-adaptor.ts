@@ -20,7 +20,6 @@ import { APP_VERSION } from '../../version';
 import { addAdaptor, openBundle, type AdaptorMetaInput } from '../../../native/models/bundle';
 import { crashPoint } from '../../../native/io/crash-point';
 import { adaptImageRows, imageBranchShapes, linearProbe, probeProbabilities, trainAdaptor } from '../../../native/cleft/adaptor';
-import { stratifiedSplit } from '../../../native/cleft/common';
 import { combineViews } from '../../../native/cleft/aggregate';
 import { takeRows } from '../../../native/cleft/math';
 import { heldOutMetrics } from '../../../native/cleft/metrics';
@@ -28,6 +27,7 @@ import { imageEmbeddingsFromFeatures, taskClassEmbeddings } from '../../../nativ
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { labelledFeatures } from './labelled-features';
+import { bundleSplitProvenance, splitTestStudies, trainingSplit } from '../../library/splits';
 
 /** Width and depth of the Adaptor module; AdamW at this rate (the job's lr is the head's). */
 const ADAPTOR_DIM = 128;
@@ -73,10 +73,13 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
     purpose: 'the Adaptor',
     refuse: (b) => (b.adaptors.some((a) => a.name === p.name) ? `the bundle already has an adaptor named "${p.name}"` : null),
     progressShare: 0.3,
+    // a named split's test part is never read
+    skipStudies: splitTestStudies(db, ctx.params.split),
   });
 
   const heads = bundle.heads.heads;
-  const split = stratifiedSplit(labels, p.valFraction, p.seed);
+  // by patient, never by image: the views of a breast and a patient's studies stay on one side
+  const split = trainingSplit(db, images, labels, { split: p.split, valFraction: p.valFraction, seed: p.seed });
   const emb = imageEmbeddingsFromFeatures(heads, feats.features);
   let x = emb;
   let D = heads.projDim;
@@ -145,6 +148,7 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
     valFraction: p.valFraction,
     images: images.length,
     train: split.train.length,
+    split: bundleSplitProvenance(split.record),
   };
   return writePendingSave<AdaptorSave>(ctx.jobDir, tensors, {
     meta: {
@@ -170,6 +174,7 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
         executionProvider: feats.provider ?? 'cpu',
         appVersion: APP_VERSION,
         params: { ...p },
+        split: split.record,
       },
       metrics: { validation: held.metrics, notes: held.notes, train: split.train.length, val: split.val.length },
     },
@@ -179,6 +184,7 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
       images: images.length,
       train: split.train.length,
       val: split.val.length,
+      split: split.record,
       metrics: held.metrics,
       notes: held.notes,
       seconds: Math.round(performance.now() - started) / 1000,

@@ -24,7 +24,6 @@ import { crashPoint } from '../../../native/io/crash-point';
 import {
   exportContrastive,
   lastBlocksTraining,
-  pairSplit,
   trainContrastive,
   type EncoderTraining,
   type PairData,
@@ -32,6 +31,7 @@ import {
 import { stepsForEpochs } from '../../../native/cleft/common';
 import { bundleTokenizer } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
+import { splitSummary, splitTestStudies, trainingSplit } from '../../library/splits';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 
 /** Identity of the data: each pair's image and report text (portable: DICOM UIDs, not row ids). */
@@ -69,7 +69,9 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
     const bundle = await openBundle(model.path, { verify: 'sizes' });
     const tok = bundleTokenizer(bundle);
 
-    const pairs = new ReportsRepo(db).imagePairs(p.studyIds);
+    // a named split's test part is never read
+    const testStudies = splitTestStudies(db, p.split);
+    const pairs = new ReportsRepo(db).imagePairs(p.studyIds).filter((x) => !testStudies.has(x.studyId));
     if (pairs.length === 0) throw new CleftError('invalid_input', noPairsMessage(db, p.studyIds));
     if (pairs.length < 2)
       throw new CleftError('invalid_input', `contrastive training needs at least 2 image-report pairs; the selection has ${pairs.length}`);
@@ -84,8 +86,12 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
     ctx.saveCheckpoint({ selectionSha256: selection });
     const studyOf = pairs.map((x) => x.studyId);
     const studies = new Set(studyOf).size;
-    // the split trainContrastive will make (seeded, by study), checked before any image is prepared
-    const split = pairSplit(pairs.length, p.valFraction, p.seed, studyOf);
+    // by patient (a named split's train and val parts), checked before any image is prepared
+    const split = trainingSplit(db, pairs, new Array<number>(pairs.length).fill(0), {
+      split: p.split,
+      valFraction: p.valFraction,
+      seed: p.seed,
+    });
     if (split.train.length < p.batchSize)
       throw new CleftError(
         'invalid_input',
@@ -140,8 +146,7 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
       heads: bundle.heads.heads,
       trainHeads: p.trainHeads,
       data,
-      groups: studyOf,
-      valFraction: p.valFraction,
+      split: { train: split.train, val: split.val },
       keep: p.keep,
       ...(p.evalEvery !== undefined ? { evalEvery: p.evalEvery } : {}),
       optimizer: {
@@ -191,7 +196,8 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
           name: p.name,
           description:
             `Contrastive LoRA (CLEFT stage 1) from "${bundle.manifest.name}" on ${pairs.length} image-report pairs of ${studies} studies ` +
-            `(job ${ctx.jobId}, ${r.loop.steps} steps, seed ${p.seed}). Prompt sets and adaptors of the base are not carried over: learn them again.`,
+            `(job ${ctx.jobId}, ${r.loop.steps} steps, seed ${p.seed}; ${splitSummary(split.record)}). ` +
+            'Prompt sets and adaptors of the base are not carried over: learn them again.',
           textModel: bundle.text.dir,
           // Last blocks trained: the new bundle carries the whole updated image encoder.
           imageModel: lastBlocks ? path.join(trained, 'image') : bundle.image.dir,
@@ -214,6 +220,7 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
             executionProvider: 'cpu',
             appVersion: APP_VERSION,
             params: { ...p, baseModelId: model.id, baseModelSha256: model.sha256, pairs: pairs.length, studies },
+            split: split.record,
           },
           metrics: {
             losses,
@@ -228,6 +235,7 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
           pairs: pairs.length,
           train: r.split.train.length,
           val: r.split.val.length,
+          split: split.record,
           steps: r.loop.steps,
           bestStep: r.loop.bestStep,
           loss: { first: losses[0] ?? lastLoss, last: losses.at(-1) ?? lastLoss },
