@@ -1,5 +1,6 @@
 // Lint rules. Beyond the recommended sets, the layering is enforced here: the renderer never
-// imports Node or Electron, and the engine (src/native) never imports Electron or the app.
+// imports Node or Electron, the engine (src/native) never imports Electron or the app, and the
+// engine's file formats (src/native/formats) import nothing of the engine above them.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import svelte from 'eslint-plugin-svelte';
@@ -42,6 +43,28 @@ export default tseslint.config(
     files: ['src/native/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: ['electron', '**/main/**', '**/renderer/**'] }],
+    },
+  },
+  {
+    // formats/ is the engine's ground floor: file formats only, on top of io/ and Node.
+    files: ['src/native/formats/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            'electron',
+            '**/main/**',
+            '**/renderer/**',
+            '**/models/**',
+            '**/bundle/**',
+            '**/graph/**',
+            '**/training/**',
+            '**/cleft/**',
+            '**/runtime/**',
+          ],
+        },
+      ],
     },
   },
   {

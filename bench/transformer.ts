@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bindSafetensorsWeights, emitOnnx, Graph, ops, type ParamValue } from '../src/native/graph/index.js';
-import { readSafetensorsHeader, writeSafetensorsStreaming } from '../src/native/models/safetensors.js';
+import { readSafetensorsHeader, writeSafetensorsStreaming } from '../src/native/formats/safetensors.js';
 import { ort, ortVersion, type OrtSession, type OrtTensor } from '../src/native/runtime/ort.js';
 import { toOrtSessionOptions, type EngineSessionOptions } from '../src/native/runtime/session-options.js';
 import {

@@ -6,7 +6,7 @@ import type { Settings } from '../../common/contract';
 import type { Db } from '../db/database';
 import { prepareFiles } from '../dicom/pipeline/prepare';
 import { presetSpec } from '../dicom/pipeline/spec';
-import { embeddingIdentity, sha256Hex, canonicalJson, type CleftBundle } from '../../native/models/bundle';
+import { embeddingIdentity, sha256Hex, canonicalJson, type CleftBundle } from '../../native/bundle/bundle';
 import { imageFeatures, type EngineChoice } from '../../native/cleft/features';
 
 export type Engine = EngineChoice & { cacheDir: string };

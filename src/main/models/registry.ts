@@ -12,8 +12,8 @@ import type { Db } from '../db/database';
 import { libraryDir, resolveModelPath, storedModelPath } from '../db/model-paths';
 import { makePrivate } from '../data-dir';
 import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../dicom/pipeline/spec';
-import { ModelFormatError } from '../../native/models/hf-folder';
-import { pruneOnnxCache } from '../../native/models/onnx-cache';
+import { ModelFormatError } from '../../native/formats/hf-folder';
+import { pruneOnnxCache } from '../../native/formats/onnx-cache';
 import {
   openBundle,
   parseBundleManifest,
@@ -26,7 +26,7 @@ import {
   type BundleManifest,
   type FileHash,
   type HashProgress,
-} from '../../native/models/bundle';
+} from '../../native/bundle/bundle';
 import {
   inspectModelFolder,
   type ModelFolderKind,
@@ -34,7 +34,7 @@ import {
   type ArchitectureSummary,
   type AdapterSummary,
   type BundleSummary,
-} from '../../native/models/inspect';
+} from '../../native/bundle/inspect';
 
 export const MODELS_DIR = 'models';
 export type ModelKind = ModelFolderKind;

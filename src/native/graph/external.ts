@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DTYPE_BYTES, type DType } from './dtype.js';
 import type { ParamValue } from './graph.js';
-import { f32ToF16, readSafetensorsHeader, readTensor, toFloat32, writeFileAtomic, type Dtype as StDtype } from '../models/safetensors.js';
+import { f32ToF16, readSafetensorsHeader, readTensor, toFloat32, writeFileAtomic, type Dtype as StDtype } from '../formats/safetensors.js';
 
 const SAME: Partial<Record<DType, StDtype>> = { float32: 'F32', float16: 'F16', float64: 'F64', int64: 'I64', int32: 'I32', bool: 'BOOL' };
 

@@ -7,7 +7,7 @@
 import { defineOp, ops, ShapeError, type Graph, type ParamValue, type Tensor } from '../graph/index';
 import { dimEq, fmtShape, type Dim } from '../graph/shape';
 import { attr } from '../graph/onnx/proto';
-import type { Activation } from './hf-folder';
+import type { Activation } from '../formats/hf-folder';
 import { loraBranch, type LoraHooks } from './lora';
 
 /** Where frozen weights come from: their shape, and their bytes (external data or inline). */

@@ -19,7 +19,7 @@
  */
 import { ops, type Tensor } from '../graph/index';
 import type { Dim } from '../graph/shape';
-import type { Gpt2Config } from './hf-folder';
+import type { Gpt2Config } from '../formats/hf-folder';
 import { activation, conv1d, gatherRows, multiHeadAttention, type ParamStore } from './encoders';
 import type { LoraHooks } from './lora';
 

@@ -27,7 +27,7 @@
  */
 import { ops, type Tensor } from '../graph/index';
 import type { Dim } from '../graph/shape';
-import type { Dinov2Config, VitConfig } from './hf-folder';
+import type { Dinov2Config, VitConfig } from '../formats/hf-folder';
 import { activation, linear, LinearGemm, multiHeadAttention, type ParamStore } from './encoders';
 import type { LoraHooks } from './lora';
 

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { emitOnnx, grad, Graph, type Tensor } from '../graph/index.js';
-import { writeFileAtomic } from '../models/safetensors.js';
+import { writeFileAtomic } from '../formats/safetensors.js';
 import { buildOptimizerGraph, resolveOptimizer, type OptimizerConfig } from './optimizer.js';
 import { DROPOUT_SEED, layoutOf, makeBuildContext, type DecayExclusion, type ParamLayout, type TrainingSetup } from './setup.js';
 

@@ -15,8 +15,8 @@ import {
   hashFiles,
   manifestBaseSha256,
   openBundle,
-} from '../../../src/native/models/bundle';
-import { readTensorF32, writeSafetensors } from '../../../src/native/models/safetensors';
+} from '../../../src/native/bundle/bundle';
+import { readTensorF32, writeSafetensors } from '../../../src/native/formats/safetensors';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 
 const REF = path.resolve(__dirname, '../../fixtures/reference-a');

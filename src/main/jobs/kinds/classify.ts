@@ -12,7 +12,7 @@ import { TasksRepo } from '../../db/tasks-repo';
 import { bundleSpec, cachedImageFeatures, engineFromSettings } from '../../engine/image-features';
 import { getModel } from '../../models/registry';
 import { APP_VERSION } from '../../version';
-import { filesSha256, openBundle, type CleftBundle } from '../../../native/models/bundle';
+import { filesSha256, openBundle, type CleftBundle } from '../../../native/bundle/bundle';
 import { promptSetClassEmbeddings, taskClassEmbeddings, zeroShot } from '../../../native/cleft/zero-shot';
 import type { TaskSpec } from '../../../native/cleft/tasks';
 import { loadAdaptorHead } from '../../../native/cleft/adaptor';

@@ -18,7 +18,7 @@ import { bundleSpec } from '../../engine/image-features';
 import { preparedPixelFile } from '../../library/prepared-pixels';
 import { MODELS_DIR, getModel, importModel, listModels } from '../../models/registry';
 import { APP_VERSION } from '../../version';
-import { canonicalJson, createBundle, openBundle, sha256Hex, type BundleParts } from '../../../native/models/bundle';
+import { canonicalJson, createBundle, openBundle, sha256Hex, type BundleParts } from '../../../native/bundle/bundle';
 import { crashPoint } from '../../../native/io/crash-point';
 import {
   exportContrastive,

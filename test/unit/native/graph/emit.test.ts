@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Graph, emitOnnx, grad, bindSafetensorsWeights, IR_VERSION, OPSET } from '../../../../src/native/graph/index.js';
-import { writeSafetensors, f32ToBf16 } from '../../../../src/native/models/safetensors.js';
+import { writeSafetensors, f32ToBf16 } from '../../../../src/native/formats/safetensors.js';
 
 function mlp() {
   const g = new Graph();

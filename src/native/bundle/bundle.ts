@@ -29,11 +29,11 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { loadHfFolder, ModelFormatError, INDEX_FILE, type HfModel, type Gpt2Config, type VitConfig, type Dinov2Config } from './hf-folder';
-import { readPeftAdapter, validateAdapter, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftAdapter, type AdapterCheck } from './peft';
-import { readHeads, validateHeads, type Heads } from './heads';
-import { Gpt2Tokenizer, TokenizerError } from './tokenizer';
-import { readSafetensorsHeader, readTensorF32, writeSafetensors, writeFileAtomic, SafetensorsError } from './safetensors';
+import { loadHfFolder, ModelFormatError, INDEX_FILE, type HfModel, type Gpt2Config, type VitConfig, type Dinov2Config } from '../formats/hf-folder';
+import { readPeftAdapter, validateAdapter, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftAdapter, type AdapterCheck } from '../formats/peft';
+import { readHeads, validateHeads, type Heads } from '../models/heads';
+import { Gpt2Tokenizer, TokenizerError } from '../formats/tokenizer';
+import { readSafetensorsHeader, readTensorF32, writeSafetensors, writeFileAtomic, SafetensorsError } from '../formats/safetensors';
 import { crashPoint } from '../io/crash-point';
 
 // ---------------------------------------------------------------------------------------------

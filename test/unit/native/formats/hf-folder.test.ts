@@ -14,7 +14,7 @@ import {
   type Gpt2Config,
   type Dinov2Config,
   type VitConfig,
-} from '../../../../src/native/models/hf-folder';
+} from '../../../../src/native/formats/hf-folder';
 import {
   readTensors,
   readSafetensorsHeader,
@@ -24,7 +24,7 @@ import {
   bf16ToF32,
   f16ToF32,
   type TensorInput,
-} from '../../../../src/native/models/safetensors';
+} from '../../../../src/native/formats/safetensors';
 
 const REF = path.resolve(__dirname, '../../../fixtures/reference-a');
 let tmp: string;

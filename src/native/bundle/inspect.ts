@@ -6,9 +6,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadHfFolder, parseModelConfig, ModelFormatError, type HfModel, type ModelFamily } from './hf-folder';
-import { readPeftAdapter, validateAdapter, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftAdapter } from './peft';
-import { numel, SafetensorsError } from './safetensors';
+import { loadHfFolder, parseModelConfig, ModelFormatError, type HfModel, type ModelFamily } from '../formats/hf-folder';
+import { readPeftAdapter, validateAdapter, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftAdapter } from '../formats/peft';
+import { numel, SafetensorsError } from '../formats/safetensors';
 import {
   openBundle,
   hashFiles,

@@ -18,10 +18,10 @@ import {
   BUNDLE_MANIFEST,
   type BundleParts,
   type BundleManifest,
-} from '../../../../src/native/models/bundle';
+} from '../../../../src/native/bundle/bundle';
 import { createHeads, writeHeads } from '../../../../src/native/models/heads';
-import { ModelFormatError, expectedTensors, parseModelConfig, writeHfFolder } from '../../../../src/native/models/hf-folder';
-import type { TensorInput } from '../../../../src/native/models/safetensors';
+import { ModelFormatError, expectedTensors, parseModelConfig, writeHfFolder } from '../../../../src/native/formats/hf-folder';
+import type { TensorInput } from '../../../../src/native/formats/safetensors';
 import { tmpDir, removeTmpDirs } from '../../../helpers/tmp';
 
 const REF = path.resolve(__dirname, '../../../fixtures/reference-a');
