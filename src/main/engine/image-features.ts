@@ -6,7 +6,8 @@ import type { Settings } from '../../common/contract';
 import type { Db } from '../db/database';
 import { prepareFiles } from '../dicom/pipeline/prepare';
 import { presetSpec } from '../dicom/pipeline/spec';
-import { embeddingIdentity, sha256Hex, canonicalJson, type CleftBundle } from '../../native/bundle/bundle';
+import { sha256Hex, canonicalJson } from '../../native/io/hash';
+import { embeddingIdentity, type CleftBundle } from '../../native/bundle/index';
 import { imageFeatures, type EngineChoice } from '../../native/cleft/features';
 
 export type Engine = EngineChoice & { cacheDir: string };

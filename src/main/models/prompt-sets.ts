@@ -6,7 +6,7 @@ import { CleftError } from '../../common/errors';
 import type { PromptSetInfo } from '../../common/models';
 import type { Db } from '../db/database';
 import { TasksRepo } from '../db/tasks-repo';
-import { openBundle } from '../../native/bundle/bundle';
+import { openBundle } from '../../native/bundle/index';
 import { getModel } from './registry';
 
 const KEY_PREFIX = 'promptSet.active.';

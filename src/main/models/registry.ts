@@ -14,19 +14,8 @@ import { makePrivate } from '../data-dir';
 import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../dicom/pipeline/spec';
 import { ModelFormatError } from '../../native/formats/hf-folder';
 import { pruneOnnxCache } from '../../native/formats/onnx-cache';
-import {
-  openBundle,
-  parseBundleManifest,
-  manifestBaseSha256,
-  BUNDLE_MANIFEST,
-  exportBundle,
-  createBundle,
-  hashFiles,
-  filesSha256,
-  type BundleManifest,
-  type FileHash,
-  type HashProgress,
-} from '../../native/bundle/bundle';
+import { hashFiles, filesSha256, type FileHash, type HashProgress } from '../../native/io/hash';
+import { openBundle, parseBundleManifest, manifestBaseSha256, BUNDLE_MANIFEST, exportBundle, createBundle, type BundleManifest } from '../../native/bundle/index';
 import {
   inspectModelFolder,
   type ModelFolderKind,

@@ -19,7 +19,7 @@ import type { Tensor } from '../graph/index';
 import { clipLoss } from '../models/clip';
 import { LOGIT_SCALE_INIT } from '../models/heads';
 import { writeSafetensors } from '../formats/safetensors';
-import { readAdaptor, type BundleAdaptor, type CleftBundle } from '../bundle/bundle';
+import { readAdaptor, type BundleAdaptor, type CleftBundle } from '../bundle/index';
 import { projectAndNormalizeRows } from './math';
 import { geluTanh, linear, type TrainingSetup } from '../training/index';
 import { arrayData, createTrainer, normalFrom, stratifiedSplit, type RunOptions } from './common';

@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../io/atomic-write';
-import { addPromptSet, createBundle, openBundle } from '../bundle/bundle';
+import { addPromptSet, createBundle, openBundle } from '../bundle/index';
 import { readHeads } from '../models/heads';
 import { loadHfFolder } from '../formats/hf-folder';
 import { Gpt2Tokenizer } from '../formats/tokenizer';

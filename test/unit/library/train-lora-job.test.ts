@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import type { TrainLoraResult } from '../../../src/main/jobs/kinds/train-lora';
 import { generatePhantoms } from '../../../src/main/dicom/phantom';
-import { openBundle } from '../../../src/native/bundle/bundle';
+import { openBundle } from '../../../src/native/bundle/index';
 import { readPeftAdapter } from '../../../src/native/formats/peft';
 import { loadHfFolder, readWeightF32 } from '../../../src/native/formats/hf-folder';
 import { readHeads } from '../../../src/native/models/heads';

@@ -10,7 +10,7 @@ import { resolveDataDir } from '../../data-dir';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { prepareFiles } from '../../dicom/pipeline/prepare';
 import { PreprocessSpec, presetSpec } from '../../dicom/pipeline/spec';
-import { openBundle } from '../../../native/bundle/bundle';
+import { openBundle } from '../../../native/bundle/index';
 import { builtinTask, parseTask, type TaskSpec } from '../../../native/cleft/tasks';
 import { zeroShot } from '../../../native/cleft/zero-shot';
 import { parseProviderChoice } from '../../../native/runtime/providers';

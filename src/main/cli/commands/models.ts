@@ -7,7 +7,8 @@ import { resolveDataDir } from '../../data-dir';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { APP_VERSION } from '../../version';
 import { importModel, listModels, inspectModel, deleteModel, createModelBundle, type ModelRecord } from '../../models/registry';
-import { openBundle, exportBundle, BundleError, type HashProgress } from '../../../native/bundle/bundle';
+import { type HashProgress } from '../../../native/io/hash';
+import { openBundle, exportBundle, BundleError } from '../../../native/bundle/index';
 import {
   inspectModelFolder,
   describeBundle,

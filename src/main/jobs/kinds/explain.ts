@@ -12,7 +12,7 @@ import { gridAxes } from '../../engine/explain-geometry';
 import { prepareFiles } from '../../dicom/pipeline/prepare';
 import { PreprocessSpec } from '../../dicom/pipeline/spec';
 import { getModel } from '../../models/registry';
-import { openBundle } from '../../../native/bundle/bundle';
+import { openBundle } from '../../../native/bundle/index';
 import { embedImages } from '../../../native/models/embed';
 import { loadHfFolder } from '../../../native/formats/hf-folder';
 import { patchClassSimilarity } from '../../../native/cleft/explain';

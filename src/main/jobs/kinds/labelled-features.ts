@@ -7,7 +7,7 @@ import { TasksRepo } from '../../db/tasks-repo';
 import { cachedImageFeatures, engineFromSettings } from '../../engine/image-features';
 import { labelledImages } from '../../library/labelled-images';
 import { getModel } from '../../models/registry';
-import { openBundle, type CleftBundle } from '../../../native/bundle/bundle';
+import { openBundle, type CleftBundle } from '../../../native/bundle/index';
 import type { TaskSpec } from '../../../native/cleft/tasks';
 import { throwIfCancelled, type JobContext } from '../job-context';
 

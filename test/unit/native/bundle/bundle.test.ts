@@ -2,23 +2,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  createBundle,
-  openBundle,
-  exportBundle,
-  bundleSha256,
-  embeddingIdentity,
-  addPromptSet,
-  readPromptSet,
-  parseBundleManifest,
-  canonicalJson,
-  sha256Hex,
-  sha256File,
-  BundleError,
-  BUNDLE_MANIFEST,
-  type BundleParts,
-  type BundleManifest,
-} from '../../../../src/native/bundle/bundle';
+import { canonicalJson, sha256Hex, sha256File } from '../../../../src/native/io/hash';
+import { createBundle, openBundle, exportBundle, bundleSha256, embeddingIdentity, addPromptSet, readPromptSet, parseBundleManifest, BundleError, BUNDLE_MANIFEST, type BundleParts, type BundleManifest } from '../../../../src/native/bundle/index';
 import { createHeads, writeHeads } from '../../../../src/native/models/heads';
 import { ModelFormatError, expectedTensors, parseModelConfig, writeHfFolder } from '../../../../src/native/formats/hf-folder';
 import type { TensorInput } from '../../../../src/native/formats/safetensors';
