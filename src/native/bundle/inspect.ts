@@ -6,7 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadHfFolder, parseModelConfig, ModelFormatError, type HfModel, type ModelFamily } from '../formats/hf-folder';
+import { loadHfFolder, parseModelConfig, type HfModel } from '../models/hf-model';
+import { ModelFormatError, type ModelFamily } from '../formats/hf-folder';
 import { readPeftAdapter, validateAdapter, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftAdapter } from '../formats/peft';
 import { numel, SafetensorsError } from '../formats/safetensors';
 import { hashFiles, filesSha256, type FileHash, type HashProgress } from '../io/hash';

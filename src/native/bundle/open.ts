@@ -2,7 +2,10 @@
 // the folder and what the checks guarantee), and the identities derived from an opened bundle.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadHfFolder, INDEX_FILE, type HfModel, type Gpt2Config, type VitConfig, type Dinov2Config } from '../formats/hf-folder';
+import { loadHfFolder, type HfModel } from '../models/hf-model';
+import { INDEX_FILE } from '../formats/hf-folder';
+import { type Gpt2Config } from '../models/gpt2';
+import { type VitConfig, type Dinov2Config } from '../models/vit';
 import { readPeftAdapter, validateAdapter, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftAdapter, type AdapterCheck } from '../formats/peft';
 import { readSafetensorsHeader } from '../formats/safetensors';
 import { Gpt2Tokenizer } from '../formats/tokenizer';

@@ -3,7 +3,10 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadHfFolder, ModelFormatError, type Gpt2Config, type VitConfig, type Dinov2Config } from '../formats/hf-folder';
+import { loadHfFolder } from '../models/hf-model';
+import { ModelFormatError } from '../formats/hf-folder';
+import { type Gpt2Config } from '../models/gpt2';
+import { type VitConfig, type Dinov2Config } from '../models/vit';
 import { readPeftAdapter, validateAdapter, ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../formats/peft';
 import { writeFileAtomic } from '../formats/safetensors';
 import { canonicalJson, hashFiles, sha256Hex, type HashProgress } from '../io/hash';

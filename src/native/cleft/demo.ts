@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../io/atomic-write';
 import { addPromptSet, createBundle, openBundle } from '../bundle/index';
 import { readHeads } from '../models/heads';
-import { loadHfFolder } from '../formats/hf-folder';
+import { loadHfFolder } from '../models/hf-model';
 import { Gpt2Tokenizer } from '../formats/tokenizer';
 import { combineViews } from './aggregate';
 import { exportContrastive, trainContrastive } from './contrastive';

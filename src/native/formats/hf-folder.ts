@@ -2,12 +2,14 @@
  * Hugging Face model folders: `config.json` + `model.safetensors` (or shards listed in
  * `model.safetensors.index.json`).
  *
- * `loadHfFolder(dir)` reads the config (normalised, with Hugging Face's defaults), finds the
- * weights, and builds a weight index: canonical name (no `transformer.` / `vit.` / `dinov2.` prefix)
- * -> file, absolute byte offset, dtype, shape. No tensor data is read, so the engine can point ONNX
- * external data straight into the safetensors files. The folder is validated against what its
- * config implies: every expected tensor present with the expected shape and a float dtype;
- * anything wrong is refused with a `ModelFormatError` naming the file, the tensor and the problem.
+ * `readHfConfig(dir)` reads config.json and `detectModelFamily` tells the family; the family's
+ * model file parses the config and lists the weights its forward reads (models/gpt2.ts,
+ * models/vit.ts); `bindHfWeights` then builds a weight index: canonical name (no `transformer.` /
+ * `vit.` / `dinov2.` prefix) -> file, absolute byte offset, dtype, shape. No tensor data is read, so
+ * the engine can point ONNX external data straight into the safetensors files. The folder is
+ * validated against that list: every expected tensor present with the expected shape and a float
+ * dtype; anything wrong is refused with a `ModelFormatError` naming the file, the tensor and the
+ * problem. models/hf-model.ts joins the steps (`loadHfFolder`): this file imports no model.
  *
  * BF16 weights (ONNX Runtime has no BF16 kernels) are converted once to an F32 cache file:
  * `ensureF32Cache(model, cacheDir)`.
@@ -45,140 +47,15 @@ export class ModelFormatError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
-// configs (zod schemas with Hugging Face defaults, normalised to camelCase)
+// config.json: which family, and the conventions its fields follow (each model file parses its own)
 
 export type ModelFamily = 'gpt2' | 'vit' | 'dinov2' | 'dinov2_with_registers';
 
-/** Activations the model graphs are expected to implement (Hugging Face ACT2FN names). */
-export const SUPPORTED_ACTIVATIONS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'quick_gelu', 'relu', 'silu', 'swish'] as const;
-export type Activation = (typeof SUPPORTED_ACTIVATIONS)[number];
-
-const activation = z.enum(SUPPORTED_ACTIVATIONS);
-const posInt = z.number().int().positive();
-const pair = z.union([posInt, z.tuple([posInt, posInt])]);
-const toPair = (v: number | [number, number]): [number, number] => (Array.isArray(v) ? v : [v, v]);
-
-const Gpt2Raw = z.looseObject({
-  model_type: z.literal('gpt2').optional(),
-  architectures: z.array(z.string()).nullish(),
-  vocab_size: posInt.default(50257),
-  n_positions: posInt.optional(),
-  n_ctx: posInt.optional(),
-  n_embd: posInt.default(768),
-  n_layer: posInt.default(12),
-  n_head: posInt.default(12),
-  n_inner: posInt.nullish(),
-  activation_function: activation.default('gelu_new'),
-  layer_norm_epsilon: z.number().positive().default(1e-5),
-  scale_attn_weights: z.boolean().default(true),
-  scale_attn_by_inverse_layer_idx: z.boolean().default(false),
-  reorder_and_upcast_attn: z.boolean().default(false),
-  bos_token_id: z.number().int().nullish(),
-  eos_token_id: z.number().int().nullish(),
-  tie_word_embeddings: z.boolean().default(true),
-});
-
-export interface Gpt2Config {
-  family: 'gpt2';
-  architectures: string[];
-  vocabSize: number;
-  nPositions: number;
-  nEmbd: number;
-  nLayer: number;
-  nHead: number;
-  /** MLP width; Hugging Face's `n_inner: null` means 4 * n_embd. */
-  nInner: number;
-  activation: Activation;
-  layerNormEpsilon: number;
-  scaleAttnWeights: boolean;
-  scaleAttnByInverseLayerIdx: boolean;
-  reorderAndUpcastAttn: boolean;
-  bosTokenId: number;
-  eosTokenId: number;
-}
-
-const VitRaw = z.looseObject({
-  model_type: z.literal('vit').optional(),
-  architectures: z.array(z.string()).nullish(),
-  hidden_size: posInt.default(768),
-  num_hidden_layers: posInt.default(12),
-  num_attention_heads: posInt.default(12),
-  intermediate_size: posInt.default(3072),
-  hidden_act: activation.default('gelu'),
-  layer_norm_eps: z.number().positive().default(1e-12),
-  image_size: pair.default(224),
-  patch_size: pair.default(16),
-  num_channels: posInt.default(3),
-  qkv_bias: z.boolean().default(true),
-});
-
-export interface VitConfig {
-  family: 'vit';
-  architectures: string[];
-  hiddenSize: number;
-  numHiddenLayers: number;
-  numAttentionHeads: number;
-  intermediateSize: number;
-  activation: Activation;
-  layerNormEps: number;
-  imageSize: [number, number];
-  patchSize: [number, number];
-  numChannels: number;
-  qkvBias: boolean;
-  /** Patches in the checkpoint's position embedding grid (image_size / patch_size). */
-  numPatches: number;
-}
-
-const Dinov2RawBase = {
-  architectures: z.array(z.string()).nullish(),
-  hidden_size: posInt.default(768),
-  num_hidden_layers: posInt.default(12),
-  num_attention_heads: posInt.default(12),
-  mlp_ratio: z.number().positive().default(4),
-  hidden_act: activation.default('gelu'),
-  layer_norm_eps: z.number().positive().default(1e-6),
-  image_size: pair.default(224),
-  num_channels: posInt.default(3),
-  qkv_bias: z.boolean().default(true),
-  layerscale_value: z.number().default(1.0),
-  use_swiglu_ffn: z.boolean().default(false),
-};
-const Dinov2Raw = z.looseObject({
-  ...Dinov2RawBase,
-  model_type: z.literal('dinov2').optional(),
-  patch_size: pair.default(14),
-});
-const Dinov2RegRaw = z.looseObject({
-  ...Dinov2RawBase,
-  model_type: z.literal('dinov2_with_registers').optional(),
-  // transformers' Dinov2WithRegistersConfig defaults: patch_size 16 (sic), 4 registers
-  patch_size: pair.default(16),
-  num_register_tokens: z.number().int().nonnegative().default(4),
-});
-
-export interface Dinov2Config {
-  family: 'dinov2' | 'dinov2_with_registers';
-  architectures: string[];
-  hiddenSize: number;
-  numHiddenLayers: number;
-  numAttentionHeads: number;
-  mlpRatio: number;
-  /** MLP hidden width: int(hidden * mlp_ratio), or the SwiGLU rounding when useSwigluFfn. */
-  mlpHiddenSize: number;
-  activation: Activation;
-  layerNormEps: number;
-  imageSize: [number, number];
-  patchSize: [number, number];
-  numChannels: number;
-  qkvBias: boolean;
-  layerscaleValue: number;
-  useSwigluFfn: boolean;
-  /** 0 for plain DINOv2. */
-  numRegisterTokens: number;
-  numPatches: number;
-}
-
-export type ModelConfig = Gpt2Config | VitConfig | Dinov2Config;
+/** A positive integer config value. */
+export const hfPosInt = z.number().int().positive();
+/** A size given as one number or [height, width] (image_size, patch_size). */
+export const hfPair = z.union([hfPosInt, z.tuple([hfPosInt, hfPosInt])]);
+export const toPair = (v: number | [number, number]): [number, number] => (Array.isArray(v) ? v : [v, v]);
 
 const ARCH_FAMILY: Record<string, ModelFamily> = {
   GPT2Model: 'gpt2',
@@ -198,107 +75,34 @@ function zodProblem(e: z.ZodError): string {
   return e.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
 }
 
-/** Detects the family from `model_type` (or `architectures`) and normalises the config. */
-export function parseModelConfig(raw: unknown, file = 'config.json'): ModelConfig {
+/** The family from `model_type` (or `architectures`), and the architectures listed. */
+export function detectModelFamily(raw: unknown, file = 'config.json'): { family: ModelFamily; architectures: string[] } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ModelFormatError(file, 'config is not a JSON object');
   const r = raw as Record<string, unknown>;
-  const archs = Array.isArray(r.architectures) ? (r.architectures as unknown[]).map(String) : [];
-  let family: ModelFamily | undefined;
+  const architectures = Array.isArray(r.architectures) ? (r.architectures as unknown[]).map(String) : [];
   if (typeof r.model_type === 'string') {
     const mt = r.model_type;
-    if (mt === 'gpt2' || mt === 'vit' || mt === 'dinov2' || mt === 'dinov2_with_registers') family = mt;
-    else throw new ModelFormatError(file, `unsupported model_type "${mt}" (supported: gpt2, vit, dinov2, dinov2_with_registers)`);
-  } else {
-    family = archs.map((a) => ARCH_FAMILY[a]).find((f) => f !== undefined);
-    if (!family)
-      throw new ModelFormatError(
-        file,
-        `no model_type and no supported architecture (got ${JSON.stringify(archs)}; supported: ${Object.keys(ARCH_FAMILY).join(', ')})`,
-      );
+    if (mt === 'gpt2' || mt === 'vit' || mt === 'dinov2' || mt === 'dinov2_with_registers') return { family: mt, architectures };
+    throw new ModelFormatError(file, `unsupported model_type "${mt}" (supported: gpt2, vit, dinov2, dinov2_with_registers)`);
   }
-  const parse = <T extends z.ZodType>(schema: T): z.output<T> => {
-    const res = schema.safeParse(raw);
-    if (!res.success) throw new ModelFormatError(file, `invalid ${family} config: ${zodProblem(res.error)}`);
-    return res.data;
-  };
-  switch (family) {
-    case 'gpt2': {
-      const c = parse(Gpt2Raw);
-      if (c.n_embd % c.n_head !== 0) throw new ModelFormatError(file, `n_embd ${c.n_embd} is not divisible by n_head ${c.n_head}`);
-      return {
-        family,
-        architectures: archs,
-        vocabSize: c.vocab_size,
-        nPositions: c.n_positions ?? c.n_ctx ?? 1024,
-        nEmbd: c.n_embd,
-        nLayer: c.n_layer,
-        nHead: c.n_head,
-        nInner: c.n_inner ?? 4 * c.n_embd,
-        activation: c.activation_function,
-        layerNormEpsilon: c.layer_norm_epsilon,
-        scaleAttnWeights: c.scale_attn_weights,
-        scaleAttnByInverseLayerIdx: c.scale_attn_by_inverse_layer_idx,
-        reorderAndUpcastAttn: c.reorder_and_upcast_attn,
-        bosTokenId: c.bos_token_id ?? 50256,
-        eosTokenId: c.eos_token_id ?? 50256,
-      };
-    }
-    case 'vit': {
-      const c = parse(VitRaw);
-      if (c.hidden_size % c.num_attention_heads !== 0)
-        throw new ModelFormatError(file, `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
-      const imageSize = toPair(c.image_size);
-      const patchSize = toPair(c.patch_size);
-      return {
-        family,
-        architectures: archs,
-        hiddenSize: c.hidden_size,
-        numHiddenLayers: c.num_hidden_layers,
-        numAttentionHeads: c.num_attention_heads,
-        intermediateSize: c.intermediate_size,
-        activation: c.hidden_act,
-        layerNormEps: c.layer_norm_eps,
-        imageSize,
-        patchSize,
-        numChannels: c.num_channels,
-        qkvBias: c.qkv_bias,
-        numPatches: Math.floor(imageSize[0] / patchSize[0]) * Math.floor(imageSize[1] / patchSize[1]),
-      };
-    }
-    case 'dinov2':
-    case 'dinov2_with_registers': {
-      const c = family === 'dinov2' ? parse(Dinov2Raw) : parse(Dinov2RegRaw);
-      if (c.hidden_size % c.num_attention_heads !== 0)
-        throw new ModelFormatError(file, `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
-      const imageSize = toPair(c.image_size);
-      const patchSize = toPair(c.patch_size);
-      let mlpHidden = Math.trunc(c.hidden_size * c.mlp_ratio);
-      if (c.use_swiglu_ffn) mlpHidden = Math.floor((Math.trunc((mlpHidden * 2) / 3) + 7) / 8) * 8;
-      return {
-        family,
-        architectures: archs,
-        hiddenSize: c.hidden_size,
-        numHiddenLayers: c.num_hidden_layers,
-        numAttentionHeads: c.num_attention_heads,
-        mlpRatio: c.mlp_ratio,
-        mlpHiddenSize: mlpHidden,
-        activation: c.hidden_act,
-        layerNormEps: c.layer_norm_eps,
-        imageSize,
-        patchSize,
-        numChannels: c.num_channels,
-        qkvBias: c.qkv_bias,
-        layerscaleValue: c.layerscale_value,
-        useSwigluFfn: c.use_swiglu_ffn,
-        numRegisterTokens: 'num_register_tokens' in c ? (c.num_register_tokens as number) : 0,
-        numPatches: Math.floor(imageSize[0] / patchSize[0]) * Math.floor(imageSize[1] / patchSize[1]),
-      };
-    }
-  }
+  const family = architectures.map((a) => ARCH_FAMILY[a]).find((f) => f !== undefined);
+  if (!family)
+    throw new ModelFormatError(
+      file,
+      `no model_type and no supported architecture (got ${JSON.stringify(architectures)}; supported: ${Object.keys(ARCH_FAMILY).join(', ')})`,
+    );
+  return { family, architectures };
+}
+
+/** Parses a config with a family's schema; the message names the file and the fields at fault. */
+export function parseHfConfig<T extends z.ZodType>(schema: T, raw: unknown, file: string, family: ModelFamily): z.output<T> {
+  const res = schema.safeParse(raw);
+  if (!res.success) throw new ModelFormatError(file, `invalid ${family} config: ${zodProblem(res.error)}`);
+  return res.data;
 }
 
 // ---------------------------------------------------------------------------------------------
-// expected tensors per family
+// what a model reads: its weight list (each model file exports its own)
 
 export interface ExpectedTensor {
   name: string;
@@ -307,98 +111,28 @@ export interface ExpectedTensor {
   optional?: boolean;
 }
 
-/** Canonical (unprefixed) tensor names and shapes implied by a config. */
-export function expectedTensors(config: ModelConfig): ExpectedTensor[] {
-  const out: ExpectedTensor[] = [];
-  const t = (name: string, shape: number[], optional = false) => out.push(optional ? { name, shape, optional } : { name, shape });
-  if (config.family === 'gpt2') {
-    const { nEmbd: E, nInner: I, vocabSize: V, nPositions: P } = config;
-    t('wte.weight', [V, E]);
-    t('wpe.weight', [P, E]);
-    for (let l = 0; l < config.nLayer; l++) {
-      const p = `h.${l}.`;
-      t(p + 'ln_1.weight', [E]);
-      t(p + 'ln_1.bias', [E]);
-      t(p + 'attn.c_attn.weight', [E, 3 * E]);
-      t(p + 'attn.c_attn.bias', [3 * E]);
-      t(p + 'attn.c_proj.weight', [E, E]);
-      t(p + 'attn.c_proj.bias', [E]);
-      t(p + 'ln_2.weight', [E]);
-      t(p + 'ln_2.bias', [E]);
-      t(p + 'mlp.c_fc.weight', [E, I]);
-      t(p + 'mlp.c_fc.bias', [I]);
-      t(p + 'mlp.c_proj.weight', [I, E]);
-      t(p + 'mlp.c_proj.bias', [E]);
-    }
-    t('ln_f.weight', [E]);
-    t('ln_f.bias', [E]);
-    return out;
-  }
-  const H = config.hiddenSize;
-  const [ph, pw] = config.patchSize;
-  t('embeddings.cls_token', [1, 1, H]);
-  t('embeddings.position_embeddings', [1, config.numPatches + 1, H]);
-  t('embeddings.patch_embeddings.projection.weight', [H, config.numChannels, ph, pw]);
-  t('embeddings.patch_embeddings.projection.bias', [H]);
-  const L = config.numHiddenLayers;
-  if (config.family === 'vit') {
-    t('embeddings.mask_token', [1, 1, H], true);
-    const I = config.intermediateSize;
-    for (let l = 0; l < L; l++) {
-      const p = `encoder.layer.${l}.`;
-      for (const q of ['query', 'key', 'value']) {
-        t(`${p}attention.attention.${q}.weight`, [H, H]);
-        if (config.qkvBias) t(`${p}attention.attention.${q}.bias`, [H]);
-      }
-      t(p + 'attention.output.dense.weight', [H, H]);
-      t(p + 'attention.output.dense.bias', [H]);
-      t(p + 'intermediate.dense.weight', [I, H]);
-      t(p + 'intermediate.dense.bias', [I]);
-      t(p + 'output.dense.weight', [H, I]);
-      t(p + 'output.dense.bias', [H]);
-      t(p + 'layernorm_before.weight', [H]);
-      t(p + 'layernorm_before.bias', [H]);
-      t(p + 'layernorm_after.weight', [H]);
-      t(p + 'layernorm_after.bias', [H]);
-    }
-    t('layernorm.weight', [H]);
-    t('layernorm.bias', [H]);
-    t('pooler.dense.weight', [H, H], true);
-    t('pooler.dense.bias', [H], true);
-    return out;
-  }
-  t('embeddings.mask_token', [1, H], true);
-  if (config.numRegisterTokens > 0) t('embeddings.register_tokens', [1, config.numRegisterTokens, H]);
-  const M = config.mlpHiddenSize;
-  for (let l = 0; l < L; l++) {
-    const p = `encoder.layer.${l}.`;
-    t(p + 'norm1.weight', [H]);
-    t(p + 'norm1.bias', [H]);
-    for (const q of ['query', 'key', 'value']) {
-      t(`${p}attention.attention.${q}.weight`, [H, H]);
-      if (config.qkvBias) t(`${p}attention.attention.${q}.bias`, [H]);
-    }
-    t(p + 'attention.output.dense.weight', [H, H]);
-    t(p + 'attention.output.dense.bias', [H]);
-    t(p + 'layer_scale1.lambda1', [H]);
-    t(p + 'norm2.weight', [H]);
-    t(p + 'norm2.bias', [H]);
-    if (config.useSwigluFfn) {
-      t(p + 'mlp.weights_in.weight', [2 * M, H]);
-      t(p + 'mlp.weights_in.bias', [2 * M]);
-      t(p + 'mlp.weights_out.weight', [H, M]);
-      t(p + 'mlp.weights_out.bias', [H]);
-    } else {
-      t(p + 'mlp.fc1.weight', [M, H]);
-      t(p + 'mlp.fc1.bias', [M]);
-      t(p + 'mlp.fc2.weight', [H, M]);
-      t(p + 'mlp.fc2.bias', [H]);
-    }
-    t(p + 'layer_scale2.lambda1', [H]);
-  }
-  t('layernorm.weight', [H]);
-  t('layernorm.bias', [H]);
-  return out;
+/** One config size as a weight shows it: `tensor`'s dimension `axis` must be `implied` (default `configured`). */
+export interface ConfigDim {
+  /** The config key named in messages: the first of these config.json has (else the first). */
+  key: readonly string[];
+  configured: number;
+  tensor: string;
+  axis: number;
+  implied?: number;
+}
+
+/** What a model reads from its folder, as the model file states it (gpt2Weights, visionWeights). */
+export interface WeightSpec {
+  /** The tensor looked for to find the stored names' prefix (and whether this is the family at all). */
+  anchor: string;
+  /** Matches a canonical name inside layer N (group 1 = N). */
+  layerPattern: RegExp;
+  /** The config key of the layer count, and the count. */
+  layers: { key: string; count: number };
+  /** Sizes the weights show, checked before `tensors()` is listed (a config claiming 10^9 layers would fill the heap). */
+  dims: readonly ConfigDim[];
+  /** Every tensor the forward reads (canonical names, shapes the config implies). */
+  tensors: () => ExpectedTensor[];
 }
 
 /** Name prefixes under which each family's base model may be stored (task heads wrap it). */
@@ -528,12 +262,13 @@ export function openWeightIndex(dir: string): RawWeightIndex {
 }
 
 // ---------------------------------------------------------------------------------------------
-// loading and validation
+// loading and validation (against the weight list the model file gives)
 
-export interface HfModel {
+/** A Hugging Face folder bound to its weights; `C` is the config as the model file parsed it. */
+export interface HfFolder<C extends { family: ModelFamily } = { family: ModelFamily }> {
   dir: string;
   configFile: string;
-  config: ModelConfig;
+  config: C;
   /** The raw config.json object. */
   rawConfig: Record<string, unknown>;
   /** The prefix found on the stored names ('' or e.g. 'transformer.'). */
@@ -558,17 +293,29 @@ export interface LoadOptions {
 
 const WEIGHT_DTYPES: readonly Dtype[] = ['F32', 'F16', 'BF16'];
 
-/** Loads and validates a Hugging Face model folder (reads headers only). */
-export function loadHfFolder(dir: string, options: LoadOptions = {}): HfModel {
+/** Reads a folder's config.json (not yet interpreted). */
+export function readHfConfig(dir: string): { dir: string; configFile: string; rawConfig: Record<string, unknown> } {
   const abs = path.resolve(dir);
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) throw new ModelFormatError(abs, 'not a folder');
   const configFile = path.join(abs, 'config.json');
   if (!fs.existsSync(configFile)) throw new ModelFormatError(configFile, 'missing config.json');
-  const rawConfig = readJson(configFile) as Record<string, unknown>;
-  const config = parseModelConfig(rawConfig, configFile);
+  return { dir: abs, configFile, rawConfig: readJson(configFile) as Record<string, unknown> };
+}
+
+/**
+ * Binds a folder's weights to a parsed config (reads headers only): finds the stored names' prefix,
+ * checks the config's sizes against the weights, then (with `validate`) that every tensor of
+ * `spec` is present with its shape and a float dtype, and that no layer lies beyond the config's.
+ */
+export function bindHfWeights<C extends { family: ModelFamily }>(
+  folder: { dir: string; configFile: string; rawConfig: Record<string, unknown> },
+  config: C,
+  spec: WeightSpec,
+  options: LoadOptions = {},
+): HfFolder<C> {
+  const { dir: abs, configFile, rawConfig } = folder;
   const raw = openWeightIndex(abs);
-  // the first tensor expectedTensors lists, looked for before the config is trusted to list them
-  const anchor = config.family === 'gpt2' ? 'wte.weight' : 'embeddings.cls_token';
+  const anchor = spec.anchor;
   const prefixes = FAMILY_PREFIXES[config.family];
   const prefix = prefixes.find((p) => raw.tensors.has(p + anchor));
   const where = raw.sharded ? path.join(abs, INDEX_FILE) : raw.files[0]!;
@@ -578,8 +325,8 @@ export function loadHfFolder(dir: string, options: LoadOptions = {}): HfModel {
       `missing tensor (looked for ${prefixes.map((p) => `"${p}${anchor}"`).join(' and ')}; is this really a ${config.family} model?)`,
       anchor,
     );
-  checkConfigAgainstWeights(config, rawConfig, raw, prefix, configFile);
-  const expected = expectedTensors(config);
+  checkConfigAgainstWeights(spec, rawConfig, raw, prefix, configFile);
+  const expected = spec.tensors();
 
   const weights = new Map<string, WeightRef>();
   const expectedNames = new Set(expected.map((e) => e.name));
@@ -603,13 +350,12 @@ export function loadHfFolder(dir: string, options: LoadOptions = {}): HfModel {
         throw new ModelFormatError(w.file, `unsupported weight dtype ${w.dtype} (F32, F16 or BF16 expected)`, w.sourceName);
     }
     // More layers in the file than in the config is a sign of the wrong config.
-    const layerRe = config.family === 'gpt2' ? /^h\.(\d+)\./ : /^encoder\.layer\.(\d+)\./;
-    const nLayers = config.family === 'gpt2' ? config.nLayer : config.numHiddenLayers;
+    const nLayers = spec.layers.count;
     for (const stored of ignored) {
       if (!stored.startsWith(prefix)) continue;
       const canonical = stored.slice(prefix.length);
       if (IGNORABLE.some((re) => re.test(canonical))) continue;
-      const m = layerRe.exec(canonical);
+      const m = spec.layerPattern.exec(canonical);
       if (m && Number(m[1]) >= nLayers)
         throw new ModelFormatError(
           raw.tensors.get(stored)!.file,
@@ -638,13 +384,13 @@ export function loadHfFolder(dir: string, options: LoadOptions = {}): HfModel {
 
 /**
  * Bounds the config's sizes by the weights actually present, before anything is built from them:
- * `expectedTensors` lists tensors per layer, so a config.json claiming 10^9 layers would fill the
+ * the weight list has tensors per layer, so a config.json claiming 10^9 layers would fill the
  * heap. Each size the weights show (layers, widths, vocabulary, positions, patches) must agree;
  * the message names config.json, the key and what the weights hold. Tensors that are absent are
  * left to the completeness check that follows.
  */
 function checkConfigAgainstWeights(
-  config: ModelConfig,
+  spec: WeightSpec,
   rawConfig: Record<string, unknown>,
   raw: RawWeightIndex,
   prefix: string,
@@ -652,52 +398,32 @@ function checkConfigAgainstWeights(
 ): void {
   const find = (name: string) => raw.tensors.get(prefix + name);
   const weightsName = raw.sharded ? INDEX_FILE : SINGLE_FILE;
-  const refuse = (problem: string): never => {
-    throw new ModelFormatError(configFile, problem);
-  };
   const value = (key: string, v: number) => `"${key}" is ${JSON.stringify(rawConfig[key] ?? v)}`;
 
   // Layers: count the distinct layer indices stored under the family's names.
-  const layerRe = config.family === 'gpt2' ? /^h\.(\d+)\./ : /^encoder\.layer\.(\d+)\./;
   const layers = new Set<number>();
   for (const name of raw.tensors.keys()) {
-    const m = name.startsWith(prefix) ? layerRe.exec(name.slice(prefix.length)) : null;
+    const m = name.startsWith(prefix) ? spec.layerPattern.exec(name.slice(prefix.length)) : null;
     if (m) layers.add(Number(m[1]));
   }
-  const [layerKey, nLayers] = config.family === 'gpt2' ? ['n_layer', config.nLayer] : ['num_hidden_layers', config.numHiddenLayers];
+  const { key: layerKey, count: nLayers } = spec.layers;
   if (nLayers > layers.size)
-    refuse(`${value(layerKey, nLayers)} but the weights (${weightsName}) hold ${layers.size} layer${layers.size === 1 ? '' : 's'}`);
+    throw new ModelFormatError(
+      configFile,
+      `${value(layerKey, nLayers)} but the weights (${weightsName}) hold ${layers.size} layer${layers.size === 1 ? '' : 's'}`,
+    );
 
-  /** One dimension of one tensor against the config value that implies it. */
-  const dim = (key: string, configured: number, tensor: string, axis: number, implied = configured) => {
+  // One dimension of one tensor against the config value that implies it.
+  for (const { key: keys, configured, tensor, axis, implied = configured } of spec.dims) {
     const t = find(tensor);
-    if (!t || t.shape.length <= axis || t.shape[axis] === implied) return;
+    if (!t || t.shape.length <= axis || t.shape[axis] === implied) continue;
+    const key = keys.find((k) => rawConfig[k] !== undefined) ?? keys[0]!;
     const says = implied === configured ? `${t.shape[axis]}` : `${t.shape[axis]} (the config implies ${implied})`;
     throw new ModelFormatError(
       configFile,
       `${value(key, configured)} but the weights say ${says}: ${t.sourceName} in ${path.basename(t.file)} has shape [${t.shape.join(', ')}]`,
     );
-  };
-  if (config.family === 'gpt2') {
-    dim('vocab_size', config.vocabSize, 'wte.weight', 0);
-    dim('n_embd', config.nEmbd, 'wte.weight', 1);
-    dim(rawConfig.n_positions === undefined && rawConfig.n_ctx !== undefined ? 'n_ctx' : 'n_positions', config.nPositions, 'wpe.weight', 0);
-    dim('n_inner', config.nInner, 'h.0.mlp.c_fc.weight', 1);
-    return;
   }
-  dim('hidden_size', config.hiddenSize, 'embeddings.cls_token', 2);
-  dim('num_channels', config.numChannels, 'embeddings.patch_embeddings.projection.weight', 1);
-  dim('patch_size', config.patchSize[0], 'embeddings.patch_embeddings.projection.weight', 2);
-  dim('patch_size', config.patchSize[1], 'embeddings.patch_embeddings.projection.weight', 3);
-  // image_size / patch_size sets the position grid: +1 for the class token
-  dim('image_size', config.imageSize[0], 'embeddings.position_embeddings', 1, config.numPatches + 1);
-  if (config.family === 'vit') {
-    dim('intermediate_size', config.intermediateSize, 'encoder.layer.0.intermediate.dense.weight', 0);
-    return;
-  }
-  if (config.numRegisterTokens > 0) dim('num_register_tokens', config.numRegisterTokens, 'embeddings.register_tokens', 1);
-  if (config.useSwigluFfn) dim('mlp_ratio', config.mlpRatio, 'encoder.layer.0.mlp.weights_in.weight', 0, 2 * config.mlpHiddenSize);
-  else dim('mlp_ratio', config.mlpRatio, 'encoder.layer.0.mlp.fc1.weight', 0, config.mlpHiddenSize);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -747,7 +473,7 @@ export interface ConvertOptions {
  * streaming tensor by tensor, and returns a model whose index points there for those tensors
  * (others keep pointing into the original files).
  */
-export function convertWeightsToF32(model: HfModel, cacheFile: string, options: ConvertOptions = {}): HfModel {
+export function convertWeightsToF32<M extends HfFolder>(model: M, cacheFile: string, options: ConvertOptions = {}): M {
   const convert = options.convert ?? ['BF16'];
   const todo = [...model.weights.values()].filter((w) => convert.includes(w.dtype));
   if (todo.length === 0) return model;
@@ -762,7 +488,7 @@ export function convertWeightsToF32(model: HfModel, cacheFile: string, options: 
   return repointToCache(model, cacheFile, new Set(byName.keys()));
 }
 
-function repointToCache(model: HfModel, cacheFile: string, names: Set<string>): HfModel {
+function repointToCache<M extends HfFolder>(model: M, cacheFile: string, names: Set<string>): M {
   const h = headerOrThrow(path.resolve(cacheFile));
   const weights = new Map(model.weights);
   for (const n of names) {
@@ -783,7 +509,7 @@ function repointToCache(model: HfModel, cacheFile: string, names: Set<string>): 
 }
 
 /** A key for the cache file: the weight files' paths, sizes and mtimes, and the converted names. */
-export function weightCacheKey(model: HfModel, convert: readonly Dtype[] = ['BF16']): string {
+export function weightCacheKey(model: HfFolder, convert: readonly Dtype[] = ['BF16']): string {
   const h = crypto.createHash('sha256');
   for (const f of model.files) {
     const st = fs.statSync(f);
@@ -798,7 +524,7 @@ export function weightCacheKey(model: HfModel, convert: readonly Dtype[] = ['BF1
  * Converts BF16 (by default) weights to F32 once: reuses `<cacheDir>/<key>.safetensors` when it
  * exists and is valid, writes it otherwise. Returns the model re-pointed at the cache.
  */
-export function ensureF32Cache(model: HfModel, cacheDir: string, options: ConvertOptions = {}): HfModel {
+export function ensureF32Cache<M extends HfFolder>(model: M, cacheDir: string, options: ConvertOptions = {}): M {
   const convert = options.convert ?? ['BF16'];
   const names = new Set([...model.weights.values()].filter((w) => convert.includes(w.dtype)).map((w) => w.name));
   if (names.size === 0) return model;

@@ -12,7 +12,8 @@
  */
 import { ops, type Graph, type Tensor } from '../graph/index';
 import { isConv1dFamily, isTargetModule, loraScaling, type LoraConfig, type PeftAdapter } from '../formats/peft';
-import type { HfModel, ModelFamily } from '../formats/hf-folder';
+import type { HfModel } from './hf-model';
+import type { ModelFamily } from '../formats/hf-folder';
 
 /** Module name suffixes LoRA may target, per family (as PEFT names them). */
 export const LORA_TARGETS: Readonly<Record<'gpt2' | 'vision', readonly string[]>> = {

@@ -11,7 +11,7 @@ import { type Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readHeads } from '../../../native/models/heads';
-import { loadHfFolder } from '../../../native/formats/hf-folder';
+import { loadHfFolder } from '../../../native/models/hf-model';
 import { Gpt2Tokenizer } from '../../../native/formats/tokenizer';
 import { writeSafetensors, readTensorF32, readSafetensorsHeader } from '../../../native/formats/safetensors';
 import { writeFileAtomic } from '../../../native/io/atomic-write';

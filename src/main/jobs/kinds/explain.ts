@@ -14,7 +14,7 @@ import { PreprocessSpec } from '../../dicom/pipeline/spec';
 import { getModel } from '../../models/registry';
 import { openBundle } from '../../../native/bundle/index';
 import { embedImages } from '../../../native/models/embed';
-import { loadHfFolder } from '../../../native/formats/hf-folder';
+import { loadHfFolder } from '../../../native/models/hf-model';
 import { patchClassSimilarity } from '../../../native/cleft/explain';
 import { promptSetClassEmbeddings, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobRunner } from '../job-context';

@@ -3,9 +3,23 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson, sha256Hex, sha256File } from '../../../../src/native/io/hash';
-import { createBundle, openBundle, exportBundle, bundleSha256, embeddingIdentity, addPromptSet, readPromptSet, parseBundleManifest, BundleError, BUNDLE_MANIFEST, type BundleParts, type BundleManifest } from '../../../../src/native/bundle/index';
+import {
+  createBundle,
+  openBundle,
+  exportBundle,
+  bundleSha256,
+  embeddingIdentity,
+  addPromptSet,
+  readPromptSet,
+  parseBundleManifest,
+  BundleError,
+  BUNDLE_MANIFEST,
+  type BundleParts,
+  type BundleManifest,
+} from '../../../../src/native/bundle/index';
 import { createHeads, writeHeads } from '../../../../src/native/models/heads';
-import { ModelFormatError, expectedTensors, parseModelConfig, writeHfFolder } from '../../../../src/native/formats/hf-folder';
+import { ModelFormatError, writeHfFolder } from '../../../../src/native/formats/hf-folder';
+import { expectedTensors, parseModelConfig } from '../../../../src/native/models/hf-model';
 import type { TensorInput } from '../../../../src/native/formats/safetensors';
 import { tmpDir, removeTmpDirs } from '../../../helpers/tmp';
 

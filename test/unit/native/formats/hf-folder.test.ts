@@ -2,19 +2,10 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  loadHfFolder,
-  parseModelConfig,
-  expectedTensors,
-  writeHfFolder,
-  readWeightF32,
-  ensureF32Cache,
-  ModelFormatError,
-  INDEX_FILE,
-  type Gpt2Config,
-  type Dinov2Config,
-  type VitConfig,
-} from '../../../../src/native/formats/hf-folder';
+import { loadHfFolder, parseModelConfig, expectedTensors } from '../../../../src/native/models/hf-model';
+import { writeHfFolder, readWeightF32, ensureF32Cache, ModelFormatError, INDEX_FILE } from '../../../../src/native/formats/hf-folder';
+import { type Gpt2Config } from '../../../../src/native/models/gpt2';
+import { type Dinov2Config, type VitConfig } from '../../../../src/native/models/vit';
 import {
   readTensors,
   readSafetensorsHeader,

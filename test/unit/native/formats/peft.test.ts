@@ -15,7 +15,8 @@ import {
   ADAPTER_CONFIG,
   ADAPTER_WEIGHTS,
 } from '../../../../src/native/formats/peft';
-import { loadHfFolder, readWeightF32, ModelFormatError, writeHfFolder } from '../../../../src/native/formats/hf-folder';
+import { loadHfFolder } from '../../../../src/native/models/hf-model';
+import { readWeightF32, ModelFormatError, writeHfFolder } from '../../../../src/native/formats/hf-folder';
 import { readTensors, readSafetensorsHeader, writeSafetensors, type TensorInput } from '../../../../src/native/formats/safetensors';
 import { pyDumps, pyLoads, pyFloatRepr, PyFloat } from '../../../../src/native/formats/pyjson';
 
