@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Graph, Tensor } from '../graph/index';
-import { bindModelWeights } from '../models/embed';
+import { bindModelWeights } from '../models/weights';
 import { ParamStore, type WeightSource } from '../models/encoders';
 import { gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
 import { visionForward, poolImage, type ImagePooling, type VisionConfig } from '../models/vit';

@@ -10,7 +10,7 @@
 // The graph is the engine's (gpt2Forward with a prefix + promptLoss); the gradient is checked against
 // PyTorch's `prompt.grad.ctx` (reference-a) through this module in test/unit/native/cleft.
 import * as fs from 'node:fs';
-import { bindModelWeights } from '../models/embed';
+import { bindModelWeights } from '../models/weights';
 import { ParamStore } from '../models/encoders';
 import { gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
 import { headParams, promptLoss } from '../models/clip';

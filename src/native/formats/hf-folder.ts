@@ -11,10 +11,9 @@
  * dtype; anything wrong is refused with a `ModelFormatError` naming the file, the tensor and the
  * problem. models/hf-model.ts joins the steps (`loadHfFolder`): this file imports no model.
  *
- * BF16 weights (ONNX Runtime has no BF16 kernels) are converted once to an F32 cache file:
- * `ensureF32Cache(model, cacheDir)`.
+ * F16/BF16 weights (ONNX Runtime has no BF16 kernels) are converted to F32 when the engine binds
+ * them (models/weights.ts); `readWeightF32` reads any float weight as F32.
  */
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -22,7 +21,6 @@ import { writeFileAtomic } from '../io/atomic-write';
 import {
   readSafetensorsHeader,
   writeSafetensors,
-  writeSafetensorsStreaming,
   bf16ToF32,
   f16ToF32,
   SafetensorsError,
@@ -202,6 +200,20 @@ function headerOrThrow(file: string) {
     if (e instanceof SafetensorsError) throw new ModelFormatError(e.file, e.problem, e.tensor);
     throw e;
   }
+}
+
+/** Every tensor of one safetensors file as a weight (its stored name as the name), without reading data. */
+export function safetensorsWeightRefs(file: string): WeightRef[] {
+  const h = headerOrThrow(path.resolve(file));
+  return [...h.tensors.values()].map((e) => ({
+    name: e.name,
+    sourceName: e.name,
+    file: h.path,
+    byteOffset: e.byteOffset,
+    byteLength: e.byteLength,
+    dtype: e.dtype,
+    shape: e.shape,
+  }));
 }
 
 /** Lists every tensor of a folder's weights (single file or shards) without reading data. */
@@ -458,85 +470,6 @@ export function readWeightF32(ref: WeightRef): Float32Array {
     default:
       throw new ModelFormatError(ref.file, `dtype ${ref.dtype} is not floating point`, ref.sourceName);
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// BF16 -> F32 cache
-
-export interface ConvertOptions {
-  /** Which dtypes to convert to F32 (default ['BF16']; add 'F16' for an all-F32 model). */
-  convert?: readonly Dtype[];
-}
-
-/**
- * Writes the weights that need converting (BF16 by default) as F32 into one safetensors file,
- * streaming tensor by tensor, and returns a model whose index points there for those tensors
- * (others keep pointing into the original files).
- */
-export function convertWeightsToF32<M extends HfFolder>(model: M, cacheFile: string, options: ConvertOptions = {}): M {
-  const convert = options.convert ?? ['BF16'];
-  const todo = [...model.weights.values()].filter((w) => convert.includes(w.dtype));
-  if (todo.length === 0) return model;
-  fs.mkdirSync(path.dirname(path.resolve(cacheFile)), { recursive: true });
-  const byName = new Map(todo.map((w) => [w.name, w]));
-  writeSafetensorsStreaming(
-    cacheFile,
-    todo.map((w) => ({ name: w.name, dtype: 'F32' as const, shape: w.shape })),
-    (name) => readWeightF32(byName.get(name)!),
-    { format: 'pt', source: model.dir, converted_from: [...new Set(todo.map((w) => w.dtype))].join(',') },
-  );
-  return repointToCache(model, cacheFile, new Set(byName.keys()));
-}
-
-function repointToCache<M extends HfFolder>(model: M, cacheFile: string, names: Set<string>): M {
-  const h = headerOrThrow(path.resolve(cacheFile));
-  const weights = new Map(model.weights);
-  for (const n of names) {
-    const e = h.tensors.get(n);
-    const old = weights.get(n)!;
-    if (!e || e.dtype !== 'F32' || e.shape.join(',') !== old.shape.join(','))
-      throw new ModelFormatError(h.path, 'cache file does not hold this tensor as F32 with the right shape', n);
-    weights.set(n, { ...old, file: h.path, byteOffset: e.byteOffset, byteLength: e.byteLength, dtype: 'F32' });
-  }
-  const ws = [...weights.values()];
-  return {
-    ...model,
-    weights,
-    files: [...new Set([...model.files, h.path])],
-    dtypes: [...new Set(ws.map((w) => w.dtype))],
-    byteSize: ws.reduce((a, w) => a + w.byteLength, 0),
-  };
-}
-
-/** A key for the cache file: the weight files' paths, sizes and mtimes, and the converted names. */
-export function weightCacheKey(model: HfFolder, convert: readonly Dtype[] = ['BF16']): string {
-  const h = crypto.createHash('sha256');
-  for (const f of model.files) {
-    const st = fs.statSync(f);
-    h.update(`${f}\0${st.size}\0${st.mtimeMs}\0`);
-  }
-  for (const w of model.weights.values()) if (convert.includes(w.dtype)) h.update(`${w.name}\0`);
-  h.update(convert.join(','));
-  return h.digest('hex').slice(0, 32);
-}
-
-/**
- * Converts BF16 (by default) weights to F32 once: reuses `<cacheDir>/<key>.safetensors` when it
- * exists and is valid, writes it otherwise. Returns the model re-pointed at the cache.
- */
-export function ensureF32Cache<M extends HfFolder>(model: M, cacheDir: string, options: ConvertOptions = {}): M {
-  const convert = options.convert ?? ['BF16'];
-  const names = new Set([...model.weights.values()].filter((w) => convert.includes(w.dtype)).map((w) => w.name));
-  if (names.size === 0) return model;
-  const file = path.join(path.resolve(cacheDir), `${weightCacheKey(model, convert)}.safetensors`);
-  if (fs.existsSync(file)) {
-    try {
-      return repointToCache(model, file, names);
-    } catch {
-      fs.rmSync(file, { force: true });
-    }
-  }
-  return convertWeightsToF32(model, file, { convert });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import { readPeftAdapter } from '../../../../src/native/formats/peft';
 import { readHeads } from '../../../../src/native/models/heads';
 import { readTensors, toFloat32 } from '../../../../src/native/formats/safetensors';
 import { ParamStore } from '../../../../src/native/models/encoders';
-import { bindModelWeights } from '../../../../src/native/models/embed';
+import { bindModelWeights } from '../../../../src/native/models/weights';
 import { gpt2Forward, gpt2TextEmbedding } from '../../../../src/native/models/gpt2';
 import { visionForward, poolImage, type VisionConfig } from '../../../../src/native/models/vit';
 import { loraModulesOf, trainableLora } from '../../../../src/native/models/lora';
