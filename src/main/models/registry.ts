@@ -15,7 +15,15 @@ import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../dicom/pipeline
 import { ModelFormatError } from '../../native/formats/hf-folder';
 import { pruneOnnxCache } from '../../native/formats/onnx-cache';
 import { hashFiles, filesSha256, type FileHash, type HashProgress } from '../../native/io/hash';
-import { openBundle, parseBundleManifest, manifestBaseSha256, BUNDLE_MANIFEST, exportBundle, createBundle, type BundleManifest } from '../../native/bundle/index';
+import {
+  openBundle,
+  parseBundleManifest,
+  manifestBaseSha256,
+  BUNDLE_MANIFEST,
+  exportBundle,
+  createBundle,
+  type BundleManifest,
+} from '../../native/bundle/index';
 import {
   inspectModelFolder,
   type ModelFolderKind,

@@ -7,7 +7,7 @@
  *   manifest.json    names, shapes, dtypes, the flat layout, sha256 of every file
  *
  * Frozen weights stay initializers (inline, or external data whose `location` must resolve inside this
- * folder: bind them with `bindSafetensorsWeights({ modelDir: dir, ... })`). Sessions must be created
+ * folder: bind them with `bindWeights(refs, { cacheDir: dir })` of models/weights.ts). Sessions must be created
  * from the file paths (ORT cannot resolve external data of a model given as bytes).
  */
 import { createHash } from 'node:crypto';
