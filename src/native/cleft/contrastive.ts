@@ -221,7 +221,7 @@ export function contrastivePlan(
   const [, , H, W] = o.data.pixelShape;
   const mergedAdapter = (t: EncoderTraining) => (t.mode === 'frozen' && t.adapterDir ? { adapterDir: t.adapterDir } : {});
   const bindFrozen = (m: HfModel, t: EncoderTraining) =>
-    bindModelWeights(m, { modelDir: m.dir, cacheDir: o.workDir, onWarning: () => {}, ...mergedAdapter(t) }).source;
+    bindModelWeights(m, { cacheDir: o.workDir, onWarning: () => {}, ...mergedAdapter(t) }).source;
   const tFrozen = bindFrozen(text, o.text.training);
   const iFrozen = bindFrozen(image, o.image.training);
   const tFull = o.text.training.mode === 'full';

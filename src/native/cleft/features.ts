@@ -126,7 +126,6 @@ export function buildPromptEncoder(
     throw new ModelFormatError(hf.configFile, `a text encoder must be GPT-2 family, this is ${hf.config.family}`);
   const cfg = hf.config;
   const bound = bindModelWeights(hf, {
-    modelDir: model.modelDir,
     cacheDir,
     ...(model.adapterDir ? { adapterDir: model.adapterDir } : {}),
     ...(onWarning ? { onWarning } : {}),

@@ -162,7 +162,6 @@ export function promptLearningSetup(o: {
     for (const id of row)
       if (!(id >= 0 && id < cfg.vocabSize)) throw new Error(`class token id ${id} is outside the vocabulary (${cfg.vocabSize})`);
   const bound = bindModelWeights(model, {
-    modelDir: o.text.modelDir,
     cacheDir: o.weightsDir,
     ...(o.text.adapterDir ? { adapterDir: o.text.adapterDir } : {}),
   });

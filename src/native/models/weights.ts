@@ -132,11 +132,7 @@ export interface BoundModelWeights extends BoundWeights {
 }
 
 /** A Hugging Face model's weights bound as above, with a PEFT LoRA adapter merged when given. */
-export function bindModelWeights(
-  model: HfModel,
-  // modelDir: callers pass their build options whole; the weights come from `model`
-  opts: BindWeightsOptions & { adapterDir?: string | undefined; modelDir?: string },
-): BoundModelWeights {
+export function bindModelWeights(model: HfModel, opts: BindWeightsOptions & { adapterDir?: string | undefined }): BoundModelWeights {
   const warn = opts.onWarning ?? ((m: string) => console.warn(m));
   let adapter: PeftAdapter | null = null;
   const merge = new Map<string, { module: string; fanInFanOut: boolean }>();

@@ -65,8 +65,8 @@ describe('training graphs match PyTorch', () => {
     const lengths = g.input('lengths', 'int64', ['batch']);
     const px = g.input('pixel_values', 'float32', ['batch', 3, 32, 32]);
     // frozen base weights as external data into the fixture files (W frozen), LoRA A/B trainable
-    const tw = new ParamStore(g, bindModelWeights(text, { modelDir: text.dir, cacheDir: tmp }).source, 'text.');
-    const iw = new ParamStore(g, bindModelWeights(image, { modelDir: image.dir, cacheDir: tmp }).source, 'image.');
+    const tw = new ParamStore(g, bindModelWeights(text, { cacheDir: tmp }).source, 'text.');
+    const iw = new ParamStore(g, bindModelWeights(image, { cacheDir: tmp }).source, 'image.');
     const tLora = trainableLora(g, loraModulesOf(tAd), { prefix: 'text.' });
     const iLora = trainableLora(g, loraModulesOf(iAd), { prefix: 'image.' });
     const hp = headParams(g, heads, { trainable: true });
@@ -132,8 +132,8 @@ describe('training graphs match PyTorch', () => {
     const px = g.input('pixel_values', 'float32', ['batch', 3, 32, 32]);
     const labels = g.input('labels', 'int64', ['batch']);
     const ctx = g.param('ctx', [nCtx, d], { trainable: true });
-    const tw = new ParamStore(g, bindModelWeights(text, { modelDir: text.dir, cacheDir: tmp }).source, 'text.');
-    const iw = new ParamStore(g, bindModelWeights(image, { modelDir: image.dir, cacheDir: tmp }).source, 'image.');
+    const tw = new ParamStore(g, bindModelWeights(text, { cacheDir: tmp }).source, 'text.');
+    const iw = new ParamStore(g, bindModelWeights(image, { cacheDir: tmp }).source, 'image.');
     const hp = headParams(g, heads); // frozen
 
     const cls = gpt2TextEmbedding(gpt2Forward(text.config as Gpt2Config, tw, { inputIds: ids, prefix: ctx }), lengths);
