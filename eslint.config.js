@@ -1,6 +1,7 @@
 // Lint rules. Beyond the recommended sets, the layering is enforced here: the renderer never
 // imports Node or Electron, the engine (src/native) never imports Electron or the app, and the
-// viewer and the model pipeline share imaging math only through src/common/imaging.
+// viewer and the model pipeline share imaging math only through src/common/imaging, and the
+// engine's file formats (src/native/formats) import nothing of the engine above them.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +120,28 @@ export default tseslint.config(
     files: ['src/native/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: ['electron', '**/main/**', '**/renderer/**'] }],
+    },
+  },
+  {
+    // formats/ is the engine's ground floor: file formats only, on top of io/ and Node.
+    files: ['src/native/formats/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            'electron',
+            '**/main/**',
+            '**/renderer/**',
+            '**/models/**',
+            '**/bundle/**',
+            '**/graph/**',
+            '**/training/**',
+            '**/cleft/**',
+            '**/runtime/**',
+          ],
+        },
+      ],
     },
   },
   {

@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createHeads, writeHeads } from '../src/native/models/heads';
-import { createBundle, openBundle } from '../src/native/models/bundle';
+import { createBundle, openBundle } from '../src/native/bundle/index';
 import { openPromptLearning } from '../src/native/cleft/prompt-learning';
 import { openContrastive } from '../src/native/cleft/contrastive';
 import { zeroShot } from '../src/native/cleft/zero-shot';

@@ -16,8 +16,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { writeHfFolder } from '../src/native/models/hf-folder';
-import type { TensorInput } from '../src/native/models/safetensors';
+import { writeHfFolder } from '../src/native/formats/hf-folder';
+import type { TensorInput } from '../src/native/formats/safetensors';
 import { fmt, loadAvg1, machine, measure, summarize, writeResultsSection, type Stats } from './harness';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -5,7 +5,7 @@
 //   npx tsx bench/transformer.ts [--threads 2] [--repeats 10] [--warmup 3] [--no-torch] [--profile] [--write]
 //
 // Frozen weights are random, in bench/out/transformer/weights.safetensors (gitignored), bound as ONNX
-// external data pointing into that file. Head: mean-pooled final hidden state -> frozen 768x512
+// external data pointing into (a hard link of) that file. Head: mean-pooled final hidden state -> frozen 768x512
 // projection -> L2 norm -> InfoNCE against fed targets (CLEFT-like). Variants: prepacked weights
 // (a lone session) and `sharedWeights` (disable_prepacking, what sessions sharing mapped weights use).
 // The PyTorch peer (bench/transformer_torch.py) runs as a child process with 2 threads when
@@ -15,21 +15,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { bindSafetensorsWeights, emitOnnx, Graph, ops, type ParamValue } from '../src/native/graph/index.js';
-import { readSafetensorsHeader, writeSafetensorsStreaming } from '../src/native/models/safetensors.js';
+import { emitOnnx, Graph, ops } from '../src/native/graph/index.js';
+import { safetensorsWeightRefs } from '../src/native/formats/hf-folder.js';
+import { bindWeights, type BoundWeights } from '../src/native/models/weights.js';
+import { readSafetensorsHeader, writeSafetensorsStreaming } from '../src/native/formats/safetensors.js';
 import { ort, ortVersion, type OrtSession, type OrtTensor } from '../src/native/runtime/ort.js';
 import { toOrtSessionOptions, type EngineSessionOptions } from '../src/native/runtime/session-options.js';
-import {
-  baseParamShapes,
-  emitTrainingArtifacts,
-  linear,
-  Trainer,
-  type TrainingManifest,
-  type TrainingSetup,
-  type TransformerConfig,
-  transformer,
-} from '../src/native/training/index.js';
-import { mulberry32 } from '../src/native/training/schedule.js';
+import { baseParamShapes, type TransformerConfig, transformer } from '../test/helpers/transformer.js';
+import { emitTrainingArtifacts, linear, Trainer, type TrainingManifest, type TrainingSetup } from '../src/native/training/index.js';
+import { mulberry32 } from '../src/native/io/random.js';
 import { matmulModel } from '../test/unit/native/runtime/helpers/onnx-min.js';
 import { fmt, loadAvg1, machine, measure, summarize, writeResultsSection, type Stats } from './harness.js';
 
@@ -85,21 +79,18 @@ function ensureWeights(): void {
   });
 }
 ensureWeights();
-function bindInto(modelDir: string): ReturnType<typeof bindSafetensorsWeights> {
-  return bindSafetensorsWeights({
-    file: path.join(modelDir, 'weights.safetensors'),
-    modelDir,
-    tensors: Object.fromEntries([...shapes.keys()].map((n) => [n, 'float32' as const])),
-  });
+// The engine's one way to bind weights: hard links under <modelDir>/weights/, where the .onnx files go.
+function bindInto(modelDir: string): BoundWeights {
+  return bindWeights(safetensorsWeightRefs(weightsFile), { cacheDir: modelDir });
 }
 
 // ------------------------------------------------------------------ setup and artifacts
-function makeSetup(c: TransformerConfig, bound: ReturnType<typeof bindSafetensorsWeights>): TrainingSetup {
+function makeSetup(c: TransformerConfig, bound: BoundWeights): TrainingSetup {
   return {
     name: 'gpt2-small-lora-r8',
     build(ctx) {
       const g = ctx.graph;
-      const frozen = (n: string, shape: number[]) => g.param(n, shape, { value: bound.values.get(n) as ParamValue });
+      const frozen = (n: string, shape: number[]) => g.param(n, shape, { value: bound.source.value(n) });
       const ids = g.input('ids', 'int64', ['batch', 'seq']);
       const targets = g.input('targets', 'float32', ['batch', P]);
       const labels = g.input('labels', 'int64', ['batch']);
@@ -112,14 +103,9 @@ function makeSetup(c: TransformerConfig, bound: ReturnType<typeof bindSafetensor
 }
 const setup = makeSetup(cfg, bindInto(dir));
 // The same model with the generic MatMul/Gelu gradient rules of src/native/graph, to measure what
-// `linear`/`geluTanh` buy. External data must resolve inside the .onnx folder: hard-link the weights.
+// `linear`/`geluTanh` buy (bindInto hard-links the weights under its folder too).
 const genericDir = path.join(dir, 'generic');
 fs.mkdirSync(genericDir, { recursive: true });
-const genericWeights = path.join(genericDir, 'weights.safetensors');
-if (!fs.existsSync(genericWeights) || fs.statSync(genericWeights).ino !== fs.statSync(weightsFile).ino) {
-  fs.rmSync(genericWeights, { force: true });
-  fs.linkSync(weightsFile, genericWeights);
-}
 emitTrainingArtifacts(makeSetup({ ...cfg, genericOps: true }, bindInto(genericDir)), {
   dir: genericDir,
   optimizer: { kind: 'adamw', weightDecay: 0 },

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readHeads } from '../src/native/models/heads';
-import { readTensors, toFloat32 } from '../src/native/models/safetensors';
+import { readTensors, toFloat32 } from '../src/native/formats/safetensors';
 import { embedImages, embedText } from '../src/native/models/embed';
 import { openContrastive, type EncoderTraining } from '../src/native/cleft/contrastive';
 import { openPromptLearning } from '../src/native/cleft/prompt-learning';

@@ -9,7 +9,7 @@ import { SettingsRepo } from '../db/settings-repo';
 import { LabelsRepo } from '../db/labels-repo';
 import { TasksRepo } from '../db/tasks-repo';
 import { createModelBundle, deleteModel, exportModelBundle, importModel, inspectModel, listModels } from '../models/registry';
-import { inspectModelFolder } from '../../native/models/inspect';
+import { inspectModelFolder } from '../../native/bundle/inspect';
 import { activatePromptSet, listPromptSets, resolveClassifyPromptSet } from '../models/prompt-sets';
 import { engineStatus } from '../runtime/status';
 import { RunsRepo } from '../db/runs-repo';

@@ -7,7 +7,8 @@ import type { Db } from '../db/database';
 import { EmbeddingsRepo } from '../db/embeddings-repo';
 import { prepareFiles } from '../dicom/pipeline/prepare';
 import { presetSpec } from '../dicom/pipeline/spec';
-import { embeddingIdentity, sha256Hex, canonicalJson, type CleftBundle } from '../../native/models/bundle';
+import { sha256Hex, canonicalJson } from '../../native/io/hash';
+import { embeddingIdentity, type CleftBundle } from '../../native/bundle/index';
 import { imageFeatures, type EngineChoice } from '../../native/cleft/features';
 import { providerLabel, type ProviderChoice } from '../../native/runtime/providers';
 

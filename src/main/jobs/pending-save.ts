@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readSafetensorsHeader, readTensorF32, writeSafetensors } from '../../native/models/safetensors';
+import { readSafetensorsHeader, readTensorF32, writeSafetensors } from '../../native/formats/safetensors';
 
 export const PENDING_SAVE_FILE = 'pending-save.safetensors';
 const RECORD_KEY = 'cleft_pending_save';

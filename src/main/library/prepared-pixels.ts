@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { prepareFiles } from '../dicom/pipeline/prepare';
 import { PreprocessSpec, type PreprocessSpecInput } from '../dicom/pipeline/spec';
-import { canonicalJson, sha256Hex } from '../../native/models/bundle';
+import { canonicalJson, sha256Hex } from '../../native/io/hash';
 import type { PixelSource } from '../../native/cleft/contrastive';
 
 export interface PreparedPixels extends PixelSource {

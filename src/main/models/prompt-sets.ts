@@ -6,7 +6,7 @@ import type { PromptSetInfo } from '../../common/models';
 import type { Db } from '../db/database';
 import { PromptSetsRepo } from '../db/prompt-sets-repo';
 import { TasksRepo } from '../db/tasks-repo';
-import { openBundle } from '../../native/models/bundle';
+import { openBundle } from '../../native/bundle/index';
 import { getModel } from './registry';
 
 /** The prompt sets stored in a registered bundle, optionally only those learned for one task. */

@@ -14,8 +14,9 @@ import { ModelsRepo, type StoredModelRow } from '../db/models-repo';
 import { PromptSetsRepo } from '../db/prompt-sets-repo';
 import { makePrivate } from '../data-dir';
 import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../dicom/pipeline/spec';
-import { ModelFormatError } from '../../native/models/hf-folder';
-import { pruneOnnxCache } from '../../native/models/onnx-cache';
+import { ModelFormatError } from '../../native/formats/hf-folder';
+import { pruneOnnxCache } from '../../native/formats/onnx-cache';
+import { hashFiles, filesSha256, type FileHash, type HashProgress } from '../../native/io/hash';
 import {
   openBundle,
   parseBundleManifest,
@@ -23,12 +24,8 @@ import {
   BUNDLE_MANIFEST,
   exportBundle,
   createBundle,
-  hashFiles,
-  filesSha256,
   type BundleManifest,
-  type FileHash,
-  type HashProgress,
-} from '../../native/models/bundle';
+} from '../../native/bundle/index';
 import {
   inspectModelFolder,
   type ModelFolderKind,
@@ -36,7 +33,7 @@ import {
   type ArchitectureSummary,
   type AdapterSummary,
   type BundleSummary,
-} from '../../native/models/inspect';
+} from '../../native/bundle/inspect';
 
 export const MODELS_DIR = 'models';
 export type ModelKind = ModelFolderKind;

@@ -13,16 +13,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Graph, Tensor } from '../graph/index';
-import { bindModelWeights } from '../models/embed';
+import { bindModelWeights } from '../models/weights';
 import { ParamStore, type WeightSource } from '../models/encoders';
 import { gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
 import { visionForward, poolImage, type ImagePooling, type VisionConfig } from '../models/vit';
 import { clipHead, clipLoss, headParams } from '../models/clip';
 import { loraModulesFor, loraModulesOf, trainableLora, type LoraModuleSpec } from '../models/lora';
-import { loadHfFolder, readWeightF32, writeHfFolder, type Gpt2Config, type HfModel } from '../models/hf-folder';
-import { createPeftAdapter, parseLoraConfig, peftConfigDict, readPeftAdapter, writePeftAdapter, type PeftAdapter } from '../models/peft';
+import { loadHfFolder, type HfModel } from '../models/hf-model';
+import { readWeightF32, writeHfFolder } from '../formats/hf-folder';
+import { type Gpt2Config } from '../models/gpt2';
+import { createPeftAdapter, parseLoraConfig, peftConfigDict, readPeftAdapter, writePeftAdapter, type PeftAdapter } from '../formats/peft';
 import { writeHeads, type Heads } from '../models/heads';
-import { toFloat32 } from '../models/safetensors';
+import { toFloat32 } from '../formats/safetensors';
 import { DROPOUT_SEED, type TrainData, type TrainingSetup } from '../training/index';
 import { arrayData, createTrainer, type RunOptions, type WorkflowTrainer } from './common';
 import { trainValSplit } from './splits';
@@ -222,7 +224,7 @@ export function contrastivePlan(
   const [, , H, W] = o.data.pixelShape;
   const mergedAdapter = (t: EncoderTraining) => (t.mode === 'frozen' && t.adapterDir ? { adapterDir: t.adapterDir } : {});
   const bindFrozen = (m: HfModel, t: EncoderTraining) =>
-    bindModelWeights(m, { modelDir: m.dir, cacheDir: o.workDir, onWarning: () => {}, ...mergedAdapter(t) }).source;
+    bindModelWeights(m, { cacheDir: o.workDir, onWarning: () => {}, ...mergedAdapter(t) }).source;
   const tFrozen = bindFrozen(text, o.text.training);
   const iFrozen = bindFrozen(image, o.image.training);
   const tFull = o.text.training.mode === 'full';

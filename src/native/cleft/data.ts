@@ -3,8 +3,8 @@
 // class prompts `class_ids.<c>` int64 vectors, class names in the metadata (`class_names`: a JSON list or "a|b").
 // Errors name the file and the tensor.
 import * as path from 'node:path';
-import { ModelFormatError } from '../models/hf-folder';
-import { readSafetensorsHeader, readTensor, SafetensorsError, toFloat32, type SafetensorsHeader } from '../models/safetensors';
+import { ModelFormatError } from '../formats/hf-folder';
+import { readSafetensorsHeader, readTensor, SafetensorsError, toFloat32, type SafetensorsHeader } from '../formats/safetensors';
 
 export class DataFile {
   readonly header: SafetensorsHeader;

@@ -11,11 +11,14 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { emitOnnx, Graph } from '../graph/index';
-import { bindModelWeights, embedImages, embedText, inProcessEngine, type EmbedEngine } from '../models/embed';
+import { bindModelWeights } from '../models/weights';
+import { embedImages, embedText, inProcessEngine, type EmbedEngine } from '../models/embed';
 import { ParamStore } from '../models/encoders';
 import { gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
-import { loadHfFolder, ModelFormatError, type Gpt2Config } from '../models/hf-folder';
-import { writeFileAtomic } from '../models/safetensors';
+import { loadHfFolder } from '../models/hf-model';
+import { ModelFormatError } from '../formats/hf-folder';
+import { type Gpt2Config } from '../models/gpt2';
+import { writeFileAtomic } from '../formats/safetensors';
 import type { ImagePooling } from '../models/vit';
 import type { ProviderChoice, ResolvedProvider } from '../runtime/providers';
 import type { EngineSessionOptions } from '../runtime/session-options';
@@ -123,7 +126,6 @@ export function buildPromptEncoder(
     throw new ModelFormatError(hf.configFile, `a text encoder must be GPT-2 family, this is ${hf.config.family}`);
   const cfg = hf.config;
   const bound = bindModelWeights(hf, {
-    modelDir: model.modelDir,
     cacheDir,
     ...(model.adapterDir ? { adapterDir: model.adapterDir } : {}),
     ...(onWarning ? { onWarning } : {}),

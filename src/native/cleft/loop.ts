@@ -5,7 +5,7 @@
 // best parameters so far in `best-<step>.safetensors`).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readTensors, writeFileAtomic, writeSafetensors } from '../models/safetensors';
+import { readTensors, writeFileAtomic, writeSafetensors } from '../formats/safetensors';
 import type { Trainer } from '../training/index';
 import { readCheckpointMeta } from '../training/index';
 

@@ -9,7 +9,7 @@
 // 4 classes, 16 context vectors and 25 class tokens it computes 116 token rows instead of 164.
 import { ops, type Graph, type Tensor } from '../graph/index';
 import { activation, conv1d, gatherRows, type ParamStore } from '../models/encoders';
-import type { Gpt2Config } from '../models/hf-folder';
+import type { Gpt2Config } from '../models/gpt2';
 
 const MASKED = -1e9;
 

@@ -10,13 +10,15 @@
 // The graph is the engine's (gpt2Forward with a prefix + promptLoss); the gradient is checked against
 // PyTorch's `prompt.grad.ctx` (reference-a) through this module in test/unit/native/cleft.
 import * as fs from 'node:fs';
-import { bindModelWeights } from '../models/embed';
+import { bindModelWeights } from '../models/weights';
 import { ParamStore } from '../models/encoders';
 import { gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
 import { headParams, promptLoss } from '../models/clip';
-import { loadHfFolder, ModelFormatError, readWeightF32, type Gpt2Config, type HfModel } from '../models/hf-folder';
+import { loadHfFolder, type HfModel } from '../models/hf-model';
+import { ModelFormatError, readWeightF32 } from '../formats/hf-folder';
+import { type Gpt2Config } from '../models/gpt2';
 import type { Heads } from '../models/heads';
-import type { Gpt2Tokenizer } from '../models/tokenizer';
+import type { Gpt2Tokenizer } from '../formats/tokenizer';
 import type { TrainingSetup } from '../training/index';
 import { createTrainer, arrayData, normalFrom, type RunOptions, type WorkflowTrainer } from './common';
 import { trainValSplit } from './splits';
@@ -168,7 +170,6 @@ export function promptLearningSetup(o: {
     for (const id of row)
       if (!(id >= 0 && id < cfg.vocabSize)) throw new Error(`class token id ${id} is outside the vocabulary (${cfg.vocabSize})`);
   const bound = bindModelWeights(model, {
-    modelDir: o.text.modelDir,
     cacheDir: o.weightsDir,
     ...(o.text.adapterDir ? { adapterDir: o.text.adapterDir } : {}),
   });

@@ -1,14 +1,7 @@
-// A small seeded PRNG (mulberry32): reproducible splits, shuffles and bootstrap samples from a seed.
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../io/random';
+
+// The seeded PRNG (mulberry32): reproducible splits, shuffles and bootstrap samples from a seed.
+export const seededRandom = mulberry32;
 
 /**
  * Bootstrap draws from the same stream as seededRandom(seed): each call to `draw(weight)` draws

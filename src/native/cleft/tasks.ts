@@ -3,7 +3,7 @@
 // resources/tasks; custom tasks have the same shape (the library stores them, src/main/db).
 import birads from '../../../resources/tasks/birads.json';
 import density from '../../../resources/tasks/breast-density.json';
-import { canonicalJson, sha256Hex } from '../models/bundle';
+import { canonicalJson, sha256Hex } from '../io/hash';
 
 export type TaskScope = 'image' | 'breast' | 'exam';
 

@@ -2,7 +2,8 @@
 // vocabulary) and a ViT, randomly initialised as transformers does (normal(0, 0.02) weights, zero
 // biases, unit layer-norm scales), written as Hugging Face folders, and fresh CLIP heads.
 import * as path from 'node:path';
-import { expectedTensors, parseModelConfig, writeHfFolder } from '../models/hf-folder';
+import { expectedTensors, parseModelConfig } from '../models/hf-model';
+import { writeHfFolder } from '../formats/hf-folder';
 import { createHeads, writeHeads } from '../models/heads';
 import { normalFrom } from './common';
 import { seededRandom } from './random';

@@ -9,15 +9,15 @@
 //
 // Pure functions in, Float32Arrays out, so the job layer can cache features (keys below) and call
 // the cheap head math on cached values.
-import { bundleSha256, embeddingIdentity, readPromptSet, type CleftBundle } from '../models/bundle';
+import { bundleSha256, embeddingIdentity, readPromptSet, type CleftBundle } from '../bundle/index';
 import type { Heads } from '../models/heads';
-import { Gpt2Tokenizer } from '../models/tokenizer';
+import { Gpt2Tokenizer } from '../formats/tokenizer';
 import { combineViews, type ViewProbabilities } from './aggregate';
 import { loadAdaptorHead } from './adaptor';
 import { imageFeatures, promptFeatures, textFeatures, type EngineChoice } from './features';
 import { l2NormalizeRows, projectAndNormalizeRows, scaledCosineLogits, softmaxRows } from './math';
 import { classNamesForPromptLearning, promptsSha256, type TaskSpec } from './tasks';
-import { canonicalJson, sha256Hex } from '../models/bundle';
+import { canonicalJson, sha256Hex } from '../io/hash';
 import type { ResolvedProvider } from '../runtime/providers';
 
 export type WorkflowEngine = EngineChoice & { cacheDir: string };

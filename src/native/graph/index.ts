@@ -7,4 +7,3 @@ export { defineOp, type OpDef, type EmitCtx, type GradArgs, type TensorType } fr
 export type { DType } from './dtype.js';
 export { ShapeError, type Dim, type Shape } from './shape.js';
 export * as ops from './ops/index.js';
-export { bindSafetensorsWeights, externalLocation, type BindOptions, type BoundWeights } from './external.js';

@@ -9,25 +9,25 @@
  *                                                      used in place: external data at its offsets)
  *   <cacheDir>/weights/<conversion key>.bin            F16/BF16 weights as F32 and LoRA-merged weights
  *
- * ORT only accepts external data inside the .onnx file's directory (no `..`, absolute paths or
- * symlinks leading out), hence the hard links; a link that cannot be made (another file system) falls
- * back to a copy, with a warning. File keys hash path, device, inode, size and mtime: a replaced model
- * file gets a new key. The same model, adapter and input shape emit the same bytes, so the second build
+ * The weights are bound by weights.ts (the one way the engine binds weights; why hard links: see
+ * there). The same model, adapter and input shape emit the same bytes, so the second build
  * finds the .onnx (`cacheHit`) and ORT's session cache finds the session.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { emitOnnx, Graph, type ParamValue } from '../graph/index';
+import { emitOnnx, Graph } from '../graph/index';
 import type { ModelSource } from '../runtime/session-cache';
 import type { EngineSessionOptions } from '../runtime/session-options';
 import type { ProviderChoice, ResolvedProvider } from '../runtime/providers';
 import type { SessionInfo } from '../runtime/protocol';
 import type { WireFeeds, WireTensor } from '../runtime/tensors';
-import { loadHfFolder, readWeightF32, ModelFormatError, type Gpt2Config, type HfModel } from './hf-folder';
-import { readPeftAdapter, validateAdapter, mergedWeight, ADAPTER_WEIGHTS, type PeftAdapter } from './peft';
-import { writeFileAtomic } from './safetensors';
-import { ParamStore, type WeightSource } from './encoders';
+import { loadHfFolder } from './hf-model';
+import { ModelFormatError } from '../formats/hf-folder';
+import { type Gpt2Config } from './gpt2';
+import { writeFileAtomic } from '../formats/safetensors';
+import { bindModelWeights } from './weights';
+import { ParamStore } from './encoders';
 import { gpt2Forward, gpt2TextEmbedding } from './gpt2';
 import { poolImage, visionForward, IMAGE_POOLINGS, type ImagePooling, type PosInterpolation, type VisionConfig } from './vit';
 
@@ -326,131 +326,4 @@ function writeArtifact(
     inputs: emitted.inputs.map((i) => i.name),
     outputs: emitted.outputs.map((o) => o.name),
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// weights as external data
-
-export interface BoundModelWeights {
-  source: WeightSource;
-  /** The converted/merged weights file, or null. */
-  converted: string | null;
-  /** The adapter, when one was merged. */
-  adapter: PeftAdapter | null;
-}
-
-/**
- * Points every weight of `model` at bytes ORT can map from `<cacheDir>`: F32 tensors in place (via a
- * hard link of their file), others (F16, BF16, LoRA-merged) in one converted file, written once.
- */
-export function bindModelWeights(model: HfModel, opts: BuildCommon): BoundModelWeights {
-  const warn = opts.onWarning ?? ((m: string) => console.warn(m));
-  const cacheDir = path.resolve(opts.cacheDir);
-  const weightsDir = path.join(cacheDir, 'weights');
-  fs.mkdirSync(weightsDir, { recursive: true });
-
-  let adapter: PeftAdapter | null = null;
-  const merge = new Map<string, { module: string; fanInFanOut: boolean }>();
-  if (opts.adapterDir) {
-    adapter = readPeftAdapter(opts.adapterDir, { family: model.config.family });
-    const check = validateAdapter(adapter, model);
-    for (const w of check.warnings) warn(`${opts.adapterDir}: ${w}`);
-    for (const m of adapter.modules.values()) merge.set(m.baseWeight, { module: m.module, fanInFanOut: check.fanInFanOut.get(m.module)! });
-  }
-
-  const links = new Map<string, string>();
-  const linkFor = (file: string): string => {
-    let loc = links.get(file);
-    if (!loc) {
-      loc = `weights/${linkWeightFile(file, weightsDir, warn)}`;
-      links.set(file, loc);
-    }
-    return loc;
-  };
-
-  const values = new Map<string, ParamValue>();
-  const toConvert = [...model.weights.values()].filter((w) => w.dtype !== 'F32' || merge.has(w.name));
-  for (const w of model.weights.values()) {
-    if (w.dtype === 'F32' && !merge.has(w.name))
-      values.set(w.name, { kind: 'external', location: linkFor(w.file), offset: w.byteOffset, length: w.byteLength });
-  }
-
-  let converted: string | null = null;
-  if (toConvert.length) {
-    const h = createHash('sha256');
-    for (const f of model.files) h.update(fileIdentity(f)).update('\0');
-    if (adapter?.source) h.update(fileIdentity(path.join(adapter.source.dir, ADAPTER_WEIGHTS))).update('\0');
-    for (const w of toConvert) h.update(`${w.name}:${w.dtype}:${w.byteOffset}:${w.shape.join('x')}\0`);
-    const name = `${h.digest('hex').slice(0, 32)}.bin`;
-    converted = path.join(weightsDir, name);
-    // layout: F32 tensors, each 64-byte aligned (memory-mapped)
-    let offset = 0;
-    const layout = toConvert.map((w) => {
-      offset = Math.ceil(offset / 64) * 64;
-      const length = w.shape.reduce((a, b) => a * b, 1) * 4;
-      const at = offset;
-      offset += length;
-      return { w, offset: at, length };
-    });
-    for (const l of layout) values.set(l.w.name, { kind: 'external', location: `weights/${name}`, offset: l.offset, length: l.length });
-    if (!(fs.existsSync(converted) && fs.statSync(converted).size === offset)) {
-      const m = merge;
-      const ad = adapter;
-      function* chunks(): Generator<Uint8Array> {
-        let pos = 0;
-        for (const l of layout) {
-          if (l.offset > pos) yield new Uint8Array(l.offset - pos);
-          let data = readWeightF32(l.w);
-          const mm = m.get(l.w.name);
-          if (mm && ad) data = mergedWeight(ad.modules.get(mm.module)!, data, l.w.shape, mm.fanInFanOut);
-          yield new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-          pos = l.offset + l.length;
-        }
-      }
-      writeFileAtomic(converted, chunks(), false);
-    }
-  }
-
-  const source: WeightSource = {
-    has: (n) => model.weights.has(n),
-    shape: (n) => [...model.weights.get(n)!.shape],
-    value: (n) => {
-      const v = values.get(n);
-      if (!v) throw new Error(`no bound value for weight ${n}`);
-      return v;
-    },
-  };
-  return { source, converted, adapter };
-}
-
-/** path, device, inode, size, mtime: changes when the file is replaced or rewritten. */
-function fileIdentity(file: string): string {
-  const real = fs.realpathSync(file);
-  const st = fs.statSync(real);
-  return `${real}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeMs}`;
-}
-
-/** Hard-links (or, across file systems, copies) a weight file into `weightsDir`; returns its name. */
-function linkWeightFile(file: string, weightsDir: string, warn: (m: string) => void): string {
-  const real = fs.realpathSync(file);
-  const st = fs.statSync(real);
-  const name = `${createHash('sha256').update(fileIdentity(real)).digest('hex').slice(0, 32)}${path.extname(real) || '.bin'}`;
-  const target = path.join(weightsDir, name);
-  if (fs.existsSync(target)) {
-    const t = fs.statSync(target);
-    if ((t.ino === st.ino && t.dev === st.dev) || t.size === st.size) return name;
-    fs.rmSync(target, { force: true });
-  }
-  const tmp = `${target}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
-  try {
-    fs.linkSync(real, tmp);
-  } catch (e) {
-    warn(
-      `cannot hard-link ${real} into ${weightsDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): copying it ` +
-        `(${(st.size / 2 ** 20).toFixed(1)} MiB). Put the ONNX cache on the same file system as the models to avoid copies.`,
-    );
-    fs.copyFileSync(real, tmp, fs.constants.COPYFILE_FICLONE);
-  }
-  fs.renameSync(tmp, target);
-  return name;
 }

@@ -7,8 +7,11 @@
 import { defineOp, ops, ShapeError, type Graph, type ParamValue, type Tensor } from '../graph/index';
 import { dimEq, fmtShape, type Dim } from '../graph/shape';
 import { attr } from '../graph/onnx/proto';
-import type { Activation } from './hf-folder';
 import { loraBranch, type LoraHooks } from './lora';
+
+/** Activations the model graphs implement (Hugging Face ACT2FN names), as config.json names them. */
+export const SUPPORTED_ACTIVATIONS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'quick_gelu', 'relu', 'silu', 'swish'] as const;
+export type Activation = (typeof SUPPORTED_ACTIVATIONS)[number];
 
 /** Where frozen weights come from: their shape, and their bytes (external data or inline). */
 export interface WeightSource {

@@ -19,8 +19,9 @@
  */
 import { ops, type Tensor } from '../graph/index';
 import type { Dim } from '../graph/shape';
-import type { Gpt2Config } from './hf-folder';
-import { activation, conv1d, gatherRows, multiHeadAttention, type ParamStore } from './encoders';
+import { z } from 'zod';
+import { hfPosInt, ModelFormatError, parseHfConfig, type ExpectedTensor, type WeightSpec } from '../formats/hf-folder';
+import { activation, conv1d, gatherRows, multiHeadAttention, SUPPORTED_ACTIVATIONS, type Activation, type ParamStore } from './encoders';
 import type { LoraHooks } from './lora';
 
 export interface Gpt2Inputs {
@@ -80,4 +81,112 @@ export function gpt2Forward(cfg: Gpt2Config, w: ParamStore, inputs: Gpt2Inputs, 
 /** The state at the last real token: lastHidden[b, prefixLength + lengths[b] - 1] -> [batch, d]. */
 export function gpt2TextEmbedding(out: Gpt2Output, lengths: Tensor): Tensor {
   return gatherRows(out.lastHidden, lengths.add(out.prefixLength - 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// config.json (Hugging Face's GPT2Config, with its defaults) and the weights the forward reads
+
+const Gpt2Raw = z.looseObject({
+  model_type: z.literal('gpt2').optional(),
+  architectures: z.array(z.string()).nullish(),
+  vocab_size: hfPosInt.default(50257),
+  n_positions: hfPosInt.optional(),
+  n_ctx: hfPosInt.optional(),
+  n_embd: hfPosInt.default(768),
+  n_layer: hfPosInt.default(12),
+  n_head: hfPosInt.default(12),
+  n_inner: hfPosInt.nullish(),
+  activation_function: z.enum(SUPPORTED_ACTIVATIONS).default('gelu_new'),
+  layer_norm_epsilon: z.number().positive().default(1e-5),
+  scale_attn_weights: z.boolean().default(true),
+  scale_attn_by_inverse_layer_idx: z.boolean().default(false),
+  reorder_and_upcast_attn: z.boolean().default(false),
+  bos_token_id: z.number().int().nullish(),
+  eos_token_id: z.number().int().nullish(),
+  tie_word_embeddings: z.boolean().default(true),
+});
+
+export interface Gpt2Config {
+  family: 'gpt2';
+  architectures: string[];
+  vocabSize: number;
+  nPositions: number;
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  /** MLP width; Hugging Face's `n_inner: null` means 4 * n_embd. */
+  nInner: number;
+  activation: Activation;
+  layerNormEpsilon: number;
+  scaleAttnWeights: boolean;
+  scaleAttnByInverseLayerIdx: boolean;
+  reorderAndUpcastAttn: boolean;
+  bosTokenId: number;
+  eosTokenId: number;
+}
+
+/** Normalises a GPT-2 config.json (camelCase, Hugging Face's defaults filled in). */
+export function parseGpt2Config(raw: unknown, file: string, architectures: string[]): Gpt2Config {
+  const c = parseHfConfig(Gpt2Raw, raw, file, 'gpt2');
+  if (c.n_embd % c.n_head !== 0) throw new ModelFormatError(file, `n_embd ${c.n_embd} is not divisible by n_head ${c.n_head}`);
+  return {
+    family: 'gpt2',
+    architectures,
+    vocabSize: c.vocab_size,
+    nPositions: c.n_positions ?? c.n_ctx ?? 1024,
+    nEmbd: c.n_embd,
+    nLayer: c.n_layer,
+    nHead: c.n_head,
+    nInner: c.n_inner ?? 4 * c.n_embd,
+    activation: c.activation_function,
+    layerNormEpsilon: c.layer_norm_epsilon,
+    scaleAttnWeights: c.scale_attn_weights,
+    scaleAttnByInverseLayerIdx: c.scale_attn_by_inverse_layer_idx,
+    reorderAndUpcastAttn: c.reorder_and_upcast_attn,
+    bosTokenId: c.bos_token_id ?? 50256,
+    eosTokenId: c.eos_token_id ?? 50256,
+  };
+}
+
+/**
+ * The weights gpt2Forward reads (canonical names, shapes from the config), and the config sizes
+ * each shows: the list a model folder is checked against before a graph is built from it.
+ */
+export function gpt2Weights(cfg: Gpt2Config): WeightSpec {
+  return {
+    anchor: 'wte.weight',
+    layerPattern: /^h\.(\d+)\./,
+    layers: { key: 'n_layer', count: cfg.nLayer },
+    dims: [
+      { key: ['vocab_size'], configured: cfg.vocabSize, tensor: 'wte.weight', axis: 0 },
+      { key: ['n_embd'], configured: cfg.nEmbd, tensor: 'wte.weight', axis: 1 },
+      { key: ['n_positions', 'n_ctx'], configured: cfg.nPositions, tensor: 'wpe.weight', axis: 0 },
+      { key: ['n_inner'], configured: cfg.nInner, tensor: 'h.0.mlp.c_fc.weight', axis: 1 },
+    ],
+    tensors: () => {
+      const { nEmbd: E, nInner: I, vocabSize: V, nPositions: P } = cfg;
+      const out: ExpectedTensor[] = [];
+      const t = (name: string, shape: number[]) => out.push({ name, shape });
+      t('wte.weight', [V, E]);
+      t('wpe.weight', [P, E]);
+      for (let l = 0; l < cfg.nLayer; l++) {
+        const p = `h.${l}.`;
+        t(p + 'ln_1.weight', [E]);
+        t(p + 'ln_1.bias', [E]);
+        t(p + 'attn.c_attn.weight', [E, 3 * E]);
+        t(p + 'attn.c_attn.bias', [3 * E]);
+        t(p + 'attn.c_proj.weight', [E, E]);
+        t(p + 'attn.c_proj.bias', [E]);
+        t(p + 'ln_2.weight', [E]);
+        t(p + 'ln_2.bias', [E]);
+        t(p + 'mlp.c_fc.weight', [E, I]);
+        t(p + 'mlp.c_fc.bias', [I]);
+        t(p + 'mlp.c_proj.weight', [I, E]);
+        t(p + 'mlp.c_proj.bias', [E]);
+      }
+      t('ln_f.weight', [E]);
+      t('ln_f.bias', [E]);
+      return out;
+    },
+  };
 }

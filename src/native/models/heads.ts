@@ -12,8 +12,8 @@ import {
   SAFETENSORS_STYLE,
   SafetensorsError,
   type HeaderStyle,
-} from './safetensors';
-import { ModelFormatError } from './hf-folder';
+} from '../formats/safetensors';
+import { ModelFormatError } from '../formats/hf-folder';
 
 export const TEXT_PROJECTION = 'text_projection.weight';
 export const VISUAL_PROJECTION = 'visual_projection.weight';

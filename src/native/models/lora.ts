@@ -11,8 +11,9 @@
  * weights stays plain (the reference GPT-2 adapter targets `c_proj` but adapts only `attn.c_proj`).
  */
 import { ops, type Graph, type Tensor } from '../graph/index';
-import { isConv1dFamily, isTargetModule, loraScaling, type LoraConfig, type PeftAdapter } from './peft';
-import type { HfModel, ModelFamily } from './hf-folder';
+import { isConv1dFamily, isTargetModule, loraScaling, type LoraConfig, type PeftAdapter } from '../formats/peft';
+import type { HfModel } from './hf-model';
+import type { ModelFamily } from '../formats/hf-folder';
 
 /** Module name suffixes LoRA may target, per family (as PEFT names them). */
 export const LORA_TARGETS: Readonly<Record<'gpt2' | 'vision', readonly string[]>> = {

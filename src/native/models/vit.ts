@@ -27,11 +27,20 @@
  */
 import { ops, type Tensor } from '../graph/index';
 import type { Dim } from '../graph/shape';
-import type { Dinov2Config, VitConfig } from './hf-folder';
-import { activation, linear, LinearGemm, multiHeadAttention, type ParamStore } from './encoders';
+import { z } from 'zod';
+import {
+  hfPair,
+  hfPosInt,
+  ModelFormatError,
+  parseHfConfig,
+  toPair,
+  type ConfigDim,
+  type ExpectedTensor,
+  type WeightSpec,
+} from '../formats/hf-folder';
+import { activation, linear, LinearGemm, multiHeadAttention, SUPPORTED_ACTIVATIONS, type Activation, type ParamStore } from './encoders';
 import type { LoraHooks } from './lora';
 
-export type VisionConfig = VitConfig | Dinov2Config;
 export type ImagePooling = 'cls' | 'prenorm-mean';
 export const IMAGE_POOLINGS: readonly ImagePooling[] = ['cls', 'prenorm-mean'];
 export type PosInterpolation = 'auto' | 'bicubic' | 'bicubic-antialias' | 'legacy-dinov2';
@@ -218,4 +227,264 @@ function cubicAA(x: number): number {
   if (ax < 1) return ((a + 2) * ax - (a + 3)) * ax * ax + 1;
   if (ax < 2) return (((ax - 5) * ax + 8) * ax - 4) * a;
   return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// config.json (ViTConfig, Dinov2Config, Dinov2WithRegistersConfig, with their defaults) and the
+// weights visionForward reads
+
+const VitRaw = z.looseObject({
+  model_type: z.literal('vit').optional(),
+  architectures: z.array(z.string()).nullish(),
+  hidden_size: hfPosInt.default(768),
+  num_hidden_layers: hfPosInt.default(12),
+  num_attention_heads: hfPosInt.default(12),
+  intermediate_size: hfPosInt.default(3072),
+  hidden_act: z.enum(SUPPORTED_ACTIVATIONS).default('gelu'),
+  layer_norm_eps: z.number().positive().default(1e-12),
+  image_size: hfPair.default(224),
+  patch_size: hfPair.default(16),
+  num_channels: hfPosInt.default(3),
+  qkv_bias: z.boolean().default(true),
+});
+
+export interface VitConfig {
+  family: 'vit';
+  architectures: string[];
+  hiddenSize: number;
+  numHiddenLayers: number;
+  numAttentionHeads: number;
+  intermediateSize: number;
+  activation: Activation;
+  layerNormEps: number;
+  imageSize: [number, number];
+  patchSize: [number, number];
+  numChannels: number;
+  qkvBias: boolean;
+  /** Patches in the checkpoint's position embedding grid (image_size / patch_size). */
+  numPatches: number;
+}
+
+const Dinov2RawBase = {
+  architectures: z.array(z.string()).nullish(),
+  hidden_size: hfPosInt.default(768),
+  num_hidden_layers: hfPosInt.default(12),
+  num_attention_heads: hfPosInt.default(12),
+  mlp_ratio: z.number().positive().default(4),
+  hidden_act: z.enum(SUPPORTED_ACTIVATIONS).default('gelu'),
+  layer_norm_eps: z.number().positive().default(1e-6),
+  image_size: hfPair.default(224),
+  num_channels: hfPosInt.default(3),
+  qkv_bias: z.boolean().default(true),
+  layerscale_value: z.number().default(1.0),
+  use_swiglu_ffn: z.boolean().default(false),
+};
+const Dinov2Raw = z.looseObject({
+  ...Dinov2RawBase,
+  model_type: z.literal('dinov2').optional(),
+  patch_size: hfPair.default(14),
+});
+const Dinov2RegRaw = z.looseObject({
+  ...Dinov2RawBase,
+  model_type: z.literal('dinov2_with_registers').optional(),
+  // transformers' Dinov2WithRegistersConfig defaults: patch_size 16 (sic), 4 registers
+  patch_size: hfPair.default(16),
+  num_register_tokens: z.number().int().nonnegative().default(4),
+});
+
+export interface Dinov2Config {
+  family: 'dinov2' | 'dinov2_with_registers';
+  architectures: string[];
+  hiddenSize: number;
+  numHiddenLayers: number;
+  numAttentionHeads: number;
+  mlpRatio: number;
+  /** MLP hidden width: int(hidden * mlp_ratio), or the SwiGLU rounding when useSwigluFfn. */
+  mlpHiddenSize: number;
+  activation: Activation;
+  layerNormEps: number;
+  imageSize: [number, number];
+  patchSize: [number, number];
+  numChannels: number;
+  qkvBias: boolean;
+  layerscaleValue: number;
+  useSwigluFfn: boolean;
+  /** 0 for plain DINOv2. */
+  numRegisterTokens: number;
+  numPatches: number;
+}
+
+export type VisionConfig = VitConfig | Dinov2Config;
+
+/** Normalises a ViT / DINOv2 / DINOv2-with-registers config.json (camelCase, defaults filled in). */
+export function parseVisionConfig(raw: unknown, file: string, family: VisionConfig['family'], architectures: string[]): VisionConfig {
+  if (family === 'vit') {
+    const c = parseHfConfig(VitRaw, raw, file, family);
+    if (c.hidden_size % c.num_attention_heads !== 0)
+      throw new ModelFormatError(file, `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
+    const imageSize = toPair(c.image_size);
+    const patchSize = toPair(c.patch_size);
+    return {
+      family,
+      architectures,
+      hiddenSize: c.hidden_size,
+      numHiddenLayers: c.num_hidden_layers,
+      numAttentionHeads: c.num_attention_heads,
+      intermediateSize: c.intermediate_size,
+      activation: c.hidden_act,
+      layerNormEps: c.layer_norm_eps,
+      imageSize,
+      patchSize,
+      numChannels: c.num_channels,
+      qkvBias: c.qkv_bias,
+      numPatches: Math.floor(imageSize[0] / patchSize[0]) * Math.floor(imageSize[1] / patchSize[1]),
+    };
+  }
+  const c = family === 'dinov2' ? parseHfConfig(Dinov2Raw, raw, file, family) : parseHfConfig(Dinov2RegRaw, raw, file, family);
+  if (c.hidden_size % c.num_attention_heads !== 0)
+    throw new ModelFormatError(file, `hidden_size ${c.hidden_size} is not divisible by num_attention_heads ${c.num_attention_heads}`);
+  const imageSize = toPair(c.image_size);
+  const patchSize = toPair(c.patch_size);
+  let mlpHidden = Math.trunc(c.hidden_size * c.mlp_ratio);
+  if (c.use_swiglu_ffn) mlpHidden = Math.floor((Math.trunc((mlpHidden * 2) / 3) + 7) / 8) * 8;
+  return {
+    family,
+    architectures,
+    hiddenSize: c.hidden_size,
+    numHiddenLayers: c.num_hidden_layers,
+    numAttentionHeads: c.num_attention_heads,
+    mlpRatio: c.mlp_ratio,
+    mlpHiddenSize: mlpHidden,
+    activation: c.hidden_act,
+    layerNormEps: c.layer_norm_eps,
+    imageSize,
+    patchSize,
+    numChannels: c.num_channels,
+    qkvBias: c.qkv_bias,
+    layerscaleValue: c.layerscale_value,
+    useSwigluFfn: c.use_swiglu_ffn,
+    numRegisterTokens: 'num_register_tokens' in c ? (c.num_register_tokens as number) : 0,
+    numPatches: Math.floor(imageSize[0] / patchSize[0]) * Math.floor(imageSize[1] / patchSize[1]),
+  };
+}
+
+/**
+ * The weights visionForward reads (canonical names, shapes from the config; DINOv2's register
+ * tokens when it has them), and the config sizes each shows: the list a model folder is checked
+ * against before a graph is built from it.
+ */
+export function visionWeights(cfg: VisionConfig): WeightSpec {
+  const emb = 'embeddings.patch_embeddings.projection.weight';
+  const dims: ConfigDim[] = [
+    { key: ['hidden_size'], configured: cfg.hiddenSize, tensor: 'embeddings.cls_token', axis: 2 },
+    { key: ['num_channels'], configured: cfg.numChannels, tensor: emb, axis: 1 },
+    { key: ['patch_size'], configured: cfg.patchSize[0], tensor: emb, axis: 2 },
+    { key: ['patch_size'], configured: cfg.patchSize[1], tensor: emb, axis: 3 },
+    // image_size / patch_size sets the position grid: +1 for the class token
+    { key: ['image_size'], configured: cfg.imageSize[0], tensor: 'embeddings.position_embeddings', axis: 1, implied: cfg.numPatches + 1 },
+  ];
+  if (cfg.family === 'vit')
+    dims.push({
+      key: ['intermediate_size'],
+      configured: cfg.intermediateSize,
+      tensor: 'encoder.layer.0.intermediate.dense.weight',
+      axis: 0,
+    });
+  else {
+    if (cfg.numRegisterTokens > 0)
+      dims.push({ key: ['num_register_tokens'], configured: cfg.numRegisterTokens, tensor: 'embeddings.register_tokens', axis: 1 });
+    if (cfg.useSwigluFfn)
+      dims.push({
+        key: ['mlp_ratio'],
+        configured: cfg.mlpRatio,
+        tensor: 'encoder.layer.0.mlp.weights_in.weight',
+        axis: 0,
+        implied: 2 * cfg.mlpHiddenSize,
+      });
+    else
+      dims.push({
+        key: ['mlp_ratio'],
+        configured: cfg.mlpRatio,
+        tensor: 'encoder.layer.0.mlp.fc1.weight',
+        axis: 0,
+        implied: cfg.mlpHiddenSize,
+      });
+  }
+  return {
+    anchor: 'embeddings.cls_token',
+    layerPattern: /^encoder\.layer\.(\d+)\./,
+    layers: { key: 'num_hidden_layers', count: cfg.numHiddenLayers },
+    dims,
+    tensors: () => visionTensors(cfg),
+  };
+}
+
+function visionTensors(config: VisionConfig): ExpectedTensor[] {
+  const out: ExpectedTensor[] = [];
+  const t = (name: string, shape: number[], optional = false) => out.push(optional ? { name, shape, optional } : { name, shape });
+  const H = config.hiddenSize;
+  const [ph, pw] = config.patchSize;
+  t('embeddings.cls_token', [1, 1, H]);
+  t('embeddings.position_embeddings', [1, config.numPatches + 1, H]);
+  t('embeddings.patch_embeddings.projection.weight', [H, config.numChannels, ph, pw]);
+  t('embeddings.patch_embeddings.projection.bias', [H]);
+  const L = config.numHiddenLayers;
+  if (config.family === 'vit') {
+    t('embeddings.mask_token', [1, 1, H], true);
+    const I = config.intermediateSize;
+    for (let l = 0; l < L; l++) {
+      const p = `encoder.layer.${l}.`;
+      for (const q of ['query', 'key', 'value']) {
+        t(`${p}attention.attention.${q}.weight`, [H, H]);
+        if (config.qkvBias) t(`${p}attention.attention.${q}.bias`, [H]);
+      }
+      t(p + 'attention.output.dense.weight', [H, H]);
+      t(p + 'attention.output.dense.bias', [H]);
+      t(p + 'intermediate.dense.weight', [I, H]);
+      t(p + 'intermediate.dense.bias', [I]);
+      t(p + 'output.dense.weight', [H, I]);
+      t(p + 'output.dense.bias', [H]);
+      t(p + 'layernorm_before.weight', [H]);
+      t(p + 'layernorm_before.bias', [H]);
+      t(p + 'layernorm_after.weight', [H]);
+      t(p + 'layernorm_after.bias', [H]);
+    }
+    t('layernorm.weight', [H]);
+    t('layernorm.bias', [H]);
+    t('pooler.dense.weight', [H, H], true);
+    t('pooler.dense.bias', [H], true);
+    return out;
+  }
+  t('embeddings.mask_token', [1, H], true);
+  if (config.numRegisterTokens > 0) t('embeddings.register_tokens', [1, config.numRegisterTokens, H]);
+  const M = config.mlpHiddenSize;
+  for (let l = 0; l < L; l++) {
+    const p = `encoder.layer.${l}.`;
+    t(p + 'norm1.weight', [H]);
+    t(p + 'norm1.bias', [H]);
+    for (const q of ['query', 'key', 'value']) {
+      t(`${p}attention.attention.${q}.weight`, [H, H]);
+      if (config.qkvBias) t(`${p}attention.attention.${q}.bias`, [H]);
+    }
+    t(p + 'attention.output.dense.weight', [H, H]);
+    t(p + 'attention.output.dense.bias', [H]);
+    t(p + 'layer_scale1.lambda1', [H]);
+    t(p + 'norm2.weight', [H]);
+    t(p + 'norm2.bias', [H]);
+    if (config.useSwigluFfn) {
+      t(p + 'mlp.weights_in.weight', [2 * M, H]);
+      t(p + 'mlp.weights_in.bias', [2 * M]);
+      t(p + 'mlp.weights_out.weight', [H, M]);
+      t(p + 'mlp.weights_out.bias', [H]);
+    } else {
+      t(p + 'mlp.fc1.weight', [M, H]);
+      t(p + 'mlp.fc1.bias', [M]);
+      t(p + 'mlp.fc2.weight', [H, M]);
+      t(p + 'mlp.fc2.bias', [H]);
+    }
+    t(p + 'layer_scale2.lambda1', [H]);
+  }
+  t('layernorm.weight', [H]);
+  t('layernorm.bias', [H]);
+  return out;
 }

@@ -7,7 +7,7 @@
  *   manifest.json    names, shapes, dtypes, the flat layout, sha256 of every file
  *
  * Frozen weights stay initializers (inline, or external data whose `location` must resolve inside this
- * folder: bind them with `bindSafetensorsWeights({ modelDir: dir, ... })`). Sessions must be created
+ * folder: bind them with `bindWeights(refs, { cacheDir: dir })` of models/weights.ts). Sessions must be created
  * from the file paths (ORT cannot resolve external data of a model given as bytes).
  */
 import { createHash } from 'node:crypto';
@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { emitOnnx, grad, Graph, type Tensor } from '../graph/index.js';
 import type { EmitTarget } from '../graph/op.js';
-import { writeFileAtomic } from '../models/safetensors.js';
+import { writeFileAtomic } from '../formats/safetensors.js';
 import { buildOptimizerGraph, resolveOptimizer, type OptimizerConfig } from './optimizer.js';
 import { DROPOUT_SEED, layoutOf, makeBuildContext, type DecayExclusion, type ParamLayout, type TrainingSetup } from './setup.js';
 

@@ -18,7 +18,7 @@ import {
   writeFileAtomic,
   writeSafetensors,
   type TensorInput,
-} from '../models/safetensors.js';
+} from '../formats/safetensors.js';
 import { sha256Hex, type TrainingManifest } from './artifacts.js';
 import type { ParamLayout } from './setup.js';
 

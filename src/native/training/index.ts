@@ -34,12 +34,3 @@ export {
 export { inThreadRunner, engineWorkerRunner, type StepRunner, type SessionHandle } from './runner.js';
 export { learningRate, deriveSeed, epochPermutation, DataOrder, type LrSchedule } from './schedule.js';
 export { linear, geluTanh, Linear, GeluTanh } from './layers.js';
-export {
-  transformer,
-  baseParamShapes,
-  loraParamShapes,
-  initialValue,
-  inlineFrozen,
-  type TransformerConfig,
-  type ParamFactory,
-} from './transformer.js';

@@ -2,6 +2,7 @@
  * Learning-rate schedules, deterministic data order and per-step seeds: everything that must be a pure
  * function of (seed, step, position) so that a resumed run repeats an uninterrupted one exactly.
  */
+import { mulberry32 } from '../io/random';
 
 export type LrSchedule =
   | { kind: 'constant'; lr: number }
@@ -33,18 +34,6 @@ export function deriveSeed(seed: number, ...parts: number[]): bigint {
   let h = mix64(BigInt(Math.trunc(seed)) & ((1n << 64n) - 1n));
   for (const p of parts) h = mix64(h ^ (BigInt(Math.trunc(p)) & ((1n << 64n) - 1n)));
   return h >> 2n;
-}
-
-/** mulberry32 PRNG, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A permutation of 0..n-1 (Fisher–Yates) from the run seed and the epoch. */

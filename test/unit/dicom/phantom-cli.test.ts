@@ -9,7 +9,7 @@ import { decodeFrame, openDicomFile } from '../../../src/main/dicom/decode';
 import { dicomdirFiles } from '../../../src/main/dicom/dicomdir';
 import { readDicomHeader } from '../../../src/main/dicom/header';
 import { DENSITY_FRACTION, generatePhantoms } from '../../../src/main/dicom/phantom/index';
-import { readTensor } from '../../../src/native/models/safetensors';
+import { readTensor } from '../../../src/native/formats/safetensors';
 import { requireTools } from './corpus';
 
 requireTools();

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import type { ClassifyResult } from '../../../src/common/jobs';
 import type { TrainAdaptorResult } from '../../../src/common/jobs';
-import { manifestSha256, openBundle, parseBundleManifest } from '../../../src/native/models/bundle';
+import { manifestSha256, openBundle, parseBundleManifest } from '../../../src/native/bundle/index';
 import { callApi } from '../../helpers/api';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';

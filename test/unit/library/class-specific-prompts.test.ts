@@ -2,7 +2,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import type { ClassifyResult } from '../../../src/common/jobs';
-import { addPromptSet, openBundle, readPromptSet } from '../../../src/native/models/bundle';
+import { addPromptSet, openBundle, readPromptSet } from '../../../src/native/bundle/index';
 import { callApi } from '../../helpers/api';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import type { ClassifyResult } from '../../../src/common/jobs';
-import { addPromptSet, openBundle, type CleftBundle } from '../../../src/native/models/bundle';
+import { addPromptSet, openBundle, type CleftBundle } from '../../../src/native/bundle/index';
 import { callApi } from '../../helpers/api';
 import { testBackend, addTinyBundle } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';

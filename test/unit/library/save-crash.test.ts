@@ -9,7 +9,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import { JobSpec } from '../../../src/common/jobs';
 import { CRASH_AT_ENV } from '../../../src/native/io/crash-point';
-import { BUNDLE_MANIFEST, openBundle, readAdaptor, readPromptSet } from '../../../src/native/models/bundle';
+import { BUNDLE_MANIFEST, openBundle, readAdaptor, readPromptSet } from '../../../src/native/bundle/index';
 import { callApi } from '../../helpers/api';
 import { CLI } from '../../helpers/cli';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';

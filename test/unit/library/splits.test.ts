@@ -8,13 +8,13 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../../src/main/api/backend';
 import type { PromptLearnResult, TrainAdaptorResult } from '../../../src/common/jobs';
-import { openBundle } from '../../../src/native/models/bundle';
+import { openBundle } from '../../../src/native/bundle/index';
 import { callApi } from '../../helpers/api';
 import { runCli } from '../../helpers/cli';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { addTinyBundle, importExams, taskNamed, testBackend } from '../../helpers/library';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
-import { writeSafetensors } from '../../../src/native/models/safetensors';
+import { writeSafetensors } from '../../../src/native/formats/safetensors';
 import { REF, cases } from '../native/cleft/reference';
 
 const uid = (n: number) => `1.2.826.0.1.3680043.9.7777.${n}`;

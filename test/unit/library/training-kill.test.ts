@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import { JobSpec } from '../../../src/common/jobs';
-import { openBundle, readAdaptor, readPromptSet } from '../../../src/native/models/bundle';
+import { openBundle, readAdaptor, readPromptSet } from '../../../src/native/bundle/index';
 import { callApi } from '../../helpers/api';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { labelIndices, readPredictions } from '../../../src/main/cli/commands/evaluate';
 import { evaluate, MAX_CLASSES } from '../../../src/native/cleft/metrics';
-import { writeSafetensors } from '../../../src/native/models/safetensors';
+import { writeSafetensors } from '../../../src/native/formats/safetensors';
 import { CLI, ROOT } from '../../helpers/cli';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 

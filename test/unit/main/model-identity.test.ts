@@ -7,16 +7,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/main/db/database';
 import { importModel, inspectModel } from '../../../src/main/models/registry';
-import {
-  BUNDLE_MANIFEST,
-  addAdaptor,
-  addPromptSet,
-  createBundle,
-  hashFiles,
-  manifestBaseSha256,
-  openBundle,
-} from '../../../src/native/models/bundle';
-import { readTensorF32, writeSafetensors } from '../../../src/native/models/safetensors';
+import { hashFiles } from '../../../src/native/io/hash';
+import { BUNDLE_MANIFEST, addAdaptor, addPromptSet, createBundle, manifestBaseSha256, openBundle } from '../../../src/native/bundle/index';
+import { readTensorF32, writeSafetensors } from '../../../src/native/formats/safetensors';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 
 const REF = path.resolve(__dirname, '../../fixtures/reference-a');

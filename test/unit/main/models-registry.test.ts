@@ -16,8 +16,8 @@ import {
   createModelBundle,
   MODELS_DIR,
 } from '../../../src/main/models/registry';
-import { createBundle, openBundle, addPromptSet, bundleSha256 } from '../../../src/native/models/bundle';
-import { detectModelFolder, inspectModelFolder, type ModelInspection } from '../../../src/native/models/inspect';
+import { createBundle, openBundle, addPromptSet, bundleSha256 } from '../../../src/native/bundle/index';
+import { detectModelFolder, inspectModelFolder, type ModelInspection } from '../../../src/native/bundle/inspect';
 import { CleftError } from '../../../src/common/errors';
 import { specHash, PRESETS } from '../../../src/main/dicom/pipeline/spec';
 import { tmpDir, removeTmpDirs } from '../../helpers/tmp';

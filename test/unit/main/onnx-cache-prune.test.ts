@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/main/db/database';
 import { deleteModel, importModel } from '../../../src/main/models/registry';
 import { embedImages } from '../../../src/native/models/embed';
-import { pruneOnnxCache } from '../../../src/native/models/onnx-cache';
+import { pruneOnnxCache } from '../../../src/native/formats/onnx-cache';
 import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 

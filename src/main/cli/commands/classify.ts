@@ -12,7 +12,7 @@ import { ImagesRepo } from '../../db/images-repo';
 import { TasksRepo } from '../../db/tasks-repo';
 import { prepareFiles } from '../../dicom/pipeline/prepare';
 import { PreprocessSpec, presetSpec } from '../../dicom/pipeline/spec';
-import { openBundle } from '../../../native/models/bundle';
+import { openBundle } from '../../../native/bundle/index';
 import { builtinTask, parseTask, type TaskSpec } from '../../../native/cleft/tasks';
 import { zeroShot } from '../../../native/cleft/zero-shot';
 import { parseProviderChoice, providerLabel } from '../../../native/runtime/providers';

@@ -9,7 +9,7 @@ import { checkDecodedTotal } from '../../dicom/limits';
 import { toStage, prepareFiles, type Stage } from '../../dicom/pipeline/prepare';
 import { PreprocessSpec, canonicalSpecJson, presetSpec } from '../../dicom/pipeline/spec';
 import { PHANTOM_SIZES, PHANTOM_SYNTAXES, type PhantomSize, type PhantomSyntax, generatePhantoms } from '../../dicom/phantom/index';
-import { writeSafetensors } from '../../../native/models/safetensors';
+import { writeSafetensors } from '../../../native/formats/safetensors';
 
 function parseIntOpt(name: string) {
   return (v: string): number => {

@@ -7,15 +7,16 @@ import { resolveDataDir } from '../../data-dir';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { APP_VERSION } from '../../version';
 import { importModel, listModels, inspectModel, deleteModel, createModelBundle, type ModelRecord } from '../../models/registry';
-import { openBundle, exportBundle, BundleError, type HashProgress } from '../../../native/models/bundle';
+import { type HashProgress } from '../../../native/io/hash';
+import { openBundle, exportBundle, BundleError } from '../../../native/bundle/index';
 import {
   inspectModelFolder,
   describeBundle,
   type ModelInspection,
   type ArchitectureSummary,
   type AdapterSummary,
-} from '../../../native/models/inspect';
-import { ModelFormatError } from '../../../native/models/hf-folder';
+} from '../../../native/bundle/inspect';
+import { ModelFormatError } from '../../../native/formats/hf-folder';
 import { ProgressPrinter, renderBar } from '../progress-bar';
 
 const DATA_DIR_HELP = 'library folder (default: $CLEFT_DATA_DIR or the app user-data folder)';

@@ -2,6 +2,7 @@
 // line, fibroglandular texture whose area fraction follows the BI-RADS density class, an optional
 // pectoral muscle (MLO), masses and calcification clusters. Values are 12-bit, MONOCHROME2
 // (dense = bright), as a FOR PRESENTATION image. Deterministic from the RNG passed in.
+import { mulberry32, type Rng } from '../../../native/io/random';
 
 export type Density = 'A' | 'B' | 'C' | 'D';
 export type View = 'CC' | 'MLO';
@@ -42,18 +43,7 @@ export interface BreastSpec {
   pixelSpacing: number;
 }
 
-export type Rng = () => number;
-
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32, type Rng };
 
 function gauss(rng: Rng): number {
   const u = Math.max(rng(), 1e-12);

@@ -7,7 +7,7 @@ import { SettingsRepo } from '../../db/settings-repo';
 import { TasksRepo } from '../../db/tasks-repo';
 import { cachedImageFeatures, engineFromSettings } from '../../features/image-features';
 import { getModel } from '../../models/registry';
-import { openBundle, type CleftBundle } from '../../../native/models/bundle';
+import { openBundle, type CleftBundle } from '../../../native/bundle/index';
 import type { TaskSpec } from '../../../native/cleft/tasks';
 import { throwIfCancelled, type JobContext } from '../job-context';
 

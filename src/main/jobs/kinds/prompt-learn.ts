@@ -14,7 +14,7 @@ import { RunsRepo } from '../../db/runs-repo';
 import { bundleSpec } from '../../features/image-features';
 import { getModel, refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
-import { addPromptSet, openBundle, type PromptSetMetaInput } from '../../../native/models/bundle';
+import { addPromptSet, openBundle, type PromptSetMetaInput } from '../../../native/bundle/index';
 import { crashPoint } from '../../../native/io/crash-point';
 import { stepsForEpochs } from '../../../native/cleft/common';
 import { learnPromptContext } from '../../../native/cleft/prompt-learning';

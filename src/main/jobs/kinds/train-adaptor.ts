@@ -17,7 +17,7 @@ import { RunsRepo, type NewPrediction } from '../../db/runs-repo';
 import { bundleSpec } from '../../features/image-features';
 import { getModel, refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
-import { addAdaptor, openBundle, type AdaptorMetaInput } from '../../../native/models/bundle';
+import { addAdaptor, openBundle, type AdaptorMetaInput } from '../../../native/bundle/index';
 import { crashPoint } from '../../../native/io/crash-point';
 import { adaptImageRows, imageBranchShapes, linearProbe, probeProbabilities, trainAdaptor } from '../../../native/cleft/adaptor';
 import { combineViews } from '../../../native/cleft/aggregate';

@@ -19,7 +19,8 @@ import { bundleSpec } from '../../features/image-features';
 import { preparedPixelFile } from '../../library/prepared-pixels';
 import { MODELS_DIR, getModel, importModel, listModels } from '../../models/registry';
 import { APP_VERSION } from '../../version';
-import { canonicalJson, createBundle, openBundle, sha256Hex, type BundleParts } from '../../../native/models/bundle';
+import { canonicalJson, sha256Hex } from '../../../native/io/hash';
+import { createBundle, openBundle, type BundleParts } from '../../../native/bundle/index';
 import { crashPoint } from '../../../native/io/crash-point';
 import {
   exportContrastive,

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { adaptImageRows, trainAdaptor, exportAdaptor } from '../../../../src/native/cleft/adaptor';
 import { seededRandom } from '../../../../src/native/cleft/random';
-import { readSafetensorsHeader } from '../../../../src/native/models/safetensors';
+import { readSafetensorsHeader } from '../../../../src/native/formats/safetensors';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-adaptor-'));

@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readTensors, toFloat32, writeSafetensors, type Tensor } from '../../../../src/native/models/safetensors';
+import { readTensors, toFloat32, writeSafetensors, type Tensor } from '../../../../src/native/formats/safetensors';
 import { relErr } from './reference';
 import { runCli } from '../../../helpers/cli';
 

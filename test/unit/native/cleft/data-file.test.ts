@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataFile } from '../../../../src/native/cleft/data';
-import { readTensors, writeSafetensors } from '../../../../src/native/models/safetensors';
+import { readTensors, writeSafetensors } from '../../../../src/native/formats/safetensors';
 import { QUICK_SIZES, writeTinyModels } from '../../../../src/native/cleft/tiny-models';
 import { ROOT, runCli } from '../../../helpers/cli';
 

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { openBundle, readPromptSet } from '../../../../src/native/models/bundle';
+import { openBundle, readPromptSet } from '../../../../src/native/bundle/index';
 import { demoSplitSizes } from '../../../../src/native/cleft/demo';
 
 const ROOT = path.resolve(__dirname, '../../../..');

@@ -12,7 +12,8 @@ import {
   type ContrastiveOptions,
   type EncoderTraining,
 } from '../../../../src/native/cleft/contrastive';
-import { loadHfFolder, readWeightF32 } from '../../../../src/native/models/hf-folder';
+import { loadHfFolder } from '../../../../src/native/models/hf-model';
+import { readWeightF32 } from '../../../../src/native/formats/hf-folder';
 import { readHeads } from '../../../../src/native/models/heads';
 import { embedImages } from '../../../../src/native/models/embed';
 import { REF, f32, i64 } from './reference';

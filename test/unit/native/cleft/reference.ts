@@ -1,6 +1,6 @@
 // Reference-a fixtures for the CLEFT workflow tests (PyTorch gradients of the CLIP and prompt losses).
 import * as path from 'node:path';
-import { readTensors, toFloat32 } from '../../../../src/native/models/safetensors';
+import { readTensors, toFloat32 } from '../../../../src/native/formats/safetensors';
 
 export const REF = path.resolve(__dirname, '../../../fixtures/reference-a');
 export const cases = readTensors(path.join(REF, 'cases.safetensors'));

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createBundle, type CleftBundle } from '../../../../src/native/models/bundle';
+import { createBundle, type CleftBundle } from '../../../../src/native/bundle/index';
 import { textFeatures } from '../../../../src/native/cleft/features';
 import {
   classEmbeddingsFromFeatures,

@@ -4,8 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { Graph, emitOnnx, grad, bindSafetensorsWeights, IR_VERSION, OPSET } from '../../../../src/native/graph/index.js';
-import { writeSafetensors, f32ToBf16 } from '../../../../src/native/models/safetensors.js';
+import { Graph, emitOnnx, grad, IR_VERSION, OPSET } from '../../../../src/native/graph/index.js';
+import { writeSafetensors, f32ToBf16 } from '../../../../src/native/formats/safetensors.js';
+import { safetensorsWeightRefs } from '../../../../src/native/formats/hf-folder.js';
+import { bindWeights } from '../../../../src/native/models/weights.js';
 
 function mlp() {
   const g = new Graph();
@@ -80,21 +82,25 @@ describe('frozen weights as external data inside the model .safetensors', () => 
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+  // The engine's one way to bind weights (models/weights.ts): the .onnx goes into the cache folder,
+  // weight files are hard-linked under it.
+  const bind = (file: string, cacheDir: string, names?: string[]) =>
+    bindWeights(
+      safetensorsWeightRefs(file).filter((r) => !names || names.includes(r.name)),
+      { cacheDir },
+    );
   it('F32 points into the file in place; BF16 is converted once into a side file; ORT loads both', async () => {
-    const modelDir = path.join(dir, 'model');
-    const bound = bindSafetensorsWeights({
-      file: path.join(modelDir, 'model.safetensors'),
-      modelDir,
-      tensors: { 'h.0.w': 'float32', 'h.0.b': 'float32' },
-    });
-    const vw = bound.values.get('h.0.w')!;
-    expect(vw).toMatchObject({ kind: 'external', location: 'model.safetensors', length: 48 });
-    expect(bound.values.get('h.0.b')).toMatchObject({ kind: 'external', location: 'converted-weights.bin', offset: 0, length: 12 });
+    const cacheDir = path.join(dir, 'cache');
+    const bound = bind(path.join(dir, 'model', 'model.safetensors'), cacheDir);
+    const vw = bound.source.value('h.0.w');
+    expect(vw).toMatchObject({ kind: 'external', location: expect.stringMatching(/^weights\/[0-9a-f]{32}\.safetensors$/), length: 48 });
+    const vb = bound.source.value('h.0.b');
+    expect(vb).toMatchObject({ kind: 'external', location: `weights/${path.basename(bound.converted!)}`, offset: 0, length: 12 });
     const g = new Graph();
     const x = g.input('x', 'float32', ['batch', 4]);
     const w = g.param('h.0.w', [4, 3], { value: vw });
-    const b = g.param('h.0.b', [3], { value: bound.values.get('h.0.b')! });
-    const file = path.join(modelDir, 'forward.onnx');
+    const b = g.param('h.0.b', [3], { value: vb });
+    const file = path.join(cacheDir, 'forward.onnx');
     fs.writeFileSync(file, emitOnnx(g, { outputs: { y: x.matmul(w).add(b) } }).bytes);
     const s = await ort.InferenceSession.create(file);
     expect([...s.inputNames]).toEqual(['x']);
@@ -102,11 +108,13 @@ describe('frozen weights as external data inside the model .safetensors', () => 
     // row 0 + row 3 of w, plus bias (bf16 of 0.5,-1,2 is exact)
     expect(Array.from(y).map((v) => +v.toFixed(5))).toEqual([0 + 0.9 + 0.5, 0.1 + 1.0 - 1, 0.2 + 1.1 + 2].map((v) => +v.toFixed(5)));
   });
-  it('refuses locations ORT would reject (outside the model directory)', () => {
-    const modelDir = path.join(dir, 'model');
-    expect(() =>
-      bindSafetensorsWeights({ file: path.join(dir, 'outside', 'model.safetensors'), modelDir, tensors: { 'h.0.w': 'float32' } }),
-    ).toThrow(/outside the model directory/);
+  it('a weight file outside the cache folder is hard-linked into it (a location ORT accepts)', () => {
+    const cacheDir = path.join(dir, 'cache');
+    const outside = path.join(dir, 'outside', 'model.safetensors');
+    const v = bind(outside, cacheDir, ['h.0.w']).source.value('h.0.w');
+    if (v.kind !== 'external') throw new Error('expected external data');
+    expect(v.location.startsWith('weights/')).toBe(true);
+    expect(fs.statSync(path.join(cacheDir, v.location)).ino).toBe(fs.statSync(outside).ino);
   });
   it('ORT facts: rejects ../ locations and cannot load external data from bytes', async () => {
     const g = new Graph();
@@ -119,16 +127,16 @@ describe('frozen weights as external data inside the model .safetensors', () => 
     await expect(ort.InferenceSession.create(bytes)).rejects.toThrow();
   });
   it('gradient graphs work with external frozen weights (LoRA-style: frozen W, trainable A)', async () => {
-    const modelDir = path.join(dir, 'model');
-    const bound = bindSafetensorsWeights({ file: path.join(modelDir, 'model.safetensors'), modelDir, tensors: { 'h.0.w': 'float32' } });
+    const cacheDir = path.join(dir, 'cache');
+    const bound = bind(path.join(dir, 'model', 'model.safetensors'), cacheDir, ['h.0.w']);
     const g = new Graph();
     const x = g.input('x', 'float32', ['batch', 4]);
-    const w = g.param('h.0.w', [4, 3], { value: bound.values.get('h.0.w')! });
+    const w = g.param('h.0.w', [4, 3], { value: bound.source.value('h.0.w') });
     const a = g.param('lora_a', [4, 1], { trainable: true });
     const loss = x.matmul(w).add(x.matmul(a)).sum();
     const [ga] = grad(loss, [a]);
     expect(() => grad(loss, [w])).toThrow(/frozen/);
-    const file = path.join(modelDir, 'train_step.onnx');
+    const file = path.join(cacheDir, 'train_step.onnx');
     fs.writeFileSync(file, emitOnnx(g, { outputs: { loss, grad_lora_a: ga! } }).bytes);
     const s = await ort.InferenceSession.create(file);
     const r = await s.run({

@@ -7,19 +7,13 @@
 import * as ort from 'onnxruntime-node';
 import { Graph, grad, emitOnnx, type Tensor, type Dim } from '../../../../src/native/graph/index.js';
 import { toPoly } from '../../../../src/native/graph/shape.js';
+import { mulberry32 } from '../../../../src/native/io/random';
 
 export type FloatDType = 'float64' | 'float32';
 
 /** Deterministic PRNG (mulberry32) so failures are reproducible. */
 export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     uniform: (lo = 0, hi = 1) => lo + (hi - lo) * next(),
     normal: () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next()),

@@ -6,13 +6,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { embedImages, embedText, buildTextEncoder, clearBuildMemo } from '../../../../src/native/models/embed';
-import { readTensors, toFloat32, writeSafetensors } from '../../../../src/native/models/safetensors';
-import { Gpt2Tokenizer } from '../../../../src/native/models/tokenizer';
+import { readTensors, toFloat32, writeSafetensors } from '../../../../src/native/formats/safetensors';
+import { Gpt2Tokenizer } from '../../../../src/native/formats/tokenizer';
 import type { ImagePooling } from '../../../../src/native/models/vit';
 import { generatePhantoms } from '../../../../src/main/dicom/phantom/index';
 import { prepareFiles } from '../../../../src/main/dicom/pipeline/prepare';
 import { presetSpec } from '../../../../src/main/dicom/pipeline/spec';
-import { readSafetensorsHeader } from '../../../../src/native/models/safetensors';
+import { readSafetensorsHeader } from '../../../../src/native/formats/safetensors';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const REF = path.join(ROOT, 'test/fixtures/reference-a');

@@ -7,12 +7,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Graph, emitOnnx, ops, type Tensor } from '../../../../src/native/graph/index';
 import { ort, type OrtTensor } from '../../../../src/native/runtime/ort';
-import { loadHfFolder, readWeightF32, type Gpt2Config } from '../../../../src/native/models/hf-folder';
-import { readPeftAdapter } from '../../../../src/native/models/peft';
-import { readTensors, toFloat32, writeSafetensors, f32ToBf16, f32ToF16 } from '../../../../src/native/models/safetensors';
+import { loadHfFolder } from '../../../../src/native/models/hf-model';
+import { readWeightF32 } from '../../../../src/native/formats/hf-folder';
+import { type Gpt2Config } from '../../../../src/native/models/gpt2';
+import { readPeftAdapter } from '../../../../src/native/formats/peft';
+import { readTensors, toFloat32, writeSafetensors, f32ToBf16, f32ToF16 } from '../../../../src/native/formats/safetensors';
 import { LinearGemm, ParamStore } from '../../../../src/native/models/encoders';
 import { checkGradients } from '../graph/harness';
-import { bindModelWeights, embedImages, embedText } from '../../../../src/native/models/embed';
+import { bindModelWeights } from '../../../../src/native/models/weights';
+import { embedImages, embedText } from '../../../../src/native/models/embed';
 import { gpt2Forward, gpt2TextEmbedding } from '../../../../src/native/models/gpt2';
 import { visionForward, poolImage, type VisionConfig } from '../../../../src/native/models/vit';
 import { loraModulesOf, trainableLora } from '../../../../src/native/models/lora';
@@ -72,7 +75,7 @@ describe('GPT-2 text encoder', () => {
     const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
     const len = g.input('lengths', 'int64', ['batch']);
     const pre = g.input('prefix', 'float32', ['batch', n, D]);
-    const w = new ParamStore(g, bindModelWeights(model, { modelDir: model.dir, cacheDir: tmp }).source);
+    const w = new ParamStore(g, bindModelWeights(model, { cacheDir: tmp }).source);
     const out = gpt2Forward(cfg, w, { inputIds, prefix: pre });
     const emb = gpt2TextEmbedding(out, len); // index shifts by the prefix length inside
     const r = await run(
@@ -96,7 +99,7 @@ describe('GPT-2 text encoder', () => {
     const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
     const len = g.input('lengths', 'int64', ['batch']);
     const ctx = g.param('ctx', [3, D], { trainable: true });
-    const w = new ParamStore(g, bindModelWeights(model, { modelDir: model.dir, cacheDir: tmp }).source);
+    const w = new ParamStore(g, bindModelWeights(model, { cacheDir: tmp }).source);
     const out = gpt2Forward(cfg, w, { inputIds, prefix: ctx });
     expect(out.lastHidden.shape).toEqual(['batch', 'seq+3', D]);
     const ctxData = Float32Array.from({ length: 3 * D }, (_, i) => Math.sin(i));
@@ -139,7 +142,7 @@ describe('GPT-2 text encoder', () => {
     const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
     const len = g.input('lengths', 'int64', ['batch']);
     const seed = g.input('seed', 'int64', []);
-    const w = new ParamStore(g, bindModelWeights(model, { modelDir: model.dir, cacheDir: tmp }).source);
+    const w = new ParamStore(g, bindModelWeights(model, { cacheDir: tmp }).source);
     const lora = trainableLora(g, loraModulesOf(adapter));
     const emb = gpt2TextEmbedding(gpt2Forward(cfg, w, { inputIds }, lora), len);
     const withDropout = trainableLora(g, loraModulesOf(adapter), { prefix: 'd.', dropout: 0.5, seed });
@@ -194,7 +197,7 @@ describe('ViT LoRA', () => {
     const adapter = readPeftAdapter(path.join(REF, 'vit/adapter'), { family: 'vit' });
     const g = new Graph();
     const px = g.input('pixel_values', 'float32', ['batch', 3, 32, 32]);
-    const w = new ParamStore(g, bindModelWeights(model, { modelDir: model.dir, cacheDir: tmp }).source);
+    const w = new ParamStore(g, bindModelWeights(model, { cacheDir: tmp }).source);
     const lora = trainableLora(g, loraModulesOf(adapter));
     const emb = poolImage(visionForward(model.config as VisionConfig, w, px, { lora }), 'cls');
     const feeds: Record<string, OrtTensor> = { pixel_values: new ort.Tensor('float32', f32('vit.pixel_values'), [3, 3, 32, 32]) };

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readHeads, writeHeads, validateHeads, createHeads, LOGIT_SCALE_INIT } from '../../../../src/native/models/heads';
-import { ModelFormatError } from '../../../../src/native/models/hf-folder';
-import { readSafetensorsHeader, readTensors, writeSafetensors } from '../../../../src/native/models/safetensors';
+import { ModelFormatError } from '../../../../src/native/formats/hf-folder';
+import { readSafetensorsHeader, readTensors, writeSafetensors } from '../../../../src/native/formats/safetensors';
 
 const REF = path.resolve(__dirname, '../../../fixtures/reference-a');
 let tmp: string;

@@ -7,12 +7,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Graph, grad, emitOnnx, type Tensor } from '../../../../src/native/graph/index';
 import { ort, type OrtTensor } from '../../../../src/native/runtime/ort';
-import { loadHfFolder, type Gpt2Config } from '../../../../src/native/models/hf-folder';
-import { readPeftAdapter } from '../../../../src/native/models/peft';
+import { loadHfFolder } from '../../../../src/native/models/hf-model';
+import { type Gpt2Config } from '../../../../src/native/models/gpt2';
+import { readPeftAdapter } from '../../../../src/native/formats/peft';
 import { readHeads } from '../../../../src/native/models/heads';
-import { readTensors, toFloat32 } from '../../../../src/native/models/safetensors';
+import { readTensors, toFloat32 } from '../../../../src/native/formats/safetensors';
 import { ParamStore } from '../../../../src/native/models/encoders';
-import { bindModelWeights } from '../../../../src/native/models/embed';
+import { bindModelWeights } from '../../../../src/native/models/weights';
 import { gpt2Forward, gpt2TextEmbedding } from '../../../../src/native/models/gpt2';
 import { visionForward, poolImage, type VisionConfig } from '../../../../src/native/models/vit';
 import { loraModulesOf, trainableLora } from '../../../../src/native/models/lora';
@@ -64,8 +65,8 @@ describe('training graphs match PyTorch', () => {
     const lengths = g.input('lengths', 'int64', ['batch']);
     const px = g.input('pixel_values', 'float32', ['batch', 3, 32, 32]);
     // frozen base weights as external data into the fixture files (W frozen), LoRA A/B trainable
-    const tw = new ParamStore(g, bindModelWeights(text, { modelDir: text.dir, cacheDir: tmp }).source, 'text.');
-    const iw = new ParamStore(g, bindModelWeights(image, { modelDir: image.dir, cacheDir: tmp }).source, 'image.');
+    const tw = new ParamStore(g, bindModelWeights(text, { cacheDir: tmp }).source, 'text.');
+    const iw = new ParamStore(g, bindModelWeights(image, { cacheDir: tmp }).source, 'image.');
     const tLora = trainableLora(g, loraModulesOf(tAd), { prefix: 'text.' });
     const iLora = trainableLora(g, loraModulesOf(iAd), { prefix: 'image.' });
     const hp = headParams(g, heads, { trainable: true });
@@ -131,8 +132,8 @@ describe('training graphs match PyTorch', () => {
     const px = g.input('pixel_values', 'float32', ['batch', 3, 32, 32]);
     const labels = g.input('labels', 'int64', ['batch']);
     const ctx = g.param('ctx', [nCtx, d], { trainable: true });
-    const tw = new ParamStore(g, bindModelWeights(text, { modelDir: text.dir, cacheDir: tmp }).source, 'text.');
-    const iw = new ParamStore(g, bindModelWeights(image, { modelDir: image.dir, cacheDir: tmp }).source, 'image.');
+    const tw = new ParamStore(g, bindModelWeights(text, { cacheDir: tmp }).source, 'text.');
+    const iw = new ParamStore(g, bindModelWeights(image, { cacheDir: tmp }).source, 'image.');
     const hp = headParams(g, heads); // frozen
 
     const cls = gpt2TextEmbedding(gpt2Forward(text.config as Gpt2Config, tw, { inputIds: ids, prefix: ctx }), lengths);

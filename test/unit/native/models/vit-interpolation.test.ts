@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { embedImages } from '../../../../src/native/models/embed';
-import { readTensors, toFloat32 } from '../../../../src/native/models/safetensors';
+import { readTensors, toFloat32 } from '../../../../src/native/formats/safetensors';
 import { interpolationMatrix, type PosInterpolation } from '../../../../src/native/models/vit';
 
 const ROOT = path.resolve(__dirname, '../../../..');

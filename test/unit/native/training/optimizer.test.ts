@@ -13,7 +13,7 @@ import {
   type OptimizerConfig,
   type ParamLayout,
 } from '../../../../src/native/training/index.js';
-import { mulberry32 } from '../../../../src/native/training/schedule.js';
+import { mulberry32 } from '../../../../src/native/io/random.js';
 
 const F = Math.fround;
 

@@ -4,17 +4,9 @@
  * random start token, so every position after the first is predictable from the current token.
  */
 import { i64 } from '../../../../src/native/runtime/tensors.js';
-import {
-  baseParamShapes,
-  initialValue,
-  linear,
-  loraParamShapes,
-  transformer,
-  type TrainData,
-  type TrainingSetup,
-  type TransformerConfig,
-} from '../../../../src/native/training/index.js';
-import { mulberry32 } from '../../../../src/native/training/schedule.js';
+import { baseParamShapes, initialValue, loraParamShapes, transformer, type TransformerConfig } from '../../../helpers/transformer.js';
+import { linear, type TrainData, type TrainingSetup } from '../../../../src/native/training/index.js';
+import { mulberry32 } from '../../../../src/native/io/random.js';
 import { ops } from '../../../../src/native/graph/index.js';
 
 export const TINY: TransformerConfig = { vocab: 16, ctx: 16, dim: 64, heads: 4, layers: 2 };

@@ -1,7 +1,7 @@
 // The one JSON reader behind safetensors headers (ordered, strict) and Python configs (floats kept).
 import { describe, it, expect } from 'vitest';
-import { parseSafetensorsHeader } from '../../../../src/native/models/safetensors';
-import { PyFloat, pyDumps, pyLoads } from '../../../../src/native/models/pyjson';
+import { parseSafetensorsHeader } from '../../../../src/native/formats/safetensors';
+import { PyFloat, pyDumps, pyLoads } from '../../../../src/native/formats/pyjson';
 
 const header = (json: string) => {
   const body = new TextEncoder().encode(json);

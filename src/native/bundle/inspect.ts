@@ -6,22 +6,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadHfFolder, parseModelConfig, ModelFormatError, type HfModel, type ModelFamily } from './hf-folder';
-import { readPeftAdapter, validateAdapter, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftAdapter } from './peft';
-import { numel, SafetensorsError } from './safetensors';
-import {
-  openBundle,
-  hashFiles,
-  filesSha256,
-  hfModelFiles,
-  tokenizerFilesIn,
-  embeddingIdentity,
-  BundleError,
-  BUNDLE_MANIFEST,
-  type FileHash,
-  type HashProgress,
-  type CleftBundle,
-} from './bundle';
+import { loadHfFolder, parseModelConfig, type HfModel } from '../models/hf-model';
+import { ModelFormatError, type ModelFamily } from '../formats/hf-folder';
+import { readPeftAdapter, validateAdapter, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftAdapter } from '../formats/peft';
+import { numel, SafetensorsError } from '../formats/safetensors';
+import { hashFiles, filesSha256, type FileHash, type HashProgress } from '../io/hash';
+import { BundleError, BUNDLE_MANIFEST } from './layout';
+import { openBundle, hfModelFiles, tokenizerFilesIn, embeddingIdentity, type CleftBundle } from './open';
 
 export type ModelFolderKind = 'bundle' | 'hf-text' | 'hf-image' | 'peft-adapter';
 export const MODEL_FOLDER_KINDS: readonly ModelFolderKind[] = ['bundle', 'hf-text', 'hf-image', 'peft-adapter'];

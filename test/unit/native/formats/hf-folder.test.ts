@@ -2,19 +2,11 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  loadHfFolder,
-  parseModelConfig,
-  expectedTensors,
-  writeHfFolder,
-  readWeightF32,
-  ensureF32Cache,
-  ModelFormatError,
-  INDEX_FILE,
-  type Gpt2Config,
-  type Dinov2Config,
-  type VitConfig,
-} from '../../../../src/native/models/hf-folder';
+import { loadHfFolder, parseModelConfig, expectedTensors } from '../../../../src/native/models/hf-model';
+import { writeHfFolder, readWeightF32, ModelFormatError, INDEX_FILE } from '../../../../src/native/formats/hf-folder';
+import { bindModelWeights } from '../../../../src/native/models/weights';
+import { type Gpt2Config } from '../../../../src/native/models/gpt2';
+import { type Dinov2Config, type VitConfig } from '../../../../src/native/models/vit';
 import {
   readTensors,
   readSafetensorsHeader,
@@ -24,7 +16,7 @@ import {
   bf16ToF32,
   f16ToF32,
   type TensorInput,
-} from '../../../../src/native/models/safetensors';
+} from '../../../../src/native/formats/safetensors';
 
 const REF = path.resolve(__dirname, '../../../fixtures/reference-a');
 let tmp: string;
@@ -333,7 +325,7 @@ describe('refusing bad folders', () => {
 });
 
 describe('F16 / BF16 weights', () => {
-  it('loads F16 and BF16 folders and converts BF16 to an F32 cache once', () => {
+  it('loads F16 and BF16 folders; binding converts them to F32 once, F32 weights are used in place', () => {
     const t = fixtureTensors('gpt2');
     const bf: Record<string, TensorInput> = {};
     const hf: Record<string, TensorInput> = {};
@@ -344,26 +336,28 @@ describe('F16 / BF16 weights', () => {
     const mh = loadHfFolder(makeFolder('gpt2-f16', fixtureConfig('gpt2'), hf));
     expect(mh.dtypes).toEqual(['F16']);
     expect(readWeightF32(mh.weights.get('wpe.weight')!)).toEqual(f16ToF32(hf['wpe.weight']!.data as Uint16Array));
-    expect(ensureF32Cache(mh, path.join(tmp, 'cache'))).toBe(mh); // nothing to convert
+    const m32 = loadHfFolder(makeFolder('gpt2-f32', fixtureConfig('gpt2'), t));
+    expect(bindModelWeights(m32, { cacheDir: path.join(tmp, 'cache32') }).converted).toBeNull(); // nothing to convert
 
     const m = loadHfFolder(makeFolder('gpt2-bf16', fixtureConfig('gpt2'), bf));
     expect(m.dtypes).toEqual(['BF16']);
     const cacheDir = path.join(tmp, 'cache');
-    const c = ensureF32Cache(m, cacheDir);
-    expect(c.dtypes).toEqual(['F32']);
-    const w = c.weights.get('h.0.attn.c_attn.weight')!;
-    expect(path.dirname(w.file)).toBe(cacheDir);
-    expect(w.dtype).toBe('F32');
-    expect(readWeightF32(w)).toEqual(bf16ToF32(bf['h.0.attn.c_attn.weight']!.data as Uint16Array));
+    const bound = bindModelWeights(m, { cacheDir });
+    const file = bound.converted!;
+    expect(path.dirname(file)).toBe(path.join(cacheDir, 'weights'));
+    const v = bound.source.value('h.0.attn.c_attn.weight');
+    if (v.kind !== 'external') throw new Error('expected external data');
+    expect(v.location).toBe(`weights/${path.basename(file)}`);
+    const bytes = fs.readFileSync(file).subarray(v.offset, v.offset + v.length);
+    const conv = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    expect(conv).toEqual(bf16ToF32(bf['h.0.attn.c_attn.weight']!.data as Uint16Array));
     // the BF16 values are within bf16 precision of the originals
     const orig = t['h.0.attn.c_attn.weight']!.data as Float32Array;
-    const conv = readWeightF32(w);
     for (let i = 0; i < orig.length; i++) expect(Math.abs(conv[i]! - orig[i]!)).toBeLessThanOrEqual(Math.abs(orig[i]!) * 2 ** -8);
-    const mtime = fs.statSync(w.file).mtimeMs;
-    const c2 = ensureF32Cache(m, cacheDir);
-    expect(c2.weights.get('h.0.attn.c_attn.weight')!.file).toBe(w.file);
-    expect(fs.statSync(w.file).mtimeMs).toBe(mtime);
-    expect(fs.readdirSync(cacheDir).length).toBe(1);
+    const mtime = fs.statSync(file).mtimeMs;
+    expect(bindModelWeights(m, { cacheDir }).converted).toBe(file);
+    expect(fs.statSync(file).mtimeMs).toBe(mtime);
+    expect(fs.readdirSync(path.join(cacheDir, 'weights'))).toEqual([path.basename(file)]);
   });
   it('writeSafetensors output of the folder is readable by index', () => {
     const f = path.join(tmp, 'x.safetensors');

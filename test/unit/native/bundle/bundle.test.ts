@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { canonicalJson, sha256Hex, sha256File } from '../../../../src/native/io/hash';
 import {
   createBundle,
   openBundle,
@@ -11,17 +12,15 @@ import {
   addPromptSet,
   readPromptSet,
   parseBundleManifest,
-  canonicalJson,
-  sha256Hex,
-  sha256File,
   BundleError,
   BUNDLE_MANIFEST,
   type BundleParts,
   type BundleManifest,
-} from '../../../../src/native/models/bundle';
+} from '../../../../src/native/bundle/index';
 import { createHeads, writeHeads } from '../../../../src/native/models/heads';
-import { ModelFormatError, expectedTensors, parseModelConfig, writeHfFolder } from '../../../../src/native/models/hf-folder';
-import type { TensorInput } from '../../../../src/native/models/safetensors';
+import { ModelFormatError, writeHfFolder } from '../../../../src/native/formats/hf-folder';
+import { expectedTensors, parseModelConfig } from '../../../../src/native/models/hf-model';
+import type { TensorInput } from '../../../../src/native/formats/safetensors';
 import { tmpDir, removeTmpDirs } from '../../../helpers/tmp';
 
 const REF = path.resolve(__dirname, '../../../fixtures/reference-a');

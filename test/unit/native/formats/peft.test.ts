@@ -14,10 +14,11 @@ import {
   parseLoraConfig,
   ADAPTER_CONFIG,
   ADAPTER_WEIGHTS,
-} from '../../../../src/native/models/peft';
-import { loadHfFolder, readWeightF32, ModelFormatError, writeHfFolder } from '../../../../src/native/models/hf-folder';
-import { readTensors, readSafetensorsHeader, writeSafetensors, type TensorInput } from '../../../../src/native/models/safetensors';
-import { pyDumps, pyLoads, pyFloatRepr, PyFloat } from '../../../../src/native/models/pyjson';
+} from '../../../../src/native/formats/peft';
+import { loadHfFolder } from '../../../../src/native/models/hf-model';
+import { readWeightF32, ModelFormatError, writeHfFolder } from '../../../../src/native/formats/hf-folder';
+import { readTensors, readSafetensorsHeader, writeSafetensors, type TensorInput } from '../../../../src/native/formats/safetensors';
+import { pyDumps, pyLoads, pyFloatRepr, PyFloat } from '../../../../src/native/formats/pyjson';
 
 const REF = path.resolve(__dirname, '../../../fixtures/reference-a');
 let tmp: string;

@@ -19,7 +19,7 @@ import {
   SafetensorsError,
   SAFETENSORS_STYLE,
   type TensorInput,
-} from '../../../../src/native/models/safetensors';
+} from '../../../../src/native/formats/safetensors';
 
 const REF = path.resolve(__dirname, '../../../fixtures/reference-a');
 const FIXTURES = [

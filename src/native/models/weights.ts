@@ -1,0 +1,196 @@
+/**
+ * Frozen weights as ONNX external data: the one way the engine binds a model's weights.
+ *
+ *   <cacheDir>/weights/<file key>.safetensors    hard link to a weight file (F32 data used in place:
+ *                                                external data at its offsets, memory-mapped by ORT)
+ *   <cacheDir>/weights/<conversion key>.bin      F16/BF16 weights as F32 and LoRA-merged weights,
+ *                                                64-byte aligned, written once
+ *
+ * Measured with onnxruntime-node 1.30 (test/unit/native/graph/emit.test.ts): ORT resolves
+ * `location` against the .onnx file's directory and rejects '..', absolute paths and symlinks
+ * leading out of it, and a model with external data cannot be created from bytes; hence the .onnx
+ * goes into `cacheDir` and the weight files are hard-linked under it (a link that cannot be made,
+ * across file systems, falls back to a copy with a warning). File keys hash path, device, inode,
+ * size and mtime: a replaced model file gets a new key. Aligned offsets are memory-mapped: a 256 MB
+ * weight used by MatMul is copied by prepacking unless `session.disable_prepacking=1`.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ParamValue } from '../graph/index';
+import { readWeightF32, type WeightRef } from '../formats/hf-folder';
+import { readPeftAdapter, validateAdapter, mergedWeight, ADAPTER_WEIGHTS, type PeftAdapter } from '../formats/peft';
+import { writeFileAtomic } from '../formats/safetensors';
+import type { WeightSource } from './encoders';
+import type { HfModel } from './hf-model';
+
+export interface BindWeightsOptions {
+  /** Where the .onnx files go; the weight links and converted weights go to its `weights/`. */
+  cacheDir: string;
+  /** Called when a weight file has to be copied (default console.warn). */
+  onWarning?: (message: string) => void;
+}
+
+/** Weights that are changed on the way (LoRA merged): converted like F16/BF16, keyed by `keyFiles` too. */
+export interface WeightTransform {
+  names: ReadonlySet<string>;
+  apply: (ref: WeightRef, data: Float32Array) => Float32Array;
+  keyFiles: readonly string[];
+}
+
+export interface BoundWeights {
+  source: WeightSource;
+  /** The converted/merged weights file, or null. */
+  converted: string | null;
+}
+
+/**
+ * Points every weight at bytes ORT can map from `<cacheDir>`: F32 tensors in place (via a hard link
+ * of their file), the others (F16, BF16, and those `transform` changes) as F32 in one converted
+ * file, written once.
+ */
+export function bindWeights(
+  refs: readonly WeightRef[],
+  opts: BindWeightsOptions & {
+    /** The weight files, in order, for the converted file's key (default: those of `refs`). */
+    files?: readonly string[];
+    transform?: WeightTransform;
+  },
+): BoundWeights {
+  const warn = opts.onWarning ?? ((m: string) => console.warn(m));
+  const weightsDir = path.join(path.resolve(opts.cacheDir), 'weights');
+  fs.mkdirSync(weightsDir, { recursive: true });
+  const changed = opts.transform?.names ?? new Set<string>();
+
+  const links = new Map<string, string>();
+  const linkFor = (file: string): string => {
+    let loc = links.get(file);
+    if (!loc) {
+      loc = `weights/${linkWeightFile(file, weightsDir, warn)}`;
+      links.set(file, loc);
+    }
+    return loc;
+  };
+
+  const values = new Map<string, ParamValue>();
+  const toConvert = refs.filter((w) => w.dtype !== 'F32' || changed.has(w.name));
+  for (const w of refs) {
+    if (w.dtype === 'F32' && !changed.has(w.name))
+      values.set(w.name, { kind: 'external', location: linkFor(w.file), offset: w.byteOffset, length: w.byteLength });
+  }
+
+  let converted: string | null = null;
+  if (toConvert.length) {
+    const h = createHash('sha256');
+    for (const f of opts.files ?? new Set(refs.map((w) => w.file))) h.update(fileIdentity(f)).update('\0');
+    for (const f of opts.transform?.keyFiles ?? []) h.update(fileIdentity(f)).update('\0');
+    for (const w of toConvert) h.update(`${w.name}:${w.dtype}:${w.byteOffset}:${w.shape.join('x')}\0`);
+    const name = `${h.digest('hex').slice(0, 32)}.bin`;
+    converted = path.join(weightsDir, name);
+    // layout: F32 tensors, each 64-byte aligned (memory-mapped)
+    let offset = 0;
+    const layout = toConvert.map((w) => {
+      offset = Math.ceil(offset / 64) * 64;
+      const length = w.shape.reduce((a, b) => a * b, 1) * 4;
+      const at = offset;
+      offset += length;
+      return { w, offset: at, length };
+    });
+    for (const l of layout) values.set(l.w.name, { kind: 'external', location: `weights/${name}`, offset: l.offset, length: l.length });
+    if (!(fs.existsSync(converted) && fs.statSync(converted).size === offset)) {
+      const transform = opts.transform;
+      function* chunks(): Generator<Uint8Array> {
+        let pos = 0;
+        for (const l of layout) {
+          if (l.offset > pos) yield new Uint8Array(l.offset - pos);
+          let data = readWeightF32(l.w);
+          if (transform && changed.has(l.w.name)) data = transform.apply(l.w, data);
+          yield new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+          pos = l.offset + l.length;
+        }
+      }
+      writeFileAtomic(converted, chunks(), false);
+    }
+  }
+
+  const byName = new Map(refs.map((w) => [w.name, w]));
+  const source: WeightSource = {
+    has: (n) => byName.has(n),
+    shape: (n) => [...byName.get(n)!.shape],
+    value: (n) => {
+      const v = values.get(n);
+      if (!v) throw new Error(`no bound value for weight ${n}`);
+      return v;
+    },
+  };
+  return { source, converted };
+}
+
+export interface BoundModelWeights extends BoundWeights {
+  /** The adapter, when one was merged. */
+  adapter: PeftAdapter | null;
+}
+
+/** A Hugging Face model's weights bound as above, with a PEFT LoRA adapter merged when given. */
+export function bindModelWeights(model: HfModel, opts: BindWeightsOptions & { adapterDir?: string | undefined }): BoundModelWeights {
+  const warn = opts.onWarning ?? ((m: string) => console.warn(m));
+  let adapter: PeftAdapter | null = null;
+  const merge = new Map<string, { module: string; fanInFanOut: boolean }>();
+  if (opts.adapterDir) {
+    adapter = readPeftAdapter(opts.adapterDir, { family: model.config.family });
+    const check = validateAdapter(adapter, model);
+    for (const w of check.warnings) warn(`${opts.adapterDir}: ${w}`);
+    for (const m of adapter.modules.values()) merge.set(m.baseWeight, { module: m.module, fanInFanOut: check.fanInFanOut.get(m.module)! });
+  }
+  const ad = adapter;
+  const bound = bindWeights([...model.weights.values()], {
+    cacheDir: opts.cacheDir,
+    onWarning: warn,
+    files: model.files,
+    ...(ad
+      ? {
+          transform: {
+            names: new Set(merge.keys()),
+            apply: (w: WeightRef, data: Float32Array) => {
+              const mm = merge.get(w.name)!;
+              return mergedWeight(ad.modules.get(mm.module)!, data, w.shape, mm.fanInFanOut);
+            },
+            keyFiles: ad.source ? [path.join(ad.source.dir, ADAPTER_WEIGHTS)] : [],
+          },
+        }
+      : {}),
+  });
+  return { ...bound, adapter };
+}
+
+/** path, device, inode, size, mtime: changes when the file is replaced or rewritten. */
+function fileIdentity(file: string): string {
+  const real = fs.realpathSync(file);
+  const st = fs.statSync(real);
+  return `${real}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeMs}`;
+}
+
+/** Hard-links (or, across file systems, copies) a weight file into `weightsDir`; returns its name. */
+function linkWeightFile(file: string, weightsDir: string, warn: (m: string) => void): string {
+  const real = fs.realpathSync(file);
+  const st = fs.statSync(real);
+  const name = `${createHash('sha256').update(fileIdentity(real)).digest('hex').slice(0, 32)}${path.extname(real) || '.bin'}`;
+  const target = path.join(weightsDir, name);
+  if (fs.existsSync(target)) {
+    const t = fs.statSync(target);
+    if ((t.ino === st.ino && t.dev === st.dev) || t.size === st.size) return name;
+    fs.rmSync(target, { force: true });
+  }
+  const tmp = `${target}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+  try {
+    fs.linkSync(real, tmp);
+  } catch (e) {
+    warn(
+      `cannot hard-link ${real} into ${weightsDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): copying it ` +
+        `(${(st.size / 2 ** 20).toFixed(1)} MiB). Put the ONNX cache on the same file system as the models to avoid copies.`,
+    );
+    fs.copyFileSync(real, tmp, fs.constants.COPYFILE_FICLONE);
+  }
+  fs.renameSync(tmp, target);
+  return name;
+}
