@@ -63,7 +63,7 @@ export function migrate(db: Db, targetVersion: number = LATEST_SCHEMA_VERSION, a
       db.exec(m.sql);
       m.up?.(db);
       db.pragma(`user_version = ${m.version}`);
-    })();
+    }).immediate();
     applied.push(m.version);
   }
   return applied;

@@ -38,6 +38,6 @@ export class EmbeddingsRepo {
           r.vector.length,
           Buffer.from(r.vector.buffer, r.vector.byteOffset, r.vector.byteLength),
         );
-    })();
+    }).immediate();
   }
 }

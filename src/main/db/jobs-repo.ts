@@ -184,7 +184,7 @@ export class JobsRepo {
     this.db.transaction(() => {
       this.db.prepare(`UPDATE job_runner SET heartbeat_at = ? WHERE id = 1 AND pid = ?`).run(now, pid);
       this.db.prepare(`UPDATE jobs SET heartbeat_at = ? WHERE status = 'running' AND owner_pid = ?`).run(now, pid);
-    })();
+    }).immediate();
   }
 
   /**
@@ -205,7 +205,7 @@ export class JobsRepo {
         )
         .run(nowIso());
       return rows.map((r) => r.id);
-    })();
+    }).immediate();
   }
 }
 /**

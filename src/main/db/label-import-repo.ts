@@ -196,7 +196,7 @@ export function applyLabelImport(db: Db, taskId: number, file: string, reportJso
     }
     flush();
     return importId;
-  })();
+  }).immediate();
 }
 
 /** Puts every label an import touched back as it was; refuses when any of them changed since. */
@@ -240,7 +240,7 @@ export function undoLabelImport(db: Db, importId: number): LabelImportUndoResult
     }
     db.prepare(`UPDATE label_imports SET undone_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`).run(importId);
     return { importId, removed, restored };
-  })();
+  }).immediate();
 }
 
 export interface LabelExportRow {

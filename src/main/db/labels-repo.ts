@@ -57,7 +57,7 @@ export class LabelsRepo {
         .run(target.taskId, target.scope, target.studyId, target.instanceId ?? null, target.laterality ?? null, className, annotator);
       const label = toLabel(this.db.prepare(`SELECT * FROM labels WHERE id = ?`).get(info.lastInsertRowid) as LabelRow);
       return { label, replaced };
-    })();
+    }).immediate();
   }
 
   clear(target: Target): Label | null {

@@ -89,7 +89,7 @@ export class LibraryIndexRepo {
 
   /** Runs `fn` in one transaction (a batch of files is one commit). */
   inTransaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.db.transaction(fn).immediate();
   }
 
   /** Size and mtime of every indexed file, so a re-import can skip the unchanged ones unread. */
@@ -138,6 +138,6 @@ export class LibraryIndexRepo {
   addProblems(jobId: number | null, problems: readonly ImportProblemRecord[]): void {
     this.db.transaction(() => {
       for (const p of problems) this.stmts.problem.run(jobId, p.file, p.kind, p.reason);
-    })();
+    }).immediate();
   }
 }

@@ -142,7 +142,7 @@ export class RunsRepo {
           record,
         );
       }
-    })();
+    }).immediate();
   }
 
   getRun(id: number): Run {

@@ -26,7 +26,7 @@ export class SettingsRepo {
     );
     this.db.transaction(() => {
       for (const [key, value] of Object.entries(patch)) if (value !== undefined) upsert.run(key, JSON.stringify(value));
-    })();
+    }).immediate();
     return this.get();
   }
 }

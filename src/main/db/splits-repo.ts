@@ -113,7 +113,7 @@ export class SplitsRepo {
       const add = this.db.prepare(`INSERT INTO split_studies (split_ref, study_ref, part) VALUES (?, ?, ?)`);
       for (const p of parts) add.run(id, p.studyId, p.part);
       return this.get(o.name);
-    })();
+    }).immediate();
   }
 
   private info(r: SplitRow): SplitInfo {

@@ -30,7 +30,7 @@ export class TasksRepo {
     );
     this.db.transaction(() => {
       for (const t of BUILTIN_TASKS) upsert.run(t.name, t.description, JSON.stringify(t.classes), t.scope);
-    })();
+    }).immediate();
   }
 
   list(): Task[] {

@@ -104,7 +104,7 @@ function importCsv(db: Db, file: string): ReportImportResult {
       repo.upsert(study.id, text, file);
       matched++;
     }
-  })();
+  }).immediate();
   return { file, matched, unmatched };
 }
 
@@ -183,6 +183,6 @@ function importTxtFiles(db: Db, root: string, files: readonly string[]): ReportI
       repo.upsert(studyId, text, file);
       matched++;
     }
-  })();
+  }).immediate();
   return { file: root, matched, unmatched };
 }

@@ -370,7 +370,7 @@ export function deleteModel(db: Db, dataDir: string, id: number): { deleted: num
   db.transaction(() => {
     models.delete(id);
     new PromptSetsRepo(db).forgetModel(id);
-  })();
+  }).immediate();
   const modelsRoot = path.resolve(dataDir, MODELS_DIR);
   const folder = path.resolve(row.path);
   if (isInside(folder, modelsRoot) && fs.existsSync(folder)) {
@@ -419,7 +419,7 @@ export async function refreshBundleRecord<T>(
     new ModelsRepo(db).updateManifest(id, JSON.stringify(manifest), sha256);
     const model = getModel(db, id);
     return register ? { model, registered: register(model) } : model;
-  })();
+  }).immediate();
 }
 
 /**

@@ -309,7 +309,7 @@ async function save(ctx: JobContext<TrainLoraParams>, db: Db, pending: PendingSa
         record: { ...pending.record.run.record, modelSha256: model.sha256, adapters },
         metrics: pending.record.run.metrics,
       }),
-  )();
+  ).immediate();
   crashPoint('train-lora.run-recorded');
   // the graphs and prepared pixels are only needed to resume
   fs.rmSync(path.join(ctx.jobDir, 'work'), { recursive: true, force: true });
