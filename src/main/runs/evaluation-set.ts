@@ -40,8 +40,9 @@ export function lineageOf(runs: RunsRepo, run: Run): LineageTraining[] {
     if (maker) found.set(maker.id, maker);
   }
   // Adaptor: the training run itself, or the newest adaptor run of the head a classification used.
-  if (run.kind === 'adaptor' && run.jobId !== null && runs.runOfJob(run.jobId, 'adaptor') === run.id) found.set(run.id, run);
+  // (a classification with a head names it in params.adaptor; the training run does not)
   const head = paramName(run, 'adaptor');
+  if (run.kind === 'adaptor' && typeof head !== 'string') found.set(run.id, run);
   if (typeof head === 'string') {
     const maker = earlier('adaptor').find((r) => r.modelId === run.modelId && paramName(r, 'name') === head && r.id !== run.id);
     if (maker) found.set(maker.id, maker);
