@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../../src/main/api/backend';
-import type { ClassifyResult, PromptLearnResult } from '../../../src/common/jobs';
+import type { ClassifyResult, PromptLearnResult, TrainAdaptorResult } from '../../../src/common/jobs';
 import { evaluate } from '../../../src/native/cleft/metrics';
 import { PSEUDONYM_KEY_FILE, PSEUDONYM_LENGTH } from '../../../src/main/runs/pseudonym';
 import { callApi } from '../../helpers/api';
@@ -32,6 +32,8 @@ function table(csv: string): { header: string[]; rows: Record<string, string>[] 
 let b: Backend;
 let dataDir: string;
 let taskId: number;
+let modelId: number;
+let studyIds: number[];
 let runId: number;
 let split: { train: string[]; val: string[]; test: string[] };
 let bundleSha: string;
@@ -50,7 +52,10 @@ beforeAll(async () => {
   const studies = await importExams(b, source);
   for (const s of studies)
     await callApi(b, 'labels.set', { target: { taskId, studyId: s.id, scope: 'exam' }, className: classOf(examOf(s.studyUid)) });
-  const { modelId, sha256 } = await addTinyBundle(b, 7);
+  const tiny = await addTinyBundle(b, 7);
+  modelId = tiny.modelId;
+  const sha256 = tiny.sha256;
+  studyIds = studies.map((s) => s.id);
   await callApi(b, 'splits.create', { name: 'by-patient', taskId, fractions: [0.5, 0.25, 0.25], seed: 4 });
   split = await callApi(b, 'splits.show', { name: 'by-patient' });
   const learned = await b.jobs.waitFor(
@@ -124,6 +129,35 @@ describe('held-out evaluation', () => {
     expect(everything.rows[0]!.own!.n).toBe(12);
     expect(everything.rows[0]!.evaluationSet.includesTrainingData).toBe(true);
   });
+
+  it('without a named split: everything outside the train and val studies of the adaptor a classification used', async () => {
+    // four studies unlabelled while the head trains, labelled again to be evaluated: never seen by it
+    const later = studyIds.slice(8);
+    for (const studyId of later) await callApi(b, 'labels.clear', { target: { taskId, studyId, scope: 'exam' } });
+    const trained = await b.jobs.waitFor(
+      (await callApi(b, 'train.adaptor', { modelId, taskId, name: 'auto-head', steps: 5, valFraction: 0.3, seed: 2 })).id,
+    );
+    expect(trained.error).toBeNull();
+    const a = (trained.result as TrainAdaptorResult).split!;
+    expect(a.name).toBeNull();
+    const used = new Set([...a.trainStudies, ...a.valStudies]);
+    expect(used.size).toBe(8);
+    const studies = (await callApi(b, 'library.studies', { sort: { key: 'accession', dir: 'asc' } })).rows;
+    for (const s of studies.filter((x) => later.includes(x.id)))
+      await callApi(b, 'labels.set', { target: { taskId, studyId: s.id, scope: 'exam' }, className: classOf(examOf(s.studyUid)) });
+
+    const cls = await b.jobs.waitFor((await callApi(b, 'classify.start', { modelId, taskId, studyIds, adaptor: 'auto-head' })).id);
+    expect(cls.error).toBeNull();
+    const clsRun = (cls.result as ClassifyResult).runId;
+    const held = await callApi(b, 'runs.evaluate', { runId: clsRun, scope: 'exam', bootstrapSamples: 20 });
+    expect(held.n).toBe(4);
+    expect(held.evaluationSet).toMatchObject({ heldOutOnly: true, includesTrainingData: false, studies: 4, excludedStudies: 8 });
+    expect(held.evaluationSet!.description).toMatch(
+      /^studies outside the training and validation of adaptor run #\d+ \(automatic split, seed 2\)$/,
+    );
+    const all = await callApi(b, 'runs.evaluate', { runId: clsRun, scope: 'exam', includeTraining: true, bootstrapSamples: 20 });
+    expect(all).toMatchObject({ n: 12, evaluationSet: { includesTrainingData: true } });
+  }, 300_000);
 
   it('cleft runs evaluate shows which set it evaluated and marks --include-training', () => {
     const held = runCli(['runs', 'evaluate', String(runId), '--scope', 'exam', '--bootstrap', '50', '--data-dir', dataDir]);
