@@ -57,6 +57,16 @@ describe('cluster bootstrap', () => {
   });
 
   it('refuses a cluster key list of the wrong length', () => {
-    expect(() => evaluate([0, 1], [[0.6, 0.4], [0.3, 0.7]], ['A', 'B'], { clusters: ['P1'] })).toThrow(/1 cluster keys for 2 rows/);
+    expect(() =>
+      evaluate(
+        [0, 1],
+        [
+          [0.6, 0.4],
+          [0.3, 0.7],
+        ],
+        ['A', 'B'],
+        { clusters: ['P1'] },
+      ),
+    ).toThrow(/1 cluster keys for 2 rows/);
   });
 });
