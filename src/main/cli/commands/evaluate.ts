@@ -213,7 +213,10 @@ export function register(program: Command): void {
     .description(
       'Metrics of predictions (CSV or safetensors) against labels: accuracy, balanced accuracy, macro AUC with bootstrap CIs, per class, confusion, ECE',
     )
-    .requiredOption('--predictions <file>', 'CSV (label, p_<class>...) or safetensors (probs (N,K), labels (N))')
+    .requiredOption(
+      '--predictions <file>',
+      'CSV (label, p_<class>...; with a PatientID column the intervals resample patients, not rows) or safetensors (probs (N,K), labels (N))',
+    )
     .option('--labels <file>', 'labels from another file (CSV column label, or safetensors labels)')
     .option('--classes <names>', 'class names separated by "|" (default: from the file)')
     .option('--bootstrap <n>', 'bootstrap resamples for the 95% intervals', '1000')

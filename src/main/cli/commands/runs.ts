@@ -76,7 +76,8 @@ export function register(program: Command): void {
     .command('compare')
     .description(
       "A task's runs side by side: on the labelled targets every compared run predicted (the fair comparison), " +
-        'and each on its own labelled targets; 95% bootstrap intervals',
+        "and each on its own labelled targets, by default only on studies the run's model, prompt set and adaptor never saw; " +
+        '95% intervals by bootstrap over patients',
     )
     .requiredOption('--task <name>', 'the task (e.g. "Breast density")')
     .option('--scope <scope>', 'image | breast | exam', 'breast')
