@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../../src/main/api/backend';
 import type { ClassifyResult, PromptLearnResult, TrainAdaptorResult } from '../../../src/common/jobs';
 import { evaluate } from '../../../src/native/cleft/metrics';
+import { RunsRepo } from '../../../src/main/db/runs-repo';
 import { PSEUDONYM_KEY_FILE, PSEUDONYM_LENGTH } from '../../../src/main/runs/pseudonym';
 import { callApi } from '../../helpers/api';
 import { runCli } from '../../helpers/cli';
@@ -158,6 +159,58 @@ describe('held-out evaluation', () => {
     const all = await callApi(b, 'runs.evaluate', { runId: clsRun, scope: 'exam', includeTraining: true, bootstrapSamples: 20 });
     expect(all).toMatchObject({ n: 12, evaluationSet: { includesTrainingData: true } });
   }, 300_000);
+
+  it("a bundle's LoRA run is in the lineage too: its training and validation studies leave the test part", async () => {
+    const repo = new RunsRepo(b.db);
+    const classified = await callApi(b, 'runs.get', { id: runId });
+    // Two test studies the (recorded) LoRA run trained and validated on; a run of the same bundle and
+    // prompt set made after it, with the same predictions.
+    const [t1, t2] = split.test;
+    expect(t2).toBeDefined();
+    repo.createRun({
+      kind: 'contrastive-lora',
+      name: 'lora of the bundle',
+      jobId: null,
+      modelId,
+      taskId: null,
+      promptSetId: null,
+      record: {
+        ...classified.record,
+        split: { name: null, sha256: 'c'.repeat(64), by: 'patient', seed: 9, trainStudies: [t1!], valStudies: [t2!], notes: [] },
+      },
+    });
+    const later = repo.createRun({
+      kind: 'zero-shot',
+      name: 'after lora',
+      jobId: null,
+      modelId,
+      taskId,
+      promptSetId: classified.promptSetId,
+      record: classified.record,
+    });
+    const preds = await callApi(b, 'runs.predictions', { runId, filter: { scope: 'exam' }, limit: 100 });
+    repo.addPredictions(
+      later,
+      ['A', 'B', 'C', 'D'],
+      preds.rows.map((p) => ({
+        scope: 'exam' as const,
+        studyId: p.studyId,
+        instanceId: null,
+        laterality: null,
+        probabilities: ['A', 'B', 'C', 'D'].map((c) => p.probabilities[c]!),
+      })),
+    );
+    const r = await callApi(b, 'runs.evaluate', { runId: later, scope: 'exam', bootstrapSamples: 20 });
+    expect(r.n).toBe(split.test.length - 2);
+    expect(r.evaluationSet!.lineage).toEqual([
+      expect.stringMatching(/^prompt-learning run #\d+ \(split "by-patient"\)$/),
+      expect.stringMatching(/^LoRA run #\d+ \(automatic split, seed 9\)$/),
+    ]);
+    expect(r.evaluationSet).toMatchObject({ description: 'test part of split "by-patient"', includesTrainingData: false });
+    const parts = table((await callApi(b, 'runs.exportCsv', { runId: later, scope: 'exam' })).csv).rows;
+    expect(parts.find((row) => row.StudyInstanceUID === t1)!.split_part).toBe('train');
+    expect(parts.find((row) => row.StudyInstanceUID === t2)!.split_part).toBe('val');
+  });
 
   it('cleft runs evaluate shows which set it evaluated and marks --include-training', () => {
     const held = runCli(['runs', 'evaluate', String(runId), '--scope', 'exam', '--bootstrap', '50', '--data-dir', dataDir]);
