@@ -483,6 +483,8 @@ export const methods = {
         /** Resamples for the 95% intervals (at least 10: every reported interval is a real one). */
         bootstrapSamples: z.number().int().min(10, 'at least 10 bootstrap samples').max(10_000).default(1000),
         seed: z.number().int().default(0),
+        /** false (default): only the studies the run's model, prompt set and adaptor never trained or validated on. */
+        includeTraining: z.boolean().default(false),
       })
       .strict(),
     output: ClassificationReport,
@@ -497,12 +499,20 @@ export const methods = {
         runIds: z.array(z.number().int().positive()).min(1).max(50).optional(),
         bootstrapSamples: z.number().int().min(10, 'at least 10 bootstrap samples').max(10_000).default(200),
         seed: z.number().int().default(0),
+        /** false (default): only the studies the run's model, prompt set and adaptor never trained or validated on. */
+        includeTraining: z.boolean().default(false),
       })
       .strict(),
     output: RunComparison,
   },
+  /**
+   * A run's predictions as CSV keyed by DICOM UIDs (src/main/runs/csv.ts has the columns);
+   * `pseudonymize`: PatientID and AccessionNumber as keyed hashes (the key stays in the library).
+   */
   'runs.exportCsv': {
-    input: z.object({ runId: z.number().int().positive(), scope: PredictionScope.optional() }).strict(),
+    input: z
+      .object({ runId: z.number().int().positive(), scope: PredictionScope.optional(), pseudonymize: z.boolean().default(false) })
+      .strict(),
     output: z.object({ fileName: z.string(), csv: z.string(), rows: z.number().int() }),
   },
   'jobs.list': {

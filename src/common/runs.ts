@@ -56,6 +56,10 @@ export const Prediction = z.object({
   patientId: z.string(),
   accession: z.string().nullable(),
   studyDate: z.string().nullable(),
+  /** DICOM identity, so an export joins back to the archive (series and SOP at image scope only). */
+  studyUid: z.string(),
+  seriesUid: z.string().nullable(),
+  sopInstanceUid: z.string().nullable(),
 });
 export type Prediction = z.infer<typeof Prediction>;
 
@@ -71,6 +75,28 @@ export const PredictionFilter = z
   })
   .strict();
 export type PredictionFilter = z.infer<typeof PredictionFilter>;
+
+/**
+ * The studies an evaluation of a run covered. By default the held-out ones: the test part of the
+ * split a training in the model's lineage used, else every study outside the training and
+ * validation studies of those trainings (the LoRA run that made the bundle, the prompt-learning
+ * run that made the prompt set, the adaptor run).
+ */
+export const EvaluationSet = z.object({
+  /** false: the user asked for all studies. */
+  heldOutOnly: z.boolean(),
+  /** e.g. 'test part of split "site-A"' or 'studies outside the training and validation of prompt set "p1"'. */
+  description: z.string(),
+  /** Studies with a labelled target in the evaluation. */
+  studies: z.number().int(),
+  /** Whether any evaluated study was trained or validated on by the lineage: its figures are optimistic. */
+  includesTrainingData: z.boolean(),
+  /** Studies left out because a training in the lineage used them (0 when all are included). */
+  excludedStudies: z.number().int(),
+  /** The trainings of the lineage, e.g. 'prompt-learning run #4 (split "site-A")'. */
+  lineage: z.array(z.string()),
+});
+export type EvaluationSet = z.infer<typeof EvaluationSet>;
 
 const Interval = z.object({ estimate: z.number(), low: z.number(), high: z.number() });
 
@@ -96,7 +122,10 @@ export const ClassificationReport = z.object({
     z.object({ lower: z.number(), upper: z.number(), count: z.number().int(), confidence: z.number(), accuracy: z.number() }),
   ),
   roc: z.array(z.object({ fpr: z.array(z.number()), tpr: z.array(z.number()), auc: z.number() }).nullable()),
-  bootstrap: z.object({ samples: z.number().int(), seed: z.number().int() }),
+  /** `clusters`: patients (or studies without a PatientID) the bootstrap resampled; absent when it resampled rows. */
+  bootstrap: z.object({ samples: z.number().int(), seed: z.number().int(), clusters: z.number().int().optional() }),
+  /** Which studies a run's evaluation covered (runs.evaluate); absent in reports stored before it existed. */
+  evaluationSet: z.lazy(() => EvaluationSet).optional(),
 });
 export type ClassificationReport = z.infer<typeof ClassificationReport>;
 
@@ -124,6 +153,8 @@ export const RunComparison = z.object({
       run: Run,
       own: MetricsSummary.nullable(),
       common: MetricsSummary.nullable(),
+      /** The studies this run's figures cover (held out from its lineage unless includeTraining). */
+      evaluationSet: EvaluationSet,
     }),
   ),
 });

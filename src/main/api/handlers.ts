@@ -19,7 +19,7 @@ import { SplitsRepo } from '../db/splits-repo';
 import { createSplit, importSplit } from '../library/splits';
 import { evaluateRun } from '../runs/evaluate-run';
 import { compareRuns } from '../runs/compare-runs';
-import { predictionsCsv } from '../runs/csv';
+import { exportRunCsv } from '../runs/export-run';
 import { importLabels } from '../labels/label-import';
 import { labelsCsv } from '../labels/label-export';
 import { labelExportRows, undoLabelImport } from '../db/label-import-repo';
@@ -116,14 +116,10 @@ export function createHandlers(backend: Backend): Handlers {
     'runs.get': ({ id }) => runs.getRun(id),
     'runs.studyPredictions': (input) => runs.studyPredictions(input),
     'runs.predictions': ({ runId, filter, sort, limit, offset }) => runs.predictions(runId, filter, sort, limit, offset),
-    'runs.evaluate': ({ runId, scope, bootstrapSamples, seed }) => evaluateRun(runs, tasks, runId, scope, { bootstrapSamples, seed }),
-    'runs.compare': (input) => compareRuns(runs, tasks, input),
-    'runs.exportCsv': ({ runId, scope }) => {
-      const run = runs.getRun(runId);
-      const classes = run.taskId === null ? [] : tasks.get(run.taskId).classes.map((c) => c.name);
-      const rows = runs.allPredictions(runId, scope);
-      return { fileName: `cleft-run-${runId}${scope ? `-${scope}` : ''}.csv`, csv: predictionsCsv(rows, classes), rows: rows.length };
-    },
+    'runs.evaluate': ({ runId, scope, bootstrapSamples, seed, includeTraining }) =>
+      evaluateRun({ runs, tasks, splits: new SplitsRepo(db) }, runId, scope, { bootstrapSamples, seed, includeTraining }),
+    'runs.compare': (input) => compareRuns({ runs, tasks, splits: new SplitsRepo(db) }, input),
+    'runs.exportCsv': (input) => exportRunCsv(db, options.dataDir, input),
     'jobs.list': (input) =>
       jobs.list({ limit: input.limit, ...(input.status ? { status: input.status } : {}), ...(input.kind ? { kind: input.kind } : {}) }),
     'jobs.get': ({ id }) => jobs.get(id),

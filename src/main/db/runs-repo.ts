@@ -53,11 +53,12 @@ const PREDICTION_VIEW = `
     (SELECT l.class_name FROM labels l WHERE l.task_ref = pr.task_ref AND l.study_ref = pr.study_ref AND l.scope = pr.scope
        AND l.instance_ref IS pr.instance_ref AND l.laterality IS (CASE WHEN pr.scope = 'breast' THEN pr.laterality ELSE NULL END)
        ORDER BY l.id DESC LIMIT 1) AS label,
-    p.patient_id, s.accession, s.study_date
+    p.patient_id, s.accession, s.study_date, s.study_uid, se.series_uid, i.sop_instance_uid
   FROM predictions pr
   JOIN studies s ON s.id = pr.study_ref
   JOIN patients p ON p.id = s.patient_ref
-  LEFT JOIN instances i ON i.id = pr.instance_ref`;
+  LEFT JOIN instances i ON i.id = pr.instance_ref
+  LEFT JOIN series se ON se.id = i.series_ref`;
 
 export class RunsRepo {
   constructor(private readonly db: Db) {}
@@ -267,6 +268,9 @@ interface PredictionRow {
   patient_id: string;
   accession: string | null;
   study_date: string | null;
+  study_uid: string;
+  series_uid: string | null;
+  sop_instance_uid: string | null;
 }
 
 function toPrediction(r: PredictionRow): Prediction {
@@ -286,6 +290,9 @@ function toPrediction(r: PredictionRow): Prediction {
     patientId: r.patient_id,
     accession: r.accession,
     studyDate: r.study_date,
+    studyUid: r.study_uid,
+    seriesUid: r.series_uid,
+    sopInstanceUid: r.sop_instance_uid,
   };
 }
 

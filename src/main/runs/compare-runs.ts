@@ -4,8 +4,10 @@
 import { CleftError } from '../../common/errors';
 import type { ClassificationReport, MetricsSummary, Prediction, Run, RunComparison } from '../../common/runs';
 import type { RunsRepo } from '../db/runs-repo';
+import type { SplitsRepo } from '../db/splits-repo';
 import type { TasksRepo } from '../db/tasks-repo';
 import { evaluate } from '../../native/cleft/metrics';
+import { patientCluster, selectEvaluationSet } from './evaluation-set';
 
 const DEFAULT_RUNS = 12;
 
@@ -21,10 +23,18 @@ function summary(r: ClassificationReport): MetricsSummary {
 }
 
 export function compareRuns(
-  runs: RunsRepo,
-  tasks: TasksRepo,
-  input: { taskId: number; scope: 'image' | 'breast' | 'exam'; runIds?: number[] | undefined; bootstrapSamples: number; seed: number },
+  repos: { runs: RunsRepo; tasks: TasksRepo; splits: SplitsRepo },
+  input: {
+    taskId: number;
+    scope: 'image' | 'breast' | 'exam';
+    runIds?: number[] | undefined;
+    bootstrapSamples: number;
+    seed: number;
+    /** Also count the studies a run's lineage trained or validated on (default: held out only). */
+    includeTraining?: boolean | undefined;
+  },
 ): RunComparison {
+  const { runs, tasks, splits } = repos;
   const task = tasks.get(input.taskId);
   const classes = task.classes.map((c) => c.name);
   let chosen: Run[];
@@ -38,16 +48,17 @@ export function compareRuns(
       .filter((r) => r.predictions > 0)
       .slice(0, DEFAULT_RUNS);
   }
-  // Each run's labelled predictions at the scope, by target.
-  const labelled = chosen.map(
-    (run) =>
-      new Map(
-        runs
-          .allPredictions(run.id, input.scope)
-          .filter((p) => p.label !== null && classes.includes(p.label))
-          .map((p) => [targetKey(p), p] as const),
-      ),
+  // Each run's labelled predictions at the scope on its evaluation set, by target.
+  const selections = chosen.map((run) =>
+    selectEvaluationSet(
+      runs,
+      splits,
+      run,
+      runs.allPredictions(run.id, input.scope).filter((p) => p.label !== null && classes.includes(p.label)),
+      input.includeTraining ?? false,
+    ),
   );
+  const labelled = selections.map((s) => new Map(s.rows.map((p) => [targetKey(p), p] as const)));
   const withTargets = labelled.filter((m) => m.size > 0);
   const common = withTargets.length ? [...withTargets[0]!.keys()].filter((k) => withTargets.every((m) => m.has(k))).sort() : [];
   const options = { bootstrapSamples: input.bootstrapSamples, seed: input.seed };
@@ -59,7 +70,7 @@ export function compareRuns(
             preds.map((p) => classes.indexOf(p.label!)),
             preds.map((p) => classes.map((c) => p.probabilities[c] ?? 0)),
             classes,
-            options,
+            { ...options, clusters: preds.map(patientCluster) },
           ),
         );
   return {
@@ -72,6 +83,7 @@ export function compareRuns(
         // both in key order, so a run whose targets are all shared gets the same figures twice
         own: measure([...byTarget.keys()].sort().map((k) => byTarget.get(k)!)),
         common: byTarget.size ? measure(common.map((k) => byTarget.get(k)!)) : null,
+        evaluationSet: selections[i]!.set,
       };
     }),
   };

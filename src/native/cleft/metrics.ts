@@ -37,7 +37,8 @@ export interface ClassificationReport {
   ece: number;
   reliability: ReliabilityBin[];
   roc: (RocCurve | null)[];
-  bootstrap: { samples: number; seed: number };
+  /** `clusters`: how many groups (patients) a cluster bootstrap resampled; absent when it resampled rows. */
+  bootstrap: { samples: number; seed: number; clusters?: number };
 }
 
 export function argmax(row: ArrayLike<number>): number {
@@ -307,7 +308,17 @@ export function evaluate(
   yTrue: ArrayLike<number>,
   probs: number[][] | ProbMatrix,
   classes: string[],
-  options: { bootstrapSamples?: number; seed?: number; bins?: number; onProgress?: (done: number, total: number) => void } = {},
+  options: {
+    bootstrapSamples?: number;
+    seed?: number;
+    bins?: number;
+    /**
+     * A group key per row (PatientID): the bootstrap then resamples whole groups, so a patient's
+     * correlated images move together and the intervals are not too narrow (cluster bootstrap).
+     */
+    clusters?: ArrayLike<string>;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): ClassificationReport {
   const k = classes.length;
   if (k > MAX_CLASSES) throw new Error(`evaluate: ${k} classes; at most ${MAX_CLASSES} are supported`);
@@ -322,6 +333,7 @@ export function evaluate(
     y[i] = t;
   }
   const samples = options.bootstrapSamples ?? 1000;
+  const groups = options.clusters ? clusterIndex(options.clusters, n) : null;
   const seed = options.seed ?? 0;
   const yPred: number[] = new Array<number>(n);
   const correct = new Uint8Array(n);
@@ -346,17 +358,24 @@ export function evaluate(
   const accs = new Float64Array(n > 0 ? samples : 0);
   const aucs: number[] = [];
   const weight = new Int32Array(n);
+  const groupWeight = groups ? new Int32Array(groups.count) : null;
   // correct predictions in class 0's order, counted during its AUC walk (no pass of their own)
   const correct0 = k > 0 ? Uint8Array.from(orders[0]!.rows, (r) => correct[r]!) : new Uint8Array(0);
   for (let s = 0; s < samples && n > 0; s++) {
-    draws.draw(weight);
+    let total = n;
+    if (groups && groupWeight) {
+      // draw groups with replacement; each row weighs as often as its group was drawn
+      draws.draw(groupWeight);
+      total = 0;
+      for (let i = 0; i < n; i++) total += weight[i] = groupWeight[groups.of[i]!]!;
+    } else draws.draw(weight);
     let sum = 0;
     let count = 0;
     let a: number | null = null;
     for (let c = 0; c < k; c++) {
       if (c === 0) {
         const r = weightedAuc(orders[0]!, weight, correct0);
-        accs[s] = r.flagged / n;
+        accs[s] = r.flagged / total;
         a = r.auc;
       } else if (!(c === 1 && binaryMirror)) a = weightedAuc(orders[c]!, weight, null).auc;
       if (a === null) continue;
@@ -394,8 +413,22 @@ export function evaluate(
     ece,
     reliability,
     roc,
-    bootstrap: { samples, seed },
+    bootstrap: groups ? { samples, seed, clusters: groups.count } : { samples, seed },
   };
+}
+
+/** Each row's group as an index 0..count-1 (groups numbered in order of first appearance). */
+function clusterIndex(keys: ArrayLike<string>, n: number): { of: Int32Array; count: number } {
+  if (keys.length !== n) throw new Error(`evaluate: ${keys.length} cluster keys for ${n} rows`);
+  const ids = new Map<string, number>();
+  const of = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]!;
+    let g = ids.get(k);
+    if (g === undefined) ids.set(k, (g = ids.size));
+    of[i] = g;
+  }
+  return { of, count: ids.size };
 }
 
 /**

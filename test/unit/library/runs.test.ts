@@ -83,6 +83,9 @@ describe('runs, predictions, evaluation and CSV', () => {
     const report = await callApi(b, 'runs.evaluate', { runId, scope: 'breast', bootstrapSamples: 100 });
     expect(report.n).toBe(4);
     expect(report.accuracy.estimate).toBe(0.75);
+    // no training made this run's model: every study is held out, the bootstrap resamples the 4 patients
+    expect(report.evaluationSet).toMatchObject({ heldOutOnly: true, studies: 4, includesTrainingData: false, lineage: [] });
+    expect(report.bootstrap.clusters).toBe(4);
     expect(report.confusion[3]).toEqual([0, 0, 1, 0]);
     expect((await callApi(b, 'runs.get', { id: runId })).metrics).toMatchObject({ breast: { n: 4 } });
     await expect(callApi(b, 'runs.evaluate', { runId, scope: 'exam' })).rejects.toMatchObject({ code: 'conflict' });
@@ -91,7 +94,8 @@ describe('runs, predictions, evaluation and CSV', () => {
     expect(csv.rows).toBe(8);
     const lines = csv.csv.trim().split('\n');
     expect(lines[0]).toBe(
-      'prediction_id,scope,patient_id,accession,study_date,study_id,instance_id,laterality,view,predicted,confidence,label,p_A,p_B,p_C,p_D',
+      'scope,StudyInstanceUID,SeriesInstanceUID,SOPInstanceUID,AccessionNumber,PatientID,laterality,view,p_A,p_B,p_C,p_D,' +
+        'predicted,label,split_part,bundle,bundle_sha256,prompt_set,prompt_set_sha256,run_id,app_version',
     );
     expect(lines.filter((l) => l.includes(',P4,') && l.includes(',R,')).length).toBe(1);
     expect(await callApi(b, 'runs.list', { taskId: density.id })).toHaveLength(1);

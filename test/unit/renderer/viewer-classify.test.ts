@@ -44,6 +44,9 @@ function pred(scope: Prediction['scope'], cls: string, over: Partial<Prediction>
     patientId: 'P',
     accession: null,
     studyDate: null,
+    studyUid: '1.2.9',
+    seriesUid: null,
+    sopInstanceUid: null,
     ...over,
   };
 }

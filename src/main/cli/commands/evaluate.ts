@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataFile } from '../../../native/cleft/data';
 import { evaluate, MAX_CLASSES, type ClassificationReport, type ProbMatrix } from '../../../native/cleft/metrics';
+import type { EvaluationSet } from '../../../common/runs';
 import { writeFileAtomic } from '../../../native/io/atomic-write';
 import { num } from './train';
 import { forEachCsvRecord, readFailure, readUtf8File } from '../../library/csv';
@@ -31,7 +32,12 @@ export interface Predictions {
   classes: string[];
   probs: ProbMatrix;
   labels: Labels | null;
+  /** PatientID per row when the CSV has that column: the bootstrap then resamples patients. */
+  clusters?: string[];
 }
+
+/** A CSV column of patient IDs (as `cleft runs export` writes it, or EMBED's empi_anon). */
+const PATIENT_HEADER = /^(patientid|patient_id|empi_anon)$/i;
 
 /** Labels as read, with where each came from (a CSV line, or a tensor row), for messages. */
 export interface Labels {
@@ -84,6 +90,8 @@ export function readPredictions(file: string, classesFlag?: string[]): Predictio
   let header = null as string[] | null; // set by the first record (a cast: TS cannot see the callback assign it)
   let probCols: number[] = [];
   let labelCol = -1;
+  let patientCol = -1;
+  const patients: string[] = [];
   const values: number[] = [];
   const labels: string[] = [];
   const lines: number[] = [];
@@ -91,8 +99,14 @@ export function readPredictions(file: string, classesFlag?: string[]): Predictio
     if (!header) {
       header = cells;
       labelCol = cells.findIndex((h) => LABEL_HEADER.test(h));
-      probCols = probabilityColumns(file, cells, labelCol, classesFlag);
+      patientCol = cells.findIndex((h) => PATIENT_HEADER.test(h));
+      probCols = probabilityColumns(file, cells, labelCol, classesFlag, patientCol);
       return;
+    }
+    // a row without a PatientID is its own cluster (StudyInstanceUID, else the line)
+    if (patientCol >= 0) {
+      const study = cells[header.indexOf('StudyInstanceUID')] ?? '';
+      patients.push(cells[patientCol] || (study ? `(study) ${study}` : `(line) ${line}`));
     }
     for (const i of probCols) {
       const cell = cells[i]!;
@@ -114,17 +128,20 @@ export function readPredictions(file: string, classesFlag?: string[]): Predictio
     classes,
     probs: { n: lines.length, k: probCols.length, data: Float64Array.from(values) },
     labels: labelCol >= 0 ? { file, values: labels, lines } : null,
+    ...(patientCol >= 0 ? { clusters: patients } : {}),
   };
 }
 
 /** The probability columns of a predictions CSV header: p_<class> (or prob_), else the class-named ones. */
-function probabilityColumns(file: string, header: string[], labelCol: number, classesFlag?: string[]): number[] {
+function probabilityColumns(file: string, header: string[], labelCol: number, classesFlag?: string[], patientCol = -1): number[] {
   let cols = header.flatMap((h, i) => (/^(p|prob)_/i.test(h) ? [i] : []));
   let names = cols.map((i) => header[i]!.replace(/^(p|prob)_/i, ''));
   if (!cols.length) {
     const known = classesFlag ?? [];
     cols = header.flatMap((h, i) =>
-      i !== labelCol && (known.length ? known.includes(h) : !/^(id|file|study|image|instance|sop.*|pred.*)$/i.test(h)) ? [i] : [],
+      i !== labelCol && i !== patientCol && (known.length ? known.includes(h) : !/^(id|file|study|image|instance|sop.*|pred.*)$/i.test(h))
+        ? [i]
+        : [],
     );
     names = cols.map((i) => header[i]!);
   }
@@ -161,7 +178,7 @@ export function labelIndices(labels: Labels, classes: string[]): Int32Array {
   return out;
 }
 
-export function formatReport(r: ClassificationReport): string {
+export function formatReport(r: ClassificationReport & { evaluationSet?: EvaluationSet | undefined }): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const lines = [
     `n ${r.n}, classes ${r.classes.join(', ')}`,
@@ -177,8 +194,16 @@ export function formatReport(r: ClassificationReport): string {
     'confusion (rows = truth, columns = predicted)',
     `  ${''.padEnd(12)}${r.classes.map((c) => c.slice(0, 8).padStart(9)).join('')}`,
     ...r.confusion.map((row, i) => `  ${r.classes[i]!.slice(0, 12).padEnd(12)}${row.map((v) => String(v).padStart(9)).join('')}`),
-    `bootstrap: ${r.bootstrap.samples} resamples, seed ${r.bootstrap.seed}`,
+    `bootstrap: ${r.bootstrap.samples} resamples, seed ${r.bootstrap.seed}` +
+      (r.bootstrap.clusters !== undefined ? `, by patient (${r.bootstrap.clusters} patients resampled)` : ', by row'),
   ];
+  if (r.evaluationSet) {
+    const e = r.evaluationSet;
+    lines.unshift(
+      `evaluated on: ${e.description} (${e.studies} studies${e.excludedStudies ? `; ${e.excludedStudies} used in training or validation left out` : ''})` +
+        (e.includesTrainingData ? '\nINCLUDES TRAINING DATA: studies the model or prompt set was trained or validated on are counted' : ''),
+    );
+  }
   return lines.join('\n');
 }
 
@@ -188,7 +213,10 @@ export function register(program: Command): void {
     .description(
       'Metrics of predictions (CSV or safetensors) against labels: accuracy, balanced accuracy, macro AUC with bootstrap CIs, per class, confusion, ECE',
     )
-    .requiredOption('--predictions <file>', 'CSV (label, p_<class>...) or safetensors (probs (N,K), labels (N))')
+    .requiredOption(
+      '--predictions <file>',
+      'CSV (label, p_<class>...; with a PatientID column the intervals resample patients, not rows) or safetensors (probs (N,K), labels (N))',
+    )
     .option('--labels <file>', 'labels from another file (CSV column label, or safetensors labels)')
     .option('--classes <names>', 'class names separated by "|" (default: from the file)')
     .option('--bootstrap <n>', 'bootstrap resamples for the 95% intervals', '1000')
@@ -223,6 +251,7 @@ export function register(program: Command): void {
           bootstrapSamples: samples,
           seed: num(f.seed, '--seed', { int: true })!,
           bins,
+          ...(p.clusters ? { clusters: p.clusters } : {}),
           // only once it takes a while: small files print nothing on stderr
           onProgress: (done, total) => {
             if (Date.now() - t0 > 1000)

@@ -1,14 +1,38 @@
-// `cleft runs list` and `cleft runs compare`: the library's classification runs and their metrics side
-// by side, the same code as the Predictions page (runs.list, runs.compare).
+// `cleft runs list|evaluate|compare|export`: the library's classification runs, their metrics (on the
+// held-out studies by default) and their predictions as CSV, the same code as the Predictions page
+// (runs.list, runs.evaluate, runs.compare, runs.exportCsv).
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { resolveDataDir } from '../../data-dir';
 import { RunsRepo } from '../../db/runs-repo';
 import { TasksRepo } from '../../db/tasks-repo';
+import { SplitsRepo } from '../../db/splits-repo';
 import { compareRuns } from '../../runs/compare-runs';
-import type { MetricsSummary } from '../../../common/runs';
+import { evaluateRun } from '../../runs/evaluate-run';
+import { exportRunCsv } from '../../runs/export-run';
+import { PSEUDONYM_LENGTH } from '../../runs/pseudonym';
+import { writeFileAtomic } from '../../../native/io/atomic-write';
+import type { EvaluationSet, MetricsSummary } from '../../../common/runs';
+import { formatReport } from './evaluate';
 import { num } from './train';
+
+type Scope = 'image' | 'breast' | 'exam';
+function scopeOf(s: string): Scope {
+  if (!['image', 'breast', 'exam'].includes(s)) throw new Error(`--scope must be image, breast or exam (got ${s})`);
+  return s as Scope;
+}
+
+const INCLUDE_TRAINING =
+  'evaluate on every labelled study, including those the model, prompt set or adaptor was trained or validated on (marked "includes training data")';
+
+/** Which studies the figures cover, and the warning when they include training data. */
+function setLine(e: EvaluationSet): string {
+  return (
+    `evaluated on: ${e.description} (${e.studies} studies${e.excludedStudies ? `; ${e.excludedStudies} used in training or validation left out` : ''})` +
+    (e.includesTrainingData ? ' · INCLUDES TRAINING DATA' : '')
+  );
+}
 
 function taskNamed(tasks: TasksRepo, name: string) {
   const all = tasks.list();
@@ -52,41 +76,113 @@ export function register(program: Command): void {
     .command('compare')
     .description(
       "A task's runs side by side: on the labelled targets every compared run predicted (the fair comparison), " +
-        'and each on its own labelled targets; 95% bootstrap intervals',
+        "and each on its own labelled targets, by default only on studies the run's model, prompt set and adaptor never saw; " +
+        '95% intervals by bootstrap over patients',
     )
     .requiredOption('--task <name>', 'the task (e.g. "Breast density")')
     .option('--scope <scope>', 'image | breast | exam', 'breast')
     .option('--runs <ids>', 'comma-separated run ids (default: the 12 newest runs of the task with predictions)')
     .option('--bootstrap <n>', 'bootstrap samples for the intervals (at least 10)', '200')
+    .option('--include-training', INCLUDE_TRAINING)
     .option('--data-dir <dir>', 'library folder (default: $CLEFT_DATA_DIR or the app user-data folder)')
     .option('--json', 'print the comparison as JSON')
-    .action((opts: { task: string; scope: string; runs?: string; bootstrap: string; dataDir?: string; json?: boolean }) => {
-      if (!['image', 'breast', 'exam'].includes(opts.scope)) throw new Error(`--scope must be image, breast or exam (got ${opts.scope})`);
-      const bootstrapSamples = num(opts.bootstrap, '--bootstrap', { int: true, min: 10 })!;
-      const runIds = opts.runs?.split(',').map((s) => num(s.trim(), '--runs', { int: true, min: 1 })!);
-      const db = openDatabase(path.join(resolveDataDir(opts.dataDir), DB_FILE_NAME));
+    .action(
+      (opts: {
+        task: string;
+        scope: string;
+        runs?: string;
+        bootstrap: string;
+        includeTraining?: boolean;
+        dataDir?: string;
+        json?: boolean;
+      }) => {
+        const scope = scopeOf(opts.scope);
+        const bootstrapSamples = num(opts.bootstrap, '--bootstrap', { int: true, min: 10 })!;
+        const runIds = opts.runs?.split(',').map((s) => num(s.trim(), '--runs', { int: true, min: 1 })!);
+        const db = openDatabase(path.join(resolveDataDir(opts.dataDir), DB_FILE_NAME));
+        try {
+          const tasks = new TasksRepo(db);
+          const task = taskNamed(tasks, opts.task);
+          const c = compareRuns(
+            { runs: new RunsRepo(db), tasks, splits: new SplitsRepo(db) },
+            { taskId: task.id, scope, runIds, bootstrapSamples, seed: 0, includeTraining: opts.includeTraining ?? false },
+          );
+          if (opts.json) {
+            console.log(JSON.stringify(c, null, 2));
+            return;
+          }
+          console.log(
+            `${task.name}, ${c.scope} level: ${c.rows.length} runs, ${c.commonTargets} labelled ${c.scope}s predicted by all of them`,
+          );
+          for (const r of c.rows) {
+            console.log(`#${r.run.id} ${r.run.kind} · ${r.run.name}`);
+            console.log(`  ${setLine(r.evaluationSet)}`);
+            console.log(`  shared targets  ${line(r.common)}`);
+            console.log(`  its own         ${line(r.own)}`);
+          }
+        } finally {
+          db.close();
+        }
+      },
+    );
+  runs
+    .command('evaluate <run>')
+    .description(
+      "Metrics of a run against its task's labels, by default on the studies its model, prompt set and adaptor never saw " +
+        '(the test part of the split their training used, else everything outside their training and validation studies); ' +
+        '95% intervals by bootstrap over patients',
+    )
+    .option('--scope <scope>', 'image | breast | exam', 'exam')
+    .option('--include-training', INCLUDE_TRAINING)
+    .option('--bootstrap <n>', 'bootstrap samples for the intervals (at least 10)', '1000')
+    .option('--seed <s>', 'bootstrap seed', '0')
+    .option('--data-dir <dir>', 'library folder (default: $CLEFT_DATA_DIR or the app user-data folder)')
+    .option('--json', 'print the report as JSON (its evaluationSet says which studies it covers)')
+    .action(
+      (
+        run: string,
+        opts: { scope: string; includeTraining?: boolean; bootstrap: string; seed: string; dataDir?: string; json?: boolean },
+      ) => {
+        const runId = num(run, 'RUN', { int: true, min: 1 })!;
+        const scope = scopeOf(opts.scope);
+        const bootstrapSamples = num(opts.bootstrap, '--bootstrap', { int: true, min: 10 })!;
+        const seed = num(opts.seed, '--seed', { int: true })!;
+        const db = openDatabase(path.join(resolveDataDir(opts.dataDir), DB_FILE_NAME));
+        try {
+          const report = evaluateRun({ runs: new RunsRepo(db), tasks: new TasksRepo(db), splits: new SplitsRepo(db) }, runId, scope, {
+            bootstrapSamples,
+            seed,
+            includeTraining: opts.includeTraining ?? false,
+          });
+          console.log(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
+        } finally {
+          db.close();
+        }
+      },
+    );
+  runs
+    .command('export <run>')
+    .description(
+      "A run's predictions as CSV keyed by DICOM UIDs: StudyInstanceUID (SeriesInstanceUID, SOPInstanceUID at image scope), " +
+        'AccessionNumber, PatientID, laterality, view, p_<class> per class, predicted, label, split_part (train/val/test for ' +
+        'the run\'s lineage; "" outside a named split\'s test part), bundle, bundle_sha256, prompt_set, prompt_set_sha256, run_id, app_version',
+    )
+    .requiredOption('--output <file>', 'the CSV to write')
+    .option('--scope <scope>', 'image | breast | exam (default: every scope, with a scope column)')
+    .option(
+      '--pseudonymize',
+      `replace PatientID and AccessionNumber by HMAC-SHA256 with this library's key (${PSEUDONYM_LENGTH} hex digits; the key is pseudonym.key in the data folder, mode 0600, made once)`,
+    )
+    .option('--data-dir <dir>', 'library folder (default: $CLEFT_DATA_DIR or the app user-data folder)')
+    .action((run: string, opts: { output: string; scope?: string; pseudonymize?: boolean; dataDir?: string }) => {
+      const runId = num(run, 'RUN', { int: true, min: 1 })!;
+      const scope = opts.scope === undefined ? undefined : scopeOf(opts.scope);
+      const dataDir = resolveDataDir(opts.dataDir);
+      const db = openDatabase(path.join(dataDir, DB_FILE_NAME));
       try {
-        const tasks = new TasksRepo(db);
-        const task = taskNamed(tasks, opts.task);
-        const c = compareRuns(new RunsRepo(db), tasks, {
-          taskId: task.id,
-          scope: opts.scope as 'image' | 'breast' | 'exam',
-          runIds,
-          bootstrapSamples,
-          seed: 0,
-        });
-        if (opts.json) {
-          console.log(JSON.stringify(c, null, 2));
-          return;
-        }
-        console.log(
-          `${task.name}, ${c.scope} level: ${c.rows.length} runs, ${c.commonTargets} labelled ${c.scope}s predicted by all of them`,
-        );
-        for (const r of c.rows) {
-          console.log(`#${r.run.id} ${r.run.kind} · ${r.run.name}`);
-          console.log(`  shared targets  ${line(r.common)}`);
-          console.log(`  its own         ${line(r.own)}`);
-        }
+        const r = exportRunCsv(db, dataDir, { runId, scope, pseudonymize: opts.pseudonymize ?? false });
+        writeFileAtomic(path.resolve(opts.output), r.csv);
+        console.log(`${r.rows} predictions of run #${runId} written to ${opts.output}${opts.pseudonymize ? ' (pseudonymized)' : ''}`);
       } finally {
         db.close();
       }

@@ -1,0 +1,143 @@
+// Which studies a run is evaluated on (issue #12, "honest evaluation"): by default the studies the
+// model and prompt set never saw. The trainings of a run's lineage are the LoRA runs that made its
+// bundle (and that bundle's base, and so on), the prompt-learning run that made its prompt set and
+// the adaptor run that made its head; each records the studies it trained and validated on.
+import { CleftError } from '../../common/errors';
+import type { EvaluationSet, Prediction, Run } from '../../common/runs';
+import type { TrainingSplitRecord } from '../../common/splits';
+import type { RunsRepo } from '../db/runs-repo';
+import type { SplitsRepo } from '../db/splits-repo';
+
+interface LineageTraining {
+  label: string;
+  split: TrainingSplitRecord | undefined;
+}
+
+const paramName = (r: Run, key: string): unknown => r.record.params[key];
+
+/** The trainings that made what `run` classified with (itself, when it is a training run). */
+export function lineageOf(runs: RunsRepo, run: Run): LineageTraining[] {
+  const found = new Map<number, Run>();
+  const earlier = (kind: Run['kind']) => runs.listRuns({ kind }).filter((r) => r.id <= run.id);
+  // LoRA: the run that registered the model, then the one that made its base, ...
+  const lora = earlier('contrastive-lora');
+  const seenModels = new Set<number>();
+  for (let modelId = run.modelId; modelId !== null && !seenModels.has(modelId);) {
+    seenModels.add(modelId);
+    const maker = lora.find((r) => r.modelId === modelId);
+    if (!maker) break;
+    found.set(maker.id, maker);
+    const base = paramName(maker, 'baseModelId');
+    modelId = typeof base === 'number' ? base : null;
+  }
+  // Prompt learning: the run that wrote the prompt set row, else the newest of that name on the model.
+  if (run.kind === 'prompt-learning') found.set(run.id, run);
+  else if (run.promptSet !== null) {
+    const learned = earlier('prompt-learning').filter((r) => r.modelId === run.modelId);
+    const maker =
+      (run.promptSetId !== null ? learned.find((r) => r.promptSetId === run.promptSetId) : undefined) ??
+      learned.find((r) => paramName(r, 'name') === run.promptSet);
+    if (maker) found.set(maker.id, maker);
+  }
+  // Adaptor: the training run itself, or the newest adaptor run of the head a classification used.
+  // (a classification with a head names it in params.adaptor; the training run does not)
+  const head = paramName(run, 'adaptor');
+  if (run.kind === 'adaptor' && typeof head !== 'string') found.set(run.id, run);
+  if (typeof head === 'string') {
+    const maker = earlier('adaptor').find((r) => r.modelId === run.modelId && paramName(r, 'name') === head && r.id !== run.id);
+    if (maker) found.set(maker.id, maker);
+  }
+  return [...found.values()]
+    .sort((a, b) => a.id - b.id)
+    .map((r) => {
+      const what = r.kind === 'prompt-learning' ? 'prompt-learning' : r.kind === 'adaptor' ? 'adaptor' : 'LoRA';
+      const split = r.record.split;
+      const how = split ? (split.name !== null ? `split "${split.name}"` : `automatic split, seed ${split.seed}`) : 'split not recorded';
+      return { label: `${what} run #${r.id} (${how})`, split };
+    });
+}
+
+export interface EvaluationSelection {
+  /** Predictions to evaluate (labelled ones, already filtered to the chosen studies). */
+  rows: Prediction[];
+  set: EvaluationSet;
+}
+
+/** What the trainings of a run's lineage used, and whether a study is held out from all of them. */
+export function studiesOfLineage(runs: RunsRepo, splits: SplitsRepo, run: Run) {
+  const lineage = lineageOf(runs, run);
+  const train = new Set<string>();
+  const val = new Set<string>();
+  for (const t of lineage) {
+    for (const uid of t.split?.trainStudies ?? []) train.add(uid);
+    for (const uid of t.split?.valStudies ?? []) val.add(uid);
+  }
+  const seen = new Set([...train, ...val]);
+  const named = [...new Set(lineage.flatMap((t) => (t.split?.name ? [t.split.name] : [])))];
+  const unrecorded = lineage.filter((t) => !t.split).length;
+  let testParts = null as Set<string> | null; // a cast: TS would narrow a declared null for good
+  const missing: string[] = [];
+  for (const name of named) {
+    let part: Set<string>;
+    try {
+      const split = splits.get(name);
+      part = new Set(splits.studiesOf(split.id).flatMap((s) => (s.part === 'test' ? [s.studyUid] : [])));
+    } catch (e) {
+      if (!(e instanceof CleftError && e.code === 'not_found')) throw e;
+      missing.push(name); // deleted or from another library: fall back to "outside train and val"
+      continue;
+    }
+    testParts = testParts === null ? part : new Set([...testParts].filter((u) => part.has(u)));
+  }
+  const parts = testParts;
+  const heldOut = (uid: string) => !seen.has(uid) && (parts === null || parts.has(uid));
+  /** train / val (trained or validated on by the lineage), test (held out), '' (outside the named split's test part). */
+  const partOf = (uid: string): 'train' | 'val' | 'test' | '' =>
+    train.has(uid) ? 'train' : val.has(uid) ? 'val' : heldOut(uid) ? 'test' : '';
+  return { lineage, seen, named, missing, unrecorded, testParts: parts, heldOut, partOf };
+}
+
+/**
+ * Keeps the labelled predictions of the held-out studies (or all, with `includeTraining`) and
+ * says which set that is. Held out: the test part of the named split(s) a training of the
+ * lineage used, minus every study any of them trained or validated on; without a named split,
+ * every study outside those.
+ */
+export function selectEvaluationSet(
+  runs: RunsRepo,
+  splits: SplitsRepo,
+  run: Run,
+  labelled: Prediction[],
+  includeTraining: boolean,
+): EvaluationSelection {
+  const { lineage, seen, named, missing, unrecorded, testParts, heldOut } = studiesOfLineage(runs, splits, run);
+  let description: string;
+  if (includeTraining) description = 'all studies with a label, training and validation ones included';
+  else if (testParts !== null) {
+    const names = named.filter((n) => !missing.includes(n)).map((n) => `"${n}"`);
+    description = `test part of split${names.length > 1 ? 's' : ''} ${names.join(', ')}`;
+  } else if (lineage.length) description = `studies outside the training and validation of ${lineage.map((t) => t.label).join(', ')}`;
+  else description = 'all studies (no training in this model\u2019s lineage)';
+  if (!includeTraining && missing.length) description += `; split ${missing.map((n) => `"${n}"`).join(', ')} is not in this library`;
+  if (!includeTraining && unrecorded) description += `; ${unrecorded} training(s) recorded no studies, so they could not be left out`;
+
+  const rows = includeTraining ? labelled : labelled.filter((p) => heldOut(p.studyUid));
+  const studies = new Set(rows.map((p) => p.studyUid));
+  const allStudies = new Set(labelled.map((p) => p.studyUid));
+  return {
+    rows,
+    set: {
+      heldOutOnly: !includeTraining,
+      description,
+      studies: studies.size,
+      includesTrainingData: [...studies].some((u) => seen.has(u)) || (includeTraining && unrecorded > 0),
+      excludedStudies: allStudies.size - studies.size,
+      lineage: lineage.map((t) => t.label),
+    },
+  };
+}
+
+/** The bootstrap's cluster of a prediction: its patient, or its study where PatientID is missing. */
+export function patientCluster(p: Prediction): string {
+  return p.patientId ? `p:${p.patientId}` : `s:${p.studyUid}`;
+}
