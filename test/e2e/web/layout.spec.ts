@@ -118,13 +118,17 @@ function layoutProblems(page: Page): Promise<Problem[]> {
   });
 }
 
-/** The scroll positions that must stay 0: the window's and the shell's. */
+/**
+ * What must stay 0: the window's and the shell's scroll positions, and how far anything sticks out of
+ * the window (a hidden caption placed outside the layout made the document taller than the window).
+ */
 function shellScroll(page: Page): Promise<number[]> {
   return page.evaluate(() => {
     const doc = document.scrollingElement!;
     const shell = document.querySelector('.shell')!;
     const sidebar = document.querySelector('.sidebar')!;
-    return [doc.scrollTop, doc.scrollLeft, shell.scrollTop, shell.scrollLeft, sidebar.scrollTop];
+    const beyond = Math.max(0, doc.scrollHeight - doc.clientHeight) + Math.max(0, doc.scrollWidth - doc.clientWidth);
+    return [doc.scrollTop, doc.scrollLeft, shell.scrollTop, shell.scrollLeft, sidebar.scrollTop, beyond];
   });
 }
 
@@ -213,13 +217,13 @@ test('every page holds its layout at 1280, 1440 and 1920 wide, Jobs drawer open 
           await page.mouse.move(vp.width - 40, vp.height / 2);
           await page.mouse.wheel(0, 4000);
         }
-        await expect.poll(() => shellScroll(page), { message: `${at}: wheel` }).toEqual([0, 0, 0, 0, 0]);
+        await expect.poll(() => shellScroll(page), { message: `${at}: wheel` }).toEqual([0, 0, 0, 0, 0, 0]);
         await main.evaluate((m) => m.scrollTo(0, 0));
 
         const tab = await tabThrough(page, 120);
         failures.push(...tab.problems.map((x) => `${at}: ${x}`));
         expect(tab.visited, `${at}: Tab reaches the page's controls`).toBeGreaterThan(5);
-        expect(await shellScroll(page), `${at}: Tab`).toEqual([0, 0, 0, 0, 0]);
+        expect(await shellScroll(page), `${at}: Tab`).toEqual([0, 0, 0, 0, 0, 0]);
         await main.evaluate((m) => m.scrollTo(0, 0));
         await screenshot(page, `layout-${vp.width}x${vp.height}-${p.id}-drawer-${drawer}`);
       }
