@@ -8,7 +8,7 @@ import { startServe, type ServeProcess } from '../serve';
 import { expect, test } from './fixtures';
 
 /** Call at the top of a spec file; `host()` is valid inside its tests. */
-export function useDemoHost(prefix: string): { host: () => ServeProcess } {
+export function useDemoHost(prefix: string): { host: () => ServeProcess; dataDir: () => string } {
   let host: ServeProcess | undefined;
   let dataDir: string | undefined;
   test.describe.configure({ mode: 'serial' });
@@ -31,6 +31,10 @@ export function useDemoHost(prefix: string): { host: () => ServeProcess } {
     host: () => {
       if (!host) throw new Error('the demo host is not started (use it inside a test)');
       return host;
+    },
+    dataDir: () => {
+      if (!dataDir) throw new Error('the demo host is not started (use it inside a test)');
+      return dataDir;
     },
   };
 }

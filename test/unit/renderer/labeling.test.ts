@@ -1,7 +1,7 @@
 // Labeling rules: class keys, targets and where auto-advance goes.
 import { describe, expect, it } from 'vitest';
 import type { Label } from '../../../src/common/contract';
-import { classKeys, firstPosition, keyFor, nextPosition, sameTarget } from '../../../src/renderer/src/lib/labeling';
+import { classKeys, defaultTaskId, firstPosition, keyFor, nextPosition, sameTarget } from '../../../src/renderer/src/lib/labeling';
 import type { Hanging } from '../../../src/renderer/src/lib/viewer/hanging';
 
 const cls = (names: string[]) => ({ classes: names.map((name) => ({ name, label: name, prompts: ['x'] })) });
@@ -75,5 +75,41 @@ describe('targets', () => {
     ).toBe(true);
     expect(sameTarget({ taskId: 1, studyId: 1, scope: 'exam' }, label({ scope: 'exam', laterality: null }))).toBe(true);
     expect(sameTarget({ taskId: 1, studyId: 1, scope: 'exam' }, label({}))).toBe(false);
+  });
+});
+
+describe('the task in view by default', () => {
+  // Built-in tasks list BI-RADS first; the demo labels density.
+  const tasks = [{ id: 1 }, { id: 2 }, { id: 3 }];
+
+  it("is the user's last task while it exists", () => {
+    expect(defaultTaskId(tasks, 3, new Map([[2, 40]]))).toBe(3);
+    expect(defaultTaskId(tasks, 9, new Map([[2, 40]]))).toBe(2); // deleted since: by labels
+  });
+
+  it('else the task with the most labels, else the first', () => {
+    expect(
+      defaultTaskId(
+        tasks,
+        null,
+        new Map([
+          [1, 0],
+          [2, 40],
+          [3, 7],
+        ]),
+      ),
+    ).toBe(2);
+    expect(
+      defaultTaskId(
+        tasks,
+        null,
+        new Map([
+          [1, 5],
+          [2, 5],
+        ]),
+      ),
+    ).toBe(1); // a tie keeps list order
+    expect(defaultTaskId(tasks, null, new Map())).toBe(1);
+    expect(defaultTaskId([], null, new Map())).toBeNull();
   });
 });

@@ -25,6 +25,26 @@ export function classKeys(task: Pick<Task, 'classes'>): Map<string, string> {
   return keys;
 }
 
+/**
+ * The task to show when the user has not chosen one in this window: the one they used last (if it
+ * still exists), else the one with the most labels (the demo's density, not the first template), else
+ * the first. `labelCounts` holds each task's number of labels (tasks missing from it count 0).
+ */
+export function defaultTaskId(
+  tasks: readonly Pick<Task, 'id'>[],
+  lastUsed: number | null,
+  labelCounts: ReadonlyMap<number, number>,
+): number | null {
+  if (lastUsed !== null && tasks.some((t) => t.id === lastUsed)) return lastUsed;
+  let best: number | null = null;
+  let most = 0;
+  for (const t of tasks) {
+    const n = labelCounts.get(t.id) ?? 0;
+    if (n > most) [best, most] = [t.id, n];
+  }
+  return best ?? tasks[0]?.id ?? null;
+}
+
 /** The key that picks `className`, for the button's hint. */
 export function keyFor(task: Pick<Task, 'classes'>, className: string): string | null {
   for (const [key, name] of classKeys(task)) if (name === className) return key;

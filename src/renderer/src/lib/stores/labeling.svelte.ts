@@ -1,10 +1,10 @@
-// The labeling session beside the viewer: the chosen task and scope, the labels of the open study,
+// The labeling session beside the viewer, and the task in view on every page: the chosen task and scope, the labels of the open study,
 // progress, and undo. Every label is saved the moment it is given: the panel shows it at once
 // (optimistic), rolls back and raises an alert if the back end refuses, and remembers what each
 // save replaced so Ctrl+Z can put it back.
 import type { Label, LabelScope, MethodOutput, Task } from '../../../../common/contract';
 import type { RendererClient } from '../client';
-import { sameTarget, type Target } from '../labeling';
+import { defaultTaskId, sameTarget, type Target } from '../labeling';
 import type { ToastStore } from './toasts.svelte';
 
 export interface UndoEntry {
@@ -51,32 +51,60 @@ export class LabelingStore {
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping of saves in flight, never rendered
   private readonly pending = new Set<Promise<unknown>>();
   private tempId = -1;
+  /** Whether the task in view is the user's choice (now or remembered), not a default. */
+  private chosen = false;
+  private early: { id: number; how: 'user' | 'default' } | null = null;
 
   constructor(
     private readonly client: RendererClient,
     private readonly toasts: ToastStore,
   ) {}
 
+  /**
+   * Loads the tasks and, unless the user has chosen one, picks the task in view: their last one, else
+   * the one with the most labels (defaultTaskId). The shell calls it again when the library's label
+   * count changes, so a default follows the labels (the demo's density) until the user chooses.
+   */
   async loadTasks(): Promise<void> {
     try {
-      this.tasks = await this.client.invoke('tasks.list', {});
+      const tasks = await this.client.invoke('tasks.list', {});
+      this.tasks = tasks;
       this.tasksError = null;
-      if (!this.task) {
-        const saved = Number(readStorage(TASK_KEY));
-        const pick = this.tasks.find((t) => t.id === saved) ?? this.tasks[0] ?? null;
-        if (pick) this.selectTask(pick.id);
-      }
+      const early = this.early;
+      this.early = null;
+      if (early && tasks.some((t) => t.id === early.id)) return this.selectTask(early.id, early.how);
+      if (this.task && this.chosen) return;
+      const saved = readStorage(TASK_KEY);
+      const lastUsed = saved !== null && /^\d+$/.test(saved) && tasks.some((t) => t.id === Number(saved)) ? Number(saved) : null;
+      // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a local tally, never rendered
+      const counts = new Map<number, number>();
+      if (lastUsed === null)
+        await Promise.all(tasks.map(async (t) => counts.set(t.id, (await this.client.invoke('labels.progress', { taskId: t.id })).labels)));
+      const pick = defaultTaskId(tasks, lastUsed, counts);
+      if (this.chosen && this.task) return; // the user chose while the counts were loading
+      if (lastUsed !== null) this.chosen = true;
+      if (pick !== null && pick !== this.taskId) this.selectTask(pick, 'default');
     } catch (err) {
       this.tasksError = err instanceof Error ? err.message : String(err);
     }
   }
 
-  selectTask(id: number): void {
+  /**
+   * The task in view everywhere (Library filter, Viewer, Labels, Predictions): switching it on one
+   * page switches the others. A user's choice is remembered as their last task; a default is not.
+   */
+  selectTask(id: number, how: 'user' | 'default' = 'user'): void {
     const task = this.tasks.find((t) => t.id === id);
-    if (!task) return;
+    if (!task) {
+      if (this.tasks.length === 0) this.early = { id, how }; // chosen before the list arrived (a run's link)
+      return;
+    }
     this.taskId = id;
     this.scope = task.scope;
-    writeStorage(TASK_KEY, String(id));
+    if (how === 'user') {
+      this.chosen = true;
+      writeStorage(TASK_KEY, String(id));
+    }
     void this.refresh();
   }
 
