@@ -29,15 +29,17 @@ export class EmbeddingsRepo {
 
   /** Stores (or replaces) vectors, all in one transaction. */
   putAll(rows: readonly (EmbeddingKey & { vector: Float32Array })[]): void {
-    this.db.transaction(() => {
-      for (const r of rows)
-        this.putStmt.run(
-          r.encoder,
-          r.instanceId,
-          r.preprocessSha256,
-          r.vector.length,
-          Buffer.from(r.vector.buffer, r.vector.byteOffset, r.vector.byteLength),
-        );
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const r of rows)
+          this.putStmt.run(
+            r.encoder,
+            r.instanceId,
+            r.preprocessSha256,
+            r.vector.length,
+            Buffer.from(r.vector.buffer, r.vector.byteOffset, r.vector.byteLength),
+          );
+      })
+      .immediate();
   }
 }

@@ -181,10 +181,12 @@ export class JobsRepo {
   /** The runner `pid` and the jobs it runs are alive (a mark for people reading the rows; the lock decides). */
   heartbeat(pid: number): void {
     const now = nowIso();
-    this.db.transaction(() => {
-      this.db.prepare(`UPDATE job_runner SET heartbeat_at = ? WHERE id = 1 AND pid = ?`).run(now, pid);
-      this.db.prepare(`UPDATE jobs SET heartbeat_at = ? WHERE status = 'running' AND owner_pid = ?`).run(now, pid);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.db.prepare(`UPDATE job_runner SET heartbeat_at = ? WHERE id = 1 AND pid = ?`).run(now, pid);
+        this.db.prepare(`UPDATE jobs SET heartbeat_at = ? WHERE status = 'running' AND owner_pid = ?`).run(now, pid);
+      })
+      .immediate();
   }
 
   /**
@@ -192,20 +194,22 @@ export class JobsRepo {
    * no process runs them): interrupted, or cancelled if someone had asked for that.
    */
   markInterrupted(): number[] {
-    return this.db.transaction(() => {
-      const rows = this.db.prepare(`SELECT id FROM jobs WHERE status = 'running'`).all() as { id: number }[];
-      this.db
-        .prepare(
-          `UPDATE jobs SET revision = revision + 1,
+    return this.db
+      .transaction(() => {
+        const rows = this.db.prepare(`SELECT id FROM jobs WHERE status = 'running'`).all() as { id: number }[];
+        this.db
+          .prepare(
+            `UPDATE jobs SET revision = revision + 1,
              status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'interrupted' END,
              message = CASE WHEN cancel_requested = 1 THEN 'Cancelled'
                ELSE 'Interrupted: the process running this job stopped. Resume to continue.' END,
              finished_at = CASE WHEN cancel_requested = 1 THEN ? ELSE finished_at END
            WHERE status = 'running'`,
-        )
-        .run(nowIso());
-      return rows.map((r) => r.id);
-    }).immediate();
+          )
+          .run(nowIso());
+        return rows.map((r) => r.id);
+      })
+      .immediate();
   }
 }
 /**

@@ -159,44 +159,46 @@ export function applyLabelImport(db: Db, taskId: number, file: string, reportJso
   const changeBatch = db.prepare(changeSql(BATCH));
   // the same time format as the column default (strftime '%Y-%m-%dT%H:%M:%fZ')
   const now = new Date().toISOString();
-  return db.transaction(() => {
-    const importId = Number(insertImport.run(taskId, file, reportJson).lastInsertRowid);
-    let pending: unknown[] = [];
-    const flush = () => {
-      if (pending.length === 0) return;
-      const n = pending.length / 8;
-      (n === BATCH ? changeBatch : db.prepare(changeSql(n))).run(pending);
-      pending = [];
-    };
-    for (const w of writes) {
-      const t = w.target;
-      const prev = w.replaces;
-      const createdAt = w.createdAt ?? now;
-      let id: number;
-      if (prev) {
-        // the plan was made from a snapshot; a label changed meanwhile aborts the whole import
-        if (update.run(w.className, w.annotator, createdAt, prev.id, prev.className).changes !== 1)
-          throw new CleftError('conflict', 'a label changed while the import was prepared; nothing was written, preview again');
-        id = prev.id;
-      } else
-        id = Number(
-          insert.run(taskId, t.scope, t.studyId, t.instanceId, t.laterality, w.className, w.annotator, createdAt).lastInsertRowid,
+  return db
+    .transaction(() => {
+      const importId = Number(insertImport.run(taskId, file, reportJson).lastInsertRowid);
+      let pending: unknown[] = [];
+      const flush = () => {
+        if (pending.length === 0) return;
+        const n = pending.length / 8;
+        (n === BATCH ? changeBatch : db.prepare(changeSql(n))).run(pending);
+        pending = [];
+      };
+      for (const w of writes) {
+        const t = w.target;
+        const prev = w.replaces;
+        const createdAt = w.createdAt ?? now;
+        let id: number;
+        if (prev) {
+          // the plan was made from a snapshot; a label changed meanwhile aborts the whole import
+          if (update.run(w.className, w.annotator, createdAt, prev.id, prev.className).changes !== 1)
+            throw new CleftError('conflict', 'a label changed while the import was prepared; nothing was written, preview again');
+          id = prev.id;
+        } else
+          id = Number(
+            insert.run(taskId, t.scope, t.studyId, t.instanceId, t.laterality, w.className, w.annotator, createdAt).lastInsertRowid,
+          );
+        pending.push(
+          importId,
+          id,
+          prev?.className ?? null,
+          prev?.annotator ?? null,
+          prev?.createdAt ?? null,
+          w.className,
+          w.annotator,
+          createdAt,
         );
-      pending.push(
-        importId,
-        id,
-        prev?.className ?? null,
-        prev?.annotator ?? null,
-        prev?.createdAt ?? null,
-        w.className,
-        w.annotator,
-        createdAt,
-      );
-      if (pending.length === BATCH * 8) flush();
-    }
-    flush();
-    return importId;
-  }).immediate();
+        if (pending.length === BATCH * 8) flush();
+      }
+      flush();
+      return importId;
+    })
+    .immediate();
 }
 
 /** Puts every label an import touched back as it was; refuses when any of them changed since. */
@@ -217,30 +219,32 @@ export function undoLabelImport(db: Db, importId: number): LabelImportUndoResult
   const current = db.prepare(`SELECT class_name, annotator, created_at FROM labels WHERE id = ?`);
   const remove = db.prepare(`DELETE FROM labels WHERE id = ?`);
   const restore = db.prepare(`UPDATE labels SET class_name = ?, annotator = ?, created_at = ? WHERE id = ?`);
-  return db.transaction(() => {
-    const changed = changes.filter((c) => {
-      const now = current.get(c.label_id) as { class_name: string; annotator: string; created_at: string } | undefined;
-      return !now || now.class_name !== c.new_class || now.annotator !== c.new_annotator || now.created_at !== c.new_created_at;
-    });
-    if (changed.length)
-      throw new CleftError(
-        'conflict',
-        `${changed.length} label(s) written by import ${importId} changed since (relabelled or cleared); undo would lose that, so nothing was undone`,
-      );
-    let removed = 0;
-    let restored = 0;
-    for (const c of changes) {
-      if (c.prev_class === null) {
-        remove.run(c.label_id);
-        removed++;
-      } else {
-        restore.run(c.prev_class, c.prev_annotator, c.prev_created_at, c.label_id);
-        restored++;
+  return db
+    .transaction(() => {
+      const changed = changes.filter((c) => {
+        const now = current.get(c.label_id) as { class_name: string; annotator: string; created_at: string } | undefined;
+        return !now || now.class_name !== c.new_class || now.annotator !== c.new_annotator || now.created_at !== c.new_created_at;
+      });
+      if (changed.length)
+        throw new CleftError(
+          'conflict',
+          `${changed.length} label(s) written by import ${importId} changed since (relabelled or cleared); undo would lose that, so nothing was undone`,
+        );
+      let removed = 0;
+      let restored = 0;
+      for (const c of changes) {
+        if (c.prev_class === null) {
+          remove.run(c.label_id);
+          removed++;
+        } else {
+          restore.run(c.prev_class, c.prev_annotator, c.prev_created_at, c.label_id);
+          restored++;
+        }
       }
-    }
-    db.prepare(`UPDATE label_imports SET undone_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`).run(importId);
-    return { importId, removed, restored };
-  }).immediate();
+      db.prepare(`UPDATE label_imports SET undone_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`).run(importId);
+      return { importId, removed, restored };
+    })
+    .immediate();
 }
 
 export interface LabelExportRow {

@@ -47,17 +47,19 @@ export class LabelsRepo {
       );
     }
     this.checkTarget(target);
-    return this.db.transaction(() => {
-      const replaced = this.find(target);
-      if (replaced) this.db.prepare(`DELETE FROM labels WHERE id = ?`).run(replaced.id);
-      const info = this.db
-        .prepare(
-          `INSERT INTO labels (task_ref, scope, study_ref, instance_ref, laterality, class_name, annotator) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(target.taskId, target.scope, target.studyId, target.instanceId ?? null, target.laterality ?? null, className, annotator);
-      const label = toLabel(this.db.prepare(`SELECT * FROM labels WHERE id = ?`).get(info.lastInsertRowid) as LabelRow);
-      return { label, replaced };
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const replaced = this.find(target);
+        if (replaced) this.db.prepare(`DELETE FROM labels WHERE id = ?`).run(replaced.id);
+        const info = this.db
+          .prepare(
+            `INSERT INTO labels (task_ref, scope, study_ref, instance_ref, laterality, class_name, annotator) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(target.taskId, target.scope, target.studyId, target.instanceId ?? null, target.laterality ?? null, className, annotator);
+        const label = toLabel(this.db.prepare(`SELECT * FROM labels WHERE id = ?`).get(info.lastInsertRowid) as LabelRow);
+        return { label, replaced };
+      })
+      .immediate();
   }
 
   clear(target: Target): Label | null {

@@ -136,8 +136,10 @@ export class LibraryIndexRepo {
 
   /** Records the files a job did not import, in one transaction. */
   addProblems(jobId: number | null, problems: readonly ImportProblemRecord[]): void {
-    this.db.transaction(() => {
-      for (const p of problems) this.stmts.problem.run(jobId, p.file, p.kind, p.reason);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const p of problems) this.stmts.problem.run(jobId, p.file, p.kind, p.reason);
+      })
+      .immediate();
   }
 }

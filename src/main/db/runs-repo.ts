@@ -121,29 +121,31 @@ export class RunsRepo {
          probabilities_json, predicted_class, run_record_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const record = JSON.stringify(run.record);
-    this.db.transaction(() => {
-      for (const r of rows) {
-        if (r.probabilities.length !== classNames.length) {
-          throw new CleftError('internal', `prediction has ${r.probabilities.length} probabilities for ${classNames.length} classes`);
+    this.db
+      .transaction(() => {
+        for (const r of rows) {
+          if (r.probabilities.length !== classNames.length) {
+            throw new CleftError('internal', `prediction has ${r.probabilities.length} probabilities for ${classNames.length} classes`);
+          }
+          let best = 0;
+          r.probabilities.forEach((p, i) => (best = p > r.probabilities[best]! ? i : best));
+          insert.run(
+            runId,
+            run.jobId,
+            run.taskId,
+            run.modelId,
+            run.promptSetId,
+            r.scope,
+            r.studyId,
+            r.instanceId,
+            r.laterality,
+            JSON.stringify({ classes: classNames, values: r.probabilities }),
+            classNames[best]!,
+            record,
+          );
         }
-        let best = 0;
-        r.probabilities.forEach((p, i) => (best = p > r.probabilities[best]! ? i : best));
-        insert.run(
-          runId,
-          run.jobId,
-          run.taskId,
-          run.modelId,
-          run.promptSetId,
-          r.scope,
-          r.studyId,
-          r.instanceId,
-          r.laterality,
-          JSON.stringify({ classes: classNames, values: r.probabilities }),
-          classNames[best]!,
-          record,
-        );
-      }
-    }).immediate();
+      })
+      .immediate();
   }
 
   getRun(id: number): Run {

@@ -24,9 +24,11 @@ export class SettingsRepo {
     const upsert = this.db.prepare(
       `INSERT INTO settings (key, value_json) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value_json = excluded.value_json`,
     );
-    this.db.transaction(() => {
-      for (const [key, value] of Object.entries(patch)) if (value !== undefined) upsert.run(key, JSON.stringify(value));
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const [key, value] of Object.entries(patch)) if (value !== undefined) upsert.run(key, JSON.stringify(value));
+      })
+      .immediate();
     return this.get();
   }
 }

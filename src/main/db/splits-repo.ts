@@ -102,18 +102,20 @@ export class SplitsRepo {
     },
     parts: readonly { studyId: number; part: SplitPart }[],
   ): SplitInfo {
-    return this.db.transaction(() => {
-      if (this.db.prepare(`SELECT 1 FROM splits WHERE name = ?`).get(o.name))
-        throw new CleftError('conflict', `a split named "${o.name}" already exists; choose another name`);
-      const id = Number(
-        this.db
-          .prepare(`INSERT INTO splits (name, source, task_ref, params_json, sha256, notes_json) VALUES (?, ?, ?, ?, ?, ?)`)
-          .run(o.name, o.source, o.taskId, JSON.stringify(o.params), o.sha256, JSON.stringify(o.notes)).lastInsertRowid,
-      );
-      const add = this.db.prepare(`INSERT INTO split_studies (split_ref, study_ref, part) VALUES (?, ?, ?)`);
-      for (const p of parts) add.run(id, p.studyId, p.part);
-      return this.get(o.name);
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        if (this.db.prepare(`SELECT 1 FROM splits WHERE name = ?`).get(o.name))
+          throw new CleftError('conflict', `a split named "${o.name}" already exists; choose another name`);
+        const id = Number(
+          this.db
+            .prepare(`INSERT INTO splits (name, source, task_ref, params_json, sha256, notes_json) VALUES (?, ?, ?, ?, ?, ?)`)
+            .run(o.name, o.source, o.taskId, JSON.stringify(o.params), o.sha256, JSON.stringify(o.notes)).lastInsertRowid,
+        );
+        const add = this.db.prepare(`INSERT INTO split_studies (split_ref, study_ref, part) VALUES (?, ?, ?)`);
+        for (const p of parts) add.run(id, p.studyId, p.part);
+        return this.get(o.name);
+      })
+      .immediate();
   }
 
   private info(r: SplitRow): SplitInfo {

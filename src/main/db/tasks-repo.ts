@@ -28,9 +28,11 @@ export class TasksRepo {
        ON CONFLICT(name) DO UPDATE SET description = excluded.description, classes_json = excluded.classes_json,
          default_scope = excluded.default_scope, builtin = 1`,
     );
-    this.db.transaction(() => {
-      for (const t of BUILTIN_TASKS) upsert.run(t.name, t.description, JSON.stringify(t.classes), t.scope);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const t of BUILTIN_TASKS) upsert.run(t.name, t.description, JSON.stringify(t.classes), t.scope);
+      })
+      .immediate();
   }
 
   list(): Task[] {

@@ -415,11 +415,13 @@ export async function refreshBundleRecord<T>(
     warnings: inspection.warnings,
   };
   const sha256 = inspection.sha256;
-  return db.transaction(() => {
-    new ModelsRepo(db).updateManifest(id, JSON.stringify(manifest), sha256);
-    const model = getModel(db, id);
-    return register ? { model, registered: register(model) } : model;
-  }).immediate();
+  return db
+    .transaction(() => {
+      new ModelsRepo(db).updateManifest(id, JSON.stringify(manifest), sha256);
+      const model = getModel(db, id);
+      return register ? { model, registered: register(model) } : model;
+    })
+    .immediate();
 }
 
 /**

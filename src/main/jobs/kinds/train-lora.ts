@@ -296,20 +296,22 @@ async function save(ctx: JobContext<TrainLoraParams>, db: Db, pending: PendingSa
   }
   const runs = new RunsRepo(db);
   const model = registered;
-  const runId = db.transaction(
-    () =>
-      runs.runOfJob(ctx.jobId, 'contrastive-lora') ??
-      runs.createRun({
-        kind: 'contrastive-lora',
-        name: `${model.name} · ${pending.record.run.name}`,
-        jobId: ctx.jobId,
-        modelId: model.id,
-        taskId: null,
-        promptSetId: null,
-        record: { ...pending.record.run.record, modelSha256: model.sha256, adapters },
-        metrics: pending.record.run.metrics,
-      }),
-  ).immediate();
+  const runId = db
+    .transaction(
+      () =>
+        runs.runOfJob(ctx.jobId, 'contrastive-lora') ??
+        runs.createRun({
+          kind: 'contrastive-lora',
+          name: `${model.name} · ${pending.record.run.name}`,
+          jobId: ctx.jobId,
+          modelId: model.id,
+          taskId: null,
+          promptSetId: null,
+          record: { ...pending.record.run.record, modelSha256: model.sha256, adapters },
+          metrics: pending.record.run.metrics,
+        }),
+    )
+    .immediate();
   crashPoint('train-lora.run-recorded');
   // the graphs and prepared pixels are only needed to resume
   fs.rmSync(path.join(ctx.jobDir, 'work'), { recursive: true, force: true });
