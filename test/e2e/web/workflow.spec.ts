@@ -279,7 +279,9 @@ test('Predictions: classify again with the learned prompt set', async ({ page, c
     .commonTargets;
   expect(shared).toBeGreaterThan(0);
   await expect(compare.getByRole('button', { name: `Shared targets (${shared})` })).toHaveAttribute('aria-pressed', 'true');
-  await expect(compare.getByTestId('compare-n')).toHaveText(Array(runsBefore + 1).fill(String(shared)));
+  // The new run's prompt set learned on every labelled breast: none of its predictions is held out.
+  await expect(compare.getByTestId('compare-n')).toHaveText(Array(runsBefore).fill(String(shared)));
+  await expect(rows.first().getByTestId('compare-none')).toHaveText(/no labelled breast among its held-out predictions/);
   await compare.getByRole('button', { name: "Each run's own" }).click();
   await expect(compare).toContainText('Each run on all its labelled targets');
   await compare.scrollIntoViewIfNeeded();
@@ -291,5 +293,7 @@ test('Predictions: classify again with the learned prompt set', async ({ page, c
     .click();
   await expect(page.getByLabel('Run', { exact: true })).toHaveValue(String(older));
   await expect(rows.nth(1)).toHaveAttribute('aria-current', 'true');
-  expect(consoleErrors).toEqual([]);
+  // The held-out evaluation of the new run is answered 409 (nothing held out), which the page shows as
+  // its message above; Chromium logs every non-2xx response, so that one response is expected here.
+  expect(consoleErrors.filter((e) => !/status of 409 \(Conflict\)/.test(e))).toEqual([]);
 });
