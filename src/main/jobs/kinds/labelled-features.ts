@@ -7,6 +7,7 @@ import { SettingsRepo } from '../../db/settings-repo';
 import { TasksRepo } from '../../db/tasks-repo';
 import { cachedImageFeatures, engineFromSettings } from '../../features/image-features';
 import { getModel } from '../../models/registry';
+import { splitTestStudies } from '../../library/splits';
 import { openBundle, type CleftBundle } from '../../../native/bundle/index';
 import type { TaskSpec } from '../../../native/cleft/tasks';
 import { throwIfCancelled, type JobContext } from '../job-context';
@@ -25,7 +26,7 @@ export interface LabelledFeatures {
 }
 
 export async function labelledFeatures(
-  ctx: JobContext<{ modelId: number; taskId: number; studyIds?: number[] | undefined }>,
+  ctx: JobContext<{ modelId: number; taskId: number; studyIds?: number[] | undefined; split?: string | null | undefined }>,
   db: Db,
   o: {
     /** What the job is, for its messages ("prompt learning", "the Adaptor"). */
@@ -34,8 +35,6 @@ export async function labelledFeatures(
     refuse?: (bundle: CleftBundle) => string | null;
     /** The share of the job's progress bar the encoding takes. */
     progressShare: number;
-    /** Studies never to read (a named split's test part). */
-    skipStudies?: ReadonlySet<number>;
   },
 ): Promise<LabelledFeatures> {
   const p = ctx.params;
@@ -47,9 +46,11 @@ export async function labelledFeatures(
   const taskRow = new TasksRepo(db).get(p.taskId);
   const task: TaskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
   const classes = task.classes.map((c) => c.name);
+  // a named split's test part is never read
+  const testStudies = splitTestStudies(db, p.split);
   const images = new ImagesRepo(db)
     .labelled(p.taskId, p.studyIds)
-    .filter((im) => classes.includes(im.label) && !o.skipStudies?.has(im.studyId));
+    .filter((im) => classes.includes(im.label) && !testStudies.has(im.studyId));
   const perClass = classes.map((c) => images.filter((im) => im.label === c).length);
   if (perClass.filter((n) => n > 0).length < 2)
     throw new Error(

@@ -23,7 +23,7 @@ import { bundleTokenizer, classNameIds, taskClassEmbeddings } from '../../../nat
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { labelledFeatures } from './labelled-features';
-import { bundleSplitProvenance, splitTestStudies, trainingSplit } from '../../library/splits';
+import { bundleSplitProvenance, trainingSplit } from '../../library/splits';
 
 /** What the save needs once training is over (kept in the job folder until the job is done). */
 interface PromptLearnSave {
@@ -62,8 +62,6 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
     purpose: 'prompt learning',
     refuse: (b) => (b.promptSets.some((s) => s.name === p.name) ? `the bundle already has a prompt set named "${p.name}"` : null),
     progressShare: 0.2,
-    // a named split's test part is never read
-    skipStudies: splitTestStudies(db, ctx.params.split),
   });
 
   // by patient, never by image: the views of a breast and a patient's studies stay on one side

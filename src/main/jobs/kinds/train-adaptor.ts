@@ -27,7 +27,7 @@ import { imageEmbeddingsFromFeatures, taskClassEmbeddings } from '../../../nativ
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { labelledFeatures } from './labelled-features';
-import { bundleSplitProvenance, splitTestStudies, trainingSplit } from '../../library/splits';
+import { bundleSplitProvenance, trainingSplit } from '../../library/splits';
 
 /** Width and depth of the Adaptor module; AdamW at this rate (the job's lr is the head's). */
 const ADAPTOR_DIM = 128;
@@ -73,8 +73,6 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
     purpose: 'the Adaptor',
     refuse: (b) => (b.adaptors.some((a) => a.name === p.name) ? `the bundle already has an adaptor named "${p.name}"` : null),
     progressShare: 0.3,
-    // a named split's test part is never read
-    skipStudies: splitTestStudies(db, ctx.params.split),
   });
 
   const heads = bundle.heads.heads;
