@@ -233,7 +233,7 @@ async function classifyStudies(f: Flags, uids: string[]): Promise<void> {
       if (id === null) throw new Error(`study ${uid}: not in the library ${dbFile}`);
       return id;
     });
-    const taskRow = new TasksRepo(db).findByName(f.task);
+    const taskRow = new TasksRepo(db).findByName(f.task.trim());
     if (!taskRow && f.task.endsWith('.json') && fs.existsSync(f.task) && uids.length === 1) {
       // A task file outside the library cannot name a run: classified as files, as before, not recorded.
       console.error(`note: task ${f.task} is not a task of the library, so this classification is not recorded as a run`);
