@@ -52,6 +52,12 @@ export const ClassifyParams = z.object({
   promptSet: z.string().max(64).nullable().default(null),
   /** A trained adaptor/linear-probe head of the bundle instead of zero-shot text embeddings. */
   adaptor: z.string().max(64).nullable().default(null),
+  /** An execution provider (auto, cpu, webgpu, cuda:N) and intra-op threads instead of the Settings' (`cleft classify --device/--threads`). */
+  device: z
+    .string()
+    .regex(/^(auto|cpu|webgpu|cuda:\d+)$/, 'auto, cpu, webgpu or cuda:N')
+    .optional(),
+  threads: z.number().int().positive().max(1024).optional(),
 });
 export type ClassifyParams = z.infer<typeof ClassifyParams>;
 

@@ -10,8 +10,10 @@ export interface DumpInstance {
   seriesUid: string;
   patientId: string;
   patientName?: string;
-  laterality?: 'L' | 'R';
-  view?: 'CC' | 'MLO';
+  /** ImageLaterality (default R); null leaves it out. */
+  laterality?: 'L' | 'R' | null;
+  /** ViewPosition (default CC); null leaves it out. */
+  view?: 'CC' | 'MLO' | null;
   studyDate?: string;
   accession?: string;
   intent?: 'FOR PRESENTATION' | 'FOR PROCESSING';
@@ -19,6 +21,8 @@ export interface DumpInstance {
   columns?: number;
   /** Stored value at (x, y), 0..4095 (default: a ramp). */
   pixel?: (x: number, y: number) => number;
+  /** More dump2dcm lines, e.g. a View Code Sequence. */
+  extra?: string[];
 }
 
 export function requireDump2dcm(): void {
@@ -54,10 +58,10 @@ export function writeMgInstance(file: string, inst: DumpInstance): void {
     `(0008,0068) CS ${inst.intent ?? 'FOR PRESENTATION'}`,
     `(0010,0010) PN ${inst.patientName ?? 'Doe^Jane'}`,
     `(0010,0020) LO ${inst.patientId}`,
-    `(0018,5101) CS ${inst.view ?? 'CC'}`,
+    ...(inst.view === null ? [] : [`(0018,5101) CS ${inst.view ?? 'CC'}`]),
     `(0020,000d) UI ${inst.studyUid}`,
     `(0020,000e) UI ${inst.seriesUid}`,
-    `(0020,0062) CS ${inst.laterality ?? 'R'}`,
+    ...(inst.laterality === null ? [] : [`(0020,0062) CS ${inst.laterality ?? 'R'}`]),
     `(0028,0002) US 1`,
     `(0028,0004) CS MONOCHROME2`,
     `(0028,0010) US ${rows}`,
@@ -66,6 +70,7 @@ export function writeMgInstance(file: string, inst: DumpInstance): void {
     `(0028,0101) US 12`,
     `(0028,0102) US 11`,
     `(0028,0103) US 0`,
+    ...(inst.extra ?? []),
     `(7fe0,0010) OW =${path.basename(raw)}`,
   ];
   const dump = `${file}.dump`;

@@ -3,8 +3,9 @@
 //   1. PatientOrientation (0020,0020): its first value is the direction of the rows; towards
 //      posterior (P) puts the chest wall on the right, towards anterior (A) on the left. The file
 //      says how its pixels lie, so this wins.
-//   2. Laterality (ImageLaterality, else Laterality): the standard storage of a mammogram, as it
-//      is hung, puts a right breast's chest wall on the right edge and a left breast's on the left.
+//   2. Laterality (breastSideOf in mammo-view.ts: ImageLaterality, else Laterality, else their
+//      codes): the standard storage of a mammogram, as it is hung, puts a right breast's chest wall
+//      on the right edge and a left breast's on the left.
 //   3. The pixels: tissue lies against the chest-wall edge and air at the other, so the outer
 //      quarter of columns on that side carries more intensity. Undecided when the two quarters are
 //      within a margin of each other.
@@ -38,7 +39,7 @@ export function chestWallFromLaterality(laterality: string | null | undefined): 
 
 export interface HeaderFacts {
   patientOrientation: string | readonly string[] | null | undefined;
-  /** ImageLaterality, else Laterality. */
+  /** The breast side (breastSideOf in mammo-view.ts: ImageLaterality, else Laterality, else their codes). */
   laterality: string | null | undefined;
 }
 

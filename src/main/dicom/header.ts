@@ -3,6 +3,7 @@
 // plain JSON (nulls, not undefined) so the indexer can store it as columns or as one JSON blob.
 import type fs from 'node:fs/promises';
 import type { DataSet } from 'dicom-parser';
+import { type CodedConcept, breastSideOf, mammoViewOf } from '../../common/imaging/mammo-view';
 import { DicomError, asDicomError } from './errors';
 import { openRegularFile } from './file-access';
 import { checkCodestreamClaim, checkRleFrame } from './limits';
@@ -51,6 +52,12 @@ export interface DicomHeader {
   imageLaterality: string | null;
   laterality: string | null;
   viewPosition: string | null;
+  /** FrameLaterality (0020,9072) of the shared (else first per-frame) Frame Anatomy functional group. */
+  frameLaterality: string | null;
+  /** View Code Sequence items (CID 4014), as written. */
+  viewCodes: CodedConcept[];
+  /** Anatomic Region Sequence items and their modifiers (where some vendors code the laterality). */
+  anatomicCodes: CodedConcept[];
   /** Column and row directions, e.g. ["A","R"]; drives orientation when present. */
   patientOrientation: string[] | null;
   rows: number | null;
@@ -84,8 +91,10 @@ export interface DicomHeader {
   pixelDataOffset: number | null;
   pixelDataLength: number | null;
   // Derived, so consumers do not each re-derive them.
-  /** ImageLaterality, else Laterality: 'L' | 'R' | 'B' | 'U' or null. */
+  /** ImageLaterality, else Laterality, else the codes (common/imaging/mammo-view.ts): 'L' | 'R' | 'B' | 'U' or null. */
   breastSide: string | null;
+  /** ViewPosition, else the view of the View Code Sequence (common/imaging/mammo-view.ts): 'CC', 'MLO', ... or null. */
+  mammoView: string | null;
   /** PresentationIntentType FOR PROCESSING or a for-processing SOP class: not for display or models. */
   forProcessing: boolean;
 }
@@ -134,6 +143,25 @@ function pair(v: number[]): [number, number] | null {
   return v.length >= 2 ? [v[0]!, v[1]!] : null;
 }
 
+function items(ds: DataSet | undefined, tag: string): DataSet[] {
+  return (ds?.elements[tag]?.items ?? []).map((i) => i.dataSet).filter((d): d is DataSet => d !== undefined);
+}
+
+function codeOf(ds: DataSet): CodedConcept {
+  return { value: str(ds, 'x00080100'), scheme: str(ds, 'x00080102'), meaning: str(ds, 'x00080104') };
+}
+
+/** FrameLaterality from the shared functional groups, else the first frame's. */
+function frameLateralityOf(ds: DataSet): string | null {
+  for (const groups of [items(ds, 'x52009229'), items(ds, 'x52009230').slice(0, 1)])
+    for (const g of groups)
+      for (const anatomy of items(g, 'x00209071')) {
+        const v = str(anatomy, 'x00209072');
+        if (v) return v;
+      }
+  return null;
+}
+
 /** Builds the typed header from a parsed dataset (full or stopped at the pixel data). */
 export function headerFromDataset(ds: DataSet): DicomHeader {
   const tsUid = datasetTransferSyntax(ds);
@@ -144,6 +172,11 @@ export function headerFromDataset(ds: DataSet): DicomHeader {
   const imageLaterality = str(ds, 'x00200062');
   const laterality = str(ds, 'x00200060');
   const framesText = str(ds, 'x00280008');
+  const viewPosition = str(ds, 'x00185101');
+  const frameLaterality = frameLateralityOf(ds);
+  const viewCodes = items(ds, 'x00540220').map(codeOf);
+  const anatomicCodes = items(ds, 'x00082218').flatMap((r) => [codeOf(r), ...items(r, 'x00082220').map(codeOf)]);
+  const viewFacts = { imageLaterality, laterality, frameLaterality, anatomicCodes, viewPosition, viewCodes };
   return {
     transferSyntaxUID: tsUid,
     transferSyntaxName: transferSyntaxInfo(tsUid)?.name ?? null,
@@ -167,7 +200,10 @@ export function headerFromDataset(ds: DataSet): DicomHeader {
     bodyPartExamined: str(ds, 'x00180015'),
     imageLaterality,
     laterality,
-    viewPosition: str(ds, 'x00185101'),
+    viewPosition,
+    frameLaterality,
+    viewCodes,
+    anatomicCodes,
     patientOrientation: strs(ds, 'x00200020').length ? strs(ds, 'x00200020') : null,
     rows: us(ds, 'x00280010'),
     columns: us(ds, 'x00280011'),
@@ -195,7 +231,8 @@ export function headerFromDataset(ds: DataSet): DicomHeader {
     floatPixelData: !e[PIXEL_DATA_TAG] && Boolean(e.x7fe00008 ?? e.x7fe00009),
     pixelDataOffset: pixel ? pixel.dataOffset : null,
     pixelDataLength: pixel ? (pixel.length === 0xffffffff ? -1 : pixel.length) : null,
-    breastSide: (imageLaterality ?? laterality)?.toUpperCase() ?? null,
+    breastSide: breastSideOf(viewFacts),
+    mammoView: mammoViewOf(viewFacts),
     forProcessing:
       (presentationIntentType ?? '').toUpperCase() === 'FOR PROCESSING' ||
       (sopClassUID !== null && FOR_PROCESSING_CLASSES.has(sopClassUID)),

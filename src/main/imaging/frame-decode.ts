@@ -59,7 +59,7 @@ export async function decodeForDisplay(job: FrameJob): Promise<{ meta: FrameMeta
     windowExplanation: h.windowExplanation,
     voiLutFunction: h.voiLutFunction,
     laterality: h.breastSide,
-    viewPosition: h.viewPosition,
+    viewPosition: h.mammoView,
     patientOrientation: h.patientOrientation,
     pixelSpacing: h.pixelSpacing ?? h.imagerPixelSpacing,
     forProcessing: h.forProcessing,

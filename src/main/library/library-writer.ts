@@ -77,7 +77,7 @@ export class LibraryWriter {
       manufacturer: h.manufacturer,
       manufacturer_model: h.manufacturerModelName,
       laterality: h.breastSide,
-      view_position: h.viewPosition,
+      view_position: h.mammoView,
       rows: h.rows,
       columns: h.columns,
       bits_allocated: h.bitsAllocated,

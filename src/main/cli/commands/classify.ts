@@ -1,18 +1,29 @@
-// `cleft classify`: one-click zero-shot classification of a study (from the library) or of DICOM
-// files with a CLEFT bundle: per-view probabilities, combined per breast and per exam (mean of the
-// views' probabilities), with the model, prompt set and device that ran.
+// `cleft classify`: one-click zero-shot classification of studies of the library or of DICOM files
+// with a CLEFT bundle: per-view probabilities, combined per breast and per exam (mean of the views'
+// probabilities), with the model, prompt set and device that ran.
 //
-//   cleft classify --bundle DIR --task NAME (--study UID | --dicom FILE...) [--prompt-set NAME | --adaptor NAME] [--json]
+//   cleft classify --bundle DIR --task NAME (--study UID... | --dicom FILE...) [--prompt-set NAME | --adaptor NAME] [--json]
+//
+// Studies of the library run as the app's Classify does: the `classify` job kind (cli/run-job.ts),
+// which records a run (its id is printed, "runId" in --json) that Predictions, `cleft runs` and
+// exports read. DICOM files outside the library are classified and printed, not recorded.
 import { type Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isJobOf, type ClassifyParams, type Job } from '../../../common/jobs';
+import type { Prediction } from '../../../common/runs';
 import { resolveDataDir } from '../../data-dir';
-import { DB_FILE_NAME, openDatabase } from '../../db/database';
+import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { ImagesRepo } from '../../db/images-repo';
+import { ModelsRepo } from '../../db/models-repo';
+import { RunsRepo } from '../../db/runs-repo';
 import { TasksRepo } from '../../db/tasks-repo';
+import { getModel, importModel, listModels, type ModelRecord } from '../../models/registry';
+import { resolveClassifyPromptSet } from '../../models/prompt-sets';
+import { openCliJobHost, runJobInTerminal } from '../run-job';
 import { prepareFiles } from '../../dicom/pipeline/prepare';
 import { PreprocessSpec, presetSpec } from '../../dicom/pipeline/spec';
-import { openBundle } from '../../../native/bundle/index';
+import { openBundle, type CleftBundle } from '../../../native/bundle/index';
 import { builtinTask, parseTask, type TaskSpec } from '../../../native/cleft/tasks';
 import { zeroShot } from '../../../native/cleft/zero-shot';
 import { parseProviderChoice, providerLabel } from '../../../native/runtime/providers';
@@ -21,14 +32,15 @@ import { num } from './train';
 interface Flags {
   bundle: string;
   task: string;
-  study?: string;
+  study?: string[];
   dicom?: string[];
   promptSet?: string;
   adaptor?: string;
   json?: boolean;
   dataDir?: string;
   cacheDir?: string;
-  device: string;
+  /** Unset: auto for files, the library's Settings for studies (as the app). */
+  device?: string;
   threads?: string;
 }
 
@@ -52,119 +64,282 @@ function resolveTask(name: string, dataDir: string | undefined): TaskSpec {
   );
 }
 
-/** The files of a study in the library (read-only). */
-function studyFiles(uid: string, dataDir: string | undefined): { file: string; laterality: 'L' | 'R' | null; view: string | null }[] {
-  const file = path.join(resolveDataDir(dataDir), DB_FILE_NAME);
-  if (!fs.existsSync(file)) throw new Error(`no library at ${file} (use --data-dir or CLEFT_DATA_DIR, or give --dicom files)`);
-  const db = openDatabase(file, { readonly: true });
-  try {
-    const rows = new ImagesRepo(db).presentationImagesOfStudyUid(uid);
-    if (!rows.length) throw new Error(`study ${uid}: not in the library ${file} (or it has no FOR PRESENTATION images)`);
-    return rows.map((r) => ({
-      file: r.file,
-      laterality: r.laterality === 'L' || r.laterality === 'R' ? r.laterality : null,
-      view: r.view,
-    }));
-  } finally {
-    db.close();
-  }
-}
-
 const fmtProbs = (classes: string[], p: number[]) => classes.map((c, i) => `${c} ${(100 * p[i]!).toFixed(1)}%`).join('  ');
 
 export function register(program: Command): void {
   program
     .command('classify')
-    .description('Zero-shot classification of a study or DICOM files with a CLEFT bundle (per view, per breast, per exam)')
+    .description(
+      'Zero-shot classification of studies of the library (recorded as a run, as the app does) or of DICOM files with a CLEFT bundle (per view, per breast, per exam)',
+    )
     .requiredOption('--bundle <dir>', 'CLEFT model bundle folder')
     .requiredOption('--task <name>', 'task: "Breast density", "BI-RADS assessment", a custom task of the library, or a task .json')
-    .option('--study <uid>', 'StudyInstanceUID of a study in the library')
+    .option('--study <uid...>', 'StudyInstanceUIDs of studies in the library: the run is recorded (its id printed; "runId" in --json)')
     .option('--dicom <file...>', 'DICOM files')
     .option('--prompt-set <name>', 'a learned prompt set of the bundle instead of the task templates')
     .option('--adaptor <name>', 'a trained head of the bundle (linear probe / Adaptor) instead of zero-shot text embeddings')
     .option('--json', 'print JSON')
     .option('--data-dir <dir>', 'library folder (default: $CLEFT_DATA_DIR or the app user-data folder)')
     .option('--cache-dir <dir>', 'ONNX cache (default: <data dir>/cache/onnx)')
-    .option('--device <device>', 'auto | cpu | webgpu | cuda:N', 'auto')
+    .option('--device <device>', 'auto | cpu | webgpu | cuda:N (default: auto; for --study, the library Settings, as the app)')
     .option('--threads <n>', 'intra-op threads')
     .action(async (f: Flags) => {
-      if (!!f.study === !!f.dicom?.length) throw new Error('give either --study UID or --dicom FILE...');
+      if (!!f.study?.length === !!f.dicom?.length) throw new Error('give either --study UID... or --dicom FILE...');
       if (f.promptSet && f.adaptor) throw new Error('give --prompt-set or --adaptor, not both');
-      const t0 = performance.now();
-      const bundle = await openBundle(f.bundle, { verify: 'sizes' });
-      const task = resolveTask(f.task, f.dataDir);
-      const inputs = f.study ? studyFiles(f.study, f.dataDir) : f.dicom!.map((file) => ({ file, laterality: null, view: null }));
-      const size = bundle.image.config.imageSize[0];
-      const spec = bundle.preprocessing
-        ? PreprocessSpec.parse(bundle.preprocessing.spec)
-        : PreprocessSpec.parse({ ...presetSpec('cleft'), size, padLongSide: Math.max(256, Math.round((size * 256) / 224)) });
-      const prepared = await prepareFiles(
-        inputs.map((i) => i.file),
-        spec,
-      );
-      const laterality = prepared.images.map(
-        (im, i) => inputs[i]!.laterality ?? (im.breastSide === 'L' || im.breastSide === 'R' ? im.breastSide : null),
-      );
-      const threads = num(f.threads, '--threads', { int: true, min: 1 });
-      const cacheDir = path.resolve(f.cacheDir ?? path.join(resolveDataDir(f.dataDir), 'cache', 'onnx'));
-      const r = await zeroShot(
-        {
-          bundle,
-          task,
-          promptSet: f.promptSet ?? null,
-          adaptor: f.adaptor ?? null,
-          pixelValues: prepared.pixelValues,
-          shape: prepared.shape,
-          laterality,
-        },
-        {
-          cacheDir,
-          device: parseProviderChoice(f.device),
-          onWarning: (m) => console.error(`warning: ${m}`),
-          ...(threads ? { threads } : {}),
-        },
-      );
-      const device = r.provider ? providerLabel(r.provider) : 'cache';
-      const views = prepared.images.map((im, i) => ({
-        file: im.file,
-        sopInstanceUID: im.sopInstanceUID,
-        laterality: laterality[i],
-        view: inputs[i]!.view ?? im.viewPosition,
-        probabilities: Object.fromEntries(r.classes.map((c, k) => [c, r.probabilities[i]![k]!])),
-      }));
-      const out = {
-        task: task.name,
-        classes: r.classes,
-        model: { bundle: bundle.dir, name: bundle.manifest.name, sha256: bundle.sha256 },
-        promptSet: r.model.promptSet,
-        adaptor: r.model.adaptor,
-        promptsSha256: r.model.promptsSha256,
-        preprocessing: prepared.specHash,
-        device,
-        fallbackReason: r.provider && 'fallbackReason' in r.provider ? (r.provider.fallbackReason ?? null) : null,
-        combination: 'mean of the views\u2019 probabilities',
-        views,
-        breast: Object.fromEntries(Object.entries(r.breast).map(([s, p]) => [s, Object.fromEntries(r.classes.map((c, k) => [c, p![k]!]))])),
-        exam: Object.fromEntries(r.classes.map((c, k) => [c, r.exam[k]!])),
-        prediction: r.classes[r.exam.indexOf(Math.max(...r.exam))],
-        seconds: (performance.now() - t0) / 1000,
-      };
-      if (f.json) {
-        console.log(JSON.stringify(out, null, 2));
-        return;
-      }
-      console.log(
-        `${task.name} with ${bundle.manifest.name} (${bundle.sha256.slice(0, 12)}), ${r.model.adaptor ? `adaptor "${r.model.adaptor}"` : `prompts: ${r.model.promptSet ? `learned set "${r.model.promptSet}"` : 'task templates'}`}, device ${device}`,
-      );
-      for (const v of views)
-        console.log(
-          `  view ${`${v.laterality ?? '?'}${v.view ?? ''}`.padEnd(6)} ${fmtProbs(
-            r.classes,
-            r.classes.map((c) => v.probabilities[c]!),
-          )}  ${path.basename(v.file)}`,
-        );
-      for (const [s, p] of Object.entries(r.breast)) console.log(`  breast ${s}      ${fmtProbs(r.classes, p!)}`);
-      console.log(`  exam          ${fmtProbs(r.classes, r.exam)}  -> ${out.prediction} (mean of the views' probabilities)`);
-      console.log(`  ${out.seconds.toFixed(2)} s`);
+      if (f.device !== undefined) parseProviderChoice(f.device); // a bad name fails before any work
+      if (f.study?.length) await classifyStudies(f, f.study);
+      else await classifyFiles(f, f.dicom!);
     });
+}
+
+/** What both paths print: the model and prompts that ran, then per study its views, breasts and exam. */
+interface StudyOutput {
+  studyInstanceUID: string | null;
+  views: {
+    file: string;
+    sopInstanceUID: string | null;
+    laterality: 'L' | 'R' | null;
+    view: string | null;
+    probabilities: Record<string, number>;
+  }[];
+  breast: Record<string, Record<string, number>>;
+  exam: Record<string, number>;
+  prediction: string | undefined;
+}
+
+function printText(head: string, classes: string[], studies: StudyOutput[], seconds: number): void {
+  console.log(head);
+  const probs = (p: Record<string, number>): string =>
+    fmtProbs(
+      classes,
+      classes.map((c) => p[c]!),
+    );
+  for (const s of studies) {
+    if (studies.length > 1) console.log(` study ${s.studyInstanceUID}`);
+    for (const v of s.views)
+      console.log(`  view ${`${v.laterality ?? '?'}${v.view ?? ''}`.padEnd(6)} ${probs(v.probabilities)}  ${path.basename(v.file)}`);
+    for (const [side, p] of Object.entries(s.breast)) console.log(`  breast ${side}      ${probs(p)}`);
+    console.log(`  exam          ${probs(s.exam)}  -> ${s.prediction} (mean of the views' probabilities)`);
+  }
+  console.log(`  ${seconds.toFixed(2)} s`);
+}
+
+const promptsLine = (adaptor: string | null, promptSet: string | null): string =>
+  adaptor ? `adaptor "${adaptor}"` : `prompts: ${promptSet ? `learned set "${promptSet}"` : 'task templates'}`;
+
+const argmax = (classes: string[], p: Record<string, number>): string | undefined =>
+  classes.reduce<string | undefined>((best, c) => (best === undefined || p[c]! > p[best]! ? c : best), undefined);
+
+/** DICOM files (anywhere): prepared, classified and printed; nothing is recorded. */
+async function classifyFiles(f: Flags, files: string[]): Promise<void> {
+  const t0 = performance.now();
+  const bundle = await openBundle(f.bundle, { verify: 'sizes' });
+  const task = resolveTask(f.task, f.dataDir);
+  const size = bundle.image.config.imageSize[0];
+  const spec = bundle.preprocessing
+    ? PreprocessSpec.parse(bundle.preprocessing.spec)
+    : PreprocessSpec.parse({ ...presetSpec('cleft'), size, padLongSide: Math.max(256, Math.round((size * 256) / 224)) });
+  const prepared = await prepareFiles(files, spec);
+  const laterality = prepared.images.map((im): 'L' | 'R' | null => (im.breastSide === 'L' || im.breastSide === 'R' ? im.breastSide : null));
+  const threads = num(f.threads, '--threads', { int: true, min: 1 });
+  const cacheDir = path.resolve(f.cacheDir ?? path.join(resolveDataDir(f.dataDir), 'cache', 'onnx'));
+  const r = await zeroShot(
+    {
+      bundle,
+      task,
+      promptSet: f.promptSet ?? null,
+      adaptor: f.adaptor ?? null,
+      pixelValues: prepared.pixelValues,
+      shape: prepared.shape,
+      laterality,
+    },
+    {
+      cacheDir,
+      device: parseProviderChoice(f.device ?? 'auto'),
+      onWarning: (m) => console.error(`warning: ${m}`),
+      ...(threads ? { threads } : {}),
+    },
+  );
+  const device = r.provider ? providerLabel(r.provider) : 'cache';
+  const named = (p: readonly number[]): Record<string, number> => Object.fromEntries(r.classes.map((c, k) => [c, p[k]!]));
+  const views = prepared.images.map((im, i) => ({
+    file: im.file,
+    sopInstanceUID: im.sopInstanceUID,
+    laterality: laterality[i]!,
+    view: im.viewPosition,
+    probabilities: named(r.probabilities[i]!),
+  }));
+  const out = {
+    task: task.name,
+    classes: r.classes,
+    model: { bundle: bundle.dir, name: bundle.manifest.name, sha256: bundle.sha256 },
+    promptSet: r.model.promptSet,
+    adaptor: r.model.adaptor,
+    promptsSha256: r.model.promptsSha256,
+    preprocessing: prepared.specHash,
+    device,
+    fallbackReason: r.provider && 'fallbackReason' in r.provider ? (r.provider.fallbackReason ?? null) : null,
+    combination: 'mean of the views\u2019 probabilities',
+    views,
+    breast: Object.fromEntries(Object.entries(r.breast).map(([s, p]) => [s, named(p!)])),
+    exam: named(r.exam),
+    prediction: r.classes[r.exam.indexOf(Math.max(...r.exam))],
+    seconds: (performance.now() - t0) / 1000,
+  };
+  if (f.json) {
+    console.log(JSON.stringify(out, null, 2));
+    return;
+  }
+  printText(
+    `${task.name} with ${bundle.manifest.name} (${bundle.sha256.slice(0, 12)}), ${promptsLine(r.model.adaptor, r.model.promptSet)}, device ${device}`,
+    r.classes,
+    [{ studyInstanceUID: null, ...out }],
+    out.seconds,
+  );
+}
+
+/**
+ * The library's model for this bundle folder: the one registered at that folder, else one with the
+ * same content (sha256), else it is registered now (in place, not copied), as a run names its model.
+ */
+async function libraryModel(db: Db, dataDir: string, bundle: CleftBundle): Promise<{ model: ModelRecord; registered: boolean }> {
+  const dir = path.resolve(bundle.dir);
+  const bundles = listModels(db, { kind: 'bundle' });
+  const here = bundles.find((m) => path.resolve(m.path) === dir) ?? bundles.find((m) => m.sha256 === bundle.sha256);
+  if (here) return { model: here, registered: false };
+  const repo = new ModelsRepo(db);
+  const name = bundle.manifest.name;
+  // Another model may already carry the bundle's name: tell them apart by content.
+  const free = repo.idByName(name) === null ? name : `${name} (${bundle.sha256.slice(0, 12)})`;
+  return { model: await importModel(db, dataDir, dir, { copy: false, name: free }), registered: true };
+}
+
+/** Studies of the library: the `classify` job, as the app runs it, then its recorded run printed. */
+async function classifyStudies(f: Flags, uids: string[]): Promise<void> {
+  const t0 = performance.now();
+  const dataDir = resolveDataDir(f.dataDir);
+  const dbFile = path.join(dataDir, DB_FILE_NAME);
+  if (!fs.existsSync(dbFile)) throw new Error(`no library at ${dbFile} (use --data-dir or CLEFT_DATA_DIR, or give --dicom files)`);
+  const threads = num(f.threads, '--threads', { int: true, min: 1 });
+  if (f.cacheDir) console.error('note: --cache-dir applies to --dicom; studies of the library use its own cache, as the app does');
+  const host = openCliJobHost(f.dataDir, 'cleft classify');
+  // Files to classify unrecorded instead (a task file outside the library), once the host is closed.
+  let unrecorded: string[] | null = null;
+  try {
+    const db = host.db;
+    const images = new ImagesRepo(db);
+    const studyIds = uids.map((uid) => {
+      const id = images.studyIdByUid(uid);
+      if (id === null) throw new Error(`study ${uid}: not in the library ${dbFile}`);
+      return id;
+    });
+    const taskRow = new TasksRepo(db).findByName(f.task.trim());
+    if (!taskRow && f.task.endsWith('.json') && fs.existsSync(f.task) && uids.length === 1) {
+      // A task file outside the library cannot name a run: classified as files, as before, not recorded.
+      console.error(`note: task ${f.task} is not a task of the library, so this classification is not recorded as a run`);
+      const files = images.presentationImagesOfStudyUid(uids[0]!).map((r) => r.file);
+      if (!files.length) throw new Error(`study ${uids[0]}: no FOR PRESENTATION images in the library ${dbFile}`);
+      unrecorded = files;
+      return;
+    }
+    if (!taskRow)
+      throw new Error(
+        `task "${f.task}" is not a task of the library ${dbFile}: a recorded run needs one (built in: "Breast density", "BI-RADS assessment"; ` +
+          'add a custom task in the app), or classify --dicom files with a task .json',
+      );
+    const bundle = await openBundle(f.bundle, { verify: 'sizes' });
+    const { model, registered } = await libraryModel(db, dataDir, bundle);
+    if (registered) console.error(`registered ${model.path} in the library as model #${model.id} "${model.name}" (not copied)`);
+    const params: ClassifyParams = {
+      modelId: model.id,
+      taskId: taskRow.id,
+      studyIds,
+      // As the app: a named set, else the task's active set for this model, else the templates.
+      promptSet: f.adaptor ? null : await resolveClassifyPromptSet(db, model.id, taskRow.id, f.promptSet),
+      adaptor: f.adaptor ?? null,
+      ...(f.device !== undefined ? { device: parseProviderChoice(f.device) } : {}),
+      ...(threads ? { threads } : {}),
+    };
+    const job: Job = await runJobInTerminal(host, () => host.jobs.enqueue({ kind: 'classify', params }));
+    if (!isJobOf(job, 'classify') || job.status !== 'done' || !job.result) {
+      process.exitCode = job.status === 'cancelled' ? 130 : 1;
+      throw new Error(`classification job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}`);
+    }
+    const result = job.result;
+    const runs = new RunsRepo(db);
+    const run = runs.getRun(result.runId);
+    const classes = taskRow.classes.map((c) => c.name);
+    const predictions = runs.allPredictions(result.runId);
+    const studies = uids.map((uid, k) =>
+      studyOutput(
+        images,
+        classes,
+        uid,
+        predictions.filter((p) => p.studyId === studyIds[k]),
+      ),
+    );
+    const modelNow = getModel(db, model.id);
+    const sha256 = run.record.modelSha256 ?? modelNow.sha256;
+    const out = {
+      runId: result.runId,
+      jobId: job.id,
+      task: taskRow.name,
+      classes,
+      model: { bundle: modelNow.path, name: modelNow.name, sha256, modelId: model.id },
+      promptSet: result.promptSet,
+      adaptor: params.adaptor,
+      promptsSha256: run.record.promptSetSha256,
+      preprocessing: run.record.preprocessSha256,
+      device: result.executionProvider,
+      fallbackReason:
+        params.device && params.device !== 'auto' && params.device !== result.executionProvider && result.featureCacheHits < result.images
+          ? `asked for ${params.device}, ran on ${result.executionProvider}`
+          : null,
+      combination: 'mean of the views\u2019 probabilities',
+      skipped: result.skipped,
+      featureCacheHits: result.featureCacheHits,
+      ...(studies.length === 1
+        ? { views: studies[0]!.views, breast: studies[0]!.breast, exam: studies[0]!.exam, prediction: studies[0]!.prediction }
+        : {}),
+      studies,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    if (f.json) {
+      console.log(JSON.stringify(out, null, 2));
+      return;
+    }
+    printText(
+      `run ${result.runId} recorded: ${taskRow.name} with ${modelNow.name} (${sha256.slice(0, 12)}), ` +
+        `${promptsLine(params.adaptor, result.promptSet)}, device ${result.executionProvider}`,
+      classes,
+      studies,
+      out.seconds,
+    );
+    for (const s of result.skipped) console.log(`  skipped image ${s.instanceId}: ${s.reason}`);
+    console.log(`  review it on the Predictions page, or: cleft runs export ${result.runId} --scope exam --output run-${result.runId}.csv`);
+  } finally {
+    host.close();
+    if (unrecorded) await classifyFiles(f, unrecorded);
+  }
+}
+
+/** One study's predictions of the run in the shape of the files path. */
+function studyOutput(images: ImagesRepo, classes: string[], uid: string, preds: Prediction[]): StudyOutput {
+  const side = (l: string | null): 'L' | 'R' | null => (l === 'L' || l === 'R' ? l : null);
+  const exam = preds.find((p) => p.scope === 'exam')?.probabilities ?? {};
+  return {
+    studyInstanceUID: uid,
+    views: preds
+      .filter((p) => p.scope === 'image')
+      .map((p) => ({
+        file: images.file(p.instanceId!)?.filePath ?? '',
+        sopInstanceUID: p.sopInstanceUid,
+        laterality: side(p.laterality),
+        view: p.view,
+        probabilities: p.probabilities,
+      })),
+    breast: Object.fromEntries(preds.filter((p) => p.scope === 'breast').map((p) => [p.laterality!, p.probabilities])),
+    exam,
+    prediction: argmax(classes, exam),
+  };
 }

@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writingToAsync } from '../../../native/io/disk-full';
 import { SOP_CLASS } from '../header';
+import { uidFromParts as uid } from '../uids';
 import { type PhantomSyntax, PHANTOM_SYNTAXES, encodeFrame } from './encode';
 import {
   type BreastSpec,
@@ -18,6 +19,7 @@ import {
   mulberry32,
   renderBreast,
 } from './synth';
+import { mammographyModules } from './mammography-modules';
 import { type Element, writeDicom } from './writer';
 
 export { PHANTOM_SYNTAXES, type PhantomSyntax } from './encode';
@@ -57,12 +59,6 @@ export interface PhantomExam {
   findings: { side: Side; kind: 'mass' | 'calcifications'; description: string }[];
   report: string;
   images: PhantomImage[];
-}
-
-/** UIDs under 2.25 (UUID-derived root): deterministic from the seed, globally unique in practice. */
-function uid(...parts: (string | number)[]): string {
-  const h = createHash('sha256').update(parts.join('|')).digest();
-  return `2.25.${BigInt('0x' + h.subarray(0, 16).toString('hex')).toString()}`;
 }
 
 const VIEWS: [Side, View][] = [
@@ -177,6 +173,7 @@ export async function generateExam(index: number, opts: PhantomOptions): Promise
       { tag: 0x00281055, vr: 'LO', value: 'NORMAL\\HARDER' },
       { tag: 0x00281056, vr: 'CS', value: 'SIGMOID' },
       { tag: 0x00281300, vr: 'CS', value: 'NO' },
+      ...mammographyModules({ view, monochrome1: Boolean(opts.monochrome1), date: studyDate, time: '093000' }),
     ];
     const pixelsOpt =
       syntax === 'explicit-le' || syntax === 'deflated'

@@ -330,7 +330,7 @@ export async function prepareImage(
     file: img.file,
     sopInstanceUID: h.sopInstanceUID,
     breastSide: h.breastSide,
-    viewPosition: h.viewPosition,
+    viewPosition: h.mammoView,
     chestWall: flipped ? (chestWall.side === 'left' ? 'right' : 'left') : chestWall.side,
     chestWallSource: chestWall.source,
     flipped,

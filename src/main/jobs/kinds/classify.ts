@@ -21,6 +21,7 @@ import type { TaskSpec } from '../../../native/cleft/tasks';
 import { loadAdaptorHead } from '../../../native/cleft/adaptor';
 import { combineViews } from '../../../native/cleft/aggregate';
 import { crashPoint } from '../../../native/io/crash-point';
+import { parseProviderChoice } from '../../../native/runtime/providers';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
 export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) => {
@@ -34,7 +35,11 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
     const taskRow = new TasksRepo(db).get(ctx.params.taskId);
     const task: TaskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
     const settings = new SettingsRepo(db).get();
-    const engine = engineFromSettings(ctx.dataDir, settings, (m: string) => ctx.progress(0, m));
+    const engine = {
+      ...engineFromSettings(ctx.dataDir, settings, (m: string) => ctx.progress(0, m)),
+      ...(ctx.params.device ? { device: parseProviderChoice(ctx.params.device) } : {}),
+      ...(ctx.params.threads ? { threads: ctx.params.threads } : {}),
+    };
     const preprocessSha = bundleSpec(bundle).sha256;
 
     // A trained head of the bundle replaces the zero-shot text side altogether.

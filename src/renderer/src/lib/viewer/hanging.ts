@@ -5,6 +5,7 @@
 import type { FrameMeta } from '../../../../common/binary';
 import type { InstanceSummary } from '../../../../common/contract';
 import { type Side, edgeBands, findChestWall } from '../../../../common/imaging/chest-wall';
+import { MAMMO_VIEW_SUBSTITUTES } from '../../../../common/imaging/mammo-view';
 
 export type { Side };
 export type SlotId = 'RCC' | 'LCC' | 'RMLO' | 'LMLO';
@@ -26,16 +27,15 @@ export const SLOTS: readonly Slot[] = [
 ];
 
 /** View positions that can stand in when the standard one is missing, best first. */
-const VIEW_FALLBACKS: Record<Slot['view'], string[]> = {
-  CC: ['CC', 'XCCL', 'XCCM', 'FB'],
-  MLO: ['MLO', 'ML', 'LMO', 'LM', 'SIO'],
-};
+const VIEW_FALLBACKS: Record<Slot['view'], readonly string[]> = MAMMO_VIEW_SUBSTITUTES;
 
 export type Hanging = Record<SlotId, InstanceSummary | null>;
 
 /**
- * Picks one image per viewport. Among candidates: the standard view before a substitute, FOR
- * PRESENTATION before FOR PROCESSING, then the latest (highest id: a retake is imported later).
+ * Picks one image per viewport, by each image's laterality and view as the index read them
+ * (ImageLaterality / ViewPosition, else their codes: common/imaging/mammo-view.ts). Among
+ * candidates: the standard view before a substitute, FOR PRESENTATION before FOR PROCESSING, then
+ * the latest (highest id: a retake is imported later).
  */
 export function assignHanging(instances: readonly InstanceSummary[]): Hanging {
   const out = { RCC: null, LCC: null, RMLO: null, LMLO: null } as Hanging;
