@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../../../src/main/api/backend';
 import type { ClassifyResult } from '../../../../src/common/jobs';
 import type { Prediction } from '../../../../src/common/runs';
+import { RunsRepo } from '../../../../src/main/db/runs-repo';
 import { generatePhantoms } from '../../../../src/main/dicom/phantom';
 import { UID_ROOT } from '../../../../src/main/dicom/uids';
 import { COMPREHENSIVE_SR, RESEARCH_STATEMENT } from '../../../../src/main/sr/content';
@@ -206,6 +207,31 @@ describe('DICOM SR export of a classification run', () => {
     await expect(callApi(b, 'sr.export', { runId: oneRun, studyUids: [studyUids[1]!], outputDir: none })).rejects.toMatchObject({
       code: 'not_found',
       message: expect.stringContaining(`run #${oneRun} has no predictions for study ${studyUids[1]} (the run covers 1 study;`),
+    });
+    expect(fs.existsSync(none)).toBe(false);
+
+    // A run without predictions (an evaluation or training run) has nothing to report.
+    const empty = new RunsRepo(b.db).createRun({
+      kind: 'evaluation',
+      name: 'no predictions',
+      jobId: null,
+      modelId: null,
+      taskId: null,
+      promptSetId: null,
+      record: {
+        modelSha256: null,
+        promptSetSha256: null,
+        preprocessSha256: null,
+        selectionSha256: null,
+        executionProvider: null,
+        appVersion: 'test',
+        adapters: {},
+        params: {},
+      },
+    });
+    await expect(callApi(b, 'sr.export', { runId: empty, outputDir: none })).rejects.toMatchObject({
+      code: 'conflict',
+      message: `run #${empty} (evaluation) has no predictions to report; export a classification run (cleft runs list shows them)`,
     });
     expect(fs.existsSync(none)).toBe(false);
   });
