@@ -533,6 +533,8 @@ export const methods = {
       runId: z.number().int(),
       files: z.array(z.object({ studyUid: z.string(), file: z.string(), sopInstanceUid: z.string(), seriesInstanceUid: z.string() })),
       failed: z.array(z.object({ studyUid: z.string(), reason: z.string() })),
+      /** Reports written with less than usual: the source header was unreadable, the library's index was used. */
+      warnings: z.array(z.object({ studyUid: z.string(), message: z.string() })),
     }),
   },
   'jobs.list': {

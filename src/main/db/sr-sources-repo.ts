@@ -23,6 +23,16 @@ export interface RunStudyPrediction {
   values: number[];
 }
 
+/** The Patient/Study attributes the library indexed for a study (keywords as in DICOM). */
+export interface IndexedStudy {
+  PatientID: string;
+  PatientName: string | null;
+  StudyDate: string | null;
+  StudyTime: string | null;
+  AccessionNumber: string | null;
+  StudyDescription: string | null;
+}
+
 export class SrSourcesRepo {
   constructor(private readonly db: Db) {}
 
@@ -47,6 +57,17 @@ export class SrSourcesRepo {
          ORDER BY se.series_number, se.id, i.instance_number, i.id`,
       )
       .all(runId, studyId) as RunImage[];
+  }
+
+  /** What the index holds of a study's patient and study (when its source file cannot be read). */
+  indexedStudy(studyId: number): IndexedStudy {
+    return this.db
+      .prepare(
+        `SELECT p.patient_id AS PatientID, p.patient_name AS PatientName, s.study_date AS StudyDate, s.study_time AS StudyTime,
+           s.accession AS AccessionNumber, s.description AS StudyDescription
+         FROM studies s JOIN patients p ON p.id = s.patient_ref WHERE s.id = ?`,
+      )
+      .get(studyId) as IndexedStudy;
   }
 
   /** The run's breast and exam predictions of a study. */

@@ -14,6 +14,7 @@ import { APP_VERSION } from '../version';
 import { writeFileAtomic } from '../../native/io/atomic-write';
 import { buildSrDataset, type SrImage, type SrReport } from './content';
 import { encodePart10, readSourceStudy } from './dicom-file';
+import type { NaturalDataset } from 'dcmjs';
 
 export interface StudySr {
   studyUid: string;
@@ -27,6 +28,29 @@ export interface RunSrs {
   reports: StudySr[];
   /** Studies whose report could not be made, with the reason (the others are still made). */
   failed: { studyUid: string; reason: string }[];
+  /** Reports made with less than usual (the source header unreadable: the library's index was used). */
+  warnings: { studyUid: string; message: string }[];
+}
+
+/**
+ * The study's Patient/Study attributes from its first classified image; when that file cannot be
+ * read (moved, or a raw dataset without the Part 10 header dcmjs needs), from the library's index,
+ * which lacks StudyID, ReferringPhysicianName, birth date and sex (written empty), with a warning.
+ */
+function sourceStudy(sources: SrSourcesRepo, study: RunStudy, file: string, warn: (message: string) => void): NaturalDataset {
+  let source: NaturalDataset;
+  try {
+    source = readSourceStudy(file);
+  } catch (err) {
+    const indexed = sources.indexedStudy(study.studyId);
+    warn(`${(err as Error).message}; the Patient and Study attributes come from the library's index`);
+    const out: NaturalDataset = { StudyInstanceUID: study.studyUid };
+    for (const [k, v] of Object.entries(indexed)) if (v !== null) out[k] = k === 'PatientName' ? [{ Alphabetic: v }] : v;
+    return out;
+  }
+  if (source.StudyInstanceUID !== study.studyUid)
+    throw new Error(`its source image ${file} now belongs to study ${String(source.StudyInstanceUID)}`);
+  return source;
 }
 
 /** The run's studies to report on: all of them, or the ones asked for (each must be in the run). */
@@ -64,7 +88,7 @@ export function buildRunSrs(db: Db, input: { runId: number; studyUids?: readonly
   const task = new TasksRepo(db).get(run.taskId);
   const model = run.modelId === null ? undefined : new ModelsRepo(db).get(run.modelId);
   const adaptor = run.record.params.adaptor;
-  const out: RunSrs = { runId: run.id, reports: [], failed: [] };
+  const out: RunSrs = { runId: run.id, reports: [], failed: [], warnings: [] };
   for (const study of studies) {
     try {
       const images = sources.images(run.id, study.studyId);
@@ -95,9 +119,9 @@ export function buildRunSrs(db: Db, input: { runId: number; studyUids?: readonly
         run: { id: run.id, createdAt: run.createdAt, executionProvider: run.record.executionProvider },
         deviceUid: hashUid('CLEFT Studio device', run.record.modelSha256 ?? run.name),
       };
-      const source = readSourceStudy(images[0]!.filePath);
-      if (source.StudyInstanceUID !== study.studyUid)
-        throw new Error(`its source image ${images[0]!.filePath} now belongs to study ${String(source.StudyInstanceUID)}`);
+      const source = sourceStudy(sources, study, images[0]!.filePath, (message) =>
+        out.warnings.push({ studyUid: study.studyUid, message }),
+      );
       const seriesInstanceUid = randomUid();
       const sopInstanceUid = randomUid();
       const dataset = buildSrDataset({
@@ -124,6 +148,7 @@ export interface SrExportResult {
   runId: number;
   files: { studyUid: string; file: string; sopInstanceUid: string; seriesInstanceUid: string }[];
   failed: { studyUid: string; reason: string }[];
+  warnings: { studyUid: string; message: string }[];
 }
 
 /** Writes one SR file per study into `outputDir` (created if needed); an existing file of the same name is replaced. */
@@ -139,5 +164,5 @@ export function exportRunSrs(
     writeFileAtomic(file, r.bytes);
     return { studyUid: r.studyUid, file, sopInstanceUid: r.sopInstanceUid, seriesInstanceUid: r.seriesInstanceUid };
   });
-  return { runId: built.runId, files, failed: built.failed };
+  return { runId: built.runId, files, failed: built.failed, warnings: built.warnings };
 }

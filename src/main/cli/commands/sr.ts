@@ -29,6 +29,7 @@ export function register(program: Command): void {
           for (const f of r.files) console.log(`${f.studyUid}  ${f.file}`);
           console.log(`${r.files.length} structured report${r.files.length === 1 ? '' : 's'} of run #${runId} written to ${opts.output}`);
         }
+        for (const w of r.warnings) console.error(`cleft: study ${w.studyUid}: ${w.message}`);
         for (const f of r.failed) console.error(`cleft: study ${f.studyUid}: no report: ${f.reason}`);
         if (r.failed.length) process.exitCode = 1;
       } finally {

@@ -52,21 +52,35 @@ beforeAll(async () => {
   writeFourViewExam(path.join(source, 'dcmtk'), 1);
   writeFourViewExam(path.join(source, 'dcmtk'), 2);
   await generatePhantoms({ outDir: path.join(source, 'phantoms'), exams: 2, seed: 5, size: 'small', syntaxes: ['deflated', 'j2k'] });
+  // An exam of raw datasets (no preamble, no meta group): the library indexes them, dcmjs cannot read them.
+  for (const file of writeFourViewExam(path.join(source, 'raw'), 3)) {
+    execFileSync('dcmconv', ['--write-dataset', file, `${file}.raw`]);
+    fs.rmSync(file);
+  }
   dataDir = tmpDir('cleft-sr-lib-');
   b = testBackend(dataDir);
   const density = await taskNamed(b);
   await addTinyBundle(b, 11, { name: 'tiny-sr' });
   const studies = await importExams(b, source);
-  expect(studies).toHaveLength(4);
+  expect(studies).toHaveLength(5);
   const job = await b.jobs.waitFor((await callApi(b, 'classify.start', { taskId: density.id, studyIds: studies.map((s) => s.id) })).id);
   expect(job.error).toBeNull();
   runId = (job.result as ClassifyResult).runId;
   images = (await callApi(b, 'runs.predictions', { runId, filter: { scope: 'image' }, limit: 1000 })).rows;
-  expect(images).toHaveLength(16);
+  expect(images).toHaveLength(20);
   studyUids = [...new Set(images.map((p) => p.studyUid))].sort();
   srDir = path.join(tmpDir('cleft-sr-out-'), 'reports');
   const r = await callApi(b, 'sr.export', { runId, outputDir: srDir });
   expect(r.failed).toEqual([]);
+  // The raw exam's report is made from the library's index, and says so.
+  expect(r.warnings).toEqual([
+    {
+      studyUid: '1.2.826.0.1.3680043.9.7777.3',
+      message: expect.stringMatching(
+        /^cannot read the DICOM header of the source image .*raw.*: .*; the Patient and Study attributes come from the library's index$/,
+      ),
+    },
+  ]);
   exported = r.files;
 }, 240_000);
 afterAll(() => {
