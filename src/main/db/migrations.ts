@@ -312,6 +312,23 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX IF NOT EXISTS split_studies_study ON split_studies(study_ref);
     `,
   },
+  {
+    version: 8,
+    name: 'archive connections',
+    sql: `
+      -- Saved DICOMweb archives (QIDO-RS, WADO-RS, STOW-RS). The password or token is NOT here: it
+      -- lives in secrets/ under the data folder, 0600 (src/main/archive/secret-store.ts), so a copy
+      -- of the database shared for support or a paper carries no credentials.
+      CREATE TABLE IF NOT EXISTS archives (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        url TEXT NOT NULL,
+        auth_kind TEXT NOT NULL CHECK (auth_kind IN ('none', 'basic', 'bearer')),
+        auth_user TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;

@@ -26,6 +26,7 @@ const TABLES = [
   'label_import_changes',
   'splits',
   'split_studies',
+  'archives',
 ];
 
 function tables(db: Database.Database): string[] {
