@@ -12,7 +12,8 @@
 // temp files are removed whatever happens, so nothing half-written stays in the library.
 import fs from 'node:fs';
 import path from 'node:path';
-import { type ArchiveConnection, authHeaders } from './connections';
+import type { ArchiveConnection } from './connections';
+import { ArchiveError, archiveDicomJson, archiveFetch } from './http';
 import { boundaryOf, MultipartError, readMultipart, type PartSink } from './multipart';
 import type { Db } from '../db/database';
 import { LibraryIndexRepo } from '../db/library-index-repo';
@@ -25,8 +26,6 @@ import { JobCancelled } from '../jobs/job-context';
 export const WADO_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*';
 /** A DICOM UID: digits and dots, at most 64 characters (what goes into URLs and file names). */
 export const DICOM_UID = /^(?=.{1,64}$)[0-9]+(\.[0-9]+)*$/;
-/** With no byte from the archive for this long, the request is given up. */
-export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 const DEFAULT_CONCURRENCY = 2;
 
 export interface ListedInstance {
@@ -81,6 +80,7 @@ export interface RetrieveOptions {
   /** Refused instances are recorded in the library's problems under this job. */
   jobId: number | null;
   signal: AbortSignal;
+  /** No byte from the archive for this long gives a request up (default: the HTTP helper's). */
   idleTimeoutMs?: number;
   /** Instance requests in flight per study. */
   concurrency?: number;
@@ -238,22 +238,7 @@ export async function retrieveStudies(opts: RetrieveOptions): Promise<RetrieveSu
 
 /** The study's instances from WADO-RS metadata (`/studies/{uid}/metadata`). */
 export async function listInstances(opts: RetrieveOptions, studyUid: string): Promise<ListedInstance[]> {
-  const url = `${opts.conn.url}/studies/${studyUid}/metadata`;
-  const { res, done } = await request(opts, url, 'application/dicom+json', opts.signal, `the study's metadata`);
-  let text: string;
-  try {
-    text = await res.text();
-  } catch (err) {
-    throw networkError(err, opts, `reading the study's metadata`);
-  } finally {
-    done();
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new ArchiveRequestError(`the archive's metadata is not JSON (${text.slice(0, 80).replace(/\s+/g, ' ')}…)`);
-  }
+  const json = await archiveDicomJson(opts.conn, `studies/${studyUid}/metadata`, { signal: opts.signal, timeoutMs: opts.idleTimeoutMs });
   if (!Array.isArray(json))
     throw new ArchiveRequestError('the archive answered the metadata request with something other than a list of instances');
   const out: ListedInstance[] = [];
@@ -296,15 +281,18 @@ async function fetchInstance(
   signal: AbortSignal,
   onBytes: (n: number) => void,
 ): Promise<Fetched> {
-  const url = `${opts.conn.url}/studies/${studyUid}/series/${inst.series}/instances/${inst.sop}`;
   const what = `instance ${inst.sop}`;
-  const { res, done, body } = await request(opts, url, WADO_ACCEPT, signal, what);
+  const res = await archiveFetch(opts.conn, `studies/${studyUid}/series/${inst.series}/instances/${inst.sop}`, {
+    accept: WADO_ACCEPT,
+    signal,
+    timeoutMs: opts.idleTimeoutMs,
+  });
   const temps: string[] = [];
   let received = 0;
   try {
     const boundary = boundaryOf(res.headers.get('content-type'));
     const got: { file: string | null } = { file: null };
-    const parts = await readMultipart(body(), boundary, async (part) => {
+    const parts = await readMultipart(bodyOf(res), boundary, async (part) => {
       if (part.index > 0) throw new MultipartError(`the archive sent more than one part for one instance`);
       if (part.contentType !== null && part.contentType !== 'application/dicom')
         throw new MultipartError(`part ${part.index + 1} is ${part.contentType}, not application/dicom`);
@@ -324,9 +312,10 @@ async function fetchInstance(
     return { file: final, bytes: st.size, mtimeMs: st.mtimeMs };
   } catch (err) {
     if (err instanceof MultipartError) throw new ArchiveRequestError(`${what}: malformed multipart/related response: ${err.message}`);
-    throw networkError(err, opts, `receiving ${what}${received > 0 ? ` after ${received} bytes` : ''}`);
+    if (err instanceof ArchiveError && received > 0) throw new ArchiveRequestError(`${err.message} (after ${received} bytes of ${what})`);
+    throw err;
   } finally {
-    done();
+    await res.body?.cancel().catch(() => undefined);
     for (const t of temps) fs.rmSync(t, { force: true });
   }
 }
@@ -355,99 +344,19 @@ function fileSink(fh: fs.promises.FileHandle, onBytes: (n: number) => void): Par
   };
 }
 
-/**
- * One GET to the archive with the connection's credentials, refusing redirects (only the configured
- * URL is contacted) and giving up after `idleTimeoutMs` without a byte. Non-2xx answers become a
- * message saying what to do. `body()` yields the response body and keeps the idle timer alive.
- */
-async function request(
-  opts: RetrieveOptions,
-  url: string,
-  accept: string,
-  signal: AbortSignal,
-  what: string,
-): Promise<{ res: Response; done: () => void; body: () => AsyncIterable<Uint8Array> }> {
-  const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-  const idle = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const arm = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(
-      () => idle.abort(new ArchiveRequestError(`no answer from the archive for ${idleMs / 1000} s while requesting ${what} (timeout)`)),
-      idleMs,
-    );
-  };
-  const done = (): void => clearTimeout(timer);
-  arm();
-  let res: Response;
+/** The response body as chunks (archiveFetch keeps its idle timeout alive while it is read). */
+async function* bodyOf(res: Response): AsyncGenerator<Uint8Array> {
+  if (!res.body) return;
+  const reader = res.body.getReader();
   try {
-    res = await fetch(url, {
-      headers: { ...authHeaders(opts.conn), Accept: accept },
-      signal: AbortSignal.any([signal, idle.signal]),
-      redirect: 'error',
-    });
-  } catch (err) {
-    done();
-    throw networkError(idle.signal.aborted ? idle.signal.reason : err, opts, `requesting ${what}`);
-  }
-  if (!res.ok) {
-    const detail = await res.text().catch(() => '');
-    done();
-    throw httpError(res.status, res.statusText, detail, what, opts);
-  }
-  const body = async function* (): AsyncGenerator<Uint8Array> {
-    if (!res.body) return;
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        arm();
-        yield chunk;
-      }
-    } catch (err) {
-      throw idle.signal.aborted ? idle.signal.reason : err;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
     }
-  };
-  return { res, done, body };
-}
-
-function httpError(status: number, statusText: string, detail: string, what: string, opts: RetrieveOptions): ArchiveRequestError {
-  const head = `the archive answered HTTP ${status}${statusText ? ` ${statusText}` : ''} for ${what}`;
-  const snippet = detail.replace(/\s+/g, ' ').trim().slice(0, 200);
-  if (status === 401)
-    return new ArchiveRequestError(
-      `${head}: ${opts.conn.auth.kind === 'none' ? 'it needs credentials (cleft pacs add NAME --auth basic|bearer …)' : 'its credentials were not accepted (check the saved user and password or token)'}`,
-    );
-  if (status === 403) return new ArchiveRequestError(`${head}: access is forbidden for these credentials`);
-  if (status === 404) return new ArchiveRequestError(`${head}: not found on the archive`);
-  return new ArchiveRequestError(`${head}${snippet ? `: ${snippet}` : ''}`);
-}
-
-/** A fetch/stream failure in words: refused connection, dropped connection, timeout; cancel passes through. */
-function networkError(err: unknown, opts: RetrieveOptions, doing: string): Error {
-  if (err instanceof ArchiveRequestError || err instanceof JobCancelled) return err;
-  if (opts.signal.aborted) return new JobCancelled();
-  const code = errorCode(err);
-  const origin = new URL(opts.conn.url).origin;
-  if (code === 'ECONNREFUSED')
-    return new ArchiveRequestError(`could not connect to ${origin} while ${doing} (connection refused: is the archive running?)`);
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
-    return new ArchiveRequestError(`could not resolve ${new URL(opts.conn.url).hostname} while ${doing}`);
-  if (
-    code === 'ECONNRESET' ||
-    code === 'UND_ERR_SOCKET' ||
-    code === 'EPIPE' ||
-    (err instanceof Error && /terminated|other side closed/i.test(err.message))
-  )
-    return new ArchiveRequestError(`the connection to ${origin} dropped while ${doing}`);
-  const message = err instanceof Error ? (err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message) : String(err);
-  return new ArchiveRequestError(`${doing}: ${message}`);
-}
-
-function errorCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
+  } finally {
+    reader.releaseLock();
   }
-  return undefined;
 }
 
 function describe(err: unknown): string {
