@@ -23,6 +23,7 @@ import { exportRunCsv } from '../runs/export-run';
 import { importLabels } from '../labels/label-import';
 import { labelsCsv } from '../labels/label-export';
 import { labelExportRows, undoLabelImport } from '../db/label-import-repo';
+import { resolveArchive } from '../archive/connections';
 import type { Backend } from './backend';
 
 export type Handlers = {
@@ -112,6 +113,10 @@ export function createHandlers(backend: Backend): Handlers {
     'splits.import': ({ path, name }) => importSplit(db, path, name),
     'demo.start': (params) => jobs.enqueue({ kind: 'demo', params }),
     'explain.start': (params) => jobs.enqueue({ kind: 'explain', params }),
+    'archives.retrieve': (params) => {
+      resolveArchive(db, options.dataDir, params.archive); // an unknown archive or a missing secret: refused now, not in the job
+      return jobs.enqueue({ kind: 'pacs-retrieve', params });
+    },
     'runs.list': ({ taskId, kind }) => runs.listRuns({ taskId, kind }),
     'runs.get': ({ id }) => runs.getRun(id),
     'runs.studyPredictions': (input) => runs.studyPredictions(input),

@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { ArchiveConnection } from './connections';
 import { ArchiveError, archiveDicomJson, archiveFetch } from './http';
 import { boundaryOf, MultipartError, readMultipart, type PartSink } from './multipart';
+import { DICOM_UID_PATTERN as DICOM_UID, type PacsRetrieveStudy } from '../../common/jobs';
 import type { Db } from '../db/database';
 import { LibraryIndexRepo } from '../db/library-index-repo';
 import { isForProcessing } from '../dicom/header';
@@ -24,8 +25,6 @@ import { JobCancelled } from '../jobs/job-context';
 
 /** WADO-RS: instances as DICOM files in whatever transfer syntax the archive holds them. */
 export const WADO_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*';
-/** A DICOM UID: digits and dots, at most 64 characters (what goes into URLs and file names). */
-export const DICOM_UID = /^(?=.{1,64}$)[0-9]+(\.[0-9]+)*$/;
 const DEFAULT_CONCURRENCY = 2;
 
 export interface ListedInstance {
@@ -35,20 +34,8 @@ export interface ListedInstance {
   presentationIntent: string | null;
 }
 
-export interface StudyOutcome {
-  studyUid: string;
-  status: 'done' | 'failed';
-  /** Instances the archive lists for the study. */
-  instances: number;
-  fetched: number;
-  alreadyStored: number;
-  skippedForProcessing: number;
-  /** Instances fetched whole but refused by the import checks (removed again). */
-  refused: number;
-  bytes: number;
-  /** Why the study failed ("study <uid>: ..."); null when done. */
-  error: string | null;
-}
+/** What became of one study (the job result's per-study record). */
+export type StudyOutcome = PacsRetrieveStudy;
 
 export interface RetrieveProgress {
   /** Instances fetched, refused or found stored, of `total` listed so far (FOR PROCESSING ones excluded when asked). */
@@ -192,6 +179,7 @@ export async function retrieveStudies(opts: RetrieveOptions): Promise<RetrieveSu
           const stored = await fetchInstance(opts, o.studyUid, inst, incoming, folder, signal, (n) => {
             progress.bytes += n;
             o.bytes += n;
+            report();
           });
           const outcome = (await indexFiles(writer, opts.jobId, [{ file: stored.file, size: stored.bytes, mtimeMs: stored.mtimeMs }]))[0]!;
           progress.done++;
