@@ -20,6 +20,7 @@ import { SplitCreateInput, SplitImportInput, SplitImportResult, SplitInfo, Split
 import { FolderPath, ModelInspection, ModelKind, ModelRecord, PromptSetInfo } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunComparison, RunKind } from './runs';
 import { LabelFileSource, LabelImportOptions, LabelImportReport, LabelImportUndoResult } from './label-files';
+import { ArchiveAddInput, ArchiveInfo, ArchiveName, ArchiveQuery, ArchiveSeries, ArchiveStudy, ArchiveTestResult } from './archives';
 
 export const AppInfo = z.object({
   name: z.string(),
@@ -436,6 +437,20 @@ export const methods = {
   'splits.show': { input: z.object({ name: SplitName }).strict(), output: SplitShow },
   /** A CSV with a `split` column (train/val/test) keyed by StudyInstanceUID, AccessionNumber or PatientID (an official split). */
   'splits.import': { input: SplitImportInput, output: SplitImportResult },
+  /** Saved DICOMweb archives (never their password or token: secrets are write-only, given to archives.add). */
+  'archives.list': { input: Empty, output: z.array(ArchiveInfo) },
+  /** Saves an archive; its secret is stored outside the database (0600 file) and never sent back. */
+  'archives.add': { input: ArchiveAddInput, output: ArchiveInfo },
+  'archives.remove': { input: z.object({ name: ArchiveName }).strict(), output: z.object({ removed: z.string() }) },
+  /** Reachability, credentials and which services answer (QIDO-RS, WADO-RS, STOW-RS); stores nothing. */
+  'archives.test': { input: z.object({ name: ArchiveName }).strict(), output: ArchiveTestResult },
+  /** QIDO-RS study search, each study with whether the library already holds it. */
+  'archives.query': { input: z.object({ name: ArchiveName, query: ArchiveQuery }).strict(), output: z.array(ArchiveStudy) },
+  /** The series of one study of the archive (on demand, for a study's detail). */
+  'archives.series': {
+    input: z.object({ name: ArchiveName, studyUid: z.string().regex(/^[0-9.]{1,64}$/, 'a DICOM UID') }).strict(),
+    output: z.array(ArchiveSeries),
+  },
   /** "Where the model looks" for one image as a short job; its result is an ExplainResult. */
   'explain.start': { input: ExplainParams.strict(), output: Job },
   /** The offline demo (phantoms, a small model trained on them, metrics), imported into the library. */

@@ -23,7 +23,9 @@ import { exportRunCsv } from '../runs/export-run';
 import { importLabels } from '../labels/label-import';
 import { labelsCsv } from '../labels/label-export';
 import { labelExportRows, undoLabelImport } from '../db/label-import-repo';
-import { resolveArchive } from '../archive/connections';
+import { addArchive, listArchives, removeArchive, resolveArchive } from '../archive/connections';
+import { testArchive } from '../archive/probe';
+import { queryStudies, querySeries } from '../archive/qido';
 import type { Backend } from './backend';
 
 export type Handlers = {
@@ -111,6 +113,15 @@ export function createHandlers(backend: Backend): Handlers {
     'splits.create': (input) => createSplit(db, input),
     'splits.show': ({ name }) => new SplitsRepo(db).show(name),
     'splits.import': ({ path, name }) => importSplit(db, path, name),
+    'archives.list': () => listArchives(db, options.dataDir),
+    'archives.add': (input) => addArchive(db, options.dataDir, input),
+    'archives.remove': ({ name }) => {
+      removeArchive(db, options.dataDir, name);
+      return { removed: name };
+    },
+    'archives.test': ({ name }) => testArchive(resolveArchive(db, options.dataDir, name)),
+    'archives.query': ({ name, query }) => queryStudies(db, resolveArchive(db, options.dataDir, name), query),
+    'archives.series': ({ name, studyUid }) => querySeries(resolveArchive(db, options.dataDir, name), studyUid),
     'demo.start': (params) => jobs.enqueue({ kind: 'demo', params }),
     'explain.start': (params) => jobs.enqueue({ kind: 'explain', params }),
     'archives.retrieve': (params) => {

@@ -75,6 +75,20 @@ function relativeTarget(conn: ArchiveConnection, u: URL): string {
   return `${p === '' ? '/' : p}${u.search}`;
 }
 
+/** Same origin as the base URL, no userinfo, and a path at or under the base path. */
+function isUnderBase(conn: ArchiveConnection, u: URL): boolean {
+  const base = basePath(conn);
+  return (
+    u.origin === base.origin &&
+    u.username === '' &&
+    u.password === '' &&
+    (base.path === '' || u.pathname === base.path || u.pathname.startsWith(`${base.path}/`))
+  );
+}
+
+const outsideReason = (conn: ArchiveConnection): string =>
+  `refused: outside the configured archive URL ${conn.url} (only that URL is ever contacted)`;
+
 /**
  * The URL of `target` (a path relative to the base, e.g. "studies?PatientID=P1" or "/studies", or an
  * absolute URL the server handed back) if it lies under the archive's base URL; else an
@@ -89,18 +103,7 @@ export function archiveUrl(conn: ArchiveConnection, target: string, method = 'GE
   } catch {
     throw new ArchiveError('outside_base', conn.name, `${method} ${target}`, 'not a valid URL');
   }
-  const inside =
-    u.origin === base.origin &&
-    u.username === '' &&
-    u.password === '' &&
-    (base.path === '' || u.pathname === base.path || u.pathname.startsWith(`${base.path}/`));
-  if (!inside)
-    throw new ArchiveError(
-      'outside_base',
-      conn.name,
-      `${method} ${u.origin}${u.pathname}`,
-      `refused: outside the configured archive URL ${conn.url} (only that URL is ever contacted)`,
-    );
+  if (!isUnderBase(conn, u)) throw new ArchiveError('outside_base', conn.name, `${method} ${u.origin}${u.pathname}`, outsideReason(conn));
   u.hash = '';
   return u;
 }
@@ -213,19 +216,19 @@ export async function archiveFetch(conn: ArchiveConnection, target: string, req:
         res.status,
       );
     }
+    let next: URL | null = null;
     try {
-      u = archiveUrl(conn, new URL(location, u).href, method);
-    } catch (e) {
-      finish();
-      if (e instanceof ArchiveError)
-        throw new ArchiveError(
-          'outside_base',
-          conn.name,
-          request,
-          `redirected to ${e.request.slice(method.length + 1)}: ${e.message.split(': ').pop()}`,
-        );
-      throw e;
+      next = new URL(location, u);
+    } catch {
+      /* reported below */
     }
+    if (next === null || !isUnderBase(conn, next)) {
+      finish();
+      const where = next ? `${next.origin}${next.pathname}` : `"${location.slice(0, 200)}"`;
+      throw new ArchiveError('outside_base', conn.name, request, `redirected to ${where}: ${outsideReason(conn)}`);
+    }
+    next.hash = '';
+    u = next;
   }
   const request = `${method} ${relativeTarget(conn, u)}`;
 

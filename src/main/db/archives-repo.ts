@@ -42,3 +42,22 @@ export class ArchivesRepo {
     return this.db.transaction(fn).immediate();
   }
 }
+
+/** For each StudyInstanceUID the library holds: how many of its instances it holds (QIDO results' "in library"). */
+export function libraryStudyInstances(db: Db, studyUids: readonly string[]): Map<string, number> {
+  const held = new Map<string, number>();
+  const CHUNK = 500; // well under SQLite's bound-parameter limit
+  for (let i = 0; i < studyUids.length; i += CHUNK) {
+    const chunk = studyUids.slice(i, i + CHUNK);
+    const rows = db
+      .prepare(
+        `SELECT s.study_uid AS uid, COUNT(i.id) AS n FROM studies s
+           LEFT JOIN series se ON se.study_ref = s.id
+           LEFT JOIN instances i ON i.series_ref = se.id
+         WHERE s.study_uid IN (${chunk.map(() => '?').join(', ')}) GROUP BY s.id`,
+      )
+      .all(...chunk) as { uid: string; n: number }[];
+    for (const r of rows) held.set(r.uid, r.n);
+  }
+  return held;
+}

@@ -16,6 +16,7 @@ import * as reports from './reports';
 import * as runs from './runs';
 import * as labels from './labels';
 import * as splits from './splits';
+import * as pacs from './pacs';
 
 export function registerCommands(program: Command): void {
   serve.register(program);
@@ -33,4 +34,5 @@ export function registerCommands(program: Command): void {
   runs.register(program);
   labels.register(program);
   splits.register(program);
+  pacs.register(program);
 }

@@ -112,6 +112,21 @@ describe('archive HTTP', () => {
     expect(e.message).toBe('archive "slow": GET /studies: no answer for 0.3 s (timed out)');
   });
 
+  it('times out a body that stops arriving mid-way (the timeout covers the body, not only the headers)', async () => {
+    const base = await localServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      if (req.url === '/dicom-web/stall')
+        res.write('first bytes'); // then nothing, socket left open
+      else res.end('whole');
+    });
+    const conn: ArchiveConnection = { name: 'stall', url: `${base}/dicom-web`, auth: { kind: 'none' } };
+    const res = await archiveFetch(conn, 'stall', { timeoutMs: 300 });
+    const e = await failure(res.arrayBuffer());
+    expect(e.kind).toBe('timeout');
+    expect(e.message).toBe('archive "stall": GET /stall: no answer for 0.3 s (timed out)');
+    expect(await (await archiveFetch(conn, 'whole', { timeoutMs: 300 })).text()).toBe('whole');
+  });
+
   it('reports a connection dropped mid-body and a refused connection', async () => {
     const base = await localServer((_req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/dicom+json', 'Content-Length': '1000' });
