@@ -25,6 +25,7 @@ const TITLES: Record<string, string> = {
   'train-lora': 'LoRA training',
   demo: 'Offline demo',
   explain: 'Where the model looks',
+  'pacs-retrieve': 'Retrieve from archive',
 };
 
 export const FINAL_STATUSES: readonly JobStatus[] = ['done', 'failed', 'cancelled'];
@@ -137,6 +138,19 @@ export function describeJob(job: Job): JobDescription {
     if (accuracy !== null) facts.push({ label: 'Validation accuracy', value: accuracy.toFixed(3) });
     if (num(result?.runId) !== null) facts.push({ label: 'Run', value: `#${num(result?.runId)}` });
     return { title, subject: str(params?.name), facts };
+  }
+  if (job.kind === 'pacs-retrieve') {
+    const studies = Array.isArray(params?.studies) ? params.studies.length : 0;
+    const facts: JobFact[] = [];
+    if (result) {
+      const n = (key: string): number => num(result[key]) ?? 0;
+      facts.push({ label: 'Retrieved', value: `${formatCount(n('fetched'), 'image')} · ${formatBytes(n('bytes'))}` });
+      if (n('alreadyStored')) facts.push({ label: 'Already in library', value: formatCount(n('alreadyStored'), 'image') });
+      if (n('skippedForProcessing')) facts.push({ label: 'Left out', value: `${n('skippedForProcessing')} FOR PROCESSING` });
+      facts.push({ label: 'Rate', value: `${n('imagesPerSecond')} images/s · ${n('megabytesPerSecond')} MB/s` });
+    }
+    const archive = str(params?.archive);
+    return { title, subject: archive ? `${archive}: ${formatCount(studies, 'study', 'studies')}` : null, facts };
   }
   return { title, subject: null, facts: [] };
 }
