@@ -14,6 +14,7 @@ import {
   TrainAdaptorParams,
   TrainLoraParams,
   ExplainParams,
+  PacsRetrieveParams,
 } from './jobs';
 import { SplitCreateInput, SplitImportInput, SplitImportResult, SplitInfo, SplitName, SplitShow } from './splits';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord, PromptSetInfo } from './models';
@@ -454,6 +455,8 @@ export const methods = {
   'explain.start': { input: ExplainParams.strict(), output: Job },
   /** The offline demo (phantoms, a small model trained on them, metrics), imported into the library. */
   'demo.start': { input: DemoParams.strict(), output: Job },
+  /** Retrieve studies from a saved DICOMweb archive into the library as a `pacs-retrieve` job (an unknown archive is refused at once). */
+  'archives.retrieve': { input: PacsRetrieveParams.strict(), output: Job },
   'runs.list': {
     input: z.object({ taskId: z.number().int().positive().optional(), kind: RunKind.optional() }).strict(),
     output: z.array(Run),

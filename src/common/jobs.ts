@@ -2,6 +2,7 @@
 // events as they progress.
 import { z } from 'zod';
 import { SplitName, TrainingSplitRecord } from './splits';
+import { ArchiveName } from './archives';
 
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export type JobStatus = z.infer<typeof JobStatus>;
@@ -314,6 +315,50 @@ export const ExplainResult = z.strictObject({
 });
 export type ExplainResult = z.infer<typeof ExplainResult>;
 
+/** A DICOM UID: digits and dots, at most 64 characters (what archive requests and file names may carry). */
+export const DICOM_UID_PATTERN = /^(?=.{1,64}$)[0-9]+(\.[0-9]+)*$/;
+export const DicomUid = z.string().regex(DICOM_UID_PATTERN, 'a DICOM UID is digits and dots, at most 64 characters');
+
+/** `cleft pacs retrieve`: studies from a saved DICOMweb archive into the library (WADO-RS). */
+export const PacsRetrieveParams = z.object({
+  /** A saved archive connection (its secret is read by the worker, never kept in the job). */
+  archive: ArchiveName,
+  studies: z.array(DicomUid).min(1, 'choose at least one study').max(10_000),
+  /** Leave out FOR PROCESSING instances (by PresentationIntentType or SOP class). */
+  onlyForPresentation: z.boolean().default(false),
+});
+export type PacsRetrieveParams = z.infer<typeof PacsRetrieveParams>;
+
+export const PacsRetrieveStudy = z.strictObject({
+  studyUid: z.string(),
+  status: z.enum(['done', 'failed']),
+  /** Instances the archive lists for the study. */
+  instances: z.number().int(),
+  fetched: z.number().int(),
+  alreadyStored: z.number().int(),
+  skippedForProcessing: z.number().int(),
+  /** Fetched whole but refused by the import checks (listed in the library's problems). */
+  refused: z.number().int(),
+  bytes: z.number().int(),
+  error: z.string().nullable(),
+});
+export type PacsRetrieveStudy = z.infer<typeof PacsRetrieveStudy>;
+
+/** A retrieve where every study was retrieved; with a failed study the job fails, naming each (and can be resumed). */
+export const PacsRetrieveResult = z.strictObject({
+  archive: z.string(),
+  studies: z.array(PacsRetrieveStudy),
+  /** Instances fetched by this job, over all its runs (a resumed run adds to the earlier ones). */
+  fetched: z.number().int(),
+  alreadyStored: z.number().int(),
+  skippedForProcessing: z.number().int(),
+  bytes: z.number().int(),
+  seconds: z.number(),
+  imagesPerSecond: z.number(),
+  megabytesPerSecond: z.number(),
+});
+export type PacsRetrieveResult = z.infer<typeof PacsRetrieveResult>;
+
 /**
  * Every job kind: its parameters and the result it ends with. The worker checks a result against
  * its schema before the job is marked done, so a job record's result is typed by its kind.
@@ -327,6 +372,7 @@ export const jobKinds = {
   'train-lora': { params: TrainLoraParams, result: TrainLoraResult },
   demo: { params: DemoParams, result: DemoJobResult },
   explain: { params: ExplainParams, result: ExplainResult },
+  'pacs-retrieve': { params: PacsRetrieveParams, result: PacsRetrieveResult },
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 
 export type JobKind = keyof typeof jobKinds;
@@ -349,6 +395,7 @@ export const JobSpec = z.discriminatedUnion('kind', [
   specOf('train-lora'),
   specOf('demo'),
   specOf('explain'),
+  specOf('pacs-retrieve'),
 ]);
 export type JobSpec = z.infer<typeof JobSpec>;
 
@@ -400,6 +447,7 @@ export const Job = z.discriminatedUnion('kind', [
   jobOf('train-lora'),
   jobOf('demo'),
   jobOf('explain'),
+  jobOf('pacs-retrieve'),
 ]);
 export type Job = z.infer<typeof Job>;
 /** A job record of kind K (its result typed by the kind). */

@@ -13,6 +13,8 @@ export const DICOMWEB_PLUGIN = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so
 export interface OrthancOptions {
   /** Basic-auth users (name → password); none means authentication is off. */
   users?: Record<string, string>;
+  /** Storage (and index) folder to use, created if missing: a server restarted on it serves what an earlier one stored. */
+  storageDir?: string;
 }
 
 export interface OrthancServer {
@@ -60,8 +62,8 @@ function exited(child: ChildProcess): Promise<void> {
 export async function startOrthanc(opts: OrthancOptions = {}): Promise<OrthancServer> {
   requireOrthanc();
   const root = tmpDir('cleft-orthanc-');
-  const storageDir = path.join(root, 'storage');
-  fs.mkdirSync(storageDir);
+  const storageDir = opts.storageDir ?? path.join(root, 'storage');
+  fs.mkdirSync(storageDir, { recursive: true });
   const port = await freePort();
   const users = opts.users ?? {};
   const auth = Object.keys(users).length > 0;

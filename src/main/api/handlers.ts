@@ -124,6 +124,10 @@ export function createHandlers(backend: Backend): Handlers {
     'archives.series': ({ name, studyUid }) => querySeries(resolveArchive(db, options.dataDir, name), studyUid),
     'demo.start': (params) => jobs.enqueue({ kind: 'demo', params }),
     'explain.start': (params) => jobs.enqueue({ kind: 'explain', params }),
+    'archives.retrieve': (params) => {
+      resolveArchive(db, options.dataDir, params.archive); // an unknown archive or a missing secret: refused now, not in the job
+      return jobs.enqueue({ kind: 'pacs-retrieve', params });
+    },
     'runs.list': ({ taskId, kind }) => runs.listRuns({ taskId, kind }),
     'runs.get': ({ id }) => runs.getRun(id),
     'runs.studyPredictions': (input) => runs.studyPredictions(input),

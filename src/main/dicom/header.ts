@@ -196,10 +196,16 @@ export function headerFromDataset(ds: DataSet): DicomHeader {
     pixelDataOffset: pixel ? pixel.dataOffset : null,
     pixelDataLength: pixel ? (pixel.length === 0xffffffff ? -1 : pixel.length) : null,
     breastSide: (imageLaterality ?? laterality)?.toUpperCase() ?? null,
-    forProcessing:
-      (presentationIntentType ?? '').toUpperCase() === 'FOR PROCESSING' ||
-      (sopClassUID !== null && FOR_PROCESSING_CLASSES.has(sopClassUID)),
+    forProcessing: isForProcessing(presentationIntentType, sopClassUID),
   };
+}
+
+/** FOR PROCESSING by PresentationIntentType or by SOP class (what `--only-for-presentation` leaves out). */
+export function isForProcessing(presentationIntentType: string | null, sopClassUID: string | null): boolean {
+  return (
+    (presentationIntentType ?? '').trim().toUpperCase() === 'FOR PROCESSING' ||
+    (sopClassUID !== null && FOR_PROCESSING_CLASSES.has(sopClassUID))
+  );
 }
 
 /** Header of an in-memory file (whole file or a prefix of it). */

@@ -1,20 +1,15 @@
-// Imports DICOM files into the library: scan, read each header up to the pixel data, index it.
+// Imports DICOM files into the library: scan, then index them (library/index-files.ts, the one way files enter).
 // Unchanged files (same path, size and mtime) are skipped unread, so a re-import is cheap and a
 // resumed import simply runs again. Every skipped or refused file is recorded with its reason.
-import fs from 'node:fs';
 import path from 'node:path';
 import type { ImportParams, ImportResult } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
-import { DicomError, asDicomError } from '../../dicom/errors';
-import { readDicomHeader, type DicomHeader } from '../../dicom/header';
-import type { ImportProblemRecord } from '../../db/library-index-repo';
+import { indexFiles } from '../../library/index-files';
 import { LibraryWriter } from '../../library/library-writer';
 import { scanPaths, type ScannedFile } from '../../library/scan';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
 const BATCH = 256;
-/** Header reads in flight: hides file-system latency (USB sticks, network shares). */
-const CONCURRENCY = 16;
 
 export const importDicom: JobRunner<ImportParams, ImportResult> = async (ctx) => {
   const started = performance.now();
@@ -61,28 +56,16 @@ export const importDicom: JobRunner<ImportParams, ImportResult> = async (ctx) =>
 
     for (let i = 0; i < todo.length && !ctx.signal.aborted; i += BATCH) {
       const slice = todo.slice(i, i + BATCH);
-      const headers = await readHeaders(slice);
-      const good: { scanned: ScannedFile; header: DicomHeader }[] = [];
-      const problems: ImportProblemRecord[] = [];
-      headers.forEach((h, j) => {
-        const scanned = slice[j]!;
-        if (h instanceof DicomError) problems.push(problemOf(h, scanned.file));
-        else good.push({ scanned, header: h });
-      });
-      const outcomes = writer.writeBatch(good, (f) => fs.existsSync(f));
-      outcomes.forEach((o, j) => {
-        const file = good[j]!.scanned.file;
+      const outcomes = await indexFiles(writer, ctx.jobId, slice);
+      outcomes.forEach((o) => {
         if (o.kind === 'imported') counts.imported++;
         else if (o.kind === 'updated') counts.updated++;
         else if (o.kind === 'duplicate') {
           counts.duplicates++;
-          problems.push({ file, kind: 'skipped', reason: `duplicate of ${o.of} (same SOPInstanceUID; that file was kept)` });
-        } else problems.push({ file, kind: 'refused', reason: o.reason });
-        if (o.kind === 'imported' || o.kind === 'updated') studies.add(good[j]!.header.studyInstanceUID!);
+          counts.skipped++;
+        } else counts[o.kind]++;
+        if (o.kind === 'imported' || o.kind === 'updated') studies.add(o.header.studyInstanceUID!);
       });
-      counts.refused += problems.filter((p) => p.kind === 'refused').length;
-      counts.skipped += problems.filter((p) => p.kind === 'skipped').length;
-      writer.recordProblems(ctx.jobId, problems);
       done += slice.length;
       report();
     }
@@ -102,28 +85,3 @@ export const importDicom: JobRunner<ImportParams, ImportResult> = async (ctx) =>
     db.close();
   }
 };
-
-async function readHeaders(files: ScannedFile[]): Promise<(DicomHeader | DicomError)[]> {
-  const out: (DicomHeader | DicomError)[] = new Array(files.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < files.length) {
-      const i = next++;
-      try {
-        // Geometry checked against the data present: a file `dicom pixels` would refuse never enters the
-        // library, so it cannot become the kept copy of a SOP instance a good file also holds.
-        out[i] = await readDicomHeader(files[i]!.file, { checkPixelData: true });
-      } catch (err) {
-        out[i] = asDicomError(files[i]!.file, err);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, files.length) }, worker));
-  return out;
-}
-
-/** Files that are not DICOM at all are skipped; DICOM files we cannot index are refused. */
-function problemOf(err: DicomError, file: string): ImportProblemRecord {
-  // The problem list shows the file separately: the reason is the message without it.
-  return { file, kind: err.reason === 'not_dicom' ? 'skipped' : 'refused', reason: err.summary };
-}

@@ -10,6 +10,7 @@ import { trainAdaptorJob } from './train-adaptor';
 import { trainLora } from './train-lora';
 import { demo } from './demo';
 import { explain } from './explain';
+import { pacsRetrieve } from './pacs-retrieve';
 
 type RunnerFor<K extends JobKind> = JobRunner<JobParams<K>, JobResult<K>>;
 
@@ -25,4 +26,5 @@ export const jobRunners: JobRunners = {
   'train-lora': trainLora,
   demo,
   explain,
+  'pacs-retrieve': pacsRetrieve,
 };

@@ -25,6 +25,7 @@ const TITLES: Record<string, string> = {
   'train-lora': 'LoRA training',
   demo: 'Offline demo',
   explain: 'Where the model looks',
+  'pacs-retrieve': 'Retrieve from archive',
 };
 
 export const FINAL_STATUSES: readonly JobStatus[] = ['done', 'failed', 'cancelled'];

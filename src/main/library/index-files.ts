@@ -1,0 +1,71 @@
+// Indexes files into the library: read each header up to the pixel data (with the pixel-data checks
+// `dicom pixels` relies on), write the good ones in one transaction, and record every skipped or
+// refused file with its reason. The one way files enter the library: folder imports and archive
+// retrieves both come through here, so the same checks apply to both.
+import fs from 'node:fs';
+import { DicomError, asDicomError } from '../dicom/errors';
+import { readDicomHeader, type DicomHeader } from '../dicom/header';
+import type { ImportProblemRecord } from '../db/library-index-repo';
+import type { LibraryWriter } from './library-writer';
+import type { ScannedFile } from './scan';
+
+/** Header reads in flight: hides file-system latency (USB sticks, network shares). */
+const CONCURRENCY = 16;
+
+/** What became of one file: indexed (new or updated), a duplicate of a kept file, or not indexed and why. */
+export type FileOutcome =
+  | { kind: 'imported' | 'updated'; header: DicomHeader }
+  | { kind: 'duplicate'; of: string; header: DicomHeader }
+  | { kind: 'refused' | 'skipped'; reason: string };
+
+/** Indexes `files` (one transaction) and records their problems under `jobId`; outcomes in the files' order. */
+export async function indexFiles(writer: LibraryWriter, jobId: number | null, files: ScannedFile[]): Promise<FileOutcome[]> {
+  const headers = await readHeaders(files);
+  const out: FileOutcome[] = new Array(files.length);
+  const good: { scanned: ScannedFile; header: DicomHeader; at: number }[] = [];
+  headers.forEach((h, j) => {
+    if (h instanceof DicomError) out[j] = problemOf(h);
+    else good.push({ scanned: files[j]!, header: h, at: j });
+  });
+  const outcomes = writer.writeBatch(good, (f) => fs.existsSync(f));
+  outcomes.forEach((o, k) => {
+    const { header, at } = good[k]!;
+    if (o.kind === 'imported' || o.kind === 'updated') out[at] = { kind: o.kind, header };
+    else if (o.kind === 'duplicate') out[at] = { kind: 'duplicate', of: o.of, header };
+    else out[at] = { kind: 'refused', reason: o.reason };
+  });
+  const problems: ImportProblemRecord[] = [];
+  out.forEach((o, j) => {
+    const file = files[j]!.file;
+    if (o.kind === 'duplicate')
+      problems.push({ file, kind: 'skipped', reason: `duplicate of ${o.of} (same SOPInstanceUID; that file was kept)` });
+    else if (o.kind === 'refused' || o.kind === 'skipped') problems.push({ file, kind: o.kind, reason: o.reason });
+  });
+  writer.recordProblems(jobId, problems);
+  return out;
+}
+
+async function readHeaders(files: ScannedFile[]): Promise<(DicomHeader | DicomError)[]> {
+  const out: (DicomHeader | DicomError)[] = new Array(files.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const i = next++;
+      try {
+        // Geometry checked against the data present: a file `dicom pixels` would refuse never enters the
+        // library, so it cannot become the kept copy of a SOP instance a good file also holds.
+        out[i] = await readDicomHeader(files[i]!.file, { checkPixelData: true });
+      } catch (err) {
+        out[i] = asDicomError(files[i]!.file, err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, files.length) }, worker));
+  return out;
+}
+
+/** Files that are not DICOM at all are skipped; DICOM files we cannot index are refused. */
+function problemOf(err: DicomError): FileOutcome {
+  // The problem list shows the file separately: the reason is the message without it.
+  return { kind: err.reason === 'not_dicom' ? 'skipped' : 'refused', reason: err.summary };
+}
