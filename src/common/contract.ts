@@ -533,6 +533,28 @@ export const methods = {
       .strict(),
     output: z.object({ fileName: z.string(), csv: z.string(), rows: z.number().int() }),
   },
+  /**
+   * One DICOM Structured Report (Comprehensive SR, docs/sr.md) per study of a classification run,
+   * written into `outputDir` (created if needed); `studyUids` limits it to those studies, each of
+   * which must have predictions in the run. A study whose report cannot be made is listed in
+   * `failed` with the reason; the others are written.
+   */
+  'sr.export': {
+    input: z
+      .object({
+        runId: z.number().int().positive(),
+        studyUids: z.array(z.string().min(1).max(64)).max(10_000).optional(),
+        outputDir: FolderPath,
+      })
+      .strict(),
+    output: z.object({
+      runId: z.number().int(),
+      files: z.array(z.object({ studyUid: z.string(), file: z.string(), sopInstanceUid: z.string(), seriesInstanceUid: z.string() })),
+      failed: z.array(z.object({ studyUid: z.string(), reason: z.string() })),
+      /** Reports written with less than usual: the source header was unreadable, the library's index was used. */
+      warnings: z.array(z.object({ studyUid: z.string(), message: z.string() })),
+    }),
+  },
   'jobs.list': {
     input: z
       .object({ status: JobStatus.optional(), kind: z.string().max(40).optional(), limit: z.number().int().min(1).max(1000).default(100) })

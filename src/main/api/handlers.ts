@@ -20,6 +20,7 @@ import { createSplit, importSplit } from '../library/splits';
 import { evaluateRun } from '../runs/evaluate-run';
 import { compareRuns } from '../runs/compare-runs';
 import { exportRunCsv } from '../runs/export-run';
+import { exportRunSrs } from '../sr/export-sr';
 import { importLabels } from '../labels/label-import';
 import { labelsCsv } from '../labels/label-export';
 import { labelExportRows, undoLabelImport } from '../db/label-import-repo';
@@ -136,6 +137,7 @@ export function createHandlers(backend: Backend): Handlers {
       evaluateRun({ runs, tasks, splits: new SplitsRepo(db) }, runId, scope, { bootstrapSamples, seed, includeTraining }),
     'runs.compare': (input) => compareRuns({ runs, tasks, splits: new SplitsRepo(db) }, input),
     'runs.exportCsv': (input) => exportRunCsv(db, options.dataDir, input),
+    'sr.export': (input) => exportRunSrs(db, input),
     'jobs.list': (input) =>
       jobs.list({ limit: input.limit, ...(input.status ? { status: input.status } : {}), ...(input.kind ? { kind: input.kind } : {}) }),
     'jobs.get': ({ id }) => jobs.get(id),

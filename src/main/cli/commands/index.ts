@@ -17,6 +17,7 @@ import * as runs from './runs';
 import * as labels from './labels';
 import * as splits from './splits';
 import * as pacs from './pacs';
+import * as sr from './sr';
 
 export function registerCommands(program: Command): void {
   serve.register(program);
@@ -35,4 +36,5 @@ export function registerCommands(program: Command): void {
   labels.register(program);
   splits.register(program);
   pacs.register(program);
+  sr.register(program);
 }

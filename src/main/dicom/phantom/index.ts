@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writingToAsync } from '../../../native/io/disk-full';
 import { SOP_CLASS } from '../header';
+import { hashUid } from '../uids';
 import { type PhantomSyntax, PHANTOM_SYNTAXES, encodeFrame } from './encode';
 import {
   type BreastSpec,
@@ -59,11 +60,8 @@ export interface PhantomExam {
   images: PhantomImage[];
 }
 
-/** UIDs under 2.25 (UUID-derived root): deterministic from the seed, globally unique in practice. */
-function uid(...parts: (string | number)[]): string {
-  const h = createHash('sha256').update(parts.join('|')).digest();
-  return `2.25.${BigInt('0x' + h.subarray(0, 16).toString('hex')).toString()}`;
-}
+/** UIDs under the app's root (../uids.ts): deterministic from the seed, globally unique in practice. */
+const uid = hashUid;
 
 const VIEWS: [Side, View][] = [
   ['R', 'CC'],

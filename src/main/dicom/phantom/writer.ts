@@ -3,6 +3,7 @@
 // has no dependencies, and the phantom generator needs exact control of the encapsulation.
 import zlib from 'node:zlib';
 import { TS } from '../transfer-syntax';
+import { IMPLEMENTATION_CLASS_UID } from '../uids';
 
 export type Vr =
   | 'AE'
@@ -131,8 +132,6 @@ export interface WriteOptions {
   /** Native pixel bytes (little endian) or encapsulated frames. */
   pixels: { native: Uint8Array; vr: 'OB' | 'OW' } | { frames: Uint8Array[] };
 }
-
-export const IMPLEMENTATION_CLASS_UID = '2.25.293424861830373935372935264593245631733';
 
 /** A complete Part 10 file: preamble, meta group, dataset (+ pixel data), deflated if asked. */
 export function writeDicom(dataset: Element[], opts: WriteOptions): Uint8Array {
