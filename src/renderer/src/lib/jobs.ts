@@ -139,6 +139,22 @@ export function describeJob(job: Job): JobDescription {
     if (num(result?.runId) !== null) facts.push({ label: 'Run', value: `#${num(result?.runId)}` });
     return { title, subject: str(params?.name), facts };
   }
+  if (job.kind === 'pacs-retrieve') {
+    const studies = Array.isArray(params?.studies) ? params.studies.length : 0;
+    const subject = str(params?.archive) ? `${formatCount(studies, 'study', 'studies')} from ${str(params?.archive)}` : null;
+    const facts: JobFact[] = [];
+    if (result) {
+      const n = (key: string): number => num(result[key]) ?? 0;
+      facts.push({ label: 'Fetched', value: `${formatCount(n('fetched'), 'image')} · ${formatBytes(n('bytes'))}` });
+      if (n('alreadyStored') || n('skippedForProcessing'))
+        facts.push({
+          label: 'Skipped',
+          value: `${n('alreadyStored')} already in the library · ${n('skippedForProcessing')} for processing`,
+        });
+      facts.push({ label: 'Speed', value: `${n('imagesPerSecond').toFixed(1)} images/s · ${n('megabytesPerSecond').toFixed(1)} MB/s` });
+    }
+    return { title, subject, facts };
+  }
   return { title, subject: null, facts: [] };
 }
 
