@@ -62,34 +62,6 @@ describe('describeJob', () => {
     });
   });
 
-  it('describes a retrieve from an archive: the archive and studies, what was fetched and skipped, the speed', () => {
-    const job: Job = {
-      ...base,
-      kind: 'pacs-retrieve',
-      params: { archive: 'research', studies: ['1.2.3', '1.2.4'], onlyForPresentation: false },
-      result: {
-        archive: 'research',
-        studies: [],
-        fetched: 6,
-        alreadyStored: 2,
-        skippedForProcessing: 0,
-        bytes: 3 * 1024 ** 2,
-        seconds: 2,
-        imagesPerSecond: 3,
-        megabytesPerSecond: 1.5,
-      },
-    };
-    expect(describeJob(job)).toEqual({
-      title: 'Retrieve from archive',
-      subject: '2 studies from research',
-      facts: [
-        { label: 'Fetched', value: '6 images · 3.0 MB' },
-        { label: 'Skipped', value: '2 already in the library · 0 for processing' },
-        { label: 'Speed', value: '3.0 images/s · 1.5 MB/s' },
-      ],
-    });
-  });
-
   it('tolerates missing or odd results and unknown kinds', () => {
     expect(describeJob({ ...base, result: null }).facts).toEqual([]);
     // A record from outside the contract's types (another version of the app) still reads.

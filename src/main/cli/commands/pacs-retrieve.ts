@@ -11,7 +11,7 @@ import { openCliJobHost, runJobInTerminal } from '../run-job';
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
 /** Adds `retrieve` to the `pacs` command. */
-export function registerPacsRetrieve(pacs: Command): void {
+export function register(pacs: Command): void {
   pacs
     .command('retrieve')
     .description('Retrieve studies from a saved archive into the library (WADO-RS, in the syntax the archive holds them)')

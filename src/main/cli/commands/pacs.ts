@@ -14,6 +14,7 @@ import { storeFiles } from '../../archive/stow';
 import { archiveSecretFile } from '../../archive/secret-store';
 import { resolveDataDir } from '../../data-dir';
 import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
+import * as pacsRetrieve from './pacs-retrieve';
 
 export const DATA_DIR_FLAG = '--data-dir <dir>';
 export const DATA_DIR_HELP = 'library folder (default: $CLEFT_DATA_DIR or the app user-data folder)';
@@ -302,5 +303,5 @@ export function register(program: Command): void {
   const pacs = pacsCommand(program);
   registerCore(pacs);
   // More `pacs` subcommands register here from their own files, each exporting register(pacs):
-  //   pacsRetrieve.register(pacs); // src/main/cli/commands/pacs-retrieve.ts (`cleft pacs retrieve`)
+  pacsRetrieve.register(pacs); // src/main/cli/commands/pacs-retrieve.ts (`cleft pacs retrieve`)
 }

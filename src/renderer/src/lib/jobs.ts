@@ -141,19 +141,16 @@ export function describeJob(job: Job): JobDescription {
   }
   if (job.kind === 'pacs-retrieve') {
     const studies = Array.isArray(params?.studies) ? params.studies.length : 0;
-    const subject = str(params?.archive) ? `${formatCount(studies, 'study', 'studies')} from ${str(params?.archive)}` : null;
     const facts: JobFact[] = [];
     if (result) {
       const n = (key: string): number => num(result[key]) ?? 0;
-      facts.push({ label: 'Fetched', value: `${formatCount(n('fetched'), 'image')} · ${formatBytes(n('bytes'))}` });
-      if (n('alreadyStored') || n('skippedForProcessing'))
-        facts.push({
-          label: 'Skipped',
-          value: `${n('alreadyStored')} already in the library · ${n('skippedForProcessing')} for processing`,
-        });
-      facts.push({ label: 'Speed', value: `${n('imagesPerSecond').toFixed(1)} images/s · ${n('megabytesPerSecond').toFixed(1)} MB/s` });
+      facts.push({ label: 'Retrieved', value: `${formatCount(n('fetched'), 'image')} · ${formatBytes(n('bytes'))}` });
+      if (n('alreadyStored')) facts.push({ label: 'Already in library', value: formatCount(n('alreadyStored'), 'image') });
+      if (n('skippedForProcessing')) facts.push({ label: 'Left out', value: `${n('skippedForProcessing')} FOR PROCESSING` });
+      facts.push({ label: 'Rate', value: `${n('imagesPerSecond')} images/s · ${n('megabytesPerSecond')} MB/s` });
     }
-    return { title, subject, facts };
+    const archive = str(params?.archive);
+    return { title, subject: archive ? `${archive}: ${formatCount(studies, 'study', 'studies')}` : null, facts };
   }
   return { title, subject: null, facts: [] };
 }

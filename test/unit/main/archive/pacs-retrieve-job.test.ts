@@ -5,18 +5,18 @@
 // temp file, and resuming against a server restarted on the same storage completes; the contract
 // method refuses an unknown archive at once; `cleft pacs retrieve` prints per study. Every wait is on
 // a state (rows in the library, requests held by the proxy, the job's status), never a duration.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
-import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isJobOf, type Job } from '../../../../src/common/jobs';
 import { addArchive } from '../../../../src/main/archive/connections';
-import { registerPacsRetrieve } from '../../../../src/main/cli/commands/pacs-retrieve';
 import { progressMessage } from '../../../../src/main/jobs/kinds/pacs-retrieve';
 import type { Backend } from '../../../../src/main/api/backend';
 import { callApi } from '../../../helpers/api';
+import { CLI, ROOT } from '../../../helpers/cli';
 import { requireDump2dcm, writeFourViewExam } from '../../../helpers/dcmtk';
 import { testBackend } from '../../../helpers/library';
 import { startOrthanc, type OrthancServer } from '../../../helpers/orthanc';
@@ -142,6 +142,15 @@ async function setup(storageDir?: string): Promise<{ b: Backend; dataDir: string
   return { b, dataDir, orthanc, proxy };
 }
 
+/** `cleft ...args` in a child process, without blocking this one (the proxy answers from here). */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8' }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
 function checkpointFetched(job: Job): string[] {
   expect(job.checkpointPath).not.toBeNull();
   return (JSON.parse(fs.readFileSync(job.checkpointPath!, 'utf8')) as { fetched: string[] }).fetched;
@@ -230,27 +239,21 @@ describe('pacs-retrieve job', () => {
     expect((await callApi(b, 'jobs.list', {})).filter((j) => j.kind === 'pacs-retrieve')).toEqual([]);
   });
 
-  it('`cleft pacs retrieve` runs the job and prints each study; --json gives the result', async () => {
+  it('`cleft pacs retrieve` runs the job and prints each study; --json gives the result; an unknown archive or UID is refused', async () => {
     const { dataDir, b } = await setup();
     b.close(); // the CLI opens the library itself
     backends.splice(backends.indexOf(b), 1);
-    const out: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-    try {
-      const program = new Command().exitOverride();
-      registerPacsRetrieve(program.command('pacs'));
-      await program.parseAsync(['pacs', 'retrieve', 'pacs', '--study', STUDY, '--data-dir', dataDir], { from: 'user' });
-      expect(out.join('\n')).toMatch(new RegExp(`${STUDY.replace(/\./g, '\\.')}: 4 fetched, 0 already in the library \\(4 on the archive`));
-      expect(out.join('\n')).toMatch(/Retrieved 1 study from "pacs": 4 instances/);
-      out.length = 0;
-      await program.parseAsync(['pacs', 'retrieve', 'pacs', '--study', STUDY, '--data-dir', dataDir, '--json'], { from: 'user' });
-      const json = JSON.parse(out.join('\n')) as { status: string; result: { fetched: number; alreadyStored: number } };
-      expect(json).toMatchObject({ status: 'done', result: { fetched: 0, alreadyStored: 4 } });
-    } finally {
-      log.mockRestore();
-      err.mockRestore();
-      process.exitCode = 0;
-    }
+    const first = await cli(['pacs', 'retrieve', 'pacs', '--study', STUDY, '--data-dir', dataDir]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(new RegExp(`${STUDY.replace(/\./g, '\\.')}: 4 fetched, 0 already in the library \\(4 on the archive`));
+    expect(first.stdout).toMatch(/Retrieved 1 study from "pacs": 4 instances/);
+    const again = await cli(['pacs', 'retrieve', 'pacs', '--study', STUDY, '--data-dir', dataDir, '--json']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ status: 'done', result: { fetched: 0, alreadyStored: 4 }, error: null });
+    const unknown = await cli(['pacs', 'retrieve', 'nope', '--study', STUDY, '--data-dir', dataDir]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/cleft pacs retrieve: no archive named "nope" \(saved archives: "pacs"\)/);
+    const bad = await cli(['pacs', 'retrieve', 'pacs', '--study', '1.2.x', '--data-dir', dataDir]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/cleft pacs retrieve: --study \("1\.2\.x"\): a DICOM UID is digits and dots/);
   });
 });
