@@ -69,7 +69,7 @@ function studiesToReport(db: Db, runId: number, all: RunStudy[], asked: readonly
             `run #${runId} has no predictions for study ${uid}${inLibrary.has(uid) ? '' : ' (no study with this StudyInstanceUID in the library)'}`,
         )
         .join('; ') +
-        ` (the run covers ${all.length} ${all.length === 1 ? 'study' : 'studies'}; \`cleft runs export ${runId}\` lists them)`,
+        ` (the run covers ${all.length} ${all.length === 1 ? 'study' : 'studies'}; \`cleft runs export ${runId} --scope exam --output F.csv\` lists them)`,
     );
   }
   return [...new Set(asked)].map((uid) => byUid.get(uid)!);
