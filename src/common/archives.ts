@@ -117,3 +117,23 @@ export const ArchiveStoreResult = z.object({
   reason: z.string().nullable(),
 });
 export type ArchiveStoreResult = z.infer<typeof ArchiveStoreResult>;
+
+/** One study of `sr.send`: its SR stored in the archive, refused by it (or not sent), or not made at all. */
+export const SrSendStudy = z.object({
+  studyUid: z.string(),
+  status: z.enum(['stored', 'refused', 'failed']),
+  /** The SR's SOP Instance UID (null when no report could be made). */
+  sopInstanceUid: z.string().nullable(),
+  /** Why it was refused or not made, or the archive's warning for a stored one; null otherwise. */
+  reason: z.string().nullable(),
+});
+export type SrSendStudy = z.infer<typeof SrSendStudy>;
+
+export const SrSendResult = z.object({
+  runId: z.number().int(),
+  archive: z.string(),
+  studies: z.array(SrSendStudy),
+  /** Reports made with less than usual (as in sr.export). */
+  warnings: z.array(z.object({ studyUid: z.string(), message: z.string() })),
+});
+export type SrSendResult = z.infer<typeof SrSendResult>;

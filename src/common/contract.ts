@@ -20,7 +20,16 @@ import { SplitCreateInput, SplitImportInput, SplitImportResult, SplitInfo, Split
 import { FolderPath, ModelInspection, ModelKind, ModelRecord, PromptSetInfo } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunComparison, RunKind } from './runs';
 import { LabelFileSource, LabelImportOptions, LabelImportReport, LabelImportUndoResult } from './label-files';
-import { ArchiveAddInput, ArchiveInfo, ArchiveName, ArchiveQuery, ArchiveSeries, ArchiveStudy, ArchiveTestResult } from './archives';
+import {
+  ArchiveAddInput,
+  ArchiveInfo,
+  ArchiveName,
+  ArchiveQuery,
+  ArchiveSeries,
+  ArchiveStudy,
+  ArchiveTestResult,
+  SrSendResult,
+} from './archives';
 
 export const AppInfo = z.object({
   name: z.string(),
@@ -554,6 +563,20 @@ export const methods = {
       /** Reports written with less than usual: the source header was unreadable, the library's index was used. */
       warnings: z.array(z.object({ studyUid: z.string(), message: z.string() })),
     }),
+  },
+  /**
+   * "Send results to archive": the run's SRs (as sr.export makes them) sent to a saved archive with
+   * STOW-RS, one answer per study; `studyUids` limits it to those studies.
+   */
+  'sr.send': {
+    input: z
+      .object({
+        runId: z.number().int().positive(),
+        archive: ArchiveName,
+        studyUids: z.array(z.string().min(1).max(64)).max(10_000).optional(),
+      })
+      .strict(),
+    output: SrSendResult,
   },
   'jobs.list': {
     input: z

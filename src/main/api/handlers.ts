@@ -21,6 +21,7 @@ import { evaluateRun } from '../runs/evaluate-run';
 import { compareRuns } from '../runs/compare-runs';
 import { exportRunCsv } from '../runs/export-run';
 import { exportRunSrs } from '../sr/export-sr';
+import { sendRunSrs } from '../sr/send-sr';
 import { importLabels } from '../labels/label-import';
 import { labelsCsv } from '../labels/label-export';
 import { labelExportRows, undoLabelImport } from '../db/label-import-repo';
@@ -138,6 +139,7 @@ export function createHandlers(backend: Backend): Handlers {
     'runs.compare': (input) => compareRuns({ runs, tasks, splits: new SplitsRepo(db) }, input),
     'runs.exportCsv': (input) => exportRunCsv(db, options.dataDir, input),
     'sr.export': (input) => exportRunSrs(db, input),
+    'sr.send': ({ runId, archive, studyUids }) => sendRunSrs(db, resolveArchive(db, options.dataDir, archive), { runId, studyUids }),
     'jobs.list': (input) =>
       jobs.list({ limit: input.limit, ...(input.status ? { status: input.status } : {}), ...(input.kind ? { kind: input.kind } : {}) }),
     'jobs.get': ({ id }) => jobs.get(id),

@@ -98,6 +98,16 @@ export async function storeFile(conn: ArchiveConnection, file: string, req: Arch
   } catch (e) {
     return { file, sopInstanceUid: null, status: 'refused', reason: `not sent: ${e instanceof Error ? e.message : String(e)}` };
   }
+  return storeBytes(conn, file, bytes, req);
+}
+
+/** Sends one DICOM Part 10 object held in memory (`file` names it in the result: a path or a label). */
+export async function storeBytes(
+  conn: ArchiveConnection,
+  file: string,
+  bytes: Uint8Array,
+  req: ArchiveRequest = {},
+): Promise<ArchiveStoreResult> {
   if (!isPart10(bytes))
     return { file, sopInstanceUid: null, status: 'refused', reason: 'not sent: not a DICOM Part 10 file (no DICM preamble)' };
   let uid: string | null;

@@ -12,6 +12,7 @@ export const PAGES = [
   { id: 'training', title: 'Training', key: 't', empty: 'Nothing to train yet' },
   { id: 'models', title: 'Models', key: 'm', empty: 'No models yet' },
   { id: 'settings', title: 'Settings', key: 's', empty: 'About this installation' },
+  { id: 'archive', title: 'Archive', key: 'r', empty: 'No archive yet' },
 ] as const;
 
 export const SCREENSHOT_DIR = path.resolve('test-results/screenshots');

@@ -17,6 +17,7 @@ const { host, dataDir } = useDemoHost('layout');
 
 const LONG_PATIENT = 'Vandenberghe-Oyelaran^Maximiliana Alexandrina Josephine^Theodora-Wilhelmina';
 const LONG_BUNDLE = 'CLEFT demo (phantom mammograms, density, a bundle name long enough to be cut anywhere)';
+const LONG_ARCHIVE = 'research-pacs-of-the-screening-programme-with-a-long-name';
 const VIEWPORTS = [
   { width: 1280, height: 800 },
   { width: 1440, height: 900 },
@@ -63,6 +64,8 @@ async function addLongNames(): Promise<void> {
   const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as { name: string };
   fs.writeFileSync(manifestFile, JSON.stringify({ ...manifest, name: LONG_BUNDLE, promptSets: [] }, null, 2));
   await api('models.import', { path: copy, name: LONG_BUNDLE, copy: true });
+  // A saved archive with a long name and URL (saving contacts nothing), so the Archive page shows its table and search.
+  await api('archives.add', { name: LONG_ARCHIVE, url: `http://127.0.0.1:9/${'dicom-web-of-a-very-long-path/'.repeat(4)}dicom-web` });
 }
 
 interface Problem {
@@ -185,6 +188,7 @@ test('every page holds its layout at 1280, 1440 and 1920 wide, Jobs drawer open 
     { id: 'training', hash: '#/training', title: 'Training' },
     { id: 'models', hash: '#/models', title: 'Models' },
     { id: 'settings', hash: '#/settings', title: 'Settings' },
+    { id: 'archive', hash: '#/archive', title: 'Archive' },
   ];
   await page.setViewportSize(VIEWPORTS[0]);
   await page.goto(`${host().url}#/library`);

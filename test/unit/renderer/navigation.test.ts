@@ -56,14 +56,15 @@ describe('shortcuts', () => {
     return { actions, handle, tick: (ms: number) => (now += ms) };
   }
 
-  it('Alt+1..7 opens pages by physical key', () => {
+  it('Alt+1..8 opens pages by physical key', () => {
     const { actions, handle } = setup();
     expect(handle(key('3', { altKey: true }))).toBe(true);
     // macOS: Alt+7 types "¶" but the code is still Digit7.
     expect(handle({ ...key('¶', { altKey: true }), code: 'Digit7' })).toBe(true);
-    expect(handle(key('8', { altKey: true }))).toBe(false);
+    expect(handle(key('8', { altKey: true }))).toBe(true);
+    expect(handle(key('9', { altKey: true }))).toBe(false);
     expect(handle(key('3', { altKey: true, ctrlKey: true }))).toBe(false);
-    expect(actions.navigate.mock.calls).toEqual([['labels'], ['settings']]);
+    expect(actions.navigate.mock.calls).toEqual([['labels'], ['settings'], ['archive']]);
   });
 
   it('g then a letter opens a page; g then j toggles jobs', () => {

@@ -1,7 +1,7 @@
 // Hash routing (`#/library`, later `#/viewer/<study>`): works the same from app://renderer/ in
 // Electron and from the web host, needs no server support, and survives reloads.
 
-export const PAGE_IDS = ['library', 'viewer', 'labels', 'predictions', 'training', 'models', 'settings'] as const;
+export const PAGE_IDS = ['library', 'viewer', 'labels', 'predictions', 'training', 'models', 'settings', 'archive'] as const;
 export type PageId = (typeof PAGE_IDS)[number];
 
 export interface PageMeta {
@@ -21,6 +21,7 @@ export const PAGES: readonly PageMeta[] = [
   { id: 'training', title: 'Training', key: 't', summary: 'Prompt learning, LoRA and Adaptor' },
   { id: 'models', title: 'Models', key: 'm', summary: 'Encoders, adapters and bundles' },
   { id: 'settings', title: 'Settings', key: 's', summary: 'Compute, annotator and data folder' },
+  { id: 'archive', title: 'Archive', key: 'r', summary: 'Search and retrieve studies from a DICOMweb archive' },
 ];
 
 export const DEFAULT_PAGE: PageId = 'library';

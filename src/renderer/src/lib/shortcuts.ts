@@ -1,4 +1,4 @@
-// Global keyboard shortcuts: Alt+1..7 opens a page, and "g then letter" (as in mail and code
+// Global keyboard shortcuts: Alt+1..8 opens a page, and "g then letter" (as in mail and code
 // review tools) does the same without a modifier, because some browsers on Linux keep Alt+digit
 // for switching tabs. Keys typed into a field are never taken.
 import { PAGE_IDS, PAGES, type PageId } from './router';
