@@ -2,11 +2,11 @@
 // its own labelled targets differ in what they cover (a Classify of 10 studies vs one of 1,000),
 // so the comparison also measures every run on the targets they all predicted.
 import { CleftError } from '../../common/errors';
-import type { ClassificationReport, MetricsSummary, Prediction, Run, RunComparison } from '../../common/runs';
+import type { MetricsSummary, Prediction, Run, RunComparison } from '../../common/runs';
 import type { RunsRepo } from '../db/runs-repo';
 import type { SplitsRepo } from '../db/splits-repo';
 import type { TasksRepo } from '../db/tasks-repo';
-import { evaluate } from '../../native/cleft/metrics';
+import { evaluate, type ClassificationReport } from '../../native/cleft/metrics';
 import { patientCluster, selectEvaluationSet } from './evaluation-set';
 
 const DEFAULT_RUNS = 12;

@@ -8,10 +8,20 @@ import type { TrainingSplitRecord } from '../../common/splits';
 import type { RunsRepo } from '../db/runs-repo';
 import type { SplitsRepo } from '../db/splits-repo';
 
+type TrainingKind = 'prompt-learning' | 'adaptor' | 'LoRA';
+
 interface LineageTraining {
   label: string;
+  kind: TrainingKind;
   split: TrainingSplitRecord | undefined;
 }
+
+/** What a training made, as the empty-report reason names it. */
+const MADE: Record<TrainingKind, string> = {
+  'prompt-learning': 'the prompt set was learned',
+  adaptor: 'the adaptor was trained',
+  LoRA: 'the model was trained',
+};
 
 const paramName = (r: Run, key: string): unknown => r.record.params[key];
 
@@ -50,10 +60,10 @@ export function lineageOf(runs: RunsRepo, run: Run): LineageTraining[] {
   return [...found.values()]
     .sort((a, b) => a.id - b.id)
     .map((r) => {
-      const what = r.kind === 'prompt-learning' ? 'prompt-learning' : r.kind === 'adaptor' ? 'adaptor' : 'LoRA';
+      const kind: TrainingKind = r.kind === 'prompt-learning' ? 'prompt-learning' : r.kind === 'adaptor' ? 'adaptor' : 'LoRA';
       const split = r.record.split;
       const how = split ? (split.name !== null ? `split "${split.name}"` : `automatic split, seed ${split.seed}`) : 'split not recorded';
-      return { label: `${what} run #${r.id} (${how})`, split };
+      return { label: `${kind} run #${r.id} (${how})`, kind, split };
     });
 }
 
@@ -61,6 +71,8 @@ export interface EvaluationSelection {
   /** Predictions to evaluate (labelled ones, already filtered to the chosen studies). */
   rows: Prediction[];
   set: EvaluationSet;
+  /** When `rows` is empty although labelled predictions exist: why none is held out. */
+  emptyReason: string | null;
 }
 
 /** What the trainings of a run's lineage used, and whether a study is held out from all of them. */
@@ -124,7 +136,25 @@ export function selectEvaluationSet(
   const rows = includeTraining ? labelled : labelled.filter((p) => heldOut(p.studyUid));
   const studies = new Set(rows.map((p) => p.studyUid));
   const allStudies = new Set(labelled.map((p) => p.studyUid));
+  let emptyReason: string | null = null;
+  if (rows.length === 0 && labelled.length > 0) {
+    const scope = labelled[0]!.scope;
+    // the one training that alone used every labelled study, if there is one, else all of them
+    const usedAll = lineage.find((t) => {
+      const used = new Set([...(t.split?.trainStudies ?? []), ...(t.split?.valStudies ?? [])]);
+      return [...allStudies].every((u) => used.has(u));
+    });
+    const why = usedAll
+      ? `${MADE[usedAll.kind]} on every labelled study (${usedAll.label})`
+      : [...allStudies].every((u) => seen.has(u))
+        ? `the trainings of its lineage (${lineage.map((t) => t.label).join(', ')}) used every labelled study`
+        : `none of the labelled studies is in the ${description}`;
+    emptyReason =
+      `no labelled ${scope} among the held-out predictions: ${why}; ` +
+      'evaluate on all studies (includeTraining, --include-training) for figures that include training data';
+  }
   return {
+    emptyReason,
     rows,
     set: {
       heldOutOnly: !includeTraining,
@@ -133,6 +163,7 @@ export function selectEvaluationSet(
       includesTrainingData: [...studies].some((u) => seen.has(u)) || (includeTraining && unrecorded > 0),
       excludedStudies: allStudies.size - studies.size,
       lineage: lineage.map((t) => t.label),
+      trainingDataUnknown: false,
     },
   };
 }

@@ -43,7 +43,7 @@ describe('runs.compare', () => {
       expect(row(wide).common!.accuracy.estimate).toBeCloseTo(correct / preds.length, 12);
       // Its own figure is what runs.evaluate reports for it.
       const report = await callApi(b, 'runs.evaluate', { runId: wide, scope: 'breast', bootstrapSamples: 50 });
-      expect(row(wide).own!.accuracy.estimate).toBe(report.accuracy.estimate);
+      expect(row(wide).own!.accuracy.estimate).toBe(report.accuracy!.estimate);
       expect(row(wide).own!.macroAuc?.estimate).toBe(report.macroAuc?.estimate);
 
       // The CLI gives the same comparison (same code, same seed), and lists the runs.

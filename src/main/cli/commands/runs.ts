@@ -30,7 +30,8 @@ const INCLUDE_TRAINING =
 function setLine(e: EvaluationSet): string {
   return (
     `evaluated on: ${e.description} (${e.studies} studies${e.excludedStudies ? `; ${e.excludedStudies} used in training or validation left out` : ''})` +
-    (e.includesTrainingData ? ' · INCLUDES TRAINING DATA' : '')
+    (e.includesTrainingData ? ' · INCLUDES TRAINING DATA' : '') +
+    (e.trainingDataUnknown ? ' · TRAINING DATA UNKNOWN' : '')
   );
 }
 
