@@ -15,7 +15,16 @@ import {
   TrainLoraParams,
   ExplainParams,
 } from './jobs';
-import { SplitCreateInput, SplitImportInput, SplitImportResult, SplitInfo, SplitName, SplitShow } from './splits';
+import {
+  SplitCreateInput,
+  SplitDeleteInput,
+  SplitDeleteResult,
+  SplitImportInput,
+  SplitImportResult,
+  SplitInfo,
+  SplitName,
+  SplitShow,
+} from './splits';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord, PromptSetInfo } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunComparison, RunKind } from './runs';
 import { LabelFileSource, LabelImportOptions, LabelImportReport, LabelImportUndoResult } from './label-files';
@@ -435,6 +444,8 @@ export const methods = {
   'splits.show': { input: z.object({ name: SplitName }).strict(), output: SplitShow },
   /** A CSV with a `split` column (train/val/test) keyed by StudyInstanceUID, AccessionNumber or PatientID (an official split). */
   'splits.import': { input: SplitImportInput, output: SplitImportResult },
+  /** Deletes a split; refused (conflict, naming them) while a run or job names it, unless `force`. */
+  'splits.delete': { input: SplitDeleteInput, output: SplitDeleteResult },
   /** "Where the model looks" for one image as a short job; its result is an ExplainResult. */
   'explain.start': { input: ExplainParams.strict(), output: Job },
   /** The offline demo (phantoms, a small model trained on them, metrics), imported into the library. */

@@ -16,7 +16,7 @@ import { RunsRepo } from '../db/runs-repo';
 import { ReportsRepo } from '../db/reports-repo';
 import { importReports } from '../library/report-import';
 import { SplitsRepo } from '../db/splits-repo';
-import { createSplit, importSplit } from '../library/splits';
+import { createSplit, deleteSplit, importSplit } from '../library/splits';
 import { evaluateRun } from '../runs/evaluate-run';
 import { compareRuns } from '../runs/compare-runs';
 import { exportRunCsv } from '../runs/export-run';
@@ -110,6 +110,7 @@ export function createHandlers(backend: Backend): Handlers {
     'splits.create': (input) => createSplit(db, input),
     'splits.show': ({ name }) => new SplitsRepo(db).show(name),
     'splits.import': ({ path, name }) => importSplit(db, path, name),
+    'splits.delete': ({ name, force }) => deleteSplit(db, name, force),
     'demo.start': (params) => jobs.enqueue({ kind: 'demo', params }),
     'explain.start': (params) => jobs.enqueue({ kind: 'explain', params }),
     'runs.list': ({ taskId, kind }) => runs.listRuns({ taskId, kind }),
