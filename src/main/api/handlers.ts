@@ -18,6 +18,7 @@ import { importReports } from '../library/report-import';
 import { SplitsRepo } from '../db/splits-repo';
 import { createSplit, deleteSplit, importSplit } from '../library/splits';
 import { evaluateRun } from '../runs/evaluate-run';
+import { lineageSources } from '../runs/evaluation-set';
 import { compareRuns } from '../runs/compare-runs';
 import { exportRunCsv } from '../runs/export-run';
 import { importLabels } from '../labels/label-import';
@@ -118,8 +119,8 @@ export function createHandlers(backend: Backend): Handlers {
     'runs.studyPredictions': (input) => runs.studyPredictions(input),
     'runs.predictions': ({ runId, filter, sort, limit, offset }) => runs.predictions(runId, filter, sort, limit, offset),
     'runs.evaluate': ({ runId, scope, bootstrapSamples, seed, includeTraining }) =>
-      evaluateRun({ runs, tasks, splits: new SplitsRepo(db) }, runId, scope, { bootstrapSamples, seed, includeTraining }),
-    'runs.compare': (input) => compareRuns({ runs, tasks, splits: new SplitsRepo(db) }, input),
+      evaluateRun({ ...lineageSources(db), tasks }, runId, scope, { bootstrapSamples, seed, includeTraining }),
+    'runs.compare': (input) => compareRuns({ ...lineageSources(db), tasks }, input),
     'runs.exportCsv': (input) => exportRunCsv(db, options.dataDir, input),
     'jobs.list': (input) =>
       jobs.list({ limit: input.limit, ...(input.status ? { status: input.status } : {}), ...(input.kind ? { kind: input.kind } : {}) }),

@@ -411,12 +411,13 @@ export function trainingSplit(
 }
 
 /**
- * What a bundle entry records of its training split: a named split by name and hash (the library
- * holds its studies), the automatic split with the studies it trained and validated on.
+ * What a bundle entry (prompt set, adaptor) or a LoRA bundle's manifest records of its split: the
+ * StudyInstanceUIDs trained and validated on, with a named split's name and hash or the automatic
+ * split's seed, so a library that imports it leaves those studies out of its evaluation.
  */
 export function bundleSplitProvenance(r: TrainingSplitRecord): Record<string, unknown> {
   return r.name !== null
-    ? { name: r.name, sha256: r.sha256 }
+    ? { name: r.name, sha256: r.sha256, trainStudies: r.trainStudies, valStudies: r.valStudies }
     : { name: null, sha256: r.sha256, by: r.by, seed: r.seed, trainStudies: r.trainStudies, valStudies: r.valStudies };
 }
 

@@ -4,19 +4,17 @@
 // Nothing held out is a normal answer: an empty report that says why.
 import { CleftError } from '../../common/errors';
 import type { ClassificationReport, EvaluationSet } from '../../common/runs';
-import type { RunsRepo } from '../db/runs-repo';
-import type { SplitsRepo } from '../db/splits-repo';
 import type { TasksRepo } from '../db/tasks-repo';
 import { evaluate } from '../../native/cleft/metrics';
-import { patientCluster, selectEvaluationSet } from './evaluation-set';
+import { patientCluster, selectEvaluationSet, type LineageSources } from './evaluation-set';
 
 export function evaluateRun(
-  repos: { runs: RunsRepo; tasks: TasksRepo; splits: SplitsRepo },
+  repos: LineageSources & { tasks: TasksRepo },
   runId: number,
   scope: 'image' | 'breast' | 'exam',
   options: { bootstrapSamples: number; seed: number; includeTraining?: boolean },
 ): ClassificationReport {
-  const { runs, tasks, splits } = repos;
+  const { runs, tasks } = repos;
   const run = runs.getRun(runId);
   if (run.taskId === null) throw new CleftError('conflict', `run ${runId} has no task to evaluate against`);
   const task = tasks.get(run.taskId);
@@ -28,7 +26,7 @@ export function evaluateRun(
       `no ${scope}-level labels for "${task.name}" match this run's predictions; label some ${scope}s first`,
     );
   }
-  const { rows: labelled, set, emptyReason } = selectEvaluationSet(runs, splits, run, all, options.includeTraining ?? false);
+  const { rows: labelled, set, emptyReason } = selectEvaluationSet(repos, run, all, options.includeTraining ?? false);
   const yTrue = labelled.map((p) => classes.indexOf(p.label!));
   const probs = labelled.map((p) => classes.map((c) => p.probabilities[c] ?? 0));
   const report: ClassificationReport =
