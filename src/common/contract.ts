@@ -16,7 +16,16 @@ import {
   ExplainParams,
   PacsRetrieveParams,
 } from './jobs';
-import { SplitCreateInput, SplitImportInput, SplitImportResult, SplitInfo, SplitName, SplitShow } from './splits';
+import {
+  SplitCreateInput,
+  SplitDeleteInput,
+  SplitDeleteResult,
+  SplitImportInput,
+  SplitImportResult,
+  SplitInfo,
+  SplitName,
+  SplitShow,
+} from './splits';
 import { FolderPath, ModelInspection, ModelKind, ModelRecord, PromptSetInfo } from './models';
 import { ClassificationReport, Prediction, PredictionFilter, PredictionScope, Run, RunComparison, RunKind } from './runs';
 import { LabelFileSource, LabelImportOptions, LabelImportReport, LabelImportUndoResult } from './label-files';
@@ -460,6 +469,8 @@ export const methods = {
     input: z.object({ name: ArchiveName, studyUid: z.string().regex(/^[0-9.]{1,64}$/, 'a DICOM UID') }).strict(),
     output: z.array(ArchiveSeries),
   },
+  /** Deletes a split; refused (conflict, naming them) while a run or job names it, unless `force`. */
+  'splits.delete': { input: SplitDeleteInput, output: SplitDeleteResult },
   /** "Where the model looks" for one image as a short job; its result is an ExplainResult. */
   'explain.start': { input: ExplainParams.strict(), output: Job },
   /** The offline demo (phantoms, a small model trained on them, metrics), imported into the library. */

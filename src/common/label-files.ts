@@ -6,13 +6,35 @@ export const LabelKeyKind = z.enum(['accession', 'study', 'sop', 'patient']);
 export type LabelKeyKind = z.infer<typeof LabelKeyKind>;
 
 /** Where the file comes from: a path on this machine (CLI, desktop) or its bytes (a browser upload). */
+/**
+ * The most base64 a label file sent as bytes may take: the web host takes request bodies up to
+ * 4 MiB, and the rest of the request (options, JSON) needs a little of that.
+ */
+export const LABEL_UPLOAD_MAX_BASE64 = (4 << 20) - (64 << 10);
+
+const mib = (bytes: number) => `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+
+/** Why a file's bytes cannot be sent (too large after gzip and base64), naming the file and the limit; null when they can. */
+export function labelUploadProblem(fileName: string, base64Length: number): string | null {
+  if (base64Length <= LABEL_UPLOAD_MAX_BASE64) return null;
+  return (
+    `"${fileName}" is ${mib(base64Length)} once compressed and encoded, more than the ${mib(LABEL_UPLOAD_MAX_BASE64)} ` +
+    'one request can carry: import it from the command line (cleft labels import FILE --task NAME), or split it into smaller files'
+  );
+}
+
 export const LabelFileSource = z.union([
   z.object({ path: z.string().min(1, 'path is required').max(4096) }).strict(),
   z
     .object({
       fileName: z.string().min(1).max(255),
       /** The file's bytes, base64; gzip-compressed first when `gzip` (the web host takes 4 MiB bodies). */
-      dataBase64: z.string().max(4 << 20),
+      dataBase64: z
+        .string()
+        .max(
+          LABEL_UPLOAD_MAX_BASE64,
+          `the file is more than ${mib(LABEL_UPLOAD_MAX_BASE64)} once compressed and encoded: import it from the command line (cleft labels import FILE --task NAME)`,
+        ),
       gzip: z.boolean().default(false),
     })
     .strict(),

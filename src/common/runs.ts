@@ -95,17 +95,27 @@ export const EvaluationSet = z.object({
   excludedStudies: z.number().int(),
   /** The trainings of the lineage, e.g. 'prompt-learning run #4 (split "site-A")'. */
   lineage: z.array(z.string()),
+  /**
+   * Something in the lineage (a bundle, prompt set or adaptor brought in from elsewhere) does not
+   * say which studies it was trained on: nothing could be left out for it, so "held out" is not
+   * claimed (the description starts with "training data unknown").
+   */
+  trainingDataUnknown: z.boolean().default(false),
 });
 export type EvaluationSet = z.infer<typeof EvaluationSet>;
 
 const Interval = z.object({ estimate: z.number(), low: z.number(), high: z.number() });
 
-/** Metrics of predictions against labels (src/native/cleft/metrics.ts `evaluate`). */
+/**
+ * Metrics of predictions against labels (src/native/cleft/metrics.ts `evaluate`). An evaluation
+ * with nothing to measure (no labelled target held out) is an empty report: `n` 0, the figures
+ * null, the matrix zeros, and `emptyReason` saying why.
+ */
 export const ClassificationReport = z.object({
   n: z.number().int(),
   classes: z.array(z.string()),
-  accuracy: Interval,
-  balancedAccuracy: z.number(),
+  accuracy: Interval.nullable(),
+  balancedAccuracy: z.number().nullable(),
   macroAuc: Interval.nullable(),
   perClass: z.array(
     z.object({
@@ -117,7 +127,7 @@ export const ClassificationReport = z.object({
     }),
   ),
   confusion: z.array(z.array(z.number().int())),
-  ece: z.number(),
+  ece: z.number().nullable(),
   reliability: z.array(
     z.object({ lower: z.number(), upper: z.number(), count: z.number().int(), confidence: z.number(), accuracy: z.number() }),
   ),
@@ -126,6 +136,8 @@ export const ClassificationReport = z.object({
   bootstrap: z.object({ samples: z.number().int(), seed: z.number().int(), clusters: z.number().int().optional() }),
   /** Which studies a run's evaluation covered (runs.evaluate); absent in reports stored before it existed. */
   evaluationSet: z.lazy(() => EvaluationSet).optional(),
+  /** Set on an empty report (n 0): why nothing was measured, e.g. "no labelled breast among the held-out predictions: …". */
+  emptyReason: z.string().optional(),
 });
 export type ClassificationReport = z.infer<typeof ClassificationReport>;
 

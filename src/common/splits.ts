@@ -71,6 +71,25 @@ export const SplitImportResult = z.object({
 });
 export type SplitImportResult = z.infer<typeof SplitImportResult>;
 
+/** Runs and jobs that name a split (what `splits.delete` refuses to orphan without `force`). */
+export const SplitReferences = z.object({
+  runs: z.array(z.object({ id: z.number().int(), kind: z.string(), name: z.string() })),
+  jobs: z.array(z.object({ id: z.number().int(), kind: z.string(), status: z.string() })),
+});
+export type SplitReferences = z.infer<typeof SplitReferences>;
+
+export const SplitDeleteInput = z
+  .object({
+    name: SplitName,
+    /** Delete even when runs or jobs name it (runs keep the studies they recorded; a job asking for it fails when it runs). */
+    force: z.boolean().default(false),
+  })
+  .strict();
+
+/** `splits.delete`: the split deleted, and what referred to it (only non-empty with `force`). */
+export const SplitDeleteResult = z.object({ deleted: SplitInfo, references: SplitReferences });
+export type SplitDeleteResult = z.infer<typeof SplitDeleteResult>;
+
 /**
  * The split a training used, in its run record and its bundle entry: a named split (name and
  * hash), or the automatic seeded one by patient; and the studies it trained and validated on.

@@ -16,8 +16,9 @@ import { RunsRepo } from '../db/runs-repo';
 import { ReportsRepo } from '../db/reports-repo';
 import { importReports } from '../library/report-import';
 import { SplitsRepo } from '../db/splits-repo';
-import { createSplit, importSplit } from '../library/splits';
+import { createSplit, deleteSplit, importSplit } from '../library/splits';
 import { evaluateRun } from '../runs/evaluate-run';
+import { lineageSources } from '../runs/evaluation-set';
 import { compareRuns } from '../runs/compare-runs';
 import { exportRunCsv } from '../runs/export-run';
 import { exportRunSrs } from '../sr/export-sr';
@@ -124,6 +125,7 @@ export function createHandlers(backend: Backend): Handlers {
     'archives.test': ({ name }) => testArchive(resolveArchive(db, options.dataDir, name)),
     'archives.query': ({ name, query }) => queryStudies(db, resolveArchive(db, options.dataDir, name), query),
     'archives.series': ({ name, studyUid }) => querySeries(resolveArchive(db, options.dataDir, name), studyUid),
+    'splits.delete': ({ name, force }) => deleteSplit(db, name, force),
     'demo.start': (params) => jobs.enqueue({ kind: 'demo', params }),
     'explain.start': (params) => jobs.enqueue({ kind: 'explain', params }),
     'archives.retrieve': (params) => {
@@ -135,8 +137,8 @@ export function createHandlers(backend: Backend): Handlers {
     'runs.studyPredictions': (input) => runs.studyPredictions(input),
     'runs.predictions': ({ runId, filter, sort, limit, offset }) => runs.predictions(runId, filter, sort, limit, offset),
     'runs.evaluate': ({ runId, scope, bootstrapSamples, seed, includeTraining }) =>
-      evaluateRun({ runs, tasks, splits: new SplitsRepo(db) }, runId, scope, { bootstrapSamples, seed, includeTraining }),
-    'runs.compare': (input) => compareRuns({ runs, tasks, splits: new SplitsRepo(db) }, input),
+      evaluateRun({ ...lineageSources(db), tasks }, runId, scope, { bootstrapSamples, seed, includeTraining }),
+    'runs.compare': (input) => compareRuns({ ...lineageSources(db), tasks }, input),
     'runs.exportCsv': (input) => exportRunCsv(db, options.dataDir, input),
     'sr.export': (input) => exportRunSrs(db, input),
     'sr.send': ({ runId, archive, studyUids }) => sendRunSrs(db, resolveArchive(db, options.dataDir, archive), { runId, studyUids }),

@@ -1,6 +1,6 @@
 // Named splits of the library's studies (tables `splits`, `split_studies`): which part each study
 // is in, and the patient key a split groups by.
-import type { SplitInfo, SplitPart, SplitShow } from '../../common/splits';
+import type { SplitInfo, SplitPart, SplitReferences, SplitShow } from '../../common/splits';
 import { CleftError } from '../../common/errors';
 import type { Db } from './database';
 
@@ -116,6 +116,28 @@ export class SplitsRepo {
         return this.get(o.name);
       })
       .immediate();
+  }
+
+  /**
+   * Runs and jobs that name the split: a run whose record used it (`record.split.name`) or asked
+   * for it (`record.params.split`), a job whose params ask for it (any status).
+   */
+  referencesTo(name: string): SplitReferences {
+    const runs = this.db
+      .prepare(
+        `SELECT id, kind, name FROM runs
+         WHERE json_extract(record_json, '$.split.name') = ? OR json_extract(record_json, '$.params.split') = ? ORDER BY id`,
+      )
+      .all(name, name) as SplitReferences['runs'];
+    const jobs = this.db
+      .prepare(`SELECT id, kind, status FROM jobs WHERE json_extract(params_json, '$.split') = ? ORDER BY id`)
+      .all(name) as SplitReferences['jobs'];
+    return { runs, jobs };
+  }
+
+  /** Deletes a split and its study rows (ON DELETE CASCADE); false when there was none. */
+  delete(splitId: number): boolean {
+    return this.db.prepare(`DELETE FROM splits WHERE id = ?`).run(splitId).changes > 0;
   }
 
   private info(r: SplitRow): SplitInfo {

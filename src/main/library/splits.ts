@@ -10,7 +10,15 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { readSheet } from 'read-excel-file/node';
 import { CleftError } from '../../common/errors';
-import type { SplitCreateInput, SplitImportResult, SplitInfo, SplitPart, TrainingSplitRecord } from '../../common/splits';
+import type {
+  SplitCreateInput,
+  SplitDeleteResult,
+  SplitImportResult,
+  SplitInfo,
+  SplitPart,
+  SplitReferences,
+  TrainingSplitRecord,
+} from '../../common/splits';
 import { SplitCreateInput as SplitCreateSchema, SplitName } from '../../common/splits';
 import type { Db } from '../db/database';
 import { SplitsRepo, type StudyGroupRow } from '../db/splits-repo';
@@ -144,6 +152,36 @@ async function readXlsx(file: string): Promise<{ header: string[]; rows: { line:
     header: head.map(text),
     rows: rest.map((r, i) => ({ line: i + 2, cells: r.map(text) })).filter((r) => r.cells.some((c) => c !== '')),
   };
+}
+
+/** What names a split, as one clause: "run #3 (prompt-learning: …), job #5 (prompt-learn, done)". */
+export function describeReferences(r: SplitReferences): string {
+  return [...r.runs.map((x) => `run #${x.id} (${x.kind}: ${x.name})`), ...r.jobs.map((x) => `job #${x.id} (${x.kind}, ${x.status})`)].join(
+    ', ',
+  );
+}
+
+/**
+ * `splits.delete`: removes a split. Refused (conflict, naming them) while a run or job names it,
+ * unless `force`: the runs keep the StudyInstanceUIDs they recorded, and their evaluation falls
+ * back to "outside training and validation"; a job still asking for it fails when it runs.
+ */
+export function deleteSplit(db: Db, name: string, force = false): SplitDeleteResult {
+  const repo = new SplitsRepo(db);
+  return db
+    .transaction(() => {
+      const split = repo.get(name);
+      const references = repo.referencesTo(name);
+      if (!force && (references.runs.length || references.jobs.length))
+        throw new CleftError(
+          'conflict',
+          `split "${name}" is used by ${describeReferences(references)}; delete it anyway with --force (force: true): ` +
+            'the runs keep the studies they recorded',
+        );
+      repo.delete(split.id);
+      return { deleted: split, references };
+    })
+    .immediate();
 }
 
 /**
@@ -373,12 +411,13 @@ export function trainingSplit(
 }
 
 /**
- * What a bundle entry records of its training split: a named split by name and hash (the library
- * holds its studies), the automatic split with the studies it trained and validated on.
+ * What a bundle entry (prompt set, adaptor) or a LoRA bundle's manifest records of its split: the
+ * StudyInstanceUIDs trained and validated on, with a named split's name and hash or the automatic
+ * split's seed, so a library that imports it leaves those studies out of its evaluation.
  */
 export function bundleSplitProvenance(r: TrainingSplitRecord): Record<string, unknown> {
   return r.name !== null
-    ? { name: r.name, sha256: r.sha256 }
+    ? { name: r.name, sha256: r.sha256, trainStudies: r.trainStudies, valStudies: r.valStudies }
     : { name: null, sha256: r.sha256, by: r.by, seed: r.seed, trainStudies: r.trainStudies, valStudies: r.valStudies };
 }
 

@@ -2,12 +2,10 @@
 // its own labelled targets differ in what they cover (a Classify of 10 studies vs one of 1,000),
 // so the comparison also measures every run on the targets they all predicted.
 import { CleftError } from '../../common/errors';
-import type { ClassificationReport, MetricsSummary, Prediction, Run, RunComparison } from '../../common/runs';
-import type { RunsRepo } from '../db/runs-repo';
-import type { SplitsRepo } from '../db/splits-repo';
+import type { MetricsSummary, Prediction, Run, RunComparison } from '../../common/runs';
 import type { TasksRepo } from '../db/tasks-repo';
-import { evaluate } from '../../native/cleft/metrics';
-import { patientCluster, selectEvaluationSet } from './evaluation-set';
+import { evaluate, type ClassificationReport } from '../../native/cleft/metrics';
+import { patientCluster, selectEvaluationSet, type LineageSources } from './evaluation-set';
 
 const DEFAULT_RUNS = 12;
 
@@ -23,7 +21,7 @@ function summary(r: ClassificationReport): MetricsSummary {
 }
 
 export function compareRuns(
-  repos: { runs: RunsRepo; tasks: TasksRepo; splits: SplitsRepo },
+  repos: LineageSources & { tasks: TasksRepo },
   input: {
     taskId: number;
     scope: 'image' | 'breast' | 'exam';
@@ -34,7 +32,7 @@ export function compareRuns(
     includeTraining?: boolean | undefined;
   },
 ): RunComparison {
-  const { runs, tasks, splits } = repos;
+  const { runs, tasks } = repos;
   const task = tasks.get(input.taskId);
   const classes = task.classes.map((c) => c.name);
   let chosen: Run[];
@@ -51,8 +49,7 @@ export function compareRuns(
   // Each run's labelled predictions at the scope on its evaluation set, by target.
   const selections = chosen.map((run) =>
     selectEvaluationSet(
-      runs,
-      splits,
+      repos,
       run,
       runs.allPredictions(run.id, input.scope).filter((p) => p.label !== null && classes.includes(p.label)),
       input.includeTraining ?? false,

@@ -3,11 +3,9 @@
 import type { Prediction } from '../../common/runs';
 import type { Db } from '../db/database';
 import { ModelsRepo } from '../db/models-repo';
-import { RunsRepo } from '../db/runs-repo';
-import { SplitsRepo } from '../db/splits-repo';
 import { TasksRepo } from '../db/tasks-repo';
 import { predictionsCsv } from './csv';
-import { studiesOfLineage } from './evaluation-set';
+import { lineageSources, studiesOfLineage } from './evaluation-set';
 import { pseudonymKey } from './pseudonym';
 
 export function exportRunCsv(
@@ -15,11 +13,12 @@ export function exportRunCsv(
   dataDir: string,
   input: { runId: number; scope?: Prediction['scope'] | undefined; pseudonymize?: boolean | undefined },
 ): { fileName: string; csv: string; rows: number } {
-  const runs = new RunsRepo(db);
+  const src = lineageSources(db);
+  const runs = src.runs;
   const run = runs.getRun(input.runId);
   const classes = run.taskId === null ? [] : new TasksRepo(db).get(run.taskId).classes.map((c) => c.name);
   const rows = runs.allPredictions(run.id, input.scope);
-  const { partOf } = studiesOfLineage(runs, new SplitsRepo(db), run);
+  const { partOf } = studiesOfLineage(src, run);
   const model = run.modelId === null ? undefined : new ModelsRepo(db).get(run.modelId);
   const csv = predictionsCsv(rows, {
     scope: input.scope,

@@ -119,6 +119,12 @@ export const BundleManifest = z.strictObject({
     .nullable()
     .default(null),
   promptSets: z.array(PromptSetEntry).default([]),
+  /**
+   * How the model itself was trained, as prompt sets and adaptors say of themselves (e.g. `split`:
+   * the studies trained and validated on), so a library that imports it can leave them out of its
+   * evaluation. Absent in bundles that do not say (older ones, conversions); not part of the identity.
+   */
+  training: z.record(z.string(), z.unknown()).optional(),
   /** Trained classification heads (absent in older bundles). */
   adaptors: z.array(AdaptorEntry).default([]),
   /** Every file of the bundle except this manifest. */

@@ -41,6 +41,8 @@ export interface BundleParts {
   preprocessing?: Record<string, unknown> | null;
   /** Written into the manifest (e.g. "CLEFT Studio 0.1.0"). */
   createdBy?: string;
+  /** How the model was trained (the manifest's `training`, e.g. `{split: {trainStudies, valStudies, ...}}`). */
+  training?: Record<string, unknown>;
 }
 
 export interface CreateBundleOptions {
@@ -193,6 +195,7 @@ export async function createBundle(dir: string, parts: BundleParts, options: Cre
       description: parts.description ?? '',
       createdAt: new Date().toISOString(),
       createdBy: parts.createdBy ?? '',
+      ...(parts.training ? { training: parts.training } : {}),
       text: {
         path: BUNDLE_LAYOUT.text,
         family: 'gpt2',

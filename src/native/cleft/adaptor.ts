@@ -28,7 +28,7 @@ import { retrievalMetrics } from './contrastive';
 import { runLoop, type LoopResult } from './loop';
 import { evaluate, type ClassificationReport } from './metrics';
 import { seededRandom } from './random';
-import { softmaxRows } from './math';
+import { softmaxRows, takeRows } from './math';
 
 export interface AdaptorOptions extends RunOptions {
   /** Cached pooled features of the frozen encoders, paired row by row. */
@@ -53,12 +53,14 @@ export interface AdaptorOptions extends RunOptions {
 
 export interface AdaptorResult {
   loop: LoopResult;
+  /** The rows the module was fitted on (`adaptorFitRows`: the split's training rows). */
+  fitRows: number[];
   params: Map<string, Float32Array>;
   config: { dim: number; layers: number; imageDim: number; textDim: number };
   /** Adapted, normalised image embeddings [N, D]. */
   imageEmbeddings: Float32Array;
   textEmbeddings: Float32Array;
-  /** Retrieval metrics on the training pairs. */
+  /** Retrieval metrics on the training pairs (the fitted rows). */
   retrieval: Record<string, number>;
   probe: {
     weight: Float32Array;
@@ -216,17 +218,34 @@ export function probeProbabilities(x: Float32Array, D: number, weight: Float32Ar
   return softmaxRows(logits, K);
 }
 
+/**
+ * The rows the Adaptor module's CLIP loss is fitted on: the training part of the split, never its
+ * validation rows (they measure the head). The one rule of the train-adaptor job and `cleft
+ * train-adaptor` (which also leave out a named split's test part before this).
+ */
+export function adaptorFitRows(split: { train: readonly number[] }): number[] {
+  return [...split.train];
+}
+
 export async function trainAdaptor(o: AdaptorOptions): Promise<AdaptorResult> {
   const D = o.dim ?? 128;
   const L = o.layers ?? 2;
   const n = o.imageFeatures.length / o.imageDim;
   if (o.textFeatures.length !== n * o.textDim)
     throw new Error(`adaptor: ${n} image rows but ${o.textFeatures.length / o.textDim} text rows`);
+  // With labels the rows are split first (the caller's split, else by group), so that the module
+  // is fitted on the training rows only; without labels every row is a training row.
+  const split = o.labels
+    ? o.probeSplit
+      ? { train: [...o.probeSplit.train], val: [...o.probeSplit.val] }
+      : trainValSplit(o.labels, 0.2, o.seed ?? 0, o.groups ?? null)
+    : { train: Array.from({ length: n }, (_, i) => i), val: [] };
+  const fitRows = adaptorFitRows(split);
   const all = [...shapes('image', o.imageDim, D, L), ...shapes('text', o.textDim, D, L)];
   const setup = adaptorSetup(o.imageDim, o.textDim, D, L);
   const data = arrayData({
-    image_features: { data: o.imageFeatures, rowShape: [o.imageDim] },
-    text_features: { data: o.textFeatures, rowShape: [o.textDim] },
+    image_features: { data: takeRows(o.imageFeatures, o.imageDim, fitRows), rowShape: [o.imageDim] },
+    text_features: { data: takeRows(o.textFeatures, o.textDim, fitRows), rowShape: [o.textDim] },
   });
   const wt = await createTrainer(setup, o, data, initValues(all, o.seed ?? 0));
   try {
@@ -246,18 +265,11 @@ export async function trainAdaptor(o: AdaptorOptions): Promise<AdaptorResult> {
     );
     const img = out.image_embedding!.data as Float32Array;
     const txt = out.text_embedding!.data as Float32Array;
-    const retrieval = retrievalMetrics(img, txt, D, loop.params.get('logit_scale')![0]!);
+    const retrieval = retrievalMetrics(takeRows(img, D, fitRows), takeRows(txt, D, fitRows), D, loop.params.get('logit_scale')![0]!);
     let probe: AdaptorResult['probe'] = null;
     if (o.labels) {
       const K = Math.max(...o.labels) + 1;
-      const split = o.probeSplit
-        ? { train: [...o.probeSplit.train], val: [...o.probeSplit.val] }
-        : trainValSplit(o.labels, 0.2, o.seed ?? 0, o.groups ?? null);
-      const rows = (idx: number[]) => {
-        const x = new Float32Array(idx.length * D);
-        idx.forEach((r, i) => x.set(img.subarray(r * D, (r + 1) * D), i * D));
-        return x;
-      };
+      const rows = (idx: number[]) => takeRows(img, D, idx);
       const trainY = split.train.map((r) => o.labels![r]!);
       const w = linearProbe(rows(split.train), D, trainY, K, o.probeSteps ?? 300, 0.05, 1e-4, o.seed ?? 0);
       const evalIdx = split.val.length ? split.val : split.train;
@@ -283,6 +295,7 @@ export async function trainAdaptor(o: AdaptorOptions): Promise<AdaptorResult> {
     }
     return {
       loop,
+      fitRows,
       params: loop.params,
       config: { dim: D, layers: L, imageDim: o.imageDim, textDim: o.textDim },
       imageEmbeddings: img,

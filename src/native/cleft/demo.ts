@@ -140,6 +140,15 @@ export function demoSplitSizes(n: number): { train: number; prompt: number; test
   return { train: n - prompt - test, prompt, test };
 }
 
+/**
+ * A training's split as bundle entries record it (bundleSplitProvenance): the StudyInstanceUIDs
+ * trained and validated on. Each phantom exam is its own patient.
+ */
+function demoSplit(train: readonly DemoExam[], val: readonly DemoExam[], seed: number): Record<string, unknown> {
+  const uids = (xs: readonly DemoExam[]) => [...new Set(xs.map((e) => e.studyInstanceUID))].sort();
+  return { name: null, by: 'patient', seed, trainStudies: uids(train), valStudies: uids(val) };
+}
+
 /** The training caption of one view: the EMBED template sentence of its density, the report's findings and impression, the view. */
 export function demoCaption(exam: DemoExam, view: string): string {
   const task = builtinTask('Breast density')!;
@@ -295,6 +304,8 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
       maxTextLength: sizes.positions,
       preprocessing: spec,
       createdBy: 'cleft demo',
+      // the exams it was trained on travel with it: a library that imports the phantoms leaves them out of evaluation
+      training: { steps: r.loop.steps, seed, split: demoSplit(split.train, [], seed) },
     },
     { overwrite: true },
   );
@@ -399,6 +410,11 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
         images: promptPx.n,
         seed,
         evaluatedOn: 'demo test exams',
+        split: demoSplit(
+          promptSplit.train.map((i) => promptPx.views[i]!.exam),
+          promptSplit.val.map((i) => promptPx.views[i]!.exam),
+          seed,
+        ),
         ...(notes.length ? { notes } : {}),
       },
     },

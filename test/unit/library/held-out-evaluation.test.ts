@@ -212,6 +212,75 @@ describe('held-out evaluation', () => {
     expect(parts.find((row) => row.StudyInstanceUID === t2)!.split_part).toBe('val');
   });
 
+  it('nothing held out is an empty report saying why, from the API, runs.compare and the CLI alike', async () => {
+    // A prompt-learning run (its own lineage) that trained and validated on every study of the library.
+    const repo = new RunsRepo(b.db);
+    const classified = await callApi(b, 'runs.get', { id: runId });
+    const uids = [...split.train, ...split.val, ...split.test];
+    const everything = repo.createRun({
+      kind: 'prompt-learning',
+      name: 'learned on everything',
+      jobId: null,
+      modelId,
+      taskId,
+      promptSetId: null,
+      record: {
+        ...classified.record,
+        split: {
+          name: null,
+          sha256: 'e'.repeat(64),
+          by: 'patient',
+          seed: 3,
+          trainStudies: uids.slice(2),
+          valStudies: uids.slice(0, 2),
+          notes: [],
+        },
+      },
+    });
+    const preds = await callApi(b, 'runs.predictions', { runId, filter: { scope: 'exam' }, limit: 100 });
+    repo.addPredictions(
+      everything,
+      ['A', 'B', 'C', 'D'],
+      preds.rows.map((p) => ({
+        scope: 'exam' as const,
+        studyId: p.studyId,
+        instanceId: null,
+        laterality: null,
+        probabilities: ['A', 'B', 'C', 'D'].map((c) => p.probabilities[c]!),
+      })),
+    );
+    const empty = await callApi(b, 'runs.evaluate', { runId: everything, scope: 'exam', bootstrapSamples: 20 });
+    expect(empty).toMatchObject({
+      n: 0,
+      classes: ['A', 'B', 'C', 'D'],
+      accuracy: null,
+      balancedAccuracy: null,
+      macroAuc: null,
+      ece: null,
+      confusion: [0, 1, 2, 3].map(() => [0, 0, 0, 0]),
+      evaluationSet: { heldOutOnly: true, studies: 0, includesTrainingData: false, excludedStudies: 12 },
+    });
+    expect(empty.emptyReason).toMatch(
+      /^no labelled exam among the held-out predictions: the prompt set was learned on every labelled study \(prompt-learning run #\d+ \(automatic split, seed 3\)\)/,
+    );
+    // stored with the run like any report
+    expect((await callApi(b, 'runs.get', { id: everything })).metrics).toMatchObject({ exam: { n: 0, emptyReason: empty.emptyReason } });
+    // all studies: figures, marked
+    const all = await callApi(b, 'runs.evaluate', { runId: everything, scope: 'exam', includeTraining: true, bootstrapSamples: 20 });
+    expect(all).toMatchObject({ n: 12, evaluationSet: { includesTrainingData: true } });
+    expect(all.emptyReason).toBeUndefined();
+    const compared = await callApi(b, 'runs.compare', { taskId, scope: 'exam', runIds: [everything] });
+    expect(compared.rows[0]).toMatchObject({ own: null, common: null, evaluationSet: { studies: 0 } });
+    const text = runCli(['runs', 'evaluate', String(everything), '--scope', 'exam', '--bootstrap', '20', '--data-dir', dataDir]);
+    expect(text).toMatch(
+      /^n 0, classes A, B, C, D: no labelled exam among the held-out predictions: the prompt set was learned on every labelled study/m,
+    );
+    const json = JSON.parse(
+      runCli(['runs', 'evaluate', String(everything), '--scope', 'exam', '--bootstrap', '20', '--json', '--data-dir', dataDir]),
+    ) as { n: number; emptyReason: string };
+    expect(json).toMatchObject({ n: 0, emptyReason: empty.emptyReason });
+  }, 120_000);
+
   it('cleft runs evaluate shows which set it evaluated and marks --include-training', () => {
     const held = runCli(['runs', 'evaluate', String(runId), '--scope', 'exam', '--bootstrap', '50', '--data-dir', dataDir]);
     expect(held).toContain(`evaluated on: test part of split "by-patient" (${split.test.length} studies;`);

@@ -82,7 +82,7 @@ describe('runs, predictions, evaluation and CSV', () => {
 
     const report = await callApi(b, 'runs.evaluate', { runId, scope: 'breast', bootstrapSamples: 100 });
     expect(report.n).toBe(4);
-    expect(report.accuracy.estimate).toBe(0.75);
+    expect(report.accuracy!.estimate).toBe(0.75);
     // no training made this run's model: every study is held out, the bootstrap resamples the 4 patients
     expect(report.evaluationSet).toMatchObject({ heldOutOnly: true, studies: 4, includesTrainingData: false, lineage: [] });
     expect(report.bootstrap.clusters).toBe(4);

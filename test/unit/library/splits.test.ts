@@ -208,7 +208,7 @@ describe('splits', () => {
     expect(runCli(['splits', 'list', '--data-dir', dataDir])).toMatch(/^cli {2}created \(Breast density\)/);
   }, 300_000);
 
-  it('cleft prompt-learn --split on a prepared file trains on the rows of the train part and validates on those of val', async () => {
+  it('cleft prompt-learn / train-adaptor --split on a prepared file train on the rows of the train part and validate on those of val', async () => {
     const { dataDir } = await library();
     const csv = path.join(tmpDir(), 'three.csv');
     fs.writeFileSync(csv, `StudyInstanceUID,split\n${uid(1)},train\n${uid(2)},train\n${uid(3)},val\n${uid(4)},test\n`);
@@ -250,6 +250,23 @@ describe('splits', () => {
     expect([...(auto.split.trainStudies as string[]), ...(auto.split.valStudies as string[])].sort()).toEqual(
       [uid(1), uid(3), uid(4)].sort(),
     );
+    // cleft train-adaptor --split: the module and the probe train on the train row only (as the job)
+    writeSafetensors(
+      path.join(dir, 'pairs.safetensors'),
+      { pixel_values: t('vit.pixel_values'), input_ids: t('text.input_ids'), lengths: t('text.lengths'), labels: t('prompt.labels') },
+      { study_uids: JSON.stringify([uid(1), uid(3), uid(4)]) },
+    );
+    const adaptor = JSON.parse(
+      runCli([
+        'train-adaptor',
+        ...['--text-model', R('gpt2'), '--image-model', R('vit'), '--data', path.join(dir, 'pairs.safetensors')],
+        ...['--dim', '8', '--layers', '1', '--lr', '0.001', '--steps', '1', '--batch-size', '1', '--probe-steps', '2'],
+        ...['--split', 'three', '--data-dir', dataDir, '--output', path.join(dir, 'adaptor'), '--json'],
+      ]),
+    ) as { adaptorRows: number; probe: { n: number }; split: { trainStudies: string[]; valStudies: string[] } };
+    expect(adaptor.adaptorRows).toBe(1);
+    expect(adaptor.probe.n).toBe(1); // measured on the val row
+    expect(adaptor.split).toMatchObject({ trainStudies: [uid(1)], valStudies: [uid(3)] });
     // a file without study_uids cannot be matched to a named split
     writeSafetensors(path.join(dir, 'plain.safetensors'), tensors);
     expect(() => learn(path.join(dir, 'plain.safetensors'), 'plain', ['--split', 'three', '--data-dir', dataDir])).toThrow(

@@ -10,8 +10,8 @@ import { type Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataFile } from '../../../native/cleft/data';
-import { evaluate, MAX_CLASSES, type ClassificationReport, type ProbMatrix } from '../../../native/cleft/metrics';
-import type { EvaluationSet } from '../../../common/runs';
+import { evaluate, MAX_CLASSES, type ProbMatrix } from '../../../native/cleft/metrics';
+import type { ClassificationReport as RunReport } from '../../../common/runs';
 import { writeFileAtomic } from '../../../native/io/atomic-write';
 import { num } from './train';
 import { forEachCsvRecord, readFailure, readUtf8File } from '../../library/csv';
@@ -178,30 +178,38 @@ export function labelIndices(labels: Labels, classes: string[]): Int32Array {
   return out;
 }
 
-export function formatReport(r: ClassificationReport & { evaluationSet?: EvaluationSet | undefined }): string {
-  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  const lines = [
-    `n ${r.n}, classes ${r.classes.join(', ')}`,
-    `accuracy          ${pct(r.accuracy.estimate)} (95% CI ${pct(r.accuracy.low)}-${pct(r.accuracy.high)})`,
-    `balanced accuracy ${pct(r.balancedAccuracy)}`,
-    `macro AUC (OvR)   ${r.macroAuc ? `${r.macroAuc.estimate.toFixed(3)} (95% CI ${r.macroAuc.low.toFixed(3)}-${r.macroAuc.high.toFixed(3)})` : '-'}`,
-    `ECE               ${r.ece.toFixed(3)}`,
-    'per class         support  sensitivity  specificity  AUC',
-    ...r.perClass.map(
-      (c) =>
-        `  ${c.name.padEnd(16)}${String(c.support).padStart(7)}  ${c.sensitivity === null ? '   -  ' : pct(c.sensitivity).padStart(6)}       ${c.specificity === null ? '   -  ' : pct(c.specificity).padStart(6)}       ${c.auc === null ? '-' : c.auc.toFixed(3)}`,
-    ),
-    'confusion (rows = truth, columns = predicted)',
-    `  ${''.padEnd(12)}${r.classes.map((c) => c.slice(0, 8).padStart(9)).join('')}`,
-    ...r.confusion.map((row, i) => `  ${r.classes[i]!.slice(0, 12).padEnd(12)}${row.map((v) => String(v).padStart(9)).join('')}`),
-    `bootstrap: ${r.bootstrap.samples} resamples, seed ${r.bootstrap.seed}` +
-      (r.bootstrap.clusters !== undefined ? `, by patient (${r.bootstrap.clusters} patients resampled)` : ', by row'),
-  ];
+/** The report as text; `r` is a report of `evaluate` or of `runs.evaluate` (which may be empty, n 0, saying why). */
+export function formatReport(r: RunReport): string {
+  const pct = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(1)}%`);
+  const lines = r.accuracy
+    ? [
+        `n ${r.n}, classes ${r.classes.join(', ')}`,
+        `accuracy          ${pct(r.accuracy.estimate)} (95% CI ${pct(r.accuracy.low)}-${pct(r.accuracy.high)})`,
+        `balanced accuracy ${pct(r.balancedAccuracy)}`,
+        `macro AUC (OvR)   ${r.macroAuc ? `${r.macroAuc.estimate.toFixed(3)} (95% CI ${r.macroAuc.low.toFixed(3)}-${r.macroAuc.high.toFixed(3)})` : '-'}`,
+        `ECE               ${r.ece === null ? '-' : r.ece.toFixed(3)}`,
+        'per class         support  sensitivity  specificity  AUC',
+        ...r.perClass.map(
+          (c) =>
+            `  ${c.name.padEnd(16)}${String(c.support).padStart(7)}  ${c.sensitivity === null ? '   -  ' : pct(c.sensitivity).padStart(6)}       ${c.specificity === null ? '   -  ' : pct(c.specificity).padStart(6)}       ${c.auc === null ? '-' : c.auc.toFixed(3)}`,
+        ),
+        'confusion (rows = truth, columns = predicted)',
+        `  ${''.padEnd(12)}${r.classes.map((c) => c.slice(0, 8).padStart(9)).join('')}`,
+        ...r.confusion.map((row, i) => `  ${r.classes[i]!.slice(0, 12).padEnd(12)}${row.map((v) => String(v).padStart(9)).join('')}`),
+        `bootstrap: ${r.bootstrap.samples} resamples, seed ${r.bootstrap.seed}` +
+          (r.bootstrap.clusters !== undefined ? `, by patient (${r.bootstrap.clusters} patients resampled)` : ', by row'),
+      ]
+    : [`n 0, classes ${r.classes.join(', ')}: ${r.emptyReason ?? 'nothing to measure'}`];
   if (r.evaluationSet) {
     const e = r.evaluationSet;
     lines.unshift(
       `evaluated on: ${e.description} (${e.studies} studies${e.excludedStudies ? `; ${e.excludedStudies} used in training or validation left out` : ''})` +
-        (e.includesTrainingData ? '\nINCLUDES TRAINING DATA: studies the model or prompt set was trained or validated on are counted' : ''),
+        (e.includesTrainingData
+          ? '\nINCLUDES TRAINING DATA: studies the model or prompt set was trained or validated on are counted'
+          : '') +
+        (e.trainingDataUnknown
+          ? '\nTRAINING DATA UNKNOWN: part of this model or prompt set came from elsewhere without saying which studies trained it'
+          : ''),
     );
   }
   return lines.join('\n');

@@ -7,9 +7,9 @@ import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { resolveDataDir } from '../../data-dir';
 import { RunsRepo } from '../../db/runs-repo';
 import { TasksRepo } from '../../db/tasks-repo';
-import { SplitsRepo } from '../../db/splits-repo';
 import { compareRuns } from '../../runs/compare-runs';
 import { evaluateRun } from '../../runs/evaluate-run';
+import { lineageSources } from '../../runs/evaluation-set';
 import { exportRunCsv } from '../../runs/export-run';
 import { PSEUDONYM_LENGTH } from '../../runs/pseudonym';
 import { writeFileAtomic } from '../../../native/io/atomic-write';
@@ -30,7 +30,8 @@ const INCLUDE_TRAINING =
 function setLine(e: EvaluationSet): string {
   return (
     `evaluated on: ${e.description} (${e.studies} studies${e.excludedStudies ? `; ${e.excludedStudies} used in training or validation left out` : ''})` +
-    (e.includesTrainingData ? ' · INCLUDES TRAINING DATA' : '')
+    (e.includesTrainingData ? ' · INCLUDES TRAINING DATA' : '') +
+    (e.trainingDataUnknown ? ' · TRAINING DATA UNKNOWN' : '')
   );
 }
 
@@ -104,7 +105,7 @@ export function register(program: Command): void {
           const tasks = new TasksRepo(db);
           const task = taskNamed(tasks, opts.task);
           const c = compareRuns(
-            { runs: new RunsRepo(db), tasks, splits: new SplitsRepo(db) },
+            { ...lineageSources(db), tasks },
             { taskId: task.id, scope, runIds, bootstrapSamples, seed: 0, includeTraining: opts.includeTraining ?? false },
           );
           if (opts.json) {
@@ -149,7 +150,7 @@ export function register(program: Command): void {
         const seed = num(opts.seed, '--seed', { int: true })!;
         const db = openDatabase(path.join(resolveDataDir(opts.dataDir), DB_FILE_NAME));
         try {
-          const report = evaluateRun({ runs: new RunsRepo(db), tasks: new TasksRepo(db), splits: new SplitsRepo(db) }, runId, scope, {
+          const report = evaluateRun({ ...lineageSources(db), tasks: new TasksRepo(db) }, runId, scope, {
             bootstrapSamples,
             seed,
             includeTraining: opts.includeTraining ?? false,

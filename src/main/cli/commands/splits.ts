@@ -1,4 +1,4 @@
-// `cleft splits create|import|show|list`: named train/val/test splits of the library's studies, by
+// `cleft splits create|import|show|list|delete`: named train/val/test splits of the library's studies, by
 // patient, that every training (`--split NAME`) uses.
 import path from 'node:path';
 import { Option, type Command } from 'commander';
@@ -6,7 +6,7 @@ import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
 import { resolveDataDir } from '../../data-dir';
 import { SplitsRepo } from '../../db/splits-repo';
 import { TasksRepo } from '../../db/tasks-repo';
-import { createSplit, importSplit } from '../../library/splits';
+import { createSplit, deleteSplit, describeReferences, importSplit } from '../../library/splits';
 import { CleftError } from '../../../common/errors';
 import type { SplitInfo } from '../../../common/splits';
 
@@ -124,6 +124,28 @@ export function register(program: Command): void {
             console.log(`${part} (${s[part].length} studies):`);
             for (const uid of s[part]) console.log(`  ${uid}`);
           }
+      }),
+    );
+
+  splits
+    .command('delete')
+    .description(
+      'Delete a split. Refused, naming them, while a run or job names it (the runs record its name), unless --force: ' +
+        'the runs keep the StudyInstanceUIDs they trained and validated on',
+    )
+    .argument('<name>', "the split's name")
+    .option('--force', 'delete even when runs or jobs name the split')
+    .option(dataDir, dataDirHelp)
+    .option('--json', 'print the result (the deleted split, the runs and jobs that named it) as JSON')
+    .action((name: string, o: { force?: boolean; dataDir?: string; json?: boolean }) =>
+      withLibrary(o.dataDir, (db) => {
+        const r = deleteSplit(db, name, o.force ?? false);
+        if (o.json) console.log(JSON.stringify(r, null, 2));
+        else {
+          console.log(`Deleted split "${r.deleted.name}" (${counts(r.deleted)})`);
+          const refs = describeReferences(r.references);
+          if (refs) console.log(`  it was named by ${refs}; those runs keep the studies they recorded`);
+        }
       }),
     );
 

@@ -536,7 +536,10 @@ export function register(program: Command): void {
       .option('--dim <n>', 'adaptor width', '128')
       .option('--layers <n>', 'transformer layers per modality', '2')
       .option('--probe-steps <n>', 'linear-probe optimisation steps', '300')
-      .option('--split <name>', `${SPLIT_HELP}; only its train and val rows are used, the probe trains on train and is measured on val`)
+      .option(
+        '--split <name>',
+        `${SPLIT_HELP}; only its train and val rows are read: the Adaptor module and the probe train on train (as the job), the probe is measured on val`,
+      )
       .option('--data-dir <dir>', 'library folder holding --split (default: $CLEFT_DATA_DIR or the app user-data folder)')
       .requiredOption('--output <dir>', 'output folder: adaptor.safetensors, probe.safetensors, metrics.json'),
   ).action(async (f: OptFlags & Record<string, string | boolean | undefined>) => {
@@ -547,7 +550,8 @@ export function register(program: Command): void {
     const tok = data.tokens();
     const allLabels = data.has('labels') ? data.labels() : null;
     const sp = dataSplit(data, tok.batch, f as { split?: string; dataDir?: string });
-    // with a named split only its train and val rows are read; the probe trains on train, is measured on val
+    // with a named split only its train and val rows are read; the Adaptor module and the probe
+    // train on train (adaptorFitRows, as the job), the probe is measured on val
     const rows = sp.named ? [...sp.named.train, ...sp.named.val].sort((a, b) => a - b) : null;
     const labels = allLabels && rows ? rows.map((i) => allLabels[i]!) : allLabels;
     const probeSplit =
@@ -590,6 +594,8 @@ export function register(program: Command): void {
         steps: r.loop.steps,
         losses: r.loop.losses,
         retrieval: r.retrieval,
+        /** Rows the Adaptor module was fitted on (the split's training rows). */
+        adaptorRows: r.fitRows.length,
         probe: r.probe?.metrics ?? null,
         device: withFeatures(device(), { image_features: img.provider, text_features: txt.provider }),
         split: sp.record,

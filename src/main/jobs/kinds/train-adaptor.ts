@@ -19,7 +19,14 @@ import { getModel, refreshBundleRecord } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { addAdaptor, openBundle, type AdaptorMetaInput } from '../../../native/bundle/index';
 import { crashPoint } from '../../../native/io/crash-point';
-import { adaptImageRows, imageBranchShapes, linearProbe, probeProbabilities, trainAdaptor } from '../../../native/cleft/adaptor';
+import {
+  adaptImageRows,
+  adaptorFitRows,
+  imageBranchShapes,
+  linearProbe,
+  probeProbabilities,
+  trainAdaptor,
+} from '../../../native/cleft/adaptor';
 import { combineViews } from '../../../native/cleft/aggregate';
 import { takeRows } from '../../../native/cleft/math';
 import { heldOutMetrics } from '../../../native/cleft/metrics';
@@ -85,17 +92,21 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
   if (p.mode === 'adaptor') {
     // Text side of the CLIP loss: each training image is paired with its class's prompt embedding.
     const classEmb = await taskClassEmbeddings(bundle, task, engine);
-    const trainY = split.train.map((i) => labels[i]!);
+    const fit = adaptorFitRows(split);
     const r = await trainAdaptor({
-      imageFeatures: takeRows(emb, heads.projDim, split.train),
-      textFeatures: takeRows(classEmb, heads.projDim, trainY),
+      imageFeatures: takeRows(emb, heads.projDim, fit),
+      textFeatures: takeRows(
+        classEmb,
+        heads.projDim,
+        fit.map((i) => labels[i]!),
+      ),
       imageDim: heads.projDim,
       textDim: heads.projDim,
       dim: ADAPTOR_DIM,
       layers: ADAPTOR_LAYERS,
       optimizer: { kind: 'adamw', lr: ADAPTOR_LR },
       steps: p.steps,
-      batchSize: Math.min(32, split.train.length),
+      batchSize: Math.min(32, fit.length),
       seed: p.seed,
       workDir: path.join(ctx.jobDir, 'work'),
       checkpoint: { dir: path.join(ctx.jobDir, 'checkpoint'), every: 50 },

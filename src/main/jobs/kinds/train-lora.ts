@@ -32,7 +32,7 @@ import {
 import { stepsForEpochs } from '../../../native/cleft/common';
 import { bundleTokenizer } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
-import { splitSummary, splitTestStudies, trainingSplit } from '../../library/splits';
+import { bundleSplitProvenance, splitSummary, splitTestStudies, trainingSplit } from '../../library/splits';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 
 /** Identity of the data: each pair's image and report text (portable: DICOM UIDs, not row ids). */
@@ -210,6 +210,8 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
           maxTextLength: bundle.text.maxLength,
           ...(bundle.preprocessing ? { preprocessing: bundle.preprocessing.spec } : {}),
           createdBy: `CLEFT Studio ${APP_VERSION} (train-lora job ${ctx.jobId})`,
+          // the studies it trained and validated on travel with the bundle (evaluation elsewhere leaves them out)
+          training: { steps: r.loop.steps, seed: p.seed, pairs: pairs.length, split: bundleSplitProvenance(split.record) },
         },
         run: {
           name: `contrastive LoRA from ${model.name}`,

@@ -64,6 +64,59 @@ describe('adaptor', () => {
   });
 });
 
+describe('adaptor training rows', () => {
+  it("fits the module on the split's training rows only: with a split and labels (the CLI) exactly as on the training rows alone (the job)", async () => {
+    const rand = seededRandom(9);
+    const [n, dI, dT] = [12, 8, 6];
+    const img = Float32Array.from({ length: n * dI }, () => rand() - 0.5);
+    const txt = Float32Array.from({ length: n * dT }, () => rand() - 0.5);
+    const labels = Array.from({ length: n }, (_, i) => i % 3);
+    const split = { train: [0, 1, 2, 3, 4, 5, 6, 7], val: [8, 9, 10, 11] };
+    const common = {
+      imageDim: dI,
+      textDim: dT,
+      dim: 8,
+      layers: 1,
+      optimizer: { kind: 'adamw' as const, lr: 1e-2 },
+      steps: 4,
+      batchSize: 4,
+      seed: 3,
+    };
+    // the CLI: train and val rows given, the split says which train the module
+    const withSplit = await trainAdaptor({
+      ...common,
+      imageFeatures: img,
+      textFeatures: txt,
+      labels,
+      probeSplit: split,
+      workDir: path.join(tmp, 'w1'),
+    });
+    expect(withSplit.fitRows).toEqual(split.train);
+    // the job: only the training rows given
+    const onTrain = await trainAdaptor({
+      ...common,
+      imageFeatures: img.slice(0, 8 * dI),
+      textFeatures: txt.slice(0, 8 * dT),
+      workDir: path.join(tmp, 'w2'),
+    });
+    expect(onTrain.fitRows).toEqual(split.train);
+    expect(withSplit.loop.losses).toEqual(onTrain.loop.losses);
+    for (const [name, v] of onTrain.params) expect(withSplit.params.get(name), name).toEqual(v);
+    // the validation rows changed nothing: other values there, the same module
+    const otherVal = img.slice();
+    otherVal.fill(0.25, 8 * dI);
+    const changed = await trainAdaptor({
+      ...common,
+      imageFeatures: otherVal,
+      textFeatures: txt,
+      labels,
+      probeSplit: split,
+      workDir: path.join(tmp, 'w3'),
+    });
+    expect(changed.loop.losses).toEqual(withSplit.loop.losses);
+  });
+});
+
 describe('cleft evaluate', () => {
   it('reads a predictions CSV and prints / writes the metrics', () => {
     const csv = path.join(tmp, 'pred.csv');
