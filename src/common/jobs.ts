@@ -38,6 +38,8 @@ export const ImportResult = z.strictObject({
   refused: z.number().int(),
   skipped: z.number().int(),
   studies: z.number().int(),
+  /** Files holding a SOP instance met twice: the one kept and the ones skipped (at most 100 instances). */
+  duplicateFiles: z.array(z.strictObject({ kept: z.string(), skipped: z.array(z.string()) })).optional(),
   seconds: z.number(),
   filesPerSecond: z.number(),
 });

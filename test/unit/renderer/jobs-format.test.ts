@@ -62,6 +62,24 @@ describe('describeJob', () => {
     });
   });
 
+  it("names an import's duplicate SOP instances: the file kept and the files skipped", () => {
+    const result = {
+      scanned: 3,
+      imported: 1,
+      updated: 0,
+      unchanged: 0,
+      duplicates: 2,
+      refused: 0,
+      skipped: 2,
+      studies: 1,
+      duplicateFiles: [{ kept: '/data/a/IM1', skipped: ['/data/b/IM1', '/data/c/IM1'] }],
+      seconds: 0.5,
+      filesPerSecond: 6,
+    };
+    const facts = describeJob({ ...base, kind: 'import', params: { paths: ['/data'] }, result }).facts;
+    expect(facts).toContainEqual({ label: 'Duplicate', value: 'kept /data/a/IM1; skipped /data/b/IM1, /data/c/IM1', mono: true });
+  });
+
   it('tolerates missing or odd results and unknown kinds', () => {
     expect(describeJob({ ...base, result: null }).facts).toEqual([]);
     // A record from outside the contract's types (another version of the app) still reads.

@@ -4,6 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ImportParams, ImportResult } from '../../../common/jobs';
+import { duplicateReason } from '../../../common/import-problems';
+import { describeFsError } from '../../dicom/file-access';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { DicomError, asDicomError } from '../../dicom/errors';
 import { readDicomHeader, type DicomHeader } from '../../dicom/header';
@@ -15,11 +17,31 @@ import { throwIfCancelled, type JobRunner } from '../job-context';
 const BATCH = 256;
 /** Header reads in flight: hides file-system latency (USB sticks, network shares). */
 const CONCURRENCY = 16;
+/** Duplicates named in the result (all of them are in the problem list). */
+const MAX_DUPLICATES_LISTED = 100;
+
+/** "<path>: does not exist" (or why it cannot be reached) for each given path that is not there. */
+async function unreachable(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    try {
+      await fs.promises.stat(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      out.push(`${p}: ${code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist (no such file or folder)' : describeFsError(err)}`);
+    }
+  }
+  return out;
+}
 
 export const importDicom: JobRunner<ImportParams, ImportResult> = async (ctx) => {
   const started = performance.now();
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
   try {
+    // A path that is not there is a mistyped path, not a file to list among the others: the job
+    // fails naming it, before anything is indexed.
+    const missing = await unreachable(ctx.params.paths);
+    if (missing.length) throw new Error(missing.join('; '));
     const writer = new LibraryWriter(db);
     ctx.progress(0, 'Looking for files…');
     const scan = await scanPaths(ctx.params.paths, ctx.signal);
@@ -51,6 +73,8 @@ export const importDicom: JobRunner<ImportParams, ImportResult> = async (ctx) =>
       skipped: scan.problems.filter((p) => p.kind === 'skipped').length + scan.dicomdirs.length,
     };
     const studies = new Set<string>();
+    /** Per SOP instance met twice: the file kept and the files skipped (the import report names both). */
+    const duplicateFiles = new Map<string, { kept: string; skipped: string[] }>();
     let done = 0;
     const report = (): void =>
       ctx.progress(
@@ -76,7 +100,10 @@ export const importDicom: JobRunner<ImportParams, ImportResult> = async (ctx) =>
         else if (o.kind === 'updated') counts.updated++;
         else if (o.kind === 'duplicate') {
           counts.duplicates++;
-          problems.push({ file, kind: 'skipped', reason: `duplicate of ${o.of} (same SOPInstanceUID; that file was kept)` });
+          problems.push({ file, kind: 'skipped', reason: duplicateReason(o.of) });
+          const d = duplicateFiles.get(o.of) ?? { kept: o.of, skipped: [] };
+          d.skipped.push(file);
+          duplicateFiles.set(o.of, d);
         } else problems.push({ file, kind: 'refused', reason: o.reason });
         if (o.kind === 'imported' || o.kind === 'updated') studies.add(good[j]!.header.studyInstanceUID!);
       });
@@ -92,6 +119,7 @@ export const importDicom: JobRunner<ImportParams, ImportResult> = async (ctx) =>
       ...counts,
       unchanged,
       studies: studies.size,
+      ...(duplicateFiles.size ? { duplicateFiles: [...duplicateFiles.values()].slice(0, MAX_DUPLICATES_LISTED) } : {}),
       seconds: Math.round(seconds * 1000) / 1000,
       filesPerSecond: Math.round(done / Math.max(seconds, 1e-3)),
     };

@@ -98,6 +98,13 @@ export function describeJob(job: Job): JobDescription {
       ].filter((x): x is string => x !== null);
       if (other.length) facts.push({ label: 'Also', value: other.join(' · ') });
       if (n('refused') || n('skipped')) facts.push({ label: 'Not imported', value: `${n('refused')} refused · ${n('skipped')} skipped` });
+      // A SOP instance met twice: which file the library kept and which it skipped.
+      const dups = Array.isArray(result.duplicateFiles) ? result.duplicateFiles.map(record) : [];
+      for (const d of dups.slice(0, 3)) {
+        const skipped = Array.isArray(d?.skipped) ? d.skipped.filter((f): f is string => typeof f === 'string') : [];
+        if (str(d?.kept)) facts.push({ label: 'Duplicate', value: `kept ${str(d?.kept)}; skipped ${skipped.join(', ')}`, mono: true });
+      }
+      if (dups.length > 3) facts.push({ label: 'Duplicate', value: `and ${dups.length - 3} more SOP instances (in the Library's list)` });
       facts.push({ label: 'Scanned', value: `${formatCount(n('scanned'), 'file')} in ${n('seconds').toFixed(1)} s` });
     }
     return { title, subject, facts };
