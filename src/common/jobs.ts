@@ -114,6 +114,8 @@ export const PromptLearnResult = z.strictObject({
   split: TrainingSplitRecord.optional(),
   steps: z.number().int(),
   stoppedEarly: z.boolean(),
+  /** The update whose context was kept (lowest validation loss; 0: the initial one); null without validation; absent in older results. */
+  bestStep: z.number().int().nullable().optional(),
   /** On the validation split (the training images without one); non-finite values left out. */
   metrics: z.strictObject({ before: Metrics.nullable(), after: Metrics.nullable() }),
   seconds: z.number(),
@@ -358,6 +360,8 @@ export type JobSpec = z.infer<typeof JobSpec>;
 export const MetricPoint = z.object({
   step: z.number().int().nonnegative(),
   loss: z.number().optional(),
+  /** The training loss after this update was NaN or infinite (JSON cannot carry it): training diverged. */
+  lossNotFinite: z.literal(true).optional(),
   lr: z.number().optional(),
   /** Validation metrics at this step (accuracy, loss, recall@1, ...). */
   val: z.record(z.string(), z.number()).optional(),

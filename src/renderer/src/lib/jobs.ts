@@ -2,6 +2,7 @@
 // its result in a few facts. Kinds the UI does not know yet still show honestly (raw kind name).
 import type { Job, JobStatus } from '../../../common/jobs';
 import { formatBytes, formatCount } from './format';
+import { stoppingSummary } from '../../../common/progress';
 
 export interface JobFact {
   label: string;
@@ -124,7 +125,10 @@ export function describeJob(job: Job): JobDescription {
       } else if (job.kind === 'prompt-learn') {
         if (str(result.promptSet)) facts.push({ label: 'Prompt set', value: str(result.promptSet)!, mono: true });
         if (n('steps') !== null)
-          facts.push({ label: 'Steps', value: `${n('steps')}${result.stoppedEarly === true ? ' (stopped early)' : ''}` });
+          facts.push({
+            label: 'Steps',
+            value: stoppingSummary({ steps: n('steps')!, stoppedEarly: result.stoppedEarly === true, bestStep: n('bestStep') }),
+          });
       } else {
         facts.push({
           label: 'Arrived',
