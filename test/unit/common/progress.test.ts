@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  addSample,
   afterValidation,
   divergence,
   divergenceMessage,
@@ -96,6 +97,35 @@ describe('divergence', () => {
     expect(divergence(noisy)).toBeNull();
     const tiny = Array.from({ length: 40 }, (_, i) => ({ step: i + 1, loss: i < 20 ? 0.001 : 0.004 }));
     expect(divergence(tiny)).toBeNull();
+  });
+});
+
+interface Recorded {
+  samples: { t: number; fraction: number; stage: string; loss?: number }[];
+}
+
+describe('on a real run: the quick demo (test/fixtures/progress/quick-demo.json)', () => {
+  const run = read<Recorded>('quick-demo.json').samples;
+  const end = run.at(-1)!.t;
+
+  it('gives no ETA before a rate was measured, never a negative one, and a close one near the end', () => {
+    const seen: ProgressSample[] = [{ t: 0, fraction: 0 }];
+    for (const s of run.slice(0, -1)) {
+      addSample(seen, s);
+      const eta = etaSeconds([...seen, s]);
+      if (s.t < 3000) expect(eta).toBeNull();
+      if (eta !== null) expect(eta).toBeGreaterThanOrEqual(0);
+      // The last 10 s (prompt learning, then the save): within 6 s of the time really left. What limits
+      // it is the demo's stage shares, not the rate: its last 5 s of saving move the bar by nothing.
+      if (eta !== null && end - s.t < 10_000) expect(Math.abs(eta - (end - s.t) / 1000)).toBeLessThan(6);
+    }
+  });
+
+  it('raises no divergence warning on its contrastive loss curve, and would on the same curve gone NaN', () => {
+    const curve = run.filter((s) => s.loss !== undefined).map((s, i) => ({ step: i + 1, loss: s.loss! }));
+    expect(curve.length).toBeGreaterThan(50);
+    expect(divergence(curve)).toBeNull();
+    expect(divergence([...curve, { step: curve.length + 1, loss: NaN }])).toEqual({ kind: 'non-finite', step: curve.length + 1 });
   });
 });
 
