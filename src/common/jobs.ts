@@ -302,6 +302,8 @@ export const ExplainResult = z.strictObject({
   promptSet: z.string().nullable(),
   provider: z.string(),
   instanceId: z.number().int(),
+  /** What a person calls the image ("RCC · P1 · A1"); absent in results of older versions. */
+  image: z.string().optional(),
   classNames: z.array(z.string()),
   rows: z.number().int().positive(),
   cols: z.number().int().positive(),

@@ -149,6 +149,19 @@ export function describeJob(job: Job): JobDescription {
     if (num(result?.runId) !== null) facts.push({ label: 'Run', value: `#${num(result?.runId)}` });
     return { title, subject: str(params?.name), facts };
   }
+  if (job.kind === 'explain') {
+    // One job per image of the hanging: each says which image, model and prompts it mapped.
+    const facts: JobFact[] = [];
+    if (result) {
+      if (str(result.model)) facts.push({ label: 'Model', value: str(result.model)! });
+      facts.push({ label: 'Prompts', value: str(result.promptSet) ? `learned “${str(result.promptSet)}”` : 'task templates' });
+      const classes = Array.isArray(result.classNames) ? result.classNames.filter((c): c is string => typeof c === 'string') : [];
+      if (classes.length) facts.push({ label: 'Classes', value: classes.join(', ') });
+    }
+    const instanceId = num(params?.instanceId);
+    const subject = str(result?.image) ?? (instanceId !== null ? `Patch map of image #${instanceId}` : null);
+    return { title, subject, facts };
+  }
   return { title, subject: null, facts: [] };
 }
 
