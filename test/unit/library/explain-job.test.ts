@@ -22,7 +22,7 @@ afterEach(() => b?.close());
 afterAll(removeTmpDirs);
 
 describe('explain job', () => {
-  it('maps patch similarity per class over the grid and places it on the image', async () => {
+  it('maps patch similarity per class over the grid and places it on the image', { timeout: 300_000 }, async () => {
     b = testBackend();
     const density = await taskNamed(b);
     const { modelId, parts } = await addTinyBundle(b, 7, { name: 'tiny' });
@@ -61,14 +61,19 @@ describe('explain job', () => {
     const phrases = classNamesForPromptLearning(builtinTask('Breast density')!);
     const bundle = await openBundle((await callApi(b, 'models.list', { kind: 'bundle' }))[0]!.path);
     const dim = bundle.text.config.nEmbd;
-    await addPromptSet(bundle, 'phrases', { data: new Float32Array(2 * dim).fill(0.01), shape: [2, dim] }, {
-      task: 'Breast density',
-      classNames: phrases,
-      nCtx: 2,
-      initPhrase: null,
-      metrics: { before: null, after: null },
-      training: {},
-    });
+    await addPromptSet(
+      bundle,
+      'phrases',
+      { data: new Float32Array(2 * dim).fill(0.01), shape: [2, dim] },
+      {
+        task: 'Breast density',
+        classNames: phrases,
+        nCtx: 2,
+        initPhrase: null,
+        metrics: { before: null, after: null },
+        training: {},
+      },
+    );
     const learned = await b.jobs.waitFor(
       (await callApi(b, 'explain.start', { modelId, taskId: density.id, instanceId: inst.id, promptSet: 'phrases' })).id,
     );
