@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../../../src/common/jobs';
 import { formatBytes, formatDuration, formatEta, formatPercent } from '../../../src/renderer/src/lib/format';
-import { canCancel, canResume, describeJob, isActive } from '../../../src/renderer/src/lib/jobs';
+import { canCancel, canResume, describeJob, fillsLibraryAsItRuns, isActive } from '../../../src/renderer/src/lib/jobs';
 import { modelLabel } from '../../../src/renderer/src/lib/model-label';
 
 const base: Job = {
@@ -105,6 +105,13 @@ describe('describeJob', () => {
     expect(modelLabel({ name: 'CLEFT demo (phantoms, job 3) · LoRA 2026-12-04', summary: { ...summary, adapters: ['text'] } })).toBe(
       'LoRA · CLEFT demo (phantoms, job 3) · LoRA 2026-12-04',
     );
+  });
+
+  it('counts the library while an import or the demo runs (they commit as they go), not for other jobs', () => {
+    expect(fillsLibraryAsItRuns({ ...base, kind: 'import', status: 'running' } as Job)).toBe(true);
+    expect(fillsLibraryAsItRuns({ ...base, kind: 'demo', status: 'running' } as Job)).toBe(true);
+    expect(fillsLibraryAsItRuns({ ...base, kind: 'import', status: 'queued' } as Job)).toBe(false);
+    expect(fillsLibraryAsItRuns({ ...base, kind: 'classify', status: 'running' } as Job)).toBe(false);
   });
 
   it('tolerates missing or odd results and unknown kinds', () => {

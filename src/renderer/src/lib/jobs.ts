@@ -165,6 +165,14 @@ export function describeJob(job: Job): JobDescription {
   return { title, subject: null, facts: [] };
 }
 
+/** How often the library's counts are refreshed while a job fills the library. */
+export const LIVE_STATS_MS = 2000;
+
+/** A running job that commits to the library before it ends (import batches, the demo's import). */
+export function fillsLibraryAsItRuns(job: Job): boolean {
+  return job.status === 'running' && (job.kind === 'import' || job.kind === 'demo');
+}
+
 /** Newest first; stable for equal timestamps by id. */
 export function compareJobs(a: Job, b: Job): number {
   return b.id - a.id;
