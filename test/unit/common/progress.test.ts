@@ -85,11 +85,18 @@ describe('divergence', () => {
     ];
     const d = divergence(losses.map((loss, i) => ({ step: i + 1, loss })));
     expect(d).toMatchObject({ kind: 'rising', step: 32 });
-    expect(divergenceMessage(d!)).toMatch(/^Training may be diverging: the training loss rose to 5\.\d\d at update 32, from its best 4\.\d\d/);
+    expect(divergenceMessage(d!)).toMatch(
+      /^Training may be diverging: the training loss rose to 5\.\d\d at update 32, from its best 4\.\d\d/,
+    );
   });
 
   it('a NaN loss (sent as lossNotFinite) is divergence at once', () => {
-    expect(divergence([{ step: 1, loss: 2 }, { step: 2, loss: NaN }])).toEqual({ kind: 'non-finite', step: 2 });
+    expect(
+      divergence([
+        { step: 1, loss: 2 },
+        { step: 2, loss: NaN },
+      ]),
+    ).toEqual({ kind: 'non-finite', step: 2 });
   });
 
   it('stays quiet on noisy but falling curves and on losses near zero', () => {
@@ -132,9 +139,24 @@ describe('on a real run: the quick demo (test/fixtures/progress/quick-demo.json)
 describe('etaSeconds: time left from the rate measured lately', () => {
   it('needs a measured rate before it says anything', () => {
     expect(etaSeconds([])).toBeNull();
-    expect(etaSeconds([{ t: 0, fraction: 0 }, { t: 1000, fraction: 0.5 }])).toBeNull(); // under 3 s of measurement
-    expect(etaSeconds([{ t: 0, fraction: 0 }, { t: 10_000, fraction: 0.005 }])).toBeNull(); // under 1 % of progress
-    expect(etaSeconds([{ t: 0, fraction: 0 }, { t: 10_000, fraction: 0.5 }])).toBeCloseTo(10);
+    expect(
+      etaSeconds([
+        { t: 0, fraction: 0 },
+        { t: 1000, fraction: 0.5 },
+      ]),
+    ).toBeNull(); // under 3 s of measurement
+    expect(
+      etaSeconds([
+        { t: 0, fraction: 0 },
+        { t: 10_000, fraction: 0.005 },
+      ]),
+    ).toBeNull(); // under 1 % of progress
+    expect(
+      etaSeconds([
+        { t: 0, fraction: 0 },
+        { t: 10_000, fraction: 0.5 },
+      ]),
+    ).toBeCloseTo(10);
   });
 
   it('uses the last minute, not the average since the start', () => {
