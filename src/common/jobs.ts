@@ -116,6 +116,8 @@ export const PromptLearnResult = z.strictObject({
   stoppedEarly: z.boolean(),
   /** The update whose context was kept (lowest validation loss; 0: the initial one); null without validation; absent in older results. */
   bestStep: z.number().int().nullable().optional(),
+  /** The updates it was to run (steps, or its epochs turned into steps); absent in older results. */
+  plannedSteps: z.number().int().optional(),
   /** On the validation split (the training images without one); non-finite values left out. */
   metrics: z.strictObject({ before: Metrics.nullable(), after: Metrics.nullable() }),
   seconds: z.number(),

@@ -136,8 +136,14 @@ export function divergenceMessage(d: Divergence): string {
     : `Training may be diverging: the training loss rose to ${d.loss.toFixed(2)} at update ${d.step}, from its best ${d.best.toFixed(2)} at update ${d.bestStep}. Consider a lower learning rate.`;
 }
 
-/** How a training run ended, for its result: "300 updates", "stopped early at update 120 (best at 60)". */
-export function stoppingSummary(r: { steps: number; stoppedEarly: boolean; bestStep?: number | null | undefined }): string {
+/** How a training run ended, for its result: "300 updates", "stopped early at update 120 of 300: … (best at update 60, kept)". */
+export function stoppingSummary(r: {
+  steps: number;
+  stoppedEarly: boolean;
+  bestStep?: number | null | undefined;
+  plannedSteps?: number | null | undefined;
+}): string {
   const best = r.bestStep !== undefined && r.bestStep !== null && r.bestStep !== r.steps ? ` (best at update ${r.bestStep}, kept)` : '';
-  return r.stoppedEarly ? `stopped early at update ${r.steps}: validation stalled${best}` : `${r.steps} updates${best}`;
+  const of = r.plannedSteps ? ` of ${r.plannedSteps}` : '';
+  return r.stoppedEarly ? `stopped early at update ${r.steps}${of}: validation stalled${best}` : `${r.steps} updates${best}`;
 }

@@ -139,7 +139,7 @@ test('prompt learning says when it stops early, and stops when its validation lo
   await expect(page.getByRole('heading', { name: new RegExp(`^Job #${job.id} `) })).toBeVisible();
   const run = page.getByTestId('training-run');
   await expect(run).toHaveAttribute('data-status', 'done', { timeout: 180_000 });
-  await expect(run).toContainText('stopped early at update 50: validation stalled');
+  await expect(run).toContainText('stopped early at update 50 of 100: validation stalled');
   await expect(page.getByTestId('divergence-warning')).toHaveCount(0);
   expect(consoleErrors).toEqual([]);
 });

@@ -68,8 +68,8 @@ describe('early stopping on the validation loss', () => {
   });
 
   it('says where a run stopped and which update it kept', () => {
-    expect(stoppingSummary({ steps: 200, stoppedEarly: true, bestStep: 40 })).toBe(
-      'stopped early at update 200: validation stalled (best at update 40, kept)',
+    expect(stoppingSummary({ steps: 200, stoppedEarly: true, bestStep: 40, plannedSteps: 4000 })).toBe(
+      'stopped early at update 200 of 4000: validation stalled (best at update 40, kept)',
     );
     expect(stoppingSummary({ steps: 300, stoppedEarly: false, bestStep: 300 })).toBe('300 updates');
     expect(stoppingSummary({ steps: 300, stoppedEarly: false })).toBe('300 updates');

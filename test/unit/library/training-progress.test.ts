@@ -70,6 +70,7 @@ describe('prompt-learning progress and early stopping', () => {
     expect(r.stoppedEarly).toBe(true);
     expect(r.steps).toBe(EARLY_STOPPING.patience * 40);
     expect(r.bestStep).not.toBeNull();
+    expect(r.plannedSteps).toBe(400);
     const full = await callApi(b, 'runs.get', { id: r.runId });
     expect((full.metrics as { earlyStopping: unknown }).earlyStopping).toMatchObject({
       stoppedEarly: true,

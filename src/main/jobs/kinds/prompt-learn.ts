@@ -171,6 +171,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
         steps: r.loop.steps,
         stoppedEarly: stopping.stoppedEarly,
         bestStep: r.loop.bestStep,
+        plannedSteps: steps,
         metrics: r.metrics,
         seconds: Math.round(performance.now() - started) / 1000,
       },

@@ -127,7 +127,12 @@ export function describeJob(job: Job): JobDescription {
         if (n('steps') !== null)
           facts.push({
             label: 'Steps',
-            value: stoppingSummary({ steps: n('steps')!, stoppedEarly: result.stoppedEarly === true, bestStep: n('bestStep') }),
+            value: stoppingSummary({
+              steps: n('steps')!,
+              stoppedEarly: result.stoppedEarly === true,
+              bestStep: n('bestStep'),
+              plannedSteps: n('plannedSteps'),
+            }),
           });
       } else {
         facts.push({
