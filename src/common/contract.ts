@@ -321,8 +321,12 @@ export const methods = {
   'library.problems': {
     input: z.object({ jobId: z.number().int().positive().optional(), ...Page }).strict(),
     output: z.object({
+      /** The import listed: the one asked for, else the latest (null before any import). */
+      jobId: z.number().int().nullable(),
       total: z.number().int(),
       counts: z.object({ skipped: z.number().int(), refused: z.number().int() }),
+      /** Skipped split by why (src/common/import-problems.ts); they add up to `total`. */
+      groups: z.object({ notDicom: z.number().int(), duplicate: z.number().int(), skipped: z.number().int(), refused: z.number().int() }),
       rows: z.array(ImportProblem),
     }),
   },

@@ -39,6 +39,8 @@ export const ImportResult = z.strictObject({
   refused: z.number().int(),
   skipped: z.number().int(),
   studies: z.number().int(),
+  /** Files holding a SOP instance met twice: the one kept and the ones skipped (at most 100 instances). */
+  duplicateFiles: z.array(z.strictObject({ kept: z.string(), skipped: z.array(z.string()) })).optional(),
   seconds: z.number(),
   filesPerSecond: z.number(),
 });
@@ -119,6 +121,10 @@ export const PromptLearnResult = z.strictObject({
   split: TrainingSplitRecord.optional(),
   steps: z.number().int(),
   stoppedEarly: z.boolean(),
+  /** The update whose context was kept (lowest validation loss; 0: the initial one); null without validation; absent in older results. */
+  bestStep: z.number().int().nullable().optional(),
+  /** The updates it was to run (steps, or its epochs turned into steps); absent in older results. */
+  plannedSteps: z.number().int().optional(),
   /** On the validation split (the training images without one); non-finite values left out. */
   metrics: z.strictObject({ before: Metrics.nullable(), after: Metrics.nullable() }),
   seconds: z.number(),
@@ -305,6 +311,8 @@ export const ExplainResult = z.strictObject({
   promptSet: z.string().nullable(),
   provider: z.string(),
   instanceId: z.number().int(),
+  /** What a person calls the image ("RCC · P1 · A1"); absent in results of older versions. */
+  image: z.string().optional(),
   classNames: z.array(z.string()),
   rows: z.number().int().positive(),
   cols: z.number().int().positive(),
@@ -409,6 +417,8 @@ export type JobSpec = z.infer<typeof JobSpec>;
 export const MetricPoint = z.object({
   step: z.number().int().nonnegative(),
   loss: z.number().optional(),
+  /** The training loss after this update was NaN or infinite (JSON cannot carry it): training diverged. */
+  lossNotFinite: z.literal(true).optional(),
   lr: z.number().optional(),
   /** Validation metrics at this step (accuracy, loss, recall@1, ...). */
   val: z.record(z.string(), z.number()).optional(),

@@ -13,6 +13,8 @@ export const ModelSummary = z.object({
   parameters: Int,
   byteSize: Int,
   dtypes: z.array(z.string()),
+  /** A bundle's encoders that carry LoRA adapters (none: a base bundle); absent in records made before it was kept. */
+  adapters: z.array(z.enum(['text', 'image'])).optional(),
 });
 
 export const ModelRecord = z.object({

@@ -61,6 +61,18 @@ export class ImagesRepo {
     ).get(instanceId) as ImageFile | undefined;
   }
 
+  /** What a person calls an image: "RCC · P1 · A1" (laterality and view, patient, accession). */
+  caption(instanceId: number): string | null {
+    const r = this.stmt(
+      `SELECT i.laterality, i.view_position AS view, p.patient_id AS patientId, s.accession
+       FROM instances i JOIN series se ON se.id = i.series_ref JOIN studies s ON s.id = se.study_ref JOIN patients p ON p.id = s.patient_ref
+       WHERE i.id = ?`,
+    ).get(instanceId) as { laterality: string | null; view: string | null; patientId: string; accession: string | null } | undefined;
+    if (!r) return null;
+    const view = `${r.laterality ?? ''}${r.view ?? ''}` || `image ${instanceId}`;
+    return [view, r.patientId, r.accession].filter((x) => x).join(' · ');
+  }
+
   /** Every image of these studies, by study then id, each saying whether it is FOR PROCESSING. */
   ofStudies(studyIds: readonly number[]): StudyImage[] {
     const rows = this.db

@@ -2,6 +2,7 @@
 // at 10,000+ studies thanks to the per-table indexes), one study's instances, refused files.
 import type { ImportProblem, InstanceSummary, LibraryStats, StudyFilter, StudyPrediction, StudySummary } from '../../common/contract';
 import type { Db } from './database';
+import { DUPLICATE_PHRASE, NOT_DICOM_PHRASE, problemGroup, type ProblemGroup } from '../../common/import-problems';
 import { FOR_PRESENTATION, FOR_PROCESSING, FOR_PROCESSING_INTENT } from './images-repo';
 
 interface StudyRow {
@@ -131,27 +132,52 @@ export class LibraryRepo {
     return { study: toStudy(row), instances };
   }
 
+  /**
+   * The files an import left out, with their counts by kind and by group (not DICOM, duplicates,
+   * other skipped, refused). Without a job id: those of the latest import (an import job or the
+   * demo's), so the counts are per import and never add up across imports.
+   */
   problems(
     jobId: number | undefined,
     limit: number,
     offset: number,
-  ): { total: number; counts: { skipped: number; refused: number }; rows: ImportProblem[] } {
-    const where = jobId === undefined ? '' : 'WHERE job_ref = @jobId';
-    const params = jobId === undefined ? {} : { jobId };
-    const byKind = this.db.prepare(`SELECT kind, count(*) AS n FROM import_problems ${where} GROUP BY kind`).all(params) as {
-      kind: 'skipped' | 'refused';
-      n: number;
-    }[];
+  ): {
+    jobId: number | null;
+    total: number;
+    counts: { skipped: number; refused: number };
+    groups: Record<ProblemGroup, number>;
+    rows: ImportProblem[];
+  } {
+    const job =
+      jobId ?? (this.db.prepare(`SELECT max(id) AS id FROM jobs WHERE kind IN ('import', 'demo')`).get() as { id: number | null }).id;
+    const params = { jobId: job ?? -1 };
+    const byKind = this.db
+      .prepare(
+        `SELECT kind, substr(reason, 1, @n) = @notDicom AS notDicom, substr(reason, 1, @d) = @duplicate AS duplicate, count(*) AS n
+         FROM import_problems WHERE job_ref = @jobId GROUP BY 1, 2, 3`,
+      )
+      .all({
+        ...params,
+        n: NOT_DICOM_PHRASE.length,
+        notDicom: NOT_DICOM_PHRASE,
+        d: DUPLICATE_PHRASE.length,
+        duplicate: DUPLICATE_PHRASE,
+      }) as { kind: 'skipped' | 'refused'; notDicom: number; duplicate: number; n: number }[];
     const counts = { skipped: 0, refused: 0 };
-    for (const r of byKind) counts[r.kind] = r.n;
+    const groups: Record<ProblemGroup, number> = { notDicom: 0, duplicate: 0, skipped: 0, refused: 0 };
+    for (const r of byKind) {
+      counts[r.kind] += r.n;
+      const reason = r.notDicom ? NOT_DICOM_PHRASE : r.duplicate ? DUPLICATE_PHRASE : '';
+      groups[problemGroup({ kind: r.kind, reason })] += r.n;
+    }
     const total = counts.skipped + counts.refused;
     const rows = this.db
       .prepare(
-        `SELECT id, job_ref AS jobId, file_path AS filePath, kind, reason, created_at AS createdAt FROM import_problems ${where}
-         ORDER BY id LIMIT @limit OFFSET @offset`,
+        `SELECT id, job_ref AS jobId, file_path AS filePath, kind, reason, created_at AS createdAt FROM import_problems
+         WHERE job_ref = @jobId ORDER BY id LIMIT @limit OFFSET @offset`,
       )
       .all({ ...params, limit, offset }) as ImportProblem[];
-    return { total, counts, rows };
+    return { jobId: job, total, counts, groups, rows };
   }
 }
 

@@ -2,6 +2,7 @@
 // files and go on, and a CLI user knows which file broke and why. One vocabulary: the message is
 // "<file>: <reason phrase>: <short detail>", whatever parser, codec or engine limit failed.
 import { CleftError } from '../../common/errors';
+import { NOT_DICOM_PHRASE } from '../../common/import-problems';
 
 export type DicomErrorReason =
   | 'not_dicom' // no DICM preamble and not parseable as a raw dataset
@@ -16,7 +17,7 @@ export type DicomErrorReason =
 
 /** The phrase each reason starts with, right after the file name. */
 export const REASON_PHRASE: Record<DicomErrorReason, string> = {
-  not_dicom: 'not a DICOM file',
+  not_dicom: NOT_DICOM_PHRASE,
   truncated: 'truncated',
   corrupt: 'corrupt',
   unsupported: 'unsupported',

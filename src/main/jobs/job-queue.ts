@@ -12,6 +12,7 @@ import { CleftError } from '../../common/errors';
 import { errorMessage } from '../../native/io/disk-full';
 import { removeStaleTempFiles } from '../../native/io/atomic-write';
 import type { MetricPoint, Job, JobSpec } from '../../common/jobs';
+import { addSample, etaSeconds, type ProgressSample } from '../../common/progress';
 import type { EventBus } from '../events/event-bus';
 import type { Db } from '../db/database';
 import { JobsRepo, type RunnerRecord } from '../db/jobs-repo';
@@ -34,8 +35,8 @@ const FINAL: readonly string[] = ['done', 'failed', 'cancelled'];
 
 interface Running {
   channel: WorkerChannel;
-  startedAt: number;
-  startFraction: number;
+  /** Progress as measured lately, for the ETA (src/common/progress.ts). */
+  samples: ProgressSample[];
   fraction: number;
   message: string;
   lastFlush: number;
@@ -356,8 +357,7 @@ export class JobQueue {
     const channel = this.options.launch();
     const run: Running = {
       channel,
-      startedAt: Date.now(),
-      startFraction: job.progress.fraction,
+      samples: [{ t: Date.now(), fraction: job.progress.fraction }],
       fraction: job.progress.fraction,
       message: checkpoint ? 'Resuming from checkpoint' : 'Starting',
       lastFlush: 0,
@@ -414,6 +414,7 @@ export class JobQueue {
     switch (m.type) {
       case 'progress':
         run.fraction = m.fraction;
+        addSample(run.samples, { t: Date.now(), fraction: m.fraction });
         if (!run.cancelRequested) run.message = m.message;
         this.flush(id, run, false);
         break;
@@ -480,10 +481,7 @@ export class JobQueue {
   }
 }
 
-/** Seconds left at the rate observed since this run started; null until the rate means something. */
+/** Seconds left at the rate measured lately (the last sample is now's fraction); null until measurable. */
 function eta(run: Running): number | null {
-  const elapsed = (Date.now() - run.startedAt) / 1000;
-  const gained = run.fraction - run.startFraction;
-  if (elapsed < 0.5 || gained <= 0.005) return null;
-  return Math.max(0, (elapsed / gained) * (1 - run.fraction));
+  return etaSeconds([...run.samples, { t: Date.now(), fraction: run.fraction }]);
 }

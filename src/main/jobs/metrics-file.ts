@@ -21,11 +21,14 @@ export function readMetrics(file: string): MetricPoint[] {
 
 /**
  * `point` without its non-finite numbers (the loss before the first update is NaN): JSON has no NaN,
- * and a stored null would make the whole point unreadable.
+ * and a stored null would make the whole point unreadable. A non-finite loss after an update is
+ * kept as `lossNotFinite`, so the run can warn that training diverged.
  */
 export function finitePoint(point: MetricPoint): MetricPoint {
   const out: MetricPoint = { step: point.step };
   if (Number.isFinite(point.loss)) out.loss = point.loss!;
+  // Before the first update (step 0) there is no loss yet; after one, a non-finite loss is divergence.
+  else if (point.loss !== undefined && point.step > 0) out.lossNotFinite = true;
   if (Number.isFinite(point.lr)) out.lr = point.lr!;
   if (point.val) out.val = Object.fromEntries(Object.entries(point.val).filter(([, v]) => Number.isFinite(v)));
   return out;

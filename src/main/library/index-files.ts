@@ -3,6 +3,7 @@
 // refused file with its reason. The one way files enter the library: folder imports and archive
 // retrieves both come through here, so the same checks apply to both.
 import fs from 'node:fs';
+import { duplicateReason } from '../../common/import-problems';
 import { DicomError, asDicomError } from '../dicom/errors';
 import { readDicomHeader, type DicomHeader } from '../dicom/header';
 import type { ImportProblemRecord } from '../db/library-index-repo';
@@ -38,7 +39,7 @@ export async function indexFiles(writer: LibraryWriter, jobId: number | null, fi
   out.forEach((o, j) => {
     const file = files[j]!.file;
     if (o.kind === 'duplicate')
-      problems.push({ file, kind: 'skipped', reason: `duplicate of ${o.of} (same SOPInstanceUID; that file was kept)` });
+      problems.push({ file, kind: 'skipped', reason: duplicateReason(o.of) });
     else if (o.kind === 'refused' || o.kind === 'skipped') problems.push({ file, kind: o.kind, reason: o.reason });
   });
   writer.recordProblems(jobId, problems);

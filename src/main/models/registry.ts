@@ -46,6 +46,8 @@ export interface ModelSummary {
   parameters: number;
   byteSize: number;
   dtypes: string[];
+  /** A bundle's encoders that carry LoRA adapters (none: a base bundle). */
+  adapters?: ('text' | 'image')[];
 }
 
 /** What `models.manifest_json` holds. */
@@ -98,12 +100,19 @@ function describeArch(a: ArchitectureSummary): string {
   return `${base}, ${a.imageSize![0]}x${a.imageSize![1]} patch ${a.patchSize![0]}${reg}`;
 }
 
+/** The encoders of a bundle that carry LoRA adapters. */
+function bundleAdapters(b: BundleSummary): ('text' | 'image')[] {
+  return [...(b.textAdapter ? ['text' as const] : []), ...(b.imageAdapter ? ['image' as const] : [])];
+}
+
 /** The one-line summary of an inspection. */
 export function summarize(i: ModelInspection): ModelSummary {
   let family: string | null = i.family;
   let description = '';
+  let adapters: ('text' | 'image')[] | undefined;
   if (i.bundle) {
     const b = i.bundle;
+    adapters = bundleAdapters(b);
     family = `${b.text.family} + ${b.image.family}`;
     const ad = [b.textAdapter && 'text LoRA', b.imageAdapter && 'image LoRA'].filter(Boolean).join(', ');
     description =
@@ -122,6 +131,7 @@ export function summarize(i: ModelInspection): ModelSummary {
     parameters: i.parameters,
     byteSize: i.byteSize,
     dtypes: i.dtypes,
+    ...(adapters ? { adapters } : {}),
   };
 }
 
@@ -140,7 +150,8 @@ function toRecord(row: ModelRow): ModelRecord {
     createdAt: row.created_at,
     copied: m.copied,
     source: m.source,
-    summary: m.summary,
+    // Derived from the bundle's summary, so records stored before the field existed say it too.
+    summary: m.bundle ? { ...m.summary, adapters: bundleAdapters(m.bundle) } : m.summary,
   };
 }
 

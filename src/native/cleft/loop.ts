@@ -37,6 +37,12 @@ export interface Validation {
   every?: number;
   /** Stop after this many validations without improvement (default: never). */
   patience?: number;
+  /**
+   * Whether a validation loss is a real improvement over `reference`, the loss of the last real one
+   * (null at first): patience counts validations without one. Default: any lower loss. The best
+   * parameters are still those of the lowest loss.
+   */
+  improves?: (loss: number, reference: number | null) => boolean;
 }
 
 export interface LoopResult {
@@ -57,6 +63,8 @@ interface LoopState {
   bestStep: number | null;
   bestLoss: number | null;
   badEvals: number;
+  /** The validation loss of the last real improvement (with `improves`; absent in older checkpoints). */
+  refLoss?: number | null;
   history: LoopResult['history'];
   losses: number[];
   stopped: boolean;
@@ -132,11 +140,15 @@ export async function runLoop(
     if (!val) return;
     const r = await val.evaluate();
     st.history.push({ step: trainer.step, loss: r.loss, metrics: r.metrics });
-    if (st.bestLoss === null || r.loss < st.bestLoss - 1e-7) {
+    const lower = st.bestLoss === null || r.loss < st.bestLoss - 1e-7;
+    if (lower) {
       st.bestLoss = r.loss;
       st.bestStep = trainer.step;
-      st.badEvals = 0;
       best = trainer.paramsByName();
+    }
+    if (val.improves ? val.improves(r.loss, st.refLoss ?? null) : lower) {
+      st.refLoss = r.loss;
+      st.badEvals = 0;
     } else st.badEvals++;
     await opts.onProgress?.({
       step: trainer.step,

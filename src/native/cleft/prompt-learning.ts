@@ -66,6 +66,8 @@ export interface PromptLearningOptions extends RunOptions {
   /** Validations between which patience counts (default steps/10). */
   evalEvery?: number;
   patience?: number;
+  /** What counts as a real improvement of the validation loss for patience (loop.ts Validation). */
+  improves?: (loss: number, reference: number | null) => boolean;
   /** Bootstrap samples for the before/after reports (default 1000). */
   bootstrapSamples?: number;
   /**
@@ -296,6 +298,7 @@ export async function learnPromptContext(o: PromptLearningOptions): Promise<Prom
       ? {
           every: o.evalEvery ?? Math.max(1, Math.ceil(o.steps / 10)),
           ...(o.patience !== undefined ? { patience: o.patience } : {}),
+          ...(o.improves ? { improves: o.improves } : {}),
           evaluate: async () => {
             const r = await report();
             const rep = evaluate(yEval, r.probs, names, { bootstrapSamples: 0 });

@@ -4,6 +4,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import { ExplainResult } from '../../../src/common/jobs';
+import { addPromptSet, openBundle } from '../../../src/native/bundle/index';
+import { builtinTask, classNamesForPromptLearning } from '../../../src/native/cleft/tasks';
 import { callApi } from '../../helpers/api';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
@@ -20,7 +22,7 @@ afterEach(() => b?.close());
 afterAll(removeTmpDirs);
 
 describe('explain job', () => {
-  it('maps patch similarity per class over the grid and places it on the image', async () => {
+  it('maps patch similarity per class over the grid and places it on the image', { timeout: 300_000 }, async () => {
     b = testBackend();
     const density = await taskNamed(b);
     const { modelId, parts } = await addTinyBundle(b, 7, { name: 'tiny' });
@@ -50,6 +52,34 @@ describe('explain job', () => {
     expect(yEnd).toBeGreaterThan(r.y.origin);
     // The same image, model and prompts give the same maps.
     expect((await run()).maps).toEqual(r.maps);
+
+    // The job names the image it mapped, for the Jobs drawer.
+    expect(r.image).toBe('RCC · P1 · A1');
+
+    // A learned set that stores the phrases it was trained on (as the demo's does): the maps are
+    // still named by the task's classes, so the viewer's Class selector lists A–D.
+    const phrases = classNamesForPromptLearning(builtinTask('Breast density')!);
+    const bundle = await openBundle((await callApi(b, 'models.list', { kind: 'bundle' }))[0]!.path);
+    const dim = bundle.text.config.nEmbd;
+    await addPromptSet(
+      bundle,
+      'phrases',
+      { data: new Float32Array(2 * dim).fill(0.01), shape: [2, dim] },
+      {
+        task: 'Breast density',
+        classNames: phrases,
+        nCtx: 2,
+        initPhrase: null,
+        metrics: { before: null, after: null },
+        training: {},
+      },
+    );
+    const learned = await b.jobs.waitFor(
+      (await callApi(b, 'explain.start', { modelId, taskId: density.id, instanceId: inst.id, promptSet: 'phrases' })).id,
+    );
+    expect(learned.error).toBeNull();
+    expect(ExplainResult.parse(learned.result)).toMatchObject({ promptSet: 'phrases', classNames: ['A', 'B', 'C', 'D'] });
+    expect(phrases).not.toEqual(['A', 'B', 'C', 'D']);
 
     const missing = await b.jobs.waitFor((await callApi(b, 'explain.start', { modelId, taskId: density.id, instanceId: 9999 })).id);
     expect(missing).toMatchObject({ status: 'failed', error: expect.stringMatching(/no image with id 9999/) });

@@ -152,9 +152,40 @@ describe('DICOM import into the library', () => {
     expect(second).toMatchObject({ imported: 0, unchanged: 1, refused: 1 });
   });
 
-  it('reports a missing folder as a problem and goes on with the rest', async () => {
+  it('fails naming a path that does not exist, before indexing anything else', async () => {
     const b = backend();
-    const result = await importPaths(b, ['/no/such/folder', path.join(source, 'exam3')]);
-    expect(result).toMatchObject({ imported: 4, refused: 1 });
+    const job = b.jobs.enqueue({ kind: 'import', params: { paths: ['/no/such/folder', path.join(source, 'exam3')] } });
+    const final = await b.jobs.waitFor(job.id);
+    expect(final.status).toBe('failed');
+    expect(final.error).toBe('/no/such/folder: does not exist (no such file or folder)');
+    expect(await callApi(b, 'library.stats', {})).toMatchObject({ instances: 0 });
+  });
+
+  it('says which files are not DICOM apart from refused DICOM and duplicates, per import, and names the kept duplicate', async () => {
+    const b = backend();
+    const first = await importPaths(b, [source]);
+    // The report names the file kept and the file skipped for the SOP instance met twice.
+    expect(first.duplicateFiles).toEqual([{ kept: path.join(source, 'copy', 'IM1-again'), skipped: [path.join(source, 'exam1', 'IM1')] }]);
+    const p1 = await callApi(b, 'library.problems', {});
+    expect(p1.groups).toEqual({ notDicom: 1, duplicate: 1, skipped: 0, refused: 1 });
+    expect(p1.total).toBe(3);
+
+    // A second import of another folder: its own counts, not the first import's added to them.
+    const other = tmpDir('cleft-other-');
+    fs.writeFileSync(path.join(other, 'report.txt'), 'BI-RADS 2');
+    fs.writeFileSync(path.join(other, 'labels.json'), '{"density":"B"}');
+    writeMgInstance(path.join(other, 'IM1'), {
+      sopInstanceUid: '1.2.3.5551',
+      studyUid: '1.2.3.5552',
+      seriesUid: '1.2.3.5553',
+      patientId: 'PO',
+    });
+    await importPaths(b, [other]);
+    const p2 = await callApi(b, 'library.problems', {});
+    expect(p2.groups).toEqual({ notDicom: 2, duplicate: 0, skipped: 0, refused: 0 });
+    expect(p2.rows.map((r) => path.basename(r.filePath)).sort()).toEqual(['labels.json', 'report.txt']);
+    expect(p2.jobId).not.toBe(p1.jobId);
+    // The first import's list is still there when asked for by its job.
+    expect((await callApi(b, 'library.problems', { jobId: p1.jobId! })).total).toBe(3);
   });
 });

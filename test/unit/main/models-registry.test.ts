@@ -123,6 +123,8 @@ describe('model registry', () => {
     expect(image.summary.description).toMatch(/28x28 patch 14, 2 registers/);
     expect(adapter.summary.family).toBe('image');
     expect(bundle.summary.description).toMatch(/^bundle: gpt2 2L\/64-d \+ vit 2L\/48-d with text LoRA, image LoRA, proj 32, cls pooling/);
+    // What the selectors call it: a LoRA bundle, not a base one.
+    expect(bundle.summary.adapters).toEqual(['text', 'image']);
     expect(getModelManifest(db, bundle.id).bundleManifest!.name).toBe('tiny-cleft');
     expect(getModelManifest(db, text.id).files['model.safetensors']!.size).toBe(675320);
 

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../../../src/common/jobs';
 import { formatBytes, formatDuration, formatEta, formatPercent } from '../../../src/renderer/src/lib/format';
-import { canCancel, canResume, describeJob, isActive } from '../../../src/renderer/src/lib/jobs';
+import { canCancel, canResume, describeJob, fillsLibraryAsItRuns, isActive } from '../../../src/renderer/src/lib/jobs';
+import { modelLabel } from '../../../src/renderer/src/lib/model-label';
 
 const base: Job = {
   id: 1,
@@ -60,6 +61,57 @@ describe('describeJob', () => {
         { label: 'Scanned', value: '20 files in 1.2 s' },
       ],
     });
+  });
+
+  it("names an import's duplicate SOP instances: the file kept and the files skipped", () => {
+    const result = {
+      scanned: 3,
+      imported: 1,
+      updated: 0,
+      unchanged: 0,
+      duplicates: 2,
+      refused: 0,
+      skipped: 2,
+      studies: 1,
+      duplicateFiles: [{ kept: '/data/a/IM1', skipped: ['/data/b/IM1', '/data/c/IM1'] }],
+      seconds: 0.5,
+      filesPerSecond: 6,
+    };
+    const facts = describeJob({ ...base, kind: 'import', params: { paths: ['/data'] }, result }).facts;
+    expect(facts).toContainEqual({ label: 'Duplicate', value: 'kept /data/a/IM1; skipped /data/b/IM1, /data/c/IM1', mono: true });
+  });
+
+  it('says what each "where the model looks" job mapped: image, model, prompts, classes', () => {
+    const params = { modelId: 2, taskId: 1, instanceId: 17, promptSet: 'density-demo' };
+    const running: Job = { ...base, kind: 'explain', status: 'running', params, result: null };
+    expect(describeJob(running)).toEqual({ title: 'Where the model looks', subject: 'Patch map of image #17', facts: [] });
+    const result = { model: 'CLEFT demo', promptSet: 'density-demo', image: 'RCC · P1 · A1', classNames: ['A', 'B', 'C', 'D'] };
+    expect(describeJob({ ...running, status: 'done', result } as unknown as Job)).toEqual({
+      title: 'Where the model looks',
+      subject: 'RCC · P1 · A1',
+      facts: [
+        { label: 'Model', value: 'CLEFT demo' },
+        { label: 'Prompts', value: 'learned “density-demo”' },
+        { label: 'Classes', value: 'A, B, C, D' },
+      ],
+    });
+  });
+
+  it('names bundles in full after what they are, base or LoRA', () => {
+    const summary = { family: 'gpt2 + vit', description: '', parameters: 1, byteSize: 1, dtypes: ['F32'] };
+    expect(modelLabel({ name: 'CLEFT demo (phantoms, job 3)', summary: { ...summary, adapters: [] } })).toBe(
+      'Base · CLEFT demo (phantoms, job 3)',
+    );
+    expect(modelLabel({ name: 'CLEFT demo (phantoms, job 3) · LoRA 2026-12-04', summary: { ...summary, adapters: ['text'] } })).toBe(
+      'LoRA · CLEFT demo (phantoms, job 3) · LoRA 2026-12-04',
+    );
+  });
+
+  it('counts the library while an import or the demo runs (they commit as they go), not for other jobs', () => {
+    expect(fillsLibraryAsItRuns({ ...base, kind: 'import', status: 'running' } as Job)).toBe(true);
+    expect(fillsLibraryAsItRuns({ ...base, kind: 'demo', status: 'running' } as Job)).toBe(true);
+    expect(fillsLibraryAsItRuns({ ...base, kind: 'import', status: 'queued' } as Job)).toBe(false);
+    expect(fillsLibraryAsItRuns({ ...base, kind: 'classify', status: 'running' } as Job)).toBe(false);
   });
 
   it('tolerates missing or odd results and unknown kinds', () => {

@@ -33,10 +33,10 @@ describe('workflow jobs', () => {
   });
 
   it('names prompt learning by its prompt set', () => {
-    const d = describeJob(job('prompt-learn', { name: 'site-a' }, { promptSet: 'site-a', steps: 10, stoppedEarly: true }));
+    const d = describeJob(job('prompt-learn', { name: 'site-a' }, { promptSet: 'site-a', steps: 10, stoppedEarly: true, bestStep: 4 }));
     expect(d.title).toBe('Prompt learning');
     expect(d.subject).toBe('site-a');
-    expect(d.facts[1]).toEqual({ label: 'Steps', value: '10 (stopped early)' });
+    expect(d.facts[1]).toEqual({ label: 'Steps', value: 'stopped early at update 10: validation stalled (best at update 4, kept)' });
   });
 
   it('reads what the demo brought, and nothing from a malformed result', () => {

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { runDemo, type DemoMetrics } from '../../../native/cleft/demo';
 import { demoDeps } from '../../demo/demo-deps';
 import { formatDuration, ProgressPrinter, renderBar } from '../progress-bar';
+import { addSample, etaSeconds, type ProgressSample } from '../../../common/progress';
 import { num } from './train';
 import { parseProviderChoice } from '../../../native/runtime/providers';
 
@@ -41,7 +42,7 @@ export function register(program: Command): void {
         json?: boolean;
       }) => {
         const pp = new ProgressPrinter();
-        const t0 = Date.now();
+        const samples: ProgressSample[] = [];
         const ac = new AbortController();
         process.once('SIGINT', () => ac.abort());
         const exams = num(f.exams, '--exams', { int: true, min: 8 });
@@ -61,8 +62,8 @@ export function register(program: Command): void {
             ...(threads !== undefined ? { threads } : {}),
             onProgress: (p) => {
               if (f.json) return;
-              const el = (Date.now() - t0) / 1000;
-              const eta = p.fraction > 0.02 ? (el * (1 - p.fraction)) / p.fraction : NaN;
+              addSample(samples, { t: Date.now(), fraction: p.fraction });
+              const eta = etaSeconds([...samples, { t: Date.now(), fraction: p.fraction }]) ?? NaN;
               pp.update(`${renderBar(p.fraction)} ${(100 * p.fraction).toFixed(0).padStart(3)}%  ${p.message}  ETA ${formatDuration(eta)}`);
             },
           },

@@ -27,6 +27,8 @@ export function register(program: Command): void {
                 `(${r.unchanged} unchanged, ${r.duplicates} duplicates, ${r.refused} refused, ${r.skipped} skipped) ` +
                 `from ${r.scanned} files in ${r.seconds.toFixed(1)} s.`,
             );
+            for (const d of r.duplicateFiles ?? [])
+              console.log(`Duplicate SOPInstanceUID: kept ${d.kept}; skipped ${d.skipped.join(', ')}`);
           } else console.error(`Import ${job.status}${job.error ? `: ${job.error}` : ''}. Everything indexed before that is kept.`);
           if (problems.total > 0) {
             console.log(`\n${problems.total} file(s) not imported:`);

@@ -19,6 +19,7 @@ import { providerLabel } from '../../../native/runtime/providers';
 import { loadHfFolder } from '../../../native/models/hf-model';
 import { patchClassSimilarity } from '../../../native/cleft/explain';
 import { promptSetClassEmbeddings, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
+import { classNamesForPromptLearning, type TaskSpec } from '../../../native/cleft/tasks';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
 export const explain: JobRunner<ExplainParams, ExplainResult> = async (ctx) => {
@@ -35,12 +36,13 @@ export const explain: JobRunner<ExplainParams, ExplainResult> = async (ctx) => {
     const engine = engineFromSettings(ctx.dataDir, new SettingsRepo(db).get(), (m: string) => ctx.progress(0, m));
 
     ctx.progress(0.05, 'Encoding the class prompts…');
+    const taskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
     const text = p.promptSet
       ? await promptSetClassEmbeddings(bundle, p.promptSet, engine)
-      : {
-          embeddings: await taskClassEmbeddings(bundle, { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes }, engine),
-          classNames: taskRow.classes.map((c) => c.name),
-        };
+      : { embeddings: await taskClassEmbeddings(bundle, taskSpec, engine), classNames: taskRow.classes.map((c) => c.name) };
+    // The maps are named by the task's classes (A–D), as the viewer's labels and predictions are,
+    // also when a learned prompt set stores the phrases it was trained on.
+    const classNames = taskClassNames(text.classNames, taskSpec);
     throwIfCancelled(ctx.signal);
 
     ctx.progress(0.4, `Reading ${path.basename(inst.filePath)}…`);
@@ -77,7 +79,7 @@ export const explain: JobRunner<ExplainParams, ExplainResult> = async (ctx) => {
     const full = { columns: inst.columns ?? spec.size, rows: inst.rows ?? spec.size };
     const axes = gridAxes(image, spec, full, { rows: grid[0], cols: grid[1] }, { width: pw, height: ph });
     const n = grid[0] * grid[1];
-    const perClass = text.classNames.map((_, c) => Array.from(maps.maps.subarray(c * n, (c + 1) * n), (v) => Math.round(v * 1e5) / 1e5));
+    const perClass = classNames.map((_, c) => Array.from(maps.maps.subarray(c * n, (c + 1) * n), (v) => Math.round(v * 1e5) / 1e5));
     const all = perClass.flat();
     const result: ExplainResult = {
       modelId: model.id,
@@ -85,7 +87,8 @@ export const explain: JobRunner<ExplainParams, ExplainResult> = async (ctx) => {
       promptSet: p.promptSet,
       provider: providerLabel(r.provider),
       instanceId: p.instanceId,
-      classNames: text.classNames,
+      image: new ImagesRepo(db).caption(p.instanceId) ?? `image ${p.instanceId}`,
+      classNames,
       rows: grid[0],
       cols: grid[1],
       maps: perClass,
@@ -102,3 +105,10 @@ export const explain: JobRunner<ExplainParams, ExplainResult> = async (ctx) => {
     db.close();
   }
 };
+
+/** A prompt set's class names as the task's own (its learning phrases map by position), else as stored. */
+export function taskClassNames(names: readonly string[], task: TaskSpec): string[] {
+  const own = task.classes.map((c) => c.name);
+  const phrases = classNamesForPromptLearning(task);
+  return names.map((n) => (own.includes(n) ? n : (own[phrases.indexOf(n)] ?? n)));
+}

@@ -33,8 +33,8 @@ export async function labelledFeatures(
     purpose: string;
     /** A refusal to make before any image is encoded (e.g. a name the bundle already holds). */
     refuse?: (bundle: CleftBundle) => string | null;
-    /** The share of the job's progress bar the encoding takes. */
-    progressShare: number;
+    /** The job's progress when `done` of the `total` images not in the cache are encoded (the job's stages in units of work, src/common/progress.ts). */
+    encodingProgress: (done: number, total: number) => number;
   },
 ): Promise<LabelledFeatures> {
   const p = ctx.params;
@@ -65,7 +65,7 @@ export async function labelledFeatures(
     bundle,
     images.map((im) => ({ id: im.instanceId, file: im.file })),
     engine,
-    { signal: ctx.signal, onProgress: (d, t) => ctx.progress(o.progressShare * (d / t), `Encoded ${d} of ${t} new images`) },
+    { signal: ctx.signal, onProgress: (d, t) => ctx.progress(o.encodingProgress(d, t), `Encoded ${d} of ${t} new images`) },
   );
   throwIfCancelled(ctx.signal);
   return { model, bundle, task, classes, images, labels: images.map((im) => classes.indexOf(im.label)), features, settings, engine };

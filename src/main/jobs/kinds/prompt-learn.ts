@@ -23,6 +23,7 @@ import { bundleTokenizer, classNameIds, taskClassEmbeddings } from '../../../nat
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { labelledFeatures } from './labelled-features';
+import { EARLY_STOPPING, improves, stagedFraction } from '../../../common/progress';
 import { bundleSplitProvenance, trainingSplit } from '../../library/splits';
 
 /** What the save needs once training is over (kept in the job folder until the job is done). */
@@ -48,6 +49,11 @@ export const promptLearn: JobRunner<PromptLearnParams, PromptLearnResult> = asyn
 async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<PendingSave<PromptLearnSave>> {
   const started = performance.now();
   const p = ctx.params;
+  // Percent of the work: images encoded (only those not cached), then updates; the last 5 % is the
+  // save. With epochs the updates are known once the split is: until then, from the images' count.
+  let encoded = 0;
+  let totalSteps = p.steps;
+  const workDone = (stage: number, done: number): number => 0.95 * stagedFraction([encoded, totalSteps], stage, done);
   const {
     model,
     bundle,
@@ -61,7 +67,10 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
   } = await labelledFeatures(ctx, db, {
     purpose: 'prompt learning',
     refuse: (b) => (b.promptSets.some((s) => s.name === p.name) ? `the bundle already has a prompt set named "${p.name}"` : null),
-    progressShare: 0.2,
+    encodingProgress: (d, t) => {
+      encoded = t;
+      return workDone(0, d);
+    },
   });
 
   // by patient, never by image: the views of a breast and a patient's studies stay on one side
@@ -72,8 +81,12 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
   // "Before" is one-click classification with the task's own prompts: the baseline the learned set must beat.
   const baselineClassEmbeddings = await taskClassEmbeddings(bundle, task, engine);
   throwIfCancelled(ctx.signal);
-  ctx.progress(0.2, 'Learning the prompt context…');
   const steps = p.epochs !== undefined ? stepsForEpochs(p.epochs, split.train.length, p.batchSize) : p.steps;
+  totalSteps = steps;
+  ctx.progress(workDone(1, 0), 'Learning the prompt context…');
+  // Early stopping that does what the form says: with a validation part, training stops once the
+  // validation loss has not improved by 1 % for `patience` validations (src/common/progress.ts).
+  const patience = p.patience ?? EARLY_STOPPING.patience;
   const r = await learnPromptContext({
     text: { modelDir: bundle.text.dir, adapterDir: bundle.text.adapter?.dir ?? null },
     heads: bundle.heads.heads,
@@ -86,7 +99,8 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
     init: { kind: 'phrase', phrase, tokenizer: tok },
     baselineClassEmbeddings,
     split: { train: split.train, val: split.val },
-    ...(p.patience !== undefined ? { patience: p.patience } : {}),
+    patience,
+    improves: (loss, reference) => improves(loss, reference),
     optimizer: {
       kind: p.optimizer,
       lr: p.lr,
@@ -101,11 +115,19 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
     signal: ctx.signal,
     ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
     onProgress: (w) => {
-      ctx.progress(0.2 + 0.75 * (w.step / Math.max(1, w.totalSteps)), w.message);
+      ctx.progress(workDone(1, w.step), w.message);
       ctx.metric({ step: w.step, loss: w.loss, lr: w.lr, ...(w.valMetrics ? { val: w.valMetrics } : {}) });
     },
   });
   throwIfCancelled(ctx.signal);
+  // Recorded in the run: whether and where it stopped early, and the update whose context was kept.
+  const stopping = {
+    stoppedEarly: r.loop.stopped === 'early-stopped',
+    stoppedAt: r.loop.steps,
+    bestStep: r.loop.bestStep,
+    patience: split.val.length ? patience : null,
+    rule: 'validation loss not 1 % below its last real improvement',
+  };
 
   return writePendingSave<PromptLearnSave>(
     ctx.jobDir,
@@ -138,7 +160,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
           params: { ...p },
           split: split.record,
         },
-        metrics: { before: r.before, initial: r.initial, after: r.after, losses: r.loop.losses },
+        metrics: { before: r.before, initial: r.initial, after: r.after, losses: r.loop.losses, earlyStopping: stopping },
       },
       result: {
         promptSet: p.name,
@@ -147,7 +169,9 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
         val: r.split.val.length,
         split: split.record,
         steps: r.loop.steps,
-        stoppedEarly: r.loop.stopped === 'early-stopped',
+        stoppedEarly: stopping.stoppedEarly,
+        bestStep: r.loop.bestStep,
+        plannedSteps: steps,
         metrics: r.metrics,
         seconds: Math.round(performance.now() - started) / 1000,
       },

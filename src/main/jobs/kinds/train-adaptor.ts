@@ -34,6 +34,7 @@ import { imageEmbeddingsFromFeatures, taskClassEmbeddings } from '../../../nativ
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { labelledFeatures } from './labelled-features';
+import { stagedFraction } from '../../../common/progress';
 import { bundleSplitProvenance, trainingSplit } from '../../library/splits';
 
 /** Width and depth of the Adaptor module; AdamW at this rate (the job's lr is the head's). */
@@ -66,6 +67,11 @@ export const trainAdaptorJob: JobRunner<TrainAdaptorParams, TrainAdaptorResult> 
 async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<PendingSave<AdaptorSave>> {
   const started = performance.now();
   const p = ctx.params;
+  // Percent of the work: images encoded (only those not cached), adaptor updates, head updates; the
+  // last 5 % is the save.
+  let encoded = 0;
+  const workDone = (stage: number, done: number): number =>
+    0.95 * stagedFraction([encoded, p.mode === 'adaptor' ? p.steps : 0, p.steps], stage, done);
   const {
     model,
     bundle,
@@ -79,7 +85,10 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
   } = await labelledFeatures(ctx, db, {
     purpose: 'the Adaptor',
     refuse: (b) => (b.adaptors.some((a) => a.name === p.name) ? `the bundle already has an adaptor named "${p.name}"` : null),
-    progressShare: 0.3,
+    encodingProgress: (d, t) => {
+      encoded = t;
+      return workDone(0, d);
+    },
   });
 
   const heads = bundle.heads.heads;
@@ -113,7 +122,7 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
       signal: ctx.signal,
       ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
       onProgress: (w) => {
-        ctx.progress(0.3 + 0.6 * (w.step / Math.max(1, w.totalSteps)), w.message);
+        ctx.progress(workDone(1, w.step), w.message);
         ctx.metric({ step: w.step, loss: w.loss, lr: w.lr });
       },
     });
@@ -123,7 +132,7 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
     for (const [name, shape] of imageBranchShapes(heads.projDim, D, ADAPTOR_LAYERS)) tensors[name] = { shape, data: r.params.get(name)! };
   }
 
-  ctx.progress(0.9, `Training the classification head on ${split.train.length} images…`);
+  ctx.progress(workDone(2, 0), `Training the classification head on ${split.train.length} images…`);
   const trainX = takeRows(x, D, split.train);
   const head = linearProbe(
     trainX,

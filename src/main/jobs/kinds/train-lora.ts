@@ -34,6 +34,7 @@ import { bundleTokenizer } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
 import { bundleSplitProvenance, splitSummary, splitTestStudies, trainingSplit } from '../../library/splits';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
+import { stagedFraction } from '../../../common/progress';
 
 /** Identity of the data: each pair's image and report text (portable: DICOM UIDs, not row ids). */
 function selectionSha256(pairs: readonly ReportPair[]): string {
@@ -103,12 +104,22 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
     if (p.schedule === 'cosine' && p.warmupSteps >= steps)
       throw new CleftError('invalid_input', `warmupSteps (${p.warmupSteps}) must be fewer than steps (${steps})`);
 
+    // Percent of the work: images prepared (none when an interrupted run's are reused), then
+    // updates; the last 5 % is writing the bundle.
+    let prepared = 0;
+    const workDone = (stage: number, done: number): number => 0.95 * stagedFraction([prepared, steps], stage, done);
     ctx.progress(0, `Preparing ${pairs.length} images of ${studies} studies…`);
     const px = await preparedPixelFile(
       path.join(ctx.jobDir, 'pixels'),
       pairs.map((x) => x.file),
       bundleSpec(bundle).spec,
-      { signal: ctx.signal, onProgress: (d, t) => ctx.progress(0.15 * (d / t), `Prepared ${d} of ${t} images`) },
+      {
+        signal: ctx.signal,
+        onProgress: (d, t) => {
+          prepared = t;
+          ctx.progress(workDone(0, d), `Prepared ${d} of ${t} images`);
+        },
+      },
     );
     const notes: string[] = [];
     if (px.reused) notes.push('the prepared images of the interrupted run were reused');
@@ -140,7 +151,7 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
     const work = path.join(ctx.jobDir, 'work');
     let lastLoss = NaN;
 
-    ctx.progress(0.15, 'Contrastive training…');
+    ctx.progress(workDone(1, 0), 'Contrastive training…');
     const r = await trainContrastive({
       text: { modelDir: bundle.text.dir, training: textTraining },
       image: { modelDir: bundle.image.dir, pool: bundle.image.pooling, training: imageTraining },
@@ -167,7 +178,7 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
       ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
       onProgress: (w) => {
         lastLoss = w.loss;
-        ctx.progress(0.15 + 0.8 * (w.step / Math.max(1, w.totalSteps)), w.message);
+        ctx.progress(workDone(1, w.step), w.message);
         ctx.metric({ step: w.step, loss: w.loss, lr: w.lr, ...(w.valMetrics ? { val: w.valMetrics } : {}) });
       },
     }).finally(() => px.close());

@@ -2,6 +2,7 @@
 // its result in a few facts. Kinds the UI does not know yet still show honestly (raw kind name).
 import type { Job, JobStatus } from '../../../common/jobs';
 import { formatBytes, formatCount } from './format';
+import { stoppingSummary } from '../../../common/progress';
 
 export interface JobFact {
   label: string;
@@ -99,6 +100,13 @@ export function describeJob(job: Job): JobDescription {
       ].filter((x): x is string => x !== null);
       if (other.length) facts.push({ label: 'Also', value: other.join(' · ') });
       if (n('refused') || n('skipped')) facts.push({ label: 'Not imported', value: `${n('refused')} refused · ${n('skipped')} skipped` });
+      // A SOP instance met twice: which file the library kept and which it skipped.
+      const dups = Array.isArray(result.duplicateFiles) ? result.duplicateFiles.map(record) : [];
+      for (const d of dups.slice(0, 3)) {
+        const skipped = Array.isArray(d?.skipped) ? d.skipped.filter((f): f is string => typeof f === 'string') : [];
+        if (str(d?.kept)) facts.push({ label: 'Duplicate', value: `kept ${str(d?.kept)}; skipped ${skipped.join(', ')}`, mono: true });
+      }
+      if (dups.length > 3) facts.push({ label: 'Duplicate', value: `and ${dups.length - 3} more SOP instances (in the Library's list)` });
       facts.push({ label: 'Scanned', value: `${formatCount(n('scanned'), 'file')} in ${n('seconds').toFixed(1)} s` });
     }
     return { title, subject, facts };
@@ -118,7 +126,15 @@ export function describeJob(job: Job): JobDescription {
       } else if (job.kind === 'prompt-learn') {
         if (str(result.promptSet)) facts.push({ label: 'Prompt set', value: str(result.promptSet)!, mono: true });
         if (n('steps') !== null)
-          facts.push({ label: 'Steps', value: `${n('steps')}${result.stoppedEarly === true ? ' (stopped early)' : ''}` });
+          facts.push({
+            label: 'Steps',
+            value: stoppingSummary({
+              steps: n('steps')!,
+              stoppedEarly: result.stoppedEarly === true,
+              bestStep: n('bestStep'),
+              plannedSteps: n('plannedSteps'),
+            }),
+          });
       } else {
         facts.push({
           label: 'Arrived',
@@ -152,7 +168,28 @@ export function describeJob(job: Job): JobDescription {
     const archive = str(params?.archive);
     return { title, subject: archive ? `${archive}: ${formatCount(studies, 'study', 'studies')}` : null, facts };
   }
+  if (job.kind === 'explain') {
+    // One job per image of the hanging: each says which image, model and prompts it mapped.
+    const facts: JobFact[] = [];
+    if (result) {
+      if (str(result.model)) facts.push({ label: 'Model', value: str(result.model)! });
+      facts.push({ label: 'Prompts', value: str(result.promptSet) ? `learned “${str(result.promptSet)}”` : 'task templates' });
+      const classes = Array.isArray(result.classNames) ? result.classNames.filter((c): c is string => typeof c === 'string') : [];
+      if (classes.length) facts.push({ label: 'Classes', value: classes.join(', ') });
+    }
+    const instanceId = num(params?.instanceId);
+    const subject = str(result?.image) ?? (instanceId !== null ? `Patch map of image #${instanceId}` : null);
+    return { title, subject, facts };
+  }
   return { title, subject: null, facts: [] };
+}
+
+/** How often the library's counts are refreshed while a job fills the library. */
+export const LIVE_STATS_MS = 2000;
+
+/** A running job that commits to the library before it ends (import batches, the demo's import). */
+export function fillsLibraryAsItRuns(job: Job): boolean {
+  return job.status === 'running' && (job.kind === 'import' || job.kind === 'demo');
 }
 
 /** Newest first; stable for equal timestamps by id. */

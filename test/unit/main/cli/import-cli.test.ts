@@ -56,20 +56,12 @@ describe('cleft import', () => {
     expect(out.problems.map((p) => p.kind)).toEqual(['skipped']);
   });
 
-  it('a path that does not exist is listed as refused; the job itself is done (exit 0)', { timeout: 300_000 }, () => {
+  it('a path that does not exist fails the import naming it (exit 1), nothing indexed', { timeout: 300_000 }, () => {
     const dataDir = path.join(tmpDir(), 'library');
     const missing = path.join(source, 'no-such-folder');
     const r = cleft('import', missing, '--data-dir', dataDir);
-    expect(r.status).toBe(0);
-    expect(r.stdout.split('\n')).toEqual([
-      expect.stringMatching(
-        /^Imported 0 new and 0 updated instances in 0 studies \(0 unchanged, 0 duplicates, 1 refused, 0 skipped\) from 0 files/,
-      ),
-      '',
-      '1 file(s) not imported:',
-      `  ${missing}`,
-      '      refused: not found: no such file',
-      '',
-    ]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`Import failed: ${missing}: does not exist (no such file or folder).`);
   });
 });

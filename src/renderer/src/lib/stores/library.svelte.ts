@@ -3,6 +3,7 @@
 // asks the back end where the open study stands (library.studies `locate`) and fetches the row
 // at the next index.
 import type { ImportProblem, MethodInput, StudyFilter, StudySummary } from '../../../../common/contract';
+import type { ProblemGroup } from '../../../../common/import-problems';
 import type { RendererClient } from '../client';
 import { PageCache } from '../virtual-rows';
 
@@ -38,7 +39,8 @@ export class LibraryStore {
   loadError = $state<string | null>(null);
   problems = $state<ImportProblem[]>([]);
   problemsTotal = $state(0);
-  problemCounts = $state<{ skipped: number; refused: number }>({ skipped: 0, refused: 0 });
+  /** The latest import's left-out files by group (not DICOM, duplicates, other skipped, refused). */
+  problemGroups = $state<Record<ProblemGroup, number>>({ notDicom: 0, duplicate: 0, skipped: 0, refused: 0 });
   predictionFilters = $state<PredictionFilters>({ taskId: null, predictedClass: '', status: '' });
   studyFilters = $state<StudyFilters>({ modality: '', laterality: '', view: '', presentationIntent: '', labelled: '' });
   /** Where the viewer's study stands in the whole filtered list (0-based), once asked. */
@@ -106,7 +108,7 @@ export class LibraryStore {
       this.total = studies.total;
       this.problems = problems.rows;
       this.problemsTotal = problems.total;
-      this.problemCounts = problems.counts;
+      this.problemGroups = problems.groups;
       this.loaded = true;
       this.loadError = null;
     } catch (err) {

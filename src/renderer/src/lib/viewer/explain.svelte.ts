@@ -54,7 +54,8 @@ export class ViewerExplainSession {
         if (job.status !== 'done') throw new Error(job.error ?? `the patch-map job ended ${job.status}`);
         const result = ExplainResult.parse(job.result);
         this.results = { ...this.results, [ViewerExplainSession.key(instanceId, modelId, taskId, promptSet)]: result };
-        this.className ??= result.classNames[0] ?? null;
+        // Another prompt set or task may name other classes: a choice it does not have falls back.
+        if (this.className === null || !result.classNames.includes(this.className)) this.className = result.classNames[0] ?? null;
       }
     } catch (err) {
       this.error = err instanceof Error ? err.message : String(err);
