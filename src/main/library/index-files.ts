@@ -38,8 +38,7 @@ export async function indexFiles(writer: LibraryWriter, jobId: number | null, fi
   const problems: ImportProblemRecord[] = [];
   out.forEach((o, j) => {
     const file = files[j]!.file;
-    if (o.kind === 'duplicate')
-      problems.push({ file, kind: 'skipped', reason: duplicateReason(o.of) });
+    if (o.kind === 'duplicate') problems.push({ file, kind: 'skipped', reason: duplicateReason(o.of) });
     else if (o.kind === 'refused' || o.kind === 'skipped') problems.push({ file, kind: o.kind, reason: o.reason });
   });
   writer.recordProblems(jobId, problems);
