@@ -32,6 +32,12 @@ export const PromptSetMeta = z.strictObject({
   task: z.string().min(1).max(200),
   /** Class names in the order of the logits. */
   classNames: z.array(z.string().min(1).max(200)).min(1),
+  /**
+   * The text after the learned context for each class, in classNames order, exactly as tokenized
+   * in training (e.g. "breast tissue density 1: almost entirely fat."). Absent: the class names are
+   * that text (sets written before this field, and the demo's).
+   */
+  classTexts: z.array(z.string().min(1).max(400)).min(1).optional(),
   /** Number of learned context vectors (rows of `ctx`). */
   nCtx: PosInt,
   /**

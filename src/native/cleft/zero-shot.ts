@@ -105,7 +105,11 @@ export async function promptSetClassEmbeddings(
   e: WorkflowEngine,
 ): Promise<{ embeddings: Float32Array; classNames: string[] }> {
   const { entry, ctx, shape } = readPromptSet(bundle, promptSet);
-  const ids = classNameIds(bundleTokenizer(bundle), entry.classNames);
+  // The context was learned in front of these tokens: anything else would be another prompt.
+  const texts = entry.classTexts ?? entry.classNames;
+  if (texts.length !== entry.classNames.length)
+    throw new Error(`prompt set "${promptSet}": ${texts.length} class texts for ${entry.classNames.length} classes`);
+  const ids = classNameIds(bundleTokenizer(bundle), texts);
   const f = await promptFeatures({ modelDir: bundle.text.dir, adapterDir: bundle.text.adapter?.dir ?? null }, ctx, shape, ids, e);
   const h = bundle.heads.heads;
   return {

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import type { ClassifyResult } from '../../../src/common/jobs';
 import { addPromptSet, openBundle, readPromptSet } from '../../../src/native/bundle/index';
+import { builtinTask, classNamesForPromptLearning } from '../../../src/native/cleft/tasks';
 import { callApi } from '../../helpers/api';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
@@ -63,9 +64,15 @@ describe('class-specific prompt sets', () => {
     expect(sharedSet.shape).toEqual([3, dim]);
     expect(sharedSet.entry.classSpecific).toBeUndefined();
 
+    // The set names the task's classes but keeps the text its context was learned in front of:
+    // classifying with " A" after a context trained before "breast tissue density 1: …" is another prompt.
+    expect(sharedSet.entry.classNames).toEqual(classes);
+    expect(sharedSet.entry.classTexts).toEqual(classNamesForPromptLearning(builtinTask('Breast density')!));
+    expect(sharedSet.entry.classTexts![0]).toMatch(/density 1/);
+
     // The shared context copied to every class, saved as a class-specific set.
-    const { task, classNames, nCtx, initPhrase, metrics, training } = sharedSet.entry;
-    const meta = { task, classNames, nCtx, initPhrase, metrics, training };
+    const { task, classNames, classTexts, nCtx, initPhrase, metrics, training } = sharedSet.entry;
+    const meta = { task, classNames, classTexts, nCtx, initPhrase, metrics, training };
     const copied = new Float32Array(4 * 3 * dim);
     for (let c = 0; c < 4; c++) copied.set(sharedSet.ctx, c * 3 * dim);
     bundle = await addPromptSet(bundle, 'copied', { data: copied, shape: [4, 3, dim] }, meta);

@@ -136,6 +136,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
       meta: {
         task: task.name,
         classNames: classes,
+        classTexts: classNames,
         nCtx: r.shape.at(-2)!,
         initPhrase: phrase,
         metrics: { before: r.metrics.before, after: r.metrics.after },
