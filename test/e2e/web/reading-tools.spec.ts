@@ -280,3 +280,17 @@ test('the pixel readout loses "≈" when the full-resolution frame arrives, and 
   expect(alpha).toBeGreaterThanOrEqual(0.5);
   expect(consoleErrors).toEqual([]);
 });
+
+test('once a hanging is drawn, the next study in the Library order is prefetched', async ({ page, consoleErrors }) => {
+  // The Library's default order: newest study first.
+  const list = await api<{ rows: { id: number }[] }>('library.studies', { sort: { key: 'studyDate', dir: 'desc' } });
+  const [first, second] = [list.rows[0]!.id, list.rows[1]!.id];
+  await page.goto(`${host.url}#/viewer/study/${first}`);
+  await waitForHanging(page);
+  await expect(page.getByTestId('study-position')).toHaveText('1 / 3');
+  await expect(page.getByTestId('hanging')).toHaveAttribute('data-prefetched', String(second));
+  await page.keyboard.press('j');
+  await expect(page).toHaveURL(new RegExp(`#/viewer/study/${second}$`));
+  await waitForHanging(page);
+  expect(consoleErrors).toEqual([]);
+});

@@ -1,10 +1,12 @@
 // The viewer's reading tools as pure functions: measurement text with the spacing choice, the
-// loupe's pixels through the VOI window (and the hanging's mirror), and which study is the prior.
+// loupe's pixels through the VOI window (and the hanging's mirror), which study is the prior, and
+// the JPEG 2000 resolution levels asked for on the way to the full frame.
 import { describe, expect, it } from 'vitest';
 import { chooseSpacing } from '../../../src/common/imaging/spacing';
 import { renderLoupe } from '../../../src/renderer/src/lib/viewer/loupe';
 import { measurementText } from '../../../src/renderer/src/lib/viewer/measure';
 import { pickPrior } from '../../../src/renderer/src/lib/viewer/prior';
+import { refinementSizes } from '../../../src/renderer/src/lib/viewer/progressive';
 
 describe('measurementText', () => {
   it('says mm with a spacing and px without one', () => {
@@ -58,5 +60,19 @@ describe('pickPrior', () => {
   it('none without an earlier dated study, or without a current date', () => {
     expect(pickPrior(current, [{ id: 7, patientId: 'P1', studyDate: '20240110' }])).toBeNull();
     expect(pickPrior({ ...current, studyDate: null }, [{ id: 4, patientId: 'P1', studyDate: '20220301' }])).toBeNull();
+  });
+});
+
+describe('refinementSizes', () => {
+  const J2K = '1.2.840.10008.1.2.4.90';
+  it('asks for each JPEG 2000 resolution level between the preview and the full frame', () => {
+    expect(refinementSizes(512, 4096, J2K)).toEqual([1024, 2048]);
+    expect(refinementSizes(1024, 4096, '1.2.840.10008.1.2.4.201')).toEqual([2048]);
+    expect(refinementSizes(256, 512, J2K)).toEqual([]); // the next level is the full frame
+  });
+  it('goes straight to the full frame for syntaxes that decode whole frames', () => {
+    expect(refinementSizes(512, 4096, '1.2.840.10008.1.2.1')).toEqual([]);
+    expect(refinementSizes(512, 4096, '1.2.840.10008.1.2.4.80')).toEqual([]);
+    expect(refinementSizes(512, 4096, null)).toEqual([]);
   });
 });
