@@ -294,3 +294,19 @@ test('once a hanging is drawn, the next study in the Library order is prefetched
   await waitForHanging(page);
   expect(consoleErrors).toEqual([]);
 });
+
+test('cut text ends in an ellipsis with the whole text on hover: study line and window preset', async ({ page, consoleErrors }) => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`${host.url}#/viewer/study/${withPrior}`);
+  await waitForHanging(page);
+  // The study line is cut once, at its end, and its title is exactly its text.
+  const line = page.getByTestId('study-info').locator('.study-line');
+  await expect(line).toHaveCSS('text-overflow', 'ellipsis');
+  expect(await line.getAttribute('title')).toBe((await line.textContent())!.trim());
+  await expect(line).toHaveAttribute('title', /^Phantom PHANTOM007-0001 · PHANTOM007-0001 · \d{4}-\d{2}-\d{2} · Acc A\d+$/);
+  const preset = page.locator('#wl-preset');
+  await preset.selectOption({ label: 'Narrow (dense tissue)' });
+  await expect(preset).toHaveAttribute('title', 'Narrow (dense tissue)');
+  await expect(preset).toHaveCSS('text-overflow', 'ellipsis');
+  expect(consoleErrors).toEqual([]);
+});
