@@ -40,7 +40,12 @@ export const FrameMeta = z.object({
   viewPosition: z.string().nullable(),
   /** PatientOrientation (0020,0020) row and column directions, e.g. ["A", "R"], when present. */
   patientOrientation: z.array(z.string()).nullable(),
+  /** PixelSpacing (0028,0030) as written; which spacing a measurement uses is chooseSpacing's (common/imaging/spacing.ts). */
   pixelSpacing: z.tuple([z.number(), z.number()]).nullable(),
+  /** ImagerPixelSpacing (0018,1164), EstimatedRadiographicMagnificationFactor (0018,1114), PixelSpacingCalibrationType (0028,0A02). */
+  imagerPixelSpacing: z.tuple([z.number(), z.number()]).nullish(),
+  magnificationFactor: z.number().nullish(),
+  spacingCalibration: z.string().nullish(),
   forProcessing: z.boolean(),
 });
 export type FrameMeta = z.infer<typeof FrameMeta>;

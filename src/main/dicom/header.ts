@@ -75,6 +75,10 @@ export interface DicomHeader {
   declaredNumberOfFrames: string | null;
   pixelSpacing: [number, number] | null;
   imagerPixelSpacing: [number, number] | null;
+  /** EstimatedRadiographicMagnificationFactor (0018,1114). */
+  magnificationFactor: number | null;
+  /** PixelSpacingCalibrationType (0028,0A02): GEOMETRY, FIDUCIAL, or null when PixelSpacing was not calibrated. */
+  pixelSpacingCalibrationType: string | null;
   windowCenter: number[];
   windowWidth: number[];
   windowExplanation: string[];
@@ -218,6 +222,8 @@ export function headerFromDataset(ds: DataSet): DicomHeader {
     declaredNumberOfFrames: framesText,
     pixelSpacing: pair(nums(ds, 'x00280030')),
     imagerPixelSpacing: pair(nums(ds, 'x00181164')),
+    magnificationFactor: num(ds, 'x00181114'),
+    pixelSpacingCalibrationType: str(ds, 'x00280a02'),
     windowCenter: nums(ds, 'x00281050'),
     windowWidth: nums(ds, 'x00281051'),
     windowExplanation: strs(ds, 'x00281055'),

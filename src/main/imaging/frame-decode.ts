@@ -61,7 +61,10 @@ export async function decodeForDisplay(job: FrameJob): Promise<{ meta: FrameMeta
     laterality: h.breastSide,
     viewPosition: h.mammoView,
     patientOrientation: h.patientOrientation,
-    pixelSpacing: h.pixelSpacing ?? h.imagerPixelSpacing,
+    pixelSpacing: h.pixelSpacing,
+    imagerPixelSpacing: h.imagerPixelSpacing,
+    magnificationFactor: h.magnificationFactor,
+    spacingCalibration: h.pixelSpacingCalibrationType,
     forProcessing: h.forProcessing,
   };
   return { meta, data: bytes };

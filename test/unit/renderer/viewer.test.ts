@@ -116,6 +116,19 @@ describe('buildImage', () => {
     expect(img.columnPixelSpacing).toBeCloseTo(0.32);
   });
 
+  it('measures with the IHE choice of spacing: ImagerPixelSpacing over the magnification factor, else pixels', () => {
+    const img = buildImage(
+      'cleft:3:0',
+      meta({ pixelSpacing: null, imagerPixelSpacing: [0.11, 0.11], magnificationFactor: 1.1 }),
+      buffer([1, 2, 3, 4, 5, 6], Uint16Array),
+    );
+    expect(img.cleft.spacing).toMatchObject({ source: 'ImagerPixelSpacing', plane: 'breast', unit: 'mm' });
+    expect(img.rowPixelSpacing).toBeCloseTo(0.1);
+    const bare = buildImage('cleft:3:0', meta({ pixelSpacing: null }), buffer([1, 2, 3, 4, 5, 6], Uint16Array));
+    expect(bare.cleft.spacing).toMatchObject({ source: 'none', unit: 'px' });
+    expect(bare.rowPixelSpacing).toBeUndefined();
+  });
+
   it('turns RGB into the RGBA cornerstone draws', () => {
     const img = buildImage(
       'cleft:3:0',

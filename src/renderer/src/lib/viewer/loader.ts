@@ -4,6 +4,7 @@
 // modality LUT (slope/intercept) and the VOI LUT itself.
 import type { CornerstoneImage, ImageLoader } from 'cornerstone-core';
 import type { FrameMeta } from '../../../../common/binary';
+import { chooseSpacing, type SpacingChoice } from '../../../../common/imaging/spacing';
 import type { RendererClient } from '../client';
 import { defaultWindow } from './voi';
 
@@ -33,6 +34,8 @@ export interface CleftImage extends CornerstoneImage {
     stored: ArrayLike<number>;
     /** True when this is a reduced version of a larger frame. */
     reduced: boolean;
+    /** The spacing measurements use, per full-resolution pixel (common/imaging/spacing.ts). */
+    spacing: SpacingChoice;
   };
 }
 
@@ -104,9 +107,10 @@ export function buildImage(imageId: string, meta: FrameMeta, data: ArrayBuffer):
   }
   const window = color ? { center: 127.5, width: 256 } : defaultWindow(meta);
   const reduced = meta.rows < meta.fullRows || meta.columns < meta.fullColumns;
-  // PixelSpacing is row spacing \ column spacing, of the full frame; a reduced frame's pixels are larger.
+  // Row spacing \ column spacing of the full frame; a reduced frame's pixels are larger.
   const rowScale = meta.fullRows / meta.rows;
   const colScale = meta.fullColumns / meta.columns;
+  const spacing = spacingOf(meta);
   return {
     imageId,
     minPixelValue: min,
@@ -123,11 +127,21 @@ export function buildImage(imageId: string, meta: FrameMeta, data: ArrayBuffer):
     color,
     rgba: false,
     invert: meta.photometric === 'MONOCHROME1',
-    rowPixelSpacing: meta.pixelSpacing ? meta.pixelSpacing[0] * rowScale : undefined,
-    columnPixelSpacing: meta.pixelSpacing ? meta.pixelSpacing[1] * colScale : undefined,
+    rowPixelSpacing: spacing.unit === 'mm' ? spacing.row * rowScale : undefined,
+    columnPixelSpacing: spacing.unit === 'mm' ? spacing.column * colScale : undefined,
     sizeInBytes: (pixels as Typed).byteLength ?? data.byteLength,
-    cleft: { meta, stored, reduced },
+    cleft: { meta, stored, reduced, spacing },
   };
+}
+
+/** The measurement spacing of a frame's header facts. */
+export function spacingOf(meta: FrameMeta): SpacingChoice {
+  return chooseSpacing({
+    pixelSpacing: meta.pixelSpacing,
+    imagerPixelSpacing: meta.imagerPixelSpacing ?? null,
+    magnificationFactor: meta.magnificationFactor ?? null,
+    calibrationType: meta.spacingCalibration ?? null,
+  });
 }
 
 function bytesPer(type: FrameMeta['dataType']): number {
