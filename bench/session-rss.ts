@@ -4,8 +4,8 @@
 //
 //   npx tsx bench/session-rss.ts <artifacts dir> shared|prepacked
 import * as path from 'node:path';
-import { ort } from '../src/native/runtime/ort.js';
-import { toOrtSessionOptions } from '../src/native/runtime/session-options.js';
+import { ort } from '../src/native/runtime/ort';
+import { toOrtSessionOptions } from '../src/native/runtime/session-options';
 
 const [dir, mode] = process.argv.slice(2);
 if (!dir || (mode !== 'shared' && mode !== 'prepacked')) throw new Error('usage: session-rss.ts <artifacts dir> shared|prepacked');

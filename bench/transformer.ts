@@ -15,17 +15,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { emitOnnx, Graph, ops } from '../src/native/graph/index.js';
-import { safetensorsWeightRefs } from '../src/native/formats/hf-folder.js';
-import { bindWeights, type BoundWeights } from '../src/native/models/weights.js';
-import { readSafetensorsHeader, writeSafetensorsStreaming } from '../src/native/formats/safetensors.js';
-import { ort, ortVersion, type OrtSession, type OrtTensor } from '../src/native/runtime/ort.js';
-import { toOrtSessionOptions, type EngineSessionOptions } from '../src/native/runtime/session-options.js';
-import { baseParamShapes, type TransformerConfig, transformer } from '../test/helpers/transformer.js';
-import { emitTrainingArtifacts, linear, Trainer, type TrainingManifest, type TrainingSetup } from '../src/native/training/index.js';
-import { mulberry32 } from '../src/native/io/random.js';
-import { matmulModel } from '../test/unit/native/runtime/helpers/onnx-min.js';
-import { fmt, loadAvg1, machine, measure, summarize, writeResultsSection, type Stats } from './harness.js';
+import { emitOnnx, Graph, ops } from '../src/native/graph/index';
+import { safetensorsWeightRefs } from '../src/native/formats/hf-folder';
+import { bindWeights, type BoundWeights } from '../src/native/models/weights';
+import { readSafetensorsHeader, writeSafetensorsStreaming } from '../src/native/formats/safetensors';
+import { ort, ortVersion, type OrtSession, type OrtTensor } from '../src/native/runtime/ort';
+import { toOrtSessionOptions, type EngineSessionOptions } from '../src/native/runtime/session-options';
+import { baseParamShapes, type TransformerConfig, transformer } from '../test/helpers/transformer';
+import { emitTrainingArtifacts, linear, Trainer, type TrainingManifest, type TrainingSetup } from '../src/native/training/index';
+import { mulberry32 } from '../src/native/io/random';
+import { matmulModel } from '../test/unit/native/runtime/helpers/onnx-min';
+import { fmt, loadAvg1, machine, measure, summarize, writeResultsSection, type Stats } from './harness';
 
 const { values } = parseArgs({
   options: {

@@ -374,8 +374,9 @@ export const PacsRetrieveResult = z.strictObject({
 export type PacsRetrieveResult = z.infer<typeof PacsRetrieveResult>;
 
 /**
- * Every job kind: its parameters and the result it ends with. The worker checks a result against
- * its schema before the job is marked done, so a job record's result is typed by its kind.
+ * Every job kind: its parameters and the result it ends with, one definition each. Params are
+ * checked when a job is queued and again when the worker reads the stored row; a result is checked
+ * before the job is marked done. So a job record's params and result are typed by its kind.
  */
 export const jobKinds = {
   'hash-folder': { params: HashFolderParams, result: HashFolderResult },
@@ -437,7 +438,6 @@ export type JobProgress = z.infer<typeof JobProgress>;
 const jobFields = {
   id: z.number().int().positive(),
   status: JobStatus,
-  params: z.unknown(),
   progress: JobProgress,
   error: z.string().nullable(),
   checkpointPath: z.string().nullable(),
@@ -448,10 +448,15 @@ const jobFields = {
   finishedAt: z.string().nullable(),
 };
 
-/** A job of one kind: `result` is set once it is done. */
+/**
+ * A job of one kind: `params` as the kind's schema reads them (null for a stored row that does not
+ * fit it: written by another version or by hand; the worker refuses to run it, naming the field),
+ * `result` once it is done.
+ */
 const jobOf = <K extends JobKind>(kind: K) => {
+  const params: Schemas<K>['params'] = jobKinds[kind].params;
   const result: Schemas<K>['result'] = jobKinds[kind].result;
-  return z.object({ ...jobFields, kind: z.literal(kind), result: z.nullable(result) });
+  return z.object({ ...jobFields, kind: z.literal(kind), params: z.nullable(params), result: z.nullable(result) });
 };
 
 export const Job = z.discriminatedUnion('kind', [
@@ -466,14 +471,14 @@ export const Job = z.discriminatedUnion('kind', [
   jobOf('pacs-retrieve'),
 ]);
 export type Job = z.infer<typeof Job>;
-/** A job record of kind K (its result typed by the kind). */
+/** A job record of kind K (its params and result typed by the kind). */
 export type JobOf<K extends JobKind> = Extract<Job, { kind: K }>;
 
 // Compile-time check that JobSpec and Job list every kind of `jobKinds` (an error names the one missing).
 type Unlisted = Exclude<JobKind, JobSpec['kind']> | Exclude<JobKind, Job['kind']>;
 export const everyKindListed: [Unlisted] extends [never] ? true : Unlisted = true;
 
-/** Narrows a job record to its kind, so its result is typed. */
+/** Narrows a job record to its kind, so its params and result are typed. */
 export function isJobOf<K extends JobKind>(job: Job | null | undefined, kind: K): job is JobOf<K> {
   return job?.kind === kind;
 }

@@ -8,9 +8,9 @@
  * gradient, the attention scale folded into q, the causal mask as an additive bias (no Where in the
  * backward), k transposed straight to [b, h, hd, t] with one Transpose.
  */
-import { ops, type ParamOptions, type Tensor } from '../../src/native/graph/index.js';
-import { geluTanh, linear } from '../../src/native/training/layers.js';
-import type { BuildContext } from '../../src/native/training/setup.js';
+import { ops, type ParamOptions, type Tensor } from '../../src/native/graph/index';
+import { geluTanh, linear } from '../../src/native/training/layers';
+import type { BuildContext } from '../../src/native/training/setup';
 
 export interface TransformerConfig {
   vocab: number;

@@ -43,6 +43,12 @@ export class JobsRepo {
     return Number(info.lastInsertRowid);
   }
 
+  /** A job's params as stored (JSON), whether or not they fit its kind's schema. */
+  storedParams(id: number): unknown {
+    const row = this.db.prepare(`SELECT params_json FROM jobs WHERE id = ?`).get(id) as { params_json: string } | undefined;
+    return row ? (JSON.parse(row.params_json) as unknown) : undefined;
+  }
+
   get(id: number): Job | undefined {
     const row = this.db.prepare(`SELECT * FROM jobs WHERE id = ?`).get(id) as JobRow | undefined;
     return row && isKnownKind(row.kind) ? toJob(row) : undefined;
@@ -230,9 +236,9 @@ function toJob(row: JobRow): Job {
     id: row.id,
     kind: row.kind,
     status: row.status,
-    params: JSON.parse(row.params_json) as unknown,
+    params: stored(row.kind, 'params', row.params_json),
     progress: { fraction: row.progress, message: row.message, etaSeconds: null },
-    result: storedResult(row.kind, row.result_json),
+    result: stored(row.kind, 'result', row.result_json),
     error: row.error,
     checkpointPath: row.checkpoint_path,
     revision: row.revision,
@@ -243,12 +249,13 @@ function toJob(row: JobRow): Job {
 }
 
 /**
- * Results are checked against their kind's schema before a job is marked done. A row an older
- * version of the app stored in another shape reads as no result, rather than breaking every list
- * the job is in.
+ * Params are checked against their kind's schema when a job is queued, results before a job is
+ * marked done. A row an older version of the app (or a hand) stored in another shape reads as no
+ * params or no result, rather than breaking every list the job is in; the worker refuses to run a
+ * job whose params do not fit, naming the job and the field (jobs/job-params.ts).
  */
-function storedResult(kind: string, json: string | null): unknown {
+function stored(kind: string, part: 'params' | 'result', json: string | null): unknown {
   if (json === null) return null;
-  const result = Object.hasOwn(jobKinds, kind) ? jobKinds[kind as keyof typeof jobKinds].result.safeParse(JSON.parse(json)) : null;
-  return result?.success ? result.data : null;
+  const value = Object.hasOwn(jobKinds, kind) ? jobKinds[kind as keyof typeof jobKinds][part].safeParse(JSON.parse(json)) : null;
+  return value?.success ? value.data : null;
 }

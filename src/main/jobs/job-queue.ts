@@ -18,6 +18,7 @@ import type { Db } from '../db/database';
 import { JobsRepo, type RunnerRecord } from '../db/jobs-repo';
 import { RunnerLock } from '../db/runner-lock';
 import { readCheckpoint } from './job-context';
+import { checkedParams } from './job-params';
 import { METRICS_FILE, MetricsWriter, parseMetricLine, readMetrics } from './metrics-file';
 import type { FromWorker, WorkerChannel, WorkerLauncher } from '../workers/job-protocol';
 
@@ -104,7 +105,7 @@ export class JobQueue {
   }
 
   enqueue(spec: JobSpec): Job {
-    const id = this.repo.insert(spec.kind, spec.params);
+    const id = this.repo.insert(spec.kind, checkedParams(spec.kind, spec.params));
     this.own.add(id);
     this.startTail(id);
     this.announce(this.mustGet(id));
@@ -378,7 +379,8 @@ export class JobQueue {
     });
     channel.post({
       type: 'start',
-      job: { id: job.id, kind: job.kind, params: job.params, jobDir, dataDir: this.options.dataDir, checkpoint },
+      // The row as stored (not the record's reading of it): the worker checks it and names what does not fit.
+      job: { id: job.id, kind: job.kind, params: this.repo.storedParams(job.id), jobDir, dataDir: this.options.dataDir, checkpoint },
     });
     this.flush(job.id, run, true);
   }

@@ -5,11 +5,11 @@
  * Only nodes on a path from some `wrt` tensor to the loss get rules applied; everything else (frozen
  * weights, constants, inputs not asked for) is never differentiated. Fan-out is accumulated by Add.
  */
-import { isFloat } from './dtype.js';
-import { fmtShape, isStatic, numel, shapeEq, ShapeError } from './shape.js';
-import type { Tensor } from './tensor.js';
-import { fill } from './ops/creation.js';
-import { add } from './ops/elementwise.js';
+import { isFloat } from './dtype';
+import { fmtShape, isStatic, numel, shapeEq, ShapeError } from './shape';
+import type { Tensor } from './tensor';
+import { fill } from './ops/creation';
+import { add } from './ops/elementwise';
 
 const key = (t: Tensor) => `${t.node.id}:${t.index}`;
 

@@ -2,11 +2,11 @@
  * The graph: an append-only list of nodes. Node ids grow with creation order, which is therefore a
  * topological order and the basis of deterministic emission.
  */
-import { DTYPE_BYTES, encodeValues, type DType } from './dtype.js';
-import { canonicalDim, fmtShape, isStatic, ShapeError, type Dim, type Shape } from './shape.js';
-import type { ExternalLocation } from './onnx/proto.js';
-import type { OpDef, TensorType } from './op.js';
-import { Tensor } from './tensor.js';
+import { DTYPE_BYTES, encodeValues, type DType } from './dtype';
+import { canonicalDim, fmtShape, isStatic, ShapeError, type Dim, type Shape } from './shape';
+import type { ExternalLocation } from './onnx/proto';
+import type { OpDef, TensorType } from './op';
+import { Tensor } from './tensor';
 
 /** Where a frozen parameter's bytes live when it is emitted as an initializer. */
 export type ParamValue = { kind: 'inline'; bytes: Uint8Array } | ({ kind: 'external' } & ExternalLocation);

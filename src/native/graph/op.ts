@@ -2,10 +2,10 @@
  * What an op is: shape/dtype inference, ONNX emission and the gradient rule, defined together in one
  * place (`defineOp`) so nobody adds a forward without thinking about its backward.
  */
-import type { DType } from './dtype.js';
-import type { Dim, Shape } from './shape.js';
-import type { OnnxAttr } from './onnx/proto.js';
-import type { Tensor } from './tensor.js';
+import type { DType } from './dtype';
+import type { Dim, Shape } from './shape';
+import type { OnnxAttr } from './onnx/proto';
+import type { Tensor } from './tensor';
 
 export interface TensorType {
   dtype: DType;

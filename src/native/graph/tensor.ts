@@ -3,21 +3,21 @@
  * build time. The methods exist so model code reads top to bottom: `x.matmul(w).add(b).gelu('tanh')`.
  * Every method is a thin call into the op modules, which also export the same functions.
  */
-import type { DType } from './dtype.js';
-import { fmtShape, type Dim, type Shape } from './shape.js';
-import type { Graph, Node } from './graph.js';
-import * as ew from './ops/elementwise.js';
-import * as un from './ops/unary.js';
-import * as cmp from './ops/compare.js';
-import * as red from './ops/reduce.js';
-import * as lay from './ops/layout.js';
-import * as idx from './ops/indexing.js';
-import * as act from './ops/activation.js';
-import * as nrm from './ops/norm.js';
-import { matmul } from './ops/matmul.js';
-import { softmax, logSoftmax } from './ops/softmax.js';
-import { cast } from './ops/cast.js';
-import { trilu } from './ops/mask.js';
+import type { DType } from './dtype';
+import { fmtShape, type Dim, type Shape } from './shape';
+import type { Graph, Node } from './graph';
+import * as ew from './ops/elementwise';
+import * as un from './ops/unary';
+import * as cmp from './ops/compare';
+import * as red from './ops/reduce';
+import * as lay from './ops/layout';
+import * as idx from './ops/indexing';
+import * as act from './ops/activation';
+import * as nrm from './ops/norm';
+import { matmul } from './ops/matmul';
+import { softmax, logSoftmax } from './ops/softmax';
+import { cast } from './ops/cast';
+import { trilu } from './ops/mask';
 
 export class Tensor {
   constructor(

@@ -13,11 +13,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { emitOnnx, grad, Graph, type Tensor } from '../graph/index.js';
-import type { EmitTarget } from '../graph/op.js';
-import { writeFileAtomic } from '../formats/safetensors.js';
-import { buildOptimizerGraph, resolveOptimizer, type OptimizerConfig } from './optimizer.js';
-import { DROPOUT_SEED, layoutOf, makeBuildContext, type DecayExclusion, type ParamLayout, type TrainingSetup } from './setup.js';
+import { emitOnnx, grad, Graph, type Tensor } from '../graph/index';
+import type { EmitTarget } from '../graph/op';
+import { writeFileAtomic } from '../formats/safetensors';
+import { buildOptimizerGraph, resolveOptimizer, type OptimizerConfig } from './optimizer';
+import { DROPOUT_SEED, layoutOf, makeBuildContext, type DecayExclusion, type ParamLayout, type TrainingSetup } from './setup';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_FORMAT = 'cleft-training-artifacts';

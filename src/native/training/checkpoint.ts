@@ -18,9 +18,9 @@ import {
   writeFileAtomic,
   writeSafetensors,
   type TensorInput,
-} from '../formats/safetensors.js';
-import { sha256Hex, type TrainingManifest } from './artifacts.js';
-import type { ParamLayout } from './setup.js';
+} from '../formats/safetensors';
+import { sha256Hex, type TrainingManifest } from './artifacts';
+import type { ParamLayout } from './setup';
 
 export const CHECKPOINT_FILE = 'checkpoint.json';
 export const CHECKPOINT_FORMAT = 'cleft-training-checkpoint';

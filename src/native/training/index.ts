@@ -7,8 +7,8 @@ export {
   type TrainingManifest,
   type ArtifactFile,
   type IoInfo,
-} from './artifacts.js';
-export { buildOptimizerGraph, resolveOptimizer, stateNames, type OptimizerConfig, type AdamWConfig, type SgdConfig } from './optimizer.js';
+} from './artifacts';
+export { buildOptimizerGraph, resolveOptimizer, stateNames, type OptimizerConfig, type AdamWConfig, type SgdConfig } from './optimizer';
 export {
   DROPOUT_SEED,
   NO_DECAY_BIAS_AND_NORM,
@@ -20,8 +20,8 @@ export {
   type ParamLayout,
   type TrainableEntry,
   type DecayExclusion,
-} from './setup.js';
-export { Trainer, type TrainerOptions, type TrainData, type StepInfo, type TrainResult } from './trainer.js';
+} from './setup';
+export { Trainer, type TrainerOptions, type TrainData, type StepInfo, type TrainResult } from './trainer';
 export {
   saveCheckpoint,
   loadCheckpoint,
@@ -30,7 +30,7 @@ export {
   CHECKPOINT_FILE,
   type CheckpointMeta,
   type CheckpointState,
-} from './checkpoint.js';
-export { inThreadRunner, engineWorkerRunner, type StepRunner, type SessionHandle } from './runner.js';
-export { learningRate, deriveSeed, epochPermutation, DataOrder, type LrSchedule } from './schedule.js';
-export { linear, geluTanh, Linear, GeluTanh } from './layers.js';
+} from './checkpoint';
+export { inThreadRunner, engineWorkerRunner, type StepRunner, type SessionHandle } from './runner';
+export { learningRate, deriveSeed, epochPermutation, DataOrder, type LrSchedule } from './schedule';
+export { linear, geluTanh, Linear, GeluTanh } from './layers';

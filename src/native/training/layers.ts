@@ -11,9 +11,9 @@
  * - `geluTanh(x)`: forward is ONNX Gelu(approximate='tanh'); the gradient uses the sigmoid form
  *   tanh-GELU(x) = x·σ(2u), u = √(2/π)(x + 0.044715x³): 13 elementwise ops instead of ~21.
  */
-import { defineOp, ops, type Tensor } from '../graph/index.js';
-import { attr } from '../graph/onnx/proto.js';
-import { dimEq, fmtShape, ShapeError } from '../graph/shape.js';
+import { defineOp, ops, type Tensor } from '../graph/index';
+import { attr } from '../graph/onnx/proto';
+import { dimEq, fmtShape, ShapeError } from '../graph/shape';
 
 type NoAttrs = Record<string, never>;
 

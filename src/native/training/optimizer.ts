@@ -14,8 +14,8 @@
  * The mask (1 for decayed tensors, 0 for excluded ones) is built in the graph from runs of
  * ConstantOfShape, so no N-sized initializer is stored.
  */
-import { Graph, ops, type Tensor } from '../graph/index.js';
-import type { ParamLayout } from './setup.js';
+import { Graph, ops, type Tensor } from '../graph/index';
+import type { ParamLayout } from './setup';
 
 export interface AdamWConfig {
   kind: 'adamw';

@@ -12,12 +12,12 @@
  * no such input), so callers can always pass the full set.
  */
 import * as path from 'node:path';
-import type { EngineWorker } from '../runtime/engine-worker.js';
-import type { EngineSessionOptions } from '../runtime/session-options.js';
-import { SessionCache } from '../runtime/session-cache.js';
-import { fromOrtTensor, toOrtTensor, type WireFeeds, type WireTensor } from '../runtime/tensors.js';
-import type { OrtTensor } from '../runtime/ort.js';
-import type { SessionPlacement } from '../runtime/session-cache.js';
+import type { EngineWorker } from '../runtime/engine-worker';
+import type { EngineSessionOptions } from '../runtime/session-options';
+import { SessionCache } from '../runtime/session-cache';
+import { fromOrtTensor, toOrtTensor, type WireFeeds, type WireTensor } from '../runtime/tensors';
+import type { OrtTensor } from '../runtime/ort';
+import type { SessionPlacement } from '../runtime/session-cache';
 
 export interface SessionHandle {
   key: string;

@@ -4,7 +4,7 @@
  * trainable tensors are the graph's `trainable: true` params, in creation order; they are laid out in
  * one flat float32 vector (the optimizer's view) with one offset per tensor.
  */
-import { ops, type Graph, type Tensor } from '../graph/index.js';
+import { ops, type Graph, type Tensor } from '../graph/index';
 
 export interface BuildContext {
   readonly graph: Graph;

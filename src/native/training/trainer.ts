@@ -18,15 +18,15 @@
  * current thread through the runtime's SessionCache (the job system runs this inside a worker).
  */
 import * as path from 'node:path';
-import type { EngineSessionOptions } from '../runtime/session-options.js';
-import type { SessionPlacement } from '../runtime/session-cache.js';
-import { f32, i64, type WireFeeds, type WireTensor } from '../runtime/tensors.js';
-import { loadManifest, type TrainingManifest } from './artifacts.js';
-import { CheckpointError, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint.js';
-import { stateNames } from './optimizer.js';
-import { inThreadRunner, type SessionHandle, type StepRunner } from './runner.js';
-import { DataOrder, deriveSeed, learningRate, type LrSchedule } from './schedule.js';
-import { DROPOUT_SEED, type TrainableEntry } from './setup.js';
+import type { EngineSessionOptions } from '../runtime/session-options';
+import type { SessionPlacement } from '../runtime/session-cache';
+import { f32, i64, type WireFeeds, type WireTensor } from '../runtime/tensors';
+import { loadManifest, type TrainingManifest } from './artifacts';
+import { CheckpointError, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint';
+import { stateNames } from './optimizer';
+import { inThreadRunner, type SessionHandle, type StepRunner } from './runner';
+import { DataOrder, deriveSeed, learningRate, type LrSchedule } from './schedule';
+import { DROPOUT_SEED, type TrainableEntry } from './setup';
 
 export interface TrainData {
   /** Number of examples. */

@@ -11,14 +11,11 @@ import { readDicomHeader } from '../../../src/main/dicom/header';
 import { DENSITY_FRACTION, generatePhantoms } from '../../../src/main/dicom/phantom/index';
 import { readTensor } from '../../../src/native/formats/safetensors';
 import { requireTools } from './corpus';
+import { runCli, cliOutcome } from '../../helpers/cli';
 
 requireTools();
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-phantom-'));
-const CLI = path.resolve('bin/cleft.mjs');
-
-function cli(...args: string[]): string {
-  return execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-}
+const cli = (...args: string[]): string => runCli(args);
 
 describe('phantoms', () => {
   it('are deterministic from the seed', async () => {
@@ -101,7 +98,7 @@ describe('CLI', () => {
   it('fails clearly on a bad file', () => {
     const bad = path.join(root, 'bad.dcm');
     fs.writeFileSync(bad, 'nope');
-    const r = spawnSync(process.execPath, [CLI, 'dicom', 'info', bad, '--json'], { encoding: 'utf8' });
+    const r = cliOutcome(['dicom', 'info', bad, '--json']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`${bad}: not a DICOM file`);
   });

@@ -1,12 +1,11 @@
 // The Adaptor / linear probe as a job on library labels: the head lands in the bundle, the run
 // holds the held-out images' probabilities, and classification with the saved head reproduces them.
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import type { ClassifyResult } from '../../../src/common/jobs';
 import type { TrainAdaptorResult } from '../../../src/common/jobs';
 import { manifestSha256, openBundle, parseBundleManifest } from '../../../src/native/bundle/index';
+import { runCli } from '../../helpers/cli';
 import { callApi } from '../../helpers/api';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
@@ -109,25 +108,20 @@ describe('train-adaptor job', () => {
       }
       // `cleft classify --adaptor` (same head, features computed afresh) agrees with the job per exam.
       const cli = JSON.parse(
-        execFileSync(
-          process.execPath,
-          [
-            path.resolve(__dirname, '../../../bin/cleft.mjs'),
-            'classify',
-            '--bundle',
-            bundle.dir,
-            '--task',
-            'Breast density',
-            '--study',
-            studies[0]!.studyUid,
-            '--adaptor',
-            `head-${mode}`,
-            '--data-dir',
-            dataDir,
-            '--json',
-          ],
-          { encoding: 'utf8' },
-        ),
+        runCli([
+          'classify',
+          '--bundle',
+          bundle.dir,
+          '--task',
+          'Breast density',
+          '--study',
+          studies[0]!.studyUid,
+          '--adaptor',
+          `head-${mode}`,
+          '--data-dir',
+          dataDir,
+          '--json',
+        ]),
       ) as { adaptor: string; exam: Record<string, number> };
       expect(cli.adaptor).toBe(`head-${mode}`);
       const exam = clsPreds.find((q) => q.scope === 'exam' && q.studyId === studies[0]!.id)!;

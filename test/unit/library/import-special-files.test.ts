@@ -1,7 +1,7 @@
 // What the import and `cleft dicom` do with files that are not plain files (issue #16, item 11):
 // FIFOs and devices are never opened, links that lead nowhere are listed, names that are not
 // UTF-8 are shown readably, and a DICOMDIR says which of its files are missing.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import type { Backend } from '../../../src/main/api/backend';
 import { readDicomHeader } from '../../../src/main/dicom/header';
 import type { ImportResult } from '../../../src/common/jobs';
 import { callApi } from '../../helpers/api';
-import { CLI, ROOT } from '../../helpers/cli';
+import { cliOutcome } from '../../helpers/cli';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { testBackend } from '../../helpers/library';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
@@ -70,11 +70,7 @@ describe('special files', () => {
       message: `${fifo}: cannot read: a FIFO (named pipe), not a regular file`,
     });
     // The real command in a child: before, it blocked forever on the open (the timeout only bounds a failure).
-    const r = spawnSync(process.execPath, [CLI, 'dicom', 'pixels', fifo, '-o', path.join(dir, 'out.safetensors')], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 50_000,
-    });
+    const r = cliOutcome(['dicom', 'pixels', fifo, '-o', path.join(dir, 'out.safetensors')], { timeoutMs: 50_000 });
     expect(r.signal).toBeNull();
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain(`${fifo}: cannot read: a FIFO (named pipe), not a regular file`);

@@ -2,7 +2,6 @@
 // tabs, semicolons, a BOM, quoted commas and line breaks, CRLF; XLSX written by openpyxl) and a real
 // SQLite library of DICOM studies written by dcmtk: every rule of the import, its undo, the export
 // round trip and the CLI.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -11,7 +10,7 @@ import type { Backend } from '../../../src/main/api/backend';
 import type { MethodInput, MethodName, MethodOutput } from '../../../src/common/contract';
 import type { LabelImportOptions } from '../../../src/common/label-files';
 import { callApi } from '../../helpers/api';
-import { CLI, ROOT } from '../../helpers/cli';
+import { ROOT, cliOutcome } from '../../helpers/cli';
 import { requireDump2dcm, writeFourViewExam, writeMgInstance } from '../../helpers/dcmtk';
 import { testBackend } from '../../helpers/library';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
@@ -397,7 +396,7 @@ describe('label export', () => {
 
 describe('cleft labels (CLI)', () => {
   const cli = (args: string[]) => {
-    const r = spawnSync(process.execPath, [CLI, ...args, '--data-dir', dataDir], { cwd: ROOT, encoding: 'utf8' });
+    const r = cliOutcome([...args, '--data-dir', dataDir]);
     return { code: r.status, out: r.stdout, err: r.stderr };
   };
 

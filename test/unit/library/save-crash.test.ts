@@ -2,7 +2,6 @@
 // library rows), restart, resume: the job completes its own save (exactly one entry in the bundle,
 // its prompt_sets and runs rows) and `models inspect` finds nothing wrong. The kill is real: the
 // job runs in a `cleft jobs start` child that SIGKILLs itself at the named point (CLEFT_CRASH_AT).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -11,7 +10,7 @@ import { JobSpec } from '../../../src/common/jobs';
 import { CRASH_AT_ENV } from '../../../src/native/io/crash-point';
 import { BUNDLE_MANIFEST, openBundle, readAdaptor, readPromptSet } from '../../../src/native/bundle/index';
 import { callApi } from '../../helpers/api';
-import { CLI } from '../../helpers/cli';
+import { startCli, stopClis } from '../../helpers/cli';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
@@ -25,6 +24,7 @@ function backendAt(dataDir: string): Backend {
 }
 afterEach(() => {
   for (const b of open.splice(0)) b.close();
+  stopClis();
 });
 afterAll(removeTmpDirs);
 
@@ -50,25 +50,18 @@ async function labelledLibrary() {
 }
 
 /** Runs the job in a CLI child that kills itself at `point`; resolves with the signal it died of. */
-function runUntilKilled(dataDir: string, kind: string, params: Record<string, unknown>, point: string): Promise<NodeJS.Signals | null> {
-  const child = spawn(process.execPath, [CLI, 'jobs', 'start', kind, '--params', JSON.stringify(params), '--data-dir', dataDir], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, [CRASH_AT_ENV]: point },
+async function runUntilKilled(dataDir: string, kind: string, params: Record<string, unknown>, point: string): Promise<NodeJS.Signals> {
+  const run = startCli(['jobs', 'start', kind, '--params', JSON.stringify(params), '--data-dir', dataDir], {
+    env: { [CRASH_AT_ENV]: point },
   });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      if (signal === null) reject(new Error(`the job did not reach ${point} (exit ${code}): ${stderr}`));
-      else resolve(signal);
-    });
-  });
+  const { code, signal } = await run.exited;
+  if (signal === null) throw new Error(`the job did not reach ${point} (exit ${code}): ${run.stderr()}`);
+  return signal;
 }
 
 /** The one job of `kind` named `name` (its params' name). */
 function jobNamed(b: Backend, name: string) {
-  const jobs = b.jobs.list({ limit: 100 }).filter((j) => (j.params as { name?: string }).name === name);
+  const jobs = b.jobs.list({ limit: 100 }).filter((j) => j.params !== null && 'name' in j.params && j.params.name === name);
   expect(jobs).toHaveLength(1);
   return jobs[0]!;
 }

@@ -2,7 +2,6 @@
 // exams with their report.txt, a tiny CLEFT bundle; the new bundle is registered and usable, its
 // adapters are PEFT, a run is recorded; cancel; an interrupted job resumes to the adapters of an
 // uninterrupted run, bit for bit.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,8 +15,10 @@ import { readWeightF32 } from '../../../src/native/formats/hf-folder';
 import { readHeads } from '../../../src/native/models/heads';
 import { toFloat32 } from '../../../src/native/formats/safetensors';
 import { callApi } from '../../helpers/api';
+import { killJobPastCheckpoint, metricSteps, stopClis } from '../../helpers/cli';
 import { testBackend, addTinyBundle, importExams } from '../../helpers/library';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { until } from '../../helpers/wait';
 
 const open: Backend[] = [];
 function backendAt(dataDir: string): Backend {
@@ -27,6 +28,7 @@ function backendAt(dataDir: string): Backend {
 }
 afterEach(() => {
   for (const b of open.splice(0)) b.close();
+  stopClis();
 });
 afterAll(removeTmpDirs);
 
@@ -44,21 +46,6 @@ async function library(b: Backend) {
 }
 
 const BASE = { steps: 24, batchSize: 4, valFraction: 0.5, checkpointEvery: 4, seed: 3, lr: 5e-3, warmupSteps: 2 } as const;
-
-function until(predicate: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (predicate()) {
-        clearInterval(timer);
-        resolve();
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        reject(new Error(`${what}: not reached in ${timeoutMs / 1000} s`));
-      }
-    }, 10);
-  });
-}
 
 const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
@@ -287,57 +274,15 @@ describe('train-lora job', () => {
       open.length = 0;
 
       // `cleft jobs start` in a child process, SIGKILLed two updates past a checkpoint (files only, no sleeps).
-      const child = spawn(
-        process.execPath,
-        [
-          path.resolve(__dirname, '../../../bin/cleft.mjs'),
-          'jobs',
-          'start',
-          'train-lora',
-          '--params',
-          JSON.stringify({ ...params, name: 'killed' }),
-          '--data-dir',
-          dataDir,
-        ],
-        { stdio: 'ignore' },
-      );
-      const exited = new Promise((r) => child.once('exit', r));
       const jobDir = path.join(dataDir, 'jobs', String(job.id));
-      const meta = path.join(jobDir, 'checkpoint', 'checkpoint.json');
-      const metricSteps = () => {
-        try {
-          return fs
-            .readFileSync(path.join(jobDir, 'metrics.jsonl'), 'utf8')
-            .split('\n')
-            .flatMap((l) => {
-              try {
-                return [(JSON.parse(l) as { step: number }).step];
-              } catch {
-                return []; // blank, or a line being written
-              }
-            });
-        } catch {
-          return [];
-        }
-      };
-      await until(
-        () => {
-          let step = 0;
-          try {
-            step = (JSON.parse(fs.readFileSync(meta, 'utf8')) as { step: number }).step;
-          } catch {
-            return false;
-          }
-          return step > 0 && Math.max(0, ...metricSteps()) > step + 1;
-        },
-        'a checkpoint, and training past it',
-        600_000,
-      );
-      child.kill('SIGKILL');
-      await exited;
-      // The checkpoint the resume starts from, read once nothing can write it any more (the job may
-      // have checkpointed again between the poll above and the kill).
-      const checkpointStep = (JSON.parse(fs.readFileSync(meta, 'utf8')) as { step: number }).step;
+      const checkpointStep = await killJobPastCheckpoint({
+        dataDir,
+        jobId: job.id,
+        kind: 'train-lora',
+        params: { ...params, name: 'killed' },
+        timeoutMs: 600_000,
+      });
+      expect(checkpointStep).toBeGreaterThan(0);
 
       const b = backendAt(dataDir);
       expect(b.jobs.get(job.id).status).toBe('interrupted');
@@ -354,7 +299,7 @@ describe('train-lora job', () => {
       expect(checkpointStep).toBeLessThan(params.steps);
       const steps = b.jobs.metrics(job.id).map((p) => p.step);
       expect(steps.filter((s) => s > 0)).toEqual(Array.from({ length: params.steps }, (_, i) => i + 1));
-      expect(metricSteps()).toEqual(steps); // the file too (the validation of the starting point is step 0)
+      expect(metricSteps(jobDir)).toEqual(steps); // the file too (the validation of the starting point is step 0)
       // the images prepared before the kill were read from the job's pixel file, not decoded again
       expect((resumed.result as TrainLoraResult).notes).toContain('the prepared images of the interrupted run were reused');
       expect(fs.existsSync(path.join(jobDir, 'pixels'))).toBe(false); // removed once done

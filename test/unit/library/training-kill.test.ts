@@ -1,14 +1,13 @@
 // kill -9 of the whole process mid-training (a training job run by `cleft jobs start`), restart,
 // resume: what it learns is bit-identical to an uninterrupted run's (prompt learning and the Adaptor).
 // Synchronisation is on files only (the checkpoint and the job's metrics.jsonl), never on sleeps.
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import { JobSpec } from '../../../src/common/jobs';
 import { openBundle, readAdaptor, readPromptSet } from '../../../src/native/bundle/index';
 import { callApi } from '../../helpers/api';
+import { killJobPastCheckpoint, metricSteps, stopClis } from '../../helpers/cli';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
@@ -21,49 +20,9 @@ function backendAt(dataDir: string): Backend {
 }
 afterEach(() => {
   for (const b of open.splice(0)) b.close();
+  stopClis();
 });
 afterAll(removeTmpDirs);
-
-function until(predicate: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (predicate()) {
-        clearInterval(timer);
-        resolve();
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        reject(new Error(`${what}: not reached in ${timeoutMs / 1000} s`));
-      }
-    }, 20);
-  });
-}
-
-function readJson<T>(file: string): T | null {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-  } catch {
-    return null; // absent, or being replaced
-  }
-}
-
-function metricSteps(jobDir: string): number[] {
-  try {
-    return fs
-      .readFileSync(path.join(jobDir, 'metrics.jsonl'), 'utf8')
-      .split('\n')
-      .filter((l) => l.trim())
-      .flatMap((l) => {
-        try {
-          return [(JSON.parse(l) as { step: number }).step];
-        } catch {
-          return []; // a line being written
-        }
-      });
-  } catch {
-    return [];
-  }
-}
 
 /** A library with 3 four-view exams labelled A/B per breast and a tiny CLEFT bundle; no backend left open. */
 async function labelledLibrary() {
@@ -99,29 +58,14 @@ async function killResumeAndRunStraight(
 ) {
   const steps = params.steps as number;
   const jobId = lib.nextJobId;
-  const cli = path.resolve(__dirname, '../../../bin/cleft.mjs');
-  const child = spawn(
-    process.execPath,
-    [cli, 'jobs', 'start', kind, '--params', JSON.stringify({ ...params, name: 'killed' }), '--data-dir', lib.dataDir],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise((r) => child.once('exit', r));
   const jobDir = path.join(lib.dataDir, 'jobs', String(jobId));
-  const meta = path.join(jobDir, 'checkpoint', 'checkpoint.json');
-  await until(
-    () => {
-      const step = readJson<{ step: number }>(meta)?.step ?? 0;
-      // two updates past it, so the resumed run replays some steps the killed one had trained
-      return step > 0 && Math.max(0, ...metricSteps(jobDir)) > step + 1;
-    },
-    'a checkpoint, and training past it',
-    600_000,
-  );
-  child.kill('SIGKILL');
-  await exited;
-  // The checkpoint the resume starts from, read once nothing can write it any more (the job may
-  // have checkpointed again between the poll above and the kill).
-  const checkpointStep = readJson<{ step: number }>(meta)?.step ?? 0;
+  const checkpointStep = await killJobPastCheckpoint({
+    dataDir: lib.dataDir,
+    jobId,
+    kind,
+    params: { ...params, name: 'killed' },
+    timeoutMs: 600_000,
+  });
 
   const backend = backendAt(lib.dataDir);
   const cut = backend.jobs.get(jobId);

@@ -1,14 +1,13 @@
 // `cleft evaluate` on the predictions files researchers bring: every malformed file is refused with
 // the file, the line and the reason (never an engine message, a NaN report or an out-of-memory
 // abort), and a well-formed file's metrics are those of evaluate() on the same numbers.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { labelIndices, readPredictions } from '../../../src/main/cli/commands/evaluate';
 import { evaluate, MAX_CLASSES } from '../../../src/native/cleft/metrics';
 import { writeSafetensors } from '../../../src/native/formats/safetensors';
-import { CLI, ROOT } from '../../helpers/cli';
+import { cliOutcome } from '../../helpers/cli';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 
 afterAll(removeTmpDirs);
@@ -20,7 +19,7 @@ function csv(name: string, text: string): string {
   return file;
 }
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [CLI, 'evaluate', ...args], { cwd: ROOT, encoding: 'utf8' });
+  return cliOutcome(['evaluate', ...args]);
 }
 
 describe('cleft evaluate input checks', () => {

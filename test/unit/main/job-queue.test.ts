@@ -1,11 +1,12 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import type { Job } from '../../../src/common/jobs';
 import { expectedFolderDigest, makeEndlessFileTree, makeFileTree, removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { startCli, stopClis } from '../../helpers/cli';
 import { testBackend } from '../../helpers/library';
+import { until } from '../../helpers/wait';
 
 const open: Backend[] = [];
 function backendAt(dataDir: string): Backend {
@@ -15,6 +16,7 @@ function backendAt(dataDir: string): Backend {
 }
 afterEach(() => {
   for (const b of open.splice(0)) b.close();
+  stopClis();
 });
 afterAll(removeTmpDirs);
 
@@ -24,21 +26,6 @@ function collect(backend: Backend, id: number): Job[] {
     if (event === 'job.updated' && (payload as Job).id === id) seen.push(payload as Job);
   });
   return seen;
-}
-
-function until(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (predicate()) {
-        clearInterval(timer);
-        resolve();
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        reject(new Error('condition not met in time'));
-      }
-    }, 10);
-  });
 }
 
 describe('job queue with worker threads', () => {
@@ -78,7 +65,7 @@ describe('job queue with worker threads', () => {
     const first = backend.jobs.enqueue({ kind: 'hash-folder', params: { folder } });
     const second = backend.jobs.enqueue({ kind: 'hash-folder', params: { folder } });
     expect(backend.jobs.cancel(second.id).status).toBe('cancelled');
-    await until(() => backend.jobs.get(first.id).progress.fraction > 0);
+    await until(() => backend.jobs.get(first.id).progress.fraction > 0, 'progress on the first job', 20_000);
     backend.jobs.cancel(first.id);
     const final = await backend.jobs.waitFor(first.id);
     expect(final.status).toBe('cancelled');
@@ -92,7 +79,7 @@ describe('job queue with worker threads', () => {
     const dataDir = tmpDir();
     const first = backendAt(dataDir);
     const job = first.jobs.enqueue({ kind: 'hash-folder', params: { folder: endless.root } });
-    await until(() => first.jobs.get(job.id).checkpointPath !== null);
+    await until(() => first.jobs.get(job.id).checkpointPath !== null, 'a checkpoint', 20_000);
     first.close(); // workers die, the row stays 'running'
 
     const second = backendAt(dataDir);
@@ -112,12 +99,10 @@ describe('job queue with worker threads', () => {
     // The kill always comes mid-job: the job cannot end by itself.
     const endless = makeEndlessFileTree();
     const dataDir = tmpDir();
-    const cli = path.resolve(__dirname, '../../../bin/cleft.mjs');
-    const child = spawn(process.execPath, [cli, 'jobs', 'hash-folder', endless.root, '--data-dir', dataDir], { stdio: 'ignore' });
+    const cliJob = startCli(['jobs', 'hash-folder', endless.root, '--data-dir', dataDir]);
     const checkpoint = path.join(dataDir, 'jobs', '1', 'checkpoint.json');
-    await until(() => fs.existsSync(checkpoint), 30_000);
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    await until(() => fs.existsSync(checkpoint), 'the CLI job checkpointing', 30_000);
+    await cliJob.kill();
 
     const backend = backendAt(dataDir);
     const cut = backend.jobs.get(1);

@@ -2,7 +2,6 @@
 // by `cleft jobs list` and by a second backend on the same library (which queue and cancel through
 // the rows instead), and when the runner dies (kill -9) the next process takes over and marks its
 // job interrupted. Real processes, real SQLite; synchronisation on rows and files only.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -10,39 +9,20 @@ import { type Backend } from '../../../src/main/api/backend';
 import { DB_FILE_NAME, openDatabase } from '../../../src/main/db/database';
 import { JobsRepo } from '../../../src/main/db/jobs-repo';
 import type { Job } from '../../../src/common/jobs';
-import { CLI, runCli } from '../../helpers/cli';
+import { runCli, startCli, stopClis } from '../../helpers/cli';
 import { testBackend } from '../../helpers/library';
 import { expectedFolderDigest, makeEndlessFileTree, makeFileTree, removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { until } from '../../helpers/wait';
 
 const open: Backend[] = [];
-const children: ChildProcess[] = [];
 afterEach(() => {
   for (const b of open.splice(0)) b.close();
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  stopClis();
 });
 afterAll(removeTmpDirs);
 
-function until(predicate: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (predicate()) {
-        clearInterval(timer);
-        resolve();
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        reject(new Error(`${what}: not reached in ${timeoutMs / 1000} s`));
-      }
-    }, 20);
-  });
-}
-
-/** `cleft jobs hash-folder FOLDER` on `dataDir` in a child process, and its exit code. */
-function hashInChild(folder: string, dataDir: string): { child: ChildProcess; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, 'jobs', 'hash-folder', folder, '--data-dir', dataDir], { stdio: 'ignore' });
-  children.push(child);
-  return { child, exited: new Promise((r) => child.once('exit', (code) => r(code))) };
-}
+/** `cleft jobs hash-folder FOLDER` on `dataDir` in a child process. */
+const hashInChild = (folder: string, dataDir: string) => startCli(['jobs', 'hash-folder', folder, '--data-dir', dataDir]);
 
 function listed(dataDir: string): Job[] {
   return JSON.parse(runCli(['jobs', 'list', '--json', '--data-dir', dataDir])) as Job[];
@@ -56,12 +36,12 @@ describe('one job runner per library', () => {
       const endless = makeEndlessFileTree();
       const small = makeFileTree(3, 10);
       const dataDir = tmpDir();
-      const { child, exited } = hashInChild(endless.root, dataDir);
+      const cliJob = hashInChild(endless.root, dataDir);
       await until(() => fs.existsSync(path.join(dataDir, 'jobs', '1', 'checkpoint.json')), 'the CLI job checkpointing');
 
       // Read-only: the running job stays running, nothing is started; it says who runs it.
       expect(listed(dataDir).map((j) => [j.id, j.status])).toEqual([[1, 'running']]);
-      expect(runCli(['jobs', 'list', '--data-dir', dataDir])).toContain(`Jobs run by process ${child.pid} (cleft jobs hash-folder)`);
+      expect(runCli(['jobs', 'list', '--data-dir', dataDir])).toContain(`Jobs run by process ${cliJob.pid} (cleft jobs hash-folder)`);
 
       // A second backend on the library (as `cleft serve` would open it) is a client of the CLI process.
       const b = testBackend(dataDir);
@@ -86,7 +66,7 @@ describe('one job runner per library', () => {
       expect(cancelling.progress.message).toBe('Cancelling…');
       const cancelled = await b.jobs.waitFor(1);
       expect(cancelled.status).toBe('cancelled');
-      expect(await exited).toBe(130);
+      expect((await cliJob.exited).code).toBe(130);
       // The client announced what the runner did to the rows (the UI follows these events).
       expect(updates.some((j) => j.id === 1 && j.status === 'cancelled')).toBe(true);
 
@@ -108,15 +88,14 @@ describe('one job runner per library', () => {
     async () => {
       const endless = makeEndlessFileTree();
       const dataDir = tmpDir();
-      const { child, exited } = hashInChild(endless.root, dataDir);
+      const cliJob = hashInChild(endless.root, dataDir);
       await until(() => fs.existsSync(path.join(dataDir, 'jobs', '1', 'checkpoint.json')), 'the CLI job checkpointing');
 
       const b = testBackend(dataDir);
       open.push(b);
       expect(b.jobs.isRunner).toBe(false);
       expect(b.jobs.get(1).status).toBe('running');
-      child.kill('SIGKILL');
-      await exited;
+      await cliJob.kill();
       // The kernel freed the lock with the process; the client's next poll takes it.
       await until(() => b.jobs.isRunner, 'the client taking over');
       const cut = b.jobs.get(1);
@@ -138,15 +117,9 @@ describe('one job runner per library', () => {
       const runner = testBackend(dataDir);
       open.push(runner);
       const folder = makeFileTree(3, 10);
-      const child = spawn(process.execPath, [CLI, 'jobs', 'hash-folder', folder, '--data-dir', dataDir], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      children.push(child);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      const cliJob = hashInChild(folder, dataDir);
+      const { code } = await cliJob.exited;
+      const [stdout, stderr] = [cliJob.stdout(), cliJob.stderr()];
       expect(code, stderr).toBe(0);
       expect(stderr).toContain(`process ${process.pid}`); // it said who runs the library's jobs
       expect(JSON.parse(stdout)).toMatchObject(expectedFolderDigest(folder));

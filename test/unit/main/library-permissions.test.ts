@@ -4,14 +4,13 @@
 // umask it was started with. An existing library left readable by others is tightened when opened.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { JobSpec } from '../../../src/common/jobs';
 import { createModelBundle } from '../../../src/main/models/registry';
 import { defaultTokenizerDir } from '../../../src/native/cleft/demo';
 import { QUICK_SIZES, writeTinyModels } from '../../../src/native/cleft/tiny-models';
 import { callApi } from '../../helpers/api';
-import { CLI, ROOT } from '../../helpers/cli';
+import { runCli } from '../../helpers/cli';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
 import { importExams, taskNamed, testBackend } from '../../helpers/library';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
@@ -107,12 +106,7 @@ describe.skipIf(process.platform === 'win32')('library permissions', () => {
   it('a library made by the command line: folders 0700, files 0600', { timeout: 600_000 }, () => {
     const dataDir = path.join(tmpDir(), 'library');
     const { source, files } = exams();
-    const cli = (...args: string[]) =>
-      execFileSync(process.execPath, [CLI, ...args, '--data-dir', dataDir], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+    const cli = (...args: string[]) => runCli([...args, '--data-dir', dataDir]);
     return (async () => {
       const bundle = await tinyBundleFolder(5);
       cli('import', source);

@@ -1,5 +1,4 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openDatabase, type Db } from '../../../src/main/db/database';
@@ -20,11 +19,10 @@ import { createBundle, openBundle, addPromptSet, bundleSha256 } from '../../../s
 import { detectModelFolder, inspectModelFolder, type ModelInspection } from '../../../src/native/bundle/inspect';
 import { CleftError } from '../../../src/common/errors';
 import { specHash, PRESETS } from '../../../src/main/dicom/pipeline/spec';
+import { ROOT, cliOutcome } from '../../helpers/cli';
 import { tmpDir, removeTmpDirs } from '../../helpers/tmp';
 
-const ROOT = path.resolve(__dirname, '../../..');
 const REF = path.join(ROOT, 'test/fixtures/reference-a');
-const CLI = path.join(ROOT, 'bin/cleft.mjs');
 
 afterAll(() => removeTmpDirs());
 
@@ -291,8 +289,7 @@ describe('bundle preprocessing and export', () => {
 });
 
 describe('cleft models / cleft bundle (CLI)', () => {
-  const run = (...args: string[]) =>
-    spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, CLEFT_DATA_DIR: '' } });
+  const run = (...args: string[]) => cliOutcome(args, { dataDir: '' });
 
   it('inspects a folder without a database', () => {
     const r = run('models', 'inspect', 'test/fixtures/reference-a/vit', '--json');

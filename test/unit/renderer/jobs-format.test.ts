@@ -116,6 +116,13 @@ describe('describeJob', () => {
 
   it('tolerates missing or odd results and unknown kinds', () => {
     expect(describeJob({ ...base, result: null }).facts).toEqual([]);
+    // Params stored in a shape the kind's schema does not read arrive as null: the job still reads.
+    expect(describeJob({ ...base, params: null })).toMatchObject({ title: 'Verify folder', subject: null });
+    expect(describeJob({ ...base, kind: 'import', params: null, result: null })).toEqual({
+      title: 'Import DICOM',
+      subject: null,
+      facts: [],
+    });
     // A record from outside the contract's types (another version of the app) still reads.
     expect(describeJob({ ...base, result: { files: 'many' } } as unknown as Job).facts).toEqual([]);
     expect(describeJob({ ...base, kind: 'future-kind', params: 42 } as unknown as Job)).toEqual({

@@ -3,12 +3,12 @@
  * every node and needs every input), in node-id order, with names derived from op and node id: the same
  * graph always gives the same bytes.
  */
-import { encodeValues, ONNX_DTYPE, type DType } from '../dtype.js';
-import { toPoly, type Dim, type Shape } from '../shape.js';
-import type { Graph, Node } from '../graph.js';
-import type { EmitCtx, EmitTarget } from '../op.js';
-import type { Tensor } from '../tensor.js';
-import { encodeModel, type NodeProtoData, type OnnxAttr, type TensorProtoData, type ValueInfoData } from './proto.js';
+import { encodeValues, ONNX_DTYPE, type DType } from '../dtype';
+import { toPoly, type Dim, type Shape } from '../shape';
+import type { Graph, Node } from '../graph';
+import type { EmitCtx, EmitTarget } from '../op';
+import type { Tensor } from '../tensor';
+import { encodeModel, type NodeProtoData, type OnnxAttr, type TensorProtoData, type ValueInfoData } from './proto';
 
 export const IR_VERSION = 10;
 export const OPSET = 21;

@@ -2,8 +2,8 @@
  * Plain-data ONNX messages and their encoders (field numbers from onnx/onnx.proto, ir_version 10).
  * Only the fields the engine writes are modelled.
  */
-import { PbWriter } from './protobuf.js';
-import type { Dim } from '../shape.js';
+import { PbWriter } from './protobuf';
+import type { Dim } from '../shape';
 
 export type OnnxAttr =
   | { kind: 'int'; value: number }

@@ -3,11 +3,11 @@
  * kernel; the gradient is written in standard ops. ORT has no float64 Erf, so exact GELU runs in
  * float32/float16 only (the tanh form also runs in float64).
  */
-import { defineOp } from '../op.js';
-import { attr } from '../onnx/proto.js';
-import type { Tensor } from '../tensor.js';
-import { requireFloat } from './util.js';
-import { erf, exp, tanh } from './unary.js';
+import { defineOp } from '../op';
+import { attr } from '../onnx/proto';
+import type { Tensor } from '../tensor';
+import { requireFloat } from './util';
+import { erf, exp, tanh } from './unary';
 
 export type GeluApprox = 'none' | 'tanh';
 

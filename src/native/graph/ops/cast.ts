@@ -1,8 +1,8 @@
 /** Cast between dtypes; the gradient flows back only between float types. */
-import { defineOp } from '../op.js';
-import { ONNX_DTYPE, isFloat, type DType } from '../dtype.js';
-import { attr } from '../onnx/proto.js';
-import type { Tensor } from '../tensor.js';
+import { defineOp } from '../op';
+import { ONNX_DTYPE, isFloat, type DType } from '../dtype';
+import { attr } from '../onnx/proto';
+import type { Tensor } from '../tensor';
 
 export const Cast = defineOp<{ to: DType }>({
   name: 'Cast',

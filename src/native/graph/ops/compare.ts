@@ -1,9 +1,9 @@
 /** Comparisons, boolean logic and Where. Comparisons have no gradient: their outputs are piecewise constant. */
-import { defineOp, type TensorType } from '../op.js';
-import { broadcastShapes, ShapeError } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { lift, passthrough, sameDtype, describe, type NoAttrs } from './util.js';
-import { sumTo } from './reduce.js';
+import { defineOp, type TensorType } from '../op';
+import { broadcastShapes, ShapeError } from '../shape';
+import type { Tensor } from '../tensor';
+import { lift, passthrough, sameDtype, describe, type NoAttrs } from './util';
+import { sumTo } from './reduce';
 
 function comparison(name: string) {
   return defineOp<NoAttrs>({

@@ -2,12 +2,12 @@
  * Tensors made from shapes rather than data: filled tensors, aranges, element counts. Their sizes may be
  * symbolic; the emitter reads symbolic dims from the graph inputs at run time.
  */
-import { defineOp } from '../op.js';
-import { encodeValues, ONNX_DTYPE, type DType } from '../dtype.js';
-import { attr } from '../onnx/proto.js';
-import { isStatic, type Dim, type Shape } from '../shape.js';
-import type { Graph } from '../graph.js';
-import type { Tensor } from '../tensor.js';
+import { defineOp } from '../op';
+import { encodeValues, ONNX_DTYPE, type DType } from '../dtype';
+import { attr } from '../onnx/proto';
+import { isStatic, type Dim, type Shape } from '../shape';
+import type { Graph } from '../graph';
+import type { Tensor } from '../tensor';
 
 export const Fill = defineOp<{ shape: Dim[]; dtype: DType; value: number }>({
   name: 'Fill',

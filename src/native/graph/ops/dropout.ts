@@ -8,13 +8,13 @@
  * with xor-shift rounds; the element index and the seed are mixed separately and combined with xor,
  * so masks of different seeds are not shifted copies of each other.
  */
-import type { Tensor } from '../tensor.js';
-import { ShapeError, numel } from '../shape.js';
-import { arange } from './creation.js';
-import { bitwiseXor, mod } from './elementwise.js';
-import { cast } from './cast.js';
-import { greaterOrEqual } from './compare.js';
-import { reshape } from './layout.js';
+import type { Tensor } from '../tensor';
+import { ShapeError, numel } from '../shape';
+import { arange } from './creation';
+import { bitwiseXor, mod } from './elementwise';
+import { cast } from './cast';
+import { greaterOrEqual } from './compare';
+import { reshape } from './layout';
 
 const P = 2147483647; // 2^31 - 1
 

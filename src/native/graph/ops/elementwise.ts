@@ -1,12 +1,12 @@
 /** Broadcasting binary arithmetic: Add Sub Mul Div Pow Max Min (+ integer Mod, BitwiseXor for hashing). */
-import { defineOp, type TensorType } from '../op.js';
-import { broadcastShapes } from '../shape.js';
-import { attr } from '../onnx/proto.js';
-import type { Tensor } from '../tensor.js';
-import { lift, passthrough, sameDtype, requireDtype, type NoAttrs } from './util.js';
-import { sumTo } from './reduce.js';
-import { greaterOrEqual, lessOrEqual, where } from './compare.js';
-import { log } from './unary.js';
+import { defineOp, type TensorType } from '../op';
+import { broadcastShapes } from '../shape';
+import { attr } from '../onnx/proto';
+import type { Tensor } from '../tensor';
+import { lift, passthrough, sameDtype, requireDtype, type NoAttrs } from './util';
+import { sumTo } from './reduce';
+import { greaterOrEqual, lessOrEqual, where } from './compare';
+import { log } from './unary';
 
 function inferBinary(name: string) {
   return (ins: readonly TensorType[]): TensorType[] => {

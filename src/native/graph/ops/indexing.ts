@@ -2,13 +2,13 @@
  * Gather / GatherElements / GatherND and their adjoints, the scatter-adds (ScatterND and
  * ScatterElements with reduction='add'): embedding gradients accumulate repeated token ids exactly.
  */
-import { defineOp } from '../op.js';
-import { attr } from '../onnx/proto.js';
-import { fmtShape, normAxis, ShapeError, shapeEq, type Dim } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { passthrough, requireDtype, type NoAttrs } from './util.js';
-import { fill } from './creation.js';
-import { transpose, unsqueeze } from './layout.js';
+import { defineOp } from '../op';
+import { attr } from '../onnx/proto';
+import { fmtShape, normAxis, ShapeError, shapeEq, type Dim } from '../shape';
+import type { Tensor } from '../tensor';
+import { passthrough, requireDtype, type NoAttrs } from './util';
+import { fill } from './creation';
+import { transpose, unsqueeze } from './layout';
 
 const INDEX_TYPES = ['int64', 'int32'] as const;
 

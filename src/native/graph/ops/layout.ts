@@ -1,11 +1,11 @@
 /** Shape-only ops: Reshape, Transpose, Slice, Concat, Split, Expand, Unsqueeze, Squeeze, Identity, StopGradient. */
-import { defineOp, type EmitCtx } from '../op.js';
-import { attr } from '../onnx/proto.js';
-import { broadcastShapes, dimAdd, dimDiv, dimEq, dimSub, fmtShape, normAxis, numel, ShapeError, type Dim, type Shape } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { passthrough, sameDtype, type NoAttrs } from './util.js';
-import { sumTo } from './reduce.js';
-import { fill } from './creation.js';
+import { defineOp, type EmitCtx } from '../op';
+import { attr } from '../onnx/proto';
+import { broadcastShapes, dimAdd, dimDiv, dimEq, dimSub, fmtShape, normAxis, numel, ShapeError, type Dim, type Shape } from '../shape';
+import type { Tensor } from '../tensor';
+import { passthrough, sameDtype, type NoAttrs } from './util';
+import { sumTo } from './reduce';
+import { fill } from './creation';
 
 // ---------------------------------------------------------------- Reshape
 export const Reshape = defineOp<{ shape: Dim[] }>({

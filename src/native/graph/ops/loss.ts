@@ -1,10 +1,10 @@
 /** Losses composed from primitive ops (their gradients come from the primitives' rules). */
-import { ShapeError, fmtShape, shapeEq } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { logSoftmax } from './softmax.js';
-import { gatherElements } from './indexing.js';
-import { unsqueeze } from './layout.js';
-import { reduceMean } from './reduce.js';
+import { ShapeError, fmtShape, shapeEq } from '../shape';
+import type { Tensor } from '../tensor';
+import { logSoftmax } from './softmax';
+import { gatherElements } from './indexing';
+import { unsqueeze } from './layout';
+import { reduceMean } from './reduce';
 
 /**
  * Mean cross-entropy from logits [..., C] and int64 labels [...]: mean(logsumexp(z) - z[label]).

@@ -1,10 +1,10 @@
 /** Trilu (triangular masking) and the causal mask built from it. */
-import { defineOp } from '../op.js';
-import { attr } from '../onnx/proto.js';
-import { ShapeError, type Dim } from '../shape.js';
-import type { Graph } from '../graph.js';
-import type { Tensor } from '../tensor.js';
-import { fill } from './creation.js';
+import { defineOp } from '../op';
+import { attr } from '../onnx/proto';
+import { ShapeError, type Dim } from '../shape';
+import type { Graph } from '../graph';
+import type { Tensor } from '../tensor';
+import { fill } from './creation';
 
 export const Trilu = defineOp<{ upper: boolean; k: number }>({
   name: 'Trilu',

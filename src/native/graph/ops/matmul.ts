@@ -1,11 +1,11 @@
 /** MatMul (batched, broadcasting, rank >= 2) and Gemm (2-D with transposes, used by weight gradients). */
-import { defineOp } from '../op.js';
-import { attr } from '../onnx/proto.js';
-import { broadcastShapes, dimEq, fmtShape, ShapeError } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { passthrough, sameDtype, requireFloat, type NoAttrs } from './util.js';
-import { sumTo } from './reduce.js';
-import { reshape, transpose } from './layout.js';
+import { defineOp } from '../op';
+import { attr } from '../onnx/proto';
+import { broadcastShapes, dimEq, fmtShape, ShapeError } from '../shape';
+import type { Tensor } from '../tensor';
+import { passthrough, sameDtype, requireFloat, type NoAttrs } from './util';
+import { sumTo } from './reduce';
+import { reshape, transpose } from './layout';
 
 export const MatMul = defineOp<NoAttrs>({
   name: 'MatMul',

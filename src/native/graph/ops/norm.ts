@@ -1,11 +1,11 @@
 /** LayerNormalization (the ONNX op forward, gradient in standard ops) and L2 normalisation. */
-import { defineOp } from '../op.js';
-import { attr } from '../onnx/proto.js';
-import { fmtShape, normAxis, ShapeError, broadcastShapes, shapeEq } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { requireFloat, sameDtype } from './util.js';
-import { reduceMean, reduceSum, sumTo } from './reduce.js';
-import { sqrt } from './unary.js';
+import { defineOp } from '../op';
+import { attr } from '../onnx/proto';
+import { fmtShape, normAxis, ShapeError, broadcastShapes, shapeEq } from '../shape';
+import type { Tensor } from '../tensor';
+import { requireFloat, sameDtype } from './util';
+import { reduceMean, reduceSum, sumTo } from './reduce';
+import { sqrt } from './unary';
 
 export const LayerNormalization = defineOp<{ axis: number; eps: number }>({
   name: 'LayerNormalization',

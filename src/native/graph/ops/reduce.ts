@@ -1,12 +1,12 @@
 /** ReduceSum / ReduceMean / ReduceMax (opset 18: axes are an input), plus sumTo for broadcasting grads. */
-import { defineOp, type EmitArgs, type EmitCtx, type TensorType } from '../op.js';
-import { dimEq, normAxis, type Dim, type Shape } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { attr } from '../onnx/proto.js';
-import { cast } from './cast.js';
-import { equal } from './compare.js';
-import { expand, reshape } from './layout.js';
-import { sizeOf } from './creation.js';
+import { defineOp, type EmitArgs, type EmitCtx, type TensorType } from '../op';
+import { dimEq, normAxis, type Dim, type Shape } from '../shape';
+import type { Tensor } from '../tensor';
+import { attr } from '../onnx/proto';
+import { cast } from './cast';
+import { equal } from './compare';
+import { expand, reshape } from './layout';
+import { sizeOf } from './creation';
 
 export interface ReduceAttrs {
   axes: number[];

@@ -6,12 +6,12 @@
  * Resize is linear in x: y = Mh x Mwᵀ with interpolation matrices built here from the same formula, so
  * the gradient is Mhᵀ g Mw (two MatMuls with constants).
  */
-import { defineOp } from '../op.js';
-import { attr } from '../onnx/proto.js';
-import { fmtShape, ShapeError } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { requireFloat } from './util.js';
-import { matmul } from './matmul.js';
+import { defineOp } from '../op';
+import { attr } from '../onnx/proto';
+import { fmtShape, ShapeError } from '../shape';
+import type { Tensor } from '../tensor';
+import { requireFloat } from './util';
+import { matmul } from './matmul';
 
 export const CUBIC_COEFF_A = -0.75;
 

@@ -1,11 +1,11 @@
 /** Softmax and LogSoftmax along one axis (opset 13 semantics). */
-import { defineOp, type TensorType } from '../op.js';
-import { attr } from '../onnx/proto.js';
-import { normAxis } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { requireFloat } from './util.js';
-import { reduceSum } from './reduce.js';
-import { exp } from './unary.js';
+import { defineOp, type TensorType } from '../op';
+import { attr } from '../onnx/proto';
+import { normAxis } from '../shape';
+import type { Tensor } from '../tensor';
+import { requireFloat } from './util';
+import { reduceSum } from './reduce';
+import { exp } from './unary';
 
 const infer =
   (name: string) =>

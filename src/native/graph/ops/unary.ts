@@ -1,9 +1,9 @@
 /** Elementwise unary math with gradients written in terms of the op's input or output. */
-import { defineOp, type OpDef } from '../op.js';
-import type { Tensor } from '../tensor.js';
-import { passthrough, requireFloat, type NoAttrs } from './util.js';
-import { cast } from './cast.js';
-import { greater } from './compare.js';
+import { defineOp, type OpDef } from '../op';
+import type { Tensor } from '../tensor';
+import { passthrough, requireFloat, type NoAttrs } from './util';
+import { cast } from './cast';
+import { greater } from './compare';
 
 function unary(name: string, grad: OpDef<NoAttrs>['grad'], floatOnly = true): OpDef<NoAttrs> {
   return defineOp<NoAttrs>({

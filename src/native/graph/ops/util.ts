@@ -1,9 +1,9 @@
 /** Small helpers shared by op definitions: dtype checks, scalar lifting, simple emitters. */
-import type { DType } from '../dtype.js';
-import { isFloat } from '../dtype.js';
-import { fmtShape, ShapeError } from '../shape.js';
-import type { EmitArgs, EmitCtx, TensorType } from '../op.js';
-import type { Tensor } from '../tensor.js';
+import type { DType } from '../dtype';
+import { isFloat } from '../dtype';
+import { fmtShape, ShapeError } from '../shape';
+import type { EmitArgs, EmitCtx, TensorType } from '../op';
+import type { Tensor } from '../tensor';
 
 export type NoAttrs = Record<string, never>;
 export const NO_ATTRS: NoAttrs = {};

@@ -66,7 +66,6 @@ function num(value: unknown): number | null {
 }
 
 export function describeJob(job: Job): JobDescription {
-  const params = record(job.params);
   const result = record(job.result);
   const title = TITLES[job.kind] ?? job.kind;
   if (job.kind === 'hash-folder') {
@@ -81,10 +80,10 @@ export function describeJob(job: Job): JobDescription {
       if (digest) facts.push({ label: 'SHA-256', value: digest, mono: true });
       if (manifest) facts.push({ label: 'Manifest', value: manifest, mono: true });
     }
-    return { title, subject: str(params?.folder), facts };
+    return { title, subject: str(job.params?.folder), facts };
   }
   if (job.kind === 'import') {
-    const paths = Array.isArray(params?.paths) ? params.paths.filter((p): p is string => typeof p === 'string') : [];
+    const paths = job.params?.paths ?? [];
     const subject = paths.length === 0 ? null : paths.length === 1 ? paths[0]! : `${paths[0]} and ${paths.length - 1} more`;
     const facts: JobFact[] = [];
     if (result) {
@@ -143,7 +142,7 @@ export function describeJob(job: Job): JobDescription {
       }
     }
     const subject =
-      job.kind === 'prompt-learn' ? str(params?.name) : job.kind === 'demo' ? (params?.quick === true ? 'Tiny' : 'Full') : null;
+      job.kind === 'prompt-learn' ? str(job.params?.name) : job.kind === 'demo' ? (job.params?.quick === true ? 'Tiny' : 'Full') : null;
     return { title, subject, facts };
   }
   if (job.kind === 'train-adaptor' || job.kind === 'train-lora') {
@@ -153,7 +152,7 @@ export function describeJob(job: Job): JobDescription {
     if (str(result?.mode)) facts.push({ label: 'Kind', value: str(result?.mode)! });
     if (accuracy !== null) facts.push({ label: 'Validation accuracy', value: accuracy.toFixed(3) });
     if (num(result?.runId) !== null) facts.push({ label: 'Run', value: `#${num(result?.runId)}` });
-    return { title, subject: str(params?.name), facts };
+    return { title, subject: str(job.params?.name), facts };
   }
   if (job.kind === 'pacs-retrieve') {
     const studies = Array.isArray(params?.studies) ? params.studies.length : 0;

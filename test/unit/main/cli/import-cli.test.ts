@@ -1,21 +1,20 @@
 // `cleft import` runs the import job kind through the same job host and queue as the app
 // (cli/run-job.ts): its summary on stdout, the built-in tasks seeded as when the app opens a
 // library, the job recorded like any other, and the exit code of the job's end.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_FILE_NAME, openDatabase } from '../../../../src/main/db/database';
 import { JobsRepo } from '../../../../src/main/db/jobs-repo';
 import { TasksRepo } from '../../../../src/main/db/tasks-repo';
-import { CLI, ROOT } from '../../../helpers/cli';
+import { cliOutcome } from '../../../helpers/cli';
 import { requireDump2dcm, writeFourViewExam } from '../../../helpers/dcmtk';
 import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
 
 afterAll(removeTmpDirs);
 
 function cleft(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8' });
+  const r = cliOutcome(args);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -1,14 +1,13 @@
 // `cleft models delete` and the app's models.delete are one path (registry deleteModel): the
 // library's active prompt-set choices of the deleted model go with it, so a model imported later
 // under the same id does not inherit them.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DB_FILE_NAME, openDatabase } from '../../../../src/main/db/database';
 import { ModelsRepo } from '../../../../src/main/db/models-repo';
 import { PromptSetsRepo } from '../../../../src/main/db/prompt-sets-repo';
-import { CLI, ROOT } from '../../../helpers/cli';
+import { cliOutcome } from '../../../helpers/cli';
 import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
 
 afterAll(removeTmpDirs);
@@ -27,10 +26,7 @@ describe('cleft models delete', () => {
     } finally {
       db.close();
     }
-    const r = spawnSync(process.execPath, [CLI, 'models', 'delete', String(ids[0]), '--data-dir', dataDir], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
+    const r = cliOutcome(['models', 'delete', String(ids[0]), '--data-dir', dataDir]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(`deleted #${ids[0]} (its folder was left where it is)\n`);

@@ -11,8 +11,7 @@ import { JobsRepo } from '../../../../src/main/db/jobs-repo';
 import { JobQueue } from '../../../../src/main/jobs/job-queue';
 import { checkedResult } from '../../../../src/main/jobs/job-result';
 import { jobRunners, type JobRunners } from '../../../../src/main/jobs/kinds/index';
-import type { FromWorker, ToWorker, WorkerChannel } from '../../../../src/main/workers/job-protocol';
-import { serveJobs } from '../../../../src/main/jobs/run-in-worker';
+import { inProcessWorker } from '../../../helpers/job-worker';
 import { makeFileTree, removeTmpDirs, tmpDir } from '../../../helpers/tmp';
 
 // One real result of every kind, recorded by test/fixtures/job-results/capture.ts (a quick demo
@@ -20,21 +19,6 @@ import { makeFileTree, removeTmpDirs, tmpDir } from '../../../helpers/tmp';
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/job-results/', import.meta.url));
 const KINDS = Object.keys(jobKinds) as JobKind[];
 const realResult = (kind: JobKind): unknown => JSON.parse(fs.readFileSync(path.join(FIXTURES, `${kind}.json`), 'utf8'));
-
-/** The worker's code in this thread (messages cloned as between threads), with `runners` as its kinds. */
-function inProcessWorker(runners: JobRunners) {
-  return (): WorkerChannel => {
-    let toQueue: (m: FromWorker) => void = () => {};
-    let toWorker: (m: ToWorker) => void = () => {};
-    serveJobs({ post: (m) => setImmediate(() => toQueue(structuredClone(m))), onMessage: (l) => (toWorker = l) }, runners);
-    return {
-      post: (m) => setImmediate(() => toWorker(structuredClone(m))),
-      onMessage: (l) => (toQueue = l),
-      onExit: () => {},
-      kill: () => {},
-    };
-  };
-}
 
 let db: Db | undefined;
 let queue: JobQueue | undefined;

@@ -1,14 +1,13 @@
 // The frozen-backbone Adaptor on cached features (CLIP loss, then a linear probe) and `cleft evaluate`.
 import { describe, it, expect, afterAll } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { adaptImageRows, trainAdaptor, exportAdaptor } from '../../../../src/native/cleft/adaptor';
 import { seededRandom } from '../../../../src/native/cleft/random';
 import { readSafetensorsHeader } from '../../../../src/native/formats/safetensors';
+import { runCli } from '../../../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '../../../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-adaptor-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -125,14 +124,7 @@ describe('cleft evaluate', () => {
       'id,label,p_A,p_B,p_C\n1,A,0.7,0.2,0.1\n2,B,0.2,0.5,0.3\n3,C,0.1,0.3,0.6\n4,A,0.3,0.4,0.3\n5,C,0.2,0.2,0.6\n6,B,0.1,0.8,0.1\n',
     );
     const out = path.join(tmp, 'metrics.json');
-    const text = execFileSync(
-      process.execPath,
-      [path.join(ROOT, 'bin/cleft.mjs'), 'evaluate', '--predictions', csv, '--bootstrap', '50', '--output', out],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-      },
-    );
+    const text = runCli(['evaluate', '--predictions', csv, '--bootstrap', '50', '--output', out]);
     expect(text).toContain('accuracy          83.3%');
     const m = JSON.parse(fs.readFileSync(out, 'utf8')) as { n: number; confusion: number[][]; classes: string[] };
     expect(m.n).toBe(6);

@@ -4,12 +4,11 @@
 // balanced densities) and prompt learning improving it. The run is seeded and deterministic; about
 // 80 s on 2 idle cores.
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runCli } from '../../../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '../../../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-demo-full-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -23,10 +22,7 @@ interface Metrics {
 describe('cleft demo (full)', () => {
   it('zero-shot density is clearly above chance on held-out phantoms, and prompt learning improves it', { timeout: 900_000 }, () => {
     const out = path.join(tmp, 'demo');
-    const stdout = execFileSync(process.execPath, [path.join(ROOT, 'bin/cleft.mjs'), 'demo', '--output', out, '--json', '--threads', '2'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
+    const stdout = runCli(['demo', '--output', out, '--json', '--threads', '2']);
     const r = JSON.parse(stdout) as {
       exams: { train: number; promptTrain: number; test: number };
       contrastive: { steps: number; firstLoss: number; lastLoss: number };

@@ -4,28 +4,20 @@
 // the bundle opens with its prompt set and that the metrics are well formed. The full demo's figures
 // (120 exams) are in docs/workflows.md.
 import { describe, it, expect, afterAll } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openBundle, readPromptSet } from '../../../../src/native/bundle/index';
 import { demoSplitSizes } from '../../../../src/native/cleft/demo';
+import { runCli } from '../../../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '../../../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-demo-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('cleft demo --quick', () => {
   it('runs end to end and writes a usable bundle', { timeout: 240_000 }, async () => {
     const out = path.join(tmp, 'demo');
-    const stdout = execFileSync(
-      process.execPath,
-      [path.join(ROOT, 'bin/cleft.mjs'), 'demo', '--quick', '--output', out, '--json', '--threads', '2'],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-      },
-    );
+    const stdout = runCli(['demo', '--quick', '--output', out, '--json', '--threads', '2']);
     const r = JSON.parse(stdout) as {
       exams: { train: number; promptTrain: number; test: number };
       contrastive: { steps: number; firstLoss: number; lastLoss: number };
@@ -51,8 +43,7 @@ describe('cleft demo --quick', () => {
     const exam = fs.readdirSync(path.join(out, 'phantoms'))[0]!;
     const examDir = path.join(out, 'phantoms', exam);
     const lib = path.join(tmp, 'library');
-    const cli = (...args: string[]) =>
-      execFileSync(process.execPath, [path.join(ROOT, 'bin/cleft.mjs'), ...args], { cwd: ROOT, encoding: 'utf8' });
+    const cli = (...args: string[]) => runCli(args);
     cli('import', examDir, '--data-dir', lib);
     const uid = (JSON.parse(fs.readFileSync(path.join(examDir, 'labels.json'), 'utf8')) as { studyInstanceUID: string }).studyInstanceUID;
     const c = JSON.parse(
@@ -85,11 +76,7 @@ describe('cleft demo --quick', () => {
     () => {
       for (const exams of [12, 8]) {
         const out = path.join(tmp, `small-${exams}`);
-        const stdout = execFileSync(
-          process.execPath,
-          [path.join(ROOT, 'bin/cleft.mjs'), 'demo', '--quick', '--exams', String(exams), '--output', out, '--json', '--threads', '2'],
-          { cwd: ROOT, encoding: 'utf8' },
-        );
+        const stdout = runCli(['demo', '--quick', '--exams', String(exams), '--output', out, '--json', '--threads', '2']);
         const r = JSON.parse(stdout) as {
           exams: { test: number };
           notes: string[];

@@ -4,7 +4,6 @@
 // adapter exists. Slow on a software adapter (lavapipe compiles every shader on the CPU): generous
 // timeouts, no timing assertions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,7 +12,7 @@ import { readPeftAdapter } from '../../../../src/native/formats/peft';
 import { readTensorF32, readTensors, toFloat32, writeSafetensors } from '../../../../src/native/formats/safetensors';
 import { probeWebgpu } from '../../../../src/native/runtime/providers';
 import type { DeviceRecord } from '../../../../src/native/runtime/device-record';
-import { ROOT } from '../../../helpers/cli';
+import { cliOutcome } from '../../../helpers/cli';
 import { REF, cases, f32, relErr } from './reference';
 
 const noWebgpu = await probeWebgpu();
@@ -22,12 +21,7 @@ const R = (p: string) => path.join(REF, p);
 let tmp: string;
 
 function cli(...args: string[]): string {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/cleft.mjs'), ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, CLEFT_DATA_DIR: path.join(tmp, 'data') },
-    maxBuffer: 64 << 20,
-  });
+  const r = cliOutcome(args, { dataDir: path.join(tmp, 'data') });
   expect(r.status, r.stderr.slice(-3000)).toBe(0);
   return r.stdout;
 }

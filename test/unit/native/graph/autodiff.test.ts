@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { checkGradients } from './harness.js';
-import { Graph, emitOnnx, grad, ops } from '../../../../src/native/graph/index.js';
+import { checkGradients } from './harness';
+import { Graph, emitOnnx, grad, ops } from '../../../../src/native/graph/index';
 
 describe('autodiff semantics', () => {
   it('accumulates fan-out (x used by four consumers), float64 FD', async () => {

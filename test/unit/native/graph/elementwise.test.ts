@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkGradients, randShape, type FloatDType } from './harness.js';
-import { ops, type Tensor } from '../../../../src/native/graph/index.js';
+import { checkGradients, randShape, type FloatDType } from './harness';
+import { ops, type Tensor } from '../../../../src/native/graph/index';
 
 /** Broadcasting patterns: same shape, row, column, scalar, rank-extending. */
 const patterns: [string, (s: number[]) => [number[], number[]]][] = [

@@ -4,10 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { Graph, emitOnnx, grad, IR_VERSION, OPSET } from '../../../../src/native/graph/index.js';
-import { writeSafetensors, f32ToBf16 } from '../../../../src/native/formats/safetensors.js';
-import { safetensorsWeightRefs } from '../../../../src/native/formats/hf-folder.js';
-import { bindWeights } from '../../../../src/native/models/weights.js';
+import { Graph, emitOnnx, grad, IR_VERSION, OPSET } from '../../../../src/native/graph/index';
+import { writeSafetensors, f32ToBf16 } from '../../../../src/native/formats/safetensors';
+import { safetensorsWeightRefs } from '../../../../src/native/formats/hf-folder';
+import { bindWeights } from '../../../../src/native/models/weights';
 
 function mlp() {
   const g = new Graph();

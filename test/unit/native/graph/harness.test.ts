@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkGradients } from './harness.js';
-import { defineOp, type Tensor } from '../../../../src/native/graph/index.js';
+import { checkGradients } from './harness';
+import { defineOp, type Tensor } from '../../../../src/native/graph/index';
 
 // An op whose gradient rule is deliberately wrong (d sin = sin instead of cos, approximated with a
 // square): the checker must catch it, otherwise a passing suite proves nothing.

@@ -5,8 +5,8 @@
  * analytic gradient element with a central difference of the forward model.
  */
 import * as ort from 'onnxruntime-node';
-import { Graph, grad, emitOnnx, type Tensor, type Dim } from '../../../../src/native/graph/index.js';
-import { toPoly } from '../../../../src/native/graph/shape.js';
+import { Graph, grad, emitOnnx, type Tensor, type Dim } from '../../../../src/native/graph/index';
+import { toPoly } from '../../../../src/native/graph/shape';
 import { mulberry32 } from '../../../../src/native/io/random';
 
 export type FloatDType = 'float64' | 'float32';

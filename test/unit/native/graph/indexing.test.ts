@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkGradients, int64Tensor } from './harness.js';
-import { ops } from '../../../../src/native/graph/index.js';
+import { checkGradients, int64Tensor } from './harness';
+import { ops } from '../../../../src/native/graph/index';
 
 const F64 = 'float64' as const;
 

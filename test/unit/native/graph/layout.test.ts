@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkGradients, randShape, type Rng } from './harness.js';
-import { Graph, ops, type Tensor } from '../../../../src/native/graph/index.js';
+import { checkGradients, randShape, type Rng } from './harness';
+import { Graph, ops, type Tensor } from '../../../../src/native/graph/index';
 
 const F64 = 'float64' as const;
 

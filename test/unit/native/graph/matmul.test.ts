@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkGradients, randShape } from './harness.js';
-import { Graph, ops } from '../../../../src/native/graph/index.js';
+import { checkGradients, randShape } from './harness';
+import { Graph, ops } from '../../../../src/native/graph/index';
 
 describe('MatMul / Gemm gradients (float64, FD atol 1e-6 + rtol 1e-5)', () => {
   const cases: [string, (r: { int: (a: number, b: number) => number }) => [(number | string)[], (number | string)[]]][] = [

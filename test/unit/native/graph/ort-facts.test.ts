@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { encodeModel, attr, type OnnxAttr } from '../../../../src/native/graph/onnx/proto.js';
+import { encodeModel, attr, type OnnxAttr } from '../../../../src/native/graph/onnx/proto';
 
 function oneNodeModel(
   op: string,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkGradients, randShape } from './harness.js';
+import { checkGradients, randShape } from './harness';
 
 const F64 = 'float64' as const;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { checkGradients, int64Tensor, rng } from './harness.js';
-import { Graph, emitOnnx, ops } from '../../../../src/native/graph/index.js';
+import { checkGradients, int64Tensor, rng } from './harness';
+import { Graph, emitOnnx, ops } from '../../../../src/native/graph/index';
 
 describe('bicubic resize (position-embedding interpolation)', () => {
   it('forward equals the interpolation matrices used by the gradient (PyTorch bicubic formula)', async () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { canonicalDim, dimDiv, dimEq, dimSub, numel, broadcastShapes } from '../../../../src/native/graph/shape.js';
-import { float16BitsToFloat32, float32ToFloat16Bits } from '../../../../src/native/graph/dtype.js';
-import { Graph, emitOnnx, grad } from '../../../../src/native/graph/index.js';
-import { rng } from './harness.js';
+import { canonicalDim, dimDiv, dimEq, dimSub, numel, broadcastShapes } from '../../../../src/native/graph/shape';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../../../../src/native/graph/dtype';
+import { Graph, emitOnnx, grad } from '../../../../src/native/graph/index';
+import { rng } from './harness';
 
 describe('symbolic dims', () => {
   it('canonicalises polynomials so equal dims compare equal', () => {

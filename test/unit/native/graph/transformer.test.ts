@@ -4,8 +4,8 @@
  * central differences of the forward graph in float64.
  */
 import { describe, expect, it } from 'vitest';
-import { checkGradients, int64Tensor } from './harness.js';
-import { ops, type Graph, type Tensor } from '../../../../src/native/graph/index.js';
+import { checkGradients, int64Tensor } from './harness';
+import { ops, type Graph, type Tensor } from '../../../../src/native/graph/index';
 
 interface Config {
   vocab: number;

@@ -1,7 +1,6 @@
 // Every reference-a embedding case through the API and through `cleft embed` (a child process
 // reading and writing safetensors), the on-disk ONNX cache, --text tokenization and bad inputs.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,8 +12,8 @@ import { generatePhantoms } from '../../../../src/main/dicom/phantom/index';
 import { prepareFiles } from '../../../../src/main/dicom/pipeline/prepare';
 import { presetSpec } from '../../../../src/main/dicom/pipeline/spec';
 import { readSafetensorsHeader } from '../../../../src/native/formats/safetensors';
+import { ROOT, cliOutcome } from '../../../helpers/cli';
 
-const ROOT = path.resolve(__dirname, '../../../..');
 const REF = path.join(ROOT, 'test/fixtures/reference-a');
 const cases = readTensors(path.join(REF, 'cases.safetensors'));
 const f32 = (k: string) => toFloat32(cases.get(k)!);
@@ -60,12 +59,7 @@ function realRows(x: Float32Array, d: number): Float32Array {
 const TOL = 1e-4;
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/cleft.mjs'), 'embed', ...args, '--cache-dir', cacheDir], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, CLEFT_DATA_DIR: path.join(tmp, 'data') },
-    timeout: 120_000,
-  });
+  const r = cliOutcome(['embed', ...args, '--cache-dir', cacheDir], { dataDir: path.join(tmp, 'data'), timeoutMs: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -9,11 +9,10 @@ import { deviceRecord, providerReason } from '../../../../src/native/runtime/dev
 import { listWebgpuAdapters, parseDeviceSelectList } from '../../../../src/native/runtime/webgpu-adapters';
 import { collectDoctorReport, formatDoctorReport } from '../../../../src/native/runtime/doctor';
 import { DataType, encodeModel } from './helpers/onnx-min';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT } from '../../../helpers/cli';
+import { cliOutcome } from '../../../helpers/cli';
 
 const noWebgpu = await probeWebgpu();
 const cudaInstalled = cudaBinaryStatus().files.every((f) => f.present);
@@ -50,18 +49,14 @@ describe('parseDeviceSelectList', () => {
 describe('--device on the command line', () => {
   it('refuses an unknown device with the accepted forms, before doing anything', () => {
     const out = path.join(os.tmpdir(), `cleft-no-demo-${process.pid}`);
-    const args = [path.join(ROOT, 'bin/cleft.mjs'), 'demo', '--quick', '--device', 'metal', '--output', out];
-    const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8' });
+    const r = cliOutcome(['demo', '--quick', '--device', 'metal', '--output', out]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/Unknown execution provider "metal": use auto, cpu, webgpu or cuda:N/);
     expect(fs.existsSync(out)).toBe(false);
   });
 
   it('cleft doctor --json always has the WebGPU section, with or without an adapter', () => {
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/cleft.mjs'), 'doctor', '--json', '--no-worker'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
+    const r = cliOutcome(['doctor', '--json', '--no-worker']);
     const report = JSON.parse(r.stdout) as {
       webgpu: {
         bundled: boolean;

@@ -4,16 +4,16 @@
  * evaluated in float32 (Math.fround after every operation), step by step.
  */
 import { describe, expect, it } from 'vitest';
-import { emitOnnx, Graph } from '../../../../src/native/graph/index.js';
-import { ort } from '../../../../src/native/runtime/ort.js';
+import { emitOnnx, Graph } from '../../../../src/native/graph/index';
+import { ort } from '../../../../src/native/runtime/ort';
 import {
   buildOptimizerGraph,
   layoutOf,
   NO_DECAY_BIAS_AND_NORM,
   type OptimizerConfig,
   type ParamLayout,
-} from '../../../../src/native/training/index.js';
-import { mulberry32 } from '../../../../src/native/io/random.js';
+} from '../../../../src/native/training/index';
+import { mulberry32 } from '../../../../src/native/io/random';
 
 const F = Math.fround;
 

@@ -1,6 +1,6 @@
 /** Learning-rate schedules, data order and derived seeds: pure functions of (seed, step, position). */
 import { describe, expect, it } from 'vitest';
-import { DataOrder, deriveSeed, epochPermutation, learningRate } from '../../../../src/native/training/index.js';
+import { DataOrder, deriveSeed, epochPermutation, learningRate } from '../../../../src/native/training/index';
 
 describe('learningRate', () => {
   it('constant', () => {

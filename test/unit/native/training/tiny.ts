@@ -3,11 +3,11 @@
  * trainer tests: next-token prediction on sequences that follow t[i+1] = (5·t[i] + 3) mod V from a
  * random start token, so every position after the first is predictable from the current token.
  */
-import { i64 } from '../../../../src/native/runtime/tensors.js';
-import { baseParamShapes, initialValue, loraParamShapes, transformer, type TransformerConfig } from '../../../helpers/transformer.js';
-import { linear, type TrainData, type TrainingSetup } from '../../../../src/native/training/index.js';
-import { mulberry32 } from '../../../../src/native/io/random.js';
-import { ops } from '../../../../src/native/graph/index.js';
+import { i64 } from '../../../../src/native/runtime/tensors';
+import { baseParamShapes, initialValue, loraParamShapes, transformer, type TransformerConfig } from '../../../helpers/transformer';
+import { linear, type TrainData, type TrainingSetup } from '../../../../src/native/training/index';
+import { mulberry32 } from '../../../../src/native/io/random';
+import { ops } from '../../../../src/native/graph/index';
 
 export const TINY: TransformerConfig = { vocab: 16, ctx: 16, dim: 64, heads: 4, layers: 2 };
 export const SEQ = 12;

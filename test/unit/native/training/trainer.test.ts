@@ -8,8 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineWorker } from '../../../../src/native/runtime/engine-worker.js';
-import { startThread } from '../../../../src/main/workers/thread-launcher.js';
+import { EngineWorker } from '../../../../src/native/runtime/engine-worker';
+import { startThread } from '../../../../src/main/workers/thread-launcher';
 import {
   CHECKPOINT_FILE,
   emitTrainingArtifacts,
@@ -18,8 +18,8 @@ import {
   Trainer,
   type StepInfo,
   type TrainerOptions,
-} from '../../../../src/native/training/index.js';
-import { affineData, tinyInit, tinySetup, TINY } from './tiny.js';
+} from '../../../../src/native/training/index';
+import { affineData, tinyInit, tinySetup, TINY } from './tiny';
 
 let root: string;
 beforeAll(() => {

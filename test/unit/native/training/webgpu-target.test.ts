@@ -5,9 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emitTrainingArtifacts, NO_DECAY_BIAS_AND_NORM, Trainer, type TrainerOptions } from '../../../../src/native/training/index.js';
-import { probeWebgpu } from '../../../../src/native/runtime/providers.js';
-import { affineData, tinyInit, tinySetup } from './tiny.js';
+import { emitTrainingArtifacts, NO_DECAY_BIAS_AND_NORM, Trainer, type TrainerOptions } from '../../../../src/native/training/index';
+import { probeWebgpu } from '../../../../src/native/runtime/providers';
+import { affineData, tinyInit, tinySetup } from './tiny';
 
 const noWebgpu = await probeWebgpu();
 let root: string;

@@ -4,8 +4,8 @@
  * then posts the losses back. Proves nothing in the training path assumes the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { emitTrainingArtifacts, Trainer } from '../../../../src/native/training/index.js';
-import { affineData, tinyInit, tinySetup } from './tiny.js';
+import { emitTrainingArtifacts, Trainer } from '../../../../src/native/training/index';
+import { affineData, tinyInit, tinySetup } from './tiny';
 
 const { dir, ckpt, steps } = workerData as { dir: string; ckpt: string; steps: number };
 try {
