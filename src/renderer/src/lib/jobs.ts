@@ -155,7 +155,7 @@ export function describeJob(job: Job): JobDescription {
     return { title, subject: str(job.params?.name), facts };
   }
   if (job.kind === 'pacs-retrieve') {
-    const studies = Array.isArray(params?.studies) ? params.studies.length : 0;
+    const studies = job.params?.studies.length ?? 0;
     const facts: JobFact[] = [];
     if (result) {
       const n = (key: string): number => num(result[key]) ?? 0;
@@ -164,7 +164,7 @@ export function describeJob(job: Job): JobDescription {
       if (n('skippedForProcessing')) facts.push({ label: 'Left out', value: `${n('skippedForProcessing')} FOR PROCESSING` });
       facts.push({ label: 'Rate', value: `${n('imagesPerSecond')} images/s · ${n('megabytesPerSecond')} MB/s` });
     }
-    const archive = str(params?.archive);
+    const archive = job.params?.archive ?? null;
     return { title, subject: archive ? `${archive}: ${formatCount(studies, 'study', 'studies')}` : null, facts };
   }
   if (job.kind === 'explain') {
@@ -176,7 +176,7 @@ export function describeJob(job: Job): JobDescription {
       const classes = Array.isArray(result.classNames) ? result.classNames.filter((c): c is string => typeof c === 'string') : [];
       if (classes.length) facts.push({ label: 'Classes', value: classes.join(', ') });
     }
-    const instanceId = num(params?.instanceId);
+    const instanceId = job.params?.instanceId ?? null;
     const subject = str(result?.image) ?? (instanceId !== null ? `Patch map of image #${instanceId}` : null);
     return { title, subject, facts };
   }
