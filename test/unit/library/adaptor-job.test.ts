@@ -5,7 +5,7 @@ import { type Backend } from '../../../src/main/api/backend';
 import type { ClassifyResult } from '../../../src/common/jobs';
 import type { TrainAdaptorResult } from '../../../src/common/jobs';
 import { manifestSha256, openBundle, parseBundleManifest } from '../../../src/native/bundle/index';
-import { runCli } from '../../helpers/cli';
+import { startCli, stopClis } from '../../helpers/cli';
 import { callApi } from '../../helpers/api';
 import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
 import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
@@ -19,6 +19,7 @@ beforeAll(() => {
   writeFourViewExam(source, 1);
   writeFourViewExam(source, 2);
 });
+afterEach(stopClis);
 afterEach(() => b?.close());
 afterAll(removeTmpDirs);
 
@@ -107,22 +108,25 @@ describe('train-adaptor job', () => {
         for (const c of ['A', 'B', 'C', 'D']) expect(p.probabilities[c]).toBeCloseTo(h.probabilities[c]!, 5);
       }
       // `cleft classify --adaptor` (same head, features computed afresh) agrees with the job per exam.
-      const cli = JSON.parse(
-        runCli([
-          'classify',
-          '--bundle',
-          bundle.dir,
-          '--task',
-          'Breast density',
-          '--study',
-          studies[0]!.studyUid,
-          '--adaptor',
-          `head-${mode}`,
-          '--data-dir',
-          dataDir,
-          '--json',
-        ]),
-      ) as { adaptor: string; exam: Record<string, number> };
+      // Spawned, not run synchronously: the CLI queues its classify job for the runner of this
+      // library, which is this test's backend, so this process must keep serving it.
+      const child = startCli([
+        'classify',
+        '--bundle',
+        bundle.dir,
+        '--task',
+        'Breast density',
+        '--study',
+        studies[0]!.studyUid,
+        '--adaptor',
+        `head-${mode}`,
+        '--data-dir',
+        dataDir,
+        '--json',
+      ]);
+      const ended = await child.exited;
+      expect(ended.code, child.stderr()).toBe(0);
+      const cli = JSON.parse(child.stdout()) as { adaptor: string; exam: Record<string, number> };
       expect(cli.adaptor).toBe(`head-${mode}`);
       const exam = clsPreds.find((q) => q.scope === 'exam' && q.studyId === studies[0]!.id)!;
       for (const c of ['A', 'B', 'C', 'D']) expect(cli.exam[c]).toBeCloseTo(exam.probabilities[c]!, 4);
@@ -132,7 +136,7 @@ describe('train-adaptor job', () => {
         (await callApi(b, 'classify.start', { modelId, taskId: density.id, studyIds: [studies[0]!.id], adaptor: 'missing' })).id,
       ),
     ).resolves.toMatchObject({ status: 'failed', error: expect.stringMatching(/no adaptor "missing"/) });
-  });
+  }, 600_000); // two trainings, two classifications and two CLI runs: minutes on a busy 2-core machine
 
   it('bundles without adaptors keep their identity (older manifests have no "adaptors" key)', async () => {
     b = testBackend();
