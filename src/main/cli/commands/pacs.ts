@@ -51,7 +51,7 @@ export function pacsCommand(program: Command): Command {
     program
       .command('pacs')
       .description(
-        'Your archive over DICOMweb: saved connections (add, list, remove, test), QIDO-RS search (query), STOW-RS upload (store). ' +
+        'Your archive over DICOMweb: saved connections (add, list, remove, test), QIDO-RS search (query), WADO-RS download into the library (retrieve), STOW-RS upload (store). ' +
           'Only the URL you save is ever contacted.',
       )
   );
