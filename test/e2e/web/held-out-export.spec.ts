@@ -67,8 +67,27 @@ test('train on a named split, evaluate on its test part, export a pseudonymized 
 
   const metrics = page.getByTestId('metrics');
   await metrics.getByRole('button', { name: 'Breast' }).click(); // the demo labels breasts
+  // The held-out set is the split's test part less what the demo bundle itself was trained on (its
+  // manifest's lineage): the page must show the same count the API evaluates.
+  const runs = await api<{ id: number }[]>('runs.list', { taskId: task.id });
+  const runId = Math.max(...runs.map((r) => r.id));
+  const report = await api<{ evaluationSet: { studies: number; excludedStudies: number; lineage: string[] } }>('runs.evaluate', {
+    runId,
+    scope: 'breast',
+    bootstrapSamples: 10,
+  });
+  const held = report.evaluationSet;
+  expect(held.studies).toBeGreaterThan(0);
+  expect(held.studies).toBeLessThanOrEqual(split.counts.test);
+  expect(held.lineage.length).toBeGreaterThan(0);
   const set = page.getByTestId('evaluation-set');
-  await expect(set).toContainText(`Evaluated on test part of split "e2e-split": ${split.counts.test}`, { timeout: 60_000 });
+  await expect(set).toContainText(
+    `Evaluated on test part of split "e2e-split": ${held.studies} ${held.studies === 1 ? 'study' : 'studies'}`,
+    {
+      timeout: 60_000,
+    },
+  );
+  await expect(set).toContainText(`${held.excludedStudies} used in training or validation left out`);
   await expect(page.getByTestId('includes-training')).toHaveCount(0);
   await expect(set).toContainText(/Intervals resample \d+ patients/);
   await screenshot(page, 'predictions-held-out');
