@@ -29,7 +29,7 @@ function collect(backend: Backend, id: number): Job[] {
 }
 
 describe('job queue with worker threads', () => {
-  it('runs hash-folder in a worker, streams progress with an ETA, stores the result', async () => {
+  it('runs hash-folder in a worker, streams monotone progress (ETA never negative), stores the result', async () => {
     const folder = makeFileTree(320, 1024 * 1024);
     const backend = backendAt(tmpDir());
     const job = backend.jobs.enqueue({ kind: 'hash-folder', params: { folder } });
@@ -42,7 +42,9 @@ describe('job queue with worker threads', () => {
     expect(running.length).toBeGreaterThan(1);
     const fractions = running.map((e) => e.progress.fraction);
     expect([...fractions].sort((a, b) => a - b)).toEqual(fractions); // monotone
-    expect(running.some((e) => e.progress.etaSeconds !== null && e.progress.etaSeconds >= 0)).toBe(true);
+    // An ETA appears only once the rate was measured over 3 s and 1 % (src/common/progress.ts, tested
+    // on recorded runs in progress.test.ts); a fast machine may finish first, so none is required here.
+    for (const e of running) expect(e.progress.etaSeconds === null || e.progress.etaSeconds >= 0).toBe(true);
     expect(events.at(-1)?.status).toBe('done');
     // The result survives in SQLite.
     expect(backend.jobs.get(job.id).result).toEqual(final.result);

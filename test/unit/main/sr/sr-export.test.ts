@@ -17,7 +17,7 @@ import { UID_ROOT } from '../../../../src/main/dicom/uids';
 import { COMPREHENSIVE_SR, RESEARCH_STATEMENT } from '../../../../src/main/sr/content';
 import { APP_VERSION } from '../../../../src/main/version';
 import { callApi } from '../../../helpers/api';
-import { runCli } from '../../../helpers/cli';
+import { cliOutcome, runCli } from '../../../helpers/cli';
 import { requireDump2dcm, writeFourViewExam } from '../../../helpers/dcmtk';
 import { addTinyBundle, importExams, taskNamed, testBackend } from '../../../helpers/library';
 import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
@@ -197,12 +197,9 @@ describe('DICOM SR export of a classification run', () => {
     for (const f of printed.files) expect(dciodvfy(f.file).errors).toEqual([]);
 
     const stderrOf = (args: string[]) => {
-      try {
-        runCli(args, { dataDir });
-      } catch (err) {
-        return String((err as { stderr?: string }).stderr);
-      }
-      throw new Error(`cleft ${args.join(' ')} succeeded`);
+      const r = cliOutcome(args, { dataDir });
+      if (r.status === 0) throw new Error(`cleft ${args.join(' ')} succeeded`);
+      return r.stderr;
     };
     const none = path.join(tmpDir('cleft-sr-cli-'), 'none');
     expect(stderrOf(['sr', 'export', '999', '--output', none])).toContain('cleft: no run with id 999');
