@@ -182,6 +182,9 @@ describe('pacs-retrieve job', () => {
     expect(cancelled.status).toBe('cancelled');
     const before = checkpointFetched(cancelled);
     expect(before).toHaveLength(1);
+    // The cancelled job's requests held at the proxy are abandoned by their client; wait until the
+    // proxy has seen them close, or opening it could still forward one of them.
+    await until(() => proxy.heldCount === 0);
 
     proxy.open();
     await callApi(b, 'jobs.resume', { id: started.id });
