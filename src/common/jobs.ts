@@ -75,6 +75,11 @@ export const ClassifyResult = z.strictObject({
   images: z.number().int(),
   skipped: z.array(z.strictObject({ instanceId: z.number().int(), reason: z.string() })),
   featureCacheHits: z.number().int(),
+  /**
+   * Where the class text embeddings came from: the library's cache (the text encoder did not run) or
+   * computed now; null with an adaptor (no text side); absent in results of older versions.
+   */
+  classEmbeddings: z.enum(['cache', 'computed']).nullable().optional(),
   executionProvider: z.string(),
   seconds: z.number(),
 });
@@ -325,6 +330,8 @@ export const ExplainResult = z.strictObject({
   y: z.strictObject({ origin: z.number(), step: z.number() }),
   imageColumns: z.number().int(),
   imageRows: z.number().int(),
+  /** Where the class text embeddings came from (see ClassifyResult); absent in results of older versions. */
+  classEmbeddings: z.enum(['cache', 'computed']).optional(),
   seconds: z.number(),
 });
 export type ExplainResult = z.infer<typeof ExplainResult>;

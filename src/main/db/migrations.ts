@@ -329,6 +329,28 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'class text embeddings cache',
+    sql: `
+      -- Class text embeddings [classes, dim] (float32 little endian) of a prompt set for a bundle, so
+      -- classification never encodes unchanged prompts again. key_sha256 is classEmbeddingKey
+      -- (src/native/cleft/zero-shot.ts): text encoder + adapter + tokenizer + pooling, heads, prompts
+      -- (templates' texts, or a learned set's context bytes and class texts) and the formula version.
+      -- prompts_ref names the prompt source (one row per model and source: a changed prompt replaces
+      -- it). Rows go with their model (ON DELETE CASCADE).
+      CREATE TABLE IF NOT EXISTS class_embeddings (
+        model_ref INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        prompts_ref TEXT NOT NULL,
+        key_sha256 TEXT NOT NULL,
+        class_names_json TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        matrix BLOB NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        PRIMARY KEY (model_ref, prompts_ref)
+      );
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;

@@ -9,7 +9,7 @@
 //
 // Pure functions in, Float32Arrays out, so the job layer can cache features (keys below) and call
 // the cheap head math on cached values.
-import { bundleSha256, embeddingIdentity, readPromptSet, type CleftBundle } from '../bundle/index';
+import { embeddingIdentity, readPromptSet, type CleftBundle } from '../bundle/index';
 import type { Heads } from '../models/heads';
 import { Gpt2Tokenizer } from '../formats/tokenizer';
 import { combineViews, type ViewProbabilities } from './aggregate';
@@ -27,9 +27,40 @@ export function imageFeatureKey(bundle: CleftBundle, instance: string, preproces
   return sha256Hex(canonicalJson({ model: embeddingIdentity(bundle).image, instance, preprocessing: preprocessingSha256 }));
 }
 
-/** Cache key of class embeddings: the model (bundleSha256, heads included) + prompts / prompt set. */
+/**
+ * Version of the class-embedding formula below (tokenisation, EOS reading, template averaging,
+ * projection, normalisation): bump it when that math changes, so cached class embeddings computed
+ * by the old formula are not reused.
+ */
+export const CLASS_EMBEDDING_FORMULA = 1;
+
+/**
+ * Cache key of class text embeddings: everything they depend on and nothing else. The text side's
+ * embeddingIdentity (encoder, adapter, tokenizer, max length, pooling), the heads (the text
+ * projection), the formula version, and the prompts: the task's exact texts per class, or a learned
+ * prompt set's context tensor bytes, shape, class texts and class names. Adding an unrelated prompt
+ * set or adaptor to the bundle keeps the key; any change of model, adapter or prompt changes it.
+ */
 export function classEmbeddingKey(bundle: CleftBundle, task: TaskSpec, promptSet?: string | null): string {
-  return sha256Hex(canonicalJson({ model: bundleSha256(bundle), prompts: promptsSha256(task), promptSet: promptSet ?? null }));
+  const m = bundle.manifest;
+  const prompts = promptSet ? learnedPromptsIdentity(readPromptSet(bundle, promptSet)) : { templates: promptsSha256(task) };
+  return sha256Hex(
+    canonicalJson({
+      formula: CLASS_EMBEDDING_FORMULA,
+      text: embeddingIdentity(bundle).text,
+      heads: { file: m.files[m.heads.path]?.sha256 ?? null, projDim: m.heads.projDim },
+      prompts,
+    }),
+  );
+}
+
+function learnedPromptsIdentity({ entry, ctx, shape }: ReturnType<typeof readPromptSet>): Record<string, unknown> {
+  return {
+    ctxSha256: sha256Hex(new Uint8Array(ctx.buffer, ctx.byteOffset, ctx.byteLength)),
+    shape,
+    classTexts: entry.classTexts ?? entry.classNames,
+    classNames: entry.classNames,
+  };
 }
 
 const tokenizers = new Map<string, Gpt2Tokenizer>();

@@ -298,6 +298,8 @@ async function classifyStudies(f: Flags, uids: string[]): Promise<void> {
       combination: 'mean of the views\u2019 probabilities',
       skipped: result.skipped,
       featureCacheHits: result.featureCacheHits,
+      // 'cache': the class text embeddings were read from the library, the text encoder did not run
+      classEmbeddings: result.classEmbeddings ?? null,
       ...(studies.length === 1
         ? { views: studies[0]!.views, breast: studies[0]!.breast, exam: studies[0]!.exam, prediction: studies[0]!.prediction }
         : {}),
@@ -310,7 +312,7 @@ async function classifyStudies(f: Flags, uids: string[]): Promise<void> {
     }
     printText(
       `run ${result.runId} recorded: ${taskRow.name} with ${modelNow.name} (${sha256.slice(0, 12)}), ` +
-        `${promptsLine(params.adaptor, result.promptSet)}, device ${result.executionProvider}`,
+        `${promptsLine(params.adaptor, result.promptSet)}${result.classEmbeddings === 'cache' ? ' (class embeddings from the library cache)' : ''}, device ${result.executionProvider}`,
       classes,
       studies,
       out.seconds,

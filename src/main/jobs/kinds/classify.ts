@@ -12,11 +12,12 @@ import { RunsRepo, type NewPrediction } from '../../db/runs-repo';
 import { SettingsRepo } from '../../db/settings-repo';
 import { TasksRepo } from '../../db/tasks-repo';
 import { bundleSpec, cachedImageFeatures, engineFromSettings } from '../../features/image-features';
+import { cachedClassEmbeddings } from '../../features/class-embeddings';
 import { getModel } from '../../models/registry';
 import { APP_VERSION } from '../../version';
 import { filesSha256 } from '../../../native/io/hash';
 import { openBundle, type CleftBundle } from '../../../native/bundle/index';
-import { promptSetClassEmbeddings, taskClassEmbeddings, zeroShot } from '../../../native/cleft/zero-shot';
+import { zeroShot } from '../../../native/cleft/zero-shot';
 import type { TaskSpec } from '../../../native/cleft/tasks';
 import { loadAdaptorHead } from '../../../native/cleft/adaptor';
 import { combineViews } from '../../../native/cleft/aggregate';
@@ -50,12 +51,10 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
           task.classes.map((c) => c.name),
         )
       : null;
-    ctx.progress(0.02, head ? `Loading adaptor "${head.entry.name}"…` : 'Encoding the class prompts…');
-    const classEmb = head
-      ? null
-      : ctx.params.promptSet
-        ? (await promptSetClassEmbeddings(bundle, ctx.params.promptSet, engine)).embeddings
-        : await taskClassEmbeddings(bundle, task, engine);
+    ctx.progress(0.02, head ? `Loading adaptor "${head.entry.name}"…` : 'Class prompts: reading the cache or encoding them…');
+    // Cached in the library per model and prompts: unchanged prompts are never encoded again.
+    const text = head ? null : await cachedClassEmbeddings(db, model.id, bundle, task, ctx.params.promptSet ?? null, engine);
+    const classEmb = text?.embeddings ?? null;
 
     const byStudy = new Map<number, StudyImage[]>();
     const skipped: ClassifyResult['skipped'] = [];
@@ -103,6 +102,8 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
             promptSet: head ? null : (ctx.params.promptSet ?? null),
             adaptor: ctx.params.adaptor ?? null,
             studies: ctx.params.studyIds.length,
+            // Whether the class text embeddings were read from the library's cache or computed now.
+            classEmbeddings: text ? { source: text.source, keySha256: text.keySha256 } : null,
           },
         },
       });
@@ -167,6 +168,7 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
       images,
       skipped,
       featureCacheHits: hits,
+      classEmbeddings: text?.source ?? null,
       executionProvider: provider,
       seconds: Math.round(performance.now() - started) / 1000,
     };

@@ -10,6 +10,7 @@ import { SettingsRepo } from '../../db/settings-repo';
 import { TasksRepo } from '../../db/tasks-repo';
 import { bundleSpec, engineFromSettings } from '../../features/image-features';
 import { gridAxes } from '../../features/explain-geometry';
+import { cachedClassEmbeddings } from '../../features/class-embeddings';
 import { prepareFiles } from '../../dicom/pipeline/prepare';
 import { PreprocessSpec } from '../../dicom/pipeline/spec';
 import { getModel } from '../../models/registry';
@@ -18,7 +19,6 @@ import { embedImages } from '../../../native/models/embed';
 import { providerLabel } from '../../../native/runtime/providers';
 import { loadHfFolder } from '../../../native/models/hf-model';
 import { patchClassSimilarity } from '../../../native/cleft/explain';
-import { promptSetClassEmbeddings, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
 import { classNamesForPromptLearning, type TaskSpec } from '../../../native/cleft/tasks';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
@@ -35,11 +35,9 @@ export const explain: JobRunner<ExplainParams, ExplainResult> = async (ctx) => {
     const taskRow = new TasksRepo(db).get(p.taskId);
     const engine = engineFromSettings(ctx.dataDir, new SettingsRepo(db).get(), (m: string) => ctx.progress(0, m));
 
-    ctx.progress(0.05, 'Encoding the class prompts…');
+    ctx.progress(0.05, 'Class prompts: reading the cache or encoding them…');
     const taskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
-    const text = p.promptSet
-      ? await promptSetClassEmbeddings(bundle, p.promptSet, engine)
-      : { embeddings: await taskClassEmbeddings(bundle, taskSpec, engine), classNames: taskRow.classes.map((c) => c.name) };
+    const text = await cachedClassEmbeddings(db, model.id, bundle, taskSpec, p.promptSet ?? null, engine);
     // The maps are named by the task's classes (A–D), as the viewer's labels and predictions are,
     // also when a learned prompt set stores the phrases it was trained on.
     const classNames = taskClassNames(text.classNames, taskSpec);
@@ -98,6 +96,7 @@ export const explain: JobRunner<ExplainParams, ExplainResult> = async (ctx) => {
       y: axes.y,
       imageColumns: full.columns,
       imageRows: full.rows,
+      classEmbeddings: text.source,
       seconds: Math.round(performance.now() - started) / 1000,
     };
     return result;
