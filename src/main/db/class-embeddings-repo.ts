@@ -29,8 +29,7 @@ export class ClassEmbeddingsRepo {
   /** The row of this model and prompt source, whatever its key (the caller compares it). */
   get(modelId: number, promptsRef: string): ClassEmbeddingRow | undefined {
     const row = this.getStmt.get(modelId, promptsRef) as
-      | { key_sha256: string; class_names_json: string; dim: number; matrix: Buffer }
-      | undefined;
+      { key_sha256: string; class_names_json: string; dim: number; matrix: Buffer } | undefined;
     if (!row) return undefined;
     let classNames: string[];
     try {
@@ -43,7 +42,11 @@ export class ClassEmbeddingsRepo {
   }
 
   /** Stores (or replaces) the matrix of this model and prompt source. */
-  put(modelId: number, promptsRef: string, row: { keySha256: string; classNames: readonly string[]; dim: number; matrix: Float32Array }): void {
+  put(
+    modelId: number,
+    promptsRef: string,
+    row: { keySha256: string; classNames: readonly string[]; dim: number; matrix: Float32Array },
+  ): void {
     const m = row.matrix;
     this.putStmt.run(
       modelId,
