@@ -312,12 +312,16 @@ async function classifyStudies(f: Flags, uids: string[]): Promise<void> {
     }
     printText(
       `run ${result.runId} recorded: ${taskRow.name} with ${modelNow.name} (${sha256.slice(0, 12)}), ` +
-        `${promptsLine(params.adaptor, result.promptSet)}${result.classEmbeddings === 'cache' ? ' (class embeddings from the library cache)' : ''}, device ${result.executionProvider}`,
+        `${promptsLine(params.adaptor, result.promptSet)}, device ${result.executionProvider}`,
       classes,
       studies,
       out.seconds,
     );
     for (const s of result.skipped) console.log(`  skipped image ${s.instanceId}: ${s.reason}`);
+    if (result.classEmbeddings)
+      console.log(
+        `  class embeddings: ${result.classEmbeddings === 'cache' ? 'read from the library cache (the text encoder did not run)' : 'computed and cached in the library'}`,
+      );
     console.log(`  review it on the Predictions page, or: cleft runs export ${result.runId} --scope exam --output run-${result.runId}.csv`);
   } finally {
     host.close();

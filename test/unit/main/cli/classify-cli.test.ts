@@ -152,6 +152,37 @@ describe('cleft classify --study', () => {
     }
   });
 
+  it(
+    'a second classification with unchanged model and prompts reads the class embeddings from the library cache',
+    { timeout: 300_000 },
+    async () => {
+      // A task of its own, so no other test of this file has cached its prompts.
+      const b = testBackend(dataDir);
+      try {
+        await callApi(b, 'tasks.create', {
+          name: 'Cache check',
+          scope: 'breast',
+          classes: ['fatty', 'dense'].map((n) => ({ name: n, label: n, prompts: [`a mammogram of ${n} breast tissue`] })),
+        });
+      } finally {
+        await b.close();
+      }
+      const classify = () =>
+        JSON.parse(
+          runCli(['classify', '--bundle', bundle.dir, '--task', 'Cache check', '--study', uids[1]!, '--json'], { dataDir }),
+        ) as CliOutput & {
+          classEmbeddings: string;
+        };
+      const first = classify();
+      expect(first.classEmbeddings).toBe('computed');
+      const second = classify();
+      expect(second.classEmbeddings).toBe('cache');
+      expect(second.exam).toEqual(first.exam);
+      const text = runCli(['classify', '--bundle', bundle.dir, '--task', 'Cache check', '--study', uids[1]!], { dataDir });
+      expect(text).toContain('class embeddings: read from the library cache (the text encoder did not run)');
+    },
+  );
+
   it('names a study that is not in the library', () => {
     expect(() => runCli(['classify', '--bundle', bundle.dir, '--task', 'Breast density', '--study', '1.2.3.999'], { dataDir })).toThrow(
       /study 1\.2\.3\.999: not in the library/,
