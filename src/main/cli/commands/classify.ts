@@ -20,6 +20,8 @@ import { RunsRepo } from '../../db/runs-repo';
 import { TasksRepo } from '../../db/tasks-repo';
 import { getModel, importModel, listModels, type ModelRecord } from '../../models/registry';
 import { resolveClassifyPromptSet } from '../../models/prompt-sets';
+import { cachedClassEmbeddings, type ClassEmbeddings } from '../../features/class-embeddings';
+import type { Engine } from '../../features/image-features';
 import { openCliJobHost, runJobInTerminal } from '../run-job';
 import { prepareFiles } from '../../dicom/pipeline/prepare';
 import { PreprocessSpec, presetSpec } from '../../dicom/pipeline/spec';
@@ -143,6 +145,13 @@ async function classifyFiles(f: Flags, files: string[]): Promise<void> {
   const laterality = prepared.images.map((im): 'L' | 'R' | null => (im.breastSide === 'L' || im.breastSide === 'R' ? im.breastSide : null));
   const threads = num(f.threads, '--threads', { int: true, min: 1 });
   const cacheDir = path.resolve(f.cacheDir ?? path.join(resolveDataDir(f.dataDir), 'cache', 'onnx'));
+  const engine = {
+    cacheDir,
+    device: parseProviderChoice(f.device ?? 'auto'),
+    onWarning: (m: string) => console.error(`warning: ${m}`),
+    ...(threads ? { threads } : {}),
+  };
+  const text = f.adaptor ? null : await libraryClassEmbeddings(f, bundle, task, engine);
   const r = await zeroShot(
     {
       bundle,
@@ -152,13 +161,9 @@ async function classifyFiles(f: Flags, files: string[]): Promise<void> {
       pixelValues: prepared.pixelValues,
       shape: prepared.shape,
       laterality,
+      ...(text ? { classEmbeddings: text.embeddings } : {}),
     },
-    {
-      cacheDir,
-      device: parseProviderChoice(f.device ?? 'auto'),
-      onWarning: (m) => console.error(`warning: ${m}`),
-      ...(threads ? { threads } : {}),
-    },
+    engine,
   );
   const device = r.provider ? providerLabel(r.provider) : 'cache';
   const named = (p: readonly number[]): Record<string, number> => Object.fromEntries(r.classes.map((c, k) => [c, p[k]!]));
@@ -180,6 +185,8 @@ async function classifyFiles(f: Flags, files: string[]): Promise<void> {
     device,
     fallbackReason: r.provider && 'fallbackReason' in r.provider ? (r.provider.fallbackReason ?? null) : null,
     combination: 'mean of the views\u2019 probabilities',
+    // 'cache': read from the library (the bundle is registered there); null with an adaptor
+    classEmbeddings: f.adaptor ? null : (text?.source ?? 'computed'),
     views,
     breast: Object.fromEntries(Object.entries(r.breast).map(([s, p]) => [s, named(p!)])),
     exam: named(r.exam),
@@ -198,20 +205,41 @@ async function classifyFiles(f: Flags, files: string[]): Promise<void> {
   );
 }
 
-/**
- * The library's model for this bundle folder: the one registered at that folder, else one with the
- * same content (sha256), else it is registered now (in place, not copied), as a run names its model.
- */
-async function libraryModel(db: Db, dataDir: string, bundle: CleftBundle): Promise<{ model: ModelRecord; registered: boolean }> {
+/** The library's model for this bundle folder: the one registered at that folder, else one with the same content (sha256). */
+function registeredModel(db: Db, bundle: CleftBundle): ModelRecord | undefined {
   const dir = path.resolve(bundle.dir);
   const bundles = listModels(db, { kind: 'bundle' });
-  const here = bundles.find((m) => path.resolve(m.path) === dir) ?? bundles.find((m) => m.sha256 === bundle.sha256);
+  return bundles.find((m) => path.resolve(m.path) === dir) ?? bundles.find((m) => m.sha256 === bundle.sha256);
+}
+
+/**
+ * Class embeddings of files' classification through the library's cache, as the app's Classify reads
+ * them, when a library exists and has this bundle registered; null otherwise (zeroShot computes them).
+ */
+async function libraryClassEmbeddings(f: Flags, bundle: CleftBundle, task: TaskSpec, engine: Engine): Promise<ClassEmbeddings | null> {
+  const file = path.join(resolveDataDir(f.dataDir), DB_FILE_NAME);
+  if (!fs.existsSync(file)) return null;
+  const db = openDatabase(file);
+  try {
+    const model = registeredModel(db, bundle);
+    return model ? await cachedClassEmbeddings(db, model.id, bundle, task, f.promptSet ?? null, engine) : null;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The library's model for this bundle folder (registeredModel), else it is registered now (in place,
+ * not copied), as a run names its model.
+ */
+async function libraryModel(db: Db, dataDir: string, bundle: CleftBundle): Promise<{ model: ModelRecord; registered: boolean }> {
+  const here = registeredModel(db, bundle);
   if (here) return { model: here, registered: false };
   const repo = new ModelsRepo(db);
   const name = bundle.manifest.name;
   // Another model may already carry the bundle's name: tell them apart by content.
   const free = repo.idByName(name) === null ? name : `${name} (${bundle.sha256.slice(0, 12)})`;
-  return { model: await importModel(db, dataDir, dir, { copy: false, name: free }), registered: true };
+  return { model: await importModel(db, dataDir, path.resolve(bundle.dir), { copy: false, name: free }), registered: true };
 }
 
 /** Studies of the library: the `classify` job, as the app runs it, then its recorded run printed. */

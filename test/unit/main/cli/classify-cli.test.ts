@@ -43,11 +43,12 @@ describe('cleft classify --study', () => {
   let dataDir: string;
   let bundle: TinyBundle;
   let uids: string[];
+  let exam2Files: string[];
   beforeAll(async () => {
     requireDump2dcm();
     const source = tmpDir('cleft-dicom-');
     writeFourViewExam(source, 1);
-    writeFourViewExam(source, 2);
+    exam2Files = writeFourViewExam(source, 2);
     dataDir = path.join(tmpDir(), 'library');
     const b = testBackend(dataDir);
     try {
@@ -180,6 +181,11 @@ describe('cleft classify --study', () => {
       expect(second.exam).toEqual(first.exam);
       const text = runCli(['classify', '--bundle', bundle.dir, '--task', 'Cache check', '--study', uids[1]!], { dataDir });
       expect(text).toContain('class embeddings: read from the library cache (the text encoder did not run)');
+      // DICOM files classified with a bundle the library has registered read the same cache
+      const files = JSON.parse(
+        runCli(['classify', '--bundle', bundle.dir, '--task', 'Cache check', '--dicom', ...exam2Files, '--json'], { dataDir }),
+      ) as { classEmbeddings: string };
+      expect(files.classEmbeddings).toBe('cache');
     },
   );
 
