@@ -27,6 +27,7 @@ const TABLES = [
   'splits',
   'split_studies',
   'archives',
+  'class_embeddings',
 ];
 
 function tables(db: Database.Database): string[] {
