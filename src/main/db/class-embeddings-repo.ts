@@ -58,6 +58,11 @@ export class ClassEmbeddingsRepo {
     );
   }
 
+  /** Forgets every cached matrix (a cold cache: benchmarks, clearing caches); returns how many. */
+  deleteAll(): number {
+    return this.db.prepare(`DELETE FROM class_embeddings`).run().changes;
+  }
+
   /** Rows stored for a model (tests and hygiene checks). */
   countOfModel(modelId: number): number {
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM class_embeddings WHERE model_ref = ?`).get(modelId) as { n: number }).n;
