@@ -140,6 +140,19 @@ describe('class embedding cache', () => {
     expect(bytes(first.embeddings).equals(bytes(r.embeddings))).toBe(true);
   });
 
+  it('other heads (the text projection) are computed again', { timeout: 120_000 }, async () => {
+    await cachedClassEmbeddings(db, modelId, bundle, task, null, engine());
+    const otherHeads = await createBundle(path.join(tmpDir(), 'other-heads'), {
+      textModel: parts.text,
+      imageModel: parts.image,
+      heads: writeTinyModels(tmpDir(), QUICK_SIZES, 6).heads,
+      tokenizer: defaultTokenizerDir(),
+    });
+    const n = counter.textRuns();
+    expect((await cachedClassEmbeddings(db, modelId, otherHeads, task, null, engine())).source).toBe('computed');
+    expect(counter.textRuns()).toBeGreaterThan(n);
+  });
+
   it('an added or changed text adapter is encoded again', { timeout: 120_000 }, async () => {
     const withA = await makeBundle('adapter-1', { textAdapter: writeTextAdapter(path.join(tmpDir(), 'a1'), 1) });
     const withB = await makeBundle('adapter-2', { textAdapter: writeTextAdapter(path.join(tmpDir(), 'a2'), 2) });
