@@ -161,45 +161,19 @@ describe('held-out evaluation', () => {
   }, 300_000);
 
   it("a bundle's LoRA run is in the lineage too: its training and validation studies leave the test part", async () => {
-    const repo = new RunsRepo(b.db);
-    const classified = await callApi(b, 'runs.get', { id: runId });
     // Two test studies the (recorded) LoRA run trained and validated on; a run of the same bundle and
     // prompt set made after it, with the same predictions.
     const [t1, t2] = split.test;
     expect(t2).toBeDefined();
-    repo.createRun({
+    await recordRun({
       kind: 'contrastive-lora',
       name: 'lora of the bundle',
-      jobId: null,
-      modelId,
       taskId: null,
       promptSetId: null,
-      record: {
-        ...classified.record,
-        split: { name: null, sha256: 'c'.repeat(64), by: 'patient', seed: 9, trainStudies: [t1!], valStudies: [t2!], notes: [] },
-      },
+      split: { seed: 9, trainStudies: [t1!], valStudies: [t2!], sha256: 'c'.repeat(64) },
+      withPredictions: false,
     });
-    const later = repo.createRun({
-      kind: 'zero-shot',
-      name: 'after lora',
-      jobId: null,
-      modelId,
-      taskId,
-      promptSetId: classified.promptSetId,
-      record: classified.record,
-    });
-    const preds = await callApi(b, 'runs.predictions', { runId, filter: { scope: 'exam' }, limit: 100 });
-    repo.addPredictions(
-      later,
-      ['A', 'B', 'C', 'D'],
-      preds.rows.map((p) => ({
-        scope: 'exam' as const,
-        studyId: p.studyId,
-        instanceId: null,
-        laterality: null,
-        probabilities: ['A', 'B', 'C', 'D'].map((c) => p.probabilities[c]!),
-      })),
-    );
+    const later = await recordRun({ kind: 'zero-shot', name: 'after lora', taskId, promptSetId: 'classified', withPredictions: true });
     const r = await callApi(b, 'runs.evaluate', { runId: later, scope: 'exam', bootstrapSamples: 20 });
     expect(r.n).toBe(split.test.length - 2);
     expect(r.evaluationSet!.lineage).toEqual([
@@ -214,41 +188,15 @@ describe('held-out evaluation', () => {
 
   it('nothing held out is an empty report saying why, from the API, runs.compare and the CLI alike', async () => {
     // A prompt-learning run (its own lineage) that trained and validated on every study of the library.
-    const repo = new RunsRepo(b.db);
-    const classified = await callApi(b, 'runs.get', { id: runId });
     const uids = [...split.train, ...split.val, ...split.test];
-    const everything = repo.createRun({
+    const everything = await recordRun({
       kind: 'prompt-learning',
       name: 'learned on everything',
-      jobId: null,
-      modelId,
       taskId,
       promptSetId: null,
-      record: {
-        ...classified.record,
-        split: {
-          name: null,
-          sha256: 'e'.repeat(64),
-          by: 'patient',
-          seed: 3,
-          trainStudies: uids.slice(2),
-          valStudies: uids.slice(0, 2),
-          notes: [],
-        },
-      },
+      split: { seed: 3, trainStudies: uids.slice(2), valStudies: uids.slice(0, 2), sha256: 'e'.repeat(64) },
+      withPredictions: true,
     });
-    const preds = await callApi(b, 'runs.predictions', { runId, filter: { scope: 'exam' }, limit: 100 });
-    repo.addPredictions(
-      everything,
-      ['A', 'B', 'C', 'D'],
-      preds.rows.map((p) => ({
-        scope: 'exam' as const,
-        studyId: p.studyId,
-        instanceId: null,
-        laterality: null,
-        probabilities: ['A', 'B', 'C', 'D'].map((c) => p.probabilities[c]!),
-      })),
-    );
     const empty = await callApi(b, 'runs.evaluate', { runId: everything, scope: 'exam', bootstrapSamples: 20 });
     expect(empty).toMatchObject({
       n: 0,
@@ -413,6 +361,60 @@ describe('predictions export', () => {
     expect(report.bootstrap.clusters).toBe(11); // P1's two studies are one patient; exam 12 its own
   }, 120_000);
 });
+
+/**
+ * A run of the classified bundle recorded by hand: the classification's record, with an automatic
+ * training split by patient when given; with the classification's exam predictions when asked.
+ * promptSetId 'classified': the classification's prompt set.
+ */
+async function recordRun(o: {
+  kind: 'contrastive-lora' | 'zero-shot' | 'prompt-learning';
+  name: string;
+  taskId: number | null;
+  promptSetId: 'classified' | null;
+  split?: { seed: number; trainStudies: string[]; valStudies: string[]; sha256: string };
+  withPredictions: boolean;
+}): Promise<number> {
+  const repo = new RunsRepo(b.db);
+  const classified = await callApi(b, 'runs.get', { id: runId });
+  const id = repo.createRun({
+    kind: o.kind,
+    name: o.name,
+    jobId: null,
+    modelId,
+    taskId: o.taskId,
+    promptSetId: o.promptSetId === 'classified' ? classified.promptSetId : null,
+    record: o.split
+      ? {
+          ...classified.record,
+          split: {
+            name: null,
+            sha256: o.split.sha256,
+            by: 'patient',
+            seed: o.split.seed,
+            trainStudies: o.split.trainStudies,
+            valStudies: o.split.valStudies,
+            notes: [],
+          },
+        }
+      : classified.record,
+  });
+  if (o.withPredictions) {
+    const preds = await callApi(b, 'runs.predictions', { runId, filter: { scope: 'exam' }, limit: 100 });
+    repo.addPredictions(
+      id,
+      ['A', 'B', 'C', 'D'],
+      preds.rows.map((p) => ({
+        scope: 'exam' as const,
+        studyId: p.studyId,
+        instanceId: null,
+        laterality: null,
+        probabilities: ['A', 'B', 'C', 'D'].map((c) => p.probabilities[c]!),
+      })),
+    );
+  }
+  return id;
+}
 
 function byStudyPseudonym(rows: Record<string, string>[], studyUid: string): string {
   return rows.find((r) => r.StudyInstanceUID === studyUid)!.PatientID!;
