@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isJobOf, type Job } from '../../../../src/common/jobs';
 import { addArchive } from '../../../../src/main/archive/connections';
 import { progressMessage } from '../../../../src/main/jobs/kinds/pacs-retrieve';
@@ -19,6 +19,7 @@ import { callApi } from '../../../helpers/api';
 import { CLI, ROOT } from '../../../helpers/cli';
 import { requireDump2dcm, writeFourViewExam } from '../../../helpers/dcmtk';
 import { testBackend } from '../../../helpers/library';
+import { until } from '../../../helpers/wait';
 import { startOrthanc, type OrthancServer } from '../../../helpers/orthanc';
 import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
 
@@ -106,16 +107,6 @@ beforeAll(() => {
   exam = writeFourViewExam(tmpDir(), 1);
 });
 
-/** Resolves once `cond()` holds (a state of the library or the proxy, looked at every few ms). */
-async function until(cond: () => boolean): Promise<void> {
-  await vi.waitFor(
-    () => {
-      if (!cond()) throw new Error('not yet');
-    },
-    { timeout: 60_000, interval: 20 },
-  );
-}
-
 function instancesInLibrary(b: Backend): number {
   return (b.db.prepare(`SELECT count(*) AS n FROM instances`).get() as { n: number }).n;
 }
@@ -176,7 +167,7 @@ describe('pacs-retrieve job', () => {
     proxy.allow = 1;
     const started = await callApi(b, 'archives.retrieve', { archive: 'pacs', studies: [STUDY] });
     // The first instance is stored and indexed, and the next request waits at the proxy.
-    await until(() => instancesInLibrary(b) === 1 && proxy.heldCount >= 1);
+    await until(() => instancesInLibrary(b) === 1 && proxy.heldCount >= 1, 'one image in the library and a request held at the proxy');
     await callApi(b, 'jobs.cancel', { id: started.id });
     const cancelled = await b.jobs.waitFor(started.id);
     expect(cancelled.status).toBe('cancelled');
@@ -184,7 +175,7 @@ describe('pacs-retrieve job', () => {
     expect(before).toHaveLength(1);
     // The cancelled job's requests held at the proxy are abandoned by their client; wait until the
     // proxy has seen them close, or opening it could still forward one of them.
-    await until(() => proxy.heldCount === 0);
+    await until(() => proxy.heldCount === 0, "the cancelled job's held requests closed at the proxy");
 
     proxy.open();
     await callApi(b, 'jobs.resume', { id: started.id });
@@ -208,7 +199,7 @@ describe('pacs-retrieve job', () => {
     const { b, dataDir, orthanc, proxy } = await setup(storage);
     proxy.allow = 1;
     const started = await callApi(b, 'archives.retrieve', { archive: 'pacs', studies: [STUDY] });
-    await until(() => instancesInLibrary(b) === 1 && proxy.heldCount >= 1);
+    await until(() => instancesInLibrary(b) === 1 && proxy.heldCount >= 1, 'one image in the library and a request held at the proxy');
     await orthanc.kill();
     proxy.open(); // the held requests now meet a dead server
     const failed = await b.jobs.waitFor(started.id);
