@@ -99,6 +99,37 @@ describe('divergence', () => {
     ).toEqual({ kind: 'non-finite', step: 2 });
   });
 
+  it('a LoRA loss pinned at chance (ln of the batch) is a collapse: real runs at learning rate 10', () => {
+    // Recorded from real LoRA runs on the demo phantoms (test/e2e/web/divergence.spec.ts), rounded as logged.
+    const b4 = [2.68, 2.99, 2.04, 1.38, ...Array<number>(36).fill(Math.log(4))];
+    const d = divergence(
+      b4.map((loss, i) => ({ step: i + 1, loss })),
+      {},
+      { chanceLoss: Math.log(4) },
+    );
+    expect(d).toEqual({ kind: 'collapsed', step: 40, loss: Math.log(4), since: 5 });
+    expect(divergenceMessage(d!)).toBe(
+      'Training collapsed: the loss has stayed at chance (1.39) since update 5: every input scores the same. The learning rate is far too high; lower it and start again.',
+    );
+    // Without the chance level the falling curve says nothing (it fell, then stayed).
+    expect(divergence(b4.map((loss, i) => ({ step: i + 1, loss })))).toBeNull();
+    // A run at learning rate 0.01, batch 32, that learns below chance (ln 32 = 3.47): quiet.
+    const learning = [
+      5.03, 4.04, 3.93, 3.39, 3.12, 3.63, 3.4, 3.28, 3.27, 3.34, 3.33, 3.17, 3.17, 3.1, 3.13, 3.09, 3.01, 3.01, 3.03, 3.1, 2.99, 3.08, 2.87,
+      3.07, 2.94, 2.88, 3.0, 2.88, 2.86, 3.08,
+    ];
+    expect(
+      divergence(
+        learning.map((loss, i) => ({ step: i + 1, loss })),
+        {},
+        { chanceLoss: Math.log(32) },
+      ),
+    ).toBeNull();
+    // A run that converged to a flat loss away from chance: quiet.
+    const flat = Array.from({ length: 30 }, (_, i) => ({ step: i + 1, loss: i < 10 ? 2 - i / 10 : 0.9 }));
+    expect(divergence(flat, {}, { chanceLoss: Math.log(32) })).toBeNull();
+  });
+
   it('stays quiet on noisy but falling curves and on losses near zero', () => {
     const noisy = Array.from({ length: 200 }, (_, i) => ({ step: i + 1, loss: 3 * Math.exp(-i / 50) + 0.3 * Math.sin(i * 1.7) ** 2 }));
     expect(divergence(noisy)).toBeNull();
