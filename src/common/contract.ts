@@ -475,7 +475,7 @@ export const methods = {
   },
   /** Deletes a split; refused (conflict, naming them) while a run or job names it, unless `force`. */
   'splits.delete': { input: SplitDeleteInput, output: SplitDeleteResult },
-  /** "Where the model looks" for one image as a short job; its result is an ExplainResult. */
+  /** "Where the model looks" for the images of one study as one short job; its result is an ExplainStudyResult. */
   'explain.start': { input: ExplainParams.strict(), output: Job },
   /** The offline demo (phantoms, a small model trained on them, metrics), imported into the library. */
   'demo.start': { input: DemoParams.strict(), output: Job },
