@@ -2,6 +2,7 @@
 // every event with its payload schema. Electron IPC (src/preload) and the local web host
 // (src/main/server) carry exactly these; the back end validates every payload against them.
 import { z } from 'zod';
+import { PAGE_IDS } from './pages';
 import {
   ClassifyParams,
   DemoParams,
@@ -619,7 +620,7 @@ export const methods = {
 export const UiCommand = z.discriminatedUnion('command', [
   z.object({
     command: z.literal('navigate'),
-    page: z.enum(['library', 'viewer', 'labels', 'predictions', 'training', 'models', 'settings']),
+    page: z.enum(PAGE_IDS),
   }),
   z.object({ command: z.literal('import-folder'), path: z.string() }),
 ]);
