@@ -153,10 +153,25 @@ describe('on a real run: the quick demo (test/fixtures/progress/quick-demo.json)
       const eta = etaSeconds([...seen, s]);
       if (s.t < 3000) expect(eta).toBeNull();
       if (eta !== null) expect(eta).toBeGreaterThanOrEqual(0);
-      // The last 10 s (prompt learning, then the save): within 6 s of the time really left. What limits
-      // it is the demo's stage shares, not the rate: its last 5 s of saving move the bar by nothing.
+      // The last 10 s (prompt learning, then the save): within 6 s of the time really left.
       if (eta !== null && end - s.t < 10_000) expect(Math.abs(eta - (end - s.t) / 1000)).toBeLessThan(6);
     }
+  });
+
+  it('counted in its units of work, never claims much more time than is left', () => {
+    // With the old fixed stage shares the same rule said 3.6 times the time really left (180 s for
+    // 50 s); counted in phantoms, images, updates and evaluation (demo-work.ts) it stays near 2 at
+    // worst (the phantoms, its slowest units, come first), and the fraction only goes up.
+    const seen: ProgressSample[] = [{ t: 0, fraction: 0 }];
+    let worst = 0;
+    for (const [i, s] of run.slice(0, -1).entries()) {
+      if (i > 0) expect(s.fraction).toBeGreaterThanOrEqual(run[i - 1]!.fraction);
+      addSample(seen, s);
+      const eta = etaSeconds([...seen, s]);
+      if (eta !== null) worst = Math.max(worst, eta / ((end - s.t) / 1000));
+    }
+    expect(run.at(-1)!.fraction).toBe(1);
+    expect(worst).toBeLessThan(2.5);
   });
 
   it('raises no divergence warning on its contrastive loss curve, and would on the same curve gone NaN', () => {
