@@ -2,6 +2,7 @@
 // every event with its payload schema. Electron IPC (src/preload) and the local web host
 // (src/main/server) carry exactly these; the back end validates every payload against them.
 import { z } from 'zod';
+import { PAGE_IDS } from './pages';
 import {
   ClassifyParams,
   DemoParams,
@@ -475,7 +476,7 @@ export const methods = {
   },
   /** Deletes a split; refused (conflict, naming them) while a run or job names it, unless `force`. */
   'splits.delete': { input: SplitDeleteInput, output: SplitDeleteResult },
-  /** "Where the model looks" for one image as a short job; its result is an ExplainResult. */
+  /** "Where the model looks" for the images of one study as one short job; its result is an ExplainStudyResult. */
   'explain.start': { input: ExplainParams.strict(), output: Job },
   /** The offline demo (phantoms, a small model trained on them, metrics), imported into the library. */
   'demo.start': { input: DemoParams.strict(), output: Job },
@@ -619,7 +620,7 @@ export const methods = {
 export const UiCommand = z.discriminatedUnion('command', [
   z.object({
     command: z.literal('navigate'),
-    page: z.enum(['library', 'viewer', 'labels', 'predictions', 'training', 'models', 'settings']),
+    page: z.enum(PAGE_IDS),
   }),
   z.object({ command: z.literal('import-folder'), path: z.string() }),
 ]);

@@ -303,13 +303,14 @@ export type DemoJobResult = z.infer<typeof DemoJobResult>;
 export const ExplainParams = z.object({
   modelId: z.number().int().positive(),
   taskId: z.number().int().positive(),
-  instanceId: z.number().int().positive(),
+  /** The images of one study to map (the viewer's hanging): one job per press of M, each image in turn. */
+  instanceIds: z.array(z.number().int().positive()).min(1, 'choose at least one image').max(64),
   /** A learned prompt set of the bundle instead of the task's prompt templates. */
   promptSet: z.string().max(64).nullable().default(null),
 });
 export type ExplainParams = z.infer<typeof ExplainParams>;
 
-/** The maps an explain job returns; `x`/`y` place the patch grid on the original image's pixels. */
+/** The maps of one image; `x`/`y` place the patch grid on the original image's pixels. */
 export const ExplainResult = z.strictObject({
   modelId: z.number().int(),
   model: z.string(),
@@ -335,6 +336,21 @@ export const ExplainResult = z.strictObject({
   seconds: z.number(),
 });
 export type ExplainResult = z.infer<typeof ExplainResult>;
+
+/** What an explain job returns: the study and task it mapped, and each image's maps (in the order asked). */
+export const ExplainStudyResult = z.strictObject({
+  /** What a person calls the study ("P1 · A1"). */
+  study: z.string(),
+  task: z.string(),
+  model: z.string(),
+  promptSet: z.string().nullable(),
+  classNames: z.array(z.string()),
+  images: z.array(ExplainResult),
+  /** Where the class text embeddings came from (see ClassifyResult); absent in results of older versions. */
+  classEmbeddings: z.enum(['cache', 'computed']).optional(),
+  seconds: z.number(),
+});
+export type ExplainStudyResult = z.infer<typeof ExplainStudyResult>;
 
 /** A DICOM UID: digits and dots, at most 64 characters (what archive requests and file names may carry). */
 export const DICOM_UID_PATTERN = /^(?=.{1,64}$)[0-9]+(\.[0-9]+)*$/;
@@ -393,7 +409,7 @@ export const jobKinds = {
   'train-adaptor': { params: TrainAdaptorParams, result: TrainAdaptorResult },
   'train-lora': { params: TrainLoraParams, result: TrainLoraResult },
   demo: { params: DemoParams, result: DemoJobResult },
-  explain: { params: ExplainParams, result: ExplainResult },
+  explain: { params: ExplainParams, result: ExplainStudyResult },
   'pacs-retrieve': { params: PacsRetrieveParams, result: PacsRetrieveResult },
 } as const satisfies Record<string, { params: z.ZodType; result: z.ZodType }>;
 

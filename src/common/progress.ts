@@ -94,20 +94,38 @@ export const DIVERGENCE = {
 } as const;
 
 export type Divergence =
-  { kind: 'non-finite'; step: number } | { kind: 'rising'; step: number; loss: number; best: number; bestStep: number };
+  | { kind: 'non-finite'; step: number }
+  | { kind: 'rising'; step: number; loss: number; best: number; bestStep: number }
+  | { kind: 'collapsed'; step: number; loss: number; since: number };
+
+/** Losses this close to the chance level, `window` in a row: collapsed (minibatch losses of a working model never repeat so exactly). */
+const COLLAPSE_TOLERANCE = 1e-3;
 
 /**
  * Whether a training loss curve diverges: a loss that is NaN or infinite, or a moving mean of the
- * loss well above its lowest moving mean so far (DIVERGENCE.ratio). Null while it does not.
+ * loss well above its lowest moving mean so far (DIVERGENCE.ratio), or, given the loss of chance
+ * (ln of the batch size for a contrastive loss), the last `window` losses pinned at it: far too
+ * high a learning rate makes every input score the same, so the loss falls to chance and stays
+ * there exactly. Null while none of these.
  */
 export function divergence(
   points: readonly { step: number; loss?: number | null | undefined }[],
   rules: Partial<typeof DIVERGENCE> = {},
+  o: { chanceLoss?: number | null | undefined } = {},
 ): Divergence | null {
   const r = { ...DIVERGENCE, ...rules };
   const pts = points.filter((p) => p.loss !== undefined && p.loss !== null) as { step: number; loss: number }[];
   const bad = pts.find((p) => !Number.isFinite(p.loss));
   if (bad) return { kind: 'non-finite', step: bad.step };
+  const chance = o.chanceLoss;
+  if (chance !== undefined && chance !== null && chance > 0 && pts.length >= r.window) {
+    const at = (p: { loss: number }) => Math.abs(p.loss - chance) <= COLLAPSE_TOLERANCE;
+    if (pts.slice(-r.window).every(at)) {
+      let first = pts.length - 1;
+      while (first > 0 && at(pts[first - 1]!)) first--;
+      return { kind: 'collapsed', step: pts.at(-1)!.step, loss: chance, since: pts[first]!.step };
+    }
+  }
   if (pts.length < 2 * r.window) return null;
   let sum = 0;
   let best = Infinity;
@@ -131,6 +149,8 @@ export function divergence(
 
 /** One sentence for a divergence, for the run's warning. */
 export function divergenceMessage(d: Divergence): string {
+  if (d.kind === 'collapsed')
+    return `Training collapsed: the loss has stayed at chance (${d.loss.toFixed(2)}) since update ${d.since}: every input scores the same. The learning rate is far too high; lower it and start again.`;
   return d.kind === 'non-finite'
     ? `Training diverged: the loss is not a number (NaN or infinite) from update ${d.step}. Lower the learning rate and start again.`
     : `Training may be diverging: the training loss rose to ${d.loss.toFixed(2)} at update ${d.step}, from its best ${d.best.toFixed(2)} at update ${d.bestStep}. Consider a lower learning rate.`;

@@ -73,6 +73,17 @@ export class ImagesRepo {
     return [view, r.patientId, r.accession].filter((x) => x).join(' · ');
   }
 
+  /** The study an image belongs to and what a person calls it: "P1 · A1" (patient, accession). */
+  studyOf(instanceId: number): { studyId: number; caption: string } | null {
+    const r = this.stmt(
+      `SELECT s.id AS studyId, p.patient_id AS patientId, s.accession
+       FROM instances i JOIN series se ON se.id = i.series_ref JOIN studies s ON s.id = se.study_ref JOIN patients p ON p.id = s.patient_ref
+       WHERE i.id = ?`,
+    ).get(instanceId) as { studyId: number; patientId: string; accession: string | null } | undefined;
+    if (!r) return null;
+    return { studyId: r.studyId, caption: [r.patientId, r.accession].filter((x) => x).join(' · ') || `study ${r.studyId}` };
+  }
+
   /** Every image of these studies, by study then id, each saying whether it is FOR PROCESSING. */
   ofStudies(studyIds: readonly number[]): StudyImage[] {
     const rows = this.db

@@ -37,7 +37,10 @@ export interface InstanceRecord {
   pixel_representation: number | null;
   photometric: string | null;
   number_of_frames: number | null;
+  /** PixelSpacing (0028,0030), "row\\column" mm. */
   pixel_spacing: string | null;
+  /** ImagerPixelSpacing (0018,1164), at the detector. */
+  imager_pixel_spacing: string | null;
   instance_number: number | null;
 }
 
@@ -69,10 +72,10 @@ export class LibraryIndexRepo {
       upsertInstance: db.prepare(
         `INSERT INTO instances (series_ref, sop_instance_uid, sop_class_uid, file_path, file_size, file_mtime_ms, transfer_syntax_uid,
            modality, presentation_intent, manufacturer, manufacturer_model, laterality, view_position, rows, columns,
-           bits_allocated, bits_stored, pixel_representation, photometric, number_of_frames, pixel_spacing, instance_number)
+           bits_allocated, bits_stored, pixel_representation, photometric, number_of_frames, pixel_spacing, imager_pixel_spacing, instance_number)
          VALUES (@series_ref, @sop_instance_uid, @sop_class_uid, @file_path, @file_size, @file_mtime_ms, @transfer_syntax_uid,
            @modality, @presentation_intent, @manufacturer, @manufacturer_model, @laterality, @view_position, @rows, @columns,
-           @bits_allocated, @bits_stored, @pixel_representation, @photometric, @number_of_frames, @pixel_spacing, @instance_number)
+           @bits_allocated, @bits_stored, @pixel_representation, @photometric, @number_of_frames, @pixel_spacing, @imager_pixel_spacing, @instance_number)
          ON CONFLICT(sop_instance_uid) DO UPDATE SET
            series_ref = excluded.series_ref, sop_class_uid = excluded.sop_class_uid, file_path = excluded.file_path,
            file_size = excluded.file_size, file_mtime_ms = excluded.file_mtime_ms, transfer_syntax_uid = excluded.transfer_syntax_uid,
@@ -81,6 +84,7 @@ export class LibraryIndexRepo {
            rows = excluded.rows, columns = excluded.columns, bits_allocated = excluded.bits_allocated, bits_stored = excluded.bits_stored,
            pixel_representation = excluded.pixel_representation, photometric = excluded.photometric,
            number_of_frames = excluded.number_of_frames, pixel_spacing = excluded.pixel_spacing,
+           imager_pixel_spacing = excluded.imager_pixel_spacing,
            instance_number = excluded.instance_number, indexed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
       ),
       problem: db.prepare(`INSERT INTO import_problems (job_ref, file_path, kind, reason) VALUES (?, ?, ?, ?)`),

@@ -351,6 +351,18 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'PixelSpacing and ImagerPixelSpacing apart',
+    sql: `
+      -- pixel_spacing holds PixelSpacing (0028,0030) only; ImagerPixelSpacing (0018,1164) gets its own
+      -- column, so the index says which the file has (a length in mm means something else for each).
+      -- Backfill: none. Rows indexed before keep what they had: pixel_spacing may hold an
+      -- ImagerPixelSpacing copied in as a fallback, imager_pixel_spacing stays NULL until the file
+      -- is imported again. The viewer's ruler reads both tags from the file itself, not from here.
+      ALTER TABLE instances ADD COLUMN imager_pixel_spacing TEXT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations[migrations.length - 1]!.version;

@@ -13,6 +13,7 @@ const PAGES: [Page, string][] = [
   ['training', 'Training'],
   ['models', 'Models'],
   ['settings', 'Settings'],
+  ['archive', 'Archive'],
 ];
 
 export function buildMenu(getWindow: () => BrowserWindow | null, send: (command: UiCommand) => void, dev: boolean): Menu {

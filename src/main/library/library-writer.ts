@@ -63,7 +63,8 @@ export class LibraryWriter {
       number: h.seriesNumber,
       description: h.seriesDescription,
     });
-    const spacing = h.pixelSpacing ?? h.imagerPixelSpacing;
+    // Each tag as written (a length means something else with each: src/common/imaging/spacing.ts).
+    const spacing = (v: [number, number] | null) => (v ? v.join('\\') : null);
     this.index.upsertInstance({
       series_ref: series,
       sop_instance_uid: h.sopInstanceUID,
@@ -85,7 +86,8 @@ export class LibraryWriter {
       pixel_representation: h.pixelRepresentation,
       photometric: h.photometricInterpretation,
       number_of_frames: h.numberOfFrames,
-      pixel_spacing: spacing ? spacing.join('\\') : null,
+      pixel_spacing: spacing(h.pixelSpacing),
+      imager_pixel_spacing: spacing(h.imagerPixelSpacing),
       instance_number: h.instanceNumber,
     });
     return existing ? { kind: 'updated' } : { kind: 'imported' };

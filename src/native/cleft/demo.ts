@@ -31,6 +31,7 @@ import { trainValSplit } from './splits';
 import { seededRandom, shuffledIndices } from './random';
 import { builtinTask, classNamesForPromptLearning, DEFAULT_INIT_PHRASE } from './tasks';
 import { DEMO_SIZES, QUICK_SIZES, writeTinyModels, type TinySizes } from './tiny-models';
+import { DemoWorkMeter, demoPlan, demoSplitSizes, type DemoStage } from './demo-work';
 import {
   bundleImageFeatures,
   classNameIds,
@@ -78,7 +79,8 @@ export interface DemoOptions {
   /** Default: resources/demo/tokenizer. */
   tokenizerDir?: string;
   signal?: AbortSignal;
-  onProgress?: (p: { stage: string; fraction: number; message: string; loss?: number }) => void;
+  /** fraction: the share of the run's units of work done (demo-work.ts); done/total: those units. */
+  onProgress?: (p: { stage: DemoStage | 'done'; fraction: number; done: number; total: number; message: string; loss?: number }) => void;
 }
 
 /** Held-out metrics; null when not measurable (no test images), the reason in DemoResult.notes. */
@@ -106,9 +108,13 @@ export interface DemoResult {
   device: { contrastive: DeviceRecord | null; prompt: DeviceRecord | null };
   seconds: number;
   stages: Record<string, number>;
+  /** Units of work per stage: planned, and done as counted (prompt learning may stop early). */
+  work: { planned: Record<DemoStage, number>; done: Record<DemoStage, number> };
 }
 
 const CLASSES = ['A', 'B', 'C', 'D'] as const;
+
+export { demoSplitSizes } from './demo-work';
 
 export function defaultTokenizerDir(): string {
   return fileURLToPath(new URL('../../../resources/demo/tokenizer', import.meta.url));
@@ -123,22 +129,6 @@ const short = (r: ClassificationReport): DemoMetrics => ({
   macroAucHigh: finite(r.macroAuc?.high),
   n: r.n,
 });
-
-/**
- * Exams of one density for contrastive training, prompt learning and test: about 50/25/25, but
- * with three or more exams at least one for prompt learning and one for test, so small demos
- * (--exams 12) still measure something.
- */
-export function demoSplitSizes(n: number): { train: number; prompt: number; test: number } {
-  const a = Math.round(n / 2);
-  let prompt = Math.round((n - a) / 2);
-  let test = n - a - prompt;
-  if (n >= 3) {
-    prompt = Math.max(1, prompt);
-    test = Math.max(1, test);
-  }
-  return { train: n - prompt - test, prompt, test };
-}
 
 /**
  * A training's split as bundle entries record it (bundleSplitProvenance): the StudyInstanceUIDs
@@ -161,15 +151,26 @@ export function demoCaption(exam: DemoExam, view: string): string {
 export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResult> {
   const t0 = Date.now();
   const stages: Record<string, number> = {};
-  const quick = o.quick ?? false;
+  const plan = demoPlan(o);
+  const quick = plan.quick;
   const seed = o.seed ?? 1;
   const sizes: TinySizes = quick ? QUICK_SIZES : DEMO_SIZES;
-  const nExams = Math.max(8, Math.round((o.exams ?? (quick ? 24 : 120)) / 4) * 4);
+  const nExams = plan.exams;
   const out = path.resolve(o.outputDir);
   const work = path.join(out, 'work');
   fs.mkdirSync(work, { recursive: true });
-  const progress = (stage: string, fraction: number, message: string, loss?: number) =>
-    o.onProgress?.({ stage, fraction, message, ...(loss !== undefined ? { loss } : {}) });
+  const meter = new DemoWorkMeter(plan);
+  const progress = (stage: DemoStage, done: number, message: string, loss?: number) => {
+    const fraction = meter.at(stage, done);
+    o.onProgress?.({
+      stage,
+      fraction,
+      done: Math.round(fraction * plan.total),
+      total: plan.total,
+      message,
+      ...(loss !== undefined ? { loss } : {}),
+    });
+  };
   const lap = (name: string, since: number) => (stages[name] = (Date.now() - since) / 1000);
   const engine: WorkflowEngine = {
     cacheDir: path.join(work, 'cache'),
@@ -199,7 +200,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     }
     counts[e.density]++;
     exams.push(e);
-    progress('phantoms', 0.1 * (exams.length / nExams), `phantom exams ${exams.length}/${nExams}`);
+    progress('phantoms', exams.length, `phantom exams ${exams.length}/${nExams}`);
   }
   lap('phantoms', t);
 
@@ -220,7 +221,8 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   // 2. DICOM -> pixel values
   t = Date.now();
   const spec = deps.preprocessSpec(sizes.imageSize);
-  const prep = async (xs: DemoExam[], label: string, f0: number) => {
+  let prepared = 0;
+  const prep = async (xs: DemoExam[], label: string) => {
     const files = xs.flatMap((e) => e.images.map((i) => i.file));
     const parts: Float32Array[] = [];
     let hash = '';
@@ -228,11 +230,8 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
       const r = await deps.prepareFiles(files.slice(i, i + 16), spec);
       parts.push(r.pixelValues);
       hash = r.specHash;
-      progress(
-        'prepare',
-        f0 + 0.04 * ((i + 16) / files.length),
-        `preparing ${label} images ${Math.min(files.length, i + 16)}/${files.length}`,
-      );
+      prepared += r.shape[0];
+      progress('prepare', prepared, `preparing ${label} images ${Math.min(files.length, i + 16)}/${files.length}`);
     }
     const px = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
     let k = 0;
@@ -242,9 +241,9 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     }
     return { px, n: files.length, hash, views: xs.flatMap((e) => e.images.map((i) => ({ exam: e, view: i.view }))) };
   };
-  const trainPx = await prep(split.train, 'training', 0.1);
-  const promptPx = await prep(split.prompt, 'prompt-learning', 0.14);
-  const testPx = await prep(split.test, 'test', 0.17);
+  const trainPx = await prep(split.train, 'training');
+  const promptPx = await prep(split.prompt, 'prompt-learning');
+  const testPx = await prep(split.test, 'test');
   lap('prepare', t);
 
   // 3. small models from scratch, contrastive training on image-caption pairs
@@ -255,7 +254,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   const captions = trainPx.views.map((v) => demoCaption(v.exam, v.view));
   const enc = tok.encodeBatch(captions, { maxLength: sizes.positions, onWarning: () => {} });
   const S = sizes.imageSize;
-  const steps = o.steps ?? (quick ? 60 : 400);
+  const steps = plan.steps;
   const r = await trainContrastive({
     text: { modelDir: init.text, training: { mode: 'full', freeze: [/^wte\.weight$/] } },
     image: { modelDir: init.image, pool: 'cls', training: { mode: 'full' } },
@@ -275,13 +274,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     ...(o.device ? { device: o.device } : {}),
     onDevice: (r) => void (device.contrastive ??= r),
     ...(o.signal ? { signal: o.signal } : {}),
-    onProgress: (p) =>
-      progress(
-        'contrastive',
-        0.2 + 0.55 * (p.step / p.totalSteps),
-        `contrastive training ${p.step}/${p.totalSteps}, loss ${p.loss.toFixed(3)}`,
-        p.loss,
-      ),
+    onProgress: (p) => progress('contrastive', p.step, `contrastive training ${p.step}/${p.totalSteps}, loss ${p.loss.toFixed(3)}`, p.loss),
   });
   if (r.loop.stopped === 'aborted') throw new Error('cancelled');
   const trained = path.join(work, 'trained');
@@ -313,9 +306,11 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
 
   // 5. zero-shot on the test exams; prompt learning on the prompt exams, evaluated on the test exams
   t = Date.now();
-  progress('zero-shot', 0.77, 'zero-shot density classification of the held-out exams');
+  progress('embed', 0, 'zero-shot density classification of the held-out exams');
   const testFeat = await bundleImageFeatures(bundle, testPx.px, [testPx.n, 3, S, S], engine);
+  progress('embed', testPx.n, `embedded ${testPx.n}/${testPx.n + promptPx.n} images`);
   const promptFeat = await bundleImageFeatures(bundle, promptPx.px, [promptPx.n, 3, S, S], engine);
+  progress('embed', testPx.n + promptPx.n, `embedded ${testPx.n + promptPx.n}/${testPx.n + promptPx.n} images`);
   const heads = bundle.heads.heads;
   const classEmb = await taskClassEmbeddings(bundle, task, engine);
   const yTest = testPx.views.map((v) => CLASSES.indexOf(v.exam.density));
@@ -343,7 +338,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   const classIds = classNameIds(tok, classNames);
   const nCtx = Math.min(30, tok.encode(DEFAULT_INIT_PHRASE).length);
   const yPrompt = promptPx.views.map((v) => CLASSES.indexOf(v.exam.density));
-  const promptSteps = o.promptSteps ?? (quick ? 40 : 150);
+  const promptSteps = plan.promptSteps;
   // validation by exam (each phantom exam is one patient): its four views stay on one side
   const promptSplit = trainValSplit(
     yPrompt,
@@ -376,11 +371,12 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     onProgress: (p) =>
       progress(
         'prompt',
-        0.8 + 0.18 * (p.step / p.totalSteps),
+        p.step,
         `prompt learning ${p.step}/${p.totalSteps}, loss ${Number.isFinite(p.loss) ? p.loss.toFixed(3) : '-'}`,
         p.loss,
       ),
   });
+  progress('evaluate', 0, 'evaluating the learned prompts on the test exams');
   const pf = await promptFeatures({ modelDir: bundle.text.dir }, pl.ctx, pl.shape, classIds, engine);
   const learnedEmb = projectAndNormalizeRows(pf.features, classIds.length, heads.textDim, heads.textProjection, heads.projDim);
   const plProbs = zeroShotProbabilities(imageEmbeddingsFromFeatures(heads, testFeat), learnedEmb, heads.projDim, heads.logitScale);
@@ -422,7 +418,8 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
   );
   await openBundle(bundleDir, { verify: 'sizes' });
   lap('prompt', t);
-  progress('done', 1, 'done');
+  const fraction = meter.at('evaluate', 1);
+  o.onProgress?.({ stage: 'done', fraction, done: plan.total, total: plan.total, message: 'done' });
 
   const result: DemoResult = {
     bundleDir,
@@ -436,6 +433,7 @@ export async function runDemo(o: DemoOptions, deps: DemoDeps): Promise<DemoResul
     device,
     seconds: (Date.now() - t0) / 1000,
     stages,
+    work: { planned: plan.units, done: meter.done },
   };
   writeFileAtomic(
     path.join(out, 'demo-report.json'),

@@ -1,5 +1,6 @@
 // The shell in Chromium against the real web host: every page by link and by shortcut, honest
 // empty states, the token kept out of the address bar, and keyboard-only use.
+import { VIEWER_KEYS } from '../../../src/renderer/src/lib/viewer/viewer-keys';
 import { expect, navLink, openApp, PAGES, screenshot, test } from './fixtures';
 
 test('walks every page from the sidebar and saves a screenshot of each', async ({ page, served, consoleErrors }) => {
@@ -69,6 +70,16 @@ test('keyboard shortcuts open every page (Alt+digit and G then letter)', async (
   await page.keyboard.press('?');
   const dialog = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
   await expect(dialog).toBeVisible();
+  // Every viewer key, from the one definition the viewer's handler uses (D, A and Z among them).
+  const viewerKeys = dialog.getByTestId('viewer-keys').locator('tr');
+  await expect(viewerKeys).toHaveCount(VIEWER_KEYS.length);
+  for (const [action, key] of [
+    ['tool-ruler', 'D'],
+    ['tool-area', 'A'],
+    ['tool-loupe', 'Z'],
+    ['explain', 'M'],
+  ] as const)
+    await expect(viewerKeys.and(page.locator(`[data-action="${action}"]`)).locator('kbd')).toHaveText([key]);
   await screenshot(page, 'shortcuts');
   await page.keyboard.press('Escape');
   await expect(dialog).toBeHidden();

@@ -2,7 +2,7 @@
 // drawn over the image, following the chosen class, with its legend and the caption that says it
 // is an explanation aid.
 import type { Page } from '@playwright/test';
-import { expect, screenshot, test } from './fixtures';
+import { expect, hostApi, screenshot, test } from './fixtures';
 import { useDemoHost } from './demo-host';
 
 const demoHost = useDemoHost('explain');
@@ -42,6 +42,9 @@ test('M shows the patch map over every view, labelled as an explanation aid', as
   );
   await expect(page.getByTestId('explain-caption')).toContainText('CLEFT demo');
   await expect(page.getByTestId('explain-legend')).toBeVisible();
+  // One press of M: one job for the study's four images.
+  const explainJobs = () => hostApi(demoHost.host().url)<{ status: string }[]>('jobs.list', { kind: 'explain' });
+  expect((await explainJobs()).map((j) => j.status)).toEqual(['done']);
   const coloured = await canvasStats(page, 'RCC');
   // A greyscale mammogram has no chroma; the colour map adds it where it is drawn.
   expect(coloured.chroma).toBeGreaterThan(grey.chroma + 5);
@@ -55,5 +58,9 @@ test('M shows the patch map over every view, labelled as an explanation aid', as
   await page.keyboard.press('m');
   await expect(panel).toHaveAttribute('data-state', 'off');
   await expect(hanging.locator('[data-heatmap-cells]:not([data-heatmap-cells="0"])')).toHaveCount(0);
+  // Shown again: the maps are kept per image, no new job.
+  await page.keyboard.press('m');
+  await expect(hanging.locator('[data-heatmap-cells]:not([data-heatmap-cells="0"])')).toHaveCount(4);
+  expect(await explainJobs()).toHaveLength(1);
   expect(consoleErrors).toEqual([]);
 });

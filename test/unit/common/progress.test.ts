@@ -99,6 +99,37 @@ describe('divergence', () => {
     ).toEqual({ kind: 'non-finite', step: 2 });
   });
 
+  it('a LoRA loss pinned at chance (ln of the batch) is a collapse: real runs at learning rate 10', () => {
+    // Recorded from real LoRA runs on the demo phantoms (test/e2e/web/divergence.spec.ts), rounded as logged.
+    const b4 = [2.68, 2.99, 2.04, 1.38, ...Array<number>(36).fill(Math.log(4))];
+    const d = divergence(
+      b4.map((loss, i) => ({ step: i + 1, loss })),
+      {},
+      { chanceLoss: Math.log(4) },
+    );
+    expect(d).toEqual({ kind: 'collapsed', step: 40, loss: Math.log(4), since: 5 });
+    expect(divergenceMessage(d!)).toBe(
+      'Training collapsed: the loss has stayed at chance (1.39) since update 5: every input scores the same. The learning rate is far too high; lower it and start again.',
+    );
+    // Without the chance level the falling curve says nothing (it fell, then stayed).
+    expect(divergence(b4.map((loss, i) => ({ step: i + 1, loss })))).toBeNull();
+    // A run at learning rate 0.01, batch 32, that learns below chance (ln 32 = 3.47): quiet.
+    const learning = [
+      5.03, 4.04, 3.93, 3.39, 3.12, 3.63, 3.4, 3.28, 3.27, 3.34, 3.33, 3.17, 3.17, 3.1, 3.13, 3.09, 3.01, 3.01, 3.03, 3.1, 2.99, 3.08, 2.87,
+      3.07, 2.94, 2.88, 3.0, 2.88, 2.86, 3.08,
+    ];
+    expect(
+      divergence(
+        learning.map((loss, i) => ({ step: i + 1, loss })),
+        {},
+        { chanceLoss: Math.log(32) },
+      ),
+    ).toBeNull();
+    // A run that converged to a flat loss away from chance: quiet.
+    const flat = Array.from({ length: 30 }, (_, i) => ({ step: i + 1, loss: i < 10 ? 2 - i / 10 : 0.9 }));
+    expect(divergence(flat, {}, { chanceLoss: Math.log(32) })).toBeNull();
+  });
+
   it('stays quiet on noisy but falling curves and on losses near zero', () => {
     const noisy = Array.from({ length: 200 }, (_, i) => ({ step: i + 1, loss: 3 * Math.exp(-i / 50) + 0.3 * Math.sin(i * 1.7) ** 2 }));
     expect(divergence(noisy)).toBeNull();
@@ -122,10 +153,25 @@ describe('on a real run: the quick demo (test/fixtures/progress/quick-demo.json)
       const eta = etaSeconds([...seen, s]);
       if (s.t < 3000) expect(eta).toBeNull();
       if (eta !== null) expect(eta).toBeGreaterThanOrEqual(0);
-      // The last 10 s (prompt learning, then the save): within 6 s of the time really left. What limits
-      // it is the demo's stage shares, not the rate: its last 5 s of saving move the bar by nothing.
+      // The last 10 s (prompt learning, then the save): within 6 s of the time really left.
       if (eta !== null && end - s.t < 10_000) expect(Math.abs(eta - (end - s.t) / 1000)).toBeLessThan(6);
     }
+  });
+
+  it('counted in its units of work, never claims much more time than is left', () => {
+    // With the old fixed stage shares the same rule said 3.6 times the time really left (180 s for
+    // 50 s); counted in phantoms, images, updates and evaluation (demo-work.ts) it stays near 2 at
+    // worst (the phantoms, its slowest units, come first), and the fraction only goes up.
+    const seen: ProgressSample[] = [{ t: 0, fraction: 0 }];
+    let worst = 0;
+    for (const [i, s] of run.slice(0, -1).entries()) {
+      if (i > 0) expect(s.fraction).toBeGreaterThanOrEqual(run[i - 1]!.fraction);
+      addSample(seen, s);
+      const eta = etaSeconds([...seen, s]);
+      if (eta !== null) worst = Math.max(worst, eta / ((end - s.t) / 1000));
+    }
+    expect(run.at(-1)!.fraction).toBe(1);
+    expect(worst).toBeLessThan(2.5);
   });
 
   it('raises no divergence warning on its contrastive loss curve, and would on the same curve gone NaN', () => {

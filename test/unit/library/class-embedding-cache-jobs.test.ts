@@ -4,7 +4,7 @@
 // and task reads the same row, and a learned prompt set whose context changed is encoded again.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
-import { ExplainResult, type ClassifyResult } from '../../../src/common/jobs';
+import { ExplainStudyResult, type ClassifyResult } from '../../../src/common/jobs';
 import { addPromptSet, openBundle } from '../../../src/native/bundle/index';
 import { callApi } from '../../helpers/api';
 import { addTinyBundle, importExams, taskNamed, testBackend } from '../../helpers/library';
@@ -54,9 +54,11 @@ describe('class embedding cache in the jobs', () => {
       expect(second.probabilities).toEqual(first.probabilities);
 
       const inst = (await callApi(b, 'library.study', { id: studyIds[0]! })).instances[0]!;
-      const explained = await b.jobs.waitFor((await callApi(b, 'explain.start', { modelId, taskId: density.id, instanceId: inst.id })).id);
+      const explained = await b.jobs.waitFor((await callApi(b, 'explain.start', { modelId, taskId: density.id, instanceIds: [inst.id] })).id);
       expect(explained.error).toBeNull();
-      expect(ExplainResult.parse(explained.result)).toMatchObject({ classEmbeddings: 'cache', classNames: ['A', 'B', 'C', 'D'] });
+      const study = ExplainStudyResult.parse(explained.result);
+      expect(study).toMatchObject({ classEmbeddings: 'cache', classNames: ['A', 'B', 'C', 'D'] });
+      expect(study.images.map((i) => i.classEmbeddings)).toEqual(['cache']);
 
       // A learned prompt set: computed once, then cached; replaced with other context vectors, computed again.
       const learn = async (fill: number) => {

@@ -81,15 +81,22 @@ describe('describeJob', () => {
     expect(facts).toContainEqual({ label: 'Duplicate', value: 'kept /data/a/IM1; skipped /data/b/IM1, /data/c/IM1', mono: true });
   });
 
-  it('says what each "where the model looks" job mapped: image, model, prompts, classes', () => {
-    const params = { modelId: 2, taskId: 1, instanceId: 17, promptSet: 'density-demo' };
+  it('says what each "where the model looks" job mapped: study, images, task, model, prompts, classes', () => {
+    const params = { modelId: 2, taskId: 1, instanceIds: [17, 18, 19, 20], promptSet: 'density-demo' };
     const running: Job = { ...base, kind: 'explain', status: 'running', params, result: null };
-    expect(describeJob(running)).toEqual({ title: 'Where the model looks', subject: 'Patch map of image #17', facts: [] });
-    const result = { model: 'CLEFT demo', promptSet: 'density-demo', image: 'RCC · P1 · A1', classNames: ['A', 'B', 'C', 'D'] };
+    expect(describeJob(running)).toEqual({ title: 'Where the model looks', subject: 'Patch maps of 4 images', facts: [] });
+    const result = {
+      study: 'P1 · A1',
+      task: 'Breast density',
+      model: 'CLEFT demo',
+      promptSet: 'density-demo',
+      classNames: ['A', 'B', 'C', 'D'],
+    };
     expect(describeJob({ ...running, status: 'done', result } as unknown as Job)).toEqual({
       title: 'Where the model looks',
-      subject: 'RCC · P1 · A1',
+      subject: 'Patch maps of P1 · A1 (4 images)',
       facts: [
+        { label: 'Task', value: 'Breast density' },
         { label: 'Model', value: 'CLEFT demo' },
         { label: 'Prompts', value: 'learned “density-demo”' },
         { label: 'Classes', value: 'A, B, C, D' },

@@ -40,6 +40,8 @@ export interface PhantomOptions {
   /** Syntaxes to cycle through, one per exam (default: all). */
   syntaxes?: PhantomSyntax[];
   monochrome1?: boolean;
+  /** Which spacing tags the images carry (default both, equal: a detector that applied no correction). */
+  spacingTags?: readonly ('PixelSpacing' | 'ImagerPixelSpacing')[];
 }
 
 export interface PhantomImage {
@@ -109,6 +111,7 @@ function pixelModule(rows: number, columns: number, mono1: boolean): Element[] {
 export async function generateExam(index: number, opts: PhantomOptions): Promise<PhantomExam> {
   const seed = opts.seed ?? 1;
   const size = typeof opts.size === 'object' ? opts.size : PHANTOM_SIZES[opts.size ?? 'small'];
+  const tags = opts.spacingTags ?? ['PixelSpacing', 'ImagerPixelSpacing'];
   const syntaxes = opts.syntaxes?.length ? opts.syntaxes : (Object.keys(PHANTOM_SYNTAXES) as PhantomSyntax[]);
   const syntax = syntaxes[index % syntaxes.length]!;
   const tsUid = PHANTOM_SYNTAXES[syntax];
@@ -156,7 +159,9 @@ export async function generateExam(index: number, opts: PhantomOptions): Promise
       { tag: 0x00100020, vr: 'LO', value: patientID },
       { tag: 0x00100040, vr: 'CS', value: 'F' },
       { tag: 0x00180015, vr: 'CS', value: 'BREAST' },
-      { tag: 0x00181164, vr: 'DS', value: `${size.pixelSpacing}\\${size.pixelSpacing}` },
+      ...(tags.includes('ImagerPixelSpacing')
+        ? [{ tag: 0x00181164, vr: 'DS' as const, value: `${size.pixelSpacing}\\${size.pixelSpacing}` }]
+        : []),
       { tag: 0x00185101, vr: 'CS', value: view },
       { tag: 0x0020000d, vr: 'UI', value: studyUID },
       { tag: 0x0020000e, vr: 'UI', value: seriesUID },
@@ -166,7 +171,9 @@ export async function generateExam(index: number, opts: PhantomOptions): Promise
       // Column direction first: right breast rows run towards posterior (chest wall on the right).
       { tag: 0x00200020, vr: 'CS', value: side === 'R' ? (view === 'CC' ? 'P\\L' : 'P\\F') : view === 'CC' ? 'A\\R' : 'A\\F' },
       { tag: 0x00200062, vr: 'CS', value: side },
-      { tag: 0x00280030, vr: 'DS', value: `${size.pixelSpacing}\\${size.pixelSpacing}` },
+      ...(tags.includes('PixelSpacing')
+        ? [{ tag: 0x00280030, vr: 'DS' as const, value: `${size.pixelSpacing}\\${size.pixelSpacing}` }]
+        : []),
       ...pixelModule(size.rows, size.columns, Boolean(opts.monochrome1)),
       { tag: 0x00281050, vr: 'DS', value: '2000\\2400' },
       { tag: 0x00281051, vr: 'DS', value: '3000\\2000' },

@@ -15,12 +15,18 @@ import { importModel, listModels, refreshBundleRecord } from '../../models/regis
 import { crashPoint } from '../../../native/io/crash-point';
 import { importReports } from '../../library/report-import';
 import { runDemo } from '../../../native/cleft/demo';
+import { DEMO_VIEWS, demoPlan } from '../../../native/cleft/demo-work';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 import { importDicom } from './import-dicom';
 
 export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
   const started = performance.now();
   const out = path.join(ctx.dataDir, 'demo', `run-${ctx.jobId}`);
+  // Progress is the share of the real work (demo-work.ts) and then of the import: one unit per
+  // phantom image imported (the labels, reports and registration after it are quick).
+  const plan = demoPlan({ quick: ctx.params.quick, ...(ctx.params.exams !== undefined ? { exams: ctx.params.exams } : {}) });
+  const importUnits = plan.exams * DEMO_VIEWS;
+  const demoShare = plan.total / (plan.total + importUnits);
   const r = await runDemo(
     {
       outputDir: out,
@@ -29,7 +35,7 @@ export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
       signal: ctx.signal,
       ...(ctx.params.exams !== undefined ? { exams: ctx.params.exams } : {}),
       onProgress: (p) => {
-        ctx.progress(0.9 * p.fraction, p.message);
+        ctx.progress(p.done / (p.total + importUnits), p.message);
         if (p.loss !== undefined) ctx.metric({ step: Math.round(p.fraction * 1000), loss: p.loss });
       },
     },
@@ -37,12 +43,12 @@ export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
   );
   throwIfCancelled(ctx.signal);
 
-  ctx.progress(0.9, 'Importing the phantom exams into the library…');
+  ctx.progress(demoShare, 'Importing the phantom exams into the library…');
   const phantoms = path.join(out, 'phantoms');
   const imported = await importDicom({
     ...ctx,
     params: { paths: [phantoms] },
-    progress: (f, m) => ctx.progress(0.9 + 0.05 * f, m),
+    progress: (f, m) => ctx.progress(demoShare + (1 - demoShare) * f, m),
   });
 
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
@@ -68,7 +74,7 @@ export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
     }
     // The phantoms' report.txt files, so contrastive LoRA training has image-report pairs right away.
     const reports = importReports(db, phantoms);
-    ctx.progress(0.97, 'Registering the demo model…');
+    ctx.progress(1, 'Registering the demo model…');
     // A resumed demo ran again into the same folder: the model this job registered before a kill is
     // brought up to date instead of refused as already registered.
     const mine = listModels(db, { kind: 'bundle' }).find((m) => path.resolve(m.path) === path.resolve(r.bundleDir));

@@ -168,16 +168,22 @@ export function describeJob(job: Job): JobDescription {
     return { title, subject: archive ? `${archive}: ${formatCount(studies, 'study', 'studies')}` : null, facts };
   }
   if (job.kind === 'explain') {
-    // One job per image of the hanging: each says which image, model and prompts it mapped.
+    // One job per press of M: it says which study and task it mapped, with which model and prompts.
     const facts: JobFact[] = [];
     if (result) {
+      if (str(result.task)) facts.push({ label: 'Task', value: str(result.task)! });
       if (str(result.model)) facts.push({ label: 'Model', value: str(result.model)! });
       facts.push({ label: 'Prompts', value: str(result.promptSet) ? `learned “${str(result.promptSet)}”` : 'task templates' });
       const classes = Array.isArray(result.classNames) ? result.classNames.filter((c): c is string => typeof c === 'string') : [];
       if (classes.length) facts.push({ label: 'Classes', value: classes.join(', ') });
     }
-    const instanceId = job.params?.instanceId ?? null;
-    const subject = str(result?.image) ?? (instanceId !== null ? `Patch map of image #${instanceId}` : null);
+    const images = job.params?.instanceIds.length ?? null;
+    const study = str(result?.study);
+    const subject = study
+      ? `Patch maps of ${study} (${formatCount(images ?? 0, 'image')})`
+      : images !== null
+        ? `Patch maps of ${formatCount(images, 'image')}`
+        : null;
     return { title, subject, facts };
   }
   return { title, subject: null, facts: [] };

@@ -1,8 +1,9 @@
 // Hash routing (`#/library`, later `#/viewer/<study>`): works the same from app://renderer/ in
 // Electron and from the web host, needs no server support, and survives reloads.
 
-export const PAGE_IDS = ['library', 'viewer', 'labels', 'predictions', 'training', 'models', 'settings', 'archive'] as const;
-export type PageId = (typeof PAGE_IDS)[number];
+import { PAGE_IDS, type PageId } from '../../../common/pages';
+
+export { PAGE_IDS, type PageId };
 
 export interface PageMeta {
   id: PageId;

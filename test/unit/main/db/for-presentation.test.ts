@@ -50,6 +50,7 @@ function library(): { db: Db; studyId: number; ids: Map<string, number> } {
       photometric: 'MONOCHROME2',
       number_of_frames: 1,
       pixel_spacing: null,
+      imager_pixel_spacing: null,
       instance_number: n + 1,
     };
     index.upsertInstance(row);

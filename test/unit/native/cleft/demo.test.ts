@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { openBundle, readPromptSet } from '../../../../src/native/bundle/index';
 import { demoSplitSizes } from '../../../../src/native/cleft/demo';
+import { demoPlan } from '../../../../src/native/cleft/demo-work';
 import { runCli } from '../../../helpers/cli';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-demo-'));
@@ -24,7 +25,13 @@ describe('cleft demo --quick', () => {
       zeroShot: { image: { accuracy: number; n: number; macroAuc: number | null } };
       promptLearned: { image: { accuracy: number; n: number } };
       seconds: number;
+      work: { planned: Record<string, number>; done: Record<string, number> };
     };
+    // progress counted the units the run did (demo-work.ts): all of each stage, prompt learning up to an early stop
+    expect(r.work.planned).toEqual(demoPlan({ quick: true }).units);
+    for (const [stage, units] of Object.entries(r.work.planned))
+      if (stage === 'prompt') expect(r.work.done[stage]).toBeLessThanOrEqual(units);
+      else expect(r.work.done[stage]).toBe(units);
     expect(r.exams.train + r.exams.promptTrain + r.exams.test).toBe(24);
     expect(r.contrastive.lastLoss).toBeLessThan(r.contrastive.firstLoss);
     for (const m of [r.zeroShot.image, r.promptLearned.image]) {

@@ -1,7 +1,8 @@
 // The viewer's "where the model looks" state: on or off, which class, opacity, and the maps of the
-// open study's images (one short explain job per image, with the Classify panel's model and
-// prompt set). Maps are kept per instance, model, task and prompt set.
-import { ExplainResult } from '../../../../common/jobs';
+// open study's images (one short explain job for the images still missing, one press of M, with the
+// Classify panel's model and prompt set). Maps are kept per instance, model, task and prompt set.
+import { ExplainStudyResult } from '../../../../common/jobs';
+import type { ExplainResult } from '../../../../common/jobs';
 import type { RendererClient } from '../client';
 import type { HeatmapLayer } from './explain';
 
@@ -35,7 +36,10 @@ export class ViewerExplainSession {
     return { result, classIndex: i, opacity: this.opacity };
   }
 
-  /** Computes the maps still missing for these images, one job each. */
+  /** The running job, for its Cancel. */
+  jobId = $state<number | null>(null);
+
+  /** Computes the maps still missing for these images (of one study), in one job. */
   async compute(instanceIds: number[], modelId: number, taskId: number, promptSet: string): Promise<void> {
     const generation = ++this.generation;
     const missing = instanceIds.filter((id) => !(ViewerExplainSession.key(id, modelId, taskId, promptSet) in this.results));
@@ -43,27 +47,35 @@ export class ViewerExplainSession {
     this.busy = true;
     this.error = null;
     try {
-      for (const [i, instanceId] of missing.entries()) {
-        if (generation !== this.generation) return;
-        this.progress = `Patch maps: image ${i + 1} of ${missing.length}…`;
-        let job = await this.client.invoke('explain.start', { modelId, taskId, instanceId, promptSet: promptSet || null });
-        while (!FINISHED.has(job.status)) {
-          await new Promise((r) => setTimeout(r, 250));
-          job = await this.client.invoke('jobs.get', { id: job.id });
-        }
-        if (job.status !== 'done') throw new Error(job.error ?? `the patch-map job ended ${job.status}`);
-        const result = ExplainResult.parse(job.result);
-        this.results = { ...this.results, [ViewerExplainSession.key(instanceId, modelId, taskId, promptSet)]: result };
-        // Another prompt set or task may name other classes: a choice it does not have falls back.
-        if (this.className === null || !result.classNames.includes(this.className)) this.className = result.classNames[0] ?? null;
+      this.progress = `Patch maps: ${missing.length} images…`;
+      let job = await this.client.invoke('explain.start', { modelId, taskId, instanceIds: missing, promptSet: promptSet || null });
+      this.jobId = job.id;
+      while (!FINISHED.has(job.status)) {
+        await new Promise((r) => setTimeout(r, 250));
+        job = await this.client.invoke('jobs.get', { id: job.id });
+        if (generation === this.generation && job.status === 'running') this.progress = job.progress.message || this.progress;
       }
+      if (job.status === 'cancelled') return;
+      if (job.status !== 'done') throw new Error(job.error ?? `the patch-map job ended ${job.status}`);
+      const result = ExplainStudyResult.parse(job.result);
+      const add: Record<string, ExplainResult> = {};
+      for (const r of result.images) add[ViewerExplainSession.key(r.instanceId, modelId, taskId, promptSet)] = r;
+      this.results = { ...this.results, ...add };
+      // Another prompt set or task may name other classes: a choice it does not have falls back.
+      if (this.className === null || !result.classNames.includes(this.className)) this.className = result.classNames[0] ?? null;
     } catch (err) {
       this.error = err instanceof Error ? err.message : String(err);
     } finally {
       if (generation === this.generation) {
         this.busy = false;
         this.progress = '';
+        this.jobId = null;
       }
     }
+  }
+
+  /** Cancels the running job (the maps it had not finished are not kept; M asks again). */
+  async cancel(): Promise<void> {
+    if (this.jobId !== null) await this.client.invoke('jobs.cancel', { id: this.jobId });
   }
 }
