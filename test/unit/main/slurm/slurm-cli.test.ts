@@ -1,0 +1,67 @@
+// `cleft slurm` refuses bad input before submitting anything, naming the flag, file or folder and
+// the reason; without Slurm's client commands it says so. (The cluster itself: slurm-classify.test.ts.)
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cliOutcome } from '../../../helpers/cli';
+import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
+
+afterAll(removeTmpDirs);
+
+describe('cleft slurm input checks', () => {
+  it('names the flag, file or folder at fault and submits nothing', { timeout: 120_000 }, () => {
+    const dir = tmpDir('cleft-slurm-cli-');
+    const bundle = path.join(dir, 'bundle');
+    fs.mkdirSync(bundle);
+    const list = path.join(dir, 'list.txt');
+    fs.writeFileSync(list, '/nowhere.dcm\n');
+    const out = path.join(dir, 'out');
+    // No sbatch reachable: PATH is an empty folder (the CLI runs as process.execPath, not from PATH).
+    const env = { PATH: tmpDir('cleft-empty-path-') };
+    const base = ['slurm', 'classify', '--bundle', bundle, '--task', 'Breast density', '--dicom-list', list, '--out-dir', out];
+    const fails = (args: string[]): string => {
+      const r = cliOutcome(args, { env });
+      expect(r.status, r.stdout).toBe(1);
+      return r.stderr;
+    };
+    expect(fails([...base, '--array', '0'])).toMatch(/--array must be an integer >= 1, got "0"/);
+    expect(fails([...base, '--array', '2', '--gpus-per-task', 'x'])).toMatch(/--gpus-per-task must be an integer >= 1, got "x"/);
+    expect(fails([...base, '--array', '2', '--device', 'tpu'])).toMatch(/tpu/);
+    expect(fails([...base.map((a) => (a === bundle ? path.join(dir, 'nope') : a)), '--array', '2'])).toContain(
+      `--bundle ${path.join(dir, 'nope')}: no such folder`,
+    );
+    expect(fails([...base.map((a) => (a === list ? path.join(dir, 'none.txt') : a)), '--array', '2'])).toContain(
+      `--dicom-list ${path.join(dir, 'none.txt')}: cannot read this file`,
+    );
+    expect(fs.existsSync(path.join(out, 'cleft-slurm.json'))).toBe(false);
+    expect(fails([...base, '--array', '2'])).toMatch(/sbatch could not be run \(ENOENT\): is Slurm's client installed and on PATH\?/);
+    expect(fs.existsSync(path.join(out, 'cleft-slurm.json'))).toBe(false);
+
+    // A folder that already holds a submission is not overwritten.
+    fs.writeFileSync(path.join(out, 'cleft-slurm.json'), '{}');
+    expect(fails([...base, '--array', '2'])).toContain(`${out} already holds a submission (cleft-slurm.json)`);
+    // status and resubmit of a folder that is not an output folder.
+    expect(fails(['slurm', 'status', dir])).toContain(
+      `${path.join(dir, 'cleft-slurm.json')} not found: ${dir} is not an output folder of \`cleft slurm classify\``,
+    );
+    expect(fails(['slurm', 'resubmit', out])).toMatch(/cleft-slurm\.json is not a cleft slurm submission record/);
+  });
+
+  it('the help names the commands and the flags', { timeout: 60_000 }, () => {
+    const help = cliOutcome(['slurm', '--help']).stdout;
+    for (const c of ['classify', 'status', 'resubmit']) expect(help).toContain(c);
+    const classify = cliOutcome(['slurm', 'classify', '--help']).stdout;
+    for (const f of [
+      '--bundle',
+      '--task',
+      '--dicom-list',
+      '--array',
+      '--out-dir',
+      '--partition',
+      '--time',
+      '--gpus-per-task',
+      '--cpus-per-task',
+    ])
+      expect(classify).toContain(f);
+  });
+});
