@@ -59,8 +59,8 @@ const ACTIVE = new Set([
   'STAGE_OUT',
 ]);
 
-/** A results file is complete when it is whole (a readable safetensors file); the shard's writer writes it atomically at its end. */
-export type ResultsCheck = (file: string) => { complete: boolean; problem: string | null };
+/** Whether the file at shard K's results path is shard K of N's complete results, and if not why. */
+export type ResultsCheck = (file: string, shard: number, total: number) => { complete: boolean; problem: string | null };
 
 /** What the task's log says went wrong: its error line (`cleft: ...`, `error: ...`), else its last line. */
 export function logProblem(file: string): string | null {
@@ -96,7 +96,7 @@ export async function slurmStatus(record: SubmissionRecord, checkResults: Result
     const sub = lastSubmissionOf(record, shard)!;
     const t = tasks.get(`${sub.jobId}_${shard}`) ?? null;
     const results = resultsFile(record.dir, shard);
-    const check = fs.existsSync(results) ? checkResults(results) : { complete: false, problem: null };
+    const check = fs.existsSync(results) ? checkResults(results, shard, record.shards) : { complete: false, problem: null };
     const log = logFile(record.dir, shard, sub.jobId);
     let state: ShardState;
     let problem: string | null = null;
