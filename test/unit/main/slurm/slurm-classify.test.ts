@@ -136,6 +136,10 @@ describe.skipIf(skip !== null)(`cleft slurm on a real Slurm${skip ? ` (skipped: 
       expect(first.resubmitCommand).toBe(`cleft slurm resubmit ${out}`);
       expect(first.mergeCommand).toBeNull();
       expect(first.source).toBe('scontrol'); // no slurmdbd in the test cluster
+      // The job id finds the same submission while Slurm knows the job.
+      const byJob = JSON.parse(runCli(['slurm', 'status', jobId!, '--json'], { env: slurm.env })) as SlurmStatus;
+      expect(byJob.dir).toBe(out);
+      expect(byJob.shards.map((s) => s.state)).toEqual(['done', 'failed', 'done']);
       // The text form says the same and what to do.
       const text = runCli(['slurm', 'status', out], { env: slurm.env });
       expect(text).toMatch(/shard 2 {2}failed/);

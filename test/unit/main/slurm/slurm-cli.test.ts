@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cliOutcome } from '../../../helpers/cli';
+import { cliOutcome, ROOT } from '../../../helpers/cli';
 import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
 
 afterAll(removeTmpDirs);
@@ -45,6 +45,51 @@ describe('cleft slurm input checks', () => {
       `${path.join(dir, 'cleft-slurm.json')} not found: ${dir} is not an output folder of \`cleft slurm classify\``,
     );
     expect(fails(['slurm', 'resubmit', out])).toMatch(/cleft-slurm\.json is not a cleft slurm submission record/);
+  });
+
+  it('writes the script with the Slurm options and submits it with sbatch --array=1-N', { timeout: 60_000 }, () => {
+    const dir = tmpDir('cleft-slurm-submit-');
+    const bundle = path.join(dir, 'bundle');
+    fs.mkdirSync(bundle);
+    const list = path.join(dir, 'list.txt');
+    fs.writeFileSync(list, '/shared/a.dcm\n');
+    // Only to see what is handed to sbatch (the cluster tests use the real one): it records its arguments and answers a job id.
+    const bin = tmpDir('cleft-fake-sbatch-');
+    const calls = path.join(dir, 'sbatch-args');
+    fs.writeFileSync(path.join(bin, 'sbatch'), `#!/bin/sh\nprintf '%s\\n' "$@" > ${calls}\necho 4242\n`, { mode: 0o755 });
+    const out = path.join(dir, 'out');
+    const r = cliOutcome(
+      ['slurm', 'classify', '--bundle', bundle, '--task', 'Breast density', '--dicom-list', list, '--array', '4', '--out-dir', out].concat([
+        '--partition',
+        'gpu',
+        '--time',
+        '1:00:00',
+        '--gpus-per-task',
+        '1',
+        '--cpus-per-task',
+        '2',
+      ]),
+      { env: { PATH: `${bin}:${process.env.PATH}` } },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('Submitted batch job 4242');
+    const script = path.join(out, 'cleft-classify.sbatch');
+    expect(fs.readFileSync(calls, 'utf8').trimEnd().split('\n')).toEqual(['--parsable', '--array=1-4', script]);
+    const text = fs.readFileSync(script, 'utf8');
+    for (const d of ['--partition=gpu', '--time=1:00:00', '--gpus-per-task=1', '--cpus-per-task=2'])
+      expect(text).toContain(`#SBATCH ${d}\n`);
+    // With GPUs and no --device, a shard runs on the first GPU Slurm gave it.
+    expect(text).toMatch(/ --shard "\$K"\/4 .* --device cuda:0 /);
+    expect(text).toContain(`exec ${process.execPath} ${path.join(ROOT, 'bin', 'cleft.mjs')} classify `);
+    const record = JSON.parse(fs.readFileSync(path.join(out, 'cleft-slurm.json'), 'utf8')) as Record<string, unknown>;
+    expect(record).toMatchObject({
+      dir: out,
+      shards: 4,
+      script,
+      classify: { bundle, task: 'Breast density', dicomList: list, device: 'cuda:0' },
+      slurm: { partition: 'gpu', time: '1:00:00', gpusPerTask: 1, cpusPerTask: 2 },
+      submissions: [{ jobId: '4242', shards: [1, 2, 3, 4] }],
+    });
   });
 
   it('the help names the commands and the flags', { timeout: 60_000 }, () => {
