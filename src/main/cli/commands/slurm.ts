@@ -12,12 +12,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { readSafetensorsHeader } from '../../../native/formats/safetensors';
 import { writeFileAtomic } from '../../../native/io/atomic-write';
 import { parseProviderChoice } from '../../../native/runtime/providers';
 import { controllerJobs, sbatch } from '../../slurm/client';
 import { sbatchScript, shardCommand, shellQuote } from '../../slurm/script';
-import { slurmStatus, type ResultsCheck, type SlurmStatus } from '../../slurm/status';
+import { checkShardResults } from '../../slurm/results-check';
+import { slurmStatus, type SlurmStatus } from '../../slurm/status';
 import {
   allShards,
   readSubmission,
@@ -46,16 +46,6 @@ interface ClassifyFlags {
   cacheDir?: string;
   json?: boolean;
 }
-
-/** A results file is complete when it is a whole safetensors file (its writer renames it into place at the end). */
-const checkResults: ResultsCheck = (file) => {
-  try {
-    readSafetensorsHeader(file);
-    return { complete: true, problem: null };
-  } catch (err) {
-    return { complete: false, problem: `${file} is not a complete results file: ${(err as Error).message}` };
-  }
-};
 
 /** The output folder of a submission given as the folder itself or as a job id the controller still knows. */
 async function submissionOf(target: string): Promise<SubmissionRecord> {
@@ -194,7 +184,7 @@ export function register(program: Command): void {
       'print JSON: { dir, total, jobIds, complete, counts, failed, shards: [{ shard, state, slurm, results, resultsComplete, log, problem }], next, mergeCommand, resubmitCommand }',
     )
     .action(async (target: string, f: { json?: boolean }) => {
-      const s = await slurmStatus(await submissionOf(target), checkResults);
+      const s = await slurmStatus(await submissionOf(target), checkShardResults);
       if (f.json) console.log(JSON.stringify(s, null, 2));
       else printStatus(s);
     });
@@ -210,7 +200,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON: { jobId, shards }')
     .action(async (target: string, f: { partition?: string; time?: string; json?: boolean }) => {
       const record = await submissionOf(target);
-      const s = await slurmStatus(record, checkResults);
+      const s = await slurmStatus(record, checkShardResults);
       if (!s.failed.length)
         throw new Error(
           s.complete

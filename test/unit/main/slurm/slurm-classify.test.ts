@@ -148,7 +148,7 @@ describe.skipIf(skip !== null)(`cleft slurm on a real Slurm${skip ? ` (skipped: 
       // The merge refuses the incomplete set, naming the missing shard.
       const incomplete = cliOutcome(['runs', 'merge', first.shards[0]!.results, first.shards[2]!.results, '--data-dir', library]);
       expect(incomplete.status).not.toBe(0);
-      expect(incomplete.stderr).toMatch(/shard 2\b/);
+      expect(incomplete.stderr).toMatch(/shard 2\/3 missing/);
 
       fs.rmSync(blocked, { recursive: true });
       const again = runCli(['slurm', 'resubmit', out, '--json'], { env: slurm.env });
@@ -175,6 +175,15 @@ describe.skipIf(skip !== null)(`cleft slurm on a real Slurm${skip ? ` (skipped: 
       runCli(['classify', ...classifyArgs, '--output', whole]);
       const reference = path.join(tmpDir(), 'reference-library');
       const unsharded = runIdOf(runCli(['runs', 'merge', whole, '--data-dir', reference]));
+
+      // A results file at shard 2's path that is another shard's is not shard 2's results.
+      const results2 = second.shards[1]!.results;
+      fs.renameSync(results2, `${results2}.kept`);
+      fs.copyFileSync(second.shards[0]!.results, results2);
+      const wrong = JSON.parse(runCli(['slurm', 'status', out, '--json'], { env: slurm.env })) as SlurmStatus;
+      expect(wrong.shards[1]).toMatchObject({ state: 'failed', resultsComplete: false });
+      expect(wrong.shards[1]!.problem).toContain(`${results2} holds shard 1/3, not 2/3`);
+      fs.renameSync(`${results2}.kept`, results2);
 
       const a = await predictionsOf(library, merged);
       const b = await predictionsOf(reference, unsharded);
