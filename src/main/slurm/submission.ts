@@ -16,7 +16,9 @@ export const FIRST_SHARD = 1;
 export const ClassifyArgs = z.object({
   bundle: z.string(),
   task: z.string(),
-  dicomList: z.string(),
+  /** One of the two lists: DICOM paths, or StudyInstanceUIDs of the library at dataDir. */
+  dicomList: z.string().nullable(),
+  studyList: z.string().nullable(),
   promptSet: z.string().nullable(),
   adaptor: z.string().nullable(),
   device: z.string().nullable(),

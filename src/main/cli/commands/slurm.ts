@@ -3,9 +3,10 @@
 // commands write and submit the job array (sbatch), read its state (scontrol, sacct where the cluster
 // keeps accounting) beside the results files, and submit again only the shards that failed.
 //
-//   cleft slurm classify --bundle B --task T --dicom-list FILE --array N --out-dir DIR [--partition P] [--time T] [--gpus-per-task G]
-//   cleft slurm status DIR|JOBID [--json]
-//   cleft slurm resubmit DIR|JOBID [--partition P] [--time T] [--json]
+//   cleft slurm classify --bundle B --task T (--dicom-list FILE | --study-list FILE --data-dir D) --array N [--out-dir DIR]
+//                        [--partition P] [--time T] [--gpus-per-task G] [--cpus-per-task C]
+//   cleft slurm status [DIR|JOBID] [--json]
+//   cleft slurm resubmit [DIR|JOBID] [--partition P] [--time T] [--json]
 //
 // The output folder (on a filesystem every node sees) holds the sbatch script, the submission record
 // (cleft-slurm.json), the logs and results-K.safetensors; merge those with `cleft runs merge`.
@@ -32,9 +33,10 @@ import { num } from './train';
 interface ClassifyFlags {
   bundle: string;
   task: string;
-  dicomList: string;
+  dicomList?: string;
+  studyList?: string;
   array: string;
-  outDir: string;
+  outDir?: string;
   partition?: string;
   time?: string;
   gpusPerTask?: string;
@@ -92,9 +94,16 @@ export function register(program: Command): void {
     )
     .requiredOption('--bundle <dir>', 'CLEFT model bundle folder (on a filesystem the nodes share)')
     .requiredOption('--task <name>', 'task: "Breast density", "BI-RADS assessment", a custom task of the library, or a task .json')
-    .requiredOption('--dicom-list <file>', 'text file with one DICOM file path per line (on the shared filesystem)')
+    .option('--dicom-list <file>', "text file with one DICOM file path per line (relative to the list's folder), on the shared filesystem")
+    .option(
+      '--study-list <file>',
+      'or: StudyInstanceUIDs of the library at --data-dir, one a line (library and files on the shared filesystem)',
+    )
     .requiredOption('--array <n>', 'number of shards N: one array task (one node or GPU) per shard')
-    .requiredOption('--out-dir <dir>', 'output folder on the shared filesystem: script, cleft-slurm.json, logs/, results-K.safetensors')
+    .option(
+      '--out-dir <dir>',
+      'output folder on the shared filesystem: script, cleft-slurm.json, logs/, results-K.safetensors (default: ./cleft-slurm-<date>-<time>)',
+    )
     .option('--partition <name>', 'Slurm partition (sbatch --partition)')
     .option('--time <limit>', 'time limit per shard (sbatch --time), e.g. 2:00:00')
     .option(
@@ -119,12 +128,17 @@ export function register(program: Command): void {
       if (device) parseProviderChoice(device);
       if (f.promptSet && f.adaptor) throw new Error('give --prompt-set or --adaptor, not both');
       if (!fs.existsSync(f.bundle) || !fs.statSync(f.bundle).isDirectory()) throw new Error(`--bundle ${f.bundle}: no such folder`);
+      if (!f.dicomList === !f.studyList) throw new Error('give one of --dicom-list FILE or --study-list FILE');
+      const [listFlag, list] = f.dicomList ? ['--dicom-list', f.dicomList] : ['--study-list', f.studyList!];
       try {
-        fs.accessSync(f.dicomList, fs.constants.R_OK);
+        fs.accessSync(list, fs.constants.R_OK);
       } catch {
-        throw new Error(`--dicom-list ${f.dicomList}: cannot read this file`);
+        throw new Error(`${listFlag} ${list}: cannot read this file`);
       }
-      const dir = abs(f.outDir);
+      const library = f.dataDir ?? process.env.CLEFT_DATA_DIR;
+      if (f.studyList && !library)
+        throw new Error('--study-list needs the library its studies are in: give --data-dir (on the shared filesystem)');
+      const dir = abs(f.outDir ?? `cleft-slurm-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`);
       if (fs.existsSync(path.join(dir, SUBMISSION_FILE)))
         throw new Error(
           `${dir} already holds a submission (${SUBMISSION_FILE}): follow it with \`cleft slurm status ${dir}\`, resubmit its failed shards with \`cleft slurm resubmit ${dir}\`, or choose another --out-dir`,
@@ -134,11 +148,13 @@ export function register(program: Command): void {
       const classify: ClassifyArgs = {
         bundle: abs(f.bundle),
         task: f.task.endsWith('.json') && fs.existsSync(f.task) ? abs(f.task) : f.task,
-        dicomList: abs(f.dicomList),
+        dicomList: f.dicomList ? abs(f.dicomList) : null,
+        studyList: f.studyList ? abs(f.studyList) : null,
         promptSet: f.promptSet ?? null,
         adaptor: f.adaptor ?? null,
         device,
-        dataDir: f.dataDir ? abs(f.dataDir) : null,
+        // A study list is read from the library: the shards get it explicitly.
+        dataDir: f.dataDir || f.studyList ? abs(library!) : null,
         cacheDir: f.cacheDir ? abs(f.cacheDir) : null,
       };
       // The node and cleft entry running now, by absolute path: on a shared filesystem every node runs this version.
@@ -160,7 +176,7 @@ export function register(program: Command): void {
         command,
         classify,
         slurm: slurmOptions,
-        library: classify.dataDir ?? (process.env.CLEFT_DATA_DIR ? abs(process.env.CLEFT_DATA_DIR) : null),
+        library: library ? abs(library) : null,
         submissions: [{ jobId, shards: tasks, submittedAt: new Date().toISOString() }],
       };
       writeSubmission(record);
@@ -178,7 +194,11 @@ export function register(program: Command): void {
     .description(
       'State of each shard (Slurm: scontrol, and sacct where the cluster keeps accounting; plus which results files are complete) and what to do next: the merge command once all are done, the resubmit command for failed shards',
     )
-    .argument('<dir-or-job-id>', 'the output folder of `cleft slurm classify`, or its job id while Slurm still knows it')
+    .argument(
+      '[dir-or-job-id]',
+      'the output folder of `cleft slurm classify` (default: the current folder), or its job id while Slurm still knows it',
+      '.',
+    )
     .option(
       '--json',
       'print JSON: { dir, total, jobIds, complete, counts, failed, shards: [{ shard, state, slurm, results, resultsComplete, log, problem }], next, mergeCommand, resubmitCommand }',
@@ -194,7 +214,11 @@ export function register(program: Command): void {
     .description(
       'Submit again (sbatch, the same script) only the shards that failed: neither done nor queued or running; fix their cause first (see `cleft slurm status`)',
     )
-    .argument('<dir-or-job-id>', 'the output folder of `cleft slurm classify`, or its job id while Slurm still knows it')
+    .argument(
+      '[dir-or-job-id]',
+      'the output folder of `cleft slurm classify` (default: the current folder), or its job id while Slurm still knows it',
+      '.',
+    )
     .option('--partition <name>', 'another partition for these shards')
     .option('--time <limit>', 'another time limit for these shards (after a TIMEOUT)')
     .option('--json', 'print JSON: { jobId, shards }')

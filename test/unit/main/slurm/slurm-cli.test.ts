@@ -1,5 +1,6 @@
 // `cleft slurm` refuses bad input before submitting anything, naming the flag, file or folder and
 // the reason; without Slurm's client commands it says so. (The cluster itself: slurm-classify.test.ts.)
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -90,6 +91,42 @@ describe('cleft slurm input checks', () => {
       slurm: { partition: 'gpu', time: '1:00:00', gpusPerTask: 1, cpusPerTask: 2 },
       submissions: [{ jobId: '4242', shards: [1, 2, 3, 4] }],
     });
+  });
+
+  it('a library study list goes with its library; without --out-dir the folder is made in the current one', { timeout: 60_000 }, () => {
+    const dir = tmpDir('cleft-slurm-studies-');
+    const bundle = path.join(dir, 'bundle');
+    fs.mkdirSync(bundle);
+    const list = path.join(dir, 'studies.txt');
+    fs.writeFileSync(list, '1.2.3\n');
+    const bin = tmpDir('cleft-fake-sbatch-');
+    fs.writeFileSync(path.join(bin, 'sbatch'), '#!/bin/sh\necho 77\n', { mode: 0o755 });
+    const args = ['slurm', 'classify', '--bundle', bundle, '--task', 'Breast density', '--study-list', list, '--array', '2'];
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, CLEFT_DATA_DIR: '' };
+    const run = (extra: string[]) =>
+      spawnSync(process.execPath, [path.join(ROOT, 'bin', 'cleft.mjs'), ...args, ...extra], { cwd: dir, env, encoding: 'utf8' });
+    const refused = run([]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('--study-list needs the library its studies are in: give --data-dir');
+    const both = run(['--dicom-list', list, '--data-dir', 'lib']);
+    expect(both.stderr).toContain('give one of --dicom-list FILE or --study-list FILE');
+
+    const ok = run(['--data-dir', 'lib']);
+    expect(ok.status, ok.stderr).toBe(0);
+    const made = fs.readdirSync(dir).filter((n) => n.startsWith('cleft-slurm-'));
+    expect(made).toHaveLength(1);
+    expect(made[0]).toMatch(/^cleft-slurm-\d{8}-\d{6}$/);
+    const out = path.join(dir, made[0]!);
+    const text = fs.readFileSync(path.join(out, 'cleft-classify.sbatch'), 'utf8');
+    expect(text).toContain(` --study-list ${list} --shard "$K"/2 --output ${out}/results-"$K".safetensors `);
+    expect(text).toContain(` --data-dir ${path.join(dir, 'lib')} `);
+    // status on the current folder by default (Slurm's scontrol is not here: the message says so).
+    const status = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'cleft.mjs'), 'slurm', 'status'], {
+      cwd: out,
+      env: { ...env, PATH: bin },
+      encoding: 'utf8',
+    });
+    expect(status.stderr).toMatch(/scontrol could not be run \(ENOENT\)/);
   });
 
   it('the help names the commands and the flags', { timeout: 60_000 }, () => {

@@ -23,6 +23,7 @@ const classify = {
   bundle: '/shared/my bundle',
   task: 'Breast density',
   dicomList: "/shared/it's a list.txt",
+  studyList: null,
   promptSet: null,
   adaptor: null,
   device: 'cuda:0',
