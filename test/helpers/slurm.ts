@@ -68,7 +68,13 @@ function nodeLine(): { name: string; line: string } {
  * when Slurm cannot run here (not root, packages missing, a daemon exiting during start-up: its log
  * is in the reason). Call `stop()` in afterAll.
  */
-export async function startSlurm(opts: { readyTimeoutMs?: number } = {}): Promise<SlurmCluster | { skip: string }> {
+export async function startSlurm(
+  opts: {
+    readyTimeoutMs?: number;
+    /** Seconds the controller keeps an ended job (slurm.conf MinJobAge; Slurm's default 300): small to see it forget. */
+    minJobAge?: number;
+  } = {},
+): Promise<SlurmCluster | { skip: string }> {
   const why = slurmPrerequisites();
   if (why) return { skip: why };
   const dir = tmpDir('cleft-slurm-');
@@ -158,6 +164,7 @@ export async function startSlurm(opts: { readyTimeoutMs?: number } = {}): Promis
         'SelectType=select/cons_tres',
         'SelectTypeParameters=CR_CPU',
         'ReturnToService=2',
+        ...(opts.minJobAge !== undefined ? [`MinJobAge=${opts.minJobAge}`] : []),
         'SchedulerType=sched/backfill',
         `${node.line} NodeAddr=127.0.0.1 State=UNKNOWN`,
         `PartitionName=debug Nodes=${node.name} Default=YES MaxTime=INFINITE State=UP`,
