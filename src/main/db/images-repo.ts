@@ -27,6 +27,7 @@ export interface ImageFile {
 export interface StudyImage {
   id: number;
   studyId: number;
+  sopInstanceUid: string;
   filePath: string;
   laterality: 'L' | 'R' | null;
   viewPosition: string | null;
@@ -88,12 +89,26 @@ export class ImagesRepo {
   ofStudies(studyIds: readonly number[]): StudyImage[] {
     const rows = this.db
       .prepare(
-        `SELECT i.id, se.study_ref AS studyId, i.file_path AS filePath, i.laterality, i.view_position AS viewPosition,
-           ${FOR_PROCESSING} AS forProcessing
+        `SELECT i.id, se.study_ref AS studyId, i.sop_instance_uid AS sopInstanceUid, i.file_path AS filePath, i.laterality,
+           i.view_position AS viewPosition, ${FOR_PROCESSING} AS forProcessing
          FROM instances i JOIN series se ON se.id = i.series_ref
          WHERE se.study_ref IN (SELECT value FROM json_each(?)) ORDER BY se.study_ref, i.id`,
       )
       .all(JSON.stringify(studyIds)) as (Omit<StudyImage, 'forProcessing'> & { forProcessing: number })[];
+    return rows.map((r) => ({ ...r, forProcessing: r.forProcessing === 1 }));
+  }
+
+  /**
+   * Every image of the study with this StudyInstanceUID with its SOP Instance UID, in the order the
+   * classify job reads a study (ofStudies: by id); what sharded classification and its merge key on.
+   */
+  imagesOfStudyUid(studyUid: string): StudyImage[] {
+    const rows = this.stmt(
+      `SELECT i.id, se.study_ref AS studyId, i.file_path AS filePath, i.laterality, i.view_position AS viewPosition,
+         i.sop_instance_uid AS sopInstanceUid, ${FOR_PROCESSING} AS forProcessing
+       FROM instances i JOIN series se ON se.id = i.series_ref JOIN studies s ON s.id = se.study_ref
+       WHERE s.study_uid = ? ORDER BY i.id`,
+    ).all(studyUid) as (Omit<StudyImage, 'forProcessing'> & { forProcessing: number })[];
     return rows.map((r) => ({ ...r, forProcessing: r.forProcessing === 1 }));
   }
 

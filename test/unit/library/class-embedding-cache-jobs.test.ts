@@ -54,7 +54,9 @@ describe('class embedding cache in the jobs', () => {
       expect(second.probabilities).toEqual(first.probabilities);
 
       const inst = (await callApi(b, 'library.study', { id: studyIds[0]! })).instances[0]!;
-      const explained = await b.jobs.waitFor((await callApi(b, 'explain.start', { modelId, taskId: density.id, instanceIds: [inst.id] })).id);
+      const explained = await b.jobs.waitFor(
+        (await callApi(b, 'explain.start', { modelId, taskId: density.id, instanceIds: [inst.id] })).id,
+      );
       expect(explained.error).toBeNull();
       const study = ExplainStudyResult.parse(explained.result);
       expect(study).toMatchObject({ classEmbeddings: 'cache', classNames: ['A', 'B', 'C', 'D'] });

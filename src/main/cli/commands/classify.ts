@@ -3,22 +3,26 @@
 // probabilities), with the model, prompt set and device that ran.
 //
 //   cleft classify --bundle DIR --task NAME (--study UID... | --dicom FILE...) [--prompt-set NAME | --adaptor NAME] [--json]
+//   cleft classify --bundle DIR --task NAME (--dicom-list FILE | --study-list FILE --data-dir D) [--shard K/N] --output F.safetensors
 //
 // Studies of the library run as the app's Classify does: the `classify` job kind (cli/run-job.ts),
 // which records a run (its id is printed, "runId" in --json) that Predictions, `cleft runs` and
 // exports read. DICOM files outside the library are classified and printed, not recorded.
+// A list (of files, or of studies of a library) is classified into a results file, all of it or
+// shard K of N, on any machine and without the library's job runner (runs/classify-shard.ts);
+// `cleft runs merge` imports the shards' files into a library as one run.
 import { type Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isJobOf, type ClassifyParams, type Job } from '../../../common/jobs';
 import type { Prediction } from '../../../common/runs';
 import { resolveDataDir } from '../../data-dir';
-import { DB_FILE_NAME, openDatabase, type Db } from '../../db/database';
+import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { ImagesRepo } from '../../db/images-repo';
-import { ModelsRepo } from '../../db/models-repo';
 import { RunsRepo } from '../../db/runs-repo';
 import { TasksRepo } from '../../db/tasks-repo';
-import { getModel, importModel, listModels, type ModelRecord } from '../../models/registry';
+import { getModel } from '../../models/registry';
+import { libraryModelOfBundle, registeredModelOfBundle } from '../../models/bundle-model';
 import { resolveClassifyPromptSet } from '../../models/prompt-sets';
 import { cachedClassEmbeddings, type ClassEmbeddings } from '../../features/class-embeddings';
 import type { Engine } from '../../features/image-features';
@@ -30,6 +34,8 @@ import { builtinTask, parseTask, type TaskSpec } from '../../../native/cleft/tas
 import { zeroShot } from '../../../native/cleft/zero-shot';
 import { parseProviderChoice, providerLabel } from '../../../native/runtime/providers';
 import { num } from './train';
+import { classifyShard } from '../../runs/classify-shard';
+import { parseShard, planFromDicomList, planFromStudyList } from '../../runs/shard-plan';
 
 interface Flags {
   bundle: string;
@@ -44,6 +50,10 @@ interface Flags {
   /** Unset: auto for files, the library's Settings for studies (as the app). */
   device?: string;
   threads?: string;
+  dicomList?: string;
+  studyList?: string;
+  shard?: string;
+  output?: string;
 }
 
 /** A built-in task, a task JSON file, or a custom task of the library, by name. */
@@ -78,6 +88,19 @@ export function register(program: Command): void {
     .requiredOption('--task <name>', 'task: "Breast density", "BI-RADS assessment", a custom task of the library, or a task .json')
     .option('--study <uid...>', 'StudyInstanceUIDs of studies in the library: the run is recorded (its id printed; "runId" in --json)')
     .option('--dicom <file...>', 'DICOM files')
+    .option(
+      '--dicom-list <file>',
+      "a list of DICOM files, one path a line (relative to the list's folder; # comments): classified into --output, no library needed",
+    )
+    .option('--study-list <file>', 'a list of StudyInstanceUIDs of the library at --data-dir, one a line: classified into --output')
+    .option(
+      '--shard <K/N>',
+      "with a list: only shard K of N (K from 1 to N): whole studies, cut by sorted StudyInstanceUID (the list's order does not matter); default: all (1/1)",
+    )
+    .option(
+      '--output <file>',
+      'with a list: the results file (.safetensors, docs/classification-results.md); a rerun resumes from <output>.partial and keeps a complete output',
+    )
     .option('--prompt-set <name>', 'a learned prompt set of the bundle instead of the task templates')
     .option('--adaptor <name>', 'a trained head of the bundle (linear probe / Adaptor) instead of zero-shot text embeddings')
     .option('--json', 'print JSON')
@@ -86,7 +109,10 @@ export function register(program: Command): void {
     .option('--device <device>', 'auto | cpu | webgpu | cuda:N (default: auto; for --study, the library Settings, as the app)')
     .option('--threads <n>', 'intra-op threads')
     .action(async (f: Flags) => {
-      if (!!f.study?.length === !!f.dicom?.length) throw new Error('give either --study UID... or --dicom FILE...');
+      const inputs = [f.study?.length, f.dicom?.length, f.dicomList, f.studyList].filter(Boolean).length;
+      if (inputs !== 1) throw new Error('give one of --study UID..., --dicom FILE..., --dicom-list FILE or --study-list FILE');
+      if (f.dicomList || f.studyList) return classifyList(f);
+      if (f.shard || f.output) throw new Error('--shard and --output go with --dicom-list FILE or --study-list FILE');
       if (f.promptSet && f.adaptor) throw new Error('give --prompt-set or --adaptor, not both');
       if (f.device !== undefined) parseProviderChoice(f.device); // a bad name fails before any work
       if (f.study?.length) await classifyStudies(f, f.study);
@@ -205,13 +231,6 @@ async function classifyFiles(f: Flags, files: string[]): Promise<void> {
   );
 }
 
-/** The library's model for this bundle folder: the one registered at that folder, else one with the same content (sha256). */
-function registeredModel(db: Db, bundle: CleftBundle): ModelRecord | undefined {
-  const dir = path.resolve(bundle.dir);
-  const bundles = listModels(db, { kind: 'bundle' });
-  return bundles.find((m) => path.resolve(m.path) === dir) ?? bundles.find((m) => m.sha256 === bundle.sha256);
-}
-
 /**
  * Class embeddings of files' classification through the library's cache, as the app's Classify reads
  * them, when a library exists and has this bundle registered; null otherwise (zeroShot computes them).
@@ -221,25 +240,11 @@ async function libraryClassEmbeddings(f: Flags, bundle: CleftBundle, task: TaskS
   if (!fs.existsSync(file)) return null;
   const db = openDatabase(file);
   try {
-    const model = registeredModel(db, bundle);
+    const model = registeredModelOfBundle(db, bundle);
     return model ? await cachedClassEmbeddings(db, model.id, bundle, task, f.promptSet ?? null, engine) : null;
   } finally {
     db.close();
   }
-}
-
-/**
- * The library's model for this bundle folder (registeredModel), else it is registered now (in place,
- * not copied), as a run names its model.
- */
-async function libraryModel(db: Db, dataDir: string, bundle: CleftBundle): Promise<{ model: ModelRecord; registered: boolean }> {
-  const here = registeredModel(db, bundle);
-  if (here) return { model: here, registered: false };
-  const repo = new ModelsRepo(db);
-  const name = bundle.manifest.name;
-  // Another model may already carry the bundle's name: tell them apart by content.
-  const free = repo.idByName(name) === null ? name : `${name} (${bundle.sha256.slice(0, 12)})`;
-  return { model: await importModel(db, dataDir, path.resolve(bundle.dir), { copy: false, name: free }), registered: true };
 }
 
 /** Studies of the library: the `classify` job, as the app runs it, then its recorded run printed. */
@@ -276,7 +281,7 @@ async function classifyStudies(f: Flags, uids: string[]): Promise<void> {
           'add a custom task in the app), or classify --dicom files with a task .json',
       );
     const bundle = await openBundle(f.bundle, { verify: 'sizes' });
-    const { model, registered } = await libraryModel(db, dataDir, bundle);
+    const { model, registered } = await libraryModelOfBundle(db, dataDir, bundle);
     if (registered) console.error(`registered ${model.path} in the library as model #${model.id} "${model.name}" (not copied)`);
     const params: ClassifyParams = {
       modelId: model.id,
@@ -376,4 +381,54 @@ function studyOutput(images: ImagesRepo, classes: string[], uid: string, preds: 
     exam,
     prediction: argmax(classes, exam),
   };
+}
+
+/** A list of files or studies into a results file: everything, or shard K of N (runs/classify-shard.ts). */
+async function classifyList(f: Flags): Promise<void> {
+  const t0 = performance.now();
+  if (f.promptSet && f.adaptor) throw new Error('give --prompt-set or --adaptor, not both');
+  if (!f.output) throw new Error('--dicom-list and --study-list write a results file: give --output FILE.safetensors');
+  const shard = f.shard ? parseShard(f.shard) : { index: 1, count: 1 };
+  const device = parseProviderChoice(f.device ?? 'auto');
+  const threads = num(f.threads, '--threads', { int: true, min: 1 });
+  const task = resolveTask(f.task, f.dataDir);
+  const list = (f.dicomList ?? f.studyList)!;
+  const plan = f.dicomList
+    ? await planFromDicomList(f.dicomList, shard)
+    : planFromStudyList(f.studyList!, resolveDataDir(f.dataDir), shard);
+  const label = `shard ${shard.index}/${shard.count}`;
+  console.error(
+    `${label}: ${plan.studies.length} of ${plan.totalStudies} studies, ${plan.studies.reduce((n, s) => n + s.images.length, 0)} images` +
+      (plan.skipped.length ? `, ${plan.skipped.length} files skipped` : ''),
+  );
+  const output = path.resolve(f.output);
+  const r = await classifyShard({
+    bundleDir: f.bundle,
+    task,
+    promptSet: f.promptSet ?? null,
+    adaptor: f.adaptor ?? null,
+    plan,
+    inputList: path.resolve(list),
+    output,
+    engine: {
+      cacheDir: path.resolve(f.cacheDir ?? path.join(resolveDataDir(f.dataDir), 'cache', 'onnx')),
+      device,
+      onWarning: (m) => console.error(`warning: ${m}`),
+      ...(threads ? { threads } : {}),
+    },
+    onProgress: (done, total, message) => console.error(`${label}: ${done}/${total} ${message}`),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  if (f.json) {
+    console.log(JSON.stringify({ ...r, shard: `${shard.index}/${shard.count}`, totalStudies: plan.totalStudies, seconds }, null, 2));
+    return;
+  }
+  if (r.status === 'exists') console.log(`${output}: already complete (${label}, ${r.studies} studies, ${r.images} images); left as is`);
+  else
+    console.log(
+      `${output}: ${label}, ${r.studies} studies, ${r.images} images` +
+        (r.resumed ? ` (${r.resumed} studies resumed from the partial file)` : '') +
+        `, device ${r.executionProvider}, ${seconds.toFixed(2)} s`,
+    );
+  for (const s of plan.skipped) console.log(`  skipped ${s.file}: ${s.reason}`);
 }

@@ -18,6 +18,7 @@ import * as labels from './labels';
 import * as splits from './splits';
 import * as pacs from './pacs';
 import * as sr from './sr';
+import * as slurm from './slurm';
 
 export function registerCommands(program: Command): void {
   serve.register(program);
@@ -37,4 +38,5 @@ export function registerCommands(program: Command): void {
   splits.register(program);
   pacs.register(program);
   sr.register(program);
+  slurm.register(program);
 }

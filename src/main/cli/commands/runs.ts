@@ -1,6 +1,7 @@
 // `cleft runs list|evaluate|compare|export`: the library's classification runs, their metrics (on the
 // held-out studies by default) and their predictions as CSV, the same code as the Predictions page
-// (runs.list, runs.evaluate, runs.compare, runs.exportCsv).
+// (runs.list, runs.evaluate, runs.compare, runs.exportCsv). `cleft runs merge`: the results files of
+// a sharded `cleft classify --shard K/N` imported as one run (runs/merge-results.ts).
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
@@ -11,6 +12,7 @@ import { compareRuns } from '../../runs/compare-runs';
 import { evaluateRun } from '../../runs/evaluate-run';
 import { lineageSources } from '../../runs/evaluation-set';
 import { exportRunCsv } from '../../runs/export-run';
+import { mergeResults } from '../../runs/merge-results';
 import { PSEUDONYM_LENGTH } from '../../runs/pseudonym';
 import { writeFileAtomic } from '../../../native/io/atomic-write';
 import type { EvaluationSet, MetricsSummary } from '../../../common/runs';
@@ -187,5 +189,31 @@ export function register(program: Command): void {
       } finally {
         db.close();
       }
+    });
+  runs
+    .command('merge <files...>')
+    .description(
+      'Import the results files of every shard of one `cleft classify --shard K/N` as ONE classification run of the library ' +
+        '(as the app records it: Predictions, metrics, exports). Refuses a set that is incomplete, gives a shard twice, mixes runs ' +
+        '(bundle, prompt set, task, N, app version, input list) or has a study in two shards, naming the file and the reason. ' +
+        'Images the library does not hold are indexed from the paths in the files. Merging the same set again names its run.',
+    )
+    .option('--data-dir <dir>', 'library folder (default: $CLEFT_DATA_DIR or the app user-data folder)')
+    .option('--json', 'print the outcome as JSON')
+    .action(async (files: string[], opts: { dataDir?: string; json?: boolean }) => {
+      const r = await mergeResults(files, resolveDataDir(opts.dataDir));
+      if (opts.json) {
+        console.log(JSON.stringify(r, null, 2));
+        return;
+      }
+      if (r.model.registered) console.error(`registered the bundle in the library as model #${r.model.id} "${r.model.name}" (not copied)`);
+      console.log(
+        r.alreadyMerged
+          ? `these ${r.shards} shards were already merged as run #${r.runId}; nothing added`
+          : `run #${r.runId}: ${r.shards} shards merged, ${r.studies} studies, ${r.images} images` +
+              (r.indexed ? ` (${r.indexed} images indexed into the library)` : ''),
+      );
+      for (const s of r.skipped) console.log(`  skipped ${s.file}: ${s.reason}`);
+      if (!r.alreadyMerged) console.log(`  review it on the Predictions page, or: cleft runs evaluate ${r.runId} --include-training`);
     });
 }

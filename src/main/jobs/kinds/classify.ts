@@ -3,7 +3,6 @@
 // and preprocessing), compared with the task's class embeddings, and stored as a run with
 // per-view, per-breast and per-exam predictions (mean of view probabilities).
 import path from 'node:path';
-import crypto from 'node:crypto';
 import type { ClassifyParams, ClassifyResult } from '../../../common/jobs';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { ImagesRepo, type StudyImage } from '../../db/images-repo';
@@ -15,15 +14,15 @@ import { bundleSpec, cachedImageFeatures, engineFromSettings } from '../../featu
 import { cachedClassEmbeddings } from '../../features/class-embeddings';
 import { getModel } from '../../models/registry';
 import { APP_VERSION } from '../../version';
-import { filesSha256 } from '../../../native/io/hash';
-import { openBundle, type CleftBundle } from '../../../native/bundle/index';
+import { openBundle } from '../../../native/bundle/index';
 import { zeroShot } from '../../../native/cleft/zero-shot';
 import type { TaskSpec } from '../../../native/cleft/tasks';
 import { loadAdaptorHead } from '../../../native/cleft/adaptor';
-import { combineViews } from '../../../native/cleft/aggregate';
 import { crashPoint } from '../../../native/io/crash-point';
 import { parseProviderChoice } from '../../../native/runtime/providers';
 import { throwIfCancelled, type JobRunner } from '../job-context';
+import { combineStudy } from '../../runs/combine-study';
+import { adapterHashes, bundleFileHash, classifyRunName, promptSetHash, selectionSha256 } from '../../runs/run-identity';
 
 export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) => {
   const started = performance.now();
@@ -67,10 +66,7 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
     }
 
     const runs = new RunsRepo(db);
-    const selectionSha = crypto
-      .createHash('sha256')
-      .update(JSON.stringify([...ctx.params.studyIds].sort((a, b) => a - b)))
-      .digest('hex');
+    const selectionSha = selectionSha256(ctx.params.studyIds);
     // A resumed job continues its own run: the studies it already saved are skipped, not added twice.
     const kind = head ? 'adaptor' : 'zero-shot';
     const ownRun = runs.runOfJob(ctx.jobId, kind);
@@ -79,11 +75,7 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
       ownRun ??
       runs.createRun({
         kind,
-        name: head
-          ? `${task.name} · ${model.name} · adaptor ${head.entry.name}`
-          : ctx.params.promptSet
-            ? `${task.name} · ${model.name} · prompts ${ctx.params.promptSet}`
-            : `${task.name} · ${model.name}`,
+        name: classifyRunName(task.name, model.name, head ? null : ctx.params.promptSet, head ? head.entry.name : null),
         jobId: ctx.jobId,
         modelId: model.id,
         taskId: taskRow.id,
@@ -91,7 +83,10 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
         promptSetId: ctx.params.promptSet ? new PromptSetsRepo(db).latestId(model.id, ctx.params.promptSet) : null,
         record: {
           modelSha256: bundle.sha256,
-          adapters: { ...adapterHashes(bundle), ...(head ? { [`adaptor:${head.entry.name}`]: fileHash(bundle, head.entry.path) } : {}) },
+          adapters: {
+            ...adapterHashes(bundle),
+            ...(head ? { [`adaptor:${head.entry.name}`]: bundleFileHash(bundle, head.entry.path) } : {}),
+          },
           promptSetSha256: head ? null : promptSetHash(bundle, ctx.params.promptSet),
           preprocessSha256: preprocessSha,
           selectionSha256: selectionSha,
@@ -131,22 +126,25 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
       hits += f.cacheHits;
       if (f.provider) provider = f.provider;
       const feats = f.features;
-      const result = head
-        ? withViews(
-            head.probabilities(feats),
-            views.map((v) => v.laterality),
-          )
-        : await zeroShot(
-            { bundle, task, imageFeatures: feats, classEmbeddings: classEmb!, laterality: views.map((v) => v.laterality) },
-            engine,
-          );
+      const probabilities = head
+        ? head.probabilities(feats)
+        : (
+            await zeroShot(
+              { bundle, task, imageFeatures: feats, classEmbeddings: classEmb!, laterality: views.map((v) => v.laterality) },
+              engine,
+            )
+          ).probabilities;
       const preds: NewPrediction[] = views.map((v, i) => ({
         scope: 'image',
         studyId,
         instanceId: v.id,
         laterality: v.laterality,
-        probabilities: result.probabilities[i]!,
+        probabilities: probabilities[i]!,
       }));
+      // Breast and exam: the views' mean in their SOP UID order, the same bits in any library (combine-study.ts).
+      const result = combineStudy(
+        views.map((v, i) => ({ sopInstanceUid: v.sopInstanceUid, laterality: v.laterality, probabilities: probabilities[i]! })),
+      );
       for (const side of ['R', 'L'] as const) {
         const p = result.breast[side];
         if (p) preds.push({ scope: 'breast', studyId, instanceId: null, laterality: side, probabilities: p });
@@ -177,35 +175,3 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
     db.close();
   }
 };
-
-function fileHash(bundle: CleftBundle, rel: string): string {
-  return bundle.files.find((f) => f.path === rel)?.sha256 ?? '';
-}
-
-/** Per-view probabilities with their per-breast and per-exam means (as zeroShot returns them). */
-function withViews(probabilities: number[][], laterality: ('L' | 'R' | null)[]) {
-  return { probabilities, ...combineViews(probabilities.map((p, i) => ({ laterality: laterality[i]!, probabilities: p }))) };
-}
-
-/** The prompt set's file hash from the bundle manifest, or null for the task's templates. */
-function promptSetHash(bundle: CleftBundle, name: string | null): string | null {
-  if (!name) return null;
-  const entry = bundle.promptSets.find((p) => p.name === name);
-  if (!entry)
-    throw new Error(`the bundle has no prompt set "${name}" (it has: ${bundle.promptSets.map((p) => p.name).join(', ') || 'none'})`);
-  return bundle.files.find((f) => f.path === entry.path)?.sha256 ?? null;
-}
-
-/** Hash over each adapter's files (the bundle hash covers them too; this names them apart). */
-function adapterHashes(bundle: CleftBundle): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, adapter] of [
-    ['text', bundle.text.adapter],
-    ['image', bundle.image.adapter],
-  ] as const) {
-    if (!adapter) continue;
-    const rel = path.relative(bundle.dir, adapter.dir).split(path.sep).join('/');
-    out[name] = filesSha256(bundle.files.filter((f) => f.path.startsWith(`${rel}/`)));
-  }
-  return out;
-}

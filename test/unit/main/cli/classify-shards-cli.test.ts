@@ -1,0 +1,315 @@
+// Sharded classification end to end, as a cluster runs it: `cleft classify --dicom-list FILE
+// --shard K/N --output F` on 24 phantom exams (no library), `cleft runs merge` into a library, and
+// the merged run compared with one unsharded run of the library (`cleft classify --study`, the
+// app's run): the same per-image, per-breast and per-exam probabilities bit for bit and the same
+// metrics. Shards do not depend on the list's order; a killed shard resumes (CLEFT_CRASH_AT kills
+// it at a named state, no timing); the merge refuses incomplete and mixed sets.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Prediction } from '../../../../src/common/runs';
+import { DB_FILE_NAME, openDatabase } from '../../../../src/main/db/database';
+import { RunsRepo } from '../../../../src/main/db/runs-repo';
+import { generatePhantoms, type PhantomExam } from '../../../../src/main/dicom/phantom';
+import { readResultsFile } from '../../../../src/main/runs/results-file';
+import { parseShard, planFromDicomList } from '../../../../src/main/runs/shard-plan';
+import { cliOutcome, runCli, stopClis } from '../../../helpers/cli';
+import { addTinyBundle, testBackend, type TinyBundle } from '../../../helpers/library';
+import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
+
+afterAll(removeTmpDirs);
+afterEach(stopClis);
+
+const TASK = 'Breast density';
+const T = 600_000;
+
+let exams: PhantomExam[];
+let files: string[];
+let work: string;
+let list: string;
+let reversedList: string;
+/** Two exams: enough for shards the merge must refuse (it refuses on the files' metadata). */
+let smallList: string;
+let dataDir: string;
+let bundle: TinyBundle;
+let otherBundle: TinyBundle;
+let libraryRunId: number;
+
+/** A run's predictions keyed by target. */
+function predictions(dir: string, runId: number): Map<string, Record<string, number>> {
+  const db = openDatabase(path.join(dir, DB_FILE_NAME), { readonly: true });
+  try {
+    const rows: Prediction[] = new RunsRepo(db).allPredictions(runId);
+    return new Map(rows.map((p) => [`${p.studyUid} ${p.scope} ${p.sopInstanceUid ?? ''} ${p.laterality ?? ''}`, p.probabilities]));
+  } finally {
+    db.close();
+  }
+}
+
+function writeList(file: string, paths: string[]): string {
+  fs.writeFileSync(file, `# phantom exams\n${paths.join('\n')}\n`);
+  return file;
+}
+
+const shardArgs = (k: number, n: number, listFile: string, output: string, b = bundle.dir): string[] => [
+  'classify',
+  '--bundle',
+  b,
+  '--task',
+  TASK,
+  '--dicom-list',
+  listFile,
+  '--shard',
+  `${k}/${n}`,
+  '--output',
+  output,
+  '--cache-dir',
+  path.join(work, 'onnx-cache'),
+];
+
+beforeAll(async () => {
+  const source = tmpDir('cleft-shards-src-');
+  exams = await generatePhantoms({
+    outDir: source,
+    exams: 24,
+    seed: 4,
+    size: 'small',
+    syntaxes: ['explicit-le', 'deflated', 'rle', 'jpeg-ls'],
+  });
+  files = exams.flatMap((e) => e.images.map((im) => im.file));
+  work = tmpDir('cleft-shards-work-');
+  list = writeList(path.join(work, 'all.txt'), files);
+  reversedList = writeList(path.join(work, 'reversed.txt'), [...files].reverse());
+  smallList = writeList(path.join(work, 'small.txt'), files.slice(0, 8));
+  dataDir = path.join(tmpDir('cleft-shards-lib-'), 'library');
+  const b = testBackend(dataDir);
+  try {
+    bundle = await addTinyBundle(b, 7, { name: 'tiny' });
+    otherBundle = await addTinyBundle(b, 9, { name: 'tiny-other' });
+  } finally {
+    await b.close();
+  }
+  // The unsharded run: the library's own classify job over every study, with the exams' labels.
+  runCli(['import', source], { dataDir });
+  const labels = path.join(work, 'labels.csv');
+  fs.writeFileSync(labels, `StudyInstanceUID,density\n${exams.map((e) => `${e.studyInstanceUID},${e.density}`).join('\n')}\n`);
+  runCli(['labels', 'import', labels, '--task', TASK, '--key', 'study'], { dataDir });
+  const out = JSON.parse(
+    runCli(['classify', '--bundle', bundle.dir, '--task', TASK, '--study', ...exams.map((e) => e.studyInstanceUID), '--json'], { dataDir }),
+  ) as { runId: number };
+  libraryRunId = out.runId;
+}, T);
+
+describe('shard assignment', () => {
+  it('cuts whole studies by sorted StudyInstanceUID: the same shards whatever the list order, disjoint, 8 studies each', async () => {
+    const byOrder = await Promise.all(
+      [list, reversedList].map((l) => Promise.all([1, 2, 3].map((k) => planFromDicomList(l, { index: k, count: 3 })))),
+    );
+    const uidsOf = (plans: Awaited<ReturnType<typeof planFromDicomList>>[]) => plans.map((p) => p.studies.map((s) => s.studyInstanceUid));
+    expect(uidsOf(byOrder[1]!)).toEqual(uidsOf(byOrder[0]!));
+    const shards = uidsOf(byOrder[0]!);
+    expect(shards.map((s) => s.length)).toEqual([8, 8, 8]);
+    expect(shards.flat().sort()).toEqual(exams.map((e) => e.studyInstanceUID).sort());
+    // Every image of a study is in its study's shard.
+    for (const plan of byOrder[0]!) for (const s of plan.studies) expect(s.images).toHaveLength(4);
+    expect(byOrder[0]![0]!.inputsSha256).toBe(byOrder[1]![2]!.inputsSha256);
+  });
+
+  it('refuses a shard out of range with the rule', () => {
+    expect(() => parseShard('0/3')).toThrow('--shard 0/3: K must be between 1 and 3 (shards are numbered 1 to N)');
+    expect(() => parseShard('4/3')).toThrow('K must be between 1 and 3');
+    expect(() => parseShard('2')).toThrow('--shard 2: expected K/N');
+    expect(() => parseShard('1/0')).toThrow('N must be at least 1');
+    const r = cliOutcome(shardArgs(4, 3, list, path.join(work, 'never.safetensors')));
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('--shard 4/3: K must be between 1 and 3');
+    expect(fs.existsSync(path.join(work, 'never.safetensors'))).toBe(false);
+  });
+});
+
+describe('3 shards merged equal one unsharded run', () => {
+  const outputs: string[] = [];
+  beforeAll(() => {
+    // Shard 2 reads the list in reverse: its order must not matter.
+    for (const k of [1, 2, 3]) {
+      const output = path.join(work, `results-${k}.safetensors`);
+      runCli(shardArgs(k, 3, k === 2 ? reversedList : list, output), { dataDir: '' });
+      outputs.push(output);
+    }
+  }, T);
+
+  it('writes self-describing results files', () => {
+    const r = readResultsFile(outputs[1]!);
+    expect(r.identity).toMatchObject({
+      task: TASK,
+      classes: ['A', 'B', 'C', 'D'],
+      bundleSha256: bundle.sha256,
+      shardIndex: 2,
+      shardCount: 3,
+    });
+    expect(r.studies).toHaveLength(8);
+    expect(r.images).toHaveLength(32);
+    expect(r.probabilities).toHaveLength(32 * 4);
+    expect(r.logits).toHaveLength(32 * 4);
+    expect(r.prompts.kind).toBe('templates');
+    const bySop = new Map(exams.flatMap((e) => e.images.map((im) => [im.sopInstanceUID, { file: im.file, study: e.studyInstanceUID }])));
+    for (const im of r.images) expect(bySop.get(im.sopInstanceUid)).toEqual({ file: im.file, study: im.studyInstanceUid });
+    for (let i = 0; i < 32; i++) expect(r.probabilities.subarray(i * 4, i * 4 + 4).reduce((a, b) => a + b)).toBeCloseTo(1, 12);
+  });
+
+  it('merges into the library as one run with bit-identical probabilities and metrics', { timeout: T }, () => {
+    const merged = JSON.parse(runCli(['runs', 'merge', ...outputs, '--json'], { dataDir })) as {
+      runId: number;
+      studies: number;
+      images: number;
+      indexed: number;
+      alreadyMerged: boolean;
+    };
+    expect(merged).toMatchObject({ studies: 24, images: 96, indexed: 0, alreadyMerged: false });
+    const a = predictions(dataDir, libraryRunId);
+    const b = predictions(dataDir, merged.runId);
+    expect(a.size).toBe(24 * (4 + 2 + 1));
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [key, p] of a) expect(b.get(key), key).toStrictEqual(p); // exact: same doubles
+
+    const runs = JSON.parse(runCli(['runs', 'list', '--json'], { dataDir })) as {
+      id: number;
+      kind: string;
+      modelId: number;
+      record: { modelSha256: string; executionProvider: string };
+    }[];
+    const run = runs.find((r) => r.id === merged.runId)!;
+    const own = runs.find((r) => r.id === libraryRunId)!;
+    expect(run).toMatchObject({ kind: own.kind, modelId: own.modelId, record: { modelSha256: bundle.sha256, executionProvider: 'cpu' } });
+    for (const scope of ['exam']) {
+      const evaluate = (id: number) => {
+        const report = JSON.parse(
+          runCli(['runs', 'evaluate', String(id), '--scope', scope, '--include-training', '--json'], { dataDir }),
+        ) as Record<string, unknown>;
+        delete report.runId;
+        delete report.run;
+        return report;
+      };
+      expect(evaluate(merged.runId)).toEqual(evaluate(libraryRunId));
+    }
+    // Merging the same set again names its run instead of adding another.
+    expect(runCli(['runs', 'merge', ...outputs], { dataDir })).toContain(`already merged as run #${merged.runId}`);
+  });
+
+  it('merges into a library that holds neither the images nor the bundle: indexes and registers them', { timeout: T }, () => {
+    const fresh = path.join(tmpDir('cleft-shards-fresh-'), 'library');
+    const merged = JSON.parse(runCli(['runs', 'merge', ...outputs, '--data-dir', fresh, '--json'])) as {
+      runId: number;
+      indexed: number;
+      model: { registered: boolean };
+    };
+    expect(merged).toMatchObject({ indexed: 96, model: { registered: true } });
+    const a = predictions(dataDir, libraryRunId);
+    const b = predictions(fresh, merged.runId);
+    expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [key, p] of a) expect(b.get(key), key).toStrictEqual(p);
+  });
+
+  it('without --shard processes everything: the same probabilities as the shards together', { timeout: T }, () => {
+    const all = path.join(work, 'all.safetensors');
+    runCli(
+      [
+        'classify',
+        '--bundle',
+        bundle.dir,
+        '--task',
+        TASK,
+        '--dicom-list',
+        list,
+        '--output',
+        all,
+        '--cache-dir',
+        path.join(work, 'onnx-cache'),
+      ],
+      {
+        dataDir: '',
+      },
+    );
+    const whole = readResultsFile(all);
+    expect(whole.identity).toMatchObject({ shardIndex: 1, shardCount: 1 });
+    const parts = outputs.map(readResultsFile);
+    const bySop = (r: ReturnType<typeof readResultsFile>) =>
+      new Map(r.images.map((im, i) => [im.sopInstanceUid, Array.from(r.probabilities.subarray(i * 4, i * 4 + 4))]));
+    const union = new Map(parts.flatMap((p) => [...bySop(p)]));
+    expect(union).toStrictEqual(bySop(whole));
+  });
+
+  it('refuses a missing shard, a shard given twice, and a shard of another bundle or prompt set, naming the file', { timeout: T }, () => {
+    const refuse = (args: string[], message: string | RegExp): void => {
+      const r = cliOutcome(['runs', 'merge', ...args], { dataDir });
+      expect(r.status, r.stdout).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+    };
+    const runsBefore = (JSON.parse(runCli(['runs', 'list', '--json'], { dataDir })) as unknown[]).length;
+    refuse([outputs[0]!, outputs[1]!], `incomplete set: shard 3/3 missing (given: 1/3 ${outputs[0]}, 2/3 ${outputs[1]})`);
+    const copy = path.join(work, 'copy-of-2.safetensors');
+    fs.copyFileSync(outputs[1]!, copy);
+    refuse([outputs[0]!, outputs[1]!, copy], `${copy}: shard 2/3 is given twice (also ${outputs[1]})`);
+
+    const other = path.join(work, 'other-bundle-3.safetensors');
+    runCli(shardArgs(3, 3, smallList, other, otherBundle.dir), { dataDir: '' });
+    refuse([outputs[0]!, outputs[1]!, other], `${other}: not a shard of the same run as ${outputs[0]}: another bundle hash`);
+
+    // The same task and classes with other prompt texts: another prompt set.
+    const taskFile = path.join(work, 'density-other-prompts.json');
+    fs.writeFileSync(
+      taskFile,
+      JSON.stringify({
+        name: TASK,
+        scope: 'exam',
+        classes: ['A', 'B', 'C', 'D'].map((c) => ({ name: c, prompts: [`a mammogram of density ${c}`] })),
+      }),
+    );
+    const otherPrompts = path.join(work, 'other-prompts-3.safetensors');
+    runCli([...shardArgs(3, 3, smallList, otherPrompts).map((a) => (a === TASK ? taskFile : a))], { dataDir: '' });
+    refuse(
+      [outputs[0]!, outputs[1]!, otherPrompts],
+      `${otherPrompts}: not a shard of the same run as ${outputs[0]}: another prompt set hash`,
+    );
+
+    const half = path.join(work, 'half-1.safetensors');
+    runCli(shardArgs(1, 2, smallList, half), { dataDir: '' });
+    refuse([half, outputs[1]!, outputs[2]!], `${outputs[1]}: not a shard of the same run as ${half}: another number of shards N`);
+
+    refuse([outputs[0]!, outputs[1]!, list], `${list}: not a safetensors file`);
+    expect((JSON.parse(runCli(['runs', 'list', '--json'], { dataDir })) as unknown[]).length).toBe(runsBefore);
+  });
+});
+
+describe('resume', () => {
+  it('a shard killed after its first study continues from its partial file; a complete output is left as is', { timeout: T }, () => {
+    const output = path.join(tmpDir('cleft-shards-resume-'), 'results-1.safetensors');
+    const partial = `${output}.partial`;
+    const killed = cliOutcome(shardArgs(1, 3, list, output), { dataDir: '', env: { CLEFT_CRASH_AT: 'classify.shard-study-saved' } });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(fs.existsSync(output)).toBe(false);
+    const lines = fs.readFileSync(partial, 'utf8').split('\n').filter(Boolean);
+    expect(lines).toHaveLength(2); // the identity, then the one study saved
+    // A kill in the middle of the next line leaves a cut-off line: it is dropped, not read.
+    fs.appendFileSync(partial, lines[1]!.slice(0, 40));
+
+    const resumed = runCli(shardArgs(1, 3, list, output), { dataDir: '' });
+    expect(resumed).toContain('(1 studies resumed from the partial file)');
+    expect(fs.existsSync(partial)).toBe(false);
+    const reference = path.join(work, 'results-1.safetensors'); // the uninterrupted shard 1
+    if (!fs.existsSync(reference)) runCli(shardArgs(1, 3, list, reference), { dataDir: '' });
+    const whole = readResultsFile(reference);
+    const again = readResultsFile(output);
+    expect(again.images).toEqual(whole.images);
+    expect(again.probabilities).toStrictEqual(whole.probabilities);
+    expect(again.examProbabilities).toStrictEqual(whole.examProbabilities);
+
+    const before = fs.statSync(output);
+    expect(runCli(shardArgs(1, 3, list, output), { dataDir: '' })).toContain('already complete');
+    expect(fs.statSync(output).mtimeMs).toBe(before.mtimeMs);
+    // Another run's command on that output is refused, not overwritten.
+    const r = cliOutcome(shardArgs(2, 3, list, output), { dataDir: '' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`${output} already holds other results (shardIndex 2 vs 1)`);
+  });
+});
