@@ -142,7 +142,11 @@ export async function embedText(opts: EmbedTextOptions): Promise<EmbedResult> {
   const step = Math.min(opts.batchSize ?? 8, batch);
   const engine = opts.engine ?? (await inProcessEngine());
   const provider = await engine.resolveProvider(opts.device ?? 'cpu');
-  const built = buildTextEncoder({ ...opts, ...staticFor(provider, { batch: step, seq }) });
+  // WebGPU runs static shapes: rows are padded to a few lengths (powers of two from 16) so that texts
+  // of many lengths share a handful of graphs and sessions. Right padding changes no real position
+  // (causal attention), so the embeddings are those of the unpadded rows.
+  const cols = provider.name === 'webgpu' ? paddedLength(seq, loadHfFolder(opts.modelDir).config) : seq;
+  const built = buildTextEncoder({ ...opts, ...staticFor(provider, { batch: step, seq: cols }) });
   const cfg = built.config;
   for (let b = 0; b < batch; b++) {
     const len = Number(opts.lengths[b]);
@@ -165,11 +169,13 @@ export async function embedText(opts: EmbedTextOptions): Promise<EmbedResult> {
     const n = Math.min(step, batch - b0);
     const m = built.static ? step : n; // a static-shape graph runs full batches: the last one padded
     const out = await run.run({
-      input_ids: { type: 'int64', dims: [m, seq], data: padRows(opts.inputIds, seq, b0, n, m) },
+      input_ids: { type: 'int64', dims: [m, cols], data: padColumns(padRows(opts.inputIds, seq, b0, n, m), seq, cols) },
       lengths: { type: 'int64', dims: [m], data: padRows(opts.lengths, 1, b0, n, m) },
     });
     embedding.set((out.embedding!.data as Float32Array).subarray(0, n * d), b0 * d);
-    if (lastHidden) lastHidden.set((out.last_hidden!.data as Float32Array).subarray(0, n * seq * d), b0 * seq * d);
+    const hidden = out.last_hidden?.data as Float32Array | undefined;
+    if (lastHidden && hidden)
+      for (let r = 0; r < n; r++) lastHidden.set(hidden.subarray(r * cols * d, (r * cols + seq) * d), (b0 + r) * seq * d);
   }
   return { embedding, dim: d, ...(lastHidden ? { lastHidden, tokens: seq } : {}), ...run.info };
 }
@@ -185,6 +191,23 @@ function padRows<T extends Float32Array | BigInt64Array>(src: T, per: number, b0
   out.set(rows as never);
   for (let r = n; r < m; r++) out.set(rows.subarray((n - 1) * per, n * per) as never, r * per);
   return out;
+}
+
+/** Rows of `seq` token ids right-padded with token 0 to `cols`. */
+function padColumns(ids: BigInt64Array, seq: number, cols: number): BigInt64Array {
+  if (cols === seq) return ids;
+  const rows = ids.length / seq;
+  const out = new BigInt64Array(rows * cols);
+  for (let r = 0; r < rows; r++) out.set(ids.subarray(r * seq, (r + 1) * seq), r * cols);
+  return out;
+}
+
+/** The padded row length for static-shape graphs: the next power of two from 16, at most n_positions. */
+export function paddedLength(seq: number, cfg: { family: string; nPositions?: number }): number {
+  const max = cfg.family === 'gpt2' && cfg.nPositions ? cfg.nPositions : Infinity;
+  let n = 16;
+  while (n < seq) n *= 2;
+  return Math.max(seq, Math.min(n, max));
 }
 
 /**
