@@ -100,16 +100,25 @@ async function emitAll(): Promise<{ group: string; graph: string; file: string }
 
   // inference encoders (cleft embed, classify, feature caches)
   const inf = (name: string) => path.join(OUT, 'inference', name);
-  await embedText({ modelDir: R('gpt2'), cacheDir: inf('gpt2'), inputIds: i64('text.input_ids'), lengths: i64('text.lengths') });
-  await embedImages({ modelDir: R('vit'), cacheDir: inf('vit'), pixelValues: f32('vit.pixel_values'), shape: [3, 3, 32, 32], pool: 'cls' });
+  const device = 'webgpu' as const;
+  await embedText({ modelDir: R('gpt2'), cacheDir: inf('gpt2'), inputIds: i64('text.input_ids'), lengths: i64('text.lengths'), device });
   await embedImages({
+    modelDir: R('vit'),
+    cacheDir: inf('vit'),
+    pixelValues: f32('vit.pixel_values'),
+    shape: [3, 3, 32, 32],
+    pool: 'cls',
+    device,
+  });
+  await embedImages({
+    device,
     modelDir: R('dinov2'),
     cacheDir: inf('dinov2'),
     pixelValues: f32('dinov2.pixel_values'),
     shape: [3, 3, 28, 28],
     pool: 'prenorm-mean',
   });
-  buildPromptEncoder({ modelDir: R('gpt2') }, 4, false, inf('prompt-encoder'), () => {});
+  buildPromptEncoder({ modelDir: R('gpt2') }, 4, false, inf('prompt-encoder'), () => {}, { classes: 3, seq: 5 });
   for (const [name, label] of [
     ['gpt2', 'GPT-2 text encoder'],
     ['vit', 'ViT image encoder'],
@@ -135,6 +144,18 @@ async function emitAll(): Promise<{ group: string; graph: string; file: string }
   train('train-lora: GPT-2 + ViT, LoRA on both', 'lora-vit');
   await contrastive('lora-dinov2', 'dinov2', lora(null, ['c_attn']), lora(null, ['query', 'value']));
   train('train-lora: GPT-2 + DINOv2-reg, LoRA on both', 'lora-dinov2');
+  // LoRA dropout (default 0.1): the train step hashes its dropout masks from the int64 seed input
+  await contrastive(
+    'lora-dropout',
+    'vit',
+    { mode: 'lora', adapterDir: null, targets: ['c_attn'], dropout: 0.1 },
+    { mode: 'lora', adapterDir: null, targets: ['query', 'value'], dropout: 0.1 },
+  );
+  graphs.push({
+    group: 'train-lora: GPT-2 + ViT, LoRA dropout 0.1 (forward and optimizer as without dropout)',
+    graph: 'train_step.onnx',
+    file: path.join(OUT, 'lora-dropout', 'train_step.onnx'),
+  });
   await contrastive('lora-off', 'vit', { mode: 'frozen' }, { mode: 'frozen' });
   train('train-lora: LoRA off (frozen encoders, heads train)', 'lora-off');
   await contrastive('full', 'dinov2', { mode: 'frozen' }, { mode: 'full' });
@@ -159,6 +180,7 @@ async function emitAll(): Promise<{ group: string; graph: string; file: string }
     dir: path.join(OUT, 'adaptor'),
     optimizer: optimizerConfig({ kind: 'adamw', lr: 1e-3 }),
     target: 'webgpu',
+    batchShapes: { image_features: [3, 48], text_features: [3, 64] },
   });
   train('train-adaptor (2 layers, width 32)', 'adaptor');
   return graphs;
@@ -192,13 +214,13 @@ const md = [
   '',
   'Command: `npx tsx bench/webgpu-coverage.ts --write`',
   `Adapter: ${adapterName}. onnxruntime-node ${ortVersion()}, Node ${m.node}, ${m.platform}. Date: ${new Date().toISOString().slice(0, 10)}.`,
-  'Graphs of the reference-a tiny models (test/fixtures/reference-a); node counts after ORT\'s graph optimisations, placement from ORT\'s verbose "Node placements" log. "strict" = the session can be created with `session.disable_cpu_ep_fallback=1`. No timings: on a software adapter they mean nothing; a run on a real GPU fills them in.',
+  'Graphs of the reference-a tiny models (test/fixtures/reference-a), emitted as `--device webgpu` emits them (static shapes, WebGPU op forms: docs/engine.md#webgpu-coverage); node counts after ORT\'s graph optimisations, placement from ORT\'s verbose "Node placements" log. "strict" = the session can be created with `session.disable_cpu_ep_fallback=1`. No timings: on a software adapter they mean nothing; a run on a real GPU fills them in.',
   '',
   '| workflow | graph | nodes | on WebGPU | on CPU | ops on CPU | strict |',
   '|---|---|---|---|---|---|---|',
   ...rows,
   '',
-  `${full} of ${graphs.length} graphs run entirely on WebGPU.`,
+  `${full} of ${graphs.length} graphs run entirely on WebGPU.${graphs.some((g) => g.file.includes('lora-dropout')) ? ' The LoRA-dropout train step is the one that does not: its int64 mask hash has no WebGPU kernels (docs/engine.md#webgpu-coverage).' : ''}`,
 ].join('\n');
 console.log(`\n${full} of ${graphs.length} graphs run entirely on WebGPU (adapter: ${adapterName})`);
 if (process.argv.includes('--write')) writeResultsSection('webgpu-coverage', md);

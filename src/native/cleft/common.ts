@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WireFeeds, WireTensor } from '../runtime/tensors';
 import {
+  emitForwardFor,
   emitTrainingArtifacts,
   inThreadRunner,
   Trainer,
@@ -104,12 +105,17 @@ export async function createTrainer(
   const provider =
     run.device !== undefined ? await resolveExecutionProvider(run.device) : (run.session?.provider ?? { name: 'cpu', choice: 'cpu' });
   const session: EngineSessionOptions = { ...(run.session ?? {}), provider };
-  // Emitted for the provider that runs them (WebGPU gets forms of ops its EP has kernels for).
+  // Emitted for the provider that runs them: WebGPU gets forms of ops its EP has kernels for, and
+  // static shapes (those of one micro-batch) so that no shape is computed at run time.
+  const target = provider.name === 'webgpu' ? 'webgpu' : 'cpu';
+  const shapesOf = (feeds: WireFeeds) => Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.dims]));
+  const batchShapes = target === 'webgpu' ? shapesOf(data.batch(Array.from({ length: run.batchSize }, (_, i) => i))) : undefined;
   const manifest = emitTrainingArtifacts(setup, {
     dir: artifactsDir,
     optimizer: optimizerConfig(run.optimizer),
     noDecay,
-    target: provider.name === 'webgpu' ? 'webgpu' : 'cpu',
+    target,
+    ...(batchShapes ? { batchShapes } : {}),
   });
   const resume = run.checkpoint && run.checkpoint.resume !== false && hasCheckpoint(run.checkpoint.dir);
   const runner = run.runner ?? inThreadRunner();
@@ -129,6 +135,22 @@ export async function createTrainer(
   });
   run.onDevice?.(deviceRecord(provider, trainer.placements));
   const fwd = await runner.load(path.join(artifactsDir, manifest.files.forward.file), session);
+  // Static-shape forwards for batches of other shapes (evaluation chunks), one session per shape.
+  const forwards = new Map<string, Promise<SessionHandle>>();
+  const forwardFor = (feeds: WireFeeds): Promise<SessionHandle> => {
+    if (!batchShapes) return Promise.resolve(fwd);
+    const shapes = shapesOf(feeds);
+    const same = manifest.forwardInputs.every((i) => !shapes[i.name] || shapes[i.name]!.join() === i.shape.join());
+    if (same) return Promise.resolve(fwd);
+    const key = JSON.stringify(shapes);
+    let s = forwards.get(key);
+    if (!s) {
+      const file = emitForwardFor(setup, { dir: artifactsDir, target, batchShapes: shapes });
+      s = runner.load(path.join(artifactsDir, file), session);
+      forwards.set(key, s);
+    }
+    return s;
+  };
   let stepSession: SessionHandle | null = null;
   return {
     trainer,
@@ -146,11 +168,13 @@ export async function createTrainer(
     async forward(batch, params) {
       const p = params ?? trainer.paramsByName();
       const feeds: WireFeeds = { ...batch };
+      const session = await forwardFor(batch);
       for (const e of trainer.layout) feeds[e.name] = { type: 'float32', dims: e.shape, data: p.get(e.name)! };
-      return runner.run(fwd, feeds);
+      return runner.run(session, feeds);
     },
     async close() {
       await runner.release(fwd);
+      for (const s of forwards.values()) await runner.release(await s);
       if (stepSession) await runner.release(stepSession);
       await trainer.close();
     },

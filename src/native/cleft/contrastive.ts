@@ -123,6 +123,9 @@ class TrainableStore extends ParamStore {
   ) {
     super(g, source, prefix);
   }
+  protected override frozenWeight(name: string): boolean {
+    return this.frozen(name);
+  }
   override get(name: string): Tensor {
     if (this.frozen(name)) return super.get(name);
     let t = this.made.get(name);
@@ -251,6 +254,7 @@ export function contrastivePlan(
       const tw = tFull
         ? new TrainableStore(g, text, tFrozen, 'text.', (n) => !fullTrainable(o.text.training, n))
         : new ParamStore(g, tFrozen, 'text.');
+      tw.forTarget(ctx.target);
       const iw = iFull
         ? new TrainableStore(g, image, iFrozen, 'image.', (n) => !fullTrainable(o.image.training, n))
         : new ParamStore(g, iFrozen, 'image.');

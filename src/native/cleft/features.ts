@@ -111,6 +111,8 @@ export function buildPromptEncoder(
   classSpecific: boolean,
   cacheDir: string,
   onWarning?: (m: string) => void,
+  /** WebGPU: emitted for its EP with these static sizes of 'classes' and 'seq' (EmitOptions.dims). */
+  webgpu?: { classes: number; seq: number },
 ) {
   const key = JSON.stringify([
     path.resolve(model.modelDir),
@@ -118,6 +120,7 @@ export function buildPromptEncoder(
     nCtx,
     classSpecific,
     path.resolve(cacheDir),
+    webgpu ?? null,
   ]);
   const hit = promptMemo.get(key);
   if (hit && fs.existsSync(hit.file)) return hit;
@@ -134,8 +137,13 @@ export function buildPromptEncoder(
   const ids = g.input('class_ids', 'int64', ['classes', 'seq']);
   const lengths = g.input('class_lengths', 'int64', ['classes']);
   const ctx = g.input('ctx', 'float32', classSpecific ? ['classes', nCtx, cfg.nEmbd] : [nCtx, cfg.nEmbd]);
-  const out = gpt2Forward(cfg, new ParamStore(g, bound.source), { inputIds: ids, prefix: ctx });
-  const emitted = emitOnnx(g, { outputs: { embedding: gpt2TextEmbedding(out, lengths) }, name: 'prompt_encoder' });
+  const w = new ParamStore(g, bound.source).forTarget(webgpu ? 'webgpu' : 'cpu');
+  const out = gpt2Forward(cfg, w, { inputIds: ids, prefix: ctx });
+  const emitted = emitOnnx(g, {
+    outputs: { embedding: gpt2TextEmbedding(out, lengths) },
+    name: 'prompt_encoder',
+    ...(webgpu ? { target: 'webgpu' as const, dims: webgpu } : {}),
+  });
   const sha = createHash('sha256').update(emitted.bytes).digest('hex');
   const file = path.join(path.resolve(cacheDir), `${sha}.onnx`);
   if (!(fs.existsSync(file) && fs.statSync(file).size === emitted.bytes.length)) writeFileAtomic(file, [emitted.bytes]);
@@ -157,15 +165,16 @@ export async function promptFeatures(
 ): Promise<FeatureResult> {
   const classSpecific = ctxShape.length === 3;
   const nCtx = ctxShape[classSpecific ? 1 : 0]!;
-  const built = buildPromptEncoder(model, nCtx, classSpecific, o.cacheDir, o.onWarning);
-  if (nCtx + Math.max(...classIds.map((r) => r.length)) > built.config.nPositions)
-    throw new Error(`prompt: ${nCtx} context vectors + class tokens exceed the text encoder's ${built.config.nPositions} positions`);
   const engine = o.engine ?? (await inProcessEngine());
   const provider = await engine.resolveProvider(o.device ?? 'cpu');
+  const { ids, lengths, seq } = padRows(classIds, 0);
+  const webgpu = provider.name === 'webgpu' ? { classes: classIds.length, seq } : undefined;
+  const built = buildPromptEncoder(model, nCtx, classSpecific, o.cacheDir, o.onWarning, webgpu);
+  if (nCtx + Math.max(...classIds.map((r) => r.length)) > built.config.nPositions)
+    throw new Error(`prompt: ${nCtx} context vectors + class tokens exceed the text encoder's ${built.config.nPositions} positions`);
   const options: EngineSessionOptions = { provider };
   if (o.threads !== undefined) options.intraOpNumThreads = o.threads;
   const s = await engine.createSession({ path: built.file }, options);
-  const { ids, lengths, seq } = padRows(classIds, 0);
   const out = await engine.run(s.key, {
     class_ids: { type: 'int64', dims: [classIds.length, seq], data: ids },
     class_lengths: { type: 'int64', dims: [classIds.length], data: lengths },

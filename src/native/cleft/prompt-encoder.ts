@@ -43,10 +43,7 @@ export function sharedContextPromptFeatures(cfg: Gpt2Config, w: ParamStore, ctx:
   if (n + T > cfg.nPositions) throw new Error(`prompt: ${n} context vectors + ${T} class tokens exceed n_positions ${cfg.nPositions}`);
   const wpe = w.get('wpe.weight');
   let xc = ctx.add(wpe.slice(0, 0, n)).unsqueeze(0); // [1, n, d]
-  let xt = w
-    .get('wte.weight')
-    .gather(ids)
-    .add(wpe.slice(0, n, n + T)); // [C, T, d]
+  let xt = w.gatherRows('wte.weight', ids).add(wpe.slice(0, n, n + T)); // [C, T, d]
   const ctxBias = biasConst(g, n, n, (i, j) => j <= i);
   const clsBias = biasConst(g, T, n + T, (i, j) => j < n || j - n <= i);
   const eps = cfg.layerNormEpsilon;

@@ -185,7 +185,7 @@ export function promptLearningSetup(o: {
       const ctxP = g.param('ctx', o.ctxShape, { trainable: true });
       const classIds = g.constant(ids, 'int64', [C, seq]);
       const classLengths = g.constant(lengths, 'int64', [C]);
-      const w = new ParamStore(g, bound.source, 'text.');
+      const w = new ParamStore(g, bound.source, 'text.').forTarget(ctx.target);
       // shared context: computed once per layer (prompt-encoder.ts); class-specific: the plain prefix forward
       const cls =
         o.ctxShape.length === 2 && o.sharedPrefix !== false

@@ -30,6 +30,8 @@ export interface EmitCtx {
   constant(dtype: DType, dims: readonly number[], values: ArrayLike<number | bigint | boolean>): string;
   /** A 1-D int64 tensor with the runtime values of `shape`; symbolic dims are read from graph inputs. */
   dims(shape: Shape): string;
+  /** `shape` with the static sizes the model is emitted with (EmitOptions.dims) substituted. */
+  bind(shape: Shape): Dim[];
 }
 
 export interface EmitArgs<A> {

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { emitOnnx, Graph } from '../graph/index';
+import type { EmitTarget } from '../graph/op';
 import type { ModelSource } from '../runtime/session-cache';
 import type { EngineSessionOptions } from '../runtime/session-options';
 import type { ProviderChoice, ResolvedProvider } from '../runtime/providers';
@@ -138,7 +139,14 @@ export async function embedText(opts: EmbedTextOptions): Promise<EmbedResult> {
   if (opts.inputIds.length % batch !== 0)
     throw new Error(`embedText: input_ids has ${opts.inputIds.length} values, not a multiple of the batch (${batch})`);
   const seq = opts.inputIds.length / batch;
-  const built = buildTextEncoder(opts);
+  const step = Math.min(opts.batchSize ?? 8, batch);
+  const engine = opts.engine ?? (await inProcessEngine());
+  const provider = await engine.resolveProvider(opts.device ?? 'cpu');
+  // WebGPU runs static shapes: rows are padded to a few lengths (powers of two from 16) so that texts
+  // of many lengths share a handful of graphs and sessions. Right padding changes no real position
+  // (causal attention), so the embeddings are those of the unpadded rows.
+  const cols = provider.name === 'webgpu' ? paddedLength(seq, loadHfFolder(opts.modelDir).config) : seq;
+  const built = buildTextEncoder({ ...opts, ...staticFor(provider, { batch: step, seq: cols }) });
   const cfg = built.config;
   for (let b = 0; b < batch; b++) {
     const len = Number(opts.lengths[b]);
@@ -154,20 +162,60 @@ export async function embedText(opts: EmbedTextOptions): Promise<EmbedResult> {
   }
   const wantHidden = opts.lastHidden ?? true;
   const d = cfg.nEmbd;
-  const run = await openSession(built.artifact, opts);
+  const run = await openSession(built.artifact, opts, engine, provider);
   const embedding = new Float32Array(batch * d);
   const lastHidden = wantHidden ? new Float32Array(batch * seq * d) : undefined;
-  const step = opts.batchSize ?? 8;
   for (let b0 = 0; b0 < batch; b0 += step) {
     const n = Math.min(step, batch - b0);
+    const m = built.static ? step : n; // a static-shape graph runs full batches: the last one padded
     const out = await run.run({
-      input_ids: { type: 'int64', dims: [n, seq], data: opts.inputIds.slice(b0 * seq, (b0 + n) * seq) },
-      lengths: { type: 'int64', dims: [n], data: opts.lengths.slice(b0, b0 + n) },
+      input_ids: { type: 'int64', dims: [m, cols], data: padColumns(padRows(opts.inputIds, seq, b0, n, m), seq, cols) },
+      lengths: { type: 'int64', dims: [m], data: padRows(opts.lengths, 1, b0, n, m) },
     });
-    embedding.set(out.embedding!.data as Float32Array, b0 * d);
-    if (lastHidden) lastHidden.set(out.last_hidden!.data as Float32Array, b0 * seq * d);
+    embedding.set((out.embedding!.data as Float32Array).subarray(0, n * d), b0 * d);
+    const hidden = out.last_hidden?.data as Float32Array | undefined;
+    if (lastHidden && hidden)
+      for (let r = 0; r < n; r++) lastHidden.set(hidden.subarray(r * cols * d, (r * cols + seq) * d), (b0 + r) * seq * d);
   }
   return { embedding, dim: d, ...(lastHidden ? { lastHidden, tokens: seq } : {}), ...run.info };
+}
+
+/**
+ * Rows b0..b0+n of `src` (rows of `per` values), padded to m rows with copies of the last one (valid
+ * inputs whose outputs are dropped).
+ */
+function padRows<T extends Float32Array | BigInt64Array>(src: T, per: number, b0: number, n: number, m: number): T {
+  const rows = src.slice(b0 * per, (b0 + n) * per) as T;
+  if (m === n) return rows;
+  const out = new (src.constructor as { new (len: number): T })(m * per);
+  out.set(rows as never);
+  for (let r = n; r < m; r++) out.set(rows.subarray((n - 1) * per, n * per) as never, r * per);
+  return out;
+}
+
+/** Rows of `seq` token ids right-padded with token 0 to `cols`. */
+function padColumns(ids: BigInt64Array, seq: number, cols: number): BigInt64Array {
+  if (cols === seq) return ids;
+  const rows = ids.length / seq;
+  const out = new BigInt64Array(rows * cols);
+  for (let r = 0; r < rows; r++) out.set(ids.subarray(r * seq, (r + 1) * seq), r * cols);
+  return out;
+}
+
+/** The padded row length for static-shape graphs: the next power of two from 16, at most n_positions. */
+export function paddedLength(seq: number, cfg: { family: string; nPositions?: number }): number {
+  const max = cfg.family === 'gpt2' && cfg.nPositions ? cfg.nPositions : Infinity;
+  let n = 16;
+  while (n < seq) n *= 2;
+  return Math.max(seq, Math.min(n, max));
+}
+
+/**
+ * How to emit for a provider: WebGPU gets ops its EP has kernels for and static shapes (no run-time
+ * shape arithmetic: docs/engine.md#webgpu-coverage); other providers the symbolic graph.
+ */
+function staticFor(provider: ResolvedProvider, dims: Record<string, number>): { target?: EmitTarget; dims?: Record<string, number> } {
+  return provider.name === 'webgpu' ? { target: 'webgpu', dims } : {};
 }
 
 /** Image embeddings: ViT / DINOv2 pooled feature (`cls` or `prenorm-mean`). */
@@ -177,28 +225,29 @@ export async function embedImages(opts: EmbedImagesOptions): Promise<EmbedResult
     throw new Error(
       `embedImages: pixel_values has ${opts.pixelValues.length} values, shape [${opts.shape.join(', ')}] needs ${batch * c * h * w}`,
     );
-  const built = buildImageEncoder({ ...opts, height: h, width: w, channels: c });
+  const step = Math.min(opts.batchSize ?? 8, batch);
+  const engine = opts.engine ?? (await inProcessEngine());
+  const provider = await engine.resolveProvider(opts.device ?? 'cpu');
+  const built = buildImageEncoder({ ...opts, height: h, width: w, channels: c, ...staticFor(provider, { batch: step }) });
   const d = built.config.hiddenSize;
   const tokens = built.tokens;
-  const run = await openSession(built.artifact, opts);
+  const run = await openSession(built.artifact, opts, engine, provider);
   const embedding = new Float32Array(batch * d);
   const lastHidden = opts.lastHidden ? new Float32Array(batch * tokens * d) : undefined;
-  const step = opts.batchSize ?? 8;
   const per = c * h * w;
   for (let b0 = 0; b0 < batch; b0 += step) {
     const n = Math.min(step, batch - b0);
+    const m = built.static ? step : n;
     const out = await run.run({
-      pixel_values: { type: 'float32', dims: [n, c, h, w], data: opts.pixelValues.slice(b0 * per, (b0 + n) * per) },
+      pixel_values: { type: 'float32', dims: [m, c, h, w], data: padRows(opts.pixelValues, per, b0, n, m) },
     });
-    embedding.set(out.embedding!.data as Float32Array, b0 * d);
-    if (lastHidden) lastHidden.set(out.last_hidden!.data as Float32Array, b0 * tokens * d);
+    embedding.set((out.embedding!.data as Float32Array).subarray(0, n * d), b0 * d);
+    if (lastHidden) lastHidden.set((out.last_hidden!.data as Float32Array).subarray(0, n * tokens * d), b0 * tokens * d);
   }
   return { embedding, dim: d, ...(lastHidden ? { lastHidden, tokens } : {}), ...run.info };
 }
 
-async function openSession(artifact: BuiltArtifact, opts: EmbedCommonOptions) {
-  const engine = opts.engine ?? (await inProcessEngine());
-  const provider = await engine.resolveProvider(opts.device ?? 'cpu');
+async function openSession(artifact: BuiltArtifact, opts: EmbedCommonOptions, engine: EmbedEngine, provider: ResolvedProvider) {
   // 'auto' falls back to the CPU silently (result.provider.fallbackReason says why); 'cuda:N' throws.
   const options: EngineSessionOptions = { provider };
   if (opts.threads !== undefined) options.intraOpNumThreads = opts.threads;
@@ -218,6 +267,10 @@ export interface BuildCommon {
   adapterDir?: string;
   cacheDir: string;
   onWarning?: (message: string) => void;
+  /** Provider the graph is emitted for (default 'cpu'). */
+  target?: EmitTarget;
+  /** Static sizes of symbolic dims ('batch', 'seq'): see EmitOptions.dims. */
+  dims?: Record<string, number>;
 }
 
 /** Stamp of a folder's files (name, size, mtime, inode): a memo key that changes when a file does. */
@@ -259,11 +312,19 @@ function memoized<T extends { artifact: BuiltArtifact }>(opts: BuildCommon, extr
 }
 
 /** Emits (or finds in the cache) the text encoder's forward graph: inputs input_ids, lengths. */
-export function buildTextEncoder(opts: BuildCommon & { lastHidden?: boolean }): { artifact: BuiltArtifact; config: Gpt2Config } {
-  return memoized(opts, ['text', opts.lastHidden ?? true], () => buildTextEncoderUncached(opts));
+export function buildTextEncoder(opts: BuildCommon & { lastHidden?: boolean }): {
+  artifact: BuiltArtifact;
+  config: Gpt2Config;
+  static: boolean;
+} {
+  return memoized(opts, ['text', opts.lastHidden ?? true, opts.target ?? 'cpu', opts.dims ?? null], () => buildTextEncoderUncached(opts));
 }
 
-function buildTextEncoderUncached(opts: BuildCommon & { lastHidden?: boolean }): { artifact: BuiltArtifact; config: Gpt2Config } {
+function buildTextEncoderUncached(opts: BuildCommon & { lastHidden?: boolean }): {
+  artifact: BuiltArtifact;
+  config: Gpt2Config;
+  static: boolean;
+} {
   const model = loadHfFolder(opts.modelDir);
   if (model.config.family !== 'gpt2')
     throw new ModelFormatError(model.configFile, `a text encoder must be a GPT-2 family model, this is ${model.config.family}`);
@@ -272,9 +333,9 @@ function buildTextEncoderUncached(opts: BuildCommon & { lastHidden?: boolean }):
   const g = new Graph();
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const lengths = g.input('lengths', 'int64', ['batch']);
-  const out = gpt2Forward(cfg, new ParamStore(g, weights.source), { inputIds: ids });
+  const out = gpt2Forward(cfg, new ParamStore(g, weights.source).forTarget(opts.target), { inputIds: ids });
   const outputs = { embedding: gpt2TextEmbedding(out, lengths), ...((opts.lastHidden ?? true) ? { last_hidden: out.lastHidden } : {}) };
-  return { artifact: writeArtifact(g, outputs, opts.cacheDir, weights.converted, 'text_encoder'), config: cfg };
+  return { artifact: writeArtifact(g, outputs, opts, weights.converted, 'text_encoder'), config: cfg, static: opts.dims !== undefined };
 }
 
 /** Emits (or finds) the image encoder's forward graph for one input size: input pixel_values. */
@@ -287,7 +348,7 @@ export function buildImageEncoder(
     lastHidden?: boolean;
     posInterpolation?: PosInterpolation;
   },
-): { artifact: BuiltArtifact; config: VisionConfig; tokens: number } {
+): { artifact: BuiltArtifact; config: VisionConfig; tokens: number; static: boolean } {
   const pool = opts.pool ?? 'cls';
   if (!IMAGE_POOLINGS.includes(pool)) throw new Error(`unknown pooling "${String(pool)}" (cls or prenorm-mean)`);
   const model = loadHfFolder(opts.modelDir);
@@ -303,17 +364,28 @@ export function buildImageEncoder(
   const out = visionForward(cfg, new ParamStore(g, weights.source), px, vopts);
   const outputs = { embedding: poolImage(out, pool), ...(opts.lastHidden ? { last_hidden: out.lastHidden } : {}) };
   const tokens = out.lastHidden.shape[1] as number;
-  return { artifact: writeArtifact(g, outputs, opts.cacheDir, weights.converted, 'image_encoder'), config: cfg, tokens };
+  return {
+    artifact: writeArtifact(g, outputs, opts, weights.converted, 'image_encoder'),
+    config: cfg,
+    tokens,
+    static: opts.dims !== undefined,
+  };
 }
 
 function writeArtifact(
   g: Graph,
   outputs: Parameters<typeof emitOnnx>[1]['outputs'],
-  cacheDir: string,
+  opts: BuildCommon,
   converted: string | null,
   name: string,
 ): BuiltArtifact {
-  const emitted = emitOnnx(g, { outputs, name });
+  const cacheDir = opts.cacheDir;
+  const emitted = emitOnnx(g, {
+    outputs,
+    name,
+    ...(opts.target ? { target: opts.target } : {}),
+    ...(opts.dims ? { dims: opts.dims } : {}),
+  });
   const sha256 = createHash('sha256').update(emitted.bytes).digest('hex');
   const file = path.join(path.resolve(cacheDir), `${sha256}.onnx`);
   const cacheHit = fs.existsSync(file) && fs.statSync(file).size === emitted.bytes.length;

@@ -5,6 +5,7 @@
  * attention. Model code reads `w.get('h.0.attn.c_attn.weight')` with canonical (unprefixed) names.
  */
 import { defineOp, ops, ShapeError, type Graph, type ParamValue, type Tensor } from '../graph/index';
+import type { EmitTarget } from '../graph/op';
 import { dimEq, fmtShape, type Dim } from '../graph/shape';
 import { attr } from '../graph/onnx/proto';
 import { loraBranch, type LoraHooks } from './lora';
@@ -26,13 +27,56 @@ export interface WeightSource {
  */
 export class ParamStore {
   private readonly cache = new Map<string, Tensor>();
+  /**
+   * Frozen weights larger than this many bytes are split into row blocks when gathered from
+   * (`gatherRows`): WebGPU binds a weight as one storage buffer, and an adapter may bind no more than
+   * its maxStorageBufferBindingSize (docs/engine.md#weights-larger-than-one-gpu-binding).
+   */
+  maxWeightBytes = Infinity;
+
+  /** Sets `maxWeightBytes` for a target: WebGPU's guaranteed binding size there, no split elsewhere. */
+  forTarget(target: EmitTarget | undefined): this {
+    this.maxWeightBytes = target === 'webgpu' ? WEBGPU_MIN_BINDING_BYTES : Infinity;
+    return this;
+  }
   constructor(
     readonly graph: Graph,
     readonly source: WeightSource,
     readonly prefix = '',
   ) {}
 
+  /**
+   * Rows `indices` (int64) of the frozen 2-D weight `name`: one Gather, or, when the weight is larger
+   * than `maxWeightBytes`, one Gather per row block (each block its own initializer over the same
+   * bytes) and a select of the block each index falls in. Exact: every row is copied from one block.
+   */
+  gatherRows(name: string, indices: Tensor): Tensor {
+    const [rows, cols] = this.source.shape(name) as [number, number];
+    const rowBytes = cols * 4;
+    if (rows * rowBytes <= this.maxWeightBytes || !this.frozenWeight(name)) return this.get(name).gather(indices);
+    const per = Math.max(1, Math.floor(this.maxWeightBytes / rowBytes));
+    const value = this.source.value(name);
+    const idx = ops.indexToInt32(indices, rows);
+    let out: Tensor | null = null;
+    // The last block first, so that the select chain ends in the block of row 0.
+    for (let start = Math.floor((rows - 1) / per) * per; start >= 0; start -= per) {
+      const n = Math.min(per, rows - start);
+      const part = this.graph.param(`${this.prefix}${name}.rows${start}`, [n, cols], {
+        value: rowSlice(value, start * rowBytes, n * rowBytes),
+      });
+      const local = ops.minimum(ops.maximum(idx.sub(start), 0), n - 1);
+      const got = part.gather(local);
+      out = out === null ? got : ops.where(ops.less(idx, start + n).unsqueeze(-1), got, out);
+    }
+    return out!;
+  }
+
   has(name: string): boolean {
+    return this.source.has(name);
+  }
+
+  /** Whether `get(name)` is a frozen weight (an initializer); subclasses make some trainable. */
+  protected frozenWeight(name: string): boolean {
     return this.source.has(name);
   }
 
@@ -46,6 +90,19 @@ export class ParamStore {
     return t;
   }
 }
+
+/** Bytes [offset, offset + length) of a weight's value, without copying (external data: its file range). */
+function rowSlice(v: ParamValue, offset: number, length: number): ParamValue {
+  if (v.kind === 'external') return { kind: 'external', location: v.location, offset: v.offset + offset, length };
+  return { kind: 'inline', bytes: v.bytes.subarray(offset, offset + length) };
+}
+
+/**
+ * The storage-buffer binding size every WebGPU adapter supports (the spec's default
+ * maxStorageBufferBindingSize, 128 MiB). Adapters report more, but onnxruntime-node does not tell
+ * JavaScript what (docs/engine.md#weights-larger-than-one-gpu-binding), so weights are split at this.
+ */
+export const WEBGPU_MIN_BINDING_BYTES = 128 * 2 ** 20;
 
 /** A weight source over in-memory float32 arrays (tests, small synthetic models). */
 export function inlineWeights(tensors: ReadonlyMap<string, { data: Float32Array; shape: number[] }>): WeightSource {

@@ -18,7 +18,7 @@
  * positions 0..n_ctx-1 and the embedding index shifts by n_ctx.
  */
 import { ops, type Tensor } from '../graph/index';
-import type { Dim } from '../graph/shape';
+import { dimAdd, type Dim } from '../graph/shape';
 import { z } from 'zod';
 import { hfPosInt, ModelFormatError, parseHfConfig, type ExpectedTensor, type WeightSpec } from '../formats/hf-folder';
 import { activation, conv1d, gatherRows, multiHeadAttention, SUPPORTED_ACTIVATIONS, type Activation, type ParamStore } from './encoders';
@@ -43,7 +43,7 @@ export interface Gpt2Output {
 
 /** Embeddings of token ids and prefix vectors, before position embeddings: [batch, n + seq, d]. */
 export function gpt2InputEmbeddings(w: ParamStore, inputs: Gpt2Inputs): Tensor {
-  const tok = w.get('wte.weight').gather(inputs.inputIds); // [B, T, d]
+  const tok = w.gatherRows('wte.weight', inputs.inputIds); // [B, T, d]
   if (!inputs.prefix) return tok;
   const [b, , d] = tok.shape as [Dim, Dim, number];
   const p = inputs.prefix;
@@ -80,7 +80,9 @@ export function gpt2Forward(cfg: Gpt2Config, w: ParamStore, inputs: Gpt2Inputs, 
 
 /** The state at the last real token: lastHidden[b, prefixLength + lengths[b] - 1] -> [batch, d]. */
 export function gpt2TextEmbedding(out: Gpt2Output, lengths: Tensor): Tensor {
-  return gatherRows(out.lastHidden, lengths.add(out.prefixLength - 1));
+  // int32 index arithmetic: lengths is an int64 input, which the WebGPU EP only reads as Gather indices
+  const positions = dimAdd(out.lastHidden.shape[1]!, 1);
+  return gatherRows(out.lastHidden, ops.indexToInt32(lengths, positions).add(out.prefixLength - 1));
 }
 
 // ---------------------------------------------------------------------------------------------

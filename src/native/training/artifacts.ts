@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { emitOnnx, grad, Graph, type Tensor } from '../graph/index';
+import { dimsFromShapes, emitOnnx, grad, Graph, type Tensor } from '../graph/index';
 import type { EmitTarget } from '../graph/op';
 import { writeFileAtomic } from '../formats/safetensors';
 import { buildOptimizerGraph, resolveOptimizer, type OptimizerConfig } from './optimizer';
@@ -62,6 +62,12 @@ export interface ArtifactOptions {
   noDecay?: DecayExclusion;
   /** Provider the graphs are emitted for (default 'cpu'; see EmitTarget). */
   target?: EmitTarget;
+  /**
+   * Shapes of one micro-batch's inputs (name -> dims): the graphs are emitted with the symbolic dims
+   * these give ('batch', 'seq') as static sizes. WebGPU needs it: it has no kernels for run-time shape
+   * arithmetic (docs/engine.md#webgpu-coverage). Default: symbolic dims.
+   */
+  batchShapes?: Readonly<Record<string, readonly number[]>>;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -88,15 +94,16 @@ export function emitTrainingArtifacts(setup: TrainingSetup, opts: ArtifactOption
 
   // forward.onnx
   const fg = new Graph();
-  const fctx = makeBuildContext(fg, false);
-  const fm = setup.build(fctx);
   const target = opts.target ?? 'cpu';
-  const fwd = emitOnnx(fg, { outputs: fm.outputs ?? { loss: fm.loss }, name: `${setup.name}.forward`, target });
+  const fctx = makeBuildContext(fg, false, target);
+  const fm = setup.build(fctx);
+  const dimsOf = (g: Graph) => (opts.batchShapes ? { dims: dimsFromShapes(g, opts.batchShapes) } : {});
+  const fwd = emitOnnx(fg, { outputs: fm.outputs ?? { loss: fm.loss }, name: `${setup.name}.forward`, target, ...dimsOf(fg) });
   const fTrainables = new Set(fg.params({ trainable: true }).map((t) => t.node.leaf!.name!));
 
   // train_step.onnx
   const tg = new Graph();
-  const tctx = makeBuildContext(tg, true);
+  const tctx = makeBuildContext(tg, true, target);
   const tm = setup.build(tctx);
   const trainables = tg.params({ trainable: true });
   if (trainables.length === 0) throw new Error(`${setup.name}: no trainable parameters`);
@@ -104,7 +111,7 @@ export function emitTrainingArtifacts(setup: TrainingSetup, opts: ArtifactOption
   const grads = grad(tm.loss, trainables);
   const outs: Record<string, Tensor> = { loss: tm.loss };
   layout.entries.forEach((e, i) => (outs[`grad.${e.name}`] = grads[i]!));
-  const step = emitOnnx(tg, { outputs: outs, name: `${setup.name}.train_step`, target });
+  const step = emitOnnx(tg, { outputs: outs, name: `${setup.name}.train_step`, target, ...dimsOf(tg) });
   for (const n of fTrainables)
     if (!layout.entries.some((e) => e.name === n)) throw new Error(`${setup.name}: forward has trainable '${n}' the train step lacks`);
 
@@ -144,6 +151,28 @@ export function emitTrainingArtifacts(setup: TrainingSetup, opts: ArtifactOption
   };
   write(MANIFEST_FILE, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
   return manifest;
+}
+
+/**
+ * forward.onnx of a setup emitted for inputs of other shapes than the manifest's (static-shape
+ * targets: WebGPU evaluating chunks of another size), written as `forward.<dims>.onnx` beside it.
+ * Returns the file name.
+ */
+export function emitForwardFor(
+  setup: TrainingSetup,
+  opts: { dir: string; target?: EmitTarget; batchShapes: Readonly<Record<string, readonly number[]>> },
+): string {
+  const g = new Graph();
+  const m = setup.build(makeBuildContext(g, false, opts.target ?? 'cpu'));
+  const dims = dimsFromShapes(g, opts.batchShapes);
+  const tag = Object.entries(dims)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}${v}`)
+    .join('-');
+  const file = `forward.${tag || 'static'}.onnx`;
+  const model = emitOnnx(g, { outputs: m.outputs ?? { loss: m.loss }, name: `${setup.name}.forward`, target: opts.target ?? 'cpu', dims });
+  writeFileAtomic(path.join(opts.dir, file), [model.bytes], false);
+  return file;
 }
 
 /** Reads a manifest and checks that the .onnx files are the ones it describes. */

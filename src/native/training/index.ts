@@ -1,6 +1,7 @@
 /** Training: artifacts (forward / train_step / optimizer), the trainer loop, checkpoints. */
 export {
   emitTrainingArtifacts,
+  emitForwardFor,
   loadManifest,
   MANIFEST_FILE,
   type ArtifactOptions,

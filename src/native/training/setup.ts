@@ -5,11 +5,14 @@
  * one flat float32 vector (the optimizer's view) with one offset per tensor.
  */
 import { ops, type Graph, type Tensor } from '../graph/index';
+import type { EmitTarget } from '../graph/op';
 
 export interface BuildContext {
   readonly graph: Graph;
   /** false for forward.onnx (dropout off), true for train_step.onnx. */
   readonly training: boolean;
+  /** Provider the graph is emitted for (models split weights larger than a WebGPU binding). */
+  readonly target: EmitTarget;
   /**
    * Inverted dropout with a mask hashed from the per-step seed fed as `dropout_seed` (int64 scalar);
    * identity when not training. Each call site gets its own salt, in call order.
@@ -32,12 +35,13 @@ export interface TrainingSetup {
 
 export const DROPOUT_SEED = 'dropout_seed';
 
-export function makeBuildContext(graph: Graph, training: boolean): BuildContext & { usesSeed(): boolean } {
+export function makeBuildContext(graph: Graph, training: boolean, target: EmitTarget = 'cpu'): BuildContext & { usesSeed(): boolean } {
   let seed: Tensor | null = null;
   let salt = 0;
   return {
     graph,
     training,
+    target,
     dropout(x, rate) {
       const s = salt++;
       if (!training || rate === 0) return x;

@@ -21,6 +21,48 @@ export interface EmitOptions {
   paramsAsInputs?: boolean;
   /** Provider the model is for (default 'cpu'): ops may emit a form that provider supports. */
   target?: EmitTarget;
+  /**
+   * Values of symbolic dims ('batch', 'seq'): the model is emitted with static shapes (inputs declared
+   * with these sizes, every shape a constant ORT folds away), for providers that cannot compute shapes
+   * (WebGPU has no int64 kernels: docs/engine.md#webgpu-coverage). Dims not named here stay symbolic.
+   */
+  dims?: Readonly<Record<string, number>>;
+}
+
+/** `d` with the symbols of `dims` substituted: a number when every symbol it uses is given. */
+export function bindDim(d: Dim, dims: Readonly<Record<string, number>> | undefined): Dim {
+  if (typeof d === 'number' || !dims) return d;
+  let v = 0;
+  for (const [mono, coef] of toPoly(d)) {
+    let term = coef;
+    for (const s of mono ? mono.split('*') : []) {
+      const x = dims[s];
+      if (x === undefined) return d;
+      term *= x;
+    }
+    v += term;
+  }
+  return v;
+}
+
+/**
+ * The dims a set of fed shapes gives to the symbolic dims of a graph's inputs (an input declared
+ * ['batch', 'seq'] fed as [8, 12] gives batch 8, seq 12). Plain symbols only; conflicts throw.
+ */
+export function dimsFromShapes(graph: Graph, shapes: Readonly<Record<string, readonly number[]>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const n of graph.nodes) {
+    if (n.leaf?.kind !== 'input' || n.leaf.name === undefined) continue;
+    const fed = shapes[n.leaf.name];
+    if (!fed) continue;
+    n.outputs[0]!.shape.forEach((d, i) => {
+      if (typeof d !== 'string' || !/^[A-Za-z_]\w*$/.test(d) || fed[i] === undefined) return;
+      if (out[d] !== undefined && out[d] !== fed[i])
+        throw new Error(`input '${n.leaf!.name}': dim '${d}' is ${fed[i]} here and ${out[d]} in another input`);
+      out[d] = fed[i]!;
+    });
+  }
+  return out;
 }
 
 export interface EmittedModel {
@@ -103,16 +145,19 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): EmittedModel {
     return name;
   }
 
+  const bind = (s: Shape): Dim[] => s.map((d) => bindDim(d, opts.dims));
   const ctx: EmitCtx = {
     target: opts.target ?? 'cpu',
     node(opType, ins, outs, attrs: Record<string, OnnxAttr> = {}) {
       nodes.push({ opType, inputs: ins, outputs: outs, attrs, name: `${opType}_${nodeSeq++}` });
     },
     fresh: (hint) => claim(hint),
+    bind,
     constant(dtype: DType, dims, values) {
       return constantRaw(dtype, dims, encodeValues(dtype, values));
     },
-    dims(shape: Shape) {
+    dims(unbound: Shape) {
+      const shape = bind(unbound);
       if (shape.every((d) => typeof d === 'number')) return ctx.constant('int64', [shape.length], shape as number[]);
       const pieces: string[] = [];
       let run: number[] = [];
@@ -171,7 +216,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): EmittedModel {
     return out;
   }
 
-  const valueInfo = (name: string, t: Tensor): ValueInfoData => ({ name, dataType: ONNX_DTYPE[t.dtype], shape: t.shape });
+  const valueInfo = (name: string, t: Tensor): ValueInfoData => ({ name, dataType: ONNX_DTYPE[t.dtype], shape: bind(t.shape) });
 
   for (const n of order) {
     if (n.leaf) emitLeaf(n);
@@ -215,8 +260,8 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): EmittedModel {
       outputs: outs,
       used: n.outputs.map((t) => used.has(key(t))),
       attrs: n.attrs,
-      inTypes: n.inputs.map((t) => ({ dtype: t.dtype, shape: [...t.shape] })),
-      outTypes: n.outputs.map((t) => ({ dtype: t.dtype, shape: [...t.shape] })),
+      inTypes: n.inputs.map((t) => ({ dtype: t.dtype, shape: bind(t.shape) })),
+      outTypes: n.outputs.map((t) => ({ dtype: t.dtype, shape: bind(t.shape) })),
     });
   }
 

@@ -10,7 +10,7 @@ export { layerNorm, l2normalize } from './norm';
 export { reshape, transpose, slice, concat, split, expand, unsqueeze, squeeze, stopGradient } from './layout';
 export { gather, gatherElements, gatherND, scatterNDAdd, scatterElementsAdd } from './indexing';
 export { trilu, causalMask } from './mask';
-export { cast } from './cast';
+export { cast, indexToInt32 } from './cast';
 export { fill, arange, sizeOf } from './creation';
 export { resizeBicubic, cubicMatrix } from './resize';
 export { crossEntropy } from './loss';

@@ -2,6 +2,7 @@
 import { ShapeError, fmtShape, shapeEq } from '../shape';
 import type { Tensor } from '../tensor';
 import { logSoftmax } from './softmax';
+import { indexToInt32 } from './cast';
 import { gatherElements } from './indexing';
 import { unsqueeze } from './layout';
 import { reduceMean } from './reduce';
@@ -18,6 +19,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
       `crossEntropy: labels ${fmtShape(labels.shape)} must match logits ${fmtShape(logits.shape)} without the class axis`,
     );
   }
-  const picked = gatherElements(logSoftmax(logits, -1), unsqueeze(labels, -1), -1);
+  // int32 labels: the WebGPU EP cannot reshape an int64 input on the GPU (see indexToInt32)
+  const picked = gatherElements(logSoftmax(logits, -1), unsqueeze(indexToInt32(labels, logits.shape.at(-1)!), -1), -1);
   return reduceMean(picked).neg();
 }
