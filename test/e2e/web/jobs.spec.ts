@@ -59,10 +59,11 @@ test('an empty folder path is refused inline, before any job starts', async ({ p
 });
 
 test('a running job shows progress and ETA, and can be cancelled and resumed', async ({ page, served }) => {
-  // Sparse files: gigabytes to hash, no disk used, about a second each on a small machine; 16 of them so
-  // the resumed run is still going when the second cancel arrives.
+  // Sparse files: 32 GiB to hash and no disk used. Far more than any machine hashes before the test
+  // has seen progress and an ETA and cancelled twice (each cancel waits for a state, not a duration),
+  // so the job cannot finish first however fast the CPU is.
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'cleft-e2e-sparse-'));
-  for (let i = 0; i < 16; i++) {
+  for (let i = 0; i < 128; i++) {
     const fd = fs.openSync(path.join(folder, `part-${i}.bin`), 'w');
     fs.ftruncateSync(fd, 256 * 1024 * 1024);
     fs.closeSync(fd);
@@ -74,7 +75,7 @@ test('a running job shows progress and ETA, and can be cancelled and resumed', a
 
     const job = page.getByRole('region', { name: 'Jobs' }).locator('article[data-job-id]').filter({ hasText: folder }).first();
     await expect(job).toHaveAttribute('data-status', 'running', { timeout: 30_000 });
-    await expect(job).toContainText(/Hashed [1-9] of 16 files/, { timeout: 30_000 });
+    await expect(job).toContainText(/Hashed [1-9]\d* of 128 files/, { timeout: 30_000 });
     await expect(job.getByRole('progressbar')).toHaveAttribute('aria-valuenow', /^[1-9]\d?$/);
     await expect(job).toContainText(/left|almost done/);
     await screenshot(page, 'jobs-running');
