@@ -127,7 +127,7 @@ export async function createTrainer(
     session,
     ...(resume ? { resumeFrom: run.checkpoint!.dir } : {}),
   });
-  run.onDevice?.(deviceRecord(provider, trainer.placements));
+  run.onDevice?.(deviceRecord(provider, trainer.placements, session.intraOpNumThreads));
   const fwd = await runner.load(path.join(artifactsDir, manifest.files.forward.file), session);
   let stepSession: SessionHandle | null = null;
   return {

@@ -21,7 +21,7 @@ import type { TaskSpec } from '../../../native/cleft/tasks';
 import { loadAdaptorHead } from '../../../native/cleft/adaptor';
 import { combineViews } from '../../../native/cleft/aggregate';
 import { crashPoint } from '../../../native/io/crash-point';
-import { parseProviderChoice } from '../../../native/runtime/providers';
+import { jobDevice, jobDeviceRecorder } from '../job-device';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
 export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) => {
@@ -37,9 +37,11 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
     const settings = new SettingsRepo(db).get();
     const engine = {
       ...engineFromSettings(ctx.dataDir, settings, (m: string) => ctx.progress(0, m)),
-      ...(ctx.params.device ? { device: parseProviderChoice(ctx.params.device) } : {}),
+      device: jobDevice(ctx.params.device, settings),
       ...(ctx.params.threads ? { threads: ctx.params.threads } : {}),
     };
+    // where each graph ran, for the run record
+    const recorder = jobDeviceRecorder();
     const preprocessSha = bundleSpec(bundle).sha256;
 
     // A trained head of the bundle replaces the zero-shot text side altogether.
@@ -54,8 +56,8 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
     const classEmb = head
       ? null
       : ctx.params.promptSet
-        ? (await promptSetClassEmbeddings(bundle, ctx.params.promptSet, engine)).embeddings
-        : await taskClassEmbeddings(bundle, task, engine);
+        ? (await promptSetClassEmbeddings(bundle, ctx.params.promptSet, { ...engine, engine: recorder.engine('prompt_encoder') })).embeddings
+        : await taskClassEmbeddings(bundle, task, { ...engine, engine: recorder.engine('text_encoder') });
 
     const byStudy = new Map<number, StudyImage[]>();
     const skipped: ClassifyResult['skipped'] = [];
@@ -123,7 +125,7 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
         db,
         bundle,
         views.map((v) => ({ id: v.id, file: v.filePath })),
-        engine,
+        { ...engine, engine: recorder.engine('image_encoder') },
         { signal: ctx.signal },
       );
       throwIfCancelled(ctx.signal);
@@ -157,7 +159,8 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
       done++;
       ctx.progress(done / byStudy.size, `Classified ${done} of ${byStudy.size} studies (${images} images)`);
     }
-    runs.setExecutionProvider(runId, provider);
+    const device = recorder.record();
+    runs.setExecutionProvider(runId, provider, device);
     const result: ClassifyResult = {
       runId,
       model: model.name,
@@ -168,6 +171,7 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
       skipped,
       featureCacheHits: hits,
       executionProvider: provider,
+      device,
       seconds: Math.round(performance.now() - started) / 1000,
     };
     return result;

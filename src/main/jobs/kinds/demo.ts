@@ -15,17 +15,29 @@ import { importModel, listModels, refreshBundleRecord } from '../../models/regis
 import { crashPoint } from '../../../native/io/crash-point';
 import { importReports } from '../../library/report-import';
 import { runDemo } from '../../../native/cleft/demo';
+import { SettingsRepo } from '../../db/settings-repo';
+import { jobDevice } from '../job-device';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 import { importDicom } from './import-dicom';
 
 export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
   const started = performance.now();
   const out = path.join(ctx.dataDir, 'demo', `run-${ctx.jobId}`);
+  const settingsDb = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
+  const settings = (() => {
+    try {
+      return new SettingsRepo(settingsDb).get();
+    } finally {
+      settingsDb.close();
+    }
+  })();
   const r = await runDemo(
     {
       outputDir: out,
       quick: ctx.params.quick,
       seed: ctx.params.seed,
+      device: jobDevice(ctx.params.device, settings),
+      ...(settings.threads > 0 ? { threads: settings.threads } : {}),
       signal: ctx.signal,
       ...(ctx.params.exams !== undefined ? { exams: ctx.params.exams } : {}),
       onProgress: (p) => {
@@ -87,6 +99,7 @@ export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
       promptSet: r.promptSet,
       notes: r.notes,
       contrastive: r.contrastive,
+      device: r.device,
       seconds: Math.round(performance.now() - started) / 1000,
     };
     return result;

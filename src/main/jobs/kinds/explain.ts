@@ -20,6 +20,7 @@ import { loadHfFolder } from '../../../native/models/hf-model';
 import { patchClassSimilarity } from '../../../native/cleft/explain';
 import { promptSetClassEmbeddings, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
 import { classNamesForPromptLearning, type TaskSpec } from '../../../native/cleft/tasks';
+import { jobDevice, jobDeviceRecorder } from '../job-device';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
 export const explain: JobRunner<ExplainParams, ExplainResult> = async (ctx) => {
@@ -33,13 +34,18 @@ export const explain: JobRunner<ExplainParams, ExplainResult> = async (ctx) => {
     if (!inst) throw new Error(`no image with id ${p.instanceId} in the library`);
     const bundle = await openBundle(model.path, { verify: 'sizes' });
     const taskRow = new TasksRepo(db).get(p.taskId);
-    const engine = engineFromSettings(ctx.dataDir, new SettingsRepo(db).get(), (m: string) => ctx.progress(0, m));
+    const settings = new SettingsRepo(db).get();
+    const engine = { ...engineFromSettings(ctx.dataDir, settings, (m: string) => ctx.progress(0, m)), device: jobDevice(p.device, settings) };
+    const recorder = jobDeviceRecorder();
 
     ctx.progress(0.05, 'Encoding the class prompts…');
     const taskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
     const text = p.promptSet
-      ? await promptSetClassEmbeddings(bundle, p.promptSet, engine)
-      : { embeddings: await taskClassEmbeddings(bundle, taskSpec, engine), classNames: taskRow.classes.map((c) => c.name) };
+      ? await promptSetClassEmbeddings(bundle, p.promptSet, { ...engine, engine: recorder.engine('prompt_encoder') })
+      : {
+          embeddings: await taskClassEmbeddings(bundle, taskSpec, { ...engine, engine: recorder.engine('text_encoder') }),
+          classNames: taskRow.classes.map((c) => c.name),
+        };
     // The maps are named by the task's classes (A–D), as the viewer's labels and predictions are,
     // also when a learned prompt set stores the phrases it was trained on.
     const classNames = taskClassNames(text.classNames, taskSpec);
@@ -59,7 +65,8 @@ export const explain: JobRunner<ExplainParams, ExplainResult> = async (ctx) => {
       modelDir: bundle.image.dir,
       ...(bundle.image.adapter?.dir ? { adapterDir: bundle.image.adapter.dir } : {}),
       cacheDir: engine.cacheDir,
-      ...(engine.device ? { device: engine.device } : {}),
+      device: engine.device,
+      engine: recorder.engine('image_encoder'),
       ...(engine.threads !== undefined ? { threads: engine.threads } : {}),
       onWarning: engine.onWarning ?? (() => undefined),
       pixelValues: prepared.pixelValues,
@@ -86,6 +93,7 @@ export const explain: JobRunner<ExplainParams, ExplainResult> = async (ctx) => {
       model: model.name,
       promptSet: p.promptSet,
       provider: providerLabel(r.provider),
+      device: recorder.record(),
       instanceId: p.instanceId,
       image: new ImagesRepo(db).caption(p.instanceId) ?? `image ${p.instanceId}`,
       classNames,
