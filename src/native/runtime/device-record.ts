@@ -39,13 +39,14 @@ export function providerDeterminism(provider: string, threads?: number): { deter
     return {
       deterministic: true,
       determinism:
-        `yes: the same bits run after run on this machine with the same thread count (${threads && threads > 0 ? `${threads} threads` : "ORT's default: one per physical core"}); ` +
+        `yes: the same bits run after run on this machine with the same thread count (${threads && threads > 0 ? `${threads} thread${threads === 1 ? '' : 's'}` : "ORT's default: one per physical core"}); ` +
         'another thread count or CPU may change the last bits',
     };
   if (provider === 'webgpu')
     return {
       deterministic: false,
-      determinism: 'not guaranteed: WebGPU does not fix the order of parallel reductions; a resumed run matches an uninterrupted one within rounding',
+      determinism:
+        'not guaranteed: WebGPU does not fix the order of parallel reductions; a resumed run matches an uninterrupted one within rounding',
     };
   return {
     deterministic: false,

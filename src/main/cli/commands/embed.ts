@@ -198,7 +198,9 @@ export function register(program: Command): void {
           files: JSON.stringify(flags.dicom),
         };
       }
-      const { result: r, device } = await withEngine(flags, 'image_encoder', (o) => embedImages({ ...o, pixelValues, shape, pool: flags.pool }));
+      const { result: r, device } = await withEngine(flags, 'image_encoder', (o) =>
+        embedImages({ ...o, pixelValues, shape, pool: flags.pool }),
+      );
       writeOutput(
         flags.output,
         { embedding: { shape: [shape[0], r.dim], data: r.embedding } },

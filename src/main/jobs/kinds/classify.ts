@@ -56,7 +56,8 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
     const classEmb = head
       ? null
       : ctx.params.promptSet
-        ? (await promptSetClassEmbeddings(bundle, ctx.params.promptSet, { ...engine, engine: recorder.engine('prompt_encoder') })).embeddings
+        ? (await promptSetClassEmbeddings(bundle, ctx.params.promptSet, { ...engine, engine: recorder.engine('prompt_encoder') }))
+            .embeddings
         : await taskClassEmbeddings(bundle, task, { ...engine, engine: recorder.engine('text_encoder') });
 
     const byStudy = new Map<number, StudyImage[]>();

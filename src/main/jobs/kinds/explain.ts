@@ -35,7 +35,10 @@ export const explain: JobRunner<ExplainParams, ExplainResult> = async (ctx) => {
     const bundle = await openBundle(model.path, { verify: 'sizes' });
     const taskRow = new TasksRepo(db).get(p.taskId);
     const settings = new SettingsRepo(db).get();
-    const engine = { ...engineFromSettings(ctx.dataDir, settings, (m: string) => ctx.progress(0, m)), device: jobDevice(p.device, settings) };
+    const engine = {
+      ...engineFromSettings(ctx.dataDir, settings, (m: string) => ctx.progress(0, m)),
+      device: jobDevice(p.device, settings),
+    };
     const recorder = jobDeviceRecorder();
 
     ctx.progress(0.05, 'Encoding the class prompts…');

@@ -79,5 +79,16 @@ export async function labelledFeatures(
     { signal: ctx.signal, onProgress: (d, t) => ctx.progress(o.encodingProgress(d, t), `Encoded ${d} of ${t} new images`) },
   );
   throwIfCancelled(ctx.signal);
-  return { model, bundle, task, classes, images, labels: images.map((im) => classes.indexOf(im.label)), features, settings, engine, recorder };
+  return {
+    model,
+    bundle,
+    task,
+    classes,
+    images,
+    labels: images.map((im) => classes.indexOf(im.label)),
+    features,
+    settings,
+    engine,
+    recorder,
+  };
 }
