@@ -1,9 +1,9 @@
 // The device a job runs on, from the UI: Device in Settings is every job's default; a training
 // form can choose another; the Jobs drawer states the provider that ran each graph and why.
-// CPU everywhere; WebGPU too where the test machine has an adapter (XDG_RUNTIME_DIR set, as
-// .ci/run does for Mesa's lavapipe), else that part is skipped with the reason.
+// CPU everywhere; WebGPU too where the host finds an adapter (its engine.status, as the Models page
+// shows it; here Mesa 25's lavapipe, see .ci/run), else that part is skipped with the host's reason.
 import type { Page } from '@playwright/test';
-import { expect, screenshot, test } from './fixtures';
+import { expect, hostApi, screenshot, test } from './fixtures';
 import { useDemoHost } from './demo-host';
 
 const demoHost = useDemoHost('device');
@@ -52,10 +52,12 @@ test('Device in Settings is the jobs’ default; the Jobs drawer says what ran e
 });
 
 test('a training form’s Device wins over Settings: WebGPU where an adapter exists', async ({ page }) => {
-  test.skip(
-    !process.env.XDG_RUNTIME_DIR,
-    'no WebGPU adapter here: XDG_RUNTIME_DIR is unset, so Dawn finds no Vulkan device (.ci/run sets it and installs Mesa 25 lavapipe)',
+  const status = await hostApi(demoHost.host().url)<{ providers: { name: string; status: string; reason: string | null }[] }>(
+    'engine.status',
+    { refresh: false },
   );
+  const webgpu = status.providers.find((p) => p.name === 'webgpu');
+  test.skip(webgpu?.status !== 'loads', `no WebGPU adapter on this host: ${webgpu?.reason ?? 'the WebGPU provider is not listed'}`);
   test.setTimeout(600_000);
   await trainAdaptor(page, 'e2e-device-webgpu', 'webgpu');
   const job = await adaptorJobInDrawer(page, 'e2e-device-webgpu');
