@@ -24,8 +24,12 @@ export class DeviceRecorder {
 
   constructor(private readonly base: () => Promise<RecordableEngine>) {}
 
-  /** An engine whose sessions are recorded as `graph` (image_encoder, text_encoder, prompt_encoder, ...). */
-  engine(graph: string): RecordableEngine {
+  /**
+   * An engine whose sessions are recorded as `graph` (image_encoder, text_encoder, prompt_encoder,
+   * ...); without one, each session is named by its inputs (pixel_values: image_encoder, ctx:
+   * prompt_encoder, input_ids: text_encoder).
+   */
+  engine(graph?: string): RecordableEngine {
     let inner: Promise<RecordableEngine> | null = null;
     const get = () => (inner ??= this.base());
     return {
@@ -36,7 +40,7 @@ export class DeviceRecorder {
       },
       createSession: async (source, options) => {
         const info = await (await get()).createSession(source, options);
-        this.graphs[graph] = info.placement;
+        this.graphs[graph ?? graphNameOf(info)] = info.placement;
         this.provider ??= options.provider ?? null;
         if (options.intraOpNumThreads !== undefined) this.threads = options.intraOpNumThreads;
         return info;
@@ -56,4 +60,13 @@ export class DeviceRecorder {
     if (!this.training) return inference;
     return { ...this.training, graphs: { ...(inference?.graphs ?? {}), ...this.training.graphs } };
   }
+}
+
+/** What an encoder session computes, from its inputs. */
+function graphNameOf(info: SessionInfo): string {
+  const inputs = new Set(info.inputs.map((i) => i.name));
+  if (inputs.has('pixel_values')) return 'image_encoder';
+  if (inputs.has('ctx')) return 'prompt_encoder';
+  if (inputs.has('input_ids') || inputs.has('class_ids')) return 'text_encoder';
+  return 'graph';
 }

@@ -6,6 +6,15 @@ import { deviceRecord, providerDeterminism } from '../../../../src/native/runtim
 import { DeviceRecorder } from '../../../../src/native/runtime/device-recorder';
 import { inProcessEngine } from '../../../../src/native/models/embed';
 import { probeModelBytes } from '../../../../src/native/runtime/probe-model';
+import { DataType, encodeModel } from './helpers/onnx-min';
+
+/** An Identity graph whose input is `name` (what the recorder names a session by). */
+const identity = (name: string) =>
+  encodeModel({
+    nodes: [{ op: 'Identity', inputs: [name], outputs: ['y'] }],
+    inputs: [{ name, type: DataType.FLOAT, shape: [1] }],
+    outputs: [{ name: 'y', type: DataType.FLOAT, shape: [1] }],
+  });
 
 describe('providerDeterminism', () => {
   it('CPU: yes, for the same thread count', () => {
@@ -53,5 +62,15 @@ describe('DeviceRecorder', () => {
     rec.addTraining(deviceRecord({ name: 'cpu', choice: 'auto' }, { forward: { provider: 'cpu', allNodesOnProvider: true } }));
     expect(Object.keys(rec.record()!.graphs).sort()).toEqual(['forward', 'image_encoder']);
     expect(rec.record()!.requested).toBe('auto');
+  });
+});
+
+describe('DeviceRecorder without graph names', () => {
+  it('names each session by its inputs', async () => {
+    const rec = new DeviceRecorder(inProcessEngine);
+    const engine = rec.engine();
+    const provider = await engine.resolveProvider('cpu');
+    for (const input of ['pixel_values', 'ctx', 'input_ids']) await engine.createSession({ bytes: identity(input) }, { provider });
+    expect(Object.keys(rec.record()!.graphs).sort()).toEqual(['image_encoder', 'prompt_encoder', 'text_encoder']);
   });
 });
