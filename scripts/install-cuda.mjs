@@ -2,30 +2,35 @@
 // Opt-in: fetch onnxruntime-node's CUDA execution provider binaries (npm run gpu:install).
 //
 // CLEFT never runs this by itself: the app works offline on CPU, and this step downloads
-// ~hundreds of MB from NuGet (api.nuget.org). It re-runs onnxruntime-node's own postinstall script
-// (node_modules/onnxruntime-node/script/install.js) with the CUDA flag set, so the files, versions
-// and checks are exactly the package's own.
+// ~hundreds of MB from NuGet (api.nuget.org). It installs the same files onnxruntime-node's own
+// postinstall would (the file list and package come from its script/install-metadata.js), but
+// downloads the .nupkg itself so that it can verify it before anything is installed: its size and
+// sha256 against the pins in scripts/cuda-package.mjs (PINNED_PACKAGES, the one place they live),
+// else against the SHA-512 and size NuGet publishes for the package. A mismatch installs nothing.
+// The installed files' sizes and hashes are recorded beside them (cleft-cuda-install.json), and
+// the engine's CUDA check refuses a file that no longer matches.
 //
-// Facts about that script in onnxruntime-node 1.30 (read from script/install.js, install-utils.js):
-// - Only linux/x64 has a CUDA manifest: libonnxruntime_providers_{cuda,shared,tensorrt}.so from the
-//   NuGet package Microsoft.ML.OnnxRuntime.Gpu.Linux 1.30.0, copied into bin/napi-v6/linux/x64.
-// - ONNXRUNTIME_NODE_INSTALL (or npm_config_onnxruntime_node_install) wins over everything; "skip"
-//   disables the install. We therefore remove both from the child's environment.
-// - ONNXRUNTIME_NODE_INSTALL=cuda12, although documented in the script's header, is parsed to
-//   "unspecified" (its switch falls through without returning), and an unspecified flag under
-//   `npm run` exits 0 silently as a "local install". ONNXRUNTIME_NODE_INSTALL_CUDA=v12 is what
-//   reliably forces the CUDA 12 download, so that is what we set. (ONNXRUNTIME_NODE_INSTALL_CUDA=true
-//   asks `nvcc --version`; with CUDA 13's nvcc, as on our dev machine, it also ends "unspecified".)
-// - A download failure is an unhandled rejection: non-zero exit code with a stack trace.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// Facts about onnxruntime-node 1.30's installer (script/install.js, install-utils.js), which we
+// no longer run: only linux/x64 has a CUDA manifest (libonnxruntime_providers_{cuda,shared,tensorrt}.so
+// from Microsoft.ML.OnnxRuntime.Gpu.Linux 1.30.0, into bin/napi-v6/linux/x64); it deletes the
+// downloaded .nupkg and checks no hash, which is why we download it ourselves.
+//
+//   npm run gpu:install [-- --dry-run] [-- --package FILE.nupkg]   (--package: a .nupkg downloaded by hand)
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { extractProviderFiles, pinFor, verifyPackage } from './cuda-package.mjs';
 
 const require = createRequire(import.meta.url);
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
 const dryRun = args.has('--dry-run');
+const packageArg = argv.includes('--package') ? argv[argv.indexOf('--package') + 1] : undefined;
 
 const REQUIREMENTS = `Requirements for the CUDA execution provider (onnxruntime-node 1.30):
   - Linux x64 (the package's installer has no CUDA download for other platforms)
@@ -46,7 +51,9 @@ if (['preinstall', 'install', 'postinstall', 'prepare'].includes(lifecycle)) {
 }
 
 if (args.has('--help') || args.has('-h')) {
-  console.log(`Usage: npm run gpu:install [-- --dry-run]\n\nDownloads the CUDA 12 EP binaries for onnxruntime-node.\n\n${REQUIREMENTS}`);
+  console.log(
+    `Usage: npm run gpu:install [-- --dry-run] [-- --package FILE.nupkg]\n\nDownloads the CUDA 12 EP binaries for onnxruntime-node, verifies the package (size, hash) and installs them.\n\n${REQUIREMENTS}`,
+  );
   process.exit(0);
 }
 
@@ -58,14 +65,12 @@ try {
   fail('onnxruntime-node is not installed; run `npm ci` first.');
 }
 const ortVersion = require('onnxruntime-node/package.json').version;
-const installScript = path.join(ortDir, 'script', 'install.js');
 const binDir = path.join(ortDir, 'bin', 'napi-v6', process.platform, process.arch);
 const metadata = require(path.join(ortDir, 'script', 'install-metadata.js'));
 const manifest = metadata.manifests?.[`${platform}:cuda12`];
 if (!manifest) {
   fail(`onnxruntime-node ${ortVersion} offers no CUDA 12 binaries for ${platform}.`);
 }
-const files = Object.keys(manifest).map((f) => path.join(binDir, f));
 
 console.log(`onnxruntime-node ${ortVersion} on ${platform}`);
 console.log(REQUIREMENTS);
@@ -91,34 +96,78 @@ try {
 } catch {
   /* ldconfig missing: cannot check, LD_LIBRARY_PATH may still provide the libraries */
 }
-for (const lib of ['libcudart.so.12', 'libcublas.so.12', 'libcudnn.so.9']) {
+// The same list the engine checks (src/native/runtime/cuda-libraries.ts CUDA_SYSTEM_LIBRARIES).
+for (const lib of ['libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcufft.so.11', 'libcurand.so.10', 'libcudnn.so.9']) {
   const found = ldcache.includes(lib) || (process.env.LD_LIBRARY_PATH ?? '').split(':').some((d) => d && existsSync(path.join(d, lib)));
   console.log(`  ${found ? 'ok  ' : 'warn'} ${lib}: ${found ? 'found' : 'not found in ldconfig cache or LD_LIBRARY_PATH'}`);
 }
 
-const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL_CUDA: 'v12' };
-for (const k of ['ONNXRUNTIME_NODE_INSTALL', 'npm_config_onnxruntime_node_install', 'npm_config_onnxruntime_node_install_cuda']) {
-  delete env[k];
-}
+const pkgInfo = metadata.packages?.['nuget:linux/x64:cuda12'] ?? metadata.packages?.[`nuget:${platform}:cuda12`];
+const pkgId = pkgInfo?.name;
+const pkgVersion = pkgInfo?.versions?.[0]?.version ?? ortVersion;
+if (!pkgId) fail(`onnxruntime-node ${ortVersion}'s install metadata names no NuGet package for ${platform}.`);
+const entries = Object.entries(manifest).map(([file, m]) => ({ file: path.basename(file), pathInPackage: m.path }));
+const pin = pinFor(ortVersion, platform);
+const lower = pkgId.toLowerCase();
+const nupkgUrl = `https://api.nuget.org/v3-flatcontainer/${lower}/${pkgVersion}/${lower}.${pkgVersion}.nupkg`;
 
-console.log(`\nWill run: ONNXRUNTIME_NODE_INSTALL_CUDA=v12 node ${installScript}`);
-console.log(`Files it installs into ${binDir}:\n${files.map((f) => `  ${path.basename(f)}`).join('\n')}`);
+console.log(`\nPackage: ${pkgId} ${pkgVersion}${packageArg ? ` (from ${packageArg})` : ` (${nupkgUrl})`}`);
+console.log(
+  pin?.sha256
+    ? `Verified against the pin in scripts/cuda-package.mjs: ${pin.size} bytes, sha256 ${pin.sha256}`
+    : `No pinned hash for onnxruntime-node ${ortVersion} in scripts/cuda-package.mjs: verified against the SHA-512 and size NuGet publishes.`,
+);
+console.log(`Files it installs into ${binDir}:\n${entries.map((e) => `  ${e.file}`).join('\n')}`);
 if (dryRun) {
   console.log('\n--dry-run: nothing downloaded.');
   process.exit(0);
 }
 
-console.log('\nDownloading from NuGet (this can take several minutes)...');
-const r = spawnSync(process.execPath, [installScript], { cwd: ortDir, env, stdio: 'inherit' });
-if (r.error) fail(`could not start the installer: ${r.error.message}`);
-if (r.status !== 0) {
-  fail(
-    `onnxruntime-node's installer exited with code ${r.status} (see its output above; no internet access to api.nuget.org is the usual cause).`,
-  );
+async function getJson(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.json();
 }
-const missing = files.filter((f) => !existsSync(f));
-if (missing.length > 0) {
-  fail(`the installer finished but these files are missing: ${missing.map((f) => path.basename(f)).join(', ')}.`);
+
+/** NuGet's published hash and size of the package (registration leaf -> catalog entry). */
+async function publishedHash() {
+  const leaf = await getJson(`https://api.nuget.org/v3/registration5-semver1/${lower}/${pkgVersion}.json`);
+  const entry = typeof leaf.catalogEntry === 'string' ? await getJson(leaf.catalogEntry) : leaf.catalogEntry;
+  if (entry?.packageHashAlgorithm !== 'SHA512' || typeof entry.packageHash !== 'string')
+    throw new Error(`NuGet's catalog entry for ${pkgId} ${pkgVersion} has no SHA512 packageHash`);
+  return { sha512Base64: entry.packageHash, size: typeof entry.packageSize === 'number' ? entry.packageSize : null };
 }
+
+const temp = mkdtempSync(path.join(os.tmpdir(), 'cleft-cuda-'));
+try {
+  let file = packageArg ? path.resolve(packageArg) : path.join(temp, `${lower}.${pkgVersion}.nupkg`);
+  if (!packageArg) {
+    console.log('\nDownloading from NuGet (this can take several minutes)...');
+    const res = await fetch(nupkgUrl).catch((e) => fail(`could not reach api.nuget.org: ${e.message}`));
+    if (!res.ok || !res.body) fail(`${nupkgUrl} answered HTTP ${res.status}.`);
+    await pipeline(Readable.fromWeb(res.body), createWriteStream(file));
+  } else if (!existsSync(file)) fail(`--package ${packageArg}: no such file.`);
+  const expected = pin?.sha256 ? { size: pin.size, sha256: pin.sha256 } : await publishedHash().catch((e) => fail(e.message));
+  let got;
+  try {
+    got = await verifyPackage(file, expected);
+  } catch (e) {
+    fail(e.message);
+  }
+  console.log(`Verified ${path.basename(file)}: ${got.size} bytes, sha256 ${got.sha256}`);
+  if (!pin?.sha256)
+    console.log(
+      `To pin it, set PINNED_PACKAGES['${ortVersion}']['${platform}'] in scripts/cuda-package.mjs to { size: ${got.size}, sha256: '${got.sha256}' }.`,
+    );
+  try {
+    extractProviderFiles(file, entries, binDir, { package: pkgId, version: pkgVersion, size: got.size, sha256: got.sha256 });
+  } catch (e) {
+    fail(e.message);
+  }
+} finally {
+  rmSync(temp, { recursive: true, force: true });
+}
+const missing = entries.map((e) => path.join(binDir, e.file)).filter((f) => !existsSync(f));
+if (missing.length > 0) fail(`these files are missing after the install: ${missing.map((f) => path.basename(f)).join(', ')}.`);
 console.log('\nCUDA EP binaries installed. Check that they load on this machine:  npx cleft doctor');
-console.log('(Use --device cuda:0 to require the GPU; --device auto falls back to the CPU with the reason.)');
+console.log('(Use --device cuda:0 to require the GPU; --device auto falls back to WebGPU or the CPU with the reason.)');

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { SplitName, TrainingSplitRecord } from './splits';
 import { ArchiveName } from './archives';
+import { DeviceChoice, DeviceRunRecord } from './device';
 
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export type JobStatus = z.infer<typeof JobStatus>;
@@ -56,10 +57,7 @@ export const ClassifyParams = z.object({
   /** A trained adaptor/linear-probe head of the bundle instead of zero-shot text embeddings. */
   adaptor: z.string().max(64).nullable().default(null),
   /** An execution provider (auto, cpu, webgpu, cuda:N) and intra-op threads instead of the Settings' (`cleft classify --device/--threads`). */
-  device: z
-    .string()
-    .regex(/^(auto|cpu|webgpu|cuda:\d+)$/, 'auto, cpu, webgpu or cuda:N')
-    .optional(),
+  device: DeviceChoice.optional(),
   threads: z.number().int().positive().max(1024).optional(),
 });
 export type ClassifyParams = z.infer<typeof ClassifyParams>;
@@ -81,6 +79,8 @@ export const ClassifyResult = z.strictObject({
    */
   classEmbeddings: z.enum(['cache', 'computed']).nullable().optional(),
   executionProvider: z.string(),
+  /** Where it ran: the provider per graph, whether every node was on it, whether it is deterministic, and why (absent in older results; null when nothing ran on the engine). */
+  device: DeviceRunRecord.nullable().optional(),
   seconds: z.number(),
 });
 export type ClassifyResult = z.infer<typeof ClassifyResult>;
@@ -109,6 +109,8 @@ export const PromptLearnParams = z.object({
   /** Without a named split: the fraction of each class's patients held out for validation. */
   valFraction: z.number().min(0).max(0.5).default(0.2),
   patience: z.number().int().min(1).max(1000).optional(),
+  /** auto, cpu, webgpu or cuda:N instead of the Settings' default (the form's Device field). */
+  device: DeviceChoice.optional(),
   seed: z.number().int().default(0),
 });
 export type PromptLearnParams = z.infer<typeof PromptLearnParams>;
@@ -132,6 +134,8 @@ export const PromptLearnResult = z.strictObject({
   plannedSteps: z.number().int().optional(),
   /** On the validation split (the training images without one); non-finite values left out. */
   metrics: z.strictObject({ before: Metrics.nullable(), after: Metrics.nullable() }),
+  /** Where it ran: the provider per graph, whether every node was on it, whether it is deterministic, and why (absent in older results; null when nothing ran on the engine). */
+  device: DeviceRunRecord.nullable().optional(),
   seconds: z.number(),
 });
 export type PromptLearnResult = z.infer<typeof PromptLearnResult>;
@@ -155,6 +159,8 @@ export const TrainAdaptorParams = z.object({
   steps: z.number().int().min(1).max(100_000).default(300),
   lr: z.number().positive().max(10).default(0.05),
   valFraction: z.number().min(0).max(0.5).default(0.2),
+  /** auto, cpu, webgpu or cuda:N instead of the Settings' default (the form's Device field). */
+  device: DeviceChoice.optional(),
   seed: z.number().int().default(0),
 });
 export type TrainAdaptorParams = z.infer<typeof TrainAdaptorParams>;
@@ -171,6 +177,8 @@ export const TrainAdaptorResult = z.strictObject({
   /** Held-out metrics; null where a metric has no value (e.g. AUC with one class held out). */
   metrics: z.record(z.string(), z.number().nullable()),
   notes: z.array(z.string()),
+  /** Where it ran: the provider per graph, whether every node was on it, whether it is deterministic, and why (absent in older results; null when nothing ran on the engine). */
+  device: DeviceRunRecord.nullable().optional(),
   seconds: z.number(),
 });
 export type TrainAdaptorResult = z.infer<typeof TrainAdaptorResult>;
@@ -233,6 +241,8 @@ export const TrainLoraParams = z.object({
   keep: z.enum(['last', 'best']).default('last'),
   /** Updates between checkpoints (resume after a crash continues from the last one). */
   checkpointEvery: z.number().int().min(1).max(1_000_000).default(25),
+  /** auto, cpu, webgpu or cuda:N instead of the Settings' default (the form's Device field). */
+  device: DeviceChoice.optional(),
   seed: z.number().int().default(0),
 });
 export type TrainLoraParams = z.infer<typeof TrainLoraParams>;
@@ -258,6 +268,8 @@ export const TrainLoraResult = z.strictObject({
   /** Validation loss and recall@1/5 (both directions) of the base and of the trained model; null without validation. */
   validation: z.strictObject({ before: Metrics.nullable(), after: Metrics.nullable() }),
   notes: z.array(z.string()),
+  /** Where it ran: the provider per graph, whether every node was on it, whether it is deterministic, and why (absent in older results; null when nothing ran on the engine). */
+  device: DeviceRunRecord.nullable().optional(),
   seconds: z.number(),
 });
 export type TrainLoraResult = z.infer<typeof TrainLoraResult>;
@@ -266,6 +278,8 @@ export const DemoParams = z.object({
   /** Tiny sizes: well under a minute, for a first look and for tests. */
   quick: z.boolean().default(false),
   exams: z.number().int().min(8).max(400).optional(),
+  /** auto, cpu, webgpu or cuda:N instead of the Settings' default (the form's Device field). */
+  device: DeviceChoice.optional(),
   seed: z.number().int().default(1),
 });
 export type DemoParams = z.infer<typeof DemoParams>;
@@ -295,6 +309,8 @@ export const DemoJobResult = z.strictObject({
   /** Why some metrics are null (too few exams to hold any out). */
   notes: z.array(z.string()),
   contrastive: z.strictObject({ steps: z.number().int(), firstLoss: z.number(), lastLoss: z.number() }),
+  /** Where its two trainings ran (absent in older results). */
+  device: z.strictObject({ contrastive: DeviceRunRecord.nullable(), prompt: DeviceRunRecord.nullable() }).optional(),
   seconds: z.number(),
 });
 export type DemoJobResult = z.infer<typeof DemoJobResult>;
@@ -305,6 +321,8 @@ export const ExplainParams = z.object({
   taskId: z.number().int().positive(),
   /** The images of one study to map (the viewer's hanging): one job per press of M, each image in turn. */
   instanceIds: z.array(z.number().int().positive()).min(1, 'choose at least one image').max(64),
+  /** auto, cpu, webgpu or cuda:N instead of the Settings' default (the form's Device field). */
+  device: DeviceChoice.optional(),
   /** A learned prompt set of the bundle instead of the task's prompt templates. */
   promptSet: z.string().max(64).nullable().default(null),
 });
@@ -333,6 +351,8 @@ export const ExplainResult = z.strictObject({
   imageRows: z.number().int(),
   /** Where the class text embeddings came from (see ClassifyResult); absent in results of older versions. */
   classEmbeddings: z.enum(['cache', 'computed']).optional(),
+  /** Where it ran: the provider per graph, whether every node was on it, whether it is deterministic, and why (absent in older results; null when nothing ran on the engine). */
+  device: DeviceRunRecord.nullable().optional(),
   seconds: z.number(),
 });
 export type ExplainResult = z.infer<typeof ExplainResult>;
@@ -348,6 +368,8 @@ export const ExplainStudyResult = z.strictObject({
   images: z.array(ExplainResult),
   /** Where the class text embeddings came from (see ClassifyResult); absent in results of older versions. */
   classEmbeddings: z.enum(['cache', 'computed']).optional(),
+  /** Where the whole job ran (see ExplainResult.device). */
+  device: DeviceRunRecord.nullable().optional(),
   seconds: z.number(),
 });
 export type ExplainStudyResult = z.infer<typeof ExplainStudyResult>;

@@ -1,6 +1,7 @@
 // Runs (classification, training, evaluation) and their predictions, as the UI sees them.
 import { z } from 'zod';
 import { TrainingSplitRecord } from './splits';
+import { DeviceRunRecord } from './device';
 
 export const RunKind = z.enum(['zero-shot', 'prompt-learning', 'contrastive-lora', 'adaptor', 'evaluation']);
 export type RunKind = z.infer<typeof RunKind>;
@@ -12,8 +13,10 @@ export const RunRecord = z.object({
   promptSetSha256: z.string().nullable(),
   preprocessSha256: z.string().nullable(),
   selectionSha256: z.string().nullable(),
-  /** The execution provider that actually ran (cpu, cuda:0). */
+  /** The execution provider that actually ran (cpu, webgpu, cuda:0). */
   executionProvider: z.string().nullable(),
+  /** Per graph the provider that ran it, whether every node was on it, whether it is deterministic; why this provider (absent in runs recorded before it existed; null when nothing ran on the engine, e.g. every feature cached). */
+  device: DeviceRunRecord.nullable().optional(),
   appVersion: z.string(),
   params: z.record(z.string(), z.unknown()).default({}),
   /** Trainings: the split used and the studies trained and validated on (absent in runs recorded before splits existed). */

@@ -103,10 +103,11 @@ export class RunsRepo {
     return new Set(rows.map((r) => r.study_ref));
   }
 
-  /** Records the execution provider that ran (known once the run's images are encoded). */
-  setExecutionProvider(runId: number, provider: string): void {
+  /** Records the execution provider that ran and where each graph ran (known once the run's images are encoded). */
+  setExecutionProvider(runId: number, provider: string, device?: RunRecord['device']): void {
     const record = this.getRun(runId).record;
-    this.db.prepare(`UPDATE runs SET record_json = ? WHERE id = ?`).run(JSON.stringify({ ...record, executionProvider: provider }), runId);
+    const next = { ...record, executionProvider: provider, ...(device !== undefined ? { device } : {}) };
+    this.db.prepare(`UPDATE runs SET record_json = ? WHERE id = ?`).run(JSON.stringify(next), runId);
   }
 
   setMetrics(runId: number, metrics: unknown): void {

@@ -133,7 +133,7 @@ export async function createTrainer(
     session,
     ...(resume ? { resumeFrom: run.checkpoint!.dir } : {}),
   });
-  run.onDevice?.(deviceRecord(provider, trainer.placements));
+  run.onDevice?.(deviceRecord(provider, trainer.placements, session.intraOpNumThreads));
   const fwd = await runner.load(path.join(artifactsDir, manifest.files.forward.file), session);
   // Static-shape forwards for batches of other shapes (evaluation chunks), one session per shape.
   const forwards = new Map<string, Promise<SessionHandle>>();

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { ort, ortBinaryDir, type OrtExecutionProviderConfig } from './ort';
 import { probeModelBytes } from './probe-model';
 import { listWebgpuAdapters } from './webgpu-adapters';
+import { cudaLibrariesReason, defaultCudaSearch, type CudaSearch } from './cuda-libraries';
 
 export type ProviderChoice = 'auto' | 'cpu' | 'webgpu' | `cuda:${number}`;
 
@@ -116,6 +117,11 @@ export interface ProbeOptions {
    * loads the EP from the binding's own directory by absolute path.
    */
   forceLoad?: boolean;
+  /**
+   * Where the EP files and the CUDA 12 / cuDNN 9 libraries are looked for (default: the binding's
+   * folder, LD_LIBRARY_PATH, the usual CUDA folders and the ldconfig cache). Tests give fake folders.
+   */
+  search?: CudaSearch;
 }
 
 // Loading the CUDA EP costs seconds and its outcome does not change within a process: probe once per
@@ -124,7 +130,7 @@ const probes = new Map<string, Promise<string | undefined>>();
 
 /** Resolves to undefined when CUDA device `deviceId` works, or to the reason it does not. */
 export function probeCuda(deviceId: number, options: ProbeOptions = {}): Promise<string | undefined> {
-  const key = `${deviceId}:${options.forceLoad === true}`;
+  const key = `${deviceId}:${options.forceLoad === true}:${JSON.stringify(options.search ? [options.search.epDir, options.search.dirs, [...options.search.ldCache]] : null)}`;
   let p = probes.get(key);
   if (!p) {
     p = (async () => {
@@ -132,8 +138,13 @@ export function probeCuda(deviceId: number, options: ProbeOptions = {}): Promise
       if (!status.compiledIn) {
         return `this onnxruntime-node build has no CUDA EP on ${process.platform}/${process.arch}`;
       }
-      const missing = missingCudaFiles(status);
+      const missing = options.search ? [] : missingCudaFiles(status);
       if (missing.length > 0 && options.forceLoad !== true) return notInstalledReason(missing);
+      // Every file the EP needs, by name, before ORT's load (which would only say "Failed to load").
+      if ((process.platform === 'linux' || options.search) && options.forceLoad !== true) {
+        const why = cudaLibrariesReason(options.search ?? defaultCudaSearch(ortBinaryDir()));
+        if (why !== undefined) return why;
+      }
       try {
         const session = await ort.InferenceSession.create(probeModelBytes(), {
           executionProviders: [{ name: 'cuda', deviceId }],
@@ -218,7 +229,7 @@ export function resetProviderProbes(): void {
  * was skipped is in `fallbackReason`. cpu: CPU. webgpu / cuda:N: that provider or an
  * ExecutionProviderUnavailableError that says why.
  */
-export async function resolveExecutionProvider(choice: ProviderChoice): Promise<ResolvedProvider> {
+export async function resolveExecutionProvider(choice: ProviderChoice, cuda: ProbeOptions = {}): Promise<ResolvedProvider> {
   if (choice === 'cpu') return { name: 'cpu', choice };
   if (choice === 'webgpu') {
     const reason = await probeWebgpu();
@@ -226,17 +237,17 @@ export async function resolveExecutionProvider(choice: ProviderChoice): Promise<
     return { name: 'webgpu', choice };
   }
   if (choice === 'auto') {
-    const cuda = await probeCuda(0);
-    if (cuda === undefined) return { name: 'cuda', deviceId: 0, choice };
+    const why = await probeCuda(0, cuda);
+    if (why === undefined) return { name: 'cuda', deviceId: 0, choice };
     const webgpu = softwareOnlyWebgpu() ?? (await probeWebgpu());
-    if (webgpu === undefined) return { name: 'webgpu', choice, fallbackReason: `CUDA unavailable: ${cuda}` };
-    return { name: 'cpu', choice, fallbackReason: `CUDA unavailable: ${cuda}; WebGPU not used: ${webgpu}` };
+    if (webgpu === undefined) return { name: 'webgpu', choice, fallbackReason: `CUDA unavailable: ${why}` };
+    return { name: 'cpu', choice, fallbackReason: `CUDA unavailable: ${why}; WebGPU not used: ${webgpu}` };
   }
   const deviceId = Number(choice.slice('cuda:'.length));
   if (!Number.isInteger(deviceId) || deviceId < 0) {
     throw new Error(`Invalid CUDA device in "${choice}"`);
   }
-  const reason = await probeCuda(deviceId);
+  const reason = await probeCuda(deviceId, cuda);
   if (reason !== undefined) throw new ExecutionProviderUnavailableError(choice, reason);
   return { name: 'cuda', deviceId, choice };
 }

@@ -30,7 +30,7 @@ test('an invalid thread count is shown inline; a valid one persists after reload
 
   await threads.fill('4');
   await page.getByLabel('Annotator name').fill('Dr. Reader');
-  await page.getByLabel('Execution provider').selectOption('cpu');
+  await page.getByLabel('Device', { exact: true }).selectOption('cpu');
   await page.getByRole('button', { name: 'Save settings' }).click();
   await expect(page.getByText(/^Saved at/)).toBeVisible();
   await expect(error).toHaveCount(0);
@@ -38,7 +38,7 @@ test('an invalid thread count is shown inline; a valid one persists after reload
   await page.reload();
   await expect(page.getByLabel('Threads')).toHaveValue('4');
   await expect(page.getByLabel('Annotator name')).toHaveValue('Dr. Reader');
-  await expect(page.getByLabel('Execution provider')).toHaveValue('cpu');
+  await expect(page.getByLabel('Device', { exact: true })).toHaveValue('cpu');
 
   // The back end agrees, not just the form.
   const res = await request.post(`${served.origin}/api/settings.get`, { data: {}, headers: { 'X-Cleft-Token': served.token } });

@@ -33,6 +33,8 @@ import { openBundle, type CleftBundle } from '../../../native/bundle/index';
 import { builtinTask, parseTask, type TaskSpec } from '../../../native/cleft/tasks';
 import { zeroShot } from '../../../native/cleft/zero-shot';
 import { parseProviderChoice, providerLabel } from '../../../native/runtime/providers';
+import { DeviceRecorder } from '../../../native/runtime/device-recorder';
+import { inProcessEngine } from '../../../native/models/embed';
 import { num } from './train';
 import { classifyShard } from '../../runs/classify-shard';
 import { parseShard, planFromDicomList, planFromStudyList } from '../../runs/shard-plan';
@@ -171,11 +173,14 @@ async function classifyFiles(f: Flags, files: string[]): Promise<void> {
   const laterality = prepared.images.map((im): 'L' | 'R' | null => (im.breastSide === 'L' || im.breastSide === 'R' ? im.breastSide : null));
   const threads = num(f.threads, '--threads', { int: true, min: 1 });
   const cacheDir = path.resolve(f.cacheDir ?? path.join(resolveDataDir(f.dataDir), 'cache', 'onnx'));
+  // where the encoders ran, for the output (in-process ORT, as before)
+  const recorder = new DeviceRecorder(inProcessEngine);
   const engine = {
     cacheDir,
     device: parseProviderChoice(f.device ?? 'auto'),
     onWarning: (m: string) => console.error(`warning: ${m}`),
     ...(threads ? { threads } : {}),
+    engine: recorder.engine(),
   };
   const text = f.adaptor ? null : await libraryClassEmbeddings(f, bundle, task, engine);
   const r = await zeroShot(
@@ -210,6 +215,8 @@ async function classifyFiles(f: Flags, files: string[]): Promise<void> {
     preprocessing: prepared.specHash,
     device,
     fallbackReason: r.provider && 'fallbackReason' in r.provider ? (r.provider.fallbackReason ?? null) : null,
+    // the provider, why, and per graph every node on it and determinism (null: nothing ran)
+    deviceRecord: recorder.record(),
     combination: 'mean of the views\u2019 probabilities',
     // 'cache': read from the library (the bundle is registered there); null with an adaptor
     classEmbeddings: f.adaptor ? null : (text?.source ?? 'computed'),

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { resolveDataDir } from '../../data-dir';
 import { prepareFiles } from '../../dicom/pipeline/prepare';
 import { presetSpec } from '../../dicom/pipeline/spec';
-import { embedImages, embedText, type EmbedCommonOptions, type EmbedResult } from '../../../native/models/embed';
+import { embedImages, embedText, inProcessEngine, type EmbedCommonOptions, type EmbedResult } from '../../../native/models/embed';
 import { loadHfFolder } from '../../../native/models/hf-model';
 import { ModelFormatError } from '../../../native/formats/hf-folder';
 import { Gpt2Tokenizer } from '../../../native/formats/tokenizer';
@@ -17,6 +17,8 @@ import { readSafetensorsHeader, readTensor, toFloat32, writeSafetensors, Safeten
 import { IMAGE_POOLINGS, type ImagePooling } from '../../../native/models/vit';
 import { parseProviderChoice, providerLabel } from '../../../native/runtime/providers';
 import { EngineWorker } from '../../../native/runtime/engine-worker';
+import { DeviceRecorder } from '../../../native/runtime/device-recorder';
+import type { DeviceRecord } from '../../../native/runtime/device-record';
 
 interface CommonFlags {
   model: string;
@@ -52,12 +54,18 @@ function common(cmd: Command): Command {
     .addOption(new Option('--in-process', 'run ORT in this thread instead of an engine worker').hideHelp());
 }
 
-async function withEngine<T>(flags: CommonFlags, fn: (o: EmbedCommonOptions) => Promise<T>): Promise<T> {
+/** Runs `fn` on the engine the flags ask for; the device record names `graph` (text_encoder, image_encoder). */
+async function withEngine<T>(
+  flags: CommonFlags,
+  graph: string,
+  fn: (o: EmbedCommonOptions) => Promise<T>,
+): Promise<{ result: T; device: DeviceRecord | null }> {
   const device = parseProviderChoice(flags.device);
   const threads = positiveInt(flags.threads, '--threads');
   const batchSize = positiveInt(flags.batchSize, '--batch-size');
   const cacheDir = path.resolve(flags.cacheDir ?? path.join(resolveDataDir(flags.dataDir), 'cache', 'onnx'));
   const engine = flags.inProcess ? undefined : EngineWorker.start();
+  const recorder = new DeviceRecorder(async () => engine ?? (await inProcessEngine()));
   try {
     const o: EmbedCommonOptions = {
       modelDir: flags.model,
@@ -67,9 +75,10 @@ async function withEngine<T>(flags: CommonFlags, fn: (o: EmbedCommonOptions) => 
       ...(flags.adapter ? { adapterDir: flags.adapter } : {}),
       ...(threads !== undefined ? { threads } : {}),
       ...(batchSize !== undefined ? { batchSize } : {}),
-      ...(engine ? { engine } : {}),
+      engine: recorder.engine(graph),
     };
-    return await fn(o);
+    const result = await fn(o);
+    return { result, device: recorder.record() };
   } finally {
     await engine?.close();
   }
@@ -142,13 +151,16 @@ export function register(program: Command): void {
       }
       const batch = lengths.length;
       const seq = inputIds.length / batch;
-      const r = await withEngine(flags, (o) => embedText({ ...o, inputIds, lengths, lastHidden: flags.lastHidden }));
+      const { result: r, device } = await withEngine(flags, 'text_encoder', (o) =>
+        embedText({ ...o, inputIds, lengths, lastHidden: flags.lastHidden }),
+      );
       const tensors: Record<string, { shape: number[]; data: Float32Array }> = { embedding: { shape: [batch, r.dim], data: r.embedding } };
       if (r.lastHidden) tensors.last_hidden = { shape: [batch, seq, r.dim], data: r.lastHidden };
       writeOutput(flags.output, tensors, {
         model: path.resolve(flags.model),
         adapter: flags.adapter ? path.resolve(flags.adapter) : '',
         ...meta,
+        device: JSON.stringify(device),
       });
       console.log(summary('text', r, batch, flags.output));
     });
@@ -186,11 +198,19 @@ export function register(program: Command): void {
           files: JSON.stringify(flags.dicom),
         };
       }
-      const r = await withEngine(flags, (o) => embedImages({ ...o, pixelValues, shape, pool: flags.pool }));
+      const { result: r, device } = await withEngine(flags, 'image_encoder', (o) =>
+        embedImages({ ...o, pixelValues, shape, pool: flags.pool }),
+      );
       writeOutput(
         flags.output,
         { embedding: { shape: [shape[0], r.dim], data: r.embedding } },
-        { model: path.resolve(flags.model), adapter: flags.adapter ? path.resolve(flags.adapter) : '', pool: flags.pool, ...meta },
+        {
+          model: path.resolve(flags.model),
+          adapter: flags.adapter ? path.resolve(flags.adapter) : '',
+          pool: flags.pool,
+          ...meta,
+          device: JSON.stringify(device),
+        },
       );
       console.log(summary('image', r, shape[0], flags.output));
     });

@@ -27,7 +27,7 @@ import type { WorkflowProgress } from '../../../native/cleft/loop';
 import { DEFAULT_INIT_PHRASE } from '../../../native/cleft/tasks';
 import { classNameIds } from '../../../native/cleft/zero-shot';
 import { parseProviderChoice, providerLabel, type ResolvedProvider } from '../../../native/runtime/providers';
-import type { DeviceRecord } from '../../../native/runtime/device-record';
+import { graphRecord, type DeviceRecord } from '../../../native/runtime/device-record';
 import { formatDuration, ProgressPrinter, renderBar } from '../progress-bar';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { resolveDataDir } from '../../data-dir';
@@ -184,7 +184,7 @@ function withFeatures(record: DeviceRecord | null, encoders: Record<string, Reso
   if (!record) return null;
   const graphs = { ...record.graphs };
   for (const [k, p] of Object.entries(encoders))
-    graphs[k] = { provider: providerLabel(p), allNodesOnProvider: p.name === 'cpu' ? true : null };
+    graphs[k] = graphRecord({ provider: providerLabel(p), allNodesOnProvider: p.name === 'cpu' ? true : null });
   return { ...record, graphs };
 }
 

@@ -19,7 +19,7 @@ import { zeroShot } from '../../../native/cleft/zero-shot';
 import type { TaskSpec } from '../../../native/cleft/tasks';
 import { loadAdaptorHead } from '../../../native/cleft/adaptor';
 import { crashPoint } from '../../../native/io/crash-point';
-import { parseProviderChoice } from '../../../native/runtime/providers';
+import { jobDevice, jobDeviceRecorder } from '../job-device';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 import { combineStudy } from '../../runs/combine-study';
 import { adapterHashes, bundleFileHash, classifyRunName, promptSetHash, selectionSha256 } from '../../runs/run-identity';
@@ -37,9 +37,11 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
     const settings = new SettingsRepo(db).get();
     const engine = {
       ...engineFromSettings(ctx.dataDir, settings, (m: string) => ctx.progress(0, m)),
-      ...(ctx.params.device ? { device: parseProviderChoice(ctx.params.device) } : {}),
+      device: jobDevice(ctx.params.device, settings),
       ...(ctx.params.threads ? { threads: ctx.params.threads } : {}),
     };
+    // where each graph ran, for the run record
+    const recorder = jobDeviceRecorder();
     const preprocessSha = bundleSpec(bundle).sha256;
 
     // A trained head of the bundle replaces the zero-shot text side altogether.
@@ -52,7 +54,12 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
       : null;
     ctx.progress(0.02, head ? `Loading adaptor "${head.entry.name}"…` : 'Class prompts: reading the cache or encoding them…');
     // Cached in the library per model and prompts: unchanged prompts are never encoded again.
-    const text = head ? null : await cachedClassEmbeddings(db, model.id, bundle, task, ctx.params.promptSet ?? null, engine);
+    const text = head
+      ? null
+      : await cachedClassEmbeddings(db, model.id, bundle, task, ctx.params.promptSet ?? null, {
+          ...engine,
+          engine: recorder.engine(ctx.params.promptSet ? 'prompt_encoder' : 'text_encoder'),
+        });
     const classEmb = text?.embeddings ?? null;
 
     const byStudy = new Map<number, StudyImage[]>();
@@ -119,7 +126,7 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
         db,
         bundle,
         views.map((v) => ({ id: v.id, file: v.filePath })),
-        engine,
+        { ...engine, engine: recorder.engine('image_encoder') },
         { signal: ctx.signal },
       );
       throwIfCancelled(ctx.signal);
@@ -156,7 +163,8 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
       done++;
       ctx.progress(done / byStudy.size, `Classified ${done} of ${byStudy.size} studies (${images} images)`);
     }
-    runs.setExecutionProvider(runId, provider);
+    const device = recorder.record();
+    runs.setExecutionProvider(runId, provider, device);
     const result: ClassifyResult = {
       runId,
       model: model.name,
@@ -168,6 +176,7 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
       featureCacheHits: hits,
       classEmbeddings: text?.source ?? null,
       executionProvider: provider,
+      device,
       seconds: Math.round(performance.now() - started) / 1000,
     };
     return result;

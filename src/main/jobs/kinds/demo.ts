@@ -16,6 +16,8 @@ import { crashPoint } from '../../../native/io/crash-point';
 import { importReports } from '../../library/report-import';
 import { runDemo } from '../../../native/cleft/demo';
 import { DEMO_VIEWS, demoPlan } from '../../../native/cleft/demo-work';
+import { SettingsRepo } from '../../db/settings-repo';
+import { jobDevice } from '../job-device';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 import { importDicom } from './import-dicom';
 
@@ -27,11 +29,21 @@ export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
   const plan = demoPlan({ quick: ctx.params.quick, ...(ctx.params.exams !== undefined ? { exams: ctx.params.exams } : {}) });
   const importUnits = plan.exams * DEMO_VIEWS;
   const demoShare = plan.total / (plan.total + importUnits);
+  const settingsDb = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
+  const settings = (() => {
+    try {
+      return new SettingsRepo(settingsDb).get();
+    } finally {
+      settingsDb.close();
+    }
+  })();
   const r = await runDemo(
     {
       outputDir: out,
       quick: ctx.params.quick,
       seed: ctx.params.seed,
+      device: jobDevice(ctx.params.device, settings),
+      ...(settings.threads > 0 ? { threads: settings.threads } : {}),
       signal: ctx.signal,
       ...(ctx.params.exams !== undefined ? { exams: ctx.params.exams } : {}),
       onProgress: (p) => {
@@ -93,6 +105,7 @@ export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
       promptSet: r.promptSet,
       notes: r.notes,
       contrastive: r.contrastive,
+      device: r.device,
       seconds: Math.round(performance.now() - started) / 1000,
     };
     return result;

@@ -21,6 +21,7 @@ import { providerLabel } from '../../../native/runtime/providers';
 import { loadHfFolder } from '../../../native/models/hf-model';
 import { patchClassSimilarity } from '../../../native/cleft/explain';
 import { classNamesForPromptLearning, type TaskSpec } from '../../../native/cleft/tasks';
+import { jobDevice, jobDeviceRecorder } from '../job-device';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 
 export const explain: JobRunner<ExplainParams, ExplainStudyResult> = async (ctx) => {
@@ -46,11 +47,19 @@ export const explain: JobRunner<ExplainParams, ExplainStudyResult> = async (ctx)
     const at = (done: number, message: string) => ctx.progress(done / (n + 1), message);
     const bundle = await openBundle(model.path, { verify: 'sizes' });
     const taskRow = new TasksRepo(db).get(p.taskId);
-    const engine = engineFromSettings(ctx.dataDir, new SettingsRepo(db).get(), (m: string) => ctx.progress(0, m));
+    const settings = new SettingsRepo(db).get();
+    const engine = {
+      ...engineFromSettings(ctx.dataDir, settings, (m: string) => ctx.progress(0, m)),
+      device: jobDevice(p.device, settings),
+    };
+    const recorder = jobDeviceRecorder();
 
     at(0, `${study}: class prompts of ${taskRow.name}: reading the cache or encoding them…`);
     const taskSpec = { name: taskRow.name, scope: taskRow.scope, classes: taskRow.classes };
-    const text = await cachedClassEmbeddings(db, model.id, bundle, taskSpec, p.promptSet ?? null, engine);
+    const text = await cachedClassEmbeddings(db, model.id, bundle, taskSpec, p.promptSet ?? null, {
+      ...engine,
+      engine: recorder.engine(p.promptSet ? 'prompt_encoder' : 'text_encoder'),
+    });
     // The maps are named by the task's classes (A–D), as the viewer's labels and predictions are,
     // also when a learned prompt set stores the phrases it was trained on.
     const classNames = taskClassNames(text.classNames, taskSpec);
@@ -75,6 +84,7 @@ export const explain: JobRunner<ExplainParams, ExplainStudyResult> = async (ctx)
       classNames,
       images: maps,
       classEmbeddings: text.source,
+      device: recorder.record(),
       seconds: Math.round(performance.now() - started) / 1000,
     };
 
@@ -87,7 +97,8 @@ export const explain: JobRunner<ExplainParams, ExplainStudyResult> = async (ctx)
         modelDir: bundle.image.dir,
         ...(bundle.image.adapter?.dir ? { adapterDir: bundle.image.adapter.dir } : {}),
         cacheDir: engine.cacheDir,
-        ...(engine.device ? { device: engine.device } : {}),
+        device: engine.device,
+        engine: recorder.engine('image_encoder'),
         ...(engine.threads !== undefined ? { threads: engine.threads } : {}),
         onWarning: engine.onWarning ?? (() => undefined),
         pixelValues: prepared.pixelValues,
@@ -127,6 +138,7 @@ export const explain: JobRunner<ExplainParams, ExplainStudyResult> = async (ctx)
         imageColumns: full.columns,
         imageRows: full.rows,
         classEmbeddings: text.source,
+        device: recorder.record(),
         seconds: Math.round(performance.now() - t0) / 1000,
       };
     }

@@ -10,6 +10,8 @@ import { getModel } from '../../models/registry';
 import { splitTestStudies } from '../../library/splits';
 import { openBundle, type CleftBundle } from '../../../native/bundle/index';
 import type { TaskSpec } from '../../../native/cleft/tasks';
+import type { DeviceRecorder } from '../../../native/runtime/device-recorder';
+import { jobDevice, jobDeviceRecorder } from '../job-device';
 import { throwIfCancelled, type JobContext } from '../job-context';
 
 export interface LabelledFeatures {
@@ -23,10 +25,18 @@ export interface LabelledFeatures {
   features: Awaited<ReturnType<typeof cachedImageFeatures>>;
   settings: ReturnType<SettingsRepo['get']>;
   engine: ReturnType<typeof engineFromSettings>;
+  /** Where the image encoder ran (add the text encoder's and the training's to it). */
+  recorder: DeviceRecorder;
 }
 
 export async function labelledFeatures(
-  ctx: JobContext<{ modelId: number; taskId: number; studyIds?: number[] | undefined; split?: string | null | undefined }>,
+  ctx: JobContext<{
+    modelId: number;
+    taskId: number;
+    studyIds?: number[] | undefined;
+    split?: string | null | undefined;
+    device?: string | undefined;
+  }>,
   db: Db,
   o: {
     /** What the job is, for its messages ("prompt learning", "the Adaptor"). */
@@ -57,16 +67,28 @@ export async function labelledFeatures(
       `${o.purpose} needs labelled images of at least two classes of "${task.name}" (have ${classes.map((c, i) => `${c}: ${perClass[i]}`).join(', ')})`,
     );
   const settings = new SettingsRepo(db).get();
-  const engine = engineFromSettings(ctx.dataDir, settings, () => undefined);
+  const engine = { ...engineFromSettings(ctx.dataDir, settings, () => undefined), device: jobDevice(p.device, settings) };
+  const recorder = jobDeviceRecorder();
 
   ctx.progress(0, `Encoding ${images.length} labelled images (cached ones are reused)…`);
   const features = await cachedImageFeatures(
     db,
     bundle,
     images.map((im) => ({ id: im.instanceId, file: im.file })),
-    engine,
+    { ...engine, engine: recorder.engine('image_encoder') },
     { signal: ctx.signal, onProgress: (d, t) => ctx.progress(o.encodingProgress(d, t), `Encoded ${d} of ${t} new images`) },
   );
   throwIfCancelled(ctx.signal);
-  return { model, bundle, task, classes, images, labels: images.map((im) => classes.indexOf(im.label)), features, settings, engine };
+  return {
+    model,
+    bundle,
+    task,
+    classes,
+    images,
+    labels: images.map((im) => classes.indexOf(im.label)),
+    features,
+    settings,
+    engine,
+    recorder,
+  };
 }

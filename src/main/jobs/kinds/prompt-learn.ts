@@ -64,6 +64,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
     features: feats,
     settings,
     engine,
+    recorder,
   } = await labelledFeatures(ctx, db, {
     purpose: 'prompt learning',
     refuse: (b) => (b.promptSets.some((s) => s.name === p.name) ? `the bundle already has a prompt set named "${p.name}"` : null),
@@ -79,7 +80,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
   const classNames = classNamesForPromptLearning(task);
   const phrase = p.initPhrase ?? DEFAULT_INIT_PHRASE;
   // "Before" is one-click classification with the task's own prompts: the baseline the learned set must beat.
-  const baselineClassEmbeddings = await taskClassEmbeddings(bundle, task, engine);
+  const baselineClassEmbeddings = await taskClassEmbeddings(bundle, task, { ...engine, engine: recorder.engine('text_encoder') });
   throwIfCancelled(ctx.signal);
   const steps = p.epochs !== undefined ? stepsForEpochs(p.epochs, split.train.length, p.batchSize) : p.steps;
   totalSteps = steps;
@@ -114,12 +115,15 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
     checkpoint: { dir: path.join(ctx.jobDir, 'checkpoint'), every: 25 },
     signal: ctx.signal,
     ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
+    device: engine.device,
+    onDevice: (d) => recorder.addTraining(d),
     onProgress: (w) => {
       ctx.progress(workDone(1, w.step), w.message);
       ctx.metric({ step: w.step, loss: w.loss, lr: w.lr, ...(w.valMetrics ? { val: w.valMetrics } : {}) });
     },
   });
   throwIfCancelled(ctx.signal);
+  const device = recorder.record();
   // Recorded in the run: whether and where it stopped early, and the update whose context was kept.
   const stopping = {
     stoppedEarly: r.loop.stopped === 'early-stopped',
@@ -156,7 +160,8 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
           adapters: {},
           preprocessSha256: bundleSpec(bundle).sha256,
           selectionSha256: null,
-          executionProvider: feats.provider ?? 'cpu',
+          executionProvider: device?.provider ?? feats.provider ?? 'cpu',
+          device,
           appVersion: APP_VERSION,
           params: { ...p },
           split: split.record,
@@ -174,6 +179,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
         bestStep: r.loop.bestStep,
         plannedSteps: steps,
         metrics: r.metrics,
+        device,
         seconds: Math.round(performance.now() - started) / 1000,
       },
     },

@@ -82,6 +82,7 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
     features: feats,
     settings,
     engine,
+    recorder,
   } = await labelledFeatures(ctx, db, {
     purpose: 'the Adaptor',
     refuse: (b) => (b.adaptors.some((a) => a.name === p.name) ? `the bundle already has an adaptor named "${p.name}"` : null),
@@ -100,7 +101,7 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   if (p.mode === 'adaptor') {
     // Text side of the CLIP loss: each training image is paired with its class's prompt embedding.
-    const classEmb = await taskClassEmbeddings(bundle, task, engine);
+    const classEmb = await taskClassEmbeddings(bundle, task, { ...engine, engine: recorder.engine('text_encoder') });
     const fit = adaptorFitRows(split);
     const r = await trainAdaptor({
       imageFeatures: takeRows(emb, heads.projDim, fit),
@@ -121,6 +122,8 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
       checkpoint: { dir: path.join(ctx.jobDir, 'checkpoint'), every: 50 },
       signal: ctx.signal,
       ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
+      device: engine.device,
+      onDevice: (d) => recorder.addTraining(d),
       onProgress: (w) => {
         ctx.progress(workDone(1, w.step), w.message);
         ctx.metric({ step: w.step, loss: w.loss, lr: w.lr });
@@ -156,6 +159,8 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
     step: p.steps,
     val: Object.fromEntries(Object.entries(held.metrics).filter((e): e is [string, number] => e[1] !== null)),
   });
+  // The head itself trains in JavaScript (linearProbe), not on the engine: the record lists the ORT graphs.
+  const device = recorder.record();
   tensors.weight = { shape: [classes.length, D], data: head.weight };
   tensors.bias = { shape: [classes.length], data: head.bias };
 
@@ -189,7 +194,8 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
           .createHash('sha256')
           .update(JSON.stringify(images.map((im) => [im.instanceId, im.label])))
           .digest('hex'),
-        executionProvider: feats.provider ?? 'cpu',
+        executionProvider: device?.provider ?? feats.provider ?? 'cpu',
+        device,
         appVersion: APP_VERSION,
         params: { ...p },
         split: split.record,
@@ -205,6 +211,7 @@ async function train(ctx: JobContext<TrainAdaptorParams>, db: Db): Promise<Pendi
       split: split.record,
       metrics: held.metrics,
       notes: held.notes,
+      device,
       seconds: Math.round(performance.now() - started) / 1000,
     },
   });

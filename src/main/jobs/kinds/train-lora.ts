@@ -32,6 +32,8 @@ import {
 import { stepsForEpochs } from '../../../native/cleft/common';
 import { bundleTokenizer } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
+import { jobDevice } from '../job-device';
+import type { DeviceRecord } from '../../../native/runtime/device-record';
 import { bundleSplitProvenance, splitSummary, splitTestStudies, trainingSplit } from '../../library/splits';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { stagedFraction } from '../../../common/progress';
@@ -148,6 +150,9 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
     if (p.image === 'lora' && bundle.image.adapter)
       notes.push('the base image adapter was trained further (its rank, alpha and targets kept)');
     const settings = new SettingsRepo(db).get();
+    const device = jobDevice(p.device, settings);
+    // where the training graphs ran (set once they load)
+    const ran: { device: DeviceRecord | null } = { device: null };
     const work = path.join(ctx.jobDir, 'work');
     let lastLoss = NaN;
 
@@ -176,6 +181,8 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
       checkpoint: { dir: path.join(ctx.jobDir, 'checkpoint'), every: p.checkpointEvery },
       signal: ctx.signal,
       ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
+      device,
+      onDevice: (d) => void (ran.device ??= d),
       onProgress: (w) => {
         lastLoss = w.loss;
         ctx.progress(workDone(1, w.step), w.message);
@@ -230,8 +237,8 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
             promptSetSha256: null,
             preprocessSha256: bundleSpec(bundle).sha256,
             selectionSha256: selection,
-            // the training graphs run on ONNX Runtime's CPU provider
-            executionProvider: 'cpu',
+            executionProvider: ran.device?.provider ?? 'cpu',
+            device: ran.device,
             appVersion: APP_VERSION,
             params: { ...p, baseModelId: model.id, baseModelSha256: model.sha256, pairs: pairs.length, studies },
             split: split.record,
@@ -255,6 +262,7 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
           loss: { first: losses[0] ?? lastLoss, last: losses.at(-1) ?? lastLoss },
           validation,
           notes,
+          device: ran.device,
           seconds: Math.round(performance.now() - started) / 1000,
         },
       },

@@ -3,6 +3,7 @@
 import type { Job, JobStatus } from '../../../common/jobs';
 import { formatBytes, formatCount } from './format';
 import { stoppingSummary } from '../../../common/progress';
+import { deviceFacts } from './job-device';
 
 export interface JobFact {
   label: string;
@@ -65,7 +66,13 @@ function num(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
+/** What the drawer shows of a job: its kind's facts, then where it ran (the device record). */
 export function describeJob(job: Job): JobDescription {
+  const d = describeKind(job);
+  return { ...d, facts: [...d.facts, ...deviceFacts(job.result)] };
+}
+
+function describeKind(job: Job): JobDescription {
   const result = record(job.result);
   const title = TITLES[job.kind] ?? job.kind;
   if (job.kind === 'hash-folder') {
