@@ -26,7 +26,7 @@ import { loadHfFolder } from './hf-model';
 import { ModelFormatError } from '../formats/hf-folder';
 import { type Gpt2Config } from './gpt2';
 import { writeFileAtomic } from '../formats/safetensors';
-import { bindModelWeights } from './weights';
+import { bindModelWeights, type HalfWeights } from './weights';
 import { ParamStore } from './encoders';
 import { gpt2Forward, gpt2TextEmbedding } from './gpt2';
 import { poolImage, visionForward, IMAGE_POOLINGS, type ImagePooling, type PosInterpolation, type VisionConfig } from './vit';
@@ -79,6 +79,8 @@ export interface EmbedCommonOptions {
   engine?: EmbedEngine;
   /** Set session.disable_prepacking=1 (several sessions sharing memory-mapped weights). */
   sharedWeights?: boolean;
+  /** F16/BF16 weights: in place with a Cast (default) or converted to float32 once (weights.ts). */
+  halfWeights?: HalfWeights;
   /** Non-fatal notes (adapter warnings, copy fallbacks, CPU fallback reason). Default: console.warn. */
   onWarning?: (message: string) => void;
 }
@@ -218,6 +220,8 @@ export interface BuildCommon {
   adapterDir?: string;
   cacheDir: string;
   onWarning?: (message: string) => void;
+  /** F16/BF16 weights: in place with a Cast (default) or converted to float32 once (weights.ts). */
+  halfWeights?: HalfWeights;
 }
 
 /** Stamp of a folder's files (name, size, mtime, inode): a memo key that changes when a file does. */
@@ -250,7 +254,13 @@ export function clearBuildMemo(): void {
  * emitting: the result is remembered per options and folder stamps while its .onnx exists.
  */
 function memoized<T extends { artifact: BuiltArtifact }>(opts: BuildCommon, extra: unknown, build: () => T): T {
-  const key = JSON.stringify([folderStamp(opts.modelDir), folderStamp(opts.adapterDir), path.resolve(opts.cacheDir), extra]);
+  const key = JSON.stringify([
+    folderStamp(opts.modelDir),
+    folderStamp(opts.adapterDir),
+    path.resolve(opts.cacheDir),
+    opts.halfWeights ?? 'cast',
+    extra,
+  ]);
   const hit = buildMemo.get(key) as T | undefined;
   if (hit && fs.existsSync(hit.artifact.path)) return { ...hit, artifact: { ...hit.artifact, cacheHit: true } };
   const built = build();

@@ -5,6 +5,7 @@
  * attention. Model code reads `w.get('h.0.attn.c_attn.weight')` with canonical (unprefixed) names.
  */
 import { defineOp, ops, ShapeError, type Graph, type ParamValue, type Tensor } from '../graph/index';
+import type { DType } from '../graph/dtype';
 import { dimEq, fmtShape, type Dim } from '../graph/shape';
 import { attr } from '../graph/onnx/proto';
 import { loraBranch, type LoraHooks } from './lora';
@@ -18,6 +19,11 @@ export interface WeightSource {
   has(name: string): boolean;
   shape(name: string): number[];
   value(name: string): ParamValue;
+  /**
+   * The stored element type of `value` (default float32). A float16/bfloat16 weight becomes a param
+   * of that type followed by a Cast to float32 in the graph (exact), so its bytes are used in place.
+   */
+  dtype?(name: string): DType;
 }
 
 /**
@@ -40,7 +46,9 @@ export class ParamStore {
     let t = this.cache.get(name);
     if (!t) {
       if (!this.source.has(name)) throw new Error(`model weight "${name}" is missing`);
-      t = this.graph.param(this.prefix + name, this.source.shape(name), { value: this.source.value(name) });
+      const dtype = this.source.dtype?.(name) ?? 'float32';
+      t = this.graph.param(this.prefix + name, this.source.shape(name), { value: this.source.value(name), dtype });
+      if (dtype !== 'float32') t = ops.cast(t, 'float32');
       this.cache.set(name, t);
     }
     return t;
