@@ -20,7 +20,8 @@ import { emitOnnx, Graph } from '../graph/index';
 import type { ModelSource } from '../runtime/session-cache';
 import type { EngineSessionOptions } from '../runtime/session-options';
 import type { ProviderChoice, ResolvedProvider } from '../runtime/providers';
-import type { SessionInfo } from '../runtime/protocol';
+import type { SessionInfo, SessionKeepPolicy } from '../runtime/protocol';
+import type { SessionCacheStats } from '../runtime/session-cache';
 import type { WireFeeds, WireTensor } from '../runtime/tensors';
 import { loadHfFolder } from './hf-model';
 import { ModelFormatError } from '../formats/hf-folder';
@@ -39,6 +40,8 @@ export interface EmbedEngine {
   resolveProvider(choice: ProviderChoice): Promise<ResolvedProvider>;
   createSession(source: ModelSource, options: EngineSessionOptions): Promise<SessionInfo>;
   run(key: string, feeds: WireFeeds): Promise<Record<string, WireTensor>>;
+  /** Idle release and memory budget of the engine's kept sessions (EngineWorker and inProcessEngine have it). */
+  configureCache?(policy: SessionKeepPolicy): Promise<SessionCacheStats>;
 }
 
 let defaultEngine: Promise<EmbedEngine> | null = null;
@@ -54,6 +57,7 @@ export function inProcessEngine(): Promise<EmbedEngine> {
       resolveProvider: (choice) => h.resolveProvider({ choice }),
       createSession: (source, options) => h.createSession({ source, options }),
       run: (key, feeds) => h.run({ key, feeds }),
+      configureCache: (policy) => h.configureCache({ policy }),
     };
   });
   return defaultEngine;
@@ -81,6 +85,8 @@ export interface EmbedCommonOptions {
   sharedWeights?: boolean;
   /** F16/BF16 weights: in place with a Cast (default) or converted to float32 once (weights.ts). */
   halfWeights?: HalfWeights;
+  /** How long the engine keeps unused sessions and how many bytes of them (the settings). */
+  sessionPolicy?: SessionKeepPolicy;
   /** Non-fatal notes (adapter warnings, copy fallbacks, CPU fallback reason). Default: console.warn. */
   onWarning?: (message: string) => void;
 }
@@ -205,6 +211,7 @@ async function openSession(artifact: BuiltArtifact, opts: EmbedCommonOptions) {
   const options: EngineSessionOptions = { provider };
   if (opts.threads !== undefined) options.intraOpNumThreads = opts.threads;
   if (opts.sharedWeights) options.sharedWeights = true;
+  if (opts.sessionPolicy) await engine.configureCache?.(opts.sessionPolicy);
   const session = await engine.createSession({ path: artifact.path }, options);
   return {
     info: { artifact, provider, sessionCacheHit: session.cacheHit },
