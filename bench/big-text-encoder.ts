@@ -2,7 +2,7 @@
 // peak RSS, each variant in a fresh child process, and the PyTorch eager peer on the same machine.
 //
 //   npx tsx bench/big-text-encoder.ts [--model /work/bigmodel/biomedlm-shape] [--threads 2] [--repeats 3]
-//                                     [--half cast|convert] [--no-torch] [--write]
+//                                     [--half cast[,convert]] [--no-torch] [--write]
 //
 // The model folder is made by scripts/make-biomedlm-shape.ts when missing (5.2 GB of bf16). Cold:
 // a fresh ONNX cache, so it includes every one-time step (graph emission, weight binding, session
@@ -38,7 +38,12 @@ const { values } = parseArgs({
 const modelDir = path.resolve(values.model);
 const threads = Number(values.threads);
 const repeats = Number(values.repeats);
-const half = values.half === 'convert' ? 'convert' : 'cast';
+const halves = values.half.split(',').map((h) => {
+  if (h !== 'cast' && h !== 'convert') throw new Error(`--half: "${h}" is neither cast nor convert`);
+  return h;
+});
+// The child measures one variant: the first of --half.
+const half = halves[0]!;
 
 export const PROMPTS = [
   'a chest radiograph showing right lower lobe pneumonia with consolidation',
@@ -125,21 +130,31 @@ const cfg = model.config as { nEmbd: number; nLayer: number; nHead: number; voca
 const m = machine();
 const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
 
-// ORT: fresh cache in a child process (deleted afterwards: ~1 MB of .onnx and hard links; with --half
-// convert, the 10 GB float32 copy).
-const cacheDir = path.join(OUT, `cache-${process.pid}`);
-fs.rmSync(cacheDir, { recursive: true, force: true });
+// ORT: each variant in a fresh child process with a fresh cache (deleted afterwards: ~1 MB of .onnx
+// and hard links; with --half convert, the 10 GB float32 copy).
 const load0 = loadAvg1();
-const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', cacheDir, ...process.argv.slice(2)], {
-  encoding: 'utf8',
-  maxBuffer: 1 << 26,
-  env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' },
-});
-fs.rmSync(cacheDir, { recursive: true, force: true });
-if (r.status !== 0) throw new Error(`ORT child failed (${r.status ?? r.signal}):\n${r.stderr}`);
-const ortR = lastJson(r.stdout) as Awaited<ReturnType<typeof child>>;
-const loadOrt = loadAvg1();
-console.log(JSON.stringify({ ...ortR, embedding: undefined }));
+const ortRuns: { half: string; r: Awaited<ReturnType<typeof child>>; loadAfter: number }[] = [];
+for (const h of halves) {
+  const cacheDir = path.join(OUT, `cache-${process.pid}`);
+  fs.rmSync(cacheDir, { recursive: true, force: true });
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', cacheDir, '--model', modelDir, '--threads', String(threads)];
+  args.push('--repeats', String(repeats), '--half', h);
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+    env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' },
+  });
+  fs.rmSync(cacheDir, { recursive: true, force: true });
+  if (r.status !== 0) throw new Error(`ORT child (--half ${h}) failed (${r.status ?? r.signal}):\n${r.stderr}`);
+  const res = lastJson(r.stdout) as Awaited<ReturnType<typeof child>>;
+  ortRuns.push({ half: h, r: res, loadAfter: loadAvg1() });
+  console.log(JSON.stringify({ half: h, ...res, embedding: undefined }));
+}
+const ortR = ortRuns[0]!.r;
+const loadOrt = ortRuns.map((o) => o.loadAfter).join(', ');
+const sameBits = ortRuns.every(
+  (o) => o.r.embedding.length === ortR.embedding.length && o.r.embedding.every((v, i) => Object.is(v, ortR.embedding[i])),
+);
 
 // PyTorch eager peer, after the ORT child has exited (one big process at a time).
 let torchR: Record<string, number | number[] | string> | null = null;
@@ -182,18 +197,19 @@ const torchErr = torchR
   ? Math.max(...(torchR.embedding0 as number[]).map((v, i) => Math.abs(v - ortR.embedding0[i]!))) /
     Math.max(...ortR.embedding0.map((v) => Math.abs(v)))
   : NaN;
-const rows = [
-  `| ORT (this engine), ${half === 'cast' ? 'bf16 in place + Cast' : 'float32 copy on disk (old path)'} | ${fmt(ortR.coldS)} (CPU ${fmt(ortR.coldCpuS)}) | ${fmt(ortR.warmMedianS, 2)} [${fmt(ortR.warmQ1S, 2)}, ${fmt(ortR.warmQ3S, 2)}] (CPU ${fmt(ortR.warmCpuMedianS, 2)}) | ${fmt(ortR.end.hwmGiB, 2)} GiB = ${ratio(ortR.end.hwmGiB)} x | ${ortR.warmSessionHits}/${repeats} |`,
-];
+const rows = ortRuns.map(
+  ({ half: h, r: o }) =>
+    `| ORT (this engine), ${h === 'cast' ? 'bf16 in place + Cast' : 'float32 copy on disk (old path)'} | ${fmt(o.coldS)} (CPU ${fmt(o.coldCpuS)}) | ${fmt(o.warmMedianS, 2)} [${fmt(o.warmQ1S, 2)}, ${fmt(o.warmQ3S, 2)}] (CPU ${fmt(o.warmCpuMedianS, 2)}) | ${fmt(o.end.hwmGiB, 2)} GiB = ${ratio(o.end.hwmGiB)} x | ${o.warmSessionHits}/${repeats} |`,
+);
 if (torchR)
   rows.push(
-    `| PyTorch ${String(torchR.torch)} eager, float32 | ${fmt(Number(torchR.loadS) + Number(torchR.firstForwardS))} (load ${fmt(Number(torchR.loadS))}) | ${fmt(Number(torchR.warmMedianS), 2)} | ${fmt(Number(torchR.peakRssGiB), 2)} GiB = ${ratio(Number(torchR.peakRssGiB))} x | - |`,
+    `| PyTorch ${String(torchR.torch)} eager, float32 | ${fmt(Number(torchR.loadS) + Number(torchR.firstForwardS))} (load ${fmt(Number(torchR.loadS))}; CPU ${fmt(Number(torchR.coldCpuS))}) | ${fmt(Number(torchR.warmMedianS), 2)} (CPU ${fmt(Number(torchR.warmCpuMedianS), 2)}) | ${fmt(Number(torchR.peakRssGiB), 2)} GiB = ${ratio(Number(torchR.peakRssGiB))} x | - |`,
   );
-const cmd = `npx tsx bench/big-text-encoder.ts --threads ${threads} --repeats ${repeats}${half === 'convert' ? ' --half convert' : ''}${torchR ? '' : ' --no-torch'} --write`;
+const cmd = `npx tsx bench/big-text-encoder.ts --threads ${threads} --repeats ${repeats} --half ${halves.join(',')}${torchR ? '' : ' --no-torch'} --write`;
 const md = `## 2.7B BioMedLM-shaped text encoder: cold and warm embedding of 4 prompts
 
 Command: \`${cmd}\` (model: \`npx tsx scripts/make-biomedlm-shape.ts --out ${values.model}\`)
-Machine: ${m.cpu}, ${m.logicalCores} logical cores, ${m.platform}, Node ${m.node}, onnxruntime-node ${ortVersion()}; 1-min load average ${load0} before, ${loadOrt} after ORT${torchR ? `, ${loadTorch} after PyTorch` : ''}.
+Machine: ${m.cpu}, ${m.logicalCores} logical cores, ${m.platform}, Node ${m.node}, onnxruntime-node ${ortVersion()}; 1-min load average ${load0} before, ${loadOrt} after the ORT variant(s)${torchR ? `, ${loadTorch} after PyTorch` : ''}.
 Date: ${date}. Model: GPT-2 ${cfg.nEmbd} wide, ${cfg.nLayer} layers, ${cfg.nHead} heads, vocabulary ${cfg.vocabSize}, ${fmt(model.numParameters / 1e9, 3)}B parameters, random bf16 weights (${gb(model.byteSize)} GB in ${model.files.length} safetensors shards); float32 weight bytes ${gb(f32Bytes)} GB. 4 prompts of ${ortR.tokens} tokens (right padded), ${threads} intra-op threads.
 
 | | cold s (fresh cache, child process) | warm s, median [IQR] of ${repeats} | peak RSS (VmHWM) / float32 weight bytes | warm calls on the kept session |
@@ -201,6 +217,7 @@ Date: ${date}. Model: GPT-2 ${cfg.nEmbd} wide, ${cfg.nLayer} layers, ${cfg.nHead
 ${rows.join('\n')}
 
 Cold ORT: graph emission and binding ${fmt(ortR.buildS, 1)} s; the rest is session creation (ORT constant-folds the bf16 -> float32 Cast into float32 initializers and prepacks the MatMul weights) and the first run. RSS after the cold call: ${fmt(ortR.afterCold.anonGiB, 2)} GiB anonymous, ${fmt(ortR.afterCold.fileGiB, 2)} GiB file-backed.
+${ortRuns.length > 1 ? `Embeddings of the variants equal bit for bit: ${sameBits ? 'yes' : 'NO'}.` : ''}
 ${torchR ? `ORT vs PyTorch on the first 4 embedding values: max |diff| / max |value| = ${torchErr.toExponential(1)}.` : ''}
 CPU time is user + system of the whole process; wall time on this shared 2-core machine measures the other jobs too when the load average is above 2: read both.
 Goals (issue 15): warm <= 5 s, cold <= 60 s including one-time work, peak RSS <= 1.15 x float32 weight bytes.`;

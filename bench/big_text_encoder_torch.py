@@ -48,7 +48,7 @@ def read_folder(d):
     return out
 
 
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 cfg = json.load(open(os.path.join(a.model, "config.json")))
 W = read_folder(a.model)
 load_s = time.perf_counter() - t0
@@ -85,11 +85,13 @@ def forward():
 t1 = time.perf_counter()
 emb = forward()
 first_s = time.perf_counter() - t1
-samples = []
+cold_cpu = time.process_time() - c0
+samples, cpu = [], []
 for _ in range(a.repeats):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     forward()
     samples.append(time.perf_counter() - t)
+    cpu.append(time.process_time() - c)
 print(
     json.dumps(
         {
@@ -99,6 +101,8 @@ print(
             "firstForwardS": first_s,
             "warmMedianS": statistics.median(samples),
             "warmSamplesS": samples,
+            "warmCpuMedianS": statistics.median(cpu),
+            "coldCpuS": cold_cpu,
             "peakRssGiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
             "embedding0": emb[0, :4].tolist(),
         }
