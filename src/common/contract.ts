@@ -104,6 +104,10 @@ export const Settings = z.object({
   threads: z.number().int().min(0).max(256),
   /** Default name stored with labels. */
   annotator: z.string().max(100),
+  /** Minutes an unused model session stays loaded in the engine; 0 keeps it until the worker ends. */
+  sessionIdleMinutes: z.number().int().min(0).max(1440),
+  /** Loaded sessions beyond this many MiB are released, least recently used first; 0: no limit. */
+  sessionMemoryMb: z.number().int().min(0).max(1_048_576),
 });
 export type Settings = z.infer<typeof Settings>;
 

@@ -2,7 +2,13 @@
 import { Settings } from '../../common/contract';
 import type { Db } from './database';
 
-export const DEFAULT_SETTINGS: Settings = { executionProvider: 'auto', threads: 0, annotator: 'researcher' };
+export const DEFAULT_SETTINGS: Settings = {
+  executionProvider: 'auto',
+  threads: 0,
+  annotator: 'researcher',
+  sessionIdleMinutes: 10,
+  sessionMemoryMb: 0,
+};
 
 export class SettingsRepo {
   constructor(private readonly db: Db) {}

@@ -11,6 +11,7 @@ import { sha256Hex, canonicalJson } from '../../native/io/hash';
 import { embeddingIdentity, type CleftBundle } from '../../native/bundle/index';
 import { imageFeatures, type EngineChoice } from '../../native/cleft/features';
 import { providerLabel, type ProviderChoice } from '../../native/runtime/providers';
+import type { SessionKeepPolicy } from '../../native/runtime/protocol';
 
 export type Engine = EngineChoice & { cacheDir: string };
 
@@ -20,8 +21,14 @@ export function engineFromSettings(dataDir: string, settings: Settings, onWarnin
     cacheDir: path.join(dataDir, 'cache', 'onnx'),
     device: settings.executionProvider as ProviderChoice,
     ...(settings.threads > 0 ? { threads: settings.threads } : {}),
+    sessionPolicy: sessionPolicyOf(settings),
     onWarning,
   };
+}
+
+/** The engine's kept-session policy the Settings ask for. */
+export function sessionPolicyOf(settings: Settings): SessionKeepPolicy {
+  return { idleMs: settings.sessionIdleMinutes * 60_000, budgetBytes: settings.sessionMemoryMb * 2 ** 20 };
 }
 
 export interface FeatureResult {

@@ -22,6 +22,7 @@ import { writeFileAtomic } from '../formats/safetensors';
 import type { ImagePooling } from '../models/vit';
 import type { ProviderChoice, ResolvedProvider } from '../runtime/providers';
 import type { EngineSessionOptions } from '../runtime/session-options';
+import type { SessionKeepPolicy } from '../runtime/protocol';
 
 export interface EngineChoice {
   /** Default: ORT in this thread (`inProcessEngine()`), right for worker threads and the CLI. */
@@ -32,6 +33,8 @@ export interface EngineChoice {
   /** Rows per encoder run (default 8). */
   batchSize?: number;
   onWarning?: (message: string) => void;
+  /** How long the engine keeps unused sessions and how many bytes of them (the settings). */
+  sessionPolicy?: SessionKeepPolicy;
 }
 
 export interface FeatureResult {
@@ -64,6 +67,7 @@ function common(o: EngineChoice & { cacheDir: string }, model: { modelDir: strin
     ...(o.device ? { device: o.device } : {}),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
+    ...(o.sessionPolicy ? { sessionPolicy: o.sessionPolicy } : {}),
   };
 }
 
@@ -174,6 +178,7 @@ export async function promptFeatures(
     throw new Error(`prompt: ${nCtx} context vectors + class tokens exceed the text encoder's ${built.config.nPositions} positions`);
   const options: EngineSessionOptions = { provider };
   if (o.threads !== undefined) options.intraOpNumThreads = o.threads;
+  if (o.sessionPolicy) await engine.configureCache?.(o.sessionPolicy);
   const s = await engine.createSession({ path: built.file }, options);
   const out = await engine.run(s.key, {
     class_ids: { type: 'int64', dims: [classIds.length, seq], data: ids },

@@ -2,7 +2,7 @@
  * Element types the IR knows, their ONNX TensorProto.DataType codes and byte sizes.
  * float64 exists mainly so gradient rules can be checked by finite differences with tight tolerances.
  */
-export type DType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'bool';
 
 export const ONNX_DTYPE: Record<DType, number> = {
   float32: 1,
@@ -11,6 +11,7 @@ export const ONNX_DTYPE: Record<DType, number> = {
   bool: 9,
   float16: 10,
   float64: 11,
+  bfloat16: 16,
 };
 
 export const DTYPE_BYTES: Record<DType, number> = {
@@ -20,6 +21,7 @@ export const DTYPE_BYTES: Record<DType, number> = {
   bool: 1,
   float16: 2,
   float64: 8,
+  bfloat16: 2,
 };
 
 export function isFloat(dtype: DType): boolean {
@@ -63,6 +65,14 @@ export function float16BitsToFloat32(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
+/** Round-to-nearest-even float32 -> bfloat16 bits (the upper half of the float32); NaN stays NaN. */
+export function float32ToBfloat16Bits(value: number): number {
+  const f32 = new Float32Array([value]);
+  const x = new Uint32Array(f32.buffer)[0]!;
+  if ((x & 0x7fffffff) > 0x7f800000) return (x >>> 16) | 0x0040;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
 /** Encode JS numbers as little-endian bytes of the given dtype (constants, initializers). */
 export function encodeValues(dtype: DType, values: ArrayLike<number | bigint | boolean>): Uint8Array {
   const n = values.length;
@@ -79,6 +89,9 @@ export function encodeValues(dtype: DType, values: ArrayLike<number | bigint | b
         break;
       case 'float16':
         view.setUint16(i * 2, float32ToFloat16Bits(Number(v)), true);
+        break;
+      case 'bfloat16':
+        view.setUint16(i * 2, float32ToBfloat16Bits(Number(v)), true);
         break;
       case 'int64':
         view.setBigInt64(i * 8, typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v))), true);

@@ -21,13 +21,14 @@ import type { EmitTarget } from '../graph/op';
 import type { ModelSource } from '../runtime/session-cache';
 import type { EngineSessionOptions } from '../runtime/session-options';
 import type { ProviderChoice, ResolvedProvider } from '../runtime/providers';
-import type { SessionInfo } from '../runtime/protocol';
+import type { SessionInfo, SessionKeepPolicy } from '../runtime/protocol';
+import type { SessionCacheStats } from '../runtime/session-cache';
 import type { WireFeeds, WireTensor } from '../runtime/tensors';
 import { loadHfFolder } from './hf-model';
 import { ModelFormatError } from '../formats/hf-folder';
 import { type Gpt2Config } from './gpt2';
 import { writeFileAtomic } from '../formats/safetensors';
-import { bindModelWeights } from './weights';
+import { bindModelWeights, type HalfWeights } from './weights';
 import { ParamStore } from './encoders';
 import { gpt2Forward, gpt2TextEmbedding } from './gpt2';
 import { poolImage, visionForward, IMAGE_POOLINGS, type ImagePooling, type PosInterpolation, type VisionConfig } from './vit';
@@ -40,6 +41,8 @@ export interface EmbedEngine {
   resolveProvider(choice: ProviderChoice): Promise<ResolvedProvider>;
   createSession(source: ModelSource, options: EngineSessionOptions): Promise<SessionInfo>;
   run(key: string, feeds: WireFeeds): Promise<Record<string, WireTensor>>;
+  /** Idle release and memory budget of the engine's kept sessions (EngineWorker and inProcessEngine have it). */
+  configureCache?(policy: SessionKeepPolicy): Promise<SessionCacheStats>;
 }
 
 let defaultEngine: Promise<EmbedEngine> | null = null;
@@ -55,6 +58,7 @@ export function inProcessEngine(): Promise<EmbedEngine> {
       resolveProvider: (choice) => h.resolveProvider({ choice }),
       createSession: (source, options) => h.createSession({ source, options }),
       run: (key, feeds) => h.run({ key, feeds }),
+      configureCache: (policy) => h.configureCache({ policy }),
     };
   });
   return defaultEngine;
@@ -80,6 +84,10 @@ export interface EmbedCommonOptions {
   engine?: EmbedEngine;
   /** Set session.disable_prepacking=1 (several sessions sharing memory-mapped weights). */
   sharedWeights?: boolean;
+  /** F16/BF16 weights: in place with a Cast (default) or converted to float32 once (weights.ts). */
+  halfWeights?: HalfWeights;
+  /** How long the engine keeps unused sessions and how many bytes of them (the settings). */
+  sessionPolicy?: SessionKeepPolicy;
   /** Non-fatal notes (adapter warnings, copy fallbacks, CPU fallback reason). Default: console.warn. */
   onWarning?: (message: string) => void;
 }
@@ -252,6 +260,7 @@ async function openSession(artifact: BuiltArtifact, opts: EmbedCommonOptions, en
   const options: EngineSessionOptions = { provider };
   if (opts.threads !== undefined) options.intraOpNumThreads = opts.threads;
   if (opts.sharedWeights) options.sharedWeights = true;
+  if (opts.sessionPolicy) await engine.configureCache?.(opts.sessionPolicy);
   const session = await engine.createSession({ path: artifact.path }, options);
   return {
     info: { artifact, provider, sessionCacheHit: session.cacheHit },
@@ -271,6 +280,8 @@ export interface BuildCommon {
   target?: EmitTarget;
   /** Static sizes of symbolic dims ('batch', 'seq'): see EmitOptions.dims. */
   dims?: Record<string, number>;
+  /** F16/BF16 weights: in place with a Cast (default) or converted to float32 once (weights.ts). */
+  halfWeights?: HalfWeights;
 }
 
 /** Stamp of a folder's files (name, size, mtime, inode): a memo key that changes when a file does. */
@@ -303,7 +314,13 @@ export function clearBuildMemo(): void {
  * emitting: the result is remembered per options and folder stamps while its .onnx exists.
  */
 function memoized<T extends { artifact: BuiltArtifact }>(opts: BuildCommon, extra: unknown, build: () => T): T {
-  const key = JSON.stringify([folderStamp(opts.modelDir), folderStamp(opts.adapterDir), path.resolve(opts.cacheDir), extra]);
+  const key = JSON.stringify([
+    folderStamp(opts.modelDir),
+    folderStamp(opts.adapterDir),
+    path.resolve(opts.cacheDir),
+    opts.halfWeights ?? 'cast',
+    extra,
+  ]);
   const hit = buildMemo.get(key) as T | undefined;
   if (hit && fs.existsSync(hit.artifact.path)) return { ...hit, artifact: { ...hit.artifact, cacheHit: true } };
   const built = build();

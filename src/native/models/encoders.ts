@@ -6,6 +6,7 @@
  */
 import { defineOp, ops, ShapeError, type Graph, type ParamValue, type Tensor } from '../graph/index';
 import type { EmitTarget } from '../graph/op';
+import type { DType } from '../graph/dtype';
 import { dimEq, fmtShape, type Dim } from '../graph/shape';
 import { attr } from '../graph/onnx/proto';
 import { loraBranch, type LoraHooks } from './lora';
@@ -19,6 +20,11 @@ export interface WeightSource {
   has(name: string): boolean;
   shape(name: string): number[];
   value(name: string): ParamValue;
+  /**
+   * The stored element type of `value` (default float32). A float16/bfloat16 weight becomes a param
+   * of that type followed by a Cast to float32 in the graph (exact), so its bytes are used in place.
+   */
+  dtype?(name: string): DType;
 }
 
 /**
@@ -84,7 +90,9 @@ export class ParamStore {
     let t = this.cache.get(name);
     if (!t) {
       if (!this.source.has(name)) throw new Error(`model weight "${name}" is missing`);
-      t = this.graph.param(this.prefix + name, this.source.shape(name), { value: this.source.value(name) });
+      const dtype = this.source.dtype?.(name) ?? 'float32';
+      t = this.graph.param(this.prefix + name, this.source.shape(name), { value: this.source.value(name), dtype });
+      if (dtype !== 'float32') t = ops.cast(t, 'float32');
       this.cache.set(name, t);
     }
     return t;

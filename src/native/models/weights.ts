@@ -1,10 +1,13 @@
 /**
  * Frozen weights as ONNX external data: the one way the engine binds a model's weights.
  *
- *   <cacheDir>/weights/<file key>.safetensors    hard link to a weight file (F32 data used in place:
- *                                                external data at its offsets, memory-mapped by ORT)
- *   <cacheDir>/weights/<conversion key>.bin      F16/BF16 weights as F32 and LoRA-merged weights,
- *                                                64-byte aligned, written once
+ *   <cacheDir>/weights/<file key>.safetensors    hard link to a weight file: F32, F16 and BF16 data
+ *                                                used in place (external data at its offsets,
+ *                                                memory-mapped by ORT); F16/BF16 are params of
+ *                                                their own type followed by a Cast to float32
+ *   <cacheDir>/weights/<conversion key>.bin      LoRA-merged weights (and, with halfWeights
+ *                                                'convert', F16/BF16 as F32), 64-byte aligned,
+ *                                                written once
  *
  * Measured with onnxruntime-node 1.30 (test/unit/native/graph/emit.test.ts): ORT resolves
  * `location` against the .onnx file's directory and rejects '..', absolute paths and symlinks
@@ -13,6 +16,11 @@
  * across file systems, falls back to a copy with a warning). File keys hash path, device, inode,
  * size and mtime: a replaced model file gets a new key. Aligned offsets are memory-mapped: a 256 MB
  * weight used by MatMul is copied by prepacking unless `session.disable_prepacking=1`.
+ *
+ * Half-precision weights (docs/engine.md "Half-precision weights", bench/big-text-encoder.ts): the
+ * float32 copy on disk (9.9 GB for a 2.7B model) cost more to write and read than ORT's constant
+ * folding of Cast(bf16 initializer) costs at session creation, and bf16 -> f32 is exact, so the
+ * results are bit for bit those of the converted copy.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -21,6 +29,7 @@ import type { ParamValue } from '../graph/index';
 import { readWeightF32, type WeightRef } from '../formats/hf-folder';
 import { readPeftAdapter, validateAdapter, mergedWeight, ADAPTER_WEIGHTS, type PeftAdapter } from '../formats/peft';
 import { writeFileAtomic } from '../formats/safetensors';
+import type { DType } from '../graph/dtype';
 import type { WeightSource } from './encoders';
 import type { HfModel } from './hf-model';
 
@@ -29,7 +38,18 @@ export interface BindWeightsOptions {
   cacheDir: string;
   /** Called when a weight file has to be copied (default console.warn). */
   onWarning?: (message: string) => void;
+  /**
+   * F16/BF16 weights: 'cast' (default) binds them in place as their own type with a Cast to float32
+   * in the graph; 'convert' writes them as float32 into the converted file once (the old path, kept
+   * for comparison: it gives the same numbers).
+   */
+  halfWeights?: HalfWeights;
 }
+
+export type HalfWeights = 'cast' | 'convert';
+
+/** Stored safetensors dtypes that bind in place, and their graph element types. */
+const IN_PLACE: Partial<Record<string, DType>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
 /** Weights that are changed on the way (LoRA merged): converted like F16/BF16, keyed by `keyFiles` too. */
 export interface WeightTransform {
@@ -45,9 +65,9 @@ export interface BoundWeights {
 }
 
 /**
- * Points every weight at bytes ORT can map from `<cacheDir>`: F32 tensors in place (via a hard link
- * of their file), the others (F16, BF16, and those `transform` changes) as F32 in one converted
- * file, written once.
+ * Points every weight at bytes ORT can map from `<cacheDir>`: F32, F16 and BF16 tensors in place (via
+ * a hard link of their file), the others (other dtypes, those `transform` changes, and F16/BF16 with
+ * halfWeights 'convert') as F32 in one converted file, written once.
  */
 export function bindWeights(
   refs: readonly WeightRef[],
@@ -73,10 +93,16 @@ export function bindWeights(
   };
 
   const values = new Map<string, ParamValue>();
-  const toConvert = refs.filter((w) => w.dtype !== 'F32' || changed.has(w.name));
+  const dtypes = new Map<string, DType>();
+  const convertHalf = opts.halfWeights === 'convert';
+  const inPlace = (w: WeightRef): DType | undefined =>
+    changed.has(w.name) || (convertHalf && w.dtype !== 'F32') ? undefined : IN_PLACE[w.dtype];
+  const toConvert = refs.filter((w) => inPlace(w) === undefined);
   for (const w of refs) {
-    if (w.dtype === 'F32' && !changed.has(w.name))
-      values.set(w.name, { kind: 'external', location: linkFor(w.file), offset: w.byteOffset, length: w.byteLength });
+    const dtype = inPlace(w);
+    if (dtype === undefined) continue;
+    values.set(w.name, { kind: 'external', location: linkFor(w.file), offset: w.byteOffset, length: w.byteLength });
+    if (dtype !== 'float32') dtypes.set(w.name, dtype);
   }
 
   let converted: string | null = null;
@@ -122,6 +148,7 @@ export function bindWeights(
       if (!v) throw new Error(`no bound value for weight ${n}`);
       return v;
     },
+    dtype: (n) => dtypes.get(n) ?? 'float32',
   };
   return { source, converted };
 }
@@ -147,6 +174,7 @@ export function bindModelWeights(model: HfModel, opts: BindWeightsOptions & { ad
     cacheDir: opts.cacheDir,
     onWarning: warn,
     files: model.files,
+    ...(opts.halfWeights ? { halfWeights: opts.halfWeights } : {}),
     ...(ad
       ? {
           transform: {

@@ -3,7 +3,7 @@
 import { ortVersion, type OrtSession, type OrtTensor } from './ort';
 import { toWireError, type EngineOp, type EngineOps, type EngineRequest, type EngineResponse, type TensorInfo } from './protocol';
 import { resolveExecutionProvider } from './providers';
-import { SessionCache } from './session-cache';
+import { DEFAULT_SESSION_IDLE_MS, SessionCache } from './session-cache';
 import { fromOrtTensor, toOrtTensor, transferListOf, type WireTensor } from './tensors';
 import type { WorkerTransport } from './transport';
 
@@ -13,7 +13,8 @@ function describe(meta: OrtSession['inputMetadata']): TensorInfo[] {
   return meta.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name }));
 }
 
-export function createEngineHandlers(cache = new SessionCache()): Handlers {
+/** Sessions stay warm between calls; unused ones go after the default idle time until configured. */
+export function createEngineHandlers(cache = new SessionCache({ idleMs: DEFAULT_SESSION_IDLE_MS })): Handlers {
   return {
     resolveProvider: ({ choice }) => resolveExecutionProvider(choice),
 
@@ -29,18 +30,22 @@ export function createEngineHandlers(cache = new SessionCache()): Handlers {
       };
     },
 
-    run: async ({ key, feeds, fetches }) => {
-      const entry = cache.get(key);
-      if (!entry) throw new Error(`No session with key ${key.slice(0, 12)}…: create it first (or it was released)`);
-      const ortFeeds: Record<string, OrtTensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(t);
-      const outputs = fetches ? await entry.session.run(ortFeeds, fetches) : await entry.session.run(ortFeeds);
-      const result: Record<string, WireTensor> = {};
-      for (const [name, value] of Object.entries(outputs)) result[name] = fromOrtTensor(name, value);
-      return result;
-    },
+    run: ({ key, feeds, fetches }) =>
+      cache.use(key, async (entry) => {
+        const ortFeeds: Record<string, OrtTensor> = {};
+        for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(t);
+        const outputs = fetches ? await entry.session.run(ortFeeds, fetches) : await entry.session.run(ortFeeds);
+        const result: Record<string, WireTensor> = {};
+        for (const [name, value] of Object.entries(outputs)) result[name] = fromOrtTensor(name, value);
+        return result;
+      }),
 
     releaseSession: ({ key }) => cache.release(key),
+
+    configureCache: async ({ policy }) => {
+      await cache.configure(policy);
+      return cache.stats();
+    },
 
     stats: async () => ({ ...cache.stats(), ortVersion: ortVersion() }),
   };

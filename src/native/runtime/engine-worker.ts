@@ -1,7 +1,15 @@
 // EngineWorker: the host side of an engine worker. Every ORT call (model load, run) is synchronous
 // native work that blocks its thread for as long as it computes, so the engine lives in a worker and
 // callers get promises. This module must not load ORT itself.
-import { EngineError, type EngineOp, type EngineOps, type EngineRequest, type EngineResponse, type SessionInfo } from './protocol';
+import {
+  EngineError,
+  type EngineOp,
+  type EngineOps,
+  type EngineRequest,
+  type EngineResponse,
+  type SessionInfo,
+  type SessionKeepPolicy,
+} from './protocol';
 import type { ProviderChoice, ResolvedProvider } from './providers';
 import type { ModelSource, SessionCacheStats } from './session-cache';
 import type { EngineSessionOptions } from './session-options';
@@ -81,6 +89,11 @@ export class EngineWorker {
 
   releaseSession(key: string): Promise<boolean> {
     return this.call('releaseSession', { key });
+  }
+
+  /** How long unused sessions stay and how many bytes of them the worker keeps (the settings). */
+  configureCache(policy: SessionKeepPolicy): Promise<SessionCacheStats> {
+    return this.call('configureCache', { policy });
   }
 
   stats(): Promise<SessionCacheStats & { ortVersion: string }> {

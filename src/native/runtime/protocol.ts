@@ -2,6 +2,14 @@
 // operation's arguments and result; requests, responses and the client's method types derive from it.
 import type { ProviderChoice, ResolvedProvider } from './providers';
 import type { ModelSource, SessionCacheStats, SessionPlacement } from './session-cache';
+
+/** The serialisable part of SessionCachePolicy (what a setting can say). */
+export interface SessionKeepPolicy {
+  /** Release sessions unused this long; 0: never. */
+  idleMs: number;
+  /** Release least recently used sessions beyond this many estimated bytes; 0: no budget. */
+  budgetBytes: number;
+}
 import type { EngineSessionOptions } from './session-options';
 import type { WireFeeds, WireTensor } from './tensors';
 
@@ -35,6 +43,7 @@ export interface EngineOps {
     result: Record<string, WireTensor>;
   };
   releaseSession: { args: { key: string }; result: boolean };
+  configureCache: { args: { policy: SessionKeepPolicy }; result: SessionCacheStats };
   stats: { args: Record<string, never>; result: SessionCacheStats & { ortVersion: string } };
 }
 export type EngineOp = keyof EngineOps;

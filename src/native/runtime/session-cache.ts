@@ -69,6 +69,43 @@ export interface SessionCacheStats {
   hits: number;
   misses: number;
   size: number;
+  /** Sum of the sessions' estimated resident bytes. */
+  bytes: number;
+  /** Sessions released by the idle timeout or the memory budget so far. */
+  evictions: number;
+}
+
+/**
+ * When kept sessions are let go. A session of a 2.7B text encoder holds ~10 GB and takes tens of
+ * seconds to create: kept warm it answers in seconds, kept forever it starves everything else.
+ */
+export interface SessionCachePolicy {
+  /** Release a session unused for this long (ms); 0 or Infinity: never. Default never (the engine's cache: 10 minutes). */
+  idleMs?: number;
+  /**
+   * Least recently used sessions beyond this many estimated bytes are released (the one just
+   * created and those running stay); 0 or Infinity: no budget. Default none.
+   */
+  budgetBytes?: number;
+  /** At most this many sessions (LRU beyond). Default unlimited. */
+  maxEntries?: number;
+  /** Clock in ms (tests inject one; default Date.now). */
+  now?: () => number;
+  /**
+   * Estimated resident bytes of a new session. Default: the process RSS growth while it was created
+   * (folded and prepacked weights are anonymous memory; memory-mapped F32 weights count as they are
+   * touched), at least the model file's size.
+   */
+  sizeOf?: (created: { rssGrowth: number; modelBytes: number }) => number;
+}
+
+export const DEFAULT_SESSION_IDLE_MS = 10 * 60_000;
+
+interface Slot {
+  entry: CachedSession;
+  bytes: number;
+  lastUsed: number;
+  running: number;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -90,14 +127,37 @@ export function sessionKey(artifactHash: string, options: EngineSessionOptions, 
 }
 
 export class SessionCache {
-  private readonly entries = new Map<string, CachedSession>();
+  private readonly entries = new Map<string, Slot>();
   // In-flight creations, so two concurrent requests for one model create one session.
   private readonly pending = new Map<string, Promise<CachedSession>>();
   private hits = 0;
   private misses = 0;
+  private evictions = 0;
+  private policy: Required<Omit<SessionCachePolicy, 'sizeOf'>> & Pick<SessionCachePolicy, 'sizeOf'>;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
-  /** @param maxEntries least recently used sessions beyond this are released. */
-  constructor(private readonly maxEntries = Number.POSITIVE_INFINITY) {}
+  /** @param policy idle release and memory budget (a number: maxEntries, as before). */
+  constructor(policy: SessionCachePolicy | number = {}) {
+    this.policy = SessionCache.resolve(typeof policy === 'number' ? { maxEntries: policy } : policy);
+  }
+
+  private static resolve(p: SessionCachePolicy) {
+    const never = (v: number | undefined, d: number) => (v === undefined ? d : v > 0 ? v : Number.POSITIVE_INFINITY);
+    return {
+      idleMs: never(p.idleMs, Number.POSITIVE_INFINITY),
+      budgetBytes: never(p.budgetBytes, Number.POSITIVE_INFINITY),
+      maxEntries: never(p.maxEntries, Number.POSITIVE_INFINITY),
+      now: p.now ?? Date.now,
+      ...(p.sizeOf ? { sizeOf: p.sizeOf } : {}),
+    };
+  }
+
+  /** Changes the policy (the settings changed) and applies it at once. */
+  async configure(policy: SessionCachePolicy): Promise<void> {
+    const sizeOf = policy.sizeOf ?? this.policy.sizeOf;
+    this.policy = SessionCache.resolve({ ...policy, now: policy.now ?? this.policy.now, ...(sizeOf ? { sizeOf } : {}) });
+    await this.sweep();
+  }
 
   async acquire(source: ModelSource, options: EngineSessionOptions = {}): Promise<{ entry: CachedSession; hit: boolean }> {
     const bytes = 'bytes' in source ? source.bytes : await readFile(source.path);
@@ -108,9 +168,8 @@ export class SessionCache {
     const existing = this.entries.get(key);
     if (existing) {
       this.hits++;
-      this.entries.delete(key); // re-insert: Map order doubles as LRU order
-      this.entries.set(key, existing);
-      return { entry: existing, hit: true };
+      this.touch(key, existing);
+      return { entry: existing.entry, hit: true };
     }
     const inFlight = this.pending.get(key);
     if (inFlight) {
@@ -119,15 +178,20 @@ export class SessionCache {
     }
 
     this.misses++;
+    let size = 0;
     const creation = (async (): Promise<CachedSession> => {
+      const rss0 = process.memoryUsage.rss();
       const { session, placement } = await createPlaced(source, options);
+      const created = { rssGrowth: Math.max(0, process.memoryUsage.rss() - rss0), modelBytes: bytes.length };
+      size = this.policy.sizeOf ? this.policy.sizeOf(created) : Math.max(created.rssGrowth, created.modelBytes);
       return { key, artifactHash, session, options, placement };
     })();
     this.pending.set(key, creation);
     try {
       const entry = await creation;
-      this.entries.set(key, entry);
-      await this.evict();
+      this.entries.set(key, { entry, bytes: size, lastUsed: this.policy.now(), running: 0 });
+      await this.evict(key);
+      this.schedule();
       return { entry, hit: false };
     } finally {
       this.pending.delete(key);
@@ -135,32 +199,96 @@ export class SessionCache {
   }
 
   get(key: string): CachedSession | undefined {
-    return this.entries.get(key);
+    return this.entries.get(key)?.entry;
+  }
+
+  /**
+   * Runs `fn` with the session of `key`, which counts as used now and cannot be released while
+   * `fn` runs (an idle sweep or the budget skips it).
+   */
+  async use<T>(key: string, fn: (entry: CachedSession) => Promise<T>): Promise<T> {
+    const slot = this.entries.get(key);
+    if (!slot) throw new Error(`No session with key ${key.slice(0, 12)}…: create it first (or it was released)`);
+    this.touch(key, slot);
+    slot.running++;
+    try {
+      return await fn(slot.entry);
+    } finally {
+      slot.running--;
+      slot.lastUsed = this.policy.now();
+      this.schedule();
+    }
   }
 
   async release(key: string): Promise<boolean> {
-    const entry = this.entries.get(key);
-    if (!entry) return false;
+    const slot = this.entries.get(key);
+    if (!slot) return false;
     this.entries.delete(key);
-    await entry.session.release();
+    await slot.entry.session.release();
     return true;
   }
 
   async clear(): Promise<void> {
     const all = [...this.entries.values()];
     this.entries.clear();
-    await Promise.all(all.map((e) => e.session.release()));
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.all(all.map((s) => s.entry.session.release()));
   }
 
   stats(): SessionCacheStats {
-    return { hits: this.hits, misses: this.misses, size: this.entries.size };
+    let bytes = 0;
+    for (const s of this.entries.values()) bytes += s.bytes;
+    return { hits: this.hits, misses: this.misses, size: this.entries.size, bytes, evictions: this.evictions };
   }
 
-  private async evict(): Promise<void> {
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) return;
-      await this.release(oldest);
+  /** Keys from least to most recently used. */
+  keys(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** Releases the sessions idle for at least idleMs (by the policy's clock); returns their keys. */
+  async sweep(): Promise<string[]> {
+    const now = this.policy.now();
+    const idle = [...this.entries].filter(([, s]) => s.running === 0 && now - s.lastUsed >= this.policy.idleMs).map(([k]) => k);
+    for (const k of idle) if (await this.release(k)) this.evictions++;
+    await this.evict();
+    this.schedule();
+    return idle;
+  }
+
+  private touch(key: string, slot: Slot): void {
+    slot.lastUsed = this.policy.now();
+    this.entries.delete(key); // re-insert: Map order doubles as LRU order
+    this.entries.set(key, slot);
+  }
+
+  /**
+   * LRU release beyond maxEntries and budgetBytes, sparing `keep`, the most recently used session
+   * (a model larger than the budget still runs) and running ones.
+   */
+  private async evict(keep?: string): Promise<void> {
+    const over = () => {
+      const { bytes, size } = this.stats();
+      return size > this.policy.maxEntries || bytes > this.policy.budgetBytes;
+    };
+    const newest = [...this.entries.keys()].at(-1);
+    for (const [k, s] of [...this.entries]) {
+      if (!over()) return;
+      if (k === keep || k === newest || s.running > 0) continue;
+      if (await this.release(k)) this.evictions++;
     }
+  }
+
+  /** A real timer for the next idle expiry; unref'd so a kept session never keeps a process alive. */
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!Number.isFinite(this.policy.idleMs) || this.entries.size === 0) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const s of this.entries.values()) if (s.running === 0) next = Math.min(next, s.lastUsed + this.policy.idleMs);
+    if (!Number.isFinite(next)) return;
+    this.timer = setTimeout(() => void this.sweep(), Math.max(0, next - this.policy.now()) + 10);
+    this.timer.unref?.();
   }
 }

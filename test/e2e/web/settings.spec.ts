@@ -42,7 +42,10 @@ test('an invalid thread count is shown inline; a valid one persists after reload
 
   // The back end agrees, not just the form.
   const res = await request.post(`${served.origin}/api/settings.get`, { data: {}, headers: { 'X-Cleft-Token': served.token } });
-  expect(await res.json()).toEqual({ ok: true, value: { executionProvider: 'cpu', threads: 4, annotator: 'Dr. Reader' } });
+  expect(await res.json()).toEqual({
+    ok: true,
+    value: { executionProvider: 'cpu', threads: 4, annotator: 'Dr. Reader', sessionIdleMinutes: 10, sessionMemoryMb: 0 },
+  });
 
   // Other pages read the same settings.
   await page.keyboard.press('Alt+Digit3');

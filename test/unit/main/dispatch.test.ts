@@ -71,7 +71,10 @@ describe('dispatch validates every payload against the contract', () => {
 
   it('settings round-trip and persist, defaults fill the rest', async () => {
     const updated = await dispatch(backend.handlers, 'settings.update', { threads: 2, executionProvider: 'cuda:1' });
-    expect(updated).toEqual({ ok: true, value: { threads: 2, executionProvider: 'cuda:1', annotator: 'researcher' } });
+    expect(updated).toEqual({
+      ok: true,
+      value: { threads: 2, executionProvider: 'cuda:1', annotator: 'researcher', sessionIdleMinutes: 10, sessionMemoryMb: 0 },
+    });
     const again = await dispatch(backend.handlers, 'settings.get', {});
     expect(again).toEqual(updated);
     const webgpu = await dispatch(backend.handlers, 'settings.update', { executionProvider: 'webgpu' });

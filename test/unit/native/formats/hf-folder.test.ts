@@ -325,7 +325,7 @@ describe('refusing bad folders', () => {
 });
 
 describe('F16 / BF16 weights', () => {
-  it('loads F16 and BF16 folders; binding converts them to F32 once, F32 weights are used in place', () => {
+  it('loads F16 and BF16 folders; binding with halfWeights convert converts them to F32 once, F32 weights are used in place', () => {
     const t = fixtureTensors('gpt2');
     const bf: Record<string, TensorInput> = {};
     const hf: Record<string, TensorInput> = {};
@@ -342,7 +342,7 @@ describe('F16 / BF16 weights', () => {
     const m = loadHfFolder(makeFolder('gpt2-bf16', fixtureConfig('gpt2'), bf));
     expect(m.dtypes).toEqual(['BF16']);
     const cacheDir = path.join(tmp, 'cache');
-    const bound = bindModelWeights(m, { cacheDir });
+    const bound = bindModelWeights(m, { cacheDir, halfWeights: 'convert' });
     const file = bound.converted!;
     expect(path.dirname(file)).toBe(path.join(cacheDir, 'weights'));
     const v = bound.source.value('h.0.attn.c_attn.weight');
@@ -355,9 +355,25 @@ describe('F16 / BF16 weights', () => {
     const orig = t['h.0.attn.c_attn.weight']!.data as Float32Array;
     for (let i = 0; i < orig.length; i++) expect(Math.abs(conv[i]! - orig[i]!)).toBeLessThanOrEqual(Math.abs(orig[i]!) * 2 ** -8);
     const mtime = fs.statSync(file).mtimeMs;
-    expect(bindModelWeights(m, { cacheDir }).converted).toBe(file);
+    expect(bindModelWeights(m, { cacheDir, halfWeights: 'convert' }).converted).toBe(file);
     expect(fs.statSync(file).mtimeMs).toBe(mtime);
     expect(fs.readdirSync(path.join(cacheDir, 'weights'))).toEqual([path.basename(file)]);
+  });
+  it('by default binds F16 and BF16 weights in place, as their own dtype, with no converted file', () => {
+    const t = fixtureTensors('gpt2');
+    const bf: Record<string, TensorInput> = {};
+    for (const [k, v] of Object.entries(t)) bf[k] = { dtype: 'BF16', shape: v.shape, data: f32ToBf16(v.data as Float32Array) };
+    const m = loadHfFolder(makeFolder('gpt2-bf16-inplace', fixtureConfig('gpt2'), bf));
+    const cacheDir = path.join(tmp, 'cache-inplace');
+    const bound = bindModelWeights(m, { cacheDir });
+    expect(bound.converted).toBeNull();
+    expect(bound.source.dtype?.('h.0.attn.c_attn.weight')).toBe('bfloat16');
+    const v = bound.source.value('h.0.attn.c_attn.weight');
+    const ref = m.weights.get('h.0.attn.c_attn.weight')!;
+    expect(v).toMatchObject({ kind: 'external', offset: ref.byteOffset, length: ref.byteLength });
+    if (v.kind !== 'external') throw new Error('expected external data');
+    expect(fs.statSync(path.join(cacheDir, v.location)).ino).toBe(fs.statSync(ref.file).ino); // the model file itself
+    expect(fs.readdirSync(path.join(cacheDir, 'weights')).filter((f) => f.endsWith('.bin'))).toEqual([]);
   });
   it('writeSafetensors output of the folder is readable by index', () => {
     const f = path.join(tmp, 'x.safetensors');

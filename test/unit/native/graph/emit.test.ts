@@ -87,7 +87,7 @@ describe('frozen weights as external data inside the model .safetensors', () => 
   const bind = (file: string, cacheDir: string, names?: string[]) =>
     bindWeights(
       safetensorsWeightRefs(file).filter((r) => !names || names.includes(r.name)),
-      { cacheDir },
+      { cacheDir, halfWeights: 'convert' },
     );
   it('F32 points into the file in place; BF16 is converted once into a side file; ORT loads both', async () => {
     const cacheDir = path.join(dir, 'cache');
