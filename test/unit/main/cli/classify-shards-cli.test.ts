@@ -313,3 +313,31 @@ describe('resume', () => {
     expect(r.stderr).toContain(`${output} already holds other results (shardIndex 2 vs 1)`);
   });
 });
+
+describe('--study-list', () => {
+  it('classifies studies of a library, only reading it, into the same shard as the file list', { timeout: T }, () => {
+    const uids = writeList(path.join(work, 'uids.txt'), exams.map((e) => e.studyInstanceUID).reverse());
+    const reference = path.join(work, 'results-2.safetensors'); // shard 2/3 of the file list
+    if (!fs.existsSync(reference)) runCli(shardArgs(2, 3, list, reference), { dataDir: '' });
+    const runsBefore = runCli(['runs', 'list', '--json'], { dataDir });
+    const output = path.join(work, 'from-library-2.safetensors');
+    runCli([...shardArgs(2, 3, uids, output).map((a) => (a === '--dicom-list' ? '--study-list' : a)), '--data-dir', dataDir]);
+    const a = readResultsFile(reference);
+    const b = readResultsFile(output);
+    expect(b.identity).toEqual(a.identity); // same inputs hash: shards of either list merge together
+    expect(b.studies).toEqual(a.studies);
+    expect(b.images).toEqual(a.images);
+    expect(b.probabilities).toStrictEqual(a.probabilities);
+    expect(b.examProbabilities).toStrictEqual(a.examProbabilities);
+    expect(runCli(['runs', 'list', '--json'], { dataDir })).toBe(runsBefore);
+
+    const bad = writeList(path.join(work, 'uids-bad.txt'), [exams[0]!.studyInstanceUID, '1.2.3.999']);
+    const r = cliOutcome([
+      ...shardArgs(1, 3, bad, path.join(work, 'never-2.safetensors')).map((x) => (x === '--dicom-list' ? '--study-list' : x)),
+      '--data-dir',
+      dataDir,
+    ]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`${bad} line 3: study 1.2.3.999 is not in the library`); // line 1 is the list's comment
+  });
+});
