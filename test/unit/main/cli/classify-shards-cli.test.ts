@@ -115,6 +115,34 @@ describe('shard assignment', () => {
     expect(byOrder[0]![0]!.inputsSha256).toBe(byOrder[1]![2]!.inputsSha256);
   });
 
+  it('skips what an import skips (reported once, by shard 1 or with its study) and names the line of a path that is not there', async () => {
+    const dir = tmpDir('cleft-shards-zz-'); // sorts after the phantoms' folder: their files are the kept copies
+    const notDicom = path.join(dir, 'notes.txt');
+    fs.writeFileSync(notDicom, 'not a DICOM file');
+    const copy = path.join(dir, 'copy.dcm');
+    fs.copyFileSync(files[0]!, copy);
+    const odd = writeList(path.join(dir, 'odd.txt'), [...files, notDicom, copy, files[1]!]);
+    const plans = await Promise.all([1, 2, 3].map((k) => planFromDicomList(odd, { index: k, count: 3 })));
+    expect(plans.map((p) => p.studies.length)).toEqual([8, 8, 8]);
+    expect(plans.flatMap((p) => p.studies.flatMap((s) => s.images))).toHaveLength(96);
+    const skipped = plans.flatMap((p, i) => p.skipped.map((s) => ({ shard: i + 1, ...s })));
+    const owner = plans.findIndex((p) => p.studies.some((s) => s.studyInstanceUid === exams[0]!.studyInstanceUID)) + 1;
+    expect(skipped).toEqual([
+      { shard: 1, file: notDicom, sopInstanceUid: null, studyInstanceUid: null, reason: expect.stringMatching(/not.*DICOM/i) },
+      {
+        shard: owner,
+        file: copy,
+        sopInstanceUid: exams[0]!.images[0]!.sopInstanceUID,
+        studyInstanceUid: exams[0]!.studyInstanceUID,
+        reason: `the same SOP instance as ${files[0]} (kept)`,
+      },
+    ]);
+    const missing = writeList(path.join(dir, 'missing.txt'), [files[0]!, path.join(dir, 'gone.dcm')]);
+    await expect(planFromDicomList(missing, { index: 1, count: 1 })).rejects.toThrow(
+      `${missing} line 3: ${path.join(dir, 'gone.dcm')} does not exist`,
+    );
+  });
+
   it('refuses a shard out of range with the rule', () => {
     expect(() => parseShard('0/3')).toThrow('--shard 0/3: K must be between 1 and 3 (shards are numbered 1 to N)');
     expect(() => parseShard('4/3')).toThrow('K must be between 1 and 3');
@@ -292,6 +320,10 @@ describe('resume', () => {
     expect(lines).toHaveLength(2); // the identity, then the one study saved
     // A kill in the middle of the next line leaves a cut-off line: it is dropped, not read.
     fs.appendFileSync(partial, lines[1]!.slice(0, 40));
+    // Another shard's command on this output does not take the partial file for its own.
+    const wrong = cliOutcome(shardArgs(2, 3, list, output), { dataDir: '' });
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr).toContain(`${partial} was left by another classification (shardIndex 2 vs 1)`);
 
     const resumed = runCli(shardArgs(1, 3, list, output), { dataDir: '' });
     expect(resumed).toContain('(1 studies resumed from the partial file)');
