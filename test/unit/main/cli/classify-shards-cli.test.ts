@@ -12,6 +12,7 @@ import { DB_FILE_NAME, openDatabase } from '../../../../src/main/db/database';
 import { RunsRepo } from '../../../../src/main/db/runs-repo';
 import { generatePhantoms, type PhantomExam } from '../../../../src/main/dicom/phantom';
 import { readResultsFile } from '../../../../src/main/runs/results-file';
+import { addPromptSet, openBundle } from '../../../../src/native/bundle/index';
 import { parseShard, planFromDicomList } from '../../../../src/main/runs/shard-plan';
 import { cliOutcome, runCli, stopClis } from '../../../helpers/cli';
 import { addTinyBundle, testBackend, type TinyBundle } from '../../../helpers/library';
@@ -371,5 +372,52 @@ describe('--study-list', () => {
     ]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain(`${bad} line 3: study 1.2.3.999 is not in the library`); // line 1 is the list's comment
+  });
+});
+
+describe('--prompt-set', () => {
+  it('with a learned prompt set of the bundle the merged shards equal the library run with that set', { timeout: T }, async () => {
+    const b = await openBundle(otherBundle.dir);
+    const dim = b.text.config.nEmbd;
+    await addPromptSet(
+      b,
+      'seeded',
+      { data: new Float32Array(2 * dim).map((_, i) => Math.sin(i * 0.37) * 0.5), shape: [2, dim] },
+      {
+        task: TASK,
+        classNames: ['A', 'B', 'C', 'D'],
+        nCtx: 2,
+        initPhrase: 'a mammogram of',
+        metrics: { before: null, after: null },
+        training: {},
+      },
+    );
+    const two = exams.slice(0, 2).map((e) => e.studyInstanceUID); // the studies of smallList
+    const lib = JSON.parse(
+      runCli(['classify', '--bundle', otherBundle.dir, '--task', TASK, '--study', ...two, '--prompt-set', 'seeded', '--json'], { dataDir }),
+    ) as { runId: number };
+    const outputs = [1, 2].map((k) => {
+      const output = path.join(work, `seeded-${k}.safetensors`);
+      runCli([...shardArgs(k, 2, smallList, output, otherBundle.dir), '--prompt-set', 'seeded'], { dataDir: '' });
+      return output;
+    });
+    const first = readResultsFile(outputs[0]!);
+    expect(first.identity.promptSet).toBe('seeded');
+    expect(first.prompts).toMatchObject({ kind: 'learned', name: 'seeded', classNames: ['A', 'B', 'C', 'D'] });
+    const merged = JSON.parse(runCli(['runs', 'merge', ...outputs, '--json'], { dataDir })) as { runId: number };
+    const a = predictions(dataDir, lib.runId);
+    const m = predictions(dataDir, merged.runId);
+    expect(a.size).toBe(2 * (4 + 2 + 1));
+    expect([...m.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [key, p] of a) expect(m.get(key), key).toStrictEqual(p);
+    const runs = JSON.parse(runCli(['runs', 'list', '--json'], { dataDir })) as {
+      id: number;
+      name: string;
+      promptSet: string | null;
+      record: { promptSetSha256: string | null; modelSha256: string };
+    }[];
+    const [own, mine] = [lib.runId, merged.runId].map((id) => runs.find((r) => r.id === id)!);
+    expect(mine).toMatchObject({ name: own!.name, promptSet: own!.promptSet, record: { promptSetSha256: own!.record.promptSetSha256 } });
+    expect(mine!.record.promptSetSha256).toEqual(expect.stringMatching(/^[0-9a-f]{64}$/));
   });
 });
