@@ -12,7 +12,7 @@ import { DB_FILE_NAME, openDatabase } from '../../../../src/main/db/database';
 import { RunsRepo } from '../../../../src/main/db/runs-repo';
 import { generatePhantoms, type PhantomExam } from '../../../../src/main/dicom/phantom';
 import { readResultsFile } from '../../../../src/main/runs/results-file';
-import { addPromptSet, openBundle } from '../../../../src/native/bundle/index';
+import { addAdaptor, addPromptSet, openBundle } from '../../../../src/native/bundle/index';
 import { parseShard, planFromDicomList } from '../../../../src/main/runs/shard-plan';
 import { cliOutcome, runCli, stopClis } from '../../../helpers/cli';
 import { addTinyBundle, testBackend, type TinyBundle } from '../../../helpers/library';
@@ -375,7 +375,7 @@ describe('--study-list', () => {
   });
 });
 
-describe('--prompt-set', () => {
+describe('--prompt-set and --adaptor', () => {
   it('with a learned prompt set of the bundle the merged shards equal the library run with that set', { timeout: T }, async () => {
     const b = await openBundle(otherBundle.dir);
     const dim = b.text.config.nEmbd;
@@ -419,5 +419,43 @@ describe('--prompt-set', () => {
     const [own, mine] = [lib.runId, merged.runId].map((id) => runs.find((r) => r.id === id)!);
     expect(mine).toMatchObject({ name: own!.name, promptSet: own!.promptSet, record: { promptSetSha256: own!.record.promptSetSha256 } });
     expect(mine!.record.promptSetSha256).toEqual(expect.stringMatching(/^[0-9a-f]{64}$/));
+  });
+  it('with a trained head of the bundle (--adaptor) the merged shards equal the library run with that head', { timeout: T }, async () => {
+    const b = await openBundle(otherBundle.dir);
+    const d = b.heads.heads.projDim;
+    await addAdaptor(
+      b,
+      'probe',
+      {
+        weight: { shape: [4, d], data: new Float32Array(4 * d).map((_, i) => Math.cos(i * 0.71)) },
+        bias: { shape: [4], data: Float32Array.from([0.1, -0.2, 0.3, 0]) },
+      },
+      { task: TASK, classNames: ['A', 'B', 'C', 'D'], mode: 'linear-probe' },
+    );
+    const two = exams.slice(0, 2).map((e) => e.studyInstanceUID);
+    const lib = JSON.parse(
+      runCli(['classify', '--bundle', otherBundle.dir, '--task', TASK, '--study', ...two, '--adaptor', 'probe', '--json'], { dataDir }),
+    ) as { runId: number };
+    const outputs = [1, 2].map((k) => {
+      const output = path.join(work, `probe-${k}.safetensors`);
+      runCli([...shardArgs(k, 2, smallList, output, otherBundle.dir), '--adaptor', 'probe'], { dataDir: '' });
+      return output;
+    });
+    const first = readResultsFile(outputs[0]!);
+    expect(first.identity).toMatchObject({ adaptor: 'probe', promptSet: null });
+    expect(first.logits).toBeNull();
+    const merged = JSON.parse(runCli(['runs', 'merge', ...outputs, '--json'], { dataDir })) as { runId: number };
+    const a = predictions(dataDir, lib.runId);
+    const m = predictions(dataDir, merged.runId);
+    expect([...m.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [key, p] of a) expect(m.get(key), key).toStrictEqual(p);
+    const runs = JSON.parse(runCli(['runs', 'list', '--json'], { dataDir })) as {
+      id: number;
+      kind: string;
+      name: string;
+      record: { adapters: Record<string, string>; promptSetSha256: string | null };
+    }[];
+    const [own, mine] = [lib.runId, merged.runId].map((id) => runs.find((r) => r.id === id)!);
+    expect(mine).toMatchObject({ kind: 'adaptor', name: own!.name, record: { adapters: own!.record.adapters, promptSetSha256: null } });
   });
 });
