@@ -8,6 +8,7 @@
 // names the shard's identity); a rerun of the same command skips the studies found there (a line
 // cut by a kill is dropped), and an existing complete output of the same identity is left as is.
 import fs from 'node:fs';
+import path from 'node:path';
 import { bundleSpec, type Engine } from '../features/image-features';
 import { prepareFiles } from '../dicom/pipeline/prepare';
 import { APP_VERSION } from '../version';
@@ -166,6 +167,7 @@ export async function classifyShard(o: ClassifyShardOptions): Promise<ClassifySh
     return { ...base, status: 'exists', resumed: 0, executionProvider: existing.executionProvider };
   }
 
+  fs.mkdirSync(path.dirname(o.output), { recursive: true });
   const partial = partialFileOf(o.output);
   const done = readPartial(partial, identity);
   const resumed = o.plan.studies.filter((s) => done.has(s.studyInstanceUid)).length;

@@ -134,7 +134,7 @@ async function modelOf(db: Db, dataDir: string, r: ResultsFile, file: string): P
 /** Indexes the shards' images the library does not hold yet; returns how many. */
 async function indexMissing(db: Db, set: { file: string; results: ResultsFile }[]): Promise<number> {
   const index = new LibraryIndexRepo(db);
-  const missing: { shard: string; file: string }[] = [];
+  const missing: { shard: string; file: string; study: string; sop: string }[] = [];
   for (const s of set)
     for (const im of s.results.images) {
       if (index.instanceByUid(im.sopInstanceUid)) continue;
@@ -143,8 +143,12 @@ async function indexMissing(db: Db, set: { file: string; results: ResultsFile }[
           `${s.file}: image ${im.sopInstanceUid} is not in the library and its file ${im.file} is not here; ` +
             'import the files first (cleft import DIR), or merge where the paths resolve',
         );
-      missing.push({ shard: s.file, file: im.file });
+      missing.push({ shard: s.file, file: im.file, study: im.studyInstanceUid, sop: im.sopInstanceUid });
     }
+  // In study then SOP UID order: the library's ids (and so a run's row order, which the bootstrap of
+  // its metrics follows) come out the same whatever the shards' order or count.
+  const key = (m: { study: string; sop: string }): string => `${m.study}\u0000${m.sop}`;
+  missing.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   const writer = new LibraryWriter(db);
   for (let i = 0; i < missing.length; i += INDEX_BATCH) {
     const part = missing.slice(i, i + INDEX_BATCH);
@@ -221,6 +225,8 @@ export async function mergeResults(files: readonly string[], dataDir: string): P
         studies.push({ studyId, rows });
       }
     }
+    // Studies in library order, as the classify job saves them (its rows' order is the run's).
+    studies.sort((a, b) => a.studyId - b.studyId);
     const providers = [...new Set(set.flatMap((s) => s.results.executionProvider.split(', ')).filter((p) => p && p !== 'none'))].sort();
     const record: RunRecord = {
       modelSha256: id.bundleSha256,

@@ -250,6 +250,13 @@ export function readResultsFile(file: string): ResultsFile {
     throw new ResultsFileError(file, `shard ${identity.shardIndex}/${identity.shardCount} is out of range`);
   const studies = json(META.studies, z.array(z.string()));
   const images = json(META.images, z.array(ResultsImage));
+  const inStudies = new Set(studies);
+  const stray = images.find((im) => !inStudies.has(im.studyInstanceUid));
+  if (stray)
+    throw new ResultsFileError(
+      file,
+      `image ${stray.sopInstanceUid} belongs to study ${stray.studyInstanceUid}, which "studies" does not list`,
+    );
   const k = identity.classes.length;
   const want: Record<string, number[]> = {
     [TENSORS.probabilities]: [images.length, k],

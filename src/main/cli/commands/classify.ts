@@ -84,7 +84,8 @@ export function register(program: Command): void {
   program
     .command('classify')
     .description(
-      'Zero-shot classification of studies of the library (recorded as a run, as the app does) or of DICOM files with a CLEFT bundle (per view, per breast, per exam)',
+      'Zero-shot classification of studies of the library (recorded as a run, as the app does) or of DICOM files with a CLEFT bundle (per view, per breast, per exam); ' +
+        'or of a list of files or studies into a results file, all of it or shard K of N (on cluster nodes; `cleft runs merge` imports the shards as one run)',
     )
     .requiredOption('--bundle <dir>', 'CLEFT model bundle folder')
     .requiredOption('--task <name>', 'task: "Breast density", "BI-RADS assessment", a custom task of the library, or a task .json')

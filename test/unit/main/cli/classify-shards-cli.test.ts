@@ -12,6 +12,7 @@ import { DB_FILE_NAME, openDatabase } from '../../../../src/main/db/database';
 import { RunsRepo } from '../../../../src/main/db/runs-repo';
 import { generatePhantoms, type PhantomExam } from '../../../../src/main/dicom/phantom';
 import { readResultsFile } from '../../../../src/main/runs/results-file';
+import { addAdaptor, addPromptSet, openBundle } from '../../../../src/native/bundle/index';
 import { parseShard, planFromDicomList } from '../../../../src/main/runs/shard-plan';
 import { cliOutcome, runCli, stopClis } from '../../../helpers/cli';
 import { addTinyBundle, testBackend, type TinyBundle } from '../../../helpers/library';
@@ -113,6 +114,34 @@ describe('shard assignment', () => {
     // Every image of a study is in its study's shard.
     for (const plan of byOrder[0]!) for (const s of plan.studies) expect(s.images).toHaveLength(4);
     expect(byOrder[0]![0]!.inputsSha256).toBe(byOrder[1]![2]!.inputsSha256);
+  });
+
+  it('skips what an import skips (reported once, by shard 1 or with its study) and names the line of a path that is not there', async () => {
+    const dir = tmpDir('cleft-shards-zz-'); // sorts after the phantoms' folder: their files are the kept copies
+    const notDicom = path.join(dir, 'notes.txt');
+    fs.writeFileSync(notDicom, 'not a DICOM file');
+    const copy = path.join(dir, 'copy.dcm');
+    fs.copyFileSync(files[0]!, copy);
+    const odd = writeList(path.join(dir, 'odd.txt'), [...files, notDicom, copy, files[1]!]);
+    const plans = await Promise.all([1, 2, 3].map((k) => planFromDicomList(odd, { index: k, count: 3 })));
+    expect(plans.map((p) => p.studies.length)).toEqual([8, 8, 8]);
+    expect(plans.flatMap((p) => p.studies.flatMap((s) => s.images))).toHaveLength(96);
+    const skipped = plans.flatMap((p, i) => p.skipped.map((s) => ({ shard: i + 1, ...s })));
+    const owner = plans.findIndex((p) => p.studies.some((s) => s.studyInstanceUid === exams[0]!.studyInstanceUID)) + 1;
+    expect(skipped).toEqual([
+      { shard: 1, file: notDicom, sopInstanceUid: null, studyInstanceUid: null, reason: expect.stringMatching(/not.*DICOM/i) },
+      {
+        shard: owner,
+        file: copy,
+        sopInstanceUid: exams[0]!.images[0]!.sopInstanceUID,
+        studyInstanceUid: exams[0]!.studyInstanceUID,
+        reason: `the same SOP instance as ${files[0]} (kept)`,
+      },
+    ]);
+    const missing = writeList(path.join(dir, 'missing.txt'), [files[0]!, path.join(dir, 'gone.dcm')]);
+    await expect(planFromDicomList(missing, { index: 1, count: 1 })).rejects.toThrow(
+      `${missing} line 3: ${path.join(dir, 'gone.dcm')} does not exist`,
+    );
   });
 
   it('refuses a shard out of range with the rule', () => {
@@ -292,6 +321,10 @@ describe('resume', () => {
     expect(lines).toHaveLength(2); // the identity, then the one study saved
     // A kill in the middle of the next line leaves a cut-off line: it is dropped, not read.
     fs.appendFileSync(partial, lines[1]!.slice(0, 40));
+    // Another shard's command on this output does not take the partial file for its own.
+    const wrong = cliOutcome(shardArgs(2, 3, list, output), { dataDir: '' });
+    expect(wrong.status).not.toBe(0);
+    expect(wrong.stderr).toContain(`${partial} was left by another classification (shardIndex 2 vs 1)`);
 
     const resumed = runCli(shardArgs(1, 3, list, output), { dataDir: '' });
     expect(resumed).toContain('(1 studies resumed from the partial file)');
@@ -311,5 +344,118 @@ describe('resume', () => {
     const r = cliOutcome(shardArgs(2, 3, list, output), { dataDir: '' });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain(`${output} already holds other results (shardIndex 2 vs 1)`);
+  });
+});
+
+describe('--study-list', () => {
+  it('classifies studies of a library, only reading it, into the same shard as the file list', { timeout: T }, () => {
+    const uids = writeList(path.join(work, 'uids.txt'), exams.map((e) => e.studyInstanceUID).reverse());
+    const reference = path.join(work, 'results-2.safetensors'); // shard 2/3 of the file list
+    if (!fs.existsSync(reference)) runCli(shardArgs(2, 3, list, reference), { dataDir: '' });
+    const runsBefore = runCli(['runs', 'list', '--json'], { dataDir });
+    const output = path.join(work, 'from-library-2.safetensors');
+    runCli([...shardArgs(2, 3, uids, output).map((a) => (a === '--dicom-list' ? '--study-list' : a)), '--data-dir', dataDir]);
+    const a = readResultsFile(reference);
+    const b = readResultsFile(output);
+    expect(b.identity).toEqual(a.identity); // same inputs hash: shards of either list merge together
+    expect(b.studies).toEqual(a.studies);
+    expect(b.images).toEqual(a.images);
+    expect(b.probabilities).toStrictEqual(a.probabilities);
+    expect(b.examProbabilities).toStrictEqual(a.examProbabilities);
+    expect(runCli(['runs', 'list', '--json'], { dataDir })).toBe(runsBefore);
+
+    const bad = writeList(path.join(work, 'uids-bad.txt'), [exams[0]!.studyInstanceUID, '1.2.3.999']);
+    const r = cliOutcome([
+      ...shardArgs(1, 3, bad, path.join(work, 'never-2.safetensors')).map((x) => (x === '--dicom-list' ? '--study-list' : x)),
+      '--data-dir',
+      dataDir,
+    ]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`${bad} line 3: study 1.2.3.999 is not in the library`); // line 1 is the list's comment
+  });
+});
+
+describe('--prompt-set and --adaptor', () => {
+  it('with a learned prompt set of the bundle the merged shards equal the library run with that set', { timeout: T }, async () => {
+    const b = await openBundle(otherBundle.dir);
+    const dim = b.text.config.nEmbd;
+    await addPromptSet(
+      b,
+      'seeded',
+      { data: new Float32Array(2 * dim).map((_, i) => Math.sin(i * 0.37) * 0.5), shape: [2, dim] },
+      {
+        task: TASK,
+        classNames: ['A', 'B', 'C', 'D'],
+        nCtx: 2,
+        initPhrase: 'a mammogram of',
+        metrics: { before: null, after: null },
+        training: {},
+      },
+    );
+    const two = exams.slice(0, 2).map((e) => e.studyInstanceUID); // the studies of smallList
+    const lib = JSON.parse(
+      runCli(['classify', '--bundle', otherBundle.dir, '--task', TASK, '--study', ...two, '--prompt-set', 'seeded', '--json'], { dataDir }),
+    ) as { runId: number };
+    const outputs = [1, 2].map((k) => {
+      const output = path.join(work, `seeded-${k}.safetensors`);
+      runCli([...shardArgs(k, 2, smallList, output, otherBundle.dir), '--prompt-set', 'seeded'], { dataDir: '' });
+      return output;
+    });
+    const first = readResultsFile(outputs[0]!);
+    expect(first.identity.promptSet).toBe('seeded');
+    expect(first.prompts).toMatchObject({ kind: 'learned', name: 'seeded', classNames: ['A', 'B', 'C', 'D'] });
+    const merged = JSON.parse(runCli(['runs', 'merge', ...outputs, '--json'], { dataDir })) as { runId: number };
+    const a = predictions(dataDir, lib.runId);
+    const m = predictions(dataDir, merged.runId);
+    expect(a.size).toBe(2 * (4 + 2 + 1));
+    expect([...m.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [key, p] of a) expect(m.get(key), key).toStrictEqual(p);
+    const runs = JSON.parse(runCli(['runs', 'list', '--json'], { dataDir })) as {
+      id: number;
+      name: string;
+      promptSet: string | null;
+      record: { promptSetSha256: string | null; modelSha256: string };
+    }[];
+    const [own, mine] = [lib.runId, merged.runId].map((id) => runs.find((r) => r.id === id)!);
+    expect(mine).toMatchObject({ name: own!.name, promptSet: own!.promptSet, record: { promptSetSha256: own!.record.promptSetSha256 } });
+    expect(mine!.record.promptSetSha256).toEqual(expect.stringMatching(/^[0-9a-f]{64}$/));
+  });
+  it('with a trained head of the bundle (--adaptor) the merged shards equal the library run with that head', { timeout: T }, async () => {
+    const b = await openBundle(otherBundle.dir);
+    const d = b.heads.heads.projDim;
+    await addAdaptor(
+      b,
+      'probe',
+      {
+        weight: { shape: [4, d], data: new Float32Array(4 * d).map((_, i) => Math.cos(i * 0.71)) },
+        bias: { shape: [4], data: Float32Array.from([0.1, -0.2, 0.3, 0]) },
+      },
+      { task: TASK, classNames: ['A', 'B', 'C', 'D'], mode: 'linear-probe' },
+    );
+    const two = exams.slice(0, 2).map((e) => e.studyInstanceUID);
+    const lib = JSON.parse(
+      runCli(['classify', '--bundle', otherBundle.dir, '--task', TASK, '--study', ...two, '--adaptor', 'probe', '--json'], { dataDir }),
+    ) as { runId: number };
+    const outputs = [1, 2].map((k) => {
+      const output = path.join(work, `probe-${k}.safetensors`);
+      runCli([...shardArgs(k, 2, smallList, output, otherBundle.dir), '--adaptor', 'probe'], { dataDir: '' });
+      return output;
+    });
+    const first = readResultsFile(outputs[0]!);
+    expect(first.identity).toMatchObject({ adaptor: 'probe', promptSet: null });
+    expect(first.logits).toBeNull();
+    const merged = JSON.parse(runCli(['runs', 'merge', ...outputs, '--json'], { dataDir })) as { runId: number };
+    const a = predictions(dataDir, lib.runId);
+    const m = predictions(dataDir, merged.runId);
+    expect([...m.keys()].sort()).toEqual([...a.keys()].sort());
+    for (const [key, p] of a) expect(m.get(key), key).toStrictEqual(p);
+    const runs = JSON.parse(runCli(['runs', 'list', '--json'], { dataDir })) as {
+      id: number;
+      kind: string;
+      name: string;
+      record: { adapters: Record<string, string>; promptSetSha256: string | null };
+    }[];
+    const [own, mine] = [lib.runId, merged.runId].map((id) => runs.find((r) => r.id === id)!);
+    expect(mine).toMatchObject({ kind: 'adaptor', name: own!.name, record: { adapters: own!.record.adapters, promptSetSha256: null } });
   });
 });
