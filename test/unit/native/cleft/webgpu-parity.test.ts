@@ -54,7 +54,9 @@ const stepGrad = (before: Float32Array, after: Float32Array, lr: number) => Floa
 const expectWebgpuRecord = (d: DeviceRecord) => {
   expect(d).toMatchObject({ requested: 'webgpu', provider: 'webgpu', reason: 'requested explicitly (--device webgpu)' });
   // every graph node for node on WebGPU (static shapes, int32 index arithmetic: docs/engine.md#webgpu-coverage)
-  for (const g of ['forward', 'train_step', 'optimizer']) expect(d.graphs[g]).toEqual({ provider: 'webgpu', allNodesOnProvider: true });
+  // and said to be not deterministic (WebGPU does not fix the order of parallel reductions)
+  for (const g of ['forward', 'train_step', 'optimizer'])
+    expect(d.graphs[g]).toMatchObject({ provider: 'webgpu', allNodesOnProvider: true, deterministic: false });
 };
 
 describe.skipIf(noWebgpu !== undefined)(`WebGPU parity with PyTorch${noWebgpu ? ` (skipped: ${noWebgpu})` : ''}`, () => {
