@@ -90,3 +90,25 @@ export class DemoWorkMeter {
     );
   }
 }
+
+/**
+ * The demo job's work (src/main/jobs/kinds/demo.ts): the demo's own units, then one per phantom image
+ * imported into the library, one for the phantoms' labels and reports, and one for registering the
+ * model, so the job says 100 % only once the model is in the library and the job is done.
+ */
+export const DEMO_JOB_STAGES = ['demo', 'import', 'library', 'register'] as const;
+export type DemoJobStage = (typeof DEMO_JOB_STAGES)[number];
+
+export function demoJobUnits(plan: DemoPlan): Record<DemoJobStage, number> {
+  return { demo: plan.total, import: plan.exams * DEMO_VIEWS, library: 1, register: 1 };
+}
+
+/** The share of the demo job done when `done` units of `stage` are (and every stage before it). */
+export function demoJobFraction(plan: DemoPlan, stage: DemoJobStage, done: number): number {
+  const units = demoJobUnits(plan);
+  return stagedFraction(
+    DEMO_JOB_STAGES.map((s) => units[s]),
+    DEMO_JOB_STAGES.indexOf(stage),
+    done,
+  );
+}

@@ -12,11 +12,8 @@ const demoHost = useDemoHost('divergence');
 
 test('LoRA at an absurd learning rate collapses: the warning is on the page', async ({ page, consoleErrors }) => {
   test.setTimeout(300_000);
-  // The run's curve points reach the page as job.metric events: none may be refused as malformed (issue #17, item 8).
-  const warnings: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'warning') warnings.push(m.text());
-  });
+  // The run's curve points reach the page as job.metric events: none may be refused as malformed
+  // (issue #17, item 8); the shared fixture fails the test on the warning a refusal logs.
   await page.goto(`${demoHost.host().url}#/training`);
   await page.getByRole('tab', { name: 'LoRA (stage 1)' }).click();
   const form = page.getByTestId('lora');
@@ -40,6 +37,5 @@ test('LoRA at an absurd learning rate collapses: the warning is on the page', as
   console.log(`divergence e2e: losses ${points.map((p) => p.loss?.toFixed(4)).join(' ')}`);
   await run.scrollIntoViewIfNeeded();
   await screenshot(page, 'training-collapse-warning');
-  expect(warnings).toEqual([]);
   expect(consoleErrors).toEqual([]);
 });

@@ -17,7 +17,7 @@ export const PAGES = [
 
 export const SCREENSHOT_DIR = path.resolve('test-results/screenshots');
 
-export const test = base.extend<{ served: ServedApp; consoleErrors: string[]; cpuThrottle: void }>({
+export const test = base.extend<{ served: ServedApp; consoleErrors: string[]; consoleWarnings: void; cpuThrottle: void }>({
   // eslint-disable-next-line no-empty-pattern -- Playwright fixtures must destructure their dependencies
   served: async ({}, use) => {
     await use(servedApp());
@@ -31,6 +31,22 @@ export const test = base.extend<{ served: ServedApp; consoleErrors: string[]; cp
       });
       page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
       await use(errors);
+    },
+    { auto: true },
+  ],
+  // Every test fails on a console warning the app logs (issue #17). Unlike errors, which a few tests
+  // provoke on purpose and assert on, no warning is ever expected, so the check runs here, after the
+  // test, for all of them. Each entry names the script that logged it.
+  consoleWarnings: [
+    async ({ page }, use) => {
+      const warnings: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() !== 'warning') return;
+        const at = m.location().url;
+        warnings.push(`${m.text()}${at ? ` (${at})` : ''}`);
+      });
+      await use();
+      expect(warnings, 'console warnings logged during the test').toEqual([]);
     },
     { auto: true },
   ],

@@ -69,9 +69,13 @@ async function halves(page: Page, slot: string): Promise<{ left: number; right: 
   return viewport(page, slot)
     .locator('canvas')
     .evaluate((canvas: HTMLCanvasElement) => {
-      const ctx = canvas.getContext('2d')!;
+      // Read a copy: reading the app's canvas back again and again makes Chromium log a readback warning (fixtures.ts fails on it).
+      const copy = Object.assign(document.createElement('canvas'), { width: canvas.width, height: canvas.height }).getContext('2d', {
+        willReadFrequently: true,
+      })!;
+      copy.drawImage(canvas, 0, 0);
       const { width, height } = canvas;
-      const data = ctx.getImageData(0, 0, width, height).data;
+      const data = copy.getImageData(0, 0, width, height).data;
       let left = 0;
       let right = 0;
       for (let y = 0; y < height; y += 2) {
@@ -95,7 +99,12 @@ async function regionMean(page: Page, slot: string, x0: number, x1: number, y0: 
       (canvas: HTMLCanvasElement, r) => {
         const [x, y] = [Math.floor(canvas.width * r.x0), Math.floor(canvas.height * r.y0)];
         const [w, h] = [Math.max(1, Math.floor(canvas.width * (r.x1 - r.x0))), Math.max(1, Math.floor(canvas.height * (r.y1 - r.y0)))];
-        const data = canvas.getContext('2d')!.getImageData(x, y, w, h).data;
+        // Read a copy: reading the app's canvas back again and again makes Chromium log a readback warning (fixtures.ts fails on it).
+        const copy = Object.assign(document.createElement('canvas'), { width: canvas.width, height: canvas.height }).getContext('2d', {
+          willReadFrequently: true,
+        })!;
+        copy.drawImage(canvas, 0, 0);
+        const data = copy.getImageData(x, y, w, h).data;
         let sum = 0;
         for (let i = 0; i < data.length; i += 4) sum += (data[i]! + data[i + 1]! + data[i + 2]!) / 3;
         return sum / (data.length / 4);
@@ -109,7 +118,12 @@ async function fingerprint(page: Page, slot: string): Promise<number> {
   return viewport(page, slot)
     .locator('canvas')
     .evaluate((canvas: HTMLCanvasElement) => {
-      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      // Read a copy: reading the app's canvas back again and again makes Chromium log a readback warning (fixtures.ts fails on it).
+      const copy = Object.assign(document.createElement('canvas'), { width: canvas.width, height: canvas.height }).getContext('2d', {
+        willReadFrequently: true,
+      })!;
+      copy.drawImage(canvas, 0, 0);
+      const data = copy.getImageData(0, 0, canvas.width, canvas.height).data;
       let h = 0;
       for (let i = 0; i < data.length; i += 28) h = (h * 31 + data[i]!) % 1_000_000_007;
       return h;

@@ -14,8 +14,12 @@ async function canvasStats(page: Page, slot: string): Promise<{ chroma: number }
     .locator(`[data-slot="${slot}"] canvas`)
     .first()
     .evaluate((c: HTMLCanvasElement) => {
-      const ctx = c.getContext('2d')!;
-      const { data } = ctx.getImageData(0, 0, c.width, c.height);
+      // Read a copy: reading the app's canvas back again and again makes Chromium log a readback warning (fixtures.ts fails on it).
+      const copy = Object.assign(document.createElement('canvas'), { width: c.width, height: c.height }).getContext('2d', {
+        willReadFrequently: true,
+      })!;
+      copy.drawImage(c, 0, 0);
+      const { data } = copy.getImageData(0, 0, c.width, c.height);
       let chroma = 0;
       for (let i = 0; i < data.length; i += 4)
         chroma += Math.max(data[i]!, data[i + 1]!, data[i + 2]!) - Math.min(data[i]!, data[i + 1]!, data[i + 2]!);

@@ -1,8 +1,18 @@
 // The viewer's keys have one definition (lib/viewer/viewer-keys.ts): the key handler acts on it and
-// the shortcuts dialog lists it. Every key the handler takes, in every state, must be one the
-// dialog shows for that action; D, A and Z (ruler, area, magnifier) among them.
+// the shortcuts dialog and the Viewer's Keys panel list it. Every key the handler takes, in every
+// state, must be one the dialog and the panel show for that action; D, A and Z (ruler, area,
+// magnifier) among them.
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chordText, keysText, VIEWER_KEYS, viewerKeyAction, type ViewerKeyEvent } from '../../../src/renderer/src/lib/viewer/viewer-keys';
+import {
+  chordText,
+  keysPanelRows,
+  keysText,
+  VIEWER_KEYS,
+  viewerKeyAction,
+  type ViewerKeyEvent,
+} from '../../../src/renderer/src/lib/viewer/viewer-keys';
 
 const NAMED = ['Enter', 'Escape', 'Delete', 'Backspace', 'Home', 'End', 'PageDown', 'PageUp', 'ArrowUp', 'ArrowDown', 'Tab', ' '];
 const PRINTABLE = [...'abcdefghijklmnopqrstuvwxyz0123456789+=-_?/.,;[]'];
@@ -44,6 +54,27 @@ describe('viewer keys', () => {
         expect(listed.get(hit.entry.label), `${JSON.stringify(e)} → ${hit.entry.action}`).toContain(chord);
       }
     expect(handled).toBeGreaterThan(50);
+  });
+
+  it('the Keys panel lists every key the handler takes, as the dialog writes it', () => {
+    const rows = keysPanelRows();
+    let checked = 0;
+    for (const state of STATES)
+      for (const e of everyEvent()) {
+        const hit = viewerKeyAction(e, state);
+        // The class digits: the panel spells them out for the task in view (its class-keys line).
+        if (!hit || hit.entry.action === 'label') continue;
+        checked++;
+        const row = rows.find((r) => r.label === hit.entry.label);
+        expect(row, `${JSON.stringify(e)} → ${hit.entry.action} is missing from the Keys panel`).toBeDefined();
+        expect(row!.keys, `${hit.entry.action}`).toEqual(keysText(hit.entry.keys));
+      }
+    expect(checked).toBeGreaterThan(50);
+    // The panel renders these rows and writes no key of its own by hand.
+    const panel = fs.readFileSync(path.resolve('src/renderer/src/components/viewer/LabelPanel.svelte'), 'utf8');
+    expect(panel).toMatch(/\{#each keyRows as row/);
+    expect(panel).toMatch(/const keyRows = keysPanelRows\(\)/);
+    expect(panel.match(/<kbd>[^{<]*<\/kbd>/g)).toBeNull();
   });
 
   it('handles D, A, Z, M, C and the rest as the dialog says', () => {

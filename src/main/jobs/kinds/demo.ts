@@ -15,7 +15,7 @@ import { importModel, listModels, refreshBundleRecord } from '../../models/regis
 import { crashPoint } from '../../../native/io/crash-point';
 import { importReports } from '../../library/report-import';
 import { runDemo } from '../../../native/cleft/demo';
-import { DEMO_VIEWS, demoPlan } from '../../../native/cleft/demo-work';
+import { demoJobFraction, demoJobUnits, demoPlan } from '../../../native/cleft/demo-work';
 import { SettingsRepo } from '../../db/settings-repo';
 import { jobDevice } from '../job-device';
 import { throwIfCancelled, type JobRunner } from '../job-context';
@@ -24,11 +24,10 @@ import { importDicom } from './import-dicom';
 export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
   const started = performance.now();
   const out = path.join(ctx.dataDir, 'demo', `run-${ctx.jobId}`);
-  // Progress is the share of the real work (demo-work.ts) and then of the import: one unit per
-  // phantom image imported (the labels, reports and registration after it are quick).
+  // Progress is the share of the job's real work (demo-work.ts): the demo's units, one unit per
+  // phantom image imported, then labels and reports, then registering the model: 100 % is done.
   const plan = demoPlan({ quick: ctx.params.quick, ...(ctx.params.exams !== undefined ? { exams: ctx.params.exams } : {}) });
-  const importUnits = plan.exams * DEMO_VIEWS;
-  const demoShare = plan.total / (plan.total + importUnits);
+  const importUnits = demoJobUnits(plan).import;
   const settingsDb = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
   const settings = (() => {
     try {
@@ -47,7 +46,7 @@ export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
       signal: ctx.signal,
       ...(ctx.params.exams !== undefined ? { exams: ctx.params.exams } : {}),
       onProgress: (p) => {
-        ctx.progress(p.done / (p.total + importUnits), p.message);
+        ctx.progress(demoJobFraction(plan, 'demo', p.done), p.message);
         if (p.loss !== undefined) ctx.metric({ step: Math.round(p.fraction * 1000), loss: p.loss });
       },
     },
@@ -55,16 +54,17 @@ export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
   );
   throwIfCancelled(ctx.signal);
 
-  ctx.progress(demoShare, 'Importing the phantom exams into the library…');
+  ctx.progress(demoJobFraction(plan, 'import', 0), 'Importing the phantom exams into the library…');
   const phantoms = path.join(out, 'phantoms');
   const imported = await importDicom({
     ...ctx,
     params: { paths: [phantoms] },
-    progress: (f, m) => ctx.progress(demoShare + (1 - demoShare) * f, m),
+    progress: (f, m) => ctx.progress(demoJobFraction(plan, 'import', f * importUnits), m),
   });
 
   const db = openDatabase(path.join(ctx.dataDir, DB_FILE_NAME));
   try {
+    ctx.progress(demoJobFraction(plan, 'library', 0), 'Labelling the phantoms and importing their reports…');
     // The phantoms' ground-truth density, as breast labels, so evaluation has something to compare with.
     const tasks = new TasksRepo(db);
     const density = tasks.list().find((t) => t.name === 'Breast density');
@@ -86,7 +86,7 @@ export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
     }
     // The phantoms' report.txt files, so contrastive LoRA training has image-report pairs right away.
     const reports = importReports(db, phantoms);
-    ctx.progress(1, 'Registering the demo model…');
+    ctx.progress(demoJobFraction(plan, 'register', 0), 'Registering the demo model…');
     // A resumed demo ran again into the same folder: the model this job registered before a kill is
     // brought up to date instead of refused as already registered.
     const mine = listModels(db, { kind: 'bundle' }).find((m) => path.resolve(m.path) === path.resolve(r.bundleDir));
@@ -94,6 +94,7 @@ export const demo: JobRunner<DemoParams, DemoJobResult> = async (ctx) => {
       ? await refreshBundleRecord(db, mine.id)
       : await importModel(db, ctx.dataDir, r.bundleDir, { copy: false, name: `CLEFT demo (phantoms, job ${ctx.jobId})` });
     crashPoint('demo.registered');
+    ctx.progress(demoJobFraction(plan, 'register', 1), `Registered ${model.name}`);
     const result: DemoJobResult = {
       modelId: model.id,
       bundleDir: r.bundleDir,

@@ -51,6 +51,8 @@ declare module 'cornerstone-core' {
 
   export function enable(element: HTMLElement, options?: { renderer?: string }): void;
   export function disable(element: HTMLElement): void;
+  /** The element's cornerstone state; renderingTools.renderCanvas is its offscreen grayscale canvas. */
+  export function getEnabledElement(element: HTMLElement): { renderingTools: { renderCanvas?: HTMLCanvasElement } };
   export function resize(element: HTMLElement, forcedFitToWindow?: boolean): void;
   export function displayImage(element: HTMLElement, image: CornerstoneImage, viewport?: Partial<Viewport>): void;
   export function getViewport(element: HTMLElement): Viewport | undefined;

@@ -23,3 +23,21 @@ export function setupCornerstone(client: Pick<RendererClient, 'invokeBinary'>): 
   }
   return cornerstone;
 }
+
+/**
+ * Enables cornerstone on a viewport element with an offscreen render canvas made for readback.
+ * cornerstone reads that canvas back (getImageData) whenever the image's size changes, i.e. at every
+ * progressive step (preview, J2K level, full frame); on an ordinary canvas Chromium then logs
+ * "Multiple readback operations using getImageData are faster with the willReadFrequently
+ * attribute set to true". A canvas keeps the attributes of its first getContext call, so the canvas
+ * is made here and cornerstone's own getContext('2d') gets this context. It starts 0×0 so the first
+ * image always differs in size and cornerstone sets its buffers up on it.
+ */
+export function enableViewport(element: HTMLElement): void {
+  cornerstone.enable(element);
+  const canvas = document.createElement('canvas');
+  canvas.width = 0;
+  canvas.height = 0;
+  canvas.getContext('2d', { willReadFrequently: true });
+  cornerstone.getEnabledElement(element).renderingTools.renderCanvas = canvas;
+}

@@ -1,5 +1,6 @@
-// The viewer's keys, defined once: the viewer's key handler finds the action here and the keyboard
-// shortcuts dialog lists these same entries, so a key the viewer handles is always in the dialog.
+// The viewer's keys, defined once: the viewer's key handler finds the action here, and the keyboard
+// shortcuts dialog and the Viewer's Keys panel list these same entries, so a key the viewer handles
+// is always in both.
 
 export type ViewerAction =
   | 'undo'
@@ -58,7 +59,7 @@ export const VIEWER_KEYS: readonly ViewerKey[] = [
   { action: 'right-breast', label: 'Right breast', keys: letter('r') },
   { action: 'left-breast', label: 'Left breast', keys: letter('l') },
   { action: 'invert', label: 'Invert', keys: letter('i') },
-  { action: 'reset', label: 'Reset zoom, pan and window', keys: [{ key: 'Home' }] },
+  { action: 'reset', label: 'Reset zoom, pan, window and measurements', keys: [{ key: 'Home' }] },
   { action: 'tool-wl', label: 'Window/level tool', keys: letter('w') },
   { action: 'tool-pan', label: 'Pan tool', keys: letter('p') },
   { action: 'tool-ruler', label: 'Ruler (distance in mm)', keys: letter('d') },
@@ -69,6 +70,21 @@ export const VIEWER_KEYS: readonly ViewerKey[] = [
   { action: 'classify', label: 'Classify the study', keys: letter('c') },
   { action: 'explain', label: 'Where the model looks (patch map)', keys: letter('m') },
 ];
+
+/** One line of the Viewer's Keys panel: the keys as the dialog writes them and what they do. */
+export interface KeysPanelRow {
+  action: ViewerAction;
+  keys: string[];
+  label: string;
+}
+
+/**
+ * The Viewer's Keys panel: every viewer key but the generic class digits, which the panel spells out
+ * for the task in view instead (density 1–4 = A–D, BI-RADS 0–6).
+ */
+export function keysPanelRows(): KeysPanelRow[] {
+  return VIEWER_KEYS.filter((k) => k.action !== 'label').map((k) => ({ action: k.action, keys: keysText(k.keys), label: k.label }));
+}
 
 export interface ViewerKeyEvent {
   key: string;
