@@ -360,8 +360,13 @@ export const migrations: readonly Migration[] = [
       -- Backfill: none. Rows indexed before keep what they had: pixel_spacing may hold an
       -- ImagerPixelSpacing copied in as a fallback, imager_pixel_spacing stays NULL until the file
       -- is imported again. The viewer's ruler reads both tags from the file itself, not from here.
-      ALTER TABLE instances ADD COLUMN imager_pixel_spacing TEXT;
+      -- (The column is added in up(): SQLite has no ADD COLUMN IF NOT EXISTS, and a migration must
+      -- be safe to run on a schema that already has it.)
     `,
+    up: (db) => {
+      const columns = db.prepare(`SELECT name FROM pragma_table_info('instances')`).all() as { name: string }[];
+      if (!columns.some((c) => c.name === 'imager_pixel_spacing')) db.exec(`ALTER TABLE instances ADD COLUMN imager_pixel_spacing TEXT`);
+    },
   },
 ];
 

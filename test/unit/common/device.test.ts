@@ -30,7 +30,7 @@ describe('job params device', () => {
   it('every engine job kind takes auto, cpu, webgpu or cuda:N', () => {
     const specs = [
       { kind: 'classify', params: { modelId: 1, taskId: 1, studyIds: [1] } },
-      { kind: 'explain', params: { modelId: 1, taskId: 1, instanceId: 1 } },
+      { kind: 'explain', params: { modelId: 1, taskId: 1, instanceIds: [1] } },
       { kind: 'prompt-learn', params: { modelId: 1, taskId: 1, name: 'p' } },
       { kind: 'train-adaptor', params: { modelId: 1, taskId: 1, name: 'a' } },
       { kind: 'train-lora', params: { modelId: 1, name: 'l' } },
