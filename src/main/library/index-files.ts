@@ -4,14 +4,14 @@
 // retrieves both come through here, so the same checks apply to both.
 import fs from 'node:fs';
 import { duplicateReason } from '../../common/import-problems';
-import { DicomError, asDicomError } from '../dicom/errors';
-import { readDicomHeader, type DicomHeader } from '../dicom/header';
+import { DicomError } from '../dicom/errors';
+import type { DicomHeader } from '../dicom/header';
+import { readHeaders } from '../dicom/read-headers';
 import type { ImportProblemRecord } from '../db/library-index-repo';
 import type { LibraryWriter } from './library-writer';
 import type { ScannedFile } from './scan';
 
 /** Header reads in flight: hides file-system latency (USB sticks, network shares). */
-const CONCURRENCY = 16;
 
 /** What became of one file: indexed (new or updated), a duplicate of a kept file, or not indexed and why. */
 export type FileOutcome =
@@ -21,7 +21,7 @@ export type FileOutcome =
 
 /** Indexes `files` (one transaction) and records their problems under `jobId`; outcomes in the files' order. */
 export async function indexFiles(writer: LibraryWriter, jobId: number | null, files: ScannedFile[]): Promise<FileOutcome[]> {
-  const headers = await readHeaders(files);
+  const headers = await readHeaders(files.map((f) => f.file));
   const out: FileOutcome[] = new Array(files.length);
   const good: { scanned: ScannedFile; header: DicomHeader; at: number }[] = [];
   headers.forEach((h, j) => {
@@ -42,25 +42,6 @@ export async function indexFiles(writer: LibraryWriter, jobId: number | null, fi
     else if (o.kind === 'refused' || o.kind === 'skipped') problems.push({ file, kind: o.kind, reason: o.reason });
   });
   writer.recordProblems(jobId, problems);
-  return out;
-}
-
-async function readHeaders(files: ScannedFile[]): Promise<(DicomHeader | DicomError)[]> {
-  const out: (DicomHeader | DicomError)[] = new Array(files.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < files.length) {
-      const i = next++;
-      try {
-        // Geometry checked against the data present: a file `dicom pixels` would refuse never enters the
-        // library, so it cannot become the kept copy of a SOP instance a good file also holds.
-        out[i] = await readDicomHeader(files[i]!.file, { checkPixelData: true });
-      } catch (err) {
-        out[i] = asDicomError(files[i]!.file, err);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, files.length) }, worker));
   return out;
 }
 

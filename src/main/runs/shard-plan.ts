@@ -6,8 +6,8 @@
 // on the order of the list.
 import fs from 'node:fs';
 import path from 'node:path';
-import { DicomError, asDicomError } from '../dicom/errors';
-import { readDicomHeader, type DicomHeader } from '../dicom/header';
+import { DicomError } from '../dicom/errors';
+import { readHeaders } from '../dicom/read-headers';
 import { DB_FILE_NAME, openDatabase } from '../db/database';
 import { ImagesRepo } from '../db/images-repo';
 import { inputsSha256, type ResultsImage, type ResultsSkipped } from './results-file';
@@ -85,25 +85,6 @@ function cut(shard: Shard, candidates: Candidate[], unplaced: ResultsSkipped[]):
     if (images.length) studies.push({ studyInstanceUid: uid, images });
   }
   return { shard, studies, skipped, totalStudies: uids.length, inputsSha256: inputsSha256(uids) };
-}
-
-const HEADER_READS = 16;
-
-async function readHeaders(files: string[]): Promise<(DicomHeader | DicomError)[]> {
-  const out: (DicomHeader | DicomError)[] = new Array(files.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < files.length) {
-      const i = next++;
-      try {
-        out[i] = await readDicomHeader(files[i]!, { checkPixelData: true });
-      } catch (err) {
-        out[i] = asDicomError(files[i]!, err);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(HEADER_READS, files.length) }, worker));
-  return out;
 }
 
 const side = (s: string | null): 'L' | 'R' | null => (s === 'L' || s === 'R' ? s : null);
