@@ -8,6 +8,7 @@ import type { MethodOutput } from '../../src/common/contract';
 import { defaultTokenizerDir } from '../../src/native/cleft/demo';
 import { QUICK_SIZES, writeTinyModels } from '../../src/native/cleft/tiny-models';
 import { callApi } from './api';
+import { requireDump2dcm, writeFourViewExam } from './dcmtk';
 import { tmpDir } from './tmp';
 
 export function testBackend(dataDir = tmpDir()): Backend {
@@ -51,4 +52,38 @@ export async function taskNamed(b: Backend, name = 'Breast density'): Promise<Me
   const task = (await callApi(b, 'tasks.list', {})).find((t) => t.name === name);
   if (!task) throw new Error(`no task named ${name}`);
   return task;
+}
+
+/**
+ * A library with 3 four-view exams labelled A/B per breast and a tiny CLEFT bundle, its backend
+ * closed again (the training kill, save crash and WebGPU resume tests start their jobs elsewhere);
+ * `nextJobId` is the id the next job will get.
+ */
+export async function labelledLibrary(): Promise<{
+  dataDir: string;
+  modelId: number;
+  taskId: number;
+  bundleDir: string;
+  nextJobId: number;
+}> {
+  requireDump2dcm();
+  const source = tmpDir('cleft-dicom-');
+  for (let n = 1; n <= 3; n++) writeFourViewExam(source, n);
+  const dataDir = tmpDir();
+  const setup = testBackend(dataDir);
+  try {
+    const density = await taskNamed(setup);
+    const made = await addTinyBundle(setup, 4);
+    const studies = await importExams(setup, source);
+    for (const [i, s] of studies.entries())
+      for (const side of ['L', 'R'] as const)
+        await callApi(setup, 'labels.set', {
+          target: { taskId: density.id, studyId: s.id, scope: 'breast', laterality: side },
+          className: (i + (side === 'L' ? 1 : 0)) % 2 === 0 ? 'A' : 'B',
+        });
+    const nextJobId = Math.max(...setup.jobs.list({ limit: 10 }).map((j) => j.id)) + 1;
+    return { dataDir, modelId: made.modelId, taskId: density.id, bundleDir: made.dir, nextJobId };
+  } finally {
+    setup.close();
+  }
 }

@@ -11,8 +11,7 @@ import { CRASH_AT_ENV } from '../../../src/native/io/crash-point';
 import { BUNDLE_MANIFEST, openBundle, readAdaptor, readPromptSet } from '../../../src/native/bundle/index';
 import { callApi } from '../../helpers/api';
 import { startCli, stopClis } from '../../helpers/cli';
-import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
-import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
+import { addTinyBundle, importExams, labelledLibrary, testBackend } from '../../helpers/library';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
 import { generatePhantoms } from '../../../src/main/dicom/phantom';
 
@@ -27,27 +26,6 @@ afterEach(() => {
   stopClis();
 });
 afterAll(removeTmpDirs);
-
-/** A library with 3 four-view exams labelled A/B per breast and a tiny CLEFT bundle; no backend left open. */
-async function labelledLibrary() {
-  requireDump2dcm();
-  const source = tmpDir('cleft-dicom-');
-  for (let n = 1; n <= 3; n++) writeFourViewExam(source, n);
-  const dataDir = tmpDir();
-  const setup = backendAt(dataDir);
-  const density = await taskNamed(setup);
-  const made = await addTinyBundle(setup, 4);
-  const studies = await importExams(setup, source);
-  for (const [i, s] of studies.entries())
-    for (const side of ['L', 'R'] as const)
-      await callApi(setup, 'labels.set', {
-        target: { taskId: density.id, studyId: s.id, scope: 'breast', laterality: side },
-        className: (i + (side === 'L' ? 1 : 0)) % 2 === 0 ? 'A' : 'B',
-      });
-  setup.close();
-  open.length = 0;
-  return { dataDir, modelId: made.modelId, taskId: density.id, bundleDir: made.dir };
-}
 
 /** Runs the job in a CLI child that kills itself at `point`; resolves with the signal it died of. */
 async function runUntilKilled(dataDir: string, kind: string, params: Record<string, unknown>, point: string): Promise<NodeJS.Signals> {

@@ -6,11 +6,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Backend } from '../../../src/main/api/backend';
 import { JobSpec } from '../../../src/common/jobs';
 import { openBundle, readAdaptor, readPromptSet } from '../../../src/native/bundle/index';
-import { callApi } from '../../helpers/api';
 import { killJobPastCheckpoint, metricSteps, stopClis } from '../../helpers/cli';
-import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
-import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
-import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { labelledLibrary, testBackend } from '../../helpers/library';
+import { removeTmpDirs } from '../../helpers/tmp';
 
 const open: Backend[] = [];
 function backendAt(dataDir: string): Backend {
@@ -23,28 +21,6 @@ afterEach(() => {
   stopClis();
 });
 afterAll(removeTmpDirs);
-
-/** A library with 3 four-view exams labelled A/B per breast and a tiny CLEFT bundle; no backend left open. */
-async function labelledLibrary() {
-  requireDump2dcm();
-  const source = tmpDir('cleft-dicom-');
-  for (let n = 1; n <= 3; n++) writeFourViewExam(source, n);
-  const dataDir = tmpDir();
-  const setup = backendAt(dataDir);
-  const density = await taskNamed(setup);
-  const made = await addTinyBundle(setup, 4);
-  const studies = await importExams(setup, source);
-  for (const [i, s] of studies.entries())
-    for (const side of ['L', 'R'] as const)
-      await callApi(setup, 'labels.set', {
-        target: { taskId: density.id, studyId: s.id, scope: 'breast', laterality: side },
-        className: (i + (side === 'L' ? 1 : 0)) % 2 === 0 ? 'A' : 'B',
-      });
-  const nextJobId = Math.max(...setup.jobs.list({ limit: 10 }).map((j) => j.id)) + 1;
-  setup.close();
-  open.length = 0;
-  return { dataDir, modelId: made.modelId, taskId: density.id, bundleDir: made.dir, nextJobId };
-}
 
 /**
  * Runs `spec` (name "killed") in a `cleft jobs start` child, SIGKILLs it two updates past its first

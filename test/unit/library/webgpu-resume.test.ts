@@ -10,11 +10,9 @@ import { type Backend } from '../../../src/main/api/backend';
 import { JobSpec, type PromptLearnResult } from '../../../src/common/jobs';
 import { openBundle, readPromptSet } from '../../../src/native/bundle/index';
 import { probeWebgpu, softwareOnlyWebgpu } from '../../../src/native/runtime/providers';
-import { callApi } from '../../helpers/api';
 import { killJobPastCheckpoint, metricSteps, stopClis } from '../../helpers/cli';
-import { testBackend, addTinyBundle, importExams, taskNamed } from '../../helpers/library';
-import { requireDump2dcm, writeFourViewExam } from '../../helpers/dcmtk';
-import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { labelledLibrary, testBackend } from '../../helpers/library';
+import { removeTmpDirs } from '../../helpers/tmp';
 
 const noWebgpu = await probeWebgpu();
 const open: Backend[] = [];
@@ -33,27 +31,12 @@ describe.skipIf(noWebgpu !== undefined)(`resume after kill -9 on WebGPU${noWebgp
     'prompt learning on --device webgpu continues from its checkpoint to an uninterrupted run’s context',
     { timeout: 1_800_000 },
     async () => {
-      requireDump2dcm();
-      const source = tmpDir('cleft-dicom-');
-      for (let n = 1; n <= 3; n++) writeFourViewExam(source, n);
-      const dataDir = tmpDir();
-      const setup = testBackend(dataDir);
-      const density = await taskNamed(setup);
-      const made = await addTinyBundle(setup, 4);
-      const studies = await importExams(setup, source);
-      for (const [i, s] of studies.entries())
-        for (const side of ['L', 'R'] as const)
-          await callApi(setup, 'labels.set', {
-            target: { taskId: density.id, studyId: s.id, scope: 'breast', laterality: side },
-            className: (i + (side === 'L' ? 1 : 0)) % 2 === 0 ? 'A' : 'B',
-          });
-      const jobId = Math.max(...setup.jobs.list({ limit: 10 }).map((j) => j.id)) + 1;
-      setup.close();
+      const { dataDir, modelId, taskId, bundleDir, nextJobId: jobId } = await labelledLibrary();
 
       // Checkpoints every 25 updates (the job's setting); 60 leave room past the first.
       const params = {
-        modelId: made.modelId,
-        taskId: density.id,
+        modelId,
+        taskId,
         nCtx: 4,
         steps: 60,
         batchSize: 4,
@@ -97,7 +80,7 @@ describe.skipIf(noWebgpu !== undefined)(`resume after kill -9 on WebGPU${noWebgp
       };
       await straight('straight');
       await straight('straight-again');
-      const bundle = await openBundle(made.dir, { verify: 'full' });
+      const bundle = await openBundle(bundleDir, { verify: 'full' });
       const killed = readPromptSet(bundle, 'killed').ctx;
       const a = readPromptSet(bundle, 'straight').ctx;
       const again = readPromptSet(bundle, 'straight-again').ctx;
