@@ -156,6 +156,7 @@ export async function createTrainer(
     trainer,
     async gradients(indices) {
       stepSession ??= await runner.load(path.join(artifactsDir, manifest.files.train_step.file), session);
+      await trainer.syncToHost();
       const p = trainer.paramsByName();
       const feeds: WireFeeds = { ...data.batch(indices), [DROPOUT_SEED]: { type: 'int64', dims: [], data: BigInt64Array.of(0n) } };
       for (const e of trainer.layout) feeds[e.name] = { type: 'float32', dims: e.shape, data: p.get(e.name)! };
@@ -166,9 +167,10 @@ export async function createTrainer(
       };
     },
     async forward(batch, params) {
-      const p = params ?? trainer.paramsByName();
-      const feeds: WireFeeds = { ...batch };
       const session = await forwardFor(batch);
+      if (!params) return trainer.runWithParams(session, batch);
+      const p = params;
+      const feeds: WireFeeds = { ...batch };
       for (const e of trainer.layout) feeds[e.name] = { type: 'float32', dims: e.shape, data: p.get(e.name)! };
       return runner.run(session, feeds);
     },
