@@ -81,6 +81,8 @@ export interface RunOptions {
   /** Called once the training graphs are loaded, with where they run (for the run record). */
   onDevice?: (record: DeviceRecord) => void;
   runner?: StepRunner;
+  /** Keep the training state on the device where possible (Trainer's deviceState; default true). */
+  deviceState?: boolean;
 }
 
 export interface WorkflowTrainer {
@@ -131,6 +133,7 @@ export async function createTrainer(
     initialParams,
     runner,
     session,
+    ...(run.deviceState !== undefined ? { deviceState: run.deviceState } : {}),
     ...(resume ? { resumeFrom: run.checkpoint!.dir } : {}),
   });
   run.onDevice?.(deviceRecord(provider, trainer.placements, session.intraOpNumThreads));
