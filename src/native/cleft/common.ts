@@ -136,7 +136,10 @@ export async function createTrainer(
     ...(run.deviceState !== undefined ? { deviceState: run.deviceState } : {}),
     ...(resume ? { resumeFrom: run.checkpoint!.dir } : {}),
   });
-  run.onDevice?.(deviceRecord(provider, trainer.placements, session.intraOpNumThreads));
+  run.onDevice?.({
+    ...deviceRecord(provider, trainer.placements, session.intraOpNumThreads),
+    trainingState: trainer.hostStateReason === null ? 'device' : `host: ${trainer.hostStateReason}`,
+  });
   const fwd = await runner.load(path.join(artifactsDir, manifest.files.forward.file), session);
   // Static-shape forwards for batches of other shapes (evaluation chunks), one session per shape.
   const forwards = new Map<string, Promise<SessionHandle>>();
