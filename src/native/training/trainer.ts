@@ -28,9 +28,8 @@ import * as path from 'node:path';
 import type { EngineSessionOptions } from '../runtime/session-options';
 import type { SessionPlacement } from '../runtime/session-cache';
 import { f32, i64, type WireFeeds, type WireTensor } from '../runtime/tensors';
-import { loadManifest, type TrainingManifest } from './artifacts';
+import { hostOut, loadManifest, type TrainingManifest } from './artifacts';
 import { CheckpointError, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint';
-import { hostOut } from './artifacts';
 import { paramOut, stateNames } from './optimizer';
 import {
   inThreadRunner,
@@ -183,7 +182,7 @@ export class Trainer {
 
   /** Bytes between the host and ORT so far, per graph (readback: syncToHost). */
   get traffic(): { train_step: SessionTraffic; optimizer: SessionTraffic; readback: SessionTraffic } {
-    const of = (s: SessionHandle | null) => (s ? this.runner.traffic.snapshot(s.key) : trafficDelta(ZERO, ZERO));
+    const of = (s: SessionHandle | null) => (s ? this.runner.traffic.snapshot(s.key) : { ...ZERO });
     return { train_step: of(this.sessions.step), optimizer: of(this.sessions.optimizer), readback: of(this.sessions.readback) };
   }
 
