@@ -12,9 +12,11 @@ import {
   emitTrainingArtifacts,
   NO_DECAY_BIAS_AND_NORM,
   Trainer,
+  type OptimizerConfig,
   type SessionTraffic,
   type TrainerOptions,
 } from '../../../../src/native/training/index';
+import { SessionCache } from '../../../../src/native/runtime/session-cache';
 import { affineData, SEQ, tinyInit, tinySetup } from './tiny';
 
 const noWebgpu = await probeWebgpu();
@@ -29,11 +31,11 @@ const BATCH = 8;
 // ids + labels, int64 [batch, seq]
 const BATCH_BYTES = 2 * 8 * BATCH * SEQ;
 
-function emit(name: string, target: 'cpu' | 'webgpu') {
+function emit(name: string, target: 'cpu' | 'webgpu', optimizer: OptimizerConfig = { kind: 'adamw', weightDecay: 0.01 }) {
   const dir = path.join(root, name);
   const manifest = emitTrainingArtifacts(tinySetup(), {
     dir,
-    optimizer: { kind: 'adamw', weightDecay: 0.01 },
+    optimizer,
     noDecay: NO_DECAY_BIAS_AND_NORM,
     target,
   });
@@ -140,6 +142,38 @@ describe('bytes between the host and ORT per training step', () => {
       const hostFwd = await Trainer.create(opts(dir, { session, deviceState: false, initialParams: again.paramsByName() }));
       expect(fDev.logits!.data).toEqual((await hostFwd.forward(batch)).logits!.data);
       for (const t of [host, whole, dev, resumed, again, hostFwd]) await t.close();
+    },
+  );
+
+  it.skipIf(noWebgpu !== undefined)(
+    `WebGPU, SGD with momentum: one state vector on the device, the same training as the host round trip; every device graph entirely on WebGPU${noWebgpu ? ` (skipped: ${noWebgpu})` : ''}`,
+    async () => {
+      const { dir, manifest } = emit('gpu-sgd', 'webgpu', { kind: 'sgd', momentum: 0.9, dampening: 0.5, weightDecay: 0.01 });
+      const P = 4 * manifest.layout.total;
+      const session = { intraOpNumThreads: 1, provider: WEBGPU };
+      const dev = await Trainer.create(opts(dir, { session }));
+      const host = await Trainer.create(opts(dir, { session, deviceState: false }));
+      for (let s = 0; s < 3; s++) {
+        const a = await dev.trainStep();
+        const b = await host.trainStep();
+        expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-6 * Math.abs(b.loss));
+        if (s > 0) expect(a.io.optimizer).toEqual(io(1, 12, 4, 3 * P, 2 * P));
+      }
+      await dev.syncToHost();
+      const ph = host.paramsByName();
+      for (const [name, v] of dev.paramsByName()) {
+        const w = ph.get(name)!;
+        for (let i = 0; i < v.length; i++) expect(Math.abs(v[i]! - w[i]!), name).toBeLessThan(1e-6);
+      }
+      // placement of the two graphs only the device-resident trainer runs
+      const cache = new SessionCache();
+      for (const f of [manifest.files.optimizer_device!.file, manifest.files.readback!.file]) {
+        const { entry } = await cache.acquire({ path: path.join(dir, f) }, session);
+        expect(entry.placement, f).toEqual({ provider: 'webgpu', allNodesOnProvider: true });
+      }
+      await cache.clear();
+      await dev.close();
+      await host.close();
     },
   );
 
