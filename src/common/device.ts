@@ -39,5 +39,7 @@ export const DeviceRunRecord = z.object({
   /** Why this provider and not the others (auto's fallbacks with their reasons). */
   reason: z.string(),
   graphs: z.record(z.string(), GraphPlacementRecord),
+  /** Training runs: "device" (state kept in GPU memory between train_step and optimizer) or "host: <why>". */
+  trainingState: z.string().optional(),
 });
 export type DeviceRunRecord = z.infer<typeof DeviceRunRecord>;

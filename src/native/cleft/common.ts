@@ -81,6 +81,8 @@ export interface RunOptions {
   /** Called once the training graphs are loaded, with where they run (for the run record). */
   onDevice?: (record: DeviceRecord) => void;
   runner?: StepRunner;
+  /** Keep the training state on the device where possible (Trainer's deviceState; default true). */
+  deviceState?: boolean;
 }
 
 export interface WorkflowTrainer {
@@ -131,9 +133,13 @@ export async function createTrainer(
     initialParams,
     runner,
     session,
+    ...(run.deviceState !== undefined ? { deviceState: run.deviceState } : {}),
     ...(resume ? { resumeFrom: run.checkpoint!.dir } : {}),
   });
-  run.onDevice?.(deviceRecord(provider, trainer.placements, session.intraOpNumThreads));
+  run.onDevice?.({
+    ...deviceRecord(provider, trainer.placements, session.intraOpNumThreads),
+    trainingState: trainer.hostStateReason === null ? 'device' : `host: ${trainer.hostStateReason}`,
+  });
   const fwd = await runner.load(path.join(artifactsDir, manifest.files.forward.file), session);
   // Static-shape forwards for batches of other shapes (evaluation chunks), one session per shape.
   const forwards = new Map<string, Promise<SessionHandle>>();
@@ -156,6 +162,7 @@ export async function createTrainer(
     trainer,
     async gradients(indices) {
       stepSession ??= await runner.load(path.join(artifactsDir, manifest.files.train_step.file), session);
+      await trainer.syncToHost();
       const p = trainer.paramsByName();
       const feeds: WireFeeds = { ...data.batch(indices), [DROPOUT_SEED]: { type: 'int64', dims: [], data: BigInt64Array.of(0n) } };
       for (const e of trainer.layout) feeds[e.name] = { type: 'float32', dims: e.shape, data: p.get(e.name)! };
@@ -166,9 +173,10 @@ export async function createTrainer(
       };
     },
     async forward(batch, params) {
-      const p = params ?? trainer.paramsByName();
-      const feeds: WireFeeds = { ...batch };
       const session = await forwardFor(batch);
+      if (!params) return trainer.runWithParams(session, batch);
+      const p = params;
+      const feeds: WireFeeds = { ...batch };
       for (const e of trainer.layout) feeds[e.name] = { type: 'float32', dims: e.shape, data: p.get(e.name)! };
       return runner.run(session, feeds);
     },

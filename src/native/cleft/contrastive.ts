@@ -417,6 +417,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<Contrasti
           ...(o.patience !== undefined ? { patience: o.patience } : {}),
           evaluate: async () => {
             const e = await embedPairs(wt, o.data, split.val, o.batchSize);
+            await wt.trainer.syncToHost();
             const m = retrievalMetrics(e.img, e.txt, P, logitScaleOf(wt.trainer.paramsByName()));
             const { loss, ...metrics } = m;
             return { loss: loss!, metrics };

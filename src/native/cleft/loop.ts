@@ -112,8 +112,9 @@ export async function runLoop(
   const evalEvery = Math.max(1, val?.every ?? Math.ceil(opts.steps / 10));
   const ckEvery = ck?.every ?? 0;
 
-  const save = () => {
+  const save = async () => {
     if (!ck) return;
+    await trainer.syncToHost(); // device-resident state (WebGPU) comes to the host only here
     st.step = trainer.step;
     fs.mkdirSync(ck.dir, { recursive: true });
     if (best && st.bestStep !== null) {
@@ -144,6 +145,7 @@ export async function runLoop(
     if (lower) {
       st.bestLoss = r.loss;
       st.bestStep = trainer.step;
+      await trainer.syncToHost();
       best = trainer.paramsByName();
     }
     if (val.improves ? val.improves(r.loss, st.refLoss ?? null) : lower) {
@@ -164,7 +166,7 @@ export async function runLoop(
   let stopped: LoopResult['stopped'] = st.stopped ? 'early-stopped' : 'done';
   while (!st.stopped && trainer.step < opts.steps) {
     if (opts.signal?.aborted) {
-      save();
+      await save();
       stopped = 'aborted';
       break;
     }
@@ -186,9 +188,10 @@ export async function runLoop(
         stopped = 'early-stopped';
       }
     }
-    if (ck && ckEvery > 0 && trainer.step % ckEvery === 0) save();
+    if (ck && ckEvery > 0 && trainer.step % ckEvery === 0) await save();
   }
-  if (stopped !== 'aborted' && ck) save();
+  if (stopped !== 'aborted' && ck) await save();
+  await trainer.syncToHost();
   const params = val && best && opts.keep !== 'last' ? best : trainer.paramsByName();
   return { stopped, steps: trainer.step, losses: st.losses, params, bestStep: val ? st.bestStep : null, history: st.history };
 }

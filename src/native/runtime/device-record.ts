@@ -20,6 +20,11 @@ export interface DeviceRecord {
   reason: string;
   /** Per graph (forward, train_step, optimizer, image_encoder, ...): what ran it. */
   graphs: Record<string, GraphRecord>;
+  /**
+   * Training runs: where parameters, gradients and optimizer state live between train_step and the
+   * optimizer: "device" (kept in GPU memory), else "host: <why>" (docs/engine.md#device-resident-training-state).
+   */
+  trainingState?: string;
 }
 
 /**

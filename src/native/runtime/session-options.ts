@@ -29,6 +29,13 @@ export interface EngineSessionOptions {
   configEntries?: Record<string, string>;
   /** Where the session runs. Resolve it first with resolveExecutionProvider. Default: CPU. */
   provider?: ResolvedProvider;
+  /**
+   * Outputs left in GPU memory (ORT's preferredOutputLocation 'gpu-buffer'): a device tensor that the
+   * next session takes as a feed without a host copy (docs/engine.md#device-resident-training-state).
+   * WebGPU only: onnxruntime-node 1.30 binds 'gpu-buffer' to the WebGPU allocator, so elsewhere it is
+   * ignored here and every output comes to the host.
+   */
+  deviceOutputs?: readonly string[];
 }
 
 export const CONFIG_DISABLE_PREPACKING = 'session.disable_prepacking';
@@ -50,7 +57,14 @@ export function toOrtSessionOptions(o: EngineSessionOptions): OrtSessionOptions 
   if (o.freeDimensionOverrides !== undefined) opts.freeDimensionOverrides = o.freeDimensionOverrides;
   const extra = configEntriesFor(o);
   if (Object.keys(extra).length > 0) opts.extra = extra;
+  const device = deviceOutputsFor(o);
+  if (device.length > 0) opts.preferredOutputLocation = Object.fromEntries(device.map((n) => [n, 'gpu-buffer' as const]));
   return opts;
+}
+
+/** The outputs that stay on the device: `deviceOutputs` on the WebGPU provider, else none. */
+export function deviceOutputsFor(o: EngineSessionOptions): string[] {
+  return o.provider?.name === 'webgpu' ? [...new Set(o.deviceOutputs ?? [])].sort() : [];
 }
 
 /**
@@ -66,6 +80,7 @@ export function canonicalOptions(o: EngineSessionOptions): string {
     opt: o.graphOptimizationLevel ?? null,
     dims: o.freeDimensionOverrides ?? null,
     config: configEntriesFor(o),
+    ...(deviceOutputsFor(o).length > 0 ? { device: deviceOutputsFor(o) } : {}),
   });
 }
 

@@ -5,6 +5,10 @@
  *   train_step.onnx  loss + `grad.<name>` per trainable; inputs: batch + trainable tensors (+ dropout_seed)
  *   optimizer.onnx   AdamW or SGD(momentum) over the flat trainable vector, with global-norm clipping
  *   manifest.json    names, shapes, dtypes, the flat layout, sha256 of every file
+ * and for WebGPU, where the trainer keeps its state on the device between runs:
+ *   optimizer.device.onnx  the same update over per-tensor params/grads (optimizer.ts)
+ *   readback.onnx          Identity of every trainable tensor and state vector, outputs on the host:
+ *                          how device-resident state is read for a checkpoint or the parameters
  *
  * Frozen weights stay initializers (inline, or external data whose `location` must resolve inside this
  * folder: bind them with `bindWeights(refs, { cacheDir: dir })` of models/weights.ts). Sessions must be created
@@ -16,7 +20,7 @@ import * as path from 'node:path';
 import { dimsFromShapes, emitOnnx, grad, Graph, type Tensor } from '../graph/index';
 import type { EmitTarget } from '../graph/op';
 import { writeFileAtomic } from '../formats/safetensors';
-import { buildOptimizerGraph, resolveOptimizer, type OptimizerConfig } from './optimizer';
+import { buildDeviceOptimizerGraph, buildOptimizerGraph, resolveOptimizer, stateNames, type OptimizerConfig } from './optimizer';
 import { DROPOUT_SEED, layoutOf, makeBuildContext, type DecayExclusion, type ParamLayout, type TrainingSetup } from './setup';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -49,7 +53,14 @@ export interface TrainingManifest {
   /** Inputs of forward.onnx that are not trainable tensors. */
   forwardInputs: IoInfo[];
   dropoutSeed: boolean;
-  files: { forward: ArtifactFile; train_step: ArtifactFile; optimizer: ArtifactFile };
+  files: {
+    forward: ArtifactFile;
+    train_step: ArtifactFile;
+    optimizer: ArtifactFile;
+    /** WebGPU artifacts only: the per-tensor optimizer and the read-back graph of device-resident state. */
+    optimizer_device?: ArtifactFile;
+    readback?: ArtifactFile;
+  };
   /** External data files the graphs reference (relative to the folder). */
   externalData: string[];
 }
@@ -118,14 +129,24 @@ export function emitTrainingArtifacts(setup: TrainingSetup, opts: ArtifactOption
   // optimizer.onnx
   const og = buildOptimizerGraph(layout, opts.optimizer, target === 'webgpu' ? 'float32' : 'int64');
   const opt = emitOnnx(og.graph, { outputs: og.outputs, name: `${setup.name}.optimizer`, target });
+  const models: [keyof TrainingManifest['files'], string, ReturnType<typeof emitOnnx>][] = [
+    ['forward', 'forward.onnx', fwd],
+    ['train_step', 'train_step.onnx', step],
+    ['optimizer', 'optimizer.onnx', opt],
+  ];
+  if (target === 'webgpu') {
+    const dg = buildDeviceOptimizerGraph(layout, opts.optimizer, 'float32');
+    models.push([
+      'optimizer_device',
+      'optimizer.device.onnx',
+      emitOnnx(dg.graph, { outputs: dg.outputs, name: `${setup.name}.optimizer.device`, target }),
+    ]);
+    const rg = readbackGraph(layout, stateNames(opts.optimizer));
+    models.push(['readback', 'readback.onnx', emitOnnx(rg.graph, { outputs: rg.outputs, name: `${setup.name}.readback`, target })]);
+  }
 
   const files = {} as TrainingManifest['files'];
-  for (const [key, model] of [
-    ['forward', fwd],
-    ['train_step', step],
-    ['optimizer', opt],
-  ] as const) {
-    const file = `${key}.onnx`;
+  for (const [key, file, model] of models) {
     write(file, model.bytes);
     files[key] = {
       file,
@@ -151,6 +172,18 @@ export function emitTrainingArtifacts(setup: TrainingSetup, opts: ArtifactOption
   };
   write(MANIFEST_FILE, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
   return manifest;
+}
+
+/** Output name of a tensor in readback.onnx. */
+export const hostOut = (name: string) => `host.${name}`;
+
+/** Identity of every trainable tensor (train_step's input names) and optimizer state vector. */
+function readbackGraph(layout: ParamLayout, state: string[]): { graph: Graph; outputs: Record<string, Tensor> } {
+  const g = new Graph();
+  const outputs: Record<string, Tensor> = {};
+  for (const e of layout.entries) outputs[hostOut(e.name)] = g.input(e.name, 'float32', e.shape);
+  for (const n of state) outputs[hostOut(n)] = g.input(n, 'float32', [layout.total]);
+  return { graph: g, outputs };
 }
 
 /**

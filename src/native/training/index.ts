@@ -9,7 +9,16 @@ export {
   type ArtifactFile,
   type IoInfo,
 } from './artifacts';
-export { buildOptimizerGraph, resolveOptimizer, stateNames, type OptimizerConfig, type AdamWConfig, type SgdConfig } from './optimizer';
+export {
+  buildOptimizerGraph,
+  buildDeviceOptimizerGraph,
+  paramOut,
+  resolveOptimizer,
+  stateNames,
+  type OptimizerConfig,
+  type AdamWConfig,
+  type SgdConfig,
+} from './optimizer';
 export {
   DROPOUT_SEED,
   NO_DECAY_BIAS_AND_NORM,
@@ -32,6 +41,16 @@ export {
   type CheckpointMeta,
   type CheckpointState,
 } from './checkpoint';
-export { inThreadRunner, engineWorkerRunner, type StepRunner, type SessionHandle } from './runner';
+export {
+  inThreadRunner,
+  engineWorkerRunner,
+  isDeviceTensor,
+  TrafficCounter,
+  type StepRunner,
+  type SessionHandle,
+  type SessionTraffic,
+  type DeviceTensor,
+  type StepFeed,
+} from './runner';
 export { learningRate, deriveSeed, epochPermutation, DataOrder, type LrSchedule } from './schedule';
 export { linear, geluTanh, Linear, GeluTanh } from './layers';

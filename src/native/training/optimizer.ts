@@ -93,7 +93,63 @@ export function buildOptimizerGraph(
   const step = g.input('step', stepDtype, []);
   const lr = g.input('lr', 'float32', []);
   const maxNorm = g.input('max_norm', 'float32', []);
+  return { graph: g, outputs: update(g, layout, c, { params, grads, state, step, lr, maxNorm }) };
+}
 
+/** Output name of a trainable tensor's new value in the per-tensor optimizer graph. */
+export const paramOut = (name: string) => `param_out.${name}`;
+
+/**
+ * The same update over per-tensor inputs and outputs, for state kept on the device: train_step's
+ * trainable inputs (`<name>`) and gradient outputs (`grad.<name>`) feed it as they are, and its
+ * `param_out.<name>` feed the next train_step, so nothing is flattened on the host. Inside, the
+ * tensors are concatenated into the flat vector and the update is the flat graph's, node for node
+ * (same reductions over the same vector); the state vectors stay flat.
+ */
+export function buildDeviceOptimizerGraph(
+  layout: ParamLayout,
+  config: OptimizerConfig,
+  stepDtype: 'int64' | 'float32' = 'float32',
+): OptimizerGraph {
+  const c = resolveOptimizer(config);
+  const N = layout.total;
+  const g = new Graph();
+  const flat = (ts: Tensor[]) =>
+    ops.concat(
+      ts.map((t, i) => t.reshape([layout.entries[i]!.size])),
+      0,
+    );
+  const params = flat(layout.entries.map((e) => g.input(e.name, 'float32', e.shape)));
+  const grads = flat(layout.entries.map((e) => g.input(`grad.${e.name}`, 'float32', e.shape)));
+  const state = stateNames(c).map((n) => g.input(n, 'float32', [N]));
+  const step = g.input('step', stepDtype, []);
+  const lr = g.input('lr', 'float32', []);
+  const maxNorm = g.input('max_norm', 'float32', []);
+  const { params_out: p, ...rest } = update(g, layout, c, { params, grads, state, step, lr, maxNorm });
+  // One Slice per tensor, not one Split: WebGPU binds every output of a node as a storage buffer
+  // and a shader takes at most 16 (maxStorageBuffersPerShaderStage), so Split fails beyond 15 tensors.
+  const outputs: Record<string, Tensor> = { ...rest };
+  for (const e of layout.entries)
+    outputs[paramOut(e.name)] = (layout.entries.length === 1 ? p! : p!.slice(0, e.offset, e.offset + e.size)).reshape(e.shape);
+  return { graph: g, outputs };
+}
+
+interface UpdateInputs {
+  params: Tensor;
+  grads: Tensor;
+  state: Tensor[];
+  step: Tensor;
+  lr: Tensor;
+  maxNorm: Tensor;
+}
+
+function update(
+  g: Graph,
+  layout: ParamLayout,
+  c: ReturnType<typeof resolveOptimizer>,
+  { params, grads, state, step, lr, maxNorm }: UpdateInputs,
+): Record<string, Tensor> {
+  const stepDtype = step.dtype;
   // global-norm clipping (torch.nn.utils.clip_grad_norm_)
   const norm = grads.mul(grads).sum().sqrt();
   const coef = maxNorm.div(norm.add(1e-6)).minimum(1);
@@ -133,5 +189,5 @@ export function buildOptimizerGraph(
     outputs.params_out = params.sub(dir.mul(lr));
     outputs.momentum_out = b;
   }
-  return { graph: g, outputs };
+  return outputs;
 }

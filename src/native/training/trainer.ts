@@ -10,6 +10,13 @@
  * Float32Arrays; for LoRA-sized vectors faster than an extra Add session, see bench/RESULTS.md) and
  * scaled by 1/k, which equals the gradient of one batch k times larger with a mean loss.
  *
+ * Device-resident state (WebGPU, one micro-batch per update, an in-thread runner): the trainable
+ * tensors, their gradients and the optimizer's state stay in GPU memory between train_step and the
+ * per-tensor optimizer graph (optimizer.device.onnx); per update only the batch and the scalars go up
+ * and the loss and gradient norm come down. The host copy is refreshed by `syncToHost()` (readback.onnx)
+ * when a checkpoint or the parameters are asked for; until then `param`, `paramsByName` and
+ * `saveCheckpoint` refuse. docs/engine.md#device-resident-training-state has the byte counts.
+ *
  * Determinism: data order is a seeded permutation per epoch, dropout seeds derive from (seed, step,
  * micro-batch), the learning rate from the step. A checkpoint holds all of it, so a resumed run repeats
  * an uninterrupted one bit for bit (test/unit/native/training/trainer.test.ts).
@@ -21,10 +28,18 @@ import * as path from 'node:path';
 import type { EngineSessionOptions } from '../runtime/session-options';
 import type { SessionPlacement } from '../runtime/session-cache';
 import { f32, i64, type WireFeeds, type WireTensor } from '../runtime/tensors';
-import { loadManifest, type TrainingManifest } from './artifacts';
+import { hostOut, loadManifest, type TrainingManifest } from './artifacts';
 import { CheckpointError, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint';
-import { stateNames } from './optimizer';
-import { inThreadRunner, type SessionHandle, type StepRunner } from './runner';
+import { paramOut, stateNames } from './optimizer';
+import {
+  inThreadRunner,
+  isDeviceTensor,
+  trafficDelta,
+  type SessionHandle,
+  type SessionTraffic,
+  type StepFeed,
+  type StepRunner,
+} from './runner';
 import { DataOrder, deriveSeed, learningRate, type LrSchedule } from './schedule';
 import { DROPOUT_SEED, type TrainableEntry } from './setup';
 
@@ -47,6 +62,8 @@ export interface StepInfo {
   microBatches: number;
   epoch: number;
   ms: number;
+  /** Bytes between the host and ORT in this update, per graph (runner.ts SessionTraffic). */
+  io: { train_step: SessionTraffic; optimizer: SessionTraffic };
 }
 
 export interface TrainerOptions {
@@ -73,6 +90,11 @@ export interface TrainerOptions {
   checkpointDir?: string;
   /** Save every this many updates (and when stopped by the signal). */
   checkpointEvery?: number;
+  /**
+   * Keep parameters, gradients and optimizer state on the device between runs where that is possible
+   * (WebGPU, accumulation 1, in-thread runner, artifacts emitted for WebGPU). Default true.
+   */
+  deviceState?: boolean;
 }
 
 export interface TrainResult {
@@ -91,12 +113,16 @@ export class Trainer {
   private readonly accumulation: number;
   private readonly seed: number;
   private readonly floatStep: boolean;
+  // Device tensors of the latest update (device-resident mode), newer than the host copy when set.
+  private dev: { params: Record<string, StepFeed>; state: Record<string, StepFeed> } | null = null;
 
   private constructor(
     readonly manifest: TrainingManifest,
     private readonly opts: TrainerOptions,
     private readonly runner: StepRunner,
-    private readonly sessions: { forward: SessionHandle; step: SessionHandle; optimizer: SessionHandle },
+    private readonly sessions: { forward: SessionHandle; step: SessionHandle; optimizer: SessionHandle; readback: SessionHandle | null },
+    /** Why state is not kept on the device, or null when it is. */
+    readonly hostStateReason: string | null,
   ) {
     const n = manifest.layout.total;
     this.params = new Float32Array(n);
@@ -114,13 +140,32 @@ export class Trainer {
   static async create(opts: TrainerOptions & { resumeFrom?: string }): Promise<Trainer> {
     const manifest = loadManifest(opts.artifactsDir);
     const runner = opts.runner ?? inThreadRunner();
-    const load = (f: string) => runner.load(path.join(opts.artifactsDir, f), opts.session ?? {});
-    const sessions = {
-      forward: await load(manifest.files.forward.file),
-      step: await load(manifest.files.train_step.file),
-      optimizer: await load(manifest.files.optimizer.file),
-    };
-    const t = new Trainer(manifest, opts, runner, sessions);
+    const session = opts.session ?? {};
+    const load = (f: string, deviceOutputs?: string[]) =>
+      runner.load(path.join(opts.artifactsDir, f), deviceOutputs ? { ...session, deviceOutputs } : session);
+    const reason = whyHostState(manifest, opts, runner);
+    const names = manifest.layout.entries.map((e) => e.name);
+    const sessions =
+      reason === null
+        ? {
+            forward: await load(manifest.files.forward.file),
+            step: await load(
+              manifest.files.train_step.file,
+              names.map((n) => `grad.${n}`),
+            ),
+            optimizer: await load(manifest.files.optimizer_device!.file, [
+              ...names.map(paramOut),
+              ...stateNames(manifest.optimizer).map((n) => `${n}_out`),
+            ]),
+            readback: await load(manifest.files.readback!.file),
+          }
+        : {
+            forward: await load(manifest.files.forward.file),
+            step: await load(manifest.files.train_step.file),
+            optimizer: await load(manifest.files.optimizer.file),
+            readback: null,
+          };
+    const t = new Trainer(manifest, opts, runner, sessions, reason);
     if (opts.resumeFrom !== undefined) t.restore(opts.resumeFrom);
     else t.initialise(opts.initialParams);
     return t;
@@ -128,6 +173,46 @@ export class Trainer {
 
   get step(): number {
     return this.stepCount;
+  }
+
+  /** Whether parameters, gradients and optimizer state stay on the device between runs. */
+  get deviceResident(): boolean {
+    return this.hostStateReason === null;
+  }
+
+  /** Bytes between the host and ORT so far, per graph (readback: syncToHost). */
+  get traffic(): { train_step: SessionTraffic; optimizer: SessionTraffic; readback: SessionTraffic } {
+    const of = (s: SessionHandle | null) => (s ? this.runner.traffic.snapshot(s.key) : { ...ZERO });
+    return { train_step: of(this.sessions.step), optimizer: of(this.sessions.optimizer), readback: of(this.sessions.readback) };
+  }
+
+  /**
+   * Brings device-resident parameters and optimizer state to the host copy (one readback.onnx run);
+   * nothing to do when the host copy is current.
+   */
+  async syncToHost(): Promise<void> {
+    const dev = this.dev;
+    if (!dev || this.hostCurrent) return;
+    const out = await this.runner.runDevice!(this.sessions.readback!, { ...dev.params, ...dev.state });
+    const host = (n: string) => {
+      const t = out[hostOut(n)];
+      if (!t || isDeviceTensor(t)) throw new Error(`readback.onnx: no host output '${hostOut(n)}'`);
+      return t.data as Float32Array;
+    };
+    const params = new Float32Array(this.manifest.layout.total);
+    for (const e of this.layout) params.set(host(e.name), e.offset);
+    this.params = params;
+    for (const n of Object.keys(this.state)) this.state[n] = host(n);
+    // The host copy is current; keep feeding the device tensors (no upload on the next update).
+    this.hostCurrent = true;
+  }
+
+  // False while the device holds newer parameters than the host copy.
+  private hostCurrent = true;
+
+  private requireHost(what: string): void {
+    if (!this.hostCurrent)
+      throw new Error(`${what}: the training state is on the device (WebGPU) and newer than the host copy: await syncToHost() first`);
   }
 
   /** The provider that runs each graph, and whether every node of it is on that provider. */
@@ -149,11 +234,13 @@ export class Trainer {
 
   /** A copy of one trainable tensor. */
   param(name: string): Float32Array {
+    this.requireHost('param');
     return this.view(this.params, this.entry(name)).slice();
   }
 
   /** Copies of all trainable tensors. */
   paramsByName(): Map<string, Float32Array> {
+    this.requireHost('paramsByName');
     return new Map(this.layout.map((e) => [e.name, this.view(this.params, e).slice()]));
   }
 
@@ -212,6 +299,7 @@ export class Trainer {
   /** Writes a checkpoint of the current state (atomically). */
   saveCheckpoint(dir = this.opts.checkpointDir): CheckpointMeta {
     if (!dir) throw new Error('saveCheckpoint: no directory given and no checkpointDir option');
+    this.requireHost('saveCheckpoint');
     return saveCheckpoint(
       dir,
       {
@@ -234,9 +322,71 @@ export class Trainer {
     return feeds;
   }
 
+  /** Scalars of the optimizer run of update `step`. */
+  private optimizerScalars(step: number, lr: number): WireFeeds {
+    return {
+      // int64, or float32 in graphs emitted for WebGPU (manifest says which).
+      step: this.floatStep ? f32(Float32Array.of(step), []) : i64(BigInt64Array.of(BigInt(step)), []),
+      lr: f32(Float32Array.of(lr), []),
+      max_norm: f32(Float32Array.of(this.opts.maxGradNorm ?? Infinity), []),
+    };
+  }
+
+  /** The trainable tensors to feed: the device tensors of the last update, else host views. */
+  private currentParams(): Record<string, StepFeed> {
+    return this.dev ? { ...this.dev.params } : this.trainableFeeds();
+  }
+
+  /** One update with the state on the device: train_step, then optimizer.device, feeding device tensors. */
+  private async deviceStep(t0: number): Promise<StepInfo> {
+    const step = this.stepCount + 1;
+    const run = this.runner.runDevice!.bind(this.runner);
+    const before = this.traffic;
+    const feeds: Record<string, StepFeed> = { ...this.opts.data.batch(this.order.indices(this.micro)), ...this.currentParams() };
+    if (this.manifest.dropoutSeed) feeds[DROPOUT_SEED] = i64(BigInt64Array.of(deriveSeed(this.seed, step, 0)), []);
+    const out = await run(this.sessions.step, feeds);
+    const grads = Object.values(out).filter(isDeviceTensor);
+    let res: Record<string, StepFeed>;
+    let loss: number;
+    try {
+      loss = scalarOf(out.loss, 'loss');
+      if (!Number.isFinite(loss)) throw new Error(`step ${step}: loss is ${loss} (micro-batch 0)`);
+      const lr0 = learningRate(this.opts.schedule, step);
+      const opt: Record<string, StepFeed> = { ...this.currentParams(), ...this.optimizerScalars(step, lr0) };
+      for (const e of this.layout) opt[`grad.${e.name}`] = out[`grad.${e.name}`]!;
+      for (const n of Object.keys(this.state)) opt[n] = this.dev ? this.dev.state[n]! : f32(this.state[n]!);
+      res = await run(this.sessions.optimizer, opt);
+    } finally {
+      for (const g of grads) g.dispose();
+    }
+    const lr = learningRate(this.opts.schedule, step);
+    const old = this.dev;
+    this.dev = {
+      params: Object.fromEntries(this.layout.map((e) => [e.name, res[paramOut(e.name)]!])),
+      state: Object.fromEntries(Object.keys(this.state).map((n) => [n, res[`${n}_out`]!])),
+    };
+    if (old) disposeAll(old);
+    this.hostCurrent = false;
+    this.micro++;
+    this.stepCount = step;
+    const after = this.traffic;
+    return {
+      step,
+      loss,
+      lr,
+      gradNorm: scalarOf(res.grad_norm, 'grad_norm'),
+      microBatches: this.micro,
+      epoch: Math.floor(this.micro / this.order.perEpoch),
+      ms: performance.now() - t0,
+      io: { train_step: trafficDelta(after.train_step, before.train_step), optimizer: trafficDelta(after.optimizer, before.optimizer) },
+    };
+  }
+
   /** One update: k micro-batches through train_step, gradients summed, one optimizer run. */
   async trainStep(): Promise<StepInfo> {
     const t0 = performance.now();
+    if (this.deviceResident) return this.deviceStep(t0);
+    const before = this.traffic;
     const step = this.stepCount + 1;
     const k = this.accumulation;
     const startMicro = this.micro;
@@ -262,14 +412,7 @@ export class Trainer {
         for (let i = 0; i < g.length; i++) g[i]! *= s;
       }
       const lr = learningRate(this.opts.schedule, step);
-      const opt: WireFeeds = {
-        params: f32(this.params),
-        grads: f32(g),
-        // int64, or float32 in graphs emitted for WebGPU (manifest says which).
-        step: this.floatStep ? f32(Float32Array.of(step), []) : i64(BigInt64Array.of(BigInt(step)), []),
-        lr: f32(Float32Array.of(lr), []),
-        max_norm: f32(Float32Array.of(this.opts.maxGradNorm ?? Infinity), []),
-      };
+      const opt: WireFeeds = { params: f32(this.params), grads: f32(g), ...this.optimizerScalars(step, lr) };
       for (const [name, v] of Object.entries(this.state)) opt[name] = f32(v);
       const res = await this.runner.run(this.sessions.optimizer, opt);
       this.params = res.params_out!.data as Float32Array;
@@ -283,6 +426,13 @@ export class Trainer {
         microBatches: this.micro,
         epoch: Math.floor(this.micro / this.order.perEpoch),
         ms: performance.now() - t0,
+        io: (() => {
+          const after = this.traffic;
+          return {
+            train_step: trafficDelta(after.train_step, before.train_step),
+            optimizer: trafficDelta(after.optimizer, before.optimizer),
+          };
+        })(),
       };
     } catch (e) {
       this.micro = startMicro; // a failed update consumes no data
@@ -299,29 +449,64 @@ export class Trainer {
     const every = this.opts.checkpointEvery ?? 0;
     while (this.stepCount < steps) {
       if (signal?.aborted) {
-        if (this.opts.checkpointDir) this.saveCheckpoint();
+        if (this.opts.checkpointDir) {
+          await this.syncToHost();
+          this.saveCheckpoint();
+        }
         return { steps: this.stepCount, losses, stopped: 'aborted' };
       }
       const info = await this.trainStep();
       losses.push(info.loss);
-      if (this.opts.checkpointDir && every > 0 && info.step % every === 0) this.saveCheckpoint();
+      if (this.opts.checkpointDir && every > 0 && info.step % every === 0) {
+        await this.syncToHost();
+        this.saveCheckpoint();
+      }
       await this.opts.onStep?.(info);
     }
+    await this.syncToHost();
     if (this.opts.checkpointDir && losses.length > 0 && !(every > 0 && this.stepCount % every === 0)) this.saveCheckpoint();
     return { steps: this.stepCount, losses, stopped: 'done' };
   }
 
   /** Runs forward.onnx with the current trainable tensors. */
   async forward(batch: WireFeeds): Promise<Record<string, WireTensor>> {
-    return this.runner.run(this.sessions.forward, { ...batch, ...this.trainableFeeds() });
+    return this.runWithParams(this.sessions.forward, batch);
+  }
+
+  /**
+   * Runs a session of this trainer's runner that outputs to the host (a forward for other batch
+   * shapes) on `batch` and the current trainable tensors: device-resident ones are fed as they are,
+   * so an evaluation reads back no parameters.
+   */
+  async runWithParams(session: SessionHandle, batch: WireFeeds): Promise<Record<string, WireTensor>> {
+    if (this.dev) return (await this.runner.runDevice!(session, { ...batch, ...this.dev.params })) as Record<string, WireTensor>;
+    return this.runner.run(session, { ...batch, ...this.trainableFeeds() });
   }
 
   async close(): Promise<void> {
-    for (const s of Object.values(this.sessions)) await this.runner.release(s);
+    if (this.dev) disposeAll(this.dev);
+    this.dev = null;
+    for (const s of Object.values(this.sessions)) if (s) await this.runner.release(s);
   }
 }
 
-function scalarOf(t: WireTensor | undefined, name: string): number {
-  if (!t || t.data.length !== 1) throw new Error(`expected a scalar output '${name}'`);
+const ZERO: SessionTraffic = { runs: 0, hostIn: 0, hostOut: 0, deviceIn: 0, deviceOut: 0 };
+
+function disposeAll(d: { params: Record<string, StepFeed>; state: Record<string, StepFeed> }): void {
+  for (const t of [...Object.values(d.params), ...Object.values(d.state)]) if (isDeviceTensor(t)) t.dispose();
+}
+
+/** Why this run keeps its state on the host (null: it can keep it on the device). */
+function whyHostState(m: TrainingManifest, opts: TrainerOptions, runner: StepRunner): string | null {
+  if (opts.deviceState === false) return 'turned off (deviceState: false)';
+  if (opts.session?.provider?.name !== 'webgpu') return 'onnxruntime-node 1.30 keeps outputs on the device only for WebGPU';
+  if ((opts.accumulation ?? 1) !== 1) return 'gradient accumulation sums micro-batch gradients on the host';
+  if (!runner.runDevice) return 'the runner moves tensors to another thread';
+  if (!m.files.optimizer_device || !m.files.readback) return 'artifacts were not emitted for WebGPU';
+  return null;
+}
+
+function scalarOf(t: StepFeed | undefined, name: string): number {
+  if (!t || isDeviceTensor(t) || t.data.length !== 1) throw new Error(`expected a scalar output '${name}'`);
   return Number(t.data[0]);
 }

@@ -90,6 +90,7 @@ describe('device per job: the form, else Settings, else auto; recorded per graph
     const p = deviceOf(learned);
     // image features are cached by the classification above: only the text encoder and the training graphs ran
     expectCpu(p, ['text_encoder', 'forward', 'train_step', 'optimizer'], 'auto');
+    expect(p.trainingState).toBe('host: onnxruntime-node 1.30 keeps outputs on the device only for WebGPU');
     const pRun = await callApi(b, 'runs.get', { id: (learned.result as { runId: number }).runId });
     expect(pRun.record.device).toEqual(p);
 

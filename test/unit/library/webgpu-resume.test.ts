@@ -73,6 +73,8 @@ describe.skipIf(noWebgpu !== undefined)(`resume after kill -9 on WebGPU${noWebgp
       const device = (resumed.result as PromptLearnResult).device!;
       expect(device).toMatchObject({ requested: 'webgpu', provider: 'webgpu' });
       expect(device.graphs.train_step).toMatchObject({ provider: 'webgpu', deterministic: false });
+      // parameters, gradients and AdamW state stayed on the GPU between updates; checkpoints read them back
+      expect(device.trainingState).toBe('device');
 
       const straight = async (name: string) => {
         const job = await b.jobs.waitFor(b.jobs.enqueue(JobSpec.parse({ kind: 'prompt-learn', params: { ...params, name } })).id);
