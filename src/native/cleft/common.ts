@@ -13,6 +13,7 @@ import {
   type StepRunner,
   type SessionHandle,
   DROPOUT_SEED,
+  dropoutSeedFeed,
   type TrainData,
   type TrainingSetup,
 } from '../training/index';
@@ -157,7 +158,7 @@ export async function createTrainer(
     async gradients(indices) {
       stepSession ??= await runner.load(path.join(artifactsDir, manifest.files.train_step.file), session);
       const p = trainer.paramsByName();
-      const feeds: WireFeeds = { ...data.batch(indices), [DROPOUT_SEED]: { type: 'int64', dims: [], data: BigInt64Array.of(0n) } };
+      const feeds: WireFeeds = { ...data.batch(indices), [DROPOUT_SEED]: dropoutSeedFeed(0n) };
       for (const e of trainer.layout) feeds[e.name] = { type: 'float32', dims: e.shape, data: p.get(e.name)! };
       const out = await runner.run(stepSession, feeds);
       return {

@@ -11,7 +11,9 @@ export {
 } from './artifacts';
 export { buildOptimizerGraph, resolveOptimizer, stateNames, type OptimizerConfig, type AdamWConfig, type SgdConfig } from './optimizer';
 export {
+  DROPOUT_MASK,
   DROPOUT_SEED,
+  dropoutSeedFeed,
   NO_DECAY_BIAS_AND_NORM,
   layoutOf,
   makeBuildContext,
