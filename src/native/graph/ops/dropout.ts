@@ -11,7 +11,8 @@
  * WebGPU EP (which has no int64 kernels, no Mod and no bitwise ops) compute the same mask bit for bit.
  * The keys a_i, b_i are the fed seed's four base-P digits plus per-call-site offsets hashed from the
  * salt. The output u = l·P + r in [0, P²) is compared with round(rate·P²). Fewer rounds leave visible
- * structure (2 rounds: u at index i and i+P correlate); 3 and 4 pass the tests' statistics, 4 for margin.
+ * structure (measured: with 2 rounds u at index i and i+P correlate ~1.0; 3 rounds pass the statistics
+ * the tests check); 4 for margin.
  */
 import type { Tensor } from '../tensor';
 import { ShapeError, numel } from '../shape';
@@ -24,22 +25,27 @@ import { reshape } from './layout';
 /** The modulus: P² + 2P < 2^31 - 1 bounds every int32 intermediate of the hash. */
 export const DROPOUT_P = 46337;
 const ROUNDS = 4;
+/** Base-P digits of the fed seed (P^4 is just below 2^62). */
+const SEED_WORDS = 4;
 /**
  * Names the mask function; checkpoints of dropout runs record it, and a resume refuses a checkpoint
- * whose masks were another function's (docs/engine.md "Seeded randomness").
+ * whose masks were another function's (docs/engine.md#webgpu-coverage, "Dropout masks").
  */
 export const DROPOUT_MASK_HASH = 'feistel4-int32-p46337';
 
-/** Shape and dtype of the fed seed: the run's per-step seed as four base-P digits (`dropoutSeedWords`). */
-export const DROPOUT_SEED_SHAPE = [ROUNDS] as const;
+/** Shape of the fed seed (int32): the per-step seed as base-P digits (`dropoutSeedWords`). */
+export const DROPOUT_SEED_SHAPE = [SEED_WORDS] as const;
 
-/** The fed seed tensor's values for a per-step seed (any integer; 62-bit derived seeds keep all their bits). */
+/**
+ * The fed seed tensor's values for a per-step seed: the digits of seed mod P^4, least significant
+ * first. P^4 ≈ 2^61.998, so two 62-bit seeds give the same words only if they differ by P^4.
+ */
 export function dropoutSeedWords(seed: bigint): Int32Array {
   const p = BigInt(DROPOUT_P);
-  const span = p ** BigInt(ROUNDS); // just below 2^62
+  const span = p ** BigInt(SEED_WORDS);
   let v = ((seed % span) + span) % span;
-  const out = new Int32Array(ROUNDS);
-  for (let r = 0; r < ROUNDS; r++, v /= p) out[r] = Number(v % p);
+  const out = new Int32Array(SEED_WORDS);
+  for (let r = 0; r < SEED_WORDS; r++, v /= p) out[r] = Number(v % p);
   return out;
 }
 
@@ -59,16 +65,16 @@ const modP = (x: Tensor) => x.sub(x.div(DROPOUT_P).mul(DROPOUT_P));
 
 /** The hash's output u in [0, P²) per element of `like`: exported for tests of its statistics. */
 export function hashField(like: Tensor, seed: Tensor, salt: number): Tensor {
-  if (seed.dtype !== 'int32' || seed.shape.length !== 1 || seed.shape[0] !== ROUNDS)
-    throw new ShapeError(`dropout: seed must be an int32 [${ROUNDS}] tensor (dropoutSeedWords)`);
+  if (seed.dtype !== 'int32' || seed.shape.length !== 1 || seed.shape[0] !== SEED_WORDS)
+    throw new ShapeError(`dropout: seed must be an int32 [${SEED_WORDS}] tensor (dropoutSeedWords)`);
   const n = numel(like.shape);
   if (typeof n === 'number' && n > DROPOUT_P * DROPOUT_P) throw new ShapeError(`dropout: ${n} elements, at most ${DROPOUT_P ** 2}`);
   const g = like.graph;
-  // key j = seed digit j mod 4 + offset j, < 2P
+  // key j = seed digit (j mod 4) + offset j, < 2P
   const digits = gather(
     seed,
     g.constant(
-      Array.from({ length: 2 * ROUNDS }, (_, j) => j % ROUNDS),
+      Array.from({ length: 2 * ROUNDS }, (_, j) => j % SEED_WORDS),
       'int64',
       [2 * ROUNDS],
     ),

@@ -56,13 +56,14 @@ async function runHash(cache: SessionCache, shape: number[], seed: bigint, salt:
 }
 
 describe('dropout mask hash', () => {
-  it('seed words: the four base-P digits of the per-step seed (62-bit seeds keep every bit), negative seeds wrap', () => {
+  it('seed words: the four base-P digits of the per-step seed mod P^4, negative seeds wrap', () => {
     const s = deriveSeed(7, 123, 1);
     const w = ops.dropoutSeedWords(s);
     expect(w.every((d) => d >= 0 && d < P)).toBe(true);
     const p = BigInt(P);
     expect(BigInt(w[0]!) + BigInt(w[1]!) * p + BigInt(w[2]!) * p * p + BigInt(w[3]!) * p ** 3n).toBe(s % p ** 4n);
-    expect(s < p ** 4n).toBe(true); // deriveSeed gives < 2^62 < P^4: no two step seeds share words
+    expect(Array.from(ops.dropoutSeedWords(s + p ** 4n))).toEqual(Array.from(w));
+    expect(Array.from(ops.dropoutSeedWords(s + 1n))).not.toEqual(Array.from(w));
     expect(Array.from(ops.dropoutSeedWords(-1n))).toEqual([P - 1, P - 1, P - 1, P - 1]);
     expect(dropoutSeedFeed(s)).toEqual({ type: 'int32', dims: [4], data: w });
   });
