@@ -13,6 +13,7 @@ import {
   type StepRunner,
   type SessionHandle,
   DROPOUT_SEED,
+  dropoutSeedFeed,
   type TrainData,
   type TrainingSetup,
 } from '../training/index';
@@ -87,7 +88,10 @@ export interface RunOptions {
 
 export interface WorkflowTrainer {
   trainer: Trainer;
-  /** Loss and gradients of train_step.onnx on these examples at the current values (no update; dropout seed 0). */
+  /**
+   * Loss and gradients of train_step.onnx on these examples at the current values (no update; dropout
+   * seed 0). On WebGPU the graph has static shapes: exactly `batchSize` examples.
+   */
   gradients(indices: readonly number[]): Promise<{ loss: number; grads: Map<string, Float32Array> }>;
   /** Runs forward.onnx with the given trainable values (default: the trainer's current ones). */
   forward(batch: WireFeeds, params?: Map<string, Float32Array>): Promise<Record<string, WireTensor>>;
@@ -161,10 +165,12 @@ export async function createTrainer(
   return {
     trainer,
     async gradients(indices) {
+      if (batchShapes && indices.length !== run.batchSize)
+        throw new Error(`gradients: ${indices.length} examples, but the ${target} train step has the static shapes of ${run.batchSize}`);
       stepSession ??= await runner.load(path.join(artifactsDir, manifest.files.train_step.file), session);
       await trainer.syncToHost();
       const p = trainer.paramsByName();
-      const feeds: WireFeeds = { ...data.batch(indices), [DROPOUT_SEED]: { type: 'int64', dims: [], data: BigInt64Array.of(0n) } };
+      const feeds: WireFeeds = { ...data.batch(indices), [DROPOUT_SEED]: dropoutSeedFeed(0n) };
       for (const e of trainer.layout) feeds[e.name] = { type: 'float32', dims: e.shape, data: p.get(e.name)! };
       const out = await runner.run(stepSession, feeds);
       return {

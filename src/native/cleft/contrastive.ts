@@ -193,7 +193,7 @@ function loraInit(plan: LoraPlan, prefix: string, seed: number, into: Map<string
   }
 }
 
-/** The int64 dropout seed input the trainer feeds (created by the build context on first use). */
+/** The dropout seed input the trainer feeds (created by the build context on first use). */
 function dropoutSeed(ctx: { graph: Graph; dropout(x: Tensor, rate: number): Tensor }): Tensor {
   ctx.dropout(ctx.graph.constant([0], 'float32', [1]), 0.5);
   const node = ctx.graph.nodes.find((n) => n.leaf?.kind === 'input' && n.leaf.name === DROPOUT_SEED);

@@ -35,7 +35,7 @@ export interface LoraHooks {
   layers: ReadonlyMap<string, LoraLayer>;
   /** Dropout rate on the LoRA input (training only; 0 = none). */
   dropout: number;
-  /** int64 scalar seed fed per step (required when dropout > 0). */
+  /** The fed dropout seed (int32 [4], `dropoutSeedFeed`; required when dropout > 0). */
   seed?: Tensor;
 }
 

@@ -20,7 +20,9 @@ export {
   type SgdConfig,
 } from './optimizer';
 export {
+  DROPOUT_MASK,
   DROPOUT_SEED,
+  dropoutSeedFeed,
   NO_DECAY_BIAS_AND_NORM,
   layoutOf,
   makeBuildContext,

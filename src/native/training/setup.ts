@@ -6,6 +6,7 @@
  */
 import { ops, type Graph, type Tensor } from '../graph/index';
 import type { EmitTarget } from '../graph/op';
+import type { WireTensor } from '../runtime/tensors';
 
 export interface BuildContext {
   readonly graph: Graph;
@@ -14,8 +15,8 @@ export interface BuildContext {
   /** Provider the graph is emitted for (models split weights larger than a WebGPU binding). */
   readonly target: EmitTarget;
   /**
-   * Inverted dropout with a mask hashed from the per-step seed fed as `dropout_seed` (int64 scalar);
-   * identity when not training. Each call site gets its own salt, in call order.
+   * Inverted dropout with a mask hashed from the per-step seed fed as `dropout_seed` (int32 [4]:
+   * `dropoutSeedFeed`); identity when not training. Each call site gets its own salt, in call order.
    */
   dropout(x: Tensor, rate: number): Tensor;
 }
@@ -35,6 +36,24 @@ export interface TrainingSetup {
 
 export const DROPOUT_SEED = 'dropout_seed';
 
+/** What checkpoints of runs with dropout record about their masks (`hyperparameters.dropoutMask`). */
+export const DROPOUT_MASK = ops.DROPOUT_MASK_HASH;
+
+/**
+ * Why a checkpoint whose `dropoutMask` is `recorded` cannot continue a run with this version's masks
+ * (undefined: it can). Checkpoints before the mask was recorded used an int64 hash: other masks.
+ */
+export function dropoutMaskMismatch(recorded: unknown): string | undefined {
+  if (recorded === DROPOUT_MASK) return undefined;
+  const was = typeof recorded === 'string' ? `the '${recorded}' mask hash` : 'the int64 mask hash of earlier versions (or without dropout)';
+  return `dropout masks: the checkpoint was trained with ${was}, this version computes '${DROPOUT_MASK}' masks, so resumed steps would not see the masks of the run; start the run again instead of resuming`;
+}
+
+/** The `dropout_seed` feed for a per-step seed (e.g. `deriveSeed(seed, step, microBatch)`). */
+export function dropoutSeedFeed(seed: bigint): WireTensor {
+  return { type: 'int32', dims: [...ops.DROPOUT_SEED_SHAPE], data: ops.dropoutSeedWords(seed) };
+}
+
 export function makeBuildContext(graph: Graph, training: boolean, target: EmitTarget = 'cpu'): BuildContext & { usesSeed(): boolean } {
   let seed: Tensor | null = null;
   let salt = 0;
@@ -45,7 +64,7 @@ export function makeBuildContext(graph: Graph, training: boolean, target: EmitTa
     dropout(x, rate) {
       const s = salt++;
       if (!training || rate === 0) return x;
-      seed ??= graph.input(DROPOUT_SEED, 'int64', []);
+      seed ??= graph.input(DROPOUT_SEED, 'int32', [...ops.DROPOUT_SEED_SHAPE]);
       return ops.dropout(x, rate, seed, s);
     },
     usesSeed: () => seed !== null,

@@ -29,7 +29,7 @@ import type { EngineSessionOptions } from '../runtime/session-options';
 import type { SessionPlacement } from '../runtime/session-cache';
 import { f32, i64, type WireFeeds, type WireTensor } from '../runtime/tensors';
 import { hostOut, loadManifest, type TrainingManifest } from './artifacts';
-import { CheckpointError, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint';
+import { CHECKPOINT_FILE, CheckpointError, loadCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint';
 import { paramOut, stateNames } from './optimizer';
 import {
   inThreadRunner,
@@ -41,7 +41,7 @@ import {
   type StepRunner,
 } from './runner';
 import { DataOrder, deriveSeed, learningRate, type LrSchedule } from './schedule';
-import { DROPOUT_SEED, type TrainableEntry } from './setup';
+import { DROPOUT_MASK, DROPOUT_SEED, dropoutMaskMismatch, dropoutSeedFeed, type TrainableEntry } from './setup';
 
 export interface TrainData {
   /** Number of examples. */
@@ -275,6 +275,7 @@ export class Trainer {
       dataSize: this.opts.data.size,
       maxGradNorm: this.opts.maxGradNorm ?? null,
       schedule: this.opts.schedule,
+      ...(this.manifest.dropoutSeed ? { dropoutMask: DROPOUT_MASK } : {}),
     };
   }
 
@@ -287,9 +288,12 @@ export class Trainer {
     for (const k of ['batchSize', 'accumulation', 'shuffle', 'dataSize'] as const)
       if (meta.hyperparameters[k] !== hp[k]) problems.push(`${k} ${String(meta.hyperparameters[k])} vs ${String(hp[k])}`);
     if (JSON.stringify(meta.optimizer) !== JSON.stringify(this.manifest.optimizer)) problems.push('optimizer settings differ');
+    const masks = this.manifest.dropoutSeed ? dropoutMaskMismatch(meta.hyperparameters.dropoutMask) : undefined;
+    if (masks) problems.push(masks);
     for (const k of ['train_step', 'optimizer'] as const)
       if (meta.artifacts[k] !== this.manifest.files[k].sha256) problems.push(`${k}.onnx changed since the checkpoint`);
-    if (problems.length) throw new CheckpointError(`${dir}: cannot resume exactly (checkpoint vs now): ${problems.join('; ')}`);
+    if (problems.length)
+      throw new CheckpointError(`${path.join(dir, CHECKPOINT_FILE)}: cannot resume exactly (checkpoint vs now): ${problems.join('; ')}`);
     this.params = state.params;
     this.state = state.state;
     this.stepCount = meta.step;
@@ -343,7 +347,7 @@ export class Trainer {
     const run = this.runner.runDevice!.bind(this.runner);
     const before = this.traffic;
     const feeds: Record<string, StepFeed> = { ...this.opts.data.batch(this.order.indices(this.micro)), ...this.currentParams() };
-    if (this.manifest.dropoutSeed) feeds[DROPOUT_SEED] = i64(BigInt64Array.of(deriveSeed(this.seed, step, 0)), []);
+    if (this.manifest.dropoutSeed) feeds[DROPOUT_SEED] = dropoutSeedFeed(deriveSeed(this.seed, step, 0));
     const out = await run(this.sessions.step, feeds);
     const grads = Object.values(out).filter(isDeviceTensor);
     let res: Record<string, StepFeed>;
@@ -395,7 +399,7 @@ export class Trainer {
     try {
       for (let j = 0; j < k; j++) {
         const feeds: WireFeeds = { ...this.opts.data.batch(this.order.indices(this.micro)), ...this.trainableFeeds() };
-        if (this.manifest.dropoutSeed) feeds[DROPOUT_SEED] = i64(BigInt64Array.of(deriveSeed(this.seed, step, j)), []);
+        if (this.manifest.dropoutSeed) feeds[DROPOUT_SEED] = dropoutSeedFeed(deriveSeed(this.seed, step, j));
         const out = await this.runner.run(this.sessions.step, feeds);
         const loss = scalarOf(out.loss, 'loss');
         if (!Number.isFinite(loss)) throw new Error(`step ${step}: loss is ${loss} (micro-batch ${j})`);

@@ -1,9 +1,8 @@
-/** Broadcasting binary arithmetic: Add Sub Mul Div Pow Max Min (+ integer Mod, BitwiseXor for hashing). */
+/** Broadcasting binary arithmetic: Add Sub Mul Div Pow Max Min. */
 import { defineOp, type TensorType } from '../op';
 import { broadcastShapes } from '../shape';
-import { attr } from '../onnx/proto';
 import type { Tensor } from '../tensor';
-import { lift, passthrough, sameDtype, requireDtype, type NoAttrs } from './util';
+import { lift, passthrough, sameDtype, type NoAttrs } from './util';
 import { sumTo } from './reduce';
 import { greaterOrEqual, lessOrEqual, where } from './compare';
 import { log } from './unary';
@@ -99,25 +98,6 @@ export const Min = defineOp<NoAttrs>({
   grad: selectGrad(lessOrEqual),
 });
 
-/** Integer remainder with the sign of the divisor (fmod=0); used by the in-graph dropout hash. */
-export const Mod = defineOp<NoAttrs>({
-  name: 'Mod',
-  infer: (ins) => {
-    requireDtype('Mod', ins[0]!, ['int64', 'int32'], 'input');
-    return inferBinary('Mod')(ins);
-  },
-  emit: (e, a) => e.node('Mod', a.inputs, a.outputs, { fmod: attr.int(0) }),
-});
-
-export const BitwiseXor = defineOp<NoAttrs>({
-  name: 'BitwiseXor',
-  infer: (ins) => {
-    requireDtype('BitwiseXor', ins[0]!, ['int64', 'int32'], 'input');
-    return inferBinary('BitwiseXor')(ins);
-  },
-  emit: passthrough('BitwiseXor'),
-});
-
 const bin =
   (op: typeof Add) =>
   (a: Tensor, b: Tensor | number): Tensor =>
@@ -129,5 +109,3 @@ export const div = bin(Div);
 export const pow = bin(Pow);
 export const maximum = bin(Max);
 export const minimum = bin(Min);
-export const mod = bin(Mod);
-export const bitwiseXor = bin(BitwiseXor);

@@ -1,5 +1,5 @@
 /** Functional op API: `ops.matmul(x, w)` etc. Every function is also a Tensor method where it reads well. */
-export { add, sub, mul, div, pow, maximum, minimum, mod, bitwiseXor } from './elementwise';
+export { add, sub, mul, div, pow, maximum, minimum } from './elementwise';
 export { neg, abs, sign, sqrt, exp, log, tanh, sigmoid, reciprocal, relu, erf } from './unary';
 export { equal, greater, less, greaterOrEqual, lessOrEqual, not, and, or, where } from './compare';
 export { reduceSum, reduceMean, reduceMax, sumTo } from './reduce';
@@ -14,4 +14,4 @@ export { cast, indexToInt32 } from './cast';
 export { fill, arange, sizeOf } from './creation';
 export { resizeBicubic, cubicMatrix } from './resize';
 export { crossEntropy } from './loss';
-export { dropout, hashUniform } from './dropout';
+export { dropout, hashField, dropoutSeedWords, DROPOUT_SEED_SHAPE, DROPOUT_MASK_HASH } from './dropout';

@@ -90,12 +90,12 @@ describe('seeded dropout', () => {
   async function runMask(seed: bigint, salt = 0, shape = [64, 128]) {
     const g = new Graph();
     const x = g.input('x', 'float32', ['batch', shape[1]!]);
-    const s = g.input('seed', 'int64', []);
+    const s = g.input('seed', 'int32', [4]);
     const y = ops.dropout(x, 0.1, s, salt);
     const sess = await ort.InferenceSession.create(emitOnnx(g, { outputs: { y } }).bytes);
     const feeds = {
       x: new ort.Tensor('float32', new Float32Array(shape[0]! * shape[1]!).fill(1), shape),
-      seed: new ort.Tensor('int64', BigInt64Array.from([seed]), []),
+      seed: new ort.Tensor('int32', ops.dropoutSeedWords(seed), [4]),
     };
     const a = (await sess.run(feeds)).y!.data as Float32Array;
     const b = (await sess.run(feeds)).y!.data as Float32Array;
@@ -126,8 +126,8 @@ describe('seeded dropout', () => {
       dtype: 'float64',
       build: (g) => {
         const x = g.input('x', 'float64', [5, 7]);
-        const seed = g.input('seed', 'int64', []);
-        return { wrt: [x], out: ops.dropout(x, 0.3, seed).mul(x), feeds: { seed: new ort.Tensor('int64', BigInt64Array.from([9n]), []) } };
+        const seed = g.input('seed', 'int32', [4]);
+        return { wrt: [x], out: ops.dropout(x, 0.3, seed).mul(x), feeds: { seed: new ort.Tensor('int32', ops.dropoutSeedWords(9n), [4]) } };
       },
     });
     expect(rep.failures, rep.worst).toEqual([]);

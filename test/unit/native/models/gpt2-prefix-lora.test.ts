@@ -141,7 +141,7 @@ describe('GPT-2 text encoder', () => {
     const g = new Graph();
     const inputIds = g.input('input_ids', 'int64', ['batch', 'seq']);
     const len = g.input('lengths', 'int64', ['batch']);
-    const seed = g.input('seed', 'int64', []);
+    const seed = g.input('seed', 'int32', [4]);
     const w = new ParamStore(g, bindModelWeights(model, { cacheDir: tmp }).source);
     const lora = trainableLora(g, loraModulesOf(adapter));
     const emb = gpt2TextEmbedding(gpt2Forward(cfg, w, { inputIds }, lora), len);
@@ -150,7 +150,7 @@ describe('GPT-2 text encoder', () => {
     const feeds: Record<string, OrtTensor> = {
       input_ids: new ort.Tensor('int64', ids, [B, T]),
       lengths: new ort.Tensor('int64', lengths, [B]),
-      seed: new ort.Tensor('int64', BigInt64Array.of(7n), []),
+      seed: new ort.Tensor('int32', ops.dropoutSeedWords(7n), [4]),
     };
     for (const m of adapter.modules.values())
       for (const p of ['', 'd.']) {

@@ -12,10 +12,13 @@ import { EngineWorker } from '../../../../src/native/runtime/engine-worker';
 import { startThread } from '../../../../src/main/workers/thread-launcher';
 import {
   CHECKPOINT_FILE,
+  CheckpointError,
+  DROPOUT_MASK,
   emitTrainingArtifacts,
   engineWorkerRunner,
   NO_DECAY_BIAS_AND_NORM,
   Trainer,
+  type CheckpointMeta,
   type StepInfo,
   type TrainerOptions,
 } from '../../../../src/native/training/index';
@@ -133,6 +136,52 @@ describe('Trainer', () => {
     const other = await Trainer.create(opts({ seed: 43 }));
     expect((await other.trainStep()).loss).not.toBe(fullRes.losses[0]);
     await Promise.all([full.close(), resumed.close(), other.close()]);
+  });
+
+  it('refuses a dropout checkpoint whose masks came from another hash (the int64 one before dropoutMask was recorded), naming the file', async () => {
+    const cfg = { ...TINY, dropout: 0.1 };
+    const { dir } = artifacts('tinydrop-oldmask', cfg);
+    const ckpt = path.join(root, 'ckpt-oldmask');
+    const opts = base(dir, { initialParams: tinyInit(cfg), checkpointDir: ckpt });
+    const t = await Trainer.create(opts);
+    await t.train(2);
+    const meta = t.saveCheckpoint();
+    await t.close();
+    expect(meta.hyperparameters.dropoutMask).toBe(DROPOUT_MASK);
+    const file = path.join(ckpt, CHECKPOINT_FILE);
+    const rewrite = (edit: (m: CheckpointMeta) => void) => {
+      const m = JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointMeta;
+      edit(m);
+      fs.writeFileSync(file, JSON.stringify(m));
+    };
+    // as the earlier version wrote it: no dropoutMask, and its train_step.onnx (int64 hash) had another sha256
+    rewrite((m) => {
+      delete m.hyperparameters.dropoutMask;
+      m.artifacts.train_step = 'e'.repeat(64);
+    });
+    const resume = () => Trainer.create({ ...opts, initialParams: undefined, resumeFrom: ckpt });
+    const err = await resume().then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect(err!.message.startsWith(`${file}: cannot resume exactly`)).toBe(true);
+    expect(err!.message).toContain(
+      `dropout masks: the checkpoint was trained with the int64 mask hash of earlier versions (or without dropout), this version computes '${DROPOUT_MASK}' masks`,
+    );
+    expect(err!.message).toContain('start the run again instead of resuming');
+    expect(err!.message).toContain('train_step.onnx changed since the checkpoint');
+    // a recorded, different hash is named
+    rewrite((m) => (m.hyperparameters.dropoutMask = 'some-other-hash'));
+    await expect(resume()).rejects.toThrow(/trained with the 'some-other-hash' mask hash/);
+    // the checkpoint as this version wrote it resumes
+    rewrite((m) => {
+      m.hyperparameters.dropoutMask = DROPOUT_MASK;
+      m.artifacts.train_step = meta.artifacts.train_step!;
+    });
+    const ok = await resume();
+    expect(ok.step).toBe(2);
+    await ok.close();
   });
 
   it('refuses corrupted checkpoints and checkpoints of another shape with clear messages', async () => {
