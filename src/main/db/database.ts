@@ -60,6 +60,8 @@ export function migrate(db: Db, targetVersion: number = LATEST_SCHEMA_VERSION, a
   for (const m of all) {
     if (m.version <= current || m.version > targetVersion) continue;
     db.transaction(() => {
+      // Another process opening the same new library may have applied it meanwhile (read under the lock).
+      if (schemaVersion(db) >= m.version) return;
       db.exec(m.sql);
       m.up?.(db);
       db.pragma(`user_version = ${m.version}`);
