@@ -25,11 +25,13 @@ beforeAll(() => {
     const runs = new RunsRepo(db);
     const record = {
       modelSha256: null,
+      adapters: {},
       promptSetSha256: null,
       preprocessSha256: null,
       selectionSha256: null,
       executionProvider: 'cpu',
       appVersion: 'test',
+      params: {},
     };
     db.transaction(() => {
       for (let i = 0; i < RUNS; i++)
