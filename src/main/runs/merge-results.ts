@@ -26,6 +26,9 @@ import { identityDifference, readResultsFile, type ResultsFile, type ResultsSkip
 import { combineStudy } from './combine-study';
 import { classifyRunName, selectionSha256 } from './run-identity';
 
+/** How long a merge waits for another connection's write: a large run's predictions are inserted in one transaction. */
+const MERGE_BUSY_TIMEOUT_MS = 30 * 60_000;
+
 /** Files indexed per transaction. */
 const INDEX_BATCH = 500;
 
@@ -177,7 +180,9 @@ export async function mergeResults(files: readonly string[], dataDir: string): P
   const set = checkShardSet(files);
   const first = set[0]!;
   const id = first.results.identity;
-  const db = openDatabase(path.join(dataDir, DB_FILE_NAME));
+  // Another merge of the same set may be inserting a large run: wait for its commit (then this one
+  // finds the run), not 5 s.
+  const db = openDatabase(path.join(dataDir, DB_FILE_NAME), { busyTimeoutMs: MERGE_BUSY_TIMEOUT_MS });
   try {
     const tasks = new TasksRepo(db);
     tasks.seedBuiltins();
