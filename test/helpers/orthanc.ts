@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { tmpDir } from './tmp';
+import { until } from './wait';
 
 export const ORTHANC_BIN = '/usr/sbin/Orthanc';
 export const DICOMWEB_PLUGIN = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
@@ -97,17 +98,19 @@ export async function startOrthanc(opts: OrthancOptions = {}): Promise<OrthancSe
     : {};
 
   // Ready when /system answers; fail with Orthanc's own log if it exits first.
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`Orthanc exited during start-up:\n${fs.readFileSync(logFile, 'utf8').slice(-4000)}`);
-    try {
-      const res = await fetch(`${url}/system`, { headers });
-      if (res.ok) break;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await until(
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`Orthanc exited during start-up:\n${fs.readFileSync(logFile, 'utf8').slice(-4000)}`);
+      return fetch(`${url}/system`, { headers }).then(
+        (res) => res.ok,
+        () => false, // not listening yet
+      );
+    },
+    'Orthanc answering /system',
+    600_000,
+    100,
+  );
 
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -9,8 +9,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll } from 'vitest';
 import { freePort } from './orthanc';
-import { tmpDir } from './tmp';
+import { removeTmpDirs, tmpDir } from './tmp';
+import { until } from './wait';
 
 const execFileAsync = promisify(execFile);
 
@@ -120,7 +122,7 @@ export async function startSlurm(
   );
   try {
     // munged answers once its socket exists.
-    await waitFor(
+    await until(
       () => {
         if (munged.exitCode !== null || munged.signalCode !== null)
           throw new Error(`munged exited during start-up:\n${tail(path.join(dir, 'munged.out'))}${tail(path.join(dir, 'munged.log'))}`);
@@ -180,27 +182,33 @@ export async function startSlurm(
       (await execFileAsync(command, [...args], { env, encoding: 'utf8' })).stdout;
 
     // Ready: the controller answers and reports the node idle.
-    const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
-    for (;;) {
-      for (const [name, child] of [
-        ['slurmctld', slurmctld],
-        ['slurmd', slurmd],
-      ] as const)
-        if (child.exitCode !== null || child.signalCode !== null)
-          throw new Error(
-            `${name} exited during start-up:\n${tail(path.join(dir, `${name}.out`))}\n${tail(path.join(dir, `${name}.log`))}`,
-          );
-      const state = await run('/usr/bin/sinfo', ['-h', '-N', '-n', node.name, '-o', '%T']).then(
-        (s) => s.trim(),
-        () => '',
-      );
-      if (state === 'idle') break;
-      if (Date.now() > deadline)
-        throw new Error(
-          `the Slurm node did not become idle (state "${state}"):\n${tail(path.join(dir, 'slurmctld.log'))}\n${tail(path.join(dir, 'slurmd.log'))}`,
+    let state = '';
+    await until(
+      async () => {
+        for (const [name, child] of [
+          ['slurmctld', slurmctld],
+          ['slurmd', slurmd],
+        ] as const)
+          if (child.exitCode !== null || child.signalCode !== null)
+            throw new Error(
+              `${name} exited during start-up:\n${tail(path.join(dir, `${name}.out`))}\n${tail(path.join(dir, `${name}.log`))}`,
+            );
+        state = await run('/usr/bin/sinfo', ['-h', '-N', '-n', node.name, '-o', '%T']).then(
+          (s) => s.trim(),
+          () => '',
         );
-      await new Promise((r) => setTimeout(r, 200));
-    }
+        return state === 'idle';
+      },
+      'the Slurm node idle',
+      opts.readyTimeoutMs ?? 60_000,
+      200,
+    ).catch((err: Error) => {
+      throw /not reached/.test(err.message)
+        ? new Error(
+            `the Slurm node did not become idle (state "${state}"):\n${tail(path.join(dir, 'slurmctld.log'))}\n${tail(path.join(dir, 'slurmd.log'))}`,
+          )
+        : err;
+    });
 
     let stopped: Promise<void> | null = null;
     return {
@@ -215,7 +223,7 @@ export async function startSlurm(
           // Jobs first, so no slurmstepd outlives the cluster; then the daemons, by the PIDs started here.
           try {
             await run('/usr/bin/scancel', ['--full', '--user', 'root']);
-            await waitForAsync(async () => (await run('/usr/bin/squeue', ['-h', '-o', '%i'])).trim() === '', 'jobs cancelled', 60_000);
+            await until(async () => (await run('/usr/bin/squeue', ['-h', '-o', '%i'])).trim() === '', 'jobs cancelled', 60_000, 50);
           } catch {
             /* the controller is already gone: nothing left to cancel through it */
           }
@@ -228,15 +236,21 @@ export async function startSlurm(
   }
 }
 
-/** Polls a synchronous state until it holds (the timeout only bounds a failure). */
-async function waitFor(pred: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  await waitForAsync(() => Promise.resolve(pred()), what, timeoutMs);
-}
-
-async function waitForAsync(pred: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-  const started = Date.now();
-  while (!(await pred())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not reached in ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/**
+ * The preamble of a cluster test file: the cluster started (or why it cannot start here, warned once
+ * as `what skipped: reason`), and in afterAll the cluster stopped, then the test's temporary folders
+ * removed (in that order: the daemons write into theirs until they end).
+ */
+export async function slurmForTests(
+  what: string,
+  opts: Parameters<typeof startSlurm>[0] = {},
+): Promise<{ slurm: SlurmCluster; skip: string | null }> {
+  const started = await startSlurm(opts);
+  const skip = 'skip' in started ? started.skip : null;
+  if (skip) console.warn(`${what} skipped: ${skip}`);
+  afterAll(async () => {
+    if (!skip) await (started as SlurmCluster).stop();
+    removeTmpDirs();
+  }, 120_000);
+  return { slurm: started as SlurmCluster, skip };
 }

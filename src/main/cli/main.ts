@@ -5,7 +5,21 @@ import { errorMessage } from '../../native/io/disk-full';
 import { usePrivateUmask } from '../data-dir';
 import { registerCommands } from './commands/index';
 
+/**
+ * A reader that stops early (`cleft runs list | head -1`) closes the pipe: the next write fails with
+ * EPIPE, which Node would throw as an uncaught error with a stack. That is not a failure of the
+ * command: exit quietly, with status 0, as a command killed by SIGPIPE would leave a pipeline.
+ */
+export function exitQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(0);
+    });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  exitQuietlyOnClosedPipe();
   usePrivateUmask();
   const program = new Command()
     .name('cleft')

@@ -14,13 +14,15 @@ export interface OpenOptions {
   /** Stop migrating at this version (tests use it to build databases as older releases left them). */
   targetVersion?: number;
   readonly?: boolean;
+  /** How long a write waits for another connection's transaction (default 5 s). */
+  busyTimeoutMs?: number;
 }
 
 export function openDatabase(file: string, options: OpenOptions = {}): Db {
   if (file !== ':memory:') privateDatabaseFile(file, options.readonly ?? false);
   const db = new Database(file, { readonly: options.readonly ?? false });
   try {
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${Math.max(0, Math.round(options.busyTimeoutMs ?? 5000))}`);
     if (!options.readonly) db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
@@ -60,6 +62,8 @@ export function migrate(db: Db, targetVersion: number = LATEST_SCHEMA_VERSION, a
   for (const m of all) {
     if (m.version <= current || m.version > targetVersion) continue;
     db.transaction(() => {
+      // Another process opening the same new library may have applied it meanwhile (read under the lock).
+      if (schemaVersion(db) >= m.version) return;
       db.exec(m.sql);
       m.up?.(db);
       db.pragma(`user_version = ${m.version}`);

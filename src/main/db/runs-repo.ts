@@ -97,6 +97,14 @@ export class RunsRepo {
     return row?.id ?? null;
   }
 
+  /** The run `cleft runs merge` made of the shard set with this key (record.params.mergedShards), or null. */
+  runOfMergedShards(taskId: number, mergeKey: string): number | null {
+    const row = this.db
+      .prepare(`SELECT id FROM runs WHERE task_ref = ? AND json_extract(record_json, '$.params.mergedShards') = ? ORDER BY id LIMIT 1`)
+      .get(taskId, mergeKey) as { id: number } | undefined;
+    return row?.id ?? null;
+  }
+
   /** The studies a run has predictions for (each study's are added in one transaction). */
   studiesWithPredictions(runId: number): Set<number> {
     const rows = this.db.prepare(`SELECT DISTINCT study_ref FROM predictions WHERE run_ref = ?`).all(runId) as { study_ref: number }[];

@@ -20,10 +20,14 @@ import { LibraryWriter } from '../library/library-writer';
 import { libraryModelOfBundle } from '../models/bundle-model';
 import { listModels, type ModelRecord } from '../models/registry';
 import { openBundle } from '../../native/bundle/index';
+import { holdPoint } from '../../native/io/crash-point';
 import { canonicalJson, sha256Hex } from '../../native/io/hash';
 import { identityDifference, readResultsFile, type ResultsFile, type ResultsSkipped, type RunIdentity } from './results-file';
 import { combineStudy } from './combine-study';
 import { classifyRunName, selectionSha256 } from './run-identity';
+
+/** How long a merge waits for another connection's write: a large run's predictions are inserted in one transaction. */
+const MERGE_BUSY_TIMEOUT_MS = 30 * 60_000;
 
 /** Files indexed per transaction. */
 const INDEX_BATCH = 500;
@@ -128,7 +132,14 @@ async function modelOf(db: Db, dataDir: string, r: ResultsFile, file: string): P
     throw new Error(
       `${file}: the bundle at ${r.bundle.path} has changed since the shards ran (hash ${bundle.sha256.slice(0, 12)}, not ${sha.slice(0, 12)})`,
     );
-  return libraryModelOfBundle(db, dataDir, bundle);
+  try {
+    return await libraryModelOfBundle(db, dataDir, bundle);
+  } catch (e) {
+    // Another merge of the same shards registered it meanwhile (both saw it missing): use that record.
+    const now = listModels(db, { kind: 'bundle' }).find((m) => m.sha256 === sha);
+    if (now) return { model: now, registered: false };
+    throw e;
+  }
 }
 
 /** Indexes the shards' images the library does not hold yet; returns how many. */
@@ -169,7 +180,9 @@ export async function mergeResults(files: readonly string[], dataDir: string): P
   const set = checkShardSet(files);
   const first = set[0]!;
   const id = first.results.identity;
-  const db = openDatabase(path.join(dataDir, DB_FILE_NAME));
+  // Another merge of the same set may be inserting a large run: wait for its commit (then this one
+  // finds the run), not 5 s.
+  const db = openDatabase(path.join(dataDir, DB_FILE_NAME), { busyTimeoutMs: MERGE_BUSY_TIMEOUT_MS });
   try {
     const tasks = new TasksRepo(db);
     tasks.seedBuiltins();
@@ -189,8 +202,8 @@ export async function mergeResults(files: readonly string[], dataDir: string): P
     const studiesCount = set.reduce((n, s) => n + s.results.studies.length, 0);
     const skipped = set.flatMap((s) => s.results.skipped);
     const base = { studies: studiesCount, images, shards: set.length, skipped, model: { id: model.id, name: model.name, registered } };
-    const before = runs.listRuns({ taskId: task.id }).find((r) => r.record.params.mergedShards === mergeKey);
-    if (before) return { ...base, runId: before.id, alreadyMerged: true, indexed: 0 };
+    const before = runs.runOfMergedShards(task.id, mergeKey);
+    if (before !== null) return { ...base, runId: before, alreadyMerged: true, indexed: 0 };
 
     const indexed = await indexMissing(db, set);
     const lib = new ImagesRepo(db);
@@ -245,20 +258,28 @@ export async function mergeResults(files: readonly string[], dataDir: string): P
         mergedShards: mergeKey,
       },
     };
-    const runId = db.transaction(() => {
-      const created = runs.createRun({
-        kind: id.adaptor ? 'adaptor' : 'zero-shot',
-        name: classifyRunName(id.task, model.name, id.promptSet, id.adaptor),
-        jobId: null,
-        modelId: model.id,
-        taskId: task.id,
-        promptSetId: id.promptSet ? new PromptSetsRepo(db).latestId(model.id, id.promptSet) : null,
-        record,
-      });
-      for (const s of studies) runs.addPredictions(created, id.classes, s.rows);
-      return created;
-    })();
-    return { ...base, runId, alreadyMerged: false, indexed };
+    await holdPoint('runs.merge-checked');
+    // The check and the insert in one IMMEDIATE transaction (it takes the write lock before the
+    // check): of two merges of the same set running at once, the second waits for the first to
+    // commit, then finds its run instead of adding another.
+    const saved = db
+      .transaction((): { runId: number; alreadyMerged: boolean } => {
+        const merged = runs.runOfMergedShards(task.id, mergeKey);
+        if (merged !== null) return { runId: merged, alreadyMerged: true };
+        const created = runs.createRun({
+          kind: id.adaptor ? 'adaptor' : 'zero-shot',
+          name: classifyRunName(id.task, model.name, id.promptSet, id.adaptor),
+          jobId: null,
+          modelId: model.id,
+          taskId: task.id,
+          promptSetId: id.promptSet ? new PromptSetsRepo(db).latestId(model.id, id.promptSet) : null,
+          record,
+        });
+        for (const s of studies) runs.addPredictions(created, id.classes, s.rows);
+        return { runId: created, alreadyMerged: false };
+      })
+      .immediate();
+    return { ...base, ...saved, indexed };
   } finally {
     db.close();
   }

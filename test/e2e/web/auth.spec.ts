@@ -72,3 +72,14 @@ test('a page opened without a token in this tab explains how to get in', async (
   await expect(fresh.getByRole('heading', { name: 'This page needs its access token' })).toBeVisible();
   await context.close();
 });
+
+// The shared fixture's console-warning check covers pages of contexts a test makes itself: a warning
+// logged there fails the test (expected here with test.fail, the test's own steps all pass).
+test('a console warning in a page of a browser.newContext() fails the test', async ({ browser, served }) => {
+  test.fail();
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${served.origin}/`);
+  await page.evaluate(() => console.warn('a warning the fixture must see'));
+  await context.close();
+});

@@ -1,5 +1,5 @@
 // Shared pieces of the web e2e tests: the served app, a console watcher, and page facts.
-import { test as base, expect, type Page } from '@playwright/test';
+import { test as base, expect, type BrowserContext, type Page } from '@playwright/test';
 import fs from 'node:fs';
 import path from 'node:path';
 import { servedApp, type ServedApp } from '../server';
@@ -36,16 +36,36 @@ export const test = base.extend<{ served: ServedApp; consoleErrors: string[]; co
   ],
   // Every test fails on a console warning the app logs (issue #17). Unlike errors, which a few tests
   // provoke on purpose and assert on, no warning is ever expected, so the check runs here, after the
-  // test, for all of them. Each entry names the script that logged it.
+  // test, for all of them. Each entry names the script that logged it. Watched: every page the test
+  // opens, in its own context and in those it makes with browser.newContext() (tests that need a
+  // browser without the token's cookie), which is wrapped for the test's duration only.
   consoleWarnings: [
-    async ({ page }, use) => {
+    async ({ page, context, browser }, use) => {
       const warnings: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() !== 'warning') return;
-        const at = m.location().url;
-        warnings.push(`${m.text()}${at ? ` (${at})` : ''}`);
-      });
-      await use();
+      const watch = (p: Page): void => {
+        p.on('console', (m) => {
+          if (m.type() !== 'warning') return;
+          const at = m.location().url;
+          warnings.push(`${m.text()}${at ? ` (${at})` : ''}`);
+        });
+      };
+      const watchContext = (c: BrowserContext): void => {
+        c.pages().forEach(watch);
+        c.on('page', watch);
+      };
+      void page; // the test's page is among its context's pages
+      watchContext(context);
+      const newContext = browser.newContext;
+      browser.newContext = async (...args: Parameters<typeof newContext>): Promise<BrowserContext> => {
+        const c = await newContext.apply(browser, args);
+        watchContext(c);
+        return c;
+      };
+      try {
+        await use();
+      } finally {
+        browser.newContext = newContext;
+      }
       expect(warnings, 'console warnings logged during the test').toEqual([]);
     },
     { auto: true },

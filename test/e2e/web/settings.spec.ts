@@ -35,6 +35,17 @@ test('an invalid thread count is shown inline; a valid one persists after reload
   await expect(page.getByText(/^Saved at/)).toBeVisible();
   await expect(error).toHaveCount(0);
 
+  // The numeric fields check their range as the user types (NumberField), with the unit in the label.
+  const idle = page.getByLabel('Keep models loaded (minutes)');
+  await expect(idle).toHaveValue('10');
+  await idle.fill('2000');
+  await expect(page.locator('#set-idle-error')).toHaveText('Keep models loaded must be between 0 and 1440 (got 2000)');
+  await expect(idle).toHaveAttribute('aria-invalid', 'true');
+  await idle.fill('10');
+  await expect(page.locator('#set-idle-error')).toHaveCount(0);
+  await expect(idle).toHaveAttribute('aria-invalid', 'false');
+  await expect(page.getByLabel('Memory for loaded models (MiB)')).toHaveValue('0');
+
   await page.reload();
   await expect(page.getByLabel('Threads')).toHaveValue('4');
   await expect(page.getByLabel('Annotator name')).toHaveValue('Dr. Reader');

@@ -129,6 +129,9 @@ test('Predictions: classify, filter, metrics drawn, CSV export', async ({ page, 
   // The metrics below are those of the whole run: wait for the job to end (its progress card goes),
   // not for its first rows (on a busy machine they show long before the last study is classified).
   await expect(page.getByTestId('classify-progress')).toBeHidden({ timeout: 150_000 });
+  // The Viewer's classification above encoded the same task templates with the same model: this run
+  // read their embeddings from the library's cache, and the run's details say so.
+  await expect(page.getByTestId('run-prompt-embeddings')).toHaveText('· prompt embeddings from the cache (text encoder not run)');
   const table = page.getByTestId('predictions-table');
   await expect(table.locator('tbody tr').first()).toBeVisible();
   await expect(table.getByTestId('prob-bars').first()).toHaveAttribute('aria-label', /Probabilities: A \d+%/);
@@ -270,6 +273,8 @@ test('Predictions: classify again with the learned prompt set', async ({ page, c
   await page.getByRole('button', { name: 'Classify studies' }).click();
   await expect(page.getByLabel('Run').locator('option')).toHaveCount(runsBefore + 1, { timeout: 90_000 });
   await expect(page.getByText(/prompts [0-9a-f]{10}/)).toBeVisible();
+  // A prompt set never used to classify before: its embeddings were computed (and cached from now on).
+  await expect(page.getByTestId('run-prompt-embeddings')).toHaveText('· prompt embeddings computed by the text encoder');
   // The prompt set learned on every labelled study of this small library (automatic split: training
   // and validation, no test part), so held out there is nothing to measure, and the page says so;
   // on all studies the figures come with "includes training data".

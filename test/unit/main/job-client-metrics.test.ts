@@ -9,27 +9,13 @@ import { DB_FILE_NAME, openDatabase, type Db } from '../../../src/main/db/databa
 import { JobQueue } from '../../../src/main/jobs/job-queue';
 import type { FromWorker, WorkerChannel } from '../../../src/main/workers/job-protocol';
 import { removeTmpDirs, tmpDir } from '../../helpers/tmp';
+import { until } from '../../helpers/wait';
 
 const closers: (() => void)[] = [];
 afterEach(() => {
   for (const close of closers.splice(0)) close();
 });
 afterAll(removeTmpDirs);
-
-function until(predicate: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (predicate()) {
-        clearInterval(timer);
-        resolve();
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        reject(new Error(`${what}: not reached in ${timeoutMs / 1000} s`));
-      }
-    }, 10);
-  });
-}
 
 /** One worker whose messages the test sends. */
 function remoteControlledWorker() {

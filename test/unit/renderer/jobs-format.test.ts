@@ -2,7 +2,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../../../src/common/jobs';
 import { formatBytes, formatDuration, formatEta, formatPercent } from '../../../src/renderer/src/lib/format';
-import { canCancel, canResume, describeJob, fillsLibraryAsItRuns, isActive } from '../../../src/renderer/src/lib/jobs';
+import {
+  canCancel,
+  canResume,
+  classEmbeddingsText,
+  describeJob,
+  fillsLibraryAsItRuns,
+  isActive,
+  runClassEmbeddingsText,
+} from '../../../src/renderer/src/lib/jobs';
 import { modelLabel } from '../../../src/renderer/src/lib/model-label';
 
 const base: Job = {
@@ -102,6 +110,47 @@ describe('describeJob', () => {
         { label: 'Classes', value: 'A, B, C, D' },
       ],
     });
+  });
+
+  it("says whether a classification's prompt embeddings came from the cache or were computed (job and run)", () => {
+    const result = {
+      runId: 7,
+      model: 'tiny',
+      modelId: 2,
+      promptSet: null,
+      studies: 3,
+      images: 12,
+      skipped: [],
+      featureCacheHits: 12,
+      executionProvider: 'cpu',
+      seconds: 1.5,
+    };
+    const classify = (classEmbeddings: unknown): Job =>
+      ({
+        ...base,
+        kind: 'classify',
+        params: { modelId: 2, taskId: 1, studyIds: [1, 2, 3], promptSet: null, adaptor: null },
+        result: { ...result, classEmbeddings },
+      }) as Job;
+    expect(describeJob(classify('cache')).facts).toEqual([
+      { label: 'Classified', value: '3 studies · 12 images' },
+      { label: 'Device', value: 'cpu' },
+      { label: 'Prompts', value: 'task templates' },
+      { label: 'Prompt embeddings', value: 'from the cache (text encoder not run)' },
+      { label: 'Run', value: '#7' },
+    ]);
+    expect(describeJob(classify('computed')).facts).toContainEqual({ label: 'Prompt embeddings', value: 'computed by the text encoder' });
+    // An adaptor (no text side, null) and results of older versions (absent) say nothing.
+    for (const v of [null, undefined, 'odd']) expect(describeJob(classify(v)).facts.map((f) => f.label)).not.toContain('Prompt embeddings');
+
+    expect(runClassEmbeddingsText({ task: 'Breast density', classEmbeddings: { source: 'cache', keySha256: 'ab'.repeat(32) } })).toBe(
+      classEmbeddingsText('cache'),
+    );
+    expect(runClassEmbeddingsText({ classEmbeddings: { source: 'computed', keySha256: 'cd'.repeat(32) } })).toBe(
+      'computed by the text encoder',
+    );
+    expect(runClassEmbeddingsText({ classEmbeddings: null })).toBeNull(); // an adaptor run
+    expect(runClassEmbeddingsText({ mergedShards: 'ef'.repeat(32) })).toBeNull(); // merged shards, older runs
   });
 
   it('names bundles in full after what they are, base or LoRA', () => {

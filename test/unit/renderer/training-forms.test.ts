@@ -1,6 +1,6 @@
 // The job forms' input checks and how stored metrics read in the Training and Models tables.
 import { describe, expect, it } from 'vitest';
-import { freeName, nameProblem, numberProblem, numberProblems, type NumberSpec } from '../../../src/renderer/src/lib/form';
+import { freeName, nameProblem, numberOfText, numberProblem, numberProblems, type NumberSpec } from '../../../src/renderer/src/lib/form';
 import type { Job } from '../../../src/common/jobs';
 import { describeJob } from '../../../src/renderer/src/lib/jobs';
 import { formatMetric, headlineMetrics, metricLabel, withInterval } from '../../../src/renderer/src/lib/metrics';
@@ -9,6 +9,16 @@ const STEPS: NumberSpec = { label: 'Steps', min: 1, max: 100000, integer: true }
 const LR: NumberSpec = { label: 'Learning rate', min: 0.00001, max: 10 };
 
 describe('job form checks', () => {
+  it("reads a text field's number (NumberField with text, Settings) the way it checks it", () => {
+    expect(numberOfText(' 12 ')).toBe(12);
+    expect(numberOfText('-3.5')).toBe(-3.5);
+    for (const t of ['', 'many', '1e3', '4 threads', '0x10']) expect(numberOfText(t)).toBeNaN();
+    const threads: NumberSpec = { label: 'Threads', min: 0, max: 256, integer: true };
+    expect(numberProblem(numberOfText('999'), threads)).toBe('Threads must be between 0 and 256 (got 999)');
+    expect(numberProblem(numberOfText('many'), threads)).toBe('Threads: enter a number');
+    expect(numberProblem(numberOfText('4'), threads)).toBeNull();
+  });
+
   it('names the field and the allowed range', () => {
     expect(numberProblem(200, STEPS)).toBeNull();
     expect(numberProblem(0, STEPS)).toBe('Steps must be between 1 and 100000 (got 0)');

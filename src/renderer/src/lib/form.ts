@@ -1,5 +1,6 @@
-// Checks for the numeric fields of the job forms: one message naming the field and the allowed
-// range, shown under the field and in the form's summary, so bad input never reaches the back end.
+// Checks for the numeric fields of the forms (NumberField): one message naming the field and the
+// allowed range, shown under the field (and in a job form's summary), so bad input never reaches the
+// back end.
 export interface NumberSpec {
   label: string;
   min: number;
@@ -7,7 +8,15 @@ export interface NumberSpec {
   /** Whole numbers only (steps, sizes, seeds). */
   integer?: boolean;
   step?: number | 'any';
+  /** What the number counts (minutes, MiB), shown after the label. */
+  unit?: string;
   hint?: string;
+}
+
+/** The number a field's text reads as, or NaN when it is not one (decimal digits, optional sign and fraction). */
+export function numberOfText(text: string): number {
+  const t = text.trim();
+  return /^[-+]?\d+(\.\d+)?$/.test(t) ? Number(t) : Number.NaN;
 }
 
 /** What is wrong with `value` for `spec`, or null when it is fine. */

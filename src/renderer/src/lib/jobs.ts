@@ -66,6 +66,28 @@ function num(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
+/**
+ * Where a classification's class text embeddings came from (ClassifyResult.classEmbeddings, a run's
+ * record params.classEmbeddings.source): the library's cache, so the text encoder did not run, or
+ * computed by the text encoder; null when not known (an adaptor has no text side; older results).
+ */
+export function classEmbeddingsText(source: unknown): string | null {
+  if (source === 'cache') return 'from the cache (text encoder not run)';
+  if (source === 'computed') return 'computed by the text encoder';
+  return null;
+}
+
+/** The same for a run, from its record's params (`classEmbeddings: { source, keySha256 }` of a classify job). */
+export function runClassEmbeddingsText(params: Record<string, unknown>): string | null {
+  return classEmbeddingsText(record(params.classEmbeddings)?.source);
+}
+
+/** The fact of the Jobs drawer naming where the prompts' embeddings came from, if known. */
+function classEmbeddingsFact(source: unknown): JobFact[] {
+  const text = classEmbeddingsText(source);
+  return text ? [{ label: 'Prompt embeddings', value: text }] : [];
+}
+
 /** What the drawer shows of a job: its kind's facts, then where it ran (the device record). */
 export function describeJob(job: Job): JobDescription {
   const d = describeKind(job);
@@ -128,6 +150,7 @@ function describeKind(job: Job): JobDescription {
         });
         if (str(result.executionProvider)) facts.push({ label: 'Device', value: str(result.executionProvider)! });
         if ('promptSet' in result) facts.push({ label: 'Prompts', value: str(result.promptSet) ?? 'task templates' });
+        facts.push(...classEmbeddingsFact(result.classEmbeddings));
         if (n('runId') !== null) facts.push({ label: 'Run', value: `#${n('runId')}` });
       } else if (job.kind === 'prompt-learn') {
         if (str(result.promptSet)) facts.push({ label: 'Prompt set', value: str(result.promptSet)!, mono: true });
@@ -183,6 +206,7 @@ function describeKind(job: Job): JobDescription {
       facts.push({ label: 'Prompts', value: str(result.promptSet) ? `learned “${str(result.promptSet)}”` : 'task templates' });
       const classes = Array.isArray(result.classNames) ? result.classNames.filter((c): c is string => typeof c === 'string') : [];
       if (classes.length) facts.push({ label: 'Classes', value: classes.join(', ') });
+      facts.push(...classEmbeddingsFact(result.classEmbeddings));
     }
     const images = job.params?.instanceIds.length ?? null;
     const study = str(result?.study);

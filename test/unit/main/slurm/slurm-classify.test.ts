@@ -6,25 +6,18 @@
 // the merged run's predictions equal those of one unsharded run exactly.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Prediction } from '../../../../src/common/runs';
 import type { SlurmStatus } from '../../../../src/main/slurm/status';
 import { callApi } from '../../../helpers/api';
 import { cliOutcome, runCli } from '../../../helpers/cli';
 import { requireDump2dcm, writeFourViewExam } from '../../../helpers/dcmtk';
 import { addTinyBundle, testBackend, type TinyBundle } from '../../../helpers/library';
-import { startSlurm, type SlurmCluster } from '../../../helpers/slurm';
-import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
+import { slurmForTests } from '../../../helpers/slurm';
+import { tmpDir } from '../../../helpers/tmp';
+import { until } from '../../../helpers/wait';
 
-const started = await startSlurm();
-const skip = 'skip' in started ? started.skip : null;
-if (skip) console.warn(`Slurm classification tests skipped: ${skip}`);
-const slurm = started as SlurmCluster;
-
-afterAll(async () => {
-  if (!skip) await slurm.stop();
-  removeTmpDirs();
-}, 120_000);
+const { slurm, skip } = await slurmForTests('Slurm classification tests');
 
 const EXAMS = 24;
 const TIMEOUT = 900_000; // bounds a failure only: three shards and a resubmission on a busy 2-core machine
@@ -46,15 +39,20 @@ async function activeTasks(jobIds: readonly string[]): Promise<string> {
  * is watched until it holds none of the jobs, then the command must agree.
  */
 async function statusWhenSettled(dir: string, jobIds: readonly string[]): Promise<SlurmStatus> {
-  const t0 = Date.now();
-  for (;;) {
-    if ((await activeTasks(jobIds)) === '') {
-      const status = JSON.parse(runCli(['slurm', 'status', dir, '--json'], { env: slurm.env })) as SlurmStatus;
-      if (status.counts.pending + status.counts.running === 0) return status;
-    }
-    if (Date.now() - t0 > TIMEOUT) throw new Error(`shards of ${dir} still queued or running: ${await activeTasks(jobIds)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  let status: SlurmStatus | null = null;
+  await until(
+    async () => {
+      if ((await activeTasks(jobIds)) !== '') return false;
+      status = JSON.parse(runCli(['slurm', 'status', dir, '--json'], { env: slurm.env })) as SlurmStatus;
+      return status.counts.pending + status.counts.running === 0;
+    },
+    `no shard of ${dir} queued or running`,
+    TIMEOUT,
+    250,
+  ).catch(async (err: Error) => {
+    throw /not reached/.test(err.message) ? new Error(`${err.message}; still: ${await activeTasks(jobIds)}`) : err;
+  });
+  return status!;
 }
 
 /** A run's predictions in a comparable order. */

@@ -3,37 +3,26 @@
 // longer knows the job, and `cleft slurm resubmit` still submits the failed shards.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SlurmStatus } from '../../../../src/main/slurm/status';
 import { runCli } from '../../../helpers/cli';
-import { startSlurm, type SlurmCluster } from '../../../helpers/slurm';
-import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
+import { slurmForTests } from '../../../helpers/slurm';
+import { tmpDir } from '../../../helpers/tmp';
+import { until } from '../../../helpers/wait';
 
-const started = await startSlurm({ minJobAge: 2 });
-const skip = 'skip' in started ? started.skip : null;
-if (skip) console.warn(`Slurm tests skipped: ${skip}`);
-const slurm = started as SlurmCluster;
-
-afterAll(async () => {
-  if (!skip) await slurm.stop();
-  removeTmpDirs();
-}, 120_000);
+const { slurm, skip } = await slurmForTests('Slurm tests', { minJobAge: 2 });
 
 /** Resolves once `scontrol show job` no longer knows the job (the controller purged it). */
-async function untilForgotten(jobId: string, timeoutMs = 600_000): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    const known = await slurm.run('scontrol', ['show', 'job', '-o', jobId]).then(
-      () => true,
+function untilForgotten(jobId: string): Promise<void> {
+  const forgotten = (): Promise<boolean> =>
+    slurm.run('scontrol', ['show', 'job', '-o', jobId]).then(
+      () => false,
       (err: { stderr?: string }) => {
-        if (/Invalid job id/i.test(err.stderr ?? '')) return false;
+        if (/Invalid job id/i.test(err.stderr ?? '')) return true;
         throw err as Error;
       },
     );
-    if (!known) return;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`the controller still knows job ${jobId}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  return until(forgotten, `the controller forgetting job ${jobId}`, 600_000, 500);
 }
 
 describe.skipIf(skip !== null)(`cleft slurm once Slurm has forgotten the job${skip ? ` (skipped: ${skip})` : ''}`, () => {

@@ -3,19 +3,12 @@
 // failing one ends FAILED with its exit code; stopping ends the daemons by their PIDs.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startSlurm, type SlurmCluster } from '../../../helpers/slurm';
-import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
+import { describe, expect, it } from 'vitest';
+import { slurmForTests } from '../../../helpers/slurm';
+import { tmpDir } from '../../../helpers/tmp';
+import { until } from '../../../helpers/wait';
 
-const started = await startSlurm();
-const skip = 'skip' in started ? started.skip : null;
-if (skip) console.warn(`Slurm tests skipped: ${skip}`);
-const slurm = started as SlurmCluster;
-
-afterAll(async () => {
-  if (!skip) await slurm.stop();
-  removeTmpDirs();
-}, 120_000);
+const { slurm, skip } = await slurmForTests('Slurm tests');
 
 /** The job's state as squeue reports it (also once ended, while the controller still knows it). */
 async function state(jobId: string): Promise<string> {
@@ -23,13 +16,14 @@ async function state(jobId: string): Promise<string> {
 }
 
 async function untilEnded(jobId: string): Promise<string> {
-  const started = Date.now();
-  for (;;) {
-    const s = await state(jobId);
-    if (!['PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', ''].includes(s)) return s;
-    if (Date.now() - started > 120_000) throw new Error(`job ${jobId} still ${s} after 120 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let s = '';
+  await until(
+    async () => !['PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', ''].includes((s = await state(jobId))),
+    `job ${jobId} ended`,
+    120_000,
+    100,
+  );
+  return s;
 }
 
 describe.skipIf(skip !== null)(`a single-node Slurm started by the test${skip ? ` (skipped: ${skip})` : ''}`, () => {
