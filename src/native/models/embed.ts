@@ -259,21 +259,26 @@ export async function embedImages(opts: EmbedImagesOptions): Promise<EmbedResult
 }
 
 /**
- * The provider for a precision: int8 weights run on the CPU provider (ORT's int8 MatMulNBits
+ * The device for a precision, and the provider: int8 weights run on the CPU provider (ORT's int8 MatMulNBits
  * kernel is the CPU's; other providers are not measured), so `auto` means the CPU there and an
  * explicit GPU choice is refused saying so.
  */
+export function deviceForWeights(device: ProviderChoice | undefined, weights: WeightPrecision | undefined): ProviderChoice | undefined {
+  if (weights !== 'int8' || device === undefined || device === 'cpu') return device;
+  if (device === 'auto') return 'cpu';
+  throw new Error(
+    `int8 weights run on the CPU provider only (ORT's int8 MatMulNBits kernel); device ${device} was asked for: use --device cpu or auto, or --weights float32`,
+  );
+}
+
 export async function resolveForWeights(
   engine: Pick<EmbedEngine, 'resolveProvider'>,
   device: ProviderChoice | undefined,
   weights: WeightPrecision | undefined,
 ): Promise<ResolvedProvider> {
   if (weights !== 'int8') return engine.resolveProvider(device ?? 'cpu');
-  if (device === undefined || device === 'auto' || device === 'cpu') {
-    await engine.resolveProvider('cpu');
-    return device === 'auto' ? { name: 'cpu', choice: 'auto', fallbackReason: 'int8 weights run on the CPU provider' } : { name: 'cpu', choice: 'cpu' };
-  }
-  throw new Error(`int8 weights run on the CPU provider only (ORT's int8 MatMulNBits kernel); device ${device} was asked for: use --device cpu or auto, or --weights float32`);
+  const p = await engine.resolveProvider(deviceForWeights(device, weights) ?? 'cpu');
+  return device === 'auto' ? { name: 'cpu', choice: 'auto', fallbackReason: 'int8 weights run on the CPU provider' } : p;
 }
 
 async function openSession(artifact: BuiltArtifact, opts: EmbedCommonOptions, engine: EmbedEngine, provider: ResolvedProvider) {
