@@ -132,11 +132,19 @@ const refRows: string[] = [];
     i % seq < Number(lengths[Math.floor(i / seq)]) ? BigInt(Math.floor(next() * 1000)) : 0n,
   );
   for (const adapter of [false, true]) {
-    const t = { modelDir: path.join(REF, 'gpt2'), cacheDir, inputIds, lengths, ...(adapter ? { adapterDir: path.join(REF, 'gpt2', 'adapter') } : {}) };
+    const t = {
+      modelDir: path.join(REF, 'gpt2'),
+      cacheDir,
+      inputIds,
+      lengths,
+      ...(adapter ? { adapterDir: path.join(REF, 'gpt2', 'adapter') } : {}),
+    };
     const f = await embedText({ ...t, onWarning: () => {} });
     const q = await embedText({ ...t, weights: 'int8', onWarning: () => {} });
     const e = errors(f.embedding, q.embedding, f.dim);
-    refRows.push(`| GPT-2 text encoder${adapter ? ' + LoRA adapter' : ''}, 8 texts | ${e.maxAbs.toExponential(2)} | ${e.rel.toExponential(2)} | ${e.minCos.toFixed(6)} |`);
+    refRows.push(
+      `| GPT-2 text encoder${adapter ? ' + LoRA adapter' : ''}, 8 texts | ${e.maxAbs.toExponential(2)} | ${e.rel.toExponential(2)} | ${e.minCos.toFixed(6)} |`,
+    );
   }
   for (const model of ['vit', 'dinov2']) {
     const dir = path.join(REF, model);
@@ -146,7 +154,9 @@ const refRows: string[] = [];
     const f = await embedImages(i);
     const q = await embedImages({ ...i, weights: 'int8' });
     const e = errors(f.embedding, q.embedding, f.dim);
-    refRows.push(`| ${model === 'vit' ? 'ViT' : 'DINOv2'} image encoder (CLS), 4 images 32x32 | ${e.maxAbs.toExponential(2)} | ${e.rel.toExponential(2)} | ${e.minCos.toFixed(6)} |`);
+    refRows.push(
+      `| ${model === 'vit' ? 'ViT' : 'DINOv2'} image encoder (CLS), 4 images 32x32 | ${e.maxAbs.toExponential(2)} | ${e.rel.toExponential(2)} | ${e.minCos.toFixed(6)} |`,
+    );
   }
   clearBuildMemo();
   fs.rmSync(cacheDir, { recursive: true, force: true });
@@ -155,7 +165,8 @@ const refRows: string[] = [];
 // 2.7B: float32, int8 cold (quantizing), int8 cold with the quantized file cached
 let bigMd = '';
 if (!values['no-big']) {
-  if (!fs.existsSync(path.join(modelDir, 'config.json'))) throw new Error(`${modelDir}: no model (make it with scripts/make-biomedlm-shape.ts)`);
+  if (!fs.existsSync(path.join(modelDir, 'config.json')))
+    throw new Error(`${modelDir}: no model (make it with scripts/make-biomedlm-shape.ts)`);
   const model = loadHfFolder(modelDir);
   const f32Bytes = model.numParameters * 4;
   const runChild = (cacheDir: string, weights: WeightPrecision): ChildResult => {

@@ -32,7 +32,15 @@ import { bindModelWeights, type HalfWeights } from './weights';
 import { ParamStore } from './encoders';
 import { gpt2Forward, gpt2MatmulWeights, gpt2TextEmbedding } from './gpt2';
 import type { WeightPrecision } from '../../common/precision';
-import { poolImage, visionMatmulWeights, visionForward, IMAGE_POOLINGS, type ImagePooling, type PosInterpolation, type VisionConfig } from './vit';
+import {
+  poolImage,
+  visionMatmulWeights,
+  visionForward,
+  IMAGE_POOLINGS,
+  type ImagePooling,
+  type PosInterpolation,
+  type VisionConfig,
+} from './vit';
 
 // ---------------------------------------------------------------------------------------------
 // engine

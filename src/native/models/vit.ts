@@ -134,7 +134,8 @@ export function visionMatmulWeights(cfg: VisionConfig): MatmulWeight[] {
   if (cfg.family === 'vit') modules.push('intermediate.dense', 'output.dense');
   else modules.push('mlp.fc1', 'mlp.fc2', 'mlp.weights_in', 'mlp.weights_out'); // the ones absent are skipped when bound
   const out: MatmulWeight[] = [];
-  for (let l = 0; l < cfg.numHiddenLayers; l++) for (const m of modules) out.push({ name: `encoder.layer.${l}.${m}.weight`, layout: 'out-in' });
+  for (let l = 0; l < cfg.numHiddenLayers; l++)
+    for (const m of modules) out.push({ name: `encoder.layer.${l}.${m}.weight`, layout: 'out-in' });
   return out;
 }
 

@@ -202,7 +202,9 @@ function bindInt8(
   for (const f of opts.transform?.keyFiles ?? []) h.update(fileIdentity(f)).update('\0');
   for (const m of list) {
     const w = byName.get(m.name)!;
-    h.update(`${m.name}:${m.layout}:${w.dtype}:${w.byteOffset}:${w.shape.join('x')}:${opts.transform?.names.has(m.name) ? 'merged' : ''}\0`);
+    h.update(
+      `${m.name}:${m.layout}:${w.dtype}:${w.byteOffset}:${w.shape.join('x')}:${opts.transform?.names.has(m.name) ? 'merged' : ''}\0`,
+    );
   }
   const name = `${h.digest('hex').slice(0, 32)}.q8.bin`;
   const file = path.join(weightsDir, name);

@@ -32,7 +32,14 @@ describe('weight precision: choice and records', () => {
     expect(Settings.safeParse({ ...DEFAULT_SETTINGS, weights: 'int4' }).success).toBe(false);
     expect(ClassifyParams.parse({ modelId: 1, taskId: 1, studyIds: [1], weights: 'int8' }).weights).toBe('int8');
     expect(PromptLearnParams.shape.weights.safeParse('int8').success).toBe(true);
-    const rec = { modelSha256: null, promptSetSha256: null, preprocessSha256: null, selectionSha256: null, executionProvider: 'cpu', appVersion: 't' };
+    const rec = {
+      modelSha256: null,
+      promptSetSha256: null,
+      preprocessSha256: null,
+      selectionSha256: null,
+      executionProvider: 'cpu',
+      appVersion: 't',
+    };
     expect(RunRecord.parse({ ...rec, weights: 'int8' }).weights).toBe('int8');
     expect(RunRecord.parse(rec).weights).toBeUndefined(); // older runs: float32
   });

@@ -124,7 +124,9 @@ export function register(program: Command): void {
       const inputs = [f.study?.length, f.dicom?.length, f.dicomList, f.studyList].filter(Boolean).length;
       if (inputs !== 1) throw new Error('give one of --study UID..., --dicom FILE..., --dicom-list FILE or --study-list FILE');
       if ((f.dicomList || f.studyList) && f.weights === 'int8')
-        throw new Error('--weights int8 goes with --study or --dicom: a results file of --dicom-list/--study-list records no weight precision, so its shards are float32');
+        throw new Error(
+          '--weights int8 goes with --study or --dicom: a results file of --dicom-list/--study-list records no weight precision, so its shards are float32',
+        );
       if (f.dicomList || f.studyList) return classifyList(f);
       if (f.shard || f.output) throw new Error('--shard and --output go with --dicom-list FILE or --study-list FILE');
       if (f.promptSet && f.adaptor) throw new Error('give --prompt-set or --adaptor, not both');

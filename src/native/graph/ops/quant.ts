@@ -41,7 +41,8 @@ export interface Int8Blocks {
  */
 export function quantizeInt8(w: Float32Array, rows: number, cols: number, blockSize = INT8_BLOCK_SIZE): Int8Blocks {
   if (w.length !== rows * cols) throw new Error(`quantizeInt8: ${w.length} values for [${rows}, ${cols}]`);
-  if (!(blockSize >= 16 && (blockSize & (blockSize - 1)) === 0)) throw new Error(`quantizeInt8: block size ${blockSize} is not a power of two >= 16`);
+  if (!(blockSize >= 16 && (blockSize & (blockSize - 1)) === 0))
+    throw new Error(`quantizeInt8: block size ${blockSize} is not a power of two >= 16`);
   const kb = Math.ceil(cols / blockSize);
   const stride = kb * blockSize;
   const q = new Uint8Array(rows * stride).fill(128);
@@ -130,7 +131,9 @@ export const MatMulInt8 = defineOp<MatMulInt8Attrs>({
     if (x!.shape.length < 2 || !dimEq(x!.shape.at(-1)!, w.k))
       throw new ShapeError(`MatMulInt8: x ${fmtShape(x!.shape)} must end in k = ${w.k} (weight [${w.n}, ${w.k}])`);
     if (q!.dtype !== 'uint8' || q!.shape.join() !== [w.n, kb, w.blockSize].join())
-      throw new ShapeError(`MatMulInt8: quantized weight must be uint8 [${w.n}, ${kb}, ${w.blockSize}], got ${q!.dtype}${fmtShape(q!.shape)}`);
+      throw new ShapeError(
+        `MatMulInt8: quantized weight must be uint8 [${w.n}, ${kb}, ${w.blockSize}], got ${q!.dtype}${fmtShape(q!.shape)}`,
+      );
     if (s!.dtype !== 'float32' || s!.shape.join() !== String(w.n * kb))
       throw new ShapeError(`MatMulInt8: scales must be float32 [${w.n * kb}], got ${s!.dtype}${fmtShape(s!.shape)}`);
     return [{ dtype: 'float32', shape: [...x!.shape.slice(0, -1), w.n] }];

@@ -31,7 +31,21 @@ describe('--weights', () => {
     const ids = writeIds();
     const embed = (extra: string[]) => {
       const out = path.join(tmpDir(), 'text.safetensors');
-      const stdout = runCli(['embed', 'text', '--model', parts.text, '--input', ids, '--output', out, '--device', 'cpu', '--cache-dir', cache, ...extra]);
+      const stdout = runCli([
+        'embed',
+        'text',
+        '--model',
+        parts.text,
+        '--input',
+        ids,
+        '--output',
+        out,
+        '--device',
+        'cpu',
+        '--cache-dir',
+        cache,
+        ...extra,
+      ]);
       const h = readSafetensorsHeader(out);
       return { stdout, meta: h.metadata!, emb: readTensor(h, 'embedding').data as Float32Array };
     };
@@ -44,7 +58,18 @@ describe('--weights', () => {
     const err = Math.max(...f.emb.map((v, i) => Math.abs(v - q.emb[i]!)));
     expect(err).toBeGreaterThan(0);
     expect(err / max).toBeLessThan(0.05);
-    const bad = cliOutcome(['embed', 'text', '--model', parts.text, '--input', ids, '--output', path.join(tmpDir(), 'x.safetensors'), '--weights', 'int4']);
+    const bad = cliOutcome([
+      'embed',
+      'text',
+      '--model',
+      parts.text,
+      '--input',
+      ids,
+      '--output',
+      path.join(tmpDir(), 'x.safetensors'),
+      '--weights',
+      'int4',
+    ]);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/--weights.*int4.*float32, int8/s);
   });
@@ -59,7 +84,16 @@ describe('--weights', () => {
     const studies = await importExams(b, source);
     await b.close();
     const file = fs.readdirSync(source, { recursive: true, withFileTypes: true }).find((e) => e.isFile())!;
-    const dicom = ['classify', '--bundle', bundle.dir, '--task', 'Breast density', '--dicom', path.join(file.parentPath, file.name), '--json'];
+    const dicom = [
+      'classify',
+      '--bundle',
+      bundle.dir,
+      '--task',
+      'Breast density',
+      '--dicom',
+      path.join(file.parentPath, file.name),
+      '--json',
+    ];
     const f = JSON.parse(runCli(dicom, { dataDir })) as { weights: string; exam: Record<string, number> };
     const q = JSON.parse(runCli([...dicom, '--weights', 'int8'], { dataDir })) as { weights: string; exam: Record<string, number> };
     expect(f.weights).toBe('float32');
@@ -81,7 +115,19 @@ describe('--weights', () => {
     const list = path.join(tmpDir(), 'list.txt');
     fs.writeFileSync(list, `${path.join(file.parentPath, file.name)}\n`);
     const refused = cliOutcome(
-      ['classify', '--bundle', bundle.dir, '--task', 'Breast density', '--dicom-list', list, '--output', path.join(tmpDir(), 'r.safetensors'), '--weights', 'int8'],
+      [
+        'classify',
+        '--bundle',
+        bundle.dir,
+        '--task',
+        'Breast density',
+        '--dicom-list',
+        list,
+        '--output',
+        path.join(tmpDir(), 'r.safetensors'),
+        '--weights',
+        'int8',
+      ],
       { dataDir },
     );
     expect(refused.status).not.toBe(0);

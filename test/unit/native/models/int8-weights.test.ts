@@ -41,7 +41,9 @@ function tokens() {
   const r = rng(11);
   const seq = 12;
   const lengths = BigInt64Array.from([12n, 7n, 9n]);
-  const inputIds = BigInt64Array.from({ length: 3 * seq }, (_, i) => (i % seq < Number(lengths[Math.floor(i / seq)]) ? BigInt(r.int(0, 999)) : 0n));
+  const inputIds = BigInt64Array.from({ length: 3 * seq }, (_, i) =>
+    i % seq < Number(lengths[Math.floor(i / seq)]) ? BigInt(r.int(0, 999)) : 0n,
+  );
   return { inputIds, lengths };
 }
 
