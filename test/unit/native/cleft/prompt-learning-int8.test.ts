@@ -8,7 +8,9 @@ import * as path from 'node:path';
 import { readHeads } from '../../../../src/native/models/heads';
 import { imageFeatures } from '../../../../src/native/cleft/features';
 import { openPromptLearning } from '../../../../src/native/cleft/prompt-learning';
-import { REF, f32, i64, relErr, shapeOf, promptClassIds } from './reference';
+import { REF, cases, f32, i64, relErr, shapeOf, promptClassIds } from './reference';
+import { writeSafetensors } from '../../../../src/native/formats/safetensors';
+import { runCli } from '../../../helpers/cli';
 
 let tmp: string;
 beforeAll(() => {
@@ -60,5 +62,27 @@ describe('prompt learning with int8 weights', () => {
     await expect(openPromptLearning({ ...(await options(path.join(tmp, 'work-gpu'))), device: 'webgpu' })).rejects.toThrow(
       /int8 weights run on the CPU provider only/,
     );
+  });
+
+  it('cleft prompt-learn --weights int8 trains and says so in metrics.json (float32 by default)', { timeout: 300_000 }, () => {
+    const t = (k: string) => cases.get(k)!;
+    const data = path.join(tmp, 'prompt.safetensors');
+    writeSafetensors(data, {
+      pixel_values: t('vit.pixel_values'),
+      labels: t('prompt.labels'),
+      'class_ids.0': t('prompt.class_ids.0'),
+      'class_ids.1': t('prompt.class_ids.1'),
+      'class_ids.2': t('prompt.class_ids.2'),
+    });
+    const run = (extra: string[]) => {
+      const out = path.join(tmp, `cli-${extra.join('-') || 'default'}`);
+      const args = ['prompt-learn', '--text-model', path.join(REF, 'gpt2'), '--image-model', path.join(REF, 'vit')];
+      args.push('--heads', path.join(REF, 'heads.safetensors'), '--data', data, '--optimizer', 'sgd', '--lr', '0.1');
+      args.push('--steps', '1', '--batch-size', '3', '--no-shuffle', '--output', out, '--json', ...extra);
+      runCli(args);
+      return JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8')) as { weights: string; steps: number };
+    };
+    expect(run(['--weights', 'int8'])).toMatchObject({ weights: 'int8', steps: 1 });
+    expect(run([]).weights).toBe('float32');
   });
 });
