@@ -64,10 +64,9 @@ export function quantizeInt8(w: Float32Array, rows: number, cols: number, blockS
       scales[r * kb + b] = scale;
       const inv = 1 / scale;
       const out = r * stride;
-      for (let c = start; c < end; c++) {
-        const v = Math.round(w[row + c]! * inv);
-        q[out + c] = (v > 127 ? 127 : v < -127 ? -127 : v) + 128;
-      }
+      // round(w / scale) + 128 as floor(w / scale + 128.5): |w / scale| <= 127 (+ rounding), so the
+      // result is 1..255 without clamping (one add and a truncation per element)
+      for (let c = start; c < end; c++) q[out + c] = (w[row + c]! * inv + 128.5) | 0;
     }
   }
   return { q, scales, rows, cols, blockSize };
