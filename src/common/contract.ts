@@ -1,6 +1,7 @@
 // The contract between the UI and the back end: every method with its input and output schema and
 // every event with its payload schema. Electron IPC (src/preload) and the local web host
 // (src/main/server) carry exactly these; the back end validates every payload against them.
+import { WeightPrecision } from './precision';
 import { z } from 'zod';
 import { PAGE_IDS } from './pages';
 import {
@@ -108,6 +109,8 @@ export const Settings = z.object({
   sessionIdleMinutes: z.number().int().min(0).max(1440),
   /** Loaded sessions beyond this many MiB are released, least recently used first; 0: no limit. */
   sessionMemoryMb: z.number().int().min(0).max(1_048_576),
+  /** Frozen encoders' weights in inference and prompt learning: float32 (exact) or int8 (smaller, faster, approximate). */
+  weights: WeightPrecision,
 });
 export type Settings = z.infer<typeof Settings>;
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { SplitName, TrainingSplitRecord } from './splits';
 import { ArchiveName } from './archives';
 import { DeviceChoice, DeviceRunRecord } from './device';
+import { WeightPrecision } from './precision';
 
 export const JobStatus = z.enum(['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted']);
 export type JobStatus = z.infer<typeof JobStatus>;
@@ -59,6 +60,8 @@ export const ClassifyParams = z.object({
   /** An execution provider (auto, cpu, webgpu, cuda:N) and intra-op threads instead of the Settings' (`cleft classify --device/--threads`). */
   device: DeviceChoice.optional(),
   threads: z.number().int().positive().max(1024).optional(),
+  /** The encoders' weights instead of the Settings' (`cleft classify --weights`): float32 or int8. */
+  weights: WeightPrecision.optional(),
 });
 export type ClassifyParams = z.infer<typeof ClassifyParams>;
 
@@ -81,6 +84,8 @@ export const ClassifyResult = z.strictObject({
   executionProvider: z.string(),
   /** Where it ran: the provider per graph, whether every node was on it, whether it is deterministic, and why (absent in older results; null when nothing ran on the engine). */
   device: DeviceRunRecord.nullable().optional(),
+  /** The encoders' weight precision used (absent in older results: float32). */
+  weights: WeightPrecision.optional(),
   seconds: z.number(),
 });
 export type ClassifyResult = z.infer<typeof ClassifyResult>;
@@ -111,6 +116,8 @@ export const PromptLearnParams = z.object({
   patience: z.number().int().min(1).max(1000).optional(),
   /** auto, cpu, webgpu or cuda:N instead of the Settings' default (the form's Device field). */
   device: DeviceChoice.optional(),
+  /** The frozen encoders' weights instead of the Settings' (`cleft prompt-learn --weights`): float32 or int8. */
+  weights: WeightPrecision.optional(),
   seed: z.number().int().default(0),
 });
 export type PromptLearnParams = z.infer<typeof PromptLearnParams>;
@@ -136,6 +143,8 @@ export const PromptLearnResult = z.strictObject({
   metrics: z.strictObject({ before: Metrics.nullable(), after: Metrics.nullable() }),
   /** Where it ran: the provider per graph, whether every node was on it, whether it is deterministic, and why (absent in older results; null when nothing ran on the engine). */
   device: DeviceRunRecord.nullable().optional(),
+  /** The frozen encoders' weight precision used (absent in older results: float32). */
+  weights: WeightPrecision.optional(),
   seconds: z.number(),
 });
 export type PromptLearnResult = z.infer<typeof PromptLearnResult>;

@@ -1,4 +1,5 @@
 // Runs (classification, training, evaluation) and their predictions, as the UI sees them.
+import { WeightPrecision } from './precision';
 import { z } from 'zod';
 import { TrainingSplitRecord } from './splits';
 import { DeviceRunRecord } from './device';
@@ -18,6 +19,8 @@ export const RunRecord = z.object({
   /** Per graph the provider that ran it, whether every node was on it, whether it is deterministic; why this provider (absent in runs recorded before it existed; null when nothing ran on the engine, e.g. every feature cached). */
   device: DeviceRunRecord.nullable().optional(),
   appVersion: z.string(),
+  /** The frozen encoders' weight precision (absent in runs recorded before it existed: float32). */
+  weights: WeightPrecision.optional(),
   params: z.record(z.string(), z.unknown()).default({}),
   /** Trainings: the split used and the studies trained and validated on (absent in runs recorded before splits existed). */
   split: TrainingSplitRecord.optional(),

@@ -8,6 +8,7 @@ export const DEFAULT_SETTINGS: Settings = {
   annotator: 'researcher',
   sessionIdleMinutes: 10,
   sessionMemoryMb: 0,
+  weights: 'float32',
 };
 
 export class SettingsRepo {

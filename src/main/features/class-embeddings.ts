@@ -1,13 +1,15 @@
 // Class text embeddings of a prompt set for a library bundle, computed once: cached in the
 // `class_embeddings` table per model and prompt source under classEmbeddingKey (text encoder,
 // adapter, tokenizer, pooling, heads, exact prompts or learned context, formula version), so
-// classification with unchanged model and prompts never runs the text encoder again.
+// classification with unchanged model and prompts never runs the text encoder again. int8 weights
+// have keys (and rows) of their own.
 import type { Db } from '../db/database';
 import { ClassEmbeddingsRepo } from '../db/class-embeddings-repo';
 import type { CleftBundle } from '../../native/bundle/index';
 import type { TaskSpec } from '../../native/cleft/tasks';
 import { classEmbeddingKey, promptSetClassEmbeddings, taskClassEmbeddings } from '../../native/cleft/zero-shot';
 import type { Engine } from './image-features';
+import type { WeightPrecision } from '../../common/precision';
 
 export type ClassEmbeddingsSource = 'cache' | 'computed';
 
@@ -22,8 +24,10 @@ export interface ClassEmbeddings {
 }
 
 /** The prompt source a row stands for (one row per model and source; a changed prompt replaces it). */
-export function promptsRef(task: TaskSpec, promptSet: string | null): string {
-  return promptSet ? `prompt-set:${promptSet}` : `templates:${task.name}`;
+export function promptsRef(task: TaskSpec, promptSet: string | null, weights?: WeightPrecision): string {
+  const ref = promptSet ? `prompt-set:${promptSet}` : `templates:${task.name}`;
+  // int8 results get rows of their own: alternating precisions do not evict each other
+  return weights === 'int8' ? `${ref}@int8` : ref;
 }
 
 /** What a warning names: the bundle and the prompt set. */
@@ -46,8 +50,8 @@ export async function cachedClassEmbeddings(
   promptSet: string | null,
   engine: Engine,
 ): Promise<ClassEmbeddings> {
-  const key = classEmbeddingKey(bundle, task, promptSet);
-  const ref = promptsRef(task, promptSet);
+  const key = classEmbeddingKey(bundle, task, promptSet, engine.weights);
+  const ref = promptsRef(task, promptSet, engine.weights);
   const repo = new ClassEmbeddingsRepo(db);
   const dim = bundle.heads.heads.projDim;
   const row = repo.get(modelId, ref);

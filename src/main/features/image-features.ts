@@ -10,6 +10,7 @@ import { presetSpec } from '../dicom/pipeline/spec';
 import { sha256Hex, canonicalJson } from '../../native/io/hash';
 import { embeddingIdentity, type CleftBundle } from '../../native/bundle/index';
 import { imageFeatures, type EngineChoice } from '../../native/cleft/features';
+import { precisionIdentity } from '../../native/cleft/zero-shot';
 import { providerLabel, type ProviderChoice } from '../../native/runtime/providers';
 import type { SessionKeepPolicy } from '../../native/runtime/protocol';
 
@@ -56,7 +57,8 @@ export async function cachedImageFeatures(
   options: { batch?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<FeatureResult> {
   const { spec, sha256: preprocessSha } = bundleSpec(bundle);
-  const identity = embeddingIdentity(bundle).image;
+  // int8 features are cached under an identity of their own (precisionIdentity)
+  const identity = precisionIdentity(embeddingIdentity(bundle).image, engine.weights);
   const dim = bundle.heads.heads.imageDim;
   const cache = new EmbeddingsRepo(db);
   const features = new Float32Array(instances.length * dim);

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { emitOnnx, Graph } from '../graph/index';
 import { bindModelWeights } from '../models/weights';
-import { embedImages, embedText, inProcessEngine, type EmbedEngine } from '../models/embed';
+import { embedImages, embedText, inProcessEngine, resolveForWeights, type EmbedEngine } from '../models/embed';
 import { ParamStore } from '../models/encoders';
 import { gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
 import { loadHfFolder } from '../models/hf-model';
@@ -23,6 +23,8 @@ import type { ImagePooling } from '../models/vit';
 import type { ProviderChoice, ResolvedProvider } from '../runtime/providers';
 import type { EngineSessionOptions } from '../runtime/session-options';
 import type { SessionKeepPolicy } from '../runtime/protocol';
+import type { WeightPrecision } from '../../common/precision';
+import { gpt2MatmulWeights } from '../models/gpt2';
 
 export interface EngineChoice {
   /** Default: ORT in this thread (`inProcessEngine()`), right for worker threads and the CLI. */
@@ -35,6 +37,8 @@ export interface EngineChoice {
   onWarning?: (message: string) => void;
   /** How long the engine keeps unused sessions and how many bytes of them (the settings). */
   sessionPolicy?: SessionKeepPolicy;
+  /** Frozen encoders' weights: float32 (default, exact) or int8 (docs/engine.md#int8-weights). */
+  weights?: WeightPrecision;
 }
 
 export interface FeatureResult {
@@ -68,6 +72,7 @@ function common(o: EngineChoice & { cacheDir: string }, model: { modelDir: strin
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
     ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
     ...(o.sessionPolicy ? { sessionPolicy: o.sessionPolicy } : {}),
+    ...(o.weights ? { weights: o.weights } : {}),
   };
 }
 
@@ -117,6 +122,7 @@ export function buildPromptEncoder(
   onWarning?: (m: string) => void,
   /** WebGPU: emitted for its EP with these static sizes of 'classes' and 'seq' (EmitOptions.dims). */
   webgpu?: { classes: number; seq: number },
+  weights?: WeightPrecision,
 ) {
   const key = JSON.stringify([
     path.resolve(model.modelDir),
@@ -125,6 +131,7 @@ export function buildPromptEncoder(
     classSpecific,
     path.resolve(cacheDir),
     webgpu ?? null,
+    weights ?? 'float32',
   ]);
   const hit = promptMemo.get(key);
   if (hit && fs.existsSync(hit.file)) return hit;
@@ -136,6 +143,7 @@ export function buildPromptEncoder(
     cacheDir,
     ...(model.adapterDir ? { adapterDir: model.adapterDir } : {}),
     ...(onWarning ? { onWarning } : {}),
+    ...(weights === 'int8' ? { int8: { weights: gpt2MatmulWeights(cfg) } } : {}),
   });
   const g = new Graph();
   const ids = g.input('class_ids', 'int64', ['classes', 'seq']);
@@ -170,10 +178,10 @@ export async function promptFeatures(
   const classSpecific = ctxShape.length === 3;
   const nCtx = ctxShape[classSpecific ? 1 : 0]!;
   const engine = o.engine ?? (await inProcessEngine());
-  const provider = await engine.resolveProvider(o.device ?? 'cpu');
+  const provider = await resolveForWeights(engine, o.device, o.weights);
   const { ids, lengths, seq } = padRows(classIds, 0);
   const webgpu = provider.name === 'webgpu' ? { classes: classIds.length, seq } : undefined;
-  const built = buildPromptEncoder(model, nCtx, classSpecific, o.cacheDir, o.onWarning, webgpu);
+  const built = buildPromptEncoder(model, nCtx, classSpecific, o.cacheDir, o.onWarning, webgpu, o.weights);
   if (nCtx + Math.max(...classIds.map((r) => r.length)) > built.config.nPositions)
     throw new Error(`prompt: ${nCtx} context vectors + class tokens exceed the text encoder's ${built.config.nPositions} positions`);
   const options: EngineSessionOptions = { provider };

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import { bindModelWeights } from '../models/weights';
 import { ParamStore } from '../models/encoders';
-import { gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
+import { gpt2Forward, gpt2MatmulWeights, gpt2TextEmbedding } from '../models/gpt2';
 import { headParams, promptLoss } from '../models/clip';
 import { loadHfFolder, type HfModel } from '../models/hf-model';
 import { ModelFormatError, readWeightF32 } from '../formats/hf-folder';
@@ -30,6 +30,8 @@ import { seededRandom } from './random';
 import type { TextModelRef } from './features';
 import { sharedContextPromptFeatures } from './prompt-encoder';
 import { padRows } from './features';
+import { deviceForWeights } from '../models/embed';
+import type { WeightPrecision } from '../../common/precision';
 
 export type CtxInit =
   | { kind: 'values'; ctx: Float32Array; shape: number[] }
@@ -76,6 +78,8 @@ export interface PromptLearningOptions extends RunOptions {
    * against; without (a prepared data file has no prompts) it is the initial context.
    */
   baselineClassEmbeddings?: Float32Array;
+  /** The frozen text encoder's weights: float32 (default) or int8 (with the transposed quantization for the gradient). */
+  weights?: WeightPrecision;
 }
 
 export interface PromptLearningResult {
@@ -159,6 +163,8 @@ export function promptLearningSetup(o: {
   weightsDir: string;
   /** Compute the shared context once (default true; false = gpt2Forward with a prefix, for comparison). */
   sharedPrefix?: boolean;
+  /** float32 (default) or int8: the matmul weights quantized, with Wᵀ's quantization for dctx. */
+  weights?: WeightPrecision;
 }): TrainingSetup {
   const model = loadHfFolder(o.text.modelDir);
   if (model.config.family !== 'gpt2')
@@ -174,6 +180,7 @@ export function promptLearningSetup(o: {
   const bound = bindModelWeights(model, {
     cacheDir: o.weightsDir,
     ...(o.text.adapterDir ? { adapterDir: o.text.adapterDir } : {}),
+    ...(o.weights === 'int8' ? { int8: { weights: gpt2MatmulWeights(cfg), backward: true } } : {}),
   });
   const { ids, lengths, seq } = padRows(o.classIds, 0);
   const C = o.classIds.length;
@@ -267,13 +274,21 @@ export async function openPromptLearning(o: PromptLearningOptions) {
   if (split.train.length === 0) throw new Error('prompt learning: no training images (the split leaves none)');
   const names = (o.classNames ?? o.classIds.map((_, i) => `class ${i}`)).map(String);
 
-  const setup = promptLearningSetup({ text: o.text, heads, classIds: o.classIds, ctxShape: init.shape, weightsDir: o.workDir });
+  const setup = promptLearningSetup({
+    text: o.text,
+    heads,
+    classIds: o.classIds,
+    ctxShape: init.shape,
+    weightsDir: o.workDir,
+    ...(o.weights ? { weights: o.weights } : {}),
+  });
   const labels64 = BigInt64Array.from(o.labels, (y) => BigInt(y));
   const data = arrayData(
     { image_features: { data: o.imageFeatures, rowShape: [dim] }, labels: { data: labels64, rowShape: [] } },
     split.train,
   );
-  const wt = await createTrainer(setup, o, data, new Map([['ctx', init.ctx]]));
+  const device = deviceForWeights(o.device, o.weights);
+  const wt = await createTrainer(setup, { ...o, ...(device !== undefined ? { device } : {}) }, data, new Map([['ctx', init.ctx]]));
   return { wt, init, split, names, dim };
 }
 

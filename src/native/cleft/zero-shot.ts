@@ -19,12 +19,24 @@ import { l2NormalizeRows, projectAndNormalizeRows, scaledCosineLogits, softmaxRo
 import { classNamesForPromptLearning, promptsSha256, type TaskSpec } from './tasks';
 import { canonicalJson, sha256Hex } from '../io/hash';
 import type { ResolvedProvider } from '../runtime/providers';
+import type { WeightPrecision } from '../../common/precision';
 
 export type WorkflowEngine = EngineChoice & { cacheDir: string };
 
-/** Cache key of a bundle's image features: embedding identity + instance + preprocessing hash. */
-export function imageFeatureKey(bundle: CleftBundle, instance: string, preprocessingSha256: string): string {
-  return sha256Hex(canonicalJson({ model: embeddingIdentity(bundle).image, instance, preprocessing: preprocessingSha256 }));
+/**
+ * An encoder identity for a weight precision: float32's is the identity itself (caches written
+ * before the int8 path stay valid), int8's another hash, so an int8 result never answers a float32
+ * request nor the reverse.
+ */
+export function precisionIdentity(identity: string, weights: WeightPrecision | undefined): string {
+  return weights === 'int8' ? sha256Hex(canonicalJson({ identity, weights })) : identity;
+}
+
+/** Cache key of a bundle's image features: embedding identity (and precision) + instance + preprocessing hash. */
+export function imageFeatureKey(bundle: CleftBundle, instance: string, preprocessingSha256: string, weights?: WeightPrecision): string {
+  return sha256Hex(
+    canonicalJson({ model: precisionIdentity(embeddingIdentity(bundle).image, weights), instance, preprocessing: preprocessingSha256 }),
+  );
 }
 
 /**
@@ -39,15 +51,16 @@ export const CLASS_EMBEDDING_FORMULA = 1;
  * embeddingIdentity (encoder, adapter, tokenizer, max length, pooling), the heads (the text
  * projection), the formula version, and the prompts: the task's exact texts per class, or a learned
  * prompt set's context tensor bytes, shape, class texts and class names. Adding an unrelated prompt
- * set or adaptor to the bundle keeps the key; any change of model, adapter or prompt changes it.
+ * set or adaptor to the bundle keeps the key; any change of model, adapter or prompt changes it, and
+ * so does the weight precision (int8; float32 keeps the key it always had).
  */
-export function classEmbeddingKey(bundle: CleftBundle, task: TaskSpec, promptSet?: string | null): string {
+export function classEmbeddingKey(bundle: CleftBundle, task: TaskSpec, promptSet?: string | null, weights?: WeightPrecision): string {
   const m = bundle.manifest;
   const prompts = promptSet ? learnedPromptsIdentity(readPromptSet(bundle, promptSet)) : { templates: promptsSha256(task) };
   return sha256Hex(
     canonicalJson({
       formula: CLASS_EMBEDDING_FORMULA,
-      text: embeddingIdentity(bundle).text,
+      text: precisionIdentity(embeddingIdentity(bundle).text, weights),
       heads: { file: m.files[m.heads.path]?.sha256 ?? null, projDim: m.heads.projDim },
       prompts,
     }),

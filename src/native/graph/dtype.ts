@@ -2,10 +2,11 @@
  * Element types the IR knows, their ONNX TensorProto.DataType codes and byte sizes.
  * float64 exists mainly so gradient rules can be checked by finite differences with tight tolerances.
  */
-export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'uint8' | 'bool';
 
 export const ONNX_DTYPE: Record<DType, number> = {
   float32: 1,
+  uint8: 2,
   int32: 6,
   int64: 7,
   bool: 9,
@@ -18,6 +19,7 @@ export const DTYPE_BYTES: Record<DType, number> = {
   float32: 4,
   int32: 4,
   int64: 8,
+  uint8: 1,
   bool: 1,
   float16: 2,
   float64: 8,
@@ -98,6 +100,9 @@ export function encodeValues(dtype: DType, values: ArrayLike<number | bigint | b
         break;
       case 'int32':
         view.setInt32(i * 4, Number(v), true);
+        break;
+      case 'uint8':
+        view.setUint8(i, Number(v));
         break;
       case 'bool':
         view.setUint8(i, v ? 1 : 0);

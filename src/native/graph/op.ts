@@ -22,8 +22,11 @@ export type EmitTarget = 'cpu' | 'webgpu';
 /** Services the emitter offers to an op's `emit`. All names it returns are unique in the model. */
 export interface EmitCtx {
   readonly target: EmitTarget;
-  /** Append one ONNX node. */
-  node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs?: Record<string, OnnxAttr>): void;
+  /**
+   * Append one ONNX node. `domain` names a contrib operator set ('com.microsoft'); the model then
+   * imports it (opset 1), graphs without such nodes stay as they were.
+   */
+  node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs?: Record<string, OnnxAttr>, domain?: string): void;
   /** A fresh value name derived from `hint`. */
   fresh(hint: string): string;
   /** An inline initializer (deduplicated by content). */

@@ -30,8 +30,17 @@ import { type Gpt2Config } from './gpt2';
 import { writeFileAtomic } from '../formats/safetensors';
 import { bindModelWeights, type HalfWeights } from './weights';
 import { ParamStore } from './encoders';
-import { gpt2Forward, gpt2TextEmbedding } from './gpt2';
-import { poolImage, visionForward, IMAGE_POOLINGS, type ImagePooling, type PosInterpolation, type VisionConfig } from './vit';
+import { gpt2Forward, gpt2MatmulWeights, gpt2TextEmbedding } from './gpt2';
+import type { WeightPrecision } from '../../common/precision';
+import {
+  poolImage,
+  visionMatmulWeights,
+  visionForward,
+  IMAGE_POOLINGS,
+  type ImagePooling,
+  type PosInterpolation,
+  type VisionConfig,
+} from './vit';
 
 // ---------------------------------------------------------------------------------------------
 // engine
@@ -86,6 +95,8 @@ export interface EmbedCommonOptions {
   sharedWeights?: boolean;
   /** F16/BF16 weights: in place with a Cast (default) or converted to float32 once (weights.ts). */
   halfWeights?: HalfWeights;
+  /** float32 (default, exact) or int8: weight-only int8 matmul weights (docs/engine.md#int8-weights). */
+  weights?: WeightPrecision;
   /** How long the engine keeps unused sessions and how many bytes of them (the settings). */
   sessionPolicy?: SessionKeepPolicy;
   /** Non-fatal notes (adapter warnings, copy fallbacks, CPU fallback reason). Default: console.warn. */
@@ -149,7 +160,7 @@ export async function embedText(opts: EmbedTextOptions): Promise<EmbedResult> {
   const seq = opts.inputIds.length / batch;
   const step = Math.min(opts.batchSize ?? 8, batch);
   const engine = opts.engine ?? (await inProcessEngine());
-  const provider = await engine.resolveProvider(opts.device ?? 'cpu');
+  const provider = await resolveForWeights(engine, opts.device, opts.weights);
   // WebGPU runs static shapes: rows are padded to a few lengths (powers of two from 16) so that texts
   // of many lengths share a handful of graphs and sessions. Right padding changes no real position
   // (causal attention), so the embeddings are those of the unpadded rows.
@@ -235,7 +246,7 @@ export async function embedImages(opts: EmbedImagesOptions): Promise<EmbedResult
     );
   const step = Math.min(opts.batchSize ?? 8, batch);
   const engine = opts.engine ?? (await inProcessEngine());
-  const provider = await engine.resolveProvider(opts.device ?? 'cpu');
+  const provider = await resolveForWeights(engine, opts.device, opts.weights);
   const built = buildImageEncoder({ ...opts, height: h, width: w, channels: c, ...staticFor(provider, { batch: step }) });
   const d = built.config.hiddenSize;
   const tokens = built.tokens;
@@ -253,6 +264,29 @@ export async function embedImages(opts: EmbedImagesOptions): Promise<EmbedResult
     if (lastHidden) lastHidden.set((out.last_hidden!.data as Float32Array).subarray(0, n * tokens * d), b0 * tokens * d);
   }
   return { embedding, dim: d, ...(lastHidden ? { lastHidden, tokens } : {}), ...run.info };
+}
+
+/**
+ * The device for a precision, and the provider: int8 weights run on the CPU provider (ORT's int8 MatMulNBits
+ * kernel is the CPU's; other providers are not measured), so `auto` means the CPU there and an
+ * explicit GPU choice is refused saying so.
+ */
+export function deviceForWeights(device: ProviderChoice | undefined, weights: WeightPrecision | undefined): ProviderChoice | undefined {
+  if (weights !== 'int8' || device === undefined || device === 'cpu') return device;
+  if (device === 'auto') return 'cpu';
+  throw new Error(
+    `int8 weights run on the CPU provider only (ORT's int8 MatMulNBits kernel); device ${device} was asked for: use --device cpu or auto, or --weights float32`,
+  );
+}
+
+export async function resolveForWeights(
+  engine: Pick<EmbedEngine, 'resolveProvider'>,
+  device: ProviderChoice | undefined,
+  weights: WeightPrecision | undefined,
+): Promise<ResolvedProvider> {
+  if (weights !== 'int8') return engine.resolveProvider(device ?? 'cpu');
+  const p = await engine.resolveProvider(deviceForWeights(device, weights) ?? 'cpu');
+  return device === 'auto' ? { name: 'cpu', choice: 'auto', fallbackReason: 'int8 weights run on the CPU provider' } : p;
 }
 
 async function openSession(artifact: BuiltArtifact, opts: EmbedCommonOptions, engine: EmbedEngine, provider: ResolvedProvider) {
@@ -282,6 +316,8 @@ export interface BuildCommon {
   dims?: Record<string, number>;
   /** F16/BF16 weights: in place with a Cast (default) or converted to float32 once (weights.ts). */
   halfWeights?: HalfWeights;
+  /** float32 (default) or int8 (the encoder's matmul weights quantized: weights.ts). */
+  weights?: WeightPrecision;
 }
 
 /** Stamp of a folder's files (name, size, mtime, inode): a memo key that changes when a file does. */
@@ -319,6 +355,7 @@ function memoized<T extends { artifact: BuiltArtifact }>(opts: BuildCommon, extr
     folderStamp(opts.adapterDir),
     path.resolve(opts.cacheDir),
     opts.halfWeights ?? 'cast',
+    opts.weights ?? 'float32',
     extra,
   ]);
   const hit = buildMemo.get(key) as T | undefined;
@@ -346,7 +383,7 @@ function buildTextEncoderUncached(opts: BuildCommon & { lastHidden?: boolean }):
   if (model.config.family !== 'gpt2')
     throw new ModelFormatError(model.configFile, `a text encoder must be a GPT-2 family model, this is ${model.config.family}`);
   const cfg = model.config;
-  const weights = bindModelWeights(model, opts);
+  const weights = bindModelWeights(model, { ...opts, ...(opts.weights === 'int8' ? { int8: { weights: gpt2MatmulWeights(cfg) } } : {}) });
   const g = new Graph();
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const lengths = g.input('lengths', 'int64', ['batch']);
@@ -374,7 +411,7 @@ export function buildImageEncoder(
   const cfg = model.config;
   const channels = opts.channels ?? cfg.numChannels;
   if (channels !== cfg.numChannels) throw new Error(`pixel_values has ${channels} channels, the model expects ${cfg.numChannels}`);
-  const weights = bindModelWeights(model, opts);
+  const weights = bindModelWeights(model, { ...opts, ...(opts.weights === 'int8' ? { int8: { weights: visionMatmulWeights(cfg) } } : {}) });
   const g = new Graph();
   const px = g.input('pixel_values', 'float32', ['batch', channels, opts.height, opts.width]);
   const vopts = opts.posInterpolation ? { posInterpolation: opts.posInterpolation } : {};

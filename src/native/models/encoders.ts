@@ -10,6 +10,7 @@ import type { DType } from '../graph/dtype';
 import { dimEq, fmtShape, type Dim } from '../graph/shape';
 import { attr } from '../graph/onnx/proto';
 import { loraBranch, type LoraHooks } from './lora';
+import type { Int8Weight } from '../graph/ops/quant';
 
 /** Activations the model graphs implement (Hugging Face ACT2FN names), as config.json names them. */
 export const SUPPORTED_ACTIVATIONS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'quick_gelu', 'relu', 'silu', 'swish'] as const;
@@ -25,6 +26,19 @@ export interface WeightSource {
    * of that type followed by a Cast to float32 in the graph (exact), so its bytes are used in place.
    */
   dtype?(name: string): DType;
+  /** The int8 quantization of a matmul weight (bound with `int8`: weights.ts), or undefined. */
+  int8?(name: string): Int8Value | undefined;
+}
+
+/** Where an int8 weight's bytes are (graph/ops/quant.ts has the format): W [n, k] used as x @ Wᵀ. */
+export interface Int8Value {
+  q: ParamValue;
+  scales: ParamValue;
+  n: number;
+  k: number;
+  blockSize: number;
+  /** Wᵀ [k, n] quantized the same way, for gradients through the weight. */
+  backward?: Int8Value;
 }
 
 /**
@@ -84,6 +98,34 @@ export class ParamStore {
   /** Whether `get(name)` is a frozen weight (an initializer); subclasses make some trainable. */
   protected frozenWeight(name: string): boolean {
     return this.source.has(name);
+  }
+
+  private readonly int8Cache = new Map<string, Int8Weight>();
+
+  /**
+   * The int8 form of matmul weight `name` (params `<name>.q8`, `<name>.q8_scales`, and `.q8t*` for
+   * the transposed one), or undefined when the weights were not bound with int8 for it.
+   */
+  int8(name: string): Int8Weight | undefined {
+    let t = this.int8Cache.get(name);
+    if (t) return t;
+    const v = this.source.int8?.(name);
+    if (!v) return undefined;
+    const param = (suffix: string, x: Int8Value): Int8Weight => {
+      const kb = Math.ceil(x.k / x.blockSize);
+      const w: Int8Weight = {
+        q: this.graph.param(`${this.prefix}${name}.${suffix}`, [x.n, kb, x.blockSize], { value: x.q, dtype: 'uint8' }),
+        scales: this.graph.param(`${this.prefix}${name}.${suffix}_scales`, [x.n * kb], { value: x.scales }),
+        n: x.n,
+        k: x.k,
+        blockSize: x.blockSize,
+      };
+      if (x.backward) w.backward = param(`${suffix}t`, x.backward);
+      return w;
+    };
+    t = param('q8', v);
+    this.int8Cache.set(name, t);
+    return t;
   }
 
   get(name: string): Tensor {
@@ -148,7 +190,8 @@ export function activation(x: Tensor, name: Activation): Tensor {
  * + scale * (dropout(x) @ Aᵀ) @ Bᵀ.
  */
 export function conv1d(x: Tensor, w: ParamStore, module: string, lora?: LoraHooks): Tensor {
-  const y = x.matmul(w.get(`${module}.weight`)).add(w.get(`${module}.bias`));
+  const q = w.int8(`${module}.weight`); // int8: quantized as Wᵀ [out, in]
+  const y = (q ? ops.matmulInt8(x, q) : x.matmul(w.get(`${module}.weight`))).add(w.get(`${module}.bias`));
   return lora ? loraBranch(y, x, module, lora) : y;
 }
 
@@ -188,6 +231,12 @@ export const LinearGemm = defineOp<Record<string, never>>({
  * into a second, resident copy of the weight).
  */
 export function linear(x: Tensor, w: ParamStore, module: string, lora?: LoraHooks): Tensor {
+  const q = w.int8(`${module}.weight`);
+  if (q) {
+    const y = ops.matmulInt8(x, q);
+    const yb = w.has(`${module}.bias`) ? y.add(w.get(`${module}.bias`)) : y;
+    return lora ? loraBranch(yb, x, module, lora) : yb;
+  }
   const W = w.get(`${module}.weight`);
   const [outF, inF] = W.shape as [number, number];
   const lead = x.shape.slice(0, -1);

@@ -23,6 +23,7 @@ import { z } from 'zod';
 import { hfPosInt, ModelFormatError, parseHfConfig, type ExpectedTensor, type WeightSpec } from '../formats/hf-folder';
 import { activation, conv1d, gatherRows, multiHeadAttention, SUPPORTED_ACTIVATIONS, type Activation, type ParamStore } from './encoders';
 import type { LoraHooks } from './lora';
+import type { MatmulWeight } from './weights';
 
 export interface Gpt2Inputs {
   /** int64 [batch, seq] token ids, right padded. */
@@ -76,6 +77,14 @@ export function gpt2Forward(cfg: Gpt2Config, w: ParamStore, inputs: Gpt2Inputs, 
   const lastHidden = x.layerNorm(w.get('ln_f.weight'), w.get('ln_f.bias'), eps);
   const prefixLength = inputs.prefix ? (inputs.prefix.shape.at(-2) as number) : 0;
   return { lastHidden, prefixLength };
+}
+
+/** The matmul weights of GPT-2 (Conv1D, stored [in, out]): what the int8 path quantizes. */
+export function gpt2MatmulWeights(cfg: Gpt2Config): MatmulWeight[] {
+  const out: MatmulWeight[] = [];
+  for (let l = 0; l < cfg.nLayer; l++)
+    for (const m of ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj']) out.push({ name: `h.${l}.${m}.weight`, layout: 'in-out' });
+  return out;
 }
 
 /** The state at the last real token: lastHidden[b, prefixLength + lengths[b] - 1] -> [batch, d]. */

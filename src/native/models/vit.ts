@@ -40,6 +40,7 @@ import {
 } from '../formats/hf-folder';
 import { activation, linear, LinearGemm, multiHeadAttention, SUPPORTED_ACTIVATIONS, type Activation, type ParamStore } from './encoders';
 import type { LoraHooks } from './lora';
+import type { MatmulWeight } from './weights';
 
 export type ImagePooling = 'cls' | 'prenorm-mean';
 export const IMAGE_POOLINGS: readonly ImagePooling[] = ['cls', 'prenorm-mean'];
@@ -125,6 +126,17 @@ export function visionForward(cfg: VisionConfig, w: ParamStore, pixelValues: Ten
     }
   }
   return { prenorm: x, lastHidden: ln(x, 'layernorm'), numRegisters, grid: [gh, gw] };
+}
+
+/** The matmul weights of the encoder layers (nn.Linear, stored [out, in]): what the int8 path quantizes. */
+export function visionMatmulWeights(cfg: VisionConfig): MatmulWeight[] {
+  const modules = ['attention.attention.query', 'attention.attention.key', 'attention.attention.value', 'attention.output.dense'];
+  if (cfg.family === 'vit') modules.push('intermediate.dense', 'output.dense');
+  else modules.push('mlp.fc1', 'mlp.fc2', 'mlp.weights_in', 'mlp.weights_out'); // the ones absent are skipped when bound
+  const out: MatmulWeight[] = [];
+  for (let l = 0; l < cfg.numHiddenLayers; l++)
+    for (const m of modules) out.push({ name: `encoder.layer.${l}.${m}.weight`, layout: 'out-in' });
+  return out;
 }
 
 /** The pooled image feature [batch, d]. */

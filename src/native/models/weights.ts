@@ -17,6 +17,9 @@
  * size and mtime: a replaced model file gets a new key. Aligned offsets are memory-mapped: a 256 MB
  * weight used by MatMul is copied by prepacking unless `session.disable_prepacking=1`.
  *
+ *   <cacheDir>/weights/<int8 key>.q8.bin         int8 weights (`int8`): blockwise quantized matmul
+ *                                                weights (graph/ops/quant.ts), written once
+ *
  * Half-precision weights (docs/engine.md "Half-precision weights", bench/big-text-encoder.ts): the
  * float32 copy on disk (9.9 GB for a 2.7B model) cost more to write and read than ORT's constant
  * folding of Cast(bf16 initializer) costs at session creation, and bf16 -> f32 is exact, so the
@@ -30,7 +33,8 @@ import { readWeightF32, type WeightRef } from '../formats/hf-folder';
 import { readPeftAdapter, validateAdapter, mergedWeight, ADAPTER_WEIGHTS, type PeftAdapter } from '../formats/peft';
 import { writeFileAtomic } from '../formats/safetensors';
 import type { DType } from '../graph/dtype';
-import type { WeightSource } from './encoders';
+import { INT8_BLOCK_SIZE, quantizeInt8, transposeF32 } from '../graph/ops/quant';
+import type { Int8Value, WeightSource } from './encoders';
 import type { HfModel } from './hf-model';
 
 export interface BindWeightsOptions {
@@ -44,9 +48,26 @@ export interface BindWeightsOptions {
    * for comparison: it gives the same numbers).
    */
   halfWeights?: HalfWeights;
+  /**
+   * Weight-only int8 for the matmul weights listed (docs/engine.md#int8-weights): quantized once
+   * into `<cacheDir>/weights/<key>.q8.bin`; `backward` also stores each weight's transposed
+   * quantization, which a graph differentiating through the weights needs (prompt learning).
+   */
+  int8?: Int8Plan;
 }
 
 export type HalfWeights = 'cast' | 'convert';
+
+/** A matmul weight and how it is stored: 'in-out' [K, N] (GPT-2 Conv1D) or 'out-in' [N, K] (nn.Linear). */
+export interface MatmulWeight {
+  name: string;
+  layout: 'in-out' | 'out-in';
+}
+
+export interface Int8Plan {
+  weights: readonly MatmulWeight[];
+  backward?: boolean;
+}
 
 /** Stored safetensors dtypes that bind in place, and their graph element types. */
 const IN_PLACE: Partial<Record<string, DType>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
@@ -97,7 +118,9 @@ export function bindWeights(
   const convertHalf = opts.halfWeights === 'convert';
   const inPlace = (w: WeightRef): DType | undefined =>
     changed.has(w.name) || (convertHalf && w.dtype !== 'F32') ? undefined : IN_PLACE[w.dtype];
-  const toConvert = refs.filter((w) => inPlace(w) === undefined);
+  const int8 = opts.int8 ? bindInt8(refs, opts.int8, weightsDir, opts) : new Map<string, Int8Value>();
+  // Matmul weights used as int8 are not needed as float32: never convert (merge) them.
+  const toConvert = refs.filter((w) => inPlace(w) === undefined && !int8.has(w.name));
   for (const w of refs) {
     const dtype = inPlace(w);
     if (dtype === undefined) continue;
@@ -149,8 +172,95 @@ export function bindWeights(
       return v;
     },
     dtype: (n) => dtypes.get(n) ?? 'float32',
+    ...(opts.int8 ? { int8: (n: string) => int8.get(n) } : {}),
   };
   return { source, converted };
+}
+
+/** Version of the .q8.bin layout and quantization rule: part of its key. */
+const INT8_FORMAT = 'q8-sym-v1';
+
+/**
+ * Quantizes the plan's weights (LoRA-merged ones after the merge) into one cached file: per weight
+ * the forward quantization of W [N, K] (q, scales) and, with `backward`, of Wᵀ [K, N], each 64-byte
+ * aligned. The key hashes the weight files' identities (as the converted file's), the adapter's,
+ * the names, layouts, block size and format, so a changed model or adapter gets a new file.
+ */
+function bindInt8(
+  refs: readonly WeightRef[],
+  plan: Int8Plan,
+  weightsDir: string,
+  opts: { files?: readonly string[]; transform?: WeightTransform },
+): Map<string, Int8Value> {
+  const byName = new Map(refs.map((w) => [w.name, w]));
+  const list = plan.weights.filter((m) => byName.get(m.name)?.shape.length === 2);
+  const out = new Map<string, Int8Value>();
+  if (!list.length) return out;
+  const block = INT8_BLOCK_SIZE;
+  const h = createHash('sha256').update(`${INT8_FORMAT}:${block}:${plan.backward ? 'bwd' : 'fwd'}\0`);
+  for (const f of opts.files ?? new Set(refs.map((w) => w.file))) h.update(fileIdentity(f)).update('\0');
+  for (const f of opts.transform?.keyFiles ?? []) h.update(fileIdentity(f)).update('\0');
+  for (const m of list) {
+    const w = byName.get(m.name)!;
+    h.update(
+      `${m.name}:${m.layout}:${w.dtype}:${w.byteOffset}:${w.shape.join('x')}:${opts.transform?.names.has(m.name) ? 'merged' : ''}\0`,
+    );
+  }
+  const name = `${h.digest('hex').slice(0, 32)}.q8.bin`;
+  const file = path.join(weightsDir, name);
+  const location = `weights/${name}`;
+
+  let offset = 0;
+  const place = (length: number) => {
+    offset = Math.ceil(offset / 64) * 64;
+    const at = offset;
+    offset += length;
+    return { kind: 'external' as const, location, offset: at, length };
+  };
+  const describe = (n: number, k: number): Int8Value => {
+    const kb = Math.ceil(k / block);
+    return { q: place(n * kb * block), scales: place(n * kb * 4), n, k, blockSize: block };
+  };
+  const layout = list.map((m) => {
+    const [r, c] = byName.get(m.name)!.shape as [number, number];
+    const [n, k] = m.layout === 'in-out' ? [c, r] : [r, c];
+    const v = describe(n, k);
+    if (plan.backward) v.backward = describe(k, n);
+    out.set(m.name, v);
+    return { m, v };
+  });
+  const at = (v: ParamValue) => (v.kind === 'external' ? v.offset : 0);
+  if (!(fs.existsSync(file) && fs.statSync(file).size === offset)) {
+    const transform = opts.transform;
+    function* chunks(): Generator<Uint8Array> {
+      let pos = 0;
+      const emit = function* (at: number, bytes: Uint8Array) {
+        if (at > pos) yield new Uint8Array(at - pos);
+        yield bytes;
+        pos = at + bytes.length;
+      };
+      for (const { m, v } of layout) {
+        const ref = byName.get(m.name)!;
+        let data = readWeightF32(ref);
+        if (transform?.names.has(m.name)) data = transform.apply(ref, data);
+        const [r, c] = ref.shape as [number, number];
+        // the forward quantizes W [N, K] along K; Conv1D stores [K, N]
+        const nk = m.layout === 'in-out' ? transposeF32(data, r, c) : data;
+        const fwd = quantizeInt8(nk, v.n, v.k, block);
+        yield* emit(at(v.q), fwd.q);
+        yield* emit(at(v.scales), new Uint8Array(fwd.scales.buffer));
+        if (v.backward) {
+          const kn = m.layout === 'in-out' ? data : transposeF32(data, r, c);
+          const bwd = quantizeInt8(kn, v.k, v.n, block);
+          yield* emit(at(v.backward.q), bwd.q);
+          yield* emit(at(v.backward.scales), new Uint8Array(bwd.scales.buffer));
+        }
+      }
+      if (offset > pos) yield new Uint8Array(offset - pos);
+    }
+    writeFileAtomic(file, chunks(), false);
+  }
+  return out;
 }
 
 export interface BoundModelWeights extends BoundWeights {
@@ -175,6 +285,7 @@ export function bindModelWeights(model: HfModel, opts: BindWeightsOptions & { ad
     onWarning: warn,
     files: model.files,
     ...(opts.halfWeights ? { halfWeights: opts.halfWeights } : {}),
+    ...(opts.int8 ? { int8: opts.int8 } : {}),
     ...(ad
       ? {
           transform: {

@@ -55,7 +55,14 @@ test('an invalid thread count is shown inline; a valid one persists after reload
   const res = await request.post(`${served.origin}/api/settings.get`, { data: {}, headers: { 'X-Cleft-Token': served.token } });
   expect(await res.json()).toEqual({
     ok: true,
-    value: { executionProvider: 'cpu', threads: 4, annotator: 'Dr. Reader', sessionIdleMinutes: 10, sessionMemoryMb: 0 },
+    value: {
+      executionProvider: 'cpu',
+      threads: 4,
+      annotator: 'Dr. Reader',
+      sessionIdleMinutes: 10,
+      sessionMemoryMb: 0,
+      weights: 'float32',
+    },
   });
 
   // Other pages read the same settings.

@@ -73,7 +73,14 @@ describe('dispatch validates every payload against the contract', () => {
     const updated = await dispatch(backend.handlers, 'settings.update', { threads: 2, executionProvider: 'cuda:1' });
     expect(updated).toEqual({
       ok: true,
-      value: { threads: 2, executionProvider: 'cuda:1', annotator: 'researcher', sessionIdleMinutes: 10, sessionMemoryMb: 0 },
+      value: {
+        threads: 2,
+        executionProvider: 'cuda:1',
+        annotator: 'researcher',
+        sessionIdleMinutes: 10,
+        sessionMemoryMb: 0,
+        weights: 'float32',
+      },
     });
     const again = await dispatch(backend.handlers, 'settings.get', {});
     expect(again).toEqual(updated);

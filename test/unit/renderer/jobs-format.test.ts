@@ -170,6 +170,26 @@ describe('describeJob', () => {
     expect(fillsLibraryAsItRuns({ ...base, kind: 'classify', status: 'running' } as Job)).toBe(false);
   });
 
+  it('names int8 weights of a classification or prompt-learning job (float32, the default, goes unsaid)', () => {
+    const classify = (weights?: string) =>
+      describeJob({
+        ...base,
+        kind: 'classify',
+        params: {},
+        result: { runId: 4, studies: 1, images: 4, executionProvider: 'cpu', promptSet: null, ...(weights ? { weights } : {}) },
+      } as unknown as Job).facts;
+    expect(classify('int8')).toContainEqual({ label: 'Weights', value: 'int8 (approximate)' });
+    expect(classify('float32').some((f) => f.label === 'Weights')).toBe(false);
+    expect(classify().some((f) => f.label === 'Weights')).toBe(false);
+    const learned = describeJob({
+      ...base,
+      kind: 'prompt-learn',
+      params: {},
+      result: { promptSet: 'p', steps: 3, weights: 'int8' },
+    } as unknown as Job);
+    expect(learned.facts).toContainEqual({ label: 'Weights', value: 'int8 (approximate)' });
+  });
+
   it('tolerates missing or odd results and unknown kinds', () => {
     expect(describeJob({ ...base, result: null }).facts).toEqual([]);
     // Params stored in a shape the kind's schema does not read arrive as null: the job still reads.

@@ -11,11 +11,12 @@
 // A list (of files, or of studies of a library) is classified into a results file, all of it or
 // shard K of N, on any machine and without the library's job runner (runs/classify-shard.ts);
 // `cleft runs merge` imports the shards' files into a library as one run.
-import { type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isJobOf, type ClassifyParams, type Job } from '../../../common/jobs';
 import type { Prediction } from '../../../common/runs';
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../../../common/precision';
 import { resolveDataDir } from '../../data-dir';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { ImagesRepo } from '../../db/images-repo';
@@ -56,6 +57,8 @@ interface Flags {
   studyList?: string;
   shard?: string;
   output?: string;
+  /** Unset: float32 for files, the library's Settings for studies (as the app). */
+  weights?: WeightPrecision;
 }
 
 /** A built-in task, a task JSON file, or a custom task of the library, by name. */
@@ -111,9 +114,19 @@ export function register(program: Command): void {
     .option('--cache-dir <dir>', 'ONNX cache (default: <data dir>/cache/onnx)')
     .option('--device <device>', 'auto | cpu | webgpu | cuda:N (default: auto; for --study, the library Settings, as the app)')
     .option('--threads <n>', 'intra-op threads')
+    .addOption(
+      new Option(
+        '--weights <precision>',
+        'float32 (exact) | int8 (weight-only int8 encoders, CPU; docs/engine.md#int8-weights) (default: float32; for --study, the library Settings, as the app)',
+      ).choices([...WEIGHT_PRECISIONS]),
+    )
     .action(async (f: Flags) => {
       const inputs = [f.study?.length, f.dicom?.length, f.dicomList, f.studyList].filter(Boolean).length;
       if (inputs !== 1) throw new Error('give one of --study UID..., --dicom FILE..., --dicom-list FILE or --study-list FILE');
+      if ((f.dicomList || f.studyList) && f.weights === 'int8')
+        throw new Error(
+          '--weights int8 goes with --study or --dicom: a results file of --dicom-list/--study-list records no weight precision, so its shards are float32',
+        );
       if (f.dicomList || f.studyList) return classifyList(f);
       if (f.shard || f.output) throw new Error('--shard and --output go with --dicom-list FILE or --study-list FILE');
       if (f.promptSet && f.adaptor) throw new Error('give --prompt-set or --adaptor, not both');
@@ -181,6 +194,7 @@ async function classifyFiles(f: Flags, files: string[]): Promise<void> {
     device: parseProviderChoice(f.device ?? 'auto'),
     onWarning: (m: string) => console.error(`warning: ${m}`),
     ...(threads ? { threads } : {}),
+    weights: f.weights ?? 'float32',
     engine: recorder.engine(),
   };
   const text = f.adaptor ? null : await libraryClassEmbeddings(f, bundle, task, engine);
@@ -218,6 +232,7 @@ async function classifyFiles(f: Flags, files: string[]): Promise<void> {
     fallbackReason: r.provider && 'fallbackReason' in r.provider ? (r.provider.fallbackReason ?? null) : null,
     // the provider, why, and per graph every node on it and determinism (null: nothing ran)
     deviceRecord: recorder.record(),
+    weights: engine.weights,
     combination: 'mean of the views\u2019 probabilities',
     // 'cache': read from the library (the bundle is registered there); null with an adaptor
     classEmbeddings: f.adaptor ? null : (text?.source ?? 'computed'),
@@ -232,7 +247,7 @@ async function classifyFiles(f: Flags, files: string[]): Promise<void> {
     return;
   }
   printText(
-    `${task.name} with ${bundle.manifest.name} (${bundle.sha256.slice(0, 12)}), ${promptsLine(r.model.adaptor, r.model.promptSet)}, device ${device}`,
+    `${task.name} with ${bundle.manifest.name} (${bundle.sha256.slice(0, 12)}), ${promptsLine(r.model.adaptor, r.model.promptSet)}, device ${device}, ${engine.weights} weights`,
     r.classes,
     [{ studyInstanceUID: null, ...out }],
     out.seconds,
@@ -300,6 +315,7 @@ async function classifyStudies(f: Flags, uids: string[]): Promise<void> {
       adaptor: f.adaptor ?? null,
       ...(f.device !== undefined ? { device: parseProviderChoice(f.device) } : {}),
       ...(threads ? { threads } : {}),
+      ...(f.weights ? { weights: f.weights } : {}),
     };
     const job: Job = await runJobInTerminal(host, () => host.jobs.enqueue({ kind: 'classify', params }));
     if (!isJobOf(job, 'classify') || job.status !== 'done' || !job.result) {
@@ -332,6 +348,7 @@ async function classifyStudies(f: Flags, uids: string[]): Promise<void> {
       promptsSha256: run.record.promptSetSha256,
       preprocessing: run.record.preprocessSha256,
       device: result.executionProvider,
+      weights: result.weights ?? 'float32',
       fallbackReason:
         params.device && params.device !== 'auto' && params.device !== result.executionProvider && result.featureCacheHits < result.images
           ? `asked for ${params.device}, ran on ${result.executionProvider}`
@@ -353,7 +370,7 @@ async function classifyStudies(f: Flags, uids: string[]): Promise<void> {
     }
     printText(
       `run ${result.runId} recorded: ${taskRow.name} with ${modelNow.name} (${sha256.slice(0, 12)}), ` +
-        `${promptsLine(params.adaptor, result.promptSet)}, device ${result.executionProvider}`,
+        `${promptsLine(params.adaptor, result.promptSet)}, device ${result.executionProvider}, ${result.weights ?? 'float32'} weights`,
       classes,
       studies,
       out.seconds,

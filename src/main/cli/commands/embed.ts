@@ -2,7 +2,7 @@
 // computed in an engine worker. Inputs and outputs are safetensors files (prepared tensors), so
 // results can be checked exactly against other tools.
 //
-//   cleft embed text  --model DIR [--adapter DIR] (--input FILE | --text "..." ...) --output FILE
+//   cleft embed text  --model DIR [--adapter DIR] (--input FILE | --text "..." ...) --output FILE [--weights float32|int8]
 //   cleft embed image --model DIR [--adapter DIR] [--pool cls|prenorm-mean] (--input FILE | --dicom FILE...) --output FILE
 import { type Command, Option } from 'commander';
 import * as path from 'node:path';
@@ -19,6 +19,7 @@ import { parseProviderChoice, providerLabel } from '../../../native/runtime/prov
 import { EngineWorker } from '../../../native/runtime/engine-worker';
 import { DeviceRecorder } from '../../../native/runtime/device-recorder';
 import type { DeviceRecord } from '../../../native/runtime/device-record';
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../../../common/precision';
 
 interface CommonFlags {
   model: string;
@@ -30,6 +31,7 @@ interface CommonFlags {
   cacheDir?: string;
   dataDir?: string;
   inProcess?: boolean;
+  weights: WeightPrecision;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -49,6 +51,11 @@ function common(cmd: Command): Command {
     .option('--threads <n>', 'intra-op threads (default: physical cores)')
     .option('--device <device>', 'auto | cpu | webgpu | cuda:N', 'auto')
     .option('--batch-size <n>', 'rows per run', '8')
+    .addOption(
+      new Option('--weights <precision>', 'float32 (exact) | int8 (weight-only int8 matmuls, CPU; docs/engine.md#int8-weights)')
+        .choices([...WEIGHT_PRECISIONS])
+        .default('float32'),
+    )
     .option('--cache-dir <dir>', 'ONNX cache (default: <data dir>/cache/onnx)')
     .option('--data-dir <dir>', 'library folder (default: $CLEFT_DATA_DIR or the app user-data folder)')
     .addOption(new Option('--in-process', 'run ORT in this thread instead of an engine worker').hideHelp());
@@ -75,6 +82,7 @@ async function withEngine<T>(
       ...(flags.adapter ? { adapterDir: flags.adapter } : {}),
       ...(threads !== undefined ? { threads } : {}),
       ...(batchSize !== undefined ? { batchSize } : {}),
+      weights: flags.weights,
       engine: recorder.engine(graph),
     };
     const result = await fn(o);
@@ -115,8 +123,11 @@ function writeOutput(file: string, tensors: Record<string, { shape: number[]; da
   writeSafetensors(path.resolve(file), out, { format: 'pt', ...meta });
 }
 
-function summary(kind: string, r: EmbedResult, batch: number, file: string): string {
-  const p = providerLabel(r.provider) + (r.provider.name !== 'cuda' && r.provider.fallbackReason ? `; ${r.provider.fallbackReason}` : '');
+function summary(kind: string, r: EmbedResult, batch: number, file: string, weights: WeightPrecision): string {
+  const p =
+    providerLabel(r.provider) +
+    (r.provider.name !== 'cuda' && r.provider.fallbackReason ? `; ${r.provider.fallbackReason}` : '') +
+    (weights === 'int8' ? ', int8 weights' : '');
   return `${kind}: ${batch} x ${r.dim} -> ${file} (${p}, onnx ${r.artifact.sha256.slice(0, 12)}${r.artifact.cacheHit ? ' cached' : ''})`;
 }
 
@@ -161,8 +172,9 @@ export function register(program: Command): void {
         adapter: flags.adapter ? path.resolve(flags.adapter) : '',
         ...meta,
         device: JSON.stringify(device),
+        weights: flags.weights,
       });
-      console.log(summary('text', r, batch, flags.output));
+      console.log(summary('text', r, batch, flags.output, flags.weights));
     });
 
   common(embed.command('image').description('ViT / DINOv2 image embeddings (CLS or mean of all tokens before the final norm)'))
@@ -210,8 +222,9 @@ export function register(program: Command): void {
           pool: flags.pool,
           ...meta,
           device: JSON.stringify(device),
+          weights: flags.weights,
         },
       );
-      console.log(summary('image', r, shape[0], flags.output));
+      console.log(summary('image', r, shape[0], flags.output, flags.weights));
     });
 }

@@ -7,6 +7,7 @@
 // (0.9, 0.999), eps 1e-8, weight_decay 0.01 on every trainable tensor, bias-corrected), SGD(momentum
 // 0, dampening 0, weight_decay 0 added to the gradient as L2). Constant learning rate unless
 // --schedule cosine. No gradient clipping unless --max-grad-norm.
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../../../common/precision';
 import { type Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -408,8 +409,14 @@ export function register(program: Command): void {
       .option('--data-dir <dir>', 'library folder holding --split (default: $CLEFT_DATA_DIR or the app user-data folder)')
       .option('--patience <n>', 'validations without improvement before stopping')
       .option('--eval-every <n>', 'updates between validations (default steps/10)')
+      .addOption(
+        new Option('--weights <precision>', 'frozen encoders: float32 (exact) | int8 (weight-only int8, CPU; docs/engine.md#int8-weights)')
+          .choices([...WEIGHT_PRECISIONS])
+          .default('float32'),
+      )
       .requiredOption('--output <dir>', 'output folder: prompt.safetensors (ctx), metrics.json'),
   ).action(async (f: OptFlags & Record<string, string | boolean | undefined>) => {
+    const weights = f.weights as WeightPrecision;
     const output = path.resolve(f.output as string);
     fs.mkdirSync(output, { recursive: true });
     const data = new DataFile(f.data as string);
@@ -461,6 +468,7 @@ export function register(program: Command): void {
           device: run.device ?? 'auto',
           onWarning: (m) => console.error(`warning: ${m}`),
           ...(run.session?.intraOpNumThreads ? { threads: run.session.intraOpNumThreads } : {}),
+          weights,
         },
       );
       const patience = num(f.patience as string | undefined, '--patience', { int: true, min: 1 });
@@ -482,6 +490,7 @@ export function register(program: Command): void {
           : { valFraction: num(f.valFraction as string, '--val-fraction', { min: 0 })!, ...(sp.groups ? { groups: sp.groups } : {}) }),
         ...(patience !== undefined ? { patience } : {}),
         ...(evalEvery !== undefined ? { evalEvery } : {}),
+        weights,
       });
       bar.done();
       writeSafetensors(
@@ -505,12 +514,13 @@ export function register(program: Command): void {
           ...splitRecord(sp.record, data.rowStrings('study_uids', labels.length), r.split),
         },
         device: withFeatures(device(), { image_features: feats.provider }),
+        weights,
         seconds: (Date.now() - t0) / 1000,
       };
       writeFileAtomic(path.join(output, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
       if (f.json) console.log(JSON.stringify(summary, null, 2));
       else {
-        console.log(`prompt-learn: ${r.loop.steps} updates (${r.loop.stopped}), ctx [${r.shape.join(', ')}]`);
+        console.log(`prompt-learn: ${r.loop.steps} updates (${r.loop.stopped}), ctx [${r.shape.join(', ')}], ${weights} weights`);
         console.log(`${r.split.val.length ? 'validation' : 'training set'} before: ${fmt(r.metrics.before)}`);
         console.log(`${r.split.val.length ? 'validation' : 'training set'} after:  ${fmt(r.metrics.after)}`);
         console.log(`wrote prompt.safetensors to ${output}`);

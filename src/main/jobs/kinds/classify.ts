@@ -20,6 +20,7 @@ import type { TaskSpec } from '../../../native/cleft/tasks';
 import { loadAdaptorHead } from '../../../native/cleft/adaptor';
 import { crashPoint } from '../../../native/io/crash-point';
 import { jobDevice, jobDeviceRecorder } from '../job-device';
+import { chosenWeights } from '../../../common/precision';
 import { throwIfCancelled, type JobRunner } from '../job-context';
 import { combineStudy } from '../../runs/combine-study';
 import { adapterHashes, bundleFileHash, classifyRunName, promptSetHash, selectionSha256 } from '../../runs/run-identity';
@@ -39,6 +40,7 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
       ...engineFromSettings(ctx.dataDir, settings, (m: string) => ctx.progress(0, m)),
       device: jobDevice(ctx.params.device, settings),
       ...(ctx.params.threads ? { threads: ctx.params.threads } : {}),
+      weights: chosenWeights(ctx.params.weights, settings.weights),
     };
     // where each graph ran, for the run record
     const recorder = jobDeviceRecorder();
@@ -99,6 +101,7 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
           selectionSha256: selectionSha,
           executionProvider: null,
           appVersion: APP_VERSION,
+          weights: engine.weights,
           params: {
             task: task.name,
             promptSet: head ? null : (ctx.params.promptSet ?? null),
@@ -177,6 +180,7 @@ export const classify: JobRunner<ClassifyParams, ClassifyResult> = async (ctx) =
       classEmbeddings: text?.source ?? null,
       executionProvider: provider,
       device,
+      weights: engine.weights,
       seconds: Math.round(performance.now() - started) / 1000,
     };
     return result;

@@ -12,6 +12,7 @@ import { openBundle, type CleftBundle } from '../../../native/bundle/index';
 import type { TaskSpec } from '../../../native/cleft/tasks';
 import type { DeviceRecorder } from '../../../native/runtime/device-recorder';
 import { jobDevice, jobDeviceRecorder } from '../job-device';
+import { chosenWeights, type WeightPrecision } from '../../../common/precision';
 import { throwIfCancelled, type JobContext } from '../job-context';
 
 export interface LabelledFeatures {
@@ -24,7 +25,7 @@ export interface LabelledFeatures {
   labels: number[];
   features: Awaited<ReturnType<typeof cachedImageFeatures>>;
   settings: ReturnType<SettingsRepo['get']>;
-  engine: ReturnType<typeof engineFromSettings>;
+  engine: ReturnType<typeof engineFromSettings> & { weights: WeightPrecision };
   /** Where the image encoder ran (add the text encoder's and the training's to it). */
   recorder: DeviceRecorder;
 }
@@ -36,6 +37,7 @@ export async function labelledFeatures(
     studyIds?: number[] | undefined;
     split?: string | null | undefined;
     device?: string | undefined;
+    weights?: string | undefined;
   }>,
   db: Db,
   o: {
@@ -45,6 +47,8 @@ export async function labelledFeatures(
     refuse?: (bundle: CleftBundle) => string | null;
     /** The job's progress when `done` of the `total` images not in the cache are encoded (the job's stages in units of work, src/common/progress.ts). */
     encodingProgress: (done: number, total: number) => number;
+    /** The job honours the weight precision (its `weights` param, else Settings'); otherwise float32. */
+    precision?: boolean;
   },
 ): Promise<LabelledFeatures> {
   const p = ctx.params;
@@ -67,7 +71,11 @@ export async function labelledFeatures(
       `${o.purpose} needs labelled images of at least two classes of "${task.name}" (have ${classes.map((c, i) => `${c}: ${perClass[i]}`).join(', ')})`,
     );
   const settings = new SettingsRepo(db).get();
-  const engine = { ...engineFromSettings(ctx.dataDir, settings, () => undefined), device: jobDevice(p.device, settings) };
+  const engine = {
+    ...engineFromSettings(ctx.dataDir, settings, () => undefined),
+    device: jobDevice(p.device, settings),
+    weights: o.precision ? chosenWeights(p.weights, settings.weights) : ('float32' as const),
+  };
   const recorder = jobDeviceRecorder();
 
   ctx.progress(0, `Encoding ${images.length} labelled images (cached ones are reused)…`);

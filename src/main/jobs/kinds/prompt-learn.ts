@@ -67,6 +67,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
     recorder,
   } = await labelledFeatures(ctx, db, {
     purpose: 'prompt learning',
+    precision: true,
     refuse: (b) => (b.promptSets.some((s) => s.name === p.name) ? `the bundle already has a prompt set named "${p.name}"` : null),
     encodingProgress: (d, t) => {
       encoded = t;
@@ -116,6 +117,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
     signal: ctx.signal,
     ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
     device: engine.device,
+    weights: engine.weights,
     onDevice: (d) => recorder.addTraining(d),
     onProgress: (w) => {
       ctx.progress(workDone(1, w.step), w.message);
@@ -163,6 +165,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
           executionProvider: device?.provider ?? feats.provider ?? 'cpu',
           device,
           appVersion: APP_VERSION,
+          weights: engine.weights,
           params: { ...p },
           split: split.record,
         },
@@ -180,6 +183,7 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
         plannedSteps: steps,
         metrics: r.metrics,
         device,
+        weights: engine.weights,
         seconds: Math.round(performance.now() - started) / 1000,
       },
     },

@@ -12,6 +12,8 @@ import { encodeModel, type NodeProtoData, type OnnxAttr, type TensorProtoData, t
 
 export const IR_VERSION = 10;
 export const OPSET = 21;
+/** Version of the contrib domains (com.microsoft) imported when an op emits into one. */
+export const CONTRIB_OPSET = 1;
 
 export interface EmitOptions {
   /** Graph outputs by name (a gradient dictionary, a loss, logits ...). */
@@ -109,6 +111,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): EmittedModel {
   const inputs: ValueInfoData[] = [];
   const constCache = new Map<string, string>();
   const dimCache = new Map<string, string>();
+  const domains = new Set<string>();
   let nodeSeq = 0;
 
   // Leaves first: their names are the user's and must win over generated ones.
@@ -148,8 +151,9 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): EmittedModel {
   const bind = (s: Shape): Dim[] => s.map((d) => bindDim(d, opts.dims));
   const ctx: EmitCtx = {
     target: opts.target ?? 'cpu',
-    node(opType, ins, outs, attrs: Record<string, OnnxAttr> = {}) {
-      nodes.push({ opType, inputs: ins, outputs: outs, attrs, name: `${opType}_${nodeSeq++}` });
+    node(opType, ins, outs, attrs: Record<string, OnnxAttr> = {}, domain?: string) {
+      nodes.push({ opType, inputs: ins, outputs: outs, attrs, name: `${opType}_${nodeSeq++}`, ...(domain ? { domain } : {}) });
+      if (domain) domains.add(domain);
     },
     fresh: (hint) => claim(hint),
     bind,
@@ -274,7 +278,7 @@ export function emitOnnx(graph: Graph, opts: EmitOptions): EmittedModel {
 
   const bytes = encodeModel({
     irVersion: IR_VERSION,
-    opsets: [{ domain: '', version: OPSET }],
+    opsets: [{ domain: '', version: OPSET }, ...[...domains].sort().map((domain) => ({ domain, version: CONTRIB_OPSET }))],
     producerName: 'cleft-studio',
     producerVersion: '0.1',
     graph: { name: opts.name ?? 'graph', nodes, initializers, inputs, outputs },

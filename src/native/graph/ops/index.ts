@@ -15,3 +15,4 @@ export { fill, arange, sizeOf } from './creation';
 export { resizeBicubic, cubicMatrix } from './resize';
 export { crossEntropy } from './loss';
 export { dropout, hashField, dropoutSeedWords, DROPOUT_SEED_SHAPE, DROPOUT_MASK_HASH } from './dropout';
+export { matmulInt8, quantizeInt8, dequantizeInt8, transposeF32, INT8_BLOCK_SIZE, type Int8Weight, type Int8Blocks } from './quant';

@@ -149,11 +149,13 @@ function describeKind(job: Job): JobDescription {
           value: `${formatCount(n('studies') ?? 0, 'study', 'studies')} · ${formatCount(n('images') ?? 0, 'image')}`,
         });
         if (str(result.executionProvider)) facts.push({ label: 'Device', value: str(result.executionProvider)! });
+        if (result.weights === 'int8') facts.push({ label: 'Weights', value: 'int8 (approximate)' });
         if ('promptSet' in result) facts.push({ label: 'Prompts', value: str(result.promptSet) ?? 'task templates' });
         facts.push(...classEmbeddingsFact(result.classEmbeddings));
         if (n('runId') !== null) facts.push({ label: 'Run', value: `#${n('runId')}` });
       } else if (job.kind === 'prompt-learn') {
         if (str(result.promptSet)) facts.push({ label: 'Prompt set', value: str(result.promptSet)!, mono: true });
+        if (result.weights === 'int8') facts.push({ label: 'Weights', value: 'int8 (approximate)' });
         if (n('steps') !== null)
           facts.push({
             label: 'Steps',

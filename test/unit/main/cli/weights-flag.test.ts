@@ -1,0 +1,136 @@
+// `--weights float32|int8` reaches what the commands write: `cleft embed`'s output metadata,
+// `cleft classify --dicom --json`, and for `cleft classify --study` the job's result and the run
+// record in the library. float32 stays the default; a bad value and int8 with a results list are refused.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DB_FILE_NAME, openDatabase } from '../../../../src/main/db/database';
+import { RunsRepo } from '../../../../src/main/db/runs-repo';
+import { QUICK_SIZES, writeTinyModels } from '../../../../src/native/cleft/tiny-models';
+import { readSafetensorsHeader, readTensor, writeSafetensors } from '../../../../src/native/formats/safetensors';
+import { cliOutcome, runCli } from '../../../helpers/cli';
+import { requireDump2dcm, writeFourViewExam } from '../../../helpers/dcmtk';
+import { addTinyBundle, importExams, testBackend } from '../../../helpers/library';
+import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
+
+afterAll(removeTmpDirs);
+
+function writeIds(): string {
+  const file = path.join(tmpDir(), 'ids.safetensors');
+  writeSafetensors(file, {
+    input_ids: { dtype: 'I64', shape: [2, 3], data: BigInt64Array.from([5n, 6n, 7n, 8n, 9n, 0n]) },
+    lengths: { dtype: 'I64', shape: [2], data: BigInt64Array.from([3n, 2n]) },
+  });
+  return file;
+}
+
+describe('--weights', () => {
+  it('cleft embed writes the precision into its output; int8 embeddings are close to float32', { timeout: 300_000 }, () => {
+    const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 3);
+    const cache = path.join(tmpDir(), 'cache');
+    const ids = writeIds();
+    const embed = (extra: string[]) => {
+      const out = path.join(tmpDir(), 'text.safetensors');
+      const stdout = runCli([
+        'embed',
+        'text',
+        '--model',
+        parts.text,
+        '--input',
+        ids,
+        '--output',
+        out,
+        '--device',
+        'cpu',
+        '--cache-dir',
+        cache,
+        ...extra,
+      ]);
+      const h = readSafetensorsHeader(out);
+      return { stdout, meta: h.metadata!, emb: readTensor(h, 'embedding').data as Float32Array };
+    };
+    const f = embed([]);
+    const q = embed(['--weights', 'int8']);
+    expect(f.meta.weights).toBe('float32');
+    expect(q.meta.weights).toBe('int8');
+    expect(q.stdout).toMatch(/int8 weights/);
+    const max = Math.max(...f.emb.map(Math.abs));
+    const err = Math.max(...f.emb.map((v, i) => Math.abs(v - q.emb[i]!)));
+    expect(err).toBeGreaterThan(0);
+    expect(err / max).toBeLessThan(0.05);
+    const bad = cliOutcome([
+      'embed',
+      'text',
+      '--model',
+      parts.text,
+      '--input',
+      ids,
+      '--output',
+      path.join(tmpDir(), 'x.safetensors'),
+      '--weights',
+      'int4',
+    ]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/--weights.*int4.*float32, int8/s);
+  });
+
+  it('cleft classify: --dicom prints it, --study records it in the job result and the run', { timeout: 300_000 }, async () => {
+    requireDump2dcm();
+    const source = tmpDir('cleft-dicom-');
+    writeFourViewExam(source, 1);
+    const dataDir = path.join(tmpDir(), 'library');
+    const b = testBackend(dataDir);
+    const bundle = await addTinyBundle(b, 7, { name: 'tiny' });
+    const studies = await importExams(b, source);
+    await b.close();
+    const file = fs.readdirSync(source, { recursive: true, withFileTypes: true }).find((e) => e.isFile())!;
+    const dicom = [
+      'classify',
+      '--bundle',
+      bundle.dir,
+      '--task',
+      'Breast density',
+      '--dicom',
+      path.join(file.parentPath, file.name),
+      '--json',
+    ];
+    const f = JSON.parse(runCli(dicom, { dataDir })) as { weights: string; exam: Record<string, number> };
+    const q = JSON.parse(runCli([...dicom, '--weights', 'int8'], { dataDir })) as { weights: string; exam: Record<string, number> };
+    expect(f.weights).toBe('float32');
+    expect(q.weights).toBe('int8');
+    expect(q.exam).not.toEqual(f.exam);
+
+    const uid = studies[0]!.studyUid;
+    const out = JSON.parse(
+      runCli(['classify', '--bundle', bundle.dir, '--task', 'Breast density', '--study', uid, '--weights', 'int8', '--json'], { dataDir }),
+    ) as { runId: number; weights: string };
+    expect(out.weights).toBe('int8');
+    const db = openDatabase(path.join(dataDir, DB_FILE_NAME), { readonly: true });
+    try {
+      expect(new RunsRepo(db).getRun(out.runId).record.weights).toBe('int8');
+    } finally {
+      db.close();
+    }
+
+    const list = path.join(tmpDir(), 'list.txt');
+    fs.writeFileSync(list, `${path.join(file.parentPath, file.name)}\n`);
+    const refused = cliOutcome(
+      [
+        'classify',
+        '--bundle',
+        bundle.dir,
+        '--task',
+        'Breast density',
+        '--dicom-list',
+        list,
+        '--output',
+        path.join(tmpDir(), 'r.safetensors'),
+        '--weights',
+        'int8',
+      ],
+      { dataDir },
+    );
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/--weights int8 goes with --study or --dicom/);
+  });
+});
