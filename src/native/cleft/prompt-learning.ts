@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import { bindModelWeights } from '../models/weights';
 import { ParamStore } from '../models/encoders';
-import { gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
+import { CHECKPOINT_ABOVE_BYTES, gpt2ActivationBytes, gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
 import { headParams, promptLoss } from '../models/clip';
 import { loadHfFolder, type HfModel } from '../models/hf-model';
 import { ModelFormatError, readWeightF32 } from '../formats/hf-folder';
@@ -76,6 +76,8 @@ export interface PromptLearningOptions extends RunOptions {
    * against; without (a prepared data file has no prompts) it is the initial context.
    */
   baselineClassEmbeddings?: Float32Array;
+  /** Recompute the text encoder's blocks in the backward (default: for large activations; promptLearningSetup). */
+  recompute?: boolean;
 }
 
 export interface PromptLearningResult {
@@ -159,6 +161,8 @@ export function promptLearningSetup(o: {
   weightsDir: string;
   /** Compute the shared context once (default true; false = gpt2Forward with a prefix, for comparison). */
   sharedPrefix?: boolean;
+  /** Recompute blocks in the backward (default: when gpt2ActivationBytes is above CHECKPOINT_ABOVE_BYTES). */
+  recompute?: boolean;
 }): TrainingSetup {
   const model = loadHfFolder(o.text.modelDir);
   if (model.config.family !== 'gpt2')
@@ -177,6 +181,9 @@ export function promptLearningSetup(o: {
   });
   const { ids, lengths, seq } = padRows(o.classIds, 0);
   const C = o.classIds.length;
+  const shared = o.ctxShape.length === 2 && o.sharedPrefix !== false;
+  const rows = shared ? nCtx + C * seq : C * (nCtx + seq);
+  const recompute = o.recompute ?? gpt2ActivationBytes(cfg, rows) > CHECKPOINT_ABOVE_BYTES;
   return {
     name: 'cleft-prompt-learning',
     build(ctx) {
@@ -187,10 +194,9 @@ export function promptLearningSetup(o: {
       const classLengths = g.constant(lengths, 'int64', [C]);
       const w = new ParamStore(g, bound.source, 'text.').forTarget(ctx.target);
       // shared context: computed once per layer (prompt-encoder.ts); class-specific: the plain prefix forward
-      const cls =
-        o.ctxShape.length === 2 && o.sharedPrefix !== false
-          ? sharedContextPromptFeatures(cfg, w, ctxP, classIds, classLengths)
-          : gpt2TextEmbedding(gpt2Forward(cfg, w, { inputIds: classIds, prefix: ctxP }), classLengths);
+      const cls = shared
+        ? sharedContextPromptFeatures(cfg, w, ctxP, classIds, classLengths, { recompute })
+        : gpt2TextEmbedding(gpt2Forward(cfg, w, { inputIds: classIds, prefix: ctxP }, undefined, { recompute }), classLengths);
       const hp = headParams(g, o.heads);
       const labels = g.input('labels', 'int64', ['batch']);
       const r = promptLoss(feats, cls, labels, hp);
@@ -267,7 +273,14 @@ export async function openPromptLearning(o: PromptLearningOptions) {
   if (split.train.length === 0) throw new Error('prompt learning: no training images (the split leaves none)');
   const names = (o.classNames ?? o.classIds.map((_, i) => `class ${i}`)).map(String);
 
-  const setup = promptLearningSetup({ text: o.text, heads, classIds: o.classIds, ctxShape: init.shape, weightsDir: o.workDir });
+  const setup = promptLearningSetup({
+    text: o.text,
+    heads,
+    classIds: o.classIds,
+    ctxShape: init.shape,
+    weightsDir: o.workDir,
+    ...(o.recompute !== undefined ? { recompute: o.recompute } : {}),
+  });
   const labels64 = BigInt64Array.from(o.labels, (y) => BigInt(y));
   const data = arrayData(
     { image_features: { data: o.imageFeatures, rowShape: [dim] }, labels: { data: labels64, rowShape: [] } },

@@ -52,7 +52,16 @@ export function gpt2InputEmbeddings(w: ParamStore, inputs: Gpt2Inputs): Tensor {
   return ops.concat([prefix, tok], 1);
 }
 
-export function gpt2Forward(cfg: Gpt2Config, w: ParamStore, inputs: Gpt2Inputs, lora?: LoraHooks): Gpt2Output {
+export interface Gpt2GraphOptions {
+  /**
+   * Activation checkpointing per block (Graph.checkpoint): a train step keeps each block's input
+   * and recomputes the block in the backward. Same gradients; saves the activations of all blocks
+   * but one for a second forward pass (docs/engine.md#training-memory).
+   */
+  recompute?: boolean;
+}
+
+export function gpt2Forward(cfg: Gpt2Config, w: ParamStore, inputs: Gpt2Inputs, lora?: LoraHooks, opts: Gpt2GraphOptions = {}): Gpt2Output {
   const embeds = gpt2InputEmbeddings(w, inputs);
   const t = embeds.shape[1]!;
   if (typeof t === 'number' && t > cfg.nPositions) throw new Error(`GPT-2: ${t} positions, the model has ${cfg.nPositions} (n_positions)`);
@@ -60,7 +69,7 @@ export function gpt2Forward(cfg: Gpt2Config, w: ParamStore, inputs: Gpt2Inputs, 
 
   const headDim = cfg.nEmbd / cfg.nHead;
   const eps = cfg.layerNormEpsilon;
-  for (let l = 0; l < cfg.nLayer; l++) {
+  const block = (l: number, x: Tensor): Tensor => {
     const p = `h.${l}.`;
     // attention
     const h = x.layerNorm(w.get(p + 'ln_1.weight'), w.get(p + 'ln_1.bias'), eps);
@@ -71,12 +80,25 @@ export function gpt2Forward(cfg: Gpt2Config, w: ParamStore, inputs: Gpt2Inputs, 
     x = x.add(conv1d(a, w, p + 'attn.c_proj', lora));
     // MLP
     const m = x.layerNorm(w.get(p + 'ln_2.weight'), w.get(p + 'ln_2.bias'), eps);
-    x = x.add(conv1d(activation(conv1d(m, w, p + 'mlp.c_fc', lora), cfg.activation), w, p + 'mlp.c_proj', lora));
-  }
+    return x.add(conv1d(activation(conv1d(m, w, p + 'mlp.c_fc', lora), cfg.activation), w, p + 'mlp.c_proj', lora));
+  };
+  for (let l = 0; l < cfg.nLayer; l++) x = opts.recompute ? x.graph.checkpoint([x], ([xi]) => [block(l, xi!)])[0]! : block(l, x);
   const lastHidden = x.layerNorm(w.get('ln_f.weight'), w.get('ln_f.bias'), eps);
   const prefixLength = inputs.prefix ? (inputs.prefix.shape.at(-2) as number) : 0;
   return { lastHidden, prefixLength };
 }
+
+/**
+ * Bytes of activations a GPT-2 train step keeps for the backward over `rows` token rows, roughly:
+ * per row and block 7 d-wide tensors (norms, q/k/v, attention output, residual) and 4 MLP-wide ones
+ * (c_fc output and the GELU's intermediates), float32.
+ */
+export function gpt2ActivationBytes(cfg: Gpt2Config, rows: number): number {
+  return rows * cfg.nLayer * (7 * cfg.nEmbd + 4 * cfg.nInner) * 4;
+}
+
+/** Activation checkpointing pays off above this (a 2.7B model at 8 x 64 tokens keeps ~4 GB without it). */
+export const CHECKPOINT_ABOVE_BYTES = 2 ** 30;
 
 /** The state at the last real token: lastHidden[b, prefixLength + lengths[b] - 1] -> [batch, d]. */
 export function gpt2TextEmbedding(out: Gpt2Output, lengths: Tensor): Tensor {

@@ -73,6 +73,12 @@ export interface TrainerOptions {
   checkpointDir?: string;
   /** Save every this many updates (and when stopped by the signal). */
   checkpointEvery?: number;
+  /**
+   * Create forward.onnx's session at the first `forward()` call instead of up front. With bf16
+   * weights cast in place every session holds its own float32 copy of the frozen weights (10 GB for
+   * a 2.7B model); a run that only trains then holds one (docs/engine.md#training-memory).
+   */
+  forwardOnDemand?: boolean;
 }
 
 export interface TrainResult {
@@ -96,7 +102,7 @@ export class Trainer {
     readonly manifest: TrainingManifest,
     private readonly opts: TrainerOptions,
     private readonly runner: StepRunner,
-    private readonly sessions: { forward: SessionHandle; step: SessionHandle; optimizer: SessionHandle },
+    private readonly sessions: { forward: SessionHandle | null; step: SessionHandle; optimizer: SessionHandle },
   ) {
     const n = manifest.layout.total;
     this.params = new Float32Array(n);
@@ -116,7 +122,7 @@ export class Trainer {
     const runner = opts.runner ?? inThreadRunner();
     const load = (f: string) => runner.load(path.join(opts.artifactsDir, f), opts.session ?? {});
     const sessions = {
-      forward: await load(manifest.files.forward.file),
+      forward: opts.forwardOnDemand ? null : await load(manifest.files.forward.file),
       step: await load(manifest.files.train_step.file),
       optimizer: await load(manifest.files.optimizer.file),
     };
@@ -133,7 +139,8 @@ export class Trainer {
   /** The provider that runs each graph, and whether every node of it is on that provider. */
   get placements(): { forward: SessionPlacement; train_step: SessionPlacement; optimizer: SessionPlacement } {
     return {
-      forward: this.sessions.forward.placement,
+      // not created yet (forwardOnDemand): the same ops without gradients, on the same provider
+      forward: (this.sessions.forward ?? this.sessions.step).placement,
       train_step: this.sessions.step.placement,
       optimizer: this.sessions.optimizer.placement,
     };
@@ -313,11 +320,15 @@ export class Trainer {
 
   /** Runs forward.onnx with the current trainable tensors. */
   async forward(batch: WireFeeds): Promise<Record<string, WireTensor>> {
+    this.sessions.forward ??= await this.runner.load(
+      path.join(this.opts.artifactsDir, this.manifest.files.forward.file),
+      this.opts.session ?? {},
+    );
     return this.runner.run(this.sessions.forward, { ...batch, ...this.trainableFeeds() });
   }
 
   async close(): Promise<void> {
-    for (const s of Object.values(this.sessions)) await this.runner.release(s);
+    for (const s of Object.values(this.sessions)) if (s) await this.runner.release(s);
   }
 }
 
