@@ -4,7 +4,7 @@
 // process, and the PyTorch eager peer (bench/big_train_torch.py) on the same shapes.
 //
 //   npx tsx bench/big-train.ts [--model /work/bigmodel/biomedlm-shape] [--threads 2] [--steps 3]
-//                              [--only prompt,lora] [--lora-recompute on[,off]] [--no-torch] [--write]
+//                              [--only prompt,lora] [--lora-recompute auto,on] [--no-torch] [--write]
 //                              [--lock /work/wt/bigmem.lock --memwatch /work/wt/memwatch.sh]
 //
 // --lock: each child (one measurement) runs under `flock LOCK` and the memory watchdog, so the
@@ -51,7 +51,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     steps: { type: 'string', default: '3' },
     only: { type: 'string', default: 'prompt,lora' },
-    'lora-recompute': { type: 'string', default: 'on' },
+    'lora-recompute': { type: 'string', default: 'auto,on' },
     'no-torch': { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
     child: { type: 'string' },
@@ -159,7 +159,8 @@ async function child(spec: string) {
     });
     init = new Map([['ctx', Float32Array.from({ length: SHAPES.nCtx * cfg.nEmbd }, () => (r() - 0.5) * 0.04)]]);
   } else {
-    recompute = variant !== 'off';
+    const rows = SHAPES.loraBatch * SHAPES.loraTokens;
+    recompute = variant === 'on' ? true : variant === 'off' ? false : gpt2ActivationBytes(cfg, rows) > CHECKPOINT_ABOVE_BYTES;
     setup = loraSetup(dir, recompute);
     data = arrayData({
       input_ids: { data: BigInt64Array.from(wl.loraIds.flat(), BigInt), rowShape: [SHAPES.loraTokens] },
@@ -263,17 +264,18 @@ type TorchRow = {
 const load0 = loadAvg1();
 const ort: OrtRow[] = [];
 const torch: Partial<Record<'prompt' | 'lora', TorchRow | { failed: string }>> = {};
-for (const kind of kinds) {
-  for (const variant of kind === 'lora' ? loraVariants : ['auto']) {
-    const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', `${kind}:${variant}`, '--model', modelDir];
-    args.push('--threads', String(threads), '--steps', String(steps));
-    const r = runMeasured(process.execPath, args, { ...process.env, ORT_DISABLE_TELEMETRY: '1' });
-    if (r.status !== 0) throw new Error(`ORT child ${kind}:${variant} failed (${r.status ?? r.signal}):\n${r.stderr}`);
-    const row = { ...(lastJson(r.stdout) as Awaited<ReturnType<typeof child>>), load: loadAvg1() };
-    ort.push(row);
-    console.log(JSON.stringify(row));
-  }
-  if (values['no-torch']) continue;
+function runOrt(kind: 'prompt' | 'lora', variant: string): void {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', `${kind}:${variant}`, '--model', modelDir];
+  args.push('--threads', String(threads), '--steps', String(steps));
+  const r = runMeasured(process.execPath, args, { ...process.env, ORT_DISABLE_TELEMETRY: '1' });
+  if (r.status !== 0) throw new Error(`ORT child ${kind}:${variant} failed (${r.status ?? r.signal}):\n${r.stderr}`);
+  const row = { ...(lastJson(r.stdout) as Awaited<ReturnType<typeof child>>), load: loadAvg1() };
+  ort.push(row);
+  console.log(JSON.stringify(row));
+  report();
+}
+
+function runTorch(kind: 'prompt' | 'lora'): void {
   const t = runMeasured('/usr/bin/python3', [
     path.join(here, 'big_train_torch.py'),
     '--kind',
@@ -287,51 +289,50 @@ for (const kind of kinds) {
     '--steps',
     String(steps),
   ]);
-  if (t.status !== 0) {
-    // e.g. killed by the memory watchdog or out of memory: report it instead of a time
-    torch[kind] = { failed: `exit ${t.status ?? t.signal}: ${t.stderr.trim().split('\n').slice(-2).join(' ')}` };
-    console.log(JSON.stringify(torch[kind]));
-  } else {
-    torch[kind] = { ...(lastJson(t.stdout) as Omit<TorchRow, 'load'>), load: loadAvg1() };
-    console.log(JSON.stringify(torch[kind]));
-  }
+  // a failure (e.g. killed by the memory watchdog, out of memory) is reported instead of a time
+  if (t.status !== 0) torch[kind] = { failed: `exit ${t.status ?? t.signal}: ${t.stderr.trim().split('\n').slice(-2).join(' ')}` };
+  else torch[kind] = { ...(lastJson(t.stdout) as Omit<TorchRow, 'load'>), load: loadAvg1() };
+  console.log(JSON.stringify(torch[kind]));
+  report();
 }
 
-const m = machine();
-const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
-const gib = (x: number) => `${fmt(x, 2)} GiB`;
-const label = {
-  prompt: `prompt learning: ${SHAPES.classes} classes x (${SHAPES.nCtx} ctx + ${SHAPES.classTokens} tokens), ${SHAPES.images} image embeddings`,
-  lora: `text LoRA r ${DEFAULT_LORA.r} on ${DEFAULT_LORA.textTargets.join(', ')}, batch ${SHAPES.loraBatch} x ${SHAPES.loraTokens} tokens`,
-};
-const rows: string[] = [];
-for (const kind of kinds) {
-  const t = torch[kind];
-  const tOk = t && !('failed' in t) ? t : null;
-  for (const o of ort.filter((x) => x.kind === kind)) {
-    const ratio = tOk ? fmt(o.stepS / tOk.stepS, 2) : '-';
-    rows.push(
-      `| ${label[kind]} | ORT, blocks ${o.recompute ? 'recomputed' : 'kept'} | ${fmt(o.stepS, 2)} [${o.stepsS
-        .slice(1)
-        .map((s) => fmt(s, 1))
-        .join(
-          ', ',
-        )}] (CPU ${fmt(o.stepCpuS, 1)}) | ${fmt(o.firstS, 1)} | ${fmt(o.createS, 1)} | ${gib(o.end.hwmGiB)} | ${ratio} | ${o.load} |`,
-    );
+/** Renders the section from the rows so far; with --write, after every measurement (a long run interrupted keeps what it measured). */
+function report(final = false): void {
+  const m = machine();
+  const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  const gib = (x: number) => `${fmt(x, 2)} GiB`;
+  const label = {
+    prompt: `prompt learning: ${SHAPES.classes} classes x (${SHAPES.nCtx} ctx + ${SHAPES.classTokens} tokens), ${SHAPES.images} image embeddings`,
+    lora: `text LoRA r ${DEFAULT_LORA.r} on ${DEFAULT_LORA.textTargets.join(', ')}, batch ${SHAPES.loraBatch} x ${SHAPES.loraTokens} tokens`,
+  };
+  const rows: string[] = [];
+  for (const kind of kinds) {
+    const t = torch[kind];
+    const tOk = t && !('failed' in t) ? t : null;
+    for (const o of ort.filter((x) => x.kind === kind)) {
+      const ratio = tOk ? fmt(o.stepS / tOk.stepS, 2) : '-';
+      rows.push(
+        `| ${label[kind]} | ORT, blocks ${o.recompute ? 'recomputed' : 'kept'} | ${fmt(o.stepS, 2)} [${o.stepsS
+          .slice(1)
+          .map((s) => fmt(s, 1))
+          .join(
+            ', ',
+          )}] (CPU ${fmt(o.stepCpuS, 1)}) | ${fmt(o.firstS, 1)} | ${fmt(o.createS, 1)} | ${gib(o.end.hwmGiB)} | ${ratio} | ${o.load} |`,
+      );
+    }
+    if (tOk)
+      rows.push(
+        `| ${label[kind]} | PyTorch ${tOk.torch} eager | ${fmt(tOk.stepS, 2)} [${tOk.stepsS
+          .slice(1)
+          .map((s) => fmt(s, 1))
+          .join(
+            ', ',
+          )}] (CPU ${fmt(tOk.stepCpuS, 1)}) | ${fmt(tOk.firstS, 1)} | ${fmt(tOk.loadS, 1)} (load) | ${gib(tOk.peakRssGiB)} | 1 | ${tOk.load} |`,
+      );
+    else if (t && 'failed' in t) rows.push(`| ${label[kind]} | PyTorch eager | did not finish: ${t.failed} | - | - | - | - | - |`);
   }
-  if (tOk)
-    rows.push(
-      `| ${label[kind]} | PyTorch ${tOk.torch} eager | ${fmt(tOk.stepS, 2)} [${tOk.stepsS
-        .slice(1)
-        .map((s) => fmt(s, 1))
-        .join(
-          ', ',
-        )}] (CPU ${fmt(tOk.stepCpuS, 1)}) | ${fmt(tOk.firstS, 1)} | ${fmt(tOk.loadS, 1)} (load) | ${gib(tOk.peakRssGiB)} | 1 | ${tOk.load} |`,
-    );
-  else if (t && 'failed' in t) rows.push(`| ${label[kind]} | PyTorch eager | did not finish: ${t.failed} | - | - | - | - | - |`);
-}
-const cmd = `npx tsx bench/big-train.ts --threads ${threads} --steps ${steps} --only ${kinds.join(',')} --lora-recompute ${loraVariants.join(',')}${values['no-torch'] ? ' --no-torch' : ''}${values.lock ? ` --lock ${values.lock}` : ''} --write`;
-const md = `## 2.7B BioMedLM-shaped text encoder: prompt-learning and LoRA updates
+  const cmd = `npx tsx bench/big-train.ts --threads ${threads} --steps ${steps} --only ${kinds.join(',')} --lora-recompute ${loraVariants.join(',')}${values['no-torch'] ? ' --no-torch' : ''}${values.lock ? ` --lock ${values.lock}` : ''} --write`;
+  const md = `## 2.7B BioMedLM-shaped text encoder: prompt-learning and LoRA updates
 
 Command: \`${cmd}\` (model: \`npx tsx scripts/make-biomedlm-shape.ts --out ${values.model}\`)
 Machine: ${m.cpu}, ${m.logicalCores} logical cores, ${m.platform}, Node ${m.node}, onnxruntime-node ${ortVersion()}, ${threads} threads; 1-min load average ${load0} before (after each row: last column).
@@ -343,8 +344,18 @@ ${rows.join('\n')}
 
 ORT: Trainer.trainStep (train_step.onnx + AdamW optimizer.onnx), sessions with \`sharedWeights\` (no prepacking) and \`forwardOnDemand\` (no forward session), bf16 weights in place with the Cast constant-folded (one float32 copy, anonymous memory). Blocks recomputed = activation checkpointing per block (docs/engine.md#training-memory). Prompt learning computes the shared context once (${SHAPES.nCtx} + ${SHAPES.classes} x ${SHAPES.classTokens} = ${SHAPES.nCtx + SHAPES.classes * SHAPES.classTokens} token rows); the PyTorch peer (bench/big_train_torch.py, float32 eager, CoOp-style) runs the ${SHAPES.classes} full sequences (${SHAPES.classes * (SHAPES.nCtx + SHAPES.classTokens)} rows) and keeps all activations (autograd).
 Goal (issue 15): updates <= 0.5 x PyTorch's time. Wall time on this shared 2-core machine includes the other jobs when the load average is above 2: read the CPU seconds too.`;
-console.log(md);
-if (values.write) {
-  writeResultsSection('big-train', md);
-  console.log('wrote bench/RESULTS.md');
+  if (final) console.log(md);
+  if (values.write) {
+    writeResultsSection('big-train', md);
+    if (final) console.log('wrote bench/RESULTS.md');
+  }
 }
+
+// The first LoRA variant and PyTorch before further variants, so the comparison comes first.
+for (const kind of kinds) {
+  const variants = kind === 'lora' ? loraVariants : ['auto'];
+  runOrt(kind, variants[0]!);
+  if (!values['no-torch']) runTorch(kind);
+  for (const v of variants.slice(1)) runOrt(kind, v);
+}
+report(true);
