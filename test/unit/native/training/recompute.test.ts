@@ -87,6 +87,32 @@ describe('activation checkpointing', () => {
     expect(() => grad(ops.add(y!, inner).sum(), [x])).toThrow(/inside a checkpoint/);
   });
 
+  it('keeps only block inputs for the backward (forward tensors with a backward consumer)', () => {
+    const kept = (recompute: boolean) => {
+      const g = new Graph();
+      const setup = loraSetup(recompute);
+      const { loss } = setup.build({ graph: g, training: true, target: 'cpu', dropout: (x) => x });
+      const lossId = loss.node.id;
+      grad(loss, g.params({ trainable: true }));
+      const out = new Map<string, number[]>();
+      for (const n of g.nodes.slice(lossId + 1))
+        for (const t of n.inputs)
+          if (t.node.id <= lossId && t.node.op && t.node.op.name !== 'Cast' && t.dtype === 'float32')
+            out.set(
+              `${t.node.id}:${t.index}`,
+              t.shape.map((d) => (typeof d === 'number' ? d : 8)),
+            );
+      return [...out.values()];
+    };
+    const plain = kept(false);
+    const ckpt = kept(true);
+    const d = 48;
+    const wide = (s: number[]) => s.length === 3 && s[2]! >= d;
+    // plain: every block's norms, q/k/v, GELU input...; recomputed: the 3 block inputs and the final state
+    expect(plain.filter(wide).length).toBeGreaterThanOrEqual(15);
+    expect(ckpt.filter(wide).length).toBe(4);
+  });
+
   it('gives the plain gradients for LoRA on a 3-layer GPT-2 (within 1e-6)', async () => {
     const B = 3;
     const T = 7;
