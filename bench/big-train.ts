@@ -310,7 +310,7 @@ function report(final = false): void {
     const t = torch[kind];
     const tOk = t && !('failed' in t) ? t : null;
     for (const o of ort.filter((x) => x.kind === kind)) {
-      const ratio = tOk ? fmt(o.stepS / tOk.stepS, 2) : '-';
+      const ratio = tOk ? `${fmt(o.stepS / tOk.stepS, 2)} (CPU ${fmt(o.stepCpuS / tOk.stepCpuS, 2)})` : '-';
       rows.push(
         `| ${label[kind]} | ORT, blocks ${o.recompute ? 'recomputed' : 'kept'} | ${fmt(o.stepS, 2)} [${o.stepsS
           .slice(1)
@@ -327,7 +327,7 @@ function report(final = false): void {
           .map((s) => fmt(s, 1))
           .join(
             ', ',
-          )}] (CPU ${fmt(tOk.stepCpuS, 1)}) | ${fmt(tOk.firstS, 1)} | ${fmt(tOk.loadS, 1)} (load) | ${gib(tOk.peakRssGiB)} | 1 | ${tOk.load} |`,
+          )}] (CPU ${fmt(tOk.stepCpuS, 1)}) | ${fmt(tOk.firstS, 1)} | ${fmt(tOk.loadS, 1)} (load) | ${gib(tOk.peakRssGiB)} | 1 (CPU 1) | ${tOk.load} |`,
       );
     else if (t && 'failed' in t) rows.push(`| ${label[kind]} | PyTorch eager | did not finish: ${t.failed} | - | - | - | - | - |`);
   }
@@ -338,7 +338,7 @@ Command: \`${cmd}\` (model: \`npx tsx scripts/make-biomedlm-shape.ts --out ${val
 Machine: ${m.cpu}, ${m.logicalCores} logical cores, ${m.platform}, Node ${m.node}, onnxruntime-node ${ortVersion()}, ${threads} threads; 1-min load average ${load0} before (after each row: last column).
 Date: ${date}. Model: GPT-2 ${cfg.nEmbd} wide, ${cfg.nLayer} layers, ${cfg.nHead} heads, ${fmt(model.numParameters / 1e9, 3)}B parameters, random bf16 weights; float32 weight bytes ${fmt(f32Bytes / 2 ** 30, 2)} GiB. Each row is a fresh child process, one at a time.
 
-| update | engine | s/step, median of ${steps - 1} [each] (CPU s) | first update s | session creation s | peak RSS (VmHWM) | / PyTorch | load after |
+| update | engine | s/step, median of ${steps - 1} [each] (CPU s) | first update s | session creation s | peak RSS (VmHWM) | / PyTorch: wall (CPU) | load after |
 |---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
