@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import type { Graph, Tensor } from '../graph/index';
 import { bindModelWeights } from '../models/weights';
 import { ParamStore, type WeightSource } from '../models/encoders';
-import { gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
+import { CHECKPOINT_ABOVE_BYTES, gpt2ActivationBytes, gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
 import { visionForward, poolImage, type ImagePooling, type VisionConfig } from '../models/vit';
 import { clipHead, clipLoss, headParams } from '../models/clip';
 import { loraModulesFor, loraModulesOf, trainableLora, type LoraModuleSpec } from '../models/lora';
@@ -210,7 +210,7 @@ export interface ContrastivePlan {
 
 /** Builds the training setup and the initial values of every trainable tensor. */
 export function contrastivePlan(
-  o: Pick<ContrastiveOptions, 'text' | 'image' | 'heads' | 'trainHeads' | 'data' | 'seed' | 'workDir'>,
+  o: Pick<ContrastiveOptions, 'text' | 'image' | 'heads' | 'trainHeads' | 'data' | 'seed' | 'workDir'> & { batchSize?: number },
 ): ContrastivePlan {
   const text = loadHfFolder(o.text.modelDir);
   const image = loadHfFolder(o.image.modelDir);
@@ -260,7 +260,10 @@ export function contrastivePlan(
         : new ParamStore(g, iFrozen, 'image.');
       const tl = hooks(tLora, 'text.');
       const il = hooks(iLora, 'image.');
-      const txt = gpt2TextEmbedding(gpt2Forward(tcfg, tw, { inputIds: ids }, tl), lengths);
+      // a large text encoder recomputes its blocks in the backward (docs/engine.md#training-memory)
+      const rows = (o.batchSize ?? o.data.lengths.length) * (o.data.inputIds.length / o.data.lengths.length);
+      const recompute = gpt2ActivationBytes(tcfg, rows) > CHECKPOINT_ABOVE_BYTES;
+      const txt = gpt2TextEmbedding(gpt2Forward(tcfg, tw, { inputIds: ids }, tl, { recompute }), lengths);
       const img = poolImage(visionForward(icfg, iw, px, il ? { lora: il } : {}), o.image.pool);
       const hp = headParams(g, o.heads, { trainable: trainHeads });
       const out = clipHead(img, txt, hp);

@@ -9,7 +9,7 @@
 // 4 classes, 16 context vectors and 25 class tokens it computes 116 token rows instead of 164.
 import { ops, type Graph, type Tensor } from '../graph/index';
 import { activation, conv1d, gatherRows, type ParamStore } from '../models/encoders';
-import type { Gpt2Config } from '../models/gpt2';
+import type { Gpt2Config, Gpt2GraphOptions } from '../models/gpt2';
 
 const MASKED = -1e9;
 
@@ -35,7 +35,14 @@ function biasConst(g: Graph, rows: number, cols: number, allowed: (i: number, j:
  * Text features [C, d] of [ctx ; classIds[c]] read at position n + lengths[c] - 1 (static class
  * tokens: `ids` int64 [C, T], `lengths` int64 [C], both constants or inputs with static shapes).
  */
-export function sharedContextPromptFeatures(cfg: Gpt2Config, w: ParamStore, ctx: Tensor, ids: Tensor, lengths: Tensor): Tensor {
+export function sharedContextPromptFeatures(
+  cfg: Gpt2Config,
+  w: ParamStore,
+  ctx: Tensor,
+  ids: Tensor,
+  lengths: Tensor,
+  opts: Gpt2GraphOptions = {},
+): Tensor {
   const g = ctx.graph;
   const [n, d] = ctx.shape as [number, number];
   const [C, T] = ids.shape as [number, number];
@@ -48,7 +55,7 @@ export function sharedContextPromptFeatures(cfg: Gpt2Config, w: ParamStore, ctx:
   const clsBias = biasConst(g, T, n + T, (i, j) => j < n || j - n <= i);
   const eps = cfg.layerNormEpsilon;
   const hd = cfg.nEmbd / cfg.nHead;
-  for (let l = 0; l < cfg.nLayer; l++) {
+  const layer = (l: number, xc: Tensor, xt: Tensor): [Tensor, Tensor] => {
     const p = `h.${l}.`;
     let scale = cfg.scaleAttnWeights ? 1 / Math.sqrt(hd) : 1;
     if (cfg.scaleAttnByInverseLayerIdx) scale /= l + 1;
@@ -67,9 +74,10 @@ export function sharedContextPromptFeatures(cfg: Gpt2Config, w: ParamStore, ctx:
         w,
         p + 'mlp.c_proj',
       );
-    xc = xc.add(mlp(xc));
-    xt = xt.add(mlp(xt));
-  }
+    return [xc.add(mlp(xc)), xt.add(mlp(xt))];
+  };
+  for (let l = 0; l < cfg.nLayer; l++)
+    [xc, xt] = opts.recompute ? (g.checkpoint([xc, xt], ([c, t]) => layer(l, c!, t!)) as [Tensor, Tensor]) : layer(l, xc, xt);
   // only the class rows are read; the final norm is per row
   const last = gatherRows(xt, lengths.sub(1));
   return last.layerNorm(w.get('ln_f.weight'), w.get('ln_f.bias'), eps);

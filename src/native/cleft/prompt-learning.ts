@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import { bindModelWeights } from '../models/weights';
 import { ParamStore } from '../models/encoders';
-import { gpt2Forward, gpt2MatmulWeights, gpt2TextEmbedding } from '../models/gpt2';
+import { CHECKPOINT_ABOVE_BYTES, gpt2ActivationBytes, gpt2Forward, gpt2MatmulWeights, gpt2TextEmbedding } from '../models/gpt2';
 import { headParams, promptLoss } from '../models/clip';
 import { loadHfFolder, type HfModel } from '../models/hf-model';
 import { ModelFormatError, readWeightF32 } from '../formats/hf-folder';
@@ -80,6 +80,8 @@ export interface PromptLearningOptions extends RunOptions {
   baselineClassEmbeddings?: Float32Array;
   /** The frozen text encoder's weights: float32 (default) or int8 (with the transposed quantization for the gradient). */
   weights?: WeightPrecision;
+  /** Recompute the text encoder's blocks in the backward (default: for large activations; promptLearningSetup). */
+  recompute?: boolean;
 }
 
 export interface PromptLearningResult {
@@ -165,6 +167,8 @@ export function promptLearningSetup(o: {
   sharedPrefix?: boolean;
   /** float32 (default) or int8: the matmul weights quantized, with Wᵀ's quantization for dctx. */
   weights?: WeightPrecision;
+  /** Recompute blocks in the backward (default: when gpt2ActivationBytes is above CHECKPOINT_ABOVE_BYTES). */
+  recompute?: boolean;
 }): TrainingSetup {
   const model = loadHfFolder(o.text.modelDir);
   if (model.config.family !== 'gpt2')
@@ -184,6 +188,9 @@ export function promptLearningSetup(o: {
   });
   const { ids, lengths, seq } = padRows(o.classIds, 0);
   const C = o.classIds.length;
+  const shared = o.ctxShape.length === 2 && o.sharedPrefix !== false;
+  const rows = shared ? nCtx + C * seq : C * (nCtx + seq);
+  const recompute = o.recompute ?? gpt2ActivationBytes(cfg, rows) > CHECKPOINT_ABOVE_BYTES;
   return {
     name: 'cleft-prompt-learning',
     build(ctx) {
@@ -194,10 +201,9 @@ export function promptLearningSetup(o: {
       const classLengths = g.constant(lengths, 'int64', [C]);
       const w = new ParamStore(g, bound.source, 'text.').forTarget(ctx.target);
       // shared context: computed once per layer (prompt-encoder.ts); class-specific: the plain prefix forward
-      const cls =
-        o.ctxShape.length === 2 && o.sharedPrefix !== false
-          ? sharedContextPromptFeatures(cfg, w, ctxP, classIds, classLengths)
-          : gpt2TextEmbedding(gpt2Forward(cfg, w, { inputIds: classIds, prefix: ctxP }), classLengths);
+      const cls = shared
+        ? sharedContextPromptFeatures(cfg, w, ctxP, classIds, classLengths, { recompute })
+        : gpt2TextEmbedding(gpt2Forward(cfg, w, { inputIds: classIds, prefix: ctxP }, undefined, { recompute }), classLengths);
       const hp = headParams(g, o.heads);
       const labels = g.input('labels', 'int64', ['batch']);
       const r = promptLoss(feats, cls, labels, hp);
@@ -281,6 +287,7 @@ export async function openPromptLearning(o: PromptLearningOptions) {
     ctxShape: init.shape,
     weightsDir: o.workDir,
     ...(o.weights ? { weights: o.weights } : {}),
+    ...(o.recompute !== undefined ? { recompute: o.recompute } : {}),
   });
   const labels64 = BigInt64Array.from(o.labels, (y) => BigInt(y));
   const data = arrayData(

@@ -37,8 +37,24 @@ export interface ParamOptions {
   value?: ParamValue;
 }
 
+/**
+ * A block whose internals the backward recomputes instead of keeping (activation checkpointing):
+ * nodes firstId..lastId are `fn(inputs)`; autodiff.ts runs `fn` again on the inputs, tied to the
+ * outputs' gradients so that the copy runs only in the backward, and differentiates the copy.
+ */
+export interface Checkpoint {
+  readonly inputs: readonly Tensor[];
+  readonly outputs: readonly Tensor[];
+  readonly firstId: number;
+  readonly lastId: number;
+  readonly fn: (xs: readonly Tensor[]) => Tensor[];
+}
+
 export class Graph {
   readonly nodes: Node[] = [];
+  readonly checkpoints: Checkpoint[] = [];
+  /** > 0 while autodiff rebuilds a checkpoint (nested checkpoints are then plain code). */
+  recomputing = 0;
   private readonly names = new Set<string>();
 
   private addNode(op: OpDef<any> | null, inputs: Tensor[], attrs: unknown, types: TensorType[], leaf?: LeafInfo): Node {
@@ -108,6 +124,21 @@ export class Graph {
       attrs,
     );
     return this.addNode(op, [...inputs], attrs, types).outputs;
+  }
+
+  /**
+   * `fn(inputs)`, marked so that `grad` keeps only `inputs` for the backward and recomputes the rest
+   * (see Checkpoint). `fn` must build the same nodes when called again (no new names, no
+   * call-order state such as dropout salts) and read the outside only through `inputs`, frozen
+   * weights and trainable params.
+   */
+  checkpoint(inputs: readonly Tensor[], fn: (xs: readonly Tensor[]) => Tensor[]): Tensor[] {
+    if (this.recomputing > 0) return fn(inputs);
+    const firstId = this.nodes.length;
+    const outputs = fn(inputs);
+    const lastId = this.nodes.length - 1;
+    if (lastId >= firstId) this.checkpoints.push({ inputs: [...inputs], outputs, firstId, lastId, fn });
+    return outputs;
   }
 
   /** All parameters, in creation order. */

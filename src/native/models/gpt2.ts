@@ -53,7 +53,16 @@ export function gpt2InputEmbeddings(w: ParamStore, inputs: Gpt2Inputs): Tensor {
   return ops.concat([prefix, tok], 1);
 }
 
-export function gpt2Forward(cfg: Gpt2Config, w: ParamStore, inputs: Gpt2Inputs, lora?: LoraHooks): Gpt2Output {
+export interface Gpt2GraphOptions {
+  /**
+   * Activation checkpointing per block (Graph.checkpoint): a train step keeps each block's input
+   * and recomputes the block in the backward. Same gradients; saves the activations of all blocks
+   * but one for a second forward pass (docs/engine.md#training-memory).
+   */
+  recompute?: boolean;
+}
+
+export function gpt2Forward(cfg: Gpt2Config, w: ParamStore, inputs: Gpt2Inputs, lora?: LoraHooks, opts: Gpt2GraphOptions = {}): Gpt2Output {
   const embeds = gpt2InputEmbeddings(w, inputs);
   const t = embeds.shape[1]!;
   if (typeof t === 'number' && t > cfg.nPositions) throw new Error(`GPT-2: ${t} positions, the model has ${cfg.nPositions} (n_positions)`);
@@ -61,7 +70,7 @@ export function gpt2Forward(cfg: Gpt2Config, w: ParamStore, inputs: Gpt2Inputs, 
 
   const headDim = cfg.nEmbd / cfg.nHead;
   const eps = cfg.layerNormEpsilon;
-  for (let l = 0; l < cfg.nLayer; l++) {
+  const block = (l: number, x: Tensor): Tensor => {
     const p = `h.${l}.`;
     // attention
     const h = x.layerNorm(w.get(p + 'ln_1.weight'), w.get(p + 'ln_1.bias'), eps);
@@ -72,8 +81,9 @@ export function gpt2Forward(cfg: Gpt2Config, w: ParamStore, inputs: Gpt2Inputs, 
     x = x.add(conv1d(a, w, p + 'attn.c_proj', lora));
     // MLP
     const m = x.layerNorm(w.get(p + 'ln_2.weight'), w.get(p + 'ln_2.bias'), eps);
-    x = x.add(conv1d(activation(conv1d(m, w, p + 'mlp.c_fc', lora), cfg.activation), w, p + 'mlp.c_proj', lora));
-  }
+    return x.add(conv1d(activation(conv1d(m, w, p + 'mlp.c_fc', lora), cfg.activation), w, p + 'mlp.c_proj', lora));
+  };
+  for (let l = 0; l < cfg.nLayer; l++) x = opts.recompute ? x.graph.checkpoint([x], ([xi]) => [block(l, xi!)])[0]! : block(l, x);
   const lastHidden = x.layerNorm(w.get('ln_f.weight'), w.get('ln_f.bias'), eps);
   const prefixLength = inputs.prefix ? (inputs.prefix.shape.at(-2) as number) : 0;
   return { lastHidden, prefixLength };
@@ -86,6 +96,23 @@ export function gpt2MatmulWeights(cfg: Gpt2Config): MatmulWeight[] {
     for (const m of ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj']) out.push({ name: `h.${l}.${m}.weight`, layout: 'in-out' });
   return out;
 }
+
+/**
+ * Bytes of activations a GPT-2 train step keeps for the backward over `rows` token rows: per row
+ * and block about 7 d-wide float32 tensors (residual, norm inputs and outputs, q/k/v) and the
+ * MLP-wide GELU input. Counted on the emitted LoRA train step of the 2.7B shape at 8 x 64 tokens:
+ * 1.80 GiB of forward tensors with backward consumers; this gives 1.72 GiB.
+ */
+export function gpt2ActivationBytes(cfg: Gpt2Config, rows: number): number {
+  return rows * cfg.nLayer * (7 * cfg.nEmbd + cfg.nInner) * 4;
+}
+
+/**
+ * Blocks are recomputed (activation checkpointing) when gpt2ActivationBytes exceeds this: it costs
+ * one more forward pass, so only where the kept activations would rival the frozen weights (a 2.7B
+ * model: from ~16 x 64 tokens of LoRA; 8 x 64 keeps 1.8 GiB next to 10.4 GB of weights).
+ */
+export const CHECKPOINT_ABOVE_BYTES = 2 * 2 ** 30;
 
 /** The state at the last real token: lastHidden[b, prefixLength + lengths[b] - 1] -> [batch, d]. */
 export function gpt2TextEmbedding(out: Gpt2Output, lengths: Tensor): Tensor {

@@ -95,6 +95,12 @@ export interface TrainerOptions {
    * (WebGPU, accumulation 1, in-thread runner, artifacts emitted for WebGPU). Default true.
    */
   deviceState?: boolean;
+  /**
+   * Create forward.onnx's session at the first `forward()` call instead of up front. With bf16
+   * weights cast in place every session holds its own float32 copy of the frozen weights (10 GB for
+   * a 2.7B model); a run that only trains then holds one (docs/engine.md#training-memory).
+   */
+  forwardOnDemand?: boolean;
 }
 
 export interface TrainResult {
@@ -120,7 +126,12 @@ export class Trainer {
     readonly manifest: TrainingManifest,
     private readonly opts: TrainerOptions,
     private readonly runner: StepRunner,
-    private readonly sessions: { forward: SessionHandle; step: SessionHandle; optimizer: SessionHandle; readback: SessionHandle | null },
+    private readonly sessions: {
+      forward: SessionHandle | null;
+      step: SessionHandle;
+      optimizer: SessionHandle;
+      readback: SessionHandle | null;
+    },
     /** Why state is not kept on the device, or null when it is. */
     readonly hostStateReason: string | null,
   ) {
@@ -148,7 +159,7 @@ export class Trainer {
     const sessions =
       reason === null
         ? {
-            forward: await load(manifest.files.forward.file),
+            forward: opts.forwardOnDemand ? null : await load(manifest.files.forward.file),
             step: await load(
               manifest.files.train_step.file,
               names.map((n) => `grad.${n}`),
@@ -160,7 +171,7 @@ export class Trainer {
             readback: await load(manifest.files.readback!.file),
           }
         : {
-            forward: await load(manifest.files.forward.file),
+            forward: opts.forwardOnDemand ? null : await load(manifest.files.forward.file),
             step: await load(manifest.files.train_step.file),
             optimizer: await load(manifest.files.optimizer.file),
             readback: null,
@@ -218,7 +229,8 @@ export class Trainer {
   /** The provider that runs each graph, and whether every node of it is on that provider. */
   get placements(): { forward: SessionPlacement; train_step: SessionPlacement; optimizer: SessionPlacement } {
     return {
-      forward: this.sessions.forward.placement,
+      // not created yet (forwardOnDemand): the same ops without gradients, on the same provider
+      forward: (this.sessions.forward ?? this.sessions.step).placement,
       train_step: this.sessions.step.placement,
       optimizer: this.sessions.optimizer.placement,
     };
@@ -474,6 +486,10 @@ export class Trainer {
 
   /** Runs forward.onnx with the current trainable tensors. */
   async forward(batch: WireFeeds): Promise<Record<string, WireTensor>> {
+    this.sessions.forward ??= await this.runner.load(
+      path.join(this.opts.artifactsDir, this.manifest.files.forward.file),
+      this.opts.session ?? {},
+    );
     return this.runWithParams(this.sessions.forward, batch);
   }
 
