@@ -402,8 +402,7 @@ export class JobQueue {
       // A damaged checkpoint must not wedge the job: start over and say so.
       console.warn(`job ${job.id}: ignoring unreadable checkpoint: ${(err as Error).message}`);
     }
-    // Filled in below, before the worker can say anything (its messages arrive on later ticks).
-    let run!: Running;
+    // `run` is declared below; the worker's messages and exit arrive on later ticks, after it is.
     const channel = this.workers.take({
       onMessage: (m) => this.onWorkerMessage(job.id, run, m),
       onExit: (code, reason) => {
@@ -419,7 +418,7 @@ export class JobQueue {
           );
       },
     });
-    run = {
+    const run: Running = {
       channel,
       samples: [{ t: Date.now(), fraction: job.progress.fraction }],
       fraction: job.progress.fraction,
