@@ -98,6 +98,8 @@ describe('warm engine across jobs', () => {
 
       // 6. A memory budget set in the Settings reaches the warm worker (no job runs, no restart):
       // every kept session but the most recently used one is released.
+      // (Sessions are sized by the RSS they added, MiBs even for tiny models: say so if not, rather than wait.)
+      expect(after.engine.bytes).toBeGreaterThan(2 ** 20);
       await callApi(b, 'settings.update', { sessionMemoryMb: 1 });
       await until(() => engine().size === 1, 'the budget applied in the warm worker', 60_000);
       expect(engine().evictions).toBe(after.engine.size - 1);
