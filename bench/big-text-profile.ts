@@ -22,6 +22,7 @@ import { loadHfFolder } from '../src/native/models/hf-model';
 import { Gpt2Tokenizer } from '../src/native/formats/tokenizer';
 import { ort, ortVersion, type OrtSession } from '../src/native/runtime/ort';
 import { toOrtSessionOptions } from '../src/native/runtime/session-options';
+import { PROMPTS } from './big-text-prompts';
 import { fmt, loadAvg1, machine, summarize, writeResultsSection } from './harness';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -45,14 +46,6 @@ const configEntries = Object.fromEntries(
 const modelDir = path.resolve(values.model);
 const threads = Number(values.threads);
 const repeats = Number(values.repeats);
-
-// The prompts of bench/big-text-encoder.ts (kept equal so the figures compare).
-const PROMPTS = [
-  'a chest radiograph showing right lower lobe pneumonia with consolidation',
-  'no acute cardiopulmonary abnormality on this frontal chest x-ray',
-  'small left pleural effusion and mild cardiomegaly are present',
-  'findings consistent with pulmonary edema and bilateral interstitial opacities',
-];
 
 const cpuS = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
 const out = path.join(here, 'out', 'big-text-profile');
@@ -178,7 +171,7 @@ ORT's kernel time in the last warm batch run: ${fmt(totalUs / 1e6, 2)} s summed 
     ', ',
   )}. Cast kernels per call: ${fmt(castUs / 1e3, 2)} ms in all (the bf16 -> float32 Cast of the weights is not among them: ORT folded it into float32 initializers when it created the session).
 The float32 weights (${fmt(weightBytes / 1e9, 2)} GB) stream through once per run: the 1-token run (a pass over them with next to no arithmetic) takes ${fmt(token.cpuS, 2)} s of CPU, ${fmt(weightBytes / 1e9 / token.cpuS)} GB per CPU second, so streaming them costs a run at most that much; the 4-prompt batch does ${fmt((2 * padded) / 4)} FLOP per weight byte, so it is bound by arithmetic, not memory.
-The peak of this CPU for float32 FMA is 2 FMA x 8 lanes x 2 FLOP = 32 FLOP per cycle per core (AVX-512 runs as two 256-bit halves on Zen 4): ~${fmt((32 * 2.6e9) / 1e9)} GFLOP/s per core at 2.6 GHz, so the warm batch runs at ${fmt((100 * (gflop(padded) / warm.cpuS)) / ((32 * 2.6e9) / 1e9))} % of that peak per CPU second; on an idle machine its wall time is its CPU time divided by the ${threads} threads.`;
+Zen 4 does 32 float32 FLOP per cycle per core (two 256-bit FMA pipes; AVX-512 runs as two halves): ~${fmt((32 * 2.6e9) / 1e9)} GFLOP/s per core at the 2.6 GHz /proc/cpuinfo shows, more under boost. The warm batch's ${fmt(gflop(padded) / warm.cpuS)} GFLOP per CPU second is at that level: the MatMuls run at the cores' arithmetic limit, so on an idle machine the wall time is about the CPU time divided by the ${threads} threads, and only less arithmetic (no padding rows, reduced precision) would make it shorter.`;
 console.log(md);
 if (values.write) {
   writeResultsSection('big-text-profile', md);
