@@ -87,8 +87,8 @@ export class JobQueue {
   private readonly tails = new Map<number, { ino: number; offset: number }>();
   private lock: RunnerLock | null = null;
   private readonly workers: JobWorkers;
-  /** The engine policy last sent to the workers (JSON), to send only changes. */
-  private sentPolicy = '';
+  /** The Settings' engine policy as last seen (JSON), to send only changes. */
+  private settingsPolicy = '';
   private pollTimer?: NodeJS.Timeout;
   private lastHeartbeat = 0;
   private closed = false;
@@ -129,7 +129,6 @@ export class JobQueue {
    * Settings change again; each engine job also applies the Settings when it starts).
    */
   configureEngine(policy: SessionKeepPolicy): void {
-    this.sentPolicy = JSON.stringify(policy);
     this.workers.configure(policy);
   }
 
@@ -312,8 +311,8 @@ export class JobQueue {
     const policy = this.options.enginePolicy?.();
     if (!policy) return;
     const json = JSON.stringify(policy);
-    if (json === this.sentPolicy) return;
-    this.sentPolicy = json;
+    if (json === this.settingsPolicy) return;
+    this.settingsPolicy = json;
     this.workers.configure(policy);
   }
 
