@@ -19,6 +19,7 @@ import { buildTextEncoder, embedText } from '../src/native/models/embed';
 import { loadHfFolder } from '../src/native/models/hf-model';
 import { Gpt2Tokenizer } from '../src/native/formats/tokenizer';
 import { ortVersion } from '../src/native/runtime/ort';
+import { PROMPTS } from './big-text-prompts';
 import { fmt, loadAvg1, machine, summarize, writeResultsSection } from './harness';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -45,12 +46,7 @@ const halves = values.half.split(',').map((h) => {
 // The child measures one variant: the first of --half.
 const half = halves[0]!;
 
-export const PROMPTS = [
-  'a chest radiograph showing right lower lobe pneumonia with consolidation',
-  'no acute cardiopulmonary abnormality on this frontal chest x-ray',
-  'small left pleural effusion and mild cardiomegaly are present',
-  'findings consistent with pulmonary edema and bilateral interstitial opacities',
-];
+export { PROMPTS };
 
 function status(): { hwmGiB: number; rssGiB: number; anonGiB: number; fileGiB: number } {
   const s = fs.readFileSync('/proc/self/status', 'utf8');

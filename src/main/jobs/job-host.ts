@@ -6,7 +6,9 @@ import path from 'node:path';
 import { ensurePrivateDir, usePrivateUmask } from '../data-dir';
 import { DB_FILE_NAME, openDatabase, type Db } from '../db/database';
 import type { RunnerRecord } from '../db/jobs-repo';
+import { SettingsRepo } from '../db/settings-repo';
 import { TasksRepo } from '../db/tasks-repo';
+import { sessionPolicyOf } from '../features/image-features';
 import { EventBus } from '../events/event-bus';
 import type { WorkerLauncher } from '../workers/job-protocol';
 import { JobQueue } from './job-queue';
@@ -40,6 +42,8 @@ export function openJobHost(options: JobHostOptions): JobHost {
     events,
     ...(options.command ? { command: options.command } : {}),
     ...(options.runs ? { runs: options.runs } : {}),
+    // The warm job worker's kept sessions follow the Settings (changed from any process) without a restart.
+    enginePolicy: () => sessionPolicyOf(new SettingsRepo(db).get()),
   });
   const state = jobs.start();
   if (state.role === 'runner' && state.interrupted.length > 0)

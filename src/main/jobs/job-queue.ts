@@ -1,5 +1,6 @@
 // The persistent job queue: jobs are rows in SQLite, run one at a time in a worker (engine jobs
-// saturate the cores), stream progress with an ETA, can be cancelled, and survive a crash.
+// saturate the cores), stream progress with an ETA, can be cancelled, and survive a crash. The
+// worker stays warm between jobs with the model sessions it loaded (job-workers.ts).
 //
 // One process runs a library's jobs: the one holding its runner lock (src/main/db/runner-lock.ts).
 // Any other process that opens the library is a client of it: it writes rows (enqueue, resume,
@@ -20,7 +21,9 @@ import { RunnerLock } from '../db/runner-lock';
 import { readCheckpoint } from './job-context';
 import { checkedParams } from './job-params';
 import { METRICS_FILE, MetricsWriter, parseMetricLine, readMetrics } from './metrics-file';
-import type { FromWorker, WorkerChannel, WorkerLauncher } from '../workers/job-protocol';
+import type { SessionKeepPolicy } from '../../native/runtime/protocol';
+import type { FromWorker, WorkerEngineStats, WorkerLauncher } from '../workers/job-protocol';
+import { JobWorkers, type JobWorker } from './job-workers';
 
 export { METRICS_FILE } from './metrics-file';
 
@@ -35,7 +38,7 @@ export const HEARTBEAT_INTERVAL_MS = 5000;
 const FINAL: readonly string[] = ['done', 'failed', 'cancelled'];
 
 interface Running {
-  channel: WorkerChannel;
+  channel: JobWorker;
   /** Progress as measured lately, for the ETA (src/common/progress.ts). */
   samples: ProgressSample[];
   fraction: number;
@@ -62,6 +65,11 @@ export interface JobQueueOptions {
    * take on others' jobs and then abandon them).
    */
   runs?: 'all' | 'own';
+  /**
+   * The kept sessions' idle release and memory budget as the Settings say now: read on every poll
+   * and sent to the warm worker when it changes, so a change applies without a restart.
+   */
+  enginePolicy?: () => SessionKeepPolicy;
 }
 
 /** Who runs the library's jobs, as `start` found it. */
@@ -78,12 +86,16 @@ export class JobQueue {
   /** How far this process has read the curve file of each job another process runs (to stream its points). */
   private readonly tails = new Map<number, { ino: number; offset: number }>();
   private lock: RunnerLock | null = null;
+  private readonly workers: JobWorkers;
+  /** The Settings' engine policy as last seen (JSON), to send only changes. */
+  private settingsPolicy = '';
   private pollTimer?: NodeJS.Timeout;
   private lastHeartbeat = 0;
   private closed = false;
 
   constructor(private readonly options: JobQueueOptions) {
     this.repo = new JobsRepo(options.db);
+    this.workers = new JobWorkers(options.launch);
   }
 
   /**
@@ -97,6 +109,27 @@ export class JobQueue {
     this.pollTimer = setInterval(() => this.poll(), POLL_INTERVAL_MS);
     this.pollTimer.unref(); // the poll keeps a process alive only while someone waits for a job
     return interrupted ? { role: 'runner', interrupted } : { role: 'client', runner: this.repo.runner() ?? null };
+  }
+
+  /**
+   * The job worker's engine as it last reported (after each job and each release of kept
+   * sessions): sessions kept, hits and misses since the worker started. Null before any report.
+   */
+  engineStats(): WorkerEngineStats | null {
+    return this.workers.engineStats();
+  }
+
+  /** Whether a worker waits, warm, for the next job. */
+  get hasWarmWorker(): boolean {
+    return this.workers.hasWarm;
+  }
+
+  /**
+   * Sets the kept sessions' idle release and memory budget of the job workers now (until the
+   * Settings change again; each engine job also applies the Settings when it starts).
+   */
+  configureEngine(policy: SessionKeepPolicy): void {
+    this.workers.configure(policy);
   }
 
   /** Whether this process runs the library's jobs. */
@@ -151,7 +184,7 @@ export class JobQueue {
     if (run.cancelRequested) return;
     run.cancelRequested = true;
     run.message = 'Cancelling…';
-    run.channel.post({ type: 'cancel' });
+    run.channel.post({ type: 'cancel', jobId: id });
     run.cancelTimer = setTimeout(() => run.channel.kill(), CANCEL_GRACE_MS);
     this.flush(id, run, true);
   }
@@ -201,6 +234,7 @@ export class JobQueue {
       run.channel.kill();
     }
     this.running.clear();
+    this.workers.close();
     if (this.lock) {
       try {
         this.repo.markInterrupted(); // said now rather than by the next runner, so clients see it at once
@@ -231,6 +265,7 @@ export class JobQueue {
       // The lock was free, so no process runs these: they were cut off.
       const interrupted = this.repo.markInterrupted();
       for (const id of interrupted) this.settle(id);
+      this.followEnginePolicy();
       this.pump();
       return interrupted;
     } catch (err) {
@@ -253,6 +288,7 @@ export class JobQueue {
           const run = this.running.get(id);
           if (run) this.requestCancel(id, run);
         }
+        this.followEnginePolicy();
         if (Date.now() - this.lastHeartbeat >= HEARTBEAT_INTERVAL_MS) {
           this.lastHeartbeat = Date.now();
           this.repo.heartbeat(process.pid);
@@ -268,6 +304,16 @@ export class JobQueue {
       // A busy or failing database must not stop the poll (nor throw out of a timer): try again next time.
       console.error(`cleft: following the job queue: ${errorMessage(err, this.options.dataDir)}`);
     }
+  }
+
+  /** Sends the Settings' engine policy to the workers when it changed (the runner's workers only). */
+  private followEnginePolicy(): void {
+    const policy = this.options.enginePolicy?.();
+    if (!policy) return;
+    const json = JSON.stringify(policy);
+    if (json === this.settingsPolicy) return;
+    this.settingsPolicy = json;
+    this.workers.configure(policy);
   }
 
   /**
@@ -355,7 +401,22 @@ export class JobQueue {
       // A damaged checkpoint must not wedge the job: start over and say so.
       console.warn(`job ${job.id}: ignoring unreadable checkpoint: ${(err as Error).message}`);
     }
-    const channel = this.options.launch();
+    // `run` is declared below; the worker's messages and exit arrive on later ticks, after it is.
+    const channel = this.workers.take({
+      onMessage: (m) => this.onWorkerMessage(job.id, run, m),
+      onExit: (code, reason) => {
+        if (run.settled) return;
+        if (run.cancelRequested) this.complete(job.id, run, 'cancelled', { message: 'Cancelled' }, false);
+        else
+          this.complete(
+            job.id,
+            run,
+            'failed',
+            { error: `worker stopped unexpectedly (exit ${code}${reason ? `: ${reason}` : ''})`, message: 'Failed' },
+            false,
+          );
+      },
+    });
     const run: Running = {
       channel,
       samples: [{ t: Date.now(), fraction: job.progress.fraction }],
@@ -367,16 +428,6 @@ export class JobQueue {
       metrics: new MetricsWriter(path.join(jobDir, METRICS_FILE)),
     };
     this.running.set(job.id, run);
-    channel.onMessage((m) => this.onWorkerMessage(job.id, run, m));
-    channel.onExit((code, reason) => {
-      if (run.settled) return;
-      if (run.cancelRequested) this.complete(job.id, run, 'cancelled', { message: 'Cancelled' });
-      else
-        this.complete(job.id, run, 'failed', {
-          error: `worker stopped unexpectedly (exit ${code}${reason ? `: ${reason}` : ''})`,
-          message: 'Failed',
-        });
-    });
     channel.post({
       type: 'start',
       // The row as stored (not the record's reading of it): the worker checks it and names what does not fit.
@@ -396,7 +447,7 @@ export class JobQueue {
       const error = errorMessage(err, this.options.dataDir);
       console.error(`cleft: job ${id}: ${error}`);
       try {
-        this.complete(id, run, 'failed', { error, message: 'Failed' });
+        this.complete(id, run, 'failed', { error, message: 'Failed' }, false);
       } catch {
         run.settled = true;
         clearTimeout(run.cancelTimer);
@@ -434,14 +485,15 @@ export class JobQueue {
         }
         this.options.events.emit('job.metric', { jobId: id, point: m.point });
         break;
+      // The worker ended the job itself: it stays warm for the next one.
       case 'done':
-        this.complete(id, run, 'done', { result: m.result, message: 'Done' });
+        this.complete(id, run, 'done', { result: m.result, message: 'Done' }, true);
         break;
       case 'failed':
-        this.complete(id, run, 'failed', { error: m.error, message: 'Failed' });
+        this.complete(id, run, 'failed', { error: m.error, message: 'Failed' }, true);
         break;
       case 'cancelled':
-        this.complete(id, run, 'cancelled', { message: 'Cancelled' });
+        this.complete(id, run, 'cancelled', { message: 'Cancelled' }, true);
         break;
     }
   }
@@ -459,13 +511,16 @@ export class JobQueue {
     run: Running,
     status: 'done' | 'failed' | 'cancelled',
     fields: { result?: unknown; error?: string; message: string },
+    keepWorker: boolean,
   ): void {
     run.settled = true;
     clearTimeout(run.cancelTimer);
+    // Before the rows: a write that throws (full disk) must not leave the worker marked busy.
+    if (keepWorker) run.channel.release();
+    else run.channel.kill();
     this.repo.setProgress(id, run.fraction, run.message);
     this.repo.finish(id, status, fields);
     this.running.delete(id);
-    run.channel.kill();
     this.settle(id);
     this.pump();
   }

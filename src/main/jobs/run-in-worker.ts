@@ -1,5 +1,5 @@
-// The worker side: receives one job, runs it, reports. The same code runs in a worker thread and
-// in an Electron utility process; only the port differs.
+// The worker side: receives jobs one at a time, runs them, reports. The same code runs in a worker
+// thread and in an Electron utility process; only the port differs.
 import fs from 'node:fs';
 import path from 'node:path';
 import { jobKinds, type JobKind, type JobParams } from '../../common/jobs';
@@ -9,19 +9,61 @@ import { checkedParams } from './job-params';
 import { checkedResult } from './job-result';
 import { jobRunners, type JobRunners } from './kinds/index';
 import { finitePoint } from './metrics-file';
-import type { FromWorker, StartJob, WorkerPort } from '../workers/job-protocol';
+import { configureInProcessEngine, loadedInProcessEngine, onInProcessEngineEvictions } from '../../native/models/embed';
+import type { FromWorker, StartJob, WorkerEngineStats, WorkerPort } from '../workers/job-protocol';
 
-/** Serves one job on `port`; `runners` are the kinds' implementations (tests may replace one). */
+const NO_ENGINE: WorkerEngineStats = { hits: 0, misses: 0, size: 0, bytes: 0, evictions: 0 };
+
+/** This thread's engine stats (zeros while no job has loaded the engine). */
+async function engineStats(): Promise<WorkerEngineStats> {
+  const engine = loadedInProcessEngine();
+  return engine ? (await engine).stats() : NO_ENGINE;
+}
+
+/**
+ * Serves jobs on `port`, one at a time, for as long as the worker lives; `runners` are the kinds'
+ * implementations (tests may replace one). The engine (ORT sessions) is this thread's
+ * `inProcessEngine()`, kept between jobs: the next job finds its models loaded.
+ */
 export function serveJobs(port: WorkerPort, runners: JobRunners = jobRunners): void {
-  const abort = new AbortController();
+  let current: { id: number; abort: AbortController } | null = null;
+  // Stats are a courtesy: an engine that failed to load must not take the worker down with it.
+  const report = (): Promise<void> =>
+    engineStats().then(
+      (stats) => port.post({ type: 'engine', stats }),
+      () => undefined,
+    );
+  onInProcessEngineEvictions(() => void report());
   port.onMessage((message) => {
-    if (message.type === 'cancel') abort.abort();
-    else if (message.type === 'start') void runJob(message.job, port, abort.signal, runners);
+    if (message.type === 'cancel') {
+      if (current?.id === message.jobId) current.abort.abort();
+    } else if (message.type === 'configure') {
+      void configureInProcessEngine(message.policy).then(report, report);
+    } else if (message.type === 'start') {
+      if (current) {
+        // The queue runs one job per worker at a time; this would be its bug, said rather than run.
+        port.post({ type: 'failed', error: `job ${message.job.id}: the worker is still running job ${current.id}` });
+        return;
+      }
+      const job = { id: message.job.id, abort: new AbortController() };
+      current = job;
+      void runJob(message.job, port, job.abort.signal, runners, async () => {
+        current = null;
+        await report(); // before the job's final message, so the queue has them when the job settles
+      });
+    }
   });
 }
 
-async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSignal, runners: JobRunners): Promise<void> {
+async function runJob(
+  job: StartJob['job'],
+  port: WorkerPort,
+  signal: AbortSignal,
+  runners: JobRunners,
+  ended: () => Promise<void>,
+): Promise<void> {
   const send = (m: FromWorker): void => port.post(m);
+  let final: FromWorker;
   try {
     if (!Object.hasOwn(jobKinds, job.kind)) throw new Error(`job ${job.id}: no job kind "${job.kind}" in this version`);
     const kind = job.kind as JobKind;
@@ -45,10 +87,11 @@ async function runJob(job: StartJob['job'], port: WorkerPort, signal: AbortSigna
     };
     // The params were checked against this kind's schema, so the runner and params belong together.
     const runner = runners[kind] as JobRunner<JobParams<JobKind>>;
-    const result = checkedResult(kind, await runner(ctx));
-    send({ type: 'done', result });
+    final = { type: 'done', result: checkedResult(kind, await runner(ctx)) };
   } catch (err) {
-    if (err instanceof JobCancelled || signal.aborted) send({ type: 'cancelled' });
-    else send({ type: 'failed', error: errorMessage(err, job.dataDir) });
+    if (err instanceof JobCancelled || signal.aborted) final = { type: 'cancelled' };
+    else final = { type: 'failed', error: errorMessage(err, job.dataDir) };
   }
+  await ended();
+  send(final);
 }

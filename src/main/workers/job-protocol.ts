@@ -1,7 +1,12 @@
 import type { MetricPoint } from '../../common/jobs';
+import type { SessionKeepPolicy } from '../../native/runtime/protocol';
+import type { SessionCacheStats } from '../../native/runtime/session-cache';
 
 // Messages between the job queue (main process) and a job worker (worker thread in the CLI and
 // web host, Electron utility process in the app). Plain JSON-able objects only.
+//
+// A worker serves job after job (one at a time): its engine keeps model sessions warm between them
+// (src/main/jobs/job-workers.ts), so the next classification does not load the encoders again.
 
 export interface StartJob {
   type: 'start';
@@ -18,12 +23,22 @@ export interface StartJob {
   };
 }
 
-export type ToWorker = StartJob | { type: 'cancel' };
+export type ToWorker =
+  | StartJob
+  /** Stop job `jobId` at its next check (a cancel for a job the worker no longer runs is ignored). */
+  | { type: 'cancel'; jobId: number }
+  /** The kept sessions' idle release and memory budget (the Settings), applied at once. */
+  | { type: 'configure'; policy: SessionKeepPolicy };
+
+/** The worker's engine: its kept sessions (hits and misses count since the worker started). */
+export type WorkerEngineStats = SessionCacheStats;
 
 export type FromWorker =
   | { type: 'progress'; fraction: number; message: string }
   | { type: 'checkpoint'; path: string }
   | { type: 'metric'; point: MetricPoint }
+  /** Sent after each job ends (before its final message) and after each configure. */
+  | { type: 'engine'; stats: WorkerEngineStats }
   | { type: 'done'; result: unknown }
   | { type: 'failed'; error: string }
   | { type: 'cancelled' };
@@ -35,6 +50,11 @@ export interface WorkerChannel {
   /** Called once when the worker ends, for whatever reason. */
   onExit(listener: (code: number, reason?: string) => void): void;
   kill(): void;
+  /**
+   * Whether the worker keeps its process alive (a worker thread does by default). A warm worker
+   * waiting for the next job must not keep a CLI from exiting.
+   */
+  keepAlive?(on: boolean): void;
 }
 
 export type WorkerLauncher = () => WorkerChannel;

@@ -32,6 +32,7 @@ export const launchThreadWorker: WorkerLauncher = () => {
       });
     },
     kill: () => void worker.terminate(),
+    keepAlive: (on) => (on ? worker.ref() : worker.unref()),
   };
   return channel;
 };

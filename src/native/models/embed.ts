@@ -54,23 +54,60 @@ export interface EmbedEngine {
   configureCache?(policy: SessionKeepPolicy): Promise<SessionCacheStats>;
 }
 
-let defaultEngine: Promise<EmbedEngine> | null = null;
+/** The in-process engine also tells its kept sessions' state (a job worker reports it to its queue). */
+export interface InProcessEngine extends EmbedEngine {
+  configureCache(policy: SessionKeepPolicy): Promise<SessionCacheStats>;
+  stats(): Promise<SessionCacheStats>;
+}
+
+let defaultEngine: Promise<InProcessEngine> | null = null;
+/** The policy a host set before the engine was loaded (applied when it is). */
+let keepPolicy: SessionKeepPolicy | null = null;
+const evictionListeners = new Set<() => void>();
 
 /**
  * ORT in this thread (the engine worker's handlers called directly): for code already running in a
- * worker (jobs, CLI workers, tests). The UI thread must use an EngineWorker instead.
+ * worker (jobs, CLI workers, tests). The UI thread must use an EngineWorker instead. One per thread:
+ * a job worker serves job after job, so its sessions stay warm from one job to the next.
  */
-export function inProcessEngine(): Promise<EmbedEngine> {
-  defaultEngine ??= import('../runtime/engine-server').then(({ createEngineHandlers }) => {
-    const h = createEngineHandlers();
-    return {
-      resolveProvider: (choice) => h.resolveProvider({ choice }),
-      createSession: (source, options) => h.createSession({ source, options }),
-      run: (key, feeds) => h.run({ key, feeds }),
-      configureCache: (policy) => h.configureCache({ policy }),
-    };
-  });
+export function inProcessEngine(): Promise<InProcessEngine> {
+  defaultEngine ??= Promise.all([import('../runtime/engine-server'), import('../runtime/session-cache')]).then(
+    async ([{ createEngineHandlers }, { SessionCache, DEFAULT_SESSION_IDLE_MS }]) => {
+      const cache = new SessionCache({
+        idleMs: DEFAULT_SESSION_IDLE_MS,
+        onEvicted: () => {
+          for (const listener of evictionListeners) listener();
+        },
+      });
+      const h = createEngineHandlers(cache);
+      if (keepPolicy) await h.configureCache({ policy: keepPolicy });
+      return {
+        resolveProvider: (choice) => h.resolveProvider({ choice }),
+        createSession: (source, options) => h.createSession({ source, options }),
+        run: (key, feeds) => h.run({ key, feeds }),
+        configureCache: (policy) => h.configureCache({ policy }),
+        stats: async () => cache.stats(),
+      };
+    },
+  );
   return defaultEngine;
+}
+
+/** The in-process engine if something in this thread has loaded it, else null (nothing loads ORT for asking). */
+export function loadedInProcessEngine(): Promise<InProcessEngine> | null {
+  return defaultEngine;
+}
+
+/** Sets the in-process engine's idle release and memory budget now, or for when it is loaded. */
+export async function configureInProcessEngine(policy: SessionKeepPolicy): Promise<SessionCacheStats | null> {
+  keepPolicy = policy;
+  return defaultEngine ? (await defaultEngine).configureCache(policy) : null;
+}
+
+/** Calls `listener` whenever the in-process engine releases sessions by itself (idle, budget); returns the unsubscribe. */
+export function onInProcessEngineEvictions(listener: () => void): () => void {
+  evictionListeners.add(listener);
+  return () => evictionListeners.delete(listener);
 }
 
 // ---------------------------------------------------------------------------------------------

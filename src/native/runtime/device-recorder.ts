@@ -3,17 +3,19 @@
 // placement ORT reported for it. Training records come from the Trainer (cleft/common.ts).
 import type { ProviderChoice, ResolvedProvider } from './providers';
 import type { ModelSource } from './session-cache';
-import type { SessionInfo } from './protocol';
+import type { SessionInfo, SessionKeepPolicy } from './protocol';
 import type { EngineSessionOptions } from './session-options';
 import type { WireFeeds, WireTensor } from './tensors';
 import { deviceRecord, type DeviceRecord } from './device-record';
-import type { SessionPlacement } from './session-cache';
+import type { SessionCacheStats, SessionPlacement } from './session-cache';
 
 /** The engine surface the embedding code uses (models/embed.ts EmbedEngine has this shape). */
 export interface RecordableEngine {
   resolveProvider(choice: ProviderChoice): Promise<ResolvedProvider>;
   createSession(source: ModelSource, options: EngineSessionOptions): Promise<SessionInfo>;
   run(key: string, feeds: WireFeeds): Promise<Record<string, WireTensor>>;
+  /** The kept sessions' idle release and memory budget (the Settings), when the engine has them. */
+  configureCache?(policy: SessionKeepPolicy): Promise<SessionCacheStats>;
 }
 
 export class DeviceRecorder {
@@ -46,6 +48,12 @@ export class DeviceRecorder {
         return info;
       },
       run: async (key, feeds) => (await get()).run(key, feeds),
+      // Passed through, so the Settings' policy reaches the engine under a recorder too.
+      configureCache: async (policy) => {
+        const engine = await get();
+        // An engine that keeps no sessions has nothing to release.
+        return engine.configureCache ? engine.configureCache(policy) : { hits: 0, misses: 0, size: 0, bytes: 0, evictions: 0 };
+      },
     };
   }
 

@@ -97,6 +97,11 @@ export interface SessionCachePolicy {
    * touched), at least the model file's size.
    */
   sizeOf?: (created: { rssGrowth: number; modelBytes: number }) => number;
+  /**
+   * Told after sessions were released on the cache's own account (idle timeout, memory budget), so
+   * a host can say so (the job worker reports its engine's stats). Kept across configure.
+   */
+  onEvicted?: (keys: string[]) => void;
 }
 
 export const DEFAULT_SESSION_IDLE_MS = 10 * 60_000;
@@ -133,7 +138,7 @@ export class SessionCache {
   private hits = 0;
   private misses = 0;
   private evictions = 0;
-  private policy: Required<Omit<SessionCachePolicy, 'sizeOf'>> & Pick<SessionCachePolicy, 'sizeOf'>;
+  private policy: Required<Omit<SessionCachePolicy, 'sizeOf' | 'onEvicted'>> & Pick<SessionCachePolicy, 'sizeOf' | 'onEvicted'>;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param policy idle release and memory budget (a number: maxEntries, as before). */
@@ -149,13 +154,20 @@ export class SessionCache {
       maxEntries: never(p.maxEntries, Number.POSITIVE_INFINITY),
       now: p.now ?? Date.now,
       ...(p.sizeOf ? { sizeOf: p.sizeOf } : {}),
+      ...(p.onEvicted ? { onEvicted: p.onEvicted } : {}),
     };
   }
 
   /** Changes the policy (the settings changed) and applies it at once. */
   async configure(policy: SessionCachePolicy): Promise<void> {
     const sizeOf = policy.sizeOf ?? this.policy.sizeOf;
-    this.policy = SessionCache.resolve({ ...policy, now: policy.now ?? this.policy.now, ...(sizeOf ? { sizeOf } : {}) });
+    const onEvicted = policy.onEvicted ?? this.policy.onEvicted;
+    this.policy = SessionCache.resolve({
+      ...policy,
+      now: policy.now ?? this.policy.now,
+      ...(sizeOf ? { sizeOf } : {}),
+      ...(onEvicted ? { onEvicted } : {}),
+    });
     await this.sweep();
   }
 
@@ -251,9 +263,12 @@ export class SessionCache {
   async sweep(): Promise<string[]> {
     const now = this.policy.now();
     const idle = [...this.entries].filter(([, s]) => s.running === 0 && now - s.lastUsed >= this.policy.idleMs).map(([k]) => k);
-    for (const k of idle) if (await this.release(k)) this.evictions++;
+    const released: string[] = [];
+    for (const k of idle) if (await this.release(k)) released.push(k);
+    this.evictions += released.length;
     await this.evict();
     this.schedule();
+    if (released.length > 0) this.policy.onEvicted?.(released);
     return idle;
   }
 
@@ -273,11 +288,14 @@ export class SessionCache {
       return size > this.policy.maxEntries || bytes > this.policy.budgetBytes;
     };
     const newest = [...this.entries.keys()].at(-1);
+    const released: string[] = [];
     for (const [k, s] of [...this.entries]) {
-      if (!over()) return;
+      if (!over()) break;
       if (k === keep || k === newest || s.running > 0) continue;
-      if (await this.release(k)) this.evictions++;
+      if (await this.release(k)) released.push(k);
     }
+    this.evictions += released.length;
+    if (released.length > 0) this.policy.onEvicted?.(released);
   }
 
   /** A real timer for the next idle expiry; unref'd so a kept session never keeps a process alive. */

@@ -74,3 +74,22 @@ describe('DeviceRecorder without graph names', () => {
     expect(Object.keys(rec.record()!.graphs).sort()).toEqual(['image_encoder', 'prompt_encoder', 'text_encoder']);
   });
 });
+
+describe('DeviceRecorder passes the kept-session policy through', () => {
+  it('configureCache on a recorded engine sets the in-process engine (the Settings reach jobs that record)', async () => {
+    const policy = { idleMs: 123_000, budgetBytes: 0 };
+    const recorded = new DeviceRecorder(inProcessEngine).engine('text_encoder');
+    let seen: { idleMs?: number } | null = null;
+    const base = { ...(await inProcessEngine()) };
+    const spy = new DeviceRecorder(async () => ({
+      ...base,
+      configureCache: async (p: typeof policy) => {
+        seen = p;
+        return base.configureCache(p);
+      },
+    })).engine();
+    expect(await recorded.configureCache!(policy)).toMatchObject({ evictions: expect.any(Number) });
+    await spy.configureCache!(policy);
+    expect(seen).toEqual(policy);
+  });
+});

@@ -117,3 +117,28 @@ describe('the engine applies the settings', () => {
     expect(sessionPolicyOf(DEFAULT_SETTINGS)).toEqual({ idleMs: 600_000, budgetBytes: 0 });
   });
 });
+
+describe('kept sessions: the host hears of releases', () => {
+  it('onEvicted names the sessions released by idle time and by the budget, and survives configure', async () => {
+    let t = 0;
+    const told: string[][] = [];
+    const cache = new SessionCache({
+      idleMs: 10_000,
+      now: () => t,
+      sizeOf: ({ modelBytes }) => modelBytes,
+      onEvicted: (k) => told.push(k),
+    });
+    const a = (await cache.acquire({ bytes: A })).entry.key;
+    const b = (await cache.acquire({ bytes: B })).entry.key;
+    // a budget smaller than both: the least recently used goes, the newest stays
+    await cache.configure({ idleMs: 10_000, budgetBytes: 1 });
+    expect(told).toEqual([[a]]);
+    t = 10_000;
+    await cache.sweep();
+    expect(told).toEqual([[a], [b]]);
+    expect(cache.stats()).toMatchObject({ size: 0, evictions: 2 });
+    await cache.release((await cache.acquire({ bytes: C })).entry.key); // released by the caller: not an eviction
+    expect(told).toHaveLength(2);
+    await cache.clear();
+  });
+});
