@@ -12,3 +12,8 @@ export function chosenWeights(jobWeights: string | null | undefined, settingsWei
   for (const w of [jobWeights, settingsWeights]) if (w === 'float32' || w === 'int8') return w;
   return 'float32';
 }
+
+/** ", int8 weights" for a summary line; exact float32, the default, goes unsaid (as in the Jobs drawer). */
+export function weightsNote(weights: WeightPrecision | null | undefined): string {
+  return weights === 'int8' ? ', int8 weights' : '';
+}

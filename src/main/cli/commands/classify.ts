@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isJobOf, type ClassifyParams, type Job } from '../../../common/jobs';
 import type { Prediction } from '../../../common/runs';
-import { WEIGHT_PRECISIONS, type WeightPrecision } from '../../../common/precision';
+import { WEIGHT_PRECISIONS, weightsNote, type WeightPrecision } from '../../../common/precision';
 import { resolveDataDir } from '../../data-dir';
 import { DB_FILE_NAME, openDatabase } from '../../db/database';
 import { ImagesRepo } from '../../db/images-repo';
@@ -247,7 +247,7 @@ async function classifyFiles(f: Flags, files: string[]): Promise<void> {
     return;
   }
   printText(
-    `${task.name} with ${bundle.manifest.name} (${bundle.sha256.slice(0, 12)}), ${promptsLine(r.model.adaptor, r.model.promptSet)}, device ${device}, ${engine.weights} weights`,
+    `${task.name} with ${bundle.manifest.name} (${bundle.sha256.slice(0, 12)}), ${promptsLine(r.model.adaptor, r.model.promptSet)}, device ${device}${weightsNote(engine.weights)}`,
     r.classes,
     [{ studyInstanceUID: null, ...out }],
     out.seconds,
@@ -370,7 +370,7 @@ async function classifyStudies(f: Flags, uids: string[]): Promise<void> {
     }
     printText(
       `run ${result.runId} recorded: ${taskRow.name} with ${modelNow.name} (${sha256.slice(0, 12)}), ` +
-        `${promptsLine(params.adaptor, result.promptSet)}, device ${result.executionProvider}, ${result.weights ?? 'float32'} weights`,
+        `${promptsLine(params.adaptor, result.promptSet)}, device ${result.executionProvider}${weightsNote(result.weights)}`,
       classes,
       studies,
       out.seconds,

@@ -19,7 +19,7 @@ import { parseProviderChoice, providerLabel } from '../../../native/runtime/prov
 import { EngineWorker } from '../../../native/runtime/engine-worker';
 import { DeviceRecorder } from '../../../native/runtime/device-recorder';
 import type { DeviceRecord } from '../../../native/runtime/device-record';
-import { WEIGHT_PRECISIONS, type WeightPrecision } from '../../../common/precision';
+import { WEIGHT_PRECISIONS, weightsNote, type WeightPrecision } from '../../../common/precision';
 
 interface CommonFlags {
   model: string;
@@ -127,7 +127,7 @@ function summary(kind: string, r: EmbedResult, batch: number, file: string, weig
   const p =
     providerLabel(r.provider) +
     (r.provider.name !== 'cuda' && r.provider.fallbackReason ? `; ${r.provider.fallbackReason}` : '') +
-    (weights === 'int8' ? ', int8 weights' : '');
+    weightsNote(weights);
   return `${kind}: ${batch} x ${r.dim} -> ${file} (${p}, onnx ${r.artifact.sha256.slice(0, 12)}${r.artifact.cacheHit ? ' cached' : ''})`;
 }
 

@@ -7,7 +7,7 @@
 // (0.9, 0.999), eps 1e-8, weight_decay 0.01 on every trainable tensor, bias-corrected), SGD(momentum
 // 0, dampening 0, weight_decay 0 added to the gradient as L2). Constant learning rate unless
 // --schedule cosine. No gradient clipping unless --max-grad-norm.
-import { WEIGHT_PRECISIONS, type WeightPrecision } from '../../../common/precision';
+import { WEIGHT_PRECISIONS, weightsNote, type WeightPrecision } from '../../../common/precision';
 import { type Command, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -520,7 +520,7 @@ export function register(program: Command): void {
       writeFileAtomic(path.join(output, 'metrics.json'), JSON.stringify(summary, null, 2) + '\n');
       if (f.json) console.log(JSON.stringify(summary, null, 2));
       else {
-        console.log(`prompt-learn: ${r.loop.steps} updates (${r.loop.stopped}), ctx [${r.shape.join(', ')}], ${weights} weights`);
+        console.log(`prompt-learn: ${r.loop.steps} updates (${r.loop.stopped}), ctx [${r.shape.join(', ')}]${weightsNote(weights)}`);
         console.log(`${r.split.val.length ? 'validation' : 'training set'} before: ${fmt(r.metrics.before)}`);
         console.log(`${r.split.val.length ? 'validation' : 'training set'} after:  ${fmt(r.metrics.after)}`);
         console.log(`wrote prompt.safetensors to ${output}`);
