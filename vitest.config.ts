@@ -7,5 +7,8 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Mesa's lavapipe (the software WebGPU adapter here and in CI) is bit-repeatable only on one
+    // thread; WebGPU tests hold resumes to exact equality there (test/helpers/webgpu.ts).
+    env: { LP_NUM_THREADS: process.env.LP_NUM_THREADS ?? '1' },
   },
 });

@@ -18,6 +18,7 @@ import {
 } from '../../../../src/native/training/index';
 import { SessionCache } from '../../../../src/native/runtime/session-cache';
 import { affineData, SEQ, tinyInit, tinySetup } from './tiny';
+import { webgpuRepeatable } from '../../../helpers/webgpu';
 
 const noWebgpu = await probeWebgpu();
 const WEBGPU = { name: 'webgpu', choice: 'webgpu' } as const;
@@ -30,6 +31,16 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 const BATCH = 8;
 // ids + labels, int64 [batch, seq]
 const BATCH_BYTES = 2 * 8 * BATCH * SEQ;
+
+/** The largest |a - b| over every element of every named tensor. */
+function maxParamDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
+  let m = 0;
+  for (const [name, v] of a) {
+    const w = b.get(name)!;
+    for (let i = 0; i < v.length; i++) m = Math.max(m, Math.abs(v[i]! - w[i]!));
+  }
+  return m;
+}
 
 function emit(name: string, target: 'cpu' | 'webgpu', optimizer: OptimizerConfig = { kind: 'adamw', weightDecay: 0.01 }) {
   const dir = path.join(root, name);
@@ -105,7 +116,7 @@ describe('bytes between the host and ORT per training step', () => {
   );
 
   it.skipIf(noWebgpu !== undefined)(
-    `WebGPU: device-resident training matches the host round trip, and resumes from its checkpoint exactly${noWebgpu ? ` (skipped: ${noWebgpu})` : ''}`,
+    `WebGPU: device-resident training matches the host round trip, and resumes from its checkpoint exactly (where the adapter repeats its bits)${noWebgpu ? ` (skipped: ${noWebgpu})` : ''}`,
     async () => {
       const { dir } = emit('gpu-same', 'webgpu');
       const session = { intraOpNumThreads: 1, provider: WEBGPU };
@@ -117,22 +128,27 @@ describe('bytes between the host and ORT per training step', () => {
       const dev = await Trainer.create(opts(dir, { session, checkpointDir: ck, checkpointEvery: 2 }));
       const lh = (await host.train(4)).losses;
       const lw = (await whole.train(4)).losses;
+      const whole2 = await Trainer.create(opts(dir, { session }));
+      await whole2.train(4);
       const ld = (await dev.train(2)).losses;
       // a second trainer resumes from the checkpoint read back from the device at update 2
       const resumed = await Trainer.create({ ...opts(dir, { session }), resumeFrom: ck });
       expect(resumed.step).toBe(2);
       ld.push(...(await resumed.train(4)).losses);
-      expect(ld).toEqual(lw);
       const pw = whole.paramsByName();
-      for (const [name, v] of resumed.paramsByName()) expect(v, name).toEqual(pw.get(name));
+      // Exact where the adapter repeats its bits (lavapipe on one thread, test/helpers/webgpu.ts);
+      // elsewhere as close as two uninterrupted runs are to each other.
+      const noise = maxParamDiff(whole2.paramsByName(), pw);
+      if (webgpuRepeatable()) {
+        expect(noise).toBe(0);
+        expect(ld).toEqual(lw);
+        for (const [name, v] of resumed.paramsByName()) expect(v, name).toEqual(pw.get(name));
+      } else expect(maxParamDiff(resumed.paramsByName(), pw)).toBeLessThanOrEqual(Math.max(1e-6, 10 * noise));
       // Against the host round trip (optimizer.onnx, flat): the same update in another graph; WebGPU's
       // kernels round differently there (1 ulp on some elements), CPU artifacts are unchanged.
-      for (let i = 0; i < lh.length; i++) expect(Math.abs(lw[i]! - lh[i]!)).toBeLessThan(1e-6 * Math.abs(lh[i]!));
-      const ph = host.paramsByName();
-      for (const [name, v] of pw) {
-        const w = ph.get(name)!;
-        for (let i = 0; i < v.length; i++) expect(Math.abs(v[i]! - w[i]!), name).toBeLessThan(1e-6);
-      }
+      const lossTol = webgpuRepeatable() ? 1e-6 : 1e-4;
+      for (let i = 0; i < lh.length; i++) expect(Math.abs(lw[i]! - lh[i]!)).toBeLessThan(lossTol * Math.abs(lh[i]!));
+      expect(maxParamDiff(host.paramsByName(), pw)).toBeLessThanOrEqual(Math.max(1e-6, 10 * noise));
       // a forward with the device-resident parameters equals one with their host copy
       const batch = affineData(32).batch([0, 1, 2, 3, 4, 5, 6, 7]);
       const again = await Trainer.create({ ...opts(dir, { session }), resumeFrom: ck });
@@ -140,8 +156,10 @@ describe('bytes between the host and ORT per training step', () => {
       const fDev = await again.forward(batch);
       await again.syncToHost();
       const hostFwd = await Trainer.create(opts(dir, { session, deviceState: false, initialParams: again.paramsByName() }));
-      expect(fDev.logits!.data).toEqual((await hostFwd.forward(batch)).logits!.data);
-      for (const t of [host, whole, dev, resumed, again, hostFwd]) await t.close();
+      const fHost = (await hostFwd.forward(batch)).logits!.data as Float32Array;
+      if (webgpuRepeatable()) expect(fDev.logits!.data).toEqual(fHost);
+      else (fDev.logits!.data as Float32Array).forEach((v, i) => expect(Math.abs(v - fHost[i]!)).toBeLessThanOrEqual(1e-5));
+      for (const t of [host, whole, whole2, dev, resumed, again, hostFwd]) await t.close();
     },
   );
 
