@@ -20,7 +20,7 @@ import { loadHfFolder } from '../src/native/models/hf-model';
 import { Gpt2Tokenizer } from '../src/native/formats/tokenizer';
 import { ortVersion } from '../src/native/runtime/ort';
 import { PROMPTS } from './big-text-prompts';
-import { fmt, loadAvg1, machine, summarize, writeResultsSection } from './harness';
+import { fmt, lastJson, loadAvg1, machine, summarize, writeResultsSection } from './harness';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const OUT = path.join(here, 'out', 'big-text-encoder');
@@ -97,10 +97,6 @@ async function child(cacheDir: string) {
     embedding0: Array.from(cold.embedding.slice(0, 4)),
     embedding: Array.from(cold.embedding),
   };
-}
-
-function lastJson(stdout: string): Record<string, unknown> {
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
 
 if (values.child) {

@@ -40,7 +40,7 @@ import { arrayData, optimizerConfig } from '../src/native/cleft/common';
 import { DROPOUT_SEED, emitTrainingArtifacts, Trainer, type TrainingSetup } from '../src/native/training/index';
 import { ortVersion } from '../src/native/runtime/ort';
 import { mulberry32 } from '../src/native/io/random';
-import { fmt, loadAvg1, machine, writeResultsSection } from './harness';
+import { fmt, lastJson, loadAvg1, machine, writeResultsSection } from './harness';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const OUT = path.join(here, 'out', 'big-train');
@@ -229,10 +229,6 @@ function runMeasured(cmd: string, args: string[], env: NodeJS.ProcessEnv = proce
   const line = [cmd, ...args].map(quote).join(' ');
   const script = `${line} & p=$!; ${quote(values.memwatch)} $p; wait $p`;
   return spawnSync('flock', [values.lock, 'bash', '-c', script], opts);
-}
-
-function lastJson(stdout: string): Record<string, unknown> {
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
 
 if (values.child) {

@@ -108,3 +108,8 @@ export function writeResultsSection(id: string, markdown: string, file = RESULTS
   const next = i >= 0 && j > i ? current.slice(0, i) + block + current.slice(j + end.length) : `${current.trimEnd()}\n\n${block}\n`;
   writeFileSync(file, next);
 }
+
+/** The JSON object a bench child process prints as its last line. */
+export function lastJson(stdout: string): Record<string, unknown> {
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+}
