@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeSafetensors } from '../../src/native/formats/safetensors';
 import { until } from './wait';
 
 export const ROOT = path.resolve(__dirname, '../..');
@@ -164,4 +165,14 @@ export async function killJobPastCheckpoint(o: {
     await run.kill(); // also when the wait failed: no process outlives its test
   }
   return checkpointStep(jobDir);
+}
+
+/** A prepared `cleft embed text --input` file: two right-padded rows of token ids, in `dir`. */
+export function writeTokenIds(dir: string): string {
+  const file = path.join(dir, 'ids.safetensors');
+  writeSafetensors(file, {
+    input_ids: { dtype: 'I64', shape: [2, 3], data: BigInt64Array.from([5n, 6n, 7n, 8n, 9n, 0n]) },
+    lengths: { dtype: 'I64', shape: [2], data: BigInt64Array.from([3n, 2n]) },
+  });
+  return file;
 }

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeviceRunRecord } from '../../../../src/common/device';
 import { QUICK_SIZES, writeTinyModels } from '../../../../src/native/cleft/tiny-models';
-import { readSafetensorsHeader, writeSafetensors } from '../../../../src/native/formats/safetensors';
-import { runCli } from '../../../helpers/cli';
+import { readSafetensorsHeader } from '../../../../src/native/formats/safetensors';
+import { runCli, writeTokenIds } from '../../../helpers/cli';
 import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
 
 afterAll(removeTmpDirs);
@@ -15,7 +15,20 @@ describe('cleft embed', () => {
     const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 3);
     const out = path.join(tmpDir(), 'text.safetensors');
     const cache = path.join(tmpDir(), 'cache');
-    runCli(['embed', 'text', '--model', parts.text, '--input', writeIds(), '--output', out, '--device', 'cpu', '--cache-dir', cache]);
+    runCli([
+      'embed',
+      'text',
+      '--model',
+      parts.text,
+      '--input',
+      writeTokenIds(tmpDir()),
+      '--output',
+      out,
+      '--device',
+      'cpu',
+      '--cache-dir',
+      cache,
+    ]);
     const meta = readSafetensorsHeader(out).metadata!;
     const d = DeviceRunRecord.parse(JSON.parse(meta.device!));
     expect(d).toMatchObject({ requested: 'cpu', provider: 'cpu', reason: 'requested explicitly (--device cpu)' });
@@ -29,13 +42,3 @@ describe('cleft embed', () => {
     });
   });
 });
-
-/** A prepared input: two right-padded rows of token ids. */
-function writeIds(): string {
-  const file = path.join(tmpDir(), 'ids.safetensors');
-  writeSafetensors(file, {
-    input_ids: { dtype: 'I64', shape: [2, 3], data: BigInt64Array.from([5n, 6n, 7n, 8n, 9n, 0n]) },
-    lengths: { dtype: 'I64', shape: [2], data: BigInt64Array.from([3n, 2n]) },
-  });
-  return file;
-}

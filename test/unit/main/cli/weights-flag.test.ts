@@ -7,28 +7,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DB_FILE_NAME, openDatabase } from '../../../../src/main/db/database';
 import { RunsRepo } from '../../../../src/main/db/runs-repo';
 import { QUICK_SIZES, writeTinyModels } from '../../../../src/native/cleft/tiny-models';
-import { readSafetensorsHeader, readTensor, writeSafetensors } from '../../../../src/native/formats/safetensors';
-import { cliOutcome, runCli } from '../../../helpers/cli';
+import { readSafetensorsHeader, readTensor } from '../../../../src/native/formats/safetensors';
+import { cliOutcome, runCli, writeTokenIds } from '../../../helpers/cli';
 import { requireDump2dcm, writeFourViewExam } from '../../../helpers/dcmtk';
 import { addTinyBundle, importExams, testBackend } from '../../../helpers/library';
 import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
 
 afterAll(removeTmpDirs);
 
-function writeIds(): string {
-  const file = path.join(tmpDir(), 'ids.safetensors');
-  writeSafetensors(file, {
-    input_ids: { dtype: 'I64', shape: [2, 3], data: BigInt64Array.from([5n, 6n, 7n, 8n, 9n, 0n]) },
-    lengths: { dtype: 'I64', shape: [2], data: BigInt64Array.from([3n, 2n]) },
-  });
-  return file;
-}
-
 describe('--weights', () => {
   it('cleft embed writes the precision into its output; int8 embeddings are close to float32', { timeout: 300_000 }, () => {
     const parts = writeTinyModels(tmpDir(), QUICK_SIZES, 3);
     const cache = path.join(tmpDir(), 'cache');
-    const ids = writeIds();
+    const ids = writeTokenIds(tmpDir());
     const embed = (extra: string[]) => {
       const out = path.join(tmpDir(), 'text.safetensors');
       const stdout = runCli([
