@@ -156,10 +156,11 @@ export class Trainer {
       runner.load(path.join(opts.artifactsDir, f), deviceOutputs ? { ...session, deviceOutputs } : session);
     const reason = whyHostState(manifest, opts, runner);
     const names = manifest.layout.entries.map((e) => e.name);
+    const forward = opts.forwardOnDemand ? null : await load(manifest.files.forward.file);
     const sessions =
       reason === null
         ? {
-            forward: opts.forwardOnDemand ? null : await load(manifest.files.forward.file),
+            forward,
             step: await load(
               manifest.files.train_step.file,
               names.map((n) => `grad.${n}`),
@@ -171,7 +172,7 @@ export class Trainer {
             readback: await load(manifest.files.readback!.file),
           }
         : {
-            forward: opts.forwardOnDemand ? null : await load(manifest.files.forward.file),
+            forward,
             step: await load(manifest.files.train_step.file),
             optimizer: await load(manifest.files.optimizer.file),
             readback: null,
