@@ -22,8 +22,9 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   if (file !== ':memory:') privateDatabaseFile(file, options.readonly ?? false);
   const db = new Database(file, { readonly: options.readonly ?? false });
   try {
-    db.pragma(`busy_timeout = ${Math.max(0, Math.round(options.busyTimeoutMs ?? 5000))}`);
-    if (!options.readonly) db.pragma('journal_mode = WAL');
+    const busyMs = Math.max(0, Math.round(options.busyTimeoutMs ?? 5000));
+    db.pragma(`busy_timeout = ${busyMs}`);
+    if (!options.readonly) enterWal(db, busyMs);
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
     if (!options.readonly) migrate(db, options.targetVersion ?? LATEST_SCHEMA_VERSION);
@@ -31,6 +32,24 @@ export function openDatabase(file: string, options: OpenOptions = {}): Db {
   } catch (err) {
     db.close();
     throw new Error(`Cannot open the library database ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * Switching a new database to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at once
+ * (no busy handler: it would deadlock) while another process opening the same new library holds
+ * one; so it is retried, briefly and within the busy timeout.
+ */
+function enterWal(db: Db, busyMs: number): void {
+  const deadline = Date.now() + busyMs;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
   }
 }
 
