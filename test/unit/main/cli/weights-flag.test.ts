@@ -1,6 +1,6 @@
 // `--weights float32|int8` reaches what the commands write: `cleft embed`'s output metadata,
 // `cleft classify --dicom --json`, and for `cleft classify --study` the job's result and the run
-// record in the library. float32 stays the default; a bad value and int8 with a results list are refused.
+// record in the library. float32 stays the default; a bad value is refused; a results list records it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -103,25 +103,30 @@ describe('--weights', () => {
       db.close();
     }
 
+    // A list's results file records it (test/unit/main/cli/classify-shards-cli.test.ts: shards, merge, resume).
     const list = path.join(tmpDir(), 'list.txt');
     fs.writeFileSync(list, `${path.join(file.parentPath, file.name)}\n`);
-    const refused = cliOutcome(
-      [
-        'classify',
-        '--bundle',
-        bundle.dir,
-        '--task',
-        'Breast density',
-        '--dicom-list',
-        list,
-        '--output',
-        path.join(tmpDir(), 'r.safetensors'),
-        '--weights',
-        'int8',
-      ],
-      { dataDir },
-    );
-    expect(refused.status).not.toBe(0);
-    expect(refused.stderr).toMatch(/--weights int8 goes with --study or --dicom/);
+    const results = path.join(tmpDir(), 'r.safetensors');
+    const listed = JSON.parse(
+      runCli(
+        [
+          'classify',
+          '--bundle',
+          bundle.dir,
+          '--task',
+          'Breast density',
+          '--dicom-list',
+          list,
+          '--output',
+          results,
+          '--weights',
+          'int8',
+          '--json',
+        ],
+        { dataDir },
+      ),
+    ) as { weights: string; status: string };
+    expect(listed).toMatchObject({ status: 'written', weights: 'int8' });
+    expect(readSafetensorsHeader(results).metadata!.weights).toBe('int8');
   });
 });
