@@ -345,40 +345,49 @@ describe('3 shards merged equal one unsharded run', () => {
 });
 
 describe('resume', () => {
-  it('a shard killed after its first study continues from its partial file; a complete output is left as is', { timeout: T }, () => {
-    const output = path.join(tmpDir('cleft-shards-resume-'), 'results-1.safetensors');
-    const partial = `${output}.partial`;
-    const killed = cliOutcome(shardArgs(1, 3, list, output), { dataDir: '', env: { CLEFT_CRASH_AT: 'classify.shard-study-saved' } });
-    expect(killed.signal).toBe('SIGKILL');
-    expect(fs.existsSync(output)).toBe(false);
-    const lines = fs.readFileSync(partial, 'utf8').split('\n').filter(Boolean);
-    expect(lines).toHaveLength(2); // the identity, then the one study saved
-    // A kill in the middle of the next line leaves a cut-off line: it is dropped, not read.
-    fs.appendFileSync(partial, lines[1]!.slice(0, 40));
-    // Another shard's command on this output does not take the partial file for its own.
-    const wrong = cliOutcome(shardArgs(2, 3, list, output), { dataDir: '' });
-    expect(wrong.status).not.toBe(0);
-    expect(wrong.stderr).toContain(`${partial} was left by another classification (shardIndex 2 vs 1)`);
+  it(
+    'a shard killed after its first study continues from its partial file (one without a precision: float32); a complete output is left as is',
+    { timeout: T },
+    () => {
+      const output = path.join(tmpDir('cleft-shards-resume-'), 'results-1.safetensors');
+      const partial = `${output}.partial`;
+      const killed = cliOutcome(shardArgs(1, 3, list, output), { dataDir: '', env: { CLEFT_CRASH_AT: 'classify.shard-study-saved' } });
+      expect(killed.signal).toBe('SIGKILL');
+      expect(fs.existsSync(output)).toBe(false);
+      const lines = fs.readFileSync(partial, 'utf8').split('\n').filter(Boolean);
+      expect(lines).toHaveLength(2); // the identity, then the one study saved
+      // As a version that recorded no precision left it: an identity without "weights" is float32's.
+      const head = JSON.parse(lines[0]!) as { identity: Record<string, unknown> };
+      expect(head.identity.weights).toBe('float32');
+      delete head.identity.weights;
+      fs.writeFileSync(partial, [JSON.stringify(head), lines[1]!, ''].join('\n'));
+      // A kill in the middle of the next line leaves a cut-off line: it is dropped, not read.
+      fs.appendFileSync(partial, lines[1]!.slice(0, 40));
+      // Another shard's command on this output does not take the partial file for its own.
+      const wrong = cliOutcome(shardArgs(2, 3, list, output), { dataDir: '' });
+      expect(wrong.status).not.toBe(0);
+      expect(wrong.stderr).toContain(`${partial} was left by another classification (shardIndex 2 vs 1)`);
 
-    const resumed = runCli(shardArgs(1, 3, list, output), { dataDir: '' });
-    expect(resumed).toContain('(1 studies resumed from the partial file)');
-    expect(fs.existsSync(partial)).toBe(false);
-    const reference = path.join(work, 'results-1.safetensors'); // the uninterrupted shard 1
-    if (!fs.existsSync(reference)) runCli(shardArgs(1, 3, list, reference), { dataDir: '' });
-    const whole = readResultsFile(reference);
-    const again = readResultsFile(output);
-    expect(again.images).toEqual(whole.images);
-    expect(again.probabilities).toStrictEqual(whole.probabilities);
-    expect(again.examProbabilities).toStrictEqual(whole.examProbabilities);
+      const resumed = runCli(shardArgs(1, 3, list, output), { dataDir: '' });
+      expect(resumed).toContain('(1 studies resumed from the partial file)');
+      expect(fs.existsSync(partial)).toBe(false);
+      const reference = path.join(work, 'results-1.safetensors'); // the uninterrupted shard 1
+      if (!fs.existsSync(reference)) runCli(shardArgs(1, 3, list, reference), { dataDir: '' });
+      const whole = readResultsFile(reference);
+      const again = readResultsFile(output);
+      expect(again.images).toEqual(whole.images);
+      expect(again.probabilities).toStrictEqual(whole.probabilities);
+      expect(again.examProbabilities).toStrictEqual(whole.examProbabilities);
 
-    const before = fs.statSync(output);
-    expect(runCli(shardArgs(1, 3, list, output), { dataDir: '' })).toContain('already complete');
-    expect(fs.statSync(output).mtimeMs).toBe(before.mtimeMs);
-    // Another run's command on that output is refused, not overwritten.
-    const r = cliOutcome(shardArgs(2, 3, list, output), { dataDir: '' });
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain(`${output} already holds other results (shardIndex 2 vs 1)`);
-  });
+      const before = fs.statSync(output);
+      expect(runCli(shardArgs(1, 3, list, output), { dataDir: '' })).toContain('already complete');
+      expect(fs.statSync(output).mtimeMs).toBe(before.mtimeMs);
+      // Another run's command on that output is refused, not overwritten.
+      const r = cliOutcome(shardArgs(2, 3, list, output), { dataDir: '' });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(`${output} already holds other results (shardIndex 2 vs 1)`);
+    },
+  );
 });
 
 describe('--study-list', () => {
