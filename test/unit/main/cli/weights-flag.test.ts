@@ -65,74 +65,70 @@ describe('--weights', () => {
     expect(bad.stderr).toMatch(/--weights.*int4.*float32, int8/s);
   });
 
-  it(
-    'cleft classify: --dicom prints it, --study records it in the job result and the run, --dicom-list in its results file',
-    { timeout: 300_000 },
-    async () => {
-      requireDump2dcm();
-      const source = tmpDir('cleft-dicom-');
-      writeFourViewExam(source, 1);
-      const dataDir = path.join(tmpDir(), 'library');
-      const b = testBackend(dataDir);
-      const bundle = await addTinyBundle(b, 7, { name: 'tiny' });
-      const studies = await importExams(b, source);
-      await b.close();
-      const file = fs.readdirSync(source, { recursive: true, withFileTypes: true }).find((e) => e.isFile())!;
-      const dicom = [
-        'classify',
-        '--bundle',
-        bundle.dir,
-        '--task',
-        'Breast density',
-        '--dicom',
-        path.join(file.parentPath, file.name),
-        '--json',
-      ];
-      const f = JSON.parse(runCli(dicom, { dataDir })) as { weights: string; exam: Record<string, number> };
-      const q = JSON.parse(runCli([...dicom, '--weights', 'int8'], { dataDir })) as { weights: string; exam: Record<string, number> };
-      expect(f.weights).toBe('float32');
-      expect(q.weights).toBe('int8');
-      expect(q.exam).not.toEqual(f.exam);
+  it('cleft classify: --dicom prints it, --study records it in job and run, a list in its file', { timeout: 300_000 }, async () => {
+    requireDump2dcm();
+    const source = tmpDir('cleft-dicom-');
+    writeFourViewExam(source, 1);
+    const dataDir = path.join(tmpDir(), 'library');
+    const b = testBackend(dataDir);
+    const bundle = await addTinyBundle(b, 7, { name: 'tiny' });
+    const studies = await importExams(b, source);
+    await b.close();
+    const file = fs.readdirSync(source, { recursive: true, withFileTypes: true }).find((e) => e.isFile())!;
+    const dicom = [
+      'classify',
+      '--bundle',
+      bundle.dir,
+      '--task',
+      'Breast density',
+      '--dicom',
+      path.join(file.parentPath, file.name),
+      '--json',
+    ];
+    const f = JSON.parse(runCli(dicom, { dataDir })) as { weights: string; exam: Record<string, number> };
+    const q = JSON.parse(runCli([...dicom, '--weights', 'int8'], { dataDir })) as { weights: string; exam: Record<string, number> };
+    expect(f.weights).toBe('float32');
+    expect(q.weights).toBe('int8');
+    expect(q.exam).not.toEqual(f.exam);
 
-      const uid = studies[0]!.studyUid;
-      const out = JSON.parse(
-        runCli(['classify', '--bundle', bundle.dir, '--task', 'Breast density', '--study', uid, '--weights', 'int8', '--json'], {
-          dataDir,
-        }),
-      ) as { runId: number; weights: string };
-      expect(out.weights).toBe('int8');
-      const db = openDatabase(path.join(dataDir, DB_FILE_NAME), { readonly: true });
-      try {
-        expect(new RunsRepo(db).getRun(out.runId).record.weights).toBe('int8');
-      } finally {
-        db.close();
-      }
+    const uid = studies[0]!.studyUid;
+    const out = JSON.parse(
+      runCli(['classify', '--bundle', bundle.dir, '--task', 'Breast density', '--study', uid, '--weights', 'int8', '--json'], {
+        dataDir,
+      }),
+    ) as { runId: number; weights: string };
+    expect(out.weights).toBe('int8');
+    const db = openDatabase(path.join(dataDir, DB_FILE_NAME), { readonly: true });
+    try {
+      expect(new RunsRepo(db).getRun(out.runId).record.weights).toBe('int8');
+    } finally {
+      db.close();
+    }
 
-      // A list's results file records it (test/unit/main/cli/classify-shards-cli.test.ts: shards, merge, resume).
-      const list = path.join(tmpDir(), 'list.txt');
-      fs.writeFileSync(list, `${path.join(file.parentPath, file.name)}\n`);
-      const results = path.join(tmpDir(), 'r.safetensors');
-      const listed = JSON.parse(
-        runCli(
-          [
-            'classify',
-            '--bundle',
-            bundle.dir,
-            '--task',
-            'Breast density',
-            '--dicom-list',
-            list,
-            '--output',
-            results,
-            '--weights',
-            'int8',
-            '--json',
-          ],
-          { dataDir },
-        ),
-      ) as { weights: string; status: string };
-      expect(listed).toMatchObject({ status: 'written', weights: 'int8' });
-      expect(readSafetensorsHeader(results).metadata!.weights).toBe('int8');
-    },
-  );
+    // A list's results file records it (test/unit/main/cli/classify-shards-cli.test.ts: shards, merge, resume).
+    const list = path.join(tmpDir(), 'list.txt');
+    fs.writeFileSync(list, `${path.join(file.parentPath, file.name)}\n`);
+    const results = path.join(tmpDir(), 'r.safetensors');
+    const listed = JSON.parse(
+      runCli(
+        [
+          'classify',
+          '--bundle',
+          bundle.dir,
+          '--task',
+          'Breast density',
+          '--dicom-list',
+          list,
+          '--output',
+          results,
+          '--weights',
+          'int8',
+          '--json',
+        ],
+        { dataDir },
+      ),
+    ) as { weights: string; status: string };
+    expect(listed).toMatchObject({ status: 'written', weights: 'int8' });
+    expect(readSafetensorsHeader(results).metadata!.weights).toBe('int8');
+  });
 });
