@@ -5,10 +5,12 @@
 // holds the same numbers as one run of the library.
 //
 // Resumable: each finished study is appended as one JSON line to `<output>.partial` (the first line
-// names the shard's identity); a rerun of the same command skips the studies found there (a line
-// cut by a kill is dropped), and an existing complete output of the same identity is left as is.
+// names the shard's identity, its weight precision included); a rerun of the same command skips the
+// studies found there (a line cut by a kill is dropped), and an existing complete output of the same
+// identity is left as is. A partial file of another precision is refused: its studies would mix.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { WeightPrecision } from '../../common/precision';
 import { bundleSpec, type Engine } from '../features/image-features';
 import { prepareFiles } from '../dicom/pipeline/prepare';
 import { APP_VERSION } from '../version';
@@ -62,6 +64,8 @@ export interface ClassifyShardOutcome {
   resumed: number;
   skipped: number;
   executionProvider: string;
+  /** The encoders' weight precision (recorded in the results file). */
+  weights: WeightPrecision;
 }
 
 /** One study's results as a line of the partial file. */
@@ -109,6 +113,7 @@ function describe(bundle: CleftBundle, o: ClassifyShardOptions) {
     preprocessSha256: bundleSpec(bundle).sha256,
     shardCount: o.plan.shard.count,
     inputsSha256: o.plan.inputsSha256,
+    weights: o.engine.weights ?? 'float32',
     shardIndex: o.plan.shard.index,
   };
   const adapters = { ...adapterHashes(bundle), ...(head ? { [`adaptor:${head.entry.name}`]: promptsHash } : {}) };
@@ -133,6 +138,11 @@ function readPartial(file: string, identity: ShardIdentity): Map<string, StudyLi
     fs.rmSync(file);
     return done;
   }
+  if (parsed.data.weights !== identity.weights)
+    throw new Error(
+      `${file} holds studies classified with ${parsed.data.weights} weights, this run asks for ${identity.weights}: ` +
+        `rerun with --weights ${parsed.data.weights} to resume it, or remove it to start over with ${identity.weights}`,
+    );
   const diff = identityDifference(identity, parsed.data);
   if (diff)
     throw new Error(
@@ -158,10 +168,15 @@ export async function classifyShard(o: ClassifyShardOptions): Promise<ClassifySh
   const bundle = await openBundle(o.bundleDir, { verify: 'sizes' });
   const { head, prompts, identity, record } = describe(bundle, o);
   const images = o.plan.studies.reduce((n, s) => n + s.images.length, 0);
-  const base = { output: o.output, studies: o.plan.studies.length, images, skipped: o.plan.skipped.length };
+  const base = { output: o.output, studies: o.plan.studies.length, images, skipped: o.plan.skipped.length, weights: identity.weights };
 
   if (fs.existsSync(o.output)) {
     const existing = readResultsFile(o.output);
+    if (existing.identity.weights !== identity.weights)
+      throw new Error(
+        `${o.output} already holds results made with ${existing.identity.weights} weights, this run asks for ${identity.weights}; ` +
+          'remove it or choose another --output',
+      );
     const diff = identityDifference(identity, existing.identity);
     if (diff) throw new Error(`${o.output} already holds other results (${diff}); remove it or choose another --output`);
     return { ...base, status: 'exists', resumed: 0, executionProvider: existing.executionProvider };

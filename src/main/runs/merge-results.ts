@@ -1,13 +1,15 @@
 // `cleft runs merge`: the results files of a sharded classification (classify-shard.ts) into the
 // library as ONE classification run, the kind the app's Classify records. The set is checked first
-// (one run: same bundle, prompts, task, app version, N and input list; every shard 1..N exactly
-// once; no study or image in two shards) and refused naming the file and the reason. Images the
-// library does not hold yet are indexed through the library's one indexing path (index-files.ts).
+// (one run: same bundle, prompts, task, app version, weight precision, N and input list; every
+// shard 1..N exactly once; no study or image in two shards) and refused naming the file and the
+// reason. Images the library does not hold yet are indexed through the library's one indexing
+// path (index-files.ts).
 // Per-breast and per-exam results are recomputed from the per-image probabilities exactly as the
 // classify job combines them (combine-study.ts), so the merged run equals a run of the library bit
 // for bit.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { WeightPrecision } from '../../common/precision';
 import type { RunRecord } from '../../common/runs';
 import { DB_FILE_NAME, openDatabase, type Db } from '../db/database';
 import { ImagesRepo } from '../db/images-repo';
@@ -44,6 +46,7 @@ const FIELD_NAMES: Record<keyof RunIdentity, string> = {
   preprocessSha256: 'preprocessing hash',
   shardCount: 'number of shards N',
   inputsSha256: 'input list (hash of its StudyInstanceUIDs)',
+  weights: 'weight precision',
 };
 
 export interface MergeOutcome {
@@ -58,11 +61,22 @@ export interface MergeOutcome {
   model: { id: number; name: string; registered: boolean };
   /** What the shards did not classify, with the reasons they give. */
   skipped: ResultsSkipped[];
+  /** The encoders' weight precision the shards ran with (recorded in the run). */
+  weights: WeightPrecision;
 }
 
 function runIdentityOf(r: ResultsFile): RunIdentity {
   const { shardIndex: _k, ...run } = r.identity;
   return run;
+}
+
+/**
+ * The key of a merged set in its run's record. float32 keeps the key of the identity without a
+ * precision (as merges recorded before it existed), so a retried merge of such a set still finds its run.
+ */
+function mergeKeyOf(run: RunIdentity): string {
+  const { weights, ...rest } = run;
+  return sha256Hex(canonicalJson(weights === 'float32' ? rest : run));
 }
 
 /** Reads the files and refuses anything but one complete run's shards, each exactly once. */
@@ -78,6 +92,11 @@ export function checkShardSet(files: readonly string[]): { file: string; results
   const ref = set[0]!;
   const refRun = runIdentityOf(ref.results);
   for (const s of set.slice(1)) {
+    const w = s.results.identity.weights;
+    if (w !== refRun.weights)
+      throw new Error(
+        `${s.file}: not a shard of the same run as ${ref.file}: another ${FIELD_NAMES.weights} (${w} weights; ${ref.file}: ${refRun.weights})`,
+      );
     const diff = identityDifference(refRun, runIdentityOf(s.results));
     if (diff) {
       const key = diff.split(' ')[0] as keyof RunIdentity;
@@ -197,11 +216,18 @@ export async function mergeResults(files: readonly string[], dataDir: string): P
     const { model, registered } = await modelOf(db, dataDir, first.results, first.file);
     const runs = new RunsRepo(db);
     // The same set merged again (a retried merge step) names its run instead of adding a second one.
-    const mergeKey = sha256Hex(canonicalJson(runIdentityOf(first.results)));
+    const mergeKey = mergeKeyOf(runIdentityOf(first.results));
     const images = set.reduce((n, s) => n + s.results.images.length, 0);
     const studiesCount = set.reduce((n, s) => n + s.results.studies.length, 0);
     const skipped = set.flatMap((s) => s.results.skipped);
-    const base = { studies: studiesCount, images, shards: set.length, skipped, model: { id: model.id, name: model.name, registered } };
+    const base = {
+      studies: studiesCount,
+      images,
+      shards: set.length,
+      skipped,
+      weights: id.weights,
+      model: { id: model.id, name: model.name, registered },
+    };
     const before = runs.runOfMergedShards(task.id, mergeKey);
     if (before !== null) return { ...base, runId: before, alreadyMerged: true, indexed: 0 };
 
@@ -249,6 +275,7 @@ export async function mergeResults(files: readonly string[], dataDir: string): P
       selectionSha256: selectionSha256(studies.map((s) => s.studyId)),
       executionProvider: providers.join(', ') || null,
       appVersion: id.appVersion,
+      weights: id.weights,
       params: {
         task: id.task,
         promptSet: id.promptSet,

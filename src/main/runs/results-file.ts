@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { readSafetensorsHeader, readTensors, writeSafetensors, type TensorInput } from '../../native/formats/safetensors';
 import { canonicalJson, sha256Hex } from '../../native/io/hash';
+import { WEIGHT_PRECISIONS, WeightPrecision } from '../../common/precision';
 
 export const RESULTS_FORMAT = 'cleft-classification-results';
 export const RESULTS_FORMAT_VERSION = '1';
@@ -26,6 +27,8 @@ export const RunIdentity = z.object({
   shardCount: z.number().int().min(1),
   /** sha256 of the sorted StudyInstanceUIDs of the whole input (all shards): the same list, whatever its order. */
   inputsSha256: z.string(),
+  /** The frozen encoders' weight precision; absent (files and partial files written before it existed): float32. */
+  weights: WeightPrecision.default('float32'),
 });
 export type RunIdentity = z.infer<typeof RunIdentity>;
 
@@ -128,6 +131,7 @@ const META = {
   inputsSha256: 'inputs_sha256',
   inputList: 'input_list',
   executionProvider: 'execution_provider',
+  weights: 'weights',
   combination: 'combination',
   studies: 'studies',
   images: 'images',
@@ -170,6 +174,7 @@ export function writeResultsFile(file: string, r: ResultsFile): void {
     [META.inputsSha256]: id.inputsSha256,
     [META.inputList]: r.inputList,
     [META.executionProvider]: r.executionProvider,
+    [META.weights]: id.weights,
     [META.combination]: 'mean of the views\u2019 probabilities',
     [META.studies]: JSON.stringify(r.studies),
     [META.images]: JSON.stringify(r.images),
@@ -233,6 +238,9 @@ export function readResultsFile(file: string): ResultsFile {
     if (!Number.isInteger(n) || n < 1) throw new ResultsFileError(file, `metadata "${key}" is not a positive integer`);
     return n;
   };
+  const weights = m[META.weights] ?? 'float32'; // absent in files written before it existed
+  if (!(WEIGHT_PRECISIONS as readonly string[]).includes(weights))
+    throw new ResultsFileError(file, `metadata "${META.weights}" is "${weights}", expected one of ${WEIGHT_PRECISIONS.join(', ')}`);
   const identity: ShardIdentity = {
     appVersion: str(META.appVersion),
     task: str(META.task),
@@ -244,6 +252,7 @@ export function readResultsFile(file: string): ResultsFile {
     preprocessSha256: str(META.preprocessSha256),
     shardCount: int(META.shardCount),
     inputsSha256: str(META.inputsSha256),
+    weights: weights as WeightPrecision,
     shardIndex: int(META.shardIndex),
   };
   if (identity.shardIndex > identity.shardCount)

@@ -36,6 +36,7 @@ export function shardCommand(o: { node: string; entry: string; shards: number; d
     ...(c.device ? ['--device', c.device] : []),
     ...(c.dataDir ? ['--data-dir', c.dataDir] : []),
     ...(c.cacheDir ? ['--cache-dir', c.cacheDir] : []),
+    ...(c.weights ? ['--weights', c.weights] : []),
     // As many ONNX Runtime threads as Slurm gave the task CPUs.
     '--threads',
     CPUS_VAR,

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../native/io/atomic-write';
+import { WeightPrecision } from '../../common/precision';
 
 export const SUBMISSION_FILE = 'cleft-slurm.json';
 export const SCRIPT_FILE = 'cleft-classify.sbatch';
@@ -24,6 +25,8 @@ export const ClassifyArgs = z.object({
   device: z.string().nullable(),
   dataDir: z.string().nullable(),
   cacheDir: z.string().nullable(),
+  /** `--weights` of every shard; absent (records written before it existed) or null: not passed, float32. */
+  weights: WeightPrecision.nullable().optional(),
 });
 export type ClassifyArgs = z.infer<typeof ClassifyArgs>;
 

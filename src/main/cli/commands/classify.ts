@@ -35,7 +35,7 @@ import { builtinTask, parseTask, type TaskSpec } from '../../../native/cleft/tas
 import { zeroShot } from '../../../native/cleft/zero-shot';
 import { parseProviderChoice, providerLabel } from '../../../native/runtime/providers';
 import { DeviceRecorder } from '../../../native/runtime/device-recorder';
-import { inProcessEngine } from '../../../native/models/embed';
+import { deviceForWeights, inProcessEngine } from '../../../native/models/embed';
 import { num } from './train';
 import { classifyShard } from '../../runs/classify-shard';
 import { parseShard, planFromDicomList, planFromStudyList } from '../../runs/shard-plan';
@@ -57,7 +57,7 @@ interface Flags {
   studyList?: string;
   shard?: string;
   output?: string;
-  /** Unset: float32 for files, the library's Settings for studies (as the app). */
+  /** Unset: float32 for files and lists, the library's Settings for studies (as the app). */
   weights?: WeightPrecision;
 }
 
@@ -117,16 +117,13 @@ export function register(program: Command): void {
     .addOption(
       new Option(
         '--weights <precision>',
-        'float32 (exact) | int8 (weight-only int8 encoders, CPU; docs/engine.md#int8-weights) (default: float32; for --study, the library Settings, as the app)',
+        'float32 (exact) | int8 (weight-only int8 encoders, CPU; docs/engine.md#int8-weights) (default: float32; for --study, the library Settings, as the app); ' +
+          'a list records it in its results file, and a shard resumes only with the precision it started with',
       ).choices([...WEIGHT_PRECISIONS]),
     )
     .action(async (f: Flags) => {
       const inputs = [f.study?.length, f.dicom?.length, f.dicomList, f.studyList].filter(Boolean).length;
       if (inputs !== 1) throw new Error('give one of --study UID..., --dicom FILE..., --dicom-list FILE or --study-list FILE');
-      if ((f.dicomList || f.studyList) && f.weights === 'int8')
-        throw new Error(
-          '--weights int8 goes with --study or --dicom: a results file of --dicom-list/--study-list records no weight precision, so its shards are float32',
-        );
       if (f.dicomList || f.studyList) return classifyList(f);
       if (f.shard || f.output) throw new Error('--shard and --output go with --dicom-list FILE or --study-list FILE');
       if (f.promptSet && f.adaptor) throw new Error('give --prompt-set or --adaptor, not both');
@@ -415,6 +412,7 @@ async function classifyList(f: Flags): Promise<void> {
   if (!f.output) throw new Error('--dicom-list and --study-list write a results file: give --output FILE.safetensors');
   const shard = f.shard ? parseShard(f.shard) : { index: 1, count: 1 };
   const device = parseProviderChoice(f.device ?? 'auto');
+  deviceForWeights(device, f.weights); // int8 on a GPU device fails before any file is read or written
   const threads = num(f.threads, '--threads', { int: true, min: 1 });
   const task = resolveTask(f.task, f.dataDir);
   const list = (f.dicomList ?? f.studyList)!;
@@ -440,6 +438,8 @@ async function classifyList(f: Flags): Promise<void> {
       device,
       onWarning: (m) => console.error(`warning: ${m}`),
       ...(threads ? { threads } : {}),
+      // Not the library's Settings: every shard of a run must run the same precision, whatever node it is on.
+      weights: f.weights ?? 'float32',
     },
     onProgress: (done, total, message) => console.error(`${label}: ${done}/${total} ${message}`),
   });
@@ -448,12 +448,13 @@ async function classifyList(f: Flags): Promise<void> {
     console.log(JSON.stringify({ ...r, shard: `${shard.index}/${shard.count}`, totalStudies: plan.totalStudies, seconds }, null, 2));
     return;
   }
-  if (r.status === 'exists') console.log(`${output}: already complete (${label}, ${r.studies} studies, ${r.images} images); left as is`);
+  if (r.status === 'exists')
+    console.log(`${output}: already complete (${label}, ${r.studies} studies, ${r.images} images${weightsNote(r.weights)}); left as is`);
   else
     console.log(
       `${output}: ${label}, ${r.studies} studies, ${r.images} images` +
         (r.resumed ? ` (${r.resumed} studies resumed from the partial file)` : '') +
-        `, device ${r.executionProvider}, ${seconds.toFixed(2)} s`,
+        `, device ${r.executionProvider}${weightsNote(r.weights)}, ${seconds.toFixed(2)} s`,
     );
   for (const s of plan.skipped) console.log(`  skipped ${s.file}: ${s.reason}`);
 }

@@ -16,6 +16,7 @@ import { mergeResults } from '../../runs/merge-results';
 import { PSEUDONYM_LENGTH } from '../../runs/pseudonym';
 import { writeFileAtomic } from '../../../native/io/atomic-write';
 import type { EvaluationSet, MetricsSummary } from '../../../common/runs';
+import { weightsNote } from '../../../common/precision';
 import { formatReport } from './evaluate';
 import { num } from './train';
 
@@ -195,7 +196,7 @@ export function register(program: Command): void {
     .description(
       'Import the results files of every shard of one `cleft classify --shard K/N` as ONE classification run of the library ' +
         '(as the app records it: Predictions, metrics, exports). Refuses a set that is incomplete, gives a shard twice, mixes runs ' +
-        '(bundle, prompt set, task, N, app version, input list) or has a study in two shards, naming the file and the reason. ' +
+        '(bundle, prompt set, task, weight precision, N, app version, input list) or has a study in two shards, naming the file and the reason. ' +
         'Images the library does not hold are indexed from the paths in the files. Merging the same set again names its run.',
     )
     .option('--data-dir <dir>', 'library folder (default: $CLEFT_DATA_DIR or the app user-data folder)')
@@ -210,7 +211,7 @@ export function register(program: Command): void {
       console.log(
         r.alreadyMerged
           ? `these ${r.shards} shards were already merged as run #${r.runId}; nothing added`
-          : `run #${r.runId}: ${r.shards} shards merged, ${r.studies} studies, ${r.images} images` +
+          : `run #${r.runId}: ${r.shards} shards merged, ${r.studies} studies, ${r.images} images${weightsNote(r.weights)}` +
               (r.indexed ? ` (${r.indexed} images indexed into the library)` : ''),
       );
       for (const s of r.skipped) console.log(`  skipped ${s.file}: ${s.reason}`);

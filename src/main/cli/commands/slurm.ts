@@ -4,7 +4,7 @@
 // keeps accounting) beside the results files, and submit again only the shards that failed.
 //
 //   cleft slurm classify --bundle B --task T (--dicom-list FILE | --study-list FILE --data-dir D) --array N [--out-dir DIR]
-//                        [--partition P] [--time T] [--gpus-per-task G] [--cpus-per-task C]
+//                        [--partition P] [--time T] [--gpus-per-task G] [--cpus-per-task C] [--weights float32|int8]
 //   cleft slurm status [DIR|JOBID] [--json]
 //   cleft slurm resubmit [DIR|JOBID] [--partition P] [--time T] [--json]
 //
@@ -12,7 +12,8 @@
 // (cleft-slurm.json), the logs and results-K.safetensors; merge those with `cleft runs merge`.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../../../common/precision';
 import { writeFileAtomic } from '../../../native/io/atomic-write';
 import { parseProviderChoice } from '../../../native/runtime/providers';
 import { controllerJobs, sbatch } from '../../slurm/client';
@@ -46,6 +47,7 @@ interface ClassifyFlags {
   device?: string;
   dataDir?: string;
   cacheDir?: string;
+  weights?: WeightPrecision;
   json?: boolean;
 }
 
@@ -119,6 +121,12 @@ export function register(program: Command): void {
       'library the results will be merged into (printed in the merge command; passed to the shards for custom tasks)',
     )
     .option('--cache-dir <dir>', 'ONNX cache for the shards (default: <data dir>/cache/onnx on each node)')
+    .addOption(
+      new Option(
+        '--weights <precision>',
+        'float32 (exact, default) | int8 (weight-only int8 encoders, CPU; docs/engine.md#int8-weights) for every shard; recorded in the results files',
+      ).choices([...WEIGHT_PRECISIONS]),
+    )
     .option('--json', 'print the submission as JSON')
     .action(async (f: ClassifyFlags) => {
       const shards = num(f.array, '--array', { int: true, min: 1 })!;
@@ -126,6 +134,12 @@ export function register(program: Command): void {
       const gpusPerTask = num(f.gpusPerTask, '--gpus-per-task', { int: true, min: 1 }) ?? null;
       const device = f.device ?? (gpusPerTask ? 'cuda:0' : null);
       if (device) parseProviderChoice(device);
+      if (f.weights === 'int8' && device && device !== 'cpu' && device !== 'auto')
+        throw new Error(
+          `--weights int8 runs the encoders on the CPU provider only (ORT's int8 MatMulNBits kernel): ` +
+            `${f.device ? `--device ${device}` : `--gpus-per-task (its shards run on ${device})`} cannot run it; ` +
+            'drop it (or give --device cpu), or use --weights float32',
+        );
       if (f.promptSet && f.adaptor) throw new Error('give --prompt-set or --adaptor, not both');
       if (!fs.existsSync(f.bundle) || !fs.statSync(f.bundle).isDirectory()) throw new Error(`--bundle ${f.bundle}: no such folder`);
       if (!f.dicomList === !f.studyList) throw new Error('give one of --dicom-list FILE or --study-list FILE');
@@ -156,6 +170,7 @@ export function register(program: Command): void {
         // A study list is read from the library: the shards get it explicitly.
         dataDir: f.dataDir || f.studyList ? abs(library!) : null,
         cacheDir: f.cacheDir ? abs(f.cacheDir) : null,
+        weights: f.weights ?? null,
       };
       // The node and cleft entry running now, by absolute path: on a shared filesystem every node runs this version.
       const command = shardCommand({ node: process.execPath, entry: fs.realpathSync(process.argv[1]!), shards, dir, classify });

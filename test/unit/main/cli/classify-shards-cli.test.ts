@@ -14,6 +14,7 @@ import { generatePhantoms, type PhantomExam } from '../../../../src/main/dicom/p
 import { readResultsFile } from '../../../../src/main/runs/results-file';
 import { addAdaptor, addPromptSet, openBundle } from '../../../../src/native/bundle/index';
 import { parseShard, planFromDicomList } from '../../../../src/main/runs/shard-plan';
+import { readSafetensorsHeader, readTensors, writeSafetensors } from '../../../../src/native/formats/safetensors';
 import { cliOutcome, runCli, stopClis } from '../../../helpers/cli';
 import { addTinyBundle, testBackend, type TinyBundle } from '../../../helpers/library';
 import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
@@ -239,6 +240,39 @@ describe('3 shards merged equal one unsharded run', () => {
     for (const [key, p] of a) expect(b.get(key), key).toStrictEqual(p);
   });
 
+  it(
+    'a float32 file written before the precision was recorded (no "weights" key) merges as float32, as the same run',
+    { timeout: T },
+    () => {
+      // Such a file: shard 1 with its "weights" metadata taken out.
+      const old = path.join(work, 'no-weights-1.safetensors');
+      const h = readSafetensorsHeader(outputs[0]!);
+      const { weights, ...metadata } = h.metadata!;
+      expect(weights).toBe('float32');
+      writeSafetensors(old, readTensors(h), metadata);
+      expect(readSafetensorsHeader(old).metadata!.weights).toBeUndefined();
+      expect(readResultsFile(old).identity.weights).toBe('float32');
+
+      const now = JSON.parse(runCli(['runs', 'merge', ...outputs, '--json'], { dataDir })) as { runId: number };
+      const merged = JSON.parse(runCli(['runs', 'merge', old, outputs[1]!, outputs[2]!, '--json'], { dataDir })) as {
+        runId: number;
+        alreadyMerged: boolean;
+        weights: string;
+      };
+      // The same run as the files that say float32: the merge key did not change for float32.
+      expect(merged).toMatchObject({ runId: now.runId, alreadyMerged: true, weights: 'float32' });
+      const fresh = path.join(tmpDir('cleft-shards-old-'), 'library');
+      const alone = JSON.parse(runCli(['runs', 'merge', old, outputs[1]!, outputs[2]!, '--data-dir', fresh, '--json'])) as {
+        runId: number;
+      };
+      const runs = JSON.parse(runCli(['runs', 'list', '--json'], { dataDir: fresh })) as { id: number; record: { weights?: string } }[];
+      expect(runs.find((r) => r.id === alone.runId)!.record.weights).toBe('float32');
+      const a = predictions(dataDir, libraryRunId);
+      const b = predictions(fresh, alone.runId);
+      for (const [key, p] of a) expect(b.get(key), key).toStrictEqual(p);
+    },
+  );
+
   it('without --shard processes everything: the same probabilities as the shards together', { timeout: T }, () => {
     const all = path.join(work, 'all.safetensors');
     runCli(
@@ -311,40 +345,49 @@ describe('3 shards merged equal one unsharded run', () => {
 });
 
 describe('resume', () => {
-  it('a shard killed after its first study continues from its partial file; a complete output is left as is', { timeout: T }, () => {
-    const output = path.join(tmpDir('cleft-shards-resume-'), 'results-1.safetensors');
-    const partial = `${output}.partial`;
-    const killed = cliOutcome(shardArgs(1, 3, list, output), { dataDir: '', env: { CLEFT_CRASH_AT: 'classify.shard-study-saved' } });
-    expect(killed.signal).toBe('SIGKILL');
-    expect(fs.existsSync(output)).toBe(false);
-    const lines = fs.readFileSync(partial, 'utf8').split('\n').filter(Boolean);
-    expect(lines).toHaveLength(2); // the identity, then the one study saved
-    // A kill in the middle of the next line leaves a cut-off line: it is dropped, not read.
-    fs.appendFileSync(partial, lines[1]!.slice(0, 40));
-    // Another shard's command on this output does not take the partial file for its own.
-    const wrong = cliOutcome(shardArgs(2, 3, list, output), { dataDir: '' });
-    expect(wrong.status).not.toBe(0);
-    expect(wrong.stderr).toContain(`${partial} was left by another classification (shardIndex 2 vs 1)`);
+  it(
+    'a shard killed after its first study continues from its partial file (one without a precision: float32); a complete output is left as is',
+    { timeout: T },
+    () => {
+      const output = path.join(tmpDir('cleft-shards-resume-'), 'results-1.safetensors');
+      const partial = `${output}.partial`;
+      const killed = cliOutcome(shardArgs(1, 3, list, output), { dataDir: '', env: { CLEFT_CRASH_AT: 'classify.shard-study-saved' } });
+      expect(killed.signal).toBe('SIGKILL');
+      expect(fs.existsSync(output)).toBe(false);
+      const lines = fs.readFileSync(partial, 'utf8').split('\n').filter(Boolean);
+      expect(lines).toHaveLength(2); // the identity, then the one study saved
+      // As a version that recorded no precision left it: an identity without "weights" is float32's.
+      const head = JSON.parse(lines[0]!) as { identity: Record<string, unknown> };
+      expect(head.identity.weights).toBe('float32');
+      delete head.identity.weights;
+      fs.writeFileSync(partial, [JSON.stringify(head), lines[1]!, ''].join('\n'));
+      // A kill in the middle of the next line leaves a cut-off line: it is dropped, not read.
+      fs.appendFileSync(partial, lines[1]!.slice(0, 40));
+      // Another shard's command on this output does not take the partial file for its own.
+      const wrong = cliOutcome(shardArgs(2, 3, list, output), { dataDir: '' });
+      expect(wrong.status).not.toBe(0);
+      expect(wrong.stderr).toContain(`${partial} was left by another classification (shardIndex 2 vs 1)`);
 
-    const resumed = runCli(shardArgs(1, 3, list, output), { dataDir: '' });
-    expect(resumed).toContain('(1 studies resumed from the partial file)');
-    expect(fs.existsSync(partial)).toBe(false);
-    const reference = path.join(work, 'results-1.safetensors'); // the uninterrupted shard 1
-    if (!fs.existsSync(reference)) runCli(shardArgs(1, 3, list, reference), { dataDir: '' });
-    const whole = readResultsFile(reference);
-    const again = readResultsFile(output);
-    expect(again.images).toEqual(whole.images);
-    expect(again.probabilities).toStrictEqual(whole.probabilities);
-    expect(again.examProbabilities).toStrictEqual(whole.examProbabilities);
+      const resumed = runCli(shardArgs(1, 3, list, output), { dataDir: '' });
+      expect(resumed).toContain('(1 studies resumed from the partial file)');
+      expect(fs.existsSync(partial)).toBe(false);
+      const reference = path.join(work, 'results-1.safetensors'); // the uninterrupted shard 1
+      if (!fs.existsSync(reference)) runCli(shardArgs(1, 3, list, reference), { dataDir: '' });
+      const whole = readResultsFile(reference);
+      const again = readResultsFile(output);
+      expect(again.images).toEqual(whole.images);
+      expect(again.probabilities).toStrictEqual(whole.probabilities);
+      expect(again.examProbabilities).toStrictEqual(whole.examProbabilities);
 
-    const before = fs.statSync(output);
-    expect(runCli(shardArgs(1, 3, list, output), { dataDir: '' })).toContain('already complete');
-    expect(fs.statSync(output).mtimeMs).toBe(before.mtimeMs);
-    // Another run's command on that output is refused, not overwritten.
-    const r = cliOutcome(shardArgs(2, 3, list, output), { dataDir: '' });
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain(`${output} already holds other results (shardIndex 2 vs 1)`);
-  });
+      const before = fs.statSync(output);
+      expect(runCli(shardArgs(1, 3, list, output), { dataDir: '' })).toContain('already complete');
+      expect(fs.statSync(output).mtimeMs).toBe(before.mtimeMs);
+      // Another run's command on that output is refused, not overwritten.
+      const r = cliOutcome(shardArgs(2, 3, list, output), { dataDir: '' });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(`${output} already holds other results (shardIndex 2 vs 1)`);
+    },
+  );
 });
 
 describe('--study-list', () => {
@@ -457,5 +500,111 @@ describe('--prompt-set and --adaptor', () => {
     }[];
     const [own, mine] = [lib.runId, merged.runId].map((id) => runs.find((r) => r.id === id)!);
     expect(mine).toMatchObject({ kind: 'adaptor', name: own!.name, record: { adapters: own!.record.adapters, promptSetSha256: null } });
+  });
+});
+
+describe('--weights int8', () => {
+  /** Three exams: shard 1/2 holds two studies, 2/2 one. */
+  let int8List: string;
+  const int8Outputs: string[] = [];
+  const int8 = ['--weights', 'int8'];
+  beforeAll(() => {
+    int8List = writeList(path.join(work, 'int8.txt'), files.slice(0, 12));
+    for (const k of [1, 2]) {
+      const output = path.join(work, `int8-${k}.safetensors`);
+      runCli([...shardArgs(k, 2, int8List, output), ...int8], { dataDir: '' });
+      int8Outputs.push(output);
+    }
+  }, T);
+
+  it(
+    'records the precision in the results file; merged, the shards equal the unsharded int8 run of the library exactly',
+    { timeout: T },
+    () => {
+      const r = readResultsFile(int8Outputs[0]!);
+      expect(r.identity.weights).toBe('int8');
+      expect(readSafetensorsHeader(int8Outputs[0]!).metadata!.weights).toBe('int8');
+      expect(readSafetensorsHeader(path.join(work, 'results-1.safetensors')).metadata!.weights).toBe('float32');
+
+      const three = exams.slice(0, 3).map((e) => e.studyInstanceUID);
+      const lib = JSON.parse(
+        runCli(['classify', '--bundle', bundle.dir, '--task', TASK, '--study', ...three, ...int8, '--json'], { dataDir }),
+      ) as { runId: number; weights: string };
+      expect(lib.weights).toBe('int8');
+      const merged = JSON.parse(runCli(['runs', 'merge', ...int8Outputs, '--json'], { dataDir })) as {
+        runId: number;
+        studies: number;
+        weights: string;
+      };
+      expect(merged).toMatchObject({ studies: 3, weights: 'int8' });
+      const a = predictions(dataDir, lib.runId);
+      const m = predictions(dataDir, merged.runId);
+      expect(a.size).toBe(3 * (4 + 2 + 1));
+      expect([...m.keys()].sort()).toEqual([...a.keys()].sort());
+      for (const [key, p] of a) expect(m.get(key), key).toStrictEqual(p); // exact: same doubles
+      // int8 did run: the float32 run of the library differs on these studies.
+      const f32 = predictions(dataDir, libraryRunId);
+      expect([...a].some(([key, p]) => JSON.stringify(f32.get(key)) !== JSON.stringify(p))).toBe(true);
+
+      const runs = JSON.parse(runCli(['runs', 'list', '--json'], { dataDir })) as {
+        id: number;
+        name: string;
+        record: { weights?: string };
+      }[];
+      const [own, mine] = [lib.runId, merged.runId].map((id) => runs.find((x) => x.id === id)!);
+      expect(mine).toMatchObject({ name: own!.name, record: { weights: 'int8' } });
+      expect(own!.record.weights).toBe('int8');
+      expect(runCli(['runs', 'merge', ...int8Outputs], { dataDir })).toContain(`already merged as run #${merged.runId}`);
+    },
+  );
+
+  it('merge refuses shards of mixed precision, naming the odd file and both precisions', { timeout: T }, () => {
+    const f32 = path.join(work, 'int8-list-float32-2.safetensors');
+    runCli(shardArgs(2, 2, int8List, f32), { dataDir: '' });
+    const runsBefore = runCli(['runs', 'list', '--json'], { dataDir });
+    const r = cliOutcome(['runs', 'merge', int8Outputs[0]!, f32], { dataDir });
+    expect(r.status, r.stdout).not.toBe(0);
+    expect(r.stderr).toContain(
+      `${f32}: not a shard of the same run as ${int8Outputs[0]}: another weight precision (float32 weights; ${int8Outputs[0]}: int8)`,
+    );
+    expect(runCli(['runs', 'list', '--json'], { dataDir })).toBe(runsBefore);
+  });
+
+  it('a shard resumes only with the precision it started with; a complete output of another precision is refused', { timeout: T }, () => {
+    const output = path.join(tmpDir('cleft-shards-int8-resume-'), 'results-1.safetensors');
+    const partial = `${output}.partial`;
+    const killed = cliOutcome([...shardArgs(1, 2, int8List, output), ...int8], {
+      dataDir: '',
+      env: { CLEFT_CRASH_AT: 'classify.shard-study-saved' },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const saved = fs.readFileSync(partial, 'utf8');
+    expect(saved.split('\n').filter(Boolean)).toHaveLength(2);
+
+    const f32 = cliOutcome(shardArgs(1, 2, int8List, output), { dataDir: '' });
+    expect(f32.status).not.toBe(0);
+    expect(f32.stderr).toContain(
+      `${partial} holds studies classified with int8 weights, this run asks for float32: rerun with --weights int8 to resume it`,
+    );
+    expect(fs.readFileSync(partial, 'utf8')).toBe(saved); // nothing lost
+    expect(fs.existsSync(output)).toBe(false);
+
+    expect(runCli([...shardArgs(1, 2, int8List, output), ...int8], { dataDir: '' })).toContain('(1 studies resumed from the partial file)');
+    const again = readResultsFile(output);
+    const whole = readResultsFile(int8Outputs[0]!);
+    expect(again.identity).toEqual(whole.identity);
+    expect(again.probabilities).toStrictEqual(whole.probabilities);
+
+    const over = cliOutcome(shardArgs(1, 2, int8List, output), { dataDir: '' });
+    expect(over.status).not.toBe(0);
+    expect(over.stderr).toContain(`${output} already holds results made with int8 weights, this run asks for float32`);
+  });
+
+  it('int8 on a GPU device is refused before anything is written', () => {
+    const output = path.join(work, 'int8-cuda.safetensors');
+    const r = cliOutcome([...shardArgs(1, 2, int8List, output), ...int8, '--device', 'cuda:0'], { dataDir: '' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('int8 weights run on the CPU provider only');
+    expect(fs.existsSync(`${output}.partial`)).toBe(false);
   });
 });

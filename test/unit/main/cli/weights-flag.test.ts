@@ -1,6 +1,6 @@
 // `--weights float32|int8` reaches what the commands write: `cleft embed`'s output metadata,
 // `cleft classify --dicom --json`, and for `cleft classify --study` the job's result and the run
-// record in the library. float32 stays the default; a bad value and int8 with a results list are refused.
+// record in the library. float32 stays the default; a bad value is refused; a results list records it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,7 +65,7 @@ describe('--weights', () => {
     expect(bad.stderr).toMatch(/--weights.*int4.*float32, int8/s);
   });
 
-  it('cleft classify: --dicom prints it, --study records it in the job result and the run', { timeout: 300_000 }, async () => {
+  it('cleft classify: --dicom prints it, --study records it in job and run, a list in its file', { timeout: 300_000 }, async () => {
     requireDump2dcm();
     const source = tmpDir('cleft-dicom-');
     writeFourViewExam(source, 1);
@@ -93,7 +93,9 @@ describe('--weights', () => {
 
     const uid = studies[0]!.studyUid;
     const out = JSON.parse(
-      runCli(['classify', '--bundle', bundle.dir, '--task', 'Breast density', '--study', uid, '--weights', 'int8', '--json'], { dataDir }),
+      runCli(['classify', '--bundle', bundle.dir, '--task', 'Breast density', '--study', uid, '--weights', 'int8', '--json'], {
+        dataDir,
+      }),
     ) as { runId: number; weights: string };
     expect(out.weights).toBe('int8');
     const db = openDatabase(path.join(dataDir, DB_FILE_NAME), { readonly: true });
@@ -103,25 +105,30 @@ describe('--weights', () => {
       db.close();
     }
 
+    // A list's results file records it (test/unit/main/cli/classify-shards-cli.test.ts: shards, merge, resume).
     const list = path.join(tmpDir(), 'list.txt');
     fs.writeFileSync(list, `${path.join(file.parentPath, file.name)}\n`);
-    const refused = cliOutcome(
-      [
-        'classify',
-        '--bundle',
-        bundle.dir,
-        '--task',
-        'Breast density',
-        '--dicom-list',
-        list,
-        '--output',
-        path.join(tmpDir(), 'r.safetensors'),
-        '--weights',
-        'int8',
-      ],
-      { dataDir },
-    );
-    expect(refused.status).not.toBe(0);
-    expect(refused.stderr).toMatch(/--weights int8 goes with --study or --dicom/);
+    const results = path.join(tmpDir(), 'r.safetensors');
+    const listed = JSON.parse(
+      runCli(
+        [
+          'classify',
+          '--bundle',
+          bundle.dir,
+          '--task',
+          'Breast density',
+          '--dicom-list',
+          list,
+          '--output',
+          results,
+          '--weights',
+          'int8',
+          '--json',
+        ],
+        { dataDir },
+      ),
+    ) as { weights: string; status: string };
+    expect(listed).toMatchObject({ status: 'written', weights: 'int8' });
+    expect(readSafetensorsHeader(results).metadata!.weights).toBe('int8');
   });
 });

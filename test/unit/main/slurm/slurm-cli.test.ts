@@ -93,6 +93,51 @@ describe('cleft slurm input checks', () => {
     });
   });
 
+  it(
+    '--weights int8 reaches every shard through the script (which resubmit submits again); with GPUs it is refused',
+    { timeout: 60_000 },
+    () => {
+      const dir = tmpDir('cleft-slurm-int8-');
+      const bundle = path.join(dir, 'bundle');
+      fs.mkdirSync(bundle);
+      const list = path.join(dir, 'list.txt');
+      fs.writeFileSync(list, '/shared/a.dcm\n');
+      const bin = tmpDir('cleft-fake-sbatch-');
+      fs.writeFileSync(path.join(bin, 'sbatch'), '#!/bin/sh\necho 51\n', { mode: 0o755 });
+      const env = { PATH: `${bin}:${process.env.PATH}` };
+      const base = ['slurm', 'classify', '--bundle', bundle, '--task', 'Breast density', '--dicom-list', list, '--array', '3'];
+      const out = path.join(dir, 'out');
+      const r = cliOutcome([...base, '--out-dir', out, '--weights', 'int8'], { env });
+      expect(r.status, r.stderr).toBe(0);
+      const text = fs.readFileSync(path.join(out, 'cleft-classify.sbatch'), 'utf8');
+      expect(text).toMatch(/ classify .* --shard "\$K"\/3 .* --weights int8 --threads /);
+      const record = JSON.parse(fs.readFileSync(path.join(out, 'cleft-slurm.json'), 'utf8')) as {
+        command: string[];
+        classify: { weights: string | null };
+      };
+      expect(record.classify.weights).toBe('int8');
+      expect(record.command.join(' ')).toContain(' --weights int8 ');
+      // Without it no --weights is written: the shards run float32, the default.
+      const plain = path.join(dir, 'plain');
+      expect(cliOutcome([...base, '--out-dir', plain], { env }).status).toBe(0);
+      expect(fs.readFileSync(path.join(plain, 'cleft-classify.sbatch'), 'utf8')).not.toContain('--weights');
+
+      for (const [extra, named] of [
+        [['--gpus-per-task', '1'], '--gpus-per-task (its shards run on cuda:0) cannot run it'],
+        [['--device', 'cuda:1'], '--device cuda:1 cannot run it'],
+      ] as const) {
+        const gpu = path.join(dir, `gpu${extra[1]}`);
+        const refused = cliOutcome([...base, '--out-dir', gpu, '--weights', 'int8', ...extra], { env });
+        expect(refused.status).toBe(1);
+        expect(refused.stderr).toContain(
+          `--weights int8 runs the encoders on the CPU provider only (ORT's int8 MatMulNBits kernel): ${named}`,
+        );
+        expect(fs.existsSync(path.join(gpu, 'cleft-slurm.json'))).toBe(false);
+      }
+      expect(cliOutcome([...base, '--out-dir', path.join(dir, 'bad'), '--weights', 'int4'], { env }).stderr).toMatch(/--weights.*int4/s);
+    },
+  );
+
   it('a library study list goes with its library; without --out-dir the folder is made in the current one', { timeout: 60_000 }, () => {
     const dir = tmpDir('cleft-slurm-studies-');
     const bundle = path.join(dir, 'bundle');
@@ -143,6 +188,7 @@ describe('cleft slurm input checks', () => {
       '--time',
       '--gpus-per-task',
       '--cpus-per-task',
+      '--weights',
     ])
       expect(classify).toContain(f);
   });

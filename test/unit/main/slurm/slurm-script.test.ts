@@ -85,6 +85,23 @@ describe('the sbatch script', () => {
     );
   });
 
+  it('passes --weights to the shard when the submission has it; a record without it (older) passes none', () => {
+    const args = (weights?: 'int8' | 'float32' | null) =>
+      shardCommand({
+        node: 'node',
+        entry: 'cleft.mjs',
+        shards: 2,
+        dir: '/o',
+        classify: { ...classify, ...(weights !== undefined ? { weights } : {}) },
+      });
+    const int8 = args('int8');
+    expect(int8.slice(int8.indexOf('--weights'), int8.indexOf('--weights') + 2)).toEqual(['--weights', 'int8']);
+    expect(int8.indexOf('--weights')).toBeGreaterThan(int8.indexOf('--shard'));
+    expect(args('float32')).toContain('float32');
+    expect(args(null)).not.toContain('--weights');
+    expect(args()).not.toContain('--weights');
+  });
+
   it('quotes words for bash only when needed', () => {
     expect(shellQuote('/a/b-c_d.txt')).toBe('/a/b-c_d.txt');
     expect(shellQuote('a b')).toBe("'a b'");
