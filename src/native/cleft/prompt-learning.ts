@@ -300,7 +300,7 @@ export async function openPromptLearning(o: PromptLearningOptions) {
   // evaluates (one float32 copy of its weights; docs/engine.md#training-memory).
   const wt = await createTrainer(
     setup,
-    { ...o, ...(device !== undefined ? { device } : {}), oneFrozenSession: true },
+    { ...o, ...(device !== undefined ? { device } : {}), session: { ...o.session, sharedWeights: true }, oneFrozenSession: true },
     data,
     new Map([['ctx', init.ctx]]),
   );
