@@ -7,6 +7,7 @@ import {
   emitForwardFor,
   emitTrainingArtifacts,
   inThreadRunner,
+  OneFrozenSession,
   Trainer,
   type LrSchedule,
   type OptimizerConfig,
@@ -84,6 +85,12 @@ export interface RunOptions {
   runner?: StepRunner;
   /** Keep the training state on the device where possible (Trainer's deviceState; default true). */
   deviceState?: boolean;
+  /**
+   * At most one session over the frozen weights at a time (the train step, or a forward for
+   * evaluation): one float32 copy of them instead of two, a session created again at each switch
+   * (training/one-session.ts). Prompt learning sets it.
+   */
+  oneFrozenSession?: boolean;
 }
 
 export interface WorkflowTrainer {
@@ -125,6 +132,7 @@ export async function createTrainer(
   });
   const resume = run.checkpoint && run.checkpoint.resume !== false && hasCheckpoint(run.checkpoint.dir);
   const runner = run.runner ?? inThreadRunner();
+  const frozen = run.oneFrozenSession ? new OneFrozenSession(runner, setup.frozenWeights) : null;
   const trainer = await Trainer.create({
     artifactsDir,
     data,
@@ -138,36 +146,45 @@ export async function createTrainer(
     runner,
     session,
     ...(run.deviceState !== undefined ? { deviceState: run.deviceState } : {}),
+    ...(setup.frozenWeights !== undefined ? { frozenWeights: setup.frozenWeights } : {}),
+    ...(frozen ? { oneFrozenSession: frozen } : {}),
     ...(resume ? { resumeFrom: run.checkpoint!.dir } : {}),
   });
   run.onDevice?.({
     ...deviceRecord(provider, trainer.placements, session.intraOpNumThreads),
     trainingState: trainer.hostStateReason === null ? 'device' : `host: ${trainer.hostStateReason}`,
   });
-  const fwd = await runner.load(path.join(artifactsDir, manifest.files.forward.file), session);
-  // Static-shape forwards for batches of other shapes (evaluation chunks), one session per shape.
-  const forwards = new Map<string, Promise<SessionHandle>>();
-  const forwardFor = (feeds: WireFeeds): Promise<SessionHandle> => {
-    if (!batchShapes) return Promise.resolve(fwd);
-    const shapes = shapesOf(feeds);
-    const same = manifest.forwardInputs.every((i) => !shapes[i.name] || shapes[i.name]!.join() === i.shape.join());
-    if (same) return Promise.resolve(fwd);
-    const key = JSON.stringify(shapes);
-    let s = forwards.get(key);
-    if (!s) {
-      const file = emitForwardFor(setup, { dir: artifactsDir, target, batchShapes: shapes });
-      s = runner.load(path.join(artifactsDir, file), session);
-      forwards.set(key, s);
-    }
+  // Sessions of the frozen weights' graphs: through the one-at-a-time holder, else kept (by file).
+  const kept = new Map<string, Promise<SessionHandle>>();
+  const frozenSession = (file: string): Promise<SessionHandle> => {
+    if (frozen) return frozen.take(file, session);
+    let s = kept.get(file);
+    if (!s) kept.set(file, (s = runner.load(file, session, setup.frozenWeights)));
     return s;
   };
-  let stepSession: SessionHandle | null = null;
+  const forwardFile = path.join(artifactsDir, manifest.files.forward.file);
+  if (!frozen) await frozenSession(forwardFile);
+  // Static-shape forwards for batches of other shapes (evaluation chunks), one graph per shape.
+  const forwardFiles = new Map<string, string>();
+  const forwardFor = (feeds: WireFeeds): Promise<SessionHandle> => {
+    if (!batchShapes) return frozenSession(forwardFile);
+    const shapes = shapesOf(feeds);
+    const same = manifest.forwardInputs.every((i) => !shapes[i.name] || shapes[i.name]!.join() === i.shape.join());
+    if (same) return frozenSession(forwardFile);
+    const key = JSON.stringify(shapes);
+    let file = forwardFiles.get(key);
+    if (!file) {
+      file = path.join(artifactsDir, emitForwardFor(setup, { dir: artifactsDir, target, batchShapes: shapes }));
+      forwardFiles.set(key, file);
+    }
+    return frozenSession(file);
+  };
   return {
     trainer,
     async gradients(indices) {
       if (batchShapes && indices.length !== run.batchSize)
         throw new Error(`gradients: ${indices.length} examples, but the ${target} train step has the static shapes of ${run.batchSize}`);
-      stepSession ??= await runner.load(path.join(artifactsDir, manifest.files.train_step.file), session);
+      const stepSession = await frozenSession(path.join(artifactsDir, manifest.files.train_step.file));
       await trainer.syncToHost();
       const p = trainer.paramsByName();
       const feeds: WireFeeds = { ...data.batch(indices), [DROPOUT_SEED]: dropoutSeedFeed(0n) };
@@ -187,9 +204,7 @@ export async function createTrainer(
       return runner.run(session, feeds);
     },
     async close() {
-      await runner.release(fwd);
-      for (const s of forwards.values()) await runner.release(await s);
-      if (stepSession) await runner.release(stepSession);
+      for (const s of kept.values()) await runner.release(await s);
       await trainer.close();
     },
   };

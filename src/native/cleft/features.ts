@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { emitOnnx, Graph } from '../graph/index';
-import { bindModelWeights } from '../models/weights';
+import { bindModelWeights, frozenWeightsId } from '../models/weights';
 import { embedImages, embedText, inProcessEngine, resolveForWeights, type EmbedEngine } from '../models/embed';
 import { ParamStore } from '../models/encoders';
 import { gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
@@ -187,7 +187,7 @@ export async function promptFeatures(
   const options: EngineSessionOptions = { provider };
   if (o.threads !== undefined) options.intraOpNumThreads = o.threads;
   if (o.sessionPolicy) await engine.configureCache?.(o.sessionPolicy);
-  const s = await engine.createSession({ path: built.file }, options);
+  const s = await engine.createSession({ path: built.file, weights: frozenWeightsId(model.modelDir, model.adapterDir) }, options);
   const out = await engine.run(s.key, {
     class_ids: { type: 'int64', dims: [classIds.length, seq], data: ids },
     class_lengths: { type: 'int64', dims: [classIds.length], data: lengths },

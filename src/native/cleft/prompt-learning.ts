@@ -10,7 +10,7 @@
 // The graph is the engine's (gpt2Forward with a prefix + promptLoss); the gradient is checked against
 // PyTorch's `prompt.grad.ctx` (reference-a) through this module in test/unit/native/cleft.
 import * as fs from 'node:fs';
-import { bindModelWeights } from '../models/weights';
+import { bindModelWeights, frozenWeightsId } from '../models/weights';
 import { ParamStore } from '../models/encoders';
 import { CHECKPOINT_ABOVE_BYTES, gpt2ActivationBytes, gpt2Forward, gpt2MatmulWeights, gpt2TextEmbedding } from '../models/gpt2';
 import { headParams, promptLoss } from '../models/clip';
@@ -193,6 +193,7 @@ export function promptLearningSetup(o: {
   const recompute = o.recompute ?? gpt2ActivationBytes(cfg, rows) > CHECKPOINT_ABOVE_BYTES;
   return {
     name: 'cleft-prompt-learning',
+    frozenWeights: frozenWeightsId(o.text.modelDir, o.text.adapterDir),
     build(ctx) {
       const g = ctx.graph;
       const feats = g.input('image_features', 'float32', ['batch', o.heads.imageDim]);
@@ -295,7 +296,14 @@ export async function openPromptLearning(o: PromptLearningOptions) {
     split.train,
   );
   const device = deviceForWeights(o.device, o.weights);
-  const wt = await createTrainer(setup, { ...o, ...(device !== undefined ? { device } : {}) }, data, new Map([['ctx', init.ctx]]));
+  // One session over the frozen text encoder at a time: the train step, or the forward that
+  // evaluates (one float32 copy of its weights; docs/engine.md#training-memory).
+  const wt = await createTrainer(
+    setup,
+    { ...o, ...(device !== undefined ? { device } : {}), session: { ...o.session, sharedWeights: true }, oneFrozenSession: true },
+    data,
+    new Map([['ctx', init.ctx]]),
+  );
   return { wt, init, split, names, dim };
 }
 
@@ -311,11 +319,6 @@ export async function learnPromptContext(o: PromptLearningOptions): Promise<Prom
       return { probs: p, loss: meanCrossEntropy(p, yEval) };
     };
     const boot = { bootstrapSamples: o.bootstrapSamples ?? 1000, seed: o.seed ?? 0 };
-    // "before" from the initial context or the task's prompts, so a run resumed from a checkpoint reports it too
-    const i0 = await report(init.ctx);
-    const initial = evaluate(yEval, i0.probs, names, boot);
-    const b = o.baselineClassEmbeddings ? baselineReport(o.heads, o.imageFeatures, evalRows, yEval, o.baselineClassEmbeddings) : i0;
-    const before = o.baselineClassEmbeddings ? evaluate(yEval, b.probs, names, boot) : initial;
     const validation = split.val.length
       ? {
           every: o.evalEvery ?? Math.max(1, Math.ceil(o.steps / 10)),
@@ -344,9 +347,15 @@ export async function learnPromptContext(o: PromptLearningOptions): Promise<Prom
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     });
     const ctx = loop.params.get('ctx')!;
-    // the report after: the kept context (best on validation, else the last)
+    // The reports after training, with the forward session the last validation left (no switch
+    // back and forth before training): the kept context (best on validation, else the last), and
+    // "before" from the initial context or the task's prompts (so a resumed run reports it too).
     const probsAfter = await predict(wt, o.imageFeatures, dim, evalRows, ctx);
     const after = evaluate(yEval, probsAfter, names, boot);
+    const i0 = await report(init.ctx);
+    const initial = evaluate(yEval, i0.probs, names, boot);
+    const b = o.baselineClassEmbeddings ? baselineReport(o.heads, o.imageFeatures, evalRows, yEval, o.baselineClassEmbeddings) : i0;
+    const before = o.baselineClassEmbeddings ? evaluate(yEval, b.probs, names, boot) : initial;
     return {
       ctx,
       shape: init.shape,

@@ -28,7 +28,7 @@ import { loadHfFolder } from './hf-model';
 import { ModelFormatError } from '../formats/hf-folder';
 import { type Gpt2Config } from './gpt2';
 import { writeFileAtomic } from '../formats/safetensors';
-import { bindModelWeights, type HalfWeights } from './weights';
+import { bindModelWeights, frozenWeightsId, type HalfWeights } from './weights';
 import { ParamStore } from './encoders';
 import { gpt2Forward, gpt2MatmulWeights, gpt2TextEmbedding } from './gpt2';
 import type { WeightPrecision } from '../../common/precision';
@@ -58,6 +58,8 @@ export interface EmbedEngine {
 export interface InProcessEngine extends EmbedEngine {
   configureCache(policy: SessionKeepPolicy): Promise<SessionCacheStats>;
   stats(): Promise<SessionCacheStats>;
+  /** Releases the kept sessions over these frozen weights (frozenWeightsId); returns how many. */
+  releaseWeights(weights: string): Promise<number>;
 }
 
 let defaultEngine: Promise<InProcessEngine> | null = null;
@@ -87,6 +89,7 @@ export function inProcessEngine(): Promise<InProcessEngine> {
         run: (key, feeds) => h.run({ key, feeds }),
         configureCache: (policy) => h.configureCache({ policy }),
         stats: async () => cache.stats(),
+        releaseWeights: async (weights) => (await cache.releaseWeights(weights)).length,
       };
     },
   );
@@ -332,7 +335,7 @@ async function openSession(artifact: BuiltArtifact, opts: EmbedCommonOptions, en
   if (opts.threads !== undefined) options.intraOpNumThreads = opts.threads;
   if (opts.sharedWeights) options.sharedWeights = true;
   if (opts.sessionPolicy) await engine.configureCache?.(opts.sessionPolicy);
-  const session = await engine.createSession({ path: artifact.path }, options);
+  const session = await engine.createSession({ path: artifact.path, weights: frozenWeightsId(opts.modelDir, opts.adapterDir) }, options);
   return {
     info: { artifact, provider, sessionCacheHit: session.cacheHit },
     run: (feeds: WireFeeds) => engine.run(session.key, feeds),

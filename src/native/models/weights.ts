@@ -302,6 +302,14 @@ export function bindModelWeights(model: HfModel, opts: BindWeightsOptions & { ad
   return { ...bound, adapter };
 }
 
+/**
+ * Which frozen weights a session holds (a model folder, with its adapter merged), for the engine's
+ * count of sessions alive per weights (session-cache.ts weightSessions).
+ */
+export function frozenWeightsId(modelDir: string, adapterDir?: string | null): string {
+  return adapterDir ? `${path.resolve(modelDir)} + ${path.resolve(adapterDir)}` : path.resolve(modelDir);
+}
+
 /** path, device, inode, size, mtime: changes when the file is replaced or rewritten. */
 function fileIdentity(file: string): string {
   const real = fs.realpathSync(file);

@@ -11,8 +11,34 @@ import { canonicalOptions, toOrtSessionOptions, type EngineSessionOptions } from
 /**
  * A model to load. Prefer `path` for artifacts with external data: ORT resolves external weight
  * files relative to the model's directory and memory-maps them; from bytes it has no directory.
+ * `weights` names the frozen weights the graph holds (frozenWeightsId), for `weightSessions`.
  */
-export type ModelSource = { path: string } | { bytes: Uint8Array };
+export type ModelSource = ({ path: string } | { bytes: Uint8Array }) & { weights?: string };
+
+// Sessions alive in this thread per frozen weights (every SessionCache of the thread counts). With
+// bf16 weights cast at session creation or prepacked MatMul weights, each such session holds its
+// own float32 copy of the weights (10.4 GB for the 2.7B text encoder): these counters say how many
+// copies a workflow held at once, without measuring memory (docs/engine.md#training-memory).
+const holders = new Map<string, { live: number; peak: number }>();
+
+/** Sessions over the frozen weights `weights` alive now, and the most alive at once since the last reset. */
+export function weightSessions(weights: string): { live: number; peak: number } {
+  const h = holders.get(weights);
+  return h ? { ...h } : { live: 0, peak: 0 };
+}
+
+/** Starts the peaks again from the sessions alive now. */
+export function resetWeightSessionPeaks(): void {
+  for (const h of holders.values()) h.peak = h.live;
+}
+
+function countHolder(weights: string | undefined, delta: 1 | -1): void {
+  if (weights === undefined) return;
+  const h = holders.get(weights) ?? { live: 0, peak: 0 };
+  h.live += delta;
+  h.peak = Math.max(h.peak, h.live);
+  holders.set(weights, h);
+}
 
 /** Where a session's nodes run: what a run record states per graph. */
 export interface SessionPlacement {
@@ -108,6 +134,8 @@ export const DEFAULT_SESSION_IDLE_MS = 10 * 60_000;
 
 interface Slot {
   entry: CachedSession;
+  /** The frozen weights the session holds (ModelSource.weights). */
+  weights: string | undefined;
   bytes: number;
   lastUsed: number;
   running: number;
@@ -201,7 +229,8 @@ export class SessionCache {
     this.pending.set(key, creation);
     try {
       const entry = await creation;
-      this.entries.set(key, { entry, bytes: size, lastUsed: this.policy.now(), running: 0 });
+      this.entries.set(key, { entry, weights: source.weights, bytes: size, lastUsed: this.policy.now(), running: 0 });
+      countHolder(source.weights, 1);
       await this.evict(key);
       this.schedule();
       return { entry, hit: false };
@@ -236,8 +265,19 @@ export class SessionCache {
     const slot = this.entries.get(key);
     if (!slot) return false;
     this.entries.delete(key);
+    countHolder(slot.weights, -1);
     await slot.entry.session.release();
     return true;
+  }
+
+  /**
+   * Releases the sessions over the frozen weights `weights` (ModelSource.weights) that are not
+   * running, e.g. warm inference sessions before a training creates its own; returns their keys.
+   */
+  async releaseWeights(weights: string): Promise<string[]> {
+    const keys = [...this.entries].filter(([, s]) => s.weights === weights && s.running === 0).map(([k]) => k);
+    for (const k of keys) await this.release(k);
+    return keys;
   }
 
   async clear(): Promise<void> {
@@ -245,6 +285,7 @@ export class SessionCache {
     this.entries.clear();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    for (const s of all) countHolder(s.weights, -1);
     await Promise.all(all.map((s) => s.entry.session.release()));
   }
 

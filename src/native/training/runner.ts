@@ -104,7 +104,8 @@ export function trafficDelta(after: SessionTraffic, before: SessionTraffic): Ses
 }
 
 export interface StepRunner {
-  load(file: string, options?: EngineSessionOptions): Promise<SessionHandle>;
+  /** `weights`: the frozen weights the graph holds (session-cache.ts weightSessions counts its sessions). */
+  load(file: string, options?: EngineSessionOptions, weights?: string): Promise<SessionHandle>;
   run(session: SessionHandle, feeds: WireFeeds): Promise<Record<string, WireTensor>>;
   /**
    * Runs with device tensors among the feeds; the session's `deviceOutputs` come back as device
@@ -171,8 +172,8 @@ export function inThreadRunner(cache = new SessionCache()): StepRunner {
   }
   return {
     traffic,
-    async load(file, options = {}) {
-      const { entry } = await cache.acquire({ path: path.resolve(file) }, options);
+    async load(file, options = {}, weights) {
+      const { entry } = await cache.acquire({ path: path.resolve(file), ...(weights !== undefined ? { weights } : {}) }, options);
       deviceOut.set(entry.key, new Set(deviceOutputsFor(options)));
       return {
         key: entry.key,
@@ -204,8 +205,8 @@ export function engineWorkerRunner(engine: EngineWorker): StepRunner {
   const traffic = new TrafficCounter();
   return {
     traffic,
-    async load(file, options = {}) {
-      const info = await engine.createSession({ path: path.resolve(file) }, options);
+    async load(file, options = {}, weights) {
+      const info = await engine.createSession({ path: path.resolve(file), ...(weights !== undefined ? { weights } : {}) }, options);
       return {
         key: info.key,
         artifactHash: info.artifactHash,

@@ -32,6 +32,8 @@ export interface TrainingSetup {
   /** Used in the manifest and in error messages. */
   name: string;
   build(ctx: BuildContext): BuiltModel;
+  /** The frozen weights its graphs hold (models/weights.ts frozenWeightsId), for the engine's session counters. */
+  frozenWeights?: string;
 }
 
 export const DROPOUT_SEED = 'dropout_seed';

@@ -42,6 +42,7 @@ import {
 } from './runner';
 import { DataOrder, deriveSeed, learningRate, type LrSchedule } from './schedule';
 import { DROPOUT_MASK, DROPOUT_SEED, dropoutMaskMismatch, dropoutSeedFeed, type TrainableEntry } from './setup';
+import type { OneFrozenSession } from './one-session';
 
 export interface TrainData {
   /** Number of examples. */
@@ -101,6 +102,15 @@ export interface TrainerOptions {
    * a 2.7B model); a run that only trains then holds one (docs/engine.md#training-memory).
    */
   forwardOnDemand?: boolean;
+  /** The frozen weights forward.onnx and train_step.onnx hold (frozenWeightsId), for the engine's session counters. */
+  frozenWeights?: string;
+  /**
+   * forward.onnx and train_step.onnx take their sessions from this holder, so at most one of them
+   * is alive: `forward()` releases train_step's session and the next update creates it again
+   * (one float32 copy of the frozen weights instead of two; docs/engine.md#training-memory). The
+   * caller's own forward sessions should come from it too. Implies forwardOnDemand.
+   */
+  oneFrozenSession?: OneFrozenSession;
 }
 
 export interface TrainResult {
@@ -134,6 +144,7 @@ export class Trainer {
     },
     /** Why state is not kept on the device, or null when it is. */
     readonly hostStateReason: string | null,
+    private readonly stepOptions: EngineSessionOptions,
   ) {
     const n = manifest.layout.total;
     this.params = new Float32Array(n);
@@ -154,14 +165,21 @@ export class Trainer {
     const session = opts.session ?? {};
     const load = (f: string, deviceOutputs?: string[]) =>
       runner.load(path.join(opts.artifactsDir, f), deviceOutputs ? { ...session, deviceOutputs } : session);
+    const frozen = opts.oneFrozenSession;
+    // forward.onnx and train_step.onnx hold the frozen weights
+    const loadFrozen = (f: string, deviceOutputs?: string[]) => {
+      const o = deviceOutputs ? { ...session, deviceOutputs } : session;
+      const file = path.join(opts.artifactsDir, f);
+      return frozen ? frozen.take(file, o) : runner.load(file, o, opts.frozenWeights);
+    };
     const reason = whyHostState(manifest, opts, runner);
     const names = manifest.layout.entries.map((e) => e.name);
-    const forward = opts.forwardOnDemand ? null : await load(manifest.files.forward.file);
+    const forward = opts.forwardOnDemand || frozen ? null : await loadFrozen(manifest.files.forward.file);
     const sessions =
       reason === null
         ? {
             forward,
-            step: await load(
+            step: await loadFrozen(
               manifest.files.train_step.file,
               names.map((n) => `grad.${n}`),
             ),
@@ -173,11 +191,12 @@ export class Trainer {
           }
         : {
             forward,
-            step: await load(manifest.files.train_step.file),
+            step: await loadFrozen(manifest.files.train_step.file),
             optimizer: await load(manifest.files.optimizer.file),
             readback: null,
           };
-    const t = new Trainer(manifest, opts, runner, sessions, reason);
+    const stepOptions = reason === null ? { ...session, deviceOutputs: names.map((n) => `grad.${n}`) } : session;
+    const t = new Trainer(manifest, opts, runner, sessions, reason, stepOptions);
     if (opts.resumeFrom !== undefined) t.restore(opts.resumeFrom);
     else t.initialise(opts.initialParams);
     return t;
@@ -361,7 +380,7 @@ export class Trainer {
     const before = this.traffic;
     const feeds: Record<string, StepFeed> = { ...this.opts.data.batch(this.order.indices(this.micro)), ...this.currentParams() };
     if (this.manifest.dropoutSeed) feeds[DROPOUT_SEED] = dropoutSeedFeed(deriveSeed(this.seed, step, 0));
-    const out = await run(this.sessions.step, feeds);
+    const out = await run(await this.stepSession(), feeds);
     const grads = Object.values(out).filter(isDeviceTensor);
     let res: Record<string, StepFeed>;
     let loss: number;
@@ -410,10 +429,11 @@ export class Trainer {
     const g = this.grads;
     let lossSum = 0;
     try {
+      const stepSession = await this.stepSession();
       for (let j = 0; j < k; j++) {
         const feeds: WireFeeds = { ...this.opts.data.batch(this.order.indices(this.micro)), ...this.trainableFeeds() };
         if (this.manifest.dropoutSeed) feeds[DROPOUT_SEED] = dropoutSeedFeed(deriveSeed(this.seed, step, j));
-        const out = await this.runner.run(this.sessions.step, feeds);
+        const out = await this.runner.run(stepSession, feeds);
         const loss = scalarOf(out.loss, 'loss');
         if (!Number.isFinite(loss)) throw new Error(`step ${step}: loss is ${loss} (micro-batch ${j})`);
         lossSum += loss;
@@ -485,12 +505,22 @@ export class Trainer {
     return { steps: this.stepCount, losses, stopped: 'done' };
   }
 
+  /**
+   * train_step.onnx's session: the one created with the trainer, or with `oneFrozenSession` the
+   * holder's (created again when a forward took its place). Same file and options: same cache key.
+   */
+  private async stepSession(): Promise<SessionHandle> {
+    const frozen = this.opts.oneFrozenSession;
+    if (!frozen) return this.sessions.step;
+    return frozen.take(path.join(this.opts.artifactsDir, this.manifest.files.train_step.file), this.stepOptions);
+  }
+
   /** Runs forward.onnx with the current trainable tensors. */
   async forward(batch: WireFeeds): Promise<Record<string, WireTensor>> {
-    this.sessions.forward ??= await this.runner.load(
-      path.join(this.opts.artifactsDir, this.manifest.files.forward.file),
-      this.opts.session ?? {},
-    );
+    const file = path.join(this.opts.artifactsDir, this.manifest.files.forward.file);
+    const frozen = this.opts.oneFrozenSession;
+    if (frozen) return this.runWithParams(await frozen.take(file, this.opts.session ?? {}), batch);
+    this.sessions.forward ??= await this.runner.load(file, this.opts.session ?? {}, this.opts.frozenWeights);
     return this.runWithParams(this.sessions.forward, batch);
   }
 
@@ -507,6 +537,8 @@ export class Trainer {
   async close(): Promise<void> {
     if (this.dev) disposeAll(this.dev);
     this.dev = null;
+    await this.opts.oneFrozenSession?.drop();
+    // train_step's session may be released already (oneFrozenSession): releasing a key again does nothing
     for (const s of Object.values(this.sessions)) if (s) await this.runner.release(s);
   }
 }
