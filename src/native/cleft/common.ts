@@ -8,6 +8,7 @@ import {
   emitTrainingArtifacts,
   inThreadRunner,
   OneFrozenSession,
+  holdFrozenOnce,
   Trainer,
   type LrSchedule,
   type OptimizerConfig,
@@ -87,8 +88,9 @@ export interface RunOptions {
   deviceState?: boolean;
   /**
    * At most one session over the frozen weights at a time (the train step, or a forward for
-   * evaluation): one float32 copy of them instead of two, a session created again at each switch
-   * (training/one-session.ts). Prompt learning sets it.
+   * evaluation), not prepacked: one float32 copy of them instead of two, a session created again at
+   * each switch (training/one-session.ts). Default: when the setup's frozen float32 weights are
+   * large (`holdFrozenOnce`).
    */
   oneFrozenSession?: boolean;
 }
@@ -117,7 +119,9 @@ export async function createTrainer(
   const artifactsDir = path.resolve(run.workDir);
   const provider =
     run.device !== undefined ? await resolveExecutionProvider(run.device) : (run.session?.provider ?? { name: 'cpu', choice: 'cpu' });
-  const session: EngineSessionOptions = { ...(run.session ?? {}), provider };
+  const once = run.oneFrozenSession ?? holdFrozenOnce(setup.frozenFloat32Bytes);
+  // held once, the weights are not prepacked either: a prepacked MatMul weight is a second copy
+  const session: EngineSessionOptions = { ...(run.session ?? {}), provider, ...(once ? { sharedWeights: true } : {}) };
   // Emitted for the provider that runs them: WebGPU gets forms of ops its EP has kernels for, and
   // static shapes (those of one micro-batch) so that no shape is computed at run time.
   const target = provider.name === 'webgpu' ? 'webgpu' : 'cpu';
@@ -132,7 +136,7 @@ export async function createTrainer(
   });
   const resume = run.checkpoint && run.checkpoint.resume !== false && hasCheckpoint(run.checkpoint.dir);
   const runner = run.runner ?? inThreadRunner();
-  const frozen = run.oneFrozenSession ? new OneFrozenSession(runner, setup.frozenWeights) : null;
+  const frozen = once ? new OneFrozenSession(runner, setup.frozenWeights) : null;
   const trainer = await Trainer.create({
     artifactsDir,
     data,

@@ -156,6 +156,14 @@ export function initialContext(
   return { ctx: out, shape: [classes, nCtx, d] };
 }
 
+/**
+ * The frozen text encoder's bytes as each session holds them in float32 (training/one-session.ts
+ * `holdFrozenOnce`); undefined with int8 weights (small, and MatMulNBits needs them prepacked).
+ */
+export function textFrozenFloat32Bytes(model: { numParameters: number }, weights?: WeightPrecision): number | undefined {
+  return weights === 'int8' ? undefined : 4 * model.numParameters;
+}
+
 /** The training setup: trainable `ctx`, frozen GPT-2 (+ merged adapter) and heads, cached image features. */
 export function promptLearningSetup(o: {
   text: TextModelRef;
@@ -194,6 +202,7 @@ export function promptLearningSetup(o: {
   return {
     name: 'cleft-prompt-learning',
     frozenWeights: frozenWeightsId(o.text.modelDir, o.text.adapterDir),
+    frozenFloat32Bytes: textFrozenFloat32Bytes(model, o.weights),
     build(ctx) {
       const g = ctx.graph;
       const feats = g.input('image_features', 'float32', ['batch', o.heads.imageDim]);
@@ -296,14 +305,9 @@ export async function openPromptLearning(o: PromptLearningOptions) {
     split.train,
   );
   const device = deviceForWeights(o.device, o.weights);
-  // One session over the frozen text encoder at a time: the train step, or the forward that
-  // evaluates (one float32 copy of its weights; docs/engine.md#training-memory).
-  const wt = await createTrainer(
-    setup,
-    { ...o, ...(device !== undefined ? { device } : {}), session: { ...o.session, sharedWeights: true }, oneFrozenSession: true },
-    data,
-    new Map([['ctx', init.ctx]]),
-  );
+  // A large float32 text encoder is held by one session at a time: the train step, or the forward
+  // that evaluates (setup.frozenFloat32Bytes; docs/engine.md#training-memory).
+  const wt = await createTrainer(setup, { ...o, ...(device !== undefined ? { device } : {}) }, data, new Map([['ctx', init.ctx]]));
   return { wt, init, split, names, dim };
 }
 

@@ -56,4 +56,4 @@ export {
 } from './runner';
 export { learningRate, deriveSeed, epochPermutation, DataOrder, type LrSchedule } from './schedule';
 export { linear, geluTanh, Linear, GeluTanh } from './layers';
-export { OneFrozenSession } from './one-session';
+export { OneFrozenSession, ONE_FROZEN_SESSION, holdFrozenOnce } from './one-session';

@@ -8,6 +8,19 @@ import * as path from 'node:path';
 import { canonicalOptions, type EngineSessionOptions } from '../runtime/session-options';
 import type { SessionHandle, StepRunner } from './runner';
 
+/**
+ * Training workflows hold frozen float32 weights above this size once (one session at a time, not
+ * prepacked). Two copies of the 2.7B text encoder (2 x 10.4 GB) do not fit next to anything else;
+ * below it a second copy costs less than creating the sessions again at every validation (GPT-2
+ * small: 0.5 GB). An object so that a test can run the big-model path on a tiny model.
+ */
+export const ONE_FROZEN_SESSION = { aboveBytes: 2 * 2 ** 30 };
+
+/** Whether frozen weights of `float32Bytes` (as each session holds them) are held once. */
+export function holdFrozenOnce(float32Bytes: number | undefined): boolean {
+  return (float32Bytes ?? 0) > ONE_FROZEN_SESSION.aboveBytes;
+}
+
 export class OneFrozenSession {
   private held: { id: string; handle: Promise<SessionHandle> } | null = null;
 

@@ -34,6 +34,11 @@ export interface TrainingSetup {
   build(ctx: BuildContext): BuiltModel;
   /** The frozen weights its graphs hold (models/weights.ts frozenWeightsId), for the engine's session counters. */
   frozenWeights?: string;
+  /**
+   * Bytes of the frozen weights each session of its graphs holds in float32 (one-session.ts
+   * `holdFrozenOnce`); undefined when they are small or int8 (whose MatMulNBits need prepacking).
+   */
+  frozenFloat32Bytes?: number;
 }
 
 export const DROPOUT_SEED = 'dropout_seed';
