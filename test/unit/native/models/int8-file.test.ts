@@ -1,0 +1,102 @@
+// The .q8.bin file bindWeights writes for the int8 path: byte for byte what quantizeInt8 of each
+// weight (transposed for GPT-2's Conv1D [in, out] layout) gives at the offsets it describes, for bf16
+// and float32 weights, both layouts, with and without the backward quantization; a non-finite weight
+// is refused naming the file and the weight, and leaves no file behind.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { bindWeights, type MatmulWeight } from '../../../../src/native/models/weights';
+import { safetensorsWeightRefs } from '../../../../src/native/formats/hf-folder';
+import { bf16ToF32, f32ToBf16, writeSafetensors } from '../../../../src/native/formats/safetensors';
+import { quantizeInt8, transposeF32 } from '../../../../src/native/graph/ops/quant';
+import type { ParamValue } from '../../../../src/native/graph/index';
+import { rng } from '../graph/harness';
+
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'int8-file-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function randomMatrix(seed: number, rows: number, cols: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: rows * cols }, () => r.normal() * 0.05);
+}
+
+/** [name, stored shape, layout, dtype]: odd shapes (not multiples of 32) in both layouts. */
+const WEIGHTS: [string, [number, number], MatmulWeight['layout'], 'BF16' | 'F32'][] = [
+  ['h.0.attn.c_attn.weight', [70, 210], 'in-out', 'BF16'],
+  ['h.0.mlp.c_fc.weight', [70, 96], 'in-out', 'F32'],
+  ['h.0.lin.weight', [45, 77], 'out-in', 'BF16'],
+  ['h.0.lin2.weight', [64, 33], 'out-in', 'F32'],
+];
+
+function writeModel(dir: string, poison?: { name: string; at: number }): Map<string, Float32Array> {
+  fs.mkdirSync(dir, { recursive: true });
+  const values = new Map<string, Float32Array>();
+  const tensors: Parameters<typeof writeSafetensors>[1] = { 'h.0.ln.bias': { dtype: 'F32', shape: [3], data: Float32Array.of(1, 2, 3) } };
+  WEIGHTS.forEach(([name, shape, , dtype], i) => {
+    const w = randomMatrix(i + 1, shape[0], shape[1]);
+    for (let c = 0; c < shape[1]; c++) w[c] = 0; // an all-zero stored row
+    if (poison?.name === name) w[poison.at] = NaN;
+    const bits = f32ToBf16(w);
+    values.set(name, dtype === 'BF16' ? bf16ToF32(bits) : w);
+    tensors[name] = { dtype, shape, data: dtype === 'BF16' ? bits : w };
+  });
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+  return values;
+}
+
+const plan = (backward: boolean) => ({ weights: WEIGHTS.map(([name, , layout]) => ({ name, layout })), backward });
+
+describe('the int8 weight file', () => {
+  it('holds the bytes of quantizeInt8 of each weight (and of its transpose with backward), for bf16 and float32 in both layouts', () => {
+    const dir = path.join(tmp, 'model');
+    const values = writeModel(dir);
+    for (const backward of [false, true]) {
+      const cacheDir = path.join(tmp, `cache-${backward}`);
+      const { source } = bindWeights(safetensorsWeightRefs(path.join(dir, 'model.safetensors')), { cacheDir, int8: plan(backward) });
+      const files = fs.readdirSync(path.join(cacheDir, 'weights')).filter((f) => f.endsWith('.q8.bin'));
+      expect(files).toHaveLength(1);
+      const file = fs.readFileSync(path.join(cacheDir, 'weights', files[0]!));
+      const expectAt = (v: ParamValue, bytes: Uint8Array, what: string) => {
+        if (v.kind !== 'external') throw new Error('expected external data');
+        expect(v.location).toBe(`weights/${files[0]}`);
+        expect(v.length).toBe(bytes.length);
+        expect(file.subarray(v.offset, v.offset + v.length).equals(bytes), what).toBe(true);
+      };
+      const u8 = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      for (const [name, [r, c], layout] of WEIGHTS) {
+        const w = values.get(name)!;
+        const nk = layout === 'in-out' ? transposeF32(w, r, c) : w;
+        const kn = layout === 'in-out' ? w : transposeF32(w, r, c);
+        const [n, k] = layout === 'in-out' ? [c, r] : [r, c];
+        const fwd = quantizeInt8(nk, n, k, 32);
+        const v = source.int8!(name)!;
+        expect([v.n, v.k]).toEqual([n, k]);
+        expectAt(v.q, fwd.q, `${name} q`);
+        expectAt(v.scales, u8(fwd.scales), `${name} scales`);
+        if (backward) {
+          const bwd = quantizeInt8(kn, k, n, 32);
+          expectAt(v.backward!.q, bwd.q, `${name} backward q`);
+          expectAt(v.backward!.scales, u8(bwd.scales), `${name} backward scales`);
+        } else expect(v.backward).toBeUndefined();
+      }
+      expect(source.int8!('h.0.ln.bias')).toBeUndefined();
+    }
+  });
+
+  it('refuses a non-finite weight naming the file, the weight and the block, and leaves no file', () => {
+    for (const [i, [name, [, c]]] of WEIGHTS.entries()) {
+      const dir = path.join(tmp, `bad-${i}`);
+      writeModel(dir, { name, at: 5 * c + 3 });
+      const cacheDir = path.join(tmp, `bad-cache-${i}`);
+      const file = path.join(dir, 'model.safetensors');
+      expect(() => bindWeights(safetensorsWeightRefs(file), { cacheDir, int8: plan(true) })).toThrow(
+        new RegExp(`${file}: tensor "${name}": weight ${name}: quantizeInt8: non-finite value in row \\d+, columns \\d+\\.\\.\\d+`),
+      );
+      expect(fs.readdirSync(path.join(cacheDir, 'weights')).filter((f) => f.includes('.q8.bin'))).toEqual([]);
+    }
+  });
+});
