@@ -128,17 +128,13 @@ export function quantizeStored(
   try {
     for (let r0 = 0; r0 < rows; r0 += blockSize) {
       const r1 = Math.min(rows, r0 + blockSize);
-      let f: Float32Array;
-      if (strip) {
-        const u = new Uint32Array(strip.buffer);
-        const n = (r1 - r0) * cols;
-        for (let i = 0, o = r0 * cols; i < n; i++) u[i] = bits![o + i]! << 16;
-        f = strip;
-      } else f = f32!.subarray(r0 * cols, r1 * cols);
+      // bf16: each kernel converts the strip into `strip` in its pass for the block maxima
+      const f = strip ?? f32!.subarray(r0 * cols, r1 * cols);
       const u = new Uint32Array(f.buffer, f.byteOffset, (r1 - r0) * cols);
+      const from = bits ? { bits, at: r0 * cols } : null;
       for (const t of targets)
-        if (t.along === 'rows') quantizeRows(f, u, r0, r1, cols, t, blockSize);
-        else quantizeCols(f, u, r0, r1, rows, cols, t, blockSize, scratch);
+        if (t.along === 'rows') quantizeRows(f, u, from, r0, r1, cols, t, blockSize);
+        else quantizeCols(f, u, from, r0, r1, rows, cols, t, blockSize, scratch);
     }
   } catch (e) {
     if (e !== NON_FINITE) throw e;
@@ -148,12 +144,26 @@ export function quantizeStored(
 
 /** Thrown inside the kernels; `quantizeStored` then names the value quantizeInt8 would have named. */
 const NON_FINITE = new Error('non-finite');
+/** bf16 bits of a strip (from index `at`): the kernels convert them into the strip's float32 as they go. */
+interface BitsSource {
+  bits: Uint16Array;
+  at: number;
+}
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const bitsU = new Uint32Array(1);
 const bitsF = new Float32Array(bitsU.buffer);
 
 /** Stored rows [r0, r1) (values `f`, their bits `u`, from index 0) quantized along each row. */
-function quantizeRows(f: Float32Array, u: Uint32Array, r0: number, r1: number, cols: number, t: QuantTarget, block: number): void {
+function quantizeRows(
+  f: Float32Array,
+  u: Uint32Array,
+  from: BitsSource | null,
+  r0: number,
+  r1: number,
+  cols: number,
+  t: QuantTarget,
+  block: number,
+): void {
   const kb = Math.ceil(cols / block);
   const stride = kb * block;
   const { q, scales } = t;
@@ -164,10 +174,20 @@ function quantizeRows(f: Float32Array, u: Uint32Array, r0: number, r1: number, c
       const start = row + b * block;
       const end = row + Math.min(cols, b * block + block);
       let m = 0;
-      for (let i = start; i < end; i++) {
-        const a = u[i]! & 0x7fffffff;
-        if (a > m) m = a;
-      }
+      if (from) {
+        const { bits, at } = from;
+        for (let i = start; i < end; i++) {
+          const x = bits[at + i]!;
+          u[i] = x << 16;
+          const a = x & 0x7fff;
+          if (a > m) m = a;
+        }
+        m <<= 16;
+      } else
+        for (let i = start; i < end; i++) {
+          const a = u[i]! & 0x7fffffff;
+          if (a > m) m = a;
+        }
       if (m >= 0x7f800000) throw NON_FINITE;
       bitsU[0] = m;
       const max = bitsF[0]!;
@@ -185,6 +205,7 @@ function quantizeRows(f: Float32Array, u: Uint32Array, r0: number, r1: number, c
 function quantizeCols(
   f: Float32Array,
   u: Uint32Array,
+  from: BitsSource | null,
   r0: number,
   r1: number,
   rows: number,
@@ -202,15 +223,60 @@ function quantizeCols(
   for (let n0 = 0; n0 < cols; n0 += COL_TILE) {
     const w = Math.min(cols, n0 + COL_TILE) - n0;
     colMax.fill(0);
-    for (let i = 0; i < r1 - r0; i++) {
-      const base = i * cols + n0;
-      for (let j = 0; j < w; j++) {
-        const a = u[base + j]! & 0x7fffffff;
-        if (a > colMax[j]!) colMax[j] = a;
+    // four stored rows per pass over the tile: a quarter of the loads and stores of colMax
+    const nr = r1 - r0;
+    if (from) {
+      const { bits, at } = from;
+      for (let i = 0; i < nr; i += 4) {
+        const base = i * cols + n0;
+        const h = Math.min(4, nr - i);
+        if (h === 4)
+          for (let j = 0, o = base; j < w; j++, o++) {
+            const x0 = bits[at + o]!;
+            const x1 = bits[at + o + cols]!;
+            const x2 = bits[at + o + 2 * cols]!;
+            const x3 = bits[at + o + 3 * cols]!;
+            u[o] = x0 << 16;
+            u[o + cols] = x1 << 16;
+            u[o + 2 * cols] = x2 << 16;
+            u[o + 3 * cols] = x3 << 16;
+            const a = Math.max(x0 & 0x7fff, x1 & 0x7fff, x2 & 0x7fff, x3 & 0x7fff);
+            if (a > colMax[j]!) colMax[j] = a;
+          }
+        else
+          for (let j = 0; j < w; j++) {
+            let m = colMax[j]!;
+            for (let k = 0, o = base + j; k < h; k++, o += cols) {
+              const x = bits[at + o]!;
+              u[o] = x << 16;
+              const a = x & 0x7fff;
+              if (a > m) m = a;
+            }
+            colMax[j] = m;
+          }
       }
-    }
+    } else
+      for (let i = 0; i < nr; i += 4) {
+        const base = i * cols + n0;
+        const h = Math.min(4, nr - i);
+        if (h === 4)
+          for (let j = 0, o = base; j < w; j++, o++) {
+            const a = Math.max(u[o]! & 0x7fffffff, u[o + cols]! & 0x7fffffff, u[o + 2 * cols]! & 0x7fffffff, u[o + 3 * cols]! & 0x7fffffff);
+            if (a > colMax[j]!) colMax[j] = a;
+          }
+        else
+          for (let j = 0; j < w; j++) {
+            let m = colMax[j]!;
+            for (let k = 0, o = base + j; k < h; k++, o += cols) {
+              const a = u[o]! & 0x7fffffff;
+              if (a > m) m = a;
+            }
+            colMax[j] = m;
+          }
+      }
+    const shift = from ? 16 : 0; // bf16 maxima are the high half of float32 bits
     for (let j = 0; j < w; j++) {
-      const m = colMax[j]!;
+      const m = colMax[j]! << shift;
       if (m >= 0x7f800000) throw NON_FINITE;
       bitsU[0] = m;
       const scale = Math.fround(bitsF[0]! / 127);
