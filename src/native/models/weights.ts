@@ -29,11 +29,12 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ParamValue } from '../graph/index';
-import { ModelFormatError, readWeightBytes, readWeightF32, type WeightRef } from '../formats/hf-folder';
+import { readWeightF32, type WeightRef } from '../formats/hf-folder';
 import { readPeftAdapter, validateAdapter, mergedWeight, ADAPTER_WEIGHTS, type PeftAdapter } from '../formats/peft';
 import { writeFileAtomic } from '../formats/safetensors';
 import type { DType } from '../graph/dtype';
-import { INT8_BLOCK_SIZE, quantizeStored, type QuantTarget, type StoredWeight } from '../graph/ops/quant';
+import { INT8_BLOCK_SIZE } from '../graph/ops/quant';
+import { defaultInt8Threads, quantizedWeights, type Int8Job } from './int8-quantize';
 import type { Int8Value, WeightSource } from './encoders';
 import type { HfModel } from './hf-model';
 
@@ -67,6 +68,11 @@ export interface MatmulWeight {
 export interface Int8Plan {
   weights: readonly MatmulWeight[];
   backward?: boolean;
+  /**
+   * Worker threads that quantize when the file is written: 0 = in this thread; default
+   * `defaultInt8Threads` (up to 2 for a big model). The file's bytes are the same either way.
+   */
+  threads?: number;
 }
 
 /** Stored safetensors dtypes that bind in place, and their graph element types. */
@@ -236,6 +242,7 @@ function bindInt8(
         layout.map(({ m, v }) => ({ m, v, ref: byName.get(m.name)! })),
         offset,
         opts.transform,
+        plan.threads,
       ),
       false,
     );
@@ -243,63 +250,42 @@ function bindInt8(
 }
 
 /**
- * The .q8.bin file's bytes in order, one weight at a time, quantized straight from the stored layout
- * (quantizeStored: no float32 transpose; bf16 read as bits). The buffers are reused from weight to
- * weight: writeFileAtomic has written a chunk before the generator resumes.
+ * The .q8.bin file's bytes in order, one weight at a time (models/int8-quantize.ts: straight from the
+ * stored layout, in worker threads for a big model). A result's buffers are reused once the
+ * generator resumes: writeFileAtomic has written them by then.
  */
 function* int8Chunks(
   layout: readonly { m: MatmulWeight; v: Int8Value; ref: WeightRef }[],
   size: number,
   transform: WeightTransform | undefined,
+  threads: number | undefined,
 ): Generator<Uint8Array> {
-  const len = (v: ParamValue) => (v.kind === 'external' ? v.length : 0);
   const at = (v: ParamValue) => (v.kind === 'external' ? v.offset : 0);
-  const most = (f: (l: (typeof layout)[number]) => number) => layout.reduce((a, l) => Math.max(a, f(l)), 0);
-  const asBits = (l: (typeof layout)[number]) => l.ref.dtype === 'BF16' && !transform?.names.has(l.m.name);
-  const raw = new Uint8Array(most((l) => (asBits(l) ? l.ref.byteLength : 0)));
-  const buffers = (pick: (v: Int8Value) => Int8Value | undefined) => ({
-    q: new Uint8Array(most((l) => (pick(l.v) ? len(pick(l.v)!.q) : 0))),
-    scales: new Float32Array(most((l) => (pick(l.v) ? len(pick(l.v)!.scales) : 0)) / 4),
-  });
-  const fwdBuf = buffers((v) => v);
-  const bwdBuf = buffers((v) => v.backward);
-  const bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const jobs: Int8Job[] = layout.map(({ m, v, ref }) => ({
+    name: m.name,
+    ref,
+    layout: m.layout,
+    n: v.n,
+    k: v.k,
+    blockSize: v.blockSize,
+    backward: !!v.backward,
+  }));
+  const values = layout.reduce((a, l) => a + l.v.n * l.v.k, 0);
   let pos = 0;
   function* emit(v: ParamValue, data: Uint8Array) {
     if (at(v) > pos) yield new Uint8Array(at(v) - pos);
     yield data;
     pos = at(v) + data.length;
   }
-  for (const l of layout) {
-    const { m, v, ref } = l;
-    const [r, c] = ref.shape as [number, number];
-    let src: StoredWeight;
-    if (asBits(l)) {
-      readWeightBytes(ref, raw);
-      src = { bf16: new Uint16Array(raw.buffer, 0, r * c) };
-    } else {
-      const data = readWeightF32(ref);
-      src = { f32: transform?.names.has(m.name) ? transform.apply(ref, data) : data };
-    }
-    // the forward quantizes W [N, K] along K: Conv1D stores [K, N] (quantize its transpose), nn.Linear W
-    const fwdAlong = m.layout === 'in-out' ? 'cols' : 'rows';
-    const target = (along: QuantTarget['along'], w: Int8Value, buf: typeof fwdBuf): QuantTarget => ({
-      along,
-      q: buf.q.subarray(0, len(w.q)),
-      scales: buf.scales.subarray(0, len(w.scales) / 4),
-    });
-    const targets = [target(fwdAlong, v, fwdBuf)];
-    if (v.backward) targets.push(target(fwdAlong === 'cols' ? 'rows' : 'cols', v.backward, bwdBuf));
-    try {
-      quantizeStored(src, r, c, targets, v.blockSize);
-    } catch (e) {
-      throw new ModelFormatError(ref.file, `weight ${m.name}: ${(e as Error).message}`, ref.sourceName);
-    }
-    yield* emit(v.q, targets[0]!.q);
-    yield* emit(v.scales, bytes(targets[0]!.scales));
+  const bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  let i = 0;
+  for (const [fwd, bwd] of quantizedWeights(jobs, threads ?? defaultInt8Threads(values), transform)) {
+    const v = layout[i++]!.v;
+    yield* emit(v.q, fwd!.q);
+    yield* emit(v.scales, bytes(fwd!.scales));
     if (v.backward) {
-      yield* emit(v.backward.q, targets[1]!.q);
-      yield* emit(v.backward.scales, bytes(targets[1]!.scales));
+      yield* emit(v.backward.q, bwd!.q);
+      yield* emit(v.backward.scales, bytes(bwd!.scales));
     }
   }
   if (size > pos) yield new Uint8Array(size - pos);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { bindWeights, type MatmulWeight } from '../../../../src/native/models/weights';
 import { safetensorsWeightRefs } from '../../../../src/native/formats/hf-folder';
 import { bf16ToF32, f32ToBf16, writeSafetensors } from '../../../../src/native/formats/safetensors';
@@ -48,15 +49,23 @@ function writeModel(dir: string, poison?: { name: string; at: number }): Map<str
   return values;
 }
 
-const plan = (backward: boolean) => ({ weights: WEIGHTS.map(([name, , layout]) => ({ name, layout })), backward });
+const plan = (backward: boolean, threads = 0) => ({ weights: WEIGHTS.map(([name, , layout]) => ({ name, layout })), backward, threads });
 
 describe('the int8 weight file', () => {
   it('holds the bytes of quantizeInt8 of each weight (and of its transpose with backward), for bf16 and float32 in both layouts', () => {
     const dir = path.join(tmp, 'model');
     const values = writeModel(dir);
-    for (const backward of [false, true]) {
-      const cacheDir = path.join(tmp, `cache-${backward}`);
-      const { source } = bindWeights(safetensorsWeightRefs(path.join(dir, 'model.safetensors')), { cacheDir, int8: plan(backward) });
+    for (const [backward, threads] of [
+      [false, 0],
+      [true, 0],
+      [false, 2], // worker threads
+      [true, 3],
+    ] as const) {
+      const cacheDir = path.join(tmp, `cache-${backward}-${threads}`);
+      const { source } = bindWeights(safetensorsWeightRefs(path.join(dir, 'model.safetensors')), {
+        cacheDir,
+        int8: plan(backward, threads),
+      });
       const files = fs.readdirSync(path.join(cacheDir, 'weights')).filter((f) => f.endsWith('.q8.bin'));
       expect(files).toHaveLength(1);
       const file = fs.readFileSync(path.join(cacheDir, 'weights', files[0]!));
@@ -87,16 +96,42 @@ describe('the int8 weight file', () => {
     }
   });
 
-  it('refuses a non-finite weight naming the file, the weight and the block, and leaves no file', () => {
-    for (const [i, [name, [, c]]] of WEIGHTS.entries()) {
+  it('refuses a non-finite weight naming the file, the weight and the block, and leaves no file (in this thread and in workers)', () => {
+    for (const [i, [name, [, c]]] of [...WEIGHTS, ...WEIGHTS].entries()) {
+      const threads = i < WEIGHTS.length ? 0 : 2;
       const dir = path.join(tmp, `bad-${i}`);
       writeModel(dir, { name, at: 5 * c + 3 });
       const cacheDir = path.join(tmp, `bad-cache-${i}`);
       const file = path.join(dir, 'model.safetensors');
-      expect(() => bindWeights(safetensorsWeightRefs(file), { cacheDir, int8: plan(true) })).toThrow(
+      expect(() => bindWeights(safetensorsWeightRefs(file), { cacheDir, int8: plan(true, threads) })).toThrow(
         new RegExp(`${file}: tensor "${name}": weight ${name}: quantizeInt8: non-finite value in row \\d+, columns \\d+\\.\\.\\d+`),
       );
       expect(fs.readdirSync(path.join(cacheDir, 'weights')).filter((f) => f.includes('.q8.bin'))).toEqual([]);
     }
+  });
+
+  it('the worker threads end with the quantization: a process that quantized (and failed once) exits by itself', () => {
+    const dir = path.join(tmp, 'exit');
+    writeModel(dir, { name: WEIGHTS[0]![0], at: 7 });
+    const good = path.join(tmp, 'model');
+    const script = path.join(tmp, 'exit.ts');
+    const src = (f: string) => JSON.stringify(path.resolve('src/native', f));
+    fs.writeFileSync(
+      script,
+      [
+        `import { bindWeights } from ${src('models/weights.ts')};`,
+        `import { safetensorsWeightRefs } from ${src('formats/hf-folder.ts')};`,
+        `const plan = ${JSON.stringify(plan(true, 2))};`,
+        `bindWeights(safetensorsWeightRefs(${JSON.stringify(path.join(good, 'model.safetensors'))}), { cacheDir: ${JSON.stringify(path.join(tmp, 'exit-ok'))}, int8: plan });`,
+        `try { bindWeights(safetensorsWeightRefs(${JSON.stringify(path.join(dir, 'model.safetensors'))}), { cacheDir: ${JSON.stringify(path.join(tmp, 'exit-bad'))}, int8: plan }); } catch (e) { console.log('refused:', (e as Error).message); }`,
+      ].join('\n'),
+    );
+    if (!fs.existsSync(path.join(good, 'model.safetensors'))) writeModel(good);
+    // no timeout: a worker left running would keep the child alive and fail the test by the runner's
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`refused: .*weight ${WEIGHTS[0]![0]}: quantizeInt8: non-finite value`));
+    expect(fs.readdirSync(path.join(tmp, 'exit-ok', 'weights')).filter((f) => f.endsWith('.q8.bin'))).toHaveLength(1);
   });
 });
