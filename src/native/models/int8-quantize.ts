@@ -177,7 +177,9 @@ const START_MS = 120_000;
 function* pooled(jobs: readonly Int8Job[], threads: number, entry: string): Generator<Int8Result> {
   const sizes = slotSizes(jobs, readsBits);
   const ctrl = new Int32Array(new SharedArrayBuffer(4 * (2 + 3 * threads)));
-  const slots = Array.from({ length: 2 * threads }, () => makeSlot(sizes, true));
+  const slots = Array.from({ length: 2 * threads }, () => makeSlot({ ...sizes, raw: 0 }, true));
+  // one read buffer per worker, shared by its two slots (it quantizes one weight at a time)
+  for (let w = 0; w < threads; w++) slots[w]!.raw = slots[w + threads]!.raw = new Uint8Array(new SharedArrayBuffer(sizes.raw));
   const ports: MessagePort[] = [];
   const workers: Worker[] = [];
   const failure = (): Error => {
