@@ -97,7 +97,8 @@ describe('the int8 weight file', () => {
   });
 
   it('refuses a non-finite weight naming the file, the weight and the block, and leaves no file (in this thread and in workers)', () => {
-    for (const [i, [name, [, c]]] of [...WEIGHTS, ...WEIGHTS].entries()) {
+    // in workers: a bf16 Conv1D weight and a float32 nn.Linear one (each case starts two workers)
+    for (const [i, [name, [, c]]] of [...WEIGHTS, WEIGHTS[0]!, WEIGHTS[3]!].entries()) {
       const threads = i < WEIGHTS.length ? 0 : 2;
       const dir = path.join(tmp, `bad-${i}`);
       writeModel(dir, { name, at: 5 * c + 3 });
