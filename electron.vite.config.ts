@@ -14,6 +14,7 @@ export default defineConfig({
           'job-worker': resolve(__dirname, 'src/main/jobs/worker-entry.ts'),
           'frame-worker': resolve(__dirname, 'src/main/imaging/frame-worker.ts'),
           'engine-status-worker': resolve(__dirname, 'src/main/runtime/status-worker.ts'),
+          'int8-quantize-worker': resolve(__dirname, 'src/native/models/int8-quantize-worker.ts'),
         },
       },
     },

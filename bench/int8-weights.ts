@@ -17,6 +17,7 @@ import { buildTextEncoder, clearBuildMemo, embedImages, embedText } from '../src
 import { loadHfFolder } from '../src/native/models/hf-model';
 import { Gpt2Tokenizer } from '../src/native/formats/tokenizer';
 import { ortVersion } from '../src/native/runtime/ort';
+import { defaultInt8Threads, INT8_WORKER_MIN_VALUES } from '../src/native/models/int8-quantize';
 import { mulberry32 } from '../src/native/io/random';
 import type { WeightPrecision } from '../src/common/precision';
 import { fmt, loadAvg1, machine, summarize, writeResultsSection } from './harness';
@@ -221,7 +222,7 @@ Goal (issue 15): peak RSS <= 0.6 x float32 weight bytes with the int8 path.
 const md = `## int8 weights: error against float32, memory and time
 
 Command: \`npx tsx bench/int8-weights.ts --threads ${threads} --repeats ${repeats}${values['no-big'] ? ' --no-big' : ''} --write\`
-Machine: ${m.cpu}, ${m.logicalCores} logical cores, ${m.platform}, Node ${m.node}, onnxruntime-node ${ortVersion()}. Date: ${date}.
+Machine: ${m.cpu}, ${m.logicalCores} logical cores, ${m.platform}, Node ${m.node}, onnxruntime-node ${ortVersion()}; the 2.7B weights quantized by ${defaultInt8Threads(INT8_WORKER_MIN_VALUES)} worker threads (reference-a's in the calling thread). Date: ${date}.
 Weight-only int8 (\`--weights int8\`): the encoders' matmul weights in blocks of 32 along the input dimension, symmetric, one float32 scale per block, run by ORT's \`com.microsoft.MatMulNBits\` (bits 8, accuracy_level 4: activations quantized to int8 per block as well). Embeddings, layer norms, biases and attention stay float32.
 
 ### reference-a, float32 vs int8 (random token ids and pixels)

@@ -443,21 +443,7 @@ function checkConfigAgainstWeights(
 
 /** Reads one weight's data as Float32Array (F16 / BF16 converted). */
 export function readWeightF32(ref: WeightRef): Float32Array {
-  const ab = new ArrayBuffer(ref.byteLength);
-  const fd = fs.openSync(ref.file, 'r');
-  try {
-    const size = fs.fstatSync(fd).size;
-    if (ref.byteOffset + ref.byteLength > size) throw new ModelFormatError(ref.file, `file truncated (${size} bytes)`, ref.sourceName);
-    let done = 0;
-    const u8 = new Uint8Array(ab);
-    while (done < ref.byteLength) {
-      const r = fs.readSync(fd, u8, done, Math.min(ref.byteLength - done, 1 << 30), ref.byteOffset + done);
-      if (r === 0) throw new ModelFormatError(ref.file, 'unexpected end of file', ref.sourceName);
-      done += r;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
+  const ab = readWeightBytes(ref).buffer;
   switch (ref.dtype) {
     case 'F32':
       return new Float32Array(ab);
@@ -470,6 +456,29 @@ export function readWeightF32(ref: WeightRef): Float32Array {
     default:
       throw new ModelFormatError(ref.file, `dtype ${ref.dtype} is not floating point`, ref.sourceName);
   }
+}
+
+/**
+ * Reads one weight's stored bytes, into the start of `into` when given (a buffer reused across
+ * weights, at least `byteLength` long) or a new buffer.
+ */
+export function readWeightBytes(ref: WeightRef, into?: Uint8Array): Uint8Array {
+  if (into && into.length < ref.byteLength) throw new Error(`readWeightBytes: buffer of ${into.length} bytes for ${ref.byteLength}`);
+  const u8 = into ? into.subarray(0, ref.byteLength) : new Uint8Array(ref.byteLength);
+  const fd = fs.openSync(ref.file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (ref.byteOffset + ref.byteLength > size) throw new ModelFormatError(ref.file, `file truncated (${size} bytes)`, ref.sourceName);
+    let done = 0;
+    while (done < ref.byteLength) {
+      const r = fs.readSync(fd, u8, done, Math.min(ref.byteLength - done, 1 << 30), ref.byteOffset + done);
+      if (r === 0) throw new ModelFormatError(ref.file, 'unexpected end of file', ref.sourceName);
+      done += r;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return u8;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,7 +33,8 @@ import { readWeightF32, type WeightRef } from '../formats/hf-folder';
 import { readPeftAdapter, validateAdapter, mergedWeight, ADAPTER_WEIGHTS, type PeftAdapter } from '../formats/peft';
 import { writeFileAtomic } from '../formats/safetensors';
 import type { DType } from '../graph/dtype';
-import { INT8_BLOCK_SIZE, quantizeInt8, transposeF32 } from '../graph/ops/quant';
+import { INT8_BLOCK_SIZE } from '../graph/ops/quant';
+import { defaultInt8Threads, quantizedWeights, type Int8Job } from './int8-quantize';
 import type { Int8Value, WeightSource } from './encoders';
 import type { HfModel } from './hf-model';
 
@@ -67,6 +68,11 @@ export interface MatmulWeight {
 export interface Int8Plan {
   weights: readonly MatmulWeight[];
   backward?: boolean;
+  /**
+   * Worker threads that quantize when the file is written: 0 = in this thread; default
+   * `defaultInt8Threads` (up to 2 for a big model). The file's bytes are the same either way.
+   */
+  threads?: number;
 }
 
 /** Stored safetensors dtypes that bind in place, and their graph element types. */
@@ -229,38 +235,60 @@ function bindInt8(
     out.set(m.name, v);
     return { m, v };
   });
-  const at = (v: ParamValue) => (v.kind === 'external' ? v.offset : 0);
-  if (!(fs.existsSync(file) && fs.statSync(file).size === offset)) {
-    const transform = opts.transform;
-    function* chunks(): Generator<Uint8Array> {
-      let pos = 0;
-      const emit = function* (at: number, bytes: Uint8Array) {
-        if (at > pos) yield new Uint8Array(at - pos);
-        yield bytes;
-        pos = at + bytes.length;
-      };
-      for (const { m, v } of layout) {
-        const ref = byName.get(m.name)!;
-        let data = readWeightF32(ref);
-        if (transform?.names.has(m.name)) data = transform.apply(ref, data);
-        const [r, c] = ref.shape as [number, number];
-        // the forward quantizes W [N, K] along K; Conv1D stores [K, N]
-        const nk = m.layout === 'in-out' ? transposeF32(data, r, c) : data;
-        const fwd = quantizeInt8(nk, v.n, v.k, block);
-        yield* emit(at(v.q), fwd.q);
-        yield* emit(at(v.scales), new Uint8Array(fwd.scales.buffer));
-        if (v.backward) {
-          const kn = m.layout === 'in-out' ? data : transposeF32(data, r, c);
-          const bwd = quantizeInt8(kn, v.k, v.n, block);
-          yield* emit(at(v.backward.q), bwd.q);
-          yield* emit(at(v.backward.scales), new Uint8Array(bwd.scales.buffer));
-        }
-      }
-      if (offset > pos) yield new Uint8Array(offset - pos);
-    }
-    writeFileAtomic(file, chunks(), false);
-  }
+  if (!(fs.existsSync(file) && fs.statSync(file).size === offset))
+    writeFileAtomic(
+      file,
+      int8Chunks(
+        layout.map(({ m, v }) => ({ m, v, ref: byName.get(m.name)! })),
+        offset,
+        opts.transform,
+        plan.threads,
+      ),
+      false,
+    );
   return out;
+}
+
+/**
+ * The .q8.bin file's bytes in order, one weight at a time (models/int8-quantize.ts: straight from the
+ * stored layout, in worker threads for a big model). A result's buffers are reused once the
+ * generator resumes: writeFileAtomic has written them by then.
+ */
+function* int8Chunks(
+  layout: readonly { m: MatmulWeight; v: Int8Value; ref: WeightRef }[],
+  size: number,
+  transform: WeightTransform | undefined,
+  threads: number | undefined,
+): Generator<Uint8Array> {
+  const at = (v: ParamValue) => (v.kind === 'external' ? v.offset : 0);
+  const jobs: Int8Job[] = layout.map(({ m, v, ref }) => ({
+    name: m.name,
+    ref,
+    layout: m.layout,
+    n: v.n,
+    k: v.k,
+    blockSize: v.blockSize,
+    backward: !!v.backward,
+  }));
+  const values = layout.reduce((a, l) => a + l.v.n * l.v.k, 0);
+  let pos = 0;
+  function* emit(v: ParamValue, data: Uint8Array) {
+    if (at(v) > pos) yield new Uint8Array(at(v) - pos);
+    yield data;
+    pos = at(v) + data.length;
+  }
+  const bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  let i = 0;
+  for (const [fwd, bwd] of quantizedWeights(jobs, threads ?? defaultInt8Threads(values), transform)) {
+    const v = layout[i++]!.v;
+    yield* emit(v.q, fwd!.q);
+    yield* emit(v.scales, bytes(fwd!.scales));
+    if (v.backward) {
+      yield* emit(v.backward.q, bwd!.q);
+      yield* emit(v.backward.scales, bytes(bwd!.scales));
+    }
+  }
+  if (size > pos) yield new Uint8Array(size - pos);
 }
 
 export interface BoundModelWeights extends BoundWeights {

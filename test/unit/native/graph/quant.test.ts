@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { checkGradients, rng } from './harness';
 import { emitOnnx, grad, Graph, ops, type Tensor } from '../../../../src/native/graph/index';
-import { dequantizeInt8, quantizeInt8, transposeF32, type Int8Blocks, type Int8Weight } from '../../../../src/native/graph/ops/quant';
+import {
+  dequantizeInt8,
+  quantizeInt8,
+  quantizeStored,
+  transposeF32,
+  type Int8Blocks,
+  type Int8Weight,
+  type QuantTarget,
+} from '../../../../src/native/graph/ops/quant';
+import { bf16ToF32, f32ToBf16 } from '../../../../src/native/formats/safetensors';
 
 function randomMatrix(seed: number, rows: number, cols: number, scale = 1): Float32Array {
   const r = rng(seed);
@@ -60,6 +69,73 @@ describe('int8 blockwise quantization', () => {
   it('refuses a bad block size and non-finite weights', () => {
     expect(() => quantizeInt8(new Float32Array(4), 1, 4, 24)).toThrow(/power of two/);
     expect(() => quantizeInt8(Float32Array.of(1, NaN, 0, 0), 1, 4, 16)).toThrow(/non-finite value in row 0/);
+  });
+
+  it('quantizeStored gives the bytes of quantizeInt8 (rows) and of quantizeInt8 of the transpose (cols), from float32 and bf16, odd shapes, reused buffers', () => {
+    const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    for (const [rows, cols, block] of [
+      [45, 77, 32], // neither a multiple of 32
+      [64, 33, 32],
+      [96, 160, 32],
+      [5, 17, 16],
+      [130, 3, 64],
+    ] as const) {
+      const w = randomMatrix(rows * 1000 + cols, rows, cols, 0.05);
+      for (let c = 0; c < cols; c++) w[c] = 0; // an all-zero stored row
+      for (let r = 0; r < rows; r++) w[r * cols + 1] = r % 2 ? -0 : 0; // and column, with -0
+      w[(rows - 1) * cols + cols - 1] = 4; // an outlier
+      w[Math.floor(rows / 2) * cols + 2] = 1e-41; // a denormal
+      for (const src of ['f32', 'bf16'] as const) {
+        const bf = f32ToBf16(w);
+        const vals = src === 'f32' ? w : bf16ToF32(bf);
+        const refRows = quantizeInt8(vals, rows, cols, block);
+        const refCols = quantizeInt8(transposeF32(vals, rows, cols), cols, rows, block);
+        const target = (along: QuantTarget['along'], ref: Int8Blocks): QuantTarget => ({
+          along,
+          q: new Uint8Array(ref.q.length).fill(7), // garbage: every byte must be written
+          scales: new Float32Array(ref.scales.length).fill(9),
+        });
+        for (const order of [['rows'], ['cols'], ['cols', 'rows'], ['rows', 'cols']] as const) {
+          const targets = order.map((a) => target(a, a === 'rows' ? refRows : refCols));
+          quantizeStored(src === 'f32' ? { f32: w } : { bf16: bf }, rows, cols, targets, block);
+          for (const t of targets) {
+            const ref = t.along === 'rows' ? refRows : refCols;
+            expect(bytes(t.q).equals(bytes(ref.q)), `${rows}x${cols} ${src} ${t.along} q`).toBe(true);
+            expect(bytes(t.scales).equals(bytes(ref.scales)), `${rows}x${cols} ${src} ${t.along} scales`).toBe(true);
+          }
+        }
+      }
+    }
+  });
+
+  it('quantizeStored refuses NaN and Inf with the row and columns quantizeInt8 names', () => {
+    const [rows, cols] = [40, 70];
+    for (const bad of [NaN, Infinity, -Infinity])
+      for (const at of [
+        [3, 66],
+        [39, 0],
+        [33, 40],
+      ] as const) {
+        const w = randomMatrix(8, rows, cols);
+        w[at[0] * cols + at[1]] = bad;
+        w[(rows - 1) * cols + cols - 1] = bad; // a second one: the first in each matrix's order is named
+        for (const along of ['rows', 'cols'] as const) {
+          const ref = along === 'rows' ? () => quantizeInt8(w, rows, cols) : () => quantizeInt8(transposeF32(w, rows, cols), cols, rows);
+          const message = (() => {
+            try {
+              ref();
+            } catch (e) {
+              return (e as Error).message;
+            }
+            throw new Error('quantizeInt8 accepted a non-finite value');
+          })();
+          expect(message).toMatch(/non-finite value in row \d+, columns \d+\.\.\d+/);
+          const [n, k] = along === 'rows' ? [rows, cols] : [cols, rows];
+          const target = { along, q: new Uint8Array(n * Math.ceil(k / 32) * 32), scales: new Float32Array(n * Math.ceil(k / 32)) };
+          expect(() => quantizeStored({ f32: w }, rows, cols, [target])).toThrow(message);
+          expect(() => quantizeStored({ bf16: f32ToBf16(w) }, rows, cols, [target])).toThrow(message);
+        }
+      }
   });
 
   it('transposeF32 transposes', () => {
