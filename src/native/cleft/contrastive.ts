@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Graph, Tensor } from '../graph/index';
-import { bindModelWeights } from '../models/weights';
+import { bindModelWeights, frozenWeightsId } from '../models/weights';
 import { ParamStore, type WeightSource } from '../models/encoders';
 import { CHECKPOINT_ABOVE_BYTES, gpt2ActivationBytes, gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
 import { visionForward, poolImage, type ImagePooling, type VisionConfig } from '../models/vit';
@@ -24,7 +24,8 @@ import { readWeightF32, writeHfFolder } from '../formats/hf-folder';
 import { type Gpt2Config } from '../models/gpt2';
 import { createPeftAdapter, parseLoraConfig, peftConfigDict, readPeftAdapter, writePeftAdapter, type PeftAdapter } from '../formats/peft';
 import { writeHeads, type Heads } from '../models/heads';
-import { toFloat32 } from '../formats/safetensors';
+import { numel, toFloat32 } from '../formats/safetensors';
+import { combinedWeights } from '../runtime/session-cache';
 import { DROPOUT_SEED, type TrainData, type TrainingSetup } from '../training/index';
 import { arrayData, createTrainer, type RunOptions, type WorkflowTrainer } from './common';
 import { trainValSplit } from './splits';
@@ -143,6 +144,27 @@ function fullTrainable(t: EncoderTraining, name: string): boolean {
   return t.mode === 'full' && !(t.freeze ?? []).some((r) => r.test(name));
 }
 
+/**
+ * Float32 bytes of the frozen weights of both encoders (all but fully trained ones: LoRA leaves the
+ * base frozen) that each session of the contrastive graphs holds, for createTrainer's
+ * `holdFrozenOnce` (docs/engine.md#training-memory).
+ */
+export function contrastiveFrozenFloat32Bytes(
+  text: { model: HfModel; training: EncoderTraining },
+  image: { model: HfModel; training: EncoderTraining },
+): number {
+  let n = 0;
+  for (const e of [text, image]) for (const [name, ref] of e.model.weights) if (!fullTrainable(e.training, name)) n += numel(ref.shape);
+  return 4 * n;
+}
+
+/** The frozen weights of the text and the image encoder as the contrastive graphs hold them (an adapter merged only when frozen). */
+function contrastiveFrozenWeights(o: Pick<ContrastiveOptions, 'text' | 'image'>): string {
+  const id = (e: { modelDir: string; training: EncoderTraining }) =>
+    frozenWeightsId(e.modelDir, e.training.mode === 'frozen' ? e.training.adapterDir : null);
+  return combinedWeights([id(o.text), id(o.image)]);
+}
+
 interface LoraPlan {
   modules: LoraModuleSpec[];
   adapter: PeftAdapter | null;
@@ -236,6 +258,12 @@ export function contrastivePlan(
 
   const setup: TrainingSetup = {
     name: 'cleft-contrastive',
+    // every session holds both encoders: counted for each (session-cache.ts combinedWeights)
+    frozenWeights: contrastiveFrozenWeights(o),
+    frozenFloat32Bytes: contrastiveFrozenFloat32Bytes(
+      { model: text, training: o.text.training },
+      { model: image, training: o.image.training },
+    ),
     build(ctx) {
       const g = ctx.graph;
       const ids = g.input('input_ids', 'int64', ['batch', 'seq']);

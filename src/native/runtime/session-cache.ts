@@ -11,7 +11,8 @@ import { canonicalOptions, toOrtSessionOptions, type EngineSessionOptions } from
 /**
  * A model to load. Prefer `path` for artifacts with external data: ORT resolves external weight
  * files relative to the model's directory and memory-maps them; from bytes it has no directory.
- * `weights` names the frozen weights the graph holds (frozenWeightsId), for `weightSessions`.
+ * `weights` names the frozen weights the graph holds (frozenWeightsId, or `combinedWeights` of
+ * several), for `weightSessions`.
  */
 export type ModelSource = ({ path: string } | { bytes: Uint8Array }) & { weights?: string };
 
@@ -27,6 +28,20 @@ export function weightSessions(weights: string): { live: number; peak: number } 
   return h ? { ...h } : { live: 0, peak: 0 };
 }
 
+// NUL cannot occur in a path, so it cannot occur in a frozenWeightsId either.
+const WEIGHTS_SEPARATOR = '\0';
+
+/**
+ * The `weights` of a graph holding several frozen weights (the contrastive graphs: the text and the
+ * image encoder): its sessions count for each of them in `weightSessions`, and `releaseWeights` of
+ * any of them releases them.
+ */
+export function combinedWeights(ids: readonly string[]): string {
+  return ids.join(WEIGHTS_SEPARATOR);
+}
+
+const weightIds = (weights: string): string[] => weights.split(WEIGHTS_SEPARATOR);
+
 /** Starts the peaks again from the sessions alive now. */
 export function resetWeightSessionPeaks(): void {
   for (const h of holders.values()) h.peak = h.live;
@@ -34,10 +49,12 @@ export function resetWeightSessionPeaks(): void {
 
 function countHolder(weights: string | undefined, delta: 1 | -1): void {
   if (weights === undefined) return;
-  const h = holders.get(weights) ?? { live: 0, peak: 0 };
-  h.live += delta;
-  h.peak = Math.max(h.peak, h.live);
-  holders.set(weights, h);
+  for (const id of weightIds(weights)) {
+    const h = holders.get(id) ?? { live: 0, peak: 0 };
+    h.live += delta;
+    h.peak = Math.max(h.peak, h.live);
+    holders.set(id, h);
+  }
 }
 
 /** Where a session's nodes run: what a run record states per graph. */
@@ -273,9 +290,11 @@ export class SessionCache {
   /**
    * Releases the sessions over the frozen weights `weights` (ModelSource.weights) that are not
    * running, e.g. warm inference sessions before a training creates its own; returns their keys.
+   * A session over `combinedWeights` counts as over each of them.
    */
   async releaseWeights(weights: string): Promise<string[]> {
-    const keys = [...this.entries].filter(([, s]) => s.weights === weights && s.running === 0).map(([k]) => k);
+    const over = (s: string | undefined) => s !== undefined && weightIds(s).includes(weights);
+    const keys = [...this.entries].filter(([, s]) => over(s.weights) && s.running === 0).map(([k]) => k);
     for (const k of keys) await this.release(k);
     return keys;
   }

@@ -23,6 +23,7 @@ import { canonicalJson, sha256Hex } from '../../../native/io/hash';
 import { createBundle, openBundle, type BundleParts } from '../../../native/bundle/index';
 import { crashPoint } from '../../../native/io/crash-point';
 import {
+  contrastiveFrozenFloat32Bytes,
   exportContrastive,
   lastBlocksTraining,
   trainContrastive,
@@ -37,6 +38,9 @@ import type { DeviceRecord } from '../../../native/runtime/device-record';
 import { bundleSplitProvenance, splitSummary, splitTestStudies, trainingSplit } from '../../library/splits';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { stagedFraction } from '../../../common/progress';
+import { holdFrozenOnce } from '../../../native/training/one-session';
+import { inProcessEngine } from '../../../native/models/embed';
+import { frozenWeightsId } from '../../../native/models/weights';
 
 /** Identity of the data: each pair's image and report text (portable: DICOM UIDs, not row ids). */
 function selectionSha256(pairs: readonly ReportPair[]): string {
@@ -156,6 +160,18 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
     const work = path.join(ctx.jobDir, 'work');
     let lastLoss = NaN;
 
+    // Large encoders: the engine's warm sessions over them (of earlier jobs) go before training
+    // creates its own, so the job holds one float32 copy of the frozen weights at a time
+    // (docs/engine.md#training-memory); the next classification creates them again.
+    const frozenBytes = contrastiveFrozenFloat32Bytes(
+      { model: bundle.text.model, training: textTraining },
+      { model: bundle.image.model, training: imageTraining },
+    );
+    if (holdFrozenOnce(frozenBytes)) {
+      const engine = await inProcessEngine();
+      await engine.releaseWeights(frozenWeightsId(bundle.text.dir, bundle.text.adapter?.dir));
+      await engine.releaseWeights(frozenWeightsId(bundle.image.dir, bundle.image.adapter?.dir));
+    }
     ctx.progress(workDone(1, 0), 'Contrastive training…');
     const r = await trainContrastive({
       text: { modelDir: bundle.text.dir, training: textTraining },

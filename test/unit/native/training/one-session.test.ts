@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SessionCache, resetWeightSessionPeaks, weightSessions } from '../../../../src/native/runtime/session-cache';
+import { SessionCache, combinedWeights, resetWeightSessionPeaks, weightSessions } from '../../../../src/native/runtime/session-cache';
 import { OneFrozenSession, inThreadRunner } from '../../../../src/native/training/index';
 import { addConstModel } from '../runtime/helpers/onnx-min';
 import { removeTmpDirs, tmpDir } from '../../../helpers/tmp';
@@ -29,6 +29,19 @@ describe('sessions over frozen weights', () => {
     await cache.acquire({ bytes: addConstModel(new Float32Array([4])), weights: w });
     await cache.clear();
     expect(weightSessions(w)).toEqual({ live: 0, peak: 1 });
+  });
+
+  it('a session over combined weights (text and image encoder) counts for each, and releaseWeights of either releases it', async () => {
+    const cache = new SessionCache();
+    const [t, i] = [`test-text-${Math.random()}`, `test-image-${Math.random()}`];
+    await cache.acquire({ bytes: addConstModel(new Float32Array([1])), weights: t });
+    const both = await cache.acquire({ bytes: addConstModel(new Float32Array([2])), weights: combinedWeights([t, i]) });
+    expect(weightSessions(t)).toEqual({ live: 2, peak: 2 });
+    expect(weightSessions(i)).toEqual({ live: 1, peak: 1 });
+    expect(await cache.releaseWeights(i)).toEqual([both.entry.key]);
+    expect(weightSessions(t)).toEqual({ live: 1, peak: 2 });
+    expect(weightSessions(i)).toEqual({ live: 0, peak: 1 });
+    await cache.clear();
   });
 
   it('OneFrozenSession holds one session: another graph replaces it, the same graph is reused', async () => {
