@@ -37,6 +37,7 @@ import type { DeviceRecord } from '../../../native/runtime/device-record';
 import { bundleSplitProvenance, splitSummary, splitTestStudies, trainingSplit } from '../../library/splits';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { stagedFraction } from '../../../common/progress';
+import { chosenWeights } from '../../../common/precision';
 
 /** Identity of the data: each pair's image and report text (portable: DICOM UIDs, not row ids). */
 function selectionSha256(pairs: readonly ReportPair[]): string {
@@ -151,6 +152,8 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
       notes.push('the base image adapter was trained further (its rank, alpha and targets kept)');
     const settings = new SettingsRepo(db).get();
     const device = jobDevice(p.device, settings);
+    // the frozen base weights: the job's choice, else Settings' (int8 runs on the CPU; a GPU device is refused)
+    const weights = chosenWeights(p.weights, settings.weights);
     // where the training graphs ran (set once they load)
     const ran: { device: DeviceRecord | null } = { device: null };
     const work = path.join(ctx.jobDir, 'work');
@@ -182,6 +185,7 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
       signal: ctx.signal,
       ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
       device,
+      weights,
       onDevice: (d) => void (ran.device ??= d),
       onProgress: (w) => {
         lastLoss = w.loss;
@@ -240,6 +244,7 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
             executionProvider: ran.device?.provider ?? 'cpu',
             device: ran.device,
             appVersion: APP_VERSION,
+            weights,
             params: { ...p, baseModelId: model.id, baseModelSha256: model.sha256, pairs: pairs.length, studies },
             split: split.record,
           },
@@ -263,6 +268,7 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
           validation,
           notes,
           device: ran.device,
+          weights,
           seconds: Math.round(performance.now() - started) / 1000,
         },
       },
