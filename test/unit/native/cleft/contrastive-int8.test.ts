@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readHeads } from '../../../../src/native/models/heads';
-import { openContrastive, type ContrastiveOptions } from '../../../../src/native/cleft/contrastive';
+import { lastBlocksTraining, openContrastive, type ContrastiveOptions } from '../../../../src/native/cleft/contrastive';
+import { loadHfFolder } from '../../../../src/native/models/hf-model';
 import { REF, cases, f32, i64, relErr } from './reference';
 
 let tmp: string;
@@ -61,6 +62,29 @@ describe('contrastive LoRA with int8 frozen weights', () => {
     expect(step.includes(Buffer.from('MatMulNBits'))).toBe(true);
     // per encoder one quantized file, with the transposed quantization for the input gradients
     expect(fs.readdirSync(path.join(o.workDir, 'weights')).filter((f) => f.endsWith('.q8.bin'))).toHaveLength(2);
+  });
+
+  it('a frozen image encoder (forward quantization only) and last blocks trained in full (float32 inputs) work with int8', async () => {
+    const vit = path.join(REF, 'vit');
+    const frozen = await gradients(
+      options('frozen-image', { weights: 'int8', image: { modelDir: vit, pool: 'cls', training: { mode: 'frozen' } } }),
+    );
+    expect(Number.isFinite(frozen.loss)).toBe(true);
+    expect([...frozen.grads.keys()].some((k) => k.startsWith('image.'))).toBe(false);
+
+    const blocks = (weights?: 'int8') =>
+      gradients(
+        options(`blocks-${weights ?? 'f32'}`, {
+          ...(weights ? { weights } : {}),
+          image: { modelDir: vit, pool: 'cls', training: lastBlocksTraining(loadHfFolder(vit), 1) },
+        }),
+      );
+    const q = await blocks('int8');
+    const f = await blocks();
+    const trained = [...f.grads.keys()].filter((k) => k.startsWith('image.encoder.layer.1.') && k.endsWith('.weight'));
+    expect(trained.length).toBeGreaterThan(0);
+    // the last block's weights are trainable float32 inputs: their gradients exist and are close to float32's
+    for (const k of trained) expect(relErr(q.grads.get(k)!, f.grads.get(k)!), k).toBeLessThan(0.08);
   });
 
   it('float32 (the default) stays exact: no MatMulNBits, no quantized file', async () => {
