@@ -384,8 +384,11 @@ function runTorch(kind: 'prompt' | 'lora', bf16: boolean): void {
   ]);
   const key = `${kind}:${bf16 ? 'bf16' : 'float32'}` as const;
   // a failure (e.g. killed by the memory watchdog, out of memory) is reported instead of a time
-  if (t.status !== 0) torch[key] = { failed: `exit ${t.status ?? t.signal}: ${t.stderr.trim().split('\n').slice(-2).join(' ')}` };
-  else torch[key] = { ...(lastJson(t.stdout) as Omit<TorchRow, 'load'>), load: loadAvg1() };
+  if (t.status !== 0) {
+    const lines = t.stderr.trim().split('\n');
+    const why = (lines.find((l) => l.startsWith('memwatch:')) ?? lines.at(-1) ?? '').replace(/,? killing .*/, '').slice(0, 160);
+    torch[key] = { failed: `exit ${t.status ?? t.signal}: ${why}` };
+  } else torch[key] = { ...(lastJson(t.stdout) as Omit<TorchRow, 'load'>), load: loadAvg1() };
   console.log(JSON.stringify(torch[key]));
   report();
 }
