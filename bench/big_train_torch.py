@@ -7,7 +7,12 @@ shards, read without the safetensors package, upcast to float32 once, frozen), t
   lora:   LoRA (r 8, alpha 32, dropout 0.1) on every c_attn, batch 8 x 64 tokens, text feature at
           lengths - 1, CLIP loss against the batch's image embeddings
 
-  /usr/bin/python3 bench/big_train_torch.py --kind prompt|lora --model DIR --workload FILE.json --threads 2 --steps 3
+  /usr/bin/python3 bench/big_train_torch.py --kind prompt|lora --model DIR --workload FILE.json --threads 2 --steps 3 [--bf16]
+
+--bf16: the frozen matmul weights (c_attn, c_proj, c_fc, mlp.c_proj) kept in bfloat16 and multiplied in
+bfloat16 (activations cast to bf16, products back to float32; oneDNN uses the CPU's avx512_bf16), the
+rest (embeddings, biases, layer norms, LoRA A/B, the context, heads) float32: the reduced-precision
+peer of ORT's int8 frozen weights.
 
 Prints one JSON object (s per step, CPU s, load time, peak RSS from ru_maxrss); run by the TS bench.
 """
@@ -28,11 +33,19 @@ p.add_argument("--model", required=True)
 p.add_argument("--workload", required=True)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--steps", type=int, default=3)
+p.add_argument("--bf16", action="store_true")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 
 DT = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}
+MATMUL = (".attn.c_attn.", ".attn.c_proj.", ".mlp.c_fc.", ".mlp.c_proj.")
+
+
+def mm(x, w):
+    """x @ w: in float32, or with --bf16 in bfloat16 (w stored bf16), the product back in float32."""
+    return x @ w if w.dtype == torch.float32 else (x.to(w.dtype) @ w).float()
+
 
 
 def read_folder(d):
@@ -50,7 +63,7 @@ def read_folder(d):
                 b, end = e["data_offsets"]
                 fh.seek(base + b)
                 t = torch.frombuffer(bytearray(fh.read(end - b)), dtype=DT[e["dtype"]]).reshape(e["shape"])
-                out[name] = t.float()
+                out[name] = t.bfloat16() if a.bf16 and any(m in name for m in MATMUL) and name.endswith(".weight") else t.float()
     return out
 
 
@@ -80,16 +93,16 @@ def gpt2(x, lora=None, dropout=0.0):
     for l in range(L):
         p = f"h.{l}."
         h = F.layer_norm(x, (D,), W[p + "ln_1.weight"], W[p + "ln_1.bias"], eps)
-        qkv = h @ W[p + "attn.c_attn.weight"] + W[p + "attn.c_attn.bias"]
+        qkv = mm(h, W[p + "attn.c_attn.weight"]) + W[p + "attn.c_attn.bias"]
         if lora is not None:
             A, Bm, scale = lora[l]
             qkv = qkv + (F.dropout(h, dropout, True) @ A.t() @ Bm.t()) * scale
         q, k, v = (t.reshape(B, T, H, hd).transpose(1, 2) for t in qkv.split(D, dim=-1))
         att = (q @ k.transpose(-1, -2)) / math.sqrt(hd) + causal
         ctx = att.softmax(-1) @ v
-        x = x + ctx.transpose(1, 2).reshape(B, T, D) @ W[p + "attn.c_proj.weight"] + W[p + "attn.c_proj.bias"]
+        x = x + mm(ctx.transpose(1, 2).reshape(B, T, D), W[p + "attn.c_proj.weight"]) + W[p + "attn.c_proj.bias"]
         h = F.layer_norm(x, (D,), W[p + "ln_2.weight"], W[p + "ln_2.bias"], eps)
-        x = x + gelu_new(h @ W[p + "mlp.c_fc.weight"] + W[p + "mlp.c_fc.bias"]) @ W[p + "mlp.c_proj.weight"] + W[p + "mlp.c_proj.bias"]
+        x = x + mm(gelu_new(mm(h, W[p + "mlp.c_fc.weight"]) + W[p + "mlp.c_fc.bias"]), W[p + "mlp.c_proj.weight"]) + W[p + "mlp.c_proj.bias"]
     return F.layer_norm(x, (D,), W["ln_f.weight"], W["ln_f.bias"], eps)
 
 
@@ -152,6 +165,7 @@ print(
     json.dumps(
         {
             "torch": torch.__version__,
+            "bf16": a.bf16,
             "threads": a.threads,
             "loadS": load_s,
             "firstS": wall[0],

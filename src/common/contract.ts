@@ -109,7 +109,7 @@ export const Settings = z.object({
   sessionIdleMinutes: z.number().int().min(0).max(1440),
   /** Loaded sessions beyond this many MiB are released, least recently used first; 0: no limit. */
   sessionMemoryMb: z.number().int().min(0).max(1_048_576),
-  /** Frozen encoders' weights in inference and prompt learning: float32 (exact) or int8 (smaller, faster, approximate). */
+  /** Frozen encoders' weights in inference, prompt learning and LoRA training: float32 (exact) or int8 (smaller, faster, approximate). */
   weights: WeightPrecision,
 });
 export type Settings = z.infer<typeof Settings>;

@@ -252,6 +252,8 @@ export const TrainLoraParams = z.object({
   checkpointEvery: z.number().int().min(1).max(1_000_000).default(25),
   /** auto, cpu, webgpu or cuda:N instead of the Settings' default (the form's Device field). */
   device: DeviceChoice.optional(),
+  /** The frozen base weights instead of the Settings' (`cleft train-lora --weights`): float32 or int8 (CPU); the adapters stay float32. */
+  weights: WeightPrecision.optional(),
   seed: z.number().int().default(0),
 });
 export type TrainLoraParams = z.infer<typeof TrainLoraParams>;
@@ -279,6 +281,8 @@ export const TrainLoraResult = z.strictObject({
   notes: z.array(z.string()),
   /** Where it ran: the provider per graph, whether every node was on it, whether it is deterministic, and why (absent in older results; null when nothing ran on the engine). */
   device: DeviceRunRecord.nullable().optional(),
+  /** The frozen base weights it trained on: float32 or int8 (absent in results stored before it existed: float32). */
+  weights: WeightPrecision.optional(),
   seconds: z.number(),
 });
 export type TrainLoraResult = z.infer<typeof TrainLoraResult>;

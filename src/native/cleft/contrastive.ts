@@ -13,10 +13,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Graph, Tensor } from '../graph/index';
-import { bindModelWeights, frozenWeightsId } from '../models/weights';
+import { bindModelWeights, frozenWeightsId, type MatmulWeight } from '../models/weights';
 import { ParamStore, type WeightSource } from '../models/encoders';
-import { CHECKPOINT_ABOVE_BYTES, gpt2ActivationBytes, gpt2Forward, gpt2TextEmbedding } from '../models/gpt2';
-import { visionForward, poolImage, type ImagePooling, type VisionConfig } from '../models/vit';
+import { CHECKPOINT_ABOVE_BYTES, gpt2ActivationBytes, gpt2Forward, gpt2MatmulWeights, gpt2TextEmbedding } from '../models/gpt2';
+import { visionForward, visionMatmulWeights, poolImage, type ImagePooling, type VisionConfig } from '../models/vit';
+import { deviceForWeights } from '../models/embed';
+import type { WeightPrecision } from '../../common/precision';
 import { clipHead, clipLoss, headParams } from '../models/clip';
 import { loraModulesFor, loraModulesOf, trainableLora, type LoraModuleSpec } from '../models/lora';
 import { loadHfFolder, type HfModel } from '../models/hf-model';
@@ -96,6 +98,12 @@ export interface ContrastiveOptions extends RunOptions {
   patience?: number;
   /** Keep the parameters with the lowest validation loss (default) or the last ones. */
   keep?: 'best' | 'last';
+  /**
+   * The frozen base weights: float32 (exact, default) or int8 (docs/engine.md#int8-weights): the
+   * frozen matmul weights of both encoders quantized, with Wᵀ's quantization for the input gradient.
+   * LoRA A/B, heads and fully trained weights stay float32; the adapter applies to the float32 base.
+   */
+  weights?: WeightPrecision;
 }
 
 export interface ContrastiveResult {
@@ -127,6 +135,10 @@ class TrainableStore extends ParamStore {
   protected override frozenWeight(name: string): boolean {
     return this.frozen(name);
   }
+  // a trained weight is a float32 graph input, never its int8 quantization
+  override int8(name: string) {
+    return this.frozen(name) ? super.int8(name) : undefined;
+  }
   override get(name: string): Tensor {
     if (this.frozen(name)) return super.get(name);
     let t = this.made.get(name);
@@ -147,12 +159,15 @@ function fullTrainable(t: EncoderTraining, name: string): boolean {
 /**
  * Float32 bytes of the frozen weights of both encoders (all but fully trained ones: LoRA leaves the
  * base frozen) that each session of the contrastive graphs holds, for createTrainer's
- * `holdFrozenOnce` (docs/engine.md#training-memory).
+ * `holdFrozenOnce` (docs/engine.md#training-memory); undefined with int8 weights (small, and
+ * MatMulNBits needs them prepacked).
  */
 export function contrastiveFrozenFloat32Bytes(
   text: { model: HfModel; training: EncoderTraining },
   image: { model: HfModel; training: EncoderTraining },
-): number {
+  weights?: WeightPrecision,
+): number | undefined {
+  if (weights === 'int8') return undefined;
   let n = 0;
   for (const e of [text, image]) for (const [name, ref] of e.model.weights) if (!fullTrainable(e.training, name)) n += numel(ref.shape);
   return 4 * n;
@@ -232,7 +247,9 @@ export interface ContrastivePlan {
 
 /** Builds the training setup and the initial values of every trainable tensor. */
 export function contrastivePlan(
-  o: Pick<ContrastiveOptions, 'text' | 'image' | 'heads' | 'trainHeads' | 'data' | 'seed' | 'workDir'> & { batchSize?: number },
+  o: Pick<ContrastiveOptions, 'text' | 'image' | 'heads' | 'trainHeads' | 'data' | 'seed' | 'workDir' | 'weights'> & {
+    batchSize?: number;
+  },
 ): ContrastivePlan {
   const text = loadHfFolder(o.text.modelDir);
   const image = loadHfFolder(o.image.modelDir);
@@ -248,10 +265,14 @@ export function contrastivePlan(
   const initial = new Map<string, Float32Array>();
   const [, , H, W] = o.data.pixelShape;
   const mergedAdapter = (t: EncoderTraining) => (t.mode === 'frozen' && t.adapterDir ? { adapterDir: t.adapterDir } : {});
-  const bindFrozen = (m: HfModel, t: EncoderTraining) =>
-    bindModelWeights(m, { cacheDir: o.workDir, onWarning: () => {}, ...mergedAdapter(t) }).source;
-  const tFrozen = bindFrozen(text, o.text.training);
-  const iFrozen = bindFrozen(image, o.image.training);
+  // int8: the frozen matmul weights (not those trained in full); with their transposed quantization
+  // (backward) wherever a gradient passes through them, i.e. unless the whole encoder is frozen
+  const int8Plan = (t: EncoderTraining, list: MatmulWeight[]) =>
+    o.weights === 'int8' ? { int8: { weights: list.filter((m) => !fullTrainable(t, m.name)), backward: t.mode !== 'frozen' } } : {};
+  const bindFrozen = (m: HfModel, t: EncoderTraining, list: MatmulWeight[]) =>
+    bindModelWeights(m, { cacheDir: o.workDir, onWarning: () => {}, ...mergedAdapter(t), ...int8Plan(t, list) }).source;
+  const tFrozen = bindFrozen(text, o.text.training, gpt2MatmulWeights(tcfg));
+  const iFrozen = bindFrozen(image, o.image.training, visionMatmulWeights(icfg));
   const tFull = o.text.training.mode === 'full';
   const iFull = o.image.training.mode === 'full';
   const trainHeads = o.trainHeads ?? true;
@@ -263,6 +284,7 @@ export function contrastivePlan(
     frozenFloat32Bytes: contrastiveFrozenFloat32Bytes(
       { model: text, training: o.text.training },
       { model: image, training: o.image.training },
+      o.weights,
     ),
     build(ctx) {
       const g = ctx.graph;
@@ -406,6 +428,7 @@ export function pairSplit(
 }
 
 export async function openContrastive(o: ContrastiveOptions) {
+  const device = deviceForWeights(o.device, o.weights); // int8 on a GPU is refused before anything is quantized
   const plan = contrastivePlan(o);
   const n = o.data.lengths.length;
   const [, c, h, w] = o.data.pixelShape;
@@ -432,7 +455,7 @@ export async function openContrastive(o: ContrastiveOptions) {
       },
     }),
   };
-  const wt = await createTrainer(plan.setup, o, data, plan.initial);
+  const wt = await createTrainer(plan.setup, { ...o, ...(device !== undefined ? { device } : {}) }, data, plan.initial);
   return { plan, wt, split };
 }
 

@@ -61,7 +61,7 @@ async function trainedBytes(dir: string): Promise<Record<string, Buffer>> {
  * A classification (which leaves the text and image encoders warm), then a LoRA job on both
  * encoders validating after every update; the frozen weights' ids and what it learned.
  */
-async function classifyThenTrain() {
+async function classifyThenTrain(extra: { weights?: 'int8' } = {}) {
   const dataDir = tmpDir();
   const setup = testBackend(dataDir);
   let modelId: number, taskId: number;
@@ -106,6 +106,7 @@ async function classifyThenTrain() {
         seed: 3,
         lr: 5e-3,
         warmupSteps: 1,
+        ...extra,
       }),
     }).id,
   );
@@ -143,6 +144,19 @@ describe('contrastive LoRA memory', () => {
       expect(large.learned).toEqual(small.learned);
       expect(large.result.validation).toEqual(small.result.validation);
       expect(large.result.loss).toEqual(small.result.loss);
+    },
+  );
+
+  it(
+    'int8 weights: the warm float32 encoders go, but the small int8 training sessions stay side by side',
+    { timeout: 600_000 },
+    async () => {
+      ONE_FROZEN_SESSION.aboveBytes = 0; // the float32 encoders count as large
+      const r = await classifyThenTrain({ weights: 'int8' });
+      expect(r.result.weights).toBe('int8');
+      // the classification's warm sessions were released; the train step and the forward lived together
+      expect(weightSessions(r.text)).toEqual({ live: 0, peak: 2 });
+      expect(weightSessions(r.image)).toEqual({ live: 0, peak: 2 });
     },
   );
 });

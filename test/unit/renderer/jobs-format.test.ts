@@ -190,6 +190,13 @@ describe('describeJob', () => {
     expect(learned.facts).toContainEqual({ label: 'Weights', value: 'int8 (approximate)' });
   });
 
+  it('names int8 frozen weights of a LoRA training job (float32 unsaid)', () => {
+    const lora = (weights: string) =>
+      describeJob({ ...base, kind: 'train-lora', params: { name: 'l' }, result: { runId: 2, steps: 3, weights } } as unknown as Job).facts;
+    expect(lora('int8')).toContainEqual({ label: 'Weights', value: 'int8 (approximate)' });
+    expect(lora('float32').some((f) => f.label === 'Weights')).toBe(false);
+  });
+
   it('tolerates missing or odd results and unknown kinds', () => {
     expect(describeJob({ ...base, result: null }).facts).toEqual([]);
     // Params stored in a shape the kind's schema does not read arrive as null: the job still reads.

@@ -293,8 +293,14 @@ export function register(program: Command): void {
       )
       .option('--split <name>', SPLIT_HELP)
       .option('--data-dir <dir>', 'library folder holding --split (default: $CLEFT_DATA_DIR or the app user-data folder)')
+      .addOption(
+        new Option('--weights <precision>', 'frozen encoders: float32 (exact) | int8 (weight-only int8, CPU; docs/engine.md#int8-weights)')
+          .choices([...WEIGHT_PRECISIONS])
+          .default('float32'),
+      )
       .requiredOption('--output <dir>', 'output folder: text-adapter/, image-adapter/, heads.safetensors, metrics.json'),
   ).action(async (f: OptFlags & Record<string, string | boolean | undefined>) => {
+    const weights = f.weights as WeightPrecision;
     const output = path.resolve(f.output as string);
     fs.mkdirSync(output, { recursive: true });
     const data = new DataFile(f.data as string);
@@ -340,6 +346,7 @@ export function register(program: Command): void {
         heads,
         trainHeads: f.trainHeads !== false,
         data: { pixelValues: px.data, pixelShape: px.shape, inputIds: tok.inputIds, lengths: tok.lengths },
+        weights,
         ...(sp.named
           ? { split: sp.named }
           : { valFraction: num(f.valFraction as string, '--val-fraction', { min: 0 })!, ...(sp.groups ? { groups: sp.groups } : {}) }),
@@ -359,6 +366,7 @@ export function register(program: Command): void {
         losses: r.loop.losses,
         validation: r.validation,
         device: device(),
+        weights,
         split: splitRecord(sp.record, data.rowStrings('study_uids', tok.batch), r.split),
         seconds: (Date.now() - t0) / 1000,
       };
@@ -366,7 +374,7 @@ export function register(program: Command): void {
       if (f.json) console.log(JSON.stringify(summary, null, 2));
       else {
         console.log(
-          `train-lora: ${r.loop.steps} updates (${r.loop.stopped}), loss ${r.loop.losses[0]?.toFixed(4) ?? '-'} -> ${r.loop.losses.at(-1)?.toFixed(4) ?? '-'}`,
+          `train-lora: ${r.loop.steps} updates (${r.loop.stopped}), loss ${r.loop.losses[0]?.toFixed(4) ?? '-'} -> ${r.loop.losses.at(-1)?.toFixed(4) ?? '-'}${weightsNote(weights)}`,
         );
         if (r.validation) console.log(`validation: ${fmt(r.validation)}`);
         console.log(`wrote ${written.join(', ')} to ${output}`);

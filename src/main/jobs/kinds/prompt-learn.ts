@@ -87,10 +87,10 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
   // "Before" is one-click classification with the task's own prompts: the baseline the learned set must beat.
   const baselineClassEmbeddings = await taskClassEmbeddings(bundle, task, { ...engine, engine: recorder.engine('text_encoder') });
   // A large text encoder: the engine's sessions over it (this baseline's, warm ones of earlier
-  // jobs) go before training creates its own, so the job holds one float32 copy of the frozen text
-  // weights at a time (docs/engine.md#training-memory); the next classification creates its
-  // session again. A small one stays warm.
-  if (holdFrozenOnce(textFrozenFloat32Bytes(loadHfFolder(bundle.text.dir), engine.weights)))
+  // jobs, of either precision) go before training creates its own, so the job holds one float32
+  // copy of the frozen text weights at a time (docs/engine.md#training-memory); the next
+  // classification creates its session again. A small one stays warm.
+  if (holdFrozenOnce(textFrozenFloat32Bytes(loadHfFolder(bundle.text.dir))))
     await (await inProcessEngine()).releaseWeights(frozenWeightsId(bundle.text.dir, bundle.text.adapter?.dir));
   throwIfCancelled(ctx.signal);
   const steps = p.epochs !== undefined ? stepsForEpochs(p.epochs, split.train.length, p.batchSize) : p.steps;

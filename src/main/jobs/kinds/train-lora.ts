@@ -41,6 +41,7 @@ import { stagedFraction } from '../../../common/progress';
 import { holdFrozenOnce } from '../../../native/training/one-session';
 import { inProcessEngine } from '../../../native/models/embed';
 import { frozenWeightsId } from '../../../native/models/weights';
+import { chosenWeights } from '../../../common/precision';
 
 /** Identity of the data: each pair's image and report text (portable: DICOM UIDs, not row ids). */
 function selectionSha256(pairs: readonly ReportPair[]): string {
@@ -155,14 +156,16 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
       notes.push('the base image adapter was trained further (its rank, alpha and targets kept)');
     const settings = new SettingsRepo(db).get();
     const device = jobDevice(p.device, settings);
+    // the frozen base weights: the job's choice, else Settings' (int8 runs on the CPU; a GPU device is refused)
+    const weights = chosenWeights(p.weights, settings.weights);
     // where the training graphs ran (set once they load)
     const ran: { device: DeviceRecord | null } = { device: null };
     const work = path.join(ctx.jobDir, 'work');
     let lastLoss = NaN;
 
-    // Large encoders: the engine's warm sessions over them (of earlier jobs) go before training
-    // creates its own, so the job holds one float32 copy of the frozen weights at a time
-    // (docs/engine.md#training-memory); the next classification creates them again.
+    // Large encoders: the engine's warm sessions over them (of earlier jobs, of either precision)
+    // go before training creates its own, so the job holds one float32 copy of the frozen weights
+    // at a time (docs/engine.md#training-memory); the next classification creates them again.
     const frozenBytes = contrastiveFrozenFloat32Bytes(
       { model: bundle.text.model, training: textTraining },
       { model: bundle.image.model, training: imageTraining },
@@ -198,6 +201,7 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
       signal: ctx.signal,
       ...(settings.threads > 0 ? { session: { intraOpNumThreads: settings.threads } } : {}),
       device,
+      weights,
       onDevice: (d) => void (ran.device ??= d),
       onProgress: (w) => {
         lastLoss = w.loss;
@@ -256,6 +260,7 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
             executionProvider: ran.device?.provider ?? 'cpu',
             device: ran.device,
             appVersion: APP_VERSION,
+            weights,
             params: { ...p, baseModelId: model.id, baseModelSha256: model.sha256, pairs: pairs.length, studies },
             split: split.record,
           },
@@ -279,6 +284,7 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
           validation,
           notes,
           device: ran.device,
+          weights,
           seconds: Math.round(performance.now() - started) / 1000,
         },
       },

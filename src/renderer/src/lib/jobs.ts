@@ -183,6 +183,7 @@ function describeKind(job: Job): JobDescription {
     const accuracy = num(metrics?.accuracy);
     if (str(result?.mode)) facts.push({ label: 'Kind', value: str(result?.mode)! });
     if (accuracy !== null) facts.push({ label: 'Validation accuracy', value: accuracy.toFixed(3) });
+    if (result?.weights === 'int8') facts.push({ label: 'Weights', value: 'int8 (approximate)' });
     if (num(result?.runId) !== null) facts.push({ label: 'Run', value: `#${num(result?.runId)}` });
     return { title, subject: str(job.params?.name), facts };
   }
