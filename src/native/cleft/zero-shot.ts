@@ -20,6 +20,7 @@ import { classNamesForPromptLearning, promptsSha256, type TaskSpec } from './tas
 import { canonicalJson, sha256Hex } from '../io/hash';
 import type { ResolvedProvider } from '../runtime/providers';
 import type { WeightPrecision } from '../../common/precision';
+import { INT8_BLOCK_RULE } from '../graph/ops/quant';
 
 export type WorkflowEngine = EngineChoice & { cacheDir: string };
 
@@ -29,7 +30,8 @@ export type WorkflowEngine = EngineChoice & { cacheDir: string };
  * request nor the reverse.
  */
 export function precisionIdentity(identity: string, weights: WeightPrecision | undefined): string {
-  return weights === 'int8' ? sha256Hex(canonicalJson({ identity, weights })) : identity;
+  // the block sizes are part of it: int8 results of another quantization are not these
+  return weights === 'int8' ? sha256Hex(canonicalJson({ identity, weights, blocks: INT8_BLOCK_RULE })) : identity;
 }
 
 /** Cache key of a bundle's image features: embedding identity (and precision) + instance + preprocessing hash. */

@@ -33,7 +33,7 @@ import { readWeightF32, type WeightRef } from '../formats/hf-folder';
 import { readPeftAdapter, validateAdapter, mergedWeight, ADAPTER_WEIGHTS, type PeftAdapter } from '../formats/peft';
 import { writeFileAtomic } from '../formats/safetensors';
 import type { DType } from '../graph/dtype';
-import { INT8_BLOCK_SIZE } from '../graph/ops/quant';
+import { INT8_BLOCK_RULE, int8BlockSize } from '../graph/ops/quant';
 import { defaultInt8Threads, quantizedWeights, type Int8Job } from './int8-quantize';
 import type { Int8Value, WeightSource } from './encoders';
 import type { HfModel } from './hf-model';
@@ -202,8 +202,7 @@ function bindInt8(
   const list = plan.weights.filter((m) => byName.get(m.name)?.shape.length === 2);
   const out = new Map<string, Int8Value>();
   if (!list.length) return out;
-  const block = INT8_BLOCK_SIZE;
-  const h = createHash('sha256').update(`${INT8_FORMAT}:${block}:${plan.backward ? 'bwd' : 'fwd'}\0`);
+  const h = createHash('sha256').update(`${INT8_FORMAT}:${INT8_BLOCK_RULE}:${plan.backward ? 'bwd' : 'fwd'}\0`);
   for (const f of opts.files ?? new Set(refs.map((w) => w.file))) h.update(fileIdentity(f)).update('\0');
   for (const f of opts.transform?.keyFiles ?? []) h.update(fileIdentity(f)).update('\0');
   for (const m of list) {
@@ -223,15 +222,16 @@ function bindInt8(
     offset += length;
     return { kind: 'external' as const, location, offset: at, length };
   };
-  const describe = (n: number, k: number): Int8Value => {
+  const describe = (n: number, k: number, block: number): Int8Value => {
     const kb = Math.ceil(k / block);
     return { q: place(n * kb * block), scales: place(n * kb * 4), n, k, blockSize: block };
   };
   const layout = list.map((m) => {
     const [r, c] = byName.get(m.name)!.shape as [number, number];
     const [n, k] = m.layout === 'in-out' ? [c, r] : [r, c];
-    const v = describe(n, k);
-    if (plan.backward) v.backward = describe(k, n);
+    const block = int8BlockSize(n, k);
+    const v = describe(n, k, block);
+    if (plan.backward) v.backward = describe(k, n, block);
     out.set(m.name, v);
     return { m, v };
   });

@@ -22,6 +22,23 @@ import type { Tensor } from '../tensor';
 
 /** The block size the engine quantizes with (MatMulNBits: a power of two >= 16). */
 export const INT8_BLOCK_SIZE = 32;
+/**
+ * The block size for weights whose rows and columns are both at least `INT8_WIDE_FROM` long (the
+ * 2.7B text encoder's, 2560 wide): MatMulNBits' int8 kernel scales and accumulates once per block,
+ * and on a 2-core EPYC (avx512_vnni) [512, 2560] @ [2560, 7680] took 72.6 ms in blocks of 32,
+ * 48.3 ms in blocks of 128 and 99.3 ms in float32. Narrower models keep blocks of 32, whose error
+ * the reference checkpoints state (docs/engine.md#int8-weights).
+ */
+export const INT8_WIDE_BLOCK_SIZE = 128;
+export const INT8_WIDE_FROM = 1024;
+
+/** The block size of a weight W [n, k] (one for its quantization along k and its transpose's along n). */
+export function int8BlockSize(n: number, k: number): number {
+  return Math.min(n, k) >= INT8_WIDE_FROM ? INT8_WIDE_BLOCK_SIZE : INT8_BLOCK_SIZE;
+}
+
+/** The block-size rule in one string, for cache identities: a change of it changes every int8 key. */
+export const INT8_BLOCK_RULE = `${INT8_BLOCK_SIZE}; ${INT8_WIDE_BLOCK_SIZE} from ${INT8_WIDE_FROM}`;
 /** MatMulNBits' accuracy_level the engine emits: int8 compute (see the module notes). */
 export const INT8_ACCURACY_LEVEL = 4;
 

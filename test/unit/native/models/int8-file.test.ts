@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { bindWeights, type MatmulWeight } from '../../../../src/native/models/weights';
 import { safetensorsWeightRefs } from '../../../../src/native/formats/hf-folder';
 import { bf16ToF32, f32ToBf16, writeSafetensors } from '../../../../src/native/formats/safetensors';
-import { quantizeInt8, transposeF32 } from '../../../../src/native/graph/ops/quant';
+import { INT8_WIDE_BLOCK_SIZE, int8BlockSize, quantizeInt8, transposeF32 } from '../../../../src/native/graph/ops/quant';
 import type { ParamValue } from '../../../../src/native/graph/index';
 import { rng } from '../graph/harness';
 
@@ -25,12 +25,13 @@ function randomMatrix(seed: number, rows: number, cols: number): Float32Array {
   return Float32Array.from({ length: rows * cols }, () => r.normal() * 0.05);
 }
 
-/** [name, stored shape, layout, dtype]: odd shapes (not multiples of 32) in both layouts. */
+/** [name, stored shape, layout, dtype]: odd shapes (not multiples of 32) in both layouts; a wide one (blocks of 128: int8BlockSize). */
 const WEIGHTS: [string, [number, number], MatmulWeight['layout'], 'BF16' | 'F32'][] = [
   ['h.0.attn.c_attn.weight', [70, 210], 'in-out', 'BF16'],
   ['h.0.mlp.c_fc.weight', [70, 96], 'in-out', 'F32'],
   ['h.0.lin.weight', [45, 77], 'out-in', 'BF16'],
   ['h.0.lin2.weight', [64, 33], 'out-in', 'F32'],
+  ['h.1.attn.c_attn.weight', [1024, 1100], 'in-out', 'BF16'],
 ];
 
 function writeModel(dir: string, poison?: { name: string; at: number }): Map<string, Float32Array> {
@@ -81,18 +82,22 @@ describe('the int8 weight file', () => {
         const nk = layout === 'in-out' ? transposeF32(w, r, c) : w;
         const kn = layout === 'in-out' ? w : transposeF32(w, r, c);
         const [n, k] = layout === 'in-out' ? [c, r] : [r, c];
-        const fwd = quantizeInt8(nk, n, k, 32);
+        const block = int8BlockSize(n, k);
+        const fwd = quantizeInt8(nk, n, k, block);
         const v = source.int8!(name)!;
-        expect([v.n, v.k]).toEqual([n, k]);
+        expect([v.n, v.k, v.blockSize]).toEqual([n, k, block]);
         expectAt(v.q, fwd.q, `${name} q`);
         expectAt(v.scales, u8(fwd.scales), `${name} scales`);
         if (backward) {
-          const bwd = quantizeInt8(kn, k, n, 32);
+          const bwd = quantizeInt8(kn, k, n, block);
+          expect(v.backward!.blockSize).toBe(block);
           expectAt(v.backward!.q, bwd.q, `${name} backward q`);
           expectAt(v.backward!.scales, u8(bwd.scales), `${name} backward scales`);
         } else expect(v.backward).toBeUndefined();
       }
       expect(source.int8!('h.0.ln.bias')).toBeUndefined();
+      expect(source.int8!('h.1.attn.c_attn.weight')!.blockSize).toBe(INT8_WIDE_BLOCK_SIZE);
+      expect(source.int8!('h.0.lin.weight')!.blockSize).toBe(32);
     }
   });
 
