@@ -10,29 +10,17 @@
 //
 // Needs ~14 GB free: run it under the memory lock (/work/wt/COMMON.md):
 //   flock /work/wt/bigmem.lock bash -c 'npx tsx bench/lora-memory.ts --write & p=$!; /work/wt/memwatch.sh $p; wait $p'
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createBackend } from '../src/main/api/backend';
-import { dispatch } from '../src/main/api/dispatch';
-import { jobRunners } from '../src/main/jobs/kinds/index';
 import type { TrainLoraResult } from '../src/common/jobs';
-import type { MethodInput, MethodName, MethodOutput } from '../src/common/contract';
-import { generateExam } from '../src/main/dicom/phantom/index';
-import { createBundle, openBundle } from '../src/native/bundle/index';
-import { defaultTokenizerDir } from '../src/native/cleft/demo';
+import type { MethodInput } from '../src/common/contract';
+import { openBundle } from '../src/native/bundle/index';
 import { bundleTokenizer } from '../src/native/cleft/zero-shot';
-import { QUICK_SIZES, writeTinyModels } from '../src/native/cleft/tiny-models';
-import { createHeads, writeHeads } from '../src/native/models/heads';
-import { loadHfFolder } from '../src/native/models/hf-model';
 import { frozenWeightsId } from '../src/native/models/weights';
 import { ortVersion } from '../src/native/runtime/ort';
 import { weightSessions } from '../src/native/runtime/session-cache';
-import { inProcessWorker } from '../test/helpers/job-worker';
+import { bigModelLibrary, procMemory } from './big-model-job';
 import { fmt, loadAvg1, machine, writeResultsSection } from './harness';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: '/work/bigmodel/biomedlm-shape' },
@@ -41,63 +29,16 @@ const { values } = parseArgs({
     write: { type: 'boolean', default: false },
   },
 });
-const modelDir = path.resolve(values.model);
 const threads = Number(values.threads);
 const steps = Number(values.steps);
 const TOKENS = 64;
 const BATCH = 8;
-if (!fs.existsSync(path.join(modelDir, 'config.json')))
-  throw new Error(`${modelDir}: no model; make it with npx tsx scripts/make-biomedlm-shape.ts --out ${modelDir}`);
 
-function vm(): { hwmGiB: number; rssGiB: number } {
-  const s = fs.readFileSync('/proc/self/status', 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN) / 2 ** 20;
-  return { hwmGiB: kb('VmHWM'), rssGiB: kb('VmRSS') };
-}
-
-const root = path.join(here, 'out', 'lora-memory', String(process.pid));
-fs.rmSync(root, { recursive: true, force: true });
-fs.mkdirSync(root, { recursive: true });
 const load0 = loadAvg1();
-const backend = createBackend({
-  dataDir: path.join(root, 'library'),
-  launchWorker: inProcessWorker(jobRunners),
-  host: 'web',
-  version: 'bench',
-});
-async function call<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>> {
-  const r = await dispatch(backend.handlers, method, input);
-  if (!r.ok) throw new Error(`${method}: ${r.error.message}`);
-  return r.value as MethodOutput<M>;
-}
-// Progress on stderr with the peak so far (a run the memory watchdog kills leaves its last line).
-const ticker = setInterval(() => console.error(`VmHWM ${fmt(vm().hwmGiB, 2)} GiB, VmRSS ${fmt(vm().rssGiB, 2)} GiB`), 5000);
-
+const lib = await bigModelLibrary({ name: 'lora-memory', modelDir: values.model, threads, maxTextLength: TOKENS });
+const { text, bundleDir, reports, call, backend } = lib;
 try {
-  const text = loadHfFolder(modelDir);
-  const textDim = (text.config as { nEmbd: number }).nEmbd;
-  const tiny = writeTinyModels(path.join(root, 'tiny'), QUICK_SIZES, 5);
-  const heads = path.join(root, 'heads.safetensors');
-  writeHeads(heads, createHeads(textDim, QUICK_SIZES.imageDim, QUICK_SIZES.projDim, 5));
-  const bundleDir = path.join(root, 'bundle');
-  const tokenizer = fs.existsSync(path.join(modelDir, 'vocab.json')) ? modelDir : defaultTokenizerDir();
-  await createBundle(
-    bundleDir,
-    { textModel: modelDir, imageModel: tiny.image, heads, tokenizer, name: 'biomedlm-shape', maxTextLength: TOKENS },
-    { link: 'hardlink' },
-  );
-  const model = await call('models.import', { path: bundleDir, copy: false });
-  const dicom = path.join(root, 'dicom');
-  const reports: string[] = [];
-  for (let i = 0; i < 4; i++)
-    reports.push(
-      (await generateExam(i, { outDir: dicom, seed: 3, size: { rows: 128, columns: 104, pixelSpacing: 2.24 }, syntaxes: ['explicit-le'] }))
-        .report,
-    );
-  const imported = await backend.jobs.waitFor((await call('library.import', { paths: [dicom] })).id);
-  if (imported.error) throw new Error(`import: ${imported.error}`);
-  await call('reports.import', { path: dicom });
-  await call('settings.update', { threads });
+  await call('reports.import', { path: lib.dicom });
   const bundle = await openBundle(bundleDir, { verify: 'sizes' });
   // the token rows of a micro-batch: every report padded to the longest, at most TOKENS
   const seq =
@@ -109,7 +50,7 @@ try {
   const job = await backend.jobs.waitFor(
     (
       await call('train.lora', {
-        modelId: model.id,
+        modelId: lib.modelId,
         name: 'lora',
         steps,
         batchSize: BATCH,
@@ -125,7 +66,7 @@ try {
   const cpu = process.cpuUsage(c0);
   if (job.error) throw new Error(`train-lora: ${job.error}`);
   const result = job.result as TrainLoraResult;
-  const mem = vm();
+  const mem = procMemory();
   const counted = weightSessions(textId);
   const f32GiB = (text.numParameters * 4) / 2 ** 30;
   const rec = {
@@ -161,7 +102,5 @@ Every ORT session over bf16 weights holds its own float32 copy of them. The job 
     console.log('wrote bench/RESULTS.md');
   }
 } finally {
-  clearInterval(ticker);
-  backend.close();
-  fs.rmSync(root, { recursive: true, force: true });
+  lib.close();
 }

@@ -9,28 +9,16 @@
 //
 // Needs ~12 GB free: run it under the memory lock (/work/wt/COMMON.md):
 //   flock /work/wt/bigmem.lock bash -c 'npx tsx bench/prompt-learn-memory.ts --write & p=$!; /work/wt/memwatch.sh $p; wait $p'
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createBackend } from '../src/main/api/backend';
-import { dispatch } from '../src/main/api/dispatch';
-import { jobRunners } from '../src/main/jobs/kinds/index';
 import type { PromptLearnResult } from '../src/common/jobs';
-import type { MethodInput, MethodName, MethodOutput } from '../src/common/contract';
-import { generateExam } from '../src/main/dicom/phantom/index';
-import { createBundle, openBundle } from '../src/native/bundle/index';
-import { defaultTokenizerDir } from '../src/native/cleft/demo';
-import { QUICK_SIZES, writeTinyModels } from '../src/native/cleft/tiny-models';
-import { createHeads, writeHeads } from '../src/native/models/heads';
-import { loadHfFolder } from '../src/native/models/hf-model';
+import type { MethodInput } from '../src/common/contract';
+import { openBundle } from '../src/native/bundle/index';
+import { frozenWeightsId } from '../src/native/models/weights';
 import { ortVersion } from '../src/native/runtime/ort';
-import * as sessions from '../src/native/runtime/session-cache';
-import * as weights from '../src/native/models/weights';
-import { inProcessWorker } from '../test/helpers/job-worker';
+import { weightSessions } from '../src/native/runtime/session-cache';
+import { bigModelLibrary, procMemory } from './big-model-job';
 import { fmt, loadAvg1, machine, writeResultsSection } from './harness';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: '/work/bigmodel/biomedlm-shape' },
@@ -39,55 +27,13 @@ const { values } = parseArgs({
     write: { type: 'boolean', default: false },
   },
 });
-const modelDir = path.resolve(values.model);
 const threads = Number(values.threads);
 const steps = Number(values.steps);
-if (!fs.existsSync(path.join(modelDir, 'config.json')))
-  throw new Error(`${modelDir}: no model; make it with npx tsx scripts/make-biomedlm-shape.ts --out ${modelDir}`);
 
-function vm(): { hwmGiB: number; rssGiB: number } {
-  const s = fs.readFileSync('/proc/self/status', 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN) / 2 ** 20;
-  return { hwmGiB: kb('VmHWM'), rssGiB: kb('VmRSS') };
-}
-
-const root = path.join(here, 'out', 'prompt-learn-memory', String(process.pid));
-fs.rmSync(root, { recursive: true, force: true });
-fs.mkdirSync(root, { recursive: true });
 const load0 = loadAvg1();
-const backend = createBackend({
-  dataDir: path.join(root, 'library'),
-  launchWorker: inProcessWorker(jobRunners),
-  host: 'web',
-  version: 'bench',
-});
-async function call<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>> {
-  const r = await dispatch(backend.handlers, method, input);
-  if (!r.ok) throw new Error(`${method}: ${r.error.message}`);
-  return r.value as MethodOutput<M>;
-}
-// Progress on stderr with the peak so far (a run the memory watchdog kills leaves its last line).
-const ticker = setInterval(() => console.error(`VmHWM ${fmt(vm().hwmGiB, 2)} GiB, VmRSS ${fmt(vm().rssGiB, 2)} GiB`), 5000);
-
+const lib = await bigModelLibrary({ name: 'prompt-learn-memory', modelDir: values.model, threads });
+const { text, bundleDir, call, backend } = lib;
 try {
-  const text = loadHfFolder(modelDir);
-  const textDim = (text.config as { nEmbd: number }).nEmbd;
-  const tiny = writeTinyModels(path.join(root, 'tiny'), QUICK_SIZES, 5);
-  const heads = path.join(root, 'heads.safetensors');
-  writeHeads(heads, createHeads(textDim, QUICK_SIZES.imageDim, QUICK_SIZES.projDim, 5));
-  const bundleDir = path.join(root, 'bundle');
-  const tokenizer = fs.existsSync(path.join(modelDir, 'vocab.json')) ? modelDir : defaultTokenizerDir();
-  await createBundle(
-    bundleDir,
-    { textModel: modelDir, imageModel: tiny.image, heads, tokenizer, name: 'biomedlm-shape' },
-    { link: 'hardlink' },
-  );
-  const model = await call('models.import', { path: bundleDir, copy: false });
-  const dicom = path.join(root, 'dicom');
-  for (let i = 0; i < 4; i++)
-    await generateExam(i, { outDir: dicom, seed: 3, size: { rows: 128, columns: 104, pixelSpacing: 2.24 }, syntaxes: ['explicit-le'] });
-  const imported = await backend.jobs.waitFor((await call('library.import', { paths: [dicom] })).id);
-  if (imported.error) throw new Error(`import: ${imported.error}`);
   const studies = (await call('library.studies', { sort: { key: 'accession', dir: 'asc' } })).rows;
   const task = await call('tasks.create', {
     name: 'Finding',
@@ -101,16 +47,15 @@ try {
         target: { taskId: task.id, studyId: s.id, scope: 'breast', laterality: side },
         className: i % 2 === 0 ? 'no finding' : 'finding',
       });
-  await call('settings.update', { threads });
   const bundle = await openBundle(bundleDir, { verify: 'sizes' });
-  const id = 'frozenWeightsId' in weights ? weights.frozenWeightsId(bundle.text.dir, bundle.text.adapter?.dir) : null;
+  const id = frozenWeightsId(bundle.text.dir, bundle.text.adapter?.dir);
 
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const job = await backend.jobs.waitFor(
     (
       await call('train.promptLearn', {
-        modelId: model.id,
+        modelId: lib.modelId,
         taskId: task.id,
         name: 'learned',
         nCtx: 30,
@@ -124,8 +69,8 @@ try {
   const cpu = process.cpuUsage(c0);
   if (job.error) throw new Error(`prompt-learn: ${job.error}`);
   const result = job.result as PromptLearnResult;
-  const mem = vm();
-  const counted = id && 'weightSessions' in sessions ? sessions.weightSessions(id) : null;
+  const mem = procMemory();
+  const counted = weightSessions(id);
   const f32GiB = (text.numParameters * 4) / 2 ** 30;
   const rec = {
     wallS,
@@ -149,7 +94,7 @@ Date: ${date}. The app's prompt-learning job (\`train.promptLearn\`, run by the 
 
 | updates | validations' images | job wall s | CPU s | peak RSS GiB (VmHWM) | peak RSS / float32 weight bytes | sessions over the text weights alive at once (peak; live after) |
 |---|---|---|---|---|---|---|
-| ${result.steps} | ${result.val} | ${fmt(wallS, 1)} | ${fmt(rec.cpuS, 1)} | ${fmt(mem.hwmGiB, 2)} | ${fmt(mem.hwmGiB / f32GiB, 2)} | ${counted ? `${counted.peak}; ${counted.live}` : '-'} |
+| ${result.steps} | ${result.val} | ${fmt(wallS, 1)} | ${fmt(rec.cpuS, 1)} | ${fmt(mem.hwmGiB, 2)} | ${fmt(mem.hwmGiB / f32GiB, 2)} | ${counted.peak}; ${counted.live} |
 
 Every ORT session over bf16 weights holds its own float32 copy of them (ORT folds the Cast when it creates the session). The job holds one at a time: the engine's text-encoder session (the baseline) is released before training, and the train step and the evaluating forward take turns (src/native/training/one-session.ts), each created again at a switch; both run without prepacking. Before this (commit 52a36c6: the engine's text encoder, forward and train step sessions alive at once, the training ones prepacked), this bench on that commit (2026-12-05 01:27, MemAvailable 22.4 GiB at its start) was killed by the memory watchdog 54 s in: the text encoder's session had taken it to 10.6 GiB, creating the training sessions next to it to 20.97 GiB and rising when the machine's MemAvailable fell under 1.5 GiB.`;
   console.log(md);
@@ -158,7 +103,5 @@ Every ORT session over bf16 weights holds its own float32 copy of them (ORT fold
     console.log('wrote bench/RESULTS.md');
   }
 } finally {
-  clearInterval(ticker);
-  backend.close();
-  fs.rmSync(root, { recursive: true, force: true });
+  lib.close();
 }
