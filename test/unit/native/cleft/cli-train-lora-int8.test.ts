@@ -34,6 +34,27 @@ const args = (out: string, ...extra: string[]) => [
   ...extra,
 ];
 
+/** The reference-a LoRA training of `args` in process (one SGD step of 3 pairs), from these adapters and heads. */
+function openRef(from: { text: string; image: string; heads: string }, work: string, weights?: 'int8') {
+  return openContrastive({
+    text: { modelDir: path.join(REF, 'gpt2'), training: { mode: 'lora', adapterDir: from.text } },
+    image: { modelDir: path.join(REF, 'vit'), pool: 'cls', training: { mode: 'lora', adapterDir: from.image } },
+    heads: readHeads(from.heads),
+    data: {
+      pixelValues: f32('vit.pixel_values'),
+      pixelShape: [3, 3, 32, 32],
+      inputIds: i64('text.input_ids'),
+      lengths: i64('text.lengths'),
+    },
+    optimizer: { kind: 'sgd', lr: 0.1 },
+    steps: 1,
+    batchSize: 3,
+    shuffle: false,
+    workDir: path.join(tmp, work),
+    ...(weights ? { weights } : {}),
+  });
+}
+
 interface Metrics {
   weights: string;
   steps: number;
@@ -52,23 +73,11 @@ describe('cleft train-lora --weights', () => {
       expect(metrics(out).written).toEqual(expect.arrayContaining(['text-adapter/', 'image-adapter/', 'heads.safetensors']));
 
       // the gradients of the same int8 training graph, in process
-      const { wt } = await openContrastive({
-        text: { modelDir: path.join(REF, 'gpt2'), training: { mode: 'lora', adapterDir: path.join(REF, 'gpt2/adapter') } },
-        image: { modelDir: path.join(REF, 'vit'), pool: 'cls', training: { mode: 'lora', adapterDir: path.join(REF, 'vit/adapter') } },
-        heads: readHeads(path.join(REF, 'heads.safetensors')),
-        data: {
-          pixelValues: f32('vit.pixel_values'),
-          pixelShape: [3, 3, 32, 32],
-          inputIds: i64('text.input_ids'),
-          lengths: i64('text.lengths'),
-        },
-        optimizer: { kind: 'sgd', lr: 0.1 },
-        steps: 1,
-        batchSize: 3,
-        shuffle: false,
-        workDir: path.join(tmp, 'grad'),
-        weights: 'int8',
-      });
+      const { wt } = await openRef(
+        { text: path.join(REF, 'gpt2/adapter'), image: path.join(REF, 'vit/adapter'), heads: path.join(REF, 'heads.safetensors') },
+        'grad',
+        'int8',
+      );
       const g = await wt.gradients([0, 1, 2]).finally(() => wt.close());
 
       for (const [side, fam, ref] of [
@@ -92,22 +101,10 @@ describe('cleft train-lora --weights', () => {
         }
       }
       // and it loads onto the float32 base (the float training graph takes it as its starting adapter)
-      const back = await openContrastive({
-        text: { modelDir: path.join(REF, 'gpt2'), training: { mode: 'lora', adapterDir: path.join(out, 'text-adapter') } },
-        image: { modelDir: path.join(REF, 'vit'), pool: 'cls', training: { mode: 'lora', adapterDir: path.join(out, 'image-adapter') } },
-        heads: readHeads(path.join(out, 'heads.safetensors')),
-        data: {
-          pixelValues: f32('vit.pixel_values'),
-          pixelShape: [3, 3, 32, 32],
-          inputIds: i64('text.input_ids'),
-          lengths: i64('text.lengths'),
-        },
-        optimizer: { kind: 'sgd', lr: 0.1 },
-        steps: 1,
-        batchSize: 3,
-        shuffle: false,
-        workDir: path.join(tmp, 'back'),
-      });
+      const back = await openRef(
+        { text: path.join(out, 'text-adapter'), image: path.join(out, 'image-adapter'), heads: path.join(out, 'heads.safetensors') },
+        'back',
+      );
       const after = await back.wt.gradients([0, 1, 2]).finally(() => back.wt.close());
       expect(Number.isFinite(after.loss)).toBe(true);
     },
