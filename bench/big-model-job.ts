@@ -1,8 +1,8 @@
-// The setup of the benches that run an app job on the 2.7B BioMedLM-shaped text encoder in their own
-// thread (prompt-learn-memory, lora-memory): a library in bench/out with a CLEFT bundle of that text
-// encoder and a tiny image encoder, 4 phantom exams, the backend's API, and this process's memory
-// figures. The job runs in this thread (the job worker's code, test/helpers/job-worker.ts), so its
-// VmHWM is this process's and the engine's per-weights session counters can be read.
+// The setup of the benches that run app jobs on the 2.7B BioMedLM-shaped text encoder
+// (prompt-learn-memory, lora-memory, warm-jobs): a library in bench/out with a CLEFT bundle of that
+// text encoder and a tiny image encoder, phantom exams, the backend's API, and this process's memory
+// figures. By default the jobs run in this thread (the job worker's code, test/helpers/job-worker.ts),
+// so their VmHWM is this process's and the engine's per-weights session counters can be read.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { createBackend } from '../src/main/api/backend';
 import { dispatch } from '../src/main/api/dispatch';
 import { jobRunners } from '../src/main/jobs/kinds/index';
 import type { MethodInput, MethodName, MethodOutput } from '../src/common/contract';
+import type { Job } from '../src/common/jobs';
 import { generateExam } from '../src/main/dicom/phantom/index';
 import { createBundle } from '../src/native/bundle/index';
 import { defaultTokenizerDir } from '../src/native/cleft/demo';
@@ -17,6 +18,7 @@ import { QUICK_SIZES, writeTinyModels } from '../src/native/cleft/tiny-models';
 import { createHeads, writeHeads } from '../src/native/models/heads';
 import { loadHfFolder, type HfModel } from '../src/native/models/hf-model';
 import { inProcessWorker } from '../test/helpers/job-worker';
+import type { WorkerLauncher } from '../src/main/workers/job-protocol';
 import { fmt } from './harness';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -38,16 +40,28 @@ export interface BigModelLibrary {
   reports: string[];
   backend: ReturnType<typeof createBackend>;
   call<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>>;
+  /**
+   * Starts a job and waits for it; refuses a failed one. Wall and CPU seconds from the start to its
+   * end (a worker thread's CPU time counts in this process's), this process's memory after.
+   */
+  timedJob(
+    what: string,
+    start: () => Promise<{ id: number }>,
+  ): Promise<{ job: Job; wallS: number; cpuS: number; mem: ReturnType<typeof procMemory> }>;
   /** Stops the progress line, closes the backend and removes the folder. */
   close(): void;
 }
 
-/** The library, bundle imported and exams imported, Settings' threads set; progress with the peak RSS on stderr. */
+/** The library, bundle imported and exams imported, Settings' threads set if given; progress with the peak RSS on stderr. */
 export async function bigModelLibrary(o: {
   name: string;
   modelDir: string;
-  threads: number;
+  threads?: number;
   maxTextLength?: number;
+  /** Phantom exams (default 4). */
+  exams?: number;
+  /** Where jobs run (default: this thread). */
+  launchWorker?: WorkerLauncher;
 }): Promise<BigModelLibrary> {
   const modelDir = path.resolve(o.modelDir);
   if (!fs.existsSync(path.join(modelDir, 'config.json')))
@@ -57,7 +71,7 @@ export async function bigModelLibrary(o: {
   fs.mkdirSync(root, { recursive: true });
   const backend = createBackend({
     dataDir: path.join(root, 'library'),
-    launchWorker: inProcessWorker(jobRunners),
+    launchWorker: o.launchWorker ?? inProcessWorker(jobRunners),
     host: 'web',
     version: 'bench',
   });
@@ -99,7 +113,7 @@ export async function bigModelLibrary(o: {
     const model = await call('models.import', { path: bundleDir, copy: false });
     const dicom = path.join(root, 'dicom');
     const reports: string[] = [];
-    for (let i = 0; i < 4; i++)
+    for (let i = 0; i < (o.exams ?? 4); i++)
       reports.push(
         (
           await generateExam(i, {
@@ -112,8 +126,17 @@ export async function bigModelLibrary(o: {
       );
     const imported = await backend.jobs.waitFor((await call('library.import', { paths: [dicom] })).id);
     if (imported.error) throw new Error(`import: ${imported.error}`);
-    await call('settings.update', { threads: o.threads });
-    return { text, bundleDir, modelId: model.id, dicom, reports, backend, call, close };
+    if (o.threads !== undefined) await call('settings.update', { threads: o.threads });
+    const timedJob: BigModelLibrary['timedJob'] = async (what, start) => {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const job = await backend.jobs.waitFor((await start()).id);
+      const wallS = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(c0);
+      if (job.error) throw new Error(`${what}: ${job.error}`);
+      return { job, wallS, cpuS: (cpu.user + cpu.system) / 1e6, mem: procMemory() };
+    };
+    return { text, bundleDir, modelId: model.id, dicom, reports, backend, call, timedJob, close };
   } catch (e) {
     close();
     throw e;

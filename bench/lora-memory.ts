@@ -18,7 +18,7 @@ import { bundleTokenizer } from '../src/native/cleft/zero-shot';
 import { frozenWeightsId } from '../src/native/models/weights';
 import { ortVersion } from '../src/native/runtime/ort';
 import { weightSessions } from '../src/native/runtime/session-cache';
-import { bigModelLibrary, procMemory } from './big-model-job';
+import { bigModelLibrary } from './big-model-job';
 import { fmt, loadAvg1, machine, writeResultsSection } from './harness';
 
 const { values } = parseArgs({
@@ -36,7 +36,7 @@ const BATCH = 8;
 
 const load0 = loadAvg1();
 const lib = await bigModelLibrary({ name: 'lora-memory', modelDir: values.model, threads, maxTextLength: TOKENS });
-const { text, bundleDir, reports, call, backend } = lib;
+const { text, bundleDir, reports, call } = lib;
 try {
   await call('reports.import', { path: lib.dicom });
   const bundle = await openBundle(bundleDir, { verify: 'sizes' });
@@ -45,33 +45,25 @@ try {
     bundleTokenizer(bundle).encodeBatch(reports, { maxLength: TOKENS, onWarning: () => undefined }).inputIds.length / reports.length;
   const textId = frozenWeightsId(bundle.text.dir, bundle.text.adapter?.dir);
 
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const job = await backend.jobs.waitFor(
-    (
-      await call('train.lora', {
-        modelId: lib.modelId,
-        name: 'lora',
-        steps,
-        batchSize: BATCH,
-        valFraction: 0.5,
-        evalEvery: 1,
-        checkpointEvery: steps,
-        schedule: 'constant',
-        lr: 1e-4,
-      } as MethodInput<'train.lora'>)
-    ).id,
+  const { job, wallS, cpuS, mem } = await lib.timedJob('train-lora', () =>
+    call('train.lora', {
+      modelId: lib.modelId,
+      name: 'lora',
+      steps,
+      batchSize: BATCH,
+      valFraction: 0.5,
+      evalEvery: 1,
+      checkpointEvery: steps,
+      schedule: 'constant',
+      lr: 1e-4,
+    } as MethodInput<'train.lora'>),
   );
-  const wallS = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(c0);
-  if (job.error) throw new Error(`train-lora: ${job.error}`);
   const result = job.result as TrainLoraResult;
-  const mem = procMemory();
   const counted = weightSessions(textId);
   const f32GiB = (text.numParameters * 4) / 2 ** 30;
   const rec = {
     wallS,
-    cpuS: (cpu.user + cpu.system) / 1e6,
+    cpuS,
     jobS: result.seconds,
     steps: result.steps,
     train: result.train,

@@ -16,7 +16,7 @@ import { openBundle } from '../src/native/bundle/index';
 import { frozenWeightsId } from '../src/native/models/weights';
 import { ortVersion } from '../src/native/runtime/ort';
 import { weightSessions } from '../src/native/runtime/session-cache';
-import { bigModelLibrary, procMemory } from './big-model-job';
+import { bigModelLibrary } from './big-model-job';
 import { fmt, loadAvg1, machine, writeResultsSection } from './harness';
 
 const { values } = parseArgs({
@@ -32,7 +32,7 @@ const steps = Number(values.steps);
 
 const load0 = loadAvg1();
 const lib = await bigModelLibrary({ name: 'prompt-learn-memory', modelDir: values.model, threads });
-const { text, bundleDir, call, backend } = lib;
+const { text, bundleDir, call } = lib;
 try {
   const studies = (await call('library.studies', { sort: { key: 'accession', dir: 'asc' } })).rows;
   const task = await call('tasks.create', {
@@ -50,31 +50,23 @@ try {
   const bundle = await openBundle(bundleDir, { verify: 'sizes' });
   const id = frozenWeightsId(bundle.text.dir, bundle.text.adapter?.dir);
 
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const job = await backend.jobs.waitFor(
-    (
-      await call('train.promptLearn', {
-        modelId: lib.modelId,
-        taskId: task.id,
-        name: 'learned',
-        nCtx: 30,
-        steps,
-        batchSize: 8,
-        valFraction: 0.5,
-      } as MethodInput<'train.promptLearn'>)
-    ).id,
+  const { job, wallS, cpuS, mem } = await lib.timedJob('prompt-learn', () =>
+    call('train.promptLearn', {
+      modelId: lib.modelId,
+      taskId: task.id,
+      name: 'learned',
+      nCtx: 30,
+      steps,
+      batchSize: 8,
+      valFraction: 0.5,
+    } as MethodInput<'train.promptLearn'>),
   );
-  const wallS = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(c0);
-  if (job.error) throw new Error(`prompt-learn: ${job.error}`);
   const result = job.result as PromptLearnResult;
-  const mem = procMemory();
   const counted = weightSessions(id);
   const f32GiB = (text.numParameters * 4) / 2 ** 30;
   const rec = {
     wallS,
-    cpuS: (cpu.user + cpu.system) / 1e6,
+    cpuS,
     jobS: result.seconds,
     steps: result.steps,
     val: result.val,

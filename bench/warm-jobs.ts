@@ -12,28 +12,16 @@
 //
 // Needs ~11 GB free: run it under the memory lock (docs: /work/wt/COMMON.md). The bundle hard-links
 // the model's files; everything is made in bench/out/warm-jobs/ and deleted afterwards.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createBackend } from '../src/main/api/backend';
-import { dispatch } from '../src/main/api/dispatch';
 import type { ClassifyResult } from '../src/common/jobs';
-import type { MethodInput, MethodName, MethodOutput } from '../src/common/contract';
 import { DEFAULT_SETTINGS } from '../src/main/db/settings-repo';
-import { generateExam } from '../src/main/dicom/phantom/index';
 import { sessionPolicyOf } from '../src/main/features/image-features';
 import { launchThreadWorker } from '../src/main/workers/thread-launcher';
-import { createBundle } from '../src/native/bundle/index';
-import { defaultTokenizerDir } from '../src/native/cleft/demo';
-import { QUICK_SIZES, writeTinyModels } from '../src/native/cleft/tiny-models';
-import { createHeads, writeHeads } from '../src/native/models/heads';
-import { loadHfFolder } from '../src/native/models/hf-model';
 import { ortVersion } from '../src/native/runtime/ort';
+import { bigModelLibrary } from './big-model-job';
 import { PROMPTS } from './big-text-prompts';
 import { fmt, loadAvg1, machine, writeResultsSection } from './harness';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: '/work/bigmodel/biomedlm-shape' },
@@ -42,11 +30,8 @@ const { values } = parseArgs({
     write: { type: 'boolean', default: false },
   },
 });
-const modelDir = path.resolve(values.model);
 const threads = Number(values.threads);
 const jobCount = Number(values.jobs);
-if (!fs.existsSync(path.join(modelDir, 'config.json')))
-  throw new Error(`${modelDir}: no model; make it with npx tsx scripts/make-biomedlm-shape.ts --out ${modelDir}`);
 
 // One prompt set per job: the benches' 4 prompts (bench/big-text-prompts.ts) as 2 classes x 2
 // templates, rotated and under other class names per job, so no job finds its class embeddings
@@ -58,44 +43,12 @@ const promptSet = (j: number) =>
     prompts: [PROMPTS[(j + 2 * c) % 4]!, PROMPTS[(j + 2 * c + 1) % 4]!],
   }));
 
-function vm(): { hwmGiB: number; rssGiB: number } {
-  const s = fs.readFileSync('/proc/self/status', 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN) / 2 ** 20;
-  return { hwmGiB: kb('VmHWM'), rssGiB: kb('VmRSS') };
-}
-
-const root = path.join(here, 'out', 'warm-jobs', String(process.pid));
-fs.rmSync(root, { recursive: true, force: true });
-fs.mkdirSync(root, { recursive: true });
 const load0 = loadAvg1();
-const backend = createBackend({ dataDir: path.join(root, 'library'), launchWorker: launchThreadWorker, host: 'web', version: 'bench' });
-async function call<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>> {
-  const r = await dispatch(backend.handlers, method, input);
-  if (!r.ok) throw new Error(`${method}: ${r.error.message}`);
-  return r.value as MethodOutput<M>;
-}
-
+// The bundle: the big text encoder (hard links), a tiny image encoder, heads of the right widths;
+// one exam per job; the jobs in one worker thread, as the app runs them.
+const lib = await bigModelLibrary({ name: 'warm-jobs', modelDir: values.model, exams: jobCount + 1, launchWorker: launchThreadWorker });
+const { text, call, backend } = lib;
 try {
-  // The bundle: the big text encoder (hard links), a tiny image encoder, heads of the right widths.
-  const text = loadHfFolder(modelDir);
-  const textDim = (text.config as { nEmbd: number }).nEmbd;
-  const tiny = writeTinyModels(path.join(root, 'tiny'), QUICK_SIZES, 5);
-  const heads = path.join(root, 'heads.safetensors');
-  writeHeads(heads, createHeads(textDim, QUICK_SIZES.imageDim, QUICK_SIZES.projDim, 5));
-  const bundleDir = path.join(root, 'bundle');
-  const tokenizer = fs.existsSync(path.join(modelDir, 'vocab.json')) ? modelDir : defaultTokenizerDir();
-  await createBundle(
-    bundleDir,
-    { textModel: modelDir, imageModel: tiny.image, heads, tokenizer, name: 'biomedlm-shape' },
-    { link: 'hardlink' },
-  );
-  const model = await call('models.import', { path: bundleDir, copy: false });
-
-  const dicom = path.join(root, 'dicom');
-  for (let i = 0; i <= jobCount; i++)
-    await generateExam(i, { outDir: dicom, seed: 3, size: { rows: 128, columns: 104, pixelSpacing: 2.24 }, syntaxes: ['explicit-le'] });
-  const imported = await backend.jobs.waitFor((await call('library.import', { paths: [dicom] })).id);
-  if (imported.error) throw new Error(`import: ${imported.error}`);
   const studies = (await call('library.studies', { sort: { key: 'accession', dir: 'asc' } })).rows;
 
   const rows: string[] = [];
@@ -110,17 +63,17 @@ try {
       backend.jobs.configureEngine(sessionPolicyOf(DEFAULT_SETTINGS)); // kept again from now on, as the Settings say
     }
     const task = await call('tasks.create', { name: `Finding ${j}`, scope: 'image', classes: promptSet(j) });
-    const c0 = process.cpuUsage(); // the worker is a thread of this process: its CPU time counts here
-    const t0 = performance.now();
-    const job = await call('classify.start', { taskId: task.id, studyIds: [studies[j]!.id], modelId: model.id, promptSet: null, threads });
-    const done = await backend.jobs.waitFor(job.id);
-    const wallS = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(c0);
-    const cpuS = (cpu.user + cpu.system) / 1e6;
-    if (done.error) throw new Error(`job ${j + 1}: ${done.error}`);
+    // the worker is a thread of this process: its CPU time counts in timedJob's
+    const {
+      job: done,
+      wallS,
+      cpuS,
+      mem,
+    } = await lib.timedJob(`job ${j + 1}`, () =>
+      call('classify.start', { taskId: task.id, studyIds: [studies[j]!.id], modelId: lib.modelId, promptSet: null, threads }),
+    );
     const result = done.result as ClassifyResult;
     const engine = backend.jobs.engineStats();
-    const mem = vm();
     const rec = {
       job: j + 1,
       released,
@@ -160,6 +113,5 @@ Goal (issue 15): warm embed of 4 prompts <= 5 s.`;
     console.log('wrote bench/RESULTS.md');
   }
 } finally {
-  backend.close();
-  fs.rmSync(root, { recursive: true, force: true });
+  lib.close();
 }
