@@ -18,10 +18,7 @@ import { addPromptSet, openBundle, type PromptSetMetaInput } from '../../../nati
 import { crashPoint } from '../../../native/io/crash-point';
 import { stepsForEpochs } from '../../../native/cleft/common';
 import { learnPromptContext, textFrozenFloat32Bytes } from '../../../native/cleft/prompt-learning';
-import { loadHfFolder } from '../../../native/models/hf-model';
-import { holdFrozenOnce } from '../../../native/training/one-session';
-import { inProcessEngine } from '../../../native/models/embed';
-import { frozenWeightsId } from '../../../native/models/weights';
+import { releaseWarmEncodersIfLarge } from '../release-warm';
 import { DEFAULT_INIT_PHRASE, classNamesForPromptLearning } from '../../../native/cleft/tasks';
 import { bundleTokenizer, classNameIds, taskClassEmbeddings } from '../../../native/cleft/zero-shot';
 import { throwIfCancelled, type JobContext, type JobRunner } from '../job-context';
@@ -86,12 +83,8 @@ async function learn(ctx: JobContext<PromptLearnParams>, db: Db): Promise<Pendin
   const phrase = p.initPhrase ?? DEFAULT_INIT_PHRASE;
   // "Before" is one-click classification with the task's own prompts: the baseline the learned set must beat.
   const baselineClassEmbeddings = await taskClassEmbeddings(bundle, task, { ...engine, engine: recorder.engine('text_encoder') });
-  // A large text encoder: the engine's sessions over it (this baseline's, warm ones of earlier
-  // jobs, of either precision) go before training creates its own, so the job holds one float32
-  // copy of the frozen text weights at a time (docs/engine.md#training-memory); the next
-  // classification creates its session again. A small one stays warm.
-  if (holdFrozenOnce(textFrozenFloat32Bytes(loadHfFolder(bundle.text.dir))))
-    await (await inProcessEngine()).releaseWeights(frozenWeightsId(bundle.text.dir, bundle.text.adapter?.dir));
+  // a large text encoder is held once from here on (this baseline's session goes too)
+  await releaseWarmEncodersIfLarge(textFrozenFloat32Bytes(bundle.text.model), [bundle.text]);
   throwIfCancelled(ctx.signal);
   const steps = p.epochs !== undefined ? stepsForEpochs(p.epochs, split.train.length, p.batchSize) : p.steps;
   totalSteps = steps;

@@ -38,9 +38,7 @@ import type { DeviceRecord } from '../../../native/runtime/device-record';
 import { bundleSplitProvenance, splitSummary, splitTestStudies, trainingSplit } from '../../library/splits';
 import { readPendingSave, writePendingSave, type PendingSave } from '../pending-save';
 import { stagedFraction } from '../../../common/progress';
-import { holdFrozenOnce } from '../../../native/training/one-session';
-import { inProcessEngine } from '../../../native/models/embed';
-import { frozenWeightsId } from '../../../native/models/weights';
+import { releaseWarmEncodersIfLarge } from '../release-warm';
 import { chosenWeights } from '../../../common/precision';
 
 /** Identity of the data: each pair's image and report text (portable: DICOM UIDs, not row ids). */
@@ -163,18 +161,13 @@ export const trainLora: JobRunner<TrainLoraParams, TrainLoraResult> = async (ctx
     const work = path.join(ctx.jobDir, 'work');
     let lastLoss = NaN;
 
-    // Large encoders: the engine's warm sessions over them (of earlier jobs, of either precision)
-    // go before training creates its own, so the job holds one float32 copy of the frozen weights
-    // at a time (docs/engine.md#training-memory); the next classification creates them again.
-    const frozenBytes = contrastiveFrozenFloat32Bytes(
-      { model: bundle.text.model, training: textTraining },
-      { model: bundle.image.model, training: imageTraining },
+    await releaseWarmEncodersIfLarge(
+      contrastiveFrozenFloat32Bytes(
+        { model: bundle.text.model, training: textTraining },
+        { model: bundle.image.model, training: imageTraining },
+      ),
+      [bundle.text, bundle.image],
     );
-    if (holdFrozenOnce(frozenBytes)) {
-      const engine = await inProcessEngine();
-      await engine.releaseWeights(frozenWeightsId(bundle.text.dir, bundle.text.adapter?.dir));
-      await engine.releaseWeights(frozenWeightsId(bundle.image.dir, bundle.image.adapter?.dir));
-    }
     ctx.progress(workDone(1, 0), 'Contrastive training…');
     const r = await trainContrastive({
       text: { modelDir: bundle.text.dir, training: textTraining },
